@@ -1,0 +1,1 @@
+"""Harvest room: Scrapy spiders, the signal record, normalisation pipelines and feed intake."""

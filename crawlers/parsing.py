@@ -1,0 +1,179 @@
+"""Pure parsing functions for shop pages: text or HTML in, typed fields out.
+
+They take a Scrapy response, a parsel ``Selector`` or raw HTML, so real saved pages can be unit
+tested without a crawl. Selectors target books.toscrape.com (a django-oscar shop).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, NamedTuple
+from urllib.parse import urljoin
+
+from parsel import Selector
+from price_parser import Price
+from w3lib.url import canonicalize_url
+
+# price-parser reports the currency as written on the page; symbols are ambiguous ("$"), so only
+# the ones this project's sources use are mapped, anything else is left unknown.
+CURRENCY_SYMBOLS = {"£": "GBP", "$": "USD", "US$": "USD", "€": "EUR", "¥": "JPY"}
+
+STAR_WORDS = {"zero": 0.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0}
+
+_COUNT = re.compile(r"(\d+)\s*(?:available|left|in stock)")
+_OUT_OF_STOCK = ("out of stock", "not in stock", "sold out", "unavailable")
+_PREORDER = ("pre-order", "preorder", "pre order")
+
+
+class ParseError(ValueError):
+    """A page lacks a field a record cannot do without; ``str(err)`` is a short reason."""
+
+
+class Listing(NamedTuple):
+    """Links found on a listing page.
+
+    Attributes:
+        product_urls: absolute URLs of the product detail pages, in page order.
+        next_url: absolute URL of the next listing page, or None on the last page.
+    """
+
+    product_urls: list[str]
+    next_url: str | None
+
+
+def parse_price(text: str | None, currency_hint: str | None = None
+                ) -> tuple[Decimal | None, str | None]:
+    """Read an amount and its ISO-4217 currency from a price string.
+
+    Args:
+        text: e.g. ``"£51.77"``, ``"1.234,56 €"``, ``"GBP 12.00"``.
+        currency_hint: symbol or code to assume when the text names none.
+
+    Returns:
+        ``(amount, currency)``: amount in currency units (not cents) or None when the text holds
+        no number; currency as an ISO code, or None when absent or not a known symbol.
+    """
+    price = Price.fromstring(text or "", currency_hint=currency_hint)
+    return price.amount, _iso_currency(price.currency)
+
+
+def _iso_currency(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    raw = raw.strip()
+    if raw in CURRENCY_SYMBOLS:
+        return CURRENCY_SYMBOLS[raw]
+    if re.fullmatch(r"[A-Za-z]{3}", raw):
+        return raw.upper()
+    return None
+
+
+def parse_availability(text: str | None) -> tuple[str, int | None]:
+    """Map an availability phrase to the record's enum and a stock count.
+
+    Args:
+        text: e.g. ``"In stock (19 available)"``, ``"In stock"``, ``"Out of stock"``,
+            ``"Pre-order"``; whitespace and case do not matter.
+
+    Returns:
+        ``(availability, stock_count)``: availability is one of ``in_stock``, ``out_of_stock``,
+        ``preorder``, ``unknown``; stock_count is the number of units when the text states one,
+        else None (an out-of-stock phrase states no number, so it is None, not 0).
+    """
+    phrase = " ".join((text or "").lower().split())
+    if any(p in phrase for p in _PREORDER):
+        return "preorder", None
+    if any(p in phrase for p in _OUT_OF_STOCK):
+        return "out_of_stock", None
+    if "in stock" in phrase or "available" in phrase:
+        match = _COUNT.search(phrase)
+        return "in_stock", int(match.group(1)) if match else None
+    return "unknown", None
+
+
+def parse_star_rating(class_attr: str | None) -> float | None:
+    """Stars from an oscar rating class: ``"star-rating Three"`` → ``3.0``; None if absent."""
+    for token in (class_attr or "").split():
+        if token.lower() in STAR_WORDS:
+            return STAR_WORDS[token.lower()]
+    return None
+
+
+def parse_book_detail(page: Any, url: str) -> dict[str, Any]:
+    """Fields of one books.toscrape detail page.
+
+    Args:
+        page: Scrapy response, parsel ``Selector``, or the page's HTML (str or UTF-8 bytes).
+        url: the page's URL; becomes the product id when the page shows no UPC.
+
+    Returns:
+        ``{"title": str, "price": Decimal, "currency": str | None, "availability": str,
+        "stock_count": int | None, "rating": float | None, "product_id": str,
+        "num_reviews": int | None}``. Price is the "Price (incl. tax)" row, falling back to the
+        headline price; the description is not read.
+
+    Raises:
+        ParseError: no title (``"no title"``) or no readable price (``"no price"``).
+    """
+    sel = _selector(page)
+    main = sel.css(".product_main")
+    title = _clean(main.css("h1::text").get())
+    if not title:
+        raise ParseError("no title")
+    amount, currency = parse_price(_table_value(sel, "Price (incl. tax)")
+                                   or _clean(main.css("p.price_color::text").get()))
+    if amount is None:
+        raise ParseError("no price")
+    availability, stock = parse_availability(
+        _table_value(sel, "Availability")
+        or _clean(" ".join(main.css("p.availability ::text").getall())))
+    reviews = _table_value(sel, "Number of reviews")
+    return {
+        "title": title,
+        "price": amount,
+        "currency": currency,
+        "availability": availability,
+        "stock_count": stock,
+        "rating": parse_star_rating(main.css("p.star-rating::attr(class)").get()),
+        "product_id": _table_value(sel, "UPC") or canonicalize_url(url),
+        "num_reviews": int(reviews) if reviews and reviews.isdigit() else None,
+    }
+
+
+def parse_listing(page: Any, url: str) -> Listing:
+    """Product links and the next-page link of a listing page.
+
+    Args:
+        page: Scrapy response, parsel ``Selector``, or the page's HTML.
+        url: the page's URL, against which relative links are resolved.
+
+    Returns:
+        :class:`Listing` with absolute URLs; an empty list when the page shows no products.
+    """
+    sel = _selector(page)
+    products = [urljoin(url, href.strip())
+                for href in sel.css("article.product_pod h3 a::attr(href)").getall()]
+    next_href = sel.css("ul.pager li.next a::attr(href)").get()
+    return Listing(products, urljoin(url, next_href.strip()) if next_href else None)
+
+
+def _selector(page: Any) -> Selector:
+    if isinstance(page, Selector):
+        return page
+    if isinstance(page, bytes):
+        return Selector(text=page.decode("utf-8", errors="replace"))
+    if isinstance(page, str):
+        return Selector(text=page)
+    return page.selector
+
+
+def _table_value(sel: Selector, header: str) -> str | None:
+    """Text of the product-information cell whose row header is ``header``."""
+    cell = sel.xpath("//table//tr[normalize-space(th)=$h]/td//text()", h=header).getall()
+    return _clean(" ".join(cell))
+
+
+def _clean(text: str | None) -> str | None:
+    text = " ".join((text or "").split())
+    return text or None

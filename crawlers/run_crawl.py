@@ -1,0 +1,119 @@
+"""Run one crawl in this process and write its outputs; the entry point for a harvest partition.
+
+    python -m crawlers.run_crawl --start-url URL --out DIR --crawl-id ID [--max-pages N]
+
+Writes ``DIR/items.jsonl`` (one signal record per line), ``DIR/quarantine.jsonl`` (one
+quarantine row per line) and ``DIR/stats.json``::
+
+    {"crawl_id": str, "start_url": str, "max_pages": int | None,
+     "pages": int,            # responses received by the spider (robots.txt excluded)
+     "items": int, "quarantined": int,
+     "http_404": int,         # quarantine rows for 404 responses
+     "errors": int,           # all other quarantine rows (statuses, download/parse failures)
+     "product_links": int,    # distinct product links requested
+     "product_outcomes": int, # rows in the two files that belong to a product link
+     "invariant_ok": bool,    # every product link ended as exactly one item or quarantine row
+     "finish_reason": str, "duration_s": float}
+
+Twisted's reactor cannot be restarted, so a crawl needs its own process: callers run this module
+as a subprocess. Under Dagster Pipes the stats are also reported as the asset materialization's
+metadata. Exit status: 0, or 1 when the invariant fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawlers.pipelines import ITEMS_FILE, OUT_DIR_SETTING, QUARANTINE_FILE, STATS_PREFIX
+from crawlers.spiders.books import BooksSpider
+
+STATS_FILE = "stats.json"
+
+
+def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = None
+          ) -> dict[str, Any]:
+    """Crawl from ``start_url`` with :class:`BooksSpider`; write the three output files.
+
+    Call at most once per process (it starts and stops the Twisted reactor).
+
+    Args:
+        start_url: first listing page.
+        out_dir: folder that receives ``items.jsonl``, ``quarantine.jsonl``, ``stats.json``.
+        crawl_id: id stamped on every record and quarantine row.
+        max_pages: cap on the requests the spider issues; None crawls everything reachable.
+
+    Returns:
+        The stats dict also written to ``stats.json`` (shape in the module docstring).
+    """
+    out_dir = Path(out_dir).resolve()
+    settings = Settings()
+    settings.setmodule("crawlers.settings", priority="project")
+    settings.set(OUT_DIR_SETTING, str(out_dir), priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(BooksSpider)
+    process.crawl(crawler, start_url=start_url, crawl_id=crawl_id, max_requests=max_pages)
+    started = time.monotonic()
+    process.start()
+    duration = time.monotonic() - started
+
+    scrapy_stats = crawler.stats.get_stats()
+    outcomes = _outcomes_per_link(out_dir, crawler.spider.product_links)
+    stats = {
+        "crawl_id": crawl_id,
+        "start_url": start_url,
+        "max_pages": max_pages,
+        **{key: int(scrapy_stats.get(STATS_PREFIX + key, 0))
+           for key in ("pages", "items", "quarantined", "http_404", "errors")},
+        "product_links": len(crawler.spider.product_links),
+        "product_outcomes": sum(outcomes.values()),
+        "invariant_ok": all(outcomes[link] == 1 for link in crawler.spider.product_links),
+        "finish_reason": str(scrapy_stats.get("finish_reason", "unknown")),
+        "duration_s": round(duration, 3),
+    }
+    (out_dir / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    return stats
+
+
+def _outcomes_per_link(out_dir: Path, product_links: set[str]) -> Counter[str]:
+    """How many rows of ``items.jsonl`` + ``quarantine.jsonl`` each product link has."""
+    counts: Counter[str] = Counter()
+    for name in (ITEMS_FILE, QUARANTINE_FILE):
+        with open(out_dir / name, encoding="utf-8") as handle:
+            for line in handle:
+                url = json.loads(line)["url"]
+                if url in product_links:
+                    counts[url] += 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the process exit status."""
+    parser = argparse.ArgumentParser(prog="python -m crawlers.run_crawl", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--start-url", required=True)
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--crawl-id", required=True)
+    parser.add_argument("--max-pages", type=int, default=None,
+                        help="cap on requests (for small test slices)")
+    args = parser.parse_args(argv)
+
+    if PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        with open_dagster_pipes() as context:
+            stats = crawl(args.start_url, args.out, args.crawl_id, args.max_pages)
+            context.report_asset_materialization(metadata=stats)
+    else:
+        stats = crawl(args.start_url, args.out, args.crawl_id, args.max_pages)
+    return 0 if stats["invariant_ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Data-quality room: PII scrubbing, feature contracts, GX suites and quarantine."""

@@ -1,0 +1,49 @@
+"""Feature contracts: the allow-listed fields each decision may see (data minimisation).
+
+A contract is plain JSON so it can travel inside an edge bundle's manifest and be enforced by a
+pod that imports nothing of ours but the manifest. Shape::
+
+    {"decision": str,
+     "fields": {name: {"type": "string"|"number"|"integer",
+                       "role": "feature"|"key",      # keys are logged, never fed to the model
+                       "required": bool,
+                       "max_length": int,            # strings only, characters
+                       "min": float, "max": float}}} # numbers only
+
+Anything not listed is dropped before a record leaves the harvester (:func:`minimise`) and
+refused by the pod.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NEGATIVE_REVIEW: dict[str, Any] = {
+    "decision": "negative_review",
+    "fields": {
+        "product_id": {"type": "string", "role": "key", "required": False, "max_length": 256},
+        "review_text": {"type": "string", "role": "feature", "required": True, "max_length": 5000},
+    },
+}
+
+CONTRACTS: dict[str, dict[str, Any]] = {"negative_review": NEGATIVE_REVIEW}
+
+
+def feature_names(contract: dict[str, Any]) -> list[str]:
+    """Names of the fields with role ``feature``, in contract order."""
+    return [name for name, spec in contract["fields"].items() if spec["role"] == "feature"]
+
+
+def minimise(record: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
+    """Cut a signal record down to the contract's fields (others are dropped, not refused)."""
+    return {name: record.get(name) for name in contract["fields"] if record.get(name) is not None}
+
+
+def review_text_of(record: dict[str, Any]) -> str | None:
+    """The one text a review decision sees: a record's review texts joined by newlines."""
+    texts = record.get("review_text")
+    if isinstance(texts, str):
+        return texts
+    if not texts:
+        return None
+    return "\n".join(t for t in texts if t)

@@ -1,0 +1,372 @@
+"""PII scrubbing of free text and author fields before a signal record is stored.
+
+Design: every detector returns candidate :class:`Span` objects over the *original* text; the
+candidates are resolved once (higher priority first, then longer first, then leftmost) so that no
+two accepted spans overlap, and the accepted spans are replaced right to left. Placeholders
+therefore never nest and a detector never sees another detector's placeholder.
+
+Validation is delegated to libraries where one exists: ``phonenumbers`` for phone numbers,
+``stdnum`` for Luhn (cards), IBAN (mod 97 + country format) and US SSN (area/group/serial
+rules), the stdlib ``ipaddress`` for IPv4/IPv6. Names are found only after explicit cues
+("my name is", "Mr.", a sign-off): without an NLP model a bare capitalised word is as likely a
+product or a brand, and every false positive destroys review text the models train on.
+Measured recall and false-positive rate: ``benchmarks/pii_recall.py``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from phonenumbers import Leniency, PhoneNumberMatcher
+from stdnum import iban as stdnum_iban
+from stdnum import luhn
+from stdnum.us import ssn as stdnum_ssn
+
+from crawlers.record import content_digest
+
+# Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
+# kinds come first so that e.g. a card number is never half-read as a phone number.
+KINDS = ("URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE", "HANDLE", "PERSON")
+_PRIORITY = {kind: rank for rank, kind in enumerate(KINDS)}
+
+# Regions whose numbering plans are tried for phone numbers written without a country code;
+# numbers with an explicit "+CC" are parsed whatever the region.
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "JP")
+
+# Fewest digits a cue-confirmed phone may have: 6-digit local numbers exist (e.g. "33 93 31"
+# in the Presidio samples); texts with fewer digits in total skip the phone and card detectors.
+_MIN_PHONE_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Span:
+    """One detected PII occurrence: ``text[start:end]`` is of ``kind`` (one of :data:`KINDS`)."""
+
+    start: int
+    end: int
+    kind: str
+
+    @property
+    def placeholder(self) -> str:
+        """Typed placeholder that replaces the span, e.g. ``<EMAIL>``."""
+        return f"<{self.kind}>"
+
+
+# --- structured identifiers -------------------------------------------------------------------
+
+_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# user:password@ in a URL, and profile URLs whose path is a person's account.
+_URL_USER_RE = re.compile(
+    r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/@:]+(?::[^\s/@]*)?@"
+    r"|\b(?:https?://)?(?:www\.)?(?:twitter|x|instagram|facebook|tiktok|github|linkedin)\.com/"
+    r"(?:in/)?@?[A-Za-z0-9_.-]+"
+)
+_HANDLE_RE = re.compile(r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{1,29}\b")
+_SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
+_IPV4_RE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?!\w)")
+_IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# Country code + check digits, then groups possibly separated by a space or dash. Greedy, so the
+# match may run into a following word: :func:`_ibans` backs off to the longest valid prefix.
+_IBAN_RE = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}")
+# A digit run of card length with single space/dash separators.
+_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?!\w)")
+# Issuer prefixes (IIN) of the schemes in circulation: Visa 4, Mastercard 51-55 and the
+# 2-series 2221-2720, Amex/Diners/JCB 3x, Discover/Maestro/UnionPay 5x/6x, old JCB 1800/2131.
+# Without it one random digit run in ten passes Luhn.
+_CARD_IIN_RE = re.compile(r"^(?:[3-6]|2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)|1800|2131)")
+# 12-digit cards exist only for Maestro (50, 56-69).
+_CARD12_IIN_RE = re.compile(r"^(?:50|5[6-9]|6)")
+# Right after the word "card" a Luhn-valid run is a card whatever its prefix (issuer ranges
+# change; the Presidio samples hold e.g. a Maestro number "0604…").
+_CARD_CUE_RE = re.compile(r"(?i)\b(?:card|visa|mastercard|amex|maestro|discover)\b[^\n\d]{0,20}$")
+
+
+# Regexes that need no checksum or numbering-plan lookup, for engines that can only match
+# patterns (the GX residual-PII expectation). Cards, IBANs, phones and names need the validating
+# detectors of :func:`find_pii`.
+RESIDUAL_PII_REGEXES: dict[str, str] = {
+    "EMAIL": _EMAIL_RE.pattern,
+    "URL_USER": _URL_USER_RE.pattern,
+    "SSN": _SSN_RE.pattern,
+    "IP": _IPV4_RE.pattern,
+    "HANDLE": _HANDLE_RE.pattern,
+}
+
+
+def _regex_spans(pattern: re.Pattern[str], kind: str, text: str,
+                 valid: Callable[[str], bool] | None = None) -> Iterator[Span]:
+    for match in pattern.finditer(text):
+        if valid is None or valid(match.group(0)):
+            yield Span(match.start(), match.end(), kind)
+
+
+# "firmware 5.3.1.1" is a dotted quad that ipaddress accepts but no one's address.
+_VERSION_CUE_RE = re.compile(r"(?i)\b(?:v|ver|version|firmware|build|release|update)\.?[ \t]*$")
+
+
+def _ipv4s(text: str) -> Iterator[Span]:
+    for match in _IPV4_RE.finditer(text):
+        if (not _VERSION_CUE_RE.search(text[max(0, match.start() - 12):match.start()])
+                and _is_ip(match.group(0))):
+            yield Span(match.start(), match.end(), "IP")
+
+
+def _is_ip(candidate: str) -> bool:
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ipv6(candidate: str) -> bool:
+    # "12:30:45" style times are not IPv6; require the shape ipaddress accepts plus 3+ groups.
+    return sum(1 for group in candidate.split(":") if group) >= 3 and _is_ip(candidate)
+
+
+def _group_ends(text: str, start: int, end: int, separators: str) -> list[int]:
+    """Candidate end offsets inside ``text[start:end]``: before each separator, and ``end``."""
+    ends = [i for i in range(start + 1, end) if text[i] in separators]
+    ends.append(end)
+    return ends
+
+
+def _ibans(text: str) -> Iterator[Span]:
+    for match in _IBAN_RE.finditer(text):
+        for end in reversed(_group_ends(text, match.start(), match.end(), " -")):
+            if stdnum_iban.is_valid(text[match.start():end]):
+                yield Span(match.start(), end, "IBAN")
+                break
+
+
+def _is_card_number(digits: str, cued: bool) -> bool:
+    if not 12 <= len(digits) <= 19 or not luhn.is_valid(digits):
+        return False
+    if cued:
+        return True
+    return bool(_CARD_IIN_RE.match(digits)
+                and (len(digits) > 12 or _CARD12_IIN_RE.match(digits)))
+
+
+def _card_grouping_ok(groups: list[str]) -> bool:
+    """Printed cards are unbroken or grouped in fours (Amex/Diners 4-6-4/5); other groupings
+    are order numbers and the like ("112-3456789-1234567")."""
+    sizes = [len(group) for group in groups]
+    if len(sizes) == 1 or sizes[1:2] == [6] and len(sizes) == 3 and sizes[0] == 4:
+        return True
+    return all(size == 4 for size in sizes[:-1]) and 1 <= sizes[-1] <= 4
+
+
+def _cards(text: str) -> Iterator[Span]:
+    """Card numbers: the longest valid window of whole digit groups inside each digit run.
+
+    A window may only be cut at a space (a card followed by "12 25" expiry digits); a dash
+    binds its groups into one identifier.
+    """
+    for match in _CARD_RE.finditer(text):
+        cued = bool(_CARD_CUE_RE.search(text[max(0, match.start() - 30):match.start()]))
+        starts = [match.start()] + [i + 1 for i in range(match.start(), match.end())
+                                    if text[i] == " "]
+        ends = _group_ends(text, match.start(), match.end(), " ")
+        windows = sorted(((s, e) for s in starts for e in ends if e > s),
+                         key=lambda w: w[0] - w[1])
+        for start, end in windows:
+            groups = re.split(r"[ -]", text[start:end])
+            if _card_grouping_ok(groups) and _is_card_number("".join(groups), cued):
+                yield Span(start, end, "CARD")
+                break
+
+
+# --- phone numbers ----------------------------------------------------------------------------
+
+# A phone-shaped run: optional +CC, digit groups with space/dot/dash/parenthesis separators,
+# optional extension. Used only next to a cue word (below), because on its own it also matches
+# order numbers and model codes. Catches numbers phonenumbers rejects as unassigned in every
+# region tried (e.g. fictional or foreign local formats).
+_PHONE_SHAPE_RE = re.compile(
+    r"(?<![\w+.-])\+?\(?\d[\d ().-]{5,}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w|[.-]\d)"
+)
+_PHONE_CUE_BEFORE_RE = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|call|called|calling|mobile|cell|fax|desk|whatsapp|sms|"
+    r"text me|reach me|reach us|answering at|dial)\b[^\n\d]{0,25}$"
+)
+_PHONE_CUE_AFTER_RE = re.compile(r"(?i)^\s?[-–]?\s?(?:office|fax|mobile|cell|home|work|desk)\b")
+
+
+def _phone_digit_count_ok(candidate: str) -> bool:
+    digits = re.sub(r"\D", "", candidate.split("x")[0].split("ext")[0])
+    return _MIN_PHONE_DIGITS <= len(digits) <= 15
+
+
+def _has_phone_cue(text: str, start: int, end: int) -> bool:
+    return bool(_PHONE_CUE_BEFORE_RE.search(text[max(0, start - 40):start])
+                or _PHONE_CUE_AFTER_RE.match(text[end:end + 12]))
+
+
+def _phones(text: str) -> Iterator[Span]:
+    seen: set[tuple[int, int]] = set()
+    for region in PHONE_REGIONS:
+        # VALID (not POSSIBLE): the number must be assigned in the region's plan, which keeps
+        # years, prices and quantities out.
+        for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID):
+            key = (match.start, match.end)
+            if key in seen:
+                continue
+            seen.add(key)
+            # A bare digit run is as often a UPC or an order number as a phone: want a cue.
+            if not match.raw_string.isdigit() or _has_phone_cue(text, *key):
+                yield Span(match.start, match.end, "PHONE")
+    for match in _PHONE_SHAPE_RE.finditer(text):
+        candidate = match.group(0).rstrip(" .")
+        end = match.start() + len(candidate)
+        if ((match.start(), end) not in seen and _phone_digit_count_ok(candidate)
+                and _has_phone_cue(text, match.start(), end)):
+            yield Span(match.start(), end, "PHONE")
+
+
+# --- person names -----------------------------------------------------------------------------
+
+# One name token: a capitalised word (any script's letters), with inner apostrophes/hyphens
+# ("O'Neil", "Jean-Luc"), or a middle initial ("A.").
+_TOKEN = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?"
+_NAME = rf"(?P<name>{_TOKEN}(?:[ \t]+{_TOKEN}){{0,2}})"
+_PERSON_RES = (
+    re.compile(rf"(?i:\bname(?:[ \t]+is|'s|’s|[ \t]*:))[ \t]*{_NAME}"),
+    re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+{_NAME}"),
+    re.compile(rf"(?m)^[ \t]*(?:Hi|Hello|Hey|Dear)[ \t]+{_NAME}(?=[ \t]*[,!:])"),
+    re.compile(rf"(?i:\b(?:thanks|thank you|cheers|regards|sincerely|best wishes))[ \t]*[,!]?"
+               rf"\s+{_NAME}[ \t]*[.!]?\s*$"),
+    re.compile(rf"(?:^|\s)[—–~][ \t]*{_NAME}[ \t]*$"),
+    re.compile(rf"\b(?:I'm|I’m|I am)[ \t]+(?P<name>{_TOKEN}[ \t]+{_TOKEN})(?=[ \t]*(?:[,.!;]|$))"),
+)
+# Capitalised words that follow the cues above in ordinary review prose and are not names.
+_NOT_NAMES = frozenset("""
+a an the i i'm im it its it's this that these those he she we they you my your our their his her
+not no so very really just also still now here there happy glad sure sorry new old
+and or but if when then because with without for from of on in at to by as is was are be been
+amazon alexa echo kindle fire prime dot show tap plus paperwhite oasis voyage tablet tv
+great good nice love best excellent awesome perfect fine ok okay thanks thank everyone all
+monday tuesday wednesday thursday friday saturday sunday january february march april may june
+july august september october november december christmas
+""".split())
+
+
+def _name_tokens_ok(name: str) -> bool:
+    tokens = name.split()
+    return (bool(tokens) and tokens[0].lower().rstrip(".") not in _NOT_NAMES
+            and all(token[0].isupper() for token in tokens))
+
+
+def _trim_name(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop trailing tokens that are not capitalised or are stop words ("Dr. Smith said")."""
+    tokens = list(re.finditer(r"\S+", text[start:end]))
+    while tokens and (not tokens[-1].group(0)[0].isupper()
+                      or tokens[-1].group(0).lower().rstrip(".") in _NOT_NAMES):
+        tokens.pop()
+    if not tokens:
+        return start, start
+    last_end = start + tokens[-1].end()
+    return start, last_end - (1 if text[last_end - 1] == "." and len(tokens[-1].group(0)) > 2
+                              else 0)
+
+
+def _persons(text: str) -> Iterator[Span]:
+    for pattern in _PERSON_RES:
+        for match in pattern.finditer(text):
+            start, end = _trim_name(text, match.start("name"), match.end("name"))
+            if end > start and _name_tokens_ok(text[start:end]):
+                yield Span(start, end, "PERSON")
+
+
+# --- resolution and replacement ---------------------------------------------------------------
+
+def _candidates(text: str) -> Iterable[Span]:
+    yield from _regex_spans(_URL_USER_RE, "URL_USER", text)
+    yield from _regex_spans(_EMAIL_RE, "EMAIL", text)
+    yield from _ibans(text)
+    yield from _regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid)
+    yield from _ipv4s(text)
+    yield from _regex_spans(_IPV6_RE, "IP", text, _is_ipv6)
+    if sum(ch.isdigit() for ch in text) >= _MIN_PHONE_DIGITS:
+        yield from _cards(text)
+        yield from _phones(text)
+    yield from _regex_spans(_HANDLE_RE, "HANDLE", text)
+    yield from _persons(text)
+
+
+def find_pii(text: str) -> list[Span]:
+    """All PII spans in ``text``, non-overlapping, sorted by position.
+
+    Overlaps are resolved by :data:`KINDS` priority, then by length (longer wins), then
+    leftmost; a lower-priority span that overlaps an accepted one is dropped, e.g. a phone hit
+    inside an IP address, IBAN or card number.
+    """
+    accepted: list[Span] = []
+    ranked = sorted(set(_candidates(text)),
+                    key=lambda s: (_PRIORITY[s.kind], s.start - s.end, s.start))
+    for span in ranked:
+        if all(span.end <= other.start or span.start >= other.end for other in accepted):
+            accepted.append(span)
+    return sorted(accepted, key=lambda s: s.start)
+
+
+def scrub_text(text: str) -> tuple[str, dict[str, int]]:
+    """Replace every PII span of ``text`` with its typed placeholder.
+
+    Returns:
+        ``(scrubbed_text, counts)`` where ``counts`` maps each kind found (see :data:`KINDS`)
+        to the number of replacements; empty when the text is unchanged.
+    """
+    spans = find_pii(text)
+    for span in reversed(spans):
+        text = text[:span.start] + span.placeholder + text[span.end:]
+    return text, dict(Counter(span.kind for span in spans))
+
+
+def scrub_author(name: str | None) -> str | None:
+    """``"<USER>"`` for any non-blank author: a user name identifies a person whatever it says.
+
+    ``None`` and blank strings are returned unchanged (nothing to hide).
+    """
+    if name is None or not name.strip():
+        return name
+    return "<USER>"
+
+
+def scrub_record(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    """Scrub a signal record (plain-dict form, see :mod:`crawlers.record`).
+
+    ``review_text`` items go through :func:`scrub_text`, ``author`` through
+    :func:`scrub_author`; ``title`` is a product name and is kept. ``content_digest`` is
+    recomputed over the scrubbed fields so that stored digests describe stored content.
+
+    Returns:
+        ``(new_record, counts)``: a new dict (the input is not modified) and replacements per
+        kind, ``USER`` counting a scrubbed author.
+
+    Raises:
+        TypeError: ``review_text`` is neither None nor a list/tuple of strings.
+    """
+    scrubbed = dict(record)
+    counts: Counter[str] = Counter()
+    texts = record.get("review_text")
+    if texts is not None:
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            raise TypeError(f"review_text must be a list of str or None, got {type(texts)!r}")
+        new_texts = []
+        for text in texts:
+            new_text, text_counts = scrub_text(text)
+            new_texts.append(new_text)
+            counts.update(text_counts)
+        scrubbed["review_text"] = new_texts
+    author = scrub_author(record.get("author"))
+    if author != record.get("author"):
+        counts["USER"] += 1
+    scrubbed["author"] = author
+    scrubbed["content_digest"] = content_digest(scrubbed)
+    return scrubbed, dict(counts)

@@ -1,0 +1,143 @@
+"""Row-level validation of signal records, per intake.
+
+Each rule is a named predicate; a record fails with the names of every rule it breaks, so a
+quarantine row says exactly what to fix. The same rules exist as a Great Expectations suite
+(:mod:`data_quality.expectations`) for frame-level, reportable checks; these run per record
+so that failures can be quarantined one by one.
+
+Intakes:
+    ``books``: crawled shop pages (price, currency, availability, stock).
+    ``reviews``: review feed rows (text, rating; text must be PII-free).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from crawlers.record import AVAILABILITY
+from data_quality.currencies import ISO_4217
+from data_quality.pii import find_pii
+from data_quality.quarantine import Split, assert_conserved, quarantine_row
+
+Rule = Callable[[dict[str, Any]], bool]
+
+
+def _present(value: Any) -> bool:
+    return value is not None and (not isinstance(value, str) or bool(value.strip()))
+
+
+def _number(value: Any) -> float | None:
+    """A finite real number, or None for anything else (bools and strings included)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _price_positive(record: dict[str, Any]) -> bool:
+    # At rest the price is its canonical string ("51.77"), in code a Decimal.
+    price = record.get("price")
+    if isinstance(price, bool) or not isinstance(price, (str, int, Decimal)):
+        return False
+    try:
+        amount = Decimal(str(price))
+    except InvalidOperation:
+        return False
+    return amount.is_finite() and amount > 0
+
+
+def _rating_between(low: float, high: float) -> Rule:
+    def rule(record: dict[str, Any]) -> bool:
+        rating = record.get("rating")
+        if rating is None:
+            return True
+        number = _number(rating)
+        return number is not None and low <= number <= high
+    return rule
+
+
+def _stock_non_negative(record: dict[str, Any]) -> bool:
+    stock = record.get("stock_count")
+    return stock is None or (isinstance(stock, int) and not isinstance(stock, bool) and stock >= 0)
+
+
+def _texts(record: dict[str, Any]) -> list[str] | None:
+    texts = record.get("review_text")
+    if isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts):
+        return list(texts)
+    return None
+
+
+def _review_text_present(record: dict[str, Any]) -> bool:
+    texts = _texts(record)
+    return texts is not None and any(t.strip() for t in texts)
+
+
+def _no_residual_pii(record: dict[str, Any]) -> bool:
+    # The scrubber ran before this stage; any hit now means a record skipped it.
+    return not any(find_pii(text) for text in _texts(record) or ())
+
+
+def _author_scrubbed(record: dict[str, Any]) -> bool:
+    return record.get("author") in (None, "", "<USER>")
+
+
+RULES: dict[str, dict[str, Rule]] = {
+    "books": {
+        "url_missing": lambda r: _present(r.get("url")),
+        "product_id_missing": lambda r: _present(r.get("product_id")),
+        "price_not_positive": _price_positive,
+        "currency_not_iso4217": lambda r: r.get("currency") in ISO_4217,
+        "availability_not_in_enum": lambda r: r.get("availability") in AVAILABILITY,
+        "stock_count_negative": _stock_non_negative,
+        "rating_outside_0_5": _rating_between(0, 5),
+    },
+    "reviews": {
+        "url_missing": lambda r: _present(r.get("url")),
+        "product_id_missing": lambda r: _present(r.get("product_id")),
+        "review_text_empty": _review_text_present,
+        "rating_outside_1_5": _rating_between(1, 5),
+        "residual_pii": _no_residual_pii,
+        "author_not_scrubbed": _author_scrubbed,
+    },
+}
+"""Rule name → predicate (True = passes), per intake. Ranges come from the signal-record
+contract (DESIGN.md: rating 0–5); review feeds rate 1–5 stars (reviews/SOURCES.md)."""
+
+
+def failed_rules(record: dict[str, Any], intake: str) -> list[str]:
+    """Names of the rules of ``intake`` that ``record`` breaks, in rule order.
+
+    Raises:
+        ValueError: unknown ``intake`` (known: keys of :data:`RULES`).
+    """
+    if intake not in RULES:
+        raise ValueError(f"unknown intake {intake!r}; known: {sorted(RULES)}")
+    return [name for name, rule in RULES[intake].items() if not rule(record)]
+
+
+def split_valid(records: Iterable[dict[str, Any]], intake: str,
+                stage: str = "validate") -> Split:
+    """Keep the records that pass every rule of ``intake``; quarantine the rest.
+
+    Each quarantine row's ``reason`` is ``"; "``-joined failed rule names, e.g.
+    ``"price_not_positive; currency_not_iso4217"``.
+
+    Raises:
+        ValueError: unknown ``intake``.
+        ConservationError: rows were lost (a bug, never expected).
+    """
+    split = Split()
+    n_in = 0
+    for record in records:
+        n_in += 1
+        failures = failed_rules(record, intake)
+        if failures:
+            split.quarantined.append(quarantine_row(record, stage, "; ".join(failures)))
+        else:
+            split.kept.append(record)
+    assert_conserved(n_in, split.kept, split.quarantined)
+    return split

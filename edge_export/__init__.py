@@ -1,0 +1,1 @@
+"""Export room: merge LoRA, export to ONNX, quantize, check parity, write the edge bundle."""

@@ -1,0 +1,1 @@
+"""Composition root: the Dagster asset graph that chains every room (DESIGN.md data flow)."""

@@ -1,0 +1,49 @@
+"""Dagster ``Definitions`` for Edge Insights: ``dagster dev -m orchestration.definitions``.
+
+Resources are built from :class:`edge_insights.settings.Settings` (state and data folders) and the
+``EDGE_INSIGHTS_PRESET`` / ``EDGE_INSIGHTS_MAX_PAGES`` / ``EDGE_INSIGHTS_MAX_REVIEWS`` environment
+variables, read once here, so assets never test for the environment themselves.
+"""
+
+
+import os
+
+import dagster as dg
+
+from edge_insights.settings import Settings
+from orchestration import checks
+from orchestration.assets import feedback, harvest, models, quality, release
+from orchestration.jobs import feedback_job, harvest_job, main_job, retrain_job
+from orchestration.resources import CrawlResource, MlflowResource, TrainingResource, WarehouseResource
+from orchestration.schedules import harvest_schedule
+from orchestration.sensors import divergence_sensor
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """The whole asset graph, its checks, jobs, schedule, sensor and resources."""
+    settings = (settings or Settings.from_env()).ensure()
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([harvest, quality, models, release, feedback]),
+        asset_checks=dg.load_asset_checks_from_modules([checks]),
+        jobs=[main_job, harvest_job, retrain_job, feedback_job],
+        schedules=[harvest_schedule],
+        sensors=[divergence_sensor],
+        resources={
+            "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "mlflow": MlflowResource(tracking_uri=settings.tracking_uri,
+                                     artifact_root=str(settings.artifact_root)),
+            "crawl": CrawlResource(
+                mirror_dir=str(settings.data_dir / "books_toscrape" / "site"),
+                reviews_dir=str(settings.data_dir / "reviews"),
+                max_pages=int(os.environ.get("EDGE_INSIGHTS_MAX_PAGES", "0")),
+                max_reviews_per_file=int(os.environ.get("EDGE_INSIGHTS_MAX_REVIEWS", "0"))),
+            "training": TrainingResource(
+                preset=os.environ.get("EDGE_INSIGHTS_PRESET", "demo"),
+                models_dir=str(settings.models_dir), bundles_dir=str(settings.bundles_dir),
+                deploy_dir=str(settings.deploy_dir)),
+            "pipes": dg.PipesSubprocessClient(),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,25 @@
+"""Jobs: the whole graph, the harvest alone, and the retrain requested by the divergence sensor."""
+
+
+import dagster as dg
+
+main_job = dg.define_asset_job(
+    "edge_insights_job",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report"),
+    description="Harvest → scrub → validate → history → features → teacher → student → bundle → "
+                "registry → deploy.")
+
+harvest_job = dg.define_asset_job(
+    "harvest_job",
+    selection=dg.AssetSelection.assets("raw_harvest", "raw_reviews", "scrubbed_signals",
+                                       "validated_signals", "signal_history"),
+    description="Collect, scrub, validate and store fresh signals.")
+
+retrain_job = dg.define_asset_job(
+    "retrain_job",
+    selection=dg.AssetSelection.assets("signal_features").downstream()
+    - dg.AssetSelection.assets("divergence_report"),
+    description="Relabel with the central model, distil, export and register a challenger.")
+
+feedback_job = dg.define_asset_job("feedback_job", selection=dg.AssetSelection.assets("divergence_report"),
+                                   description="Measure edge-vs-central divergence from decision logs.")

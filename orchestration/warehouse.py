@@ -1,0 +1,154 @@
+"""DuckDB warehouse: the tables between assets.
+
+Tables (one row = one signal record, provenance flattened):
+    scrubbed_signals   PII-free records of the latest scrub (``run_id``, ``intake``)
+    validated_signals  records of the latest scrub that passed the row rules
+    signal_history     every validated record ever seen, unique per (content_digest, intake)
+    quarantine         every row that left the flow in any run, with run_id, stage and reason
+    features_negative_review   labelled examples with their split, from the latest build
+
+The first two and the feature table are snapshots (replaced whole by each materialisation), so a
+downstream asset materialised in a later run reads what its upstream last produced.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import duckdb
+import pandas as pd
+
+SIGNAL_DDL = """
+    run_id VARCHAR, intake VARCHAR, source VARCHAR, url VARCHAR, product_id VARCHAR, title VARCHAR,
+    price DECIMAL(18, 4), currency VARCHAR, availability VARCHAR, stock_count BIGINT,
+    rating DOUBLE, review_text VARCHAR[], author VARCHAR, feedback BOOLEAN,
+    crawled_at TIMESTAMPTZ, content_digest VARCHAR, crawl_id VARCHAR, spider_version VARCHAR,
+    http_status INTEGER, response_digest VARCHAR
+"""
+SIGNAL_COLUMNS = [c.split()[0] for c in SIGNAL_DDL.replace("DECIMAL(18, 4)", "DECIMAL").split(",")]
+QUARANTINE_DDL = """
+    run_id VARCHAR, stage VARCHAR, source VARCHAR, url VARCHAR, product_id VARCHAR,
+    http_status INTEGER, reason VARCHAR, record_json VARCHAR, crawl_id VARCHAR,
+    quarantined_at TIMESTAMPTZ
+"""
+QUARANTINE_COLUMNS = [c.split()[0] for c in QUARANTINE_DDL.split(",")]
+FEATURES_DDL = "run_id VARCHAR, text VARCHAR, label INTEGER, product_id VARCHAR, source VARCHAR, split VARCHAR"
+FEATURE_COLUMNS = [c.split()[0] for c in FEATURES_DDL.split(",")]
+
+
+def flatten(record: dict[str, Any], run_id: str, intake: str) -> dict[str, Any]:
+    """A signal-record dict (nested provenance) → one warehouse row."""
+    prov = record.get("provenance") or {}
+    row = {k: record.get(k) for k in SIGNAL_COLUMNS}
+    row.update(run_id=run_id, intake=intake, crawl_id=prov.get("crawl_id"),
+               spider_version=prov.get("spider_version"), http_status=prov.get("http_status"),
+               response_digest=prov.get("response_digest"))
+    return row
+
+
+def unflatten(row: dict[str, Any]) -> dict[str, Any]:
+    """A warehouse row → signal-record dict (price as string, crawled_at ISO, nested provenance)."""
+    record = {k: row[k] for k in SIGNAL_COLUMNS if k not in
+              ("run_id", "intake", "crawl_id", "spider_version", "http_status", "response_digest")}
+    record["price"] = None if row["price"] is None or pd.isna(row["price"]) else format(row["price"], "f")
+    if record.get("review_text") is not None:
+        record["review_text"] = list(record["review_text"])
+    for key in ("stock_count", "rating", "feedback"):
+        if record.get(key) is not None and pd.isna(record[key]):
+            record[key] = None
+    if row.get("crawled_at") is not None:
+        record["crawled_at"] = pd.Timestamp(row["crawled_at"]).isoformat()
+    record["provenance"] = {"crawl_id": row["crawl_id"], "spider_version": row["spider_version"],
+                            "http_status": None if pd.isna(row["http_status"]) else int(row["http_status"]),
+                            "response_digest": row["response_digest"]}
+    return record
+
+
+class Warehouse:
+    """Thin access layer over one DuckDB file. Each call opens and closes its own connection so
+    concurrent Dagster steps (separate processes) never hold the file lock for long."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(self.path))
+        try:
+            con.execute(f"CREATE TABLE IF NOT EXISTS scrubbed_signals ({SIGNAL_DDL})")
+            con.execute(f"CREATE TABLE IF NOT EXISTS validated_signals ({SIGNAL_DDL})")
+            con.execute(f"CREATE TABLE IF NOT EXISTS signal_history ({SIGNAL_DDL})")
+            con.execute(f"CREATE TABLE IF NOT EXISTS quarantine ({QUARANTINE_DDL})")
+            con.execute(f"CREATE TABLE IF NOT EXISTS features_negative_review ({FEATURES_DDL})")
+            yield con
+        finally:
+            con.close()
+
+    def write_signals(self, table: str, run_id: str, rows: list[dict[str, Any]]) -> int:
+        """Replace the snapshot ``table`` with ``rows`` (flattened); returns the count."""
+        frame = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+        frame["crawled_at"] = pd.to_datetime(frame["crawled_at"], utc=True)
+        with self.connect() as con:
+            con.execute(f"DELETE FROM {table}")
+            if len(frame):
+                frame["run_id"] = run_id
+                con.register("frame", frame)
+                con.execute(f"INSERT INTO {table} SELECT {', '.join(SIGNAL_COLUMNS)} FROM frame")
+        return len(frame)
+
+    def append_history(self) -> tuple[int, int]:
+        """Copy the validated snapshot into ``signal_history``, skipping observations already there
+        (same content_digest and intake), so re-harvesting unchanged pages is idempotent.
+        Returns (added, total)."""
+        with self.connect() as con:
+            before = con.execute("SELECT count(*) FROM signal_history").fetchone()[0]
+            con.execute("""
+                INSERT INTO signal_history
+                SELECT * FROM validated_signals v WHERE NOT EXISTS (
+                    SELECT 1 FROM signal_history h
+                    WHERE h.content_digest = v.content_digest AND h.intake = v.intake)
+                QUALIFY row_number() OVER (PARTITION BY content_digest, intake ORDER BY crawled_at) = 1
+            """)
+            after = con.execute("SELECT count(*) FROM signal_history").fetchone()[0]
+        return after - before, after
+
+    def write_quarantine(self, run_id: str, stage: str, rows: list[dict[str, Any]]) -> int:
+        """Replace this run's quarantine rows of ``stage``; returns the count."""
+        frame = pd.DataFrame([{**r, "run_id": run_id} for r in rows], columns=QUARANTINE_COLUMNS)
+        frame["quarantined_at"] = pd.to_datetime(frame["quarantined_at"], utc=True)
+        with self.connect() as con:
+            con.execute("DELETE FROM quarantine WHERE run_id = ? AND stage = ?", [run_id, stage])
+            if len(frame):
+                con.register("frame", frame)
+                con.execute(f"INSERT INTO quarantine SELECT {', '.join(QUARANTINE_COLUMNS)} FROM frame")
+        return len(frame)
+
+    def signals(self, table: str, where: str = "TRUE", params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a signal table as signal-record dicts (see :func:`unflatten`), with ``intake``."""
+        with self.connect() as con:
+            frame = con.execute(f"SELECT * FROM {table} WHERE {where}", list(params)).df()
+        return [{**unflatten(row), "intake": row["intake"]} for row in frame.to_dict("records")]
+
+    def frame(self, sql: str, params: Iterable[Any] = ()) -> pd.DataFrame:
+        """Any read query as a pandas DataFrame."""
+        with self.connect() as con:
+            return con.execute(sql, list(params)).df()
+
+    def write_features(self, run_id: str, rows: list[dict[str, Any]]) -> int:
+        """Replace the negative_review example snapshot."""
+        frame = pd.DataFrame([{**r, "run_id": run_id} for r in rows], columns=FEATURE_COLUMNS)
+        with self.connect() as con:
+            con.execute("DELETE FROM features_negative_review")
+            if len(frame):
+                con.register("frame", frame)
+                con.execute(f"INSERT INTO features_negative_review SELECT {', '.join(FEATURE_COLUMNS)} FROM frame")
+        return len(frame)
+
+
+def dumps(obj: Any) -> str:
+    """JSON for metadata previews (Decimals and timestamps as strings)."""
+    return json.dumps(obj, default=str, ensure_ascii=False)

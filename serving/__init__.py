@@ -1,0 +1,16 @@
+"""Serving room: the edge pod that turns a validated signal into a decision in milliseconds.
+
+Modules, one concept each:
+
+- :mod:`serving.inference`     ``EdgeModel``: tokenizer + ONNX Runtime session of one bundle.
+- :mod:`serving.contract`      request validation against the bundle's feature contract; signal digest.
+- :mod:`serving.router`        hybrid oracle: edge first, central model below the abstain threshold,
+                               fallback when central fails, deterministic shadow sampling.
+- :mod:`serving.decision_log`  append-only JSONL log of every decision (no raw text).
+- :mod:`serving.app`           Starlette app: ``/v1/decisions/{decision}``, ``/healthz``, ``/metrics``.
+- :mod:`serving.pod`           command line that starts one pod under uvicorn.
+
+This package imports the standard library, numpy, onnxruntime, tokenizers, the web stack
+(starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``edge_export.manifest``
+and ``edge_insights.settings``, so a pod installs and starts without torch.
+"""

@@ -1,0 +1,70 @@
+"""Start one pod under uvicorn.
+
+    python -m serving.pod --deploy-dir D --port P [--host H] [--central-url U]
+                          [--shadow-rate R] [--decision-log-dir L] [--threads N]
+
+The decision log defaults to ``Settings.from_env().decision_log_dir`` (under the state folder).
+A bundle that fails verification, or an invalid shadow rate, stops the pod before it binds the
+port (exit status 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from edge_export.manifest import BundleError
+from edge_insights.settings import Settings
+
+from .app import create_app
+
+
+def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url: str | None = None,
+            shadow_rate: float = 0.0, decision_log_dir: Path | None = None, threads: int = 1) -> None:
+    """Serve ``deploy_dir`` on ``host:port`` until interrupted (SIGINT/SIGTERM).
+
+    Args:
+        deploy_dir: bundle files plus ``release.json``.
+        host: interface to bind; loopback by default.
+        port: TCP port.
+        central_url: base URL of the central pod, None to answer everything at the edge.
+        shadow_rate: fraction (0–1) of edge-decided records also scored by central.
+        decision_log_dir: decision log root; None uses the settings' state folder.
+        threads: ONNX Runtime intra-op threads.
+
+    Raises:
+        BundleError: the bundle or its release file fails verification.
+        ValueError: ``shadow_rate`` is outside [0, 1] or set without ``central_url``.
+    """
+    log_dir = decision_log_dir or Settings.from_env().decision_log_dir
+    app = create_app(deploy_dir, central_url=central_url, shadow_rate=shadow_rate,
+                     decision_log_dir=log_dir, threads=threads)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the process exit status."""
+    parser = argparse.ArgumentParser(prog="serving.pod", description="Serve one edge bundle over HTTP.")
+    parser.add_argument("--deploy-dir", type=Path, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--central-url")
+    parser.add_argument("--shadow-rate", type=float, default=0.0)
+    parser.add_argument("--decision-log-dir", type=Path)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        run_pod(args.deploy_dir, host=args.host, port=args.port, central_url=args.central_url,
+                shadow_rate=args.shadow_rate, decision_log_dir=args.decision_log_dir,
+                threads=args.threads)
+    except (BundleError, ValueError) as err:
+        print(f"refusing to start: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Hybrid oracle: decide at the edge, ask the central model when the edge is unsure.
+
+For each validated record the edge model answers first. When its confidence (the largest softmax
+probability) is below the bundle's ``thresholds.abstain``, the record goes to the central model —
+another pod of this same app serving the teacher bundle — and the central answer is returned with
+route ``"central"``. When central is unreachable, slow or answers nonsense, the edge answer stands
+with route ``"fallback"``. A pod without a central URL answers everything at the edge.
+
+Shadow sampling: a deterministic fraction of edge-decided records (chosen from the signal digest,
+so a replay picks the same ones) is also scored by central after the answer is sent; the pair is
+logged to measure divergence and never changes the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+
+from edge_export.manifest import BundleError
+
+from .contract import features_of, model_text, signal_digest
+from .inference import EdgeModel
+
+EDGE, CENTRAL, FALLBACK = "edge", "central", "fallback"
+_DIGEST_SPACE = float(16 ** 16)
+
+
+def shadow_selected(digest: str, rate: float) -> bool:
+    """Whether a record with this signal digest is shadow-scored at ``rate`` (0–1).
+
+    Uses the first 64 bits of the digest as a uniform number in [0, 1): the same signal is
+    always in or out of the sample, on every pod and every replay.
+    """
+    return int(digest[:16], 16) / _DIGEST_SPACE < rate
+
+
+@dataclass(frozen=True)
+class Routed:
+    """One record's decision and how it was reached.
+
+    Attributes:
+        label, score: the answer and its probability (0–1) under the answering model.
+        route: ``"edge"``, ``"central"`` or ``"fallback"``.
+        model_version, bundle_sha256: identity of the answering model.
+        signal_digest: sha256 hex of the features the models saw.
+        latency_ms: milliseconds from the start of the batch's tokenisation until this record's
+            answer was settled; edge answers share the batch's inference time, central and
+            fallback answers add the central round trip.
+        edge_label, edge_score, edge_bundle_sha256: the edge model's own answer.
+        central_label, central_score, central_bundle_sha256: central's answer, None when central
+            was not consulted (or failed).
+        shadow: the record is in the shadow sample (central scored it for the log only).
+        central_error: why consulting central failed, None otherwise.
+    """
+
+    label: str
+    score: float
+    route: str
+    model_version: str
+    bundle_sha256: str
+    signal_digest: str
+    latency_ms: float
+    edge_label: str
+    edge_score: float
+    edge_bundle_sha256: str
+    central_label: str | None = None
+    central_score: float | None = None
+    central_bundle_sha256: str | None = None
+    shadow: bool = False
+    central_error: str | None = None
+
+    def response(self, decision: str) -> dict[str, Any]:
+        """The public decision response for this record."""
+        return {"decision": decision, "label": self.label, "score": self.score, "route": self.route,
+                "model_version": self.model_version, "bundle_sha256": self.bundle_sha256,
+                "signal_digest": self.signal_digest, "latency_ms": self.latency_ms}
+
+
+class CentralError(Exception):
+    """The central model could not be reached or gave an unusable answer."""
+
+
+class Router:
+    """Routes validated records between the edge model and an optional central pod.
+
+    Args:
+        model: the pod's edge model.
+        model_version: registry version of the edge model (from ``release.json``).
+        contract: the bundle's feature contract (already checked).
+        central_url: base URL of the central pod, e.g. ``http://127.0.0.1:8101``; None answers
+            everything at the edge.
+        shadow_rate: fraction (0–1) of edge-decided records also scored by central.
+        timeout_s: seconds allowed for one central round trip (connect, read and write each).
+
+    Raises:
+        BundleError: the manifest has no ``thresholds.abstain``.
+        ValueError: ``shadow_rate`` is outside [0, 1], or positive without a central URL.
+    """
+
+    def __init__(self, model: EdgeModel, *, model_version: str, contract: dict[str, Any],
+                 central_url: str | None = None, shadow_rate: float = 0.0,
+                 timeout_s: float = 1.0) -> None:
+        try:
+            self.abstain = float(model.manifest["thresholds"]["abstain"])
+        except (KeyError, TypeError):
+            raise BundleError("manifest lacks thresholds.abstain") from None
+        if not 0.0 <= shadow_rate <= 1.0:
+            raise ValueError(f"shadow_rate must lie in [0, 1], got {shadow_rate}")
+        if shadow_rate > 0 and not central_url:
+            raise ValueError("shadow sampling needs a central URL")
+        self.model = model
+        self.model_version = model_version
+        self.contract = contract
+        self.shadow_rate = shadow_rate
+        self._central = (httpx.Client(base_url=central_url.rstrip("/"), timeout=timeout_s)
+                         if central_url else None)
+
+    def close(self) -> None:
+        """Close the connection pool to the central pod."""
+        if self._central is not None:
+            self._central.close()
+
+    def decide(self, records: list[dict[str, Any]]) -> list[Routed]:
+        """Decide a batch of contract-conforming records.
+
+        Args:
+            records: ``batch`` records that passed :func:`serving.contract.check_record`.
+
+        Returns:
+            One :class:`Routed` per record, in order. Shadow-sampled records carry
+            ``shadow=True`` and no central answer yet: pass them to :meth:`score_shadow`.
+        """
+        start = time.perf_counter()
+        features = [features_of(r, self.contract) for r in records]
+        digests = [signal_digest(f) for f in features]
+        labels, probs = self.model.predict([model_text(f, self.contract) for f in features])
+        edge_ms = (time.perf_counter() - start) * 1000.0
+        routed = []
+        for digest, label, row in zip(digests, labels, probs):
+            score = float(row.max())
+            routed.append(Routed(
+                label=label, score=score, route=EDGE, model_version=self.model_version,
+                bundle_sha256=self.model.bundle_sha256, signal_digest=digest,
+                latency_ms=round(edge_ms, 3), edge_label=label, edge_score=score,
+                edge_bundle_sha256=self.model.bundle_sha256,
+                shadow=self._central is not None and score >= self.abstain
+                and shadow_selected(digest, self.shadow_rate)))
+        unsure = [i for i, r in enumerate(routed) if self._central is not None and r.score < self.abstain]
+        if unsure:
+            self._ask_central(records, routed, unsure, start)
+        return routed
+
+    def _ask_central(self, records: list[dict[str, Any]], routed: list[Routed],
+                     indices: list[int], start: float) -> None:
+        try:
+            answers = self._central_decisions([records[i] for i in indices],
+                                              [routed[i].signal_digest for i in indices])
+        except CentralError as err:
+            settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
+            for i in indices:
+                routed[i] = replace(routed[i], route=FALLBACK, latency_ms=settled_ms,
+                                    central_error=str(err))
+            return
+        settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
+        for i, answer in zip(indices, answers):
+            routed[i] = replace(
+                routed[i], route=CENTRAL, label=answer["label"], score=answer["score"],
+                model_version=answer["model_version"], bundle_sha256=answer["bundle_sha256"],
+                latency_ms=settled_ms, central_label=answer["label"],
+                central_score=answer["score"], central_bundle_sha256=answer["bundle_sha256"])
+
+    def score_shadow(self, records: list[dict[str, Any]], routed: list[Routed]) -> list[Routed]:
+        """Have central score shadow-sampled records; the answers themselves do not change.
+
+        Args:
+            records: the shadow-sampled records (as sent by the client, contract-conforming).
+            routed: their :class:`Routed` from :meth:`decide`, same order.
+
+        Returns:
+            The same decisions with ``central_label``/``central_score``/``central_bundle_sha256``
+            filled, or ``central_error`` set when central failed.
+        """
+        if not records:
+            return []
+        try:
+            answers = self._central_decisions(records, [r.signal_digest for r in routed])
+        except CentralError as err:
+            return [replace(r, central_error=str(err)) for r in routed]
+        return [replace(r, central_label=a["label"], central_score=a["score"],
+                        central_bundle_sha256=a["bundle_sha256"]) for r, a in zip(routed, answers)]
+
+    def _central_decisions(self, records: list[dict[str, Any]],
+                           digests: list[str]) -> list[dict[str, Any]]:
+        """POST records to the central pod and return its checked decisions.
+
+        Raises:
+            CentralError: transport failure or timeout, a non-200 status, or an answer that is not
+                one decision per record over the same features with a known label.
+        """
+        try:
+            reply = self._central.post(f"/v1/decisions/{self.model.decision}", json={"records": records})
+        except httpx.HTTPError as err:
+            raise CentralError(f"central unreachable: {type(err).__name__}") from err
+        if reply.status_code != 200:
+            raise CentralError(f"central answered HTTP {reply.status_code}")
+        try:
+            answers = reply.json()["decisions"]
+            ok = (len(answers) == len(records)
+                  and all(a["signal_digest"] == d and a["label"] in self.model.labels
+                          and isinstance(a["score"], float) for a, d in zip(answers, digests)))
+        except (ValueError, KeyError, TypeError) as err:
+            raise CentralError("central answer is malformed") from err
+        if not ok:
+            # A digest mismatch means central saw different features than the edge did.
+            raise CentralError("central answer does not match the records sent")
+        return answers

@@ -1,0 +1,39 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from edge_insights.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared real-data folder; tests needing it skip when it is absent."""
+    path = Settings.from_env().data_dir
+    if not path.is_dir():
+        pytest.skip(f"shared data folder not found at {path}; set EDGE_INSIGHTS_DATA_DIR")
+    return path
+
+
+@pytest.fixture(scope="session")
+def edge_bundle(tmp_path_factory, data_dir):
+    """A deployed 1-layer MiniLM test bundle (``bundle_factory.BuiltBundle``), built once per session.
+
+    Its abstain threshold splits the reference sentences, so some route to central.
+    """
+    from bundle_factory import build_bundle  # torch and transformers load only when asked for
+
+    return build_bundle(tmp_path_factory.mktemp("bundles") / "edge", layers=1, seed=11,
+                        model_version="3")
+
+
+@pytest.fixture(scope="session")
+def central_bundle(tmp_path_factory, data_dir):
+    """A deployed 2-layer MiniLM test bundle standing in for the central (teacher) model."""
+    from bundle_factory import build_bundle
+
+    return build_bundle(tmp_path_factory.mktemp("bundles") / "central", layers=2, seed=22,
+                        model_version="7", abstain=0.5)

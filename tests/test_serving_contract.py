@@ -1,0 +1,124 @@
+"""Requests that break the feature contract are refused with every offending field named;
+accepted ones carry the digest of exactly the features the model saw."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from starlette.testclient import TestClient
+
+from edge_export.manifest import BundleError
+from serving.app import create_app
+from serving.contract import FieldError, check_contract, check_record
+
+URL = "/v1/decisions/negative_review"
+
+
+@pytest.fixture(scope="module")
+def client(edge_bundle, tmp_path_factory):
+    app = create_app(edge_bundle.path, decision_log_dir=tmp_path_factory.mktemp("log"), max_batch=4)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def errors_of(response) -> list[tuple]:
+    assert response.status_code == 422, response.text
+    return [(e["record"], e["field"], e["message"]) for e in response.json()["errors"]]
+
+
+def test_unknown_missing_mistyped_and_oversized_fields_are_each_listed(client):
+    response = client.post(URL, json={"records": [
+        {"review_text": "Fine.", "rating": 4, "email": "a@b.c"},
+        {"product_id": "sku-1"},
+        {"review_text": 5, "product_id": ["sku"]},
+        {"review_text": "x" * 5001, "product_id": "p" * 257},
+    ]})
+    found = errors_of(response)
+    assert {(r, f) for r, f, _ in found} == {
+        (0, "rating"), (0, "email"), (1, "review_text"), (2, "review_text"), (2, "product_id"),
+        (3, "review_text"), (3, "product_id")}
+    messages = {(r, f): m for r, f, m in found}
+    assert messages[0, "rating"] == "field is not in the feature contract"
+    assert messages[1, "review_text"] == "required field is missing"
+    assert messages[2, "review_text"] == "expected a string, got int"
+    assert "exceeds max_length 5000" in messages[3, "review_text"]
+
+
+@pytest.mark.parametrize("body, expected", [
+    (b'{"records": [{"review_text": "ok"}', "malformed JSON"),
+    (b'{"records": [{"review_text": NaN}]}', "malformed JSON"),
+    (b'\xff\xfe', "malformed JSON"),
+    (b'[{"review_text": "ok"}]', "invalid batch"),
+    (b'{"records": []}', "invalid batch"),
+    (b'{"records": {"review_text": "ok"}}', "invalid batch"),
+    (b'{"records": [{"review_text": "ok"}], "debug": true}', "invalid batch"),
+    (b'{"records": ["ok"]}', "records break the feature contract"),
+])
+def test_malformed_or_badly_shaped_bodies_are_422(client, body, expected):
+    response = client.post(URL, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"] == expected
+    assert response.json()["errors"]
+
+
+def test_oversized_batch_names_the_limit(client):
+    found = errors_of(client.post(URL, json={"records": [{"review_text": "ok"}] * 5}))
+    assert found == [(None, "records", "batch of 5 exceeds max_batch 4")]
+
+
+def test_a_decision_the_pod_does_not_serve_is_404(client):
+    response = client.post("/v1/decisions/price_drop", json={"records": [{"review_text": "ok"}]})
+    assert response.status_code == 404
+
+
+def test_signal_digest_is_sha256_of_the_canonical_feature_json(client):
+    text = "Café was dreadful — \"never\" again"
+    response = client.post(URL, json={"records": [{"review_text": text, "product_id": "sku-9"},
+                                                  {"review_text": text}]})
+    assert response.status_code == 200
+    # Canonical form written out by hand: sorted keys, no spaces, non-ASCII kept as UTF-8,
+    # and the key field product_id left out because the model never sees it.
+    canonical = '{"review_text":"Café was dreadful — \\"never\\" again"}'
+    expected = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert [d["signal_digest"] for d in response.json()["decisions"]] == [expected, expected]
+
+
+def test_rejections_are_counted_by_reason(client):
+    client.post(URL, content=b"{", headers={"content-type": "application/json"})
+    client.post("/v1/decisions/nope", json={"records": []})
+    metrics = client.get("/metrics").text
+    assert 'rejected_requests_total{reason="malformed_json"}' in metrics
+    assert 'rejected_requests_total{reason="unknown_decision"}' in metrics
+
+
+NUMERIC = {"decision": "price_drop", "fields": {
+    "title": {"type": "string", "role": "feature", "required": True, "max_length": 20},
+    "price": {"type": "number", "role": "key", "required": True, "min": 0, "max": 1000},
+    "stock_count": {"type": "integer", "role": "key", "required": False, "min": 0},
+}}
+
+
+@pytest.mark.parametrize("record, field, message", [
+    ({"title": "t", "price": -1}, "price", "-1 is below min 0"),
+    ({"title": "t", "price": 1000.5}, "price", "1000.5 is above max 1000"),
+    ({"title": "t", "price": True}, "price", "expected a number, got bool"),
+    ({"title": "t", "price": "9.99"}, "price", "expected a number, got str"),
+    ({"title": "t", "price": float("inf")}, "price", "expected a finite number"),
+    ({"title": "t", "price": 5, "stock_count": 2.5}, "stock_count", "expected an integer, got a fractional number"),
+    ({"title": "t", "price": 5, "stock_count": -3}, "stock_count", "-3 is below min 0"),
+])
+def test_numbers_outside_type_or_range_are_refused(record, field, message):
+    assert check_record(record, NUMERIC, 7) == [FieldError(7, field, message)]
+
+
+def test_optional_null_counts_as_absent():
+    assert check_record({"title": "t", "price": 0, "stock_count": None}, NUMERIC, 0) == []
+
+
+def test_a_contract_the_text_graph_cannot_read_is_refused():
+    numeric_feature = {"decision": "d", "fields": {"price": {"type": "number", "role": "feature"}}}
+    with pytest.raises(BundleError, match="numeric"):
+        check_contract(numeric_feature, "d")
+    with pytest.raises(BundleError, match="is for 'price_drop'"):
+        check_contract(NUMERIC, "negative_review")

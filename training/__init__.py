@@ -1,0 +1,1 @@
+"""Training room: decision examples, the central (teacher) model, distilled students, evaluation."""

@@ -1,0 +1,84 @@
+"""Training configuration: one dataclass, with named presets for the demo, tests and full runs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one teacher → student distillation.
+
+    Attributes:
+        max_length: tokens per text after truncation (the pod uses the same value).
+        max_train_examples: cap on the (class-balanced) training set; keeps 2-core runs short.
+        max_eval_examples: cap on evaluation rows (stratified), 0 = all held-out rows.
+        eval_fraction: share of *products* held out for evaluation (split by product).
+        teacher_epochs / student_epochs: passes over the training set.
+        batch_size: examples per optimisation step.
+        teacher_lr / student_lr: AdamW learning rates (LoRA adapters + head).
+        lora_rank / lora_alpha / lora_dropout / lora_targets: PEFT LoRA settings (Hu et al. 2021).
+        student_layers: encoder layers kept in the student (layer dropping as in DistilBERT).
+        temperature: distillation temperature T (Hinton et al. 2015, "Distilling the Knowledge in
+            a Neural Network"); the KL term is scaled by T² as in that paper.
+        alpha: weight of the soft-label KL term; (1 - alpha) weights cross-entropy on hard labels.
+        promotion_min_f1_ratio: champion gate, student F1 ≥ ratio × teacher F1.
+        edge_coverage: target share of traffic decided at the edge; sets the abstain threshold.
+        int8_min_agreement: int8 ships only if it agrees with fp32 on at least this share of the
+            evaluation set; else fp32 ships and the manifest says why.
+        seed: seeds Python, NumPy and torch.
+    """
+
+    max_length: int = 64
+    max_train_examples: int = 1000
+    max_eval_examples: int = 1200
+    eval_fraction: float = 0.25
+    teacher_epochs: int = 1
+    student_epochs: int = 2
+    batch_size: int = 16
+    teacher_lr: float = 1e-3
+    student_lr: float = 2e-3
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = ("query", "value")
+    student_layers: int = 2
+    temperature: float = 2.0
+    alpha: float = 0.5
+    promotion_min_f1_ratio: float = 0.9
+    edge_coverage: float = 0.9
+    int8_min_agreement: float = 0.99
+    seed: int = 13
+    threads: int = 2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_params(self) -> dict[str, Any]:
+        """Flat dict for MLflow params (tuples joined by commas)."""
+        params = asdict(self)
+        params.pop("extra")
+        params["lora_targets"] = ",".join(self.lora_targets)
+        return params
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "demo": TrainConfig(),
+    # Tests: a few optimisation steps, enough to exercise every stage on real rows.
+    "tiny": TrainConfig(max_length=48, max_train_examples=160, max_eval_examples=200,
+                        teacher_epochs=1, student_epochs=1, batch_size=16,
+                        promotion_min_f1_ratio=0.0),
+    "full": TrainConfig(max_length=128, max_train_examples=6000, max_eval_examples=0,
+                        teacher_epochs=3, student_epochs=4, batch_size=32, teacher_lr=5e-4,
+                        student_lr=1e-3, student_layers=3),
+}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    """A named preset with optional field overrides.
+
+    Raises:
+        KeyError: unknown preset name.
+    """
+    if name not in PRESETS:
+        raise KeyError(f"unknown training preset {name!r}; choose one of {sorted(PRESETS)}")
+    return replace(PRESETS[name], **overrides)

@@ -1,0 +1,58 @@
+"""Knowledge distillation loss and the teacher → student training steps."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from training.config import TrainConfig
+from training.encoder import EncoderClassifier, pretrained_classifier, student_from_teacher
+from training.lora import merged, with_lora
+from training.loop import train
+from transformers import PreTrainedTokenizerFast
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
+            temperature: float, alpha: float) -> torch.Tensor:
+    """α·T²·KL(softmax(t/T) ‖ softmax(s/T)) + (1-α)·CE(s, y).
+
+    Hinton, Vinyals & Dean 2015 ("Distilling the Knowledge in a Neural Network"): the T² factor
+    keeps the soft-target gradients on the same scale as the hard-label term when T changes.
+    Shapes: logits float [batch, k]; labels int64 [batch].
+    """
+    soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1),
+                    F.softmax(teacher_logits / temperature, dim=-1), reduction="batchmean")
+    hard = F.cross_entropy(student_logits, labels)
+    return alpha * temperature ** 2 * soft + (1.0 - alpha) * hard
+
+
+def fine_tune_teacher(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], labels: Sequence[int],
+                      cfg: TrainConfig, on_step: Callable[[int, float], None] | None = None
+                      ) -> tuple[EncoderClassifier, list[float]]:
+    """Fine-tune the 6-layer base with LoRA + head on hard labels; returns the merged teacher."""
+    model = with_lora(pretrained_classifier(num_labels=2, seed=cfg.seed), cfg)
+    y = torch.tensor(list(labels), dtype=torch.long)
+    losses = train(model, tokenizer, texts, lambda logits, idx: F.cross_entropy(logits, y[idx]),
+                   epochs=cfg.teacher_epochs, batch_size=cfg.batch_size, lr=cfg.teacher_lr,
+                   max_length=cfg.max_length, seed=cfg.seed, on_step=on_step)
+    return merged(model), losses
+
+
+def distil_student(teacher: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str],
+                   labels: Sequence[int], teacher_logits: np.ndarray, cfg: TrainConfig,
+                   on_step: Callable[[int, float], None] | None = None
+                   ) -> tuple[EncoderClassifier, list[float]]:
+    """Student of ``cfg.student_layers`` layers initialised from the teacher, LoRA + head trained
+    with :func:`kd_loss` on the teacher's logits for the same texts; returns it merged."""
+    torch.manual_seed(cfg.seed)
+    model = with_lora(student_from_teacher(teacher, cfg.student_layers), cfg)
+    y = torch.tensor(list(labels), dtype=torch.long)
+    t = torch.tensor(teacher_logits, dtype=torch.float32)
+    losses = train(model, tokenizer, texts,
+                   lambda logits, idx: kd_loss(logits, t[idx], y[idx], cfg.temperature, cfg.alpha),
+                   epochs=cfg.student_epochs, batch_size=cfg.batch_size, lr=cfg.student_lr,
+                   max_length=cfg.max_length, seed=cfg.seed, on_step=on_step)
+    return merged(model), losses

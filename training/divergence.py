@@ -1,0 +1,72 @@
+"""Edge-vs-central divergence from the pods' decision logs.
+
+Every decision where the central model was consulted (low-confidence routing or shadow sampling)
+carries both the edge and the central label. Two figures describe drift of the edge model away
+from the central one:
+
+* disagreement rate — share of those decisions where the labels differ;
+* Jensen–Shannon divergence (base 2, in [0, 1]) between the edge and central label distributions
+  (Lin 1991, "Divergence measures based on the Shannon entropy").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Summary over compared decisions (both labels known)."""
+
+    decisions: int
+    compared: int
+    disagreements: int
+    disagreement_rate: float
+    js_divergence: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_decisions(log_dir: Path, decision: str, since_ts: str | None = None) -> list[dict]:
+    """Decision-log rows of one decision (``<log_dir>/<decision>/*.jsonl``), newer than ``since_ts``
+    (ISO-8601 UTC, compared as strings, which is exact for one fixed format)."""
+    rows = []
+    for path in sorted((log_dir / decision).glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                if since_ts is None or row.get("ts", "") > since_ts:
+                    rows.append(row)
+    return rows
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon divergence in bits between two discrete distributions (any scale)."""
+    p = p / p.sum() if p.sum() else p
+    q = q / q.sum() if q.sum() else q
+    m = 0.5 * (p + q)
+
+    def kl(a: np.ndarray, b: np.ndarray) -> float:
+        mask = a > 0
+        return float((a[mask] * np.log2(a[mask] / b[mask])).sum())
+
+    return 0.5 * kl(p, m) + 0.5 * kl(q, m)
+
+
+def divergence(rows: Iterable[dict]) -> Divergence:
+    """Disagreement rate and JS divergence over rows that carry both edge and central labels."""
+    rows = list(rows)
+    pairs = [(r["edge_label"], r["central_label"]) for r in rows if r.get("central_label") is not None]
+    labels = sorted({label for pair in pairs for label in pair})
+    edge = np.array([sum(1 for e, _ in pairs if e == lab) for lab in labels], dtype=float)
+    central = np.array([sum(1 for _, c in pairs if c == lab) for lab in labels], dtype=float)
+    disagreements = sum(1 for e, c in pairs if e != c)
+    return Divergence(decisions=len(rows), compared=len(pairs), disagreements=disagreements,
+                      disagreement_rate=disagreements / len(pairs) if pairs else 0.0,
+                      js_divergence=js_divergence(edge, central) if pairs else 0.0)

@@ -1,0 +1,128 @@
+"""Labelled examples for the negative_review decision, and the split by product.
+
+Label rule (issue 2): a review with a star rating is *negative* when rating ≤ 2. Sources without
+stars (the UCI sentiment sentences) carry the reviewer's own positive/negative flag, used as the
+label there. Rows with neither are not labelled examples and are counted, not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from data_quality.contracts import review_text_of
+
+LABELS = ("not_negative", "negative")
+NEGATIVE_MAX_RATING = 2.0
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text. ``label`` is an index into :data:`LABELS`."""
+
+    text: str
+    label: int
+    product_id: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train and evaluation examples; no product appears in both."""
+
+    train: list[Example]
+    eval: list[Example]
+    unlabelled: int
+
+
+def label_of(record: dict[str, Any]) -> int | None:
+    """1 = negative, 0 = not negative, None = no label (no rating and no reviewer flag)."""
+    rating = record.get("rating")
+    if rating is not None:
+        return int(float(rating) <= NEGATIVE_MAX_RATING)
+    feedback = record.get("feedback")
+    if feedback is None:
+        return None
+    return int(not bool(feedback))
+
+
+def to_examples(records: Iterable[dict[str, Any]]) -> tuple[list[Example], int]:
+    """Labelled examples from review signal records, plus the count of records without a label."""
+    examples, unlabelled = [], 0
+    for record in records:
+        label, text = label_of(record), review_text_of(record)
+        if label is None or not text:
+            unlabelled += 1
+            continue
+        examples.append(Example(text=text, label=label, product_id=str(record["product_id"]),
+                                source=str(record.get("source", ""))))
+    return examples, unlabelled
+
+
+def _product_rank(product_id: str, seed: int) -> str:
+    return hashlib.sha256(f"{seed}:{product_id}".encode()).hexdigest()
+
+
+def split_by_product(examples: list[Example], eval_fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out whole products until they cover ``eval_fraction`` of the examples.
+
+    Products are taken in a seeded hash order, so the split is deterministic and a product's side
+    does not depend on which other products exist.
+
+    Raises:
+        ValueError: either side would lack one of the two classes (the split cannot be evaluated).
+    """
+    by_product: dict[str, list[Example]] = {}
+    for ex in examples:
+        by_product.setdefault(ex.product_id, []).append(ex)
+    target = eval_fraction * len(examples)
+    train, held = [], []
+    for product in sorted(by_product, key=lambda p: _product_rank(p, seed)):
+        (held if len(held) < target else train).extend(by_product[product])
+    for name, side in (("train", train), ("eval", held)):
+        if len({ex.label for ex in side}) < 2:
+            raise ValueError(f"{name} split has a single class ({len(side)} examples); "
+                             "need more products with both negative and non-negative reviews")
+    return train, held
+
+
+def balance(examples: list[Example], limit: int, seed: int) -> list[Example]:
+    """Up to ``limit`` examples, half from each class where possible, in a seeded shuffle.
+
+    Negative reviews are ~5 % of star-rated reviews; balancing keeps a short training run from
+    learning the prior alone.
+    """
+    rng = random.Random(seed)
+    alerts = [e for e in examples if e.label == 1]
+    others = [e for e in examples if e.label == 0]
+    rng.shuffle(alerts)
+    rng.shuffle(others)
+    take_alerts = alerts[: max(limit // 2, limit - len(others))]
+    chosen = take_alerts + others[: limit - len(take_alerts)]
+    rng.shuffle(chosen)
+    return chosen
+
+
+def stratified_sample(examples: list[Example], limit: int, seed: int) -> list[Example]:
+    """Up to ``limit`` examples keeping the class ratio (``limit`` 0 = all)."""
+    if not limit or len(examples) <= limit:
+        return list(examples)
+    rng = random.Random(seed)
+    out: list[Example] = []
+    for label in (0, 1):
+        group = [e for e in examples if e.label == label]
+        rng.shuffle(group)
+        out.extend(group[: max(1, round(limit * len(group) / len(examples)))])
+    rng.shuffle(out)
+    return out
+
+
+def make_split(records: Iterable[dict[str, Any]], *, eval_fraction: float, max_train: int,
+               max_eval: int, seed: int) -> Split:
+    """Records → labelled examples → split by product → balanced train / stratified eval."""
+    examples, unlabelled = to_examples(records)
+    train, held = split_by_product(examples, eval_fraction, seed)
+    return Split(train=balance(train, max_train, seed), eval=stratified_sample(held, max_eval, seed),
+                 unlabelled=unlabelled)

@@ -1,0 +1,79 @@
+"""Batching, seeding and the optimisation loop shared by teacher fine-tuning and distillation."""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import PreTrainedTokenizerFast
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    """Seed Python, NumPy and torch, and pin torch's intra-op threads (2 cores here)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+
+
+def encode(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+    """Tokenise, truncate to ``max_length`` and pad to the longest in the batch.
+
+    Returns ``input_ids`` and ``attention_mask``, int64 tensors [batch, seq ≤ max_length].
+    """
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True,
+                    return_tensors="pt", return_token_type_ids=False)
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+def batches(n: int, size: int, rng: random.Random | None = None) -> Iterator[list[int]]:
+    """Index batches over ``range(n)``; shuffled when ``rng`` is given."""
+    order = list(range(n))
+    if rng is not None:
+        rng.shuffle(order)
+    for start in range(0, n, size):
+        yield order[start:start + size]
+
+
+LossFn = Callable[[torch.Tensor, list[int]], torch.Tensor]
+
+
+def train(model: nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], loss_fn: LossFn, *,
+          epochs: int, batch_size: int, lr: float, max_length: int, seed: int,
+          on_step: Callable[[int, float], None] | None = None) -> list[float]:
+    """Minimise ``loss_fn(logits, batch_indices)`` with AdamW over the trainable parameters.
+
+    Returns the loss of every step (for logging curves).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    rng = random.Random(seed)
+    losses: list[float] = []
+    model.train()
+    for _ in range(epochs):
+        for idx in batches(len(texts), batch_size, rng):
+            enc = encode(tokenizer, [texts[i] for i in idx], max_length)
+            loss = loss_fn(model(enc["input_ids"], enc["attention_mask"]), idx)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+            if on_step:
+                on_step(len(losses), losses[-1])
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], *,
+                   max_length: int, batch_size: int = 64) -> np.ndarray:
+    """Logits of an eval-mode model, float32 [len(texts), num_labels]."""
+    model.eval()
+    out = []
+    for idx in batches(len(texts), batch_size):
+        enc = encode(tokenizer, [texts[i] for i in idx], max_length)
+        out.append(model(enc["input_ids"], enc["attention_mask"]).float().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)

@@ -1,0 +1,112 @@
+"""MLflow model registry for edge bundles: register, alias, promote behind a gate, deploy.
+
+Every bundle becomes a registered model version (``create_model_version`` on the run's artifact
+folder: MLflow 3's ``register_model`` wants a logged model flavour, which a bundle is not). The
+newest version gets alias ``challenger``; ``champion`` moves only through :func:`promote`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+RELEASE_FILE = "release.json"
+
+
+def experiment_id(client: MlflowClient, name: str, artifact_root: Path) -> str:
+    """Get or create an experiment whose artifacts live under the state folder (not ./mlruns)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    return client.create_experiment(name, artifact_location=(artifact_root / name).as_uri())
+
+
+def register_bundle(client: MlflowClient, model_name: str, run_id: str, bundle_dir: Path,
+                    tags: dict[str, str]) -> str:
+    """Log ``bundle_dir`` as run artifacts ``bundle/`` and register it; alias it ``challenger``.
+
+    A central bundle logged in the same run (``central_bundle/``) travels with the version.
+
+    Returns the new version number (string, as MLflow gives it).
+    """
+    client.log_artifacts(run_id, str(bundle_dir), artifact_path="bundle")
+    try:
+        client.get_registered_model(model_name)
+    except MlflowException:
+        client.create_registered_model(model_name, description="Edge bundle (ONNX + tokenizer + manifest)")
+    source = f"{client.get_run(run_id).info.artifact_uri}/bundle"
+    version = client.create_model_version(model_name, source=source, run_id=run_id, tags=tags)
+    client.set_registered_model_alias(model_name, CHALLENGER, version.version)
+    return version.version
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Outcome of the champion gate: ``promoted`` and the human-readable ``reason``."""
+
+    promoted: bool
+    reason: str
+    version: str
+
+
+def promote(client: MlflowClient, model_name: str, version: str, student_f1: float, teacher_f1: float,
+            min_ratio: float) -> Promotion:
+    """Move ``champion`` to ``version`` iff student F1 ≥ ``min_ratio`` × teacher F1.
+
+    The decision and its numbers are written as version tags, so the registry UI shows why.
+    """
+    needed = min_ratio * teacher_f1
+    promoted = student_f1 >= needed
+    verdict = "promoted" if promoted else "not promoted"
+    reason = (f"{verdict}: student F1 {student_f1:.4f} {'≥' if promoted else '<'} "
+              f"{min_ratio:.2f} × teacher F1 {teacher_f1:.4f} = {needed:.4f}")
+    if promoted:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+    client.set_model_version_tag(model_name, version, "promotion", reason)
+    return Promotion(promoted, reason, version)
+
+
+def aliases(client: MlflowClient, model_name: str) -> dict[str, str]:
+    """alias → version of a registered model."""
+    return dict(client.get_registered_model(model_name).aliases)
+
+
+def deploy(client: MlflowClient, model_name: str, alias: str, deploy_root: Path, *,
+           artifact_path: str = "bundle", slot: str | None = None) -> Path:
+    """Download a bundle of the run behind ``model_name@alias`` into ``deploy_root/model_name/slot``.
+
+    ``artifact_path`` ``bundle`` is the edge bundle of that version; ``central_bundle`` is the
+    teacher it was distilled from, served as the central model. ``slot`` defaults to ``alias``.
+
+    Writes ``release.json`` (model_name, model_version, alias, run_id, deployed_at) beside the
+    bundle files; the folder is replaced atomically by a rename, so a pod never reads half a push.
+
+    Raises:
+        MlflowException: the alias does not exist.
+    """
+    version = client.get_model_version_by_alias(model_name, alias)
+    slot = slot or alias
+    target = deploy_root / model_name / slot
+    staging = deploy_root / model_name / f".{slot}.staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    local = Path(client.download_artifacts(version.run_id, artifact_path, str(staging)))
+    for item in local.iterdir():
+        shutil.move(str(item), staging / item.name)
+    local.rmdir()
+    (staging / RELEASE_FILE).write_text(json.dumps({
+        "model_name": model_name, "model_version": version.version, "alias": alias,
+        "run_id": version.run_id, "deployed_at": datetime.now(timezone.utc).isoformat()}, indent=2))
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+    return target
