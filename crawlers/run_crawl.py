@@ -39,8 +39,8 @@ from crawlers.spiders.books import BooksSpider
 STATS_FILE = "stats.json"
 
 
-def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = None
-          ) -> dict[str, Any]:
+def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = None,
+          log_file: Path | None = None) -> dict[str, Any]:
     """Crawl from ``start_url`` with :class:`BooksSpider`; write the three output files.
 
     Call at most once per process (it starts and stops the Twisted reactor).
@@ -50,6 +50,7 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
         out_dir: folder that receives ``items.jsonl``, ``quarantine.jsonl``, ``stats.json``.
         crawl_id: id stamped on every record and quarantine row.
         max_pages: cap on the requests the spider issues; None crawls everything reachable.
+        log_file: where Scrapy's log goes (default: stderr).
 
     Returns:
         The stats dict also written to ``stats.json`` (shape in the module docstring).
@@ -58,6 +59,9 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
     settings = Settings()
     settings.setmodule("crawlers.settings", priority="project")
     settings.set(OUT_DIR_SETTING, str(out_dir), priority="cmdline")
+    if log_file is not None:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        settings.set("LOG_FILE", str(log_file), priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(BooksSpider)
     process.crawl(crawler, start_url=start_url, crawl_id=crawl_id, max_requests=max_pages)
@@ -104,14 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crawl-id", required=True)
     parser.add_argument("--max-pages", type=int, default=None,
                         help="cap on requests (for small test slices)")
+    parser.add_argument("--log-file", type=Path, default=None, help="Scrapy log file (default stderr)")
     args = parser.parse_args(argv)
 
     if PipesEnvVarParamsLoader().is_dagster_pipes_process():
         with open_dagster_pipes() as context:
-            stats = crawl(args.start_url, args.out, args.crawl_id, args.max_pages)
+            stats = crawl(args.start_url, args.out, args.crawl_id, args.max_pages, args.log_file)
             context.report_asset_materialization(metadata=stats)
     else:
-        stats = crawl(args.start_url, args.out, args.crawl_id, args.max_pages)
+        stats = crawl(args.start_url, args.out, args.crawl_id, args.max_pages, args.log_file)
     return 0 if stats["invariant_ok"] else 1
 
 

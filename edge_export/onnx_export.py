@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -27,7 +28,11 @@ def export_onnx(model: nn.Module, path: Path, example: dict[str, torch.Tensor], 
     model.eval()
     axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
             "logits": {0: "batch"}}
-    with torch.no_grad():
+    # Tracing warns about Python-side shape checks in transformers' mask helpers; they are
+    # constant for this graph, and parity is measured right after export, so the warnings add noise.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=".*aten::index.*")
         torch.onnx.export(model, (example["input_ids"], example["attention_mask"]), str(path),
                           input_names=INPUT_NAMES, output_names=OUTPUT_NAMES, dynamic_axes=axes,
                           opset_version=opset, dynamo=False, do_constant_folding=True)

@@ -68,10 +68,6 @@ class Settings:
         return self.state_dir / "models"
 
     @property
-    def crawls_dir(self) -> Path:
-        return self.state_dir / "crawls"
-
-    @property
     def deploy_dir(self) -> Path:
         """Bundles pushed to pods: ``deploy/<model>/<slot>/`` (slot = alias or ``central``)."""
         return self.state_dir / "deploy"
@@ -96,17 +92,24 @@ class Settings:
         must leave the user's home untouched.
         """
         for path in (self.state_dir, self.dagster_home, self.mlflow_dir, self.artifact_root,
-                     self.bundles_dir, self.models_dir, self.crawls_dir, self.deploy_dir, self.staging_dir, self.decision_log_dir,
+                     self.bundles_dir, self.models_dir, self.deploy_dir,
+                     self.staging_dir, self.decision_log_dir,
                      self.cache_dir):
             path.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("HF_HOME", str(self.cache_dir / "huggingface"))
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("MPLCONFIGDIR", str(self.cache_dir / "matplotlib"))
-        os.environ.setdefault("DAGSTER_HOME", str(self.dagster_home))
-        os.environ.setdefault("MLFLOW_TRACKING_URI", self.tracking_uri)
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-        os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
-        os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
-        os.environ.setdefault("TLDEXTRACT_CACHE", str(self.cache_dir / "tldextract"))
+        instance_yaml = self.dagster_home / "dagster.yaml"
+        if not instance_yaml.exists():
+            # SQLite storage under the state folder is Dagster's default for DAGSTER_HOME; the file
+            # only switches telemetry off (no network here) and silences the missing-file warning.
+            instance_yaml.write_text("telemetry:\n  enabled: false\n")
+        # Paths derived from the state folder follow it (a test may switch state folders).
+        os.environ["HF_HOME"] = str(self.cache_dir / "huggingface")
+        os.environ["MPLCONFIGDIR"] = str(self.cache_dir / "matplotlib")
+        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+        os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
+        os.environ["TLDEXTRACT_CACHE"] = str(self.cache_dir / "tldextract")
+        for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                            ("GX_ANALYTICS_ENABLED", "false"), ("MLFLOW_ENABLE_TELEMETRY", "false"),
+                            ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"),
+                            ("DAGSTER_DISABLE_TELEMETRY", "1")):
+            os.environ.setdefault(name, value)
         return self

@@ -1,8 +1,9 @@
 """Dagster ``Definitions`` for Edge Insights: ``dagster dev -m orchestration.definitions``.
 
 Resources are built from :class:`edge_insights.settings.Settings` (state and data folders) and the
-``EDGE_INSIGHTS_PRESET`` / ``EDGE_INSIGHTS_MAX_PAGES`` / ``EDGE_INSIGHTS_MAX_REVIEWS`` environment
-variables, read once here, so assets never test for the environment themselves.
+run size: ``EDGE_INSIGHTS_PRESET`` (training preset, default ``demo``), ``EDGE_INSIGHTS_MAX_PAGES``
+(crawl request cap, 0 = none), ``EDGE_INSIGHTS_MAX_REVIEWS`` (rows per review file, 0 = all), read
+once here, so assets never test for the environment themselves.
 """
 
 
@@ -19,9 +20,16 @@ from orchestration.schedules import harvest_schedule
 from orchestration.sensors import divergence_sensor
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
-    """The whole asset graph, its checks, jobs, schedule, sensor and resources."""
+def build_definitions(settings: Settings | None = None, *, preset: str | None = None,
+                      max_pages: int | None = None, max_reviews: int | None = None) -> dg.Definitions:
+    """The whole asset graph, its checks, jobs, schedule, sensor and resources.
+
+    Arguments left None take their environment value (see the module docstring).
+    """
     settings = (settings or Settings.from_env()).ensure()
+    preset = preset or os.environ.get("EDGE_INSIGHTS_PRESET", "demo")
+    max_pages = int(os.environ.get("EDGE_INSIGHTS_MAX_PAGES", "0")) if max_pages is None else max_pages
+    max_reviews = int(os.environ.get("EDGE_INSIGHTS_MAX_REVIEWS", "0")) if max_reviews is None else max_reviews
     return dg.Definitions(
         assets=dg.load_assets_from_modules([harvest, quality, models, release, feedback]),
         asset_checks=dg.load_asset_checks_from_modules([checks]),
@@ -35,10 +43,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             "crawl": CrawlResource(
                 mirror_dir=str(settings.data_dir / "books_toscrape" / "site"),
                 reviews_dir=str(settings.data_dir / "reviews"),
-                max_pages=int(os.environ.get("EDGE_INSIGHTS_MAX_PAGES", "0")),
-                max_reviews_per_file=int(os.environ.get("EDGE_INSIGHTS_MAX_REVIEWS", "0"))),
+                max_pages=max_pages, max_reviews_per_file=max_reviews),
             "training": TrainingResource(
-                preset=os.environ.get("EDGE_INSIGHTS_PRESET", "demo"),
+                preset=preset,
                 models_dir=str(settings.models_dir), bundles_dir=str(settings.bundles_dir),
                 deploy_dir=str(settings.deploy_dir)),
             "pipes": dg.PipesSubprocessClient(),

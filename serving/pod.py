@@ -48,13 +48,15 @@ def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the process exit status."""
     parser = argparse.ArgumentParser(prog="serving.pod", description="Serve one edge bundle over HTTP.")
-    parser.add_argument("--deploy-dir", type=Path, required=True)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--deploy-dir", type=Path, required=True, help="bundle files plus release.json")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--central-url")
-    parser.add_argument("--shadow-rate", type=float, default=0.0)
-    parser.add_argument("--decision-log-dir", type=Path)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--central-url", help="base URL of the central pod consulted when unsure")
+    parser.add_argument("--shadow-rate", type=float, default=0.0,
+                        help="fraction 0-1 of edge decisions also scored by central, logged only")
+    parser.add_argument("--decision-log-dir", type=Path,
+                        help="decision log root (default: <state dir>/decision_log)")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     args = parser.parse_args(argv)
     try:
         run_pod(args.deploy_dir, host=args.host, port=args.port, central_url=args.central_url,

@@ -138,17 +138,18 @@ class Router:
         digests = [signal_digest(f) for f in features]
         labels, probs = self.model.predict([model_text(f, self.contract) for f in features])
         edge_ms = (time.perf_counter() - start) * 1000.0
-        routed = []
-        for digest, label, row in zip(digests, labels, probs):
+        routed, unsure = [], []
+        for i, (digest, label, row) in enumerate(zip(digests, labels, probs)):
             score = float(row.max())
+            ask = self._central is not None and score < self.abstain
+            if ask:
+                unsure.append(i)
             routed.append(Routed(
                 label=label, score=score, route=EDGE, model_version=self.model_version,
                 bundle_sha256=self.model.bundle_sha256, signal_digest=digest,
                 latency_ms=round(edge_ms, 3), edge_label=label, edge_score=score,
                 edge_bundle_sha256=self.model.bundle_sha256,
-                shadow=self._central is not None and score >= self.abstain
-                and shadow_selected(digest, self.shadow_rate)))
-        unsure = [i for i, r in enumerate(routed) if self._central is not None and r.score < self.abstain]
+                shadow=self._central is not None and not ask and shadow_selected(digest, self.shadow_rate)))
         if unsure:
             self._ask_central(records, routed, unsure, start)
         return routed

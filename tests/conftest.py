@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from edge_insights.settings import Settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _state_in_tmp(tmp_path_factory) -> None:
+    """Every test run writes under a fresh temporary state folder, never ``var/`` or ``$HOME``."""
+    state = tmp_path_factory.mktemp("state")
+    os.environ["EDGE_INSIGHTS_STATE_DIR"] = str(state)
+    Settings.from_env().ensure()
 
 
 @pytest.fixture(scope="session")

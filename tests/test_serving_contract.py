@@ -105,7 +105,8 @@ NUMERIC = {"decision": "price_drop", "fields": {
     ({"title": "t", "price": True}, "price", "expected a number, got bool"),
     ({"title": "t", "price": "9.99"}, "price", "expected a number, got str"),
     ({"title": "t", "price": float("inf")}, "price", "expected a finite number"),
-    ({"title": "t", "price": 5, "stock_count": 2.5}, "stock_count", "expected an integer, got a fractional number"),
+    ({"title": "t", "price": 5, "stock_count": 2.5}, "stock_count",
+     "expected an integer, got a fractional number"),
     ({"title": "t", "price": 5, "stock_count": -3}, "stock_count", "-3 is below min 0"),
 ])
 def test_numbers_outside_type_or_range_are_refused(record, field, message):

@@ -65,6 +65,7 @@ def pretrained_classifier(num_labels: int, seed: int) -> EncoderClassifier:
     # The checkpoint carries BERT's [CLS] pooler, which mean pooling does not use: keep the
     # load report about those two unused tensors out of the user's console.
     transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
     encoder = BertModel.from_pretrained(str(base_model_path()), add_pooling_layer=False)
     return EncoderClassifier(encoder, num_labels)
 

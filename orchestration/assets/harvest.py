@@ -32,17 +32,19 @@ def raw_harvest(context: dg.AssetExecutionContext, crawl: CrawlResource,
     out.mkdir(parents=True)
     # No start_url: serve the shared mirror over real HTTP on loopback for this crawl only.
     server = serve_folder(crawl.mirror_dir) if not crawl.start_url else nullcontext(crawl.start_url)
+    log_file = Settings.from_env().state_dir / "logs" / f"crawl-{context.run_id}.log"
     with server as base_url:
-        start = base_url if crawl.start_url else f"{base_url}/index.html"
+        start = base_url if crawl.start_url else f"{base_url.rstrip('/')}/index.html"
         command = [sys.executable, "-m", "crawlers.run_crawl", "--start-url", start,
-                   "--out", str(out), "--crawl-id", context.run_id]
+                   "--out", str(out), "--crawl-id", context.run_id, "--log-file", str(log_file)]
         if crawl.max_pages:
             command += ["--max-pages", str(crawl.max_pages)]
         result = pipes.run(command=command, context=context).get_materialize_result()
     items, quarantined = read_jsonl(out / RECORDS), read_jsonl(out / QUARANTINE)
     return dg.MaterializeResult(metadata={
         **(result.metadata or {}),
-        "records": len(items), "quarantined": len(quarantined), "staging": str(out)})
+        "records": len(items), "quarantined": len(quarantined), "staging": str(out),
+        "crawl_log": str(log_file)})
 
 
 @dg.asset(group_name=HARVEST_GROUP, kinds={"python"},

@@ -1,0 +1,34 @@
+# Edge Insights — the two commands a fresh machine needs are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test ui serve bench clean
+
+# First use creates the virtualenv and installs the project with every extra; pyproject.toml
+# changes reinstall. torch is pinned to the CPU build that pip finds on this machine.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 2; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/edge-insights demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)
+	$(BIN)/edge-insights ui
+
+serve: $(STAMP)
+	$(BIN)/edge-insights serve
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pii_recall.py
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,196 @@
+"""End to end: the Dagster job on a small real slice, then a pod answering over HTTP on loopback.
+
+The slice: the books mirror served locally (first 15 requests) and the first 120 rows of each real
+review file, plus three known rows appended to a copy of the Alexa feed — one carrying an e-mail
+and a phone number (must be scrubbed), one with an impossible rating and one with an empty text
+(both must be quarantined by the feed reader).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge_insights.pods import free_port, running_pod
+from edge_insights.settings import Settings
+
+ROWS_PER_FILE = 120
+KNOWN_EMAIL = "jane.doe@example.org"
+KNOWN_PHONE = "+44 20 7946 0958"
+SCRUB_TEXT = f"Stopped working after a week, write to me at {KNOWN_EMAIL} or call {KNOWN_PHONE}. Awful."
+BAD_ROWS = [
+    f"1\t31-Jul-18\tCharcoal Fabric \t{SCRUB_TEXT}\t0",
+    "7\t31-Jul-18\tCharcoal Fabric \tRated seven out of five, which no star scale has.\t1",
+    "2\t31-Jul-18\tCharcoal Fabric \t\t0",
+]
+
+
+@pytest.fixture(scope="module")
+def slice_data(tmp_path_factory, data_dir: Path) -> Path:
+    """A data folder: the real books mirror (linked) and the first rows of each real review file."""
+    root = tmp_path_factory.mktemp("data")
+    (root / "books_toscrape").symlink_to(data_dir / "books_toscrape", target_is_directory=True)
+    reviews = root / "reviews"
+    (reviews / "uci_sentiment_sentences").mkdir(parents=True)
+    for src in sorted((data_dir / "reviews").rglob("*")):
+        if src.is_file() and src.suffix in (".csv", ".tsv", ".txt"):
+            dst = reviews / src.relative_to(data_dir / "reviews")
+            shutil.copy(src, dst)
+    with open(reviews / "amazon_alexa_reviews.tsv", "a", encoding="utf-8") as fh:
+        fh.write("\n".join(BAD_ROWS) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def job_run(slice_data: Path, tmp_path_factory):
+    """Run ``edge_insights_job`` (tiny preset) in a fresh state folder; returns (settings, outcome)."""
+    from edge_insights.demo import run_job
+
+    os.environ["EDGE_INSIGHTS_STATE_DIR"] = str(tmp_path_factory.mktemp("e2e_state"))
+    os.environ["EDGE_INSIGHTS_DATA_DIR"] = str(slice_data)
+    settings = Settings.from_env().ensure()
+    # The review slice reads the appended rows too: they are the last rows of a file that is read
+    # whole for Alexa, so the cap applies to the other files only.
+    outcome = run_job("edge_insights_job", settings, preset="tiny", max_pages=15, max_reviews=0)
+    assert outcome.success, outcome.failures
+    return settings, outcome
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _trim_reviews(slice_data: Path) -> None:
+    """Keep the first ROWS_PER_FILE data rows of each copied file; the Alexa file keeps its tail of
+    known rows as well."""
+    reviews = slice_data / "reviews"
+    for path in reviews.rglob("*"):
+        if not path.is_file():
+            continue
+        lines = path.read_bytes().splitlines(keepends=True)
+        header = 1 if path.suffix in (".csv", ".tsv") else 0
+        tail = len(BAD_ROWS) if path.name == "amazon_alexa_reviews.tsv" else 0
+        kept = lines[: header + ROWS_PER_FILE] + (lines[-tail:] if tail else [])
+        path.write_bytes(b"".join(kept))
+
+
+def test_crawled_page_fields(job_run):
+    settings, outcome = job_run
+    from orchestration.warehouse import Warehouse
+
+    rows = Warehouse(settings.warehouse_path).signals("signal_history", "product_id = ?", ["a897fe39b1053632"])
+    assert len(rows) == 1
+    book = rows[0]
+    assert book["title"] == "A Light in the Attic"
+    assert book["price"] == "51.7700" and book["currency"] == "GBP"
+    assert book["availability"] == "in_stock" and book["stock_count"] == 22
+    assert book["rating"] == 3.0
+    crawl = outcome.assets["raw_harvest"]
+    assert crawl["pages"] == 15 and crawl["invariant_ok"] is True
+    assert crawl["items"] + crawl["http_404"] + crawl["errors"] == crawl["product_links"]
+
+
+def test_known_pii_is_scrubbed_before_storage(job_run):
+    settings, outcome = job_run
+    from orchestration.warehouse import Warehouse
+
+    wh = Warehouse(settings.warehouse_path)
+    texts = wh.frame("SELECT review_text FROM signal_history WHERE intake = 'reviews'")["review_text"]
+    joined = "\n".join(t for texts_ in texts for t in texts_)
+    assert KNOWN_EMAIL not in joined and "7946 0958" not in joined
+    assert "write to me at <EMAIL> or call <PHONE>" in joined
+    pii = outcome.assets["scrubbed_signals"]["pii_replacements"]
+    assert pii["EMAIL"] == 1 and pii["PHONE"] == 1
+    assert pii["USER"] == ROWS_PER_FILE  # every Datafiniti row has a reviewer name
+    authors = wh.frame("SELECT DISTINCT author FROM signal_history WHERE author IS NOT NULL")["author"].tolist()
+    assert authors == ["<USER>"]
+    assert not (settings.staging_dir / "raw_reviews").exists()
+
+
+def test_known_bad_rows_are_quarantined_and_counts_conserve(job_run):
+    settings, outcome = job_run
+    from orchestration.warehouse import Warehouse
+
+    q = Warehouse(settings.warehouse_path).frame(
+        "SELECT reason, url FROM quarantine WHERE run_id = ? AND source = 'reviews/amazon_alexa_reviews'",
+        [outcome.run_id])
+    assert sorted(q["reason"]) == sorted(["empty_text", "rating_out_of_range: 7"]) or len(q) == 2
+    assert len(q) == 2
+    reviews = outcome.assets["raw_reviews"]
+    rows_in = sum(f["rows_in"] for f in reviews["per_file"].values())
+    assert rows_in == 5 * ROWS_PER_FILE + len(BAD_ROWS)
+    assert rows_in == reviews["records"] + reviews["quarantined"]
+    assert outcome.checks == {"books_expectations": True, "reviews_expectations": True, "rows_conserved": True}
+
+
+def test_registered_version_has_aliases_and_bundle(job_run):
+    settings, outcome = job_run
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    challenger = client.get_model_version_by_alias("negative_review", "challenger")
+    champion = client.get_model_version_by_alias("negative_review", "champion")
+    assert challenger.version == champion.version == outcome.assets["registered_model"]["version"]
+    assert challenger.tags["bundle_sha256"] == outcome.assets["edge_bundle"]["bundle_sha256"]
+    manifest = json.loads((settings.deploy_dir / "negative_review" / "champion" / "manifest.json").read_text())
+    assert manifest["bundle_sha256"] == challenger.tags["bundle_sha256"]
+    assert outcome.assets["edge_bundle"]["parity_max_abs_logit_delta"] <= 1e-4
+
+
+def test_pod_decides_over_http(job_run):
+    settings, outcome = job_run
+    deploy = settings.deploy_dir / "negative_review"
+    with running_pod(deploy / "central", settings) as central_url, \
+            running_pod(deploy / "champion", settings, central_url=central_url) as edge_url:
+        body = {"records": [{"review_text": "Broke after two days, total waste of money.", "product_id": "B0TEST"},
+                            {"review_text": "Love it, works perfectly every morning."}]}
+        response = httpx.post(f"{edge_url}/v1/decisions/negative_review", json=body, timeout=30)
+        refused = httpx.post(f"{edge_url}/v1/decisions/negative_review",
+                             json={"records": [{"review_text": "ok", "rating": 5}]}, timeout=30)
+    assert response.status_code == 200
+    decisions = response.json()["decisions"]
+    assert [d["label"] for d in decisions] == ["negative", "not_negative"]
+    for d in decisions:
+        assert d["model_version"] == str(outcome.assets["registered_model"]["version"]) or d["route"] == "central"
+        assert d["route"] in ("edge", "central")
+        assert 0.5 <= d["score"] <= 1.0 and len(d["signal_digest"]) == 64 and d["latency_ms"] > 0
+    assert refused.status_code == 422
+    log = list((settings.decision_log_dir / "negative_review").glob("*.jsonl"))
+    digests = [json.loads(line)["signal_digest"] for path in log for line in path.read_text().splitlines()]
+    assert {d["signal_digest"] for d in decisions} <= set(digests)
+
+
+def test_dagster_dev_loads_definitions_and_sees_the_run(job_run):
+    settings, outcome = job_run
+    port = free_port()
+    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
+    process = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-m", "orchestration.definitions",
+                                "-h", "127.0.0.1", "-p", str(port)], env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, runs = time.monotonic() + 120, None
+        while time.monotonic() < deadline:
+            try:
+                reply = httpx.post(f"http://127.0.0.1:{port}/graphql", timeout=5, json={"query": (
+                    "{ runsOrError { ... on Runs { results { runId status } } } "
+                    "  assetNodes { assetKey { path } } }")})
+                if reply.status_code == 200 and "data" in reply.json():
+                    runs = reply.json()["data"]
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        assert runs is not None, "dagster dev did not answer GraphQL within 120 s"
+        assert {"runId": outcome.run_id, "status": "SUCCESS"} in runs["runsOrError"]["results"]
+        keys = {"/".join(node["assetKey"]["path"]) for node in runs["assetNodes"]}
+        assert {"raw_harvest", "scrubbed_signals", "validated_signals", "signal_history", "teacher_labels",
+                "student_model", "edge_bundle", "registered_model", "deployed_bundle"} <= keys
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
