@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -53,7 +54,9 @@ def unflatten(row: dict[str, Any]) -> dict[str, Any]:
     """A warehouse row → signal-record dict (price as string, crawled_at ISO, nested provenance)."""
     record = {k: row[k] for k in SIGNAL_COLUMNS if k not in
               ("run_id", "intake", "crawl_id", "spider_version", "http_status", "response_digest")}
-    record["price"] = None if row["price"] is None or pd.isna(row["price"]) else format(row["price"], "f")
+    # Prices are read as DECIMAL text (see Warehouse.signals), never through a float.
+    record["price"] = None if row["price"] is None or pd.isna(row["price"]) else \
+        format(Decimal(row["price"]).normalize(), "f")
     if record.get("review_text") is not None:
         record["review_text"] = list(record["review_text"])
     for key in ("stock_count", "rating", "feedback"):
@@ -130,7 +133,8 @@ class Warehouse:
     def signals(self, table: str, where: str = "TRUE", params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a signal table as signal-record dicts (see :func:`unflatten`), with ``intake``."""
         with self.connect() as con:
-            frame = con.execute(f"SELECT * FROM {table} WHERE {where}", list(params)).df()
+            frame = con.execute(f"SELECT * REPLACE (CAST(price AS VARCHAR) AS price) FROM {table} WHERE {where}",
+                                list(params)).df()
         return [{**unflatten(row), "intake": row["intake"]} for row in frame.to_dict("records")]
 
     def frame(self, sql: str, params: Iterable[Any] = ()) -> pd.DataFrame:
