@@ -1,0 +1,58 @@
+"""MLflow registry with a real SQLite backend: register, alias, the promotion gate, deploy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from edge_export.manifest import load_manifest
+from training.registry import (CHALLENGER, CHAMPION, aliases, deploy, experiment_id, promote,
+                               register_bundle)
+
+
+@pytest.fixture()
+def client_and_run(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = experiment_id(client, "registry-test", tmp_path / "artifacts")
+    assert client.get_experiment(exp).artifact_location.startswith((tmp_path / "artifacts").as_uri())
+
+    def new_run() -> str:
+        return client.create_run(exp).info.run_id
+
+    return client, new_run
+
+
+@pytest.fixture()
+def bundle_dir(edge_bundle, tmp_path):
+    """The real test bundle without its release.json (a bundle as export leaves it)."""
+    folder = tmp_path / "bundle"
+    shutil.copytree(edge_bundle.path, folder, ignore=shutil.ignore_patterns("release.json"))
+    return folder
+
+
+def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
+    client, new_run = client_and_run
+    v1 = register_bundle(client, "decision_x", new_run(), bundle_dir, tags={"bundle_sha256": "a"})
+    assert aliases(client, "decision_x") == {CHALLENGER: v1}
+    refused = promote(client, "decision_x", v1, student_f1=0.70, teacher_f1=0.80, min_ratio=0.95)
+    assert not refused.promoted
+    assert "0.7000 < 0.95 × teacher F1 0.8000 = 0.7600" in refused.reason
+    assert CHAMPION not in aliases(client, "decision_x")
+    with pytest.raises(MlflowException):
+        deploy(client, "decision_x", CHAMPION, tmp_path / "deploy")
+
+    v2 = register_bundle(client, "decision_x", new_run(), bundle_dir, tags={"bundle_sha256": "b"})
+    accepted = promote(client, "decision_x", v2, student_f1=0.78, teacher_f1=0.80, min_ratio=0.95)
+    assert accepted.promoted and v2 != v1
+    assert aliases(client, "decision_x") == {CHALLENGER: v2, CHAMPION: v2}
+    assert client.get_model_version("decision_x", v1).tags["promotion"].startswith("not promoted")
+
+    target = deploy(client, "decision_x", CHAMPION, tmp_path / "deploy")
+    release = json.loads((target / "release.json").read_text())
+    assert release["model_version"] == v2 and release["alias"] == CHAMPION
+    assert load_manifest(target)["bundle_sha256"] == load_manifest(bundle_dir)["bundle_sha256"]
