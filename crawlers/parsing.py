@@ -12,12 +12,9 @@ from typing import Any, NamedTuple
 from urllib.parse import urljoin
 
 from parsel import Selector
-from price_parser import Price
 from w3lib.url import canonicalize_url
 
-# price-parser reports the currency as written on the page; symbols are ambiguous ("$"), so only
-# the ones this project's sources use are mapped, anything else is left unknown.
-CURRENCY_SYMBOLS = {"£": "GBP", "$": "USD", "US$": "USD", "€": "EUR", "¥": "JPY"}
+from crawlers.extraction import price as extraction_price
 
 STAR_WORDS = {"zero": 0.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0}
 
@@ -46,27 +43,18 @@ def parse_price(text: str | None, currency_hint: str | None = None
                 ) -> tuple[Decimal | None, str | None]:
     """Read an amount and its ISO-4217 currency from a price string.
 
+    Delegates to :func:`crawlers.extraction.price.parse_price`, the project's one price parser.
+
     Args:
         text: e.g. ``"£51.77"``, ``"1.234,56 €"``, ``"GBP 12.00"``.
         currency_hint: symbol or code to assume when the text names none.
 
     Returns:
         ``(amount, currency)``: amount in currency units (not cents) or None when the text holds
-        no number; currency as an ISO code, or None when absent or not a known symbol.
+        no number; currency as an ISO code, or None when absent, unknown or ambiguous (``"Rs"``).
     """
-    price = Price.fromstring(text or "", currency_hint=currency_hint)
-    return price.amount, _iso_currency(price.currency)
-
-
-def _iso_currency(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    raw = raw.strip()
-    if raw in CURRENCY_SYMBOLS:
-        return CURRENCY_SYMBOLS[raw]
-    if re.fullmatch(r"[A-Za-z]{3}", raw):
-        return raw.upper()
-    return None
+    parsed = extraction_price.parse_price(text, currency_hint=currency_hint)
+    return parsed.amount, parsed.currency
 
 
 def parse_availability(text: str | None) -> tuple[str, int | None]:

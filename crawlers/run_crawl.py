@@ -1,6 +1,13 @@
 """Run one crawl in this process and write its outputs; the entry point for a harvest partition.
 
     python -m crawlers.run_crawl --start-url URL --out DIR --crawl-id ID [--max-pages N]
+        [--log-file FILE] [--http-cache CACHE_DIR] [--set NAME=VALUE ...]
+
+``--http-cache`` stores every response (transient 5xx/408/429 excepted) under ``CACHE_DIR`` and
+answers later crawls from it, so a re-crawl reproduces the first one without touching the site;
+give a folder under the state folder or the crawl's output folder, never the source tree.
+``--set`` overrides one Scrapy setting of :mod:`crawlers.settings` (repeatable), e.g.
+``--set AUTOTHROTTLE_START_DELAY=0`` for a loopback test.
 
 Writes ``DIR/items.jsonl`` (one signal record per line), ``DIR/quarantine.jsonl`` (one
 quarantine row per line) and ``DIR/stats.json``::
@@ -13,7 +20,13 @@ quarantine row per line) and ``DIR/stats.json``::
      "product_links": int,    # distinct product links requested
      "product_outcomes": int, # rows in the two files that belong to a product link
      "invariant_ok": bool,    # every product link ended as exactly one item or quarantine row
-     "finish_reason": str, "duration_s": float}
+     "finish_reason": str, "duration_s": float,
+     "retries": int,          # requests re-sent after a retryable status or failure
+     "retries_exhausted": int,  # requests that failed every attempt
+     "retry_backoff_s": float,  # seconds spent waiting before retries
+     "cache_hits": int, "cache_misses": int,  # HTTP cache lookups (0 without --http-cache)
+     "throttle_delay_mean_s": float, "throttle_delay_max_s": float,  # AutoThrottle delay seen
+     "response_bytes": int}   # bytes of all responses, headers included (cached ones too)
 
 Twisted's reactor cannot be restarted, so a crawl needs its own process: callers run this module
 as a subprocess. Under Dagster Pipes the stats are also reported as the asset materialization's
@@ -40,7 +53,8 @@ STATS_FILE = "stats.json"
 
 
 def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = None,
-          log_file: Path | None = None) -> dict[str, Any]:
+          log_file: Path | None = None, http_cache: Path | None = None,
+          overrides: dict[str, str] | None = None) -> dict[str, Any]:
     """Crawl from ``start_url`` with :class:`BooksSpider`; write the three output files.
 
     Call at most once per process (it starts and stops the Twisted reactor).
@@ -51,6 +65,8 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
         crawl_id: id stamped on every record and quarantine row.
         max_pages: cap on the requests the spider issues; None crawls everything reachable.
         log_file: where Scrapy's log goes (default: stderr).
+        http_cache: folder of the HTTP cache (created if missing); None crawls without cache.
+        overrides: Scrapy settings to override, name → value as text (Scrapy converts them).
 
     Returns:
         The stats dict also written to ``stats.json`` (shape in the module docstring).
@@ -59,6 +75,12 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
     settings = Settings()
     settings.setmodule("crawlers.settings", priority="project")
     settings.set(OUT_DIR_SETTING, str(out_dir), priority="cmdline")
+    for name, value in (overrides or {}).items():
+        settings.set(name, value, priority="cmdline")
+    if http_cache is not None:
+        settings.set("HTTPCACHE_ENABLED", True, priority="cmdline")
+        # absolute, so Scrapy does not resolve it under the project's .scrapy/ folder
+        settings.set("HTTPCACHE_DIR", str(Path(http_cache).resolve()), priority="cmdline")
     if log_file is not None:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         settings.set("LOG_FILE", str(log_file), priority="cmdline")
@@ -82,6 +104,16 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
         "invariant_ok": all(outcomes[link] == 1 for link in crawler.spider.product_links),
         "finish_reason": str(scrapy_stats.get("finish_reason", "unknown")),
         "duration_s": round(duration, 3),
+        "retries": int(scrapy_stats.get("retry/count", 0)),
+        "retries_exhausted": int(scrapy_stats.get("retry/max_reached", 0)),
+        "retry_backoff_s": round(float(scrapy_stats.get(STATS_PREFIX + "retry_backoff_s", 0)), 3),
+        "cache_hits": int(scrapy_stats.get("httpcache/hit", 0)),
+        "cache_misses": int(scrapy_stats.get("httpcache/miss", 0)),
+        "throttle_delay_mean_s": round(
+            float(scrapy_stats.get(STATS_PREFIX + "throttle_delay_mean_s", 0)), 4),
+        "throttle_delay_max_s": round(
+            float(scrapy_stats.get(STATS_PREFIX + "throttle_delay_max_s", 0)), 4),
+        "response_bytes": int(scrapy_stats.get("downloader/response_bytes", 0)),
     }
     (out_dir / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     return stats
@@ -99,6 +131,14 @@ def _outcomes_per_link(out_dir: Path, product_links: set[str]) -> Counter[str]:
     return counts
 
 
+def _setting(text: str) -> tuple[str, str]:
+    """``"NAME=VALUE"`` → ``(NAME, VALUE)`` for ``--set``; argparse reports the ValueError."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the process exit status."""
     parser = argparse.ArgumentParser(prog="python -m crawlers.run_crawl", description=__doc__,
@@ -108,15 +148,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crawl-id", required=True)
     parser.add_argument("--max-pages", type=int, default=None,
                         help="cap on requests (for small test slices)")
-    parser.add_argument("--log-file", type=Path, default=None, help="Scrapy log file (default stderr)")
+    parser.add_argument("--log-file", type=Path, default=None,
+                        help="Scrapy log file (default stderr)")
+    parser.add_argument("--http-cache", type=Path, default=None, metavar="CACHE_DIR",
+                        help="HTTP cache folder (under the state or output folder)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        type=_setting, metavar="NAME=VALUE", help="override a Scrapy setting")
     args = parser.parse_args(argv)
+    run = dict(start_url=args.start_url, out_dir=args.out, crawl_id=args.crawl_id,
+               max_pages=args.max_pages, log_file=args.log_file, http_cache=args.http_cache,
+               overrides=dict(args.overrides))
 
     if PipesEnvVarParamsLoader().is_dagster_pipes_process():
         with open_dagster_pipes() as context:
-            stats = crawl(args.start_url, args.out, args.crawl_id, args.max_pages, args.log_file)
+            stats = crawl(**run)
             context.report_asset_materialization(metadata=stats)
     else:
-        stats = crawl(args.start_url, args.out, args.crawl_id, args.max_pages, args.log_file)
+        stats = crawl(**run)
     return 0 if stats["invariant_ok"] else 1
 
 

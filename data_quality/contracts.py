@@ -4,11 +4,17 @@ A contract is plain JSON so it can travel inside an edge bundle's manifest and b
 pod that imports nothing of ours but the manifest. Shape::
 
     {"decision": str,
-     "fields": {name: {"type": "string"|"number"|"integer",
+     "fields": {name: {"type": "string"|"number"|"integer"|"number_list",
                        "role": "feature"|"key",      # keys are logged, never fed to the model
                        "required": bool,
                        "max_length": int,            # strings only, characters
-                       "min": float, "max": float}}} # numbers only
+                       "length": int,                # number_list only, exact element count
+                       "min": float, "max": float}}} # numbers; per element for number_list
+
+A ``number_list`` value is a JSON array of exactly ``length`` finite numbers (booleans are not
+numbers), each within ``min``/``max``: e.g. a price window, newest first. A bundle's manifest
+says how feature fields reach its graph (``text_fields``, ``numeric_inputs``; see
+:mod:`serving.contract`).
 
 Anything not listed is dropped before a record leaves the harvester (:func:`minimise`) and
 refused by the pod.

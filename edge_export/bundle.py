@@ -11,7 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -21,7 +21,7 @@ from edge_export.manifest import write_manifest
 from edge_export.onnx_export import OPSET, export_onnx
 from edge_export.parity import max_abs_logit_delta, ort_logits, ort_session
 from edge_export.quantize import quantize_int8
-from training.loop import encode
+from training.loop import Inputs, model_inputs
 from training.metrics import agreement
 
 # fp32 ONNX vs PyTorch on the same graph should differ only by kernel rounding.
@@ -47,53 +47,56 @@ class ExportReport:
     manifest: dict[str, Any]
 
 
-def _latency(session, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], max_length: int) -> tuple[float, float]:
-    """p50/p99 of single-text model latency (tokenise + run), ms, over up to 200 texts."""
+def _latency(session, tokenizer: PreTrainedTokenizerFast, inputs: Inputs, max_length: int) -> tuple[float, float]:
+    """p50/p99 of single-example model latency (tokenise + run), ms, over up to 200 examples."""
     samples = []
-    for text in list(texts)[:200]:
+    for i in range(min(len(inputs), 200)):
         start = time.perf_counter()
-        ort_logits(session, encode(tokenizer, [text], max_length))
+        ort_logits(session, model_inputs(tokenizer, inputs.take([i]), max_length))
         samples.append((time.perf_counter() - start) * 1000)
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
 
 
-def onnx_logits(session, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], max_length: int,
+def onnx_logits(session, tokenizer: PreTrainedTokenizerFast, inputs: Inputs, max_length: int,
                 batch_size: int = 64) -> np.ndarray:
-    """Logits of an ONNX session over many texts, float32 [n, k]."""
-    parts = [ort_logits(session, encode(tokenizer, texts[i:i + batch_size], max_length))
-             for i in range(0, len(texts), batch_size)]
+    """Logits of an ONNX session over many examples, float32 [n, k]."""
+    parts = [ort_logits(session, model_inputs(tokenizer, inputs.take(range(i, min(i + batch_size, len(inputs)))),
+                                              max_length))
+             for i in range(0, len(inputs), batch_size)]
     return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.float32)
 
 
 def build_bundle(model: nn.Module, tokenizer: PreTrainedTokenizerFast, tokenizer_file: Path,
-                 eval_texts: Sequence[str], out_dir: Path, *, max_length: int, min_agreement: float,
+                 eval_inputs: Inputs, out_dir: Path, *, max_length: int, min_agreement: float,
                  metadata: dict[str, Any], allow_int8: bool = True) -> ExportReport:
     """Export ``model`` into a sealed bundle folder ``out_dir`` (replaced if it exists).
 
     Args:
         model: merged, eval-mode classifier (``logits = model(input_ids, attention_mask)``).
         tokenizer_file: the ``tokenizer.json`` the pod will load.
-        eval_texts: held-out texts for parity (first 32) and int8 agreement (all).
+        eval_inputs: held-out examples for parity (first 32) and int8 agreement (all).
         metadata: manifest fields (decision, labels, feature_contract, thresholds, metrics …).
         allow_int8: False ships fp32 without trying int8 (the central model).
 
     Raises:
         ParityError: fp32 ONNX differs from PyTorch by more than :data:`PARITY_BOUND`.
     """
-    texts = list(eval_texts)
+    n = len(eval_inputs)
     with tempfile.TemporaryDirectory() as tmp:
-        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", encode(tokenizer, texts[:2], max_length))
-        parity = max_abs_logit_delta(model, fp32, encode(tokenizer, texts[:32], max_length))
+        fp32 = export_onnx(model, Path(tmp) / "fp32.onnx", model_inputs(tokenizer, eval_inputs.take(range(min(2, n))),
+                                                                         max_length))
+        parity = max_abs_logit_delta(model, fp32, model_inputs(tokenizer, eval_inputs.take(range(min(32, n))),
+                                                              max_length))
         if parity > PARITY_BOUND:
             raise ParityError(f"ONNX fp32 differs from PyTorch by {parity:.2e} > {PARITY_BOUND:.0e}")
-        fp32_logits = onnx_logits(ort_session(fp32), tokenizer, texts, max_length)
+        fp32_logits = onnx_logits(ort_session(fp32), tokenizer, eval_inputs, max_length)
         shipped, quant, why, agree = fp32, "none", "int8 not attempted for this bundle", 1.0
         if allow_int8:
             int8 = quantize_int8(fp32, Path(tmp) / "int8.onnx")
-            agree = agreement(fp32_logits, onnx_logits(ort_session(int8), tokenizer, texts, max_length))
+            agree = agreement(fp32_logits, onnx_logits(ort_session(int8), tokenizer, eval_inputs, max_length))
             if agree >= min_agreement:
                 shipped, quant = int8, "dynamic_int8"
-                why = f"int8 agrees with fp32 on {agree:.4f} ≥ {min_agreement} of {len(texts)} eval texts"
+                why = f"int8 agrees with fp32 on {agree:.4f} ≥ {min_agreement} of {n} eval examples"
             else:
                 why = f"int8 agreement {agree:.4f} < {min_agreement}: fp32 ships"
         if out_dir.exists():
@@ -103,7 +106,7 @@ def build_bundle(model: nn.Module, tokenizer: PreTrainedTokenizerFast, tokenizer
         shutil.copy(tokenizer_file, out_dir / "tokenizer.json")
         size_fp32 = fp32.stat().st_size
     session = ort_session(out_dir / "model.onnx")
-    p50, p99 = _latency(session, tokenizer, texts, max_length)
+    p50, p99 = _latency(session, tokenizer, eval_inputs, max_length)
     size = (out_dir / "model.onnx").stat().st_size
     manifest = write_manifest(out_dir, {
         **metadata,

@@ -9,16 +9,17 @@ import torch
 from torch import nn
 
 OPSET = 17
-INPUT_NAMES = ["input_ids", "attention_mask"]
+TEXT_INPUTS = ["input_ids", "attention_mask"]
 OUTPUT_NAMES = ["logits"]
 
 
 def export_onnx(model: nn.Module, path: Path, example: dict[str, torch.Tensor], opset: int = OPSET) -> Path:
-    """Trace ``model(input_ids, attention_mask) -> logits`` to ``path``.
+    """Trace ``model(input_ids, attention_mask[, numeric]) -> logits`` to ``path``.
 
     Args:
         model: eval-mode module without LoRA wrappers (merge first).
-        example: ``input_ids``/``attention_mask`` int64 [batch, seq] used for tracing only.
+        example: ``input_ids``/``attention_mask`` int64 [batch, seq] and, for a model with a numeric
+            branch, ``numeric`` float32 [batch, width]; used for tracing only.
         opset: ONNX opset; 17 is what onnxruntime ≥ 1.14 runs fully optimised on CPU.
 
     The TorchScript exporter (``dynamo=False``) is used: it handles the BERT attention mask and
@@ -26,14 +27,16 @@ def export_onnx(model: nn.Module, path: Path, example: dict[str, torch.Tensor], 
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
+    names = TEXT_INPUTS + (["numeric"] if "numeric" in example else [])
     axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-            "logits": {0: "batch"}}
+            "numeric": {0: "batch"}, "logits": {0: "batch"}}
     # Tracing warns about Python-side shape checks in transformers' mask helpers; they are
     # constant for this graph, and parity is measured right after export, so the warnings add noise.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=".*aten::index.*")
-        torch.onnx.export(model, (example["input_ids"], example["attention_mask"]), str(path),
-                          input_names=INPUT_NAMES, output_names=OUTPUT_NAMES, dynamic_axes=axes,
+        torch.onnx.export(model, tuple(example[name] for name in names), str(path),
+                          input_names=names, output_names=OUTPUT_NAMES,
+                          dynamic_axes={k: v for k, v in axes.items() if k in names + OUTPUT_NAMES},
                           opset_version=opset, dynamo=False, do_constant_folding=True)
     return path

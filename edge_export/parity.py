@@ -20,13 +20,14 @@ def ort_session(path: Path, threads: int = 1) -> ort.InferenceSession:
 
 
 def ort_logits(session: ort.InferenceSession, encoded: dict[str, torch.Tensor | np.ndarray]) -> np.ndarray:
-    """Run a session on int64 ``input_ids``/``attention_mask`` [batch, seq]; float32 [batch, k]."""
-    feed = {k: np.asarray(v, dtype=np.int64) for k, v in encoded.items()}
+    """Run a session on int64 ``input_ids``/``attention_mask`` [batch, seq] and, if present,
+    float32 ``numeric`` [batch, width]; returns float32 logits [batch, k]."""
+    feed = {k: np.asarray(v, dtype=np.float32 if k == "numeric" else np.int64) for k, v in encoded.items()}
     return session.run(["logits"], feed)[0]
 
 
 def max_abs_logit_delta(model: nn.Module, onnx_path: Path, encoded: dict[str, torch.Tensor]) -> float:
     """max |logit_torch − logit_onnx| over a fixed batch (float, logit units)."""
     with torch.no_grad():
-        reference = model(encoded["input_ids"], encoded["attention_mask"]).numpy()
+        reference = model(**encoded).numpy()
     return float(np.abs(reference - ort_logits(ort_session(onnx_path), encoded)).max())

@@ -108,5 +108,43 @@ def ui(dagster_port: int = typer.Option(3000), mlflow_port: int = typer.Option(5
                 os.killpg(process.pid, signal.SIGTERM)
 
 
+@app.command()
+def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
+                                               help="saved product pages (.html or .html.gz)"),
+            url: str = typer.Option("", help="the page's URL; with several files it may be "
+                                             "omitted: each page's canonical/og:url, else file://")
+            ) -> None:
+    """Extract a signal record from saved product pages (one JSON line per page)."""
+    import gzip
+    import json
+
+    from crawlers.extraction.page import declared_url, extract_product
+
+    if len(pages) == 1 and not url:
+        console.print("[red]--url is required for a single page[/]")
+        raise typer.Exit(2)
+    for page in pages:
+        html = page.read_bytes()
+        if page.suffix == ".gz":
+            html = gzip.decompress(html)
+        page_url = url or declared_url(html) or page.resolve().as_uri()
+        print(json.dumps(extract_product(html, page_url), ensure_ascii=False))
+
+
+@app.command("parse-price")
+def parse_price(text: str = typer.Argument(..., help='price as shown, e.g. "1.234,56 €"'),
+                currency_hint: str = typer.Option("", help="currency to assume when the text "
+                                                           "names none (symbol or ISO code)")
+                ) -> None:
+    """Parse a price string: prints {"amount": "1234.56", "currency": "EUR"} (nulls if absent)."""
+    import json
+
+    from crawlers.extraction.price import parse_price as parse
+
+    parsed = parse(text, currency_hint=currency_hint or None)
+    amount = None if parsed.amount is None else format(parsed.amount, "f")
+    print(json.dumps({"amount": amount, "currency": parsed.currency}, ensure_ascii=False))
+
+
 if __name__ == "__main__":
     app()

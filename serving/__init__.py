@@ -2,8 +2,10 @@
 
 Modules, one concept each:
 
-- :mod:`serving.inference`     ``EdgeModel``: tokenizer + ONNX Runtime session of one bundle.
-- :mod:`serving.contract`      request validation against the bundle's feature contract; signal digest.
+- :mod:`serving.inference`     ``EdgeModel``: tokenizer + ONNX Runtime session of one bundle (text
+                               only, or text plus a ``numeric`` float32 input in one graph).
+- :mod:`serving.contract`      request validation against the bundle's feature contract; which
+                               fields feed the text and numeric inputs; signal digest.
 - :mod:`serving.router`        hybrid oracle: edge first, central model below the abstain threshold,
                                fallback when central fails, deterministic shadow sampling.
 - :mod:`serving.decision_log`  append-only JSONL log of every decision (no raw text).

@@ -8,6 +8,10 @@ Endpoints:
         422 ``{"error": str, "errors": [{"record", "field", "message"}, ...]}`` for malformed JSON,
         a body that is not ``{"records": [...]}``, an empty or oversized batch, or records that
         break the feature contract (every offending field of every record is listed).
+        A record holds the contract's fields only: strings for text features, JSON numbers for
+        ``number``/``integer`` and arrays of exactly ``length`` numbers for ``number_list``
+        (e.g. ``{"title": "…", "prices": [1980, 2180, 2180, 1980, 1980, 2480]}``); NaN and
+        Infinity are not JSON and are refused as malformed.
     ``GET /healthz``  → ``{"status": "ok", "decision", "model_version", "bundle_sha256", "alias"}``
     ``GET /metrics``  → Prometheus text (see :mod:`serving.metrics`).
 
@@ -36,7 +40,7 @@ from starlette.routing import Route
 
 from edge_export.manifest import BundleError
 
-from .contract import FieldError, check_contract, check_record
+from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry
 from .inference import EdgeModel
 from .metrics import PodMetrics
@@ -104,16 +108,17 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         central_timeout_s: seconds allowed for one central round trip.
 
     Raises:
-        BundleError: the bundle fails verification, its feature contract cannot be enforced, or
-            ``release.json`` is missing or incomplete — the pod must not start.
+        BundleError: the bundle fails verification, its feature contract cannot be enforced or
+            does not match the manifest's ``text_fields``/``numeric_inputs`` and the graph's
+            inputs, or ``release.json`` is missing or incomplete — the pod must not start.
         ValueError: ``shadow_rate`` is invalid (see :class:`serving.router.Router`).
     """
     model = EdgeModel(deploy_dir, threads=threads)
-    contract = model.manifest.get("feature_contract")
-    check_contract(contract, model.decision)
+    # EdgeModel has checked the contract against the manifest's inputs and the graph.
+    contract = model.manifest["feature_contract"]
     release = load_release(deploy_dir)
-    router = Router(model, model_version=str(release["model_version"]), contract=contract,
-                    central_url=central_url, shadow_rate=shadow_rate, timeout_s=central_timeout_s)
+    router = Router(model, model_version=str(release["model_version"]), central_url=central_url,
+                    shadow_rate=shadow_rate, timeout_s=central_timeout_s)
     log = DecisionLog(decision_log_dir)
     metrics = PodMetrics()
     decision = model.decision

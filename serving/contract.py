@@ -3,14 +3,27 @@
 The contract arrives inside the bundle manifest (key ``feature_contract``) as plain JSON::
 
     {"decision": str,
-     "fields": {name: {"type": "string"|"number"|"integer",
+     "fields": {name: {"type": "string"|"number"|"integer"|"number_list",
                        "role": "feature"|"key",      # keys are logged, never fed to the model
                        "required": bool,
                        "max_length": int,            # strings only, characters
-                       "min": float, "max": float}}} # numbers only
+                       "length": int,                # number_list only, exact element count
+                       "min": float, "max": float}}} # numbers; per element for number_list
 
 A record may hold only contract fields (data minimisation is the harvester's job; a pod refuses
 rather than silently drops). A ``null`` optional field counts as absent.
+
+Two optional manifest keys say how feature fields become model input (:func:`model_inputs`):
+
+- ``text_fields``: string feature fields whose values are joined with ``"\\n"`` into the one text
+  the tokenizer reads; default every string feature field, in contract order.
+- ``numeric_inputs``: ``[{"field": name, "length": k}, ...]``; per record, the values of these
+  fields are concatenated in this order into the graph's ``numeric`` row (float32, width the sum
+  of the ``k``). A ``number``/``integer`` field has ``k = 1``, a ``number_list`` field ``k`` equal
+  to its contract ``length``. Default: none (a text-only graph).
+
+Every feature field must be read by the model one of these two ways, so the signal digest covers
+exactly what the model saw and nothing it did not.
 """
 
 from __future__ import annotations
@@ -23,8 +36,9 @@ from typing import Any
 
 from edge_export.manifest import BundleError
 
-TYPES = ("string", "number", "integer")
+TYPES = ("string", "number", "integer", "number_list")
 ROLES = ("feature", "key")
+NUMERIC_TYPES = ("number", "integer", "number_list")
 
 
 @dataclass(frozen=True)
@@ -46,43 +60,155 @@ class FieldError:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class NumericInput:
+    """One field's slice of the graph's ``numeric`` row.
+
+    Attributes:
+        field: contract field name (type ``number``, ``integer`` or ``number_list``).
+        length: values it contributes per record (1 for a scalar).
+    """
+
+    field: str
+    length: int
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """How a contract-conforming record becomes model input.
+
+    Attributes:
+        text_fields: string feature fields joined with ``"\\n"`` into the tokenizer's text.
+        numeric_inputs: fields concatenated, in order, into the ``numeric`` row; empty for a
+            text-only graph.
+    """
+
+    text_fields: tuple[str, ...]
+    numeric_inputs: tuple[NumericInput, ...] = ()
+
+    @property
+    def numeric_width(self) -> int:
+        """Width of the ``numeric`` row (0 when the graph takes text only)."""
+        return sum(n.length for n in self.numeric_inputs)
+
+    @property
+    def feature_fields(self) -> tuple[str, ...]:
+        """Every field the model reads: the text fields, then the numeric ones."""
+        return self.text_fields + tuple(n.field for n in self.numeric_inputs)
+
+    def features(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The fields of a conforming record the model reads that are present (non-null)."""
+        return {name: record[name] for name in self.feature_fields if record.get(name) is not None}
+
+    def text(self, features: dict[str, Any]) -> str:
+        """The one text the model reads: present text fields in order, newline-joined."""
+        return "\n".join(features[name] for name in self.text_fields if name in features)
+
+    def numeric_row(self, features: dict[str, Any]) -> list[float]:
+        """The record's ``numeric`` row: ``numeric_width`` floats, fields in order.
+
+        Numeric input fields are required (see :func:`model_inputs`), so a conforming record
+        always has them.
+        """
+        row: list[float] = []
+        for spec in self.numeric_inputs:
+            value = features[spec.field]
+            row.extend(float(v) for v in (value if isinstance(value, list) else [value]))
+        return row
+
+
 def check_contract(contract: Any, decision: str) -> None:
-    """Refuse a contract this pod cannot enforce or feed to a text-only graph.
+    """Refuse a contract this pod cannot enforce.
 
     Raises:
         BundleError: the contract is not a dict with ``fields``, names another decision, uses an
-            unknown type or role, or has a non-string feature (the bundle's graph takes text only).
+            unknown type or role, or gives a ``number_list`` no positive integer ``length``.
     """
     if not isinstance(contract, dict) or not isinstance(contract.get("fields"), dict):
         raise BundleError("manifest feature_contract must be an object with 'fields'")
     if contract.get("decision", decision) != decision:
         raise BundleError(f"feature_contract is for {contract['decision']!r}, bundle decides {decision!r}")
     for name, spec in contract["fields"].items():
-        if spec.get("type") not in TYPES or spec.get("role") not in ROLES:
+        if not isinstance(spec, dict) or spec.get("type") not in TYPES or spec.get("role") not in ROLES:
             raise BundleError(f"feature_contract field {name!r}: unknown type or role in {spec}")
-        if spec["role"] == "feature" and spec["type"] != "string":
-            raise BundleError(f"feature_contract field {name!r} is numeric; the graph takes text only")
-    if not text_fields(contract):
-        raise BundleError("feature_contract has no feature field for the model to read")
+        if spec["type"] == "number_list":
+            length = spec.get("length")
+            if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+                raise BundleError(f"feature_contract field {name!r}: number_list needs a positive "
+                                  f"integer 'length', got {length!r}")
 
 
-def text_fields(contract: dict[str, Any]) -> list[str]:
-    """Names of the feature-role fields, in contract order (all strings after :func:`check_contract`)."""
-    return [name for name, spec in contract["fields"].items() if spec["role"] == "feature"]
+def model_inputs(manifest: dict[str, Any], decision: str) -> ModelInputs:
+    """Check the manifest's contract, ``text_fields`` and ``numeric_inputs`` against each other.
+
+    Args:
+        manifest: a verified bundle manifest (keys ``feature_contract`` and, optionally,
+            ``text_fields`` and ``numeric_inputs``; see the module docstring).
+        decision: the decision the bundle makes.
+
+    Returns:
+        The mapping from records to model input.
+
+    Raises:
+        BundleError: the contract fails :func:`check_contract`; a text field is not a string
+            feature field; a numeric input is malformed, not a numeric feature field, optional
+            (the graph needs a value for every record), or its ``length`` differs from the
+            field's (1 for a scalar); a field is listed twice; no text field is left for the
+            tokenizer; or a feature field is read neither as text nor as a numeric input.
+    """
+    contract = manifest.get("feature_contract")
+    check_contract(contract, decision)
+    fields = contract["fields"]
+    features = [name for name, spec in fields.items() if spec["role"] == "feature"]
+
+    texts = manifest.get("text_fields")
+    if texts is None:
+        texts = [name for name in features if fields[name]["type"] == "string"]
+    if not isinstance(texts, list):
+        raise BundleError(f"manifest text_fields must be a list of field names, got {texts!r}")
+    for name in texts:
+        spec = fields.get(name) if isinstance(name, str) else None
+        if spec is None or spec["role"] != "feature" or spec["type"] != "string":
+            raise BundleError(f"text_fields entry {name!r} is not a string feature field of the contract")
+
+    numeric = []
+    for entry in manifest.get("numeric_inputs") or []:
+        if not isinstance(entry, dict) or set(entry) != {"field", "length"}:
+            raise BundleError(f"numeric_inputs entry {entry!r} must be {{'field': name, 'length': k}}")
+        name, length = entry["field"], entry["length"]
+        spec = fields.get(name) if isinstance(name, str) else None
+        if spec is None or spec["role"] != "feature" or spec["type"] not in NUMERIC_TYPES:
+            raise BundleError(f"numeric_inputs field {name!r} is not a numeric feature field of the contract")
+        if not spec.get("required", False):
+            raise BundleError(f"numeric_inputs field {name!r} must be required: "
+                              "the graph needs a value for every record")
+        expected = spec["length"] if spec["type"] == "number_list" else 1
+        if isinstance(length, bool) or length != expected:
+            raise BundleError(f"numeric_inputs field {name!r} has length {length!r}, "
+                              f"the contract gives it {expected}")
+        numeric.append(NumericInput(name, expected))
+
+    inputs = ModelInputs(tuple(texts), tuple(numeric))
+    if len(set(inputs.feature_fields)) != len(inputs.feature_fields):
+        raise BundleError("a field is listed twice in text_fields/numeric_inputs: "
+                          f"{list(inputs.feature_fields)}")
+    unread = [name for name in features if name not in inputs.feature_fields]
+    if unread:
+        kinds = {fields[name]["type"] for name in unread}
+        hint = " (numeric fields need numeric_inputs)" if kinds & set(NUMERIC_TYPES) else ""
+        raise BundleError(f"feature fields {unread} are read by the model neither as text nor as "
+                          f"numeric input{hint}")
+    if not texts:
+        # The graph always takes input_ids: without a text field it would read empty strings.
+        raise BundleError("feature_contract has no text feature field for the model to read")
+    return inputs
 
 
-def _type_error(spec: dict[str, Any], value: Any) -> str | None:
-    kind = spec["type"]
-    if kind == "string":
-        if not isinstance(value, str):
-            return f"expected a string, got {type(value).__name__}"
-        if "max_length" in spec and len(value) > spec["max_length"]:
-            return f"string of {len(value)} characters exceeds max_length {spec['max_length']}"
-        return None
+def _number_error(spec: dict[str, Any], value: Any, integer: bool) -> str | None:
     # bool is an int subclass in Python, but true/false is not a number in a contract.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"expected {'an integer' if kind == 'integer' else 'a number'}, got {type(value).__name__}"
-    if kind == "integer" and not isinstance(value, int):
+        return f"expected {'an integer' if integer else 'a number'}, got {type(value).__name__}"
+    if integer and not isinstance(value, int):
         return "expected an integer, got a fractional number"
     if not math.isfinite(value):
         return "expected a finite number"
@@ -93,8 +219,31 @@ def _type_error(spec: dict[str, Any], value: Any) -> str | None:
     return None
 
 
+def _type_error(spec: dict[str, Any], value: Any) -> str | None:
+    kind = spec["type"]
+    if kind == "string":
+        if not isinstance(value, str):
+            return f"expected a string, got {type(value).__name__}"
+        if "max_length" in spec and len(value) > spec["max_length"]:
+            return f"string of {len(value)} characters exceeds max_length {spec['max_length']}"
+        return None
+    if kind == "number_list":
+        if not isinstance(value, list):
+            return f"expected a list of {spec['length']} numbers, got {type(value).__name__}"
+        if len(value) != spec["length"]:
+            return f"list of {len(value)} values, expected exactly {spec['length']}"
+        for i, element in enumerate(value):
+            reason = _number_error(spec, element, integer=False)
+            if reason:
+                return f"element {i}: {reason}"
+        return None
+    return _number_error(spec, value, integer=kind == "integer")
+
+
 def check_record(record: Any, contract: dict[str, Any], index: int) -> list[FieldError]:
     """Every contract violation of one record (empty list when it conforms).
+
+    A ``number_list`` value is reported once, at its first bad element.
 
     Args:
         record: one element of the request's ``records``.
@@ -118,16 +267,6 @@ def check_record(record: Any, contract: dict[str, Any], index: int) -> list[Fiel
     return errors
 
 
-def features_of(record: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
-    """The feature-role fields of a conforming record that are present (non-null)."""
-    return {name: record[name] for name in text_fields(contract) if record.get(name) is not None}
-
-
-def model_text(features: dict[str, Any], contract: dict[str, Any]) -> str:
-    """The one text the model reads: the present feature strings in contract order, newline-joined."""
-    return "\n".join(features[name] for name in text_fields(contract) if name in features)
-
-
 def canonical_json(obj: Any) -> bytes:
     """UTF-8 canonical JSON: sorted keys, no whitespace, non-ASCII kept as is."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -136,7 +275,9 @@ def canonical_json(obj: Any) -> bytes:
 def signal_digest(features: dict[str, Any]) -> str:
     """sha256 hex over the canonical JSON of exactly the features the model saw.
 
-    With the warehouse copy of a signal, this reconstructs any logged decision without the
-    decision log ever holding raw text.
+    ``features`` is :meth:`ModelInputs.features` of the record: text and numeric fields with
+    their values as the client sent them (numbers digested as JSON numbers, not as the float32
+    the graph receives). With the warehouse copy of a signal, this reconstructs any logged
+    decision without the decision log ever holding raw text.
     """
     return hashlib.sha256(canonical_json(features)).hexdigest()

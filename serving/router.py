@@ -1,9 +1,11 @@
 """Hybrid oracle: decide at the edge, ask the central model when the edge is unsure.
 
-For each validated record the edge model answers first. When its confidence (the largest softmax
-probability) is below the bundle's ``thresholds.abstain``, the record goes to the central model —
-another pod of this same app serving the teacher bundle — and the central answer is returned with
-route ``"central"``. When central is unreachable, slow or answers nonsense, the edge answer stands
+For each validated record the edge model answers first, reading the record's text fields and, for
+a hybrid bundle, its numeric inputs (see :class:`serving.contract.ModelInputs`). When its
+confidence (the largest softmax probability) is below the bundle's ``thresholds.abstain``, the
+record goes to the central model — another pod of this same app serving the teacher bundle, sent
+the very same records, numbers included — and the central answer is returned with route
+``"central"``. When central is unreachable, slow or answers nonsense, the edge answer stands
 with route ``"fallback"``. A pod without a central URL answers everything at the edge.
 
 Shadow sampling: a deterministic fraction of edge-decided records (chosen from the signal digest,
@@ -21,7 +23,7 @@ import httpx
 
 from edge_export.manifest import BundleError
 
-from .contract import features_of, model_text, signal_digest
+from .contract import signal_digest
 from .inference import EdgeModel
 
 EDGE, CENTRAL, FALLBACK = "edge", "central", "fallback"
@@ -87,9 +89,8 @@ class Router:
     """Routes validated records between the edge model and an optional central pod.
 
     Args:
-        model: the pod's edge model.
+        model: the pod's edge model; its ``inputs`` say which record fields it reads.
         model_version: registry version of the edge model (from ``release.json``).
-        contract: the bundle's feature contract (already checked).
         central_url: base URL of the central pod, e.g. ``http://127.0.0.1:8101``; None answers
             everything at the edge.
         shadow_rate: fraction (0–1) of edge-decided records also scored by central.
@@ -100,9 +101,8 @@ class Router:
         ValueError: ``shadow_rate`` is outside [0, 1], or positive without a central URL.
     """
 
-    def __init__(self, model: EdgeModel, *, model_version: str, contract: dict[str, Any],
-                 central_url: str | None = None, shadow_rate: float = 0.0,
-                 timeout_s: float = 1.0) -> None:
+    def __init__(self, model: EdgeModel, *, model_version: str, central_url: str | None = None,
+                 shadow_rate: float = 0.0, timeout_s: float = 1.0) -> None:
         try:
             self.abstain = float(model.manifest["thresholds"]["abstain"])
         except (KeyError, TypeError):
@@ -113,7 +113,6 @@ class Router:
             raise ValueError("shadow sampling needs a central URL")
         self.model = model
         self.model_version = model_version
-        self.contract = contract
         self.shadow_rate = shadow_rate
         self._central = (httpx.Client(base_url=central_url.rstrip("/"), timeout=timeout_s)
                          if central_url else None)
@@ -134,9 +133,11 @@ class Router:
             ``shadow=True`` and no central answer yet: pass them to :meth:`score_shadow`.
         """
         start = time.perf_counter()
-        features = [features_of(r, self.contract) for r in records]
+        inputs = self.model.inputs
+        features = [inputs.features(r) for r in records]
         digests = [signal_digest(f) for f in features]
-        labels, probs = self.model.predict([model_text(f, self.contract) for f in features])
+        numeric = [inputs.numeric_row(f) for f in features] if inputs.numeric_width else None
+        labels, probs = self.model.predict([inputs.text(f) for f in features], numeric)
         edge_ms = (time.perf_counter() - start) * 1000.0
         routed, unsure = [], []
         for i, (digest, label, row) in enumerate(zip(digests, labels, probs)):

@@ -46,3 +46,22 @@ def central_bundle(tmp_path_factory, data_dir):
 
     return build_bundle(tmp_path_factory.mktemp("bundles") / "central", layers=2, seed=22,
                         model_version="7", abstain=0.5)
+
+
+@pytest.fixture(scope="session")
+def hybrid_bundle(tmp_path_factory, data_dir):
+    """A deployed 1-layer ``price_spike`` bundle reading a title and a raw price window
+    (``bundle_factory.BuiltHybridBundle``); its abstain threshold splits the reference windows."""
+    from bundle_factory import build_hybrid_bundle
+
+    return build_hybrid_bundle(tmp_path_factory.mktemp("bundles") / "hybrid_edge", layers=1, seed=31,
+                               model_version="4")
+
+
+@pytest.fixture(scope="session")
+def hybrid_central_bundle(tmp_path_factory, data_dir):
+    """A deployed 2-layer ``price_spike`` bundle standing in for the central model."""
+    from bundle_factory import build_hybrid_bundle
+
+    return build_hybrid_bundle(tmp_path_factory.mktemp("bundles") / "hybrid_central", layers=2,
+                               seed=32, model_version="8", abstain=0.5)

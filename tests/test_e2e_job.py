@@ -57,12 +57,20 @@ def job_run(slice_data: Path, tmp_path_factory):
     """Run ``edge_insights_job`` (tiny preset) in a fresh state folder; returns (settings, outcome)."""
     from edge_insights.demo import run_job
 
+    saved = {k: os.environ.get(k) for k in ("EDGE_INSIGHTS_STATE_DIR", "EDGE_INSIGHTS_DATA_DIR")}
     os.environ["EDGE_INSIGHTS_STATE_DIR"] = str(tmp_path_factory.mktemp("e2e_state"))
     os.environ["EDGE_INSIGHTS_DATA_DIR"] = str(slice_data)
     settings = Settings.from_env().ensure()
     outcome = run_job("edge_insights_job", settings, preset="tiny", max_pages=15, max_reviews=0)
     assert outcome.success, outcome.failures
-    return settings, outcome
+    yield settings, outcome
+    # Later test modules read the real data folder and the session's own state folder.
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    Settings.from_env().ensure()
 
 
 def test_crawled_page_fields(job_run):

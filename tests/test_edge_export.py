@@ -9,13 +9,14 @@ import pytest
 from edge_export.bundle import PARITY_BOUND, build_bundle
 from edge_export.manifest import BundleError, load_manifest
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
+from training.loop import Inputs
 
 
 @pytest.fixture(scope="module")
 def model_and_texts(data_dir):
     lines = (data_dir / "reviews" / "uci_sentiment_sentences" / "yelp_labelled.txt").read_bytes().decode(
         "utf-8", "replace").splitlines()[:64]
-    texts = [line.rsplit("\t", 1)[0] for line in lines]
+    texts = Inputs([line.rsplit("\t", 1)[0] for line in lines])
     return student_from_teacher(pretrained_classifier(2, seed=3), 1).eval(), load_tokenizer(), texts
 
 
@@ -39,7 +40,7 @@ def test_bundle_ships_int8_only_when_it_agrees(model_and_texts, tmp_path, min_ag
 
 def test_altered_manifest_is_refused(model_and_texts, tmp_path):
     model, tokenizer, texts = model_and_texts
-    build_bundle(model, tokenizer, base_model_path() / "tokenizer.json", texts[:8], tmp_path / "b",
+    build_bundle(model, tokenizer, base_model_path() / "tokenizer.json", texts.take(range(8)), tmp_path / "b",
                  max_length=32, min_agreement=0.0, allow_int8=False, metadata={"decision": "negative_review"})
     path = tmp_path / "b" / "manifest.json"
     manifest = json.loads(path.read_text())

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from edge_export.manifest import BundleError
 from serving.app import create_app
-from serving.contract import FieldError, check_contract, check_record
+from serving.contract import FieldError, check_contract, check_record, model_inputs
 
 URL = "/v1/decisions/negative_review"
 
@@ -120,6 +120,6 @@ def test_optional_null_counts_as_absent():
 def test_a_contract_the_text_graph_cannot_read_is_refused():
     numeric_feature = {"decision": "d", "fields": {"price": {"type": "number", "role": "feature"}}}
     with pytest.raises(BundleError, match="numeric"):
-        check_contract(numeric_feature, "d")
+        model_inputs({"feature_contract": numeric_feature}, "d")
     with pytest.raises(BundleError, match="is for 'price_drop'"):
         check_contract(NUMERIC, "negative_review")

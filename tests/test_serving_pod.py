@@ -87,11 +87,12 @@ def digest_of(text: str) -> str:
                                      ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def read_log(log_dir: Path, expected: int, timeout_s: float = 10.0) -> list[dict]:
+def read_log(log_dir: Path, expected: int, timeout_s: float = 10.0,
+             decision: str = "negative_review") -> list[dict]:
     """Decision log lines, waiting (bounded) for shadow lines written after the response."""
     deadline = time.monotonic() + timeout_s
     while True:
-        lines = [json.loads(line) for path in sorted((log_dir / "negative_review").glob("*.jsonl"))
+        lines = [json.loads(line) for path in sorted((log_dir / decision).glob("*.jsonl"))
                  for line in path.read_text(encoding="utf-8").splitlines()]
         if len(lines) >= expected or time.monotonic() > deadline:
             return lines
@@ -226,16 +227,20 @@ def test_a_tampered_bundle_stops_the_pod_before_it_serves(edge_bundle, tmp_path)
     assert "refusing to start" in done.stderr and "tokenizer.json" in done.stderr
 
 
-def test_the_pod_decides_without_torch_or_transformers(edge_bundle, tmp_path):
+@pytest.mark.parametrize("bundle_name, decision, record", [
+    ("edge_bundle", "negative_review", {"review_text": "Cold food, rude staff."}),
+    ("hybrid_bundle", "price_spike", {"title": "USB cable", "prices": [980, 780, 780, 790, 780, 780]}),
+])
+def test_the_pod_decides_without_torch_or_transformers(bundle_name, decision, record, request, tmp_path):
+    bundle = request.getfixturevalue(bundle_name)
     script = textwrap.dedent(f"""
         import sys
         from starlette.testclient import TestClient
         from serving.app import create_app
         import serving.pod
-        app = create_app({str(edge_bundle.path)!r}, decision_log_dir={str(tmp_path / "log")!r})
+        app = create_app({str(bundle.path)!r}, decision_log_dir={str(tmp_path / "log")!r})
         with TestClient(app) as client:
-            reply = client.post("/v1/decisions/negative_review",
-                                json={{"records": [{{"review_text": "Cold food, rude staff."}}]}})
+            reply = client.post("/v1/decisions/{decision}", json={{"records": [{record!r}]}})
         assert reply.status_code == 200, reply.text
         heavy = sorted(m for m in ("torch", "transformers") if m in sys.modules)
         print("heavy:", heavy)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from training.config import TrainConfig
 from training.encoder import EncoderClassifier, pretrained_classifier, student_from_teacher
 from training.lora import merged, with_lora
-from training.loop import train
+from training.loop import Inputs, train
 from transformers import PreTrainedTokenizerFast
 
 
@@ -29,29 +29,32 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: 
     return alpha * temperature ** 2 * soft + (1.0 - alpha) * hard
 
 
-def fine_tune_teacher(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], labels: Sequence[int],
-                      cfg: TrainConfig, on_step: Callable[[int, float], None] | None = None
+def fine_tune_teacher(tokenizer: PreTrainedTokenizerFast, inputs: Inputs, labels: Sequence[int],
+                      cfg: TrainConfig, numeric: dict | None = None,
+                      on_step: Callable[[int, float], None] | None = None
                       ) -> tuple[EncoderClassifier, list[float]]:
-    """Fine-tune the 6-layer base with LoRA + head on hard labels; returns the merged teacher."""
-    model = with_lora(pretrained_classifier(num_labels=2, seed=cfg.seed), cfg)
+    """Fine-tune the 6-layer base with LoRA + head (+ numeric branch, trained fully) on hard
+    labels; returns the merged teacher."""
+    model = with_lora(pretrained_classifier(num_labels=2, seed=cfg.seed, numeric=numeric), cfg)
     y = torch.tensor(list(labels), dtype=torch.long)
-    losses = train(model, tokenizer, texts, lambda logits, idx: F.cross_entropy(logits, y[idx]),
+    losses = train(model, tokenizer, inputs, lambda logits, idx: F.cross_entropy(logits, y[idx]),
                    epochs=cfg.teacher_epochs, batch_size=cfg.batch_size, lr=cfg.teacher_lr,
                    max_length=cfg.max_length, seed=cfg.seed, on_step=on_step)
     return merged(model), losses
 
 
-def distil_student(teacher: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str],
+def distil_student(teacher: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: Inputs,
                    labels: Sequence[int], teacher_logits: np.ndarray, cfg: TrainConfig,
-                   on_step: Callable[[int, float], None] | None = None
+                   numeric: dict | None = None, on_step: Callable[[int, float], None] | None = None
                    ) -> tuple[EncoderClassifier, list[float]]:
-    """Student of ``cfg.student_layers`` layers initialised from the teacher, LoRA + head trained
-    with :func:`kd_loss` on the teacher's logits for the same texts; returns it merged."""
+    """Student of ``cfg.student_layers`` layers initialised from the teacher, LoRA + head (+ its
+    own numeric branch over the short window in ``inputs``) trained with :func:`kd_loss` on the
+    teacher's logits for the same examples; returns it merged."""
     torch.manual_seed(cfg.seed)
-    model = with_lora(student_from_teacher(teacher, cfg.student_layers), cfg)
+    model = with_lora(student_from_teacher(teacher, cfg.student_layers, numeric), cfg)
     y = torch.tensor(list(labels), dtype=torch.long)
     t = torch.tensor(teacher_logits, dtype=torch.float32)
-    losses = train(model, tokenizer, texts,
+    losses = train(model, tokenizer, inputs,
                    lambda logits, idx: kd_loss(logits, t[idx], y[idx], cfg.temperature, cfg.alpha),
                    epochs=cfg.student_epochs, batch_size=cfg.batch_size, lr=cfg.student_lr,
                    max_length=cfg.max_length, seed=cfg.seed, on_step=on_step)

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerFast
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a model sees for n examples: texts, and a raw numeric window per example or None.
+
+    Attributes:
+        texts: n strings (the text fields joined by newlines).
+        numeric: float32 [n, width] raw windows (most recent value first), or None.
+    """
+
+    texts: list[str]
+    numeric: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def take(self, idx: Sequence[int]) -> "Inputs":
+        """The examples at ``idx``, in that order."""
+        return Inputs([self.texts[i] for i in idx],
+                      None if self.numeric is None else self.numeric[list(idx)])
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -29,6 +51,14 @@ def encode(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], max_length:
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
+def model_inputs(tokenizer: PreTrainedTokenizerFast, inputs: Inputs, max_length: int) -> dict[str, torch.Tensor]:
+    """Encoded texts plus ``numeric`` (float32 [batch, width]) when the inputs have numbers."""
+    feed = encode(tokenizer, inputs.texts, max_length)
+    if inputs.numeric is not None:
+        feed["numeric"] = torch.as_tensor(inputs.numeric, dtype=torch.float32)
+    return feed
+
+
 def batches(n: int, size: int, rng: random.Random | None = None) -> Iterator[list[int]]:
     """Index batches over ``range(n)``; shuffled when ``rng`` is given."""
     order = list(range(n))
@@ -41,7 +71,7 @@ def batches(n: int, size: int, rng: random.Random | None = None) -> Iterator[lis
 LossFn = Callable[[torch.Tensor, list[int]], torch.Tensor]
 
 
-def train(model: nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], loss_fn: LossFn, *,
+def train(model: nn.Module, tokenizer: PreTrainedTokenizerFast, inputs: Inputs, loss_fn: LossFn, *,
           epochs: int, batch_size: int, lr: float, max_length: int, seed: int,
           on_step: Callable[[int, float], None] | None = None) -> list[float]:
     """Minimise ``loss_fn(logits, batch_indices)`` with AdamW over the trainable parameters.
@@ -54,9 +84,8 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Sequence[
     losses: list[float] = []
     model.train()
     for _ in range(epochs):
-        for idx in batches(len(texts), batch_size, rng):
-            enc = encode(tokenizer, [texts[i] for i in idx], max_length)
-            loss = loss_fn(model(enc["input_ids"], enc["attention_mask"]), idx)
+        for idx in batches(len(inputs), batch_size, rng):
+            loss = loss_fn(model(**model_inputs(tokenizer, inputs.take(idx), max_length)), idx)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -68,12 +97,10 @@ def train(model: nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Sequence[
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, tokenizer: PreTrainedTokenizerFast, texts: Sequence[str], *,
+def predict_logits(model: nn.Module, tokenizer: PreTrainedTokenizerFast, inputs: Inputs, *,
                    max_length: int, batch_size: int = 64) -> np.ndarray:
-    """Logits of an eval-mode model, float32 [len(texts), num_labels]."""
+    """Logits of an eval-mode model, float32 [len(inputs), num_labels]."""
     model.eval()
-    out = []
-    for idx in batches(len(texts), batch_size):
-        enc = encode(tokenizer, [texts[i] for i in idx], max_length)
-        out.append(model(enc["input_ids"], enc["attention_mask"]).float().numpy())
+    out = [model(**model_inputs(tokenizer, inputs.take(idx), max_length)).float().numpy()
+           for idx in batches(len(inputs), batch_size)]
     return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.float32)

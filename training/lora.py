@@ -9,13 +9,16 @@ from training.encoder import EncoderClassifier
 
 
 def with_lora(model: EncoderClassifier, cfg: TrainConfig) -> PeftModel:
-    """Wrap ``model`` so only LoRA matrices (rank ``cfg.lora_rank``) and the head train.
+    """Wrap ``model`` so only LoRA matrices (rank ``cfg.lora_rank``), the head and the numeric
+    branch (if any) train.
 
     LoRA (Hu et al. 2021, arXiv:2106.09685) adds ΔW = B·A with A ∈ R^{r×d}, B ∈ R^{d×r}, scaled by
-    alpha/r, to the targeted linear layers; the head is fully trained (``modules_to_save``).
+    alpha/r, to the targeted linear layers; head and numeric branch are small and fully trained
+    (``modules_to_save``).
     """
+    keep = ["head"] + (["numeric"] if model.numeric is not None else [])
     config = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                        target_modules=list(cfg.lora_targets), modules_to_save=["head"])
+                        target_modules=list(cfg.lora_targets), modules_to_save=keep)
     return get_peft_model(model, config)
 
 

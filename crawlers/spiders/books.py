@@ -4,6 +4,22 @@ Every product link the spider requests ends as exactly one output: a parsed :cla
 (normalised downstream into a record) or a quarantine row (non-200 status, download failure,
 page that does not parse); both carry the requested link as ``url``, so the output files can be
 checked against :attr:`BooksSpider.product_links`. Listing pages that fail are quarantined too.
+
+Quarantine reasons of the harvest (``reason`` column; ``http_status`` is None where no response
+was accepted):
+
+==========================  =====================================================================
+``http_<status>``           a non-200 response (after retries for 5xx, 408, 429)
+``empty_page``              200 with an empty body
+``encoding_error: …``       the body's bytes are not valid in the charset the page declares
+``parse_error: …``          no title, no price, not a text page, no product links on a listing
+``robots_disallowed``       robots.txt forbids the URL
+``redirect_loop``           more than ``REDIRECT_MAX_TIMES`` redirects
+``too_large``               body over ``DOWNLOAD_MAXSIZE`` (announced or streamed)
+``timeout``                 no complete answer within ``DOWNLOAD_TIMEOUT``, every attempt
+``truncated_body``          connection closed before the announced Content-Length, every attempt
+``download_error: <Name>``  any other download failure (refused connection, DNS, …)
+==========================  =====================================================================
 """
 
 from __future__ import annotations
@@ -13,9 +29,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (DownloadCancelledError, DownloadTimeoutError, IgnoreRequest,
+                               ResponseDataLossError)
 from scrapy.http import Response, TextResponse
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 from crawlers.items import BookPage, Quarantined
 from crawlers.parsing import ParseError, parse_book_detail, parse_listing
@@ -24,7 +43,7 @@ from crawlers.quarantine import quarantine_row
 from crawlers.record import utcnow
 
 # Bump when parsing or normalisation changes what a page turns into.
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 
 
 class BooksSpider(scrapy.Spider):
@@ -61,8 +80,10 @@ class BooksSpider(scrapy.Spider):
         """Listing page → product requests, the next listing request, or one quarantine row."""
         self._count_response(response)
         link = response.meta["link"]
-        if response.status != 200:
-            yield self._quarantine(link, f"http_{response.status}", response.status)
+        response = with_fallback_encoding(response)
+        defect = response_defect(response)
+        if defect is not None:
+            yield self._quarantine(link, defect, response.status)
             return
         try:
             listing = parse_listing(response, response.url)
@@ -85,11 +106,10 @@ class BooksSpider(scrapy.Spider):
         """Product page → exactly one :class:`BookPage` or one quarantine row."""
         self._count_response(response)
         link, status = response.meta["link"], response.status
-        if status != 200:
-            yield self._quarantine(link, f"http_{status}", status)
-            return
-        if not isinstance(response, TextResponse):
-            yield self._quarantine(link, "parse_error: not a text page", status)
+        response = with_fallback_encoding(response)
+        defect = response_defect(response)
+        if defect is not None:
+            yield self._quarantine(link, defect, status)
             return
         try:
             fields = parse_book_detail(response, response.url)
@@ -105,13 +125,8 @@ class BooksSpider(scrapy.Spider):
                        crawled_at=utcnow(), fields=fields)
 
     def on_error(self, failure: Failure) -> Iterator[Quarantined]:
-        """Download failure (DNS, timeout, robots.txt refusal…) → one quarantine row."""
-        request = failure.request
-        if failure.check(IgnoreRequest) and "robots" in str(failure.value).lower():
-            reason = "robots_disallowed"
-        else:
-            reason = f"download_error: {type(failure.value).__name__}"
-        yield self._quarantine(request.meta["link"], reason, None)
+        """Download failure (robots.txt, redirect loop, size limit, timeout…) → one row."""
+        yield self._quarantine(failure.request.meta["link"], failure_reason(failure), None)
 
     def _request(self, url: str, callback: Callable[..., Any], *, product: bool
                  ) -> scrapy.Request | None:
@@ -135,3 +150,69 @@ class BooksSpider(scrapy.Spider):
         return Quarantined(quarantine_row(source=self.name, reason=reason,
                                           crawl_id=self.crawl_id, url=url,
                                           http_status=http_status))
+
+
+def with_fallback_encoding(response: Response) -> Response:
+    """The response, read as windows-1252 when it declares no charset and is not UTF-8.
+
+    "Declares" means a charset in the Content-Type header, a ``<meta>`` declaration or a byte-order
+    mark. Without one, Scrapy asks charset-normalizer, which reads a mostly-ASCII page with a few
+    latin-1 "£" bytes as cp850 ("ú50.10": the currency lost). Browsers fall back to windows-1252
+    for such pages (WHATWG HTML, "determining the character encoding": the implementation-defined
+    default for Western locales), so the harvest does the same. Other responses are returned
+    unchanged.
+    """
+    if not isinstance(response, TextResponse):
+        return response
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+    if (http_content_type_encoding(content_type) or html_body_declared_encoding(response.body)
+            or read_bom(response.body)[0]):
+        return response
+    try:
+        response.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return response.replace(encoding="cp1252")
+    return response
+
+
+def response_defect(response: Response) -> str | None:
+    """Why a response cannot be parsed as a shop page, or None when it can be tried.
+
+    Checks, in order: status other than 200 (``http_<status>``), empty body (``empty_page``),
+    non-text body (``parse_error: not a text page``) and bytes invalid in the page's charset
+    (``encoding_error: not valid <charset>``). The charset is the response's: declared by the
+    page, else as :func:`with_fallback_encoding` settles it. A page whose declared charset its
+    bytes break would otherwise be read with replacement characters: its "£" lost, a price
+    without currency.
+    """
+    if response.status != 200:
+        return f"http_{response.status}"
+    if not response.body:
+        return "empty_page"
+    if not isinstance(response, TextResponse):
+        return "parse_error: not a text page"
+    try:
+        response.body.decode(response.encoding)
+    except UnicodeDecodeError:
+        return f"encoding_error: not valid {response.encoding}"
+    return None
+
+
+def failure_reason(failure: Failure) -> str:
+    """Quarantine reason for a request that ended without a response (see the module table)."""
+    if failure.check(IgnoreRequest):
+        message = str(failure.value).lower()
+        if "robots" in message:
+            return "robots_disallowed"
+        if "max redirections" in message:
+            return "redirect_loop"
+    # The size limit is the only cause of a cancelled download in a crawl: Scrapy raises
+    # DownloadCancelledError when Content-Length announces too much and cancels the transfer
+    # (Twisted's CancelledError) when a body without a length streams past the limit.
+    if failure.check(DownloadCancelledError, CancelledError):
+        return "too_large"
+    if failure.check(DownloadTimeoutError):
+        return "timeout"
+    if failure.check(ResponseDataLossError):
+        return "truncated_body"
+    return f"download_error: {type(failure.value).__name__}"

@@ -10,7 +10,7 @@ from orchestration.resources import MlflowResource, TrainingResource, WarehouseR
 from training.distill import distil_student, fine_tune_teacher
 from training.encoder import load_classifier, load_tokenizer, save_classifier
 from training.examples import LABELS, make_split
-from training.loop import predict_logits, seed_everything
+from training.loop import Inputs, predict_logits, seed_everything
 from training.metrics import prf
 from training.model_store import ModelStore
 
@@ -18,12 +18,12 @@ MODEL_GROUP = "models"
 DECISION = "negative_review"
 
 
-def split_examples(warehouse: WarehouseResource, split: str) -> tuple[list[str], np.ndarray]:
-    """Texts and int64 labels [n] of the ``train`` or ``eval`` split of the feature snapshot."""
+def split_examples(warehouse: WarehouseResource, split: str) -> tuple[Inputs, np.ndarray]:
+    """Inputs and int64 labels [n] of the ``train`` or ``eval`` split of the feature snapshot."""
     frame = warehouse.get().frame("SELECT text, label FROM features_negative_review WHERE split = ?", [split])
     if frame.empty:
         raise ValueError(f"no {split} examples: materialise signal_features first")
-    return frame["text"].tolist(), frame["label"].to_numpy(dtype=np.int64)
+    return Inputs(frame["text"].tolist()), frame["label"].to_numpy(dtype=np.int64)
 
 
 @dg.asset(group_name=MODEL_GROUP, deps=["signal_history"], kinds={"duckdb"},
@@ -56,16 +56,16 @@ def teacher_labels(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     cfg = training.config()
     seed_everything(cfg.seed, cfg.threads)
     store = ModelStore(training.models_dir, DECISION)
-    texts, labels = split_examples(warehouse, "train")
-    eval_texts, eval_labels = split_examples(warehouse, "eval")
+    inputs, labels = split_examples(warehouse, "train")
+    eval_inputs, eval_labels = split_examples(warehouse, "eval")
     tokenizer = load_tokenizer()
     started = time.perf_counter()
-    teacher, losses = fine_tune_teacher(tokenizer, texts, labels.tolist(), cfg)
+    teacher, losses = fine_tune_teacher(tokenizer, inputs, labels.tolist(), cfg)
     train_s = time.perf_counter() - started
     save_classifier(teacher, store.teacher_dir)
-    soft = predict_logits(teacher, tokenizer, texts, max_length=cfg.max_length)
+    soft = predict_logits(teacher, tokenizer, inputs, max_length=cfg.max_length)
     np.save(store.root / "teacher_logits.npy", soft)
-    metrics = prf(eval_labels, predict_logits(teacher, tokenizer, eval_texts, max_length=cfg.max_length).argmax(1))
+    metrics = prf(eval_labels, predict_logits(teacher, tokenizer, eval_inputs, max_length=cfg.max_length).argmax(1))
     store.update(teacher={**metrics, "train_seconds": round(train_s, 1), "layers": teacher.num_layers},
                  labels=list(LABELS), preset=training.preset)
     client, run_id = mlflow.client(), mlflow.run_for(context.run_id, DECISION)
@@ -89,18 +89,18 @@ def student_model(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     cfg = training.config()
     seed_everything(cfg.seed, cfg.threads)
     store = ModelStore(training.models_dir, DECISION)
-    texts, labels = split_examples(warehouse, "train")
-    eval_texts, eval_labels = split_examples(warehouse, "eval")
+    inputs, labels = split_examples(warehouse, "train")
+    eval_inputs, eval_labels = split_examples(warehouse, "eval")
     soft = np.load(store.root / "teacher_logits.npy")
-    if len(soft) != len(texts):
-        raise ValueError(f"{len(soft)} teacher logits for {len(texts)} training texts: re-run teacher_labels")
+    if len(soft) != len(inputs):
+        raise ValueError(f"{len(soft)} teacher logits for {len(inputs)} training examples: re-run teacher_labels")
     tokenizer = load_tokenizer()
     teacher = load_classifier(store.teacher_dir)
     started = time.perf_counter()
-    student, losses = distil_student(teacher, tokenizer, texts, labels.tolist(), soft, cfg)
+    student, losses = distil_student(teacher, tokenizer, inputs, labels.tolist(), soft, cfg)
     train_s = time.perf_counter() - started
     save_classifier(student, store.student_dir)
-    metrics = prf(eval_labels, predict_logits(student, tokenizer, eval_texts, max_length=cfg.max_length).argmax(1))
+    metrics = prf(eval_labels, predict_logits(student, tokenizer, eval_inputs, max_length=cfg.max_length).argmax(1))
     teacher_f1 = store.require("teacher")["f1"]
     store.update(student={**metrics, "train_seconds": round(train_s, 1), "layers": student.num_layers})
     client, run_id = mlflow.client(), mlflow.run_for(context.run_id, DECISION)

@@ -31,7 +31,7 @@ def edge_bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                 training: TrainingResource) -> dg.MaterializeResult:
     cfg = training.config()
     store = ModelStore(training.models_dir, DECISION)
-    eval_texts, eval_labels = split_examples(warehouse, "eval")
+    eval_inputs, eval_labels = split_examples(warehouse, "eval")
     tokenizer = load_tokenizer()
     window = warehouse.get().frame(
         "SELECT min(crawled_at) AS first, max(crawled_at) AS last FROM signal_history WHERE intake = 'reviews'")
@@ -40,23 +40,23 @@ def edge_bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         "temperature": 1.0, "privacy": PRIVACY, "created_at": datetime.now(timezone.utc).isoformat(),
         "training": {"dagster_run_id": context.run_id, "preset": training.preset,
                      "data_window": {"first": str(window["first"][0]), "last": str(window["last"][0])},
-                     "eval_examples": len(eval_texts), "code_version": __version__},
+                     "eval_examples": len(eval_inputs), "code_version": __version__},
         "metrics": {"teacher": store.require("teacher"), "student": store.require("student")},
     }
     bundles = {}
     for role, folder, allow_int8 in (("edge", store.student_dir, True), ("central", store.teacher_dir, False)):
         model = load_classifier(folder)
-        probs = softmax(predict_logits(model, tokenizer, eval_texts, max_length=cfg.max_length))
+        probs = softmax(predict_logits(model, tokenizer, eval_inputs, max_length=cfg.max_length))
         # The central model decides everything it is asked: it never abstains.
         abstain = abstain_threshold(probs, cfg.edge_coverage) if role == "edge" else 0.0
         report = build_bundle(
-            model, tokenizer, base_model_path() / "tokenizer.json", eval_texts,
+            model, tokenizer, base_model_path() / "tokenizer.json", eval_inputs,
             training_bundle_dir(training, role), max_length=cfg.max_length,
             min_agreement=cfg.int8_min_agreement, allow_int8=allow_int8,
             metadata={**common, "role": role, "model_name": DECISION, "layers": model.num_layers,
                       "thresholds": {"abstain": abstain, "edge_coverage_target": cfg.edge_coverage}})
         shipped = onnx_logits(ort_session(training_bundle_dir(training, role) / "model.onnx"),
-                              tokenizer, eval_texts, cfg.max_length)
+                              tokenizer, eval_inputs, cfg.max_length)
         bundles[role] = {"report": report, "f1": prf(eval_labels, shipped.argmax(1))["f1"], "abstain": abstain}
     edge = bundles["edge"]["report"]
     store.update(bundle={"edge_sha256": edge.manifest["bundle_sha256"],

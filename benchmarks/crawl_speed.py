@@ -1,0 +1,174 @@
+"""Crawl speed benchmark: the full harvest pipeline beside a raw fetch of the same URLs.
+
+Run: ``.venv/bin/python benchmarks/crawl_speed.py`` from the repository root (reads the books
+mirror from ``EDGE_INSIGHTS_DATA_DIR``, writes ``<state>/benchmarks/crawl_speed.json``).
+
+Both sides fetch the same 1,030 URLs (49 listing pages + 1 missing page-50, 980 product links, 837
+of them 404) in the same run from one loopback server: the market replay at tick 0
+(:mod:`crawlers.replay`), which serves the mirror's bytes unchanged from memory. It is used rather
+than :func:`crawlers.static_site.serve_folder` because that server keeps socketserver's listen
+backlog of 5: 8 concurrent connections overflow it, the kernel drops SYNs and each costs the
+client a 1 s retransmit, which measures the server, not the crawler.
+
+- **crawl**: ``python -m crawlers.run_crawl`` as a subprocess — Scrapy with the project settings
+  (robots.txt, AutoThrottle, retries, parsing, normalisation, digests, JSON-lines output). Rate =
+  pages / the crawl's own ``duration_s`` (reactor start to stop; interpreter start-up and imports
+  are reported apart as ``wall_s``). Peak RSS is the child's ``ru_maxrss`` (``os.wait4``).
+  ``--set`` options are passed through, e.g. ``--set AUTOTHROTTLE_ENABLED=False`` to see the
+  cost of the throttle.
+- **raw**: a thread pool of ``urllib`` GETs, as many workers as ``CONCURRENT_REQUESTS_PER_DOMAIN``,
+  each reading the whole body; nothing parsed or written.
+
+The two run in turns ``--repeat`` times (default 3) and the medians are compared, since other
+load on the machine moves single runs a lot (the load average is recorded). The figure is
+``median crawl pages/s ÷ median raw pages/s`` (target ≥ 0.6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from crawlers import settings as crawl_settings  # noqa: E402
+from crawlers.parsing import parse_listing  # noqa: E402
+from crawlers.replay import MarketReplay, serve_replay  # noqa: E402
+from edge_insights.settings import Settings  # noqa: E402
+
+
+def crawl_urls(site: Path, base: str) -> list[str]:
+    """Every URL a full crawl from ``index.html`` requests: listing pages and their product links.
+
+    Walks the mirror's files the way the spider walks the site; a missing listing page is
+    requested (a 404) and ends the walk.
+    """
+    urls, path = [], "index.html"
+    while True:
+        url = base + path
+        urls.append(url)
+        page = site / path
+        if not page.is_file():
+            return urls
+        listing = parse_listing(page.read_text("utf-8"), url)
+        urls += listing.product_urls
+        if listing.next_url is None:
+            return urls
+        path = listing.next_url.removeprefix(base)
+
+
+def _get(url: str) -> int:
+    """Bytes of the body of ``url`` (a 404's body included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=20) as response:
+            return len(response.read())
+    except urllib.error.HTTPError as error:
+        return len(error.read())
+
+
+def raw_fetch(urls: list[str], workers: int) -> dict[str, float]:
+    """GET every URL with ``workers`` threads; pages/s over the whole batch."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        total = sum(pool.map(_get, urls))
+    elapsed = time.perf_counter() - started
+    return {"pages": len(urls), "bytes": total, "duration_s": round(elapsed, 3),
+            "pages_per_s": round(len(urls) / elapsed, 1)}
+
+
+def crawl(start_url: str, out: Path, overrides: list[str]) -> dict[str, float]:
+    """One ``run_crawl`` subprocess; its stats, rates and peak RSS.
+
+    Raises:
+        RuntimeError: the crawl exits non-zero.
+    """
+    cmd = [sys.executable, "-m", "crawlers.run_crawl", "--start-url", start_url,
+           "--out", str(out), "--crawl-id", "bench", "--log-file", str(out / "crawl.log")]
+    for item in overrides:
+        cmd += ["--set", item]
+    started = time.perf_counter()
+    child = subprocess.Popen(cmd, cwd=REPO)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if child.returncode != 0:
+        raise RuntimeError(f"run_crawl exited {child.returncode}; see {out / 'crawl.log'}")
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    return {"pages": stats["pages"], "records": stats["items"],
+            "quarantined": stats["quarantined"], "duration_s": stats["duration_s"],
+            "wall_s": round(wall, 3),
+            "pages_per_s": round(stats["pages"] / stats["duration_s"], 1),
+            "records_per_s": round(stats["items"] / stats["duration_s"], 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KiB
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "throttle_delay_mean_s": stats["throttle_delay_mean_s"],
+            "invariant_ok": stats["invariant_ok"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="NAME=VALUE", help="Scrapy setting for the crawl (repeatable)")
+    parser.add_argument("--repeat", type=int, default=3, help="raw/crawl turns (default 3)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    site = settings.data_dir / "books_toscrape" / "site"
+    out_dir = settings.state_dir / "benchmarks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    workers = crawl_settings.CONCURRENT_REQUESTS_PER_DOMAIN
+    load_before = os.getloadavg()[0]
+
+    raws, runs = [], []
+    with serve_replay(MarketReplay(settings.data_dir)) as replay_base, \
+            tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        base = replay_base + "tick/0/"
+        urls = crawl_urls(site, base)
+        for turn in range(args.repeat):
+            raws.append(raw_fetch(urls, workers))
+            runs.append(crawl(base + "index.html", Path(tmp) / str(turn), args.overrides))
+    for run in runs:
+        if run["pages"] != len(urls) or not run["invariant_ok"]:
+            raise RuntimeError(f"crawl fetched {run['pages']} pages of {len(urls)} URLs, "
+                               f"invariant_ok={run['invariant_ok']}")
+    crawl_rate = statistics.median(run["pages_per_s"] for run in runs)
+    record_rate = statistics.median(run["records_per_s"] for run in runs)
+    raw_rate = statistics.median(raw["pages_per_s"] for raw in raws)
+    peak_rss = max(run["peak_rss_mb"] for run in runs)
+    ratio = round(crawl_rate / raw_rate, 3)
+    result = {"urls": len(urls), "records": runs[0]["records"], "workers": workers,
+              "crawl_pages_per_s": crawl_rate, "crawl_records_per_s": record_rate,
+              "raw_pages_per_s": raw_rate, "ratio": ratio, "peak_rss_mb": peak_rss,
+              "turns": {"crawl": runs, "raw": raws}, "overrides": args.overrides,
+              "cpus": os.cpu_count(), "load_average_1min": load_before,
+              "python": platform.python_version()}
+
+    print(f"{len(urls)} URLs, {workers} concurrent, {os.cpu_count()} CPUs, load average "
+          f"{load_before:.1f}, median of {args.repeat} turns"
+          + (f", --set {' '.join(args.overrides)}" if args.overrides else ""))
+    print(f"{'crawl pages/s':>14}{'records/s':>11}{'raw pages/s':>13}{'ratio':>7}"
+          f"{'peak RSS MB':>13}{'crawl CPU s':>13}")
+    print(f"{crawl_rate:>14.1f}{record_rate:>11.1f}{raw_rate:>13.1f}{ratio:>7.2f}{peak_rss:>13.1f}"
+          f"{statistics.median(run['cpu_s'] for run in runs):>13.2f}")
+    print("turns (crawl pages/s / raw pages/s): " + ", ".join(
+        f"{run['pages_per_s']:.0f}/{raw['pages_per_s']:.0f}" for run, raw in zip(runs, raws)))
+    target = out_dir / "crawl_speed.json"
+    target.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"written: {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Price strings → amount (Decimal) and currency (ISO-4217): the project's one price parser.
+
+price-parser (``Price.fromstring``) does the reading; this module adds what it lacks, each step
+only where price-parser found nothing or found less:
+
+* currency spellings it does not know (:data:`crawlers.extraction.currencies.EXTRA_SYMBOLS`:
+  ``"2000 zl"``, ``"22000.00元/台"``, ``"R273.00"``) and longer forms of a symbol it cut short
+  (``"US $1.23"`` → ``US $``, not ``$``; ``"CAN$1.23"`` → ``CAN$``, not ``N$``);
+* ISO-4217 codes for the symbol as written, an ambiguous symbol resolved by the page's country
+  (``"$"`` on a ``.ca`` page → CAD; without a country ``"$"`` → USD, see
+  :func:`crawlers.extraction.currencies.to_iso`).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import NamedTuple
+
+from price_parser import Price
+
+from crawlers.extraction.currencies import EXTRA_SYMBOLS, currency_candidates, to_iso
+
+# A symbol counts only where it is not glued to letters on either side ("R" in "Rabatt" is no rand).
+_BOUNDARY = r"(?<![^\W\d_]){}(?![^\W\d_])"
+_NUMBER = re.compile(r"\d[\d\s.,'’]*")
+
+
+class ParsedPrice(NamedTuple):
+    """A parsed price string.
+
+    Attributes:
+        amount: the amount in currency units (not cents), or None when the text holds no price.
+        currency: ISO-4217 code, or None when neither the text nor the hint names a currency.
+        currency_raw: the currency as written in the text (or the hint), e.g. ``"руб."``.
+    """
+
+    amount: Decimal | None
+    currency: str | None
+    currency_raw: str | None
+
+
+def parse_price(text: str | None, currency_hint: str | None = None,
+                decimal_separator: str | None = None, country: str | None = None) -> ParsedPrice:
+    """Read an amount and its currency from a price string.
+
+    Args:
+        text: the price as shown, e.g. ``"£51.77"``, ``"1.234,56 €"``, ``"CHF 1'234.50"``.
+        currency_hint: a second string from the page naming the currency (a currency element,
+            an ISO code from structured data), used when ``text`` names none.
+        decimal_separator: ``"."`` or ``","`` when the page's locale is known, else None (then
+            price-parser guesses from the digits).
+        country: ISO-3166 alpha-2 country of the page, resolving ambiguous symbols.
+
+    Returns:
+        :class:`ParsedPrice`; all fields None for empty text. Never raises on odd input.
+    """
+    text = text or ""
+    price = Price.fromstring(text, currency_hint=currency_hint,
+                             decimal_separator=decimal_separator)
+    raw = _widen_symbol(text, price.currency) if price.currency else None
+    if raw is None:
+        raw = _extra_symbol(text) or (_extra_symbol(currency_hint) if currency_hint else None)
+    return ParsedPrice(price.amount, to_iso(raw, country), raw)
+
+
+def _widen_symbol(text: str, found: str) -> str:
+    """The longest known symbol in ``text`` that covers price-parser's match at its place."""
+    start = text.find(found)
+    if start < 0:
+        return found
+    best = found
+    for symbol in EXTRA_SYMBOLS:
+        if len(symbol) <= len(best):
+            continue
+        for match in re.finditer(_BOUNDARY.format(re.escape(symbol)), text):
+            if match.start() <= start and match.end() >= start + len(found):
+                best = symbol
+    return best
+
+
+def _extra_symbol(text: str) -> str | None:
+    """A symbol price-parser does not know, standing alone or right beside a number."""
+    stripped = _NUMBER.sub(" ", text).strip(" \t\r\n~:()[]*+/|-–.,")
+    if stripped and currency_candidates(stripped):
+        return stripped
+    for symbol in sorted(EXTRA_SYMBOLS, key=len, reverse=True):
+        pattern = re.escape(symbol)
+        beside = (_BOUNDARY.format(pattern) + r"\s?\d", r"\d\s?" + _BOUNDARY.format(pattern))
+        if any(re.search(p, text) for p in beside):
+            return symbol
+    return None

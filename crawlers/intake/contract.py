@@ -1,0 +1,280 @@
+"""The signal-record contract for pushed rows: check one row, build its record or say why not.
+
+A pushed row is a mapping of field name → value, as parsed from a JSON line (typed values) or a
+CSV row (strings already converted by :mod:`crawlers.intake.batch`). Fields
+(:data:`PUSH_FIELDS`; any other key is refused, ``provenance`` and ``content_digest`` included:
+the intake sets them):
+
+====================  ========  ===============================================================
+field                 required  rule
+====================  ========  ===============================================================
+``source``            yes       non-blank string (partner or feed name)
+``url``               yes       absolute ``http``/``https`` URL with a host
+``product_id``        yes       non-blank string (SKU/UPC/GTIN/ASIN or canonical URL)
+``availability``      yes       one of :data:`crawlers.record.AVAILABILITY`
+``crawled_at``        yes       ISO-8601 string *with* a UTC offset (``Z`` or ``±HH:MM``);
+                                stored in UTC
+``title``             no        string or null
+``price``             no        decimal *string* > 0 (``"51.77"``; no sign, exponent, NaN or
+                                thousands separator: JSON numbers are refused so no float ever
+                                touches money); needs ``currency``
+``currency``          no        three upper-case letters (see below)
+``stock_count``       no        integer ≥ 0 or null (booleans and 3.0 are refused)
+``rating``            no        number in 0–5 or null
+``review_text``       no        list of strings or null
+``author``            no        string or null (PII: scrubbed downstream)
+``feedback``          no        boolean or null
+====================  ========  ===============================================================
+
+Currency choice: ``crawlers/`` may import nothing of ours outside ``crawlers``, so the ISO 4217
+list in ``data_quality.currencies`` is out of reach and copying it would give two lists to keep
+in step. This contract checks the *shape* (three upper-case letters) and leaves membership in
+ISO 4217 to the validation stage (``data_quality.rules`` rule ``currency_not_iso4217`` and the GX
+suite), which quarantines an unknown code later with its own reason.
+
+A row breaking any rule raises :class:`RowInvalid` naming *every* failing field, so one
+quarantine row says all there is to fix (reason ``"price: …; rating: …"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from crawlers.quarantine import quarantine_row
+from crawlers.record import AVAILABILITY, SignalRecord, content_digest
+
+VERSION = "1.0.0"
+SPIDER_VERSION = f"push_intake@{VERSION}"
+STAGE = "intake"
+UNKNOWN_SOURCE = "push_intake"
+"""Quarantine ``source`` for a row whose own ``source`` is missing or unusable."""
+
+REQUIRED_FIELDS = ("source", "url", "product_id", "availability", "crawled_at")
+OPTIONAL_FIELDS = ("title", "price", "currency", "stock_count", "rating", "review_text",
+                   "author", "feedback")
+PUSH_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+class RowInvalid(ValueError):
+    """A pushed row that breaks the contract.
+
+    Attributes:
+        reasons: one ``"<field>: <problem>"`` string per failing field, in field order.
+        product_id: the row's product id when it is a usable string, else None.
+    """
+
+    def __init__(self, reasons: list[str], product_id: str | None = None) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+        self.product_id = product_id
+
+
+class ConservationError(RuntimeError):
+    """Rows were lost between input and output (a bug, never a data problem)."""
+
+
+def check_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Check one pushed row against the contract.
+
+    Args:
+        row: field name → value; absent optional fields count as null.
+
+    Returns:
+        The fields of :data:`PUSH_FIELDS`, normalised: ``price`` a :class:`~decimal.Decimal` (or
+        None), ``crawled_at`` an aware UTC :class:`~datetime.datetime`, ``rating`` a float,
+        absent optional fields None.
+
+    Raises:
+        RowInvalid: any field breaks its rule (all failures listed).
+    """
+    reasons = [f"{name}: unknown field" for name in row if name not in PUSH_FIELDS]
+    reasons += [f"{name}: missing" for name in REQUIRED_FIELDS if row.get(name) is None]
+    out: dict[str, Any] = {name: row.get(name) for name in PUSH_FIELDS}
+    for name, check in _CHECKS.items():
+        if out[name] is None:
+            continue
+        problem, value = check(out[name])
+        if problem:
+            reasons.append(f"{name}: {problem}")
+        else:
+            out[name] = value
+    if out["price"] is not None and row.get("currency") is None:
+        reasons.append("currency: missing (required with a price)")
+    if reasons:
+        product_id = row.get("product_id")
+        raise RowInvalid(reasons, product_id if _is_text(product_id) else None)
+    return out
+
+
+def to_record(row: Mapping[str, Any], *, batch_id: str, raw: bytes,
+              spider_version: str = SPIDER_VERSION) -> dict[str, Any]:
+    """Check a pushed row and build its signal record.
+
+    Args:
+        row: the parsed row (see :func:`check_row`).
+        batch_id: id of the batch the row came in; becomes ``provenance.crawl_id``.
+        raw: the row's bytes exactly as received (without the line ending);
+            ``provenance.response_digest`` is their sha256.
+        spider_version: ``name@version`` of the intake that read the row.
+
+    Returns:
+        The record's plain form, equal to ``SignalRecord(...).to_dict()``: price as its decimal
+        string, ``crawled_at`` ISO-8601 UTC, ``content_digest`` computed here (never taken from
+        the sender), ``provenance.http_status`` None: pushed rows are read from files (the
+        webhook's batches too), not fetched.
+
+    Raises:
+        RowInvalid: the row breaks the contract.
+    """
+    fields = check_row(row)
+    # Built directly rather than through SignalRecord.to_dict(): dataclasses.asdict deep-copies
+    # every value (twice, with __post_init__), which was 70 % of a 173k-row backfill. The key
+    # order and values follow SignalRecord's fields (a new field there raises KeyError here).
+    data: dict[str, Any] = {
+        **fields,
+        "price": None if fields["price"] is None else format(fields["price"], "f"),
+        "crawled_at": fields["crawled_at"].isoformat(),
+        "provenance": {"crawl_id": batch_id, "spider_version": spider_version,
+                       "http_status": None,
+                       "response_digest": hashlib.sha256(raw).hexdigest()},
+    }
+    data["content_digest"] = content_digest(data)
+    return {name: data[name] for name in _RECORD_FIELDS}
+
+
+def quarantine_invalid(row: Mapping[str, Any] | None, error: RowInvalid | str, *, batch_id: str,
+                       url: str, raw: bytes) -> dict[str, Any]:
+    """Quarantine row (stage ``intake``) for a pushed row that could not become a record.
+
+    Args:
+        row: the parsed row, or None when the row could not even be parsed.
+        error: the contract failure, or a reason string for a row that did not parse.
+        batch_id: the batch id (quarantine ``crawl_id``).
+        url: where the row sits in its batch, e.g. ``push://<batch_id>#<line>``.
+        raw: the row's bytes as received; kept (as UTF-8 text) in ``record_json`` so nothing
+            sent is lost.
+
+    Returns:
+        A row shaped by :func:`crawlers.quarantine.quarantine_row`.
+    """
+    source = row.get("source") if row is not None else None
+    return quarantine_row(
+        source=source if _is_text(source) else UNKNOWN_SOURCE,
+        reason=str(error), crawl_id=batch_id, url=url,
+        product_id=error.product_id if isinstance(error, RowInvalid) else None,
+        record=raw.decode("utf-8", errors="replace"), stage=STAGE)
+
+
+def assert_conserved(rows_in: int, records: list[Any], quarantine: list[Any],
+                     where: str) -> None:
+    """Check ``rows_in == len(records) + len(quarantine)``.
+
+    Raises:
+        ConservationError: the counts differ (``where`` names the batch in the message).
+    """
+    if rows_in != len(records) + len(quarantine):
+        raise ConservationError(f"{where}: {rows_in} rows in, {len(records)} records + "
+                                f"{len(quarantine)} quarantined")
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _text(value: Any) -> tuple[str | None, Any]:
+    return (None, value) if _is_text(value) else ("not a non-blank string", value)
+
+
+def _optional_text(value: Any) -> tuple[str | None, Any]:
+    return (None, value) if isinstance(value, str) else ("not a string", value)
+
+
+def _url(value: Any) -> tuple[str | None, Any]:
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return None, value
+    return f"not an absolute http(s) URL ({_show(value)})", value
+
+
+def _availability(value: Any) -> tuple[str | None, Any]:
+    if value in AVAILABILITY:
+        return None, value
+    return f"{_show(value)} not one of {', '.join(AVAILABILITY)}", value
+
+
+def _crawled_at(value: Any) -> tuple[str | None, Any]:
+    problem = f"not ISO-8601 with a UTC offset ({_show(value)})"
+    if not isinstance(value, str):
+        return problem, value
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return problem, value
+    if when.utcoffset() is None:
+        return problem, value
+    return None, when.astimezone(timezone.utc)
+
+
+def _price(value: Any) -> tuple[str | None, Any]:
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        amount = Decimal(value)
+        if amount > 0:
+            return None, amount
+    return f"not a decimal string > 0 ({_show(value)})", value
+
+
+def _currency(value: Any) -> tuple[str | None, Any]:
+    if isinstance(value, str) and _CURRENCY.fullmatch(value):
+        return None, value
+    return f"not a 3-letter upper-case code ({_show(value)})", value
+
+
+def _stock_count(value: Any) -> tuple[str | None, Any]:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return None, value
+    return f"not an integer >= 0 ({_show(value)})", value
+
+
+def _rating(value: Any) -> tuple[str | None, Any]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value) and 0 <= value <= 5:
+        return None, float(value)
+    return f"not a number in 0-5 ({_show(value)})", value
+
+
+def _review_text(value: Any) -> tuple[str | None, Any]:
+    if isinstance(value, list) and all(isinstance(text, str) for text in value):
+        return None, value
+    return "not a list of strings", value
+
+
+def _feedback(value: Any) -> tuple[str | None, Any]:
+    return (None, value) if isinstance(value, bool) else (f"not a boolean ({_show(value)})",
+                                                         value)
+
+
+def _show(value: Any) -> str:
+    """A short printable form of a bad value for a quarantine reason."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_CHECKS = {
+    "source": _text, "url": _url, "product_id": _text, "availability": _availability,
+    "crawled_at": _crawled_at, "title": _optional_text, "price": _price, "currency": _currency,
+    "stock_count": _stock_count, "rating": _rating, "review_text": _review_text,
+    "author": _optional_text, "feedback": _feedback,
+}

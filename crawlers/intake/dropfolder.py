@@ -1,0 +1,170 @@
+"""Drop-folder intake: batch files left in an inbox folder → records and quarantine rows, once.
+
+Layout of an inbox::
+
+    inbox/
+      <name>.jsonl | <name>.csv          batches waiting (partners' drops, webhook batches)
+      processed/<crawl_id>/<name>        batches read by the load ``crawl_id``
+      refused/<crawl_id>/<name>          batches refused whole by that load, and beside each
+      refused/<crawl_id>/<name>.reason.txt   the reason (UTF-8 text, one line)
+
+A batch's id is its file name without the suffix (the webhook names files after the batch id it
+answered with); partners dropping files by hand name them uniquely (``<partner>-<date>-<seq>``).
+
+Once-only: a file leaves the inbox root as soon as it has been read, so a later load never reads
+it again. A second call with the *same* ``crawl_id`` (a retried step of the same run) reads the
+files that id already took once more and returns the same records, so a retry loses nothing;
+the warehouse dedupes by content digest. A load that failed for good leaves its files under
+``processed/<crawl_id>/``: moving them back to the inbox root replays them. Loads are serialised
+by an exclusive lock on ``inbox/.read_inbox.lock``, so two loads never take the same file.
+Files whose names collide with one already taken get a ``~<n>`` suffix before they are read.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crawlers.intake.batch import (SUFFIXES, Batch, BatchRefused, Limits, batch_format,
+                                   parse_batch)
+from crawlers.intake.contract import assert_conserved
+
+PROCESSED = "processed"
+REFUSED = "refused"
+LOCK_FILE = ".read_inbox.lock"
+REASON_SUFFIX = ".reason.txt"
+
+
+@dataclass
+class FileLoad:
+    """What one batch file turned into.
+
+    Attributes:
+        name: file name (after any collision suffix).
+        batch_id: the batch id (``name`` without its suffix).
+        status: ``"processed"`` or ``"refused"``.
+        path: where the file lies now (under ``processed/`` or ``refused/``).
+        rows: data rows read (0 for a refused file).
+        records: records it gave.
+        quarantined: quarantine rows it gave.
+        reason: why it was refused, else None.
+    """
+
+    name: str
+    batch_id: str
+    status: str
+    path: Path
+    rows: int = 0
+    records: int = 0
+    quarantined: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class InboxLoad:
+    """What one load of an inbox turned into.
+
+    Attributes:
+        crawl_id: id of the load.
+        records: ``SignalRecord.to_dict()`` dicts of every processed file, in file-name order.
+        quarantine: quarantine rows (stage ``intake``) of every processed file.
+        files: one :class:`FileLoad` per file read, processed and refused.
+    """
+
+    crawl_id: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: list[dict[str, Any]] = field(default_factory=list)
+    files: list[FileLoad] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        """Data rows read from processed files (refused files have none)."""
+        return sum(f.rows for f in self.files)
+
+
+def read_inbox(inbox_dir: str | Path, crawl_id: str, *, limits: Limits = Limits()) -> InboxLoad:
+    """Read every ``*.jsonl`` / ``*.csv`` batch in ``inbox_dir`` and move it out of the way.
+
+    Args:
+        inbox_dir: the inbox folder (created with its subfolders if absent).
+        crawl_id: id of this load; a folder name, so no ``/``.
+        limits: size limits per batch file.
+
+    Returns:
+        The :class:`InboxLoad` (files already taken by ``crawl_id`` included, see the module
+        docstring).
+
+    Raises:
+        ValueError: ``crawl_id`` is not usable as a folder name.
+        ConservationError: rows were lost (a bug, never data).
+        OSError: the inbox cannot be read or written.
+    """
+    if not crawl_id or crawl_id in (".", "..") or "/" in crawl_id or os.sep in crawl_id:
+        raise ValueError(f"crawl_id {crawl_id!r} cannot name a folder")
+    inbox = Path(inbox_dir)
+    done = {PROCESSED: inbox / PROCESSED / crawl_id, REFUSED: inbox / REFUSED / crawl_id}
+    for folder in done.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    load = InboxLoad(crawl_id=crawl_id)
+    with open(inbox / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        for folder in done.values():
+            for path in _batch_files(folder):
+                _add(load, path, path.name, _read(path, path.name, limits))
+        for path in _batch_files(inbox):
+            name = _free_name(path.name, done.values())
+            result = _read(path, name, limits)
+            target = done[PROCESSED if isinstance(result, Batch) else REFUSED] / name
+            os.replace(path, target)
+            if isinstance(result, BatchRefused):
+                target.with_name(name + REASON_SUFFIX).write_text(result.reason + "\n",
+                                                                   encoding="utf-8")
+            _add(load, target, name, result)
+    assert_conserved(load.rows, load.records, load.quarantine, f"inbox {inbox} ({crawl_id})")
+    return load
+
+
+def _read(path: Path, name: str, limits: Limits) -> Batch | BatchRefused:
+    """Read one batch file as ``name`` (its batch id is ``name`` without the suffix)."""
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise BatchRefused(f"batch is {size:,} bytes; the limit is {limits.max_bytes:,}", 413)
+        return parse_batch(path.read_bytes(), batch_format(filename=name), _batch_id(name),
+                           limits=limits)
+    except BatchRefused as exc:
+        return exc
+
+
+def _add(load: InboxLoad, path: Path, name: str, result: Batch | BatchRefused) -> None:
+    if isinstance(result, BatchRefused):
+        load.files.append(FileLoad(name=name, batch_id=_batch_id(name), status=REFUSED,
+                                   path=path, reason=result.reason))
+        return
+    load.records += result.records
+    load.quarantine += result.quarantine
+    load.files.append(FileLoad(name=name, batch_id=result.batch_id, status=PROCESSED, path=path,
+                               rows=result.rows, records=len(result.records),
+                               quarantined=len(result.quarantine)))
+
+
+def _batch_id(name: str) -> str:
+    return name.rpartition(".")[0]
+
+
+def _batch_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+
+
+def _free_name(name: str, folders: Iterable[Path]) -> str:
+    """``name``, or ``<stem>~<n><suffix>`` when a file of that name was already taken."""
+    stem, dot, suffix = name.rpartition(".")
+    candidate, n = name, 1
+    while any((folder / candidate).exists() for folder in folders):
+        n += 1
+        candidate = f"{stem}~{n}{dot}{suffix}"
+    return candidate

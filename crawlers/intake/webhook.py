@@ -1,0 +1,176 @@
+"""Webhook intake: partners POST signal batches over HTTP; accepted batches land in the inbox.
+
+``POST /v1/signals`` with ``Authorization: Bearer <token>`` and a batch body whose
+``Content-Type`` picks the format (``application/x-ndjson`` or ``text/csv``, see
+:mod:`crawlers.intake.batch`). The batch is validated while the sender waits, so the answer
+says exactly what happened to it:
+
+=====  =========================================================================================
+401    no bearer token, or not one of the configured tokens (``WWW-Authenticate: Bearer``)
+413    body over :attr:`~crawlers.intake.batch.Limits.max_bytes` (refused before it is all read)
+       or more than :attr:`~crawlers.intake.batch.Limits.max_rows` rows
+415    content type or charset not accepted
+422    the batch is not readable (empty, not JSON Lines, CSV header wrong, not UTF-8, …)
+202    accepted: ``{"batch_id", "rows", "accepted", "quarantined", "quarantine"}`` where
+       ``quarantine`` lists up to 100 ``{"url": "push://<batch_id>#<line>", "reason"}``
+=====  =========================================================================================
+
+Error bodies are ``{"error": "<reason>"}``. An accepted batch — partly bad ones too, their bad
+rows become quarantine rows — is written as received into the inbox as
+``<batch_id>.jsonl|.csv`` atomically (a hidden ``.tmp`` file, fsync, rename), so the drop-folder
+reader (:func:`crawlers.intake.dropfolder.read_inbox`) picks it up whole or not at all: the
+webhook and the folder share one path to the warehouse. Records therefore carry
+``http_status`` None like every inbox record; webhook batches are told apart by their
+``wh-`` batch id. ``GET /healthz`` answers ``{"status": "ok"}`` without a token.
+
+Run one::
+
+    EDGE_INSIGHTS_INTAKE_TOKENS=tok1,tok2 python -m crawlers.intake.webhook \\
+        --inbox var/inbox --port 8090 --token-env EDGE_INSIGHTS_INTAKE_TOKENS
+
+Tokens come from the named environment variable (comma-separated), never from the command line,
+where any user of the machine could read them in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import os
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from crawlers.intake.batch import BatchRefused, Limits, batch_format, parse_batch
+
+QUARANTINE_SHOWN = 100
+"""Quarantine rows listed in a 202 answer (the counts are always complete)."""
+DEFAULT_TOKEN_ENV = "EDGE_INSIGHTS_INTAKE_TOKENS"
+
+
+def create_intake_app(inbox_dir: str | Path, tokens: Iterable[str], *,
+                      limits: Limits = Limits()) -> Starlette:
+    """The intake ASGI app.
+
+    Args:
+        inbox_dir: folder accepted batches are written to (created if absent).
+        tokens: accepted bearer tokens (at least one; blank ones are ignored).
+        limits: size limits per batch.
+
+    Returns:
+        A Starlette app with ``POST /v1/signals`` and ``GET /healthz``.
+
+    Raises:
+        ValueError: no usable token (an intake never runs open).
+    """
+    inbox = Path(inbox_dir)
+    inbox.mkdir(parents=True, exist_ok=True)
+    accepted = [token.strip().encode("utf-8") for token in tokens if token.strip()]
+    if not accepted:
+        raise ValueError("no intake tokens: refusing to start an unauthenticated intake")
+
+    def authorised(request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            return False
+        # Headers arrive latin-1 decoded; compare the bytes as sent. Every token is compared
+        # (no early exit) so timing says nothing about which one came close.
+        given_bytes = given.strip().encode("latin-1")
+        return sum(hmac.compare_digest(given_bytes, s) for s in accepted) > 0
+
+    async def signals(request: Request) -> JSONResponse:
+        if not authorised(request):
+            return JSONResponse({"error": "missing or invalid bearer token"}, 401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        try:
+            fmt = batch_format(content_type=request.headers.get("content-type", ""))
+            body = await _read_body(request, limits.max_bytes)
+            batch_id = new_batch_id()
+            batch = await run_in_threadpool(parse_batch, body, fmt, batch_id, limits=limits)
+        except BatchRefused as exc:
+            return JSONResponse({"error": exc.reason}, exc.http_status)
+        await run_in_threadpool(_write_atomically, inbox / f"{batch_id}.{fmt}", body)
+        return JSONResponse({
+            "batch_id": batch_id, "rows": batch.rows, "accepted": len(batch.records),
+            "quarantined": len(batch.quarantine),
+            "quarantine": [{"url": q["url"], "reason": q["reason"]}
+                           for q in batch.quarantine[:QUARANTINE_SHOWN]]}, 202)
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[Route("/v1/signals", signals, methods=["POST"]),
+                             Route("/healthz", healthz, methods=["GET"])])
+
+
+def new_batch_id() -> str:
+    """A fresh webhook batch id: ``wh-<UTC yyyymmddTHHMMSSZ>-<12 hex>`` (sortable, unique)."""
+    return f"wh-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused (413) as soon as it passes ``max_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before reading; a chunked body is
+    counted as it streams, so an oversize body is never held in memory whole.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise BatchRefused(f"batch is {int(declared):,} bytes; the limit is {max_bytes:,}", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BatchRefused(f"batch is over the limit of {max_bytes:,} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # The tmp name ends in ".tmp", so the drop-folder reader (*.jsonl, *.csv) never sees a
+    # half-written batch; rename within one folder is atomic on POSIX.
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the intake with uvicorn (``python -m crawlers.intake.webhook --help``).
+
+    Raises:
+        SystemExit: bad arguments, or the token variable is unset or empty.
+    """
+    parser = argparse.ArgumentParser(prog="python -m crawlers.intake.webhook",
+                                     description="Authenticated HTTP intake of signal batches.")
+    parser.add_argument("--inbox", required=True, type=Path,
+                        help="folder accepted batches are written to")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--token-env", default=DEFAULT_TOKEN_ENV,
+                        help="environment variable holding comma-separated bearer tokens")
+    parser.add_argument("--max-bytes", type=int, default=Limits.max_bytes)
+    parser.add_argument("--max-rows", type=int, default=Limits.max_rows)
+    args = parser.parse_args(argv)
+    tokens = [t for t in os.environ.get(args.token_env, "").split(",") if t.strip()]
+    if not tokens:
+        parser.error(f"environment variable {args.token_env} holds no tokens")
+    app = create_intake_app(args.inbox, tokens,
+                            limits=Limits(max_bytes=args.max_bytes, max_rows=args.max_rows))
+
+    import uvicorn  # only the runner needs the server
+
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""``edge-insights extract`` and ``edge-insights parse-price`` on real inputs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from edge_insights.cli import app
+
+runner = CliRunner()
+
+
+def _page(data_dir: Path, prefix: str) -> Path:
+    return next((data_dir / "product_pages_zyte_benchmark" / "html").glob(f"{prefix}*.html.gz"))
+
+
+def test_extract_one_page(data_dir):
+    url = "https://www.ikea.com/gb/en/p/moeckelby-table-oak-00293772/"
+    result = runner.invoke(app, ["extract", str(_page(data_dir, "0666abeb")), "--url", url])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["url"] == url
+    assert (record["price"], record["currency"], record["availability"]) == ("450", "GBP",
+                                                                             "in_stock")
+    assert record["product_id"] == "002.937.72"
+
+
+def test_extract_several_pages_one_line_each(data_dir, tmp_path):
+    plain = tmp_path / "page.html"  # an uncompressed copy of the amazon.com page
+    plain.write_bytes(gzip.decompress(_page(data_dir, "0094967f").read_bytes()))
+    result = runner.invoke(app, ["extract", str(_page(data_dir, "0666abeb")), str(plain)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2
+    # No --url: each page's own <link rel=canonical>.
+    assert lines[0]["url"] == "https://www.ikea.com/gb/en/p/moeckelby-table-oak-00293772/"
+    assert lines[1]["url"].startswith("https://www.amazon.com/")
+    assert lines[1]["availability"] == "out_of_stock"
+
+
+def test_extract_falls_back_to_a_file_url(data_dir, tmp_path):
+    fixture = data_dir / "schemaorg_fixtures_extruct" / "schema.org" / "product.html"
+    first, second = tmp_path / "a.html", tmp_path / "b.html"
+    shutil.copy(fixture, first)
+    shutil.copy(fixture, second)
+    result = runner.invoke(app, ["extract", str(first), str(second)])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["url"] for r in records] == [first.resolve().as_uri(), second.resolve().as_uri()]
+    assert {r["price"] for r in records} == {"119.99"}
+
+
+def test_extract_one_page_needs_a_url(data_dir):
+    result = runner.invoke(app, ["extract", str(_page(data_dir, "0666abeb"))])
+    assert result.exit_code == 2
+
+
+def test_parse_price():
+    result = runner.invoke(app, ["parse-price", "1.234,56 €"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"amount": "1234.56", "currency": "EUR"}
+
+
+def test_parse_price_with_hint_and_without_price():
+    hinted = runner.invoke(app, ["parse-price", "12.50", "--currency-hint", "£"])
+    assert json.loads(hinted.stdout) == {"amount": "12.50", "currency": "GBP"}
+    empty = runner.invoke(app, ["parse-price", "no price here"])
+    assert json.loads(empty.stdout) == {"amount": None, "currency": None}

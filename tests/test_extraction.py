@@ -1,0 +1,142 @@
+"""Generic product extraction on real pages: benchmark pages, extruct's fixtures, the scorer."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from crawlers.extraction.page import declared_url, extract_product
+from crawlers.record import SignalRecord
+
+BENCH = "product_pages_zyte_benchmark"
+FIXTURES = "schemaorg_fixtures_extruct"
+
+
+def _page(data_dir: Path, prefix: str) -> tuple[bytes, str]:
+    path = next((data_dir / BENCH / "html").glob(f"{prefix}*.html.gz"))
+    truth = json.loads((data_dir / BENCH / "ground-truth.json").read_text(encoding="utf-8"))
+    return gzip.decompress(path.read_bytes()), truth[path.name.split(".")[0]]["url"]
+
+
+# Values read off each page's HTML (buy box, stock line, identifiers).
+@pytest.mark.parametrize(("prefix", "expected"), [
+    # IKEA GB: JSON-LD Product.
+    ("0666abeb", {"price": "450", "currency": "GBP", "availability": "in_stock",
+                  "product_id": "002.937.72", "title": "MÖCKELBY Table - oak 235x100 cm"}),
+    # IKEA GB, sold out: schema.org OutOfStock.
+    ("897bc5b5", {"price": "25", "currency": "GBP", "availability": "out_of_stock",
+                  "product_id": "004.028.13"}),
+    # amazon.com without markup, "Currently unavailable." in the availability block.
+    ("0094967f", {"availability": "out_of_stock", "product_id": "B07FW264WL"}),
+    # amazon.de without markup: buy-box price "8,71 €", "Auf Lager."
+    ("95f9586d", {"price": "8.71", "currency": "EUR", "availability": "in_stock",
+                  "product_id": "B006V2OP48"}),
+    # mechta.kz without markup: "49 890 тг." struck through, "44 890 тг." to pay.
+    ("5d84948a", {"price": "44890", "currency": "KZT"}),
+    # zalando.ie: variants' offers mix OutOfStock and InStock sizes → buyable; JSON-LD 89.5.
+    ("9d8d7e05", {"price": "89.5", "currency": "EUR", "availability": "in_stock"}),
+    # emag.ro: JSON-LD price 173.34 in RON, shown as "173<sup>34</sup> Lei".
+    ("2fa16d14", {"price": "173.34", "currency": "RON"}),
+])
+def test_benchmark_pages(data_dir, prefix, expected):
+    html, url = _page(data_dir, prefix)
+    record = extract_product(html, url)
+    assert {key: record[key] for key in expected} == expected
+
+
+def test_record_has_the_signal_record_shape(data_dir):
+    html, url = _page(data_dir, "0666abeb")
+    record = extract_product(html, url, crawl_id="c1", http_status=200)
+    assert set(record) == {f.name for f in dataclasses.fields(SignalRecord)}
+    assert record["source"] == "generic"
+    assert record["provenance"]["crawl_id"] == "c1"
+    assert record["provenance"]["http_status"] == 200
+    assert len(record["content_digest"]) == 64
+    assert 0 <= record["rating"] <= 5
+
+
+def test_declared_url(data_dir):
+    html, _ = _page(data_dir, "0666abeb")
+    assert declared_url(html) == "https://www.ikea.com/gb/en/p/moeckelby-table-oak-00293772/"
+
+
+@pytest.mark.parametrize("name", ["schema.org/product.html", "schema.org/product-ref.html",
+                                  "misc/product_microdata.html"])
+def test_extruct_product_fixtures(data_dir, name):
+    record = extract_product((data_dir / FIXTURES / name).read_bytes(), "http://example.com/p")
+    assert record["price"] == "119.99"
+    assert record["currency"] == "USD"
+    assert record["title"] == "Executive Anvil"
+    assert record["availability"] == "in_stock"
+    assert record["product_id"] == "925872"  # the mpn: the page gives no sku
+    assert record["rating"] == 4.4
+
+
+def test_opengraph_product_fixture(data_dir):
+    html = (data_dir / FIXTURES / "misc" / "opengraph_ns_product_test.html").read_bytes()
+    record = extract_product(html, "https://www.fye.com/x.html")
+    assert (record["price"], record["currency"], record["availability"]) == (
+        "17.99", "USD", "in_stock")
+    assert record["product_id"] == "fye.000000032429335302"
+
+
+@pytest.mark.parametrize("name", ["JSONLD_with_JS_comment.html",
+                                  "JSONLD_with_control_characters.html",
+                                  "JSONLD_with_control_characters_comment.html"])
+def test_malformed_json_ld_does_not_crash(data_dir, name):
+    html = (data_dir / FIXTURES / "custom.invalid" / name).read_bytes()
+    record = extract_product(html, "https://money.udn.com/money/story/5635/4158094")
+    assert record["price"] is None  # a news article: no product, no invented price
+    assert record["availability"] == "unknown"
+
+
+@pytest.fixture(scope="module")
+def scores(data_dir):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "extraction_score.py"
+    spec = importlib.util.spec_from_file_location("extraction_score", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    start = time.perf_counter()
+    result = module.score_all(data_dir)
+    return result, time.perf_counter() - start
+
+
+def test_scorer_table(scores):
+    result, seconds = scores
+    assert set(result) == {"ours", "Zyte", "Diffbot", "extruct"}
+    assert all(r["n"] == 97 for r in result.values())
+    ours = result["ours"]
+    others = [r for name, r in result.items() if name != "ours"]
+    assert ours["availability"] >= 0.96
+    assert all(ours["availability"] > r["availability"] for r in others)
+    assert all(ours["currency"] > r["currency"] for r in others)
+    # Measured 0.887: below the 0.92 target and Zyte's 0.897 (see the task report).
+    assert ours["price"] >= 0.88
+    assert seconds < 60
+
+
+def test_product_spider_yields_one_outcome_per_page(data_dir):
+    from scrapy.http import HtmlResponse, Request
+
+    from crawlers.items import Quarantined
+    from crawlers.spiders.product import ProductSpider
+
+    html, url = _page(data_dir, "0666abeb")
+    spider = ProductSpider(start_urls=f"{url}, https://example.com/gone", crawl_id="c7")
+    assert spider.start_urls == [url, "https://example.com/gone"]
+
+    def respond(link: str, status: int, body: bytes) -> HtmlResponse:
+        return HtmlResponse(link, status=status, body=body, encoding="utf-8",
+                            request=Request(link, meta={"link": link}))
+
+    [record] = spider.parse(respond(url, 200, html))
+    assert (record.price, record.currency, record.product_id) == (450, "GBP", "002.937.72")
+    assert record.provenance.crawl_id == "c7" and record.provenance.http_status == 200
+    [gone] = spider.parse(respond("https://example.com/gone", 404, b"<html></html>"))
+    assert isinstance(gone, Quarantined) and gone.row["reason"] == "http_404"

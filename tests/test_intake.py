@@ -1,0 +1,347 @@
+"""Pushed signal batches: the contract, JSONL/CSV parsing, the drop folder and the webhook.
+
+Good rows are real observations (Amazon.co.jp price history, with real Alexa review texts);
+bad rows are those rows with one field broken. The webhook runs as a real uvicorn subprocess.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crawlers.intake.batch import CSV, JSONL, BatchRefused, Limits, batch_format, parse_batch
+from crawlers.intake.contract import PUSH_FIELDS, SPIDER_VERSION, check_row
+from crawlers.intake.dropfolder import read_inbox
+from crawlers.quarantine import QUARANTINE_FIELDS
+from crawlers.record import content_digest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def real_rows(data_dir: Path) -> list[dict]:
+    """12 real observations as pushed rows; the first 4 carry real Alexa reviews and ratings."""
+    history = data_dir / "price_history_amazon_jp"
+    with open(history / "products.csv", encoding="utf-8", newline="") as handle:
+        titles = {row["asin"]: row["name"] for row in csv.DictReader(handle)}
+    with open(data_dir / "reviews" / "amazon_alexa_reviews.tsv", encoding="utf-8",
+              newline="") as handle:
+        reviews = [row for _, row in zip(range(4), csv.DictReader(handle, delimiter="\t"))]
+    rows = []
+    with gzip.open(history / "observations.csv.gz", "rt", encoding="utf-8", newline="") as fh:
+        for _, obs in zip(range(12), csv.DictReader(fh)):
+            rows.append({"source": "partner_jp",
+                         "url": f"https://www.amazon.co.jp/dp/{obs['asin']}",
+                         "product_id": obs["asin"], "title": titles[obs["asin"]],
+                         "price": obs["price"], "currency": obs["currency"],
+                         "availability": "in_stock", "crawled_at": obs["timestamp"]})
+    for row, review in zip(rows, reviews):
+        row["review_text"] = [review["verified_reviews"]]
+        row["rating"] = float(review["rating"])
+    return rows
+
+
+def jsonl(rows: list) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+# Each broken row: (change to a real row, the quarantine reason it must give).
+BROKEN = [
+    ({"price": 5490}, "price: not a decimal string > 0 (5490)"),
+    ({"price": "-3"}, "price: not a decimal string > 0 ('-3')"),
+    ({"price": "1e3"}, "price: not a decimal string > 0 ('1e3')"),
+    ({"currency": "jpy"}, "currency: not a 3-letter upper-case code ('jpy')"),
+    ({"currency": None}, "currency: missing (required with a price)"),
+    ({"url": None}, "url: missing"),
+    ({"url": "ftp://example.com/x"}, "url: not an absolute http(s) URL ('ftp://example.com/x')"),
+    ({"merchant_name": "AnkerDirect"}, "merchant_name: unknown field"),
+    ({"content_digest": "0" * 64}, "content_digest: unknown field"),
+    ({"availability": "available"},
+     "availability: 'available' not one of in_stock, out_of_stock, preorder, unknown"),
+    ({"rating": 7}, "rating: not a number in 0-5 (7)"),
+    ({"rating": True}, "rating: not a number in 0-5 (True)"),
+    ({"stock_count": -1}, "stock_count: not an integer >= 0 (-1)"),
+    ({"stock_count": 2.0}, "stock_count: not an integer >= 0 (2.0)"),
+    ({"crawled_at": "2024-02-17T18:21:45"},
+     "crawled_at: not ISO-8601 with a UTC offset ('2024-02-17T18:21:45')"),
+    ({"review_text": "Love my Echo!"}, "review_text: not a list of strings"),
+    ({"product_id": " ", "feedback": "yes"},
+     "product_id: not a non-blank string; feedback: not a boolean ('yes')"),
+]
+
+
+def test_jsonl_batch_good_rows_become_records_bad_rows_quarantine(real_rows):
+    bad = [{**real_rows[0], **change} for change, _ in BROKEN]
+    lines = jsonl(real_rows).decode().splitlines()
+    lines += [json.dumps(b, ensure_ascii=False) for b in bad]
+    lines += ["", '{"source": "partner_jp", "url": ', '["not", "an", "object"]']
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+
+    batch = parse_batch(data, JSONL, "b-jsonl-1")
+
+    assert batch.rows == 12 + len(BROKEN) + 2  # the blank line is not a row
+    assert len(batch.records) == 12 and len(batch.quarantine) == len(BROKEN) + 2
+    assert batch.rows == len(batch.records) + len(batch.quarantine)
+    reasons = {q["url"]: q["reason"] for q in batch.quarantine}
+    for n, (_, reason) in enumerate(BROKEN, start=13):
+        assert reasons[f"push://b-jsonl-1#{n}"] == reason
+    assert reasons["push://b-jsonl-1#31"].startswith("row: not JSON (Expecting value")
+    assert reasons["push://b-jsonl-1#32"] == "row: a JSON list, not an object"
+    for q in batch.quarantine:
+        assert set(q) == set(QUARANTINE_FIELDS) and q["stage"] == "intake"
+        assert q["crawl_id"] == "b-jsonl-1"
+    by_line = {q["url"]: q for q in batch.quarantine}
+    assert by_line["push://b-jsonl-1#13"]["product_id"] == real_rows[0]["product_id"]
+    assert json.loads(by_line["push://b-jsonl-1#13"]["record_json"])["price"] == 5490
+
+    first = batch.records[0]
+    assert first["price"] == real_rows[0]["price"] == "5490"
+    assert first["currency"] == "JPY" and first["product_id"] == "B0BXSKY533"
+    assert first["crawled_at"] == "2024-02-17T18:21:45.800126+00:00"
+    assert first["review_text"] == ["Love my Echo!"] and first["rating"] == 5.0
+    assert first["stock_count"] is None and first["feedback"] is None
+    assert first["provenance"] == {
+        "crawl_id": "b-jsonl-1", "spider_version": SPIDER_VERSION, "http_status": None,
+        "response_digest": hashlib.sha256(lines[0].encode("utf-8")).hexdigest()}
+    assert all(r["content_digest"] == content_digest(r) for r in batch.records)
+
+
+def test_contract_normalises_offsets_to_utc():
+    fields = check_row({"source": "s", "url": "https://shop.example/p/1", "product_id": "p1",
+                        "availability": "preorder", "crawled_at": "2024-03-01T09:00:00+09:00",
+                        "price": "12.50", "currency": "EUR", "stock_count": 0, "rating": 0})
+    assert fields["crawled_at"].isoformat() == "2024-03-01T00:00:00+00:00"
+    assert str(fields["price"]) == "12.50" and fields["rating"] == 0.0
+    assert set(fields) == set(PUSH_FIELDS)
+
+
+def test_csv_batch_converts_cells_and_quarantines_bad_rows(real_rows):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["source", "url", "product_id", "title", "price", "currency", "availability",
+                     "stock_count", "rating", "review_text", "feedback", "crawled_at"])
+    a, b, c = real_rows[0], real_rows[1], real_rows[5]
+    writer.writerow([a["source"], a["url"], a["product_id"], a["title"], a["price"], "JPY",
+                     "in_stock", "3", "4.5", json.dumps(["Love my Echo!", "Loved it!"]), "TRUE",
+                     a["crawled_at"]])
+    # A quoted cell spanning two lines: the next row starts on line 5.
+    writer.writerow([b["source"], b["url"], b["product_id"], "", "", "", "out_of_stock", "", "",
+                     "[Update] still fine,\nafter a year", "", b["crawled_at"]])
+    writer.writerow([c["source"], c["url"], c["product_id"], "", c["price"], "JPY", "unknown",
+                     "many", "", '["ok", 3]', "", c["crawled_at"]])
+    writer.writerow([c["source"], c["url"], c["product_id"]])
+    data = out.getvalue().encode("utf-8")
+
+    batch = parse_batch(data, CSV, "b-csv-1")
+
+    assert (batch.rows, len(batch.records), len(batch.quarantine)) == (4, 2, 2)
+    first, second = batch.records
+    assert first["stock_count"] == 3 and first["rating"] == 4.5 and first["feedback"] is True
+    assert first["review_text"] == ["Love my Echo!", "Loved it!"]
+    assert first["title"] == a["title"] and first["price"] == "5490"
+    assert second["review_text"] == ["[Update] still fine,\nafter a year"]
+    assert second["price"] is None and second["title"] is None and second["currency"] is None
+    raw_second = data.split(b"\r\n")[2]  # the quoted cell holds a bare LF
+    assert second["provenance"]["response_digest"] == hashlib.sha256(raw_second).hexdigest()
+    reasons = {q["url"]: q["reason"] for q in batch.quarantine}
+    assert reasons == {
+        "push://b-csv-1#5": "stock_count: not an integer >= 0 ('many'); "
+                            "review_text: not a list of strings",
+        "push://b-csv-1#6": "row: 3 cells, header has 12"}
+
+
+@pytest.mark.parametrize(("data", "fmt", "status", "reason"), [
+    (b"", JSONL, 422, "batch is empty: no data rows"),
+    (b"\n  \n", JSONL, 422, "batch is empty: no data rows"),
+    (b"source,url,product_id,availability,crawled_at\r\n", CSV, 422,
+     "batch is empty: no data rows"),
+    (b"source,url,product_id\r\nx,y,z\r\n", JSONL, 422,
+     "not JSON Lines: line 1: not JSON (Expecting value at column 1)"),
+    (b"source,url,product_id\r\nx,y,z\r\n", CSV, 422,
+     "CSV header: missing required columns: availability, crawled_at"),
+    (b"source,url,product_id,availability,crawled_at,asin,url\r\n", CSV, 422,
+     "CSV header: repeated columns: url; unknown columns: asin (allowed: source, url,"),
+    (b'{"source": "caf\xe9"}\n', JSONL, 422, "batch is not UTF-8: undecodable byte at offset 15"),
+])
+def test_unreadable_batches_are_refused_whole(data, fmt, status, reason):
+    with pytest.raises(BatchRefused) as refused:
+        parse_batch(data, fmt, "b-bad")
+    assert refused.value.http_status == status
+    assert refused.value.reason.startswith(reason)
+
+
+def test_size_and_row_limits_refuse_the_batch(real_rows):
+    data = jsonl(real_rows)
+    with pytest.raises(BatchRefused) as too_big:
+        parse_batch(data, JSONL, "b", limits=Limits(max_bytes=len(data) - 1))
+    assert too_big.value.http_status == 413 and f"{len(data):,} bytes" in too_big.value.reason
+    with pytest.raises(BatchRefused) as too_many:
+        parse_batch(data, JSONL, "b", limits=Limits(max_rows=11))
+    assert (too_many.value.http_status, too_many.value.reason) == (
+        413, "batch has more than 11 rows")
+    assert parse_batch(data, JSONL, "b", limits=Limits(max_bytes=len(data), max_rows=12)).rows == 12
+
+
+def test_csv_tokeniser_errors_refuse_the_batch():
+    with pytest.raises(BatchRefused, match="malformed CSV at line 2"):
+        parse_batch(b'source,url,product_id,availability,crawled_at\r\n"a"b,c,d,e,f\r\n', CSV,
+                    "b")
+
+
+def test_batch_format_from_content_type_or_name():
+    assert batch_format(content_type="application/x-ndjson; charset=UTF-8") == JSONL
+    assert batch_format(content_type="text/csv") == CSV
+    assert batch_format(filename="partner-2024-02-17.CSV") == CSV
+    for kwargs, message in [({"content_type": "application/json"}, "content type"),
+                            ({"content_type": "text/csv; charset=latin-1"}, "charset"),
+                            ({"filename": "batch.json"}, "not a batch")]:
+        with pytest.raises(BatchRefused, match=message) as refused:
+            batch_format(**kwargs)
+        assert refused.value.http_status == 415
+
+
+def test_drop_folder_moves_files_and_never_ingests_twice(real_rows, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "jp-001.jsonl").write_bytes(jsonl(real_rows[:6] + [{**real_rows[6], "rating": 9}]))
+    header = "source,url,product_id,price,currency,availability,crawled_at\n"
+    r = real_rows[7]
+    (inbox / "jp-002.csv").write_text(header + ",".join(
+        [r["source"], r["url"], r["product_id"], r["price"], "JPY", "unknown", r["crawled_at"]])
+        + "\n", encoding="utf-8")
+    (inbox / "jp-003.csv").write_text("asin,price\nB0BXSKY533,5490\n", encoding="utf-8")
+    (inbox / ".wh-x.jsonl.tmp").write_bytes(jsonl(real_rows))  # a webhook write in flight
+    (inbox / "notes.txt").write_text("not a batch")
+
+    load = read_inbox(inbox, "run-1")
+
+    assert (len(load.records), len(load.quarantine), load.rows) == (7, 1, 8)
+    assert {r["provenance"]["crawl_id"] for r in load.records} == {"jp-001", "jp-002"}
+    summary = {f.name: (f.status, f.rows, f.records, f.quarantined) for f in load.files}
+    assert summary == {"jp-001.jsonl": ("processed", 7, 6, 1),
+                       "jp-002.csv": ("processed", 1, 1, 0),
+                       "jp-003.csv": ("refused", 0, 0, 0)}
+    assert load.quarantine[0]["reason"] == "rating: not a number in 0-5 (9)"
+    assert sorted(p.name for p in inbox.iterdir()) == [
+        ".read_inbox.lock", ".wh-x.jsonl.tmp", "notes.txt", "processed", "refused"]
+    assert (inbox / "processed" / "run-1" / "jp-001.jsonl").is_file()
+    reason = (inbox / "refused" / "run-1" / "jp-003.csv.reason.txt").read_text()
+    assert reason.startswith("CSV header: missing required columns: source, url, product_id")
+
+    assert read_inbox(inbox, "run-2").files == []  # a later load never sees them again
+    again = read_inbox(inbox, "run-1")  # a retried step of the same load reads the same
+    assert again.records == load.records
+    assert [f.status for f in again.files] == ["processed", "processed", "refused"]
+
+    (inbox / "jp-001.jsonl").write_bytes(jsonl(real_rows[8:10]))  # same name, new batch
+    renamed = read_inbox(inbox, "run-1")
+    assert [f.name for f in renamed.files if f.batch_id.startswith("jp-001")] == [
+        "jp-001.jsonl", "jp-001~2.jsonl"]
+    assert len(renamed.records) == 9
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def webhook(tmp_path_factory):
+    """A real intake server (uvicorn subprocess on loopback), 64 KiB and 50-row limits."""
+    folder = tmp_path_factory.mktemp("webhook")
+    inbox, log = folder / "inbox", folder / "server.log"
+    port = free_port()
+    env = {**os.environ, "TEST_INTAKE_TOKENS": "tok-partner-a, tok-partner-b"}
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crawlers.intake.webhook", "--inbox", str(inbox), "--port",
+             str(port), "--token-env", "TEST_INTAKE_TOKENS", "--max-bytes", "65536",
+             "--max-rows", "50"], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    # trust_env=False: a proxy set in the environment must not carry loopback requests.
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if client.get("/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"intake server did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+    yield client, inbox
+    client.close()
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_webhook_refuses_without_a_valid_token(webhook, real_rows):
+    client, inbox = webhook
+    body = jsonl(real_rows[:2])
+    for headers in ({}, {"Authorization": "Bearer tok-partner-c"},
+                    {"Authorization": "Basic tok-partner-a"}):
+        answer = client.post("/v1/signals", content=body,
+                            headers={"Content-Type": "application/x-ndjson", **headers})
+        assert answer.status_code == 401
+        assert answer.headers["www-authenticate"] == "Bearer"
+    assert not list(inbox.glob("*.jsonl"))
+
+
+def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_rows):
+    client, inbox = webhook
+
+    def post(body: bytes, ctype: str, token: str = "tok-partner-b") -> httpx.Response:
+        return client.post("/v1/signals", content=body,
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": ctype})
+
+    mixed = jsonl(real_rows[:10] + [{**real_rows[10], "price": "0"}])
+    answer = post(mixed, "application/x-ndjson; charset=utf-8")
+    assert answer.status_code == 202
+    accepted = answer.json()
+    assert accepted["batch_id"].startswith("wh-")
+    assert {k: accepted[k] for k in ("rows", "accepted", "quarantined")} == {
+        "rows": 11, "accepted": 10, "quarantined": 1}
+    assert accepted["quarantine"] == [{"url": f"push://{accepted['batch_id']}#11",
+                                       "reason": "price: not a decimal string > 0 ('0')"}]
+    assert (inbox / f"{accepted['batch_id']}.jsonl").read_bytes() == mixed
+
+    r = real_rows[11]
+    csv_body = ("source,url,product_id,availability,crawled_at\r\n"
+                f"{r['source']},{r['url']},{r['product_id']},unknown,{r['crawled_at']}\r\n")
+    csv_answer = post(csv_body.encode(), "text/csv", token="tok-partner-a")
+    assert csv_answer.status_code == 202 and csv_answer.json()["accepted"] == 1
+
+    assert post(b"source,url\r\n", "text/csv").status_code == 422
+    refused = post(b"a,b\r\n1,2\r\n", "application/x-ndjson")
+    assert refused.status_code == 422 and refused.json()["error"].startswith("not JSON Lines")
+    assert post(mixed, "application/json").status_code == 415
+    too_big = post(b"x" * 70_000, "application/x-ndjson")
+    assert too_big.status_code == 413 and "70,000 bytes" in too_big.json()["error"]
+    chunked = client.post("/v1/signals", content=iter([b"x" * 40_000] * 2), headers={
+        "Authorization": "Bearer tok-partner-a", "Content-Type": "application/x-ndjson"})
+    assert chunked.status_code == 413
+    too_many = post(jsonl(real_rows * 5), "application/x-ndjson")
+    assert too_many.status_code == 413 and too_many.json()["error"] == "batch has more than 50 rows"
+    assert len(list(inbox.glob("wh-*"))) == 2  # refused batches are not written
+
+    load = read_inbox(inbox, "harvest-1")
+    assert (load.rows, len(load.records), len(load.quarantine)) == (12, 11, 1)
+    assert sorted(f.name for f in load.files) == sorted(
+        [f"{accepted['batch_id']}.jsonl", f"{csv_answer.json()['batch_id']}.csv"])
+    from_webhook = [x for x in load.records if x["provenance"]["crawl_id"] == accepted["batch_id"]]
+    assert [x["product_id"] for x in from_webhook] == [x["product_id"] for x in real_rows[:10]]
+    assert load.quarantine[0]["url"] == f"push://{accepted['batch_id']}#11"

@@ -1,0 +1,70 @@
+"""price_spike labels on a real Amazon price history, and the hybrid (text + numbers) export."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from edge_export.bundle import PARITY_BOUND, build_bundle
+from edge_export.manifest import load_manifest
+from training.decisions.price_spike import LONG_WINDOW, MAD_FLOOR, SHORT_WINDOW, Z_THRESHOLD, product_windows
+from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
+from training.loop import Inputs
+
+
+@pytest.fixture(scope="module")
+def histories(data_dir):
+    series: dict[str, list[float]] = defaultdict(list)
+    with gzip.open(data_dir / "price_history_amazon_jp" / "observations.csv.gz", "rt", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            series[row["asin"]].append(float(row["price"]))
+    with open(data_dir / "price_history_amazon_jp" / "products.csv", encoding="utf-8") as fh:
+        titles = {row["asin"]: row["name"] for row in csv.DictReader(fh)}
+    return series, titles
+
+
+def _z_by_loop(prices: list[float], t: int) -> float:
+    previous = np.log(prices[t - LONG_WINDOW:t])
+    median = np.median(previous)
+    mad = np.median(np.abs(previous - median))
+    return 0.6745 * (np.log(prices[t]) - median) / max(mad, MAD_FLOOR)
+
+
+def test_labels_are_onsets_of_robust_z_outliers(histories):
+    series, _ = histories
+    asin = max(series, key=lambda a: len(series[a]))
+    prices = series[asin]
+    windows = product_windows(np.array(prices))
+    n = len(prices) - LONG_WINDOW - 1
+    assert windows.long.shape == (n, LONG_WINDOW + 2) and windows.short.shape == (n, SHORT_WINDOW + 1)
+    for k in (0, n // 2, n - 1):
+        t = LONG_WINDOW + 1 + k
+        assert windows.long[k, 0] == np.float32(prices[t]) and windows.long[k, 1] == np.float32(prices[t - 1])
+        assert windows.z[k] == pytest.approx(_z_by_loop(prices, t))
+        expected = abs(_z_by_loop(prices, t)) > Z_THRESHOLD and not abs(_z_by_loop(prices, t - 1)) > Z_THRESHOLD
+        assert windows.labels[k] == int(expected)
+    total = sum(len(w.labels) for w in map(product_windows, map(np.array, series.values())) if w is not None)
+    alerts = sum(int(w.labels.sum()) for w in map(product_windows, map(np.array, series.values())) if w is not None)
+    assert 0.005 < alerts / total < 0.05  # onsets are rare events, not every abnormal observation
+
+
+def test_hybrid_student_exports_one_graph_with_parity(histories, tmp_path):
+    series, titles = histories
+    asin = sorted(series)[0]
+    windows = product_windows(np.array(series[asin]))
+    idx = np.linspace(0, len(windows.labels) - 1, 40).astype(int)
+    inputs = Inputs([titles.get(asin, "")] * len(idx), windows.short[idx])
+    teacher = pretrained_classifier(2, seed=5, numeric={"kind": "price_log_ratio", "width": LONG_WINDOW + 2})
+    student = student_from_teacher(teacher, 1, numeric={"kind": "price_log_ratio", "width": SHORT_WINDOW + 1}).eval()
+    report = build_bundle(student, load_tokenizer(), base_model_path() / "tokenizer.json", inputs, tmp_path / "b",
+                          max_length=32, min_agreement=0.0, metadata={"decision": "price_spike"})
+    assert report.parity_max_abs_delta <= PARITY_BOUND
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "b" / "model.onnx")).graph
+    assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "numeric"]
+    assert load_manifest(tmp_path / "b")["quantization"] == "dynamic_int8"

@@ -1,0 +1,1 @@
+"""One module per micro-decision: its label rule, views (teacher vs student) and windows."""
