@@ -78,6 +78,11 @@ class Settings:
         return self.state_dir / "staging"
 
     @property
+    def inbox_dir(self) -> Path:
+        """Drop folder for pushed signal batches (the webhook writes accepted batches here)."""
+        return self.state_dir / "inbox"
+
+    @property
     def decision_log_dir(self) -> Path:
         return self.state_dir / "decision_log"
 
@@ -93,7 +98,7 @@ class Settings:
         """
         for path in (self.state_dir, self.dagster_home, self.mlflow_dir, self.artifact_root,
                      self.bundles_dir, self.models_dir, self.deploy_dir,
-                     self.staging_dir, self.decision_log_dir,
+                     self.staging_dir, self.inbox_dir, self.decision_log_dir,
                      self.cache_dir):
             path.mkdir(parents=True, exist_ok=True)
         instance_yaml = self.dagster_home / "dagster.yaml"

@@ -13,8 +13,8 @@ import dagster as dg
 
 from edge_insights.settings import Settings
 from orchestration import checks
-from orchestration.assets import feedback, harvest, models, quality, release
-from orchestration.jobs import feedback_job, harvest_job, main_job, retrain_job
+from orchestration.assets import backfill, feedback, harvest, models, quality, release
+from orchestration.jobs import backfill_job, feedback_job, harvest_job, main_job, retrain_job
 from orchestration.resources import CrawlResource, MlflowResource, TrainingResource, WarehouseResource
 from orchestration.schedules import harvest_schedule
 from orchestration.sensors import divergence_sensor
@@ -31,9 +31,9 @@ def build_definitions(settings: Settings | None = None, *, preset: str | None = 
     max_pages = int(os.environ.get("EDGE_INSIGHTS_MAX_PAGES", "0")) if max_pages is None else max_pages
     max_reviews = int(os.environ.get("EDGE_INSIGHTS_MAX_REVIEWS", "0")) if max_reviews is None else max_reviews
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([harvest, quality, models, release, feedback]),
+        assets=dg.load_assets_from_modules([harvest, backfill, quality, models, release, feedback]),
         asset_checks=dg.load_asset_checks_from_modules([checks]),
-        jobs=[main_job, harvest_job, retrain_job, feedback_job],
+        jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job],
         schedules=[harvest_schedule],
         sensors=[divergence_sensor],
         resources={
@@ -43,6 +43,8 @@ def build_definitions(settings: Settings | None = None, *, preset: str | None = 
             "crawl": CrawlResource(
                 mirror_dir=str(settings.data_dir / "books_toscrape" / "site"),
                 reviews_dir=str(settings.data_dir / "reviews"),
+                price_history_path=str(settings.data_dir / "price_history_amazon_jp" / "observations.csv.gz"),
+                price_products_path=str(settings.data_dir / "price_history_amazon_jp" / "products.csv"),
                 max_pages=max_pages, max_reviews_per_file=max_reviews),
             "training": TrainingResource(
                 preset=preset,

@@ -5,21 +5,26 @@ import dagster as dg
 
 main_job = dg.define_asset_job(
     "edge_insights_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report", "price_history"),
     description="Harvest → scrub → validate → history → features → teacher → student → bundle → "
                 "registry → deploy.")
 
 harvest_job = dg.define_asset_job(
     "harvest_job",
-    selection=dg.AssetSelection.assets("raw_harvest", "raw_reviews", "scrubbed_signals",
+    selection=dg.AssetSelection.assets("raw_harvest", "raw_reviews", "raw_pushed", "scrubbed_signals",
                                        "validated_signals", "signal_history"),
     description="Collect, scrub, validate and store fresh signals.")
 
 retrain_job = dg.define_asset_job(
     "retrain_job",
     selection=dg.AssetSelection.assets("signal_features").downstream()
-    - dg.AssetSelection.assets("divergence_report"),
+    - dg.AssetSelection.assets("divergence_report", "price_history"),
     description="Relabel with the central model, distil, export and register a challenger.")
 
 feedback_job = dg.define_asset_job("feedback_job", selection=dg.AssetSelection.assets("divergence_report"),
                                    description="Measure edge-vs-central divergence from decision logs.")
+
+backfill_job = dg.define_asset_job(
+    "price_history_backfill", selection=dg.AssetSelection.assets("price_history"),
+    description="Load real price histories as daily partitions of signal_history (launch a backfill "
+                "over a date range from the UI; it runs as one run).")

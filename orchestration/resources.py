@@ -60,6 +60,8 @@ class CrawlResource(dg.ConfigurableResource):
     start_url: str = ""
     mirror_dir: str
     reviews_dir: str
+    price_history_path: str
+    price_products_path: str
     max_pages: int = 0
     max_reviews_per_file: int = 0
 

@@ -104,20 +104,72 @@ class Warehouse:
         return len(frame)
 
     def append_history(self) -> tuple[int, int]:
-        """Copy the validated snapshot into ``signal_history``, skipping observations already there
-        (same content_digest and intake), so re-harvesting unchanged pages is idempotent.
+        """Append the validated snapshot to ``signal_history`` (see :meth:`_insert_observations`).
         Returns (added, total)."""
         with self.connect() as con:
-            before = con.execute("SELECT count(*) FROM signal_history").fetchone()[0]
-            con.execute("""
-                INSERT INTO signal_history
-                SELECT * FROM validated_signals v WHERE NOT EXISTS (
-                    SELECT 1 FROM signal_history h
-                    WHERE h.content_digest = v.content_digest AND h.intake = v.intake)
-                QUALIFY row_number() OVER (PARTITION BY content_digest, intake ORDER BY crawled_at) = 1
-            """)
-            after = con.execute("SELECT count(*) FROM signal_history").fetchone()[0]
+            return self._insert_observations(con, "validated_signals")
+
+    def append_rows_to_history(self, run_id: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        """Append flattened, already validated rows (a backfill) to ``signal_history``.
+        Returns (added, total)."""
+        frame = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+        frame["crawled_at"] = pd.to_datetime(frame["crawled_at"], utc=True, format="ISO8601")
+        with self.connect() as con:
+            con.register("frame", frame)
+            return self._insert_observations(con, "frame")
+
+    @staticmethod
+    def _insert_observations(con: duckdb.DuckDBPyConnection, source: str) -> tuple[int, int]:
+        """Insert rows of ``source`` that are new observations; returns (added, total).
+
+        * Reviews are events: a review already stored (same content digest) is not stored again.
+        * Shop observations (prices, stock) are a time series per product: a row is stored only
+          when its content differs from the product's previous observation (in the batch, else
+          the latest stored one at or before it). Re-crawling unchanged pages — or re-running a
+          partition — adds nothing, while a price that goes A → B → A keeps all three changes,
+          so "price at time T" stays exact.
+        """
+        before = con.execute("SELECT count(*) FROM signal_history").fetchall()[0][0]
+        con.execute(f"""
+            INSERT INTO signal_history
+            SELECT * FROM {source} v WHERE v.intake = 'reviews' AND NOT EXISTS (
+                SELECT 1 FROM signal_history h
+                WHERE h.content_digest = v.content_digest AND h.intake = v.intake)
+            QUALIFY row_number() OVER (PARTITION BY content_digest ORDER BY crawled_at) = 1
+        """)
+        columns = ", ".join(f"b.{c}" for c in SIGNAL_COLUMNS)
+        con.execute(f"""
+            INSERT INTO signal_history
+            WITH batch AS (
+                SELECT *, lag(content_digest) OVER (
+                    PARTITION BY intake, product_id ORDER BY crawled_at, content_digest) AS previous
+                FROM {source} WHERE intake <> 'reviews')
+            SELECT {columns} FROM batch b
+            ASOF LEFT JOIN signal_history h
+                ON b.intake = h.intake AND b.product_id = h.product_id AND b.crawled_at >= h.crawled_at
+            WHERE coalesce(b.previous, h.content_digest, '') <> b.content_digest AND NOT EXISTS (
+                SELECT 1 FROM signal_history x
+                WHERE x.intake = b.intake AND x.product_id = b.product_id
+                  AND x.crawled_at = b.crawled_at AND x.content_digest = b.content_digest)
+        """)
+        after = con.execute("SELECT count(*) FROM signal_history").fetchall()[0][0]
         return after - before, after
+
+    def price_at(self, product_id: str, at: str) -> dict[str, Any] | None:
+        """The last observed price of ``product_id`` at or before ``at`` (ISO-8601; UTC if naive).
+
+        Returns {price (decimal string), currency, crawled_at (ISO), source} or None if the product
+        had no priced observation by then.
+        """
+        with self.connect() as con:
+            row = con.execute("""
+                SELECT CAST(price AS VARCHAR), currency, crawled_at, source FROM signal_history
+                WHERE product_id = ? AND price IS NOT NULL AND crawled_at <= CAST(? AS TIMESTAMPTZ)
+                ORDER BY crawled_at DESC LIMIT 1""", [product_id, at]).fetchone()
+        if row is None:
+            return None
+        return {"price": format(Decimal(row[0]).normalize(), "f"), "currency": row[1],
+                "crawled_at": pd.Timestamp(row[2]).isoformat(), "source": row[3]}
 
     def write_quarantine(self, run_id: str, stage: str, rows: list[dict[str, Any]]) -> int:
         """Replace this run's quarantine rows of ``stage``; returns the count."""

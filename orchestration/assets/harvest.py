@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from crawlers.feeds import feed_files, read_feed_file
+from crawlers.intake.dropfolder import read_inbox
 from crawlers.static_site import serve_folder
 from edge_insights.settings import Settings
 from orchestration.resources import CrawlResource
@@ -64,3 +65,17 @@ def raw_reviews(context: dg.AssetExecutionContext, crawl: CrawlResource) -> dg.M
     return dg.MaterializeResult(metadata={
         "records": len(records), "quarantined": len(quarantined),
         "per_file": dg.MetadataValue.json(per_file), "staging": str(out)})
+
+
+@dg.asset(group_name=HARVEST_GROUP, kinds={"python"},
+          description="Pushed signal batches (JSON Lines / CSV) from the drop folder <state>/inbox, where the "
+                      "webhook intake also writes accepted batches; each file is ingested once.")
+def raw_pushed(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    out = staging_folder("raw_pushed")
+    shutil.rmtree(out, ignore_errors=True)
+    load = read_inbox(Settings.from_env().inbox_dir, context.run_id)
+    write_jsonl(out / RECORDS, load.records)
+    write_jsonl(out / QUARANTINE, load.quarantine)
+    return dg.MaterializeResult(metadata={
+        "records": len(load.records), "quarantined": len(load.quarantine), "files": len(load.files),
+        "refused_files": sum(1 for f in load.files if f.status == "refused")})
