@@ -42,7 +42,8 @@ def _metadata_value(value: Any) -> Any:
 
 def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, max_reviews: int,
             on_event=None) -> JobOutcome:
-    """Execute a job of the definitions in the persistent instance at ``settings.dagster_home``.
+    """Execute a job of the definitions in the persistent instance at ``settings.dagster_home``;
+    a partitioned job runs for its newest complete partition.
 
     ``on_event(event)`` is called from a polling thread for each new event (progress display).
     """
@@ -53,6 +54,8 @@ def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, m
     defs = build_definitions(settings, preset=preset, max_pages=max_pages, max_reviews=max_reviews)
     job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
+    # A partitioned job (the harvest chain) runs for its newest complete time window: "now".
+    partition_key = job.partitions_def.get_last_partition_key() if job.partitions_def else None
     with dg.DagsterInstance.get() as instance:
         done = threading.Event()
         result: dict[str, Any] = {}
@@ -60,7 +63,7 @@ def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, m
         def execute() -> None:
             try:
                 result["run"] = job.execute_in_process(
-                    instance=instance, run_id=run_id, raise_on_error=False,
+                    instance=instance, run_id=run_id, raise_on_error=False, partition_key=partition_key,
                     # The event log keeps every DEBUG event for the UI; the console gets warnings only.
                     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
             finally:

@@ -1,5 +1,7 @@
-"""Asset checks: GX suites and row conservation, blocking so bad data never reaches training."""
+"""Asset checks: GX suites and row conservation, blocking so bad data never reaches training.
 
+Checks run in the run that materialised ``validated_signals`` and look at that run's partition.
+"""
 
 import dagster as dg
 import pandas as pd
@@ -10,12 +12,13 @@ from orchestration.resources import WarehouseResource
 
 def _suite_check(intake: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset="validated_signals", name=f"{intake}_expectations", blocking=True,
-                    description=f"Great Expectations suite of the {intake} intake on validated rows.")
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        frame = warehouse.get().frame("SELECT * FROM validated_signals WHERE intake = ?", [intake])
+                    description=f"Great Expectations suite of the {intake} intake on the partition's validated rows.")
+    def check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        frame = warehouse.get().frame("SELECT * FROM validated_signals WHERE intake = ? AND run_id = ?",
+                                      [intake, context.run.run_id])
         if frame.empty:
             return dg.AssetCheckResult(passed=False, metadata={"rows": 0},
-                                       description=f"no validated {intake} rows")
+                                       description=f"no validated {intake} rows in this run")
         frame["price"] = pd.to_numeric(frame["price"])
         summary = validate_frame(frame, intake)
         return dg.AssetCheckResult(passed=summary.success, metadata=summary.to_metadata())
@@ -28,14 +31,20 @@ reviews_expectations = _suite_check("reviews")
 
 
 @dg.asset_check(asset="validated_signals", blocking=True,
-                description="count in = count out + count quarantined, for the scrub and validate stages.")
+                description="count in = count out + count quarantined for the validate stage of the partition.")
 def rows_conserved(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     wh = warehouse.get()
-    scrubbed = int(wh.frame("SELECT count(*) AS n FROM scrubbed_signals")["n"][0])
-    validated = int(wh.frame("SELECT count(*) AS n FROM validated_signals")["n"][0])
-    run = wh.frame("SELECT run_id FROM validated_signals LIMIT 1")
-    run_id = run["run_id"][0] if len(run) else context.run_id
-    quarantined = int(wh.frame("SELECT count(*) AS n FROM quarantine WHERE run_id = ? AND stage = 'validate'",
-                               [run_id])["n"][0])
+    keys = wh.frame("SELECT DISTINCT partition_key FROM validated_signals WHERE run_id = ?", [context.run.run_id])
+    if keys.empty:
+        return dg.AssetCheckResult(passed=False, description="validated_signals wrote no rows in this run")
+    key = keys["partition_key"][0]
+    def count(sql: str, params: list) -> int:
+        return int(wh.frame(sql, params)["n"][0])
+
+    scrubbed = count("SELECT count(*) AS n FROM scrubbed_signals WHERE partition_key = ?", [key])
+    validated = count("SELECT count(*) AS n FROM validated_signals WHERE partition_key = ?", [key])
+    quarantined = count("SELECT count(*) AS n FROM quarantine WHERE run_id = ? AND stage = 'validate'",
+                        [context.run.run_id])
     return dg.AssetCheckResult(passed=scrubbed == validated + quarantined,
-                               metadata={"in": scrubbed, "out": validated, "quarantined": quarantined})
+                               metadata={"partition": key, "in": scrubbed, "out": validated,
+                                         "quarantined": quarantined})

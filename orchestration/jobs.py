@@ -5,7 +5,7 @@ import dagster as dg
 
 main_job = dg.define_asset_job(
     "edge_insights_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report", "price_history"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report", "price_history", "replay_harvest"),
     description="Harvest → scrub → validate → history → features → teacher → student → bundle → "
                 "registry → deploy.")
 
@@ -18,7 +18,7 @@ harvest_job = dg.define_asset_job(
 retrain_job = dg.define_asset_job(
     "retrain_job",
     selection=dg.AssetSelection.assets("signal_features").downstream()
-    - dg.AssetSelection.assets("divergence_report", "price_history"),
+    - dg.AssetSelection.assets("divergence_report", "price_history", "replay_harvest"),
     description="Relabel with the central model, distil, export and register a challenger.")
 
 feedback_job = dg.define_asset_job("feedback_job", selection=dg.AssetSelection.assets("divergence_report"),
@@ -28,3 +28,7 @@ backfill_job = dg.define_asset_job(
     "price_history_backfill", selection=dg.AssetSelection.assets("price_history"),
     description="Load real price histories as daily partitions of signal_history (launch a backfill "
                 "over a date range from the UI; it runs as one run).")
+
+replay_job = dg.define_asset_job(
+    "market_replay", selection=dg.AssetSelection.assets("replay_harvest"),
+    description="Crawl market-replay ticks (simulated days) into signal_history; a range runs as one run.")

@@ -5,7 +5,7 @@ import dagster as dg
 
 from orchestration.jobs import harvest_job
 
-harvest_schedule = dg.ScheduleDefinition(
-    name="harvest_schedule", job=harvest_job, cron_schedule="0 */6 * * *",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Every 6 hours: crawl, ingest feeds, scrub, validate, append to history.")
+harvest_schedule = dg.build_schedule_from_partitioned_job(
+    harvest_job, name="harvest_schedule", default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Every 6 hours, for the window that just closed: crawl, ingest feeds, scrub, validate, "
+                "append to history.")

@@ -1,14 +1,14 @@
 """DuckDB warehouse: the tables between assets.
 
 Tables (one row = one signal record, provenance flattened):
-    scrubbed_signals   PII-free records of the latest scrub (``run_id``, ``intake``)
-    validated_signals  records of the latest scrub that passed the row rules
-    signal_history     every validated record ever seen, unique per (content_digest, intake)
+    scrubbed_signals   PII-free records of each harvest partition (``partition_key``, ``intake``)
+    validated_signals  records of each harvest partition that passed the row rules
+    signal_history     every new observation of every partition (see ``_insert_observations``)
     quarantine         every row that left the flow in any run, with run_id, stage and reason
     features_negative_review   labelled examples with their split, from the latest build
 
-The first two and the feature table are snapshots (replaced whole by each materialisation), so a
-downstream asset materialised in a later run reads what its upstream last produced.
+Re-materialising a partition replaces that partition's rows; the feature table is a snapshot
+replaced whole by each build.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ SIGNAL_DDL = """
     price DECIMAL(18, 4), currency VARCHAR, availability VARCHAR, stock_count BIGINT,
     rating DOUBLE, review_text VARCHAR[], author VARCHAR, feedback BOOLEAN,
     crawled_at TIMESTAMPTZ, content_digest VARCHAR, crawl_id VARCHAR, spider_version VARCHAR,
-    http_status INTEGER, response_digest VARCHAR
+    http_status INTEGER, response_digest VARCHAR, partition_key VARCHAR
 """
 SIGNAL_COLUMNS = [c.split()[0] for c in SIGNAL_DDL.replace("DECIMAL(18, 4)", "DECIMAL").split(",")]
 QUARANTINE_DDL = """
@@ -40,20 +40,21 @@ FEATURES_DDL = "run_id VARCHAR, text VARCHAR, label INTEGER, product_id VARCHAR,
 FEATURE_COLUMNS = [c.split()[0] for c in FEATURES_DDL.split(",")]
 
 
-def flatten(record: dict[str, Any], run_id: str, intake: str) -> dict[str, Any]:
-    """A signal-record dict (nested provenance) → one warehouse row."""
+def flatten(record: dict[str, Any], run_id: str, intake: str, partition_key: str | None = None) -> dict[str, Any]:
+    """A signal-record dict (nested provenance) → one warehouse row of a harvest partition."""
     prov = record.get("provenance") or {}
     row = {k: record.get(k) for k in SIGNAL_COLUMNS}
     row.update(run_id=run_id, intake=intake, crawl_id=prov.get("crawl_id"),
                spider_version=prov.get("spider_version"), http_status=prov.get("http_status"),
-               response_digest=prov.get("response_digest"))
+               response_digest=prov.get("response_digest"), partition_key=partition_key)
     return row
 
 
 def unflatten(row: dict[str, Any]) -> dict[str, Any]:
     """A warehouse row → signal-record dict (price as string, crawled_at ISO, nested provenance)."""
     record = {k: row[k] for k in SIGNAL_COLUMNS if k not in
-              ("run_id", "intake", "crawl_id", "spider_version", "http_status", "response_digest")}
+              ("run_id", "intake", "crawl_id", "spider_version", "http_status", "response_digest",
+               "partition_key")}
     # Prices are read as DECIMAL text (see Warehouse.signals), never through a float.
     record["price"] = None if row["price"] is None or pd.isna(row["price"]) else \
         format(Decimal(row["price"]).normalize(), "f")
@@ -91,21 +92,21 @@ class Warehouse:
         finally:
             con.close()
 
-    def write_signals(self, table: str, run_id: str, rows: list[dict[str, Any]]) -> int:
-        """Replace the snapshot ``table`` with ``rows`` (flattened); returns the count."""
+    def write_signals(self, table: str, partition_key: str, rows: list[dict[str, Any]]) -> int:
+        """Replace one partition's rows of ``table`` with ``rows`` (flattened); returns the count."""
         frame = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
         frame["crawled_at"] = pd.to_datetime(frame["crawled_at"], utc=True)
         with self.connect() as con:
-            con.execute(f"DELETE FROM {table}")
+            con.execute(f"DELETE FROM {table} WHERE partition_key = ?", [partition_key])
             if len(frame):
-                frame["run_id"] = run_id
+                frame["partition_key"] = partition_key
                 con.register("frame", frame)
                 con.execute(f"INSERT INTO {table} SELECT {', '.join(SIGNAL_COLUMNS)} FROM frame")
         return len(frame)
 
     def append_history(self) -> tuple[int, int]:
-        """Append the validated snapshot to ``signal_history`` (see :meth:`_insert_observations`).
-        Returns (added, total)."""
+        """Append every validated partition to ``signal_history``; partitions already appended add
+        nothing (see :meth:`_insert_observations`). Returns (added, total)."""
         with self.connect() as con:
             return self._insert_observations(con, "validated_signals")
 

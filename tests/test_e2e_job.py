@@ -103,7 +103,7 @@ def test_known_pii_is_scrubbed_before_storage(job_run):
     assert pii["USER"] == ROWS_PER_FILE  # every Datafiniti row has a reviewer name
     authors = wh.frame("SELECT DISTINCT author FROM signal_history WHERE author IS NOT NULL")["author"].tolist()
     assert authors == ["<USER>"]
-    assert not (settings.staging_dir / "raw_reviews").exists()
+    assert not any((settings.staging_dir / "raw_reviews").rglob("*.jsonl"))
 
 
 def test_known_bad_rows_are_quarantined_and_counts_conserve(job_run, slice_data):

@@ -15,9 +15,9 @@ from data_quality.pii import scrub_record
 from data_quality.quarantine import assert_conserved
 from data_quality.rules import split_valid
 from orchestration.resources import CrawlResource, WarehouseResource
+from orchestration.partitions import PRICE_HISTORY_PARTITIONS
 from orchestration.warehouse import flatten
 
-PRICE_HISTORY_PARTITIONS = dg.DailyPartitionsDefinition(start_date="2024-02-17", end_date="2026-08-23")
 
 
 @dg.asset(group_name="harvest", kinds={"duckdb"}, partitions_def=PRICE_HISTORY_PARTITIONS,
@@ -35,7 +35,7 @@ def price_history(context: dg.AssetExecutionContext, crawl: CrawlResource,
         clean = [scrub_record(r)[0] for r in records]
         split = split_valid(clean, "books", stage="validate")
         assert_conserved(len(records), split.kept, split.quarantined)
-        rows += [flatten(r, context.run_id, "prices") for r in split.kept]
+        rows += [flatten(r, context.run_id, "prices", day) for r in split.kept]
         quarantined += bad + split.quarantined
         days[day] = len(split.kept)
     added, total = wh.append_rows_to_history(context.run_id, rows)

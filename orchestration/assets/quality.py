@@ -9,6 +9,7 @@ from data_quality.pii import scrub_record
 from data_quality.quarantine import assert_conserved, quarantine_row, scrub_quarantine_row
 from data_quality.rules import split_valid
 from orchestration.assets.harvest import staging_folder
+from orchestration.partitions import CRAWL_PARTITIONS
 from orchestration.resources import WarehouseResource
 from orchestration.staging import clear, take
 from orchestration.warehouse import flatten
@@ -24,7 +25,7 @@ def intake_of(record: dict) -> str:
     return "reviews" if record.get("review_text") else "books"
 
 
-@dg.asset(group_name=QUALITY_GROUP, deps=list(STAGED), kinds={"duckdb"},
+@dg.asset(group_name=QUALITY_GROUP, deps=list(STAGED), kinds={"duckdb"}, partitions_def=CRAWL_PARTITIONS,
           description="PII-free signal records (e-mails, phones, cards, IBANs, IPs, handles, names and "
                       "authors replaced by typed placeholders). Raw staged rows are deleted here.")
 def scrubbed_signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -32,7 +33,7 @@ def scrubbed_signals(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     rows, quarantined, replacements = [], [], Counter()
     per_source = {}
     for asset in STAGED:
-        records, harvest_quarantine = take(staging_folder(asset))
+        records, harvest_quarantine = take(staging_folder(asset, context.partition_key))
         kept, unscrubbable = [], []
         for record in records:
             try:
@@ -41,19 +42,19 @@ def scrubbed_signals(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                 unscrubbable.append(quarantine_row(record, "scrub", f"unscrubbable: {err}"))
                 continue
             replacements.update(counts)
-            kept.append(flatten(clean, context.run_id, intake_of(clean)))
+            kept.append(flatten(clean, context.run_id, intake_of(clean), context.partition_key))
         assert_conserved(len(records), kept, unscrubbable)
         quarantined += unscrubbable
         rows += kept
         quarantined += [scrub_quarantine_row(q) for q in harvest_quarantine]
         per_source[asset] = {"in": len(records), "kept": len(kept),
                              "harvest_quarantined": len(harvest_quarantine)}
-    stored = wh.write_signals("scrubbed_signals", context.run_id, rows)
+    stored = wh.write_signals("scrubbed_signals", context.partition_key, rows)
     by_stage = Counter(q["stage"] for q in quarantined)
     for stage in by_stage:
         wh.write_quarantine(context.run_id, stage, [q for q in quarantined if q["stage"] == stage])
     for asset in STAGED:
-        clear(staging_folder(asset))
+        clear(staging_folder(asset, context.partition_key))
     return dg.MaterializeResult(metadata={
         "rows": stored,
         "pii_replacements": dg.MetadataValue.json(dict(sorted(replacements.items()))),
@@ -63,20 +64,21 @@ def scrubbed_signals(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     })
 
 
-@dg.asset(group_name=QUALITY_GROUP, deps=["scrubbed_signals"], kinds={"duckdb"},
+@dg.asset(group_name=QUALITY_GROUP, deps=["scrubbed_signals"], kinds={"duckdb"}, partitions_def=CRAWL_PARTITIONS,
           description="Scrubbed records that pass their intake's row rules; the rest quarantined with a "
                       "reason. GX suites run on this asset as blocking checks.")
 def validated_signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     wh = warehouse.get()
     rows, quarantined, per_intake = [], [], {}
     for intake in INTAKES:
-        records = wh.signals("scrubbed_signals", "intake = ?", [intake])
+        records = wh.signals("scrubbed_signals", "intake = ? AND partition_key = ?",
+                             [intake, context.partition_key])
         split = split_valid(records, intake)
-        rows += [flatten(r, context.run_id, intake) for r in split.kept]
+        rows += [flatten(r, context.run_id, intake, context.partition_key) for r in split.kept]
         quarantined += split.quarantined
         per_intake[intake] = {"in": len(records), "valid": len(split.kept),
                               "quarantined": len(split.quarantined)}
-    wh.write_signals("validated_signals", context.run_id, rows)
+    wh.write_signals("validated_signals", context.partition_key, rows)
     wh.write_quarantine(context.run_id, "validate", quarantined)
     reasons = Counter(q["reason"] for q in quarantined)
     return dg.MaterializeResult(metadata={
@@ -87,8 +89,8 @@ def validated_signals(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 
 @dg.asset(group_name=QUALITY_GROUP, deps=["validated_signals"], kinds={"duckdb"},
-          description="Every validated observation ever harvested; re-harvests of unchanged content "
-                      "are idempotent (keyed by content digest).")
+          description="Every observation of every harvest partition, as a change log per product (reviews: "
+                      "unique by content digest); re-harvests of unchanged content add nothing.")
 def signal_history(warehouse: WarehouseResource) -> dg.MaterializeResult:
     added, total = warehouse.get().append_history()
     return dg.MaterializeResult(metadata={"added": added, "rows": total})

@@ -74,3 +74,47 @@ def test_price_at_time_matches_the_source(backfilled, data_dir):
         assert Decimal(answer["price"]) == price and answer["currency"] == "JPY"
     # Nothing before the backfilled range was loaded, so nothing is known before it.
     assert wh.price_at(asin, datetime(2024, 3, 15, tzinfo=timezone.utc).isoformat()) is None
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory, data_dir):
+    """Two market-replay ticks crawled over HTTP into a fresh state folder, twice (idempotence)."""
+    from orchestration.definitions import build_definitions
+
+    saved = os.environ.get("EDGE_INSIGHTS_STATE_DIR")
+    os.environ["EDGE_INSIGHTS_STATE_DIR"] = str(tmp_path_factory.mktemp("replay_state"))
+    settings = Settings.from_env().ensure()
+    job = build_definitions(settings).resolve_job_def("market_replay")
+    tags = {"dagster/asset_partition_range_start": "2024-06-01", "dagster/asset_partition_range_end": "2024-06-02"}
+    metadata = []
+    with dg.DagsterInstance.get() as instance:
+        for _ in range(2):
+            result = job.execute_in_process(instance=instance, tags=tags,
+                                            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
+            assert result.success
+            mat = next(e.event_specific_data.materialization for e in result.all_events
+                       if e.event_type_value == "ASSET_MATERIALIZATION")
+            metadata.append({k: getattr(v, "value", v) for k, v in mat.metadata.items()})
+    yield settings, metadata
+    os.environ["EDGE_INSIGHTS_STATE_DIR"] = saved
+    Settings.from_env().ensure()
+
+
+def test_replay_ticks_are_partitions_of_history(replayed, data_dir):
+    from crawlers.replay import MarketReplay
+    from orchestration.warehouse import Warehouse
+
+    settings, (first, second) = replayed
+    replay = MarketReplay(data_dir)
+    quotes = [(book.product_id, replay.quote(path, 0), replay.quote(path, 1)) for path, book in replay.books.items()]
+    changed = sum(1 for _, q0, q1 in quotes if q0 != q1)
+    assert first["ticks"] == 2 and first["records"] == 2 * len(quotes)
+    assert first["added"] == len(quotes) + changed and second["added"] == 0
+    wh = Warehouse(settings.warehouse_path)
+    keys = wh.frame("SELECT DISTINCT partition_key FROM signal_history ORDER BY 1")["partition_key"].tolist()
+    assert keys == ["2024-06-01", "2024-06-02"] if changed else ["2024-06-01"]
+    for product_id, q0, q1 in quotes[:10]:
+        at0 = wh.price_at(product_id, MarketReplay.timestamp(0).isoformat())
+        at1 = wh.price_at(product_id, MarketReplay.timestamp(1).isoformat())
+        assert Decimal(at0["price"]) == q0.price and Decimal(at1["price"]) == q1.price
+        assert at0["currency"] == "GBP"
