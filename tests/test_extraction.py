@@ -43,11 +43,55 @@ def _page(data_dir: Path, prefix: str) -> tuple[bytes, str]:
     ("9d8d7e05", {"price": "89.5", "currency": "EUR", "availability": "in_stock"}),
     # emag.ro: JSON-LD price 173.34 in RON, shown as "173<sup>34</sup> Lei".
     ("2fa16d14", {"price": "173.34", "currency": "RON"}),
+    # i3fresh.tw, no markup: "最低價$<span>29</span>元起", the span at 45px by a <style>
+    # rule; the title is a <div> (no <h1>) matching <title>.
+    ("24d6d89f", {"price": "29", "currency": "TWD"}),
+    # pcstore.com.tw, no markup: <span style="font:bold 27px">294</span> 元, list price in <del>.
+    ("412fe668", {"price": "294", "currency": "TWD"}),
+    # lafeltrinelli.it: markup offers 18.00 (a hidden block) and 17.10; the buy box (in a
+    # "no-slider", "detail-header" section) shows 17,10 and strikes 18,00 through.
+    ("75cde739", {"price": "17.10", "currency": "EUR"}),
+    # amazon.de: buy box 8,33 € (in an "accordion-header"); 8,32 € is another seller's offer.
+    ("f09ca5f0", {"price": "8.33", "currency": "EUR"}),
+    # vsezaoci.si: "<strong>Šifra:</strong> 0638": label and value in separate text nodes.
+    ("16962698", {"product_id": "0638"}),
+    # mechta.kz: "Код: 01245" under the title.
+    ("5d84948a", {"product_id": "01245"}),
+    # 1k.by: id at the end of a slug segment "BabyBjorn_One-987929".
+    ("572368ce", {"product_id": "987929"}),
+    # ebay.com: itemprop mpn "Fake Wounds" (digitless, no id) → the item number in the URL.
+    ("21e72a8e", {"product_id": "302474151804"}),
 ])
 def test_benchmark_pages(data_dir, prefix, expected):
     html, url = _page(data_dir, prefix)
     record = extract_product(html, url)
     assert {key: record[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(("declarations", "px"), [
+    ("font:bold 27px Verdana;color:#ff0000", 27.0), ("font-size: 1.5em", 24.0),
+    ("font-size:18pt", 24.0), ("font-size: xx-large", 32.0), ("font-size: small", None),
+    ("color: red", None), ("font: 16px/20px normal", 20.0),
+])
+def test_font_px(declarations, px):
+    from crawlers.extraction.emphasis import font_px
+
+    assert font_px(declarations) == px
+
+
+def test_large_and_struck_elements():
+    from parsel import Selector
+
+    from crawlers.extraction.emphasis import is_struck, large_elements
+
+    sel = Selector(text="<html><head><style>.deal span{font-size:45px} a:hover{font-size:30px}"
+                        "</style></head><body><p class=deal>$<span id=a>29</span></p>"
+                        "<span id=b style='font-size:12px'>1</span><font size=5 id=c>2</font>"
+                        "<del><span id=d>45</span></del><span id=e style='text-decoration: "
+                        "line-through'>9</span></body></html>")
+    large = large_elements(sel)
+    assert [i for i in "abcde" if sel.css(f"#{i}")[0].root in large] == ["a", "c"]
+    assert [i for i in "abcde" if is_struck(sel.css(f"#{i}")[0])] == ["d", "e"]
 
 
 def test_record_has_the_signal_record_shape(data_dir):
@@ -116,8 +160,12 @@ def test_scorer_table(scores):
     assert ours["availability"] >= 0.96
     assert all(ours["availability"] > r["availability"] for r in others)
     assert all(ours["currency"] > r["currency"] for r in others)
-    # Measured 0.887: below the 0.92 target and Zyte's 0.897 (see the task report).
-    assert ours["price"] >= 0.88
+    # Measured 0.948 (92/97; the other 5 pages' ground truth reads CLP/ARS thousands dots as
+    # decimals) and sku 0.856 (83/97).
+    assert ours["price"] >= 0.943
+    assert all(ours["price"] > r["price"] for r in others)
+    assert ours["sku"] >= 0.851
+    assert all(ours["sku"] > r["sku"] for r in others)
     assert seconds < 60
 
 

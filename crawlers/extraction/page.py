@@ -26,12 +26,11 @@ from crawlers.record import Provenance, SignalRecord, utcnow
 
 SOURCE = "generic"
 # Bump when extraction changes what a page turns into.
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 SPIDER_VERSION = f"{SOURCE}@{VERSION}"
 # Elements (document order) between a shown price and the title or buy control within which the
-# shown price may overrule the markup's: a product's buy box sits next to its title, other
-# products' prices further away. A judgment call checked on the benchmark pages, not a standard.
-NEAR_TITLE = 30
+# shown price may overrule the markup's (see :data:`crawlers.extraction.dom.NEAR_ANCHOR`).
+NEAR_TITLE = dom.NEAR_ANCHOR
 
 
 def extract_product(html: str | bytes, url: str, **provenance: Any) -> dict[str, Any]:

