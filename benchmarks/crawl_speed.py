@@ -5,19 +5,24 @@ mirror from ``EDGE_INSIGHTS_DATA_DIR``, writes ``<state>/benchmarks/crawl_speed.
 
 Both sides fetch the same 1,030 URLs (49 listing pages + 1 missing page-50, 980 product links, 837
 of them 404) in the same run from one loopback server: the market replay at tick 0
-(:mod:`crawlers.replay`), which serves the mirror's bytes unchanged from memory. It is used rather
-than :func:`crawlers.static_site.serve_folder` because that server keeps socketserver's listen
-backlog of 5: 8 concurrent connections overflow it, the kernel drops SYNs and each costs the
-client a 1 s retransmit, which measures the server, not the crawler.
+(:mod:`crawlers.replay`), which renders every page from memory, run in a process of its own so
+that neither client shares a process (or a GIL) with it. The server speaks HTTP/1.0, so on both
+sides every page costs its own TCP connection.
 
 - **crawl**: ``python -m crawlers.run_crawl`` as a subprocess — Scrapy with the project settings
   (robots.txt, AutoThrottle, retries, parsing, normalisation, digests, JSON-lines output). Rate =
   pages / the crawl's own ``duration_s`` (reactor start to stop; interpreter start-up and imports
   are reported apart as ``wall_s``). Peak RSS is the child's ``ru_maxrss`` (``os.wait4``).
-  ``--set`` options are passed through, e.g. ``--set AUTOTHROTTLE_ENABLED=False`` to see the
-  cost of the throttle.
 - **raw**: a thread pool of ``urllib`` GETs, as many workers as ``CONCURRENT_REQUESTS_PER_DOMAIN``,
   each reading the whole body; nothing parsed or written.
+
+Settings profile (``--profile``): ``loopback`` (default) passes
+:data:`crawlers.settings.loopback_profile` to the crawl: AutoThrottle stays on but targets the
+raw side's concurrency (``CONCURRENT_REQUESTS_PER_DOMAIN``, 8) and starts at no delay, so both
+sides aim at the same concurrency. ``production`` passes nothing: the polite defaults (target 4,
+0.25 s start delay), which on this 404-heavy crawl hold the delay up (AutoThrottle never lowers it
+on a non-200) and measure politeness, not overhead. ``--set`` options are passed through after the
+profile, e.g. ``--set AUTOTHROTTLE_ENABLED=False`` to see the cost of the throttle.
 
 The two run in turns ``--repeat`` times (default 3) and the medians are compared, since other
 load on the machine moves single runs a lot (the load average is recorded). The figure is
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -37,8 +43,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -47,6 +56,34 @@ from crawlers import settings as crawl_settings  # noqa: E402
 from crawlers.parsing import parse_listing  # noqa: E402
 from crawlers.replay import MarketReplay, serve_replay  # noqa: E402
 from edge_insights.settings import Settings  # noqa: E402
+
+
+def _serve(data_dir: Path, ready: Any, stop: Any) -> None:
+    """Child process: serve the market replay until ``stop`` is set; send the base URL first."""
+    with serve_replay(MarketReplay(data_dir)) as base:
+        ready.send(base)
+        stop.wait()
+
+
+@contextmanager
+def replay_server_process(data_dir: Path) -> Iterator[str]:
+    """The market replay served from its own process; yields its base URL.
+
+    Neither side shares a process (or a GIL) with the server: the crawl runs in a subprocess
+    anyway, and the raw fetch would otherwise compete with the server's threads for one GIL.
+    """
+    context = multiprocessing.get_context("fork")
+    ready_recv, ready_send = context.Pipe(duplex=False)
+    stop = context.Event()
+    server = context.Process(target=_serve, args=(data_dir, ready_send, stop), daemon=True)
+    server.start()
+    try:
+        if not ready_recv.poll(120):
+            raise RuntimeError("the replay server did not start")
+        yield ready_recv.recv()
+    finally:
+        stop.set()
+        server.join(timeout=10)
 
 
 def crawl_urls(site: Path, base: str) -> list[str]:
@@ -123,7 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="NAME=VALUE", help="Scrapy setting for the crawl (repeatable)")
     parser.add_argument("--repeat", type=int, default=3, help="raw/crawl turns (default 3)")
+    parser.add_argument("--profile", choices=("loopback", "production"), default="loopback",
+                        help="crawl settings profile (default loopback, see above)")
     args = parser.parse_args(argv)
+    profile = ({name: str(value) for name, value in crawl_settings.loopback_profile.items()}
+               if args.profile == "loopback" else {})
+    overrides = [f"{name}={value}" for name, value in profile.items()] + args.overrides
     settings = Settings.from_env()
     site = settings.data_dir / "books_toscrape" / "site"
     out_dir = settings.state_dir / "benchmarks"
@@ -132,17 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
 
     raws, runs = [], []
-    with serve_replay(MarketReplay(settings.data_dir)) as replay_base, \
+    with replay_server_process(settings.data_dir) as replay_base, \
             tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         base = replay_base + "tick/0/"
         urls = crawl_urls(site, base)
         for turn in range(args.repeat):
             raws.append(raw_fetch(urls, workers))
-            runs.append(crawl(base + "index.html", Path(tmp) / str(turn), args.overrides))
+            runs.append(crawl(base + "index.html", Path(tmp) / str(turn), overrides))
     for run in runs:
         if run["pages"] != len(urls) or not run["invariant_ok"]:
             raise RuntimeError(f"crawl fetched {run['pages']} pages of {len(urls)} URLs, "
                                f"invariant_ok={run['invariant_ok']}")
+    load_after = os.getloadavg()[0]
     crawl_rate = statistics.median(run["pages_per_s"] for run in runs)
     record_rate = statistics.median(run["records_per_s"] for run in runs)
     raw_rate = statistics.median(raw["pages_per_s"] for raw in raws)
@@ -151,13 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     result = {"urls": len(urls), "records": runs[0]["records"], "workers": workers,
               "crawl_pages_per_s": crawl_rate, "crawl_records_per_s": record_rate,
               "raw_pages_per_s": raw_rate, "ratio": ratio, "peak_rss_mb": peak_rss,
-              "turns": {"crawl": runs, "raw": raws}, "overrides": args.overrides,
-              "cpus": os.cpu_count(), "load_average_1min": load_before,
+              "turns": {"crawl": runs, "raw": raws}, "profile": args.profile,
+              "overrides": overrides, "cpus": os.cpu_count(),
+              "load_average_1min": load_before, "load_average_1min_after": load_after,
               "python": platform.python_version()}
 
     print(f"{len(urls)} URLs, {workers} concurrent, {os.cpu_count()} CPUs, load average "
-          f"{load_before:.1f}, median of {args.repeat} turns"
-          + (f", --set {' '.join(args.overrides)}" if args.overrides else ""))
+          f"{load_before:.1f} before / {load_after:.1f} after, median of {args.repeat} turns, "
+          f"profile {args.profile}" + (f", --set {' '.join(overrides)}" if overrides else ""))
     print(f"{'crawl pages/s':>14}{'records/s':>11}{'raw pages/s':>13}{'ratio':>7}"
           f"{'peak RSS MB':>13}{'crawl CPU s':>13}")
     print(f"{crawl_rate:>14.1f}{record_rate:>11.1f}{raw_rate:>13.1f}{ratio:>7.2f}{peak_rss:>13.1f}"

@@ -129,12 +129,12 @@ def eval_texts(settings: Settings, decision: str, n: int) -> list[str]:
         raise SystemExit(f"no warehouse at {path}: run `make demo` (or set EDGE_INSIGHTS_STATE_DIR)")
     with duckdb.connect(str(path), read_only=True) as con:
         try:
-            rows = con.execute(f"SELECT text FROM features_{decision} WHERE split = 'eval' LIMIT ?",
-                               [n]).fetchall()
+            rows = con.execute("SELECT text FROM features WHERE decision = ? AND split = 'eval' LIMIT ?",
+                               [decision, n]).fetchall()
         except duckdb.CatalogException:
-            raise SystemExit(f"warehouse {path} has no features_{decision} table") from None
+            raise SystemExit(f"warehouse {path} has no features table") from None
     if not rows:
-        raise SystemExit(f"features_{decision} holds no eval texts")
+        raise SystemExit(f"the features table holds no eval texts of {decision}")
     return [text for (text,) in rows]
 
 
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "decision": args.decision, "state_dir": str(settings.state_dir), "threads": 1,
         "n_texts": len(texts), "batch": args.batch, "max_length": max_length,
-        "mean_tokens": float(np.mean(tokens)), "text_source": f"features_{args.decision} eval split",
+        "mean_tokens": float(np.mean(tokens)), "text_source": f"features table, {args.decision} eval split",
         "shipped_edge_quantization": edge_manifest.get("quantization"),
         "teacher_over_int8_p50": by_name["teacher PyTorch"].p50_ms / int8_row.p50_ms,
         "int8_bundle_mb": int8_row.bundle_bytes / 1e6, "int8_model_mb": int8_row.model_bytes / 1e6,

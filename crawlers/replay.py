@@ -16,10 +16,13 @@ Rules (all deterministic for a given seed and data folder):
   series drive several books).
 - **Time**: tick ``t`` (0, 1, 2, …) is the instant ``SERIES_START + t × TICK`` (daily steps).
 - **Price**: ``price_t = base_price × series_t / series_0``, rounded half-up to pennies (£).
-- **Stock**: follows the same ratio ``r = series_t / series_0`` — a discount sells units, a
-  mark-up lets stock pile up: ``stock_t = max(1, round_half_up(base_stock × r))``, and the book
-  is out of stock while ``r <`` :data:`SELL_OUT_RATIO` (a deep sale sells out). No random walk:
-  a page changes exactly when its series does, so an unchanged page keeps its content digest.
+- **Stock**: sells down and is restocked. Every :data:`RESTOCK_DAYS` ticks (tick 0 included, so
+  tick 0 is the snapshot) the book is restocked to its base stock; each day k after that sells
+  ``base_stock / DAYS_OF_SUPPLY × series_0 / series_k`` units (demand with unit price elasticity:
+  a discount sells faster, a mark-up slower), and
+  ``stock_t = max(0, round_half_up(base_stock − Σ sales since the restock))``; 0 units is
+  "Out of stock". Deterministic, no random walk: low stock and stock-outs recur every cycle, which
+  the urgent_inventory decision learns from.
 
 URLs: ``/tick/<t>/<mirror path>``, e.g. ``http://127.0.0.1:PORT/tick/3/index.html`` starts a crawl
 of tick 3; the mirror's relative links keep the crawl inside the tick. Detail pages have their
@@ -36,23 +39,24 @@ import gzip
 import posixpath
 import random
 import re
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from crawlers.parsing import parse_book_detail
+from crawlers.static_site import serve_in_thread
 from edge_insights.settings import Settings
 
 SERIES_START = datetime(2024, 6, 1, tzinfo=timezone.utc)  # tick 0
 TICK = timedelta(days=1)
 DEFAULT_SEED = 20240601
-SELL_OUT_RATIO = Decimal("0.75")
+RESTOCK_DAYS = 10
+DAYS_OF_SUPPLY = Decimal(8)
 PENNY = Decimal("0.01")
 
 MIRROR = Path("books_toscrape") / "site"
@@ -184,9 +188,10 @@ class MarketReplay:
         """
         book, ratio = self.books[path], self.ratio(path, tick)
         price = (book.base_price * ratio).quantize(PENNY, ROUND_HALF_UP)
-        if ratio < SELL_OUT_RATIO:
-            return Quote(price, None)
-        return Quote(price, max(1, int((book.base_stock * ratio).to_integral_value(ROUND_HALF_UP))))
+        restocked = tick - tick % RESTOCK_DAYS
+        sold = sum(book.base_stock / DAYS_OF_SUPPLY / self.ratio(path, day) for day in range(restocked + 1, tick + 1))
+        units = max(0, int((Decimal(book.base_stock) - sold).to_integral_value(ROUND_HALF_UP)))
+        return Quote(price, units or None)
 
     def prices(self, tick: int) -> dict[str, Decimal]:
         """Product id (UPC) → price in GBP of every book at ``tick``."""
@@ -261,17 +266,6 @@ class _ReplayHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _ReplayServer(ThreadingHTTPServer):
-    """Threading server with a listen backlog for a crawler's burst of connections.
-
-    socketserver's default backlog is 5: a crawler opening 8 connections at once overflows it and
-    the kernel drops SYNs, which the client re-sends only after a 1 s timeout.
-    """
-
-    daemon_threads = True
-    request_queue_size = 128
-
-
 @contextmanager
 def serve_replay(replay: MarketReplay | None = None) -> Iterator[str]:
     """Serve the market replay on 127.0.0.1 at a free port for the ``with`` block.
@@ -285,15 +279,8 @@ def serve_replay(replay: MarketReplay | None = None) -> Iterator[str]:
     """
     replay = replay or MarketReplay()
     handler = type("BoundReplayHandler", (_ReplayHandler,), {"replay": replay})
-    server = _ReplayServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="market-replay", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_in_thread(handler, "market-replay") as base:
+        yield base
 
 
 def replay_prices(tick: int, data_dir: Path | None = None, seed: int = DEFAULT_SEED

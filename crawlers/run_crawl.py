@@ -36,7 +36,9 @@ metadata. Exit status: 0, or 1 when the invariant fails.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import logging
 import time
 from collections import Counter
 from pathlib import Path
@@ -74,6 +76,9 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
     out_dir = Path(out_dir).resolve()
     settings = Settings()
     settings.setmodule("crawlers.settings", priority="project")
+    # The spider class is passed in, not looked up by name: without this the spider loader would
+    # import every module of crawlers.spiders (ProductSpider's extraction stack: ~0.3 s, ~10 MB).
+    settings.set("SPIDER_MODULES", [], priority="project")
     settings.set(OUT_DIR_SETTING, str(out_dir), priority="cmdline")
     for name, value in (overrides or {}).items():
         settings.set(name, value, priority="cmdline")
@@ -87,6 +92,7 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(BooksSpider)
     process.crawl(crawler, start_url=start_url, crawl_id=crawl_id, max_requests=max_pages)
+    _trim_runtime_overhead(crawler.settings)
     started = time.monotonic()
     process.start()
     duration = time.monotonic() - started
@@ -117,6 +123,24 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
     }
     (out_dir / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     return stats
+
+
+def _trim_runtime_overhead(settings: Settings) -> None:
+    """Cut two per-page costs that change nothing the crawl writes or logs.
+
+    - Scrapy leaves the root logger at NOTSET and filters at its handler, so each response's
+      "Crawled (200)" and each item's "Scraped from" DEBUG record is built, then dropped, even at
+      ``LOG_LEVEL = "INFO"``. Setting ``LOG_LEVEL`` on the ``scrapy`` and ``twisted`` loggers
+      drops them before they are built; what reaches the log is unchanged.
+    - The ~100 MB of imported modules are moved out of the garbage collector's generations
+      (``gc.freeze``), so its full collections during the crawl scan only the crawl's objects.
+    """
+    level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
+    if isinstance(level, int):
+        for name in ("scrapy", "twisted"):
+            logging.getLogger(name).setLevel(level)
+    gc.collect()
+    gc.freeze()
 
 
 def _outcomes_per_link(out_dir: Path, product_links: set[str]) -> Counter[str]:

@@ -1,6 +1,7 @@
 """Serve a folder over real HTTP on loopback, for demos and tests of the spiders.
 
-Missing files give real 404 responses, as a live site would.
+Missing files give real 404 responses, as a live site would. :func:`serve_in_thread` is the
+start/stop helper shared with the market replay (:func:`crawlers.replay.serve_replay`).
 """
 
 from __future__ import annotations
@@ -9,15 +10,43 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 
-class _Server(ThreadingHTTPServer):
-    # The default listen backlog (5) overflows under Scrapy's 8+ concurrent connections on
-    # loopback; each dropped connection then costs a ~1 s SYN retry.
+class LoopbackServer(ThreadingHTTPServer):
+    """Threading HTTP server with a listen backlog for a crawler's burst of connections.
+
+    socketserver's default backlog is 5: a crawler opening 8+ connections at once on loopback
+    overflows it and the kernel drops SYNs, which the client re-sends only after a ~1 s timeout.
+    """
+
+    daemon_threads = True
     request_queue_size = 128
+
+
+@contextmanager
+def serve_in_thread(handler: type[BaseHTTPRequestHandler], name: str) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 at a free port from a daemon thread for the ``with`` block.
+
+    Args:
+        handler: request handler class (bind its arguments with ``functools.partial`` or a
+            subclass).
+        name: name of the serving thread.
+
+    Yields:
+        Base URL ending in ``/``, e.g. ``"http://127.0.0.1:41234/"``.
+    """
+    server = LoopbackServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -43,14 +72,6 @@ def serve_folder(path: str | Path) -> Iterator[str]:
     folder = Path(path).resolve()
     if not folder.is_dir():
         raise NotADirectoryError(f"not a folder: {folder}")
-    server = _Server(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name=f"serve:{folder.name}",
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_in_thread(partial(_QuietHandler, directory=str(folder)),
+                         f"serve:{folder.name}") as base:
+        yield base

@@ -32,7 +32,33 @@ NEGATIVE_REVIEW: dict[str, Any] = {
     },
 }
 
-CONTRACTS: dict[str, dict[str, Any]] = {"negative_review": NEGATIVE_REVIEW}
+# Most recent value first. Lengths are the central model's long views (training.decisions), so a
+# pod can forward the same record to the central model; the student reads only the newest values.
+PRICE_WINDOW = 32
+STOCK_WINDOW = 8
+
+PRICE_SPIKE: dict[str, Any] = {
+    "decision": "price_spike",
+    "fields": {
+        "product_id": {"type": "string", "role": "key", "required": False, "max_length": 256},
+        "title": {"type": "string", "role": "feature", "required": True, "max_length": 500},
+        "prices": {"type": "number_list", "role": "feature", "required": True, "length": PRICE_WINDOW,
+                   "min": 1e-6, "max": 1e12},
+    },
+}
+
+URGENT_INVENTORY: dict[str, Any] = {
+    "decision": "urgent_inventory",
+    "fields": {
+        "product_id": {"type": "string", "role": "key", "required": False, "max_length": 256},
+        "title": {"type": "string", "role": "feature", "required": True, "max_length": 500},
+        "stock_counts": {"type": "number_list", "role": "feature", "required": True, "length": STOCK_WINDOW,
+                         "min": 0, "max": 1e9},
+    },
+}
+
+CONTRACTS: dict[str, dict[str, Any]] = {"negative_review": NEGATIVE_REVIEW, "price_spike": PRICE_SPIKE,
+                                        "urgent_inventory": URGENT_INVENTORY}
 
 
 def feature_names(contract: dict[str, Any]) -> list[str]:

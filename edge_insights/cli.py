@@ -18,47 +18,70 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvested market signals → distilled micro-models → decisions at the edge.")
 console = Console()
 
-STEPS_IN_MAIN_JOB = 12
-
 
 @app.command()
 def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo | full"),
-         max_pages: int = typer.Option(0, help="cap on crawl requests (0 = crawl the whole mirror)"),
-         max_reviews: int = typer.Option(0, help="rows read per review file (0 = all)"),
-         shadow_rate: float = typer.Option(0.2, help="share of edge decisions also scored by the central model")
+         max_pages: int = typer.Option(0, min=0, help="cap on crawl requests (0 = crawl the whole mirror)"),
+         max_reviews: int = typer.Option(0, min=0, help="rows read per review file (0 = all)"),
+         replay_days: int = typer.Option(30, help="market-replay ticks (simulated days) to crawl into history"),
+         history_days: int = typer.Option(0, min=0, help="days of price history to backfill (0 = all)"),
+         shadow_rate: float = typer.Option(0.2, min=0.0, max=1.0,
+                                           help="share of edge decisions also scored by the central model")
          ) -> None:
-    """Run the whole job on real input, serve the champion, decide held-out reviews, print a summary."""
-    from edge_insights.demo import held_out_reviews, run_job, serve_and_decide, summarise, write_summary
+    """Load history, run the whole job on real input, serve every decision, print a summary."""
+    from training.config import PRESETS
+
+    # Checked before anything runs: the jobs would otherwise fail only at their training step.
+    if preset not in PRESETS:
+        raise typer.BadParameter(f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESETS))}",
+                                 param_hint="'--preset'")
+    from edge_insights.demo import run_job, serve_and_decide, summarise, write_summary
     from edge_insights.report import print_summary
+    from orchestration.partitions import PRICE_HISTORY_PARTITIONS, REPLAY_PARTITIONS
+    from training.decisions import DECISIONS
 
     settings = Settings.from_env().ensure()
     if not (settings.data_dir / "books_toscrape").is_dir():
         console.print(f"[red]data folder not found: {settings.data_dir}[/] (set EDGE_INSIGHTS_DATA_DIR)")
         raise typer.Exit(2)
     console.print(f"state folder [bold]{settings.state_dir}[/], data folder [bold]{settings.data_dir}[/]")
+    size = {"preset": preset, "max_pages": max_pages, "max_reviews": max_reviews}
+    history_keys = PRICE_HISTORY_PARTITIONS.get_partition_keys()
+    replay_keys = REPLAY_PARTITIONS.get_partition_keys()[:max(replay_days, 1)]
+    runs = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console) as progress:
-        task = progress.add_task("edge_insights_job", total=STEPS_IN_MAIN_JOB)
+        for job_name, asset, keys in (("price_history_backfill", "price_history",
+                                       history_keys[-history_days:] if history_days else history_keys),
+                                      ("market_replay", "replay_harvest", replay_keys)):
+            task = progress.add_task(f"{job_name}: {len(keys)} partitions", total=1)
+            runs[job_name] = run_job(job_name, settings, partition_range=(keys[0], keys[-1]), **size)
+            progress.advance(task)
+        task = progress.add_task("edge_insights_job", total=None)
 
         def on_event(event) -> None:
             if event.event_type_value == "STEP_START":
                 progress.update(task, description=f"edge_insights_job: {event.step_key}")
-            elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
-                progress.advance(task)
 
-        job = run_job("edge_insights_job", settings, preset=preset, max_pages=max_pages,
-                      max_reviews=max_reviews, on_event=on_event)
-    if not job.success:
-        console.print(f"[red]run {job.run_id} failed[/]")
-        for failure in job.failures:
-            console.print(f"  {failure}")
-        raise typer.Exit(1)
-    texts, labels = held_out_reviews(settings)
-    with console.status(f"serving: central + edge pods, {len(texts)} held-out reviews over HTTP"):
-        served = serve_and_decide(settings, texts, labels, shadow_rate)
+        job = run_job("edge_insights_job", settings, on_event=on_event, **size)
+        progress.update(task, total=1, completed=1)
+    for outcome in (*runs.values(), job):
+        if not outcome.success:
+            console.print(f"[red]run {outcome.run_id} failed[/]")
+            for failure in outcome.failures:
+                console.print(f"  {failure}")
+            raise typer.Exit(1)
+    served = {}
+    for name in DECISIONS:
+        if not job.assets.get(f"{name}/deployed_bundle", {}).get("deployed"):
+            console.print(f"[yellow]{name}: not served — {job.assets[f'{name}/registered_model']['promotion']}[/]")
+            continue
+        with console.status(f"serving {name}: central + edge pods, held-out examples over HTTP"):
+            served[name] = serve_and_decide(settings, name, shadow_rate)
     with console.status("feedback_job: edge-vs-central divergence"):
-        feedback = run_job("feedback_job", settings, preset=preset, max_pages=max_pages, max_reviews=max_reviews)
-    summary = summarise(settings, job, served, feedback)
+        feedback = run_job("feedback_job", settings, **size)
+    history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
+    summary = summarise(settings, history, job, served, feedback)
     write_summary(settings, summary)
     print_summary(console, summary)
 
@@ -66,21 +89,58 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
 @app.command()
 def serve(decision: str = typer.Option("negative_review", help="decision the pod serves"),
           slot: str = typer.Option("champion", help="deploy slot: champion (edge) or central"),
-          port: int = typer.Option(8080, help="TCP port on 127.0.0.1"),
+          port: int = typer.Option(8080, min=1, max=65535, help="TCP port on 127.0.0.1"),
           host: str = typer.Option("127.0.0.1", help="interface to bind"),
-          central_url: str = typer.Option("", help="central pod URL for low-confidence cases"),
-          shadow_rate: float = typer.Option(0.0, help="share of edge decisions shadow-scored by central"),
-          threads: int = typer.Option(1, help="onnxruntime intra-op threads")) -> None:
-    """Serve a deployed bundle with an edge pod (onnxruntime only; no torch is imported)."""
-    from serving.pod import run_pod
+          central_url: str = typer.Option("", help="central pod URL (http or https) for low-confidence cases"),
+          shadow_rate: float = typer.Option(0.0, help="share (0-1) of edge decisions shadow-scored by central"),
+          threads: int = typer.Option(1, min=1, help="onnxruntime intra-op threads")) -> None:
+    """Serve a deployed bundle with an edge pod (onnxruntime only; no torch is imported).
 
+    A pod that must not start (bundle or release refused, bad shadow rate, a central URL that is
+    not a central pod of this decision) prints one line ``refusing to start: <reason>`` and exits
+    with status 2, as ``python -m serving.pod`` does.
+    """
+    from serving.pod import START_REFUSALS, run_pod
+    from serving.router import check_central_url
+
+    if central_url:
+        try:
+            check_central_url(central_url)
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="'--central-url'") from None
     settings = Settings.from_env()
     deploy_dir = settings.deploy_dir / decision / slot
     if not deploy_dir.is_dir():
         console.print(f"[red]nothing deployed at {deploy_dir}[/]: run `make demo` first")
         raise typer.Exit(2)
-    run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
-            decision_log_dir=settings.decision_log_dir, threads=threads)
+    try:
+        run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
+                decision_log_dir=settings.decision_log_dir, threads=threads)
+    except START_REFUSALS as err:
+        # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
+        typer.echo(f"refusing to start: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def evaluate(decision: str = typer.Argument(..., help="negative_review | price_spike | urgent_inventory"),
+             data_dir: Path = typer.Option(..., "--data-dir", exists=True, file_okay=False,
+                                           help="folder laid out like the matching folder of shared/data")) -> None:
+    """Score the deployed champion on your own data; prints one JSON line."""
+    import json
+
+    from edge_insights.evaluate import evaluate as run_evaluation
+    from training.decisions import DECISIONS
+
+    if decision not in DECISIONS:
+        console.print(f"[red]unknown decision {decision!r}[/]; choose one of {', '.join(DECISIONS)}")
+        raise typer.Exit(2)
+    try:
+        result = run_evaluation(decision, data_dir)
+    except FileNotFoundError as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(2) from err
+    typer.echo(json.dumps(result))
 
 
 @app.command()

@@ -1,10 +1,12 @@
-"""The demo: run the whole Dagster job on real input, start pods, decide held-out reviews over HTTP.
+"""The demo: load history, run the whole Dagster job on real input, serve every decision over HTTP.
 
-Steps: (1) the ``edge_insights_job`` runs in the Dagster instance under the state folder, so
-``make ui`` shows its run, lineage and checks; (2) the central pod (teacher) and the edge pod
-(champion student) start on loopback; (3) the held-out reviews go to the edge pod in batches;
-(4) ``feedback_job`` measures edge-vs-central divergence from the decision log; (5) a summary
-is printed and written to ``<state>/demo_summary.json``.
+Steps, all in the Dagster instance under the state folder (``make ui`` shows the runs, lineage
+and checks): (1) ``price_history_backfill`` loads the real price histories as daily partitions;
+(2) ``market_replay`` crawls the first replay ticks (simulated days); (3) ``edge_insights_job``
+harvests the current window and trains, exports, registers and deploys every decision; (4) per
+decision, a central pod (teacher) and an edge pod (champion student) start on loopback and the
+held-out examples go to the edge pod; (5) ``feedback_job`` measures edge-vs-central divergence
+from the decision logs; (6) a summary is printed and written to ``<state>/demo_summary.json``.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ import numpy as np
 
 from edge_insights.pods import running_pod
 from edge_insights.settings import Settings
-
-DECISION = "negative_review"
 
 
 @dataclass
@@ -41,7 +41,7 @@ def _metadata_value(value: Any) -> Any:
 
 
 def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, max_reviews: int,
-            on_event=None) -> JobOutcome:
+            on_event=None, partition_range: tuple[str, str] | None = None) -> JobOutcome:
     """Execute a job of the definitions in the persistent instance at ``settings.dagster_home``;
     a partitioned job runs for its newest complete partition.
 
@@ -54,8 +54,15 @@ def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, m
     defs = build_definitions(settings, preset=preset, max_pages=max_pages, max_reviews=max_reviews)
     job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
-    # A partitioned job (the harvest chain) runs for its newest complete time window: "now".
-    partition_key = job.partitions_def.get_last_partition_key() if job.partitions_def else None
+    # A partitioned job runs for a given range of partitions (one run: single-run backfill policy),
+    # else for its newest complete time window: "now".
+    tags = {}
+    partition_key = None
+    if partition_range:
+        tags = {"dagster/asset_partition_range_start": partition_range[0],
+                "dagster/asset_partition_range_end": partition_range[1]}
+    elif job.partitions_def:
+        partition_key = job.partitions_def.get_last_partition_key()
     with dg.DagsterInstance.get() as instance:
         done = threading.Event()
         result: dict[str, Any] = {}
@@ -63,7 +70,7 @@ def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, m
         def execute() -> None:
             try:
                 result["run"] = job.execute_in_process(
-                    instance=instance, run_id=run_id, raise_on_error=False, partition_key=partition_key,
+                    instance=instance, run_id=run_id, raise_on_error=False, partition_key=partition_key, tags=tags,
                     # The event log keeps every DEBUG event for the UI; the console gets warnings only.
                     run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
             finally:
@@ -92,57 +99,68 @@ def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, m
     return outcome
 
 
-def held_out_reviews(settings: Settings) -> tuple[list[str], np.ndarray]:
-    """Texts and labels of the evaluation split written by the run (products never trained on)."""
+def held_out_records(settings: Settings, decision: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Pod request records and labels of a decision's evaluation split (products never trained on)."""
     from orchestration.warehouse import Warehouse
+    from training.decisions import DECISIONS
 
+    spec = DECISIONS[decision]
     frame = Warehouse(settings.warehouse_path).frame(
-        "SELECT text, label FROM features_negative_review WHERE split = 'eval'")
-    return frame["text"].tolist(), frame["label"].to_numpy()
+        "SELECT text, label, numbers FROM features WHERE decision = ? AND split = 'eval'", [decision])
+    records = []
+    for text, window in zip(frame["text"], frame["numbers"]):
+        record = {spec.text_field: text}
+        if spec.window_field is not None:
+            record[spec.window_field] = [float(v) for v in window]
+        records.append(record)
+    return records, frame["label"].to_numpy()
 
 
-def send_reviews(base_url: str, texts: list[str], batch_size: int = 16) -> tuple[list[dict], list[float]]:
-    """POST texts to the edge pod in batches; returns the decisions and each request's wall time (ms)."""
+def send_records(base_url: str, decision: str, records: list[dict], batch_size: int = 16
+                 ) -> tuple[list[dict], list[float]]:
+    """POST records to a pod in batches; returns the decisions and each request's wall time (ms)."""
     decisions, request_ms = [], []
     with httpx.Client(base_url=base_url, timeout=30.0) as client:
-        for start in range(0, len(texts), batch_size):
-            body = {"records": [{"review_text": t} for t in texts[start:start + batch_size]]}
+        for start in range(0, len(records), batch_size):
             began = time.perf_counter()
-            response = client.post(f"/v1/decisions/{DECISION}", json=body)
+            response = client.post(f"/v1/decisions/{decision}", json={"records": records[start:start + batch_size]})
             request_ms.append((time.perf_counter() - began) * 1000)
             response.raise_for_status()
             decisions += response.json()["decisions"]
     return decisions, request_ms
 
 
-def single_decision_latency(base_url: str, texts: list[str], n: int = 200) -> list[float]:
+def single_decision_latency(base_url: str, decision: str, records: list[dict], n: int = 200) -> list[float]:
     """Wall time (ms) of ``n`` one-record requests, as a client on loopback sees it."""
     samples = []
     with httpx.Client(base_url=base_url, timeout=30.0) as client:
-        for text in (texts * (n // max(len(texts), 1) + 1))[:n]:
+        for record in (records * (n // max(len(records), 1) + 1))[:n]:
             began = time.perf_counter()
-            client.post(f"/v1/decisions/{DECISION}", json={"records": [{"review_text": text}]}).raise_for_status()
+            client.post(f"/v1/decisions/{decision}", json={"records": [record]}).raise_for_status()
             samples.append((time.perf_counter() - began) * 1000)
     return samples
 
 
-def serve_and_decide(settings: Settings, texts: list[str], labels: np.ndarray, shadow_rate: float) -> dict[str, Any]:
-    """Start the central and edge pods, send the held-out reviews, measure, stop the pods."""
+def serve_and_decide(settings: Settings, decision: str, shadow_rate: float) -> dict[str, Any]:
+    """Start a decision's central and edge pods, send its held-out records, measure, stop the pods."""
+    from training.decisions import DECISIONS
     from training.metrics import prf
 
-    deploy = settings.deploy_dir / DECISION
+    records, labels = held_out_records(settings, decision)
+    alert = DECISIONS[decision].labels[1]
+    deploy = settings.deploy_dir / decision
     with running_pod(deploy / "central", settings) as central_url, \
             running_pod(deploy / "champion", settings, central_url=central_url, shadow_rate=shadow_rate) as edge_url:
-        decisions, request_ms = send_reviews(edge_url, texts)
-        single_ms = single_decision_latency(edge_url, texts)
+        decisions, request_ms = send_records(edge_url, decision, records)
+        single_ms = single_decision_latency(edge_url, decision, records)
         health = httpx.get(f"{edge_url}/healthz").json()
-    predicted = np.array([1 if d["label"] == "negative" else 0 for d in decisions])
-    routes = {route: sum(1 for d in decisions if d["route"] == route) for route in ("edge", "central", "fallback")}
+    predicted = np.array([int(d["label"] == alert) for d in decisions])
+    latencies = [d["latency_ms"] for d in decisions]
     return {
-        "decisions": len(decisions), "routes": routes, "pod": health,
-        "served_metrics": prf(labels, predicted),
-        "server_latency_ms": {"p50": float(np.percentile([d["latency_ms"] for d in decisions], 50)),
-                              "p99": float(np.percentile([d["latency_ms"] for d in decisions], 99))},
+        "decisions": len(decisions),
+        "routes": {route: sum(1 for d in decisions if d["route"] == route) for route in ("edge", "central", "fallback")},
+        "pod": health, "served_metrics": prf(labels, predicted),
+        "server_latency_ms": {"p50": float(np.percentile(latencies, 50)), "p99": float(np.percentile(latencies, 99))},
         "single_request_ms": {"p50": float(np.percentile(single_ms, 50)), "p99": float(np.percentile(single_ms, 99)),
                               "n": len(single_ms)},
         "batch16_request_ms": {"p50": float(np.percentile(request_ms, 50)), "p99": float(np.percentile(request_ms, 99))},
@@ -150,16 +168,44 @@ def serve_and_decide(settings: Settings, texts: list[str], labels: np.ndarray, s
     }
 
 
-def summarise(settings: Settings, job: JobOutcome, served: dict[str, Any], feedback: JobOutcome) -> dict[str, Any]:
-    """The numbers a user wants after a demo, gathered from asset metadata and the pod run."""
+def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcome, served: dict[str, dict],
+              feedback: JobOutcome) -> dict[str, Any]:
+    """The numbers a user wants after a demo, gathered from asset metadata and the pod runs."""
     from orchestration.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
     reasons = wh.frame("SELECT stage, reason, count(*) AS n FROM quarantine WHERE run_id = ? "
                        "GROUP BY ALL ORDER BY n DESC", [job.run_id])
     a = job.assets
+    decisions = {}
+    for name in (key.split("/")[0] for key in a if key.endswith("/registered_model")):
+        def m(asset: str, name: str = name) -> dict[str, Any]:
+            return a[f"{name}/{asset}"]
+
+        decisions[name] = {
+            "examples": {k: m("signal_features").get(k) for k in ("train", "train_alerts", "calibration", "eval",
+                                                                    "eval_alerts", "eval_products")},
+            "teacher": {k: m("teacher_labels")[f"teacher_{k}"] for k in ("precision", "recall", "f1")}
+            | {"train_seconds": m("teacher_labels")["train_seconds"]},
+            "student": {k: m("student_model")[f"student_{k}"] for k in ("precision", "recall", "f1")}
+            | {k: m("student_model")[k] for k in ("train_seconds", "layers", "ece_raw", "ece", "temperature",
+                                                  "baseline_f1")},
+            "export": {k: m("edge_bundle")[k] for k in (
+                "parity_max_abs_logit_delta", "int8_agreement", "quantization", "quantization_reason", "shipped_f1",
+                "model_bytes", "latency_p50_ms", "latency_p99_ms", "abstain_threshold", "edge_coverage_on_eval",
+                "bundle_sha256", "central_f1")},
+            "registry": {k: m("registered_model")[k] for k in ("model_name", "version", "promoted", "promotion",
+                                                               "aliases")},
+            "serving": served.get(name),
+        }
     return {
         "dagster_run_id": job.run_id,
+        "history_loads": {name: {k: v for k, v in outcome.assets.get(asset, {}).items()
+                                 if k in ("partitions", "ticks", "records", "added", "history_rows", "quarantined",
+                                          "pages")}
+                          for name, (outcome, asset) in {"price_history": (history["price_history"], "price_history"),
+                                                         "market_replay": (history["market_replay"], "replay_harvest")
+                                                         }.items()},
         "crawl": {k: a["raw_harvest"].get(k) for k in ("pages", "items", "http_404", "errors", "quarantined",
                                                         "invariant_ok", "duration_s")},
         "reviews": {"records": a["raw_reviews"]["records"], "quarantined": a["raw_reviews"]["quarantined"]},
@@ -168,17 +214,7 @@ def summarise(settings: Settings, job: JobOutcome, served: dict[str, Any], feedb
         "quarantine": [dict(stage=r.stage, reason=r.reason, n=int(r.n)) for r in reasons.itertuples()],
         "pii_replacements": a["scrubbed_signals"]["pii_replacements"],
         "checks": job.checks,
-        "training": {k: a["signal_features"][k] for k in ("train", "train_negative", "eval", "eval_negative")},
-        "teacher": {k: a["teacher_labels"][f"teacher_{k}"] for k in ("precision", "recall", "f1")}
-        | {"train_seconds": a["teacher_labels"]["train_seconds"]},
-        "student": {k: a["student_model"][f"student_{k}"] for k in ("precision", "recall", "f1")}
-        | {"train_seconds": a["student_model"]["train_seconds"], "layers": a["student_model"]["layers"]},
-        "export": {k: a["edge_bundle"][k] for k in ("parity_max_abs_logit_delta", "int8_agreement", "quantization",
-                                                    "quantization_reason", "shipped_f1", "model_bytes",
-                                                    "latency_p50_ms", "latency_p99_ms", "abstain_threshold",
-                                                    "bundle_sha256")},
-        "registry": {k: a["registered_model"][k] for k in ("model_name", "version", "promoted", "promotion", "aliases")},
-        "serving": served,
+        "decisions": decisions,
         "divergence": feedback.assets.get("divergence_report", {}),
     }
 

@@ -17,11 +17,50 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
     return table
 
 
+def _quality_table(decisions: dict[str, Any]) -> Table:
+    table = Table(title="Micro-decisions on held-out products (F1 of the alert class)", title_justify="left")
+    for col in ("decision", "eval n/alerts", "teacher", "student fp32", "shipped", "baseline", "ECE raw→cal",
+                "size MB", "gate"):
+        table.add_column(col)
+    for name, d in decisions.items():
+        ex, st, exp = d["examples"], d["student"], d["export"]
+        table.add_row(name, f'{ex["eval"]}/{ex["eval_alerts"]}', f'{d["teacher"]["f1"]:.3f}', f'{st["f1"]:.3f}',
+                      f'{exp["shipped_f1"]:.3f} ({exp["quantization"]})', f'{st["baseline_f1"]:.3f}',
+                      f'{st["ece_raw"]:.3f}→{st["ece"]:.3f}', f'{exp["model_bytes"] / 2**20:.1f}',
+                      "champion" if d["registry"]["promoted"] else "not promoted")
+    return table
+
+
+def _serving_table(decisions: dict[str, Any]) -> Table:
+    table = Table(title="Serving (edge pod + central pod on loopback)", title_justify="left")
+    for col in ("decision", "decisions", "edge/central/fallback", "served F1", "1-record HTTP p50/p99 ms",
+                "version"):
+        table.add_column(col)
+    for name, d in decisions.items():
+        sv = d["serving"]
+        if sv is None:
+            table.add_row(name, "not served: no champion yet", "", "", "", "")
+            continue
+        r = sv["routes"]
+        table.add_row(name, str(sv["decisions"]), f'{r["edge"]}/{r["central"]}/{r["fallback"]}',
+                      f'{sv["served_metrics"]["f1"]:.3f}',
+                      f'{sv["single_request_ms"]["p50"]:.2f} / {sv["single_request_ms"]["p99"]:.2f}',
+                      str(sv["pod"].get("model_version")))
+    return table
+
+
 def print_summary(console: Console, s: dict[str, Any]) -> None:
     """Print the summary as a few small tables."""
-    crawl, served, export = s["crawl"], s["serving"], s["export"]
+    crawl = s["crawl"]
     console.rule("Edge Insights demo")
-    console.print(_table("Harvest", [
+    loads = s["history_loads"]
+    console.print(_table("History", [
+        ("price history backfill", f'{loads["price_history"].get("partitions")} daily partitions, '
+                                   f'{loads["price_history"].get("records")} records, '
+                                   f'{loads["price_history"].get("added")} changes stored'),
+        ("market replay", f'{loads["market_replay"].get("ticks")} ticks, {loads["market_replay"].get("pages")} pages, '
+                          f'{loads["market_replay"].get("added")} changes stored')]))
+    console.print(_table("Harvest (current window)", [
         ("pages crawled", crawl["pages"]), ("book records", crawl["items"]),
         ("404s (quarantined)", crawl["http_404"]), ("crawl errors", crawl["errors"]),
         ("review records", s["reviews"]["records"]), ("review rows quarantined", s["reviews"]["quarantined"]),
@@ -35,33 +74,19 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
     console.print(quarantine)
     console.print(_table("PII replacements", list(s["pii_replacements"].items()) or [("none", 0)]))
     console.print(_table("Checks (blocking)", [(k, "passed" if v else "FAILED") for k, v in s["checks"].items()]))
-    models = Table(title="negative_review on held-out products", title_justify="left")
-    for col in ("model", "layers", "precision", "recall", "F1", "train s"):
-        models.add_column(col)
-    for name, key, layers in (("teacher (central)", "teacher", 6), ("student (edge)", "student", s["student"]["layers"])):
-        m = s[key]
-        models.add_row(name, str(layers), f'{m["precision"]:.3f}', f'{m["recall"]:.3f}', f'{m["f1"]:.3f}',
-                       f'{m["train_seconds"]:.1f}')
-    console.print(models)
-    console.print(_table("Export", [
-        ("parity max |Δlogit| (fp32 vs torch)", f'{export["parity_max_abs_logit_delta"]:.2e}'),
-        ("int8 agreement with fp32", export["int8_agreement"]), ("shipped", export["quantization"]),
-        ("why", export["quantization_reason"]), ("model size MB", f'{export["model_bytes"] / 2**20:.1f}'),
-        ("shipped F1", export["shipped_f1"]), ("abstain threshold", export["abstain_threshold"]),
-        ("bundle sha256", export["bundle_sha256"][:16] + "…")]))
-    reg = s["registry"]
-    console.print(_table("Registry (MLflow)", [
-        ("model", reg["model_name"]), ("version", reg["version"]), ("aliases", reg["aliases"]),
-        ("promotion", reg["promotion"])]))
-    console.print(_table("Serving (edge pod on loopback)", [
-        ("decisions", served["decisions"]), ("routes", served["routes"]),
-        ("served F1 (incl. central routing)", served["served_metrics"]["f1"]),
-        ("model latency p50 / p99 ms", f'{served["server_latency_ms"]["p50"]:.2f} / {served["server_latency_ms"]["p99"]:.2f}'),
-        ("1-record HTTP p50 / p99 ms", f'{served["single_request_ms"]["p50"]:.2f} / {served["single_request_ms"]["p99"]:.2f}'),
-        ("model version", served["pod"].get("model_version"))]))
+    console.print(_quality_table(s["decisions"]))
+    for name, d in s["decisions"].items():
+        exp, reg = d["export"], d["registry"]
+        console.print(_table(f"{name}", [
+            ("parity max |Δlogit| · int8 agreement", f'{exp["parity_max_abs_logit_delta"]:.2e} · '
+                                                     f'{exp["int8_agreement"]:.4f}'),
+            ("edge coverage (abstain threshold)", f'{exp["edge_coverage_on_eval"]:.1%} '
+                                                  f'({exp["abstain_threshold"]:.3f})'),
+            ("version · aliases", f'{reg["version"]} · {reg["aliases"]}'), ("gate", reg["promotion"])]))
+    console.print(_serving_table(s["decisions"]))
     div = s.get("divergence") or {}
     if div:
-        console.print(_table("Edge vs central (decision log)", [
-            ("compared", div.get("compared")), ("disagreement rate", div.get("disagreement_rate")),
-            ("JS divergence (bits)", div.get("js_divergence"))]))
+        console.print(_table("Edge vs central disagreement (decision logs)",
+                             [(k.replace("_disagreement_rate", ""), v) for k, v in div.items()
+                              if k.endswith("_disagreement_rate")]))
     console.print(f"summary written to demo_summary.json · Dagster run {s['dagster_run_id']}")

@@ -13,11 +13,14 @@ import dagster as dg
 
 from edge_insights.settings import Settings
 from orchestration import checks
-from orchestration.assets import backfill, feedback, harvest, models, quality, release, replay
+from orchestration.assets import backfill, feedback, harvest, quality, replay
+from orchestration.assets.models import model_assets
+from orchestration.assets.release import release_assets
 from orchestration.jobs import backfill_job, feedback_job, harvest_job, main_job, replay_job, retrain_job
 from orchestration.resources import CrawlResource, MlflowResource, TrainingResource, WarehouseResource
 from orchestration.schedules import harvest_schedule
 from orchestration.sensors import divergence_sensor
+from training.decisions import DECISIONS
 
 
 def build_definitions(settings: Settings | None = None, *, preset: str | None = None,
@@ -31,7 +34,9 @@ def build_definitions(settings: Settings | None = None, *, preset: str | None = 
     max_pages = int(os.environ.get("EDGE_INSIGHTS_MAX_PAGES", "0")) if max_pages is None else max_pages
     max_reviews = int(os.environ.get("EDGE_INSIGHTS_MAX_REVIEWS", "0")) if max_reviews is None else max_reviews
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([harvest, backfill, replay, quality, models, release, feedback]),
+        assets=[*dg.load_assets_from_modules([harvest, backfill, replay, quality, feedback]),
+                *(asset for spec in DECISIONS.values()
+                  for asset in (*model_assets(spec), *release_assets(spec)))],
         asset_checks=dg.load_asset_checks_from_modules([checks]),
         jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job],
         schedules=[harvest_schedule],

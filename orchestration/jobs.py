@@ -3,6 +3,8 @@
 
 import dagster as dg
 
+from training.decisions import DECISIONS
+
 main_job = dg.define_asset_job(
     "edge_insights_job",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report", "price_history", "replay_harvest"),
@@ -16,10 +18,9 @@ harvest_job = dg.define_asset_job(
     description="Collect, scrub, validate and store fresh signals.")
 
 retrain_job = dg.define_asset_job(
-    "retrain_job",
-    selection=dg.AssetSelection.assets("signal_features").downstream()
-    - dg.AssetSelection.assets("divergence_report", "price_history", "replay_harvest"),
-    description="Relabel with the central model, distil, export and register a challenger.")
+    "retrain_job", selection=dg.AssetSelection.groups(*DECISIONS),
+    description="Per decision: rebuild examples, relabel with the central model, distil, export, register a "
+                "challenger and promote it if it passes the gate.")
 
 feedback_job = dg.define_asset_job("feedback_job", selection=dg.AssetSelection.assets("divergence_report"),
                                    description="Measure edge-vs-central divergence from decision logs.")

@@ -7,8 +7,8 @@ import json
 import dagster as dg
 
 from edge_insights.settings import Settings
-from orchestration.assets.models import DECISION
 from orchestration.jobs import retrain_job
+from training.decisions import DECISIONS
 from training.divergence import divergence, read_decisions
 
 # 10 % disagreement on consulted decisions: the edge model's F1 gap to the teacher at promotion
@@ -17,22 +17,31 @@ DISAGREEMENT_THRESHOLD = 0.10
 MIN_COMPARED = 50
 
 
+STAGES = ("signal_features", "teacher_labels", "student_model", "edge_bundle", "registered_model",
+          "deployed_bundle")
+
+
 @dg.sensor(job=retrain_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
-           description=f"Requests retrain_job when ≥ {MIN_COMPARED} compared decisions since the last "
-                       f"request disagree at a rate above {DISAGREEMENT_THRESHOLD:.0%}.")
-def divergence_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+           description=f"Per decision: requests a retrain of that decision when ≥ {MIN_COMPARED} compared "
+                       f"decisions since its last request disagree at a rate above {DISAGREEMENT_THRESHOLD:.0%}.")
+def divergence_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
-    rows = read_decisions(Settings.from_env().decision_log_dir, DECISION, since_ts=cursor.get("since"))
-    report = divergence(rows)
-    if report.compared < MIN_COMPARED:
-        return dg.SkipReason(f"{report.compared} compared decisions since {cursor.get('since')}; "
-                             f"need {MIN_COMPARED}")
-    newest = max(r["ts"] for r in rows)
-    if report.disagreement_rate <= DISAGREEMENT_THRESHOLD:
-        return dg.SensorResult(cursor=json.dumps({"since": cursor.get("since")}),
-                               skip_reason=f"disagreement {report.disagreement_rate:.3f} ≤ {DISAGREEMENT_THRESHOLD}")
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=f"divergence-{newest}",
-                                    tags={"trigger": "divergence",
-                                          "disagreement_rate": f"{report.disagreement_rate:.4f}"})],
-        cursor=json.dumps({"since": newest}))
+    log_dir = Settings.from_env().decision_log_dir
+    requests, notes = [], []
+    for name in DECISIONS:
+        rows = read_decisions(log_dir, name, since_ts=cursor.get(name))
+        report = divergence(rows)
+        if report.compared < MIN_COMPARED:
+            notes.append(f"{name}: {report.compared} compared, need {MIN_COMPARED}")
+        elif report.disagreement_rate <= DISAGREEMENT_THRESHOLD:
+            notes.append(f"{name}: disagreement {report.disagreement_rate:.3f} ≤ {DISAGREEMENT_THRESHOLD}")
+        else:
+            newest = max(r["ts"] for r in rows)
+            requests.append(dg.RunRequest(
+                run_key=f"divergence-{name}-{newest}",
+                asset_selection=[dg.AssetKey([name, stage]) for stage in STAGES],
+                tags={"trigger": "divergence", "decision": name,
+                      "disagreement_rate": f"{report.disagreement_rate:.4f}"}))
+            cursor[name] = newest
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor),
+                           skip_reason=None if requests else "; ".join(notes))

@@ -5,7 +5,7 @@ Tables (one row = one signal record, provenance flattened):
     validated_signals  records of each harvest partition that passed the row rules
     signal_history     every new observation of every partition (see ``_insert_observations``)
     quarantine         every row that left the flow in any run, with run_id, stage and reason
-    features_negative_review   labelled examples with their split, from the latest build
+    features           labelled examples per decision with their split (train/calibration/eval)
 
 Re-materialising a partition replaces that partition's rows; the feature table is a snapshot
 replaced whole by each build.
@@ -36,7 +36,8 @@ QUARANTINE_DDL = """
     quarantined_at TIMESTAMPTZ
 """
 QUARANTINE_COLUMNS = [c.split()[0] for c in QUARANTINE_DDL.split(",")]
-FEATURES_DDL = "run_id VARCHAR, text VARCHAR, label INTEGER, product_id VARCHAR, source VARCHAR, split VARCHAR"
+FEATURES_DDL = ("run_id VARCHAR, decision VARCHAR, split VARCHAR, text VARCHAR, label INTEGER, "
+                "product_id VARCHAR, source VARCHAR, numbers DOUBLE[]")
 FEATURE_COLUMNS = [c.split()[0] for c in FEATURES_DDL.split(",")]
 
 
@@ -87,7 +88,7 @@ class Warehouse:
             con.execute(f"CREATE TABLE IF NOT EXISTS validated_signals ({SIGNAL_DDL})")
             con.execute(f"CREATE TABLE IF NOT EXISTS signal_history ({SIGNAL_DDL})")
             con.execute(f"CREATE TABLE IF NOT EXISTS quarantine ({QUARANTINE_DDL})")
-            con.execute(f"CREATE TABLE IF NOT EXISTS features_negative_review ({FEATURES_DDL})")
+            con.execute(f"CREATE TABLE IF NOT EXISTS features ({FEATURES_DDL})")
             yield con
         finally:
             con.close()
@@ -195,14 +196,14 @@ class Warehouse:
         with self.connect() as con:
             return con.execute(sql, list(params)).df()
 
-    def write_features(self, run_id: str, rows: list[dict[str, Any]]) -> int:
-        """Replace the negative_review example snapshot."""
-        frame = pd.DataFrame([{**r, "run_id": run_id} for r in rows], columns=FEATURE_COLUMNS)
+    def write_features(self, decision: str, run_id: str, rows: list[dict[str, Any]]) -> int:
+        """Replace one decision's example snapshot."""
+        frame = pd.DataFrame([{**r, "run_id": run_id, "decision": decision} for r in rows], columns=FEATURE_COLUMNS)
         with self.connect() as con:
-            con.execute("DELETE FROM features_negative_review")
+            con.execute("DELETE FROM features WHERE decision = ?", [decision])
             if len(frame):
                 con.register("frame", frame)
-                con.execute(f"INSERT INTO features_negative_review SELECT {', '.join(FEATURE_COLUMNS)} FROM frame")
+                con.execute(f"INSERT INTO features SELECT {', '.join(FEATURE_COLUMNS)} FROM frame")
         return len(frame)
 
 

@@ -4,15 +4,22 @@ Endpoints:
     ``POST /v1/decisions/{decision}``  body ``{"records": [{...}, ...]}`` →
         200 ``{"decisions": [{"decision", "label", "score", "route", "model_version",
         "bundle_sha256", "signal_digest", "latency_ms"}, ...]}`` in record order;
-        404 for a decision this pod does not serve;
-        422 ``{"error": str, "errors": [{"record", "field", "message"}, ...]}`` for malformed JSON,
-        a body that is not ``{"records": [...]}``, an empty or oversized batch, or records that
-        break the feature contract (every offending field of every record is listed).
+        404 ``{"error": str}`` for a decision this pod does not serve;
+        415 ``{"error": str}`` unless ``Content-Type`` is ``application/json`` (UTF-8);
+        413 ``{"error": str}`` for a body over ``max_body_bytes`` (by its ``Content-Length``, or
+        counted as it streams, so an oversize body is never held whole);
+        422 ``{"error": str, "errors": [{"record", "field", "message"}, ...]}`` for malformed JSON
+        (nesting deeper than the parser goes included), a body that is not
+        ``{"records": [...]}``, an empty or oversized batch, or records that break the feature
+        contract (every offending field of every record is listed; invalid unicode and blank
+        required text included, see :mod:`serving.contract`).
         A record holds the contract's fields only: strings for text features, JSON numbers for
         ``number``/``integer`` and arrays of exactly ``length`` numbers for ``number_list``
         (e.g. ``{"title": "…", "prices": [1980, 2180, 2180, 1980, 1980, 2480]}``); NaN and
         Infinity are not JSON and are refused as malformed.
-    ``GET /healthz``  → ``{"status": "ok", "decision", "model_version", "bundle_sha256", "alias"}``
+    ``GET /healthz``  → ``{"status": "ok", "decision", "model_version", "bundle_sha256", "alias",
+        "role"}``; ``role`` is the manifest's (``"edge"`` or ``"central"``, ``"edge"`` when the
+        manifest names none).
     ``GET /metrics``  → Prometheus text (see :mod:`serving.metrics`).
 
 ``score`` is the answering model's probability of ``label``. ``latency_ms`` is per record: time
@@ -25,6 +32,7 @@ whole request.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -38,34 +46,105 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edge_export.manifest import BundleError
+from edge_export.manifest import MANIFEST_NAME, BundleError
 
 from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry
 from .inference import EdgeModel
 from .metrics import PodMetrics
-from .router import FALLBACK, Routed, Router
+from .router import EDGE, FALLBACK, ROLES, Routed, Router
 
 RELEASE_FILE = "release.json"
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Largest request body a pod reads: a full batch of long reviews fits with room to spare."""
+JSON_MEDIA_TYPE = "application/json"
+
+logger = logging.getLogger(__name__)
 
 
-def load_release(deploy_dir: Path) -> dict[str, Any]:
+def load_release(deploy_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Read ``release.json`` written by the pipeline when it pushed the alias.
+
+    Args:
+        deploy_dir: the deploy folder.
+        manifest: the verified manifest of the bundle beside it.
 
     Returns:
         ``{"model_name", "model_version", "alias", "run_id", "deployed_at"}`` as written.
 
     Raises:
-        BundleError: the file is missing, not JSON, or lacks ``model_version`` or ``alias``.
+        BundleError: the file is missing, not JSON, lacks ``model_name``, ``model_version`` or
+            ``alias``, or names a model other than the bundle's (its ``model_name`` must be the
+            manifest's ``model_name`` or ``decision``: the registry names models after their
+            decision), so a release pushed beside the wrong bundle never serves.
     """
     path = Path(deploy_dir) / RELEASE_FILE
     try:
         release = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise BundleError(f"no readable {RELEASE_FILE} in {deploy_dir}: {err}") from None
-    if not isinstance(release, dict) or not {"model_version", "alias"} <= release.keys():
-        raise BundleError(f"{RELEASE_FILE} in {deploy_dir} lacks model_version or alias")
+    if not isinstance(release, dict) or not {"model_name", "model_version", "alias"} <= release.keys():
+        raise BundleError(f"{RELEASE_FILE} in {deploy_dir} lacks model_name, model_version or alias")
+    bundle_names = {manifest.get("model_name"), manifest["decision"]}
+    if release["model_name"] not in bundle_names:
+        raise BundleError(f"{RELEASE_FILE} in {deploy_dir} releases model {release['model_name']!r}, "
+                          f"but the bundle is {manifest.get('model_name')!r} deciding "
+                          f"{manifest['decision']!r}")
     return release
+
+
+def load_model(deploy_dir: Path, threads: int) -> EdgeModel:
+    """The deploy folder's verified :class:`EdgeModel`, every failure to read it a refusal.
+
+    Raises:
+        BundleError: as :class:`EdgeModel`, and also when ``manifest.json`` is not UTF-8 JSON or a
+            bundle file cannot be read (:mod:`edge_export.manifest` lets those through raw).
+    """
+    try:
+        return EdgeModel(deploy_dir, threads=threads)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BundleError(f"{MANIFEST_NAME} in {deploy_dir} is not valid JSON: {err}") from None
+    except OSError as err:
+        raise BundleError(f"bundle in {deploy_dir} cannot be read: {err}") from None
+
+
+class _TooLarge(Exception):
+    """The request body passes the pod's byte limit (answered 413)."""
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused as soon as it is known to pass ``max_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before reading; a chunked body (or
+    one longer than declared) is counted as it streams, so it is never held in memory whole.
+
+    Raises:
+        _TooLarge: the body is over the limit (the message names the limit).
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _TooLarge(f"body of {int(declared):,} bytes is over the limit of {max_bytes:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _TooLarge(f"body is over the limit of {max_bytes:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media_type_error(content_type: str) -> str | None:
+    """Why a ``Content-Type`` is not JSON in UTF-8, or None when it is."""
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media != JSON_MEDIA_TYPE:
+        return f"Content-Type must be {JSON_MEDIA_TYPE}, got {media or 'none'!r}"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            return f"{JSON_MEDIA_TYPE} must be UTF-8, got charset {charset!r}"
+    return None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -94,31 +173,54 @@ def _unprocessable(message: str, errors: list[FieldError]) -> JSONResponse:
 
 def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate: float = 0.0,
                decision_log_dir: Path, threads: int = 1, max_batch: int = 256,
-               central_timeout_s: float = 1.0) -> Starlette:
+               central_timeout_s: float = 1.0,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
         deploy_dir: the bundle files plus ``release.json``.
         central_url: base URL of the central pod consulted below the abstain threshold; None
-            answers everything at the edge (this is how the central pod itself runs).
+            answers everything at the edge (this is how the central pod itself runs). Its
+            ``/healthz`` is asked first (see :meth:`serving.router.Router.check_central`): a
+            central that cannot be reached yet is logged as a warning and the app still starts.
         shadow_rate: fraction (0–1) of edge-decided records also scored by central, logged only.
         decision_log_dir: root of the decision log (see :mod:`serving.decision_log`).
         threads: ONNX Runtime intra-op threads.
         max_batch: most records accepted in one request.
         central_timeout_s: seconds allowed for one central round trip.
+        max_body_bytes: largest request body read, in bytes (larger ones are answered 413).
 
     Raises:
-        BundleError: the bundle fails verification, its feature contract cannot be enforced or
-            does not match the manifest's ``text_fields``/``numeric_inputs`` and the graph's
-            inputs, or ``release.json`` is missing or incomplete — the pod must not start.
-        ValueError: ``shadow_rate`` is invalid (see :class:`serving.router.Router`).
+        BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
+            its feature contract cannot be enforced or does not match the manifest's
+            ``text_fields``/``numeric_inputs`` and the graph's inputs, its ``role`` is neither
+            ``edge`` nor ``central``, or ``release.json`` is missing, incomplete or releases
+            another model — the pod must not start.
+        ValueError: ``threads`` or ``max_body_bytes`` is below 1, ``shadow_rate`` or
+            ``central_url`` is invalid (see :class:`serving.router.Router`), or the central URL
+            answers but is not a central pod of this decision
+            (:class:`serving.router.CentralMismatch`).
     """
-    model = EdgeModel(deploy_dir, threads=threads)
+    if threads < 1 or max_body_bytes < 1:
+        raise ValueError(f"threads and max_body_bytes must be at least 1, got {threads} and "
+                         f"{max_body_bytes}")
+    model = load_model(deploy_dir, threads)
     # EdgeModel has checked the contract against the manifest's inputs and the graph.
     contract = model.manifest["feature_contract"]
-    release = load_release(deploy_dir)
+    role = model.manifest.get("role", EDGE)
+    if role not in ROLES:
+        raise BundleError(f"manifest role must be one of {', '.join(ROLES)}, got {role!r}")
+    release = load_release(deploy_dir, model.manifest)
     router = Router(model, model_version=str(release["model_version"]), central_url=central_url,
                     shadow_rate=shadow_rate, timeout_s=central_timeout_s)
+    try:
+        unreachable = router.check_central()
+    except ValueError:
+        router.close()
+        raise
+    if unreachable:
+        logger.warning("%s; starting anyway: unsure records take the fallback route until it answers",
+                       unreachable)
     log = DecisionLog(decision_log_dir)
     metrics = PodMetrics()
     decision = model.decision
@@ -142,11 +244,24 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             metrics.rejected.labels("unknown_decision").inc()
             return JSONResponse({"error": f"this pod serves {decision!r} only"}, status_code=404)
         start = time.perf_counter()
+        media_error = _media_type_error(request.headers.get("content-type", ""))
+        if media_error:
+            metrics.rejected.labels("media_type").inc()
+            return JSONResponse({"error": media_error}, status_code=415)
         try:
-            body = json.loads(await request.body(), parse_constant=_refuse_constant)
+            raw = await _read_body(request, max_body_bytes)
+        except _TooLarge as err:
+            metrics.rejected.labels("too_large").inc()
+            return JSONResponse({"error": str(err)}, status_code=413)
+        try:
+            body = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as err:
             metrics.rejected.labels("malformed_json").inc()
             return _unprocessable("malformed JSON", [FieldError(None, None, str(err))])
+        except RecursionError:
+            # The C parser recurses once per nesting level; a valid body nests four at most.
+            metrics.rejected.labels("malformed_json").inc()
+            return _unprocessable("malformed JSON", [FieldError(None, None, "JSON nested too deep")])
         records, errors = _records_of(body, max_batch)
         if errors:
             metrics.rejected.labels("invalid_batch").inc()
@@ -174,7 +289,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "decision": decision,
                              "model_version": router.model_version,
-                             "bundle_sha256": model.bundle_sha256, "alias": release["alias"]})
+                             "bundle_sha256": model.bundle_sha256, "alias": release["alias"],
+                             "role": role})
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)

@@ -11,7 +11,10 @@ The contract arrives inside the bundle manifest (key ``feature_contract``) as pl
                        "min": float, "max": float}}} # numbers; per element for number_list
 
 A record may hold only contract fields (data minimisation is the harvester's job; a pod refuses
-rather than silently drops). A ``null`` optional field counts as absent.
+rather than silently drops). A ``null`` optional field counts as absent. A string must be valid
+Unicode (no lone surrogate, which JSON's ``\\ud800`` escapes can smuggle in), and a *required*
+string feature must hold some non-whitespace text: the pipeline quarantines empty texts, so the
+model never learned what one means.
 
 Two optional manifest keys say how feature fields become model input (:func:`model_inputs`):
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -56,8 +60,12 @@ class FieldError:
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"record", "field", "message"}``."""
-        return asdict(self)
+        """JSON-ready form: ``{"record", "field", "message"}``.
+
+        A field name is echoed from the request, so a lone surrogate in it is written as its
+        ``\\udXXX`` escape: the answer must encode as UTF-8 whatever the client sent.
+        """
+        return {**asdict(self), "field": None if self.field is None else printable(self.field)}
 
 
 @dataclass(frozen=True)
@@ -204,12 +212,29 @@ def model_inputs(manifest: dict[str, Any], decision: str) -> ModelInputs:
     return inputs
 
 
+def printable(text: str) -> str:
+    """``text`` with every lone surrogate replaced by its ``\\udXXX`` escape (safe to encode)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _unicode_error(value: str) -> str | None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return f"invalid unicode: lone surrogate at character {err.start}"
+    return None
+
+
 def _number_error(spec: dict[str, Any], value: Any, integer: bool) -> str | None:
     # bool is an int subclass in Python, but true/false is not a number in a contract.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"expected {'an integer' if integer else 'a number'}, got {type(value).__name__}"
     if integer and not isinstance(value, int):
         return "expected an integer, got a fractional number"
+    # JSON integers are unbounded; one beyond float range would overflow math.isfinite() and
+    # the float32 the graph reads (Python compares int and float exactly, without converting).
+    if isinstance(value, int) and abs(value) > sys.float_info.max:
+        return "number is out of range"
     if not math.isfinite(value):
         return "expected a finite number"
     if "min" in spec and value < spec["min"]:
@@ -224,6 +249,11 @@ def _type_error(spec: dict[str, Any], value: Any) -> str | None:
     if kind == "string":
         if not isinstance(value, str):
             return f"expected a string, got {type(value).__name__}"
+        unicode_error = _unicode_error(value)
+        if unicode_error:
+            return unicode_error
+        if spec["role"] == "feature" and spec.get("required", False) and not value.strip():
+            return "required text must contain non-whitespace characters"
         if "max_length" in spec and len(value) > spec["max_length"]:
             return f"string of {len(value)} characters exceeds max_length {spec['max_length']}"
         return None

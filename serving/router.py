@@ -8,6 +8,11 @@ the very same records, numbers included — and the central answer is returned w
 ``"central"``. When central is unreachable, slow or answers nonsense, the edge answer stands
 with route ``"fallback"``. A pod without a central URL answers everything at the edge.
 
+Before an edge pod serves, :meth:`Router.check_central` asks the central URL's ``/healthz``: a
+pod that answers as anything but a ``central`` pod of the same decision stops the edge pod from
+starting (it would route unsure records to the wrong model), while a central that cannot be
+reached yet only earns a warning, since the fallback route covers it until it is up.
+
 Shadow sampling: a deterministic fraction of edge-decided records (chosen from the signal digest,
 so a replay picks the same ones) is also scored by central after the answer is sent; the pair is
 logged to measure divergence and never changes the answer.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -27,6 +33,8 @@ from .contract import signal_digest
 from .inference import EdgeModel
 
 EDGE, CENTRAL, FALLBACK = "edge", "central", "fallback"
+ROLES = (EDGE, CENTRAL)
+"""A pod's role (manifest key ``role``): an ``edge`` pod may consult a ``central`` one."""
 _DIGEST_SPACE = float(16 ** 16)
 
 
@@ -85,6 +93,27 @@ class CentralError(Exception):
     """The central model could not be reached or gave an unusable answer."""
 
 
+class CentralMismatch(ValueError):
+    """The central URL answers, but not as a central pod of this pod's decision."""
+
+
+def check_central_url(url: str) -> None:
+    """Refuse a central URL that is not an absolute ``http``/``https`` URL with a host.
+
+    Raises:
+        ValueError: it is not; httpx would otherwise fail every request, turning every unsure
+            record into a silent fallback.
+    """
+    try:
+        parts = urlsplit(url)
+        # .port raises ValueError for a port that is not a number in 0-65535; 0 is no port.
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"central URL must be an http(s) URL such as http://127.0.0.1:8101, got {url!r}")
+
+
 class Router:
     """Routes validated records between the edge model and an optional central pod.
 
@@ -98,7 +127,8 @@ class Router:
 
     Raises:
         BundleError: the manifest has no ``thresholds.abstain``.
-        ValueError: ``shadow_rate`` is outside [0, 1], or positive without a central URL.
+        ValueError: ``shadow_rate`` is outside [0, 1], or positive without a central URL, or the
+            central URL is not an http(s) URL.
     """
 
     def __init__(self, model: EdgeModel, *, model_version: str, central_url: str | None = None,
@@ -111,6 +141,8 @@ class Router:
             raise ValueError(f"shadow_rate must lie in [0, 1], got {shadow_rate}")
         if shadow_rate > 0 and not central_url:
             raise ValueError("shadow sampling needs a central URL")
+        if central_url:
+            check_central_url(central_url)
         self.model = model
         self.model_version = model_version
         self.shadow_rate = shadow_rate
@@ -121,6 +153,38 @@ class Router:
         """Close the connection pool to the central pod."""
         if self._central is not None:
             self._central.close()
+
+    def check_central(self) -> str | None:
+        """Ask the central pod's ``/healthz`` whether it is a central pod of this decision.
+
+        Returns:
+            None when it is (or when this pod has no central), else a warning that central could
+            not be reached (a transport failure or a 5xx, e.g. a proxy before a pod still
+            starting): the pod may start, unsure records take the fallback route meanwhile.
+
+        Raises:
+            CentralMismatch: something answered but is not a ``central`` pod deciding this
+                pod's decision (another edge pod, another decision, not a pod at all).
+        """
+        if self._central is None:
+            return None
+        url = self._central.base_url
+        try:
+            reply = self._central.get("/healthz")
+        except httpx.HTTPError as err:
+            return f"central pod at {url} is unreachable ({type(err).__name__})"
+        if reply.status_code >= 500:
+            return f"central pod at {url} is unreachable (HTTP {reply.status_code})"
+        try:
+            health = reply.json()
+            role, decision = health.get("role", EDGE), health["decision"]
+        except (ValueError, KeyError, AttributeError):
+            raise CentralMismatch(f"{url} does not answer /healthz like a pod "
+                                  f"(HTTP {reply.status_code})") from None
+        if reply.status_code != 200 or role != CENTRAL or decision != self.model.decision:
+            raise CentralMismatch(f"{url} answers as a pod with role {role!r} deciding {decision!r}; "
+                                  f"this pod needs role 'central' deciding {self.model.decision!r}")
+        return None
 
     def decide(self, records: list[dict[str, Any]]) -> list[Routed]:
         """Decide a batch of contract-conforming records.

@@ -1,9 +1,11 @@
-"""End to end: the Dagster job on a small real slice, then a pod answering over HTTP on loopback.
+"""End to end: the Dagster jobs on a small real slice, then a pod answering over HTTP on loopback.
 
-The slice: the books mirror served locally (first 15 requests) and the first 120 rows of each real
-review file, plus three known rows appended to a copy of the Alexa feed — one carrying an e-mail
-and a phone number (must be scrubbed), one with an impossible rating and one with an empty text
-(both must be quarantined by the feed reader).
+The slice: 90 days of real price history (backfill partitions), 12 market-replay ticks, the books
+mirror served locally (first 15 requests) and the first 120 rows of each real review file, plus
+three known rows appended to a copy of the Alexa feed — one carrying an e-mail and a phone number
+(must be scrubbed), one with an impossible rating and one with an empty text (both must be
+quarantined by the feed reader). Training uses the ``tiny`` preset: every stage of all three
+decisions runs, the quality gate is reported but not required.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def slice_data(tmp_path_factory, data_dir: Path) -> Path:
     """A data folder: the real books mirror (linked), the header and first ROWS_PER_FILE rows of
     each real review file, and the known rows appended to the Alexa feed."""
     root = tmp_path_factory.mktemp("data")
-    (root / "books_toscrape").symlink_to(data_dir / "books_toscrape", target_is_directory=True)
+    for folder in ("books_toscrape", "price_history_amazon_jp"):
+        (root / folder).symlink_to(data_dir / folder, target_is_directory=True)
     reviews = root / "reviews"
     (reviews / "uci_sentiment_sentences").mkdir(parents=True)
     for src in sorted((data_dir / "reviews").rglob("*")):
@@ -61,7 +64,12 @@ def job_run(slice_data: Path, tmp_path_factory):
     os.environ["EDGE_INSIGHTS_STATE_DIR"] = str(tmp_path_factory.mktemp("e2e_state"))
     os.environ["EDGE_INSIGHTS_DATA_DIR"] = str(slice_data)
     settings = Settings.from_env().ensure()
-    outcome = run_job("edge_insights_job", settings, preset="tiny", max_pages=15, max_reviews=0)
+    size = {"preset": "tiny", "max_pages": 15, "max_reviews": 0}
+    for job_name, first, last in (("price_history_backfill", "2024-02-17", "2024-05-16"),
+                                  ("market_replay", "2024-06-01", "2024-06-12")):
+        loaded = run_job(job_name, settings, partition_range=(first, last), **size)
+        assert loaded.success, loaded.failures
+    outcome = run_job("edge_insights_job", settings, **size)
     assert outcome.success, outcome.failures
     yield settings, outcome
     # Later test modules read the real data folder and the session's own state folder.
@@ -77,7 +85,7 @@ def test_crawled_page_fields(job_run):
     settings, outcome = job_run
     from orchestration.warehouse import Warehouse
 
-    rows = Warehouse(settings.warehouse_path).signals("signal_history", "product_id = ?", ["a897fe39b1053632"])
+    rows = Warehouse(settings.warehouse_path).signals("validated_signals", "product_id = ?", ["a897fe39b1053632"])
     assert len(rows) == 1
     book = rows[0]
     assert book["title"] == "A Light in the Attic"
@@ -136,11 +144,18 @@ def test_registered_version_has_aliases_and_bundle(job_run):
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
     challenger = client.get_model_version_by_alias("negative_review", "challenger")
     champion = client.get_model_version_by_alias("negative_review", "champion")
-    assert challenger.version == champion.version == outcome.assets["registered_model"]["version"]
-    assert challenger.tags["bundle_sha256"] == outcome.assets["edge_bundle"]["bundle_sha256"]
+    assert challenger.version == champion.version == outcome.assets["negative_review/registered_model"]["version"]
+    assert challenger.tags["bundle_sha256"] == outcome.assets["negative_review/edge_bundle"]["bundle_sha256"]
     manifest = json.loads((settings.deploy_dir / "negative_review" / "champion" / "manifest.json").read_text())
     assert manifest["bundle_sha256"] == challenger.tags["bundle_sha256"]
-    assert outcome.assets["edge_bundle"]["parity_max_abs_logit_delta"] <= 1e-4
+    for name in ("negative_review", "price_spike", "urgent_inventory"):
+        bundle = outcome.assets[f"{name}/edge_bundle"]
+        assert bundle["parity_max_abs_logit_delta"] <= 1e-4
+        assert bundle["quantization"] == "dynamic_int8" or "fp32 ships" in bundle["quantization_reason"]
+        gate = outcome.assets[f"{name}/registered_model"]["promotion"]
+        assert "× teacher F1" in gate and "baseline F1" in gate
+    card = client.download_artifacts(champion.run_id, "model_card.md", str(settings.state_dir / "card"))
+    assert "| teacher (central, 6 layers) |" in open(card, encoding="utf-8").read()
 
 
 def test_pod_decides_over_http(job_run):
@@ -157,7 +172,8 @@ def test_pod_decides_over_http(job_run):
     decisions = response.json()["decisions"]
     assert [d["label"] for d in decisions] == ["negative", "not_negative"]
     for d in decisions:
-        assert d["model_version"] == str(outcome.assets["registered_model"]["version"]) or d["route"] == "central"
+        assert d["model_version"] == str(outcome.assets["negative_review/registered_model"]["version"]) \
+            or d["route"] == "central"
         assert d["route"] in ("edge", "central")
         assert 0.5 <= d["score"] <= 1.0 and len(d["signal_digest"]) == 64 and d["latency_ms"] > 0
     assert refused.status_code == 422
@@ -189,8 +205,24 @@ def test_dagster_dev_loads_definitions_and_sees_the_run(job_run):
         assert runs is not None, "dagster dev did not answer GraphQL within 120 s"
         assert {"runId": outcome.run_id, "status": "SUCCESS"} in runs["runsOrError"]["results"]
         keys = {"/".join(node["assetKey"]["path"]) for node in runs["assetNodes"]}
-        assert {"raw_harvest", "scrubbed_signals", "validated_signals", "signal_history", "teacher_labels",
-                "student_model", "edge_bundle", "registered_model", "deployed_bundle"} <= keys
+        assert {"raw_harvest", "scrubbed_signals", "validated_signals", "signal_history", "price_history",
+                "replay_harvest"} <= keys
+        for name in ("negative_review", "price_spike", "urgent_inventory"):
+            assert {f"{name}/{stage}" for stage in ("signal_features", "teacher_labels", "student_model",
+                                                     "edge_bundle", "registered_model", "deployed_bundle")} <= keys
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_evaluate_scores_the_champion_on_user_data(job_run, slice_data):
+    settings, outcome = job_run
+    from crawlers.feeds import read_review_feed
+    from edge_insights.evaluate import evaluate
+    from training.examples import to_examples
+
+    result = evaluate("negative_review", slice_data / "reviews", settings)
+    examples, _ = to_examples(read_review_feed(slice_data / "reviews", "check")[0])
+    assert result["n"] == len(examples)
+    assert result["model_version"] == str(outcome.assets["negative_review/registered_model"]["version"])
+    assert 0.0 < result["f1"] <= 1.0 and 0.0 < result["edge_coverage"] <= 1.0

@@ -16,13 +16,14 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
 from crawlers.intake.batch import CSV, JSONL, BatchRefused, Limits, batch_format, parse_batch
-from crawlers.intake.contract import PUSH_FIELDS, SPIDER_VERSION, check_row
+from crawlers.intake.contract import PUSH_FIELDS, SPIDER_VERSION, RowInvalid, check_row
 from crawlers.intake.dropfolder import read_inbox
 from crawlers.quarantine import QUARANTINE_FIELDS
 from crawlers.record import content_digest
@@ -345,3 +346,74 @@ def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_row
     from_webhook = [x for x in load.records if x["provenance"]["crawl_id"] == accepted["batch_id"]]
     assert [x["product_id"] for x in from_webhook] == [x["product_id"] for x in real_rows[:10]]
     assert load.quarantine[0]["url"] == f"push://{accepted['batch_id']}#11"
+
+
+def hostile_lines(row: dict) -> list[tuple[str, str]]:
+    """JSON lines built from a real row that once crashed the intake, with their reasons."""
+    good = json.dumps(row, ensure_ascii=False)
+    future = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    return [
+        (json.dumps({**row, "review_text": ["bad \ud800 thing"]}),  # ensure_ascii writes \ud800
+         "review_text: invalid unicode (lone surrogate)"),
+        (good[:-1] + ', "title": ' + "[" * 50_000 + "]" * 50_000 + "}", "row: JSON nested too deep"),
+        (good[:-1] + ', "stock_count": ' + "9" * 5_000 + "}",
+         "row: an integer longer than 4,300 digits"),
+        (json.dumps({**row, "crawled_at": future}, ensure_ascii=False), "crawled_at: in the future"),
+        (json.dumps({**row, "rating": 10 ** 400}, ensure_ascii=False), "rating: not a number in 0-5"),
+    ]
+
+
+def test_hostile_rows_are_quarantined_with_a_reason(real_rows):
+    hostile = hostile_lines(real_rows[0])
+    # A first line nested too deep is a bad row too, not a sign of another format.
+    data = "\n".join([line for line, _ in hostile] + [json.dumps(real_rows[1], ensure_ascii=False)])
+
+    batch = parse_batch(data.encode("utf-8"), JSONL, "b-hostile")
+
+    assert (batch.rows, len(batch.records)) == (len(hostile) + 1, 1)
+    for q, (_, reason) in zip(batch.quarantine, hostile):
+        assert q["reason"].startswith(reason)
+    assert batch.quarantine[0]["source"] == real_rows[0]["source"]
+
+
+def test_crawled_at_up_to_a_day_ahead_is_accepted():
+    row = {"source": "s", "url": "https://shop.example/p/1", "product_id": "p1", "availability": "unknown"}
+    soon = datetime.now(timezone.utc) + timedelta(hours=23)
+    assert check_row({**row, "crawled_at": soon.isoformat()})["crawled_at"] == soon
+    with pytest.raises(RowInvalid, match=r"crawled_at: out of range \('9999-12-31T23:00:00-05:00'\)"):
+        check_row({**row, "crawled_at": "9999-12-31T23:00:00-05:00"})
+
+
+def test_a_lone_surrogate_in_a_csv_review_cell_is_quarantined():
+    data = ('source,url,product_id,availability,crawled_at,review_text\r\n'
+            'p,https://shop.example/p/1,p1,in_stock,2024-02-17T18:21:45+00:00,"[""\\ud800""]"\r\n'
+            'p,https://shop.example/p/1,p1,in_stock,2024-02-17T18:21:45+00:00,"' + "[" * 50_000 + '"\r\n')
+    batch = parse_batch(data.encode("utf-8"), CSV, "b-csv-hostile")
+    assert [q["reason"] for q in batch.quarantine] == ["review_text: invalid unicode (lone surrogate)"]
+    # A cell that is not JSON to Python is one review, as any other non-JSON cell.
+    assert batch.records[0]["review_text"] == ["[" * 50_000]
+
+
+def test_webhook_quarantines_hostile_rows_and_refuses_a_batch_with_none_left(webhook, real_rows):
+    client, inbox = webhook
+    headers = {"Authorization": "Bearer tok-partner-a", "Content-Type": "application/x-ndjson"}
+    hostile = [h for h in hostile_lines(real_rows[2]) if "nested" not in h[1]]
+    # The 50,000-deep row alone is over the test server's 64 KiB limit: sent in its own batch.
+    deep = (json.dumps(real_rows[2])[:-1] + ', "title": ' + "[" * 30_000 + "]" * 30_000 + "}",
+            "row: JSON nested too deep")
+    for batch in (hostile, [deep]):
+        body = "\n".join(line for line, _ in batch).encode("utf-8")
+        refused = client.post("/v1/signals", content=body, headers=headers)
+        assert refused.status_code == 422, refused.text
+        answer = refused.json()
+        assert answer["error"] == "every row was quarantined: nothing to ingest"
+        assert (answer["rows"], answer["quarantined"]) == (len(batch), len(batch))
+        for q, (_, reason) in zip(answer["quarantine"], batch):
+            assert q["reason"].startswith(reason)
+    assert not list(inbox.glob("wh-*"))  # nothing to ingest, nothing written
+
+    body = "\n".join([line for line, _ in hostile] + [json.dumps(real_rows[3], ensure_ascii=False)])
+    accepted = client.post("/v1/signals", content=body.encode("utf-8"), headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    assert (accepted.json()["accepted"], accepted.json()["quarantined"]) == (1, len(hostile))
+    assert (inbox / f"{accepted.json()['batch_id']}.jsonl").read_bytes() == body.encode("utf-8")

@@ -10,6 +10,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from edge_export.manifest import load_manifest
+from training.gates import evaluate_gate
 from training.registry import (CHALLENGER, CHAMPION, aliases, deploy, experiment_id, promote,
                                register_bundle)
 
@@ -39,15 +40,17 @@ def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
     client, new_run = client_and_run
     v1 = register_bundle(client, "decision_x", new_run(), bundle_dir, tags={"bundle_sha256": "a"})
     assert aliases(client, "decision_x") == {CHALLENGER: v1}
-    refused = promote(client, "decision_x", v1, student_f1=0.70, teacher_f1=0.80, min_ratio=0.95)
+    refused = promote(client, "decision_x", v1, evaluate_gate(0.70, 0.80, 0.60, None, min_ratio=0.95))
     assert not refused.promoted
-    assert "0.7000 < 0.95 × teacher F1 0.8000 = 0.7600" in refused.reason
+    assert "student F1 0.7000 < 0.95 × teacher F1 0.8000" in refused.reason
     assert CHAMPION not in aliases(client, "decision_x")
     with pytest.raises(MlflowException):
         deploy(client, "decision_x", CHAMPION, tmp_path / "deploy")
 
     v2 = register_bundle(client, "decision_x", new_run(), bundle_dir, tags={"bundle_sha256": "b"})
-    accepted = promote(client, "decision_x", v2, student_f1=0.78, teacher_f1=0.80, min_ratio=0.95)
+    assert not evaluate_gate(0.78, 0.80, 0.79, None, min_ratio=0.95).passed  # loses to the baseline
+    assert not evaluate_gate(0.78, 0.80, 0.60, 0.79, min_ratio=0.95).passed  # regresses on the champion
+    accepted = promote(client, "decision_x", v2, evaluate_gate(0.78, 0.80, 0.60, None, min_ratio=0.95))
     assert accepted.promoted and v2 != v1
     assert aliases(client, "decision_x") == {CHALLENGER: v2, CHAMPION: v2}
     assert client.get_model_version("decision_x", v1).tags["promotion"].startswith("not promoted")

@@ -4,6 +4,8 @@ accepted ones carry the digest of exactly the features the model saw."""
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 
 import pytest
 from starlette.testclient import TestClient
@@ -123,3 +125,70 @@ def test_a_contract_the_text_graph_cannot_read_is_refused():
         model_inputs({"feature_contract": numeric_feature}, "d")
     with pytest.raises(BundleError, match="is for 'price_drop'"):
         check_contract(NUMERIC, "negative_review")
+
+
+@pytest.mark.parametrize("body", [
+    '{"records": [{"review_text": "bad \\ud800 thing"}]}'.encode(),  # JSON escape of a lone surrogate
+    b'{"records": [{"review_text": "bad \xed\xa0\x80 thing"}]}',  # its UTF-8-style bytes
+])
+def test_a_lone_surrogate_in_text_is_422_naming_the_field(client, body):
+    response = client.post(URL, content=body, headers={"content-type": "application/json"})
+    assert errors_of(response) == [(0, "review_text", "invalid unicode: lone surrogate at character 4")]
+
+
+def test_a_lone_surrogate_in_a_field_name_is_echoed_escaped(client):
+    body = '{"records": [{"review_text": "ok", "product_id": "sku-\\udfff", "x\\ud800": 1}]}'
+    found = errors_of(client.post(URL, content=body.encode(), headers={"content-type": "application/json"}))
+    assert found == [(0, "x\\ud800", "field is not in the feature contract"),
+                     (0, "product_id", "invalid unicode: lone surrogate at character 4")]
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"records": [{"review_text": ' + b"[" * 50_000 + b"]}"])
+def test_json_nested_too_deep_is_malformed_not_a_crash(client, body):
+    response = client.post(URL, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json() == {"error": "malformed JSON", "errors": [
+        {"record": None, "field": None, "message": "JSON nested too deep"}]}
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t\u3000"])
+def test_blank_required_text_is_422(client, text):
+    found = errors_of(client.post(URL, json={"records": [{"review_text": "fine"}, {"review_text": text}]}))
+    assert found == [(1, "review_text", "required text must contain non-whitespace characters")]
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "application/json; charset=latin-1"])
+def test_a_body_that_is_not_json_by_content_type_is_415(client, content_type):
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = client.post(URL, content=b'{"records": [{"review_text": "ok"}]}', headers=headers)
+    assert response.status_code == 415
+    assert "application/json" in response.json()["error"]
+
+
+def test_json_with_a_utf8_charset_is_accepted(client):
+    response = client.post(URL, content=b'{"records": [{"review_text": "ok"}]}',
+                           headers={"content-type": "Application/JSON; charset=UTF-8"})
+    assert response.status_code == 200, response.text
+
+
+def test_the_default_body_limit_is_4_mib(client):
+    body = b'{"records": [{"review_text": "' + b"x" * (4 * 1024 * 1024) + b'"}]}'
+    response = client.post(URL, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"] == f"body of {len(body):,} bytes is over the limit of 4,194,304 bytes"
+
+
+def test_a_huge_integer_is_refused_not_overflowed():
+    contract = {"decision": "d", "fields": {"price": {"type": "number", "role": "feature", "required": True}}}
+    assert check_record({"price": 10 ** 400}, contract, 0) == [FieldError(0, "price", "number is out of range")]
+
+
+def test_a_release_naming_another_model_is_refused(edge_bundle, tmp_path):
+    deploy = shutil.copytree(edge_bundle.path, tmp_path / "deploy")
+    (deploy / "release.json").write_text(json.dumps({**edge_bundle.release, "model_name": "other"}))
+    with pytest.raises(BundleError, match="releases model 'other'"):
+        create_app(deploy, decision_log_dir=tmp_path / "log")
+    # The registry names a model after its decision: that name is the bundle's too.
+    (deploy / "release.json").write_text(json.dumps({**edge_bundle.release, "model_name": "negative_review"}))
+    create_app(deploy, decision_log_dir=tmp_path / "log")

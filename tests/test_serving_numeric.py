@@ -21,7 +21,7 @@ from edge_export.manifest import BundleError, write_manifest
 from serving.app import create_app
 from serving.contract import FieldError, NumericInput, check_record, model_inputs
 from serving.inference import EdgeModel
-from test_serving_pod import read_log, running_pod
+from test_serving_pod import as_central, read_log, refused_start, running_pod
 
 URL = "/v1/decisions/price_spike"
 
@@ -179,20 +179,26 @@ def test_default_text_fields_are_the_string_features_in_contract_order():
 
 
 @pytest.fixture(scope="module")
-def hybrid_pods(hybrid_bundle, hybrid_central_bundle, tmp_path_factory):
+def hybrid_central_deploy(hybrid_central_bundle, tmp_path_factory):
+    """The 2-layer hybrid bundle deployed with role ``central``."""
+    return as_central(hybrid_central_bundle, tmp_path_factory.mktemp("hybrid_central_deploy") / "central")
+
+
+@pytest.fixture(scope="module")
+def hybrid_pods(hybrid_bundle, hybrid_central_deploy, tmp_path_factory):
     """A central hybrid pod (2 layers) and an edge hybrid pod (1 layer) consulting it."""
     central_dir, edge_dir = tmp_path_factory.mktemp("hybrid_central"), tmp_path_factory.mktemp("hybrid_edge")
-    with running_pod(hybrid_central_bundle.path, central_dir) as central, \
+    with running_pod(hybrid_central_deploy.path, central_dir) as central, \
             running_pod(hybrid_bundle.path, edge_dir, "--central-url", central.url) as edge:
         records = [{**r, "product_id": f"asin-{i}"} for i, r in enumerate(hybrid_bundle.records)]
         response = httpx.post(edge.url + URL, json={"records": records}, timeout=10.0)
         assert response.status_code == 200, response.text
         yield {"decisions": response.json()["decisions"], "edge_log": edge.log_dir,
-               "central_log": central.log_dir}
+               "central_log": central.log_dir, "central": central.url}
 
 
 def test_a_real_pod_decides_a_hybrid_batch_consulting_central_with_the_same_numbers(
-        hybrid_pods, hybrid_bundle, hybrid_central_bundle):
+        hybrid_pods, hybrid_bundle, hybrid_central_deploy):
     decisions = hybrid_pods["decisions"]
     abstain = hybrid_bundle.manifest["thresholds"]["abstain"]
     expected_routes = ["central" if c < abstain else "edge" for c in hybrid_bundle.confidences]
@@ -203,7 +209,7 @@ def test_a_real_pod_decides_a_hybrid_batch_consulting_central_with_the_same_numb
     for decision, window, confidence in zip(decisions, hybrid_bundle.windows, hybrid_bundle.confidences):
         assert decision["decision"] == "price_spike" and decision["label"] in ("no_spike", "spike")
         assert decision["signal_digest"] == digest_of(window.title, window.prices)
-        answering = hybrid_central_bundle if decision["route"] == "central" else hybrid_bundle
+        answering = hybrid_central_deploy if decision["route"] == "central" else hybrid_bundle
         assert decision["bundle_sha256"] == answering.manifest["bundle_sha256"]
         if decision["route"] == "edge":
             assert decision["score"] == pytest.approx(float(confidence), abs=1e-5)
@@ -224,3 +230,16 @@ def test_the_decision_log_carries_the_digest_over_title_and_prices(hybrid_pods, 
     consulted = {d["signal_digest"] for d in decisions if d["route"] == "central"}
     central_lines = read_log(hybrid_pods["central_log"], len(consulted), decision="price_spike")
     assert {line["signal_digest"] for line in central_lines} == consulted
+
+
+def test_an_edge_pod_refuses_a_central_pod_of_another_decision(hybrid_pods, edge_bundle, tmp_path):
+    [line] = refused_start(edge_bundle.path, tmp_path, "--central-url", hybrid_pods["central"])
+    assert line == (f"refusing to start: {hybrid_pods['central']} answers as a pod with role 'central' "
+                    "deciding 'price_spike'; this pod needs role 'central' deciding 'negative_review'")
+
+
+def test_a_blank_title_is_422(client, hybrid_bundle):
+    response = client.post(URL, json={"records": [{**hybrid_bundle.records[0], "title": " "}]})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"record": 0, "field": "title",
+                                          "message": "required text must contain non-whitespace characters"}]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,6 +21,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from edge_export.manifest import MANIFEST_NAME, write_manifest
 from serving.router import shadow_selected
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,13 +107,37 @@ def samples(metrics_text: str, name: str) -> dict[tuple, float]:
             for s in family.samples if s.name == name}
 
 
+def resealed(bundle, folder: Path, **changes):
+    """A copy of a built test bundle in ``folder`` with manifest keys changed and resealed.
+
+    ``release.json`` is copied after sealing, as the pipeline deploys it (it is not a bundle file).
+    """
+    shutil.copytree(bundle.path, folder, ignore=shutil.ignore_patterns("release.json", MANIFEST_NAME))
+    kept = {k: v for k, v in bundle.manifest.items() if k not in ("bundle_sha256", "files", "schema_version")}
+    manifest = write_manifest(folder, {**kept, **changes})
+    shutil.copy(bundle.path / "release.json", folder / "release.json")
+    return dataclasses.replace(bundle, path=folder, manifest=manifest)
+
+
+def as_central(bundle, folder: Path):
+    """The bundle deployed as the pipeline deploys a teacher: manifest ``role`` ``central``."""
+    return resealed(bundle, folder, role="central")
+
+
 @pytest.fixture(scope="module")
-def pods(edge_bundle, central_bundle, tmp_path_factory):
-    """A central pod (2-layer bundle) and an edge pod (1-layer) consulting it, shadow rate 0.5."""
+def central_deploy(central_bundle, tmp_path_factory):
+    """The 2-layer test bundle deployed with role ``central``."""
+    return as_central(central_bundle, tmp_path_factory.mktemp("central_deploy") / "central")
+
+
+@pytest.fixture(scope="module")
+def pods(edge_bundle, central_deploy, tmp_path_factory):
+    """A central pod (2-layer bundle) and an edge pod (1-layer) consulting it, shadow rate 0.5,
+    body limit 64 KiB."""
     central_dir, edge_dir = tmp_path_factory.mktemp("central"), tmp_path_factory.mktemp("edge")
-    with running_pod(central_bundle.path, central_dir) as central:
+    with running_pod(central_deploy.path, central_dir) as central:
         with running_pod(edge_bundle.path, edge_dir, "--central-url", central.url,
-                         "--shadow-rate", "0.5") as edge:
+                         "--shadow-rate", "0.5", "--max-body-bytes", "65536") as edge:
             yield {"edge": edge.url, "edge_log": edge.log_dir, "central": central.url,
                    "central_log": central.log_dir}
 
@@ -125,15 +151,15 @@ def answered(pods, edge_bundle):
     return response.json()["decisions"]
 
 
-def test_healthz_names_the_deployed_release(pods, edge_bundle, central_bundle):
-    for url, bundle in ((pods["edge"], edge_bundle), (pods["central"], central_bundle)):
+def test_healthz_names_the_deployed_release(pods, edge_bundle, central_deploy):
+    for url, bundle, role in ((pods["edge"], edge_bundle, "edge"), (pods["central"], central_deploy, "central")):
         assert httpx.get(url + "/healthz").json() == {
             "status": "ok", "decision": "negative_review",
             "model_version": bundle.release["model_version"],
-            "bundle_sha256": bundle.manifest["bundle_sha256"], "alias": "champion"}
+            "bundle_sha256": bundle.manifest["bundle_sha256"], "alias": "champion", "role": role}
 
 
-def test_unsure_records_go_to_central_and_the_rest_stay_at_the_edge(answered, edge_bundle, central_bundle):
+def test_unsure_records_go_to_central_and_the_rest_stay_at_the_edge(answered, edge_bundle, central_deploy):
     abstain = edge_bundle.manifest["thresholds"]["abstain"]
     expected_routes = ["central" if c < abstain else "edge" for c in edge_bundle.confidences]
     assert {"central", "edge"} <= set(expected_routes)
@@ -145,7 +171,7 @@ def test_unsure_records_go_to_central_and_the_rest_stay_at_the_edge(answered, ed
         assert decision["label"] in ("not_negative", "negative")
         assert decision["signal_digest"] == digest_of(sentence)
         assert decision["latency_ms"] > 0
-        answering = central_bundle if decision["route"] == "central" else edge_bundle
+        answering = central_deploy if decision["route"] == "central" else edge_bundle
         assert decision["model_version"] == answering.release["model_version"]
         assert decision["bundle_sha256"] == answering.manifest["bundle_sha256"]
         if decision["route"] == "edge":
@@ -196,9 +222,9 @@ def test_metrics_count_decisions_by_route_and_label(answered, pods):
     assert samples(text, "central_errors_total") == {}
 
 
-def test_a_stopped_central_turns_central_routes_into_fallback(edge_bundle, central_bundle, tmp_path):
+def test_a_stopped_central_turns_central_routes_into_fallback(edge_bundle, central_deploy, tmp_path):
     records = [{"review_text": s} for s in edge_bundle.sentences]
-    with running_pod(central_bundle.path, tmp_path / "central") as central, \
+    with running_pod(central_deploy.path, tmp_path / "central") as central, \
             running_pod(edge_bundle.path, tmp_path / "edge", "--central-url", central.url) as edge:
         before = httpx.post(edge.url + URL, json={"records": records}, timeout=10.0).json()["decisions"]
         stop(central.proc)
@@ -250,3 +276,77 @@ def test_the_pod_decides_without_torch_or_transformers(bundle_name, decision, re
                           timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "heavy: []" in done.stdout
+
+
+def refused_start(deploy_dir: Path, tmp_path: Path, *extra: str) -> list[str]:
+    """Start a pod that must refuse; returns its stderr lines after checking exit status 2."""
+    done = subprocess.run(pod_command(deploy_dir, free_port(), tmp_path / "log", *extra), cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    return done.stderr.strip().splitlines()
+
+
+def test_a_corrupt_manifest_is_a_one_line_refusal(edge_bundle, tmp_path):
+    bundle = shutil.copytree(edge_bundle.path, tmp_path / "corrupt")
+    (bundle / "manifest.json").write_text('{"decision": "negative_review", ')
+    [line] = refused_start(bundle, tmp_path)
+    assert line.startswith(f"refusing to start: manifest.json in {bundle} is not valid JSON")
+
+
+def test_a_release_of_another_model_stops_the_pod(edge_bundle, tmp_path):
+    bundle = shutil.copytree(edge_bundle.path, tmp_path / "mixed")
+    (bundle / "release.json").write_text(json.dumps({**edge_bundle.release, "model_name": "price_spike"}))
+    [line] = refused_start(bundle, tmp_path)
+    assert line.startswith("refusing to start: release.json")
+    assert "releases model 'price_spike'" in line and "'test-minilm-1l'" in line
+
+
+def test_an_edge_pod_refuses_a_central_url_that_is_not_a_central_pod(pods, edge_bundle, tmp_path):
+    # pods["edge"] answers /healthz as an edge pod of the same decision.
+    [line] = refused_start(edge_bundle.path, tmp_path, "--central-url", pods["edge"])
+    assert line == (f"refusing to start: {pods['edge']} answers as a pod with role 'edge' deciding "
+                    "'negative_review'; this pod needs role 'central' deciding 'negative_review'")
+
+
+@pytest.mark.parametrize("extra, reason", [
+    (("--port", "70000"), "port must be 1-65535, got 70000"),
+    (("--threads", "0"), "threads and max_body_bytes must be at least 1"),
+    (("--max-body-bytes", "0"), "threads and max_body_bytes must be at least 1"),
+    (("--central-url", "127.0.0.1:8101"), "central URL must be an http(s) URL"),
+])
+def test_invalid_pod_settings_are_one_line_refusals(edge_bundle, tmp_path, extra, reason):
+    command = pod_command(edge_bundle.path, free_port(), tmp_path / "log", *extra)
+    # The last --port wins in argparse, so the parametrised one replaces free_port().
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"refusing to start: {reason}")
+
+
+def test_an_unreachable_central_at_start_up_is_a_warning_not_a_refusal(edge_bundle, tmp_path):
+    silent = f"http://127.0.0.1:{free_port()}"
+    records = [{"review_text": s} for s in edge_bundle.sentences]
+    with running_pod(edge_bundle.path, tmp_path, "--central-url", silent) as edge:
+        decisions = httpx.post(edge.url + URL, json={"records": records}, timeout=10.0).json()["decisions"]
+    assert {d["route"] for d in decisions} == {"edge", "fallback"}
+    warning = (tmp_path / "pod.err").read_text()
+    assert f"central pod at {silent} is unreachable (ConnectError)" in warning
+    assert "starting anyway" in warning
+
+
+def test_bodies_over_the_limit_are_413_before_they_are_parsed(pods):
+    big = b'{"records": [{"review_text": "' + b"x" * 70_000 + b'"}]}'
+    headers = {"content-type": "application/json"}
+    declared = httpx.post(pods["edge"] + URL, content=big, headers=headers, timeout=10.0)
+    assert declared.status_code == 413
+    assert declared.json() == {"error": f"body of {len(big):,} bytes is over the limit of 65,536 bytes"}
+    # Chunked: no Content-Length, so the pod counts while reading.
+    streamed = httpx.post(pods["edge"] + URL, content=iter([big[:40_000], big[40_000:]]), headers=headers,
+                          timeout=10.0)
+    assert streamed.status_code == 413
+    assert streamed.json() == {"error": "body is over the limit of 65,536 bytes"}
+    # The central pod runs with the default limit, 4 MiB: a 19 MB body is refused unread.
+    huge = httpx.post(pods["central"] + URL, content=b"[" * 19_000_000, headers=headers, timeout=30.0)
+    assert huge.status_code == 413 and "limit of 4,194,304 bytes" in huge.json()["error"]
+    assert samples(httpx.get(pods["edge"] + "/metrics").text, "rejected_requests_total") == {
+        (("reason", "too_large"),): 2.0}

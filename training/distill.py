@@ -45,7 +45,8 @@ def fine_tune_teacher(tokenizer: PreTrainedTokenizerFast, inputs: Inputs, labels
 
 def distil_student(teacher: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: Inputs,
                    labels: Sequence[int], teacher_logits: np.ndarray, cfg: TrainConfig,
-                   numeric: dict | None = None, on_step: Callable[[int, float], None] | None = None
+                   numeric: dict | None = None,
+                   on_step: Callable[[int, float], None] | None = None
                    ) -> tuple[EncoderClassifier, list[float]]:
     """Student of ``cfg.student_layers`` layers initialised from the teacher, LoRA + head (+ its
     own numeric branch over the short window in ``inputs``) trained with :func:`kd_loss` on the

@@ -1,8 +1,8 @@
-"""Labelled examples for the negative_review decision, and the split by product.
+"""Labelled examples, the split by product, class balancing — shared by every decision.
 
-Label rule (issue 2): a review with a star rating is *negative* when rating ≤ 2. Sources without
-stars (the UCI sentiment sentences) carry the reviewer's own positive/negative flag, used as the
-label there. Rows with neither are not labelled examples and are counted, not used.
+negative_review's label rule lives here too (issue 2): a review with a star rating is *negative*
+when rating ≤ 2. Sources without stars (the UCI sentiment sentences) carry the reviewer's own
+positive/negative flag, used as the label there. Rows with neither are counted, not used.
 """
 
 from __future__ import annotations
@@ -20,21 +20,27 @@ NEGATIVE_MAX_RATING = 2.0
 
 @dataclass(frozen=True)
 class Example:
-    """One labelled text. ``label`` is an index into :data:`LABELS`."""
+    """One labelled example: its text, an optional raw numeric window (most recent value first),
+    the label index (1 = alert) and the product it belongs to (the split unit)."""
 
     text: str
     label: int
     product_id: str
     source: str
+    window: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
 class Split:
-    """Train and evaluation examples; no product appears in both."""
+    """Train, calibration and evaluation examples; no product appears in two of them.
+
+    Calibration examples (products never trained on) fit the temperature, the decision bias and
+    the abstain threshold; evaluation examples only measure."""
 
     train: list[Example]
     eval: list[Example]
     unlabelled: int
+    calibration: list[Example] = ()
 
 
 def label_of(record: dict[str, Any]) -> int | None:
@@ -121,8 +127,19 @@ def stratified_sample(examples: list[Example], limit: int, seed: int) -> list[Ex
 
 def make_split(records: Iterable[dict[str, Any]], *, eval_fraction: float, max_train: int,
                max_eval: int, seed: int) -> Split:
-    """Records → labelled examples → split by product → balanced train / stratified eval."""
+    """Review records → labelled examples → :func:`split_examples`."""
     examples, unlabelled = to_examples(records)
-    train, held = split_by_product(examples, eval_fraction, seed)
+    return split_examples(examples, unlabelled, eval_fraction=eval_fraction, max_train=max_train,
+                          max_eval=max_eval, seed=seed)
+
+
+def split_examples(examples: list[Example], unlabelled: int, *, eval_fraction: float, max_train: int,
+                   max_eval: int, seed: int, calibration_fraction: float = 0.2) -> Split:
+    """Split by product into train / calibration / eval; balance train, stratify the others.
+
+    ``calibration_fraction`` is a share of the non-evaluation examples.
+    """
+    rest, held = split_by_product(examples, eval_fraction, seed)
+    train, calibration = split_by_product(rest, calibration_fraction, seed + 1)
     return Split(train=balance(train, max_train, seed), eval=stratified_sample(held, max_eval, seed),
-                 unlabelled=unlabelled)
+                 unlabelled=unlabelled, calibration=stratified_sample(calibration, max_eval, seed))

@@ -32,3 +32,9 @@ def abstain_threshold(probs: np.ndarray, coverage: float) -> float:
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
     """Share of rows whose argmax label is the same in two logit arrays [n, k]."""
     return float((a.argmax(axis=1) == b.argmax(axis=1)).mean()) if len(a) else 1.0
+
+
+def ensure_two_classes(labels: np.ndarray, name: str) -> None:
+    """Raise ValueError when a split lacks alerts or non-alerts (metrics would be meaningless)."""
+    if len(np.unique(labels)) < 2:
+        raise ValueError(f"{name} split has a single class ({len(labels)} examples)")

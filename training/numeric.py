@@ -20,21 +20,28 @@ TRANSFORMS = ("price_log_ratio", "stock_level")
 
 
 class WindowFeatures(nn.Module):
-    """Parameter-free transform of a raw window [batch, width] → features [batch, out_width]."""
+    """Parameter-free transform of a raw window [batch, width] → features [batch, out_width].
 
-    def __init__(self, kind: str, width: int) -> None:
+    ``use`` ≤ ``width``: only the ``use`` most recent values are read. A student keeps the pod's
+    input contract (the full window, so a pod can forward the same record to the central model)
+    while seeing only the short window the edge model is built for.
+    """
+
+    def __init__(self, kind: str, width: int, use: int | None = None) -> None:
         super().__init__()
+        use = width if use is None else use
         if kind not in TRANSFORMS:
             raise ValueError(f"unknown numeric transform {kind!r}; known: {TRANSFORMS}")
-        if width < 2:
-            raise ValueError("a window needs the current value and at least one earlier value")
-        self.kind, self.width = kind, width
+        if not 2 <= use <= width:
+            raise ValueError(f"need 2 <= use <= width, got use={use}, width={width}")
+        self.kind, self.width, self.use = kind, width, use
 
     @property
     def out_width(self) -> int:
-        return 2 * (self.width - 1) if self.kind == "price_log_ratio" else 2 * self.width - 1
+        return 2 * (self.use - 1) if self.kind == "price_log_ratio" else 2 * self.use - 1
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
+        raw = raw[:, :self.use]
         if self.kind == "price_log_ratio":
             logs = torch.log(raw.clamp(min=1e-6))
             returns = 10.0 * (logs[:, :1] - logs[:, 1:])
@@ -50,9 +57,9 @@ class NumericBranch(nn.Module):
     No per-sample normalisation (LayerNorm) on purpose: it would erase the size of a move, which
     is the signal."""
 
-    def __init__(self, kind: str, width: int, hidden: int = 32) -> None:
+    def __init__(self, kind: str, width: int, hidden: int = 32, use: int | None = None) -> None:
         super().__init__()
-        self.features = WindowFeatures(kind, width)
+        self.features = WindowFeatures(kind, width, use)
         self.net = nn.Sequential(nn.Linear(self.features.out_width, hidden), nn.GELU(),
                                  nn.Linear(hidden, hidden))
         self.hidden = hidden
@@ -62,4 +69,5 @@ class NumericBranch(nn.Module):
 
     def spec(self) -> dict:
         """Constructor arguments, for saving."""
-        return {"kind": self.features.kind, "width": self.features.width, "hidden": self.hidden}
+        return {"kind": self.features.kind, "width": self.features.width, "hidden": self.hidden,
+                "use": self.features.use}

@@ -16,6 +16,8 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from training.gates import Gate
+
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 RELEASE_FILE = "release.json"
@@ -57,21 +59,22 @@ class Promotion:
     version: str
 
 
-def promote(client: MlflowClient, model_name: str, version: str, student_f1: float, teacher_f1: float,
-            min_ratio: float) -> Promotion:
-    """Move ``champion`` to ``version`` iff student F1 ≥ ``min_ratio`` × teacher F1.
-
-    The decision and its numbers are written as version tags, so the registry UI shows why.
-    """
-    needed = min_ratio * teacher_f1
-    promoted = student_f1 >= needed
-    verdict = "promoted" if promoted else "not promoted"
-    reason = (f"{verdict}: student F1 {student_f1:.4f} {'≥' if promoted else '<'} "
-              f"{min_ratio:.2f} × teacher F1 {teacher_f1:.4f} = {needed:.4f}")
-    if promoted:
+def promote(client: MlflowClient, model_name: str, version: str, gate: Gate) -> Promotion:
+    """Move ``champion`` to ``version`` iff the gate passed; the verdict and its numbers are written
+    as a version tag, so the registry UI shows why."""
+    reason = f"{'promoted' if gate.passed else 'not promoted'}: {gate.reason}"
+    if gate.passed:
         client.set_registered_model_alias(model_name, CHAMPION, version)
     client.set_model_version_tag(model_name, version, "promotion", reason)
-    return Promotion(promoted, reason, version)
+    return Promotion(gate.passed, reason, version)
+
+
+def champion_version(client: MlflowClient, model_name: str):
+    """The current champion's model version, or None."""
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
 
 
 def aliases(client: MlflowClient, model_name: str) -> dict[str, str]:

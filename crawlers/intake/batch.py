@@ -9,9 +9,11 @@ Two levels of failure:
   not JSON Lines), a CSV header that is missing, repeats a column, lacks a required column or
   names a column outside the contract, or CSV that the ``csv`` module cannot tokenise.
 - A **row** that breaks the contract (:mod:`crawlers.intake.contract`) — or a later JSON line
-  that does not parse, or a CSV row with the wrong number of cells — becomes one quarantine row
-  (stage ``intake``, ``url`` ``push://<batch_id>#<line>``, reason naming the field); the other
-  rows still become records. ``rows == len(records) + len(quarantine)`` is checked.
+  that does not parse, a JSON line (first or not) nested deeper than the parser goes or holding
+  an integer longer than Python converts (``sys.get_int_max_str_digits()``), or a CSV row with
+  the wrong number of cells — becomes one quarantine row (stage ``intake``, ``url``
+  ``push://<batch_id>#<line>``, reason naming the field); the other rows still become records.
+  ``rows == len(records) + len(quarantine)`` is checked.
 
 JSON Lines (``application/x-ndjson``, ``.jsonl``): one JSON object per line, fields and types as
 in the contract. Blank lines are not rows.
@@ -34,6 +36,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,13 +189,21 @@ def _jsonl_rows(text: str) -> Iterator[_Row]:
         if not line.strip():
             continue
         raw = line.encode("utf-8")
+        format_error = True
         try:
             row = json.loads(line)
             error = None if isinstance(row, dict) else f"row: a JSON {type(row).__name__}, " \
                                                        "not an object"
         except json.JSONDecodeError as exc:
             row, error = None, f"row: not JSON ({exc.msg} at column {exc.colno})"
-        if first and error:
+        except (RecursionError, ValueError) as exc:
+            # JSON as far as the parser read, only deeper, or with a longer integer (the one
+            # plain ValueError json raises), than Python takes: a bad row, not a batch in
+            # another format, so it is quarantined even on the first line.
+            format_error = False
+            row, error = None, ("row: JSON nested too deep" if isinstance(exc, RecursionError)
+                                else f"row: an integer longer than {sys.get_int_max_str_digits():,} digits")
+        if first and error and format_error:
             # The head decides the format: a batch that does not start with a JSON object is
             # something else sent as JSON Lines, not a batch with one bad row.
             raise BatchRefused(f"not JSON Lines: line {number}: {error.removeprefix('row: ')}")
@@ -275,7 +286,8 @@ def _review_cell(value: str) -> Any:
     if value.lstrip().startswith("["):
         try:
             texts = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
+            # Not JSON to Python (bad syntax, too deep, an over-long integer): plain review text.
             return [value]
         # A JSON array of non-strings goes through as is: the contract quarantines it.
         return texts if isinstance(texts, list) else [value]

@@ -12,7 +12,8 @@ field                 required  rule
 ``url``               yes       absolute ``http``/``https`` URL with a host
 ``product_id``        yes       non-blank string (SKU/UPC/GTIN/ASIN or canonical URL)
 ``availability``      yes       one of :data:`crawlers.record.AVAILABILITY`
-``crawled_at``        yes       ISO-8601 string *with* a UTC offset (``Z`` or ``±HH:MM``);
+``crawled_at``        yes       ISO-8601 string *with* a UTC offset (``Z`` or ``±HH:MM``),
+                                at most :data:`FUTURE_TOLERANCE` ahead of the intake's clock;
                                 stored in UTC
 ``title``             no        string or null
 ``price``             no        decimal *string* > 0 (``"51.77"``; no sign, exponent, NaN or
@@ -33,17 +34,20 @@ ISO 4217 to the validation stage (``data_quality.rules`` rule ``currency_not_iso
 suite), which quarantines an unknown code later with its own reason.
 
 A row breaking any rule raises :class:`RowInvalid` naming *every* failing field, so one
-quarantine row says all there is to fix (reason ``"price: …; rating: …"``).
+quarantine row says all there is to fix (reason ``"price: …; rating: …"``). One exception: a row
+with a lone surrogate (JSON's ``\\ud800`` escape) in a field name or in any string of a value is
+refused for that alone (``"<field>: invalid unicode (lone surrogate)"``), since such text cannot
+be stored, digested or even echoed in a reason as UTF-8.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import re
+import reprlib
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,6 +65,8 @@ REQUIRED_FIELDS = ("source", "url", "product_id", "availability", "crawled_at")
 OPTIONAL_FIELDS = ("title", "price", "currency", "stock_count", "rating", "review_text",
                    "author", "feedback")
 PUSH_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+FUTURE_TOLERANCE = timedelta(days=1)
+"""How far ``crawled_at`` may lie ahead of the intake's clock (partners' clocks drift)."""
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
@@ -99,6 +105,11 @@ def check_row(row: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         RowInvalid: any field breaks its rule (all failures listed).
     """
+    undecodable = [name for name, value in row.items()
+                   if _has_lone_surrogate(name) or _has_lone_surrogate(value)]
+    if undecodable:
+        raise RowInvalid([f"{_printable(name)}: invalid unicode (lone surrogate)"
+                          for name in undecodable])
     reasons = [f"{name}: unknown field" for name in row if name not in PUSH_FIELDS]
     reasons += [f"{name}: missing" for name in REQUIRED_FIELDS if row.get(name) is None]
     out: dict[str, Any] = {name: row.get(name) for name in PUSH_FIELDS}
@@ -190,7 +201,34 @@ def assert_conserved(rows_in: int, records: list[Any], quarantine: list[Any],
 
 
 def _is_text(value: Any) -> bool:
-    return isinstance(value, str) and bool(value.strip())
+    # A lone surrogate never reaches a record or a quarantine row's source/product_id.
+    return isinstance(value, str) and bool(value.strip()) and not _has_lone_surrogate(value)
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` (keys of nested objects too) is not valid UTF-8.
+
+    Walks with an explicit stack: a value may be nested as deep as the JSON parser allows.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _printable(text: str) -> str:
+    """``text`` with each lone surrogate written as its ``\\udXXX`` escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _text(value: Any) -> tuple[str | None, Any]:
@@ -225,7 +263,13 @@ def _crawled_at(value: Any) -> tuple[str | None, Any]:
         return problem, value
     if when.utcoffset() is None:
         return problem, value
-    return None, when.astimezone(timezone.utc)
+    try:
+        when = when.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past the last representable year
+        return f"out of range ({_show(value)})", value
+    if when > datetime.now(timezone.utc) + FUTURE_TOLERANCE:
+        return f"in the future ({_show(value)}; more than {FUTURE_TOLERANCE.days} day ahead)", value
+    return None, when
 
 
 def _price(value: Any) -> tuple[str | None, Any]:
@@ -249,8 +293,9 @@ def _stock_count(value: Any) -> tuple[str | None, Any]:
 
 
 def _rating(value: Any) -> tuple[str | None, Any]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) \
-            and math.isfinite(value) and 0 <= value <= 5:
+    # The range alone also refuses NaN and ±inf (their comparisons are false), and compares a
+    # huge JSON integer exactly, where math.isfinite() would overflow converting it to float.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 5:
         return None, float(value)
     return f"not a number in 0-5 ({_show(value)})", value
 
@@ -266,9 +311,15 @@ def _feedback(value: Any) -> tuple[str | None, Any]:
                                                          value)
 
 
+_REPR = reprlib.Repr()
+# Strings and numbers are cut to 40 characters below; reprlib only keeps nested lists and
+# objects shallow, so a value nested as deep as the JSON parser allows cannot overflow repr().
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxlong, _REPR.maxother = 2, 10**6, 10**6, 10**6
+
+
 def _show(value: Any) -> str:
     """A short printable form of a bad value for a quarantine reason."""
-    text = repr(value)
+    text = _REPR.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -10,13 +10,15 @@ says exactly what happened to it:
 413    body over :attr:`~crawlers.intake.batch.Limits.max_bytes` (refused before it is all read)
        or more than :attr:`~crawlers.intake.batch.Limits.max_rows` rows
 415    content type or charset not accepted
-422    the batch is not readable (empty, not JSON Lines, CSV header wrong, not UTF-8, …)
+422    the batch is not readable (empty, not JSON Lines, CSV header wrong, not UTF-8, …), or
+       every row of it is quarantined: then the body also carries ``rows``, ``quarantined`` and
+       ``quarantine`` as below, and nothing is written (there is nothing to ingest)
 202    accepted: ``{"batch_id", "rows", "accepted", "quarantined", "quarantine"}`` where
        ``quarantine`` lists up to 100 ``{"url": "push://<batch_id>#<line>", "reason"}``
 =====  =========================================================================================
 
-Error bodies are ``{"error": "<reason>"}``. An accepted batch — partly bad ones too, their bad
-rows become quarantine rows — is written as received into the inbox as
+Error bodies are ``{"error": "<reason>"}``. An accepted batch — partly bad ones too (at least one
+good row), their bad rows become quarantine rows — is written as received into the inbox as
 ``<batch_id>.jsonl|.csv`` atomically (a hidden ``.tmp`` file, fsync, rename), so the drop-folder
 reader (:func:`crawlers.intake.dropfolder.read_inbox`) picks it up whole or not at all: the
 webhook and the folder share one path to the warehouse. Records therefore carry
@@ -96,12 +98,15 @@ def create_intake_app(inbox_dir: str | Path, tokens: Iterable[str], *,
             batch = await run_in_threadpool(parse_batch, body, fmt, batch_id, limits=limits)
         except BatchRefused as exc:
             return JSONResponse({"error": exc.reason}, exc.http_status)
+        shown = [{"url": q["url"], "reason": q["reason"]} for q in batch.quarantine[:QUARANTINE_SHOWN]]
+        if not batch.records:
+            return JSONResponse({"error": "every row was quarantined: nothing to ingest",
+                                 "rows": batch.rows, "quarantined": len(batch.quarantine),
+                                 "quarantine": shown}, 422)
         await run_in_threadpool(_write_atomically, inbox / f"{batch_id}.{fmt}", body)
         return JSONResponse({
             "batch_id": batch_id, "rows": batch.rows, "accepted": len(batch.records),
-            "quarantined": len(batch.quarantine),
-            "quarantine": [{"url": q["url"], "reason": q["reason"]}
-                           for q in batch.quarantine[:QUARANTINE_SHOWN]]}, 202)
+            "quarantined": len(batch.quarantine), "quarantine": shown}, 202)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -160,9 +160,10 @@ def with_fallback_encoding(response: Response) -> Response:
     latin-1 "£" bytes as cp850 ("ú50.10": the currency lost). Browsers fall back to windows-1252
     for such pages (WHATWG HTML, "determining the character encoding": the implementation-defined
     default for Western locales), so the harvest does the same. Other responses are returned
-    unchanged.
+    unchanged, non-200 ones too: :func:`response_defect` quarantines them on their status alone,
+    so their charset is never looked at (most responses of a crawl are 404s).
     """
-    if not isinstance(response, TextResponse):
+    if response.status != 200 or not isinstance(response, TextResponse):
         return response
     content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
     if (http_content_type_encoding(content_type) or html_body_declared_encoding(response.body)

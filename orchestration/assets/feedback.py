@@ -4,15 +4,19 @@
 import dagster as dg
 
 from edge_insights.settings import Settings
-from orchestration.assets.models import DECISION
+from training.decisions import DECISIONS
 from training.divergence import divergence, read_decisions
 
 FEEDBACK_GROUP = "feedback"
 
 
-@dg.asset(group_name=FEEDBACK_GROUP, deps=["deployed_bundle"], kinds={"python"},
+@dg.asset(group_name=FEEDBACK_GROUP, deps=[dg.AssetKey([name, "deployed_bundle"]) for name in DECISIONS],
+          kinds={"python"},
           description="Disagreement rate and JS divergence between edge and central labels, over every "
                       "logged decision where the central model was consulted (routed or shadow-sampled).")
 def divergence_report() -> dg.MaterializeResult:
-    report = divergence(read_decisions(Settings.from_env().decision_log_dir, DECISION))
-    return dg.MaterializeResult(metadata=report.to_dict())
+    log_dir = Settings.from_env().decision_log_dir
+    reports = {name: divergence(read_decisions(log_dir, name)).to_dict() for name in DECISIONS}
+    return dg.MaterializeResult(metadata={
+        **{f"{name}_disagreement_rate": r["disagreement_rate"] for name, r in reports.items()},
+        "per_decision": dg.MetadataValue.json(reports)})

@@ -25,8 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-LONG_WINDOW = 30
+from data_quality.contracts import PRICE_SPIKE, PRICE_WINDOW
+from training.decisions.base import DecisionSpec
+from training.examples import Example
+
+LONG_WINDOW = 30  # previous prices behind the robust z; the teacher sees LONG_WINDOW + 2 values
 SHORT_WINDOW = 5
 MAD_FLOOR = 0.01
 Z_THRESHOLD = 3.5
@@ -78,3 +83,35 @@ def product_windows(prices: np.ndarray) -> PriceWindows | None:
     full = np.lib.stride_tricks.sliding_window_view(prices, LONG_WINDOW + 2)[:, ::-1]
     return PriceWindows(long=full.astype(np.float32), short=full[:, :SHORT_WINDOW + 1].astype(np.float32),
                         labels=onset.astype(np.int64), z=z[1:])
+
+
+def examples_from_history(rows: pd.DataFrame) -> tuple[list[Example], int]:
+    """price_spike examples from signal-history rows (product_id, title, price, crawled_at).
+
+    History stores a product's observations as changes (unchanged re-observations add no row), so
+    each example is one price change: "is this move abnormal for this product?" — the moment a
+    decision is needed. Products with too few changes for the long window are counted, not used.
+    """
+    examples: list[Example] = []
+    skipped = 0
+    for product_id, group in rows.sort_values(["product_id", "crawled_at"]).groupby("product_id", sort=True):
+        prices = group["price"].astype(float).to_numpy()
+        windows = product_windows(prices)
+        if windows is None:
+            skipped += len(prices)
+            continue
+        title = str(group["title"].dropna().iloc[-1]) if group["title"].notna().any() else ""
+        examples += [Example(text=title, label=int(label), product_id=str(product_id), source="prices",
+                             window=tuple(float(v) for v in window))
+                     for window, label in zip(windows.long, windows.labels)]
+    return examples, skipped
+
+
+SPEC = DecisionSpec(
+    name="price_spike", labels=LABELS, contract=PRICE_SPIKE, text_field="title", window_field="prices",
+    window=PRICE_WINDOW, student_window=SHORT_WINDOW + 1, transform="price_log_ratio",
+    history_sql="SELECT product_id, title, CAST(price AS DOUBLE) AS price, crawled_at FROM signal_history "
+                "WHERE intake = 'prices' AND price IS NOT NULL",
+    examples=examples_from_history,
+    label_rule=(f"alert at the onset of |modified z| > {Z_THRESHOLD} of log price against the median/MAD "
+                f"of the previous {LONG_WINDOW} prices (Iglewicz & Hoaglin 1993), MAD floor {MAD_FLOOR}"))

@@ -1,0 +1,96 @@
+"""Score the deployed champion of a decision on any folder laid out like the shared data.
+
+The bundle runs through the pod's own inference code (:class:`serving.inference.EdgeModel`), so the
+numbers are what a pod would decide. Labels come from the decision's own rule
+(training.decisions), applied to the user's data:
+
+* negative_review — ``DIR`` like ``shared/data/reviews`` (any of its files);
+* price_spike — ``DIR`` like ``shared/data/price_history_amazon_jp`` (``observations.csv.gz``,
+  optional ``products.csv``); each price change is one example;
+* urgent_inventory — ``DIR`` like ``shared/data/books_toscrape`` (``site/``): one snapshot, so each
+  book is one example whose window repeats its single observation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from edge_insights.settings import Settings
+from training.decisions import DECISIONS
+from training.examples import Example
+from training.metrics import prf
+
+
+def _frame_reviews(folder: Path) -> pd.DataFrame:
+    from crawlers.feeds import read_review_feed
+
+    records, _ = read_review_feed(folder, "evaluate")
+    return pd.DataFrame(records)
+
+
+def _frame_prices(folder: Path) -> pd.DataFrame:
+    from crawlers.intake.price_history import price_history_batches
+
+    products = folder / "products.csv"
+    rows = [r for _, records, _ in price_history_batches(folder / "observations.csv.gz",
+                                                        products if products.is_file() else None)
+            for r in records]
+    frame = pd.DataFrame(rows)
+    frame["price"] = frame["price"].astype(float)
+    frame["crawled_at"] = pd.to_datetime(frame["crawled_at"], utc=True, format="ISO8601")
+    # History keeps changes only; evaluate on the same unit the models were trained on.
+    frame = frame.sort_values(["product_id", "crawled_at"])
+    return frame[frame.groupby("product_id")["price"].diff().fillna(1.0) != 0]
+
+
+def _frame_books(folder: Path) -> pd.DataFrame:
+    from crawlers.parsing import parse_book_detail
+
+    rows = []
+    for page in sorted((folder / "site").glob("catalogue/*/index.html")):
+        fields = parse_book_detail(page.read_text("utf-8"), page.as_uri())
+        rows.append({**fields, "crawled_at": pd.Timestamp.now(tz="UTC")})
+    return pd.DataFrame(rows)
+
+
+LOADERS = {"negative_review": _frame_reviews, "price_spike": _frame_prices, "urgent_inventory": _frame_books}
+
+
+def evaluate(decision: str, data_dir: Path, settings: Settings | None = None, threads: int = 1) -> dict[str, Any]:
+    """P/R/F1 and edge coverage of the deployed champion of ``decision`` on ``data_dir``.
+
+    Raises:
+        KeyError: unknown decision.
+        FileNotFoundError: nothing deployed, or the folder lacks the expected files.
+    """
+    from serving.inference import EdgeModel
+
+    spec = DECISIONS[decision]
+    settings = settings or Settings.from_env()
+    bundle = settings.deploy_dir / decision / "champion"
+    if not (bundle / "manifest.json").is_file():
+        raise FileNotFoundError(f"no champion deployed at {bundle}: run `make demo` first")
+    examples, _ = spec.examples(LOADERS[decision](Path(data_dir)))
+    if not examples:
+        raise FileNotFoundError(f"no labelled {decision} examples found in {data_dir}")
+    model = EdgeModel(bundle, threads=threads)
+    labels, probs = [], []
+    for start in range(0, len(examples), 64):
+        part: list[Example] = examples[start:start + 64]
+        numeric = None if spec.window_field is None else np.array([e.window for e in part], dtype=np.float32)
+        batch_labels, batch_probs = model.predict([e.text for e in part], numeric)
+        labels += batch_labels
+        probs.append(batch_probs)
+    probs = np.concatenate(probs)
+    truth = np.array([e.label for e in examples])
+    predicted = np.array([int(label == spec.labels[1]) for label in labels])
+    abstain = model.manifest["thresholds"]["abstain"]
+    release = json.loads((bundle / "release.json").read_text())
+    return {"decision": decision, "n": len(examples), **prf(truth, predicted),
+            "edge_coverage": float((probs.max(axis=1) >= abstain).mean()),
+            "model_version": str(release["model_version"])}

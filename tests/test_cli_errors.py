@@ -1,0 +1,73 @@
+"""``edge-insights serve`` and ``demo`` refuse bad arguments and unservable bundles cleanly:
+exit status 2 and a short message, never a traceback, and nothing started on the way."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edge_insights.cli import app
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch) -> Path:
+    """A state folder that does not exist yet, and an empty data folder."""
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("EDGE_INSIGHTS_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "state"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("args, named", [
+    (("serve", "--port", "70000"), "--port"),
+    (("serve", "--port", "0"), "--port"),
+    (("serve", "--threads", "0"), "--threads"),
+    (("serve", "--central-url", "127.0.0.1:8101"), "--central-url"),
+    (("serve", "--central-url", "ftp://central.example"), "--central-url"),
+    (("serve", "--central-url", "http://"), "--central-url"),
+    (("demo", "--preset", "nonsense"), "--preset"),
+    (("demo", "--shadow-rate", "1.5"), "--shadow-rate"),
+    (("demo", "--max-pages", "-1"), "--max-pages"),
+])
+def test_bad_arguments_are_usage_errors_before_anything_runs(state, args, named):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert named in result.output and "Traceback" not in result.output
+    assert not state.exists()  # neither a pod nor a job got as far as the state folder
+
+
+def test_an_unknown_preset_lists_the_known_ones(state):
+    result = invoke("demo", "--preset", "nonsense")
+    # The usage error is drawn in a box; its text wraps inside the border.
+    text = " ".join(result.output.replace("│", " ").split())
+    assert "unknown preset 'nonsense'; choose one of demo, full, tiny" in text
+
+
+def deployed(bundle, state: Path) -> Path:
+    """The test bundle deployed where ``serve`` looks for the champion."""
+    return Path(shutil.copytree(bundle.path, state / "deploy" / "negative_review" / "champion"))
+
+
+@pytest.mark.parametrize("spoil, args, reason", [
+    (lambda d: (d / "manifest.json").write_text("{not json"), (),
+     "manifest.json in {deploy} is not valid JSON: Expecting property name enclosed in double quotes: "
+     "line 1 column 2 (char 1)"),
+    (lambda d: (d / "release.json").write_text(json.dumps({
+        "model_name": "price_spike", "model_version": "3", "alias": "champion"})), (),
+     "release.json in {deploy} releases model 'price_spike', but the bundle is 'test-minilm-1l' "
+     "deciding 'negative_review'"),
+    (lambda d: None, ("--shadow-rate", "1.5"), "shadow_rate must lie in [0, 1], got 1.5"),
+])
+def test_serve_refuses_an_unservable_pod_in_one_line(edge_bundle, state, spoil, args, reason):
+    deploy = deployed(edge_bundle, state)
+    spoil(deploy)
+    result = invoke("serve", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [f"refusing to start: {reason.format(deploy=deploy)}"]

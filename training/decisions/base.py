@@ -1,0 +1,56 @@
+"""What every micro-decision declares: labels, the pod's feature contract, the two views and how
+labelled examples are built from signal history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pandas as pd
+
+from training.examples import Example
+
+
+@dataclass(frozen=True)
+class DecisionSpec:
+    """One decision.
+
+    Attributes:
+        name: decision and registered-model name.
+        labels: (negative class, alert class).
+        contract: the pod's feature contract (data_quality.contracts); the same for edge and central.
+        text_field: the string feature the encoder reads.
+        window_field: the number_list feature holding the raw window, or None (text only).
+        window: length of that window (the teacher's long view).
+        student_window: how many of its most recent values the student reads (the edge's view).
+        transform: training.numeric transform of the window.
+        history_sql: the signal_history query whose rows :attr:`examples` turns into examples.
+        examples: rows (DataFrame of ``history_sql``) → (examples, rows without a label).
+        label_rule: one sentence for model cards.
+    """
+
+    name: str
+    labels: tuple[str, str]
+    contract: dict[str, Any]
+    text_field: str
+    window_field: str | None
+    window: int
+    student_window: int
+    transform: str | None
+    history_sql: str
+    examples: Callable[[pd.DataFrame], tuple[list[Example], int]]
+    label_rule: str
+
+    def numeric(self, role: str) -> dict[str, Any] | None:
+        """NumericBranch spec of the ``teacher`` or ``student`` (None for text-only decisions)."""
+        if self.window_field is None:
+            return None
+        use = self.window if role == "teacher" else self.student_window
+        return {"kind": self.transform, "width": self.window, "use": use}
+
+    def manifest_inputs(self) -> dict[str, Any]:
+        """Manifest keys telling a pod how records become model inputs."""
+        keys: dict[str, Any] = {"text_fields": [self.text_field]}
+        if self.window_field is not None:
+            keys["numeric_inputs"] = [{"field": self.window_field, "length": self.window}]
+        return keys

@@ -1,0 +1,74 @@
+"""urgent_inventory: flag low stock and stock-out transitions from harvested stock counts.
+
+Data: the books shop's stock counts over harvest partitions — the live crawl and the market
+replay's ticks (prices and stock moving with real price histories, :mod:`crawlers.replay`).
+History stores a product's observations as changes, so each example is one observed stock state.
+
+Label (teacher's long view, the last ``STOCK_WINDOW`` observations, most recent first; an
+out-of-stock page counts 0 units):
+
+* out of stock now (0 units), or
+* low stock: ≤ ``LOW_STOCK`` units, or
+* a sharp drop: at most half of the median of the previous observations (a run on the product).
+
+The student reads only the newest ``STUDENT_WINDOW`` counts. Products with fewer observations than
+the window are padded with their oldest count (no change observed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from data_quality.contracts import STOCK_WINDOW, URGENT_INVENTORY
+from training.decisions.base import DecisionSpec
+from training.examples import Example
+
+LOW_STOCK = 3
+DROP_RATIO = 0.5
+STUDENT_WINDOW = 2
+LABELS = ("ok", "urgent")
+
+
+def urgent(window: np.ndarray) -> bool:
+    """The label rule on one window of counts (most recent first)."""
+    now = window[0]
+    return bool(now == 0 or now <= LOW_STOCK or now <= DROP_RATIO * np.median(window[1:]))
+
+
+def examples_from_history(rows: pd.DataFrame) -> tuple[list[Example], int]:
+    """Rows (product_id, title, stock_count, availability, crawled_at) → one example per observation."""
+    examples: list[Example] = []
+    unknown = 0
+    for product_id, group in rows.sort_values(["product_id", "crawled_at"]).groupby("product_id", sort=True):
+        counts = []
+        for stock, availability in zip(group["stock_count"], group["availability"]):
+            if availability == "out_of_stock":
+                counts.append(0.0)
+            elif pd.notna(stock):
+                counts.append(float(stock))
+            else:
+                counts.append(np.nan)
+        title = str(group["title"].dropna().iloc[-1]) if group["title"].notna().any() else ""
+        series = np.array(counts)
+        for t in range(len(series)):
+            if np.isnan(series[t]):
+                unknown += 1
+                continue
+            past = series[max(0, t - STOCK_WINDOW + 1):t + 1][::-1]
+            past = past[~np.isnan(past)]
+            window = np.concatenate([past, np.full(STOCK_WINDOW - len(past), past[-1])])
+            examples.append(Example(text=title, label=int(urgent(window)), product_id=str(product_id),
+                                    source="books", window=tuple(float(v) for v in window)))
+    return examples, unknown
+
+
+SPEC = DecisionSpec(
+    name="urgent_inventory", labels=LABELS, contract=URGENT_INVENTORY, text_field="title",
+    window_field="stock_counts", window=STOCK_WINDOW, student_window=STUDENT_WINDOW,
+    transform="stock_level",
+    history_sql="SELECT product_id, title, stock_count, availability, crawled_at FROM signal_history "
+                "WHERE intake = 'books'",
+    examples=examples_from_history,
+    label_rule=(f"urgent when out of stock, ≤ {LOW_STOCK} units, or ≤ {DROP_RATIO:g} × the median of the "
+                f"previous {STOCK_WINDOW - 1} observations"))

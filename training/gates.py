@@ -1,0 +1,43 @@
+"""The promotion gate: when may a challenger become champion?
+
+All must hold, each measured on the same held-out evaluation split (products never trained on):
+* the shipped student's F1 ≥ ``min_ratio`` × the teacher's F1 (issue 4: 0.95);
+* it beats the non-neural baseline's F1 on the same inputs (training.baseline);
+* it does not regress against the current champion, re-scored now on the same split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Outcome: ``passed`` and one human-readable line per criterion."""
+
+    passed: bool
+    reasons: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+def evaluate_gate(student_f1: float, teacher_f1: float, baseline_f1: float, champion_f1: float | None,
+                  min_ratio: float, on_baseline: bool = True) -> Gate:
+    """Check the criteria (champion criterion skipped when there is no champion yet; the baseline
+    criterion is reported but not required when ``on_baseline`` is False)."""
+    beats = student_f1 > baseline_f1
+    checks = [
+        (student_f1 >= min_ratio * teacher_f1,
+         f"student F1 {student_f1:.4f} {'≥' if student_f1 >= min_ratio * teacher_f1 else '<'} "
+         f"{min_ratio:.2f} × teacher F1 {teacher_f1:.4f}"),
+        (beats or not on_baseline,
+         f"student F1 {student_f1:.4f} {'>' if beats else '≤'} baseline F1 {baseline_f1:.4f}"
+         f"{'' if on_baseline else ' (not required)'}"),
+    ]
+    if champion_f1 is not None:
+        checks.append((student_f1 >= champion_f1,
+                       f"challenger F1 {student_f1:.4f} {'≥' if student_f1 >= champion_f1 else '<'} "
+                       f"champion F1 {champion_f1:.4f} on the same split"))
+    return Gate(all(ok for ok, _ in checks), tuple(text for _, text in checks))

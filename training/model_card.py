@@ -1,0 +1,41 @@
+"""Model card (markdown) for a registered edge bundle: data, metrics, gate, limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _row(name: str, m: dict[str, Any]) -> str:
+    return f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |"
+
+
+def model_card(decision: str, label_rule: str, contract: dict[str, Any], state: dict[str, Any], gate: str) -> str:
+    """Render the card from the model store's state (teacher, student, baseline, bundle entries)."""
+    bundle, student = state["bundle"], state["student"]
+    fields = ", ".join(f"`{k}` ({v['type']}, {v['role']})" for k, v in contract["fields"].items())
+    return "\n".join([
+        f"# {decision} — edge micro-model",
+        "",
+        f"**Label rule.** {label_rule}.",
+        f"**Inputs (feature contract).** {fields}; anything else is refused by the pod.",
+        f"**Training preset.** {state.get('preset')}; evaluation on products never trained on.",
+        "",
+        "| model | precision | recall | F1 |",
+        "| --- | --- | --- | --- |",
+        _row(f"teacher (central, {state['teacher']['layers']} layers)", state["teacher"]),
+        _row(f"student fp32 ({student['layers']} layers)", student),
+        _row(f"student shipped ({bundle['quantization']})", bundle["shipped"]),
+        _row("baseline (logistic regression, same inputs)", state["baseline"]),
+        "",
+        f"**Calibration.** temperature {student['temperature']:.3f}; ECE {student['ece_raw']:.4f} → "
+        f"{student['ece']:.4f}; decision bias {student['decision_bias']:+.3f} (folded into the graph).",
+        f"**Routing.** abstain below confidence {bundle['abstain']:.4f}: {bundle['edge_coverage']:.1%} of "
+        "evaluation cases decided at the edge, the rest by the central model.",
+        f"**Export.** parity max |Δlogit| {bundle['parity']:.2e}; int8 agreement {bundle['int8_agreement']:.4f}; "
+        f"{bundle['model_bytes'] / 2**20:.1f} MB; p50/p99 {bundle['latency_p50_ms']:.2f}/"
+        f"{bundle['latency_p99_ms']:.2f} ms (1 thread, batch 1).",
+        f"**Gate.** {gate}.",
+        "",
+        "**Limits.** Trained on the shared public data sets only; scores are calibrated on held-out products "
+        "of the same sources and may drift on other shops — watch the divergence report.",
+    ]) + "\n"
