@@ -69,13 +69,18 @@ def load_manifest(bundle_dir: Path) -> dict[str, Any]:
     """Read and verify a bundle.
 
     Raises:
-        BundleError: the manifest is missing, a listed file is missing, a file's sha256 differs
+        BundleError: the manifest is missing or not a JSON object, a listed file is missing, a file's sha256 differs
             from the manifest, or the manifest's own digest does not match ``bundle_sha256``.
     """
     path = Path(bundle_dir) / MANIFEST_NAME
     if not path.is_file():
         raise BundleError(f"no {MANIFEST_NAME} in {bundle_dir}")
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BundleError(f"{MANIFEST_NAME} in {bundle_dir} is not valid JSON: {err}") from err
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{MANIFEST_NAME} in {bundle_dir} is not a JSON object")
     if manifest_digest(manifest) != manifest.get("bundle_sha256"):
         raise BundleError(f"manifest digest mismatch in {bundle_dir}: manifest was altered")
     for name, expected in manifest.get("files", {}).items():

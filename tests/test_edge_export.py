@@ -48,3 +48,10 @@ def test_altered_manifest_is_refused(model_and_texts, tmp_path):
     path.write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="manifest digest mismatch"):
         load_manifest(tmp_path / "b")
+
+
+@pytest.mark.parametrize("content", ["[]", "{not json", "\udcff".encode("utf-8", "surrogateescape").decode("latin-1")])
+def test_unreadable_manifest_is_a_bundle_error(tmp_path, content):
+    (tmp_path / "manifest.json").write_text(content, encoding="latin-1")
+    with pytest.raises(BundleError):
+        load_manifest(tmp_path)
