@@ -27,8 +27,14 @@ ui: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/edge-insights serve
 
+# Data benchmarks run anywhere; edge_speed and student_depth need a demo's state folder (make demo).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pii_recall.py
+	$(BIN)/python benchmarks/price_strings.py
+	$(BIN)/python benchmarks/extraction_score.py
+	$(BIN)/python benchmarks/crawl_speed.py
+	$(BIN)/python benchmarks/edge_speed.py
+	$(BIN)/python benchmarks/student_depth.py
 
 clean:
 	rm -rf var .pytest_cache
