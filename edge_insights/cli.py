@@ -16,7 +16,8 @@ from edge_insights.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvested market signals → distilled micro-models → decisions at the edge.")
-console = Console()
+# Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
+console = Console() if sys.stdout.isatty() else Console(width=150)
 
 
 @app.command()
