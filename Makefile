@@ -37,4 +37,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/student_depth.py
 
 clean:
-	rm -rf var .pytest_cache
+	rm -rf "$${EDGE_INSIGHTS_STATE_DIR:-var}" .pytest_cache
