@@ -35,6 +35,13 @@ def examples_of(wh: Warehouse, decision: str, split: str) -> tuple[Inputs, np.nd
     return Inputs(frame["text"].tolist(), windows), frame["label"].to_numpy(dtype=np.int64)
 
 
+def _training_setup(training: TrainingResource, warehouse: WarehouseResource, decision: str):
+    """Seeded config, warehouse, model store and tokenizer shared by the training assets."""
+    cfg = training.config()
+    seed_everything(cfg.seed, cfg.threads)
+    return cfg, warehouse.get(), ModelStore(training.models_dir, decision), load_tokenizer()
+
+
 def model_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
     """The features, teacher and student assets of one decision."""
     name = spec.name
@@ -72,9 +79,7 @@ def model_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
                           "on the training examples are the student's soft labels.")
     def teacher_labels(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        training: TrainingResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-        cfg = training.config()
-        seed_everything(cfg.seed, cfg.threads)
-        wh, store, tokenizer = warehouse.get(), ModelStore(training.models_dir, name), load_tokenizer()
+        cfg, wh, store, tokenizer = _training_setup(training, warehouse, name)
         train, y_train = examples_of(wh, name, "train")
         evaluation, y_eval = examples_of(wh, name, "eval")
         started = time.perf_counter()
@@ -107,9 +112,7 @@ def model_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
                           "then calibrated (decision bias, temperature) on the calibration split.")
     def student_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       training: TrainingResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-        cfg = training.config()
-        seed_everything(cfg.seed, cfg.threads)
-        wh, store, tokenizer = warehouse.get(), ModelStore(training.models_dir, name), load_tokenizer()
+        cfg, wh, store, tokenizer = _training_setup(training, warehouse, name)
         train, y_train = examples_of(wh, name, "train")
         calibration, y_cal = examples_of(wh, name, "calibration")
         evaluation, y_eval = examples_of(wh, name, "eval")
