@@ -39,6 +39,7 @@ import gzip
 import posixpath
 import random
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -246,39 +247,62 @@ def _availability_p(quote: Quote, *, with_count: bool) -> Callable[[re.Match[str
 
 
 class _ReplayHandler(BaseHTTPRequestHandler):
-    """Serves ``/tick/<t>/<path>`` from :attr:`replay`; :func:`serve_replay` binds it."""
+    """Serves ``/tick/<t>/<path>`` from :attr:`replay`; :func:`serve_replay` binds it.
+
+    Speaks HTTP/1.1 with persistent connections, 404s included, as shop servers do: a crawler's
+    connection pool then reuses its connections instead of paying a TCP handshake per page.
+    Nagle's algorithm is off because headers and body go out in two writes, and Nagle holding
+    the second one until the client's delayed ACK would add ~40 ms to every response.
+    """
 
     replay: MarketReplay
+    latency_s: float = 0.0
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
+        if self.latency_s:
+            time.sleep(self.latency_s)
         match = _TICK_URL.match(self.path)
         body = self.replay.render(int(match.group(1)), match.group(2)) if match else None
+        status = 200
         if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
+            status, body = 404, _NOT_FOUND
+        self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
 
+_NOT_FOUND = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>"
+
+
 @contextmanager
-def serve_replay(replay: MarketReplay | None = None) -> Iterator[str]:
+def serve_replay(replay: MarketReplay | None = None, latency_s: float = 0.0) -> Iterator[str]:
     """Serve the market replay on 127.0.0.1 at a free port for the ``with`` block.
 
     Args:
         replay: the replay to serve; default ``MarketReplay()`` (settings' data folder, default
             seed).
+        latency_s: seconds each response waits before it is sent (default 0), to stand in for a
+            remote shop's time to first byte; every connection has its own thread, so waits
+            overlap as they would on a real server.
 
     Yields:
         Base URL ending in ``/``; tick ``t`` starts at ``f"{base}tick/{t}/index.html"``.
+
+    Raises:
+        ValueError: ``latency_s`` is negative.
     """
+    if latency_s < 0:
+        raise ValueError(f"latency_s must be >= 0, got {latency_s}")
     replay = replay or MarketReplay()
-    handler = type("BoundReplayHandler", (_ReplayHandler,), {"replay": replay})
+    handler = type("BoundReplayHandler", (_ReplayHandler,),
+                   {"replay": replay, "latency_s": latency_s})
     with serve_in_thread(handler, "market-replay") as base:
         yield base
 

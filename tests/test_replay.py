@@ -9,12 +9,14 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import http.client
 import json
 import random
 import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -150,3 +152,28 @@ def test_missing_pages_stay_404(two_ticks):
             (q["reason"], q["http_status"]) == ("http_404", 404) for q in crawl["quarantine"])
         assert len(crawl["items"]) + len(crawl["quarantine"]) == 19
     assert two_ticks["outside"] == 404
+
+
+def test_one_connection_serves_pages_and_404s(replay):
+    """HTTP/1.1 keep-alive: a page, a missing page and a page again ride one TCP connection."""
+    with serve_replay(replay, latency_s=0.001) as base:
+        parts = urllib.parse.urlsplit(base)
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+        answers = []
+        for path in ("tick/0/" + ATTIC, "tick/0/catalogue/no-such-book/index.html", "tick/1/" + ATTIC):
+            connection.request("GET", "/" + path)
+            response = connection.getresponse()
+            answers.append((response.status, response.getheader("Connection"),
+                            len(response.read()), connection.sock.getsockname()))
+        connection.close()
+    assert [status for status, *_ in answers] == [200, 404, 200]
+    assert all(header != "close" for _, header, *_ in answers)
+    assert len({local for *_, local in answers}) == 1  # the same client socket throughout
+    assert answers[0][2] == len(replay.render(0, ATTIC))
+    assert answers[2][2] == len(replay.render(1, ATTIC))
+
+
+def test_negative_latency_is_refused(replay):
+    with pytest.raises(ValueError, match="latency_s must be >= 0"):
+        with serve_replay(replay, latency_s=-0.1):
+            pass
