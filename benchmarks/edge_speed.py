@@ -17,7 +17,9 @@ real review texts from the decision's eval split in the warehouse. For each mode
 ONNX rows run exactly the pod's path (:class:`serving.inference.EdgeModel`: the bundle's
 ``tokenizer.json`` through ``tokenizers``, then ONNX Runtime); PyTorch rows tokenise with the
 training tokenizer (:func:`training.loop.encode`), as the models were trained and evaluated.
-The fp32 student is exported here with :func:`edge_export.onnx_export.export_onnx` and the int8
+The fp32 student, over the word pieces the shipped bundle keeps
+(:func:`edge_export.vocabulary.restrict_model`), is exported here with
+:func:`edge_export.onnx_export.export_onnx` and the int8
 one quantised here with :func:`edge_export.quantize.quantize_int8`, each sealed as a bundle in a
 temporary folder, so all four rows exist whatever the demo's edge bundle shipped. A second table
 compares ONNX Runtime graph optimisation levels for the int8 student at batch 1.
@@ -55,9 +57,10 @@ from rich.table import Table  # noqa: E402
 from edge_export.manifest import MANIFEST_NAME, write_manifest  # noqa: E402
 from edge_export.onnx_export import export_onnx  # noqa: E402
 from edge_export.quantize import quantize_int8  # noqa: E402
+from edge_export.vocabulary import restrict_model  # noqa: E402
 from edge_insights.settings import Settings  # noqa: E402
 from serving.inference import EdgeModel  # noqa: E402
-from training.encoder import load_classifier, load_tokenizer  # noqa: E402
+from training.encoder import base_model_path, load_classifier, load_tokenizer  # noqa: E402
 from training.loop import encode  # noqa: E402
 
 MIB = 2 ** 20
@@ -330,9 +333,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="edge_speed_") as tmp:
         work = Path(tmp)
-        student = load_classifier(student_dir)
+        # The shipped bundle's tokenizer may keep only part of the vocabulary
+        # (edge_export.vocabulary): export the student over exactly the pieces it ships.
+        student = restrict_model(load_classifier(student_dir), base_model_path() / "tokenizer.json",
+                                 edge_dir / "tokenizer.json")
         student_layers = student.num_layers
-        fp32 = export_onnx(student, work / "fp32.onnx", encode(tokenizer, texts[:2], max_length))
+        fp32 = export_onnx(student, work / "fp32.onnx", encode(load_tokenizer(edge_dir), texts[:2], max_length))
         int8 = quantize_int8(fp32, work / "int8.onnx")
         del student
         fp32_bundle = seal_bundle(fp32, edge_dir, work / "bundle_fp32", "none")

@@ -5,7 +5,7 @@ Run on the state a demo run leaves (teacher, teacher logits and the features of 
     EDGE_INSIGHTS_STATE_DIR=var .venv/bin/python benchmarks/student_depth.py [--decision negative_review]
 
 Each student is distilled with the demo preset except its depth, calibrated on the calibration
-split, exported and int8-quantised like a shipped bundle; F1 is measured on the evaluation split
+split, exported (vocabulary pruned) and int8-quantised like a shipped bundle; F1 is measured on the evaluation split
 (products never trained on) with the shipped ONNX model; latency is one decision (batch 1,
 tokenise + run, 1 thread), p50/p99 over up to 200 examples. Writes
 ``<state>/benchmarks/student_depth.json``.
@@ -25,6 +25,7 @@ from rich.table import Table
 
 from edge_export.bundle import build_bundle, onnx_logits
 from edge_export.parity import ort_session
+from edge_export.vocabulary import prune_vocabulary
 from edge_insights.settings import Settings
 from orchestration.assets.models import examples_of
 from orchestration.warehouse import Warehouse
@@ -58,10 +59,15 @@ def main() -> None:
         student, _ = distil_student(teacher, tokenizer, train, y_train.tolist(), soft, cfg, spec.numeric("student"))
         fold_bias(student, best_bias(predict_logits(student, tokenizer, calibration, max_length=cfg.max_length), y_cal))
         with tempfile.TemporaryDirectory() as tmp:
-            report = build_bundle(student, tokenizer, base_model_path() / "tokenizer.json", evaluation, Path(tmp) / "b",
+            # as the edge_bundle asset ships it: vocabulary pruned to the train + calibration texts
+            pruned = prune_vocabulary(student, base_model_path() / "tokenizer.json",
+                                      train.texts + calibration.texts, Path(tmp) / "vocabulary",
+                                      keep_top=cfg.vocab_keep_top)
+            report = build_bundle(pruned.model, pruned.tokenizer, pruned.tokenizer_file, evaluation, Path(tmp) / "b",
                                   max_length=cfg.max_length, min_agreement=cfg.int8_min_agreement,
                                   metadata={"decision": args.decision})
-            logits = onnx_logits(ort_session(Path(tmp) / "b" / "model.onnx"), tokenizer, evaluation, cfg.max_length)
+            logits = onnx_logits(ort_session(Path(tmp) / "b" / "model.onnx"), pruned.tokenizer, evaluation,
+                                 cfg.max_length)
         rows.append({"layers": layers, "f1": prf(y_eval, logits.argmax(1))["f1"], "quantization": report.quantization,
                      "model_mb": report.size_shipped / 2**20, "p50_ms": report.latency_p50_ms,
                      "p99_ms": report.latency_p99_ms})

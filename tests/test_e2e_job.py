@@ -148,6 +148,10 @@ def test_registered_version_has_aliases_and_bundle(job_run):
     assert challenger.tags["bundle_sha256"] == outcome.assets["negative_review/edge_bundle"]["bundle_sha256"]
     manifest = json.loads((settings.deploy_dir / "negative_review" / "champion" / "manifest.json").read_text())
     assert manifest["bundle_sha256"] == challenger.tags["bundle_sha256"]
+    # the edge bundle ships a pruned vocabulary: its tokenizer and embedding table agree
+    shipped = json.loads((settings.deploy_dir / "negative_review" / "champion" / "tokenizer.json").read_text())
+    assert manifest["vocabulary"]["tokens"] == len(shipped["model"]["vocab"]) \
+        == outcome.assets["negative_review/edge_bundle"]["vocabulary_tokens"] < manifest["vocabulary"]["base_tokens"]
     for name in ("negative_review", "price_spike", "urgent_inventory"):
         bundle = outcome.assets[f"{name}/edge_bundle"]
         assert bundle["parity_max_abs_logit_delta"] <= 1e-4

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from training.config import TrainConfig
 from training.encoder import EncoderClassifier, pretrained_classifier, student_from_teacher
 from training.lora import merged, with_lora
-from training.loop import Inputs, train
+from training.loop import FRESH_LR_FACTOR, Inputs, train
+from training.probe import probe
 from transformers import PreTrainedTokenizerFast
 
 
@@ -33,13 +34,19 @@ def fine_tune_teacher(tokenizer: PreTrainedTokenizerFast, inputs: Inputs, labels
                       cfg: TrainConfig, numeric: dict | None = None,
                       on_step: Callable[[int, float], None] | None = None
                       ) -> tuple[EncoderClassifier, list[float]]:
-    """Fine-tune the 6-layer base with LoRA + head (+ numeric branch, trained fully) on hard
-    labels; returns the merged teacher."""
-    model = with_lora(pretrained_classifier(num_labels=2, seed=cfg.seed, numeric=numeric), cfg)
+    """Fine-tune the 6-layer base with LoRA + head (+ numeric branch, trained fully, probed first)
+    on hard labels; returns the merged teacher."""
+    model = pretrained_classifier(num_labels=2, seed=cfg.seed, numeric=numeric)
     y = torch.tensor(list(labels), dtype=torch.long)
-    losses = train(model, tokenizer, inputs, lambda logits, idx: F.cross_entropy(logits, y[idx]),
-                   epochs=cfg.teacher_epochs, batch_size=cfg.batch_size, lr=cfg.teacher_lr,
-                   max_length=cfg.max_length, seed=cfg.seed, on_step=on_step)
+
+    def loss_fn(logits: torch.Tensor, idx: list[int]) -> torch.Tensor:
+        return F.cross_entropy(logits, y[idx])
+
+    factor = _probe_numeric(model, tokenizer, inputs, loss_fn, cfg)
+    model = with_lora(model, cfg)
+    losses = train(model, tokenizer, inputs, loss_fn, epochs=cfg.teacher_epochs, batch_size=cfg.batch_size,
+                   lr=cfg.teacher_lr, max_length=cfg.max_length, seed=cfg.seed, fresh_lr_factor=factor,
+                   on_step=on_step)
     return merged(model), losses
 
 
@@ -49,14 +56,35 @@ def distil_student(teacher: EncoderClassifier, tokenizer: PreTrainedTokenizerFas
                    on_step: Callable[[int, float], None] | None = None
                    ) -> tuple[EncoderClassifier, list[float]]:
     """Student of ``cfg.student_layers`` layers initialised from the teacher, LoRA + head (+ its
-    own numeric branch over the short window in ``inputs``) trained with :func:`kd_loss` on the
-    teacher's logits for the same examples; returns it merged."""
+    own numeric branch over the short window in ``inputs``, probed first) trained with
+    :func:`kd_loss` on the teacher's logits for the same examples; returns it merged."""
     torch.manual_seed(cfg.seed)
-    model = with_lora(student_from_teacher(teacher, cfg.student_layers, numeric), cfg)
+    model = student_from_teacher(teacher, cfg.student_layers, numeric)
     y = torch.tensor(list(labels), dtype=torch.long)
     t = torch.tensor(teacher_logits, dtype=torch.float32)
-    losses = train(model, tokenizer, inputs,
-                   lambda logits, idx: kd_loss(logits, t[idx], y[idx], cfg.temperature, cfg.alpha),
-                   epochs=cfg.student_epochs, batch_size=cfg.batch_size, lr=cfg.student_lr,
-                   max_length=cfg.max_length, seed=cfg.seed, on_step=on_step)
+
+    def loss_fn(logits: torch.Tensor, idx: list[int]) -> torch.Tensor:
+        return kd_loss(logits, t[idx], y[idx], cfg.temperature, cfg.alpha)
+
+    factor = _probe_numeric(model, tokenizer, inputs, loss_fn, cfg)
+    model = with_lora(model, cfg)
+    losses = train(model, tokenizer, inputs, loss_fn, epochs=cfg.student_epochs, batch_size=cfg.batch_size,
+                   lr=cfg.student_lr, max_length=cfg.max_length, seed=cfg.seed, fresh_lr_factor=factor,
+                   on_step=on_step)
     return merged(model), losses
+
+
+def _probe_numeric(model: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: Inputs,
+                   loss_fn: Callable[[torch.Tensor, list[int]], torch.Tensor], cfg: TrainConfig) -> float:
+    """LP-FT stage 1 (:mod:`training.probe`) for a model with a numeric branch.
+
+    Returns the learning-rate factor of head and branch in the fine-tuning stage: 1 once probed
+    (LP-FT fine-tunes at one small rate), else :data:`training.loop.FRESH_LR_FACTOR`. Measured on
+    the demo (held-out F1, teacher / student): urgent_inventory 0.952 / 0.966 → 0.977 / 0.976,
+    price_spike 0.206 / 0.289 → 0.280 / 0.337.
+    """
+    if model.numeric is None or cfg.probe_steps == 0:
+        return FRESH_LR_FACTOR
+    probe(model, tokenizer, inputs, loss_fn, steps=cfg.probe_steps, lr=cfg.probe_lr,
+          batch_size=cfg.batch_size, max_length=cfg.max_length, seed=cfg.seed)
+    return 1.0

@@ -56,9 +56,16 @@ class EncoderClassifier(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 numeric: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classify(self.text_features(input_ids, attention_mask), numeric)
+
+    def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled encoder output over non-padding tokens, float32 [batch, hidden_size]."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+    def classify(self, pooled: torch.Tensor, numeric: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [batch, num_labels] from pooled text features (+ the raw numeric window)."""
         if self.numeric is not None:
             pooled = torch.cat([pooled, self.numeric(numeric)], dim=1)
         return self.head(self.dropout(pooled))

@@ -14,6 +14,7 @@ import dagster as dg
 
 from edge_export.bundle import build_bundle, onnx_logits
 from edge_export.parity import ort_session
+from edge_export.vocabulary import prune_vocabulary
 from edge_insights import __version__
 from orchestration.assets.models import examples_of
 from orchestration.resources import MlflowResource, TrainingResource, WarehouseResource
@@ -69,22 +70,32 @@ def release_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
                         "baseline": store.require("baseline")},
         }
         shipped = {}
-        for role, folder, allow_int8 in (("edge", store.student_dir, True), ("central", store.teacher_dir, False)):
-            model = load_classifier(folder)
-            temperature = student_state["temperature"] if role == "edge" else 1.0
-            probs = softmax(predict_logits(model, tokenizer, calibration, max_length=cfg.max_length), temperature)
-            # The central model decides everything it is asked: it never abstains.
-            abstain = abstain_threshold(probs, cfg.edge_coverage) if role == "edge" else 0.0
-            report = build_bundle(model, tokenizer, base_model_path() / "tokenizer.json", evaluation,
-                                  bundle_dir(training, name, role), max_length=cfg.max_length,
-                                  min_agreement=cfg.int8_min_agreement, allow_int8=allow_int8,
-                                  metadata={**common, "role": role, "layers": model.num_layers,
-                                            "temperature": temperature,
-                                            "thresholds": {"abstain": abstain, "edge_coverage_target": cfg.edge_coverage}})
-            logits = onnx_logits(ort_session(bundle_dir(training, name, role) / "model.onnx"), tokenizer,
-                                 evaluation, cfg.max_length)
-            shipped[role] = {"report": report, "metrics": prf(y_eval, logits.argmax(1)), "abstain": abstain,
-                             "coverage": float((softmax(logits, temperature).max(1) >= abstain).mean())}
+        with tempfile.TemporaryDirectory() as vocab_dir:
+            # The edge bundle keeps only the word pieces its decision's texts use (the embedding
+            # table is most of its size); the central bundle keeps them all.
+            full_vocabulary = base_model_path() / "tokenizer.json"
+            pruned = prune_vocabulary(load_classifier(store.student_dir), full_vocabulary,
+                                      examples_of(wh, name, "train")[0].texts + calibration.texts, Path(vocab_dir),
+                                      keep_top=cfg.vocab_keep_top)
+            roles = {"edge": (pruned.model, pruned.tokenizer, pruned.tokenizer_file, True,
+                              {"vocabulary": pruned.manifest_entry()}),
+                     "central": (load_classifier(store.teacher_dir), tokenizer, full_vocabulary, False, {})}
+            for role, (model, role_tokenizer, tokenizer_file, allow_int8, vocabulary) in roles.items():
+                temperature = student_state["temperature"] if role == "edge" else 1.0
+                probs = softmax(predict_logits(model, role_tokenizer, calibration, max_length=cfg.max_length),
+                                temperature)
+                # The central model decides everything it is asked: it never abstains.
+                abstain = abstain_threshold(probs, cfg.edge_coverage) if role == "edge" else 0.0
+                report = build_bundle(model, role_tokenizer, tokenizer_file, evaluation,
+                                      bundle_dir(training, name, role), max_length=cfg.max_length,
+                                      min_agreement=cfg.int8_min_agreement, allow_int8=allow_int8,
+                                      metadata={**common, **vocabulary, "role": role, "layers": model.num_layers,
+                                                "temperature": temperature,
+                                                "thresholds": {"abstain": abstain, "edge_coverage_target": cfg.edge_coverage}})
+                logits = onnx_logits(ort_session(bundle_dir(training, name, role) / "model.onnx"), role_tokenizer,
+                                     evaluation, cfg.max_length)
+                shipped[role] = {"report": report, "metrics": prf(y_eval, logits.argmax(1)), "abstain": abstain,
+                                 "coverage": float((softmax(logits, temperature).max(1) >= abstain).mean())}
         edge = shipped["edge"]["report"]
         store.update(bundle={
             "edge_sha256": edge.manifest["bundle_sha256"], "central_sha256": shipped["central"]["report"].manifest["bundle_sha256"],
@@ -92,13 +103,14 @@ def release_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
             "parity": edge.parity_max_abs_delta, "int8_agreement": edge.int8_agreement,
             "quantization": edge.quantization, "latency_p50_ms": edge.latency_p50_ms,
             "latency_p99_ms": edge.latency_p99_ms, "model_bytes": edge.size_shipped, "abstain": shipped["edge"]["abstain"],
-            "edge_coverage": shipped["edge"]["coverage"], "input_example": _input_example(spec, evaluation)})
+            "edge_coverage": shipped["edge"]["coverage"], "vocabulary_tokens": pruned.kept,
+            "input_example": _input_example(spec, evaluation)})
         return dg.MaterializeResult(metadata={
             "bundle_sha256": edge.manifest["bundle_sha256"], "quantization": edge.quantization,
             "quantization_reason": edge.quantization_reason,
             "parity_max_abs_logit_delta": edge.parity_max_abs_delta, "int8_agreement": edge.int8_agreement,
             "shipped_f1": shipped["edge"]["metrics"]["f1"], "model_bytes": edge.size_shipped,
-            "fp32_model_bytes": edge.size_fp32, "latency_p50_ms": edge.latency_p50_ms,
+            "fp32_model_bytes": edge.size_fp32, "vocabulary_tokens": pruned.kept, "latency_p50_ms": edge.latency_p50_ms,
             "latency_p99_ms": edge.latency_p99_ms, "abstain_threshold": shipped["edge"]["abstain"],
             "edge_coverage_on_eval": shipped["edge"]["coverage"],
             "central_bundle_sha256": shipped["central"]["report"].manifest["bundle_sha256"],
@@ -122,7 +134,7 @@ def release_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
             evaluation, y_eval = examples_of(warehouse.get(), name, "eval")
             with tempfile.TemporaryDirectory() as tmp:
                 local = Path(client.download_artifacts(champion.run_id, "bundle", tmp))
-                logits = onnx_logits(ort_session(local / "model.onnx"), load_tokenizer(), evaluation,
+                logits = onnx_logits(ort_session(local / "model.onnx"), load_tokenizer(local), evaluation,
                                      json.loads((local / "manifest.json").read_text())["max_length"])
             champion_f1 = prf(y_eval, logits.argmax(1))["f1"]
         gate = evaluate_gate(bundle["shipped_f1"], state["teacher"]["f1"], state["baseline"]["f1"], champion_f1,

