@@ -1,4 +1,4 @@
-"""LP-FT stage 1 on real Amazon.co.jp price windows: head and numeric branch learn, encoder stays."""
+"""LP-FT stage 1 on real Amazon.co.jp price windows: the numeric side learns, encoder and text columns stay."""
 
 from __future__ import annotations
 
@@ -42,10 +42,15 @@ def test_probe_fits_head_and_branch_and_leaves_the_encoder(windows):
     train, (held_inputs, held_y) = windows
     model = _model()
     encoder_before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    width = model.encoder.config.hidden_size
+    head_before = model.head.weight.detach().clone()
     f1_before = prf(held_y.numpy(), predict_logits(model, load_tokenizer(), held_inputs, max_length=32).argmax(1))["f1"]
     losses = _probe(model, train)
     f1_after = prf(held_y.numpy(), predict_logits(model, load_tokenizer(), held_inputs, max_length=32).argmax(1))["f1"]
     assert all(torch.equal(v, model.encoder.state_dict()[k]) for k, v in encoder_before.items())
+    # only the head's numeric columns move; its text columns keep what they were
+    assert torch.equal(model.head.weight[:, :width], head_before[:, :width])
+    assert not torch.equal(model.head.weight[:, width:], head_before[:, width:])
     assert len(losses) == 300 and np.mean(losses[-50:]) < 0.6 * np.mean(losses[:50])
     # held-out products' spikes (newest price > 1.1 × median of the 5 before) are found after probing
     assert f1_before < 0.1 and f1_after > 0.8

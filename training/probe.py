@@ -5,9 +5,10 @@ The encoder starts pretrained, the numeric branch from random weights. In the sh
 urgent_inventory examples, the 32-unit branch alone needs ~3,000 steps to pass logistic
 regression on the same features, and the joint run gives it 189. Kumar et al. 2022
 ("Fine-Tuning can Distort Pretrained Features and Underperform Out-of-Distribution", ICLR) fit
-the head on frozen features first, then fine-tune everything. Stage 1 here fits the head and the
-numeric branch on the frozen encoder's pooled text features, computed once, so its thousands of
-steps cost seconds; :func:`training.loop.train` then fine-tunes the whole model.
+the head on frozen features first, then fine-tune everything. Stage 1 here fits the numeric
+branch and its side of the head on top of the frozen encoder's pooled text features (computed
+once, so its thousands of steps cost seconds); :func:`training.loop.train` then fine-tunes the
+whole model.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ def _pooled(model: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs
 
 def probe(model: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: Inputs, loss_fn: LossFn, *,
           steps: int, lr: float, batch_size: int, max_length: int, seed: int) -> list[float]:
-    """Fit ``model.head`` and ``model.numeric`` on frozen text features for ``steps`` steps.
+    """Fit the numeric branch, the head's numeric columns and its bias for ``steps`` steps, on
+    top of what the frozen text features and the head's text columns already contribute.
 
     Batches of ``batch_size`` are drawn with replacement (seeded); AdamW at ``lr`` with a cosine
     decay to 0 over the steps (Loshchilov & Hutter 2017). ``loss_fn(logits, batch_indices)`` is
-    the same loss the fine-tuning stage uses. Encoder weights are left untouched.
+    the same loss the fine-tuning stage uses. Encoder weights and the head's text columns are
+    left untouched.
 
     Returns:
         The loss of every step.
@@ -46,19 +49,28 @@ def probe(model: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: 
         raise ValueError("probing fits a numeric branch: the model and the inputs need one")
     pooled = _pooled(model, tokenizer, inputs, max_length)
     numbers = torch.as_tensor(inputs.numeric, dtype=torch.float32)
-    params = [*model.head.parameters(), *model.numeric.parameters()]
-    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    # The head's text columns stay as they are: fitted for thousands of steps on a few hundred
+    # products' titles they memorise the titles, and their growth amplified ONNX-vs-PyTorch
+    # rounding past the 1e-4 parity bound (measured on price_spike: 4e-4).
+    text_columns = torch.zeros_like(model.head.weight, dtype=torch.bool)
+    text_columns[:, :pooled.shape[1]] = True
+    hook = model.head.weight.register_hook(lambda grad: grad.masked_fill(text_columns, 0.0))
+    optimiser = torch.optim.AdamW([{"params": list(model.numeric.parameters()), "weight_decay": 0.01},
+                                   {"params": list(model.head.parameters()), "weight_decay": 0.0}], lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
     generator = torch.Generator().manual_seed(seed)
     losses: list[float] = []
     model.train()
-    for _ in range(steps):
-        idx = torch.randint(0, len(inputs), (batch_size,), generator=generator)
-        loss = loss_fn(model.classify(pooled[idx], numbers[idx]), idx.tolist())
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        losses.append(loss.item())
-    model.eval()
+    try:
+        for _ in range(steps):
+            idx = torch.randint(0, len(inputs), (batch_size,), generator=generator)
+            loss = loss_fn(model.classify(pooled[idx], numbers[idx]), idx.tolist())
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            losses.append(loss.item())
+    finally:
+        hook.remove()
+        model.eval()
     return losses

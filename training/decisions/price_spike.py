@@ -32,7 +32,9 @@ from training.decisions.base import DecisionSpec
 from training.examples import Example
 
 LONG_WINDOW = 30  # previous prices behind the robust z; the teacher sees LONG_WINDOW + 2 values
-SHORT_WINDOW = 5
+# Measured on the demo (held-out F1, teacher 0.391): student reading 6 / 11 / 16 values 0.354 /
+# 0.377 / 0.393; 16 (half the teacher's view) is the shortest that keeps ≥ 0.95 × teacher with margin.
+SHORT_WINDOW = 15
 MAD_FLOOR = 0.01
 Z_THRESHOLD = 3.5
 LABELS = ("normal", "spike")
