@@ -55,3 +55,36 @@ def test_unreadable_manifest_is_a_bundle_error(tmp_path, content):
     (tmp_path / "manifest.json").write_text(content, encoding="latin-1")
     with pytest.raises(BundleError):
         load_manifest(tmp_path)
+
+
+def test_int8_quantises_the_encoder_only(tmp_path, data_dir):
+    """The numeric branch and the head keep fp32 weights; the encoder's MatMuls become int8."""
+    import numpy as np
+    import onnx
+
+    from bundle_factory import PRICE_WINDOW, reference_windows
+    from edge_export.onnx_export import export_onnx
+    from edge_export.quantize import quantize_int8
+    from training.loop import model_inputs
+
+    windows = reference_windows(4)
+    model = student_from_teacher(pretrained_classifier(2, seed=3), 1,
+                                 {"kind": "price_log_ratio", "width": PRICE_WINDOW}).eval()
+    inputs = Inputs([w.title for w in windows], np.array([w.prices for w in windows], dtype=np.float32))
+    fp32 = export_onnx(model, tmp_path / "fp32.onnx", model_inputs(load_tokenizer(), inputs, 32))
+    graph = onnx.load(str(quantize_int8(fp32, tmp_path / "int8.onnx"))).graph
+    quantised = [n.name for n in graph.node if n.op_type in ("MatMulInteger", "DynamicQuantizeLinear")]
+    assert quantised and all(name.startswith("/encoder/") for name in quantised)
+    kept = {n.name: n.op_type for n in graph.node if n.name.startswith(("/numeric/net", "/head/"))}
+    assert "MatMul" in kept.values() and "MatMulInteger" not in kept.values()
+
+
+def test_int8_refuses_a_graph_without_an_encoder(tmp_path):
+    import torch
+
+    from edge_export.quantize import quantize_int8
+
+    path = tmp_path / "linear.onnx"
+    torch.onnx.export(torch.nn.Linear(4, 2), (torch.zeros(1, 4),), str(path), dynamo=False)
+    with pytest.raises(ValueError, match="no node named /encoder/"):
+        quantize_int8(path, tmp_path / "int8.onnx")
