@@ -216,7 +216,13 @@ def test_dagster_dev_loads_definitions_and_sees_the_run(job_run):
                                                      "edge_bundle", "registered_model", "deployed_bundle")} <= keys
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # dagster dev stops its code server and daemon first; on a loaded machine that can
+            # outlast the wait. Cleanup only: what this test checks was asserted above.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
 
 
 def test_evaluate_scores_the_champion_on_user_data(job_run, slice_data):

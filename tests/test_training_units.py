@@ -115,3 +115,20 @@ def test_divergence_counts_only_compared_rows():
     expected = jensenshannon([2 / 3, 1 / 3], [1 / 3, 2 / 3], base=2) ** 2
     assert report.js_divergence == pytest.approx(expected)
     assert math.isfinite(report.js_divergence)
+
+
+def test_review_examples_do_not_depend_on_history_row_order(data_dir, tmp_path):
+    """The same reviews stored in another order (files staged in another order) give the same
+    examples, so the same split and the same models."""
+    from orchestration.warehouse import Warehouse, flatten
+    from training.decisions import DECISIONS
+
+    records, _ = read_review_feed(data_dir / "reviews", "test")
+    rows = [flatten(r, "run", "reviews") for r in records[:3000]]
+    spec = DECISIONS["negative_review"]
+    examples = []
+    for name, ordered in (("forward", rows), ("reversed", rows[::-1])):
+        wh = Warehouse(tmp_path / f"{name}.duckdb")
+        assert wh.append_rows_to_history("run", ordered)[0] == len({r["content_digest"] for r in rows})
+        examples.append(spec.examples(wh.frame(spec.history_sql)))
+    assert examples[0] == examples[1] and len(examples[0][0]) > 2000

@@ -28,7 +28,9 @@ EXTRA_SOURCES = {"price_spike": ["price_history"], "urgent_inventory": ["replay_
 
 def examples_of(wh: Warehouse, decision: str, split: str) -> tuple[Inputs, np.ndarray]:
     """Inputs and int64 labels [n] of one split (train / calibration / eval) of a decision."""
-    frame = wh.frame("SELECT text, label, numbers FROM features WHERE decision = ? AND split = ?", [decision, split])
+    # rowid keeps the written order, which the teacher's saved logits are aligned with
+    frame = wh.frame("SELECT text, label, numbers FROM features WHERE decision = ? AND split = ? ORDER BY rowid",
+                     [decision, split])
     if frame.empty:
         raise ValueError(f"no {split} examples of {decision}: materialise {decision}/signal_features first")
     windows = None if frame["numbers"].isna().all() else np.stack(frame["numbers"].map(np.asarray)).astype(np.float32)

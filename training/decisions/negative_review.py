@@ -22,7 +22,9 @@ def examples_from_history(rows: pd.DataFrame) -> tuple[list[Example], int]:
 SPEC = DecisionSpec(
     name="negative_review", labels=LABELS, contract=NEGATIVE_REVIEW, text_field="review_text",
     window_field=None, window=0, student_window=0, transform=None,
+    # Ordered: the history's row order follows the order review files were staged in, which the
+    # file system decides; examples (and so training) must not depend on it.
     history_sql="SELECT product_id, source, review_text, rating, feedback FROM signal_history "
-                "WHERE intake = 'reviews'",
+                "WHERE intake = 'reviews' ORDER BY source, product_id, content_digest",
     examples=examples_from_history,
     label_rule=f"negative when the star rating is ≤ {NEGATIVE_MAX_RATING:g}, else the reviewer's own flag")
