@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from training.config import TrainConfig
 from training.encoder import EncoderClassifier, pretrained_classifier, student_from_teacher
 from training.lora import merged, with_lora
-from training.loop import FRESH_LR_FACTOR, Inputs, train
+from training.loop import FRESH_LR_FACTOR, Inputs, LossFn, train
 from training.probe import probe
 from transformers import PreTrainedTokenizerFast
 
@@ -75,7 +75,7 @@ def distil_student(teacher: EncoderClassifier, tokenizer: PreTrainedTokenizerFas
 
 
 def _probe_numeric(model: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: Inputs,
-                   loss_fn: Callable[[torch.Tensor, list[int]], torch.Tensor], cfg: TrainConfig) -> float:
+                   loss_fn: LossFn, cfg: TrainConfig) -> float:
     """LP-FT stage 1 (:mod:`training.probe`) for a model with a numeric branch.
 
     Returns the learning-rate factor of head and branch in the fine-tuning stage: 1 once probed
