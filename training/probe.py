@@ -50,8 +50,8 @@ def probe(model: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: 
     pooled = _pooled(model, tokenizer, inputs, max_length)
     numbers = torch.as_tensor(inputs.numeric, dtype=torch.float32)
     # The head's text columns stay as they are: fitted for thousands of steps on a few hundred
-    # products' titles they memorise the titles (measured: urgent_inventory's student fell from
-    # 0.966 to 0.943 held-out F1 with them probed, and rose to 0.988 with them left alone).
+    # products' titles they memorise the titles (measured, urgent_inventory's student, held-out
+    # F1: 0.976 with them probed, 0.988 with them left alone).
     text_columns = torch.zeros_like(model.head.weight, dtype=torch.bool)
     text_columns[:, :pooled.shape[1]] = True
     hook = model.head.weight.register_hook(lambda grad: grad.masked_fill(text_columns, 0.0))
