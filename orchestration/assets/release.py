@@ -48,8 +48,8 @@ def release_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
     @dg.asset(key_prefix=prefix, name="edge_bundle", group_name=name, deps=[dg.AssetKey([name, "student_model"])],
               kinds={"onnx"},
               description="Student merged and exported to ONNX (opset 17, dynamic batch/sequence, one graph with "
-                          "the numeric branch), parity-checked, int8-quantised if it agrees with fp32; plus the "
-                          "teacher as the central fp32 bundle.")
+                          "the numeric branch) over a pruned vocabulary, parity-checked, encoder int8-quantised if it "
+                          "agrees with fp32; plus the teacher as the central fp32 bundle.")
     def edge_bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                     training: TrainingResource) -> dg.MaterializeResult:
         cfg = training.config()
