@@ -9,7 +9,7 @@ of them 404) in the same run from one loopback server: the market replay at tick
 that neither client shares a process (or a GIL) with it. The server speaks HTTP/1.1 with
 persistent connections, as shops do, so both sides reuse one connection per worker.
 
-- **crawl**: ``python -m crawlers.run_crawl`` as a subprocess — Scrapy with the project settings
+- **crawl**: ``edge-insights crawl`` as a subprocess — Scrapy with the project settings
   (robots.txt, AutoThrottle, retries, parsing, normalisation, digests, JSON-lines output). Rate =
   pages / the crawl's own ``duration_s`` (reactor start to stop; interpreter start-up and imports
   are reported apart as ``wall_s``). Peak RSS is the child's ``ru_maxrss`` (``os.wait4``).
@@ -63,7 +63,7 @@ sys.path.insert(0, str(REPO))
 from crawlers import settings as crawl_settings  # noqa: E402
 from crawlers.parsing import parse_listing  # noqa: E402
 from crawlers.replay import MarketReplay, serve_replay  # noqa: E402
-from edge_insights.settings import Settings  # noqa: E402
+from commons.settings import Settings  # noqa: E402
 
 
 def _serve(data_dir: Path, latency_s: float, ready: Any, stop: Any) -> None:
@@ -150,7 +150,7 @@ def crawl(start_url: str, out: Path, overrides: list[str]) -> dict[str, float]:
     Raises:
         RuntimeError: the crawl exits non-zero.
     """
-    cmd = [sys.executable, "-m", "crawlers.run_crawl", "--start-url", start_url,
+    cmd = [sys.executable, "-m", "edge_insights", "crawl", "--start-url", start_url,
            "--out", str(out), "--crawl-id", "bench", "--log-file", str(out / "crawl.log")]
     for item in overrides:
         cmd += ["--set", item]

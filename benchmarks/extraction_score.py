@@ -149,7 +149,7 @@ def print_table(scores: dict[str, dict[str, Any]]) -> None:
 
 
 def main() -> None:
-    from edge_insights.settings import Settings
+    from commons.settings import Settings
 
     scores = score_all(Settings.from_env().data_dir)
     print_table(scores)

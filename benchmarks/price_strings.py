@@ -59,7 +59,7 @@ def currency_accuracy(data_dir: Path) -> tuple[int, int]:
 
 
 def main() -> None:
-    from edge_insights.settings import Settings
+    from commons.settings import Settings
 
     data_dir = Settings.from_env().data_dir
     for key, (passed, total) in case_counts(data_dir).items():

@@ -26,9 +26,9 @@ from rich.table import Table
 from edge_export.bundle import build_bundle, onnx_logits
 from edge_export.parity import ort_session
 from edge_export.vocabulary import prune_vocabulary
-from edge_insights.settings import Settings
-from orchestration.assets.models import examples_of
-from orchestration.warehouse import Warehouse
+from commons.settings import Settings
+from training.features import examples_of
+from commons.warehouse import Warehouse
 from training.calibration import best_bias, fold_bias
 from training.config import preset
 from training.decisions import DECISIONS

@@ -41,8 +41,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crawlers.quarantine import quarantine_row
-from crawlers.record import Provenance, SignalRecord, utcnow
+from commons.errors import HarvestError
+from commons.quarantine import quarantine_row
+from commons.record import Provenance, SignalRecord, utcnow
 
 VERSION = "1.0.0"
 SPIDER_VERSION = f"review_feed@{VERSION}"
@@ -51,7 +52,7 @@ ALEXA_FILE = "amazon_alexa_reviews.tsv"
 UCI_GLOB = "uci_sentiment_sentences/*_labelled.txt"
 
 
-class RowError(ValueError):
+class RowError(HarvestError, ValueError):
     """A feed row that cannot become a record.
 
     Args:
@@ -73,7 +74,7 @@ class FeedLoad:
         source: ``reviews/<file stem>``.
         rows_in: data rows read (header excluded).
         records: ``SignalRecord.to_dict()`` dicts.
-        quarantine: quarantine rows (shape: :func:`crawlers.quarantine.quarantine_row`).
+        quarantine: quarantine rows (shape: :func:`commons.quarantine.quarantine_row`).
     """
 
     path: Path

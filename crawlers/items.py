@@ -1,7 +1,7 @@
 """Scrapy items of the harvest, as dataclasses (Scrapy accepts them through itemadapter).
 
 A spider yields :class:`BookPage` (a parsed page, not yet trusted) or :class:`Quarantined`; the
-normalise pipeline turns each ``BookPage`` into a :class:`~crawlers.record.SignalRecord` or a
+normalise pipeline turns each ``BookPage`` into a :class:`~commons.record.SignalRecord` or a
 ``Quarantined``, and the writer pipeline writes records and quarantine rows to their files.
 """
 
@@ -33,6 +33,6 @@ class BookPage:
 
 @dataclass
 class Quarantined:
-    """One quarantine row (shape: :func:`crawlers.quarantine.quarantine_row`)."""
+    """One quarantine row (shape: :func:`commons.quarantine.quarantine_row`)."""
 
     row: dict[str, Any]

@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 from parsel import Selector
 from w3lib.url import canonicalize_url
 
+from commons.errors import HarvestError
 from crawlers.extraction import price as extraction_price
 
 STAR_WORDS = {"zero": 0.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0}
@@ -23,7 +24,7 @@ _OUT_OF_STOCK = ("out of stock", "not in stock", "sold out", "unavailable")
 _PREORDER = ("pre-order", "preorder", "pre order")
 
 
-class ParseError(ValueError):
+class ParseError(HarvestError, ValueError):
     """A page lacks a field a record cannot do without; ``str(err)`` is a short reason."""
 
 

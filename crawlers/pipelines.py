@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from crawlers.items import BookPage, Quarantined
-from crawlers.quarantine import quarantine_row
-from crawlers.record import AVAILABILITY, Provenance, SignalRecord
+from commons.quarantine import quarantine_row
+from commons.staging import QUARANTINE as QUARANTINE_FILE
+from commons.staging import RECORDS as ITEMS_FILE
+from commons.record import AVAILABILITY, Provenance, SignalRecord
 
 OUT_DIR_SETTING = "EDGE_INSIGHTS_OUT_DIR"
-ITEMS_FILE = "items.jsonl"
-QUARANTINE_FILE = "quarantine.jsonl"
 STATS_PREFIX = "edge_insights/"
 
 

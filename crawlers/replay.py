@@ -51,7 +51,6 @@ from typing import Any
 
 from crawlers.parsing import parse_book_detail
 from crawlers.static_site import serve_in_thread
-from edge_insights.settings import Settings
 
 SERIES_START = datetime(2024, 6, 1, tzinfo=timezone.utc)  # tick 0
 TICK = timedelta(days=1)
@@ -135,15 +134,15 @@ class MarketReplay:
     """Books, their series and the pages of every tick (rules in the module docstring).
 
     Args:
-        data_dir: the shared data folder; default ``Settings.from_env().data_dir``.
+        data_dir: the shared data folder (``books_toscrape``, ``price_history_amazon_jp``).
         seed: seed of the book → series mapping.
 
     Raises:
         FileNotFoundError: the mirror or the observations file is missing.
     """
 
-    def __init__(self, data_dir: Path | None = None, seed: int = DEFAULT_SEED) -> None:
-        data_dir = Path(data_dir) if data_dir is not None else Settings.from_env().data_dir
+    def __init__(self, data_dir: Path, seed: int = DEFAULT_SEED) -> None:
+        data_dir = Path(data_dir)
         self.seed = seed
         self.site = (data_dir / MIRROR).resolve()
         if not self.site.is_dir():
@@ -282,12 +281,11 @@ _NOT_FOUND = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>"
 
 
 @contextmanager
-def serve_replay(replay: MarketReplay | None = None, latency_s: float = 0.0) -> Iterator[str]:
+def serve_replay(replay: MarketReplay, latency_s: float = 0.0) -> Iterator[str]:
     """Serve the market replay on 127.0.0.1 at a free port for the ``with`` block.
 
     Args:
-        replay: the replay to serve; default ``MarketReplay()`` (settings' data folder, default
-            seed).
+        replay: the replay to serve.
         latency_s: seconds each response waits before it is sent (default 0), to stand in for a
             remote shop's time to first byte; every connection has its own thread, so waits
             overlap as they would on a real server.
@@ -300,7 +298,6 @@ def serve_replay(replay: MarketReplay | None = None, latency_s: float = 0.0) -> 
     """
     if latency_s < 0:
         raise ValueError(f"latency_s must be >= 0, got {latency_s}")
-    replay = replay or MarketReplay()
     handler = type("BoundReplayHandler", (_ReplayHandler,),
                    {"replay": replay, "latency_s": latency_s})
     with serve_in_thread(handler, "market-replay") as base:

@@ -1,13 +1,12 @@
-"""Run one crawl in this process and write its outputs; the entry point for a harvest partition.
+"""Run one crawl in this process and write its outputs; what a harvest partition runs.
 
-    python -m crawlers.run_crawl --start-url URL --out DIR --crawl-id ID [--max-pages N]
-        [--log-file FILE] [--http-cache CACHE_DIR] [--set NAME=VALUE ...]
-
-``--http-cache`` stores every response (transient 5xx/408/429 excepted) under ``CACHE_DIR`` and
-answers later crawls from it, so a re-crawl reproduces the first one without touching the site;
-give a folder under the state folder or the crawl's output folder, never the source tree.
-``--set`` overrides one Scrapy setting of :mod:`crawlers.settings` (repeatable), e.g.
-``--set AUTOTHROTTLE_START_DELAY=0`` for a loopback test.
+The command line is ``edge-insights crawl --start-url URL --out DIR --crawl-id ID [--max-pages N]
+[--log-file FILE] [--http-cache CACHE_DIR] [--set NAME=VALUE ...]`` (``python -m crawlers`` is an
+alias). An HTTP cache stores every response (transient 5xx/408/429 excepted) and answers later
+crawls from it, so a re-crawl reproduces the first one without touching the site; give a folder
+under the state folder or the crawl's output folder, never the source tree. ``--set`` overrides
+one Scrapy setting of :mod:`crawlers.settings` (repeatable), e.g. ``AUTOTHROTTLE_START_DELAY=0``
+for a loopback test.
 
 Writes ``DIR/items.jsonl`` (one signal record per line), ``DIR/quarantine.jsonl`` (one
 quarantine row per line) and ``DIR/stats.json``::
@@ -28,14 +27,13 @@ quarantine row per line) and ``DIR/stats.json``::
      "throttle_delay_mean_s": float, "throttle_delay_max_s": float,  # AutoThrottle delay seen
      "response_bytes": int}   # bytes of all responses, headers included (cached ones too)
 
-Twisted's reactor cannot be restarted, so a crawl needs its own process: callers run this module
-as a subprocess. Under Dagster Pipes the stats are also reported as the asset materialization's
-metadata. Exit status: 0, or 1 when the invariant fails.
+Twisted's reactor cannot be restarted, so a crawl needs its own process: callers run the command
+as a subprocess (under Dagster Pipes, :mod:`orchestration.crawl`). Exit status: 0, or 1 when the
+invariant fails.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import json
 import logging
@@ -44,14 +42,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawlers.pipelines import ITEMS_FILE, OUT_DIR_SETTING, QUARANTINE_FILE, STATS_PREFIX
+from commons.staging import QUARANTINE, RECORDS, STATS_FILE
+from crawlers.pipelines import OUT_DIR_SETTING, STATS_PREFIX
 from crawlers.spiders.books import BooksSpider
-
-STATS_FILE = "stats.json"
 
 
 def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = None,
@@ -146,51 +142,10 @@ def _trim_runtime_overhead(settings: Settings) -> None:
 def _outcomes_per_link(out_dir: Path, product_links: set[str]) -> Counter[str]:
     """How many rows of ``items.jsonl`` + ``quarantine.jsonl`` each product link has."""
     counts: Counter[str] = Counter()
-    for name in (ITEMS_FILE, QUARANTINE_FILE):
+    for name in (RECORDS, QUARANTINE):
         with open(out_dir / name, encoding="utf-8") as handle:
             for line in handle:
                 url = json.loads(line)["url"]
                 if url in product_links:
                     counts[url] += 1
     return counts
-
-
-def _setting(text: str) -> tuple[str, str]:
-    """``"NAME=VALUE"`` → ``(NAME, VALUE)`` for ``--set``; argparse reports the ValueError."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip():
-        raise ValueError(f"expected NAME=VALUE, got {text!r}")
-    return name.strip(), value
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the process exit status."""
-    parser = argparse.ArgumentParser(prog="python -m crawlers.run_crawl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--start-url", required=True)
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--crawl-id", required=True)
-    parser.add_argument("--max-pages", type=int, default=None,
-                        help="cap on requests (for small test slices)")
-    parser.add_argument("--log-file", type=Path, default=None,
-                        help="Scrapy log file (default stderr)")
-    parser.add_argument("--http-cache", type=Path, default=None, metavar="CACHE_DIR",
-                        help="HTTP cache folder (under the state or output folder)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        type=_setting, metavar="NAME=VALUE", help="override a Scrapy setting")
-    args = parser.parse_args(argv)
-    run = dict(start_url=args.start_url, out_dir=args.out, crawl_id=args.crawl_id,
-               max_pages=args.max_pages, log_file=args.log_file, http_cache=args.http_cache,
-               overrides=dict(args.overrides))
-
-    if PipesEnvVarParamsLoader().is_dagster_pipes_process():
-        with open_dagster_pipes() as context:
-            stats = crawl(**run)
-            context.report_asset_materialization(metadata=stats)
-    else:
-        stats = crawl(**run)
-    return 0 if stats["invariant_ok"] else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Great Expectations 1.x suites per intake, run on a pandas frame of signal records.
+"""Great Expectations 1.x suites per rule set, run on a pandas frame of signal records.
 
 The suites state the rules of :mod:`data_quality.rules` as expectations so that a stage can
 report them (run as blocking asset checks). One ephemeral GX context is built per process on
@@ -24,13 +24,13 @@ import pandas as pd  # noqa: E402
 from great_expectations import expectations as gxe  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
-from crawlers.record import AVAILABILITY  # noqa: E402
-from data_quality.contracts import review_text_of  # noqa: E402
+from commons.record import AVAILABILITY  # noqa: E402
+from commons.contracts import review_text_of  # noqa: E402
 from data_quality.currencies import ISO_4217  # noqa: E402
 from data_quality.pii import RESIDUAL_PII_REGEXES  # noqa: E402
 
 
-def _books_suite() -> list[gxe.Expectation]:
+def _offer_suite() -> list[gxe.Expectation]:
     return [
         *(gxe.ExpectColumnValuesToNotBeNull(column=c)
           for c in ("url", "product_id", "price", "currency", "availability")),
@@ -43,7 +43,7 @@ def _books_suite() -> list[gxe.Expectation]:
     ]
 
 
-def _reviews_suite() -> list[gxe.Expectation]:
+def _review_suite() -> list[gxe.Expectation]:
     return [
         *(gxe.ExpectColumnValuesToNotBeNull(column=c)
           for c in ("url", "product_id", "review_text")),
@@ -54,8 +54,8 @@ def _reviews_suite() -> list[gxe.Expectation]:
     ]
 
 
-SUITES = {"books": _books_suite, "reviews": _reviews_suite}
-"""Intake → expectation factory; the intakes of :data:`data_quality.rules.RULES`."""
+SUITES = {"offer": _offer_suite, "review": _review_suite}
+"""Intake → expectation factory; the rule sets of :data:`data_quality.rules.RULES`."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class ExpectationOutcome:
 class ValidationSummary:
     """Result of one suite on one frame."""
 
-    intake: str
+    rule_set: str
     success: bool
     results: tuple[ExpectationOutcome, ...]
 
@@ -92,7 +92,7 @@ class ValidationSummary:
         """JSON-safe dict for asset-check metadata: overall success, failed names, and per
         expectation ``{success, unexpected_count, element_count}``."""
         return {
-            "intake": self.intake,
+            "rule_set": self.rule_set,
             "success": self.success,
             "failed": [r.name for r in self.results if not r.success],
             "expectations": {r.name: {"success": r.success,
@@ -112,22 +112,22 @@ def _context() -> Any:
 
 
 @lru_cache(maxsize=None)
-def _validation_definition(intake: str) -> Any:
+def _validation_definition(rule_set: str) -> Any:
     context = _context()
-    asset = context.data_sources.get("signals").add_dataframe_asset(intake)
-    batch = asset.add_batch_definition_whole_dataframe(f"{intake}_frame")
-    suite = context.suites.add(gx.ExpectationSuite(name=f"{intake}_suite"))
-    for expectation in SUITES[intake]():
+    asset = context.data_sources.get("signals").add_dataframe_asset(rule_set)
+    batch = asset.add_batch_definition_whole_dataframe(f"{rule_set}_frame")
+    suite = context.suites.add(gx.ExpectationSuite(name=f"{rule_set}_suite"))
+    for expectation in SUITES[rule_set]():
         suite.add_expectation(expectation)
     return context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{intake}_validation", data=batch, suite=suite))
+        gx.ValidationDefinition(name=f"{rule_set}_validation", data=batch, suite=suite))
 
 
-def _prepared(df: pd.DataFrame, intake: str) -> pd.DataFrame:
+def _prepared(df: pd.DataFrame, rule_set: str) -> pd.DataFrame:
     """Columns as the suite expects them: price as a number (strings at rest), review texts as
     one string (a list at rest); an unparseable price becomes null and fails not-null."""
     frame = df.copy()
-    if intake == "books":
+    if rule_set == "offer":
         frame["price"] = pd.to_numeric(
             frame["price"].map(lambda v: None if v is None else str(v)), errors="coerce")
     else:
@@ -137,24 +137,24 @@ def _prepared(df: pd.DataFrame, intake: str) -> pd.DataFrame:
 
 
 _REQUIRED_COLUMNS = {
-    "books": ("url", "product_id", "price", "currency", "availability", "stock_count", "rating"),
-    "reviews": ("url", "product_id", "review_text", "rating"),
+    "offer": ("url", "product_id", "price", "currency", "availability", "stock_count", "rating"),
+    "review": ("url", "product_id", "review_text", "rating"),
 }
 
 
-def validate_frame(df: pd.DataFrame, intake: str) -> ValidationSummary:
-    """Run the ``intake`` suite on ``df`` (one row per signal record, plain-dict form).
+def validate_frame(df: pd.DataFrame, rule_set: str) -> ValidationSummary:
+    """Run the ``rule_set`` suite on ``df`` (one row per signal record, plain-dict form).
 
     Raises:
-        ValueError: unknown ``intake`` or a column the suite needs is missing.
+        ValueError: unknown ``rule_set`` or a column the suite needs is missing.
     """
-    if intake not in SUITES:
-        raise ValueError(f"unknown intake {intake!r}; known: {sorted(SUITES)}")
-    missing = [c for c in _REQUIRED_COLUMNS[intake] if c not in df.columns]
+    if rule_set not in SUITES:
+        raise ValueError(f"unknown rule set {rule_set!r}; known: {sorted(SUITES)}")
+    missing = [c for c in _REQUIRED_COLUMNS[rule_set] if c not in df.columns]
     if missing:
-        raise ValueError(f"frame lacks columns {missing} needed by the {intake} suite")
-    result = _validation_definition(intake).run(
-        batch_parameters={"dataframe": _prepared(df, intake)})
+        raise ValueError(f"frame lacks columns {missing} needed by the {rule_set} suite")
+    result = _validation_definition(rule_set).run(
+        batch_parameters={"dataframe": _prepared(df, rule_set)})
     outcomes = tuple(
         ExpectationOutcome(
             name=f"{r.expectation_config.type}({r.expectation_config.kwargs['column']})",
@@ -163,4 +163,4 @@ def validate_frame(df: pd.DataFrame, intake: str) -> ValidationSummary:
             element_count=int(r.result.get("element_count") or 0),
         )
         for r in result.results)
-    return ValidationSummary(intake=intake, success=bool(result.success), results=outcomes)
+    return ValidationSummary(rule_set=rule_set, success=bool(result.success), results=outcomes)

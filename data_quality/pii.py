@@ -27,7 +27,7 @@ from stdnum import iban as stdnum_iban
 from stdnum import luhn
 from stdnum.us import ssn as stdnum_ssn
 
-from crawlers.record import content_digest
+from commons.record import content_digest
 
 # Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
 # kinds come first so that e.g. a card number is never half-read as a phone number.
@@ -339,7 +339,7 @@ def scrub_author(name: str | None) -> str | None:
 
 
 def scrub_record(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    """Scrub a signal record (plain-dict form, see :mod:`crawlers.record`).
+    """Scrub a signal record (plain-dict form, see :mod:`commons.record`).
 
     ``review_text`` items go through :func:`scrub_text`, ``author`` through
     :func:`scrub_author`; ``title`` is a product name and is kept. ``content_digest`` is

@@ -1,8 +1,7 @@
-"""Quarantine for the data-quality stages, and the conservation invariant of every split.
+"""Quarantine rows of the data-quality stages, derived from signal records and kept PII-free.
 
-The row shape is the harvest stage's (:mod:`crawlers.quarantine`), so all stages land in one
-table; this module only derives the row from a signal record. A split never loses a row:
-``len(kept) + len(quarantined) == n_in`` is checked, not assumed.
+The row shape is :func:`commons.quarantine.quarantine_row`, so all stages land in one table;
+this module derives the row from a signal record, scrubbing what it stores.
 """
 
 from __future__ import annotations
@@ -12,17 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawlers.quarantine import quarantine_row as _harvest_quarantine_row
-from crawlers.record import canonical_json
+from commons.quarantine import quarantine_row
+from commons.record import canonical_json
 from data_quality.pii import scrub_author, scrub_record, scrub_text
 
 UNKNOWN = "unknown"
 # Raw feed columns that name a person (e.g. Datafiniti's ``reviews.username``).
 _USER_COLUMN = re.compile(r"user|author|reviewer", re.IGNORECASE)
-
-
-class ConservationError(RuntimeError):
-    """Rows were lost or invented by a split (count in != kept + quarantined)."""
 
 
 @dataclass
@@ -31,25 +26,11 @@ class Split:
 
     Attributes:
         kept: records that passed, unchanged.
-        quarantined: quarantine rows (see :mod:`crawlers.quarantine` for the shape).
+        quarantined: quarantine rows (see :mod:`commons.quarantine` for the shape).
     """
 
     kept: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[dict[str, Any]] = field(default_factory=list)
-
-
-def assert_conserved(n_in: int, kept: list[Any], quarantined: list[Any]) -> None:
-    """Check that a split accounted for every input row.
-
-    Raises:
-        ConservationError: ``n_in != len(kept) + len(quarantined)``; the message gives all three
-            counts and the difference.
-    """
-    n_out = len(kept) + len(quarantined)
-    if n_in != n_out:
-        raise ConservationError(
-            f"row count not conserved: {n_in} in, {len(kept)} kept + {len(quarantined)} "
-            f"quarantined = {n_out} out ({n_in - n_out:+d} lost)")
 
 
 def _pii_free(record: dict[str, Any]) -> dict[str, Any]:
@@ -61,14 +42,14 @@ def _pii_free(record: dict[str, Any]) -> dict[str, Any]:
         return {**record, "review_text": None, "author": scrub_author(record.get("author"))}
 
 
-def quarantine_row(record: dict[str, Any], stage: str, reason: str) -> dict[str, Any]:
+def quarantine_record(record: dict[str, Any], stage: str, reason: str) -> dict[str, Any]:
     """Quarantine row for a signal record (plain-dict form) that failed ``stage``.
 
     ``record_json`` holds the record after PII scrubbing; ``crawl_id`` and ``http_status`` come
     from its ``provenance`` (``"unknown"``/None when absent, as for a record that never got one).
     """
     provenance = record.get("provenance") or {}
-    return _harvest_quarantine_row(
+    return quarantine_row(
         source=record.get("source") or UNKNOWN,
         reason=reason,
         crawl_id=provenance.get("crawl_id") or UNKNOWN,

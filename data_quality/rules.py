@@ -1,13 +1,16 @@
-"""Row-level validation of signal records, per intake.
+"""Row-level validation of signal records, per rule set.
 
 Each rule is a named predicate; a record fails with the names of every rule it breaks, so a
 quarantine row says exactly what to fix. The same rules exist as a Great Expectations suite
 (:mod:`data_quality.expectations`) for frame-level, reportable checks; these run per record
 so that failures can be quarantined one by one.
 
-Intakes:
-    ``books``: crawled shop pages (price, currency, availability, stock).
-    ``reviews``: review feed rows (text, rating; text must be PII-free).
+Rule sets:
+    ``offer``: a shop's observation of a product (price, currency, availability, stock) —
+        crawled pages, pushed offers, backfilled price histories.
+    ``review``: a review (text, rating; text must be PII-free).
+
+Which rule set a record answers to is :func:`rule_set_of` (a record with review text is a review).
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from crawlers.record import AVAILABILITY
+from commons.record import AVAILABILITY
 from data_quality.currencies import ISO_4217
 from data_quality.pii import find_pii
-from data_quality.quarantine import Split, assert_conserved, quarantine_row
+from commons.errors import assert_conserved
+from data_quality.quarantine import Split, quarantine_record
 
 Rule = Callable[[dict[str, Any]], bool]
 
@@ -86,7 +90,7 @@ def _author_scrubbed(record: dict[str, Any]) -> bool:
 
 
 RULES: dict[str, dict[str, Rule]] = {
-    "books": {
+    "offer": {
         "url_missing": lambda r: _present(r.get("url")),
         "product_id_missing": lambda r: _present(r.get("product_id")),
         "price_not_positive": _price_positive,
@@ -95,7 +99,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "stock_count_negative": _stock_non_negative,
         "rating_outside_0_5": _rating_between(0, 5),
     },
-    "reviews": {
+    "review": {
         "url_missing": lambda r: _present(r.get("url")),
         "product_id_missing": lambda r: _present(r.get("product_id")),
         "review_text_empty": _review_text_present,
@@ -104,39 +108,45 @@ RULES: dict[str, dict[str, Rule]] = {
         "author_not_scrubbed": _author_scrubbed,
     },
 }
-"""Rule name → predicate (True = passes), per intake. Ranges come from the signal-record
+"""Rule name → predicate (True = passes), per rule set. Ranges come from the signal-record
 contract (DESIGN.md: rating 0–5); review feeds rate 1–5 stars (reviews/SOURCES.md)."""
 
 
-def failed_rules(record: dict[str, Any], intake: str) -> list[str]:
-    """Names of the rules of ``intake`` that ``record`` breaks, in rule order.
+def rule_set_of(record: dict[str, Any]) -> str:
+    """The rule set (and GX suite) a signal record answers to: ``review`` when it carries review
+    text, else ``offer``."""
+    return "review" if record.get("review_text") else "offer"
+
+
+def failed_rules(record: dict[str, Any], rule_set: str) -> list[str]:
+    """Names of the rules of ``rule_set`` that ``record`` breaks, in rule order.
 
     Raises:
-        ValueError: unknown ``intake`` (known: keys of :data:`RULES`).
+        ValueError: unknown ``rule_set`` (known: keys of :data:`RULES`).
     """
-    if intake not in RULES:
-        raise ValueError(f"unknown intake {intake!r}; known: {sorted(RULES)}")
-    return [name for name, rule in RULES[intake].items() if not rule(record)]
+    if rule_set not in RULES:
+        raise ValueError(f"unknown rule set {rule_set!r}; known: {sorted(RULES)}")
+    return [name for name, rule in RULES[rule_set].items() if not rule(record)]
 
 
-def split_valid(records: Iterable[dict[str, Any]], intake: str,
+def split_valid(records: Iterable[dict[str, Any]], rule_set: str,
                 stage: str = "validate") -> Split:
-    """Keep the records that pass every rule of ``intake``; quarantine the rest.
+    """Keep the records that pass every rule of ``rule_set``; quarantine the rest.
 
     Each quarantine row's ``reason`` is ``"; "``-joined failed rule names, e.g.
     ``"price_not_positive; currency_not_iso4217"``.
 
     Raises:
-        ValueError: unknown ``intake``.
+        ValueError: unknown ``rule_set``.
         ConservationError: rows were lost (a bug, never expected).
     """
     split = Split()
     n_in = 0
     for record in records:
         n_in += 1
-        failures = failed_rules(record, intake)
+        failures = failed_rules(record, rule_set)
         if failures:
-            split.quarantined.append(quarantine_row(record, stage, "; ".join(failures)))
+            split.quarantined.append(quarantine_record(record, stage, "; ".join(failures)))
         else:
             split.kept.append(record)
     assert_conserved(n_in, split.kept, split.quarantined)

@@ -17,7 +17,8 @@ import numpy as np
 from torch import nn
 from transformers import PreTrainedTokenizerFast
 
-from edge_export.manifest import write_manifest
+from commons.errors import ExportError
+from commons.manifest import write_manifest
 from edge_export.onnx_export import OPSET, export_onnx
 from edge_export.parity import max_abs_logit_delta, ort_logits, ort_session
 from edge_export.quantize import quantize_int8
@@ -28,7 +29,7 @@ from training.metrics import agreement
 PARITY_BOUND = 1e-4
 
 
-class ParityError(Exception):
+class ParityError(ExportError):
     """The exported graph does not reproduce the PyTorch model within :data:`PARITY_BOUND`."""
 
 

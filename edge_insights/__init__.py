@@ -1,3 +1,1 @@
-"""Edge Insights: harvested market signals → distilled micro-models → decisions at the edge."""
-
-__version__ = "0.1.0"
+"""Edge Insights' top layer: the ``edge-insights`` command line and the demo driver."""

@@ -1,4 +1,5 @@
-"""``edge-insights``: the user's entry point (demo, serve, ui)."""
+"""``edge-insights``: the one command line (demo, serve, evaluate, ui, crawl, intake, extract,
+parse-price). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from edge_insights.settings import Settings
+from commons.settings import Settings
+from edge_insights.progress import Stages
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvested market signals → distilled micro-models → decisions at the edge.")
+intake_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Pushed signal intake.")
+app.add_typer(intake_app, name="intake")
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
 
@@ -41,31 +44,25 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
     from orchestration.partitions import PRICE_HISTORY_PARTITIONS, REPLAY_PARTITIONS
     from training.decisions import DECISIONS
 
-    settings = Settings.from_env().ensure()
+    settings = Settings.from_env(preset=preset, max_pages=max_pages, max_reviews=max_reviews).ensure()
     if not (settings.data_dir / "books_toscrape").is_dir():
         console.print(f"[red]data folder not found: {settings.data_dir}[/] (set EDGE_INSIGHTS_DATA_DIR)")
         raise typer.Exit(2)
     console.print(f"state folder [bold]{settings.state_dir}[/], data folder [bold]{settings.data_dir}[/]")
-    size = {"preset": preset, "max_pages": max_pages, "max_reviews": max_reviews}
     history_keys = PRICE_HISTORY_PARTITIONS.get_partition_keys()
     replay_keys = REPLAY_PARTITIONS.get_partition_keys()[:max(replay_days, 1)]
+    stages = Stages(console)
     runs = {}
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console) as progress:
-        for job_name, asset, keys in (("price_history_backfill", "price_history",
-                                       history_keys[-history_days:] if history_days else history_keys),
-                                      ("market_replay", "replay_harvest", replay_keys)):
-            task = progress.add_task(f"{job_name}: {len(keys)} partitions", total=1)
-            runs[job_name] = run_job(job_name, settings, partition_range=(keys[0], keys[-1]), **size)
-            progress.advance(task)
-        task = progress.add_task("edge_insights_job", total=None)
-
+    for job_name, keys in (("price_history_backfill", history_keys[-history_days:] if history_days else history_keys),
+                           ("market_replay", replay_keys)):
+        with stages.stage(f"{job_name}: {len(keys)} partitions"):
+            runs[job_name] = run_job(job_name, settings, partition_range=(keys[0], keys[-1]))
+    with stages.stage("edge_insights_job"):
         def on_event(event) -> None:
             if event.event_type_value == "STEP_START":
-                progress.update(task, description=f"edge_insights_job: {event.step_key}")
+                stages.step(f"edge_insights_job: {event.step_key}")
 
-        job = run_job("edge_insights_job", settings, on_event=on_event, **size)
-        progress.update(task, total=1, completed=1)
+        job = run_job("edge_insights_job", settings, on_event=on_event)
     for outcome in (*runs.values(), job):
         if not outcome.success:
             console.print(f"[red]run {outcome.run_id} failed[/]")
@@ -77,10 +74,10 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         if not job.assets.get(f"{name}/deployed_bundle", {}).get("deployed"):
             console.print(f"[yellow]{name}: not served — {job.assets[f'{name}/registered_model']['promotion']}[/]")
             continue
-        with console.status(f"serving {name}: central + edge pods, held-out examples over HTTP"):
+        with stages.stage(f"serving {name}: central + edge pods, held-out examples over HTTP"):
             served[name] = serve_and_decide(settings, name, shadow_rate)
-    with console.status("feedback_job: edge-vs-central divergence"):
-        feedback = run_job("feedback_job", settings, **size)
+    with stages.stage("feedback_job: edge-vs-central divergence"):
+        feedback = run_job("feedback_job", settings)
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
     summary = summarise(settings, history, job, served, feedback)
     write_summary(settings, summary)
@@ -90,17 +87,22 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
 @app.command()
 def serve(decision: str = typer.Option("negative_review", help="decision the pod serves"),
           slot: str = typer.Option("champion", help="deploy slot: champion (edge) or central"),
-          port: int = typer.Option(8080, min=1, max=65535, help="TCP port on 127.0.0.1"),
+          port: int = typer.Option(8080, min=1, max=65535, help="TCP port"),
           host: str = typer.Option("127.0.0.1", help="interface to bind"),
           central_url: str = typer.Option("", help="central pod URL (http or https) for low-confidence cases"),
           shadow_rate: float = typer.Option(0.0, help="share (0-1) of edge decisions shadow-scored by central"),
-          threads: int = typer.Option(1, min=1, help="onnxruntime intra-op threads")) -> None:
-    """Serve a deployed bundle with an edge pod (onnxruntime only; no torch is imported).
+          threads: int = typer.Option(1, min=1, help="onnxruntime intra-op threads"),
+          deploy_dir: Path = typer.Option(None, help="serve this bundle folder instead of the deployed "
+                                                     "<state>/deploy/DECISION/SLOT"),
+          decision_log_dir: Path = typer.Option(None, help="decision log root (default <state>/decision_log)"),
+          max_body_bytes: int = typer.Option(None, help="largest request body read; larger ones get 413")) -> None:
+    """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
-    A pod that must not start (bundle or release refused, bad shadow rate, a central URL that is
-    not a central pod of this decision) prints one line ``refusing to start: <reason>`` and exits
-    with status 2, as ``python -m serving.pod`` does.
+    A pod that must not start (bundle or release refused, bad port, threads, body limit or shadow
+    rate, a central URL that is not a central pod of this decision) prints one line
+    ``refusing to start: <reason>`` and exits with status 2.
     """
+    from serving.app import DEFAULT_MAX_BODY_BYTES
     from serving.pod import START_REFUSALS, run_pod
     from serving.router import check_central_url
 
@@ -110,13 +112,14 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="'--central-url'") from None
     settings = Settings.from_env()
-    deploy_dir = settings.deploy_dir / decision / slot
+    deploy_dir = deploy_dir or settings.deploy_dir / decision / slot
     if not deploy_dir.is_dir():
         console.print(f"[red]nothing deployed at {deploy_dir}[/]: run `make demo` first")
         raise typer.Exit(2)
     try:
         run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
-                decision_log_dir=settings.decision_log_dir, threads=threads)
+                decision_log_dir=decision_log_dir or settings.decision_log_dir, threads=threads,
+                max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes)
     except START_REFUSALS as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)
@@ -137,7 +140,7 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         console.print(f"[red]unknown decision {decision!r}[/]; choose one of {', '.join(DECISIONS)}")
         raise typer.Exit(2)
     try:
-        result = run_evaluation(decision, data_dir)
+        result = run_evaluation(decision, data_dir, Settings.from_env())
     except FileNotFoundError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(2) from err
@@ -205,6 +208,65 @@ def parse_price(text: str = typer.Argument(..., help='price as shown, e.g. "1.23
     parsed = parse(text, currency_hint=currency_hint or None)
     amount = None if parsed.amount is None else format(parsed.amount, "f")
     print(json.dumps({"amount": amount, "currency": parsed.currency}, ensure_ascii=False))
+
+
+@app.command()
+def crawl(start_url: str = typer.Option(..., help="first listing page"),
+          out: Path = typer.Option(..., help="folder for items.jsonl, quarantine.jsonl, stats.json"),
+          crawl_id: str = typer.Option(..., help="id stamped on every record and quarantine row"),
+          max_pages: int = typer.Option(None, min=1, help="cap on requests (small test slices)"),
+          log_file: Path = typer.Option(None, help="Scrapy log file (default stderr)"),
+          http_cache: Path = typer.Option(None, help="HTTP cache folder (under the state or output folder)"),
+          set_: list[str] = typer.Option([], "--set", help="override a Scrapy setting: NAME=VALUE (repeatable)")
+          ) -> None:
+    """Crawl the books shop from START_URL in this process (one crawl per process: Twisted's
+    reactor cannot restart). Exit 1 when a product link did not end as exactly one record or
+    quarantine row. Under Dagster Pipes the stats also go to the run's event log."""
+    overrides = {}
+    for item in set_:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="'--set'")
+        overrides[name.strip()] = value
+    from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+
+    from crawlers.run_crawl import crawl as run
+
+    arguments = dict(start_url=start_url, out_dir=out, crawl_id=crawl_id, max_pages=max_pages, log_file=log_file,
+                     http_cache=http_cache, overrides=overrides)
+    if PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        with open_dagster_pipes() as pipes:
+            stats = run(**arguments)
+            pipes.log.info(f"crawl {crawl_id}: {stats['pages']} pages, {stats['items']} records, "
+                           f"{stats['quarantined']} quarantined, invariant {'ok' if stats['invariant_ok'] else 'FAILED'}")
+            pipes.report_custom_message(stats)
+    else:
+        stats = run(**arguments)
+    raise typer.Exit(0 if stats["invariant_ok"] else 1)
+
+
+@intake_app.command("serve")
+def intake_serve(inbox: Path = typer.Option(None, help="folder accepted batches land in (default <state>/inbox)"),
+                 port: int = typer.Option(8090, min=1, max=65535),
+                 host: str = typer.Option("127.0.0.1"),
+                 token_env: str = typer.Option("EDGE_INSIGHTS_INTAKE_TOKENS",
+                                               help="environment variable holding comma-separated bearer tokens"),
+                 max_bytes: int = typer.Option(None, min=1, help="largest batch in bytes"),
+                 max_rows: int = typer.Option(None, min=1, help="most rows in one batch")) -> None:
+    """Authenticated HTTP intake of signal batches (``POST /v1/signals``) into the inbox.
+
+    Tokens come from an environment variable, never the command line, where any user of the
+    machine could read them in the process list.
+    """
+    from crawlers.intake.batch import Limits
+    from crawlers.intake.webhook import run_intake, tokens_from_env
+
+    try:
+        tokens = tokens_from_env(token_env)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="'--token-env'") from None
+    limits = Limits(**{k: v for k, v in (("max_bytes", max_bytes), ("max_rows", max_rows)) if v is not None})
+    run_intake(inbox or Settings.from_env().ensure().inbox_dir, tokens, host=host, port=port, limits=limits)
 
 
 if __name__ == "__main__":

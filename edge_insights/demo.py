@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 
 from edge_insights.pods import running_pod
-from edge_insights.settings import Settings
+from commons.settings import Settings
 
 
 @dataclass
@@ -40,8 +40,8 @@ def _metadata_value(value: Any) -> Any:
     return getattr(value, "value", getattr(value, "data", value))
 
 
-def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, max_reviews: int,
-            on_event=None, partition_range: tuple[str, str] | None = None) -> JobOutcome:
+def run_job(job_name: str, settings: Settings, *, on_event=None,
+            partition_range: tuple[str, str] | None = None) -> JobOutcome:
     """Execute a job of the definitions in the persistent instance at ``settings.dagster_home``;
     a partitioned job runs for its newest complete partition.
 
@@ -51,7 +51,7 @@ def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, m
 
     from orchestration.definitions import build_definitions
 
-    defs = build_definitions(settings, preset=preset, max_pages=max_pages, max_reviews=max_reviews)
+    defs = build_definitions(settings)
     job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
     # A partitioned job runs for a given range of partitions (one run: single-run backfill policy),
@@ -101,12 +101,11 @@ def run_job(job_name: str, settings: Settings, *, preset: str, max_pages: int, m
 
 def held_out_records(settings: Settings, decision: str) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Pod request records and labels of a decision's evaluation split (products never trained on)."""
-    from orchestration.warehouse import Warehouse
+    from commons.warehouse import Warehouse
     from training.decisions import DECISIONS
 
     spec = DECISIONS[decision]
-    frame = Warehouse(settings.warehouse_path).frame(
-        "SELECT text, label, numbers FROM features WHERE decision = ? AND split = 'eval'", [decision])
+    frame = Warehouse(settings.warehouse_path).features(decision, "eval")
     records = []
     for text, window in zip(frame["text"], frame["numbers"]):
         record = {spec.text_field: text}
@@ -171,11 +170,10 @@ def serve_and_decide(settings: Settings, decision: str, shadow_rate: float) -> d
 def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcome, served: dict[str, dict],
               feedback: JobOutcome) -> dict[str, Any]:
     """The numbers a user wants after a demo, gathered from asset metadata and the pod runs."""
-    from orchestration.warehouse import Warehouse
+    from commons.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
-    reasons = wh.frame("SELECT stage, reason, count(*) AS n FROM quarantine WHERE run_id = ? "
-                       "GROUP BY ALL ORDER BY n DESC", [job.run_id])
+    reasons = wh.quarantine_reasons([job.run_id])
     a = job.assets
     decisions = {}
     for name in (key.split("/")[0] for key in a if key.endswith("/registered_model")):
@@ -185,15 +183,15 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
         decisions[name] = {
             "examples": {k: m("signal_features").get(k) for k in ("train", "train_alerts", "calibration", "eval",
                                                                     "eval_alerts", "eval_products")},
-            "teacher": {k: m("teacher_labels")[f"teacher_{k}"] for k in ("precision", "recall", "f1")}
-            | {"train_seconds": m("teacher_labels")["train_seconds"]},
+            "teacher": {k: m("teacher_model")[f"teacher_{k}"] for k in ("precision", "recall", "f1")}
+            | {"train_seconds": m("teacher_model")["train_seconds"]},
             "student": {k: m("student_model")[f"student_{k}"] for k in ("precision", "recall", "f1")}
             | {k: m("student_model")[k] for k in ("train_seconds", "layers", "ece_raw", "ece", "temperature",
                                                   "baseline_f1")},
             "export": {k: m("edge_bundle")[k] for k in (
                 "parity_max_abs_logit_delta", "int8_agreement", "quantization", "quantization_reason", "shipped_f1",
                 "model_bytes", "latency_p50_ms", "latency_p99_ms", "abstain_threshold", "edge_coverage_on_eval",
-                "bundle_sha256", "central_f1")},
+                "bundle_sha256")} | {"central_f1": m("central_bundle")["central_f1"]},
             "registry": {k: m("registered_model")[k] for k in ("model_name", "version", "promoted", "promotion",
                                                                "aliases")},
             "serving": served.get(name),
@@ -211,7 +209,7 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
         "reviews": {"records": a["raw_reviews"]["records"], "quarantined": a["raw_reviews"]["quarantined"]},
         "records": {"scrubbed": a["scrubbed_signals"]["rows"], "validated": a["validated_signals"]["rows"],
                     "history": a["signal_history"]["rows"]},
-        "quarantine": [dict(stage=r.stage, reason=r.reason, n=int(r.n)) for r in reasons.itertuples()],
+        "quarantine": reasons,
         "pii_replacements": a["scrubbed_signals"]["pii_replacements"],
         "checks": job.checks,
         "decisions": decisions,

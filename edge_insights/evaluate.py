@@ -14,54 +14,55 @@ numbers are what a pod would decide. Labels come from the decision's own rule
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import polars as pl
 
-from edge_insights.settings import Settings
+from commons.settings import Settings
 from training.decisions import DECISIONS
 from training.examples import Example
 from training.metrics import prf
 
 
-def _frame_reviews(folder: Path) -> pd.DataFrame:
+def _frame_reviews(folder: Path) -> pl.DataFrame:
     from crawlers.feeds import read_review_feed
 
     records, _ = read_review_feed(folder, "evaluate")
-    return pd.DataFrame(records)
+    return pl.DataFrame([{k: r.get(k) for k in ("product_id", "source", "review_text", "rating", "feedback")}
+                         for r in records], infer_schema_length=None)
 
 
-def _frame_prices(folder: Path) -> pd.DataFrame:
+def _frame_prices(folder: Path) -> pl.DataFrame:
     from crawlers.intake.price_history import price_history_batches
 
     products = folder / "products.csv"
-    rows = [r for _, records, _ in price_history_batches(folder / "observations.csv.gz",
-                                                        products if products.is_file() else None)
+    rows = [{"product_id": r["product_id"], "title": r.get("title"), "price": float(r["price"]),
+             "crawled_at": datetime.fromisoformat(r["crawled_at"])}
+            for _, records, _ in price_history_batches(folder / "observations.csv.gz",
+                                                       products if products.is_file() else None)
             for r in records]
-    frame = pd.DataFrame(rows)
-    frame["price"] = frame["price"].astype(float)
-    frame["crawled_at"] = pd.to_datetime(frame["crawled_at"], utc=True, format="ISO8601")
+    frame = pl.DataFrame(rows, infer_schema_length=None).sort(["product_id", "crawled_at"], maintain_order=True)
     # History keeps changes only; evaluate on the same unit the models were trained on.
-    frame = frame.sort_values(["product_id", "crawled_at"])
-    return frame[frame.groupby("product_id")["price"].diff().fillna(1.0) != 0]
+    return frame.filter(pl.col("price").diff().over("product_id").fill_null(1.0) != 0)
 
 
-def _frame_books(folder: Path) -> pd.DataFrame:
+def _frame_books(folder: Path) -> pl.DataFrame:
     from crawlers.parsing import parse_book_detail
 
-    rows = []
-    for page in sorted((folder / "site").glob("catalogue/*/index.html")):
-        fields = parse_book_detail(page.read_text("utf-8"), page.as_uri())
-        rows.append({**fields, "crawled_at": pd.Timestamp.now(tz="UTC")})
-    return pd.DataFrame(rows)
+    now = datetime.now(timezone.utc)
+    rows = [{**{k: fields.get(k) for k in ("product_id", "title", "stock_count", "availability")}, "crawled_at": now}
+            for page in sorted((folder / "site").glob("catalogue/*/index.html"))
+            for fields in [parse_book_detail(page.read_text("utf-8"), page.as_uri())]]
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
 LOADERS = {"negative_review": _frame_reviews, "price_spike": _frame_prices, "urgent_inventory": _frame_books}
 
 
-def evaluate(decision: str, data_dir: Path, settings: Settings | None = None, threads: int = 1) -> dict[str, Any]:
+def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1) -> dict[str, Any]:
     """P/R/F1 and edge coverage of the deployed champion of ``decision`` on ``data_dir``.
 
     Raises:
@@ -71,7 +72,6 @@ def evaluate(decision: str, data_dir: Path, settings: Settings | None = None, th
     from serving.inference import EdgeModel
 
     spec = DECISIONS[decision]
-    settings = settings or Settings.from_env()
     bundle = settings.deploy_dir / decision / "champion"
     if not (bundle / "manifest.json").is_file():
         raise FileNotFoundError(f"no champion deployed at {bundle}: run `make demo` first")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -12,34 +11,29 @@ from typing import Iterator
 
 import httpx
 
-from edge_insights.settings import Settings
+from commons.errors import ServingError
+from commons.net import free_port
+from commons.settings import Settings
 
 
-class PodStartError(RuntimeError):
+class PodStartError(ServingError):
     """A pod exited or did not answer ``/healthz`` in time; the message carries its output."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
 def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None = None,
                 shadow_rate: float = 0.0, timeout_s: float = 60.0) -> Iterator[str]:
-    """Run ``python -m serving.pod`` for ``deploy_dir``; yields its base URL; stops it on exit.
+    """Run ``edge-insights serve`` for ``deploy_dir``; yields its base URL; stops it on exit.
 
     Raises:
         PodStartError: the pod exited or ``/healthz`` did not answer 200 within ``timeout_s``.
     """
     port = free_port()
-    command = [sys.executable, "-m", "serving.pod", "--deploy-dir", str(deploy_dir), "--port", str(port),
+    command = [sys.executable, "-m", "edge_insights", "serve", "--deploy-dir", str(deploy_dir), "--port", str(port),
                "--decision-log-dir", str(settings.decision_log_dir), "--shadow-rate", str(shadow_rate)]
     if central_url:
         command += ["--central-url", central_url]
-    log_path = settings.state_dir / "logs" / f"pod-{deploy_dir.name}-{port}.log"
+    log_path = settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

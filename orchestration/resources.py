@@ -1,18 +1,19 @@
-"""Dagster resources: the warehouse, MLflow tracking/registry, crawl and training settings.
+"""Dagster resources: every path and option a run uses, built once by
+:func:`orchestration.definitions.build_definitions` from :class:`commons.settings.Settings`.
 
-Each resource is a ``ConfigurableResource`` whose defaults come from
-:class:`edge_insights.settings.Settings`, so the UI shows (and a run can override) every path.
-``dagster-mlflow`` ships only a legacy ``@resource`` (dagster#15053), hence our own.
+Assets, checks and sensors take these as parameters and never read the environment, so the
+definitions alone decide where a run reads and writes (the UI shows, and a run may override, each
+value). ``dagster-mlflow`` ships only a legacy ``@resource`` (dagster#15053), hence our own.
 """
-
 
 from pathlib import Path
 
 import dagster as dg
 from mlflow import MlflowClient
 
-from orchestration.warehouse import Warehouse
+from commons.warehouse import Warehouse
 from training.config import TrainConfig, preset
+from training.model_store import ModelStore
 from training.registry import experiment_id
 
 
@@ -50,7 +51,7 @@ class MlflowResource(dg.ConfigurableResource):
 
 
 class CrawlResource(dg.ConfigurableResource):
-    """Where the books spider starts and how much it may fetch.
+    """What the harvest reads and where crawls keep their stats.
 
     ``start_url`` empty means: serve the shared books mirror on 127.0.0.1 at a free port for the
     duration of the crawl. ``max_pages`` 0 means no cap. ``max_reviews_per_file`` 0 reads whole
@@ -58,16 +59,47 @@ class CrawlResource(dg.ConfigurableResource):
     """
 
     start_url: str = ""
-    mirror_dir: str
-    reviews_dir: str
-    price_history_path: str
-    price_products_path: str
+    data_dir: str
+    crawls_dir: str
+    inbox_dir: str
     max_pages: int = 0
     max_reviews_per_file: int = 0
 
+    @property
+    def mirror_dir(self) -> Path:
+        return Path(self.data_dir) / "books_toscrape" / "site"
+
+    @property
+    def reviews_dir(self) -> Path:
+        return Path(self.data_dir) / "reviews"
+
+    @property
+    def price_history_path(self) -> Path:
+        return Path(self.data_dir) / "price_history_amazon_jp" / "observations.csv.gz"
+
+    @property
+    def price_products_path(self) -> Path:
+        return Path(self.data_dir) / "price_history_amazon_jp" / "products.csv"
+
+    def stats_dir(self, name: str) -> Path:
+        """Where one crawl keeps its ``stats.json`` and log (``<state>/crawls/<name>``)."""
+        folder = Path(self.crawls_dir) / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+
+class StagingResource(dg.ConfigurableResource):
+    """Raw intake awaiting the scrub step (``<state>/staging``); deleted by that step."""
+
+    root: str
+
+    def folder(self, asset: str, partition_key: str) -> Path:
+        """Where an intake asset stages one partition's raw rows."""
+        return Path(self.root) / asset / partition_key
+
 
 class TrainingResource(dg.ConfigurableResource):
-    """Training preset (``demo``, ``tiny``, ``full``) and where model files are kept."""
+    """Training preset (``demo``, ``tiny``, ``full``) and where models and bundles are kept."""
 
     preset: str = "demo"
     models_dir: str
@@ -76,3 +108,25 @@ class TrainingResource(dg.ConfigurableResource):
 
     def config(self) -> TrainConfig:
         return preset(self.preset)
+
+    def store(self, decision: str) -> ModelStore:
+        return ModelStore(Path(self.models_dir), decision)
+
+    @property
+    def deploy_dir_path(self) -> Path:
+        """Bundles pushed to pods: ``deploy/<model>/<slot>/`` (slot = alias or ``central``)."""
+        return Path(self.deploy_dir)
+
+    def bundle_dir(self, decision: str, role: str) -> Path:
+        """Where the latest ``edge`` or ``central`` bundle of a decision is built."""
+        return Path(self.bundles_dir) / decision / role
+
+
+class DecisionLogResource(dg.ConfigurableResource):
+    """The pods' decision logs (``<state>/decision_log``), read by feedback assets and sensors."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)

@@ -6,8 +6,8 @@ import json
 
 import dagster as dg
 
-from edge_insights.settings import Settings
 from orchestration.jobs import retrain_job
+from orchestration.resources import DecisionLogResource
 from training.decisions import DECISIONS
 from training.divergence import divergence, read_decisions
 
@@ -17,16 +17,16 @@ DISAGREEMENT_THRESHOLD = 0.10
 MIN_COMPARED = 50
 
 
-STAGES = ("signal_features", "teacher_labels", "student_model", "edge_bundle", "registered_model",
+STAGES = ("signal_features", "teacher_model", "student_model", "edge_bundle", "central_bundle", "registered_model",
           "deployed_bundle")
 
 
 @dg.sensor(job=retrain_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
            description=f"Per decision: requests a retrain of that decision when ≥ {MIN_COMPARED} compared "
                        f"decisions since its last request disagree at a rate above {DISAGREEMENT_THRESHOLD:.0%}.")
-def divergence_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def divergence_sensor(context: dg.SensorEvaluationContext, decision_log: DecisionLogResource) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
-    log_dir = Settings.from_env().decision_log_dir
+    log_dir = decision_log.path
     requests, notes = [], []
     for name in DECISIONS:
         rows = read_decisions(log_dir, name, since_ts=cursor.get(name))

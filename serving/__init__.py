@@ -13,6 +13,6 @@ Modules, one concept each:
 - :mod:`serving.pod`           command line that starts one pod under uvicorn.
 
 This package imports the standard library, numpy, onnxruntime, tokenizers, the web stack
-(starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``edge_export.manifest``
-and ``edge_insights.settings``, so a pod installs and starts without torch.
+(starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``commons.manifest``
+and ``commons.settings``, so a pod installs and starts without torch.
 """

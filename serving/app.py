@@ -46,7 +46,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edge_export.manifest import MANIFEST_NAME, BundleError
+from commons.manifest import MANIFEST_NAME, BundleError
+from commons.http import BodyTooLarge, error_response, read_body
 
 from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry
@@ -98,7 +99,7 @@ def load_model(deploy_dir: Path, threads: int) -> EdgeModel:
 
     Raises:
         BundleError: as :class:`EdgeModel`, and also when ``manifest.json`` is not UTF-8 JSON or a
-            bundle file cannot be read (:mod:`edge_export.manifest` lets those through raw).
+            bundle file cannot be read (:mod:`commons.manifest` lets those through raw).
     """
     try:
         return EdgeModel(deploy_dir, threads=threads)
@@ -106,31 +107,6 @@ def load_model(deploy_dir: Path, threads: int) -> EdgeModel:
         raise BundleError(f"{MANIFEST_NAME} in {deploy_dir} is not valid JSON: {err}") from None
     except OSError as err:
         raise BundleError(f"bundle in {deploy_dir} cannot be read: {err}") from None
-
-
-class _TooLarge(Exception):
-    """The request body passes the pod's byte limit (answered 413)."""
-
-
-async def _read_body(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused as soon as it is known to pass ``max_bytes``.
-
-    A declared ``Content-Length`` over the limit is refused before reading; a chunked body (or
-    one longer than declared) is counted as it streams, so it is never held in memory whole.
-
-    Raises:
-        _TooLarge: the body is over the limit (the message names the limit).
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise _TooLarge(f"body of {int(declared):,} bytes is over the limit of {max_bytes:,} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _TooLarge(f"body is over the limit of {max_bytes:,} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _media_type_error(content_type: str) -> str | None:
@@ -249,10 +225,10 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             metrics.rejected.labels("media_type").inc()
             return JSONResponse({"error": media_error}, status_code=415)
         try:
-            raw = await _read_body(request, max_body_bytes)
-        except _TooLarge as err:
+            raw = await read_body(request, max_body_bytes)
+        except BodyTooLarge as err:
             metrics.rejected.labels("too_large").inc()
-            return JSONResponse({"error": str(err)}, status_code=413)
+            return error_response(err)
         try:
             body = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as err:

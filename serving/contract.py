@@ -38,7 +38,7 @@ import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edge_export.manifest import BundleError
+from commons.manifest import BundleError
 
 TYPES = ("string", "number", "integer", "number_list")
 ROLES = ("feature", "key")

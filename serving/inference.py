@@ -1,6 +1,6 @@
 """The edge model: one verified bundle's tokenizer and ONNX Runtime session.
 
-The bundle layout is fixed (see :mod:`edge_export.manifest`): ``model.onnx`` takes ``input_ids``
+The bundle layout is fixed (see :mod:`commons.manifest`): ``model.onnx`` takes ``input_ids``
 and ``attention_mask`` (int64, ``[batch, seq]``) and, when the manifest lists ``numeric_inputs``,
 ``numeric`` (float32, ``[batch, n_numeric]``, fixed width); it returns ``logits`` (float32,
 ``[batch, n_labels]``). ``tokenizer.json`` is a Hugging Face ``tokenizers`` file;
@@ -19,7 +19,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from edge_export.manifest import BundleError, load_manifest
+from commons.manifest import BundleError, load_manifest
 
 from .contract import ModelInputs, model_inputs
 

@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from edge_export.manifest import BundleError
+from commons.errors import ServingError
+from commons.manifest import BundleError
 
 from .contract import signal_digest
 from .inference import EdgeModel
@@ -89,11 +90,11 @@ class Routed:
                 "signal_digest": self.signal_digest, "latency_ms": self.latency_ms}
 
 
-class CentralError(Exception):
+class CentralError(ServingError):
     """The central model could not be reached or gave an unusable answer."""
 
 
-class CentralMismatch(ValueError):
+class CentralMismatch(ServingError, ValueError):
     """The central URL answers, but not as a central pod of this pod's decision."""
 
 

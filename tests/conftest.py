@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_insights.settings import Settings
+from commons.settings import Settings
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,8 +9,8 @@ import pytest
 
 from crawlers.items import BookPage
 from crawlers.pipelines import normalise
-from crawlers.quarantine import QUARANTINE_FIELDS, quarantine_row
-from crawlers.record import content_digest
+from commons.quarantine import QUARANTINE_FIELDS, quarantine_row
+from commons.record import content_digest
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 

@@ -65,7 +65,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def crawl(start_url: str, out: Path, cache: Path) -> dict:
-    cmd = [sys.executable, "-m", "crawlers.run_crawl", "--start-url", start_url,
+    cmd = [sys.executable, "-m", "edge_insights", "crawl", "--start-url", start_url,
            "--out", str(out), "--crawl-id", out.name, "--http-cache", str(cache),
            "--log-file", str(out / "crawl.log")]
     for name, value in FAST.items():

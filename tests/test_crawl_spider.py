@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_crawl(start_url: str, out: Path, crawl_id: str, *extra: str,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "crawlers.run_crawl", "--start-url", start_url,
+    cmd = [sys.executable, "-m", "edge_insights", "crawl", "--start-url", start_url,
            "--out", str(out), "--crawl-id", crawl_id, *extra]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={**os.environ, **(env or {})})
@@ -139,8 +139,8 @@ def test_broken_pages_and_robots_become_quarantine_rows(site, tmp_path):
     assert counts == (1, 4, 1, 3)
 
 
-def test_dagster_pipes_reports_stats_as_materialization(site, tmp_path):
-    """Launched with Pipes parameters, the crawl reports its stats as materialization metadata."""
+def test_dagster_pipes_reports_stats_to_the_run(site, tmp_path):
+    """Launched with Pipes parameters, the crawl sends its stats and a summary line to the run."""
     messages = tmp_path / "messages.jsonl"
     context = {"asset_keys": ["raw_harvest"], "code_version_by_asset_key": None,
                "provenance_by_asset_key": None, "partition_key": "p1",
@@ -152,8 +152,9 @@ def test_dagster_pipes_reports_stats_as_materialization(site, tmp_path):
         proc = run_crawl(base + "index.html", tmp_path / "out", "p1", "--max-pages", "3", env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     sent = read_jsonl(messages)
-    [report] = [m for m in sent if m["method"] == "report_asset_materialization"]
-    metadata = {k: v["raw_value"] for k, v in report["params"]["metadata"].items()}
+    [report] = [m for m in sent if m["method"] == "report_custom_message"]
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
-    assert metadata == stats and metadata["pages"] == 3
+    assert report["params"]["payload"] == stats and stats["pages"] == 3
+    [line] = [m["params"]["message"] for m in sent if m["method"] == "log"]
+    assert line.startswith(f"crawl p1: 3 pages, {stats['items']} records")
     assert sent[-1]["method"] == "closed"

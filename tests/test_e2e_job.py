@@ -22,8 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge_insights.pods import free_port, running_pod
-from edge_insights.settings import Settings
+from commons.net import free_port
+from edge_insights.pods import running_pod
+from commons.settings import Settings
 
 ROWS_PER_FILE = 120
 KNOWN_EMAIL = "jane.doe@example.org"
@@ -83,7 +84,7 @@ def job_run(slice_data: Path, tmp_path_factory):
 
 def test_crawled_page_fields(job_run):
     settings, outcome = job_run
-    from orchestration.warehouse import Warehouse
+    from commons.warehouse import Warehouse
 
     rows = Warehouse(settings.warehouse_path).signals("validated_signals", "product_id = ?", ["a897fe39b1053632"])
     assert len(rows) == 1
@@ -99,7 +100,7 @@ def test_crawled_page_fields(job_run):
 
 def test_known_pii_is_scrubbed_before_storage(job_run):
     settings, outcome = job_run
-    from orchestration.warehouse import Warehouse
+    from commons.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
     texts = wh.frame("SELECT review_text FROM signal_history WHERE intake = 'reviews'")["review_text"]
@@ -109,14 +110,14 @@ def test_known_pii_is_scrubbed_before_storage(job_run):
     pii = outcome.assets["scrubbed_signals"]["pii_replacements"]
     assert pii["EMAIL"] == 1 and pii["PHONE"] == 1
     assert pii["USER"] == ROWS_PER_FILE  # every Datafiniti row has a reviewer name
-    authors = wh.frame("SELECT DISTINCT author FROM signal_history WHERE author IS NOT NULL")["author"].tolist()
+    authors = wh.frame("SELECT DISTINCT author FROM signal_history WHERE author IS NOT NULL")["author"].to_list()
     assert authors == ["<USER>"]
     assert not any((settings.staging_dir / "raw_reviews").rglob("*.jsonl"))
 
 
 def test_known_bad_rows_are_quarantined_and_counts_conserve(job_run, slice_data):
     settings, outcome = job_run
-    from orchestration.warehouse import Warehouse
+    from commons.warehouse import Warehouse
 
     alexa = slice_data / "reviews" / "amazon_alexa_reviews.tsv"
     with open(alexa, encoding="utf-8", newline="") as fh:
@@ -212,8 +213,9 @@ def test_dagster_dev_loads_definitions_and_sees_the_run(job_run):
         assert {"raw_harvest", "scrubbed_signals", "validated_signals", "signal_history", "price_history",
                 "replay_harvest"} <= keys
         for name in ("negative_review", "price_spike", "urgent_inventory"):
-            assert {f"{name}/{stage}" for stage in ("signal_features", "teacher_labels", "student_model",
-                                                     "edge_bundle", "registered_model", "deployed_bundle")} <= keys
+            assert {f"{name}/{stage}" for stage in ("signal_features", "teacher_model", "student_model",
+                                                     "edge_bundle", "central_bundle", "registered_model",
+                                                     "deployed_bundle")} <= keys
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edge_export.bundle import PARITY_BOUND, build_bundle
-from edge_export.manifest import BundleError, load_manifest
+from commons.manifest import BundleError, load_manifest
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
 from training.loop import Inputs
 

@@ -45,7 +45,7 @@ def reviews(data_dir):
 
 
 def test_good_books_pass(books):
-    summary = validate_frame(books, "books")
+    summary = validate_frame(books, "offer")
     assert summary.success
     assert [r.name for r in summary.results if not r.success] == []
     assert summary.outcome("expect_column_values_to_be_between(price)").element_count == 50
@@ -56,7 +56,7 @@ def test_bad_price_and_currency_fail_on_their_expectations(books):
     bad.loc[3, "price"] = "-2.50"
     bad.loc[7, "price"] = "0"
     bad.loc[9, "currency"] = "XYZ"
-    summary = validate_frame(bad, "books")
+    summary = validate_frame(bad, "offer")
     assert not summary.success
     assert summary.to_metadata()["failed"] == ["expect_column_values_to_be_between(price)",
                                                "expect_column_values_to_be_in_set(currency)"]
@@ -68,17 +68,17 @@ def test_bad_price_and_currency_fail_on_their_expectations(books):
 def test_unparseable_price_fails_not_null(books):
     bad = books.copy()
     bad.loc[0, "price"] = "free"
-    summary = validate_frame(bad, "books")
+    summary = validate_frame(bad, "offer")
     assert summary.outcome("expect_column_values_to_not_be_null(price)").unexpected_count == 1
 
 
 def test_scrubbed_reviews_pass_and_leftover_email_fails(reviews):
-    assert validate_frame(reviews, "reviews").success
+    assert validate_frame(reviews, "review").success
     leaked = reviews.copy()
     leaked.at[5, "review_text"] = ["Love it, write me at SzaszJanka@cuvox.de"]
     leaked.at[6, "review_text"] = ["ssn 460-89-9847 lol"]
     leaked.at[8, "review_text"] = ["   "]
-    summary = validate_frame(leaked, "reviews")
+    summary = validate_frame(leaked, "review")
     metadata = summary.to_metadata()
     assert metadata["failed"] == ["expect_column_values_to_match_regex(review_text)",
                                   "expect_column_values_to_not_match_regex_list(review_text)"]
@@ -88,16 +88,16 @@ def test_scrubbed_reviews_pass_and_leftover_email_fails(reviews):
 
 
 def test_repeated_validation_is_cheap(books):
-    validate_frame(books, "books")
+    validate_frame(books, "offer")
     start = time.perf_counter()
     for _ in range(5):
-        validate_frame(books, "books")
+        validate_frame(books, "offer")
     # Measured ~0.06 s per run once the context exists; 1 s each leaves room for slow CI.
     assert (time.perf_counter() - start) / 5 < 1.0
 
 
 def test_wrong_intake_or_columns_are_refused(books):
-    with pytest.raises(ValueError, match="unknown intake"):
+    with pytest.raises(ValueError, match="unknown rule set"):
         validate_frame(books, "shoes")
     with pytest.raises(ValueError, match=r"lacks columns \['currency'\]"):
-        validate_frame(books.drop(columns=["currency"]), "books")
+        validate_frame(books.drop(columns=["currency"]), "offer")

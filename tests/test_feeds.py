@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from crawlers.feeds import read_feed_file, read_review_feed
-from crawlers.quarantine import QUARANTINE_FIELDS
-from crawlers.record import content_digest
+from commons.quarantine import QUARANTINE_FIELDS
+from commons.record import content_digest
 
 
 @pytest.fixture(scope="module")

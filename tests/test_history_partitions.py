@@ -11,7 +11,7 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
-from edge_insights.settings import Settings
+from commons.settings import Settings
 
 DAYS = ("2024-03-15", "2024-03-17")
 
@@ -62,7 +62,7 @@ def test_backfill_counts_and_idempotence(backfilled, data_dir):
 
 
 def test_price_at_time_matches_the_source(backfilled, data_dir):
-    from orchestration.warehouse import Warehouse
+    from commons.warehouse import Warehouse
 
     settings, _ = backfilled
     wh = Warehouse(settings.warehouse_path)
@@ -102,7 +102,7 @@ def replayed(tmp_path_factory, data_dir):
 
 def test_replay_ticks_are_partitions_of_history(replayed, data_dir):
     from crawlers.replay import MarketReplay
-    from orchestration.warehouse import Warehouse
+    from commons.warehouse import Warehouse
 
     settings, (first, second) = replayed
     replay = MarketReplay(data_dir)
@@ -111,7 +111,7 @@ def test_replay_ticks_are_partitions_of_history(replayed, data_dir):
     assert first["ticks"] == 2 and first["records"] == 2 * len(quotes)
     assert first["added"] == len(quotes) + changed and second["added"] == 0
     wh = Warehouse(settings.warehouse_path)
-    keys = wh.frame("SELECT DISTINCT partition_key FROM signal_history ORDER BY 1")["partition_key"].tolist()
+    keys = wh.frame("SELECT DISTINCT partition_key FROM signal_history ORDER BY 1")["partition_key"].to_list()
     assert keys == ["2024-06-01", "2024-06-02"] if changed else ["2024-06-01"]
     for product_id, q0, q1 in quotes[:10]:
         at0 = wh.price_at(product_id, MarketReplay.timestamp(0).isoformat())

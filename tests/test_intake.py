@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,11 +21,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from commons.net import free_port
+
 from crawlers.intake.batch import CSV, JSONL, BatchRefused, Limits, batch_format, parse_batch
 from crawlers.intake.contract import PUSH_FIELDS, SPIDER_VERSION, RowInvalid, check_row
 from crawlers.intake.dropfolder import read_inbox
-from crawlers.quarantine import QUARANTINE_FIELDS
-from crawlers.record import content_digest
+from commons.quarantine import QUARANTINE_FIELDS
+from commons.record import content_digest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -253,12 +254,6 @@ def test_drop_folder_moves_files_and_never_ingests_twice(real_rows, tmp_path):
     assert len(renamed.records) == 9
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def webhook(tmp_path_factory):
     """A real intake server (uvicorn subprocess on loopback), 64 KiB and 50-row limits."""
@@ -268,7 +263,7 @@ def webhook(tmp_path_factory):
     env = {**os.environ, "TEST_INTAKE_TOKENS": "tok-partner-a, tok-partner-b"}
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crawlers.intake.webhook", "--inbox", str(inbox), "--port",
+            [sys.executable, "-m", "edge_insights", "intake", "serve", "--inbox", str(inbox), "--port",
              str(port), "--token-env", "TEST_INTAKE_TOKENS", "--max-bytes", "65536",
              "--max-rows", "50"], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     # trust_env=False: a proxy set in the environment must not carry loopback requests.

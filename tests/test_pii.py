@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from crawlers.record import Provenance, SignalRecord, content_digest
+from commons.record import Provenance, SignalRecord, content_digest
 from data_quality.pii import find_pii, scrub_author, scrub_record, scrub_text
 from data_quality.pii_eval import altered, load_presidio, load_review_texts, recall_by_type
 

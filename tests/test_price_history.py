@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from crawlers.intake.price_history import COLUMNS, SOURCE, SPIDER_VERSION, price_history_batches
-from crawlers.record import content_digest
+from commons.record import content_digest
 
 KNOWN_ASIN, KNOWN_TIME = "B0CH86QNSG", "2024-03-16T16:06:13.004441+0000"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edge_export.bundle import PARITY_BOUND, build_bundle
-from edge_export.manifest import load_manifest
+from commons.manifest import load_manifest
 from training.decisions.price_spike import LONG_WINDOW, MAD_FLOOR, SHORT_WINDOW, Z_THRESHOLD, product_windows
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
 from training.loop import Inputs

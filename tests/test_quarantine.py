@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from crawlers.quarantine import QUARANTINE_FIELDS
-from crawlers.record import Provenance, SignalRecord
-from data_quality.quarantine import ConservationError, assert_conserved, quarantine_row
+from commons.quarantine import QUARANTINE_FIELDS
+from commons.record import Provenance, SignalRecord
+from commons.errors import ConservationError, assert_conserved
+from data_quality.quarantine import quarantine_record
 from data_quality.rules import failed_rules, split_valid
 
 CRAWLED_AT = datetime(2026, 11, 30, tzinfo=timezone.utc)
@@ -46,35 +47,35 @@ def reviews(data_dir):
 
 
 def test_real_books_and_reviews_pass(books, reviews):
-    assert [failed_rules(r, "books") for r in books] == [[]] * 20
-    assert [failed_rules(r, "reviews") for r in reviews] == [[]] * 20
+    assert [failed_rules(r, "offer") for r in books] == [[]] * 20
+    assert [failed_rules(r, "review") for r in reviews] == [[]] * 20
 
 
 def test_book_rules_name_every_failure(books):
     bad = {**books[0], "price": "0", "currency": "XYZ", "availability": "maybe",
            "stock_count": -1, "rating": 7.0, "url": None}
-    assert failed_rules(bad, "books") == [
+    assert failed_rules(bad, "offer") == [
         "url_missing", "price_not_positive", "currency_not_iso4217", "availability_not_in_enum",
         "stock_count_negative", "rating_outside_0_5"]
-    assert failed_rules({**books[1], "price": None, "product_id": " "}, "books") == [
+    assert failed_rules({**books[1], "price": None, "product_id": " "}, "offer") == [
         "product_id_missing", "price_not_positive"]
-    assert failed_rules({**books[2], "price": "NaN"}, "books") == ["price_not_positive"]
+    assert failed_rules({**books[2], "price": "NaN"}, "offer") == ["price_not_positive"]
 
 
 def test_review_rules_name_every_failure(reviews):
     leaked = {**reviews[0], "review_text": [reviews[0]["review_text"][0] + " Mail me: a.b@cuvox.de"],
               "author": "llyyue"}
-    assert failed_rules(leaked, "reviews") == ["residual_pii", "author_not_scrubbed"]
-    assert failed_rules({**reviews[1], "review_text": ["  "], "rating": 0}, "reviews") == [
+    assert failed_rules(leaked, "review") == ["residual_pii", "author_not_scrubbed"]
+    assert failed_rules({**reviews[1], "review_text": ["  "], "rating": 0}, "review") == [
         "review_text_empty", "rating_outside_1_5"]
-    assert failed_rules({**reviews[2], "review_text": None, "product_id": None}, "reviews") == [
+    assert failed_rules({**reviews[2], "review_text": None, "product_id": None}, "review") == [
         "product_id_missing", "review_text_empty"]
 
 
 def test_split_quarantines_with_reasons_and_conserves(books):
     bad_price = {**books[3], "price": "-4.00"}
     bad_currency = {**books[4], "currency": "£"}
-    split = split_valid([*books[:3], bad_price, bad_currency], "books")
+    split = split_valid([*books[:3], bad_price, bad_currency], "offer")
     assert split.kept == books[:3]
     assert [q["reason"] for q in split.quarantined] == ["price_not_positive",
                                                         "currency_not_iso4217"]
@@ -89,20 +90,20 @@ def test_split_quarantines_with_reasons_and_conserves(books):
 
 def test_quarantined_record_json_is_scrubbed(reviews):
     leaked = {**reviews[0], "review_text": ["call me on +44 20 7946 0958"], "author": "Charmi"}
-    row = quarantine_row(leaked, "validate", "residual_pii; author_not_scrubbed")
+    row = quarantine_record(leaked, "validate", "residual_pii; author_not_scrubbed")
     stored = json.loads(row["record_json"])
     assert stored["review_text"] == ["call me on <PHONE>"]
     assert stored["author"] == "<USER>"
 
 
 def test_conservation_raises_on_a_lost_row(books):
-    split = split_valid([*books[:5], {**books[5], "rating": 9.5}], "books")
+    split = split_valid([*books[:5], {**books[5], "rating": 9.5}], "offer")
     assert (len(split.kept), len(split.quarantined)) == (5, 1)
     assert_conserved(6, split.kept, split.quarantined)
     with pytest.raises(ConservationError, match=r"6 in, 4 kept \+ 1 quarantined = 5 out \(\+1 lost\)"):
         assert_conserved(6, split.kept[:-1], split.quarantined)
 
 
-def test_unknown_intake_is_refused(books):
-    with pytest.raises(ValueError, match="unknown intake 'shoes'"):
+def test_unknown_rule_set_is_refused(books):
+    with pytest.raises(ValueError, match="unknown rule set 'shoes'"):
         split_valid(books, "shoes")

@@ -9,7 +9,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from edge_export.manifest import load_manifest
+from commons.manifest import load_manifest
 from training.gates import evaluate_gate
 from training.registry import (CHALLENGER, CHAMPION, aliases, deploy, experiment_id, promote,
                                register_bundle)

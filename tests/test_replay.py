@@ -94,7 +94,7 @@ def two_ticks(replay, observations, data_dir, tmp_path_factory) -> dict:
         for tick in (0, later):
             out = tmp_path_factory.mktemp(f"tick{tick}")
             proc = subprocess.run(
-                [sys.executable, "-m", "crawlers.run_crawl",
+                [sys.executable, "-m", "edge_insights", "crawl",
                  "--start-url", f"{base}tick/{tick}/index.html", "--out", str(out),
                  "--crawl-id", f"tick-{tick}", "--max-pages", "20",
                  "--set", "AUTOTHROTTLE_START_DELAY=0"],

@@ -10,7 +10,7 @@ import shutil
 import pytest
 from starlette.testclient import TestClient
 
-from edge_export.manifest import BundleError
+from commons.manifest import BundleError
 from serving.app import create_app
 from serving.contract import FieldError, check_contract, check_record, model_inputs
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from edge_export.manifest import BundleError
+from commons.manifest import BundleError
 from serving.inference import EdgeModel, softmax
 
 

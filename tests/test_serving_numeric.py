@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from edge_export.manifest import BundleError, write_manifest
+from commons.manifest import BundleError, write_manifest
 from serving.app import create_app
 from serving.contract import FieldError, NumericInput, check_record, model_inputs
 from serving.inference import EdgeModel

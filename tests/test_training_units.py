@@ -120,7 +120,7 @@ def test_divergence_counts_only_compared_rows():
 def test_review_examples_do_not_depend_on_history_row_order(data_dir, tmp_path):
     """The same reviews stored in another order (files staged in another order) give the same
     examples, so the same split and the same models."""
-    from orchestration.warehouse import Warehouse, flatten
+    from commons.warehouse import Warehouse, flatten
     from training.decisions import DECISIONS
 
     records, _ = read_review_feed(data_dir / "reviews", "test")
@@ -130,5 +130,5 @@ def test_review_examples_do_not_depend_on_history_row_order(data_dir, tmp_path):
     for name, ordered in (("forward", rows), ("reversed", rows[::-1])):
         wh = Warehouse(tmp_path / f"{name}.duckdb")
         assert wh.append_rows_to_history("run", ordered)[0] == len({r["content_digest"] for r in rows})
-        examples.append(spec.examples(wh.frame(spec.history_sql)))
+        examples.append(spec.examples(wh.history(spec.history)))
     assert examples[0] == examples[1] and len(examples[0][0]) > 2000

@@ -70,3 +70,8 @@ def divergence(rows: Iterable[dict]) -> Divergence:
     return Divergence(decisions=len(rows), compared=len(pairs), disagreements=disagreements,
                       disagreement_rate=disagreements / len(pairs) if pairs else 0.0,
                       js_divergence=js_divergence(edge, central) if pairs else 0.0)
+
+
+def divergence_reports(log_dir: Path, decisions: list[str]) -> dict[str, dict]:
+    """:func:`divergence` of every decision's whole log, as plain dicts keyed by decision."""
+    return {name: divergence(read_decisions(log_dir, name)).to_dict() for name in decisions}

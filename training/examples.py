@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from data_quality.contracts import review_text_of
+from commons.contracts import review_text_of
 
 LABELS = ("not_negative", "negative")
 NEGATIVE_MAX_RATING = 2.0
@@ -123,14 +123,6 @@ def stratified_sample(examples: list[Example], limit: int, seed: int) -> list[Ex
         out.extend(group[: max(1, round(limit * len(group) / len(examples)))])
     rng.shuffle(out)
     return out
-
-
-def make_split(records: Iterable[dict[str, Any]], *, eval_fraction: float, max_train: int,
-               max_eval: int, seed: int) -> Split:
-    """Review records → labelled examples → :func:`split_examples`."""
-    examples, unlabelled = to_examples(records)
-    return split_examples(examples, unlabelled, eval_fraction=eval_fraction, max_train=max_train,
-                          max_eval=max_eval, seed=seed)
 
 
 def split_examples(examples: list[Example], unlabelled: int, *, eval_fraction: float, max_train: int,

@@ -25,10 +25,3 @@ def with_lora(model: EncoderClassifier, cfg: TrainConfig) -> PeftModel:
 def merged(model: PeftModel) -> EncoderClassifier:
     """Fold the adapters into the base weights (PEFT maintainers: merge before ONNX export, peft#901)."""
     return model.merge_and_unload().eval()
-
-
-def trainable_parameters(model: PeftModel) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    return trainable, total

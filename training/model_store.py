@@ -27,6 +27,11 @@ class ModelStore:
     def student_dir(self) -> Path:
         return self.root / "student"
 
+    @property
+    def teacher_logits_path(self) -> Path:
+        """float32 [n_train, 2] teacher logits on the train split: the student's soft labels."""
+        return self.root / "teacher_logits.npy"
+
     def state(self) -> dict[str, Any]:
         path = self.root / "state.json"
         return json.loads(path.read_text()) if path.is_file() else {}

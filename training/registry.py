@@ -113,3 +113,20 @@ def deploy(client: MlflowClient, model_name: str, alias: str, deploy_root: Path,
         shutil.rmtree(target)
     staging.rename(target)
     return target
+
+
+def deploy_champion(client: MlflowClient, model_name: str, deploy_root: Path) -> dict:
+    """Push the champion's edge bundle (slot ``champion``) and the central bundle it was distilled
+    from (slot ``central``) to the pods' deploy folder.
+
+    Returns:
+        ``{"deployed": False, "reason"}`` when no version has passed the gate yet (nothing may
+        reach a pod: the gate working, not a failure), else ``{"deployed": True, "model_version",
+        "edge_dir", "central_dir"}``.
+    """
+    if champion_version(client, model_name) is None:
+        return {"deployed": False, "reason": f"no version of {model_name} has passed the gate yet"}
+    edge = deploy(client, model_name, CHAMPION, deploy_root)
+    central = deploy(client, model_name, CHAMPION, deploy_root, artifact_path="central_bundle", slot="central")
+    version = client.get_model_version_by_alias(model_name, CHAMPION).version
+    return {"deployed": True, "model_version": version, "edge_dir": str(edge), "central_dir": str(central)}

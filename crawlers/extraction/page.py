@@ -22,7 +22,7 @@ from crawlers.extraction.currencies import COUNTRY_CURRENCY
 from crawlers.extraction.hints import PageHints, page_hints
 from crawlers.extraction.price import ParsedPrice, parse_price
 from crawlers.extraction.structured import read_structured
-from crawlers.record import Provenance, SignalRecord, utcnow
+from commons.record import Provenance, SignalRecord, utcnow
 
 SOURCE = "generic"
 # Bump when extraction changes what a page turns into.
@@ -52,7 +52,7 @@ def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
         spider_version: provenance ``name@version`` of the caller.
 
     Returns:
-        A :class:`~crawlers.record.SignalRecord` with ``source="generic"``;
+        A :class:`~commons.record.SignalRecord` with ``source="generic"``;
         ``price``/``currency``/``title`` None when the page shows none, ``availability``
         ``unknown`` when nothing says, ``product_id`` the SKU/GTIN/MPN or else the canonical URL.
         Never raises on malformed markup.

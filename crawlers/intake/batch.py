@@ -41,7 +41,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawlers.intake.contract import (PUSH_FIELDS, REQUIRED_FIELDS, RowInvalid, assert_conserved,
+from commons.errors import HarvestError, assert_conserved
+from crawlers.intake.contract import (PUSH_FIELDS, REQUIRED_FIELDS, RowInvalid,
                                       quarantine_invalid, to_record)
 
 JSONL = "jsonl"
@@ -53,7 +54,7 @@ SUFFIXES = {".jsonl": JSONL, ".csv": CSV}
 """File-name suffixes accepted for a batch."""
 
 
-class BatchRefused(ValueError):
+class BatchRefused(HarvestError, ValueError):
     """A batch refused whole.
 
     Attributes:
@@ -62,10 +63,11 @@ class BatchRefused(ValueError):
             charset not accepted) or 422 (content not a readable batch).
     """
 
+    http_status = 422
+
     def __init__(self, reason: str, http_status: int = 422) -> None:
-        super().__init__(reason)
+        super().__init__(reason, http_status)
         self.reason = reason
-        self.http_status = http_status
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class Batch:
         format: ``"jsonl"`` or ``"csv"``.
         rows: data rows read.
         records: ``SignalRecord.to_dict()`` dicts.
-        quarantine: quarantine rows (shape: :func:`crawlers.quarantine.quarantine_row`).
+        quarantine: quarantine rows (shape: :func:`commons.quarantine.quarantine_row`).
     """
 
     batch_id: str

@@ -11,7 +11,7 @@ field                 required  rule
 ``source``            yes       non-blank string (partner or feed name)
 ``url``               yes       absolute ``http``/``https`` URL with a host
 ``product_id``        yes       non-blank string (SKU/UPC/GTIN/ASIN or canonical URL)
-``availability``      yes       one of :data:`crawlers.record.AVAILABILITY`
+``availability``      yes       one of :data:`commons.record.AVAILABILITY`
 ``crawled_at``        yes       ISO-8601 string *with* a UTC offset (``Z`` or ``±HH:MM``),
                                 at most :data:`FUTURE_TOLERANCE` ahead of the intake's clock;
                                 stored in UTC
@@ -52,8 +52,9 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawlers.quarantine import quarantine_row
-from crawlers.record import AVAILABILITY, SignalRecord, content_digest
+from commons.errors import HarvestError
+from commons.quarantine import quarantine_row
+from commons.record import AVAILABILITY, SignalRecord, content_digest
 
 VERSION = "1.0.0"
 SPIDER_VERSION = f"push_intake@{VERSION}"
@@ -73,7 +74,7 @@ _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
-class RowInvalid(ValueError):
+class RowInvalid(HarvestError, ValueError):
     """A pushed row that breaks the contract.
 
     Attributes:
@@ -85,10 +86,6 @@ class RowInvalid(ValueError):
         super().__init__("; ".join(reasons))
         self.reasons = reasons
         self.product_id = product_id
-
-
-class ConservationError(RuntimeError):
-    """Rows were lost between input and output (a bug, never a data problem)."""
 
 
 def check_row(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,7 +175,7 @@ def quarantine_invalid(row: Mapping[str, Any] | None, error: RowInvalid | str, *
             sent is lost.
 
     Returns:
-        A row shaped by :func:`crawlers.quarantine.quarantine_row`.
+        A row shaped by :func:`commons.quarantine.quarantine_row`.
     """
     source = row.get("source") if row is not None else None
     return quarantine_row(
@@ -186,18 +183,6 @@ def quarantine_invalid(row: Mapping[str, Any] | None, error: RowInvalid | str, *
         reason=str(error), crawl_id=batch_id, url=url,
         product_id=error.product_id if isinstance(error, RowInvalid) else None,
         record=raw.decode("utf-8", errors="replace"), stage=STAGE)
-
-
-def assert_conserved(rows_in: int, records: list[Any], quarantine: list[Any],
-                     where: str) -> None:
-    """Check ``rows_in == len(records) + len(quarantine)``.
-
-    Raises:
-        ConservationError: the counts differ (``where`` names the batch in the message).
-    """
-    if rows_in != len(records) + len(quarantine):
-        raise ConservationError(f"{where}: {rows_in} rows in, {len(records)} records + "
-                                f"{len(quarantine)} quarantined")
 
 
 def _is_text(value: Any) -> bool:

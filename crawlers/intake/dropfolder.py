@@ -31,7 +31,7 @@ from typing import Any
 
 from crawlers.intake.batch import (SUFFIXES, Batch, BatchRefused, Limits, batch_format,
                                    parse_batch)
-from crawlers.intake.contract import assert_conserved
+from commons.errors import assert_conserved
 
 PROCESSED = "processed"
 REFUSED = "refused"

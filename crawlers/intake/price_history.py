@@ -37,7 +37,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from crawlers.intake.contract import (RowInvalid, assert_conserved, quarantine_invalid,
+from commons.errors import assert_conserved
+from crawlers.intake.contract import (RowInvalid, quarantine_invalid,
                                       to_record)
 
 VERSION = "1.0.0"

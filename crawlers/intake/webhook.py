@@ -27,8 +27,7 @@ webhook and the folder share one path to the warehouse. Records therefore carry
 
 Run one::
 
-    EDGE_INSIGHTS_INTAKE_TOKENS=tok1,tok2 python -m crawlers.intake.webhook \\
-        --inbox var/inbox --port 8090 --token-env EDGE_INSIGHTS_INTAKE_TOKENS
+    EDGE_INSIGHTS_INTAKE_TOKENS=tok1,tok2 edge-insights intake serve --port 8090
 
 Tokens come from the named environment variable (comma-separated), never from the command line,
 where any user of the machine could read them in the process list.
@@ -36,7 +35,6 @@ where any user of the machine could read them in the process list.
 
 from __future__ import annotations
 
-import argparse
 import hmac
 import os
 import secrets
@@ -50,6 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from commons.http import BodyTooLarge, error_response, read_body
 from crawlers.intake.batch import BatchRefused, Limits, batch_format, parse_batch
 
 QUARANTINE_SHOWN = 100
@@ -93,11 +92,11 @@ def create_intake_app(inbox_dir: str | Path, tokens: Iterable[str], *,
                                 headers={"WWW-Authenticate": "Bearer"})
         try:
             fmt = batch_format(content_type=request.headers.get("content-type", ""))
-            body = await _read_body(request, limits.max_bytes)
+            body = await read_body(request, limits.max_bytes)
             batch_id = new_batch_id()
             batch = await run_in_threadpool(parse_batch, body, fmt, batch_id, limits=limits)
-        except BatchRefused as exc:
-            return JSONResponse({"error": exc.reason}, exc.http_status)
+        except (BatchRefused, BodyTooLarge) as exc:
+            return error_response(exc)
         shown = [{"url": q["url"], "reason": q["reason"]} for q in batch.quarantine[:QUARANTINE_SHOWN]]
         if not batch.records:
             return JSONResponse({"error": "every row was quarantined: nothing to ingest",
@@ -120,24 +119,6 @@ def new_batch_id() -> str:
     return f"wh-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(6)}"
 
 
-async def _read_body(request: Request, max_bytes: int) -> bytes:
-    """The request body, refused (413) as soon as it passes ``max_bytes``.
-
-    A declared ``Content-Length`` over the limit is refused before reading; a chunked body is
-    counted as it streams, so an oversize body is never held in memory whole.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise BatchRefused(f"batch is {int(declared):,} bytes; the limit is {max_bytes:,}", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BatchRefused(f"batch is over the limit of {max_bytes:,} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _write_atomically(path: Path, data: bytes) -> None:
     # The tmp name ends in ".tmp", so the drop-folder reader (*.jsonl, *.csv) never sees a
     # half-written batch; rename within one folder is atomic on POSIX.
@@ -149,33 +130,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Serve the intake with uvicorn (``python -m crawlers.intake.webhook --help``).
+def tokens_from_env(name: str = DEFAULT_TOKEN_ENV) -> list[str]:
+    """The comma-separated bearer tokens held by environment variable ``name``.
 
     Raises:
-        SystemExit: bad arguments, or the token variable is unset or empty.
+        ValueError: the variable is unset or holds no token.
     """
-    parser = argparse.ArgumentParser(prog="python -m crawlers.intake.webhook",
-                                     description="Authenticated HTTP intake of signal batches.")
-    parser.add_argument("--inbox", required=True, type=Path,
-                        help="folder accepted batches are written to")
-    parser.add_argument("--port", type=int, default=8090)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--token-env", default=DEFAULT_TOKEN_ENV,
-                        help="environment variable holding comma-separated bearer tokens")
-    parser.add_argument("--max-bytes", type=int, default=Limits.max_bytes)
-    parser.add_argument("--max-rows", type=int, default=Limits.max_rows)
-    args = parser.parse_args(argv)
-    tokens = [t for t in os.environ.get(args.token_env, "").split(",") if t.strip()]
+    tokens = [t for t in os.environ.get(name, "").split(",") if t.strip()]
     if not tokens:
-        parser.error(f"environment variable {args.token_env} holds no tokens")
-    app = create_intake_app(args.inbox, tokens,
-                            limits=Limits(max_bytes=args.max_bytes, max_rows=args.max_rows))
+        raise ValueError(f"environment variable {name} holds no tokens")
+    return tokens
 
+
+def run_intake(inbox_dir: Path, tokens: list[str], *, host: str = "127.0.0.1", port: int = 8090,
+               limits: Limits = Limits()) -> None:
+    """Serve the intake with uvicorn until interrupted (``edge-insights intake serve``)."""
     import uvicorn  # only the runner needs the server
 
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
-
-
-if __name__ == "__main__":
-    main()
+    uvicorn.run(create_intake_app(inbox_dir, tokens, limits=limits), host=host, port=port, log_level="info")

@@ -39,8 +39,8 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 from crawlers.items import BookPage, Quarantined
 from crawlers.parsing import ParseError, parse_book_detail, parse_listing
 from crawlers.pipelines import STATS_PREFIX
-from crawlers.quarantine import quarantine_row
-from crawlers.record import utcnow
+from commons.quarantine import quarantine_row
+from commons.record import utcnow
 
 # Bump when parsing or normalisation changes what a page turns into.
 VERSION = "1.1.0"

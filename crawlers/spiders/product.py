@@ -1,7 +1,7 @@
 """ProductSpider: fetches the product pages it is given and extracts each one generically.
 
 No per-shop code: every page goes through :func:`crawlers.extraction.page.extract_record`.
-Each start URL ends as exactly one output: a :class:`~crawlers.record.SignalRecord` or a
+Each start URL ends as exactly one output: a :class:`~commons.record.SignalRecord` or a
 quarantine row (non-200 status, download failure, a page showing neither title nor price).
 """
 
@@ -16,8 +16,8 @@ from twisted.python.failure import Failure
 
 from crawlers.extraction.page import VERSION, extract_record
 from crawlers.items import Quarantined
-from crawlers.quarantine import quarantine_row
-from crawlers.record import SignalRecord
+from commons.quarantine import quarantine_row
+from commons.record import SignalRecord
 
 
 class ProductSpider(scrapy.Spider):

@@ -1,23 +1,20 @@
 """History backfill: the real Amazon price histories loaded as daily partitions of signal history.
 
-Pushed history goes through the same contract as any pushed batch (crawlers.intake), the same row
-rules and PII scrub as a crawl, and lands in ``signal_history`` with its observation time, so a
-backfilled day is indistinguishable from a harvested one. A backfill of many days runs as one run
-(``BackfillPolicy.single_run``): the file is streamed once for the whole range.
+Pushed history goes through the same contract as any pushed batch (crawlers.intake), the same
+scrub and row rules as a crawl (data_quality.clean), and lands in ``signal_history`` with its
+observation time, so a backfilled day is indistinguishable from a harvested one. A backfill of
+many days runs as one run (``BackfillPolicy.single_run``): the file is streamed once for the range.
 """
 
 from collections import Counter
 
 import dagster as dg
 
+from commons.warehouse import flatten
 from crawlers.intake.price_history import price_history_batches
-from data_quality.pii import scrub_record
-from data_quality.quarantine import assert_conserved
-from data_quality.rules import split_valid
-from orchestration.resources import CrawlResource, WarehouseResource
+from data_quality.clean import scrub_and_validate
 from orchestration.partitions import PRICE_HISTORY_PARTITIONS
-from orchestration.warehouse import flatten
-
+from orchestration.resources import CrawlResource, WarehouseResource
 
 
 @dg.asset(group_name="harvest", kinds={"duckdb"}, partitions_def=PRICE_HISTORY_PARTITIONS,
@@ -27,17 +24,15 @@ from orchestration.warehouse import flatten
 def price_history(context: dg.AssetExecutionContext, crawl: CrawlResource,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:
     keys = set(context.partition_keys)
-    wh = warehouse.get()
     rows, quarantined, days = [], [], Counter()
     for day, records, bad in price_history_batches(crawl.price_history_path, crawl.price_products_path):
         if day not in keys:
             continue
-        clean = [scrub_record(r)[0] for r in records]
-        split = split_valid(clean, "books", stage="validate")
-        assert_conserved(len(records), split.kept, split.quarantined)
+        split = scrub_and_validate(records, "offer")
         rows += [flatten(r, context.run_id, "prices", day) for r in split.kept]
         quarantined += bad + split.quarantined
         days[day] = len(split.kept)
+    wh = warehouse.get()
     added, total = wh.append_rows_to_history(context.run_id, rows)
     wh.write_quarantine(context.run_id, "backfill", quarantined)
     return dg.MaterializeResult(metadata={

@@ -1,11 +1,10 @@
 """Closing the loop: edge-vs-central divergence measured from the pods' decision logs."""
 
-
 import dagster as dg
 
-from edge_insights.settings import Settings
+from orchestration.resources import DecisionLogResource
 from training.decisions import DECISIONS
-from training.divergence import divergence, read_decisions
+from training.divergence import divergence_reports
 
 FEEDBACK_GROUP = "feedback"
 
@@ -14,9 +13,8 @@ FEEDBACK_GROUP = "feedback"
           kinds={"python"},
           description="Disagreement rate and JS divergence between edge and central labels, over every "
                       "logged decision where the central model was consulted (routed or shadow-sampled).")
-def divergence_report() -> dg.MaterializeResult:
-    log_dir = Settings.from_env().decision_log_dir
-    reports = {name: divergence(read_decisions(log_dir, name)).to_dict() for name in DECISIONS}
+def divergence_report(decision_log: DecisionLogResource) -> dg.MaterializeResult:
+    reports = divergence_reports(decision_log.path, list(DECISIONS))
     return dg.MaterializeResult(metadata={
         **{f"{name}_disagreement_rate": r["disagreement_rate"] for name, r in reports.items()},
         "per_decision": dg.MetadataValue.json(reports)})

@@ -1,64 +1,54 @@
-"""Intake assets: the books crawl (Scrapy in its own process via Dagster Pipes) and the review feed."""
-
+"""Intake assets: the books crawl (Scrapy in its own process under Dagster Pipes), the review
+feed and pushed batches, each staged (pre-scrub) for the partition's scrub step."""
 
 import shutil
-import sys
 from contextlib import nullcontext
-from pathlib import Path
 
 import dagster as dg
 
+from commons.staging import QUARANTINE, RECORDS, read_jsonl, write_jsonl
 from crawlers.feeds import feed_files, read_feed_file
 from crawlers.intake.dropfolder import read_inbox
 from crawlers.static_site import serve_folder
-from edge_insights.settings import Settings
-from crawlers.run_crawl import STATS_FILE
+from orchestration.crawl import run_crawl
 from orchestration.partitions import CRAWL_PARTITIONS
-from orchestration.resources import CrawlResource
-from orchestration.staging import RECORDS, QUARANTINE, read_jsonl, write_jsonl
+from orchestration.resources import CrawlResource, StagingResource
 
 HARVEST_GROUP = "harvest"
 
 
-def staging_folder(asset: str, partition_key: str) -> Path:
-    """Where an intake asset stages one partition's raw rows for the scrub step."""
-    return Settings.from_env().staging_dir / asset / partition_key
+def _fresh(staging: StagingResource, asset: str, partition_key: str):
+    folder = staging.folder(asset, partition_key)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 @dg.asset(group_name=HARVEST_GROUP, kinds={"scrapy", "python"}, partitions_def=CRAWL_PARTITIONS,
           retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
           description="Books shop crawl: listing + detail pages → signal records (staged, pre-scrub). "
                       "404s and parse failures are quarantined, never fatal.")
-def raw_harvest(context: dg.AssetExecutionContext, crawl: CrawlResource,
+def raw_harvest(context: dg.AssetExecutionContext, crawl: CrawlResource, staging: StagingResource,
                 pipes: dg.PipesSubprocessClient) -> dg.MaterializeResult:
-    out = staging_folder("raw_harvest", context.partition_key)
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    out = _fresh(staging, "raw_harvest", context.partition_key)
+    stats_dir = crawl.stats_dir(context.partition_key)
     # No start_url: serve the shared mirror over real HTTP on loopback for this crawl only.
     server = serve_folder(crawl.mirror_dir) if not crawl.start_url else nullcontext(crawl.start_url)
-    stats_dir = Settings.from_env().state_dir / "crawls" / context.partition_key
-    log_file = stats_dir / "crawl.log"
     with server as base_url:
         start = base_url if crawl.start_url else f"{base_url.rstrip('/')}/index.html"
-        command = [sys.executable, "-m", "crawlers.run_crawl", "--start-url", start,
-                   "--out", str(out), "--crawl-id", context.run_id, "--log-file", str(log_file)]
-        if crawl.max_pages:
-            command += ["--max-pages", str(crawl.max_pages)]
-        result = pipes.run(command=command, context=context).get_materialize_result()
+        stats = run_crawl(context, pipes, start_url=start, out_dir=out, crawl_id=context.run_id,
+                          stats_dir=stats_dir, max_pages=crawl.max_pages)
     items, quarantined = read_jsonl(out / RECORDS), read_jsonl(out / QUARANTINE)
-    # Per-crawl stats are kept with the partition; the staged rows are deleted after scrubbing.
-    shutil.copy(out / STATS_FILE, stats_dir / STATS_FILE)
     return dg.MaterializeResult(metadata={
-        **(result.metadata or {}),
-        "records": len(items), "quarantined": len(quarantined), "staging": str(out),
-        "crawl_log": str(log_file)})
+        **stats, "records": len(items), "quarantined": len(quarantined), "staging": str(out),
+        "crawl_log": str(stats_dir / "crawl.log")})
 
 
 @dg.asset(group_name=HARVEST_GROUP, kinds={"python"}, partitions_def=CRAWL_PARTITIONS,
           description="Pushed review feed (CSV/TSV/text files) → signal records (staged, pre-scrub).")
-def raw_reviews(context: dg.AssetExecutionContext, crawl: CrawlResource) -> dg.MaterializeResult:
-    out = staging_folder("raw_reviews", context.partition_key)
-    shutil.rmtree(out, ignore_errors=True)
+def raw_reviews(context: dg.AssetExecutionContext, crawl: CrawlResource,
+                staging: StagingResource) -> dg.MaterializeResult:
+    out = _fresh(staging, "raw_reviews", context.partition_key)
     records, quarantined, per_file = [], [], {}
     for path in feed_files(crawl.reviews_dir):
         load = read_feed_file(path, context.run_id, max_rows=crawl.max_reviews_per_file or None)
@@ -76,10 +66,10 @@ def raw_reviews(context: dg.AssetExecutionContext, crawl: CrawlResource) -> dg.M
 @dg.asset(group_name=HARVEST_GROUP, kinds={"python"}, partitions_def=CRAWL_PARTITIONS,
           description="Pushed signal batches (JSON Lines / CSV) from the drop folder <state>/inbox, where the "
                       "webhook intake also writes accepted batches; each file is ingested once.")
-def raw_pushed(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    out = staging_folder("raw_pushed", context.partition_key)
-    shutil.rmtree(out, ignore_errors=True)
-    load = read_inbox(Settings.from_env().inbox_dir, context.run_id)
+def raw_pushed(context: dg.AssetExecutionContext, crawl: CrawlResource,
+               staging: StagingResource) -> dg.MaterializeResult:
+    out = _fresh(staging, "raw_pushed", context.partition_key)
+    load = read_inbox(crawl.inbox_dir, context.run_id)
     write_jsonl(out / RECORDS, load.records)
     write_jsonl(out / QUARANTINE, load.quarantine)
     return dg.MaterializeResult(metadata={

@@ -1,60 +1,45 @@
 """Scrub → validate → history: PII removed before storage, row rules with quarantine, history."""
 
-
 from collections import Counter
 
 import dagster as dg
 
-from data_quality.pii import scrub_record
-from data_quality.quarantine import assert_conserved, quarantine_row, scrub_quarantine_row
-from data_quality.rules import split_valid
-from orchestration.assets.harvest import staging_folder
+from commons.staging import clear, take
+from commons.warehouse import flatten
+from data_quality.clean import scrub_records
+from data_quality.quarantine import scrub_quarantine_row
+from data_quality.rules import rule_set_of, split_valid
 from orchestration.partitions import CRAWL_PARTITIONS
-from orchestration.resources import WarehouseResource
-from orchestration.staging import clear, take
-from orchestration.warehouse import flatten
+from orchestration.resources import StagingResource, WarehouseResource
 
 QUALITY_GROUP = "quality"
-INTAKES = ("books", "reviews")
 STAGED = ("raw_harvest", "raw_reviews", "raw_pushed")
-
-
-def intake_of(record: dict) -> str:
-    """Which rule set and GX suite a record answers to: reviews carry review text, everything
-    else is a shop observation (price, availability, stock)."""
-    return "reviews" if record.get("review_text") else "books"
+# The warehouse's intake tag of a harvest-partition row, by the rule set it answers to.
+INTAKE_OF_RULE_SET = {"offer": "books", "review": "reviews"}
 
 
 @dg.asset(group_name=QUALITY_GROUP, deps=list(STAGED), kinds={"duckdb"}, partitions_def=CRAWL_PARTITIONS,
           description="PII-free signal records (e-mails, phones, cards, IBANs, IPs, handles, names and "
                       "authors replaced by typed placeholders). Raw staged rows are deleted here.")
-def scrubbed_signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    wh = warehouse.get()
-    rows, quarantined, replacements = [], [], Counter()
-    per_source = {}
+def scrubbed_signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                     staging: StagingResource) -> dg.MaterializeResult:
+    rows, quarantined, replacements, per_source = [], [], Counter(), {}
     for asset in STAGED:
-        records, harvest_quarantine = take(staging_folder(asset, context.partition_key))
-        kept, unscrubbable = [], []
-        for record in records:
-            try:
-                clean, counts = scrub_record(record)
-            except TypeError as err:
-                unscrubbable.append(quarantine_row(record, "scrub", f"unscrubbable: {err}"))
-                continue
-            replacements.update(counts)
-            kept.append(flatten(clean, context.run_id, intake_of(clean), context.partition_key))
-        assert_conserved(len(records), kept, unscrubbable)
-        quarantined += unscrubbable
-        rows += kept
-        quarantined += [scrub_quarantine_row(q) for q in harvest_quarantine]
-        per_source[asset] = {"in": len(records), "kept": len(kept),
+        records, harvest_quarantine = take(staging.folder(asset, context.partition_key))
+        scrubbed = scrub_records(records)
+        replacements.update(scrubbed.replacements)
+        rows += [flatten(r, context.run_id, INTAKE_OF_RULE_SET[rule_set_of(r)], context.partition_key)
+                 for r in scrubbed.kept]
+        quarantined += scrubbed.quarantined + [scrub_quarantine_row(q) for q in harvest_quarantine]
+        per_source[asset] = {"in": len(records), "kept": len(scrubbed.kept),
                              "harvest_quarantined": len(harvest_quarantine)}
+    wh = warehouse.get()
     stored = wh.write_signals("scrubbed_signals", context.partition_key, rows)
     by_stage = Counter(q["stage"] for q in quarantined)
     for stage in by_stage:
         wh.write_quarantine(context.run_id, stage, [q for q in quarantined if q["stage"] == stage])
     for asset in STAGED:
-        clear(staging_folder(asset, context.partition_key))
+        clear(staging.folder(asset, context.partition_key))
     return dg.MaterializeResult(metadata={
         "rows": stored,
         "pii_replacements": dg.MetadataValue.json(dict(sorted(replacements.items()))),
@@ -65,19 +50,17 @@ def scrubbed_signals(context: dg.AssetExecutionContext, warehouse: WarehouseReso
 
 
 @dg.asset(group_name=QUALITY_GROUP, deps=["scrubbed_signals"], kinds={"duckdb"}, partitions_def=CRAWL_PARTITIONS,
-          description="Scrubbed records that pass their intake's row rules; the rest quarantined with a "
+          description="Scrubbed records that pass their rule set's row rules; the rest quarantined with a "
                       "reason. GX suites run on this asset as blocking checks.")
 def validated_signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     wh = warehouse.get()
     rows, quarantined, per_intake = [], [], {}
-    for intake in INTAKES:
-        records = wh.signals("scrubbed_signals", "intake = ? AND partition_key = ?",
-                             [intake, context.partition_key])
-        split = split_valid(records, intake)
+    for rule_set, intake in INTAKE_OF_RULE_SET.items():
+        records = wh.signals("scrubbed_signals", "intake = ? AND partition_key = ?", [intake, context.partition_key])
+        split = split_valid(records, rule_set)
         rows += [flatten(r, context.run_id, intake, context.partition_key) for r in split.kept]
         quarantined += split.quarantined
-        per_intake[intake] = {"in": len(records), "valid": len(split.kept),
-                              "quarantined": len(split.quarantined)}
+        per_intake[intake] = {"in": len(records), "valid": len(split.kept), "quarantined": len(split.quarantined)}
     wh.write_signals("validated_signals", context.partition_key, rows)
     wh.write_quarantine(context.run_id, "validate", quarantined)
     reasons = Counter(q["reason"] for q in quarantined)

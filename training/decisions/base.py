@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import pandas as pd
+import polars as pl
 
 from training.examples import Example
 
@@ -18,14 +18,15 @@ class DecisionSpec:
     Attributes:
         name: decision and registered-model name.
         labels: (negative class, alert class).
-        contract: the pod's feature contract (data_quality.contracts); the same for edge and central.
+        contract: the pod's feature contract (commons.contracts); the same for edge and central.
         text_field: the string feature the encoder reads.
         window_field: the number_list feature holding the raw window, or None (text only).
         window: length of that window (the teacher's long view).
         student_window: how many of its most recent values the student reads (the edge's view).
         transform: training.numeric transform of the window.
-        history_sql: the signal_history query whose rows :attr:`examples` turns into examples.
-        examples: rows (DataFrame of ``history_sql``) → (examples, rows without a label).
+        history: the slice of signal_history its examples are built from (a name of
+            :data:`commons.warehouse.HISTORY_QUERIES`).
+        examples: rows (polars frame of that slice) → (examples, rows without a label).
         label_rule: one sentence for model cards.
     """
 
@@ -37,8 +38,8 @@ class DecisionSpec:
     window: int
     student_window: int
     transform: str | None
-    history_sql: str
-    examples: Callable[[pd.DataFrame], tuple[list[Example], int]]
+    history: str
+    examples: Callable[[pl.DataFrame], tuple[list[Example], int]]
     label_rule: str
 
     def numeric(self, role: str) -> dict[str, Any] | None:

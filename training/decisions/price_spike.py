@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
+import polars as pl
 
-from data_quality.contracts import PRICE_SPIKE, PRICE_WINDOW
+from commons.contracts import PRICE_SPIKE, PRICE_WINDOW
 from training.decisions.base import DecisionSpec
 from training.examples import Example
 
@@ -87,7 +87,7 @@ def product_windows(prices: np.ndarray) -> PriceWindows | None:
                         labels=onset.astype(np.int64), z=z[1:])
 
 
-def examples_from_history(rows: pd.DataFrame) -> tuple[list[Example], int]:
+def examples_from_history(rows: pl.DataFrame) -> tuple[list[Example], int]:
     """price_spike examples from signal-history rows (product_id, title, price, crawled_at).
 
     History stores a product's observations as changes (unchanged re-observations add no row), so
@@ -96,13 +96,15 @@ def examples_from_history(rows: pd.DataFrame) -> tuple[list[Example], int]:
     """
     examples: list[Example] = []
     skipped = 0
-    for product_id, group in rows.sort_values(["product_id", "crawled_at"]).groupby("product_id", sort=True):
-        prices = group["price"].astype(float).to_numpy()
+    ordered = rows.sort(["product_id", "crawled_at"], maintain_order=True)
+    for (product_id,), group in ordered.group_by("product_id", maintain_order=True):
+        prices = group["price"].cast(pl.Float64).to_numpy()
         windows = product_windows(prices)
         if windows is None:
             skipped += len(prices)
             continue
-        title = str(group["title"].dropna().iloc[-1]) if group["title"].notna().any() else ""
+        titles = group["title"].drop_nulls()
+        title = str(titles[-1]) if len(titles) else ""
         examples += [Example(text=title, label=int(label), product_id=str(product_id), source="prices",
                              window=tuple(float(v) for v in window))
                      for window, label in zip(windows.long, windows.labels)]
@@ -112,8 +114,7 @@ def examples_from_history(rows: pd.DataFrame) -> tuple[list[Example], int]:
 SPEC = DecisionSpec(
     name="price_spike", labels=LABELS, contract=PRICE_SPIKE, text_field="title", window_field="prices",
     window=PRICE_WINDOW, student_window=SHORT_WINDOW + 1, transform="price_log_ratio",
-    history_sql="SELECT product_id, title, CAST(price AS DOUBLE) AS price, crawled_at FROM signal_history "
-                "WHERE intake = 'prices' AND price IS NOT NULL",
+    history="prices",
     examples=examples_from_history,
     label_rule=(f"alert at the onset of |modified z| > {Z_THRESHOLD} of log price against the median/MAD "
                 f"of the previous {LONG_WINDOW} prices (Iglewicz & Hoaglin 1993), MAD floor {MAD_FLOOR}"))

@@ -22,9 +22,9 @@ observed).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+import polars as pl
 
-from data_quality.contracts import STOCK_WINDOW, URGENT_INVENTORY
+from commons.contracts import STOCK_WINDOW, URGENT_INVENTORY
 from training.decisions.base import DecisionSpec
 from training.examples import Example
 
@@ -40,20 +40,22 @@ def urgent(window: np.ndarray) -> bool:
     return bool(now == 0 or now <= LOW_STOCK or now <= DROP_RATIO * np.median(window[1:]))
 
 
-def examples_from_history(rows: pd.DataFrame) -> tuple[list[Example], int]:
+def examples_from_history(rows: pl.DataFrame) -> tuple[list[Example], int]:
     """Rows (product_id, title, stock_count, availability, crawled_at) → one example per observation."""
     examples: list[Example] = []
     unknown = 0
-    for product_id, group in rows.sort_values(["product_id", "crawled_at"]).groupby("product_id", sort=True):
+    ordered = rows.sort(["product_id", "crawled_at"], maintain_order=True)
+    for (product_id,), group in ordered.group_by("product_id", maintain_order=True):
         counts = []
         for stock, availability in zip(group["stock_count"], group["availability"]):
             if availability == "out_of_stock":
                 counts.append(0.0)
-            elif pd.notna(stock):
+            elif stock is not None and stock == stock:
                 counts.append(float(stock))
             else:
                 counts.append(np.nan)
-        title = str(group["title"].dropna().iloc[-1]) if group["title"].notna().any() else ""
+        titles = group["title"].drop_nulls()
+        title = str(titles[-1]) if len(titles) else ""
         series = np.array(counts)
         for t in range(len(series)):
             if np.isnan(series[t]):
@@ -71,8 +73,7 @@ SPEC = DecisionSpec(
     name="urgent_inventory", labels=LABELS, contract=URGENT_INVENTORY, text_field="title",
     window_field="stock_counts", window=STOCK_WINDOW, student_window=STUDENT_WINDOW,
     transform="stock_level",
-    history_sql="SELECT product_id, title, stock_count, availability, crawled_at FROM signal_history "
-                "WHERE intake = 'books'",
+    history="stock",
     examples=examples_from_history,
     label_rule=(f"urgent when out of stock, ≤ {LOW_STOCK} units, or ≤ {DROP_RATIO:g} × the median of the "
                 f"previous {STOCK_WINDOW - 1} observations"))

@@ -16,8 +16,8 @@ numbers), each within ``min``/``max``: e.g. a price window, newest first. A bund
 says how feature fields reach its graph (``text_fields``, ``numeric_inputs``; see
 :mod:`serving.contract`).
 
-Anything not listed is dropped before a record leaves the harvester (:func:`minimise`) and
-refused by the pod.
+A pod refuses any field not listed (data minimisation at the edge), and training reads only
+the listed features (:mod:`training.decisions`).
 """
 
 from __future__ import annotations
@@ -59,16 +59,6 @@ URGENT_INVENTORY: dict[str, Any] = {
 
 CONTRACTS: dict[str, dict[str, Any]] = {"negative_review": NEGATIVE_REVIEW, "price_spike": PRICE_SPIKE,
                                         "urgent_inventory": URGENT_INVENTORY}
-
-
-def feature_names(contract: dict[str, Any]) -> list[str]:
-    """Names of the fields with role ``feature``, in contract order."""
-    return [name for name, spec in contract["fields"].items() if spec["role"] == "feature"]
-
-
-def minimise(record: dict[str, Any], contract: dict[str, Any]) -> dict[str, Any]:
-    """Cut a signal record down to the contract's fields (others are dropped, not refused)."""
-    return {name: record.get(name) for name in contract["fields"] if record.get(name) is not None}
 
 
 def review_text_of(record: dict[str, Any]) -> str | None:

@@ -1,9 +1,14 @@
-"""One settings object that owns every path and port a run uses.
+"""One settings object that owns every path and run-size option a run uses.
 
 Everything a run writes lives under ``state_dir`` (``EDGE_INSIGHTS_STATE_DIR``, default ``var``);
 real input is read from ``data_dir`` (``EDGE_INSIGHTS_DATA_DIR``, default ``../shared/data``).
 Relative values resolve against the current working directory, which for ``make`` is the
-repository root. Stages never invent their own paths: they ask this object.
+repository root. The run size of jobs launched from the UI comes from ``EDGE_INSIGHTS_PRESET``
+(training preset, default ``demo``), ``EDGE_INSIGHTS_MAX_PAGES`` (crawl request cap, 0 = none) and
+``EDGE_INSIGHTS_MAX_REVIEWS`` (rows per review file, 0 = all).
+
+Only the command line and ``orchestration.definitions`` call :meth:`Settings.from_env`; every
+other part is handed the paths it needs. Stages never invent their own paths.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from pathlib import Path
 
 STATE_ENV = "EDGE_INSIGHTS_STATE_DIR"
 DATA_ENV = "EDGE_INSIGHTS_DATA_DIR"
+PRESET_ENV = "EDGE_INSIGHTS_PRESET"
+MAX_PAGES_ENV = "EDGE_INSIGHTS_MAX_PAGES"
+MAX_REVIEWS_ENV = "EDGE_INSIGHTS_MAX_REVIEWS"
 
 
 @dataclass(frozen=True)
@@ -24,17 +32,37 @@ class Settings:
         state_dir: absolute folder for everything a run writes (warehouse, Dagster instance,
             MLflow store, bundles, decision log, caches).
         data_dir: absolute folder holding the shared real data sets (read only).
+        preset: training preset (``tiny``, ``demo``, ``full``; training.config).
+        max_pages: crawl request cap, 0 = none.
+        max_reviews: rows read per review file, 0 = all.
     """
 
     state_dir: Path
     data_dir: Path
+    preset: str = "demo"
+    max_pages: int = 0
+    max_reviews: int = 0
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        """Build settings from the environment; paths are made absolute, nothing is created."""
-        state = Path(os.environ.get(STATE_ENV, "var")).expanduser().resolve()
-        data = Path(os.environ.get(DATA_ENV, "../shared/data")).expanduser().resolve()
-        return cls(state_dir=state, data_dir=data)
+    def from_env(cls, **overrides) -> "Settings":
+        """Build settings from the environment, then apply ``overrides`` (field → value, e.g. a
+        command-line option); paths are made absolute, nothing is created.
+
+        Raises:
+            ValueError: ``EDGE_INSIGHTS_MAX_PAGES`` or ``EDGE_INSIGHTS_MAX_REVIEWS`` is not an integer.
+        """
+        values = {
+            "state_dir": Path(os.environ.get(STATE_ENV, "var")).expanduser().resolve(),
+            "data_dir": Path(os.environ.get(DATA_ENV, "../shared/data")).expanduser().resolve(),
+            "preset": os.environ.get(PRESET_ENV, "demo"),
+            "max_pages": int(os.environ.get(MAX_PAGES_ENV, "0")),
+            "max_reviews": int(os.environ.get(MAX_REVIEWS_ENV, "0")),
+        }
+        for key, value in overrides.items():
+            if key in ("state_dir", "data_dir"):
+                value = Path(value).expanduser().resolve()
+            values[key] = value
+        return cls(**values)
 
     @property
     def warehouse_path(self) -> Path:
@@ -90,6 +118,16 @@ class Settings:
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
 
+    @property
+    def crawls_dir(self) -> Path:
+        """Per-crawl ``stats.json`` and Scrapy log: ``crawls/<partition>/``."""
+        return self.state_dir / "crawls"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Logs of the processes the command line starts (pods, UI servers)."""
+        return self.state_dir / "logs"
+
     def ensure(self) -> "Settings":
         """Create the state folder tree and point third-party caches into it.
 
@@ -99,7 +137,7 @@ class Settings:
         for path in (self.state_dir, self.dagster_home, self.mlflow_dir, self.artifact_root,
                      self.bundles_dir, self.models_dir, self.deploy_dir,
                      self.staging_dir, self.inbox_dir, self.decision_log_dir,
-                     self.cache_dir):
+                     self.cache_dir, self.crawls_dir, self.logs_dir):
             path.mkdir(parents=True, exist_ok=True)
         instance_yaml = self.dagster_home / "dagster.yaml"
         if not instance_yaml.exists():

@@ -8,19 +8,24 @@ Tables (one row = one signal record, provenance flattened):
     features           labelled examples per decision with their split (train/calibration/eval)
 
 Re-materialising a partition replaces that partition's rows; the feature table is a snapshot
-replaced whole by each build.
+replaced whole by each build. ``intake`` tags the door a row came in by: ``books`` (shop offers,
+crawled or pushed), ``reviews`` or ``prices`` (backfilled price histories).
+
+All SQL of the project lives in this module; frames come back as polars (DuckDB ↔ polars through
+Arrow). Every read and write opens and closes its own connection, so concurrent Dagster steps
+(separate processes) never hold the file lock for long.
 """
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import duckdb
-import pandas as pd
+import polars as pl
 
 SIGNAL_DDL = """
     run_id VARCHAR, intake VARCHAR, source VARCHAR, url VARCHAR, product_id VARCHAR, title VARCHAR,
@@ -40,11 +45,48 @@ FEATURES_DDL = ("run_id VARCHAR, decision VARCHAR, split VARCHAR, text VARCHAR, 
                 "product_id VARCHAR, source VARCHAR, numbers DOUBLE[]")
 FEATURE_COLUMNS = [c.split()[0] for c in FEATURES_DDL.split(",")]
 
+# Frames handed to DuckDB: timestamps travel as ISO text and money as decimal text, cast by the
+# INSERT itself, so neither passes through a float or a client-side time-zone guess.
+_TEXT = pl.Utf8
+SIGNAL_SCHEMA = {**{c: _TEXT for c in SIGNAL_COLUMNS}, "stock_count": pl.Int64, "rating": pl.Float64,
+                 "review_text": pl.List(pl.Utf8), "feedback": pl.Boolean, "http_status": pl.Int64}
+QUARANTINE_SCHEMA = {**{c: _TEXT for c in QUARANTINE_COLUMNS}, "http_status": pl.Int64}
+FEATURE_SCHEMA = {**{c: _TEXT for c in FEATURE_COLUMNS}, "label": pl.Int64, "numbers": pl.List(pl.Float64)}
+
+# The signal_history slice each decision's examples are built from (training.decisions).
+HISTORY_QUERIES = {
+    # Ordered: the history's row order follows the order review files were staged in, which the
+    # file system decides; examples (and so training) must not depend on it.
+    "reviews": ("SELECT product_id, source, review_text, rating, feedback FROM signal_history "
+                "WHERE intake = 'reviews' ORDER BY source, product_id, content_digest"),
+    "prices": ("SELECT product_id, title, CAST(price AS DOUBLE) AS price, crawled_at FROM signal_history "
+               "WHERE intake = 'prices' AND price IS NOT NULL"),
+    "stock": ("SELECT product_id, title, stock_count, availability, crawled_at FROM signal_history "
+              "WHERE intake = 'books'"),
+}
+
+
+def _iso(value: Any) -> Any:
+    return value.astimezone(timezone.utc).isoformat() if isinstance(value, datetime) else value
+
+
+def _frame(rows: list[dict[str, Any]], schema: dict[str, Any]) -> pl.DataFrame:
+    """Rows → a frame with exactly ``schema``'s columns (missing keys are null)."""
+    return pl.DataFrame([{c: _iso(r.get(c)) for c in schema} for r in rows], schema=schema, orient="row"
+                        ) if rows else pl.DataFrame(schema=schema)
+
+
+def _select(columns: list[str], casts: dict[str, str]) -> str:
+    return ", ".join(f"CAST({c} AS {casts[c]}) AS {c}" if c in casts else c for c in columns)
+
+
+_SIGNAL_CASTS = {"price": "DECIMAL(18, 4)", "crawled_at": "TIMESTAMPTZ"}
+
 
 def flatten(record: dict[str, Any], run_id: str, intake: str, partition_key: str | None = None) -> dict[str, Any]:
     """A signal-record dict (nested provenance) → one warehouse row of a harvest partition."""
     prov = record.get("provenance") or {}
-    row = {k: record.get(k) for k in SIGNAL_COLUMNS}
+    row = {k: _iso(record.get(k)) for k in SIGNAL_COLUMNS}
     row.update(run_id=run_id, intake=intake, crawl_id=prov.get("crawl_id"),
                spider_version=prov.get("spider_version"), http_status=prov.get("http_status"),
                response_digest=prov.get("response_digest"), partition_key=partition_key)
@@ -57,24 +99,18 @@ def unflatten(row: dict[str, Any]) -> dict[str, Any]:
               ("run_id", "intake", "crawl_id", "spider_version", "http_status", "response_digest",
                "partition_key")}
     # Prices are read as DECIMAL text (see Warehouse.signals), never through a float.
-    record["price"] = None if row["price"] is None or pd.isna(row["price"]) else \
-        format(Decimal(row["price"]).normalize(), "f")
+    record["price"] = None if row["price"] is None else format(Decimal(row["price"]).normalize(), "f")
     if record.get("review_text") is not None:
         record["review_text"] = list(record["review_text"])
-    for key in ("stock_count", "rating", "feedback"):
-        if record.get(key) is not None and pd.isna(record[key]):
-            record[key] = None
-    if row.get("crawled_at") is not None:
-        record["crawled_at"] = pd.Timestamp(row["crawled_at"]).isoformat()
+    record["crawled_at"] = _iso(row.get("crawled_at"))
     record["provenance"] = {"crawl_id": row["crawl_id"], "spider_version": row["spider_version"],
-                            "http_status": None if pd.isna(row["http_status"]) else int(row["http_status"]),
+                            "http_status": None if row["http_status"] is None else int(row["http_status"]),
                             "response_digest": row["response_digest"]}
     return record
 
 
 class Warehouse:
-    """Thin access layer over one DuckDB file. Each call opens and closes its own connection so
-    concurrent Dagster steps (separate processes) never hold the file lock for long."""
+    """Access layer over one DuckDB file (``<state>/warehouse.duckdb``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -95,14 +131,12 @@ class Warehouse:
 
     def write_signals(self, table: str, partition_key: str, rows: list[dict[str, Any]]) -> int:
         """Replace one partition's rows of ``table`` with ``rows`` (flattened); returns the count."""
-        frame = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
-        frame["crawled_at"] = pd.to_datetime(frame["crawled_at"], utc=True)
+        frame = _frame([{**r, "partition_key": partition_key} for r in rows], SIGNAL_SCHEMA)
         with self.connect() as con:
             con.execute(f"DELETE FROM {table} WHERE partition_key = ?", [partition_key])
             if len(frame):
-                frame["partition_key"] = partition_key
                 con.register("frame", frame)
-                con.execute(f"INSERT INTO {table} SELECT {', '.join(SIGNAL_COLUMNS)} FROM frame")
+                con.execute(f"INSERT INTO {table} SELECT {_select(SIGNAL_COLUMNS, _SIGNAL_CASTS)} FROM frame")
         return len(frame)
 
     def append_history(self) -> tuple[int, int]:
@@ -114,10 +148,10 @@ class Warehouse:
     def append_rows_to_history(self, run_id: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
         """Append flattened, already validated rows (a backfill) to ``signal_history``.
         Returns (added, total)."""
-        frame = pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
-        frame["crawled_at"] = pd.to_datetime(frame["crawled_at"], utc=True, format="ISO8601")
+        frame = _frame(rows, SIGNAL_SCHEMA)
         with self.connect() as con:
-            con.register("frame", frame)
+            con.register("raw", frame)
+            con.execute(f"CREATE TEMP TABLE frame AS SELECT {_select(SIGNAL_COLUMNS, _SIGNAL_CASTS)} FROM raw")
             return self._insert_observations(con, "frame")
 
     @staticmethod
@@ -171,42 +205,75 @@ class Warehouse:
         if row is None:
             return None
         return {"price": format(Decimal(row[0]).normalize(), "f"), "currency": row[1],
-                "crawled_at": pd.Timestamp(row[2]).isoformat(), "source": row[3]}
+                "crawled_at": _iso(row[2]), "source": row[3]}
 
     def write_quarantine(self, run_id: str, stage: str, rows: list[dict[str, Any]]) -> int:
         """Replace this run's quarantine rows of ``stage``; returns the count."""
-        frame = pd.DataFrame([{**r, "run_id": run_id} for r in rows], columns=QUARANTINE_COLUMNS)
-        frame["quarantined_at"] = pd.to_datetime(frame["quarantined_at"], utc=True)
+        frame = _frame([{**r, "run_id": run_id} for r in rows], QUARANTINE_SCHEMA)
         with self.connect() as con:
             con.execute("DELETE FROM quarantine WHERE run_id = ? AND stage = ?", [run_id, stage])
             if len(frame):
                 con.register("frame", frame)
-                con.execute(f"INSERT INTO quarantine SELECT {', '.join(QUARANTINE_COLUMNS)} FROM frame")
+                con.execute(f"INSERT INTO quarantine SELECT "
+                            f"{_select(QUARANTINE_COLUMNS, {'quarantined_at': 'TIMESTAMPTZ'})} FROM frame")
         return len(frame)
 
     def signals(self, table: str, where: str = "TRUE", params: Iterable[Any] = ()) -> list[dict[str, Any]]:
         """Rows of a signal table as signal-record dicts (see :func:`unflatten`), with ``intake``."""
-        with self.connect() as con:
-            frame = con.execute(f"SELECT * REPLACE (CAST(price AS VARCHAR) AS price) FROM {table} WHERE {where}",
-                                list(params)).df()
-        return [{**unflatten(row), "intake": row["intake"]} for row in frame.to_dict("records")]
+        frame = self.frame(f"SELECT * REPLACE (CAST(price AS VARCHAR) AS price) FROM {table} WHERE {where}",
+                           params)
+        return [{**unflatten(row), "intake": row["intake"]} for row in frame.to_dicts()]
 
-    def frame(self, sql: str, params: Iterable[Any] = ()) -> pd.DataFrame:
-        """Any read query as a pandas DataFrame."""
+    def frame(self, sql: str, params: Iterable[Any] = ()) -> pl.DataFrame:
+        """Any read query as a polars DataFrame."""
         with self.connect() as con:
-            return con.execute(sql, list(params)).df()
+            return con.sql(sql, params=list(params) or None).pl()
+
+    def history(self, query: str) -> pl.DataFrame:
+        """One slice of ``signal_history`` named in :data:`HISTORY_QUERIES` (``reviews``,
+        ``prices``, ``stock``).
+
+        Raises:
+            KeyError: unknown slice.
+        """
+        return self.frame(HISTORY_QUERIES[query])
+
+    def features(self, decision: str, split: str) -> pl.DataFrame:
+        """One split of a decision's example snapshot (text, label, numbers), in written order."""
+        # rowid keeps the written order, which the teacher's saved logits are aligned with
+        return self.frame("SELECT text, label, numbers FROM features WHERE decision = ? AND split = ? ORDER BY rowid",
+                          [decision, split])
+
+    def validated(self, intake: str, run_id: str) -> pl.DataFrame:
+        """The rows of one intake that a run validated."""
+        return self.frame("SELECT * FROM validated_signals WHERE intake = ? AND run_id = ?", [intake, run_id])
+
+    def validate_counts(self, run_id: str) -> dict[str, Any] | None:
+        """Rows in, out and quarantined by a run's validate stage (its harvest partition), or None
+        when the run validated nothing: ``{"partition", "in", "out", "quarantined"}``."""
+        keys = self.frame("SELECT DISTINCT partition_key FROM validated_signals WHERE run_id = ?", [run_id])
+        if keys.is_empty():
+            return None
+        key = keys["partition_key"][0]
+        with self.connect() as con:
+            count = lambda sql, params: con.execute(sql, params).fetchone()[0]  # noqa: E731
+            return {"partition": key,
+                    "in": count("SELECT count(*) FROM scrubbed_signals WHERE partition_key = ?", [key]),
+                    "out": count("SELECT count(*) FROM validated_signals WHERE partition_key = ?", [key]),
+                    "quarantined": count("SELECT count(*) FROM quarantine WHERE run_id = ? AND stage = 'validate'",
+                                         [run_id])}
+
+    def quarantine_reasons(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """``{stage, reason, n}`` per quarantine reason of the given runs, most frequent first."""
+        return self.frame("SELECT stage, reason, count(*) AS n FROM quarantine WHERE list_contains(?, run_id) "
+                          "GROUP BY stage, reason ORDER BY n DESC, stage, reason", [run_ids]).to_dicts()
 
     def write_features(self, decision: str, run_id: str, rows: list[dict[str, Any]]) -> int:
         """Replace one decision's example snapshot."""
-        frame = pd.DataFrame([{**r, "run_id": run_id, "decision": decision} for r in rows], columns=FEATURE_COLUMNS)
+        frame = _frame([{**r, "run_id": run_id, "decision": decision} for r in rows], FEATURE_SCHEMA)
         with self.connect() as con:
             con.execute("DELETE FROM features WHERE decision = ?", [decision])
             if len(frame):
                 con.register("frame", frame)
                 con.execute(f"INSERT INTO features SELECT {', '.join(FEATURE_COLUMNS)} FROM frame")
         return len(frame)
-
-
-def dumps(obj: Any) -> str:
-    """JSON for metadata previews (Decimals and timestamps as strings)."""
-    return json.dumps(obj, default=str, ensure_ascii=False)

@@ -20,12 +20,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from commons.errors import BundleError
+
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
 
 
-class BundleError(Exception):
-    """A bundle is missing a file, or a file or the manifest does not match its recorded hash."""
+__all__ = ["BundleError"]  # re-exported: pods and edge_export catch it from here
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from crawlers.record import canonical_json, utcnow
+from commons.record import canonical_json, utcnow
 
 QUARANTINE_FIELDS = ("stage", "source", "url", "product_id", "http_status", "reason",
                      "record_json", "crawl_id", "quarantined_at")

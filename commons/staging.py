@@ -12,8 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from commons.errors import OrchestrationError
+
+# The file names of a staged intake, shared by the crawl that writes them and the scrub that reads them.
 RECORDS = "items.jsonl"
 QUARANTINE = "quarantine.jsonl"
+STATS_FILE = "stats.json"
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -32,7 +36,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-class StagingMissing(FileNotFoundError):
+class StagingMissing(OrchestrationError, FileNotFoundError):
     """The scrub step found no staged intake: its intake asset was not materialised first."""
 
 

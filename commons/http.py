@@ -1,0 +1,44 @@
+"""HTTP plumbing shared by the project's servers (the pods and the intake webhook).
+
+Starlette is imported here, so only rooms that serve HTTP import this module.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from commons.errors import EdgeInsightsError
+
+
+class BodyTooLarge(EdgeInsightsError):
+    """A request body passes the server's byte limit."""
+
+    http_status = 413
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused as soon as it is known to pass ``max_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before reading; a chunked body (or
+    one longer than declared) is counted as it streams, so it is never held in memory whole.
+
+    Raises:
+        BodyTooLarge: the body is over the limit (the message names the limit, in bytes).
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise BodyTooLarge(f"body of {int(declared):,} bytes is over the limit of {max_bytes:,} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLarge(f"body is over the limit of {max_bytes:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def error_response(error: EdgeInsightsError, **extra) -> JSONResponse:
+    """The one mapping from an error to an HTTP answer: ``{"error": message, **extra}`` with the
+    error's :attr:`~commons.errors.EdgeInsightsError.http_status`."""
+    return JSONResponse({"error": str(error), **extra}, status_code=error.http_status)

@@ -1,0 +1,121 @@
+"""A decision's two bundles: the student as the edge bundle (pruned vocabulary, int8 when it
+agrees with fp32, calibrated abstain threshold) and the teacher as the central bundle (fp32, full
+vocabulary, never abstains). Both are sealed folders a pod can load (:mod:`commons.manifest`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from commons import __version__
+from commons.warehouse import Warehouse
+from edge_export.bundle import ExportReport, build_bundle, onnx_logits
+from edge_export.parity import ort_session
+from edge_export.vocabulary import prune_vocabulary
+from training.config import TrainConfig
+from training.decisions.base import DecisionSpec
+from training.encoder import base_model_path, load_classifier, load_tokenizer
+from training.features import examples_of
+from training.loop import Inputs, predict_logits
+from training.metrics import abstain_threshold, prf, softmax
+from training.model_store import ModelStore
+
+
+def _manifest_common(spec: DecisionSpec, store: ModelStore, run_id: str, preset: str,
+                     eval_examples: int, models: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "decision": spec.name, "model_name": spec.name, "labels": store.require("labels"),
+        "feature_contract": spec.contract, **spec.manifest_inputs(),
+        "privacy": (f"Model inputs are the feature-contract fields only ({', '.join(spec.contract['fields'])}); "
+                    "texts were PII-scrubbed before storage and training."),
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "training": {"dagster_run_id": run_id, "preset": preset, "label_rule": spec.label_rule,
+                     "eval_examples": eval_examples, "code_version": __version__},
+        "metrics": {model: store.require(model) for model in models},
+    }
+
+
+def _input_example(spec: DecisionSpec, inputs: Inputs) -> dict[str, Any]:
+    """One request body a pod accepts, from the first held-out example (MLflow's input example)."""
+    record = {spec.text_field: inputs.texts[0]}
+    if spec.window_field is not None:
+        record[spec.window_field] = [float(v) for v in inputs.numeric[0]]
+    return {"records": [record]}
+
+
+def _shipped(report: ExportReport, out_dir: Path, tokenizer, evaluation: Inputs, y_eval, cfg: TrainConfig,
+             temperature: float, abstain: float) -> dict[str, Any]:
+    """F1 and edge coverage of the bundle as shipped (its ONNX graph, not the PyTorch model)."""
+    logits = onnx_logits(ort_session(out_dir / "model.onnx"), tokenizer, evaluation, cfg.max_length)
+    return {"metrics": prf(y_eval, logits.argmax(1)),
+            "coverage": float((softmax(logits, temperature).max(1) >= abstain).mean()), "report": report}
+
+
+def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store: ModelStore, out_dir: Path,
+                      *, run_id: str, preset: str) -> dict[str, Any]:
+    """Export the student into ``out_dir`` over a pruned vocabulary; record the bundle in the store.
+
+    The edge bundle keeps only the word pieces its decision's texts use plus the most frequent
+    rest (the embedding table is most of its size; :mod:`edge_export.vocabulary`). The abstain
+    threshold keeps ``cfg.edge_coverage`` of calibration cases at the edge.
+
+    Returns:
+        The ``bundle`` entry of the model store (sha256, shipped metrics, parity, int8 agreement,
+        quantisation, latency p50/p99 ms, model bytes, abstain threshold, coverage, vocabulary size,
+        input example) plus ``quantization_reason`` and ``fp32_model_bytes``.
+    """
+    name = spec.name
+    evaluation, y_eval = examples_of(wh, name, "eval")
+    calibration, _ = examples_of(wh, name, "calibration")
+    student = store.require("student")
+    common = _manifest_common(spec, store, run_id, preset, len(evaluation), ("teacher", "student", "baseline"))
+    with tempfile.TemporaryDirectory() as vocab_dir:
+        pruned = prune_vocabulary(load_classifier(store.student_dir), base_model_path() / "tokenizer.json",
+                                  examples_of(wh, name, "train")[0].texts + calibration.texts, Path(vocab_dir),
+                                  keep_top=cfg.vocab_keep_top)
+        temperature = student["temperature"]
+        probs = softmax(predict_logits(pruned.model, pruned.tokenizer, calibration, max_length=cfg.max_length),
+                        temperature)
+        abstain = abstain_threshold(probs, cfg.edge_coverage)
+        report = build_bundle(pruned.model, pruned.tokenizer, pruned.tokenizer_file, evaluation, out_dir,
+                              max_length=cfg.max_length, min_agreement=cfg.int8_min_agreement, allow_int8=True,
+                              metadata={**common, "vocabulary": pruned.manifest_entry(), "role": "edge",
+                                        "layers": pruned.model.num_layers, "temperature": temperature,
+                                        "thresholds": {"abstain": abstain,
+                                                       "edge_coverage_target": cfg.edge_coverage}})
+        shipped = _shipped(report, out_dir, pruned.tokenizer, evaluation, y_eval, cfg, temperature, abstain)
+    entry = {
+        "edge_sha256": report.manifest["bundle_sha256"], "shipped": shipped["metrics"],
+        "shipped_f1": shipped["metrics"]["f1"], "parity": report.parity_max_abs_delta,
+        "int8_agreement": report.int8_agreement, "quantization": report.quantization,
+        "latency_p50_ms": report.latency_p50_ms, "latency_p99_ms": report.latency_p99_ms,
+        "model_bytes": report.size_shipped, "abstain": abstain, "edge_coverage": shipped["coverage"],
+        "vocabulary_tokens": pruned.kept, "input_example": _input_example(spec, evaluation)}
+    store.update(bundle=entry)
+    return {**entry, "quantization_reason": report.quantization_reason, "fp32_model_bytes": report.size_fp32}
+
+
+def build_central_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store: ModelStore, out_dir: Path,
+                         *, run_id: str, preset: str) -> dict[str, Any]:
+    """Export the teacher into ``out_dir`` as the central bundle (fp32, full vocabulary, abstain
+    threshold 0: the central model decides everything it is asked); record it in the store.
+
+    Returns:
+        ``{"central_sha256", "central_f1", "central_parity"}`` (also the store's ``central`` entry).
+    """
+    evaluation, y_eval = examples_of(wh, spec.name, "eval")
+    tokenizer = load_tokenizer()
+    common = _manifest_common(spec, store, run_id, preset, len(evaluation), ("teacher",))
+    teacher = load_classifier(store.teacher_dir)
+    report = build_bundle(teacher, tokenizer, base_model_path() / "tokenizer.json", evaluation, out_dir,
+                          max_length=cfg.max_length, min_agreement=cfg.int8_min_agreement, allow_int8=False,
+                          metadata={**common, "role": "central", "layers": teacher.num_layers, "temperature": 1.0,
+                                    "thresholds": {"abstain": 0.0, "edge_coverage_target": cfg.edge_coverage}})
+    shipped = _shipped(report, out_dir, tokenizer, evaluation, y_eval, cfg, 1.0, 0.0)
+    entry = {"central_sha256": report.manifest["bundle_sha256"], "central_f1": shipped["metrics"]["f1"],
+             "central_parity": report.parity_max_abs_delta}
+    store.update(central=entry)
+    return entry
