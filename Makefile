@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test ui serve bench clean
+.PHONY: demo test test-fast lint ui serve bench clean
 
 # First use creates the virtualenv and installs the project with every extra; pyproject.toml
 # changes reinstall. torch is pinned to the CPU build that pip finds on this machine.
@@ -18,8 +18,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/edge-insights demo
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# Everything: the layer contracts, then every test (units, slow, e2e) on both cores.
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# Units only (no training, crawls or servers): the inner loop, under 90 s on 2 cores.
+test-fast: $(STAMP) lint
+	$(BIN)/python -m pytest -n 2 -m "not slow and not e2e"
+
+lint: $(STAMP)
+	$(BIN)/lint-imports
 
 ui: $(STAMP)
 	$(BIN)/edge-insights ui

@@ -48,8 +48,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -60,10 +60,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from commons.settings import Settings  # noqa: E402
 from crawlers import settings as crawl_settings  # noqa: E402
 from crawlers.parsing import parse_listing  # noqa: E402
 from crawlers.replay import MarketReplay, serve_replay  # noqa: E402
-from commons.settings import Settings  # noqa: E402
 
 
 def _serve(data_dir: Path, latency_s: float, ready: Any, stop: Any) -> None:

@@ -55,10 +55,10 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from commons.manifest import MANIFEST_NAME, write_manifest  # noqa: E402
+from commons.settings import Settings  # noqa: E402
 from edge_export.onnx_export import export_onnx  # noqa: E402
 from edge_export.quantize import quantize_int8  # noqa: E402
 from edge_export.vocabulary import restrict_model  # noqa: E402
-from commons.settings import Settings  # noqa: E402
 from serving.inference import EdgeModel  # noqa: E402
 from training.encoder import base_model_path, load_classifier, load_tokenizer  # noqa: E402
 from training.loop import encode  # noqa: E402

@@ -12,10 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data_quality.pii import scrub_record  # noqa: E402
-from data_quality.pii_eval import (  # noqa: E402
-    PRESIDIO_FILES, altered, load_presidio, load_review_texts, recall_by_type, spurious)
 from commons.settings import Settings  # noqa: E402
+from data_quality.pii import scrub_record  # noqa: E402
+from data_quality.pii_eval import PRESIDIO_FILES, altered, load_presidio, load_review_texts, recall_by_type, spurious  # noqa: E402
 
 
 def main() -> None:

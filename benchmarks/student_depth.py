@@ -23,17 +23,17 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from commons.settings import Settings
+from commons.warehouse import Warehouse
 from edge_export.bundle import build_bundle, onnx_logits
 from edge_export.parity import ort_session
 from edge_export.vocabulary import prune_vocabulary
-from commons.settings import Settings
-from training.features import examples_of
-from commons.warehouse import Warehouse
 from training.calibration import best_bias, fold_bias
 from training.config import preset
 from training.decisions import DECISIONS
 from training.distill import distil_student
 from training.encoder import base_model_path, load_classifier, load_tokenizer
+from training.features import examples_of
 from training.loop import predict_logits, seed_everything
 from training.metrics import prf
 from training.model_store import ModelStore

@@ -37,25 +37,22 @@ NEGATIVE_REVIEW: dict[str, Any] = {
 PRICE_WINDOW = 32
 STOCK_WINDOW = 8
 
-PRICE_SPIKE: dict[str, Any] = {
-    "decision": "price_spike",
-    "fields": {
-        "product_id": {"type": "string", "role": "key", "required": False, "max_length": 256},
-        "title": {"type": "string", "role": "feature", "required": True, "max_length": 500},
-        "prices": {"type": "number_list", "role": "feature", "required": True, "length": PRICE_WINDOW,
-                   "min": 1e-6, "max": 1e12},
-    },
-}
 
-URGENT_INVENTORY: dict[str, Any] = {
-    "decision": "urgent_inventory",
-    "fields": {
-        "product_id": {"type": "string", "role": "key", "required": False, "max_length": 256},
-        "title": {"type": "string", "role": "feature", "required": True, "max_length": 500},
-        "stock_counts": {"type": "number_list", "role": "feature", "required": True, "length": STOCK_WINDOW,
-                         "min": 0, "max": 1e9},
-    },
-}
+def _windowed(decision: str, window_field: str, length: int, low: float, high: float) -> dict[str, Any]:
+    """A contract of a product title plus a window of ``length`` numbers in [low, high]."""
+    return {
+        "decision": decision,
+        "fields": {
+            "product_id": {"type": "string", "role": "key", "required": False, "max_length": 256},
+            "title": {"type": "string", "role": "feature", "required": True, "max_length": 500},
+            window_field: {"type": "number_list", "role": "feature", "required": True, "length": length,
+                           "min": low, "max": high},
+        },
+    }
+
+
+PRICE_SPIKE = _windowed("price_spike", "prices", PRICE_WINDOW, 1e-6, 1e12)
+URGENT_INVENTORY = _windowed("urgent_inventory", "stock_counts", STOCK_WINDOW, 0, 1e9)
 
 CONTRACTS: dict[str, dict[str, Any]] = {"negative_review": NEGATIVE_REVIEW, "price_spike": PRICE_SPIKE,
                                         "urgent_inventory": URGENT_INVENTORY}

@@ -1,4 +1,4 @@
-"""The signal record: one harvested observation of one product (DESIGN.md contract).
+"""The signal record: one harvested observation of one product (docs/ARCHITECTURE.md, "Data contracts").
 
 A record is a plain dict at rest (DuckDB rows, JSON lines) and a :class:`SignalRecord` in code.
 ``price`` is a :class:`~decimal.Decimal` in code and its canonical string (``"51.77"``) at rest,

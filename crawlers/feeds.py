@@ -34,16 +34,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-from itertools import islice
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
 from commons.record import Provenance, SignalRecord, utcnow
+from crawlers.loads import Load
 
 VERSION = "1.0.0"
 SPIDER_VERSION = f"review_feed@{VERSION}"
@@ -65,23 +66,19 @@ class RowError(HarvestError, ValueError):
         self.product_id = product_id
 
 
-@dataclass
-class FeedLoad:
+@dataclass(kw_only=True)
+class FeedLoad(Load):
     """What one feed file turned into.
 
     Attributes:
         path: absolute path of the file.
         source: ``reviews/<file stem>``.
         rows_in: data rows read (header excluded).
-        records: ``SignalRecord.to_dict()`` dicts.
-        quarantine: quarantine rows (shape: :func:`commons.quarantine.quarantine_row`).
     """
 
     path: Path
     source: str
     rows_in: int = 0
-    records: list[dict[str, Any]] = field(default_factory=list)
-    quarantine: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -14,11 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from crawlers.items import BookPage, Quarantined
 from commons.quarantine import quarantine_row
+from commons.record import AVAILABILITY, Provenance, SignalRecord
 from commons.staging import QUARANTINE as QUARANTINE_FILE
 from commons.staging import RECORDS as ITEMS_FILE
-from commons.record import AVAILABILITY, Provenance, SignalRecord
+from crawlers.items import BookPage, Quarantined
 
 OUT_DIR_SETTING = "EDGE_INSIGHTS_OUT_DIR"
 STATS_PREFIX = "edge_insights/"
@@ -84,11 +84,11 @@ class NormalizePipeline:
             return item
         spider = self.crawler.spider
         try:
-            return normalise(item, source=spider.name, crawl_id=spider.crawl_id,
+            return normalise(item, source=spider.source, crawl_id=spider.crawl_id,
                              spider_version=spider.version)
         except ValueError as exc:
             return Quarantined(quarantine_row(
-                source=spider.name, reason=f"normalise_error: {exc}", crawl_id=spider.crawl_id,
+                source=spider.source, reason=f"normalise_error: {exc}", crawl_id=spider.crawl_id,
                 url=item.url, product_id=item.fields.get("product_id"),
                 http_status=item.http_status, record=item.fields))
 

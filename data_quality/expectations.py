@@ -24,8 +24,8 @@ import pandas as pd  # noqa: E402
 from great_expectations import expectations as gxe  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
-from commons.record import AVAILABILITY  # noqa: E402
 from commons.contracts import review_text_of  # noqa: E402
+from commons.record import AVAILABILITY  # noqa: E402
 from data_quality.currencies import ISO_4217  # noqa: E402
 from data_quality.pii import RESIDUAL_PII_REGEXES  # noqa: E402
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from commons.errors import assert_conserved
 from commons.record import AVAILABILITY
 from data_quality.currencies import ISO_4217
 from data_quality.pii import find_pii
-from commons.errors import assert_conserved
 from data_quality.quarantine import Split, quarantine_record
 
 Rule = Callable[[dict[str, Any]], bool]
@@ -109,7 +109,7 @@ RULES: dict[str, dict[str, Rule]] = {
     },
 }
 """Rule name → predicate (True = passes), per rule set. Ranges come from the signal-record
-contract (DESIGN.md: rating 0–5); review feeds rate 1–5 stars (reviews/SOURCES.md)."""
+contract (docs/ARCHITECTURE.md: rating 0–5); review feeds rate 1–5 stars (reviews/SOURCES.md)."""
 
 
 def rule_set_of(record: dict[str, Any]) -> str:

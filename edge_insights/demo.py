@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import numpy as np
 
-from edge_insights.pods import running_pod
 from commons.settings import Settings
+from edge_insights.pods import running_pod
 
 
 @dataclass

@@ -1,1 +1,1 @@
-"""Composition root: the Dagster asset graph that chains every room (DESIGN.md data flow)."""
+"""Composition root: the Dagster asset graph that chains every room (docs/ARCHITECTURE.md, "The cold path")."""

@@ -13,8 +13,14 @@ from orchestration import checks
 from orchestration.assets import backfill, feedback, harvest, quality, replay
 from orchestration.assets.models import decision_assets
 from orchestration.jobs import backfill_job, feedback_job, harvest_job, main_job, replay_job, retrain_job
-from orchestration.resources import (CrawlResource, DecisionLogResource, MlflowResource, StagingResource,
-                                     TrainingResource, WarehouseResource)
+from orchestration.resources import (
+    CrawlResource,
+    DecisionLogResource,
+    MlflowResource,
+    StagingResource,
+    TrainingResource,
+    WarehouseResource,
+)
 from orchestration.schedules import harvest_schedule
 from orchestration.sensors import divergence_sensor
 from training.decisions import DECISIONS

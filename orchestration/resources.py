@@ -15,6 +15,7 @@ from commons.warehouse import Warehouse
 from training.config import TrainConfig, preset
 from training.model_store import ModelStore
 from training.registry import experiment_id
+from training.tracking import log_stage
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -48,6 +49,13 @@ class MlflowResource(dg.ConfigurableResource):
         run = client.create_run(exp, run_name=f"{decision}-{dagster_run_id[:8]}",
                                 tags={"dagster_run_id": dagster_run_id, "decision": decision})
         return run.info.run_id
+
+    def log_stage(self, dagster_run_id: str, decision: str, **logged) -> str:
+        """Log one training stage (:func:`training.tracking.log_stage` arguments) into the run's
+        MLflow run; returns that run's id."""
+        run_id = self.run_for(dagster_run_id, decision)
+        log_stage(self.client(), run_id, **logged)
+        return run_id
 
 
 class CrawlResource(dg.ConfigurableResource):

@@ -46,8 +46,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from commons.manifest import MANIFEST_NAME, BundleError
 from commons.http import BodyTooLarge, error_response, read_body
+from commons.manifest import MANIFEST_NAME, BundleError
 
 from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry

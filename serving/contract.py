@@ -1,14 +1,7 @@
 """Enforce a decision's feature contract on request records, and digest what the model saw.
 
-The contract arrives inside the bundle manifest (key ``feature_contract``) as plain JSON::
-
-    {"decision": str,
-     "fields": {name: {"type": "string"|"number"|"integer"|"number_list",
-                       "role": "feature"|"key",      # keys are logged, never fed to the model
-                       "required": bool,
-                       "max_length": int,            # strings only, characters
-                       "length": int,                # number_list only, exact element count
-                       "min": float, "max": float}}} # numbers; per element for number_list
+The contract arrives inside the bundle manifest (key ``feature_contract``) as plain JSON, in the
+shape :mod:`commons.contracts` describes.
 
 A record may hold only contract fields (data minimisation is the harvester's job; a pod refuses
 rather than silently drops). A ``null`` optional field counts as absent. A string must be valid

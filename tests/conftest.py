@@ -9,6 +9,19 @@ import pytest
 
 from commons.settings import Settings
 
+# Fixtures that build models, start servers or run jobs: a test using one is in the slow tier.
+SLOW_FIXTURES = {"edge_bundle", "central_bundle", "hybrid_bundle", "hybrid_central_bundle", "webhook", "job_run"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tiers: ``e2e`` (tests/e2e), ``slow`` (a slow fixture or a module marked slow), the rest
+    are units (``make test-fast`` runs them)."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+        elif SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _state_in_tmp(tmp_path_factory) -> None:

@@ -7,13 +7,13 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from transformers import PreTrainedTokenizerFast
 
 from training.config import TrainConfig
 from training.encoder import EncoderClassifier, pretrained_classifier, student_from_teacher
-from training.lora import merged, with_lora
 from training.loop import FRESH_LR_FACTOR, Inputs, LossFn, train
+from training.lora import merged, with_lora
 from training.probe import probe
-from transformers import PreTrainedTokenizerFast
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: torch.Tensor,
@@ -42,12 +42,7 @@ def fine_tune_teacher(tokenizer: PreTrainedTokenizerFast, inputs: Inputs, labels
     def loss_fn(logits: torch.Tensor, idx: list[int]) -> torch.Tensor:
         return F.cross_entropy(logits, y[idx])
 
-    factor = _probe_numeric(model, tokenizer, inputs, loss_fn, cfg)
-    model = with_lora(model, cfg)
-    losses = train(model, tokenizer, inputs, loss_fn, epochs=cfg.teacher_epochs, batch_size=cfg.batch_size,
-                   lr=cfg.teacher_lr, max_length=cfg.max_length, seed=cfg.seed, fresh_lr_factor=factor,
-                   on_step=on_step)
-    return merged(model), losses
+    return _fit(model, tokenizer, inputs, loss_fn, cfg, cfg.teacher_epochs, cfg.teacher_lr, on_step)
 
 
 def distil_student(teacher: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: Inputs,
@@ -66,11 +61,18 @@ def distil_student(teacher: EncoderClassifier, tokenizer: PreTrainedTokenizerFas
     def loss_fn(logits: torch.Tensor, idx: list[int]) -> torch.Tensor:
         return kd_loss(logits, t[idx], y[idx], cfg.temperature, cfg.alpha)
 
+    return _fit(model, tokenizer, inputs, loss_fn, cfg, cfg.student_epochs, cfg.student_lr, on_step)
+
+
+def _fit(model: EncoderClassifier, tokenizer: PreTrainedTokenizerFast, inputs: Inputs, loss_fn: LossFn,
+         cfg: TrainConfig, epochs: int, lr: float, on_step: Callable[[int, float], None] | None
+         ) -> tuple[EncoderClassifier, list[float]]:
+    """Probe the numeric branch (if any), then train LoRA + head with ``loss_fn``; returns the
+    merged model and its per-step losses."""
     factor = _probe_numeric(model, tokenizer, inputs, loss_fn, cfg)
     model = with_lora(model, cfg)
-    losses = train(model, tokenizer, inputs, loss_fn, epochs=cfg.student_epochs, batch_size=cfg.batch_size,
-                   lr=cfg.student_lr, max_length=cfg.max_length, seed=cfg.seed, fresh_lr_factor=factor,
-                   on_step=on_step)
+    losses = train(model, tokenizer, inputs, loss_fn, epochs=epochs, batch_size=cfg.batch_size, lr=lr,
+                   max_length=cfg.max_length, seed=cfg.seed, fresh_lr_factor=factor, on_step=on_step)
     return merged(model), losses
 
 

@@ -38,12 +38,12 @@ import io
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from commons.errors import HarvestError, assert_conserved
-from crawlers.intake.contract import (PUSH_FIELDS, REQUIRED_FIELDS, RowInvalid,
-                                      quarantine_invalid, to_record)
+from crawlers.intake.contract import PUSH_FIELDS, REQUIRED_FIELDS, RowInvalid, quarantine_invalid, to_record
+from crawlers.loads import Load
 
 JSONL = "jsonl"
 CSV = "csv"
@@ -83,23 +83,19 @@ class Limits:
     max_rows: int = 20_000
 
 
-@dataclass
-class Batch:
+@dataclass(kw_only=True)
+class Batch(Load):
     """What one accepted batch turned into.
 
     Attributes:
         batch_id: the batch id (``provenance.crawl_id`` of its records).
         format: ``"jsonl"`` or ``"csv"``.
         rows: data rows read.
-        records: ``SignalRecord.to_dict()`` dicts.
-        quarantine: quarantine rows (shape: :func:`commons.quarantine.quarantine_row`).
     """
 
     batch_id: str
     format: str
     rows: int = 0
-    records: list[dict[str, Any]] = field(default_factory=list)
-    quarantine: list[dict[str, Any]] = field(default_factory=list)
 
 
 def batch_format(*, content_type: str | None = None, filename: str | None = None) -> str:

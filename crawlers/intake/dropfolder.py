@@ -27,11 +27,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from crawlers.intake.batch import (SUFFIXES, Batch, BatchRefused, Limits, batch_format,
-                                   parse_batch)
 from commons.errors import assert_conserved
+from crawlers.intake.batch import SUFFIXES, Batch, BatchRefused, Limits, batch_format, parse_batch
+from crawlers.loads import Load
 
 PROCESSED = "processed"
 REFUSED = "refused"
@@ -64,8 +63,8 @@ class FileLoad:
     reason: str | None = None
 
 
-@dataclass
-class InboxLoad:
+@dataclass(kw_only=True)
+class InboxLoad(Load):
     """What one load of an inbox turned into.
 
     Attributes:
@@ -76,8 +75,6 @@ class InboxLoad:
     """
 
     crawl_id: str
-    records: list[dict[str, Any]] = field(default_factory=list)
-    quarantine: list[dict[str, Any]] = field(default_factory=list)
     files: list[FileLoad] = field(default_factory=list)
 
     @property

@@ -8,7 +8,7 @@ Each observation becomes one signal record checked by :func:`crawlers.intake.con
   ASIN, ``title`` the product's name from ``products.csv`` (None for an ASIN not listed there);
 - ``price`` the integer yen amount as a Decimal, ``currency`` the row's code (``JPY``);
 - ``availability`` ``"unknown"``: the source records a list price, never a stock state, and
-  DESIGN.md trains on stock states only "where real ones exist" — inferring ``in_stock`` from a
+  models train on stock states only where real ones exist — inferring ``in_stock`` from a
   listed price would invent labels;
 - ``crawled_at`` the observation's timestamp (UTC): a record observes when the price was seen;
 - ``provenance``: ``crawl_id`` ``amazon_jp_price_history:<YYYY-MM-DD>`` (the partition),
@@ -38,8 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from commons.errors import assert_conserved
-from crawlers.intake.contract import (RowInvalid, quarantine_invalid,
-                                      to_record)
+from crawlers.intake.contract import RowInvalid, quarantine_invalid, to_record
 
 VERSION = "1.0.0"
 SOURCE = "amazon_jp_price_history"

@@ -29,24 +29,23 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import scrapy
-from scrapy.exceptions import (DownloadCancelledError, DownloadTimeoutError, IgnoreRequest,
-                               ResponseDataLossError)
+from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
 from scrapy.http import Response, TextResponse
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
+from commons.record import utcnow
 from crawlers.items import BookPage, Quarantined
 from crawlers.parsing import ParseError, parse_book_detail, parse_listing
 from crawlers.pipelines import STATS_PREFIX
-from commons.quarantine import quarantine_row
-from commons.record import utcnow
+from crawlers.spiders.base import SignalSpider
 
 # Bump when parsing or normalisation changes what a page turns into.
 VERSION = "1.1.0"
 
 
-class BooksSpider(scrapy.Spider):
+class BooksSpider(SignalSpider):
     """Crawl a books.toscrape shop from ``start_url``.
 
     Args:
@@ -59,8 +58,9 @@ class BooksSpider(scrapy.Spider):
     Stats written: ``edge_insights/pages`` (responses received, robots.txt excluded).
     """
 
-    name = "books_toscrape"
-    version = f"{name}@{VERSION}"
+    name = "books"  # `scrapy crawl books`
+    source = "books_toscrape"
+    version = f"{source}@{VERSION}"
 
     def __init__(self, start_url: str, crawl_id: str, max_requests: int | str | None = None,
                  *args: Any, **kwargs: Any) -> None:
@@ -146,10 +146,6 @@ class BooksSpider(scrapy.Spider):
     def _count_response(self, response: Response) -> None:
         self.crawler.stats.inc_value(STATS_PREFIX + "pages")
 
-    def _quarantine(self, url: str, reason: str, http_status: int | None) -> Quarantined:
-        return Quarantined(quarantine_row(source=self.name, reason=reason,
-                                          crawl_id=self.crawl_id, url=url,
-                                          http_status=http_status))
 
 
 def with_fallback_encoding(response: Response) -> Response:

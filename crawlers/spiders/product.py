@@ -14,13 +14,13 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from commons.record import SignalRecord
 from crawlers.extraction.page import VERSION, extract_record
 from crawlers.items import Quarantined
-from commons.quarantine import quarantine_row
-from commons.record import SignalRecord
+from crawlers.spiders.base import SignalSpider
 
 
-class ProductSpider(scrapy.Spider):
+class ProductSpider(SignalSpider):
     """Extract one signal record per product page.
 
     Args:
@@ -28,8 +28,9 @@ class ProductSpider(scrapy.Spider):
         crawl_id: id written into every record's provenance and every quarantine row.
     """
 
-    name = "generic"
-    version = f"{name}@{VERSION}"
+    name = "product"  # `scrapy crawl product -a start_urls=URL,URL -a crawl_id=ID`
+    source = "generic"
+    version = f"{source}@{VERSION}"
 
     def __init__(self, start_urls: list[str] | str, crawl_id: str, *args: Any,
                  **kwargs: Any) -> None:
@@ -65,7 +66,3 @@ class ProductSpider(scrapy.Spider):
         yield self._quarantine(failure.request.meta["link"],
                                f"download_error: {type(failure.value).__name__}", None)
 
-    def _quarantine(self, url: str, reason: str, http_status: int | None) -> Quarantined:
-        return Quarantined(quarantine_row(source=self.name, reason=reason,
-                                          crawl_id=self.crawl_id, url=url,
-                                          http_status=http_status))

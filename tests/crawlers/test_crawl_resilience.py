@@ -22,7 +22,9 @@ from crawlers.middlewares import BackoffRetryMiddleware, retry_after_s
 from crawlers.spiders.books import failure_reason
 from hostile_site import CASES, MAXSIZE, SLOW_S, serve_hostile_site
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # trains models, crawls or starts processes
+
+REPO = Path(__file__).resolve().parents[2]
 
 BACKOFF_BASE, BACKOFF_MAX = 0.05, 0.2  # seconds
 # Loopback pace: no start delay, short backoff, a timeout below the slow page's first answer.

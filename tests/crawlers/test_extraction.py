@@ -142,7 +142,7 @@ def test_malformed_json_ld_does_not_crash(data_dir, name):
 
 @pytest.fixture(scope="module")
 def scores(data_dir):
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "extraction_score.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "extraction_score.py"
     spec = importlib.util.spec_from_file_location("extraction_score", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -61,24 +61,16 @@ def job_run(slice_data: Path, tmp_path_factory):
     """Run ``edge_insights_job`` (tiny preset) in a fresh state folder; returns (settings, outcome)."""
     from edge_insights.demo import run_job
 
-    saved = {k: os.environ.get(k) for k in ("EDGE_INSIGHTS_STATE_DIR", "EDGE_INSIGHTS_DATA_DIR")}
-    os.environ["EDGE_INSIGHTS_STATE_DIR"] = str(tmp_path_factory.mktemp("e2e_state"))
-    os.environ["EDGE_INSIGHTS_DATA_DIR"] = str(slice_data)
-    settings = Settings.from_env().ensure()
-    size = {"preset": "tiny", "max_pages": 15, "max_reviews": 0}
+    settings = Settings.from_env(state_dir=tmp_path_factory.mktemp("e2e_state"), data_dir=slice_data,
+                                 preset="tiny", max_pages=15, max_reviews=0).ensure()
     for job_name, first, last in (("price_history_backfill", "2024-02-17", "2024-05-16"),
                                   ("market_replay", "2024-06-01", "2024-06-12")):
-        loaded = run_job(job_name, settings, partition_range=(first, last), **size)
+        loaded = run_job(job_name, settings, partition_range=(first, last))
         assert loaded.success, loaded.failures
-    outcome = run_job("edge_insights_job", settings, **size)
+    outcome = run_job("edge_insights_job", settings)
     assert outcome.success, outcome.failures
     yield settings, outcome
-    # Later test modules read the real data folder and the session's own state folder.
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    # Later test modules use the session's own state folder (ensure() points DAGSTER_HOME & co. at it).
     Settings.from_env().ensure()
 
 
@@ -190,7 +182,8 @@ def test_pod_decides_over_http(job_run):
 def test_dagster_dev_loads_definitions_and_sees_the_run(job_run):
     settings, outcome = job_run
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
+    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home), "EDGE_INSIGHTS_STATE_DIR": str(settings.state_dir),
+           "EDGE_INSIGHTS_DATA_DIR": str(settings.data_dir)}
     process = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-m", "orchestration.definitions",
                                 "-h", "127.0.0.1", "-p", str(port)], env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -29,7 +29,7 @@ from crawlers.intake.dropfolder import read_inbox
 from commons.quarantine import QUARANTINE_FIELDS
 from commons.record import content_digest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

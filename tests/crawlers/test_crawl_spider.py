@@ -17,7 +17,9 @@ from dagster_pipes import encode_param
 
 from crawlers.static_site import serve_folder
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # trains models, crawls or starts processes
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_crawl(start_url: str, out: Path, crawl_id: str, *extra: str,

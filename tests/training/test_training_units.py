@@ -16,6 +16,8 @@ from training.encoder import EncoderClassifier, kept_layers, student_from_teache
 from training.examples import balance, label_of, split_by_product, to_examples
 from training.metrics import abstain_threshold, agreement, prf
 
+pytestmark = pytest.mark.slow  # trains models, crawls or starts processes
+
 
 def test_kd_loss_matches_hinton_formula():
     torch.manual_seed(0)

@@ -20,7 +20,7 @@ CURRENCY_EVAL_CORRECT = 101
 
 @pytest.fixture(scope="module")
 def bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "price_strings.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "price_strings.py"
     spec = importlib.util.spec_from_file_location("price_strings_bench", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

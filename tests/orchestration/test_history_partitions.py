@@ -13,6 +13,8 @@ import pytest
 
 from commons.settings import Settings
 
+pytestmark = pytest.mark.slow  # trains models, crawls or starts processes
+
 DAYS = ("2024-03-15", "2024-03-17")
 
 

@@ -12,6 +12,8 @@ from edge_export.vocabulary import prune_vocabulary, restrict_model
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
 from training.loop import Inputs, predict_logits
 
+pytestmark = pytest.mark.slow  # trains models, crawls or starts processes
+
 MAX_LENGTH = 48
 KEEP_TOP = 3000  # specials, characters and ~2,000 of the most frequent words
 

@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from commons.manifest import MANIFEST_NAME, write_manifest
 from serving.router import shadow_selected
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 URL = "/v1/decisions/negative_review"
 READY_TIMEOUT_S = 30.0
 

@@ -26,7 +26,9 @@ import pytest
 
 from crawlers.replay import MarketReplay, replay_prices, serve_replay
 
-REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # trains models, crawls or starts processes
+
+REPO = Path(__file__).resolve().parents[2]
 SEED = 11
 START = datetime(2024, 6, 1, tzinfo=timezone.utc)
 ATTIC = "catalogue/a-light-in-the-attic_1000/index.html"

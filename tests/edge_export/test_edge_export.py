@@ -11,6 +11,8 @@ from commons.manifest import BundleError, load_manifest
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
 from training.loop import Inputs
 
+pytestmark = pytest.mark.slow  # trains models, crawls or starts processes
+
 
 @pytest.fixture(scope="module")
 def model_and_texts(data_dir):

@@ -13,6 +13,8 @@ from training.loop import Inputs, predict_logits
 from training.metrics import prf
 from training.probe import probe
 
+pytestmark = pytest.mark.slow  # trains models, crawls or starts processes
+
 NUMERIC = {"kind": "price_log_ratio", "width": PRICE_WINDOW}
 
 

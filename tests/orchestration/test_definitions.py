@@ -1,0 +1,56 @@
+"""The definitions alone decide where a run reads and writes: two state folders, one process."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dagster as dg
+
+from commons.settings import Settings
+from orchestration.definitions import build_definitions
+
+REPO = Path(__file__).resolve().parents[2]
+STAGES = ("signal_features", "teacher_model", "student_model", "edge_bundle", "central_bundle", "registered_model",
+          "deployed_bundle")
+
+
+def test_two_state_folders_in_one_process(tmp_path, data_dir):
+    first = build_definitions(Settings(state_dir=tmp_path / "a", data_dir=data_dir, preset="tiny"))
+    second = build_definitions(Settings(state_dir=tmp_path / "b", data_dir=data_dir, max_pages=7))
+    resources = [defs.resources for defs in (first, second)]
+    assert resources[0]["warehouse"].path == str(tmp_path / "a" / "warehouse.duckdb")
+    assert resources[1]["warehouse"].path == str(tmp_path / "b" / "warehouse.duckdb")
+    assert resources[0]["training"].preset == "tiny" and resources[1]["training"].preset == "demo"
+    assert (resources[0]["crawl"].max_pages, resources[1]["crawl"].max_pages) == (0, 7)
+    for name in ("staging", "decision_log", "training", "crawl", "mlflow"):
+        a, b = (r[name].model_dump() for r in resources)
+        assert any(str(tmp_path / "a") in str(v) for v in a.values())
+        assert any(str(tmp_path / "b") in str(v) for v in b.values())
+        assert not any(str(tmp_path / "a") in str(v) for v in b.values())
+
+
+def test_the_asset_graph_is_what_the_docs_name(tmp_path, data_dir):
+    defs = build_definitions(Settings(state_dir=tmp_path, data_dir=data_dir))
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    shared = {"raw_harvest", "raw_reviews", "raw_pushed", "scrubbed_signals", "validated_signals", "signal_history",
+              "price_history", "replay_harvest", "divergence_report"}
+    decisions = {f"{name}/{stage}" for name in ("negative_review", "price_spike", "urgent_inventory")
+                 for stage in STAGES}
+    assert keys == shared | decisions
+    central = graph.get(dg.AssetKey(["price_spike", "central_bundle"]))
+    assert {k.to_user_string() for k in central.parent_keys} == {"price_spike/teacher_model"}
+    checks = {key.name for key in graph.asset_check_keys}
+    assert checks == {"books_expectations", "reviews_expectations", "rows_conserved"}
+
+
+def test_only_the_roots_read_the_environment():
+    """``Settings.from_env`` is called by the command line and the definitions module only."""
+    callers = sorted(str(path.relative_to(REPO)) for room in ("commons", "crawlers", "data_quality", "training",
+                                                              "edge_export", "serving", "orchestration",
+                                                              "edge_insights")
+                     for path in (REPO / room).rglob("*.py")
+                     if re.search(r"Settings\.from_env\(", path.read_text(encoding="utf-8"))
+                     and path.name != "settings.py")
+    assert callers == ["edge_insights/cli.py", "orchestration/definitions.py"]
