@@ -128,6 +128,13 @@ class Settings:
         """Logs of the processes the command line starts (pods, UI servers)."""
         return self.state_dir / "logs"
 
+    def environment(self) -> dict[str, str]:
+        """These settings as the environment variables :meth:`from_env` reads (plus
+        ``DAGSTER_HOME``), for child processes that must see the same state and run size."""
+        return {STATE_ENV: str(self.state_dir), DATA_ENV: str(self.data_dir), PRESET_ENV: self.preset,
+                MAX_PAGES_ENV: str(self.max_pages), MAX_REVIEWS_ENV: str(self.max_reviews),
+                "DAGSTER_HOME": str(self.dagster_home)}
+
     def ensure(self) -> "Settings":
         """Create the state folder tree and point third-party caches into it.
 
@@ -139,11 +146,12 @@ class Settings:
                      self.staging_dir, self.inbox_dir, self.decision_log_dir,
                      self.cache_dir, self.crawls_dir, self.logs_dir):
             path.mkdir(parents=True, exist_ok=True)
-        instance_yaml = self.dagster_home / "dagster.yaml"
-        if not instance_yaml.exists():
-            # SQLite storage under the state folder is Dagster's default for DAGSTER_HOME; the file
-            # only switches telemetry off (no network here) and silences the missing-file warning.
-            instance_yaml.write_text("telemetry:\n  enabled: false\n")
+        # SQLite storage under the state folder is Dagster's default for DAGSTER_HOME. Runs start
+        # as soon as they are launched (no queue, so no daemon is needed for the demo's or the UI's
+        # launches); telemetry is off (no network here).
+        (self.dagster_home / "dagster.yaml").write_text(
+            "telemetry:\n  enabled: false\n"
+            "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: DefaultRunCoordinator\n")
         # Paths derived from the state folder follow it (a test may switch state folders).
         os.environ["HF_HOME"] = str(self.cache_dir / "huggingface")
         os.environ["MPLCONFIGDIR"] = str(self.cache_dir / "matplotlib")

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from commons.warehouse import Warehouse
 from edge_export.bundle import onnx_logits
+from edge_export.mlflow_model import log_bundle_model
 from edge_export.parity import ort_session
 from training.config import TrainConfig
 from training.decisions.base import DecisionSpec
@@ -57,11 +58,14 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
     champion, before = champion_f1(client, wh, name)
     gate = evaluate_gate(bundle["shipped_f1"], state["teacher"]["f1"], state["baseline"]["f1"], before,
                          cfg.promotion_min_f1_ratio, cfg.gate_on_baseline)
+    card = model_card(name, spec.label_rule, spec.contract, state, gate.reason)
     client.log_artifacts(run_id, str(central_dir), artifact_path="central_bundle")
-    client.log_text(run_id, model_card(name, spec.label_rule, spec.contract, state, gate.reason), "model_card.md")
+    client.log_text(run_id, card, "model_card.md")
     client.log_dict(run_id, bundle["input_example"], "input_example.json")
     log_stage(client, run_id, metrics={f"bundle_{key}": bundle[key] for key in BUNDLE_METRICS})
-    version = register_bundle(client, name, run_id, edge_dir, tags={
+    logged = log_bundle_model(client.tracking_uri, run_id, edge_dir, spec.contract, bundle["input_example"])
+    version = register_bundle(client, name, run_id, edge_dir, model_uri=logged.model_uri, model_id=logged.model_id,
+                              description=card, tags={
         "bundle_sha256": bundle["edge_sha256"], "teacher_bundle_sha256": central["central_sha256"],
         "quantization": bundle["quantization"], "dagster_run_id": dagster_run_id,
         "signature": json.dumps(spec.contract["fields"], sort_keys=True)[:5000],

@@ -3,9 +3,6 @@ parse-price). Commands import their rooms lazily, so ``serve`` never loads torch
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -40,8 +37,9 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         raise typer.BadParameter(f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESETS))}",
                                  param_hint="'--preset'")
     from edge_insights.demo import run_job, serve_and_decide, summarise, write_summary
+    from edge_insights.links import Links
     from edge_insights.report import print_summary
-    from orchestration.partitions import PRICE_HISTORY_PARTITIONS, REPLAY_PARTITIONS
+    from orchestration.partitions import CRAWL_PARTITIONS, PRICE_HISTORY_PARTITIONS, REPLAY_PARTITIONS
     from training.decisions import DECISIONS
 
     settings = Settings.from_env(preset=preset, max_pages=max_pages, max_reviews=max_reviews).ensure()
@@ -62,7 +60,8 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
             if event.event_type_value == "STEP_START":
                 stages.step(f"edge_insights_job: {event.step_key}")
 
-        job = run_job("edge_insights_job", settings, on_event=on_event)
+        job = run_job("edge_insights_job", settings, on_event=on_event,
+                      partition_key=CRAWL_PARTITIONS.get_last_partition_key())
     for outcome in (*runs.values(), job):
         if not outcome.success:
             console.print(f"[red]run {outcome.run_id} failed[/]")
@@ -82,6 +81,9 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
     summary = summarise(settings, history, job, served, feedback)
     write_summary(settings, summary)
     print_summary(console, summary)
+    console.print("Where to look (`make ui`):", highlight=False)
+    for line in [f"Dagster run of edge_insights_job  {Links().dagster_run(job.run_id)}", *Links().for_state(settings)]:
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -148,28 +150,17 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
 
 
 @app.command()
-def ui(dagster_port: int = typer.Option(3000), mlflow_port: int = typer.Option(5000)) -> None:
-    """Dagster UI and MLflow UI on loopback over the state folder (Ctrl-C stops both)."""
+def ui(dagster_port: int = typer.Option(3000, min=1, max=65535),
+       mlflow_port: int = typer.Option(5000, min=1, max=65535)) -> None:
+    """Dagster UI and MLflow UI on loopback over the state folder; Ctrl-C (or SIGTERM) stops both."""
+    from edge_insights.links import Links
+    from edge_insights.ui import run_ui
+
     settings = Settings.from_env().ensure()
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)}
-    processes = [
-        subprocess.Popen([str(bin_dir / "dagster"), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1",
-                          "-p", str(dagster_port)], env=env, start_new_session=True),
-        subprocess.Popen([str(bin_dir / "mlflow"), "ui", "--backend-store-uri", settings.tracking_uri,
-                          "--host", "127.0.0.1", "--port", str(mlflow_port)], env=env, start_new_session=True),
-    ]
-    console.print(f"Dagster UI http://127.0.0.1:{dagster_port}  ·  MLflow UI http://127.0.0.1:{mlflow_port}")
-    try:
-        for process in processes:
-            process.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for process in processes:
-            # dagster dev starts a code server and a daemon: stop the whole process group.
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+    links = Links(dagster=f"http://127.0.0.1:{dagster_port}", mlflow=f"http://127.0.0.1:{mlflow_port}")
+    for line in links.for_state(settings):
+        console.print(line, highlight=False, soft_wrap=True)
+    raise typer.Exit(run_ui(settings, dagster_port=dagster_port, mlflow_port=mlflow_port))
 
 
 @app.command()

@@ -12,15 +12,19 @@ from the decision logs; (6) a summary is printed and written to ``<state>/demo_s
 from __future__ import annotations
 
 import json
-import threading
+import os
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 
+from commons.errors import OrchestrationError
 from commons.settings import Settings
 from edge_insights.pods import running_pod
 
@@ -35,68 +39,73 @@ class JobOutcome:
     checks: dict[str, bool] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_events(cls, run_id: str, success: bool, events: list) -> "JobOutcome":
+        """Gather a run's materialisation metadata, check results and failures from its events."""
+        outcome = cls(run_id=run_id, success=success)
+        for event in events:
+            if event.event_type_value == "ASSET_MATERIALIZATION":
+                mat = event.event_specific_data.materialization
+                outcome.assets[mat.asset_key.to_user_string()] = {k: _metadata_value(v)
+                                                                  for k, v in mat.metadata.items()}
+            elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+                outcome.checks[event.event_specific_data.check_name] = event.event_specific_data.passed
+            elif event.is_failure:
+                outcome.failures.append(f"{event.step_key}: {event.message}")
+        return outcome
+
 
 def _metadata_value(value: Any) -> Any:
     return getattr(value, "value", getattr(value, "data", value))
 
 
-def run_job(job_name: str, settings: Settings, *, on_event=None,
+def run_job(job_name: str, settings: Settings, *, on_event=None, partition_key: str | None = None,
             partition_range: tuple[str, str] | None = None) -> JobOutcome:
-    """Execute a job of the definitions in the persistent instance at ``settings.dagster_home``;
-    a partitioned job runs for its newest complete partition.
+    """Launch a job of the code location the Dagster UI loads (``orchestration.definitions``)
+    through the instance at ``settings.dagster_home`` and wait for it, so its run page, job page
+    and the Overview timeline show it like a run launched from the UI.
 
-    ``on_event(event)`` is called from a polling thread for each new event (progress display).
+    The launch (``dagster job launch``) runs in a child process with ``settings`` as its
+    environment; its log goes to ``<state>/logs/<job>-<run>.log``. ``on_event(event)`` is called
+    for each new Dagster event of the run (progress display).
+
+    Raises:
+        OrchestrationError: the launch failed before the run existed (the message holds the log's tail).
     """
     import dagster as dg
 
-    from orchestration.definitions import build_definitions
-
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
-    # A partitioned job runs for a given range of partitions (one run: single-run backfill policy),
-    # else for its newest complete time window: "now".
     tags = {}
-    partition_key = None
     if partition_range:
+        # One run for the range (the assets' single-run backfill policy).
         tags = {"dagster/asset_partition_range_start": partition_range[0],
                 "dagster/asset_partition_range_end": partition_range[1]}
-    elif job.partitions_def:
-        partition_key = job.partitions_def.get_last_partition_key()
-    with dg.DagsterInstance.get() as instance:
-        done = threading.Event()
-        result: dict[str, Any] = {}
-
-        def execute() -> None:
-            try:
-                result["run"] = job.execute_in_process(
-                    instance=instance, run_id=run_id, raise_on_error=False, partition_key=partition_key, tags=tags,
-                    # The event log keeps every DEBUG event for the UI; the console gets warnings only.
-                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
-            finally:
-                done.set()
-
-        worker = threading.Thread(target=execute, daemon=True)
-        worker.start()
+    elif partition_key:
+        tags = {"dagster/partition": partition_key}
+    log_path = settings.logs_dir / f"{job_name}-{run_id[:8]}.log"
+    command = [str(Path(sys.executable).parent / "dagster"), "job", "launch", "-m", "orchestration.definitions",
+               "-j", job_name, "--run-id", run_id, "--tags", json.dumps(tags)]
+    with open(log_path, "wb") as log, dg.DagsterInstance.get() as instance:
+        # The launcher returns once the run is handed to its worker process; the run goes on there.
+        launcher = subprocess.Popen(command, env={**os.environ, **settings.environment()}, stdout=log,
+                                    stderr=subprocess.STDOUT)
         seen = 0
-        while not done.wait(0.5) or seen < len(instance.all_logs(run_id)):
+        while True:
+            launched = launcher.poll() is not None
+            run = instance.get_run_by_id(run_id)
             events = instance.all_logs(run_id)
             for event in events[seen:]:
                 if on_event and event.dagster_event is not None:
                     on_event(event.dagster_event)
             seen = len(events)
-        worker.join()
-    run = result["run"]
-    outcome = JobOutcome(run_id=run_id, success=run.success)
-    for event in run.all_events:
-        if event.event_type_value == "ASSET_MATERIALIZATION":
-            mat = event.event_specific_data.materialization
-            outcome.assets[mat.asset_key.to_user_string()] = {k: _metadata_value(v) for k, v in mat.metadata.items()}
-        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
-            outcome.checks[event.event_specific_data.check_name] = event.event_specific_data.passed
-        elif event.is_failure:
-            outcome.failures.append(f"{event.step_key}: {event.message}")
-    return outcome
+            if launched and (run is None or run.is_finished):
+                break
+            time.sleep(0.5)
+        if run is None:
+            raise OrchestrationError(f"{job_name} was not launched (exit {launcher.returncode}):\n"
+                                     f"{log_path.read_text(errors='replace')[-3000:]}")
+        return JobOutcome.from_events(run_id, run.status == dg.DagsterRunStatus.SUCCESS,
+                                      [e.dagster_event for e in instance.all_logs(run_id) if e.dagster_event])
 
 
 def held_out_records(settings: Settings, decision: str) -> tuple[list[dict[str, Any]], np.ndarray]:

@@ -37,6 +37,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job],
         schedules=[harvest_schedule],
         sensors=[divergence_sensor],
+        # Steps run one after another in the run's process: on 2 cores a process per step would
+        # re-import torch for every step and make training compete with itself.
+        executor=dg.in_process_executor,
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
             "mlflow": MlflowResource(tracking_uri=settings.tracking_uri, artifact_root=str(settings.artifact_root)),

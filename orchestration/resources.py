@@ -6,6 +6,8 @@ definitions alone decide where a run reads and writes (the UI shows, and a run m
 value). ``dagster-mlflow`` ships only a legacy ``@resource`` (dagster#15053), hence our own.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +17,6 @@ from commons.warehouse import Warehouse
 from training.config import TrainConfig, preset
 from training.model_store import ModelStore
 from training.registry import experiment_id
-from training.tracking import log_stage
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -50,12 +51,23 @@ class MlflowResource(dg.ConfigurableResource):
                                 tags={"dagster_run_id": dagster_run_id, "decision": decision})
         return run.info.run_id
 
-    def log_stage(self, dagster_run_id: str, decision: str, **logged) -> str:
-        """Log one training stage (:func:`training.tracking.log_stage` arguments) into the run's
-        MLflow run; returns that run's id."""
+    @contextmanager
+    def stage(self, dagster_run_id: str, decision: str) -> Iterator[tuple[MlflowClient, str]]:
+        """The MLflow run of this Dagster run and decision for one stage: ``RUNNING`` while the
+        stage runs, then ``FINISHED``, ``FAILED`` (the stage raised) or ``KILLED`` (the run was
+        interrupted), with the end time set each time so the UI shows a duration."""
+        client = self.client()
         run_id = self.run_for(dagster_run_id, decision)
-        log_stage(self.client(), run_id, **logged)
-        return run_id
+        client.update_run(run_id, status="RUNNING")
+        try:
+            yield client, run_id
+        except Exception:
+            client.set_terminated(run_id, "FAILED")
+            raise
+        except BaseException:  # Dagster's interruption and KeyboardInterrupt are BaseExceptions
+            client.set_terminated(run_id, "KILLED")
+            raise
+        client.set_terminated(run_id, "FINISHED")
 
 
 class CrawlResource(dg.ConfigurableResource):

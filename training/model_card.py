@@ -35,6 +35,8 @@ def model_card(decision: str, label_rule: str, contract: dict[str, Any], state: 
         f"{bundle['model_bytes'] / 2**20:.1f} MB; p50/p99 {bundle['latency_p50_ms']:.2f}/"
         f"{bundle['latency_p99_ms']:.2f} ms (1 thread, batch 1).",
         f"**Gate.** {gate}.",
+        f"**Bundle.** sha256 `{bundle['edge_sha256']}` (manifest); its central model: "
+        f"`{state.get('central', {}).get('central_sha256', 'not built')}`.",
         "",
         "**Limits.** Trained on the shared public data sets only; scores are calibrated on held-out products "
         "of the same sources and may drift on other shops — watch the divergence report.",

@@ -1,8 +1,8 @@
 """MLflow model registry for edge bundles: register, alias, promote behind a gate, deploy.
 
-Every bundle becomes a registered model version (``create_model_version`` on the run's artifact
-folder: MLflow 3's ``register_model`` wants a logged model flavour, which a bundle is not). The
-newest version gets alias ``challenger``; ``champion`` moves only through :func:`promote`.
+Every bundle becomes a registered model version of a logged pyfunc model
+(:mod:`edge_export.mlflow_model`) with its model card as description. The newest version gets
+alias ``challenger``; ``champion`` moves only through :func:`promote`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from training.gates import Gate
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 RELEASE_FILE = "release.json"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+REGISTERED_MODEL_DESCRIPTION = (
+    "Edge micro-model for the {name} decision: each version is an edge bundle (ONNX graph, tokenizer, "
+    "manifest) logged as a pyfunc that decides exactly as a pod does. The `champion` alias is what pods "
+    "serve; `challenger` is the newest version. Each version's description is its model card.")
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_root: Path) -> str:
@@ -28,14 +33,18 @@ def experiment_id(client: MlflowClient, name: str, artifact_root: Path) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    return client.create_experiment(name, artifact_location=(artifact_root / name).as_uri())
+    # MLflow 3's UI opens an experiment in its GenAI (traces) view unless told its kind.
+    return client.create_experiment(name, artifact_location=(artifact_root / name).as_uri(),
+                                    tags={EXPERIMENT_KIND_TAG: "custom_model_development"})
 
 
-def register_bundle(client: MlflowClient, model_name: str, run_id: str, bundle_dir: Path,
-                    tags: dict[str, str]) -> str:
-    """Log ``bundle_dir`` as run artifacts ``bundle/`` and register it; alias it ``challenger``.
+def register_bundle(client: MlflowClient, model_name: str, run_id: str, bundle_dir: Path, tags: dict[str, str],
+                    *, model_uri: str, model_id: str | None, description: str) -> str:
+    """Register the logged model ``model_uri`` (the bundle as an MLflow model) as a new version of
+    ``model_name`` with ``description`` (the model card) and ``tags``; alias it ``challenger``.
 
-    A central bundle logged in the same run (``central_bundle/``) travels with the version.
+    The bundle folder is also logged as run artifacts ``bundle/`` — what pods are deployed from
+    (:func:`deploy`); a central bundle logged in the same run (``central_bundle/``) travels with it.
 
     Returns the new version number (string, as MLflow gives it).
     """
@@ -43,9 +52,9 @@ def register_bundle(client: MlflowClient, model_name: str, run_id: str, bundle_d
     try:
         client.get_registered_model(model_name)
     except MlflowException:
-        client.create_registered_model(model_name, description="Edge bundle (ONNX + tokenizer + manifest)")
-    source = f"{client.get_run(run_id).info.artifact_uri}/bundle"
-    version = client.create_model_version(model_name, source=source, run_id=run_id, tags=tags)
+        client.create_registered_model(model_name, description=REGISTERED_MODEL_DESCRIPTION.format(name=model_name))
+    version = client.create_model_version(model_name, source=model_uri, run_id=run_id, tags=tags,
+                                          description=description, model_id=model_id)
     client.set_registered_model_alias(model_name, CHALLENGER, version.version)
     return version.version
 

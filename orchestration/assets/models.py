@@ -15,6 +15,7 @@ from training.features import build_features
 from training.registry import CHAMPION, deploy_champion
 from training.student import train_student
 from training.teacher import train_teacher
+from training.tracking import log_stage
 
 # Where each decision's examples come from, beyond the harvest chain's signal_history.
 EXTRA_SOURCES = {"price_spike": ["price_history"], "urgent_inventory": ["replay_harvest"]}
@@ -55,10 +56,11 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
     def teacher_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       training: TrainingResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         cfg = training.config()
-        result = train_teacher(warehouse.get(), spec, cfg, training.store(name), training.preset)
-        metrics = {f"teacher_{k}": v for k, v in result["metrics"].items()}
-        run_id = mlflow.log_stage(context.run_id, name, params=cfg.to_params(), losses=result["losses"],
-                                  loss_name="teacher_train_loss", metrics=metrics)
+        with mlflow.stage(context.run_id, name) as (client, run_id):
+            result = train_teacher(warehouse.get(), spec, cfg, training.store(name), training.preset)
+            metrics = {f"teacher_{k}": v for k, v in result["metrics"].items()}
+            log_stage(client, run_id, params=cfg.to_params(), losses=result["losses"],
+                      loss_name="teacher_train_loss", metrics=metrics)
         return dg.MaterializeResult(metadata={**metrics, "train_seconds": result["train_seconds"],
                                               "steps": len(result["losses"]), "soft_labels": result["soft_labels"],
                                               "mlflow_run_id": run_id})
@@ -66,11 +68,12 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
     @stage("student_model", [key("teacher_model")], {"pytorch", "mlflow"}, student_text)
     def student_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       training: TrainingResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-        r = train_student(warehouse.get(), spec, training.config(), training.store(name))
-        scores = {**r["metrics"], "ece_raw": r["ece_raw"], "ece": r["ece"]}
-        run_id = mlflow.log_stage(context.run_id, name, losses=r["losses"], loss_name="student_train_loss", metrics={
-            **{f"student_{k}": v for k, v in scores.items()}, "temperature": r["temperature"],
-            **{f"baseline_{k}": v for k, v in r["baseline"].items()}})
+        with mlflow.stage(context.run_id, name) as (client, run_id):
+            r = train_student(warehouse.get(), spec, training.config(), training.store(name))
+            scores = {**r["metrics"], "ece_raw": r["ece_raw"], "ece": r["ece"]}
+            log_stage(client, run_id, losses=r["losses"], loss_name="student_train_loss", metrics={
+                **{f"student_{k}": v for k, v in scores.items()}, "temperature": r["temperature"],
+                **{f"baseline_{k}": v for k, v in r["baseline"].items()}})
         return dg.MaterializeResult(metadata={
             **{f"student_{k}": v for k, v in r["metrics"].items()}, "teacher_f1": r["teacher_f1"],
             "baseline_f1": r["baseline"]["f1"], "f1_ratio": r["metrics"]["f1"] / r["teacher_f1"] if r["teacher_f1"] else 0.0,
@@ -109,10 +112,10 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
            "the gate (≥ fraction of teacher F1, beats the baseline, no regression against the champion).")
     def registered_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                          training: TrainingResource, mlflow: MlflowResource) -> dg.MaterializeResult:
-        run_id = mlflow.run_for(context.run_id, name)
-        r = publish(mlflow.client(), run_id, warehouse.get(), spec, training.config(), training.store(name),
-                    training.bundle_dir(name, "edge"), training.bundle_dir(name, "central"),
-                    dagster_run_id=context.run_id)
+        with mlflow.stage(context.run_id, name) as (client, run_id):
+            r = publish(client, run_id, warehouse.get(), spec, training.config(), training.store(name),
+                        training.bundle_dir(name, "edge"), training.bundle_dir(name, "central"),
+                        dagster_run_id=context.run_id)
         context.log.info(r["reason"])
         return dg.MaterializeResult(metadata={
             "model_name": name, "version": r["version"], "promoted": r["promoted"], "promotion": r["reason"],

@@ -151,6 +151,7 @@ def scores(data_dir):
     return result, time.perf_counter() - start
 
 
+@pytest.mark.slow
 def test_scorer_table(scores):
     result, _ = scores
     assert set(result) == {"ours", "Zyte", "Diffbot", "extruct"}

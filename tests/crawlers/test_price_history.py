@@ -14,6 +14,8 @@ import pytest
 from crawlers.intake.price_history import COLUMNS, SOURCE, SPIDER_VERSION, price_history_batches
 from commons.record import content_digest
 
+pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
+
 KNOWN_ASIN, KNOWN_TIME = "B0CH86QNSG", "2024-03-16T16:06:13.004441+0000"
 
 

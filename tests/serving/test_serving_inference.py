@@ -11,6 +11,8 @@ import pytest
 from commons.manifest import BundleError
 from serving.inference import EdgeModel, softmax
 
+pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
+
 
 @pytest.fixture(scope="module")
 def edge_model(edge_bundle) -> EdgeModel:

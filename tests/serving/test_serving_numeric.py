@@ -23,6 +23,8 @@ from serving.contract import FieldError, NumericInput, check_record, model_input
 from serving.inference import EdgeModel
 from test_serving_pod import as_central, read_log, refused_start, running_pod
 
+pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
+
 URL = "/v1/decisions/price_spike"
 
 

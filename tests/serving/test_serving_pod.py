@@ -25,6 +25,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from commons.manifest import MANIFEST_NAME, write_manifest
 from serving.router import shadow_selected
 
+pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
+
 REPO = Path(__file__).resolve().parents[2]
 URL = "/v1/decisions/negative_review"
 READY_TIMEOUT_S = 30.0

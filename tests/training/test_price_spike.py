@@ -15,6 +15,8 @@ from training.decisions.price_spike import LONG_WINDOW, MAD_FLOOR, SHORT_WINDOW,
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
 from training.loop import Inputs
 
+pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
+
 
 @pytest.fixture(scope="module")
 def histories(data_dir):

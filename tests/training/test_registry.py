@@ -10,9 +10,12 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from commons.manifest import load_manifest
+from edge_export.mlflow_model import log_bundle_model
 from training.gates import evaluate_gate
 from training.registry import (CHALLENGER, CHAMPION, aliases, deploy, experiment_id, promote,
                                register_bundle)
+
+pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
 
 
 @pytest.fixture()
@@ -36,9 +39,18 @@ def bundle_dir(edge_bundle, tmp_path):
     return folder
 
 
+def register(client, run_id: str, bundle_dir, tags: dict) -> str:
+    """Log the bundle as an MLflow model in ``run_id`` and register it, as publishing does."""
+    manifest = load_manifest(bundle_dir)
+    logged = log_bundle_model(client.tracking_uri, run_id, bundle_dir, manifest["feature_contract"],
+                              {"records": [{"review_text": "Stopped working after two days."}]})
+    return register_bundle(client, "decision_x", run_id, bundle_dir, tags, model_uri=logged.model_uri,
+                           model_id=logged.model_id, description=f"card of {tags['bundle_sha256']}")
+
+
 def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
     client, new_run = client_and_run
-    v1 = register_bundle(client, "decision_x", new_run(), bundle_dir, tags={"bundle_sha256": "a"})
+    v1 = register(client, new_run(), bundle_dir, tags={"bundle_sha256": "a"})
     assert aliases(client, "decision_x") == {CHALLENGER: v1}
     refused = promote(client, "decision_x", v1, evaluate_gate(0.70, 0.80, 0.60, None, min_ratio=0.95))
     assert not refused.promoted
@@ -47,7 +59,7 @@ def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
     with pytest.raises(MlflowException):
         deploy(client, "decision_x", CHAMPION, tmp_path / "deploy")
 
-    v2 = register_bundle(client, "decision_x", new_run(), bundle_dir, tags={"bundle_sha256": "b"})
+    v2 = register(client, new_run(), bundle_dir, tags={"bundle_sha256": "b"})
     assert not evaluate_gate(0.78, 0.80, 0.79, None, min_ratio=0.95).passed  # loses to the baseline
     assert not evaluate_gate(0.78, 0.80, 0.60, 0.79, min_ratio=0.95).passed  # regresses on the champion
     accepted = promote(client, "decision_x", v2, evaluate_gate(0.78, 0.80, 0.60, None, min_ratio=0.95))
@@ -59,3 +71,26 @@ def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
     release = json.loads((target / "release.json").read_text())
     assert release["model_version"] == v2 and release["alias"] == CHAMPION
     assert load_manifest(target)["bundle_sha256"] == load_manifest(bundle_dir)["bundle_sha256"]
+
+
+def test_a_version_is_an_mlflow_model_that_decides_like_the_pod(client_and_run, bundle_dir, edge_bundle):
+    import mlflow
+    import pandas as pd
+
+    from serving.inference import EdgeModel
+
+    client, new_run = client_and_run
+    version = register(client, new_run(), bundle_dir, tags={"bundle_sha256": "c"})
+    registered = client.get_model_version("decision_x", version)
+    assert registered.description == "card of c" and registered.run_id
+    mlflow.set_tracking_uri(client.tracking_uri)
+    uri = f"models:/decision_x/{version}"
+    info = mlflow.models.get_model_info(uri)
+    assert info.signature.inputs.input_names() == ["product_id", "review_text"]
+    assert [c.name for c in info.signature.outputs.inputs] == ["label", "score"]
+    assert info.saved_input_example_info is not None
+    model = mlflow.pyfunc.load_model(uri)
+    answers = model.predict(pd.DataFrame({"review_text": edge_bundle.sentences}))
+    labels, probs = EdgeModel(bundle_dir).predict(list(edge_bundle.sentences))
+    assert answers["label"].tolist() == labels
+    assert answers["score"].tolist() == pytest.approx(probs.max(axis=1).tolist(), abs=1e-6)
