@@ -31,7 +31,6 @@ recommend flag not TRUE/FALSE/empty) is a quarantine row; nothing is dropped, so
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ from typing import Any
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
 from commons.record import Provenance, SignalRecord, utcnow
+from crawlers.csv_rows import csv_rows
 from crawlers.loads import Load
 
 VERSION = "1.0.0"
@@ -186,28 +186,16 @@ def _record(source: str, url: str, fields: dict[str, Any], raw: bytes, crawl_id:
 
 def _delimited_rows(path: Path, delimiter: str) -> Iterator[_Row]:
     """Rows of a CSV/TSV with a header, each with the raw text it was parsed from."""
-    consumed: list[str] = []
-
-    def lines(handle: Any) -> Iterator[str]:
-        for line in handle:
-            consumed.append(line)
-            yield line
-
     with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(lines(handle), delimiter=delimiter)
-        header = next(reader)
-        consumed.clear()
-        start = 2
-        for values in reader:
-            raw = "".join(consumed).rstrip("\r\n").encode("utf-8")
-            consumed.clear()
-            if len(values) != len(header):
-                fields = {"_error": f"bad_row: {len(values)} fields, expected {len(header)}",
-                          "_raw": raw.decode("utf-8")}
+        rows = csv_rows(handle, delimiter=delimiter)
+        header = next(rows).cells
+        for row in rows:
+            if len(row.cells) != len(header):
+                fields = {"_error": f"bad_row: {len(row.cells)} fields, expected {len(header)}",
+                          "_raw": row.raw.decode("utf-8")}
             else:
-                fields = dict(zip(header, values))
-            yield _Row(line=start, raw=raw, fields=fields)
-            start = reader.line_num + 1
+                fields = dict(zip(header, row.cells))
+            yield _Row(line=row.line, raw=row.raw, fields=fields)
 
 
 def _uci_rows(path: Path) -> Iterator[_Row]:

@@ -13,24 +13,21 @@ from typing import Any
 
 
 class ModelStore:
-    """Folder-backed store for one decision."""
+    """Folder-backed store for one decision.
+
+    Attributes:
+        root: ``<models>/<decision>/``.
+        teacher_dir, student_dir: the saved models.
+        teacher_logits_path: float32 [n_train, 2] teacher logits on the train split (the student's
+            soft labels).
+    """
 
     def __init__(self, root: Path, decision: str) -> None:
         self.root = Path(root) / decision
         self.root.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def teacher_dir(self) -> Path:
-        return self.root / "teacher"
-
-    @property
-    def student_dir(self) -> Path:
-        return self.root / "student"
-
-    @property
-    def teacher_logits_path(self) -> Path:
-        """float32 [n_train, 2] teacher logits on the train split: the student's soft labels."""
-        return self.root / "teacher_logits.npy"
+        self.teacher_dir = self.root / "teacher"
+        self.student_dir = self.root / "student"
+        self.teacher_logits_path = self.root / "teacher_logits.npy"
 
     def state(self) -> dict[str, Any]:
         path = self.root / "state.json"

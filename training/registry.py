@@ -21,7 +21,9 @@ from training.gates import Gate
 CHALLENGER = "challenger"
 CHAMPION = "champion"
 RELEASE_FILE = "release.json"
+# MLflow 3's UI opens an experiment in its GenAI (traces) view unless its kind says model training.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
 REGISTERED_MODEL_DESCRIPTION = (
     "Edge micro-model for the {name} decision: each version is an edge bundle (ONNX graph, tokenizer, "
     "manifest) logged as a pyfunc that decides exactly as a pod does. The `champion` alias is what pods "
@@ -29,13 +31,15 @@ REGISTERED_MODEL_DESCRIPTION = (
 
 
 def experiment_id(client: MlflowClient, name: str, artifact_root: Path) -> str:
-    """Get or create an experiment whose artifacts live under the state folder (not ./mlruns)."""
+    """Get or create an experiment whose artifacts live under the state folder (not ./mlruns),
+    tagged so the MLflow UI opens it in the model-training view."""
     found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    # MLflow 3's UI opens an experiment in its GenAI (traces) view unless told its kind.
-    return client.create_experiment(name, artifact_location=(artifact_root / name).as_uri(),
-                                    tags={EXPERIMENT_KIND_TAG: "custom_model_development"})
+    if found is None:
+        return client.create_experiment(name, artifact_location=(artifact_root / name).as_uri(),
+                                        tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
+    if found.tags.get(EXPERIMENT_KIND_TAG) != MODEL_TRAINING:
+        client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+    return found.experiment_id
 
 
 def register_bundle(client: MlflowClient, model_name: str, run_id: str, bundle_dir: Path, tags: dict[str, str],

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commons.errors import HarvestError, assert_conserved
+from crawlers.csv_rows import csv_rows
 from crawlers.intake.contract import PUSH_FIELDS, REQUIRED_FIELDS, RowInvalid, quarantine_invalid, to_record
 from crawlers.loads import Load
 
@@ -210,34 +211,22 @@ def _jsonl_rows(text: str) -> Iterator[_Row]:
 
 
 def _csv_rows(text: str) -> Iterator[_Row]:
-    consumed: list[str] = []
-
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
-    reader = csv.reader(lines(), strict=True)
+    rows = csv_rows(io.StringIO(text, newline=""), strict=True)
     try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
+        first = next(rows, None)
+        if first is None or not any(cell.strip() for cell in first.cells):
             raise BatchRefused("CSV has no header row")
-        header = [cell.strip() for cell in header]
+        header = [cell.strip() for cell in first.cells]
         _check_header(header)
-        consumed.clear()
-        start = 2
-        for cells in reader:
-            raw = "".join(consumed).rstrip("\r\n").encode("utf-8")
-            consumed.clear()
-            line, start = start, reader.line_num + 1
-            if not cells:
+        for row in rows:
+            if not row.cells:
                 continue
-            if len(cells) != len(header):
-                yield line, raw, None, f"row: {len(cells)} cells, header has {len(header)}"
+            if len(row.cells) != len(header):
+                yield row.line, row.raw, None, f"row: {len(row.cells)} cells, header has {len(header)}"
                 continue
-            yield line, raw, _from_cells(dict(zip(header, cells))), None
+            yield row.line, row.raw, _from_cells(dict(zip(header, row.cells))), None
     except csv.Error as exc:
-        raise BatchRefused(f"malformed CSV at line {reader.line_num}: {exc}") from None
+        raise BatchRefused(f"malformed CSV {exc}") from None
 
 
 def _check_header(header: list[str]) -> None:
