@@ -17,6 +17,30 @@ class BodyTooLarge(EdgeInsightsError):
     http_status = 413
 
 
+class Unauthorised(EdgeInsightsError):
+    """No credential, or not one the server accepts (RFC 6750: answered with ``WWW-Authenticate``)."""
+
+    http_status = 401
+
+
+class NotServed(EdgeInsightsError):
+    """The path names something this server does not serve."""
+
+    http_status = 404
+
+
+class UnsupportedMediaType(EdgeInsightsError):
+    """The request's ``Content-Type`` is not one the endpoint reads."""
+
+    http_status = 415
+
+
+class Unprocessable(EdgeInsightsError):
+    """The body was read but cannot be used; ``details`` say why, field by field."""
+
+    http_status = 422
+
+
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The request body, refused as soon as it is known to pass ``max_bytes``.
 
@@ -40,5 +64,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 def error_response(error: EdgeInsightsError, **extra) -> JSONResponse:
     """The one mapping from an error to an HTTP answer: ``{"error": message, **extra}`` with the
-    error's :attr:`~commons.errors.EdgeInsightsError.http_status`."""
-    return JSONResponse({"error": str(error), **extra}, status_code=error.http_status)
+    error's :attr:`~commons.errors.EdgeInsightsError.http_status` (and ``WWW-Authenticate:
+    Bearer`` for :class:`Unauthorised`)."""
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorised) else None
+    return JSONResponse({"error": str(error), **extra}, status_code=error.http_status, headers=headers)

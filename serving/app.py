@@ -46,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from commons.http import BodyTooLarge, error_response, read_body
+from commons.http import BodyTooLarge, NotServed, Unprocessable, UnsupportedMediaType, error_response, read_body
 from commons.manifest import MANIFEST_NAME, BundleError
 
 from .contract import FieldError, check_record
@@ -144,7 +144,7 @@ def _records_of(body: Any, max_batch: int) -> tuple[list[Any], list[FieldError]]
 
 
 def _unprocessable(message: str, errors: list[FieldError]) -> JSONResponse:
-    return JSONResponse({"error": message, "errors": [e.to_dict() for e in errors]}, status_code=422)
+    return error_response(Unprocessable(message), errors=[e.to_dict() for e in errors])
 
 
 def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate: float = 0.0,
@@ -218,12 +218,12 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     async def decide(request: Request) -> Response:
         if request.path_params["decision"] != decision:
             metrics.rejected.labels("unknown_decision").inc()
-            return JSONResponse({"error": f"this pod serves {decision!r} only"}, status_code=404)
+            return error_response(NotServed(f"this pod serves {decision!r} only"))
         start = time.perf_counter()
         media_error = _media_type_error(request.headers.get("content-type", ""))
         if media_error:
             metrics.rejected.labels("media_type").inc()
-            return JSONResponse({"error": media_error}, status_code=415)
+            return error_response(UnsupportedMediaType(media_error))
         try:
             raw = await read_body(request, max_body_bytes)
         except BodyTooLarge as err:

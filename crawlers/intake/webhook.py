@@ -48,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from commons.http import BodyTooLarge, error_response, read_body
+from commons.http import BodyTooLarge, Unauthorised, Unprocessable, error_response, read_body
 from crawlers.intake.batch import BatchRefused, Limits, batch_format, parse_batch
 
 QUARANTINE_SHOWN = 100
@@ -88,8 +88,7 @@ def create_intake_app(inbox_dir: str | Path, tokens: Iterable[str], *,
 
     async def signals(request: Request) -> JSONResponse:
         if not authorised(request):
-            return JSONResponse({"error": "missing or invalid bearer token"}, 401,
-                                headers={"WWW-Authenticate": "Bearer"})
+            return error_response(Unauthorised("missing or invalid bearer token"))
         try:
             fmt = batch_format(content_type=request.headers.get("content-type", ""))
             body = await read_body(request, limits.max_bytes)
@@ -99,9 +98,8 @@ def create_intake_app(inbox_dir: str | Path, tokens: Iterable[str], *,
             return error_response(exc)
         shown = [{"url": q["url"], "reason": q["reason"]} for q in batch.quarantine[:QUARANTINE_SHOWN]]
         if not batch.records:
-            return JSONResponse({"error": "every row was quarantined: nothing to ingest",
-                                 "rows": batch.rows, "quarantined": len(batch.quarantine),
-                                 "quarantine": shown}, 422)
+            return error_response(Unprocessable("every row was quarantined: nothing to ingest"),
+                                  rows=batch.rows, quarantined=len(batch.quarantine), quarantine=shown)
         await run_in_threadpool(_write_atomically, inbox / f"{batch_id}.{fmt}", body)
         return JSONResponse({
             "batch_id": batch_id, "rows": batch.rows, "accepted": len(batch.records),
