@@ -59,7 +59,14 @@ class Span:
 
 # --- structured identifiers -------------------------------------------------------------------
 
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# ``\w`` and ``[^\W\d_]`` are Unicode-aware: internationalised addresses (RFC 6531 local parts,
+# IDNA domains such as ``jörg.weiß@bücher-laden.de``) are addresses too.
+_EMAIL_RE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# Suffixes of file names that are not delegated top-level domains (unlike .zip or .mov): in
+# ``banner@2x.png`` the "@2x" is an asset-scale suffix, and the text names a file, not a mailbox.
+_FILE_SUFFIXES = frozenset(
+    "png jpg jpeg gif svg webp bmp tif tiff ico heic pdf doc docx xls xlsx ppt pptx txt csv "
+    "json xml html htm css js mp3 mp4 wav avi mkv gz tar".split())
 # user:password@ in a URL, and profile URLs whose path is a person's account.
 _URL_USER_RE = re.compile(
     r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/@:]+(?::[^\s/@]*)?@"
@@ -96,6 +103,10 @@ RESIDUAL_PII_REGEXES: dict[str, str] = {
     "IP": _IPV4_RE.pattern,
     "HANDLE": _HANDLE_RE.pattern,
 }
+
+
+def _is_email(candidate: str) -> bool:
+    return candidate.rsplit(".", 1)[1].lower() not in _FILE_SUFFIXES
 
 
 def _regex_spans(pattern: re.Pattern[str], kind: str, text: str,
@@ -198,6 +209,15 @@ _PHONE_CUE_BEFORE_RE = re.compile(
 _PHONE_CUE_AFTER_RE = re.compile(r"(?i)^\s?[-–]?\s?(?:office|fax|mobile|cell|home|work|desk)\b")
 
 
+# Letters glued to the front of a number ("ref212-555-0187") hide it from both matchers, which
+# want a word boundary before the first digit. Blanking them (same length) keeps every offset.
+_GLUED_LETTERS_RE = re.compile(r"[^\W\d_]+(?=[+(]?\d)")
+# A parenthesised area code is how people write phone numbers, not order or model numbers.
+_AREA_CODE_RE = re.compile(r"\(\d{2,5}\)[ ]?\d")
+# A trailing group that is glued to a date or time separator begins the next token.
+_NEXT_TOKEN_AFTER_RE = re.compile(r"[/:]\d")
+
+
 def _phone_digit_count_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate.split("x")[0].split("ext")[0])
     return _MIN_PHONE_DIGITS <= len(digits) <= 15
@@ -205,25 +225,43 @@ def _phone_digit_count_ok(candidate: str) -> bool:
 
 def _has_phone_cue(text: str, start: int, end: int) -> bool:
     return bool(_PHONE_CUE_BEFORE_RE.search(text[max(0, start - 40):start])
-                or _PHONE_CUE_AFTER_RE.match(text[end:end + 12]))
+                or _PHONE_CUE_AFTER_RE.match(text[end:end + 12])
+                or _AREA_CODE_RE.match(text, start))
+
+
+def _number_end(text: str, start: int, end: int) -> int:
+    """Where the number inside the phone-shaped run ``text[start:end]`` ends.
+
+    A space-separated trailing group is dropped while it begins the next token rather than
+    continuing the number: the month of a date or the hour of a time ("(212)555-0187 03/14/2024",
+    the group is glued to ``/`` or ``:``) or a lone digit ("020 7946 0321 4 stars"; numbering
+    plans group digits in twos or more).
+    """
+    while (cut := text.rfind(" ", start, end)) > start:
+        group = text[cut + 1:end]
+        if not (len(group) == 1 or _NEXT_TOKEN_AFTER_RE.match(text, end)):
+            break
+        end = len(text[:cut].rstrip(" "))
+    return end
 
 
 def _phones(text: str) -> Iterator[Span]:
     seen: set[tuple[int, int]] = set()
+    unglued = _GLUED_LETTERS_RE.sub(lambda m: " " * len(m.group(0)), text)
     for region in PHONE_REGIONS:
         # VALID (not POSSIBLE): the number must be assigned in the region's plan, which keeps
         # years, prices and quantities out.
-        for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID):
-            key = (match.start, match.end)
+        for match in PhoneNumberMatcher(unglued, region, leniency=Leniency.VALID):
+            key = (match.start, _number_end(text, match.start, match.end))
             if key in seen:
                 continue
             seen.add(key)
             # A bare digit run is as often a UPC or an order number as a phone: want a cue.
             if not match.raw_string.isdigit() or _has_phone_cue(text, *key):
-                yield Span(match.start, match.end, "PHONE")
-    for match in _PHONE_SHAPE_RE.finditer(text):
-        candidate = match.group(0).rstrip(" .")
-        end = match.start() + len(candidate)
+                yield Span(*key, "PHONE")
+    for match in _PHONE_SHAPE_RE.finditer(unglued):
+        end = _number_end(text, match.start(), match.start() + len(match.group(0).rstrip(" .")))
+        candidate = text[match.start():end]
         if ((match.start(), end) not in seen and _phone_digit_count_ok(candidate)
                 and _has_phone_cue(text, match.start(), end)):
             yield Span(match.start(), end, "PHONE")
@@ -287,7 +325,7 @@ def _persons(text: str) -> Iterator[Span]:
 
 def _candidates(text: str) -> Iterable[Span]:
     yield from _regex_spans(_URL_USER_RE, "URL_USER", text)
-    yield from _regex_spans(_EMAIL_RE, "EMAIL", text)
+    yield from _regex_spans(_EMAIL_RE, "EMAIL", text, _is_email)
     yield from _ibans(text)
     yield from _regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid)
     yield from _ipv4s(text)
