@@ -323,34 +323,51 @@ def _persons(text: str) -> Iterator[Span]:
 
 # --- resolution and replacement ---------------------------------------------------------------
 
+def _with_enough_digits(detector: Callable[[str], Iterable[Span]]) -> Callable[[str], Iterable[Span]]:
+    """Skip ``detector`` on texts with fewer digits than the shortest phone (cheap gate)."""
+    def gated(text: str) -> Iterable[Span]:
+        if sum(ch.isdigit() for ch in text) < _MIN_PHONE_DIGITS:
+            return ()
+        return detector(text)
+    return gated
+
+
+# One detector per kind over the original text; :mod:`data_quality.pii_recognizers` plugs each in
+# as a Presidio recognizer, :func:`find_pii` runs them all without an NLP model.
+DETECTORS: dict[str, Callable[[str], Iterable[Span]]] = {
+    "URL_USER": lambda text: _regex_spans(_URL_USER_RE, "URL_USER", text),
+    "EMAIL": lambda text: _regex_spans(_EMAIL_RE, "EMAIL", text, _is_email),
+    "IBAN": _ibans,
+    "SSN": lambda text: _regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid),
+    "IP": lambda text: [*_ipv4s(text), *_regex_spans(_IPV6_RE, "IP", text, _is_ipv6)],
+    "CARD": _with_enough_digits(_cards),
+    "PHONE": _with_enough_digits(_phones),
+    "HANDLE": lambda text: _regex_spans(_HANDLE_RE, "HANDLE", text),
+    "PERSON": _persons,
+}
+
+
 def _candidates(text: str) -> Iterable[Span]:
-    yield from _regex_spans(_URL_USER_RE, "URL_USER", text)
-    yield from _regex_spans(_EMAIL_RE, "EMAIL", text, _is_email)
-    yield from _ibans(text)
-    yield from _regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid)
-    yield from _ipv4s(text)
-    yield from _regex_spans(_IPV6_RE, "IP", text, _is_ipv6)
-    if sum(ch.isdigit() for ch in text) >= _MIN_PHONE_DIGITS:
-        yield from _cards(text)
-        yield from _phones(text)
-    yield from _regex_spans(_HANDLE_RE, "HANDLE", text)
-    yield from _persons(text)
+    for detect in DETECTORS.values():
+        yield from detect(text)
 
 
-def find_pii(text: str) -> list[Span]:
-    """All PII spans in ``text``, non-overlapping, sorted by position.
-
-    Overlaps are resolved by :data:`KINDS` priority, then by length (longer wins), then
-    leftmost; a lower-priority span that overlaps an accepted one is dropped, e.g. a phone hit
-    inside an IP address, IBAN or card number.
-    """
+def resolve_overlaps(candidates: Iterable[Span]) -> list[Span]:
+    """Non-overlapping spans sorted by position, chosen by :data:`KINDS` priority, then by
+    length (longer wins), then leftmost; a lower-priority span that overlaps an accepted one is
+    dropped, e.g. a phone hit inside an IP address, IBAN or card number."""
     accepted: list[Span] = []
-    ranked = sorted(set(_candidates(text)),
-                    key=lambda s: (_PRIORITY[s.kind], s.start - s.end, s.start))
+    ranked = sorted(set(candidates), key=lambda s: (_PRIORITY[s.kind], s.start - s.end, s.start))
     for span in ranked:
         if all(span.end <= other.start or span.start >= other.end for other in accepted):
             accepted.append(span)
     return sorted(accepted, key=lambda s: s.start)
+
+
+def find_pii(text: str) -> list[Span]:
+    """PII spans that the pattern and checksum detectors alone find in ``text`` (no NLP model):
+    non-overlapping, sorted by position (see :func:`resolve_overlaps`)."""
+    return resolve_overlaps(_candidates(text))
 
 
 def scrub_text(text: str) -> tuple[str, dict[str, int]]:
