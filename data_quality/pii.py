@@ -31,7 +31,9 @@ from crawlers.record import content_digest
 
 # Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
 # kinds come first so that e.g. a card number is never half-read as a phone number.
-KINDS = ("URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE", "HANDLE", "PERSON")
+# ADDRESS and LOCATION come from :mod:`data_quality.pii_engine` only (they need the NER model).
+KINDS = ("URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE", "HANDLE", "ADDRESS", "PERSON",
+         "LOCATION")
 _PRIORITY = {kind: rank for rank, kind in enumerate(KINDS)}
 
 # Regions whose numbering plans are tried for phone numbers written without a country code;
@@ -370,17 +372,27 @@ def find_pii(text: str) -> list[Span]:
     return resolve_overlaps(_candidates(text))
 
 
+def _engine() -> Any:
+    # Imported on first use: the engine module builds on this one (detectors, Span, KINDS), and
+    # loading the NER model is only worth it where text is scrubbed.
+    from data_quality.pii_engine import default_engine
+
+    return default_engine()
+
+
 def scrub_text(text: str) -> tuple[str, dict[str, int]]:
     """Replace every PII span of ``text`` with its typed placeholder.
+
+    Spans come from the Presidio engine of :mod:`data_quality.pii_engine` (the detectors of this
+    module plus NER names, addresses and places); for many texts use its ``scrub_batch`` or
+    :func:`data_quality.pii_batch.scrub_records`, which batch the NER model.
 
     Returns:
         ``(scrubbed_text, counts)`` where ``counts`` maps each kind found (see :data:`KINDS`)
         to the number of replacements; empty when the text is unchanged.
     """
-    spans = find_pii(text)
-    for span in reversed(spans):
-        text = text[:span.start] + span.placeholder + text[span.end:]
-    return text, dict(Counter(span.kind for span in spans))
+    ((scrubbed, spans),) = _engine().scrub_batch([text])
+    return scrubbed, dict(Counter(span.kind for span in spans))
 
 
 def scrub_author(name: str | None) -> str | None:
@@ -393,12 +405,38 @@ def scrub_author(name: str | None) -> str | None:
     return "<USER>"
 
 
+def check_review_text(texts: Any) -> None:
+    """Raise ``TypeError`` unless ``texts`` is None or a list/tuple of strings."""
+    if texts is not None and (not isinstance(texts, (list, tuple))
+                              or not all(isinstance(t, str) for t in texts)):
+        raise TypeError(f"review_text must be a list of str or None, got {type(texts)!r}")
+
+
+def apply_scrubbed(record: dict[str, Any], scrubbed_texts: list[tuple[str, list[Span]]] | None
+                   ) -> tuple[dict[str, Any], dict[str, int]]:
+    """A new record with ``review_text`` replaced by ``scrubbed_texts`` (``(text, spans)`` per
+    item, None when the record has no review text), the author scrubbed and the digest
+    recomputed; the counts are replacements per kind, ``USER`` counting a scrubbed author."""
+    scrubbed = dict(record)
+    counts: Counter[str] = Counter()
+    if scrubbed_texts is not None:
+        scrubbed["review_text"] = [text for text, _ in scrubbed_texts]
+        counts.update(span.kind for _, spans in scrubbed_texts for span in spans)
+    author = scrub_author(record.get("author"))
+    if author != record.get("author"):
+        counts["USER"] += 1
+    scrubbed["author"] = author
+    scrubbed["content_digest"] = content_digest(scrubbed)
+    return scrubbed, dict(counts)
+
+
 def scrub_record(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
     """Scrub a signal record (plain-dict form, see :mod:`crawlers.record`).
 
-    ``review_text`` items go through :func:`scrub_text`, ``author`` through
+    ``review_text`` items go through the engine of :func:`scrub_text`, ``author`` through
     :func:`scrub_author`; ``title`` is a product name and is kept. ``content_digest`` is
-    recomputed over the scrubbed fields so that stored digests describe stored content.
+    recomputed over the scrubbed fields so that stored digests describe stored content. For many
+    records use :func:`data_quality.pii_batch.scrub_records` (same result, batched NER).
 
     Returns:
         ``(new_record, counts)``: a new dict (the input is not modified) and replacements per
@@ -407,21 +445,6 @@ def scrub_record(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]
     Raises:
         TypeError: ``review_text`` is neither None nor a list/tuple of strings.
     """
-    scrubbed = dict(record)
-    counts: Counter[str] = Counter()
     texts = record.get("review_text")
-    if texts is not None:
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-            raise TypeError(f"review_text must be a list of str or None, got {type(texts)!r}")
-        new_texts = []
-        for text in texts:
-            new_text, text_counts = scrub_text(text)
-            new_texts.append(new_text)
-            counts.update(text_counts)
-        scrubbed["review_text"] = new_texts
-    author = scrub_author(record.get("author"))
-    if author != record.get("author"):
-        counts["USER"] += 1
-    scrubbed["author"] = author
-    scrubbed["content_digest"] = content_digest(scrubbed)
-    return scrubbed, dict(counts)
+    check_review_text(texts)
+    return apply_scrubbed(record, None if texts is None else _engine().scrub_batch(list(texts)))
