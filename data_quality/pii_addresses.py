@@ -38,11 +38,13 @@ _ADDRESS_TAIL_RE = re.compile(
 )
 _MAX_TAIL_PARTS = 8
 # Sentences that tie a place to a person.
-_PERSONAL_PLACE_CUE_RE = re.compile(
+PERSONAL_PLACE_CUE_RE = re.compile(
     r"(?i)\b(?:live|lives|living|lived|grew up|born|raised|moved|moving|reside|resides|residing|"
     r"resident|hometown|home town|address|located|i'm from|i am from|is from|am from|"
-    r"are from|was from|come from|comes from)\b[^.!?\n]{0,25}$"
+    r"are from|was from|come from|comes from)\b"
 )
+# The cue must stand in the same sentence, shortly before the place.
+_CUE_BEFORE_PLACE_RE = re.compile(PERSONAL_PLACE_CUE_RE.pattern + r"[^.!?\n]{0,25}$")
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 
 
@@ -73,7 +75,7 @@ class AddressRecognizer(EntityRecognizer):
                    for match in _ADDRESS_RE.finditer(text)]
         for ent in nlp_artifacts.entities if nlp_artifacts is not None else ():
             if (getattr(ent, "label_", None) in _PLACE_LABELS
-                    and _PERSONAL_PLACE_CUE_RE.search(text[max(0, ent.start_char - 40):
+                    and _CUE_BEFORE_PLACE_RE.search(text[max(0, ent.start_char - 40):
                                                            ent.start_char])):
                 results.append(RecognizerResult("LOCATION", ent.start_char, ent.end_char, 0.8))
         return results

