@@ -1,10 +1,12 @@
-"""Word lists the name recognizer weighs evidence with: given names, English words, products.
+"""Word lists the name recognizer weighs evidence with: names, English words, products.
 
 - Given names and surnames: the US Census 1990 frequency lists (5,163 given names, 88,799
-  surnames; public domain), as shipped in the ``names`` package (MIT). A gazetteer is the
-  evidence a small NER model lacks on lower-case or foreign-looking text.
+  surnames, each with its frequency rank; public domain), as shipped in the ``names`` package
+  (MIT). A gazetteer is the evidence a small NER model lacks on lower-case or unusual text.
 - English words: the WordNet lemma index inside the spaCy pipeline's own lemmatizer tables
-  (~90k words) and spaCy's stop words; a capitalised word outside it is more likely a name than a product word.
+  (~90k words, per part of speech) and spaCy's stop words. WordNet lists many names as nouns
+  ("anna", "heather", "smith"), so a common census name that is only a noun still counts as a
+  name, while one that is also a verb, adjective or adverb ("grace", "will", "brown") does not.
 - Product vocabulary: words of the harvested catalogue (product titles, brands, variations) plus
   the device words reviewers use; never a name, whatever the NER model says ("Echo", "Alexa").
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
@@ -20,61 +23,84 @@ from spacy.language import Language
 
 # Device and shop words that reviews capitalise; the catalogue adds its own titles and brands.
 BASE_PRODUCT_WORDS = frozenset("""
-amazon alexa alexia alexi echo dot dots kindle kindles fire firestick stick tap show spot plus
-paperwhite oasis voyage prime tablet tv hd kids edition nook ipad iphone android google apple
-siri bose sonos roku netflix hulu spotify pandora youtube audible bluetooth wifi
-best buy walmart target costco arlo ring hue philips zigbee smartthings nest echo's
+amazon alexa echo dot dots kindle kindles fire firestick stick tap show spot plus paperwhite
+oasis voyage prime tablet tv hd kids edition nook ipad iphone android google apple siri bose
+sonos roku netflix hulu spotify pandora youtube audible bluetooth wifi best buy walmart target
+costco arlo ring hue philips zigbee smartthings nest
 """.split())
+# Capitalised nouns that are also census given names but name a date ("June", "August").
+_CALENDAR_WORDS = frozenset("""
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday christmas easter
+""".split())
+# Frequency ranks up to which a census name that WordNet also lists as a noun is still taken
+# for a name: the top 1,000 given names per sex ("anna" 33, "heather" 53; "florida" is 1,628,
+# "santa" 1,224) and the top 5,000 surnames ("bowman", "walker").
+COMMON_GIVEN_RANK = 1000
+COMMON_SURNAME_RANK = 5000
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 
-def _census(*files: str) -> frozenset[str]:
-    names: set[str] = set()
+def _census(*files: str) -> dict[str, int]:
+    """Lower-case name -> best frequency rank over the ``names`` package files."""
+    ranks: dict[str, int] = {}
     for fname in files:
         text = resources.files("names").joinpath(fname).read_text("ascii")
-        names.update(line.split()[0].lower() for line in text.splitlines() if line.strip())
-    return frozenset(names)
+        for line in text.splitlines():
+            if line.strip():
+                name, _, _, rank = line.split()
+                ranks[name.lower()] = min(int(rank), ranks.get(name.lower(), int(rank)))
+    return ranks
 
 
 @lru_cache(maxsize=1)
-def given_names() -> frozenset[str]:
-    """Lower-case given names of the US Census 1990 lists (both sexes)."""
+def given_names() -> dict[str, int]:
+    """Lower-case given names of the US Census 1990 lists (both sexes) -> frequency rank."""
     return _census("dist.male.first", "dist.female.first")
 
 
 @lru_cache(maxsize=1)
-def surnames() -> frozenset[str]:
-    """Lower-case surnames of the US Census 1990 list."""
+def surnames() -> dict[str, int]:
+    """Lower-case surnames of the US Census 1990 list -> frequency rank."""
     return _census("dist.all.last")
 
 
-def english_words(nlp: Language) -> frozenset[str]:
-    """Lower-case words of the WordNet lemma index carried by ``nlp``'s lemmatizer, plus the
-    language's stop words (WordNet holds no function words: "my" is also a census given name).
+@dataclass(frozen=True)
+class EnglishWords:
+    """Lower-case English words: ``all`` of them, and ``not_nouns`` (verbs, adjectives,
+    adverbs, stop words and calendar words: the words a name is never mistaken for)."""
+
+    all: frozenset[str]
+    not_nouns: frozenset[str]
+
+    def contains(self, word: str) -> bool:
+        """Whether lower-case ``word``, or its singular or non-possessive form, is English
+        (WordNet holds lemmas only: "recipes" is English through "recipe")."""
+        word = word.removesuffix("'s").removesuffix("’s")
+        return (word in self.all
+                or word.endswith("s") and word[:-1] in self.all
+                or word.endswith("es") and word[:-2] in self.all
+                or word.endswith("ies") and word[:-3] + "y" in self.all)
+
+
+def english_words(nlp: Language) -> EnglishWords:
+    """The WordNet lemma index carried by ``nlp``'s lemmatizer, plus its stop words.
 
     Raises:
         KeyError: ``nlp`` has no rule lemmatizer with a ``lemma_index`` table.
     """
     table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
-    words = {word for words in table.values() for word in words if "_" not in word}
-    return frozenset(words | set(nlp.Defaults.stop_words))
+    by_pos = {pos: {w for w in table[pos] if "_" not in w} for pos in ("noun", "verb", "adj", "adv")}
+    stop = set(nlp.Defaults.stop_words)
+    not_nouns = by_pos["verb"] | by_pos["adj"] | by_pos["adv"] | stop | _CALENDAR_WORDS
+    return EnglishWords(frozenset(by_pos["noun"] | not_nouns), frozenset(not_nouns))
 
 
 def catalogue_words(texts: Iterable[str]) -> frozenset[str]:
     """Lower-case words of catalogue strings (titles, brands, variations) plus the base list."""
     words = {word.lower() for text in texts for word in _WORD_RE.findall(text)}
     return BASE_PRODUCT_WORDS | frozenset(words)
-
-
-def is_english(word: str, english: frozenset[str]) -> bool:
-    """Whether lower-case ``word`` or its singular / non-possessive form is in ``english``
-    (the WordNet index holds lemmas only: "recipes" is English through "recipe")."""
-    word = word.removesuffix("'s").removesuffix("’s")
-    return (word in english
-            or word.endswith("s") and word[:-1] in english
-            or word.endswith("es") and word[:-2] in english
-            or word.endswith("ies") and word[:-3] + "y" in english)
 
 
 def _edit_distance(a: str, b: str) -> int:
@@ -88,7 +114,7 @@ def _edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-# Product words long enough that a near-miss spelling is unambiguous ("Alexis", "Elexia").
+# Product words long enough that a near-miss spelling is unambiguous ("Alexis", "Alexia").
 _FUZZY_PRODUCT_WORDS = tuple(word for word in BASE_PRODUCT_WORDS if len(word) >= 5)
 
 
