@@ -311,6 +311,8 @@ def _trim_name(text: str, start: int, end: int) -> tuple[int, int]:
     if not tokens:
         return start, start
     last_end = start + tokens[-1].end()
+    if text[last_end - 2:last_end] in ("'s", "’s"):  # the possessive is not part of the name
+        return start, last_end - 2
     return start, last_end - (1 if text[last_end - 1] == "." and len(tokens[-1].group(0)) > 2
                               else 0)
 

@@ -125,7 +125,7 @@ class NameEvidence:
 _SPEAKER_RE = re.compile(r"(?m)^[ \t>]*(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,2})"
                          r"[ \t]*(?::|$)")
 # A coordinated list of capitalised items: "Mazzi, Bowman and Hill", "Jon, Neil and Tony".
-_ITEM = r"[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?"
+_ITEM = r"(?<![\w'’-])(?!(?:and|or)\b)[^\W\d_][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
 _LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|&|or)[ \t]+{_ITEM}")
 _LIST_ITEM_RE = re.compile(_ITEM)
 
@@ -211,15 +211,16 @@ class NameRecognizer(EntityRecognizer):
         """Items of a list one of whose items is a found name and that look like names."""
         for match in _LIST_RE.finditer(text):
             items = list(_LIST_ITEM_RE.finditer(text, match.start(), match.end()))
-            items = [item for item in items if item.group(0) not in ("and", "or")]
             if not any(start < item.end() and item.start() < end
                        for item in items for start, end in found):
                 continue
+            evidence = self.evidence
             for item in items:
-                words = item.group(0).split()
-                if all(self.evidence.name_shaped(word)
-                       and not self.evidence.english.contains(word.lower())
-                       or self._is_name([word]) for word in words):
+                # Beside a name, any census name counts ("Bowman and Hill").
+                if all(evidence.name_shaped(word) and (
+                        word.lower() in evidence.given or word.lower() in evidence.surnames
+                        or not evidence.english.contains(word.lower()))
+                       for word in item.group(0).split()):
                     yield item.start(), item.end()
 
     @staticmethod
