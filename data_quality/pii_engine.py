@@ -3,8 +3,9 @@
 Presidio's ``AnalyzerEngine`` runs the project's recognizers (:mod:`data_quality.pii_recognizers`,
 :mod:`data_quality.pii_names`, :mod:`data_quality.pii_addresses`) and its ``AnonymizerEngine``
 writes the typed placeholders. Speed comes from what the NER model is spared: only its ``ner``
-pipe runs (the others are disabled), texts go through ``nlp.pipe`` in batches, and a text that
-cannot hold a name (:func:`~data_quality.pii_names.may_hold_name`) is only tokenised.
+pipe runs (the others are disabled), and it reads only the sentences holding a word that can be
+a name (:mod:`data_quality.pii_ner`), in ``nlp.pipe`` batches; a text without one never reaches
+it (the pre-filter, :meth:`PiiEngine.needs_ner`).
 
 Offline by construction: the spaCy pipeline must be an installed package (a missing one raises,
 where Presidio's default engine would download ``en_core_web_lg``), and no recognizer that calls
@@ -20,14 +21,15 @@ import spacy
 
 from data_quality import pii_offline  # noqa: F401  (must precede the Presidio imports)
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
-from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
-from spacy.tokens import Doc
 
 from data_quality.pii import KINDS, Span, resolve_overlaps
 from data_quality.pii_addresses import AddressRecognizer
-from data_quality.pii_names import NameEvidence, NameRecognizer
+from data_quality.pii_name_evidence import NameEvidence
+from data_quality.pii_names import NameRecognizer
+from data_quality.pii_ner import NerArtifacts, find_entities, ner_windows
 from data_quality.pii_recognizers import detector_recognizers
 from data_quality.pii_vocabulary import BASE_PRODUCT_WORDS, english_words, given_names, surnames
 
@@ -91,28 +93,17 @@ class PiiEngine:
 
     def needs_ner(self, text: str) -> bool:
         """Whether ``text`` goes through the NER model (the pre-filter)."""
-        return self.evidence.may_hold_name(self.evidence.truecase(text))
-
-    def _docs(self, texts: Sequence[str]) -> list[Doc]:
-        """One Doc per text: NER-tagged (batched, on the truecased text) where the pre-filter
-        lets it through, tokenised only otherwise."""
-        cased = [self.evidence.truecase(text) for text in texts]
-        ner_rows = [i for i, text in enumerate(cased) if self.evidence.may_hold_name(text)]
-        docs: dict[int, Doc] = dict(zip(ner_rows, self.nlp.pipe((cased[i] for i in ner_rows),
-                                                                 batch_size=BATCH_SIZE)))
-        return [docs[i] if i in docs else self.nlp.make_doc(text) for i, text in enumerate(texts)]
-
-    def _artifacts(self, doc: Doc) -> NlpArtifacts:
-        return NlpArtifacts(entities=list(doc.ents), tokens=doc,
-                            tokens_indices=[token.idx for token in doc], lemmas=[],
-                            nlp_engine=self.nlp_engine, language="en")
+        return bool(ner_windows(self.evidence.truecase(text), self.evidence))
 
     def analyze_batch(self, texts: Sequence[str]) -> list[list[Span]]:
         """Non-overlapping PII spans per text, sorted by position (offsets into each text)."""
+        cased = [self.evidence.truecase(text) for text in texts]
+        found = find_entities(self.nlp, cased, self.evidence, BATCH_SIZE)
         out = []
-        for text, doc in zip(texts, self._docs(texts)):
+        for text, cased_text, entities in zip(texts, cased, found):
+            artifacts = NerArtifacts(entities, cased_text, self.nlp_engine)
             results = self.analyzer.analyze(text, "en", entities=self.entities,
-                                            nlp_artifacts=self._artifacts(doc))
+                                            nlp_artifacts=artifacts)
             out.append(resolve_overlaps(Span(r.start, r.end, r.entity_type) for r in results))
         return out
 
