@@ -276,7 +276,8 @@ def _phones(text: str) -> Iterator[Span]:
 _TOKEN = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?"
 _NAME = rf"(?P<name>{_TOKEN}(?:[ \t]+{_TOKEN}){{0,2}})"
 _PERSON_RES = (
-    re.compile(rf"(?i:\bname(?:[ \t]+is|'s|’s|[ \t]*:))[ \t]*{_NAME}"),
+    re.compile(rf"(?i:\bname(?:[ \t]+is|'s|’s|[ \t]*:|\?))[ \t]*{_NAME}"),
+    re.compile(rf"(?i:\bcalls?[ \t]+me)[ \t]+{_NAME}"),
     re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+{_NAME}"),
     re.compile(rf"(?m)^[ \t]*(?:Hi|Hello|Hey|Dear)[ \t]+{_NAME}(?=[ \t]*[,!:])"),
     re.compile(rf"(?i:\b(?:thanks|thank you|cheers|regards|sincerely|best wishes))[ \t]*[,!]?"

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from data_quality.pii_vocabulary import (
     COMMON_GIVEN_RANK, COMMON_SURNAME_RANK, EnglishWords, is_product)
 
-WORD_RE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+# A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
+_CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
+WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 
 
 @dataclass(frozen=True)
@@ -37,8 +39,10 @@ class NameEvidence:
     allow: frozenset[str]
 
     def name_shaped(self, word: str) -> bool:
-        """Capitalised, not all capitals ("AI", "LOVE"), at least two letters, no product."""
+        """Capitalised, not all capitals ("AI", "LOVE"), at least two letters, no contraction
+        ("I'm"), no product."""
         return (len(word) >= 2 and word[0].isupper() and not word.isupper()
+                and not _CONTRACTION_RE.search(word)
                 and not is_product(word.lower(), self.allow))
 
     def _census_name(self, lower: str, ranks: dict[str, int], common: int) -> bool:
