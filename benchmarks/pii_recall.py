@@ -103,7 +103,8 @@ def main() -> None:
     print("\nReal reviews altered, comparable kinds (Presidio's other types in brackets); rules "
           "were tuned on the even rows only")
     for name, spans_all in found.items():
-        for part, rows in (("even rows", range(0, n_reviews, 2)), ("odd rows", range(1, n_reviews, 2))):
+        for part, rows in (("even rows", range(0, n_reviews, 2)),
+                           ("odd rows", range(1, n_reviews, 2))):
             kept = sum(1 for i in rows if any(s.kind != "OTHER" for s in spans_all[i]))
             every = sum(1 for i in rows if spans_all[i])
             print(f"{name:<10}{part:<10}{kept:>5}/{len(rows)} = {kept / len(rows):.4f}"

@@ -328,7 +328,10 @@ def _persons(text: str) -> Iterator[Span]:
 
 # --- resolution and replacement ---------------------------------------------------------------
 
-def _with_enough_digits(detector: Callable[[str], Iterable[Span]]) -> Callable[[str], Iterable[Span]]:
+Detector = Callable[[str], Iterable[Span]]
+
+
+def _with_enough_digits(detector: Detector) -> Detector:
     """Skip ``detector`` on texts with fewer digits than the shortest phone (cheap gate)."""
     def gated(text: str) -> Iterable[Span]:
         if sum(ch.isdigit() for ch in text) < _MIN_PHONE_DIGITS:
@@ -339,7 +342,7 @@ def _with_enough_digits(detector: Callable[[str], Iterable[Span]]) -> Callable[[
 
 # One detector per kind over the original text; :mod:`data_quality.pii_recognizers` plugs each in
 # as a Presidio recognizer, :func:`find_pii` runs them all without an NLP model.
-DETECTORS: dict[str, Callable[[str], Iterable[Span]]] = {
+DETECTORS: dict[str, Detector] = {
     "URL_USER": lambda text: _regex_spans(_URL_USER_RE, "URL_USER", text),
     "EMAIL": lambda text: _regex_spans(_EMAIL_RE, "EMAIL", text, _is_email),
     "IBAN": _ibans,

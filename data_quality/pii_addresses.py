@@ -19,19 +19,29 @@ _STREET_WORDS = (
     r"sq|terrace|parkway|pkwy|highway|hwy|circle|cir|trail|crescent|close|alley|row|plaza|"
     r"route|strasse|straße|rue|via|calle|avenida|rua|gade|vej|katu|utca|ulica|ul|gatan|vegen"
 )
-_WORD = r"[^\W\d_][\w'’.-]*"
 _UNIT = r"(?:,?[ \t]*(?i:apt|apartment|suite|ste|unit|flat|#)\.?[ \t]*[\w-]+)?"
-_ADDRESS_RE = re.compile(
-    rf"\b\d{{1,6}}[A-Za-z]?(?:[ \t]+\d{{1,5}})?[ \t]+(?:{_WORD}[ \t]+){{0,4}}?"
-    rf"(?i:{_STREET_WORDS})\b\.?(?:[ \t]+\d{{1,5}})?{_UNIT}"
-    # "Koskikatu 25", "Hauptstraße 5": the street word is the end of the name, number after.
-    rf"|\b[^\W\d_]+(?i:straße|strasse|str\.|gasse|weg|platz|katu|gatan|vej|gade|laan|straat)"
-    rf"[ \t]+\d{{1,5}}[A-Za-z]?{_UNIT}"
-    r"|\b(?i:p\.?[ \t]?o\.?[ \t]?box)[ \t]+\d+"
-)
+
+
+def _address_re(cased: bool) -> re.Pattern[str]:
+    """Street-address pattern. In cased text the street name is capitalised ("40 minutes just
+    to place" is no address); all-lower-case text gets the case-blind variant."""
+    word = r"[^\W\d_a-z][\w'’.-]*" if cased else r"[^\W\d_][\w'’.-]*"
+    street = rf"(?:{_STREET_WORDS.title()}|{_STREET_WORDS.upper()})" if cased else (
+        rf"(?i:{_STREET_WORDS})")
+    return re.compile(
+        rf"\b\d{{1,6}}[A-Za-z]?(?:[ \t]+\d{{1,5}})?[ \t]+(?:{word}[ \t]+){{0,4}}?"
+        rf"{street}\b\.?(?:[ \t]+\d{{1,5}})?{_UNIT}"
+        # "Koskikatu 25", "Hauptstraße 5": the street word ends the name, the number follows.
+        rf"|\b[^\W\d_]+(?i:straße|strasse|str\.|gasse|weg|platz|katu|gatan|vej|gade|laan|straat)"
+        rf"[ \t]+\d{{1,5}}[A-Za-z]?{_UNIT}"
+        r"|\b(?i:p\.?[ \t]?o\.?[ \t]?box)[ \t]+\d+"
+    )
+
+
+_ADDRESS_RE = _address_re(cased=True)
+_ADDRESS_LOWER_RE = _address_re(cased=False)
 # The lines after a street: UK postcodes, numeric postcodes, capitalised place words and state
-# codes, separated by
-# commas, spaces or line breaks. A lower-case word ends the address.
+# codes, separated by commas, spaces or line breaks. A lower-case word ends the address.
 _ADDRESS_TAIL_RE = re.compile(
     r"(?:[ \t]*[,\n][ \t,\n]*|[ \t]+)"
     r"(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}\b|\d{4,6}(?:-\d{4})?\b|[A-Z][\w'’.-]*)"
@@ -71,8 +81,9 @@ class AddressRecognizer(EntityRecognizer):
                 nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
         """ADDRESS spans from patterns; LOCATION spans from the NER entities in
         ``nlp_artifacts`` (none when the text skipped the NER model)."""
+        pattern = _ADDRESS_RE if any(ch.isupper() for ch in text) else _ADDRESS_LOWER_RE
         results = [RecognizerResult("ADDRESS", match.start(), _address_end(text, match.end()), 0.9)
-                   for match in _ADDRESS_RE.finditer(text)]
+                   for match in pattern.finditer(text)]
         for ent in nlp_artifacts.entities if nlp_artifacts is not None else ():
             if (getattr(ent, "label_", None) in _PLACE_LABELS
                     and _CUE_BEFORE_PLACE_RE.search(text[max(0, ent.start_char - 40):

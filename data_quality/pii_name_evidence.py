@@ -20,6 +20,8 @@ from data_quality.pii_vocabulary import (
     COMMON_GIVEN_RANK, COMMON_SURNAME_RANK, EnglishWords, is_product)
 
 # A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
+# UTF-8 quotes and dashes read as Mac Roman ("‚Äô", "‚Äú"), frequent in one review file.
+_MOJIBAKE_RE = re.compile(r"Ä[ôúùîì¶]")
 _CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 
@@ -42,7 +44,7 @@ class NameEvidence:
         """Capitalised, not all capitals ("AI", "LOVE"), at least two letters, no contraction
         ("I'm"), no product."""
         return (len(word) >= 2 and word[0].isupper() and not word.isupper()
-                and not _CONTRACTION_RE.search(word)
+                and not _CONTRACTION_RE.search(word) and not _MOJIBAKE_RE.match(word)
                 and not is_product(word.lower(), self.allow))
 
     def _census_name(self, lower: str, ranks: dict[str, int], common: int) -> bool:

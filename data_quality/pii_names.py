@@ -29,12 +29,14 @@ _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Titles and honorifics stay in the text: "Dr. <PERSON>" (the existing placeholder contract).
 _TITLES = frozenset("mr mrs ms miss mx dr prof sir madam".split())
 # A speaker turn or signature line: "Heather: I'm ...", ">Fletcher Hill".
-_SPEAKER_RE = re.compile(r"(?m)^[ \t>]*(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,2})"
+_SPEAKER_RE = re.compile(r"(?m)^[ \t>]*"
+                         r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,2})"
                          r"[ \t]*(?::|$)")
 # A coordinated list of capitalised items: "Mazzi, Bowman and Hill", "Jon, Neil and Tony".
 _ITEM = r"(?<![\w'’-])(?!(?:and|or)\b)[^\W\d_][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
 _LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|&|or)[ \t]+{_ITEM}")
 _LIST_ITEM_RE = re.compile(_ITEM)
+_DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
 # A middle initial inside a name ("Soib K. Kishiev"): neither evidence nor an objection.
 _INITIAL_RE = re.compile(r"[A-Z]")
 _PLACE_PREPOSITION_RE = re.compile(r"(?i)\b(?:in|from|at|to|near|of|via|visit|visited)\s+$")
@@ -104,7 +106,23 @@ class NameRecognizer(EntityRecognizer):
             # Outside "in/from/at ..." a place label on a surname is the model's mistake
             # ("What's your last name? Nielsen").
             backed = backed or any(map(evidence.is_surname, inner))
-        return (words[0].start(), words[-1].end()) if backed else None
+        if not backed or len(words) == 1 and self._modifier(text, words[0]):
+            return None
+        return words[0].start(), words[-1].end()
+
+    def _modifier(self, text: str, word: re.Match[str]) -> bool:
+        """A lone word used as a modifier is a brand, not a person: after a determiner or
+        possessive ("the Pokemon craze", "her Elmo videos") or before a product word
+        ("Samsung Cell", "Kasa Cam")."""
+        before = text[max(0, word.start() - 8):word.start()].lower().split()
+        if before and before[-1] in _DETERMINERS:
+            return True
+        after = WORD_RE.match(text, word.end() + 1)
+        if text[word.end():word.end() + 1] != " " or after is None:
+            return False
+        # Only a product noun counts: the catalogue also holds "and", "for", "smart"...
+        noun = after.group(0).lower()
+        return noun in self.evidence.allow and noun not in self.evidence.english.not_nouns
 
     def _gazetteer_names(self, text: str, found: set[tuple[int, int]]
                          ) -> Iterable[tuple[int, int]]:
@@ -121,7 +139,8 @@ class NameRecognizer(EntityRecognizer):
                        and evidence.name_shaped(words[end].group(0))
                        and evidence.weak(words[end].group(0), sentence_start=False)):
                     end += 1
-                yield words[i].start(), words[end - 1].end()
+                if end > i + 1 or not self._modifier(text, words[i]):
+                    yield words[i].start(), words[end - 1].end()
                 i = end
             else:
                 i += 1

@@ -48,7 +48,8 @@ def is_held_out(sample: dict, file_name: str) -> bool:
 
 @dataclass(frozen=True)
 class TypeScore:
-    """Counts for one type: ``caught``/``labelled`` (recall), ``correct``/``reported`` (precision)."""
+    """Counts for one type: ``caught``/``labelled`` (recall) and ``correct``/``reported``
+    (precision)."""
 
     caught: int = 0
     labelled: int = 0

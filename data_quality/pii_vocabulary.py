@@ -91,7 +91,8 @@ def english_words(nlp: Language) -> EnglishWords:
         KeyError: ``nlp`` has no rule lemmatizer with a ``lemma_index`` table.
     """
     table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
-    by_pos = {pos: {w for w in table[pos] if "_" not in w} for pos in ("noun", "verb", "adj", "adv")}
+    by_pos = {pos: {word for word in table[pos] if "_" not in word}
+              for pos in ("noun", "verb", "adj", "adv")}
     stop = set(nlp.Defaults.stop_words)
     not_nouns = by_pos["verb"] | by_pos["adj"] | by_pos["adv"] | stop | _CALENDAR_WORDS
     return EnglishWords(frozenset(by_pos["noun"] | not_nouns), frozenset(not_nouns))
