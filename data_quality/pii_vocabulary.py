@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -75,10 +76,11 @@ class EnglishWords:
     not_nouns: frozenset[str]
 
     def contains(self, word: str) -> bool:
-        """Whether lower-case ``word``, or its singular or non-possessive form, is English
-        (WordNet holds lemmas only: "recipes" is English through "recipe")."""
+        """Whether lower-case ``word``, its accent-free spelling ("café"), or its singular or
+        non-possessive form is English (WordNet holds lemmas only: "recipes" through "recipe")."""
         word = word.removesuffix("'s").removesuffix("’s")
-        return (word in self.all
+        folded = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+        return (word in self.all or folded in self.all
                 or word.endswith("s") and word[:-1] in self.all
                 or word.endswith("es") and word[:-2] in self.all
                 or word.endswith("ies") and word[:-3] + "y" in self.all)
