@@ -275,9 +275,13 @@ def _phones(text: str) -> Iterator[Span]:
 # ("O'Neil", "Jean-Luc"), or a middle initial ("A.").
 _TOKEN = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?"
 _NAME = rf"(?P<name>{_TOKEN}(?:[ \t]+{_TOKEN}){{0,2}})"
+# Only capitalised tokens, for cues followed by running text ("said Thea to Pamela").
+_CAP_TOKEN = rf"(?=[^\W\d_])(?![a-z]){_TOKEN}"
+_CAP_NAME = rf"(?P<name>{_CAP_TOKEN}(?:[ \t]+{_CAP_TOKEN}){{0,2}})"
 _PERSON_RES = (
     re.compile(rf"(?i:\bname(?:[ \t]+is|'s|’s|[ \t]*:|\?))[ \t]*{_NAME}"),
-    re.compile(rf"(?i:\bcalls?[ \t]+me)[ \t]+{_NAME}"),
+    re.compile(rf"(?i:\bcalls?[ \t]+me)[ \t]+{_CAP_NAME}"),
+    re.compile(rf"\b(?:said|says|named|starring)[ \t]+(?:(?:him|her|them)[ \t]+)?{_CAP_NAME}"),
     re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+{_NAME}"),
     re.compile(rf"(?m)^[ \t]*(?:Hi|Hello|Hey|Dear)[ \t]+{_NAME}(?=[ \t]*[,!:])"),
     re.compile(rf"(?i:\b(?:thanks|thank you|cheers|regards|sincerely|best wishes))[ \t]*[,!]?"

@@ -97,15 +97,18 @@ class NameRecognizer(EntityRecognizer):
         inner = [w.group(0) for w in words if not _INITIAL_RE.fullmatch(w.group(0))]
         if not inner or not all(map(evidence.name_shaped, inner)):
             return None
-        backed = any(map(evidence.strong, inner))
+        backed = any(map(evidence.is_given, inner))
         if ent.label_ == "PERSON":
-            backed = backed or any(evidence.weak(w.group(0), _opens_sentence(text, w.start()))
+            backed = backed or any(evidence.strong(w.group(0))
+                                   or evidence.weak(w.group(0), _opens_sentence(text, w.start()))
                                    for w in words if w.group(0) in inner)
         elif ent.label_ not in _PLACE_LABELS or not _PLACE_PREPOSITION_RE.search(
-                text, max(0, ent.start_char - 12), ent.start_char):
-            # Outside "in/from/at ..." a place label on a surname is the model's mistake
-            # ("What's your last name? Nielsen").
-            backed = backed or any(map(evidence.is_surname, inner))
+                text, max(0, words[0].start() - 12), words[0].start()):
+            # Outside "in/from/at ..." a place label on a surname or a foreign-looking word is
+            # the model's mistake ("What's your last name? Nielsen", "says Yudina"), while
+            # "grew up in Poznań" is a place.
+            backed = backed or any(evidence.strong(word) or evidence.is_surname(word)
+                                   for word in inner)
         if not backed or len(words) == 1 and self._modifier(text, words[0]):
             return None
         return words[0].start(), words[-1].end()
