@@ -109,6 +109,15 @@ def main() -> None:
             every = sum(1 for i in rows if spans_all[i])
             print(f"{name:<10}{part:<10}{kept:>5}/{len(rows)} = {kept / len(rows):.4f}"
                   + (f"   (all types: {every / len(rows):.4f})" if every != kept else ""))
+    print("per review file (both halves):")
+    offset = 0
+    for file_name, texts in reviews.items():
+        rows = range(offset, offset + len(texts))
+        offset += len(texts)
+        rates = {name: sum(1 for i in rows if any(s.kind != "OTHER" for s in spans_all[i]))
+                 / len(rows) for name, spans_all in found.items()}
+        print(f"    {file_name:<28}" + "".join(f"{name} {rate:.4f}   "
+                                              for name, rate in rates.items()))
     for spans, text in list(zip(found["product"][:n_reviews], review_texts))[::2]:
         if spans:
             print(f"    {[text[s.start:s.end] + ':' + s.kind for s in spans]} in {text[:90]!r}")
