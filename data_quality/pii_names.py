@@ -37,6 +37,8 @@ _ITEM = r"(?<![\w'’-])(?!(?:and|or)\b)[^\W\d_][\w'’-]*(?:[ \t]+[A-Z][\w'’-
 _LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|&|or)[ \t]+{_ITEM}")
 _LIST_ITEM_RE = re.compile(_ITEM)
 _DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
+# A house number earlier on the same line: what follows is a street or a town ("77 Příční").
+_ADDRESS_LINE_RE = re.compile(r"\d[^\n]*$")
 # A middle initial inside a name ("Soib K. Kishiev"): neither evidence nor an objection.
 _INITIAL_RE = re.compile(r"[A-Z]")
 _PLACE_PREPOSITION_RE = re.compile(r"(?i)\b(?:in|from|at|to|near|of|via|visit|visited)\s+$")
@@ -136,7 +138,8 @@ class NameRecognizer(EntityRecognizer):
         while i < len(words):
             word = words[i].group(0)
             if (words[i].start() not in covered and evidence.name_shaped(word)
-                    and evidence.is_given(word)):
+                    and (evidence.is_given(word) or evidence.strong(word)
+                         and not _ADDRESS_LINE_RE.search(text, 0, words[i].start()))):
                 end = i + 1
                 while (end < len(words) and text[words[end - 1].end():words[end].start()] == " "
                        and evidence.name_shaped(words[end].group(0))
