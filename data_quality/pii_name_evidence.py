@@ -22,6 +22,7 @@ from data_quality.pii_vocabulary import (
 # A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
 # UTF-8 quotes and dashes read as Mac Roman ("‚Äô", "‚Äú"), frequent in one review file.
 _MOJIBAKE_RE = re.compile(r"Ä[ôúùîì¶]")
+_CAMEL_CASE_RE = re.compile(r"^(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von)[A-Z])\w*[a-z][A-Z]")
 _CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 
@@ -41,9 +42,10 @@ class NameEvidence:
     allow: frozenset[str]
 
     def name_shaped(self, word: str) -> bool:
-        """Capitalised, not all capitals ("AI", "LOVE"), at least two letters, no contraction
-        ("I'm"), no product."""
+        """Capitalised, not all capitals ("AI", "LOVE") nor camel case ("SoundTouch"; but
+        "McDonald", "DeRose"), at least two letters, no contraction ("I'm"), no product."""
         return (len(word) >= 2 and word[0].isupper() and not word.isupper()
+                and not _CAMEL_CASE_RE.search(word)
                 and not _CONTRACTION_RE.search(word) and not _MOJIBAKE_RE.match(word)
                 and not is_product(word.lower(), self.allow))
 
