@@ -81,8 +81,8 @@ class NameEvidence:
         return not sentence_start or lower in self.given or lower in self.surnames
 
     def truecase(self, text: str) -> str:
-        """``text`` with census names and non-ASCII non-English words (and a surname or
-        non-English word after each) capitalised, when the text has no capital at all: the NER model reads case, chat-style
+        """``text`` with census names (and a surname or non-English word after each)
+        capitalised, when the text has no capital at all: the NER model reads case, chat-style
         text drops it. Same length as ``text``, so offsets carry over to the original."""
         if any(ch.isupper() for ch in text):
             return text
@@ -90,8 +90,7 @@ class NameEvidence:
         words = list(WORD_RE.finditer(text))
         for i, match in enumerate(words):
             word = match.group(0)
-            if self.is_given(word) or self.is_surname(word) or (
-                    len(word) >= 3 and not word.isascii() and not self.english.contains(word)):
+            if self.is_given(word) or self.is_surname(word):
                 chars[match.start()] = chars[match.start()].upper()
                 nxt = words[i + 1] if i + 1 < len(words) else None
                 if (nxt is not None and text[match.end():nxt.start()] == " "
