@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from data_quality.pii_vocabulary import (
-    COMMON_GIVEN_RANK, COMMON_SURNAME_RANK, EnglishWords, is_product)
+    COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK, COMMON_SURNAME_RANK, EnglishWords, is_product)
 
 # A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
 # UTF-8 quotes and dashes read as Mac Roman ("‚Äô", "‚Äú"), frequent in one review file.
@@ -60,9 +60,12 @@ class NameEvidence:
         """A census given name that is no English word, or a common one that is only a noun."""
         return self._census_name(word.lower(), self.given, COMMON_GIVEN_RANK)
 
-    def is_surname(self, word: str) -> bool:
-        """A census surname that is no English word, or a common one that is only a noun."""
-        return self._census_name(word.lower(), self.surnames, COMMON_SURNAME_RANK)
+    def is_surname(self, word: str, alone: bool = True) -> bool:
+        """A census surname that is no English word, or a common one that is only a noun;
+        standing ``alone`` (no other name word beside it) it must be very common ("Hill",
+        "Bowman"; "Kitchen", rank 2,121, is a room)."""
+        common = COMMON_LONE_SURNAME_RANK if alone else COMMON_SURNAME_RANK
+        return self._census_name(word.lower(), self.surnames, common)
 
     def strong(self, word: str) -> bool:
         """A name whatever the model says: a given name, or a word with non-ASCII letters
@@ -70,11 +73,11 @@ class NameEvidence:
         return self.is_given(word) or (len(word) >= 3 and not word.isascii()
                                        and not self.english.contains(word.lower()))
 
-    def weak(self, word: str, sentence_start: bool) -> bool:
+    def weak(self, word: str, sentence_start: bool, alone: bool = True) -> bool:
         """Backs a PERSON entity: a surname, or no English word (and then a census name when it
         opens a sentence, where misspellings get capitalised too: "Awseome")."""
         lower = word.lower()
-        if self.is_surname(word):
+        if self.is_surname(word, alone):
             return True
         if self.english.contains(lower):
             return False

@@ -20,6 +20,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from data_quality.pii_name_evidence import WORD_RE, NameEvidence
 from data_quality.pii_ner import NerArtifacts, NerEntity
+from data_quality.pii_vocabulary import CALENDAR_WORDS
 
 # NER labels under which the small model files names it is unsure of ("Irena Bílá" as ORG);
 # a place label needs a given name to count ("Florida" is a census given name, rank 1,628).
@@ -36,6 +37,8 @@ _SPEAKER_RE = re.compile(r"(?m)^[ \t>]*"
 _ITEM = r"(?<![\w'’-])(?!(?:and|or)\b)[^\W\d_][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
 _LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|&|or)[ \t]+{_ITEM}")
 _LIST_ITEM_RE = re.compile(_ITEM)
+# First words of place names ("St. Louis", "Fort Steele", "San Luis").
+_PLACE_PREFIXES = frozenset("st saint san santa fort mount mt lake port new".split())
 _DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
 # A house number earlier on the same line: what follows is a street or a town ("77 Příční").
 _ADDRESS_LINE_RE = re.compile(r"\d[^\n]*$")
@@ -99,28 +102,37 @@ class NameRecognizer(EntityRecognizer):
         inner = [w.group(0) for w in words if not _INITIAL_RE.fullmatch(w.group(0))]
         if not inner or not all(map(evidence.name_shaped, inner)):
             return None
+        alone = len(inner) == 1
+        if inner[0].lower().rstrip(".") in _PLACE_PREFIXES or not alone and any(
+                evidence.english.contains(word.lower()) and word.lower() not in evidence.given
+                and word.lower() not in evidence.surnames for word in inner):
+            # "St. Louis"; "Del Taco", "Samsung Tab", "Bussell Sprouts": a name has no
+            # English word that no one is called.
+            return None
         backed = any(map(evidence.is_given, inner))
         if ent.label_ == "PERSON":
-            backed = backed or any(evidence.strong(w.group(0))
-                                   or evidence.weak(w.group(0), _opens_sentence(text, w.start()))
+            backed = backed or any(evidence.strong(w.group(0)) or evidence.weak(
+                w.group(0), _opens_sentence(text, w.start()), alone)
                                    for w in words if w.group(0) in inner)
         elif ent.label_ not in _PLACE_LABELS or not _PLACE_PREPOSITION_RE.search(
                 text, max(0, words[0].start() - 12), words[0].start()):
             # Outside "in/from/at ..." a place label on a surname or a foreign-looking word is
             # the model's mistake ("What's your last name? Nielsen", "says Yudina"), while
             # "grew up in Poznań" is a place.
-            backed = backed or any(evidence.strong(word) or evidence.is_surname(word)
+            backed = backed or any(evidence.strong(word) or evidence.is_surname(word, alone)
                                    for word in inner)
         if not backed or len(words) == 1 and self._modifier(text, words[0]):
             return None
         return words[0].start(), words[-1].end()
 
     def _modifier(self, text: str, word: re.Match[str]) -> bool:
-        """A lone word used as a modifier is a brand, not a person: after a determiner or
-        possessive ("the Pokemon craze", "her Elmo videos") or before a product word
+        """A lone word used as a modifier is a brand, not a person: after a determiner,
+        possessive, date or place word ("the Pokemon craze", "her Elmo videos", "Christmas
+        Eve", "St. Louis") or before a product word
         ("Samsung Cell", "Kasa Cam")."""
-        before = text[max(0, word.start() - 8):word.start()].lower().split()
-        if before and before[-1] in _DETERMINERS:
+        before = text[max(0, word.start() - 10):word.start()].lower().split()
+        if before and (before[-1] in _DETERMINERS or before[-1] in CALENDAR_WORDS
+                       or before[-1].rstrip(".") in _PLACE_PREFIXES):
             return True
         after = WORD_RE.match(text, word.end() + 1)
         if text[word.end():word.end() + 1] != " " or after is None:
@@ -143,7 +155,8 @@ class NameRecognizer(EntityRecognizer):
                 end = i + 1
                 while (end < len(words) and text[words[end - 1].end():words[end].start()] == " "
                        and evidence.name_shaped(words[end].group(0))
-                       and evidence.weak(words[end].group(0), sentence_start=False)):
+                       and evidence.weak(words[end].group(0), sentence_start=False,
+                                     alone=False)):
                     end += 1
                 if end > i + 1 or not self._modifier(text, words[i]):
                     yield words[i].start(), words[end - 1].end()

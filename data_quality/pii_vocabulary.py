@@ -30,15 +30,17 @@ sonos roku netflix hulu spotify pandora youtube audible bluetooth wifi best buy 
 costco arlo ring hue philips zigbee smartthings nest
 """.split())
 # Capitalised nouns that are also census given names but name a date ("June", "August").
-_CALENDAR_WORDS = frozenset("""
+CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday christmas easter
 """.split())
 # Frequency ranks up to which a census name that WordNet also lists as a noun is still taken
 # for a name: the top 1,000 given names per sex ("anna" 33, "heather" 53; "florida" is 1,628,
-# "santa" 1,224) and the top 5,000 surnames ("bowman", "walker").
+# "santa" 1,224) and the top 5,000 surnames beside another name word ("Etta James"), the top 500
+# alone ("bowman" 248; "friend" 1,930 and "kitchen" 2,121 are words first).
 COMMON_GIVEN_RANK = 1000
 COMMON_SURNAME_RANK = 5000
+COMMON_LONE_SURNAME_RANK = 500
 
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
@@ -87,16 +89,19 @@ class EnglishWords:
 
 
 def english_words(nlp: Language) -> EnglishWords:
-    """The WordNet lemma index carried by ``nlp``'s lemmatizer, plus its stop words.
+    """The WordNet lemma index and irregular forms carried by ``nlp``'s lemmatizer, plus its
+    stop words.
 
     Raises:
         KeyError: ``nlp`` has no rule lemmatizer with a ``lemma_index`` table.
     """
-    table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
-    by_pos = {pos: {word for word in table[pos] if "_" not in word}
+    lookups = nlp.get_pipe("lemmatizer").lookups
+    index, irregular = lookups.get_table("lemma_index"), lookups.get_table("lemma_exc")
+    # Lemmas, plus irregular forms ("children", "sung") that no suffix rule reaches.
+    by_pos = {pos: {word for word in [*index[pos], *irregular[pos]] if "_" not in word}
               for pos in ("noun", "verb", "adj", "adv")}
     stop = set(nlp.Defaults.stop_words)
-    not_nouns = by_pos["verb"] | by_pos["adj"] | by_pos["adv"] | stop | _CALENDAR_WORDS
+    not_nouns = by_pos["verb"] | by_pos["adj"] | by_pos["adv"] | stop | CALENDAR_WORDS
     return EnglishWords(frozenset(by_pos["noun"] | not_nouns), frozenset(not_nouns))
 
 
