@@ -17,6 +17,8 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("A better pop song? Sjöberg and Cantu were precision engineers.",
      "A better pop song? <PERSON> and <PERSON> were precision engineers."),
     ("Ship it to 15 Glyn St, Leeds LS1 4AB today", "Ship it to <ADDRESS> today"),
+    ("Our neighbour Mr. Hill fixed it", "Our neighbour Mr. <PERSON> fixed it"),
+    ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),
     ("Mail jörg.weiß@bücher-laden.de or ring Anna on +44 20 7946 0958",
      "Mail <EMAIL> or ring <PERSON> on <PHONE>"),
 ])
@@ -30,6 +32,9 @@ def test_names_and_addresses_are_replaced(text, expected):
     "Grace under pressure: it will mark the end of my old Bose speaker",
     "Works with Philips Hue and Spotify. Great in June",
     "The Alexis app is fine",  # a misspelt wake word is not a name
+    "My daughter still likes my Samsung Tab better.",  # brand: "Tab" is nobody's name
+    "On Christmas Eve I went in looking for an iPad",  # a date word before a given name
+    "Great for the office or Kitchen.",  # a rare surname alone is a word first
 ])
 def test_product_words_dates_and_model_numbers_survive(text):
     assert scrub_text(text) == (text, {})
