@@ -7,10 +7,14 @@ therefore never nest and a detector never sees another detector's placeholder.
 
 Validation is delegated to libraries where one exists: ``phonenumbers`` for phone numbers,
 ``stdnum`` for Luhn (cards), IBAN (mod 97 + country format) and US SSN (area/group/serial
-rules), the stdlib ``ipaddress`` for IPv4/IPv6. Names are found only after explicit cues
-("my name is", "Mr.", a sign-off): without an NLP model a bare capitalised word is as likely a
-product or a brand, and every false positive destroys review text the models train on.
-Measured recall and false-positive rate: ``benchmarks/pii_recall.py``.
+rules), the stdlib ``ipaddress`` for IPv4/IPv6. This module's own name detector only follows
+explicit cues ("my name is", "Mr.", a sign-off).
+
+Two layers use these detectors: :func:`find_pii` runs them alone (no NLP model; the GX residual
+check and the row rules), while :func:`scrub_text` and :func:`scrub_record` go through the
+Presidio engine of :mod:`data_quality.pii_engine`, which plugs every detector in as a recognizer
+and adds NER-backed names, street addresses and personal places. Measured recall, precision and
+false-positive rate: ``benchmarks/pii_recall.py``.
 """
 
 from __future__ import annotations
