@@ -94,8 +94,10 @@ class NameRecognizer(EntityRecognizer):
         evidence = self.evidence
         words = [w for w in WORD_RE.finditer(text, ent.start_char, ent.end_char)
                  if w.group(0).lower() not in _TITLES]
-        # The model's span may take in a neighbour ("ex-Zombie Lindström", "the Vogt novel").
-        while words and not evidence.name_shaped(words[0].group(0)):
+        # The model's span may take in a neighbour ("ex-Zombie Lindström", "the Vogt novel"),
+        # or a role before the name ("Producer Gherardo Napolitani").
+        while words and (not evidence.name_shaped(words[0].group(0))
+                         or len(words) > 1 and self._plain_word(words[0].group(0))):
             words = words[1:]
         while words and not evidence.name_shaped(words[-1].group(0)):
             words = words[:-1]
@@ -104,8 +106,7 @@ class NameRecognizer(EntityRecognizer):
             return None
         alone = len(inner) == 1
         if inner[0].lower().rstrip(".") in _PLACE_PREFIXES or not alone and any(
-                evidence.english.contains(word.lower()) and word.lower() not in evidence.given
-                and word.lower() not in evidence.surnames for word in inner):
+                map(self._plain_word, inner)):
             # "St. Louis"; "Del Taco", "Samsung Tab", "Bussell Sprouts": a name has no
             # English word that no one is called.
             return None
@@ -124,6 +125,12 @@ class NameRecognizer(EntityRecognizer):
         if not backed or len(words) == 1 and self._modifier(text, words[0]):
             return None
         return words[0].start(), words[-1].end()
+
+    def _plain_word(self, word: str) -> bool:
+        """An English word that no census name spells ("Producer", "Taco", "Tab")."""
+        lower = word.lower()
+        return (self.evidence.english.contains(lower) and lower not in self.evidence.given
+                and lower not in self.evidence.surnames)
 
     def _modifier(self, text: str, word: re.Match[str]) -> bool:
         """A lone word used as a modifier is a brand, not a person: after a determiner,
