@@ -17,8 +17,8 @@ from data_quality.pii import check_review_text, apply_scrubbed
 from data_quality.pii_engine import PiiEngine, default_engine
 
 ScrubResult = tuple[dict[str, Any], dict[str, int]]
-# Below this many records per worker, starting a process and loading the model (~1 s) costs
-# more than it saves (measured: about 400 records/s per process).
+# Below this many records per worker a process pool costs more than it saves: one process
+# scrubs 500-1,000 records/s (benchmarks/pii_recall.py), so 500 records are under a second of work.
 MIN_RECORDS_PER_WORKER = 500
 
 

