@@ -1,8 +1,9 @@
 """Scrubbing many records at once: one batched engine pass, optionally across processes.
 
 This is the entry point for the pipeline's scrub asset: :func:`scrub_records_parallel` splits a
-batch into one contiguous chunk per worker process; each worker builds its engine once (the
-spaCy model is not shared between processes) and scrubs its chunk with batched NER.
+batch into one contiguous chunk per worker process; the workers are forked from a process that
+has built the engine, so none loads the spaCy model again, and each scrubs its chunk with
+batched NER.
 """
 
 from __future__ import annotations
