@@ -1,8 +1,11 @@
 """Person names: NER entities the words back, plus the gazetteer and three text rules.
 
 A model entity becomes PERSON when its words back a name (see
-:mod:`data_quality.pii_name_evidence`); a PERSON entity may also rest on a surname or a non-English
-word, any other non-place entity on a surname ("Irena Bílá" tagged ORG). Then, over the text:
+:mod:`data_quality.pii_name_evidence`): any entity on a census given name; a PERSON entity also on
+a surname or a non-English word; another label also on a surname or a non-ASCII word ("Irena
+Bílá" tagged ORG), a place label only outside "in/from/at ...". A lone word used as a modifier
+("the Pokemon craze", "Samsung Cell") and a multi-word span holding an English word nobody is
+called ("Del Taco") are not names. Then, over the text:
 
 - a census given name the model left untagged, with the surname-like words that follow it;
 - a speaker turn or signature line ("Heather: I'm ...", ">Fletcher Hill");
@@ -22,8 +25,7 @@ from data_quality.pii_name_evidence import WORD_RE, NameEvidence
 from data_quality.pii_ner import NerArtifacts, NerEntity
 from data_quality.pii_vocabulary import CALENDAR_WORDS
 
-# NER labels under which the small model files names it is unsure of ("Irena Bílá" as ORG);
-# a place label needs a given name to count ("Florida" is a census given name, rank 1,628).
+# NER labels under which the small model files names it is unsure of ("Irena Bílá" as ORG).
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART",
                           "EVENT", "LOC", "CARDINAL"})
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
