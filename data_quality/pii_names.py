@@ -114,9 +114,10 @@ class NameRecognizer(EntityRecognizer):
             return None
         backed = any(map(evidence.is_given, inner))
         if ent.label_ == "PERSON":
-            backed = backed or any(evidence.strong(w.group(0)) or evidence.weak(
-                w.group(0), _opens_sentence(text, w.start()), alone)
-                                   for w in words if w.group(0) in inner)
+            backed = backed or any(
+                evidence.strong(w.group(0))
+                or evidence.weak(w.group(0), _opens_sentence(text, w.start()), alone)
+                for w in words if w.group(0) in inner)
         elif ent.label_ not in _PLACE_LABELS or not _PLACE_PREPOSITION_RE.search(
                 text, max(0, words[0].start() - 12), words[0].start()):
             # Outside "in/from/at ..." a place label on a surname or a foreign-looking word is
@@ -137,8 +138,7 @@ class NameRecognizer(EntityRecognizer):
     def _modifier(self, text: str, word: re.Match[str]) -> bool:
         """A lone word used as a modifier is a brand, not a person: after a determiner,
         possessive, date or place word ("the Pokemon craze", "her Elmo videos", "Christmas
-        Eve", "St. Louis") or before a product word
-        ("Samsung Cell", "Kasa Cam")."""
+        Eve", "St. Louis") or before a product noun ("Samsung Cell", "Kasa Cam")."""
         before = text[max(0, word.start() - 10):word.start()].lower().split()
         if before and (before[-1] in _DETERMINERS or before[-1] in CALENDAR_WORDS
                        or before[-1].rstrip(".") in _PLACE_PREFIXES):
@@ -165,7 +165,7 @@ class NameRecognizer(EntityRecognizer):
                 while (end < len(words) and text[words[end - 1].end():words[end].start()] == " "
                        and evidence.name_shaped(words[end].group(0))
                        and evidence.weak(words[end].group(0), sentence_start=False,
-                                     alone=False)):
+                                         alone=False)):
                     end += 1
                 if end > i + 1 or not self._modifier(text, words[i]):
                     yield words[i].start(), words[end - 1].end()
