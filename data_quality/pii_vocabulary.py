@@ -1,0 +1,134 @@
+"""Word lists the name recognizer weighs evidence with: names, English words, products.
+
+- Given names and surnames: the US Census 1990 frequency lists (5,163 given names, 88,799
+  surnames, each with its frequency rank; public domain), as shipped in the ``names`` package
+  (MIT). A gazetteer is the evidence a small NER model lacks on lower-case or unusual text.
+- English words: the WordNet lemma index inside the spaCy pipeline's own lemmatizer tables
+  (~90k words, per part of speech) and spaCy's stop words. WordNet lists many names as nouns
+  ("anna", "heather", "smith"), so a common census name that is only a noun still counts as a
+  name, while one that is also a verb, adjective or adverb ("grace", "will", "brown") does not.
+- Product vocabulary: words of the harvested catalogue (product titles, brands, variations) plus
+  the device words reviewers use; never a name, whatever the NER model says ("Echo", "Alexa").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from spacy.language import Language
+
+# Device and shop words that reviews capitalise; the catalogue adds its own titles and brands.
+BASE_PRODUCT_WORDS = frozenset("""
+amazon alexa echo dot dots kindle kindles fire firestick stick tap show spot plus paperwhite
+oasis voyage prime tablet tv hd kids edition nook ipad iphone android google apple siri bose
+sonos roku netflix hulu spotify pandora youtube audible bluetooth wifi best buy walmart target
+costco arlo ring hue philips zigbee smartthings nest
+""".split())
+# Capitalised nouns that are also census given names but name a date ("June", "August").
+CALENDAR_WORDS = frozenset("""
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday christmas easter
+""".split())
+# Frequency ranks up to which a census name that WordNet also lists as a noun is still taken
+# for a name: the top 1,000 given names per sex ("anna" 33, "heather" 53; "florida" is 1,628,
+# "santa" 1,224) and the top 5,000 surnames beside another name word ("Etta James"), the top 500
+# alone ("bowman" 248; "friend" 1,930 and "kitchen" 2,121 are words first).
+COMMON_GIVEN_RANK = 1000
+COMMON_SURNAME_RANK = 5000
+COMMON_LONE_SURNAME_RANK = 500
+
+_WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+
+def _census(*files: str) -> dict[str, int]:
+    """Lower-case name -> best frequency rank over the ``names`` package files."""
+    ranks: dict[str, int] = {}
+    for fname in files:
+        text = resources.files("names").joinpath(fname).read_text("ascii")
+        for line in text.splitlines():
+            if line.strip():
+                name, _, _, rank = line.split()
+                ranks[name.lower()] = min(int(rank), ranks.get(name.lower(), int(rank)))
+    return ranks
+
+
+@lru_cache(maxsize=1)
+def given_names() -> dict[str, int]:
+    """Lower-case given names of the US Census 1990 lists (both sexes) -> frequency rank."""
+    return _census("dist.male.first", "dist.female.first")
+
+
+@lru_cache(maxsize=1)
+def surnames() -> dict[str, int]:
+    """Lower-case surnames of the US Census 1990 list -> frequency rank."""
+    return _census("dist.all.last")
+
+
+@dataclass(frozen=True)
+class EnglishWords:
+    """Lower-case English words: ``all`` of them, and ``not_nouns`` (verbs, adjectives,
+    adverbs, stop words and calendar words: the words a name is never mistaken for)."""
+
+    all: frozenset[str]
+    not_nouns: frozenset[str]
+
+    def contains(self, word: str) -> bool:
+        """Whether lower-case ``word``, its accent-free spelling ("café"), or its singular or
+        non-possessive form is English (WordNet holds lemmas only: "recipes" through "recipe")."""
+        word = word.removesuffix("'s").removesuffix("’s")
+        folded = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+        return (word in self.all or folded in self.all
+                or word.endswith("s") and word[:-1] in self.all
+                or word.endswith("es") and word[:-2] in self.all
+                or word.endswith("ies") and word[:-3] + "y" in self.all)
+
+
+def english_words(nlp: Language) -> EnglishWords:
+    """The WordNet lemma index and irregular forms carried by ``nlp``'s lemmatizer, plus its
+    stop words.
+
+    Raises:
+        KeyError: ``nlp`` has no rule lemmatizer with a ``lemma_index`` table.
+    """
+    lookups = nlp.get_pipe("lemmatizer").lookups
+    index, irregular = lookups.get_table("lemma_index"), lookups.get_table("lemma_exc")
+    # Lemmas, plus irregular forms ("children", "sung") that no suffix rule reaches.
+    by_pos = {pos: {word for word in [*index[pos], *irregular[pos]] if "_" not in word}
+              for pos in ("noun", "verb", "adj", "adv")}
+    stop = set(nlp.Defaults.stop_words)
+    not_nouns = by_pos["verb"] | by_pos["adj"] | by_pos["adv"] | stop | CALENDAR_WORDS
+    return EnglishWords(frozenset(by_pos["noun"] | not_nouns), frozenset(not_nouns))
+
+
+def catalogue_words(texts: Iterable[str]) -> frozenset[str]:
+    """Lower-case words of catalogue strings (titles, brands, variations) plus the base list."""
+    words = {word.lower() for text in texts for word in _WORD_RE.findall(text)}
+    return BASE_PRODUCT_WORDS | frozenset(words)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (char_a != char_b)))
+        previous = current
+    return previous[-1]
+
+
+# Product words long enough that a near-miss spelling is unambiguous ("Alexis", "Alexia").
+_FUZZY_PRODUCT_WORDS = tuple(word for word in BASE_PRODUCT_WORDS if len(word) >= 5)
+
+
+def is_product(word: str, allow: frozenset[str]) -> bool:
+    """Whether lower-case ``word`` is product vocabulary: in ``allow``, or a misspelling of a
+    base product word of five letters or more (same first three letters, at most two edits:
+    reviewers write "Alexis" or "Alexia" for the wake word, while "Alana" stays a name)."""
+    return word in allow or any(word[:3] == known[:3] and _edit_distance(word, known) <= 2
+                                for known in _FUZZY_PRODUCT_WORDS)

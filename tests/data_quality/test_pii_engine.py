@@ -1,0 +1,77 @@
+"""The Presidio engine: names, addresses and places next to the validated detectors, offline."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+
+from data_quality.pii import scrub_text
+from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Heather: I'm Daniel's daughter", "<PERSON>: I'm <PERSON>'s daughter"),
+    ("Please correct it to Mr. Steven Parmentier?", "Please correct it to Mr. <PERSON>?"),
+    ("Our founders: Mazzi, Bowman and Hill.", "Our founders: <PERSON>, <PERSON> and <PERSON>."),
+    ("sometimes people call me owen", "sometimes people call me <PERSON>"),
+    ("A better pop song? Sjöberg and Cantu were precision engineers.",
+     "A better pop song? <PERSON> and <PERSON> were precision engineers."),
+    ("Ship it to 15 Glyn St, Leeds LS1 4AB today", "Ship it to <ADDRESS> today"),
+    ("Our neighbour Mr. Hill fixed it", "Our neighbour Mr. <PERSON> fixed it"),
+    ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),
+    ("Mail jörg.weiß@bücher-laden.de or ring Anna on +44 20 7946 0958",
+     "Mail <EMAIL> or ring <PERSON> on <PHONE>"),
+])
+def test_names_and_addresses_are_replaced(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Love my Echo Dot, Alexa plays music all day",
+    "Bought the Kindle Fire HD 8 on 03/14/2024, model B00ZV9PXP2, 5 stars",
+    "Grace under pressure: it will mark the end of my old Bose speaker",
+    "Works with Philips Hue and Spotify. Great in June",
+    "The Alexis app is fine",  # a misspelt wake word is not a name
+    "My daughter still likes my Samsung Tab better.",  # brand: "Tab" is nobody's name
+    "On Christmas Eve I went in looking for an iPad",  # a date word before a given name
+    "Great for the office or Kitchen.",  # a rare surname alone is a word first
+])
+def test_product_words_dates_and_model_numbers_survive(text):
+    assert scrub_text(text) == (text, {})
+
+
+def test_counts_include_new_kinds():
+    assert scrub_text("Dear Sandra, ship it to 15 Glyn St please")[1] == {
+        "PERSON": 1, "ADDRESS": 1}
+
+
+def test_engine_registers_only_project_recognizers():
+    # Presidio's defaults include tldextract-backed (network) and noisy recognizers
+    # (US_DRIVER_LICENSE on "v2", phones on IPv4): none may be loaded.
+    names = {r.name for r in default_engine().analyzer.registry.recognizers}
+    assert names and all(name.startswith("EdgeInsights") for name in names)
+    assert scrub_text("firmware v2 on 192.168.1.20") == (
+        "firmware v2 on <IP>", {"IP": 1})
+
+
+def test_only_the_ner_pipe_runs():
+    nlp = default_engine().nlp
+    assert nlp.pipe_names == ["ner"]
+    assert "lemmatizer" in nlp.component_names  # kept for its English word table
+
+
+def test_missing_model_raises_instead_of_downloading(monkeypatch):
+    def no_download(*args, **kwargs):
+        raise AssertionError("tried to download a model")
+
+    monkeypatch.setattr(spacy.cli, "download", no_download)
+    with pytest.raises(OSError, match="not installed"):
+        OfflineSpacyNlpEngine("en_core_web_xx_not_installed").load()
+
+
+def test_prefilter_spares_texts_without_name_words():
+    engine = default_engine()
+    assert not engine.needs_ner("Love my echo dot. It works great and the sound is good!")
+    assert not engine.needs_ner("GREAT PRODUCT, 5 STARS")
+    assert engine.needs_ner("Bought it for Heather")
+    assert engine.needs_ner("my son who lives in Seattle")

@@ -1,0 +1,43 @@
+"""Fault kinds from public bug reports, each on a small string of our own."""
+
+from __future__ import annotations
+
+import pytest
+
+from data_quality.pii import scrub_text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Mail: jörg.weiß@bücher-laden.de", "Mail: <EMAIL>"),
+    ("écrivez à élodie@exemple.fr merci", "écrivez à <EMAIL> merci"),
+    ("почта иван@пример.рф", "почта <EMAIL>"),
+])
+def test_non_ascii_email_is_caught(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "The photo banner@2x.png looks blurry",
+    "icons: logo@3x.webp and sheet@1x.pdf",
+])
+def test_file_name_with_at_sign_is_not_an_email(text):
+    assert scrub_text(text) == (text, {})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Order line (212)555-0187 03/14/2024 09:12:44", "Order line <PHONE> 03/14/2024 09:12:44"),
+    ("call 020 7946 0321 4 stars", "call <PHONE> 4 stars"),
+    ("Phone: +1 212 555 0187 12:30 works", "Phone: <PHONE> 12:30 works"),
+    # Two-digit groups are a real numbering style (France) and must stay whole.
+    ("tel 01 23 45 67 89 ok", "tel <PHONE> ok"),
+])
+def test_phone_span_ends_where_the_number_ends(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Phone: ref212-555-0187", "Phone: ref<PHONE>"),
+    ("call me: tel+44 20 7946 0958", "call me: tel<PHONE>"),
+])
+def test_number_glued_to_a_word_is_caught(text, expected):
+    assert scrub_text(text)[0] == expected

@@ -1,0 +1,65 @@
+"""Recall/precision arithmetic, the template split, and the name word lists."""
+
+from __future__ import annotations
+
+from data_quality.pii import Span
+from data_quality.pii_engine import default_engine
+from data_quality.pii_ner import ner_windows
+from data_quality.pii_scoring import is_held_out, score
+from data_quality.pii_vocabulary import given_names, is_product, surnames
+
+SAMPLE = {
+    "full_text": "Call Anna Berg at 555-0100 in Leeds, Acme Ltd.",
+    "template_id": 7,
+    "spans": [
+        {"entity_type": "PERSON", "start_position": 5, "end_position": 14},
+        {"entity_type": "PHONE_NUMBER", "start_position": 18, "end_position": 26},
+        {"entity_type": "GPE", "start_position": 30, "end_position": 35},
+        {"entity_type": "ORGANIZATION", "start_position": 37, "end_position": 45},
+    ],
+}
+
+
+def test_score_counts_overlaps_per_type():
+    found = [[Span(5, 9, "PERSON"),      # part of the name: caught, correct
+              Span(37, 41, "PERSON"),    # an organisation called a person: wrong
+              Span(18, 26, "PHONE")]]
+    scores = score([SAMPLE], found)
+    assert (scores["PERSON"].caught, scores["PERSON"].labelled) == (1, 1)
+    assert (scores["PERSON"].correct, scores["PERSON"].reported) == (1, 2)
+    assert scores["PERSON"].precision == 0.5
+    assert (scores["PHONE"].recall, scores["PHONE"].precision) == (1.0, 1.0)
+    assert (scores["LOCATION"].caught, scores["LOCATION"].labelled) == (0, 1)
+    assert scores["LOCATION"].precision is None
+
+
+def test_split_keeps_a_template_on_one_side():
+    copies = [dict(SAMPLE, full_text=f"text {i}") for i in range(5)]
+    assert len({is_held_out(c, "presidio_generated_large.json") for c in copies}) == 1
+    sides = {is_held_out({"template_id": t}, "presidio_synth_dataset_v2.json")
+             for t in range(40)}
+    assert sides == {True, False}
+
+
+def test_census_lists_and_product_words():
+    assert given_names()["mary"] == 1 and surnames()["smith"] == 1
+    assert is_product("alexis", frozenset()) and is_product("kindle", frozenset())
+    assert not is_product("alana", frozenset())
+
+
+def test_evidence_separates_names_from_words():
+    evidence = default_engine().evidence
+    assert evidence.is_given("Anna") and evidence.is_given("Heather")
+    assert not evidence.is_given("Grace")  # also a verb
+    assert not evidence.is_given("June")   # a month
+    assert evidence.strong("Sjöberg") and not evidence.strong("Café")
+    assert not evidence.name_shaped("LOVE") and not evidence.name_shaped("I'm")
+    assert evidence.truecase("call me owen smith") == "call me Owen Smith"
+    assert evidence.truecase("Call me owen") == "Call me owen"  # cased text is left alone
+
+
+def test_ner_reads_only_sentences_with_a_candidate_word():
+    evidence = default_engine().evidence
+    text = "Great speaker. Works with Alexa. Bought it for Heather! Sound is fine."
+    assert [text[a:b] for a, b in ner_windows(text, evidence)] == ["Bought it for Heather!"]
+    assert ner_windows("Love my echo dot. Works great.", evidence) == []
