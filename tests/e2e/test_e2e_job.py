@@ -26,6 +26,9 @@ from commons.net import free_port
 from edge_insights.pods import running_pod
 from commons.settings import Settings
 
+# The module's jobs run once (module fixture) and count against its first test's time limit.
+pytestmark = pytest.mark.timeout(3600)
+
 ROWS_PER_FILE = 120
 KNOWN_EMAIL = "jane.doe@example.org"
 KNOWN_PHONE = "+44 20 7946 0958"
