@@ -112,7 +112,7 @@ def current_amount(text: str, is_currency) -> Amount | None:
     def rank(i: int) -> tuple[bool, bool, bool, bool]:
         amount = found[i]
         percent = text[amount.end:amount.window[1]].lstrip().startswith("%")
-        cue = _last_cue(text[amount.window[0]:amount.start].lower())
+        cue = last_cue(text[amount.window[0]:amount.start].lower())
         return (not percent, cue != "former", has_currency[i], cue == "current")
 
     # max() keeps the first of equals: the earliest number wins ties.
@@ -131,17 +131,23 @@ def is_negative(text: str, amount: Amount) -> bool:
     return not any(ch.isalnum() for ch in match.group(2)) or match.group(2).isupper()
 
 
-def _last_cue(before: str) -> str | None:
-    """``"former"``/``"current"`` for the cue written last in ``before``, or None."""
-    best, kind = -1, None
-    for cues, label in ((FORMER_CUES, "former"), (CURRENT_CUES, "current")):
-        for cue in cues:
-            pattern = re.escape(cue) if _is_cjk(cue) else rf"(?<!\w){re.escape(cue)}(?!\w)"
-            for match in re.finditer(pattern, before):
-                if match.start() > best:
-                    best, kind = match.start(), label
+def last_cue(before: str) -> str | None:
+    """``"former"``/``"current"`` for the cue written last in lower-case ``before``, or None."""
+    kind = None
+    for match in _CUES.finditer(before):
+        kind = match.lastgroup
     return kind
 
 
 def _is_cjk(text: str) -> bool:
     return any("\u3040" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af" for ch in text)
+
+
+def _alternation(cues: tuple[str, ...]) -> str:
+    # Longest first, so "you save" wins over "save" at the same place.
+    return "|".join(re.escape(c) if _is_cjk(c) else rf"(?<!\w){re.escape(c)}(?!\w)"
+                    for c in sorted(cues, key=len, reverse=True))
+
+
+_CUES = re.compile(f"(?P<former>{_alternation(FORMER_CUES)})|"
+                   f"(?P<current>{_alternation(CURRENT_CUES)})")

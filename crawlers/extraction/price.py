@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from price_parser import Price
@@ -91,10 +92,10 @@ def _widen_symbol(text: str, found: str) -> str:
     if start < 0:
         return found
     best = found
-    for symbol in EXTRA_SYMBOLS:
+    for symbol, alone, _, _ in _symbol_patterns():
         if len(symbol) <= len(best):
             continue
-        for match in re.finditer(_BOUNDARY.format(re.escape(symbol)), text):
+        for match in alone.finditer(text):
             if match.start() <= start and match.end() >= start + len(found):
                 best = symbol
     return best
@@ -105,9 +106,19 @@ def _extra_symbol(text: str) -> str | None:
     stripped = _NUMBER.sub(" ", text).strip(" \t\r\n~:()[]*+/|-–.,")
     if stripped and currency_candidates(stripped):
         return stripped
-    for symbol in sorted(EXTRA_SYMBOLS, key=len, reverse=True):
-        pattern = re.escape(symbol)
-        beside = (_BOUNDARY.format(pattern) + r"\s?\d", r"\d\s?" + _BOUNDARY.format(pattern))
-        if any(re.search(p, text) for p in beside):
+    for symbol, _, before, after in _symbol_patterns():
+        if before.search(text) or after.search(text):
             return symbol
     return None
+
+
+@lru_cache(maxsize=1)
+def _symbol_patterns() -> list[tuple[str, re.Pattern[str], re.Pattern[str], re.Pattern[str]]]:
+    """Per extra symbol, longest first: compiled once (hundreds of patterns overflow ``re``'s
+    own cache): the symbol alone, before a number, after a number."""
+    patterns = []
+    for symbol in sorted(EXTRA_SYMBOLS, key=len, reverse=True):
+        alone = _BOUNDARY.format(re.escape(symbol))
+        patterns.append((symbol, re.compile(alone), re.compile(alone + r"\s?\d"),
+                         re.compile(r"\d\s?" + alone)))
+    return patterns
