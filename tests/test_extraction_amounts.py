@@ -26,6 +26,8 @@ from crawlers.extraction.price import parse_price
     ("35€ 99", "35.99", "EUR"), ("1 299 Kč", "1299", "CZK"),
     # a range: its low end, with the currency written at the other end
     ("From 26 to 50 €", "26", "EUR"),
+    # a currency code inside a word is none
+    ("365 EVERYDAY VALUE", "365", None), ("360 LD", "360", "LYD"),
 ])
 def test_the_amount_to_pay(text, amount, currency):
     parsed = parse_price(text)

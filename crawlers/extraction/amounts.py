@@ -40,10 +40,12 @@ FORMER_CUES = ("was", "before", "previously", "old price", "orig", "original", "
                "au lieu de", "prix barré", "économisez", "antes", "ahorra", "ahorras", "era",
                "prima", "invece di", "risparmi", "van", "było", "zamiast", "oszczędzasz", "bylo",
                "původně", "было", "старая цена", "экономия",
-               "原价", "原價", "定価", "정가", "السعر القديم", "מחיר קודם")
+               "原价", "原價", "定価", "정가", "建議售價", "建议售价", "市價", "市价", "參考價",
+               "参考价", "メーカー希望小売価格", "参考価格", "السعر القديم", "מחיר קודם")
 CURRENT_CUES = ("now", "only", "sale", "today", "just", "our price", "jetzt", "nur", "nun",
                 "seulement", "maintenant", "ahora", "solo", "sólo", "ora", "nu", "voor", "teraz",
                 "tylko", "сейчас", "только", "现价", "現價", "特价", "特價", "售价", "售價",
+                "優惠價", "优惠价", "販売価格", "税込",
                 "판매가", "السعر الآن", "עכשיו", "רק")
 _MINUS = "-−"
 # What joins the two ends of a range ("10-20", "From 26 to 50", "10 bis 20", "10 à 20").
@@ -83,6 +85,16 @@ def numbers(text: str) -> list[Amount]:
     return found
 
 
+def priced_numbers(text: str, is_currency) -> list[Amount]:
+    """The numbers in ``text`` with a currency written right beside them.
+
+    Args:
+        text: any short text.
+        is_currency: predicate on a short string (``"$"``, ``"EUR"``): a known currency.
+    """
+    return [a for a in numbers(text) if _glued_currency(text, a, is_currency)]
+
+
 def current_amount(text: str, is_currency) -> Amount | None:
     """The number in ``text`` that is the price to pay (see the module docstring).
 
@@ -97,13 +109,7 @@ def current_amount(text: str, is_currency) -> Amount | None:
     if len(found) <= 1:
         return found[0] if found else None
 
-    def glued_currency(amount: Amount) -> bool:
-        lo, hi = amount.window
-        glued = (_BEFORE_CURRENCY.search(text[lo:amount.start]),
-                 _AFTER_CURRENCY.search(text[amount.end:hi]))
-        return any(m and is_currency(m.group(1).strip(_MINUS + ":")) for m in glued)
-
-    has_currency = [glued_currency(a) for a in found]
+    has_currency = [_glued_currency(text, a, is_currency) for a in found]
     for i in range(len(found) - 2, -1, -1):
         joint = _RANGE.match(text[found[i].end:found[i + 1].start])
         if joint and (not joint.group(1) or is_currency(joint.group(1))):
@@ -117,6 +123,13 @@ def current_amount(text: str, is_currency) -> Amount | None:
 
     # max() keeps the first of equals: the earliest number wins ties.
     return found[max(range(len(found)), key=rank)]
+
+
+def _glued_currency(text: str, amount: Amount, is_currency) -> bool:
+    lo, hi = amount.window
+    glued = (_BEFORE_CURRENCY.search(text[lo:amount.start]),
+             _AFTER_CURRENCY.search(text[amount.end:hi]))
+    return any(m and is_currency(m.group(1).strip(_MINUS + ":")) for m in glued)
 
 
 def is_negative(text: str, amount: Amount) -> bool:

@@ -3,12 +3,15 @@
 A *DOM candidate* is a visible element whose short text (at most :data:`MAX_PRICE_TEXT`
 characters) holds a number with a currency beside it, or whose class/id/``itemprop`` — its own
 or a close ancestor's — names a price. Nested elements with the same text count once (the
-innermost). A *markup candidate* is a price from the page's structured data.
+innermost), and an element showing several prices is left to its parts. Struck-through text (``<del>``, ``<s>``, line-through) is never a candidate: HTML
+defines it as content that is no longer accurate, the price a sale replaces. Nor is a price
+after a former-price cue (:func:`crawlers.extraction.amounts.last_cue`: "was", "statt", "RRP",
+"建議售價"), nor a text with "=" (a rate or conversion: "1 point = 1 元"). A *markup candidate* is a price from the page's structured data.
 
 Each candidate carries :data:`FEATURES`, evidence that transfers between shops because it is
 about how product pages are built, not about one shop: price words in class names (many
 languages, :mod:`.vocabulary`), nearness to the title ``<h1>`` and to the add-to-cart control,
-sitting in a carousel/recommendation or accessory block, struck-through or "was" context,
+sitting in a carousel/recommendation or accessory block, "now" context,
 instalment wording, a large font, a currency beside the number, agreement with the markup and
 with the page's other price elements. :mod:`.ranker` weighs them.
 """
@@ -23,7 +26,8 @@ from typing import Any, NamedTuple
 
 from parsel import Selector
 
-from crawlers.extraction.amounts import last_cue
+from crawlers.extraction.amounts import last_cue, priced_numbers
+from crawlers.extraction.currencies import currency_candidates
 from crawlers.extraction.emphasis import is_struck, large_elements
 from crawlers.extraction.hints import PageHints
 from crawlers.extraction.price import ParsedPrice, parse_price
@@ -38,6 +42,14 @@ FAR = 2000
 # Elements (document order) within which a price counts as next to the title or buy control.
 # A buy box is a few dozen elements; the ranker learns how much nearness is worth.
 NEAR = 30
+# Elements within which a large price still belongs to the buy box: table layouts put rating,
+# list-price and discount rows between the title and a headline price. Twice NEAR.
+NEAR_PROMINENT = 2 * NEAR
+# Siblings with the same tag and class that make a list of look-alikes (product tiles, offer
+# rows): three, as a pair is often just "old price / new price".
+LIST_SIBLINGS = 3
+# How far up a list item may sit above a price (tile → body → price box → price).
+LIST_REACH = 6
 # How many ancestors up a price word in a class still describes the element ("<div
 # class=price><span><b>12</b>…").
 CLASS_REACH = 3
@@ -52,17 +64,18 @@ FEATURES = (
     "itemprop_price",   # itemprop="price"/"lowPrice" on it or its parent
     "not_price_class",  # it or an ancestor within CLASS_REACH is an old/unit/shipping price
     "current_class",    # ... or a sale/current/final price
-    "struck",           # <del>/<s>/line-through
     "elsewhere",        # inside a related/recommended/carousel/header/footer section
     "accessory",        # inside an add-on/accessory/bundle/warranty section
     "hidden",           # hidden by class/attribute/style
     "large",            # set in a large font (it or its parent)
+    "large_near",       # ... and within NEAR_PROMINENT elements of the title or buy control
+    "in_list",          # inside one of LIST_SIBLINGS or more look-alike siblings (a tile of
+                        # a product grid, a row of an other-sellers table)
     "near_anchor",      # within NEAR elements of the title or add-to-cart control
     "title_distance",   # log-scaled distance to the title, 1 = FAR or no title
     "cart_distance",    # log-scaled distance to the add-to-cart control
     "before_title",     # comes before the title in the document
     "position",         # document position, 0 = first element, 1 = last
-    "former_context",   # a "was/statt/avant" cue is the last cue before it
     "current_context",  # a "now/only/jetzt" cue is
     "instalment",       # "/mo", "12x", "cuotas" in or before it
     "wordy",            # letters in its text besides the currency, scaled (a line, not a price)
@@ -144,21 +157,31 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
         text = texts.get(el)
         if text is None or any(texts.get(child) == text for child in el):
             continue  # no short price text, or a child element holds the same text
+        if len(priced_numbers(text, _is_currency)) > 1:
+            continue  # a box of several prices ("49 890 тг. 44 890 тг."): its parts count
+        if is_struck(el):
+            continue  # HTML: <del>/<s> content "is no longer accurate" — never the price to pay
         price = _read(el, text, hints, currency_hint, texts)
         if price is not None and (price.currency_raw or _classed(el)):
             picked.append((el, price))
     elsewhere = {el for el, _ in picked
                  if any(ELSEWHERE_ATTR.search(_attrs(a)) for a in el.iterancestors())}
-    votes = Counter(price.amount for el, price in picked if el not in elsewhere)
+    listed = {el for el, _ in picked if _in_list(el)}
+    votes = Counter(price.amount for el, price in picked
+                    if el not in elsewhere and el not in listed)
     by_nearness = sorted((_gap(position[el], title_at), n) for n, (el, _) in enumerate(picked)
                          if el not in elsewhere)
     nearness_rank = {n: rank for rank, (_, n) in enumerate(by_nearness)}
     found = []
     for n, (el, price) in enumerate(picked):
         i = position[el]
-        context = _text_before(el, raw_length)
-        cue = last_cue(context.lower())
         text = texts[el]
+        # What is written before the number, outside the element and inside it ("Was $20"),
+        # back to the previous number: "原價 $839 最低價 $29" — 原價 is 839's cue, not 29's.
+        context = f"{_text_before(el, raw_length)} {re.split(r'[0-9]', text, 1)[0]}"
+        cue = last_cue(re.split(r"[0-9]", context)[-1].lower())
+        if cue == "former" or "=" in text:
+            continue  # a former price ("was", "RRP", "建議售價"), a rate ("1 point = 1 元")
         values = {
             "bias_dom": 1.0,
             "currency": float(price.currency_raw is not None),
@@ -171,23 +194,25 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
                                          for n in [el, *_ancestors(el, CLASS_REACH)])),
             "current_class": float(any(CURRENT_ATTR.search(_attrs(n))
                                        for n in [el, *_ancestors(el, CLASS_REACH)])),
-            "struck": float(is_struck(el)),
             "elsewhere": float(el in elsewhere),
             "accessory": float(any(ACCESSORY_ATTR.search(_attrs(n))
                                    for n in [el, *el.iterancestors()])),
             "hidden": float(_hidden(el)),
             "large": float(el in large or el.getparent() in large),
+            "large_near": float((el in large or el.getparent() in large)
+                                and min(_gap(i, title_at), _gap(i, cart_at)) <= NEAR_PROMINENT),
+            "in_list": float(el in listed),
             "near_anchor": float(min(_gap(i, title_at), _gap(i, cart_at)) <= NEAR),
             "title_distance": _log_scale(_gap(i, title_at), FAR),
             "cart_distance": _log_scale(_gap(i, cart_at), FAR),
             "before_title": float(title_at is not None and i < title_at),
             "position": i / max(len(elements) - 1, 1),
-            "former_context": float(cue == "former"),
             "current_context": float(cue == "current"),
             "instalment": float(bool(INSTALMENT.search(f"{context[-CONTEXT_CHARS:]} {text}"))),
             "wordy": min(_letters(text, price.currency_raw) / 20, 1.0),
             "nearest": 1 / (1 + nearness_rank[n]) if n in nearness_rank else 0.0,
-            "votes": _log_scale(votes[price.amount] - (el not in elsewhere), 10),
+            "votes": _log_scale(votes[price.amount]
+                                - (el not in elsewhere and el not in listed), 10),
             "markup_match": float(price.amount in markup_amounts),
             "markup_unshown": 0.0,
             "first_markup": 0.0,
@@ -239,6 +264,10 @@ def _read(el: Any, text: str, hints: PageHints, currency_hint: str | None,
     return price
 
 
+def _is_currency(text: str) -> bool:
+    return bool(currency_candidates(text))
+
+
 def _classed(el: Any) -> bool:
     return any(PRICE_ATTR.search(_attrs(n)) or n.get("itemprop") in ("price", "lowPrice")
                for n in [el, *_ancestors(el, CLASS_REACH)])
@@ -259,15 +288,20 @@ def _anchors(sel: Selector, elements: list[Any]) -> tuple[int | None, int | None
         names.discard("")
         title_at = next((i for i, el in enumerate(elements)
                          if len(el) == 0 and " ".join((el.text or "").split()) in names), None)
-    cart_at = next((i for i, el in enumerate(elements) if _is_cart(el)), None)
-    return title_at, cart_at
+    # The buy box follows the title: the first control after it, a button before a link (the
+    # page header's "basket" link comes first in most documents).
+    carts = [(title_at is not None and i < title_at, el.tag == "a", i)
+             for i, el in enumerate(elements) if _is_cart(el)]
+    return title_at, min(carts)[2] if carts else None
 
 
 def _is_cart(el: Any) -> bool:
-    if el.tag not in ("button", "input", "a"):
+    if el.tag not in ("button", "input", "a") or (
+            el.tag == "input" and el.get("type", "").lower() not in ("submit", "button", "image")):
         return False
     label = " ".join([_attrs(el), el.get("value", ""), el.get("name", ""), *el.itertext()])
-    return bool(CART.search(label))
+    return bool(CART.search(label)) and not any(ELSEWHERE_ATTR.search(_attrs(a))
+                                                for a in el.iterancestors())
 
 
 def _attrs(el: Any) -> str:
@@ -281,6 +315,21 @@ def _ancestors(el: Any, levels: int) -> list[Any]:
             break
         found.append(node)
     return found
+
+
+def _in_list(el: Any) -> bool:
+    """True when an ancestor within LIST_REACH has LIST_SIBLINGS or more siblings (itself
+    included) of the same tag and class."""
+    node = el
+    for _ in range(LIST_REACH):
+        parent = node.getparent()
+        if parent is None:
+            return False
+        key = (node.tag, node.get("class"))
+        if sum(1 for sib in parent if (sib.tag, sib.get("class")) == key) >= LIST_SIBLINGS:
+            return True
+        node = parent
+    return False
 
 
 def _hidden(el: Any) -> bool:

@@ -3,6 +3,8 @@
 price-parser (``Price.fromstring``) does the reading; this module adds what it lacks, each step
 only where price-parser found nothing or found less:
 
+* a currency only where it stands as a word: price-parser finds ``"DA"`` (Algerian dinar) in
+  ``"365 EVERYDAY VALUE"``;
 * currency spellings it does not know (:data:`crawlers.extraction.currencies.EXTRA_SYMBOLS`:
   ``"2000 zl"``, ``"22000.00元/台"``, ``"R273.00"``) and longer forms of a symbol it cut short
   (``"US $1.23"`` → ``US $``, not ``$``; ``"CAN$1.23"`` → ``CAN$``, not ``N$``);
@@ -68,6 +70,11 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     price = Price.fromstring(own, currency_hint=currency_hint,
                              decimal_separator=decimal_separator)
     raw = _widen_symbol(own, price.currency) if price.currency else None
+    if raw and raw.isascii() and raw.isalpha() and raw in own \
+            and not re.search(_BOUNDARY.format(re.escape(raw)), own):
+        # price-parser matches codes inside words ("DA" in "EVERYDAY"); stems of a currency word
+        # in another script ("руб" in "рублей") are real.
+        raw = None
     if raw is None:
         raw = _extra_symbol(own) or _whole_text_currency(text, own) or (
             _extra_symbol(currency_hint) if currency_hint else None)
