@@ -65,9 +65,11 @@ EXTRA_SYMBOLS: dict[str, tuple[str, ...]] = {
 }
 
 # The reading of an ambiguous symbol that dominates when the page names no country; symbols
-# without a dominant reading ("kr", "Rs", "ريال") are left out, so they stay unresolved.
+# without a dominant reading ("kr", "ريال") are left out, so they stay unresolved. "Rs": India's
+# population and online retail are several times those of Pakistan, Sri Lanka and Nepal together.
 DEFAULT_FOR_SYMBOL: dict[str, str] = {
-    "$": "USD", "£": "GBP", "¥": "JPY", "￥": "JPY", "р.": "RUB", "р": "RUB", "руб": "RUB",
+    "Rs": "INR", "Rs.": "INR", "$": "USD", "£": "GBP", "¥": "JPY", "￥": "JPY", "р.": "RUB",
+    "р": "RUB", "руб": "RUB",
     "руб.": "RUB", "元": "CNY", "lei": "RON", "C$": "CAD", "원": "KRW", "₩": "KRW",
 }
 
