@@ -8,11 +8,13 @@ import pytest
 
 from crawlers.extraction.page import extract_product
 
-RELATED = """<section class="related-products"><h2>{title}</h2><ul>
-  <li class="product-tile"><a href="/p/2">Lamp shade</a><span class="price">{a}</span></li>
-  <li class="product-tile"><a href="/p/3">Bulb pack</a><span class="price">{b}</span></li>
-  <li class="product-tile"><a href="/p/4">Floor lamp</a><span class="price">{c}</span></li>
-</ul></section>"""
+# A grid of other products whose class names say nothing ("products-grid", "item"): two tiles
+# share a price, so "the amount most price elements agree on" picks theirs.
+GRID = """<ul class="products-grid">
+  <li class="item"><a href="/p/2">{a_name}</a><span class="price">{a}</span></li>
+  <li class="item"><a href="/p/3">{b_name}</a><span class="price">{b}</span></li>
+  <li class="item"><a href="/p/4">{c_name}</a><span class="price">{b}</span></li>
+</ul>"""
 
 
 def _price(html: str, url: str) -> tuple[str | None, str | None]:
@@ -32,23 +34,23 @@ def test_class_named_price_beside_the_title_without_markup():
 
 
 def test_right_to_left_page_main_price_beats_add_on_and_carousel():
-    html = """<html dir="rtl" lang="he"><body>
+    grid = GRID.format(a_name="נתב AX1500", a="899 ₪", b_name="מגדיל טווח", b="349 ₪",
+                       c_name="מתאם רשת")
+    html = f"""<html dir="rtl" lang="he"><body>
       <header class="site-header"><a href="/cart">סל קניות</a></header>
       <main><h1>נתב אלחוטי AX3000</h1>
         <div class="product-price"><span class="price">1,679 ₪</span></div>
-        <div class="addons"><label><input type="checkbox"> Wi-Fi dongle – 99 ₪</label></div>
+        <div class="product-addons"><label><input type="checkbox">
+          <span class="addon-price">Wi-Fi dongle – 99 ₪</span></label></div>
         <button class="add-to-cart">הוסף לסל</button>
       </main>
-      <div class="swiper carousel"><h2>מוצרים דומים</h2>
-        <div class="swiper-slide"><a href="/p/9">נתב AX1500</a><span class="price">899 ₪</span></div>
-        <div class="swiper-slide"><a href="/p/8">מגדיל טווח</a><span class="price">349 ₪</span></div>
-        <div class="swiper-slide"><a href="/p/7">נתב AX5400</a><span class="price">2,199 ₪</span></div>
-      </div></body></html>"""
+      <h2>מוצרים נוספים</h2>{grid}</body></html>"""
     assert _price(html, "https://www.shop.example.com/router-ax3000") == ("1679", "ILS")
 
 
 def test_discount_beside_struck_list_price_under_an_earlier_grid():
-    grid = RELATED.format(title="Preporučeno", a="120,00 Kn", b="89,00 Kn", c="1.250,00 Kn")
+    grid = GRID.format(a_name="Sjenilo", a="120,00 Kn", b_name="Žarulje", b="89,00 Kn",
+                       c_name="Podna lampa")
     html = f"""<html lang="hr"><body>{grid}
       <div class="product-detail"><h1>Stolna lampa Nova</h1>
         <div class="prices"><del class="old-price">540,00 Kn</del>
@@ -58,18 +60,24 @@ def test_discount_beside_struck_list_price_under_an_earlier_grid():
     assert _price(html, "https://www.lampe.example.hr/nova") == ("270.00", "HRK")
 
 
-@pytest.mark.parametrize(("shown", "lang", "url", "expected"), [
-    ("270,00 Kn", "en", "https://shop.example.com/p", ("270.00", "HRK")),
-    ("1,679 ₪", "en-US", "https://shop.example.com/p", ("1679", "ILS")),
-    ("Rs. 1,499", "en", "https://shop.example.com/p", ("1499", "INR")),
-    ("Rs 1,499", "ur", "https://shop.example.com/p", ("1499", "PKR")),
-    ("39,90 лв.", "bg", "https://shop.example.de/p", ("39.90", "BGN")),
-    ("45,99 zł", "de-DE", "https://shop.example.de/p", ("45.99", "PLN")),
+# The markup gives the amount but no priceCurrency (common); the page shows a local symbol
+# while the TLD/locale say another currency or nothing.
+@pytest.mark.parametrize(("amount", "shown", "lang", "url", "expected"), [
+    ("270.00", "270,00 Kn", "hr", "https://shop.example.hr/p", "HRK"),  # .hr is EUR since 2023
+    ("1679", "1,679 ₪", "en-US", "https://shop.example.com/p", "ILS"),
+    ("1499", "Rs. 1,499", "en", "https://shop.example.com/p", "INR"),
+    ("1499", "Rs 1,499", "ur", "https://shop.example.com/p", "PKR"),
+    ("39.90", "39,90 лв.", "de", "https://shop.example.de/p", "BGN"),
+    ("45.99", "45,99 zł", "de-DE", "https://shop.example.de/p", "PLN"),
 ])
-def test_local_currency_symbol_beats_a_missing_or_contrary_locale(shown, lang, url, expected):
-    html = f"""<html lang="{lang}"><body><h1>Desk lamp</h1>
+def test_local_currency_symbol_beats_a_missing_or_contrary_locale(amount, shown, lang, url,
+                                                                  expected):
+    markup = ('{"@context": "https://schema.org", "@type": "Product", "name": "Desk lamp", '
+              f'"offers": {{"@type": "Offer", "price": "{amount}"}}}}')
+    html = f"""<html lang="{lang}"><head><script type="application/ld+json">{markup}</script>
+      </head><body><h1>Desk lamp</h1>
       <div class="product-price">{shown}</div><button>Add to cart</button></body></html>"""
-    assert _price(html, url) == expected
+    assert _price(html, url) == (amount, expected)
 
 
 def test_currency_written_beside_the_price_element():
