@@ -84,9 +84,7 @@ def labelled(evidence: PageEvidence, truth: dict[str, Any]) -> list[tuple[Candid
 def fit_on(pages: dict[str, PageEvidence], ground_truth: dict[str, dict[str, Any]],
            page_ids: list[str]) -> price_ranker.Ranker:
     """The ranker fitted on these pages (all of them: what ships)."""
-    priced = [p for p in page_ids if ground_truth[p].get("price")]
-    return price_ranker.fit([labelled(pages[p], ground_truth[p]) for p in priced],
-                            [pages[p].candidates for p in page_ids if p not in priced])
+    return price_ranker.fit([labelled(pages[p], ground_truth[p]) for p in page_ids])
 
 
 def leave_one_domain_out(pages: dict[str, PageEvidence],

@@ -80,8 +80,8 @@ FEATURES = (
     "instalment",       # "/mo", "12x", "cuotas" in or before it
     "wordy",            # letters in its text besides the currency, scaled (a line, not a price)
     "nearest",          # 1 / (1 + its rank by distance to the title among the page's
-                        # candidates outside other-product sections): relative, so it
-                        # transfers between long and short pages
+                        # candidates outside other-product sections and lists): relative,
+                        # so it transfers between long and short pages
     "votes",            # log-scaled count of other candidates with the same amount, outside
                         # other-product sections (a grid of look-alikes repeats its prices)
     "markup_match",     # the amount equals a structured-data price
@@ -152,7 +152,7 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
     large = large_elements(sel)
     raw_length = _raw_lengths(elements)
     texts = _short_texts(elements, raw_length)
-    picked: list[tuple[Any, ParsedPrice]] = []
+    picked: list[tuple[Any, ParsedPrice, str]] = []  # element, price, text before it
     for el in elements:
         text = texts.get(el)
         if text is None or any(texts.get(child) == text for child in el):
@@ -161,27 +161,31 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             continue  # a box of several prices ("49 890 тг. 44 890 тг."): its parts count
         if is_struck(el):
             continue  # HTML: <del>/<s> content "is no longer accurate" — never the price to pay
+        if "=" in text:
+            continue  # a rate or conversion ("1 point = 1 元")
         price = _read(el, text, hints, currency_hint, texts)
-        if price is not None and (price.currency_raw or _classed(el)):
-            picked.append((el, price))
-    elsewhere = {el for el, _ in picked
-                 if any(ELSEWHERE_ATTR.search(_attrs(a)) for a in el.iterancestors())}
-    listed = {el for el, _ in picked if _in_list(el)}
-    votes = Counter(price.amount for el, price in picked
-                    if el not in elsewhere and el not in listed)
-    by_nearness = sorted((_gap(position[el], title_at), n) for n, (el, _) in enumerate(picked)
-                         if el not in elsewhere)
-    nearness_rank = {n: rank for rank, (_, n) in enumerate(by_nearness)}
-    found = []
-    for n, (el, price) in enumerate(picked):
-        i = position[el]
-        text = texts[el]
+        if price is None or not (price.currency_raw or _classed(el)):
+            continue
         # What is written before the number, outside the element and inside it ("Was $20"),
         # back to the previous number: "原價 $839 最低價 $29" — 原價 is 839's cue, not 29's.
         context = f"{_text_before(el, raw_length)} {re.split(r'[0-9]', text, 1)[0]}"
         cue = last_cue(re.split(r"[0-9]", context)[-1].lower())
-        if cue == "former" or "=" in text:
-            continue  # a former price ("was", "RRP", "建議售價"), a rate ("1 point = 1 元")
+        if cue != "former":  # a former price: "was", "RRP", "建議售價"
+            picked.append((el, price, context))
+    elsewhere = {el for el, _, _ in picked
+                 if any(ELSEWHERE_ATTR.search(_attrs(a)) for a in el.iterancestors())}
+    listed = {el for el, _, _ in picked if _in_list(el)}
+    votes = Counter(price.amount for el, price, _ in picked
+                    if el not in elsewhere and el not in listed)
+    by_nearness = sorted((_gap(position[el], title_at), n)
+                         for n, (el, _, _) in enumerate(picked)
+                         if el not in elsewhere and el not in listed)
+    nearness_rank = {n: rank for rank, (_, n) in enumerate(by_nearness)}
+    found = []
+    for n, (el, price, context) in enumerate(picked):
+        i = position[el]
+        text = texts[el]
+        cue = last_cue(re.split(r"[0-9]", context)[-1].lower())
         values = {
             "bias_dom": 1.0,
             "currency": float(price.currency_raw is not None),

@@ -1,24 +1,22 @@
 """Which price candidate is the main product's: a logistic model over candidate evidence.
 
 ``score = bias + Σ weight_f · feature_f`` over :data:`crawlers.extraction.candidates.FEATURES`;
-a page's price is its highest-scoring candidate, unless that scores below the fitted ``floor``
-(a page with no price of its own shows only other products' prices, shipping costs, counts).
-The weights are data, not code: fitted by
+a page's price is its highest-scoring candidate. (A fitted floor below which a page would get
+no price was tried: it lifted the whole-set score by one page and lowered the
+leave-one-domain-out score by one, so it is not used.) The weights are data, not code: fitted by
 :func:`fit` on annotated pages (``benchmarks/extraction_score.py --fit`` writes
 :data:`WEIGHTS_FILE`), the same for every shop. Logistic regression (scikit-learn, L2, the
 default ``C=1``) is the model: few features, each in [0, 1], a few thousand candidates — a
 small model that cannot memorise a shop's markup.
 
 Each page weighs the same in the fit: its correct candidates share weight 1 and its wrong ones
-weight 1, so a page with 300 price-like numbers does not drown one with 5. The floor is then the
-score that gets most training pages right: above it on pages whose best candidate is correct,
-below it on pages that show no price of their own.
+weight 1, so a page with 300 price-like numbers does not drown one with 5.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -36,28 +34,24 @@ class Ranker:
         features: feature names, in the order of ``weights``.
         weights: one weight per feature.
         bias: the intercept.
-        floor: the lowest score a page's best candidate needs to be taken as its price.
     """
 
     features: tuple[str, ...]
     weights: tuple[float, ...]
     bias: float
-    floor: float = float("-inf")
 
     def score(self, candidate: Candidate) -> float:
         """The candidate's log-odds of being the product's price."""
         return self.bias + sum(w * x for w, x in zip(self.weights, candidate.features))
 
     def best(self, candidates: Sequence[Candidate]) -> Candidate | None:
-        """The highest-scoring candidate (the first of equals); None when there is none or it
-        scores below the floor."""
-        top = max(candidates, key=self.score, default=None)
-        return top if top is not None and self.score(top) >= self.floor else None
+        """The highest-scoring candidate (the first of equals), or None for none."""
+        return max(candidates, key=self.score, default=None)
 
     def to_json(self) -> dict[str, object]:
         """The ranker as JSON-ready data (the format :func:`load` reads)."""
         return {"features": list(self.features), "weights": list(self.weights),
-                "bias": self.bias, "floor": self.floor}
+                "bias": self.bias}
 
 
 @lru_cache(maxsize=1)
@@ -71,18 +65,15 @@ def load(path: Path = WEIGHTS_FILE) -> Ranker:
     data = json.loads(path.read_text(encoding="utf-8"))
     if tuple(data["features"]) != FEATURES:
         raise ValueError(f"{path} was fitted for other features; refit it")
-    return Ranker(tuple(data["features"]), tuple(data["weights"]), float(data["bias"]),
-                  float(data["floor"]))
+    return Ranker(tuple(data["features"]), tuple(data["weights"]), float(data["bias"]))
 
 
-def fit(pages: Sequence[Sequence[tuple[Candidate, bool]]],
-        unpriced: Sequence[Sequence[Candidate]] = (), c: float = 1.0) -> Ranker:
+def fit(pages: Sequence[Sequence[tuple[Candidate, bool]]], c: float = 1.0) -> Ranker:
     """Fit the weights on annotated pages.
 
     Args:
-        pages: per page with a price, its candidates each with whether its amount is the true
-            price. Pages without a correct candidate teach nothing about ranking: skipped.
-        unpriced: the candidates of pages that show no price of their own; they set the floor.
+        pages: per page, its candidates each with whether its amount is the true price.
+            Pages without a correct candidate teach nothing about ranking: skipped.
         c: inverse L2 strength (scikit-learn's ``C``).
 
     Returns:
@@ -107,21 +98,5 @@ def fit(pages: Sequence[Sequence[tuple[Candidate, bool]]],
         raise ValueError("no page has both a correct and a wrong candidate")
     model = LogisticRegression(C=c, max_iter=1000)
     model.fit(rows, labels, sample_weight=weights)
-    ranker = Ranker(FEATURES, tuple(round(float(w), 4) for w in model.coef_[0]),
-                    round(float(model.intercept_[0]), 4))
-    return replace(ranker, floor=_fit_floor(ranker, pages, unpriced))
-
-
-def _fit_floor(ranker: Ranker, pages: Sequence[Sequence[tuple[Candidate, bool]]],
-               unpriced: Sequence[Sequence[Candidate]]) -> float:
-    """The floor between two best-candidate scores that gets most pages right (the lowest of
-    equally good ones: when in doubt, give a price)."""
-    right = [ranker.score(top[0]) for top in
-             (max(page, key=lambda pair: ranker.score(pair[0])) for page in pages if page)
-             if top[1]]
-    empty = [max(ranker.score(c) for c in page) for page in unpriced if page]
-    scores = sorted(set(right + empty))
-    cuts = [float("-inf")] + [(a + b) / 2 for a, b in zip(scores, scores[1:])]
-    best = max(cuts, key=lambda cut: (sum(s >= cut for s in right) + sum(s < cut for s in empty),
-                                      -cut))
-    return best if best == float("-inf") else round(best, 4)
+    return Ranker(FEATURES, tuple(round(float(w), 4) for w in model.coef_[0]),
+                  round(float(model.intercept_[0]), 4))
