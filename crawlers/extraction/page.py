@@ -125,7 +125,10 @@ def record_from(evidence: PageEvidence, ranker: price_ranker.Ranker, *, crawl_id
                 spider_version: str = SPIDER_VERSION) -> SignalRecord:
     """The record a page's evidence gives with this ranker (arguments as :func:`extract_record`)."""
     best = ranker.best(evidence.candidates)
-    price = best.price if best else None
+    # The amount as the markup writes it when the markup has it ("89.5", not the shown "89,50"):
+    # markup candidates come first.
+    price = next(c.price for c in evidence.candidates
+                 if c.price.amount == best.price.amount) if best else None
     return SignalRecord(
         source=SOURCE, url=evidence.url, product_id=evidence.product_id,
         title=evidence.found.title or evidence.shown_title,
