@@ -10,16 +10,17 @@ import re
 
 # Class/id words that mark a price element.
 PRICE_ATTR = re.compile(r"price|preis|prix|prezzo|precio|preco|preço|cena|цена|cost|amount|"
-                        r"betrag|kaina|hinta|pret|fiyat|價|价|מחיר|سعر|fiyat|gia|harga", re.I)
+                        r"betrag|kaina|hinta|pret|fiyat|價|价|מחיר|سعر|harga", re.I)
 # ... and words that mark a price that is not the one to pay now.
 NOT_PRICE_ATTR = re.compile(r"old|was|strike|regular|full-?price|list-?price|list_price|before|"
                             r"compare|orig|crossed|save|saving|discount|unit|per-|shipping|"
                             r"delivery|range|slider|filter|"
                             r"label|alert|tax|vat|instal|month|rrp|uvp|msrp|saved|econom", re.I)
 # ... and words that mark the price to pay now.
+# ("now" only beside "price": "text-nowrap" is a layout class.)
 CURRENT_ATTR = re.compile(r"sale|special|current|final|actual|promo|offer|deal|selling|"
-                          r"our-?price|reduced|now|new-?price|aktuell|akcij|akce|sconto|oferta",
-                          re.I)
+                          r"our-?price|reduced|price-?now|now-?price|new-?price|aktuell|akcij|"
+                          r"akce|sconto|oferta", re.I)
 # Sections that show other products (carousels, recommendations) or page chrome, and elements
 # hidden until a script shows them: their prices and stock labels are not the product's.
 # A token negated by "no-" ("no-slider") says the opposite.
