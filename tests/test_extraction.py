@@ -51,6 +51,8 @@ def _page(data_dir: Path, prefix: str) -> tuple[bytes, str]:
     # lafeltrinelli.it: markup offers 18.00 (a hidden block) and 17.10; the buy box (in a
     # "no-slider", "detail-header" section) shows 17,10 and strikes 18,00 through.
     ("75cde739", {"price": "17.10", "currency": "EUR"}),
+    # amazon.de: buy box 8,33 € (in an "accordion-header"); 8,32 € is another seller's offer.
+    ("f09ca5f0", {"price": "8.33", "currency": "EUR"}),
     # vsezaoci.si: "<strong>Šifra:</strong> 0638": label and value in separate text nodes.
     ("16962698", {"product_id": "0638"}),
     # mechta.kz: "Код: 01245" under the title.
@@ -155,15 +157,15 @@ def test_scorer_table(scores):
     assert all(r["n"] == 97 for r in result.values())
     ours, held_out = result["ours"], result["ours, leave-one-domain-out"]
     others = [r for name, r in result.items() if not name.startswith("ours")]
-    # Whole set, measured: price 0.907 (88/97; 5 of the 9 misses are pages whose ground truth
+    # Whole set, measured: price 0.928 (90/97; 5 of the 7 misses are pages whose ground truth
     # reads CLP/ARS thousands dots as decimals), currency 1.000, availability 0.969, sku 0.856.
-    assert ours["price"] >= 0.90
+    assert ours["price"] >= 0.92
     assert ours["currency"] >= 0.99
     assert all(ours[m] > r[m] for r in others for m in ("price", "currency", "availability",
                                                          "sku"))
-    # Leave-one-domain-out, measured: price 0.897, currency 1.000 (the ranker fitted without
+    # Leave-one-domain-out, measured: price 0.918, currency 1.000 (the ranker fitted without
     # the page's shop; the rules are the same).
-    assert held_out["price"] >= 0.89
+    assert held_out["price"] >= 0.91
     assert held_out["currency"] >= 0.95
     assert held_out["availability"] == ours["availability"] >= 0.96
     assert held_out["sku"] == ours["sku"] >= 0.851

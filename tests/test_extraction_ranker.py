@@ -36,9 +36,9 @@ def _candidates() -> dict[Decimal, dict[str, float]]:
     return {c.price.amount: dict(zip(FEATURES, c.features)) for c in found}
 
 
-def test_struck_former_and_rate_prices_are_no_candidates():
+def test_struck_former_rate_and_carousel_prices_are_no_candidates():
     assert set(_candidates()) == {Decimal("12.00"), Decimal("8.00"), Decimal("49.00"),
-                                  Decimal("12.25"), Decimal("99.00")}
+                                  Decimal("12.25")}
 
 
 def test_candidate_evidence():
@@ -48,7 +48,6 @@ def test_candidate_evidence():
         1.0, 1.0, 1.0, 0.0)
     assert found[Decimal("8.00")]["in_list"] == 1.0
     assert found[Decimal("8.00")]["before_title"] == 1.0
-    assert found[Decimal("99.00")]["elsewhere"] == 1.0
     assert found[Decimal("12.25")]["instalment"] == 1.0
 
 
@@ -60,11 +59,11 @@ def _candidate(amount: str, **features: float) -> Candidate:
 def test_fit_learns_which_evidence_marks_the_price():
     pages = [[(_candidate("10", price_class=1.0, nearest=1.0), True),
               (_candidate("20", in_list=1.0, nearest=0.5), False),
-              (_candidate("30", elsewhere=1.0), False)] for _ in range(5)]
+              (_candidate("30", accessory=1.0), False)] for _ in range(5)]
     fitted = ranker.fit(pages)
     weight = dict(zip(fitted.features, fitted.weights))
-    assert weight["price_class"] > 0 and weight["in_list"] < 0 and weight["elsewhere"] < 0
-    unseen = [_candidate("7", elsewhere=1.0), _candidate("5", price_class=1.0)]
+    assert weight["price_class"] > 0 and weight["in_list"] < 0 and weight["accessory"] < 0
+    unseen = [_candidate("7", accessory=1.0), _candidate("5", price_class=1.0)]
     assert fitted.best(unseen).price.amount == Decimal("5")
     assert fitted.best([]) is None
 

@@ -3,17 +3,26 @@
 A *DOM candidate* is a visible element whose short text (at most :data:`MAX_PRICE_TEXT`
 characters) holds a number with a currency beside it, or whose class/id/``itemprop`` — its own
 or a close ancestor's — names a price. Nested elements with the same text count once (the
-innermost), and an element showing several prices is left to its parts. Struck-through text (``<del>``, ``<s>``, line-through) is never a candidate: HTML
-defines it as content that is no longer accurate, the price a sale replaces. Nor is a price
-after a former-price cue (:func:`crawlers.extraction.amounts.last_cue`: "was", "statt", "RRP",
-"建議售價"), nor a text with "=" (a rate or conversion: "1 point = 1 元"). A *markup candidate* is a price from the page's structured data.
+innermost), and an element showing several prices is left to its parts. Never candidates:
+
+* struck-through text (``<del>``, ``<s>``, line-through): HTML defines it as content that is no
+  longer accurate, the price a sale replaces;
+* a price after a former-price cue (:func:`crawlers.extraction.amounts.last_cue`: "was",
+  "statt", "RRP", "建議售價");
+* a text with "=" (a rate or conversion: "1 point = 1 元");
+* anything inside a section about other products or page chrome (related, recommended,
+  carousel, menu, the page's header/footer: :data:`crawlers.extraction.vocabulary.ELSEWHERE_ATTR`).
+  As a feature it lifted nothing; as this rule it lifted the leave-one-domain-out score by two
+  pages (the earlier hand rules had it too).
+
+A *markup candidate* is a price from the page's structured data.
 
 Each candidate carries :data:`FEATURES`, evidence that transfers between shops because it is
 about how product pages are built, not about one shop: price words in class names (many
 languages, :mod:`.vocabulary`), nearness to the title ``<h1>`` and to the add-to-cart control,
-sitting in a carousel/recommendation or accessory block, "now" context,
-instalment wording, a large font, a currency beside the number, agreement with the markup and
-with the page's other price elements. :mod:`.ranker` weighs them.
+sitting in a grid of look-alikes or an accessory block, "now" context, instalment wording, a
+large font, a currency beside the number, agreement with the markup and with the page's other
+price elements. :mod:`.ranker` weighs them.
 """
 
 from __future__ import annotations
@@ -64,7 +73,6 @@ FEATURES = (
     "itemprop_price",   # itemprop="price"/"lowPrice" on it or its parent
     "not_price_class",  # it or an ancestor within CLASS_REACH is an old/unit/shipping price
     "current_class",    # ... or a sale/current/final price
-    "elsewhere",        # inside a related/recommended/carousel/header/footer section
     "accessory",        # inside an add-on/accessory/bundle/warranty section
     "hidden",           # hidden by class/attribute/style
     "large",            # set in a large font (it or its parent)
@@ -80,15 +88,15 @@ FEATURES = (
     "instalment",       # "/mo", "12x", "cuotas" in or before it
     "wordy",            # letters in its text besides the currency, scaled (a line, not a price)
     "nearest",          # 1 / (1 + its rank by distance to the title among the page's
-                        # candidates outside other-product sections and lists): relative,
-                        # so it transfers between long and short pages
+                        # candidates outside lists): relative, so it transfers between
+                        # long and short pages
     "votes",            # log-scaled count of other candidates with the same amount, outside
-                        # other-product sections (a grid of look-alikes repeats its prices)
+                        # lists (a grid of look-alikes repeats its prices)
     "markup_match",     # the amount equals a structured-data price
     "markup_unshown",   # DOM: the page has markup prices, none shown in a price element
                         # (markup often keeps the regular price while the page shows a sale)
     "first_markup",     # markup: the first (in-stock first) offer's price
-    "markup_shown",     # markup: a price element outside other-product sections shows it
+    "markup_shown",     # markup: a price element shows it
 )
 
 
@@ -120,15 +128,14 @@ def page_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
     markup_amounts = {p.amount for p in marked}
     shown = dom_candidates(sel, hints, currency_hint, markup_amounts)
     index = FEATURES.index
-    in_product = [c for c in shown if not c.features[index("elsewhere")]]
-    in_price_element = {c.price.amount for c in in_product
+    in_price_element = {c.price.amount for c in shown
                         if c.features[index("price_class")] or c.features[index("price_class_near")]
                         or c.features[index("itemprop_price")]}
     if marked and not markup_amounts & in_price_element:
         shown = [Candidate(c.price, tuple(1.0 if name == "markup_unshown" else x
                                           for name, x in zip(FEATURES, c.features)))
                  for c in shown]
-    shown_amounts = Counter(c.price.amount for c in in_product)
+    shown_amounts = Counter(c.price.amount for c in shown)
     found = []
     for i, price in enumerate(marked):
         values = [0.0] * len(FEATURES)
@@ -163,6 +170,8 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             continue  # HTML: <del>/<s> content "is no longer accurate" — never the price to pay
         if "=" in text:
             continue  # a rate or conversion ("1 point = 1 元")
+        if any(ELSEWHERE_ATTR.search(_attrs(a)) for a in el.iterancestors()):
+            continue  # a section about other products or page chrome (related, carousel, menu)
         price = _read(el, text, hints, currency_hint, texts)
         if price is None or not (price.currency_raw or _classed(el)):
             continue
@@ -172,14 +181,10 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
         cue = last_cue(re.split(r"[0-9]", context)[-1].lower())
         if cue != "former":  # a former price: "was", "RRP", "建議售價"
             picked.append((el, price, context))
-    elsewhere = {el for el, _, _ in picked
-                 if any(ELSEWHERE_ATTR.search(_attrs(a)) for a in el.iterancestors())}
     listed = {el for el, _, _ in picked if _in_list(el)}
-    votes = Counter(price.amount for el, price, _ in picked
-                    if el not in elsewhere and el not in listed)
+    votes = Counter(price.amount for el, price, _ in picked if el not in listed)
     by_nearness = sorted((_gap(position[el], title_at), n)
-                         for n, (el, _, _) in enumerate(picked)
-                         if el not in elsewhere and el not in listed)
+                         for n, (el, _, _) in enumerate(picked) if el not in listed)
     nearness_rank = {n: rank for rank, (_, n) in enumerate(by_nearness)}
     found = []
     for n, (el, price, context) in enumerate(picked):
@@ -198,7 +203,6 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
                                          for n in [el, *_ancestors(el, CLASS_REACH)])),
             "current_class": float(any(CURRENT_ATTR.search(_attrs(n))
                                        for n in [el, *_ancestors(el, CLASS_REACH)])),
-            "elsewhere": float(el in elsewhere),
             "accessory": float(any(ACCESSORY_ATTR.search(_attrs(n))
                                    for n in [el, *el.iterancestors()])),
             "hidden": float(_hidden(el)),
@@ -216,7 +220,7 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             "wordy": min(_letters(text, price.currency_raw) / 20, 1.0),
             "nearest": 1 / (1 + nearness_rank[n]) if n in nearness_rank else 0.0,
             "votes": _log_scale(votes[price.amount]
-                                - (el not in elsewhere and el not in listed), 10),
+                                - (el not in listed), 10),
             "markup_match": float(price.amount in markup_amounts),
             "markup_unshown": 0.0,
             "first_markup": 0.0,
