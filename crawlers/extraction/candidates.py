@@ -10,19 +10,22 @@ innermost), and an element showing several prices is left to its parts. Never ca
 * a price after a former-price cue (:func:`crawlers.extraction.amounts.last_cue`: "was",
   "statt", "RRP", "建議售價");
 * a text with "=" (a rate or conversion: "1 point = 1 元");
+* an instalment ("4 x $12.25", "$29/mo", "每期 $98":
+  :data:`crawlers.extraction.vocabulary.INSTALMENT`), a part of the price, not the price;
 * anything inside a section about other products or page chrome (related, recommended,
   carousel, menu, the page's header/footer: :data:`crawlers.extraction.vocabulary.ELSEWHERE_ATTR`).
-  As a feature it lifted nothing; as this rule it lifted the leave-one-domain-out score by two
-  pages (the earlier hand rules had it too).
+  As a feature this lifted nothing; as a rule it lifted the leave-one-domain-out score by two
+  pages (the earlier hand rules excluded such sections too). The instalment rule changes no
+  benchmark page; it is here for the fault kind, a part payment shown beside the price.
 
 A *markup candidate* is a price from the page's structured data.
 
 Each candidate carries :data:`FEATURES`, evidence that transfers between shops because it is
 about how product pages are built, not about one shop: price words in class names (many
 languages, :mod:`.vocabulary`), nearness to the title ``<h1>`` and to the add-to-cart control,
-sitting in a grid of look-alikes or an accessory block, "now" context, instalment wording, a
-large font, a currency beside the number, agreement with the markup and with the page's other
-price elements. :mod:`.ranker` weighs them.
+sitting in a grid of look-alikes or an accessory block, "now" context, a large font, a
+currency beside the number, agreement with the markup and with the page's other price
+elements. :mod:`.ranker` weighs them.
 """
 
 from __future__ import annotations
@@ -85,7 +88,6 @@ FEATURES = (
     "before_title",     # comes before the title in the document
     "position",         # document position, 0 = first element, 1 = last
     "current_context",  # a "now/only/jetzt" cue is
-    "instalment",       # "/mo", "12x", "cuotas" in or before it
     "wordy",            # letters in its text besides the currency, scaled (a line, not a price)
     "nearest",          # 1 / (1 + its rank by distance to the title among the page's
                         # candidates outside lists): relative, so it transfers between
@@ -179,8 +181,9 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
         # back to the previous number: "原價 $839 最低價 $29" — 原價 is 839's cue, not 29's.
         context = f"{_text_before(el, raw_length)} {re.split(r'[0-9]', text, 1)[0]}"
         cue = last_cue(re.split(r"[0-9]", context)[-1].lower())
-        if cue != "former":  # a former price: "was", "RRP", "建議售價"
-            picked.append((el, price, context))
+        if cue == "former" or INSTALMENT.search(f"{context[-CONTEXT_CHARS:]} {text}"):
+            continue  # a former price ("was", "RRP", "建議售價"), a part ("4 x $12.25", "/mo")
+        picked.append((el, price, context))
     listed = {el for el, _, _ in picked if _in_list(el)}
     votes = Counter(price.amount for el, price, _ in picked if el not in listed)
     by_nearness = sorted((_gap(position[el], title_at), n)
@@ -216,7 +219,6 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             "before_title": float(title_at is not None and i < title_at),
             "position": i / max(len(elements) - 1, 1),
             "current_context": float(cue == "current"),
-            "instalment": float(bool(INSTALMENT.search(f"{context[-CONTEXT_CHARS:]} {text}"))),
             "wordy": min(_letters(text, price.currency_raw) / 20, 1.0),
             "nearest": 1 / (1 + nearness_rank[n]) if n in nearness_rank else 0.0,
             "votes": _log_scale(votes[price.amount]

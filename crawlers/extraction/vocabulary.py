@@ -42,8 +42,11 @@ STOCK_ATTR = re.compile(r"avail|stock|inventory|lager|dispon|sklad|nalich|нал
 CART = re.compile(r"cart|basket|bag|warenkorb|panier|carrello|carrito|carrinho|koszyk|корзин|"
                   r"košík|kosár|sepet|ostukorv|coş|coș|購物車|购物车|カート|장바구니|buy|kaufen|"
                   r"acheter|comprar|купить|לסל|סל קניות|السلة", re.I)
-# Words around a price paid in parts ("$29/mo", "12x de R$ 10", "3 cuotas", "per month").
+# Words around a price paid in parts ("$29/mo", "4 x $12.25", "12x de R$ 10", "3 cuotas",
+# "per month", "每期 $98"). A count is an instalment only with an amount right after its "x"
+# ("2 x 150 ml" is a pack).
 INSTALMENT = re.compile(r"/\s*(?:mo|mes|mois|monat|mese|m[eě]s)\b|per\s+month|a\s+month|monthly|"
-                        r"\b\d{1,2}\s*x\b|\bx\s*\d{1,2}\b|cuotas|parcelas|installment|instalment|"
-                        r"\brate\b|ratenzahlung|mensual|mensile|par\s+mois|al\s+mes|месяц|"
-                        r"分期|期", re.I)
+                        r"\b\d{1,2}\s*x\s*(?:de\s+)?(?:[A-Z]{0,3}[^\w\s]{1,2}\s?\d|\d+[.,]\d\d\b)|"
+                        r"cuotas|parcelas|"
+                        r"installments?|instalments?|ratenzahlung|\bmensual|mensile|par\s+mois|"
+                        r"al\s+mes|в\s+месяц|分期|每期|月付", re.I)
