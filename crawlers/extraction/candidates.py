@@ -180,8 +180,8 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
         # What is written before the number, outside the element and inside it ("Was $20"),
         # back to the previous number: "原價 $839 最低價 $29" — 原價 is 839's cue, not 29's.
         context = f"{_text_before(el, raw_length)} {re.split(r'[0-9]', text, 1)[0]}"
-        cue = last_cue(re.split(r"[0-9]", context)[-1].lower())
-        if cue == "former" or INSTALMENT.search(f"{context[-CONTEXT_CHARS:]} {text}"):
+        own = re.split(r"[0-9]", context)[-1]
+        if last_cue(own.lower()) == "former" or INSTALMENT.search(f"{own} {text}"):
             continue  # a former price ("was", "RRP", "建議售價"), a part ("4 x $12.25", "/mo")
         picked.append((el, price, context))
     listed = {el for el, _, _ in picked if _in_list(el)}
