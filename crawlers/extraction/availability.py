@@ -63,7 +63,8 @@ def from_schema(value: object) -> str:
 
     Args:
         value: ``"http://schema.org/InStock"``, ``"https://schema.org/OutOfStock"``,
-            ``"schema:InStock"``, ``"InStock"``, ``"instock"``, ``"in stock"``, ``"oos"`` …; lists use their first item.
+            ``"schema:InStock"``, ``"InStock"``, ``"instock"``, ``"in stock"``, ``"oos"`` …;
+            any case, with or without the vocabulary prefix; lists use their first item.
 
     Returns:
         ``in_stock`` | ``out_of_stock`` | ``preorder``, or ``unknown`` for anything unrecognised.
