@@ -126,9 +126,11 @@ def record_from(evidence: PageEvidence, ranker: price_ranker.Ranker, *, crawl_id
     """The record a page's evidence gives with this ranker (arguments as :func:`extract_record`)."""
     best = ranker.best(evidence.candidates)
     # The amount as the markup writes it when the markup has it ("89.5", not the shown "89,50"):
-    # markup candidates come first.
+    # markup candidates come first. A markup price without a currency takes the shown one's.
     price = next(c.price for c in evidence.candidates
                  if c.price.amount == best.price.amount) if best else None
+    if price is not None and price.currency is None:
+        price = price._replace(currency=best.price.currency, currency_raw=best.price.currency_raw)
     return SignalRecord(
         source=SOURCE, url=evidence.url, product_id=evidence.product_id,
         title=evidence.found.title or evidence.shown_title,
