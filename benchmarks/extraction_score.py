@@ -15,7 +15,20 @@ Every system is scored by the same rules, on the same pages, from the same groun
   when the system gives none. Our ``product_id`` falls back to the page URL, which is no SKU and
   counts as none.
 
-Run: ``.venv/bin/python benchmarks/extraction_score.py`` from the repository root.
+Two scores for ours:
+
+* **whole set**: the shipped extractor (ranker weights in
+  ``crawlers/extraction/price_ranker.json``, fitted on all these pages) on every page;
+* **leave-one-domain-out**: each domain's pages priced by a ranker fitted on the *other* 44
+  domains' pages only, the estimate of how the extractor does on a shop it has never seen. A
+  domain is the URL's host name (:func:`domain_of`), as the benchmark's split is. The
+  hand-written rules (vocabularies, cues, availability, identifiers) have no fitted parameters
+  and are the same in both scores; they name no shop, but they were written looking at these
+  pages, so this score is honest for the weights and optimistic for the rules. The baselines
+  were not fitted on these pages, so their two scores are equal.
+
+Run from the repository root: ``.venv/bin/python benchmarks/extraction_score.py`` prints both
+tables (``-v``: the failing page ids); ``--fit`` refits the shipped weights on all pages first.
 """
 
 from __future__ import annotations
@@ -26,17 +39,21 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from crawlers.extraction import ranker as price_ranker  # noqa: E402
+from crawlers.extraction.candidates import Candidate  # noqa: E402
 from crawlers.extraction.currencies import currency_candidates  # noqa: E402
-from crawlers.extraction.page import extract_product  # noqa: E402
+from crawlers.extraction.page import PageEvidence, read_page, record_from  # noqa: E402
 
 BENCHMARK = "product_pages_zyte_benchmark"
 BASELINES = ("Zyte", "Diffbot", "extruct")
 METRICS = ("price", "currency", "availability", "sku")
-# The issue's targets for our extractor (also: above every baseline).
-TARGETS = {"price": 0.92, "availability": 0.96}
+OURS, OURS_LODO = "ours", "ours, leave-one-domain-out"
+# The issue's targets for our extractor, on the leave-one-domain-out score.
+TARGETS = {"price": 0.93, "currency": 0.95, "availability": 0.96}
 
 
 def load_ground_truth(data_dir: Path) -> dict[str, dict[str, Any]]:
@@ -44,14 +61,49 @@ def load_ground_truth(data_dir: Path) -> dict[str, dict[str, Any]]:
     return json.loads((data_dir / BENCHMARK / "ground-truth.json").read_text(encoding="utf-8"))
 
 
-def our_predictions(data_dir: Path, ground_truth: dict[str, dict[str, Any]]
-                    ) -> dict[str, dict[str, str | None]]:
-    """Run :func:`extract_product` on every page; the URL given is the page's original URL
+def domain_of(url: str) -> str:
+    """The shop domain a page belongs to: its URL's host name (``www.ebay.co.uk``)."""
+    return urlsplit(url).hostname or url
+
+
+def read_pages(data_dir: Path, ground_truth: dict[str, dict[str, Any]]
+               ) -> dict[str, PageEvidence]:
+    """Every page's evidence (:func:`read_page`); the URL given is the page's original URL
     (the extractor never sees the annotations)."""
+    return {page_id: read_page(gzip.decompress(
+        (data_dir / BENCHMARK / "html" / f"{page_id}.html.gz").read_bytes()), truth["url"])
+        for page_id, truth in ground_truth.items()}
+
+
+def labelled(evidence: PageEvidence, truth: dict[str, Any]) -> list[tuple[Candidate, bool]]:
+    """The page's candidates, each with whether its amount is an accepted price."""
+    prices = {_decimal(v) for v in truth.get("price") or []} - {None}
+    return [(c, c.price.amount in prices) for c in evidence.candidates]
+
+
+def fit_on(pages: dict[str, PageEvidence], ground_truth: dict[str, dict[str, Any]],
+           page_ids: list[str]) -> price_ranker.Ranker:
+    """The ranker fitted on these pages (all of them: what ships)."""
+    return price_ranker.fit([labelled(pages[p], ground_truth[p]) for p in page_ids])
+
+
+def leave_one_domain_out(pages: dict[str, PageEvidence],
+                         ground_truth: dict[str, dict[str, Any]]) -> dict[str, price_ranker.Ranker]:
+    """Page id → the ranker fitted on the pages of every other domain."""
+    domains = {p: domain_of(ground_truth[p]["url"]) for p in pages}
+    rankers = {}
+    for domain in sorted(set(domains.values())):
+        ranker = fit_on(pages, ground_truth, [p for p in pages if domains[p] != domain])
+        rankers.update({p: ranker for p in pages if domains[p] == domain})
+    return rankers
+
+
+def our_predictions(pages: dict[str, PageEvidence],
+                    rankers: dict[str, price_ranker.Ranker]) -> dict[str, dict[str, str | None]]:
+    """Each page's record with its ranker, in the scorer's shape."""
     predictions = {}
-    for page_id, truth in ground_truth.items():
-        html = gzip.decompress((data_dir / BENCHMARK / "html" / f"{page_id}.html.gz").read_bytes())
-        record = extract_product(html, truth["url"])
+    for page_id, evidence in pages.items():
+        record = record_from(evidence, rankers[page_id]).to_dict()
         product_id = record["product_id"]
         predictions[page_id] = {
             "price": record["price"],
@@ -114,48 +166,66 @@ def score(ground_truth: dict[str, dict[str, Any]],
     return result
 
 
-def score_all(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """Scores of ``ours`` and every baseline: ``{system: {"price": 0.93, …, "n": 97}}``."""
+def score_all(data_dir: Path, refit: bool = False) -> dict[str, dict[str, Any]]:
+    """Scores of ours (whole set and leave-one-domain-out) and every baseline:
+    ``{system: {"price": 0.93, …, "n": 97}}``.
+
+    Args:
+        data_dir: the shared data folder.
+        refit: fit the ranker on all pages and write it to
+            :data:`crawlers.extraction.ranker.WEIGHTS_FILE` before scoring.
+    """
     ground_truth = load_ground_truth(data_dir)
-    systems = {"ours": our_predictions(data_dir, ground_truth)}
+    pages = read_pages(data_dir, ground_truth)
+    if refit:
+        fitted = fit_on(pages, ground_truth, list(pages))
+        price_ranker.WEIGHTS_FILE.write_text(json.dumps(fitted.to_json(), indent=1) + "\n",
+                                             encoding="utf-8")
+        price_ranker.load.cache_clear()
+    shipped = price_ranker.load()
+    systems = {OURS: our_predictions(pages, {p: shipped for p in pages}),
+               OURS_LODO: our_predictions(pages, leave_one_domain_out(pages, ground_truth))}
     systems.update({name: baseline_predictions(data_dir, name) for name in BASELINES})
     return {name: score(ground_truth, predictions) for name, predictions in systems.items()}
 
 
 def print_table(scores: dict[str, dict[str, Any]]) -> None:
-    """One row per system: accuracy per metric and the page count."""
+    """Two tables, whole set and leave-one-domain-out: accuracy per metric and page count per
+    system; then whether the leave-one-domain-out targets are met."""
     from rich.console import Console
     from rich.table import Table
 
-    any_scores = next(iter(scores.values()))
-    table = Table(title=f"Product extraction, {any_scores['n']} pages "
-                        f"(currency over the {any_scores['n_currency']} pages whose ground truth "
-                        f"names one)")
-    table.add_column("system")
-    for metric in METRICS:
-        table.add_column(metric, justify="right")
-    table.add_column("n", justify="right")
-    for name, result in scores.items():
-        table.add_row(name, *(f"{result[m]:.3f}" for m in METRICS), str(result["n"]))
     console = Console()
-    console.print(table)
-    ours = scores.get("ours")
-    if ours:
+    any_scores = next(iter(scores.values()))
+    for title, ours in (("whole set", OURS), ("leave-one-domain-out", OURS_LODO)):
+        table = Table(title=f"Product extraction, {title}: {any_scores['n']} pages (currency "
+                            f"over the {any_scores['n_currency']} whose ground truth names one)")
+        table.add_column("system")
+        for metric in METRICS:
+            table.add_column(metric, justify="right")
+        table.add_column("n", justify="right")
+        for name in (ours, *BASELINES):
+            if name in scores:
+                table.add_row(name, *(f"{scores[name][m]:.3f}" for m in METRICS),
+                              str(scores[name]["n"]))
+        console.print(table)
+    if OURS_LODO in scores:
         for metric, target in TARGETS.items():
-            best_other = max(r[metric] for name, r in scores.items() if name != "ours")
-            met = ours[metric] >= target and ours[metric] > best_other
-            console.print(f"target {metric} ≥ {target} and above every baseline: "
-                          f"{'met' if met else 'NOT met'} ({ours[metric]:.3f})")
+            value = scores[OURS_LODO][metric]
+            console.print(f"target leave-one-domain-out {metric} ≥ {target}: "
+                          f"{'met' if value >= target else 'NOT met'} ({value:.3f})")
 
 
 def main() -> None:
     from commons.settings import Settings
 
-    scores = score_all(Settings.from_env().data_dir)
+    scores = score_all(Settings.from_env().data_dir, refit="--fit" in sys.argv[1:])
     print_table(scores)
     if "-v" in sys.argv[1:]:
-        for metric in METRICS:
-            print(metric, "errors:", " ".join(p[:8] for p in scores["ours"]["errors"][metric]))
+        for name in (OURS, OURS_LODO):
+            for metric in METRICS:
+                print(name, metric, "errors:",
+                      " ".join(p[:8] for p in scores[name]["errors"][metric]))
 
 
 if __name__ == "__main__":

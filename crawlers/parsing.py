@@ -52,7 +52,7 @@ def parse_price(text: str | None, currency_hint: str | None = None
 
     Returns:
         ``(amount, currency)``: amount in currency units (not cents) or None when the text holds
-        no number; currency as an ISO code, or None when absent, unknown or ambiguous (``"Rs"``).
+        no number; currency as an ISO code, or None when absent, unknown or ambiguous (``"kr"``).
     """
     parsed = extraction_price.parse_price(text, currency_hint=currency_hint)
     return parsed.amount, parsed.currency

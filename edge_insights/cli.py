@@ -186,7 +186,8 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
         print(json.dumps(extract_product(html, page_url), ensure_ascii=False))
 
 
-@app.command("parse-price")
+# A price may start with a minus ("-$5.00"): read it as the text, not as an unknown option.
+@app.command("parse-price", context_settings={"ignore_unknown_options": True})
 def parse_price(text: str = typer.Argument(..., help='price as shown, e.g. "1.234,56 €"'),
                 currency_hint: str = typer.Option("", help="currency to assume when the text "
                                                            "names none (symbol or ISO code)")

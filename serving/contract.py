@@ -6,8 +6,9 @@ shape :mod:`commons.contracts` describes.
 A record may hold only contract fields (data minimisation is the harvester's job; a pod refuses
 rather than silently drops). A ``null`` optional field counts as absent. A string must be valid
 Unicode (no lone surrogate, which JSON's ``\\ud800`` escapes can smuggle in), and a *required*
-string feature must hold some non-whitespace text: the pipeline quarantines empty texts, so the
-model never learned what one means.
+string feature must hold some visible text — not only whitespace, nor only the invisible
+control/format characters (``\u200b``, soft hyphen ``\u00ad``, NUL) that render as nothing: the
+pipeline quarantines empty texts, so the model never learned what one means.
 
 Two optional manifest keys say how feature fields become model input (:func:`model_inputs`):
 
@@ -28,6 +29,7 @@ import hashlib
 import json
 import math
 import sys
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -218,6 +220,13 @@ def _unicode_error(value: str) -> str | None:
     return None
 
 
+def _has_visible(value: str) -> bool:
+    """True when ``value`` has a character that renders: Unicode general categories C*
+    (control, format such as U+200B/U+00AD, surrogate, private use, unassigned) and Z* (space and
+    line/paragraph separators) show nothing by themselves (Unicode Standard, ch. 4.5)."""
+    return any(unicodedata.category(ch)[0] not in "CZ" and not ch.isspace() for ch in value)
+
+
 def _number_error(spec: dict[str, Any], value: Any, integer: bool) -> str | None:
     # bool is an int subclass in Python, but true/false is not a number in a contract.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -245,7 +254,7 @@ def _type_error(spec: dict[str, Any], value: Any) -> str | None:
         unicode_error = _unicode_error(value)
         if unicode_error:
             return unicode_error
-        if spec["role"] == "feature" and spec.get("required", False) and not value.strip():
+        if spec["role"] == "feature" and spec.get("required", False) and not _has_visible(value):
             return "required text must contain non-whitespace characters"
         if "max_length" in spec and len(value) > spec["max_length"]:
             return f"string of {len(value)} characters exceeds max_length {spec['max_length']}"

@@ -63,7 +63,8 @@ def from_schema(value: object) -> str:
 
     Args:
         value: ``"http://schema.org/InStock"``, ``"https://schema.org/OutOfStock"``,
-            ``"InStock"``, ``"in stock"``, ``"oos"`` …; lists use their first item.
+            ``"schema:InStock"``, ``"InStock"``, ``"instock"``, ``"in stock"``, ``"oos"`` …;
+            any case, with or without the vocabulary prefix; lists use their first item.
 
     Returns:
         ``in_stock`` | ``out_of_stock`` | ``preorder``, or ``unknown`` for anything unrecognised.
@@ -74,7 +75,8 @@ def from_schema(value: object) -> str:
         value = value.get("@id") or value.get("name")
     if not isinstance(value, str):
         return "unknown"
-    key = value.strip().rstrip("/").rsplit("/", 1)[-1].lower()
+    # The member's name without its vocabulary ("http://schema.org/", "schema:"), any case.
+    key = value.strip().rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
     if key == "oos":
         return "out_of_stock"
     return SCHEMA_AVAILABILITY.get(key.replace(" ", ""),

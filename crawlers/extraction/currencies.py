@@ -65,9 +65,11 @@ EXTRA_SYMBOLS: dict[str, tuple[str, ...]] = {
 }
 
 # The reading of an ambiguous symbol that dominates when the page names no country; symbols
-# without a dominant reading ("kr", "Rs", "ريال") are left out, so they stay unresolved.
+# without a dominant reading ("kr", "ريال") are left out, so they stay unresolved. "Rs": India's
+# population and online retail are several times those of Pakistan, Sri Lanka and Nepal together.
 DEFAULT_FOR_SYMBOL: dict[str, str] = {
-    "$": "USD", "£": "GBP", "¥": "JPY", "￥": "JPY", "р.": "RUB", "р": "RUB", "руб": "RUB",
+    "Rs": "INR", "Rs.": "INR", "$": "USD", "£": "GBP", "¥": "JPY", "￥": "JPY", "р.": "RUB",
+    "р": "RUB", "руб": "RUB",
     "руб.": "RUB", "元": "CNY", "lei": "RON", "C$": "CAD", "원": "KRW", "₩": "KRW",
 }
 
@@ -103,11 +105,6 @@ def _symbol_table() -> dict[str, frozenset[str]]:
     for symbol, codes in EXTRA_SYMBOLS.items():
         table.setdefault(symbol, set()).update(codes)
     return {symbol: frozenset(codes) for symbol, codes in table.items()}
-
-
-def known_symbols() -> frozenset[str]:
-    """Every symbol or code :func:`currency_candidates` knows (price-parser's and ours)."""
-    return frozenset(_symbol_table())
 
 
 def currency_candidates(raw: str | None) -> frozenset[str]:

@@ -79,10 +79,11 @@ def large_elements(sel: Selector) -> set[Any]:
     return found
 
 
-def is_struck(el: Selector) -> bool:
-    """True when ``el`` shows a replaced price: inside ``<del>``/``<s>``/``<strike>`` or
-    styled line-through (itself or an ancestor)."""
-    for node in [el.root, *el.root.iterancestors()]:
+def is_struck(el: Selector | Any) -> bool:
+    """True when ``el`` (a Selector or an lxml element) shows a replaced price: inside
+    ``<del>``/``<s>``/``<strike>`` or styled line-through (itself or an ancestor)."""
+    root = el.root if isinstance(el, Selector) else el
+    for node in [root, *root.iterancestors()]:
         if node.tag in _STRUCK_TAGS or _LINE_THROUGH.search(node.get("style") or ""):
             return True
     return False

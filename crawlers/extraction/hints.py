@@ -3,7 +3,8 @@
 A price shown as ``"2.449"`` is 2449 in Buenos Aires and 2.449 nowhere a shop would print it, and
 ``"$"`` is a peso in Chile: the hints let the price parser decide such cases the way the page's
 readers do. Sources, most specific first: the region of ``<html lang>`` / ``og:locale`` /
-``Content-Language`` (``es-CL``, ``es_CL``), then the URL's country-code TLD.
+``Content-Language`` (``es-CL``, ``es_CL``), then the URL's country-code TLD, then the one
+country of a language spoken mainly in one (:data:`LANGUAGE_COUNTRY`: ``he`` → IL).
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ COMMA_DECIMAL_LANGUAGES = frozenset(
 # "." with "'" grouping; es-MX and the Spanish-speaking US use ".").
 POINT_DECIMAL_COUNTRIES = frozenset({"CH", "LI", "MX", "US", "GB", "IE", "PH", "GT", "DO",
                                      "PR", "SV", "HN", "NI", "PA", "PE"})
+# Languages spoken mainly in one country → that country (CLDR likelySubtags: "he" → he_Hebr_IL,
+# "ur" → ur_Arab_PK …), for pages that name a language but no region and sit on a generic TLD.
+# Languages of many countries (en, es, fr, de, pt, ar, ru, zh, nl, it, sw) are left out.
+LANGUAGE_COUNTRY: dict[str, str] = {
+    "he": "IL", "iw": "IL", "ur": "PK", "hi": "IN", "si": "LK", "ne": "NP", "bn": "BD",
+    "ja": "JP", "ko": "KR", "th": "TH", "vi": "VN", "id": "ID", "ms": "MY", "pl": "PL",
+    "cs": "CZ", "sk": "SK", "hu": "HU", "ro": "RO", "bg": "BG", "hr": "HR", "sr": "RS",
+    "mk": "MK", "sl": "SI", "uk": "UA", "be": "BY", "kk": "KZ", "ka": "GE", "hy": "AM",
+    "az": "AZ", "tr": "TR", "el": "GR", "da": "DK", "sv": "SE", "nb": "NO", "nn": "NO",
+    "no": "NO", "is": "IS", "fi": "FI", "et": "EE", "lv": "LV", "lt": "LT", "fa": "IR",
+}
 # Generic TLDs and ccTLDs used as brand names say nothing about the shop's country.
 _NON_COUNTRY_TLDS = frozenset({"co", "io", "tv", "me", "ai", "fm", "ly", "to", "cc", "ws"})
 _REGION = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}))?\b")
@@ -66,7 +78,7 @@ def page_hints(sel: Selector, url: str) -> PageHints:
             language = language or match.group(1).lower()
             if match.group(2) and not country:
                 country = match.group(2).upper()
-    country = country or _tld_country(url)
+    country = country or _tld_country(url) or LANGUAGE_COUNTRY.get(language or "")
     if country in POINT_DECIMAL_COUNTRIES:
         separator = "."
     elif language in COMMA_DECIMAL_LANGUAGES:

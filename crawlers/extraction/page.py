@@ -1,13 +1,17 @@
 """Any product page (HTML + URL) → one signal record, without per-shop rules.
 
-Order of evidence, per field: schema.org / OpenGraph markup (:mod:`.structured`), then the DOM
-fallbacks (:mod:`.dom`). Prices are read by :func:`crawlers.extraction.price.parse_price` with the
-page's locale hints (:mod:`.hints`): currency from the markup, the price text, or the country.
+:func:`read_page` gathers the evidence: structured data (:mod:`.structured`), every price the
+page marks up or shows with its features (:mod:`.candidates`), the DOM fallbacks for the other
+fields (:mod:`.dom`). :func:`record_from` turns evidence into a record; the price is the
+candidate the ranker (:mod:`.ranker`, weights shipped as data) scores highest. The two steps
+are apart so the benchmark can score held-out weights on the same evidence.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,19 +22,43 @@ from w3lib.url import canonicalize_url
 
 from crawlers.extraction import availability as avail
 from crawlers.extraction import dom
+from crawlers.extraction import ranker as price_ranker
+from crawlers.extraction.candidates import Candidate, page_candidates
 from crawlers.extraction.currencies import COUNTRY_CURRENCY
 from crawlers.extraction.hints import PageHints, page_hints
 from crawlers.extraction.price import ParsedPrice, parse_price
-from crawlers.extraction.structured import read_structured
+from crawlers.extraction.structured import StructuredProduct, read_structured
 from commons.record import Provenance, SignalRecord, utcnow
 
 SOURCE = "generic"
 # Bump when extraction changes what a page turns into.
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 SPIDER_VERSION = f"{SOURCE}@{VERSION}"
-# Elements (document order) between a shown price and the title or buy control within which the
-# shown price may overrule the markup's (see :data:`crawlers.extraction.dom.NEAR_ANCHOR`).
-NEAR_TITLE = dom.NEAR_ANCHOR
+
+
+@dataclass
+class PageEvidence:
+    """What a page says, before the price is chosen.
+
+    Attributes:
+        url: the page URL.
+        digest: SHA-256 of the page bytes (hex).
+        hints: locale hints.
+        found: the structured data's product.
+        shown_title: the visible title.
+        candidates: price candidates, markup ones first (:func:`page_candidates`).
+        availability: the record's availability enum.
+        product_id: SKU/GTIN/MPN, or the canonical URL.
+    """
+
+    url: str
+    digest: str
+    hints: PageHints
+    found: StructuredProduct
+    shown_title: str | None
+    candidates: list[Candidate]
+    availability: str
+    product_id: str
 
 
 def extract_product(html: str | bytes, url: str, **provenance: Any) -> dict[str, Any]:
@@ -57,6 +85,13 @@ def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
         ``unknown`` when nothing says, ``product_id`` the SKU/GTIN/MPN or else the canonical URL.
         Never raises on malformed markup.
     """
+    return record_from(read_page(html, url), price_ranker.load(), crawl_id=crawl_id,
+                       http_status=http_status, crawled_at=crawled_at,
+                       spider_version=spider_version)
+
+
+def read_page(html: str | bytes, url: str) -> PageEvidence:
+    """Gather a page's evidence (see :class:`PageEvidence`); never raises on bad markup."""
     body = html if isinstance(html, bytes) else html.encode("utf-8")
     text = html if isinstance(html, str) else html_to_unicode(None, html)[1]
     sel = Selector(text=text)
@@ -74,25 +109,57 @@ def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
         loose = parse_price(loose_text, currency_text, hints.separator_for(loose_text or ""),
                             hints.country) if loose_text else None
         marked = [loose] if loose and loose.amount is not None and loose.amount > 0 else []
-    price = _choose_price(marked, dom.price_candidates(sel, hints, found.currency_text))
-    currency = price.currency if price else None
-    if price and price.amount is not None and currency is None:
-        currency = COUNTRY_CURRENCY.get(hints.country or "")
-
     availability = avail.from_schema(found.availability)
     if availability == "unknown":
         availability = dom.availability(sel)
+    return PageEvidence(
+        url=url, digest=hashlib.sha256(body).hexdigest(), hints=hints, found=found,
+        shown_title=shown_title,
+        candidates=page_candidates(sel, hints, found.currency_text, marked),
+        availability=availability,
+        product_id=found.product_id or dom.product_id(sel, url) or canonicalize_url(url))
 
+
+def record_from(evidence: PageEvidence, ranker: price_ranker.Ranker, *, crawl_id: str = "adhoc",
+                http_status: int | None = None, crawled_at: datetime | None = None,
+                spider_version: str = SPIDER_VERSION) -> SignalRecord:
+    """The record a page's evidence gives with this ranker (arguments as :func:`extract_record`)."""
+    best = ranker.best(evidence.candidates)
+    # The amount as the markup writes it when the markup has it ("89.5", not the shown "89,50"):
+    # markup candidates come first. A markup price without a currency takes the shown one's.
+    price = next(c.price for c in evidence.candidates
+                 if c.price.amount == best.price.amount) if best else None
+    if price is not None and price.currency is None:
+        price = price._replace(currency=best.price.currency, currency_raw=best.price.currency_raw)
     return SignalRecord(
-        source=SOURCE, url=url,
-        product_id=found.product_id or dom.product_id(sel, url) or canonicalize_url(url),
-        title=found.title or shown_title,
-        price=price.amount if price else None, currency=currency,
-        availability=availability, stock_count=None, rating=found.rating, review_text=None,
-        crawled_at=crawled_at or utcnow(),
+        source=SOURCE, url=evidence.url, product_id=evidence.product_id,
+        title=evidence.found.title or evidence.shown_title,
+        price=price.amount if price else None,
+        currency=page_currency(price, evidence) if price else None,
+        availability=evidence.availability, stock_count=None, rating=evidence.found.rating,
+        review_text=None, crawled_at=crawled_at or utcnow(),
         provenance=Provenance(crawl_id=crawl_id, spider_version=spider_version,
-                              http_status=http_status,
-                              response_digest=hashlib.sha256(body).hexdigest()))
+                              http_status=http_status, response_digest=evidence.digest))
+
+
+def page_currency(price: ParsedPrice, evidence: PageEvidence) -> str | None:
+    """The chosen price's currency from the page's own signals, most specific first.
+
+    The currency written beside the price (resolved with the page's country); the structured
+    data's; the one most of the page's shown prices name (a symbol the price element left to a
+    sibling); the country's (ccTLD or locale region) last: a shop abroad or on a generic TLD
+    still writes its own currency.
+    """
+    if price.currency:
+        return price.currency
+    markup = parse_price(evidence.found.currency_text or "", None, None, evidence.hints.country)
+    if markup.currency:
+        return markup.currency
+    shown = Counter(c.price.currency for c in evidence.candidates
+                    if c.price.currency and c.price.currency_raw)
+    if shown:
+        return shown.most_common(1)[0][0]
+    return COUNTRY_CURRENCY.get(evidence.hints.country or "")
 
 
 def declared_url(html: str | bytes) -> str | None:
@@ -105,28 +172,6 @@ def declared_url(html: str | bytes) -> str | None:
         if value and value.strip().startswith(("http://", "https://")):
             return value.strip()
     return None
-
-
-def _choose_price(marked: list[ParsedPrice], shown: list[dom.PriceCandidate]
-                  ) -> ParsedPrice | None:
-    """Pick the price to record.
-
-    The markup's price the page shows most prominently; else the best shown price when it names
-    a currency within :data:`NEAR_TITLE` elements of the title or buy control and no markup price
-    appears among the page's price elements (markup often keeps the regular price while the page
-    shows a sale price); else the markup's first price; else the best shown price.
-    """
-    by_amount = {price.amount: price for price in reversed(marked)}
-    for candidate in shown:
-        if candidate.price.amount in by_amount:
-            return by_amount[candidate.price.amount]
-    if shown and (not marked or (shown[0].price.currency_raw is not None
-                                 and shown[0].distance <= NEAR_TITLE)):
-        best = shown[0].price
-        if marked and best.currency is None:
-            return best._replace(currency=marked[0].currency, currency_raw=marked[0].currency_raw)
-        return best
-    return marked[0] if marked else None
 
 
 def _structured_price(price_text: str | None, currency_text: str | None, hints: PageHints

@@ -3,9 +3,13 @@
 price-parser (``Price.fromstring``) does the reading; this module adds what it lacks, each step
 only where price-parser found nothing or found less:
 
+* a currency only where it stands as a word: price-parser finds ``"DA"`` (Algerian dinar) in
+  ``"365 EVERYDAY VALUE"``;
 * currency spellings it does not know (:data:`crawlers.extraction.currencies.EXTRA_SYMBOLS`:
   ``"2000 zl"``, ``"22000.00元/台"``, ``"R273.00"``) and longer forms of a symbol it cut short
   (``"US $1.23"`` → ``US $``, not ``$``; ``"CAN$1.23"`` → ``CAN$``, not ``N$``);
+* in a string with several numbers, the one to pay now (:mod:`.amounts`: ``"Was $20 Now $15"``
+  → 15, ``"3 issues for only 14,85 EUR"`` → 14.85) and a minus sign (``"-$5.00"`` → -5.00);
 * ISO-4217 codes for the symbol as written, an ambiguous symbol resolved by the page's country
   (``"$"`` on a ``.ca`` page → CAD; without a country ``"$"`` → USD, see
   :func:`crawlers.extraction.currencies.to_iso`).
@@ -15,10 +19,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from price_parser import Price
 
+from crawlers.extraction.amounts import current_amount, is_negative
 from crawlers.extraction.currencies import EXTRA_SYMBOLS, currency_candidates, to_iso
 
 # A symbol counts only where it is not glued to letters on either side ("R" in "Rabatt" is no rand).
@@ -53,15 +59,38 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         country: ISO-3166 alpha-2 country of the page, resolving ambiguous symbols.
 
     Returns:
-        :class:`ParsedPrice`; all fields None for empty text. Never raises on odd input.
+        :class:`ParsedPrice`; all fields None for empty text; a negative amount for a price
+        written with a minus (``"-$5.00"``, a refund or discount line). Never raises on odd input.
     """
     text = text or ""
-    price = Price.fromstring(text, currency_hint=currency_hint,
+    chosen = current_amount(text, lambda s: bool(currency_candidates(s)))
+    # The chosen number's own stretch of text, so price-parser reads that number and the
+    # currency beside it; the whole text still names the currency when that stretch does not.
+    own = text[chosen.window[0]:chosen.window[1]] if chosen else text
+    price = Price.fromstring(own, currency_hint=currency_hint,
                              decimal_separator=decimal_separator)
-    raw = _widen_symbol(text, price.currency) if price.currency else None
+    raw = _widen_symbol(own, price.currency) if price.currency else None
+    if raw and raw.isascii() and raw.isalpha() and raw in own \
+            and not re.search(_BOUNDARY.format(re.escape(raw)), own):
+        # price-parser matches codes inside words ("DA" in "EVERYDAY"); stems of a currency word
+        # in another script ("руб" in "рублей") are real.
+        raw = None
     if raw is None:
-        raw = _extra_symbol(text) or (_extra_symbol(currency_hint) if currency_hint else None)
-    return ParsedPrice(price.amount, to_iso(raw, country), raw)
+        raw = _extra_symbol(own) or _whole_text_currency(text, own) or (
+            _extra_symbol(currency_hint) if currency_hint else None)
+    amount = price.amount
+    if amount is not None and chosen and is_negative(text, chosen):
+        amount = -amount
+    return ParsedPrice(amount, to_iso(raw, country), raw)
+
+
+def _whole_text_currency(text: str, own: str) -> str | None:
+    """The currency the whole string names, when the chosen number's stretch names none
+    (``"EUR 10 – 20"``: the second number's stretch is "– 20")."""
+    if own == text:
+        return None
+    found = Price.fromstring(text).currency
+    return (_widen_symbol(text, found) if found else None) or _extra_symbol(text)
 
 
 def _widen_symbol(text: str, found: str) -> str:
@@ -70,10 +99,10 @@ def _widen_symbol(text: str, found: str) -> str:
     if start < 0:
         return found
     best = found
-    for symbol in EXTRA_SYMBOLS:
+    for symbol, alone, _, _ in _symbol_patterns():
         if len(symbol) <= len(best):
             continue
-        for match in re.finditer(_BOUNDARY.format(re.escape(symbol)), text):
+        for match in alone.finditer(text):
             if match.start() <= start and match.end() >= start + len(found):
                 best = symbol
     return best
@@ -84,9 +113,19 @@ def _extra_symbol(text: str) -> str | None:
     stripped = _NUMBER.sub(" ", text).strip(" \t\r\n~:()[]*+/|-–.,")
     if stripped and currency_candidates(stripped):
         return stripped
-    for symbol in sorted(EXTRA_SYMBOLS, key=len, reverse=True):
-        pattern = re.escape(symbol)
-        beside = (_BOUNDARY.format(pattern) + r"\s?\d", r"\d\s?" + _BOUNDARY.format(pattern))
-        if any(re.search(p, text) for p in beside):
+    for symbol, _, before, after in _symbol_patterns():
+        if before.search(text) or after.search(text):
             return symbol
     return None
+
+
+@lru_cache(maxsize=1)
+def _symbol_patterns() -> list[tuple[str, re.Pattern[str], re.Pattern[str], re.Pattern[str]]]:
+    """Per extra symbol, longest first: compiled once (hundreds of patterns overflow ``re``'s
+    own cache): the symbol alone, before a number, after a number."""
+    patterns = []
+    for symbol in sorted(EXTRA_SYMBOLS, key=len, reverse=True):
+        alone = _BOUNDARY.format(re.escape(symbol))
+        patterns.append((symbol, re.compile(alone), re.compile(alone + r"\s?\d"),
+                         re.compile(r"\d\s?" + alone)))
+    return patterns

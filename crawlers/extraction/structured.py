@@ -1,10 +1,12 @@
 """Product fields from a page's structured data: schema.org (JSON-LD, microdata, RDFa) and
-OpenGraph, all read by extruct.
+OpenGraph.
 
-extruct's "uniform" output gives every syntax the same JSON-LD-like shape, so one walk finds
-``Product`` nodes wherever a page puts them (top level, ``@graph``, ``mainEntity``, nested in an
-``ItemPage``). Malformed blocks (JS comments, control characters, broken JSON) are skipped by
-extruct (``errors="ignore"``) instead of failing the page.
+JSON-LD is read block by block with lenient repairs (:mod:`.jsonld`); microdata, RDFa and
+OpenGraph by extruct, whose "uniform" output gives them the same JSON-LD-like shape, so one walk
+finds ``Product`` nodes wherever a page puts them (top level, ``@graph``, ``mainEntity``, nested
+in an ``ItemPage``). Types and enumeration values are compared without their vocabulary prefix
+and case (``"product"``, ``"schema:Product"``, ``"http://schema.org/Product"``): pages write all
+of them, with or without ``@context``.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 import extruct
+from parsel import Selector
 
 from crawlers.extraction.availability import from_schema
+from crawlers.extraction.jsonld import json_ld
 
 log = logging.getLogger(__name__)
 
-SYNTAXES = ["json-ld", "microdata", "rdfa", "opengraph"]
-# schema.org types that are products or carry a product's offers.
-PRODUCT_TYPES = ("Product", "ProductGroup", "ProductModel", "IndividualProduct", "SomeProducts",
-                 "Book", "Vehicle", "Car")
+# Syntaxes extruct reads; JSON-LD is read by :mod:`.jsonld`.
+SYNTAXES = ["microdata", "rdfa", "opengraph"]
+# schema.org types that are products or carry a product's offers, lower case.
+PRODUCT_TYPES = frozenset({"product", "productgroup", "productmodel", "individualproduct",
+                           "someproducts", "book", "vehicle", "car"})
+# Which offer to take: buyable first; an offer that says nothing is as good as a pre-order (the
+# benchmark's rule reads an unstated availability as in stock), a sold-out one last.
+_AVAILABILITY_RANK = {"in_stock": 0, "preorder": 1, "unknown": 1, "out_of_stock": 2}
 # Identifier properties in the order a shop's own id is most likely (schema.org/Product).
-_AVAILABILITY_RANK = {"in_stock": 0, "preorder": 1, "out_of_stock": 2, "unknown": 3}
 ID_PROPERTIES = ("sku", "productID", "productId", "gtin13", "gtin", "gtin12", "gtin14", "gtin8",
                  "isbn", "mpn")
 
@@ -71,6 +78,7 @@ def read_structured(html: str, url: str, page_title: str | None) -> StructuredPr
     except Exception:  # extruct raises on some broken documents; the DOM fallbacks still run
         log.warning("extruct failed on %s", url, exc_info=True)
         data = {}
+    data["json-ld"] = json_ld(Selector(text=html))
     product = _main_product(data, page_title)
     result = _from_product(product) if product else StructuredProduct()
     _fill_from_opengraph(result, data.get("opengraph") or [])
@@ -89,9 +97,15 @@ def _nodes(value: Any) -> Iterator[dict[str, Any]]:
 
 
 def _types(node: dict[str, Any]) -> list[str]:
+    """The node's types, lower case, without a vocabulary URL or prefix."""
     value = node.get("@type") or []
     values = value if isinstance(value, list) else [value]
-    return [str(v).rstrip("/").rsplit("/", 1)[-1] for v in values]
+    return [_local_name(v) for v in values]
+
+
+def _local_name(value: Any) -> str:
+    """``"http://schema.org/InStock"``, ``"schema:InStock"``, ``"instock"`` → ``"instock"``."""
+    return str(value).strip().rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
 
 
 def _main_product(data: dict[str, Any], page_title: str | None) -> dict[str, Any] | None:
@@ -144,17 +158,20 @@ def _spec(offer: dict[str, Any]) -> dict[str, Any]:
 def _from_product(product: dict[str, Any]) -> StructuredProduct:
     result = StructuredProduct(title=_text(product.get("name")))
     offers = _offers(product)
-    priced = [o for o in offers if _offer_price(o) is not None]
-    offer = priced[0] if priced else (offers[0] if offers else {})
+    # Variants (sizes, colours, sellers) each carry an offer: the product is buyable when any
+    # one is, so the first in-stock offer outranks an earlier "OutOfStock" one (the benchmark's
+    # README names "OutOfStock when some sizes are still InStock" as a typical extraction
+    # error), and its price is the one to record: price and availability from the same offer.
+    # sorted() is stable: page order breaks ties.
+    ranked = sorted(offers, key=lambda o: (_offer_price(o) is None,
+                                           _AVAILABILITY_RANK[from_schema(o.get("availability"))]))
+    offer = ranked[0] if ranked else {}
     result.price_text = _offer_price(offer) if offer else None
-    result.other_prices = tuple(_offer_price(o) for o in priced[1:])
+    result.other_prices = tuple(p for p in (_offer_price(o) for o in ranked[1:]) if p)
     result.currency_text = _text(offer.get("priceCurrency") or _spec(offer).get("priceCurrency"))
-    # Variants (sizes, colours) each carry an offer: the product is buyable when any one is,
-    # so an in-stock offer outranks the first one's "OutOfStock" (the benchmark's README names
-    # "OutOfStock when some sizes are still InStock" as a typical extraction error).
-    states = [o.get("availability") for o in offers if o.get("availability")]
-    result.availability = (min(states, key=lambda v: _AVAILABILITY_RANK[from_schema(v)])
-                           if states else product.get("availability"))
+    states = [o.get("availability") for o in ranked if o.get("availability")]
+    result.availability = (offer.get("availability") or (states[0] if states else None)
+                           or product.get("availability"))
     for prop in ID_PROPERTIES:
         value = _text(product.get(prop)) or _text(offer.get(prop))
         # Identifiers carry digits (GTINs are all digits; every SKU in the benchmark's ground

@@ -26,7 +26,8 @@ def site(data_dir: Path) -> Path:
     ("GBP 12.00", None, (Decimal("12.00"), "GBP")),
     ("12 CHF", None, (Decimal("12"), "CHF")),
     ("12.50", "£", (Decimal("12.50"), "GBP")),
-    ("Rs 100", None, (Decimal("100"), None)),
+    ("Rs 100", None, (Decimal("100"), "INR")),  # the dominant reading of "Rs"
+    ("100 kr", None, (Decimal("100"), None)),  # SEK, NOK, DKK or ISK: unresolved
     ("no price here", None, (None, None)),
     ("", None, (None, None)),
     (None, None, (None, None)),

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from edge_insights.cli import app
@@ -70,3 +71,17 @@ def test_parse_price_with_hint_and_without_price():
     assert json.loads(hinted.stdout) == {"amount": "12.50", "currency": "GBP"}
     empty = runner.invoke(app, ["parse-price", "no price here"])
     assert json.loads(empty.stdout) == {"amount": None, "currency": None}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # A minus glued to the symbol or the number is kept (a refund/discount line).
+    ("-$5.00", {"amount": "-5.00", "currency": "USD"}),
+    # The current price, not the former one.
+    ("Was $20 Now $15", {"amount": "15", "currency": "USD"}),
+    # The amount beside the currency, not a count.
+    ("3 issues for only 14,85 EUR", {"amount": "14.85", "currency": "EUR"}),
+])
+def test_parse_price_reads_the_amount_to_pay(text, expected):
+    result = runner.invoke(app, ["parse-price", text])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == expected

@@ -151,10 +151,19 @@ def test_json_nested_too_deep_is_malformed_not_a_crash(client, body):
         {"record": None, "field": None, "message": "JSON nested too deep"}]}
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t\u3000"])
+# Whitespace, and text made only of invisible format/control characters (zero-width space, soft
+# hyphen, NUL, BOM, a right-to-left mark) that a tokenizer would still turn into tokens.
+@pytest.mark.parametrize("text", ["", "   ", "\n\t\u3000", "\u200b", "\u00ad", "\x00",
+                                  "\u200b\u00ad \x00\ufeff\u200f"])
 def test_blank_required_text_is_422(client, text):
     found = errors_of(client.post(URL, json={"records": [{"review_text": "fine"}, {"review_text": text}]}))
     assert found == [(1, "review_text", "required text must contain non-whitespace characters")]
+
+
+@pytest.mark.parametrize("text", ["\u200bok", "caf\u00e9\u00ad", "\u0627"])
+def test_text_with_a_visible_character_is_accepted(client, text):
+    response = client.post(URL, json={"records": [{"review_text": text}]})
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",

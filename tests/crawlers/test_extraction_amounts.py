@@ -1,0 +1,34 @@
+"""Price strings holding several numbers or a sign: which amount the parser reads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from crawlers.extraction.price import parse_price
+
+
+@pytest.mark.parametrize(("text", "amount", "currency"), [
+    # sign glued to the symbol, to the number, after an ISO code; U+2212 MINUS SIGN too
+    ("-$5.00", "-5.00", "USD"), ("$-5.00", "-5.00", "USD"), ("−5,00 €", "-5.00", "EUR"),
+    ("USD -5.00", "-5.00", "USD"),
+    # a dash between words or numbers is no sign
+    ("Wi-Fi dongle – 99 ₪", "99", "ILS"), ("10-20 €", "10", "EUR"),
+    # former-price cues lose to current ones, whichever comes first
+    ("Was $20 Now $15", "15", "USD"), ("Now £15 Was £20", "15", "GBP"),
+    ("Save $5 now $15", "15", "USD"), ("statt 49,99 € jetzt 39,99 €", "39.99", "EUR"),
+    ("van €20 voor €15", "15", "EUR"),
+    # the amount beside the currency, not a count or a discount rate
+    ("3 issues for only 14,85 EUR", "14.85", "EUR"), ("2-pack 9.99 $", "9.99", "USD"),
+    ("-20% 15,99 €", "15.99", "EUR"),
+    # one price in pieces stays one price
+    ("35€ 99", "35.99", "EUR"), ("1 299 Kč", "1299", "CZK"),
+    # a range: its low end, with the currency written at the other end
+    ("From 26 to 50 €", "26", "EUR"),
+    # a currency code inside a word is none
+    ("365 EVERYDAY VALUE", "365", None), ("360 LD", "360", "LYD"),
+])
+def test_the_amount_to_pay(text, amount, currency):
+    parsed = parse_price(text)
+    assert (parsed.amount, parsed.currency) == (Decimal(amount), currency)
