@@ -74,21 +74,15 @@ DEFAULT_FOR_SYMBOL: dict[str, str] = {
 }
 
 # Country (ISO-3166 alpha-2, as in ccTLDs and locale regions) → its currency (ISO-4217).
-COUNTRY_CURRENCY: dict[str, str] = {
-    "US": "USD", "CA": "CAD", "MX": "MXN", "AR": "ARS", "CL": "CLP", "CO": "COP", "UY": "UYU",
-    "BR": "BRL", "PE": "PEN", "AU": "AUD", "NZ": "NZD", "SG": "SGD", "HK": "HKD", "TW": "TWD",
-    "CN": "CNY", "JP": "JPY", "KR": "KRW", "IN": "INR", "PK": "PKR", "LK": "LKR", "ID": "IDR",
-    "MY": "MYR", "TH": "THB", "PH": "PHP", "VN": "VND", "GB": "GBP", "UK": "GBP", "IE": "EUR",
-    "DE": "EUR", "AT": "EUR", "FR": "EUR", "IT": "EUR", "ES": "EUR", "PT": "EUR", "NL": "EUR",
-    "BE": "EUR", "LU": "EUR", "FI": "EUR", "EE": "EUR", "LV": "EUR", "LT": "EUR", "SK": "EUR",
-    "SI": "EUR", "GR": "EUR", "CY": "EUR", "MT": "EUR", "CH": "CHF", "LI": "CHF", "SE": "SEK",
-    "NO": "NOK", "DK": "DKK", "IS": "ISK", "PL": "PLN", "CZ": "CZK", "HU": "HUF", "RO": "RON",
-    "MD": "MDL", "BG": "BGN", "HR": "EUR", "RS": "RSD", "BA": "BAM", "MK": "MKD", "AL": "ALL",
-    "UA": "UAH", "BY": "BYN", "RU": "RUB", "KZ": "KZT", "UZ": "UZS", "KG": "KGS", "GE": "GEL",
-    "AM": "AMD", "AZ": "AZN", "TR": "TRY", "IL": "ILS", "SA": "SAR", "AE": "AED", "QA": "QAR",
-    "KW": "KWD", "BH": "BHD", "OM": "OMR", "JO": "JOD", "EG": "EGP", "MA": "MAD", "TN": "TND",
-    "DZ": "DZD", "IR": "IRR", "IQ": "IQD", "ZA": "ZAR", "NG": "NGN", "KE": "KES", "GH": "GHS",
-}
+COUNTRY_CURRENCY: dict[str, str] = dict(pair.split("=") for pair in (
+    "US=USD CA=CAD MX=MXN AR=ARS CL=CLP CO=COP UY=UYU BR=BRL PE=PEN AU=AUD NZ=NZD SG=SGD HK=HKD "
+    "TW=TWD CN=CNY JP=JPY KR=KRW IN=INR PK=PKR LK=LKR ID=IDR MY=MYR TH=THB PH=PHP VN=VND GB=GBP "
+    "UK=GBP IE=EUR DE=EUR AT=EUR FR=EUR IT=EUR ES=EUR PT=EUR NL=EUR BE=EUR LU=EUR FI=EUR EE=EUR "
+    "LV=EUR LT=EUR SK=EUR SI=EUR GR=EUR CY=EUR MT=EUR CH=CHF LI=CHF SE=SEK NO=NOK DK=DKK IS=ISK "
+    "PL=PLN CZ=CZK HU=HUF RO=RON MD=MDL BG=BGN HR=EUR RS=RSD BA=BAM MK=MKD AL=ALL UA=UAH BY=BYN "
+    "RU=RUB KZ=KZT UZ=UZS KG=KGS GE=GEL AM=AMD AZ=AZN TR=TRY IL=ILS SA=SAR AE=AED QA=QAR KW=KWD "
+    "BH=BHD OM=OMR JO=JOD EG=EGP MA=MAD TN=TND DZ=DZD IR=IRR IQ=IQD ZA=ZAR NG=NGN KE=KES GH=GHS "
+).split())
 
 # Punctuation pages put around a symbol that is not part of it ("원~", "(€)", "€:").
 _EDGE_NOISE = " \t\r\n~:()[]*+/|-–"

@@ -27,14 +27,11 @@ POINT_DECIMAL_COUNTRIES = frozenset({"CH", "LI", "MX", "US", "GB", "IE", "PH", "
 # Languages spoken mainly in one country → that country (CLDR likelySubtags: "he" → he_Hebr_IL,
 # "ur" → ur_Arab_PK …), for pages that name a language but no region and sit on a generic TLD.
 # Languages of many countries (en, es, fr, de, pt, ar, ru, zh, nl, it, sw) are left out.
-LANGUAGE_COUNTRY: dict[str, str] = {
-    "he": "IL", "iw": "IL", "ur": "PK", "hi": "IN", "si": "LK", "ne": "NP", "bn": "BD",
-    "ja": "JP", "ko": "KR", "th": "TH", "vi": "VN", "id": "ID", "ms": "MY", "pl": "PL",
-    "cs": "CZ", "sk": "SK", "hu": "HU", "ro": "RO", "bg": "BG", "hr": "HR", "sr": "RS",
-    "mk": "MK", "sl": "SI", "uk": "UA", "be": "BY", "kk": "KZ", "ka": "GE", "hy": "AM",
-    "az": "AZ", "tr": "TR", "el": "GR", "da": "DK", "sv": "SE", "nb": "NO", "nn": "NO",
-    "no": "NO", "is": "IS", "fi": "FI", "et": "EE", "lv": "LV", "lt": "LT", "fa": "IR",
-}
+LANGUAGE_COUNTRY: dict[str, str] = dict(pair.split("=") for pair in (
+    "he=IL iw=IL ur=PK hi=IN si=LK ne=NP bn=BD ja=JP ko=KR th=TH vi=VN id=ID ms=MY pl=PL cs=CZ "
+    "sk=SK hu=HU ro=RO bg=BG hr=HR sr=RS mk=MK sl=SI uk=UA be=BY kk=KZ ka=GE hy=AM az=AZ tr=TR "
+    "el=GR da=DK sv=SE nb=NO nn=NO no=NO is=IS fi=FI et=EE lv=LV lt=LT fa=IR "
+).split())
 # Generic TLDs and ccTLDs used as brand names say nothing about the shop's country.
 _NON_COUNTRY_TLDS = frozenset({"co", "io", "tv", "me", "ai", "fm", "ly", "to", "cc", "ws"})
 _REGION = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}))?\b")
