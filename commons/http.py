@@ -5,6 +5,8 @@ Starlette is imported here, so only rooms that serve HTTP import this module.
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -15,6 +17,13 @@ class BodyTooLarge(EdgeInsightsError):
     """A request body passes the server's byte limit."""
 
     http_status = 413
+
+
+class BodyTimeout(EdgeInsightsError):
+    """The client stopped sending before its body was complete (e.g. shorter than its
+    ``Content-Length``)."""
+
+    http_status = 408
 
 
 class Unauthorised(EdgeInsightsError):
@@ -41,7 +50,11 @@ class Unprocessable(EdgeInsightsError):
     http_status = 422
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
+BODY_TIMEOUT_S = 30.0
+"""Seconds a client gets to send its whole body; a stalled upload must not hold a worker."""
+
+
+async def read_body(request: Request, max_bytes: int, timeout_s: float = BODY_TIMEOUT_S) -> bytes:
     """The request body, refused as soon as it is known to pass ``max_bytes``.
 
     A declared ``Content-Length`` over the limit is refused before reading; a chunked body (or
@@ -49,7 +62,15 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
     Raises:
         BodyTooLarge: the body is over the limit (the message names the limit, in bytes).
+        BodyTimeout: the body did not arrive whole within ``timeout_s`` seconds.
     """
+    try:
+        return await asyncio.wait_for(_read(request, max_bytes), timeout_s)
+    except TimeoutError:
+        raise BodyTimeout(f"the body did not arrive within {timeout_s:g} s") from None
+
+
+async def _read(request: Request, max_bytes: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise BodyTooLarge(f"body of {int(declared):,} bytes is over the limit of {max_bytes:,} bytes")

@@ -17,11 +17,33 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from commons.errors import EdgeInsightsError
+
 STATE_ENV = "EDGE_INSIGHTS_STATE_DIR"
 DATA_ENV = "EDGE_INSIGHTS_DATA_DIR"
 PRESET_ENV = "EDGE_INSIGHTS_PRESET"
 MAX_PAGES_ENV = "EDGE_INSIGHTS_MAX_PAGES"
 MAX_REVIEWS_ENV = "EDGE_INSIGHTS_MAX_REVIEWS"
+
+
+class SettingsError(EdgeInsightsError):
+    """An environment variable holds a value the settings cannot use."""
+
+
+def _text(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if not value.strip():
+        raise SettingsError(f"{name} is set but empty; unset it for the default ({default})")
+    return value
+
+
+def _count(name: str) -> int:
+    value = _text(name, "0")
+    if not value.strip().isdigit():
+        raise SettingsError(f"{name} must be an integer ≥ 0, got {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -49,19 +71,22 @@ class Settings:
         command-line option); paths are made absolute, nothing is created.
 
         Raises:
-            ValueError: ``EDGE_INSIGHTS_MAX_PAGES`` or ``EDGE_INSIGHTS_MAX_REVIEWS`` is not an integer.
+            SettingsError: a variable is set but empty, a cap is not an integer ≥ 0, or the state
+                folder exists as a file.
         """
         values = {
-            "state_dir": Path(os.environ.get(STATE_ENV, "var")).expanduser().resolve(),
-            "data_dir": Path(os.environ.get(DATA_ENV, "../shared/data")).expanduser().resolve(),
-            "preset": os.environ.get(PRESET_ENV, "demo"),
-            "max_pages": int(os.environ.get(MAX_PAGES_ENV, "0")),
-            "max_reviews": int(os.environ.get(MAX_REVIEWS_ENV, "0")),
+            "state_dir": Path(_text(STATE_ENV, "var")).expanduser().resolve(),
+            "data_dir": Path(_text(DATA_ENV, "../shared/data")).expanduser().resolve(),
+            "preset": _text(PRESET_ENV, "demo"),
+            "max_pages": _count(MAX_PAGES_ENV),
+            "max_reviews": _count(MAX_REVIEWS_ENV),
         }
         for key, value in overrides.items():
             if key in ("state_dir", "data_dir"):
                 value = Path(value).expanduser().resolve()
             values[key] = value
+        if values["state_dir"].exists() and not values["state_dir"].is_dir():
+            raise SettingsError(f"{STATE_ENV} names a file, not a folder: {values['state_dir']}")
         return cls(**values)
 
     @property

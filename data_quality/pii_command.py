@@ -14,6 +14,10 @@ from typing import Any, TextIO
 
 from data_quality.pii_engine import BATCH_SIZE, PiiEngine, default_engine
 
+MAX_LINE_CHARS = 100_000
+"""Longest input line scrubbed (characters): NER time grows faster than linearly with a text's
+length, so a longer line is refused rather than left to run for minutes."""
+
 
 def scrub_result(text: str, scrubbed: str, spans: Iterable[Any]) -> dict[str, Any]:
     """The JSON-ready result for one input: ``{"text": scrubbed, "spans": [{"start", "end",
@@ -24,10 +28,16 @@ def scrub_result(text: str, scrubbed: str, spans: Iterable[Any]) -> dict[str, An
 
 def scrub_lines(lines: Iterable[str], engine: PiiEngine | None = None) -> Iterator[str]:
     """One JSON line (no trailing newline) per input line, in order; lines are scrubbed in
-    batches of :data:`~data_quality.pii_engine.BATCH_SIZE` so a stream stays fast."""
+    batches of :data:`~data_quality.pii_engine.BATCH_SIZE` so a stream stays fast.
+
+    Raises:
+        ValueError: a line is longer than :data:`MAX_LINE_CHARS`.
+    """
     engine = engine or default_engine()
     lines = iter(lines)
     while batch := [line.rstrip("\n") for line in islice(lines, BATCH_SIZE)]:
+        if too_long := next((line for line in batch if len(line) > MAX_LINE_CHARS), None):
+            raise ValueError(f"a line of {len(too_long):,} characters is over the limit of {MAX_LINE_CHARS:,}")
         for text, (scrubbed, spans) in zip(batch, engine.scrub_batch(batch)):
             yield json.dumps(scrub_result(text, scrubbed, spans), ensure_ascii=False)
 

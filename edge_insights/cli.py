@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from commons.settings import Settings
+from commons.settings import Settings, SettingsError
 from edge_insights.progress import Stages
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -18,6 +18,23 @@ intake_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Pushe
 app.add_typer(intake_app, name="intake")
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
+SLOTS = ("champion", "challenger", "central")
+
+
+def _settings(*, ensure: bool = False, **overrides) -> Settings:
+    """The settings from the environment (plus command-line ``overrides``); a value they cannot
+    use is a usage error (exit 2), never a traceback."""
+    try:
+        settings = Settings.from_env(**overrides)
+        return settings.ensure() if ensure else settings
+    except (SettingsError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
 
 
 @app.command()
@@ -42,7 +59,7 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
     from orchestration.partitions import CRAWL_PARTITIONS, PRICE_HISTORY_PARTITIONS, REPLAY_PARTITIONS
     from training.decisions import DECISIONS
 
-    settings = Settings.from_env(preset=preset, max_pages=max_pages, max_reviews=max_reviews).ensure()
+    settings = _settings(ensure=True, preset=preset, max_pages=max_pages, max_reviews=max_reviews)
     if not (settings.data_dir / "books_toscrape").is_dir():
         console.print(f"[red]data folder not found: {settings.data_dir}[/] (set EDGE_INSIGHTS_DATA_DIR)")
         raise typer.Exit(2)
@@ -113,7 +130,14 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
             check_central_url(central_url)
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="'--central-url'") from None
-    settings = Settings.from_env()
+    from commons.contracts import CONTRACTS
+
+    if deploy_dir is None and decision not in CONTRACTS:
+        raise typer.BadParameter(f"unknown decision {decision!r}; choose one of {', '.join(CONTRACTS)}",
+                                 param_hint="'--decision'")
+    if deploy_dir is None and slot not in SLOTS:
+        raise typer.BadParameter(f"unknown slot {slot!r}; choose one of {', '.join(SLOTS)}", param_hint="'--slot'")
+    settings = _settings()
     deploy_dir = deploy_dir or settings.deploy_dir / decision / slot
     if not deploy_dir.is_dir():
         console.print(f"[red]nothing deployed at {deploy_dir}[/]: run `make demo` first")
@@ -142,7 +166,7 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         console.print(f"[red]unknown decision {decision!r}[/]; choose one of {', '.join(DECISIONS)}")
         raise typer.Exit(2)
     try:
-        result = run_evaluation(decision, data_dir, Settings.from_env())
+        result = run_evaluation(decision, data_dir, _settings())
     except FileNotFoundError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(2) from err
@@ -156,7 +180,14 @@ def ui(dagster_port: int = typer.Option(3000, min=1, max=65535),
     from edge_insights.links import Links
     from edge_insights.ui import run_ui
 
-    settings = Settings.from_env().ensure()
+    if dagster_port == mlflow_port:
+        raise typer.BadParameter("the Dagster and MLflow ports must differ", param_hint="'--mlflow-port'")
+    from commons.net import port_in_use
+
+    for port, hint in ((dagster_port, "'--dagster-port'"), (mlflow_port, "'--mlflow-port'")):
+        if port_in_use(port):
+            raise typer.BadParameter(f"port {port} on 127.0.0.1 is in use", param_hint=hint)
+    settings = _settings(ensure=True)
     links = Links(dagster=f"http://127.0.0.1:{dagster_port}", mlflow=f"http://127.0.0.1:{mlflow_port}")
     for line in links.for_state(settings):
         console.print(line, highlight=False, soft_wrap=True)
@@ -178,10 +209,15 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
     if len(pages) == 1 and not url:
         console.print("[red]--url is required for a single page[/]")
         raise typer.Exit(2)
+    if url and (not url.isprintable() or not url.lower().startswith(("http://", "https://"))):
+        raise typer.BadParameter(f"{url!r} is not an http(s) URL", param_hint="'--url'")
     for page in pages:
         html = page.read_bytes()
         if page.suffix == ".gz":
-            html = gzip.decompress(html)
+            try:
+                html = gzip.decompress(html)
+            except (OSError, EOFError) as err:
+                raise _fail(f"{page}: not a valid gzip file ({err})") from None
         page_url = url or declared_url(html) or page.resolve().as_uri()
         print(json.dumps(extract_product(html, page_url), ensure_ascii=False))
 
@@ -214,6 +250,14 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
     """Crawl the books shop from START_URL in this process (one crawl per process: Twisted's
     reactor cannot restart). Exit 1 when a product link did not end as exactly one record or
     quarantine row. Under Dagster Pipes the stats also go to the run's event log."""
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} is a file, not a folder", param_hint="'--out'")
+    if log_file is not None and log_file.is_dir():
+        raise typer.BadParameter(f"{log_file} is a folder, not a file", param_hint="'--log-file'")
+    if not start_url.lower().startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{start_url!r} is not an http(s) URL", param_hint="'--start-url'")
+    if not crawl_id.strip():
+        raise typer.BadParameter("must not be blank", param_hint="'--crawl-id'")
     overrides = {}
     for item in set_:
         name, sep, value = item.partition("=")
@@ -226,14 +270,22 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
 
     arguments = dict(start_url=start_url, out_dir=out, crawl_id=crawl_id, max_pages=max_pages, log_file=log_file,
                      http_cache=http_cache, overrides=overrides)
-    if PipesEnvVarParamsLoader().is_dagster_pipes_process():
-        with open_dagster_pipes() as pipes:
+    try:
+        if PipesEnvVarParamsLoader().is_dagster_pipes_process():
+            with open_dagster_pipes() as pipes:
+                stats = run(**arguments)
+                pipes.log.info(f"crawl {crawl_id}: {stats['pages']} pages, {stats['items']} records, "
+                               f"{stats['quarantined']} quarantined, "
+                               f"invariant {'ok' if stats['invariant_ok'] else 'FAILED'}")
+                pipes.report_custom_message(stats)
+        else:
             stats = run(**arguments)
-            pipes.log.info(f"crawl {crawl_id}: {stats['pages']} pages, {stats['items']} records, "
-                           f"{stats['quarantined']} quarantined, invariant {'ok' if stats['invariant_ok'] else 'FAILED'}")
-            pipes.report_custom_message(stats)
-    else:
-        stats = run(**arguments)
+    except (OSError, ValueError, TypeError) as err:
+        # A setting of the wrong type (--set) stops Scrapy before the spider writes anything.
+        raise _fail(f"crawl did not run: {err}", 1) from None
+    if stats["pages"] == 0:
+        raise _fail(f"nothing was fetched from {start_url} ({stats['finish_reason']}, {stats['errors']} errors; "
+                    f"see the quarantine rows in {out})", 1)
     raise typer.Exit(0 if stats["invariant_ok"] else 1)
 
 
@@ -242,9 +294,17 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
           ) -> None:
     """Scrub PII from TEXT: one JSON line per input, ``{"text": scrubbed, "spans": [{"start", "end",
     "type"}]}`` with offsets into the input (never the removed values)."""
-    from data_quality.pii_command import scrub_command
+    import io
 
-    scrub_command(text, sys.stdin, sys.stdout)
+    from data_quality.pii_command import MAX_LINE_CHARS, scrub_command
+
+    # Bytes that are not UTF-8 become U+FFFD, so the output is always valid UTF-8 JSON.
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if text == "-" else sys.stdin
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        scrub_command(text, stdin, sys.stdout)
+    except ValueError as err:
+        raise _fail(str(err)) from None
 
 
 @intake_app.command("serve")
@@ -268,7 +328,10 @@ def intake_serve(inbox: Path = typer.Option(None, help="folder accepted batches 
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="'--token-env'") from None
     limits = Limits(**{k: v for k, v in (("max_bytes", max_bytes), ("max_rows", max_rows)) if v is not None})
-    run_intake(inbox or Settings.from_env().ensure().inbox_dir, tokens, host=host, port=port, limits=limits)
+    inbox = inbox or _settings(ensure=True).inbox_dir
+    if inbox.exists() and not inbox.is_dir():
+        raise typer.BadParameter(f"{inbox} is a file, not a folder", param_hint="'--inbox'")
+    run_intake(inbox, tokens, host=host, port=port, limits=limits)
 
 
 if __name__ == "__main__":

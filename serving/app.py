@@ -46,7 +46,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from commons.http import BodyTooLarge, NotServed, Unprocessable, UnsupportedMediaType, error_response, read_body
+from commons.http import (
+    BodyTimeout,
+    BodyTooLarge,
+    NotServed,
+    Unprocessable,
+    UnsupportedMediaType,
+    error_response,
+    read_body,
+)
 from commons.manifest import MANIFEST_NAME, BundleError
 
 from .contract import FieldError, check_record
@@ -226,7 +234,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             return error_response(UnsupportedMediaType(media_error))
         try:
             raw = await read_body(request, max_body_bytes)
-        except BodyTooLarge as err:
+        except (BodyTooLarge, BodyTimeout) as err:
             metrics.rejected.labels("too_large").inc()
             return error_response(err)
         try:

@@ -48,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from commons.http import BodyTooLarge, Unauthorised, Unprocessable, error_response, read_body
+from commons.http import BodyTimeout, BodyTooLarge, Unauthorised, Unprocessable, error_response, read_body
 from crawlers.intake.batch import BatchRefused, Limits, batch_format, parse_batch
 
 QUARANTINE_SHOWN = 100
@@ -94,7 +94,7 @@ def create_intake_app(inbox_dir: str | Path, tokens: Iterable[str], *,
             body = await read_body(request, limits.max_bytes)
             batch_id = new_batch_id()
             batch = await run_in_threadpool(parse_batch, body, fmt, batch_id, limits=limits)
-        except (BatchRefused, BodyTooLarge) as exc:
+        except (BatchRefused, BodyTooLarge, BodyTimeout) as exc:
             return error_response(exc)
         shown = [{"url": q["url"], "reason": q["reason"]} for q in batch.quarantine[:QUARANTINE_SHOWN]]
         if not batch.records:
