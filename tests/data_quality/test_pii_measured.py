@@ -9,6 +9,8 @@ from data_quality.pii_eval import load_catalogue, load_presidio_split, load_revi
 from data_quality.pii_scoring import LABEL_KIND, STRUCTURED_LABELS, score
 from data_quality.pii_vocabulary import catalogue_words
 
+pytestmark = pytest.mark.slow  # the engine over ~9,000 real texts
+
 
 @pytest.fixture(scope="module")
 def engine(data_dir):
