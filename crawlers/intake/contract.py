@@ -46,6 +46,7 @@ import dataclasses
 import hashlib
 import re
 import reprlib
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -71,6 +72,9 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+# The warehouse stores prices as DECIMAL(18, 4) and stock as BIGINT (commons.warehouse).
+MAX_PRICE = Decimal(10) ** 14
+MAX_STOCK = 2**63 - 1
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -186,8 +190,10 @@ def quarantine_invalid(row: Mapping[str, Any] | None, error: RowInvalid | str, *
 
 
 def _is_text(value: Any) -> bool:
-    # A lone surrogate never reaches a record or a quarantine row's source/product_id.
-    return isinstance(value, str) and bool(value.strip()) and not _has_lone_surrogate(value)
+    # A lone surrogate never reaches a record or a quarantine row's source/product_id, and a key
+    # made only of invisible or control characters is blank to whoever reads it.
+    return (isinstance(value, str) and any(unicodedata.category(c)[0] not in "CZ" for c in value)
+            and not _has_lone_surrogate(value))
 
 
 def _has_lone_surrogate(value: Any) -> bool:
@@ -260,6 +266,8 @@ def _crawled_at(value: Any) -> tuple[str | None, Any]:
 def _price(value: Any) -> tuple[str | None, Any]:
     if isinstance(value, str) and _DECIMAL.fullmatch(value):
         amount = Decimal(value)
+        if amount >= MAX_PRICE:
+            return f"over the largest storable amount {MAX_PRICE - 1} ({_show(value)})", value
         if amount > 0:
             return None, amount
     return f"not a decimal string > 0 ({_show(value)})", value
@@ -273,6 +281,8 @@ def _currency(value: Any) -> tuple[str | None, Any]:
 
 def _stock_count(value: Any) -> tuple[str | None, Any]:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if value > MAX_STOCK:
+            return f"over the largest storable count {MAX_STOCK} ({_show(value)})", value
         return None, value
     return f"not an integer >= 0 ({_show(value)})", value
 

@@ -412,3 +412,21 @@ def test_webhook_quarantines_hostile_rows_and_refuses_a_batch_with_none_left(web
     assert accepted.status_code == 202, accepted.text
     assert (accepted.json()["accepted"], accepted.json()["quarantined"]) == (1, len(hostile))
     assert (inbox / f"{accepted.json()['batch_id']}.jsonl").read_bytes() == body.encode("utf-8")
+
+
+def test_values_the_warehouse_cannot_store_or_read_are_quarantined():
+    """A count past BIGINT, a price past DECIMAL(18, 4) and keys made only of invisible
+    characters would fail or hide at the warehouse: each is a row-level reason."""
+    base = {"source": "partner-a", "url": "https://shop.example/p/1", "product_id": "p1",
+            "availability": "in_stock", "crawled_at": "2026-11-01T00:00:00+00:00"}
+    reasons = {}
+    for field, value in (("stock_count", 10**23), ("price", "9" * 20), ("source", "\u200b\u200b"),
+                         ("product_id", "\u00ad")):
+        with pytest.raises(RowInvalid) as refused:
+            check_row({**base, "currency": "EUR", field: value})
+        reasons[field] = refused.value.reasons
+    assert reasons == {
+        "stock_count": ["stock_count: over the largest storable count 9223372036854775807 (100000000000000000000000)"],
+        "price": ["price: over the largest storable amount 99999999999999 ('99999999999999999999')"],
+        "source": ["source: not a non-blank string"], "product_id": ["product_id: not a non-blank string"]}
+    assert check_row({**base, "stock_count": 2**63 - 1})["stock_count"] == 2**63 - 1
