@@ -200,7 +200,8 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
             url: str = typer.Option("", help="the page's URL; with several files it may be "
                                              "omitted: each page's canonical/og:url, else file://")
             ) -> None:
-    """Extract a signal record from saved product pages (one JSON line per page)."""
+    """Extract a signal record from saved product pages (one JSON line per page); exit status 1
+    when a page holds no product (neither title nor price)."""
     import gzip
     import json
 
@@ -211,6 +212,7 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
         raise typer.Exit(2)
     if url and (not url.isprintable() or not url.lower().startswith(("http://", "https://"))):
         raise typer.BadParameter(f"{url!r} is not an http(s) URL", param_hint="'--url'")
+    empty = 0
     for page in pages:
         html = page.read_bytes()
         if page.suffix == ".gz":
@@ -219,7 +221,13 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
             except (OSError, EOFError) as err:
                 raise _fail(f"{page}: not a valid gzip file ({err})") from None
         page_url = url or declared_url(html) or page.resolve().as_uri()
-        print(json.dumps(extract_product(html, page_url), ensure_ascii=False))
+        record = extract_product(html, page_url)
+        print(json.dumps(record, ensure_ascii=False))
+        if record.get("title") is None and record.get("price") is None:
+            typer.echo(f"{page}: no product found (no title, no price)", err=True)
+            empty += 1
+    if empty:
+        raise typer.Exit(1)
 
 
 # A price may start with a minus ("-$5.00"): read it as the text, not as an unknown option.
@@ -296,7 +304,7 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     "type"}]}`` with offsets into the input (never the removed values)."""
     import io
 
-    from data_quality.pii_command import MAX_LINE_CHARS, scrub_command
+    from data_quality.pii_command import scrub_command
 
     # Bytes that are not UTF-8 become U+FFFD, so the output is always valid UTF-8 JSON.
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if text == "-" else sys.stdin

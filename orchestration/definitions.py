@@ -8,6 +8,7 @@ gets its paths and options from those resources.
 
 import dagster as dg
 
+from commons.errors import OrchestrationError
 from commons.settings import Settings
 from orchestration import checks
 from orchestration.assets import backfill, feedback, harvest, quality, replay
@@ -23,12 +24,21 @@ from orchestration.resources import (
 )
 from orchestration.schedules import harvest_schedule
 from orchestration.sensors import divergence_sensor
+from training.config import PRESETS
 from training.decisions import DECISIONS
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """The whole asset graph, its checks, jobs, schedule, sensor and resources for ``settings``
-    (state and data folders, training preset, crawl and review caps)."""
+    (state and data folders, training preset, crawl and review caps).
+
+    Raises:
+        OrchestrationError: the training preset is unknown (checked here: the jobs would
+            otherwise fail only at their first training step).
+    """
+    if settings.preset not in PRESETS:
+        raise OrchestrationError(f"unknown training preset {settings.preset!r} (EDGE_INSIGHTS_PRESET); "
+                                 f"choose one of {', '.join(sorted(PRESETS))}")
     settings = settings.ensure()
     return dg.Definitions(
         assets=[*dg.load_assets_from_modules([harvest, backfill, replay, quality, feedback]),

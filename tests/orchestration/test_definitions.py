@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
+from commons.errors import OrchestrationError
 from commons.settings import Settings
 from orchestration.definitions import build_definitions
 
@@ -28,6 +30,12 @@ def test_two_state_folders_in_one_process(tmp_path, data_dir):
         assert any(str(tmp_path / "a") in str(v) for v in a.values())
         assert any(str(tmp_path / "b") in str(v) for v in b.values())
         assert not any(str(tmp_path / "a") in str(v) for v in b.values())
+
+
+def test_an_unknown_preset_is_refused_when_the_definitions_load(tmp_path, data_dir):
+    with pytest.raises(OrchestrationError, match="unknown training preset 'huge'.*demo, full, tiny"):
+        build_definitions(Settings(state_dir=tmp_path, data_dir=data_dir, preset="huge"))
+    assert not tmp_path.joinpath("dagster").exists()  # refused before anything is written
 
 
 def test_the_asset_graph_is_what_the_docs_name(tmp_path, data_dir):

@@ -103,8 +103,8 @@ def replayed(tmp_path_factory, data_dir):
 
 
 def test_replay_ticks_are_partitions_of_history(replayed, data_dir):
-    from crawlers.replay import MarketReplay
     from commons.warehouse import Warehouse
+    from crawlers.replay import MarketReplay
 
     settings, (first, second) = replayed
     replay = MarketReplay(data_dir)
