@@ -227,8 +227,10 @@ def test_ui_shows_the_runs_and_models_and_stops_cleanly(job_run):
         version = httpx.get(f"{api}/registered-models/alias", params={"name": "negative_review",
                                                                        "alias": "champion"}).json()["model_version"]
         assert version["description"].startswith("# negative_review — edge micro-model")
-        assert version["run_id"] in {r["info"]["run_id"] for r in runs} and version["model_id"]
-        mlmodel = httpx.get(f"{api}/logged-models/{version['model_id']}/artifacts/files",
+        # The version's source is the logged model (models:/<model id>), linked to its run.
+        assert version["run_id"] in {r["info"]["run_id"] for r in runs} and version["source"].startswith("models:/m-")
+        model_id = version["source"].removeprefix("models:/")
+        mlmodel = httpx.get(f"{api}/logged-models/{model_id}/artifacts/files",
                             params={"artifact_file_path": "MLmodel"})
         assert mlmodel.status_code == 200 and "signature:" in mlmodel.text and "python_function" in mlmodel.text
         children = psutil.Process(ui.pid).children(recursive=True)
