@@ -10,6 +10,7 @@ file, plus the known rows of :mod:`e2e_slice` appended to a copy of the Alexa fe
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from filelock import FileLock
 
 from commons.settings import Settings
 from e2e_slice import BAD_ROWS, ROWS_PER_FILE
+
+# Records skipped at the head of every review file by the drill: more than the slice loaded.
+DRILL_SKIP = ROWS_PER_FILE + 30
 
 
 def _shared_dir(tmp_path_factory, worker_id: str) -> Path:
@@ -80,3 +84,20 @@ def job_run(slice_data: Path, tmp_path_factory, worker_id: str):
     yield settings, outcome
     # Later test modules use the session's own state folder (ensure() points DAGSTER_HOME & co. at it).
     Settings.from_env().ensure()
+
+
+@pytest.fixture(scope="session")
+def drill(job_run, data_dir: Path, tmp_path_factory, worker_id: str) -> dict:
+    """The negative_review drift drill on the tiny run's deployed bundles (run once per session):
+    real reviews the run never loaded, in-distribution then from other domains (see
+    :func:`edge_insights.drift_drill.review_phases`)."""
+    from edge_insights.drift_drill import drift_drill, review_phases
+
+    settings, _ = job_run
+    shared = _shared_dir(tmp_path_factory, worker_id)
+    with FileLock(str(shared / "drill.lock")):
+        done = shared / "drill.json"
+        if not done.is_file():
+            outcome = drift_drill(settings, "negative_review", review_phases(data_dir, skip=DRILL_SKIP))
+            done.write_text(json.dumps(outcome))
+        return json.loads(done.read_text())
