@@ -68,28 +68,32 @@ def _records(spec: DecisionSpec, inputs: Inputs) -> list[dict[str, Any]]:
             for i, text in enumerate(inputs.texts)]
 
 
-def drift_baseline(spec: DecisionSpec, out_dir: Path, manifest: dict[str, Any], evaluation: Inputs,
-                   edge_logits: np.ndarray, central_logits: np.ndarray) -> dict[str, Any]:
-    """What production drift is measured against (:mod:`training.drift`), from the eval split.
+def drift_baseline(spec: DecisionSpec, out_dir: Path, manifest: dict[str, Any], edge_logits: np.ndarray,
+                   central_logits: np.ndarray, splits: list[Inputs]) -> dict[str, Any]:
+    """What production drift is measured against (:mod:`training.drift`).
 
     Args:
         out_dir: the exported edge bundle (its tokenizer defines out-of-vocabulary words).
         manifest: its manifest (temperature, abstain threshold, how records feed the model).
-        evaluation: the eval split's inputs, n examples.
-        edge_logits: float [n, k] of the shipped edge graph; central_logits: float [n, k] of the
-            central (teacher) model on the same examples.
+        edge_logits: float [n, k] of the shipped edge graph on the eval split; central_logits:
+            float [n, k] of the central (teacher) model on the same examples.
+        splits: every example the bundle was built from (train, calibration, eval): the input
+            reference. The eval split alone is split by product, so a few products can make it
+            unlike the traffic mix the model was trained for.
 
     Returns:
-        :func:`training.drift.disagreement_baseline` plus ``reference``: per input-profile feature
-        (:mod:`serving.input_profile`) the eval split's quantile bins, and ``population``.
+        :func:`training.drift.disagreement_baseline` on the eval split, ``population``, and
+        ``reference``: per input-profile feature (:mod:`serving.input_profile`) the quantile bins
+        of ``splits`` with ``reference_n`` examples.
     """
     confidence = softmax(edge_logits, manifest["temperature"]).max(1)
     baseline = disagreement_baseline(edge_logits.argmax(1), central_logits.argmax(1), confidence,
                                      manifest["thresholds"]["abstain"])
     inputs = model_inputs(manifest, spec.name)
     tokenizer = Tokenizer.from_file(str(out_dir / "tokenizer.json"))
-    profiles = [input_profile(tokenizer, inputs, inputs.features(r)) for r in _records(spec, evaluation)]
+    profiles = [input_profile(tokenizer, inputs, inputs.features(r)) for split in splits for r in _records(spec, split)]
     return {**baseline, "population": "eval examples with edge confidence ≥ the abstain threshold",
+            "reference_n": len(profiles),
             "reference": {key: reference_bins(p[key] for p in profiles) for key in profile_keys(inputs)}}
 
 
@@ -110,11 +114,12 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
     name = spec.name
     evaluation, y_eval = examples_of(wh, name, "eval")
     calibration, _ = examples_of(wh, name, "calibration")
+    train = examples_of(wh, name, "train")[0]
     student = store.require("student")
     common = _manifest_common(spec, store, run_id, preset, len(evaluation), ("teacher", "student", "baseline"))
     with tempfile.TemporaryDirectory() as vocab_dir:
         pruned = prune_vocabulary(load_classifier(store.student_dir), base_model_path() / "tokenizer.json",
-                                  examples_of(wh, name, "train")[0].texts + calibration.texts, Path(vocab_dir),
+                                  train.texts + calibration.texts, Path(vocab_dir),
                                   keep_top=cfg.vocab_keep_top)
         temperature = student["temperature"]
         probs = softmax(predict_logits(pruned.model, pruned.tokenizer, calibration, max_length=cfg.max_length),
@@ -131,13 +136,13 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
                                     max_length=cfg.max_length)
     # The baseline needs the shipped graph's own answers, so the manifest is sealed again with it.
     sealed = report.manifest
-    baseline = drift_baseline(spec, out_dir, sealed, evaluation, shipped["logits"], central_logits)
-    manifest = write_manifest(out_dir, {k: v for k, v in sealed.items()
-                                        if k not in ("files", "bundle_sha256", "schema_version")}
-                              | {"drift_baseline": baseline})
+    baseline = drift_baseline(spec, out_dir, sealed, shipped["logits"], central_logits,
+                              [train, calibration, evaluation])
+    unsealed = {k: v for k, v in sealed.items() if k not in ("files", "bundle_sha256", "schema_version")}
+    manifest = write_manifest(out_dir, {**unsealed, "drift_baseline": baseline})
     entry = {
-        "edge_sha256": manifest["bundle_sha256"], "drift_baseline": {k: v for k, v in baseline.items()
-                                                                      if k != "reference"}, "shipped": shipped["metrics"],
+        "edge_sha256": manifest["bundle_sha256"],
+        "drift_baseline": {k: v for k, v in baseline.items() if k != "reference"}, "shipped": shipped["metrics"],
         "shipped_f1": shipped["metrics"]["f1"], "parity": report.parity_max_abs_delta,
         "int8_agreement": report.int8_agreement, "quantization": report.quantization,
         "latency_p50_ms": report.latency_p50_ms, "latency_p99_ms": report.latency_p99_ms,

@@ -9,10 +9,11 @@ against the bundle's manifest ``drift_baseline``, :func:`training.drift.decide` 
 A phase's outcome is the number of decisions after which a retrain would have been requested, or
 None when none would.
 
-:func:`review_phases` builds negative_review traffic from the real review files: rows past the
-first ``skip`` of every file, interleaved (the same mix of sources the model was trained on) as the
-in-distribution phase, and the restaurant and film sentences of the UCI files alone (Yelp, IMDb:
-reviews from other sources than product shops) as the shifted phase.
+:func:`review_phases` builds negative_review traffic from the real review files: records past the
+first ``skip`` of every file, interleaved (the mix of sources the model was trained on) as the
+in-distribution phase, and one shop's feed alone — Datafiniti's Amazon device reviews, long and
+mostly five-star, where the label-balanced training data is mostly short sentences — as the
+shifted phase.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from training.drift import assess, decide
 REVIEW_FILES = ("datafiniti_amazon_reviews.csv", "amazon_alexa_reviews.tsv",
                 "uci_sentiment_sentences/amazon_cells_labelled.txt", "uci_sentiment_sentences/yelp_labelled.txt",
                 "uci_sentiment_sentences/imdb_labelled.txt")
-OTHER_DOMAIN_FILES = ("uci_sentiment_sentences/yelp_labelled.txt", "uci_sentiment_sentences/imdb_labelled.txt")
+SHIFTED_FILES = ("datafiniti_amazon_reviews.csv",)
 
 
 def _texts(data_dir: Path, name: str, skip: int, count: int) -> list[str]:
@@ -56,14 +57,14 @@ def review_phases(data_dir: Path, *, skip: int = 150, per_file: int = 120) -> di
         skip: records left out at the head of every file (a run that loaded only its first rows
             never saw the rest).
         per_file: records taken per file for the in-distribution phase; the shifted phase takes
-            as many in total from the two other-domain files.
+            as many in total from :data:`SHIFTED_FILES`.
 
     Returns:
         Records a negative_review pod accepts (``{"review_text": str}``), sources interleaved.
     """
-    shifted_per_file = per_file * len(REVIEW_FILES) // len(OTHER_DOMAIN_FILES)
+    shifted_per_file = per_file * len(REVIEW_FILES) // len(SHIFTED_FILES)
     return {"in_distribution": _interleave(REVIEW_FILES, data_dir, skip, per_file),
-            "shifted": _interleave(OTHER_DOMAIN_FILES, data_dir, skip, shifted_per_file)}
+            "shifted": _interleave(SHIFTED_FILES, data_dir, skip, shifted_per_file)}
 
 
 def _wait_for_lines(log_dir: Path, decision: str, expected: int, timeout_s: float = 30.0) -> list[dict]:

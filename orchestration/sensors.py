@@ -20,8 +20,8 @@ STAGES = ("signal_features", "teacher_model", "student_model", "edge_bundle", "c
 @dg.sensor(job=retrain_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
            description=f"Per decision: requests a retrain when the shadow sample's edge-vs-central disagreement "
                        f"exceeds the deployed bundle's release baseline (one-sided Fisher exact test, α = {ALPHA}, "
-                       f"≥ {MIN_SHADOW} compared) or an input feature's PSI exceeds {PSI_THRESHOLD} (≥ {MIN_INPUTS} "
-                       f"decisions); then waits {COOLDOWN.total_seconds() / 3600:.0f} h, doubled after a retrain "
+                       f"≥ {MIN_SHADOW} compared) or an input feature's PSI exceeds {PSI_THRESHOLD} "
+                       f"(≥ {MIN_INPUTS} decisions); then waits {COOLDOWN.total_seconds() / 3600:.0f} h, doubled after a retrain "
                        f"the gate refused.")
 def drift_sensor(context: dg.SensorEvaluationContext, decision_log: DecisionLogResource,
                  training: TrainingResource) -> dg.SensorResult:
