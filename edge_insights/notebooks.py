@@ -2,8 +2,9 @@
 and render them to HTML (``make report`` → ``edge-insights report``).
 
 Each notebook is a percent-format ``.py`` file (Jupytext) and an entry point: it reads the state
-folder from ``EDGE_INSIGHTS_STATE_DIR``. They run in a fresh ``python3`` kernel with matplotlib's
-Agg backend and ``MPLCONFIGDIR`` under the state folder, so nothing is written to ``$HOME`` or
+folder from ``EDGE_INSIGHTS_STATE_DIR``. They run in a fresh ``python3`` kernel whose matplotlib
+backend is the kernel's inline one (figures drawn by Agg, kept as PNG in the outputs) with
+``MPLCONFIGDIR`` under the state folder, so nothing is written to ``$HOME`` or
 the source tree; the executed ``.ipynb`` and its ``.html`` land in ``<state>/report/``.
 """
 
@@ -18,11 +19,13 @@ NOTEBOOKS = ("signals_explorer", "model_report", "edge_in_production")
 
 def notebook_env(state_dir: Path, data_dir: Path) -> dict[str, str]:
     """The kernel's environment: this process's, plus the state and data folders and matplotlib's
-    headless backend and config folder (``<state>/cache/matplotlib``)."""
+    config folder (``<state>/cache/matplotlib``). ``MPLBACKEND`` is dropped: a caller's ``Agg``
+    would override the inline backend and leave the notebook without figures."""
     mpl = state_dir / "cache" / "matplotlib"
     mpl.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "EDGE_INSIGHTS_STATE_DIR": str(state_dir), "EDGE_INSIGHTS_DATA_DIR": str(data_dir),
-            "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(mpl)}
+    inherited = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    return {**inherited, "EDGE_INSIGHTS_STATE_DIR": str(state_dir), "EDGE_INSIGHTS_DATA_DIR": str(data_dir),
+            "MPLCONFIGDIR": str(mpl)}
 
 
 def run_notebook(name: str, state_dir: Path, data_dir: Path, out_dir: Path, timeout_s: int = 900):

@@ -43,7 +43,7 @@ print(f"price history: {prices.height} changes of {prices['product_id'].n_unique
 #
 # An alert is the onset of |modified z| > 3.5 of the log price against the median/MAD of the previous
 # 30 prices (Iglewicz & Hoaglin 1993). History stores changes only, so each point is a price change.
-# Shown: the four products with the most alerts.
+# Shown: the four products with the most alerts (plots name them by ASIN; the table gives their titles).
 
 # %%
 def spikes(group: pl.DataFrame) -> np.ndarray:
@@ -59,14 +59,15 @@ def spikes(group: pl.DataFrame) -> np.ndarray:
 per_product = {pid: (g, spikes(g)) for (pid,), g in prices.group_by("product_id", maintain_order=True)}
 ranked = sorted(per_product.items(), key=lambda kv: (-len(kv[1][1]), -kv[1][0].height))[:4]
 print(f"alerts over all products: {sum(len(s) for _, s in per_product.values())}")
+for pid, (group, onsets) in ranked:
+    print(f"{pid}  {group.height:>4} changes  {len(onsets):>2} alerts  {(group['title'].drop_nulls().to_list() or [''])[-1][:60]}")
 fig, axes = plt.subplots(len(ranked), 1, figsize=(11, 2.6 * len(ranked)), sharex=False, squeeze=False)
 for ax, (pid, (group, onsets)) in zip(axes[:, 0], ranked):
     times = group["crawled_at"].to_list()
     values = group["price"].to_numpy()
     ax.step(times, values, where="post", color="tab:blue", label="price")
     ax.scatter([times[i] for i in onsets], values[onsets], color="tab:red", zorder=3, label="spike onset")
-    title = (group["title"].drop_nulls().to_list() or [pid])[-1]
-    ax.set_title(f"{pid}: {title[:70]}", fontsize=9)
+    ax.set_title(f"{pid}: {len(onsets)} alerts over {group.height} price changes", fontsize=9)
     ax.set_ylabel("price (JPY)")
     ax.legend(loc="upper left", fontsize=8)
 axes[-1, 0].set_xlabel("observed at (UTC)")
