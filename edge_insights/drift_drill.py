@@ -83,8 +83,9 @@ def replay_phase(edge_url: str, decision: str, records: list[dict[str, Any]], lo
 
     Returns:
         ``{"records": given, "decisions": logged and assessed, "request_after": decisions at the
-        first request or None, "report": the drift report at that point (or at the end), "checks": [{"decisions",
-        "shadow_compared", "shadow_rate", "p_value", "psi", "drifted"}] per batch}``.
+        first request or None, "report": the drift report at that point (or at the end),
+        "checks": [{"decisions", "shadow_compared", "shadow_rate", "p_value", "psi", "drifted"}]
+        per batch}``.
     """
     sha, baseline = manifest["bundle_sha256"], manifest["drift_baseline"]
     checks, report, request_after = [], None, None
