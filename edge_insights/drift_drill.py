@@ -1,7 +1,7 @@
 """The drift drill: replay traffic through real pods and count decisions until the drift rule fires.
 
 For one decision the deployed champion (edge pod) and its central pod start on loopback with
-shadow sampling; each phase of traffic (e.g. in-distribution, then shifted) goes to a fresh
+shadow sampling; each phase of traffic (e.g. in-distribution, then shifted) goes to a fresh (emptied)
 decision log under ``<state>/drift_drill/<decision>/<phase>/edge/`` (the central pod's own
 lines go to ``…/central/``) in batches, and after every batch
 the log is assessed exactly as :mod:`orchestration.sensors` does (:func:`training.drift.assess`
@@ -19,6 +19,7 @@ shifted phase.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from datetime import datetime, timezone
 from itertools import zip_longest
@@ -129,6 +130,8 @@ def drift_drill(settings: Settings, decision: str, phases: dict[str, list[dict[s
     outcome = {"decision": decision, "bundle_sha256": manifest["bundle_sha256"], "shadow_rate": shadow_rate,
                "baseline": {k: v for k, v in manifest["drift_baseline"].items() if k != "reference"}, "phases": {}}
     for phase, records in phases.items():
+        # A fresh log per phase: lines of an earlier drill would count as evidence.
+        shutil.rmtree(root / phase, ignore_errors=True)
         log_dir = root / phase / "edge"
         with running_pod(deploy / "central", settings, decision_log_dir=root / phase / "central") as central_url, \
                 running_pod(deploy / "champion", settings, central_url=central_url, shadow_rate=shadow_rate,
