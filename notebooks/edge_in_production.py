@@ -95,9 +95,10 @@ for source, rows in sources.items():
     if shadow:
         index, differ = zip(*shadow)
         ax.plot(np.array(index) + 1, np.cumsum(differ) / np.arange(1, len(differ) + 1), label=source)
-for name, baseline in baselines.items():
-    if baseline:
-        ax.axhline(baseline["disagreement"], linestyle="--", linewidth=1,
+logged = {source.split(" · ")[0] for source in sources}
+for color, (name, baseline) in zip(("black", "tab:gray", "tab:brown"), baselines.items()):
+    if baseline and name in logged:
+        ax.axhline(baseline["disagreement"], linestyle="--", linewidth=1, color=color,
                    label=f"{name} release baseline ({baseline['disagreements']}/{baseline['n']})")
 ax.set_xlabel("decisions logged (count)")
 ax.set_ylabel("shadow disagreement rate (cumulative)")
