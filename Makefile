@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint ui serve bench clean
+.PHONY: demo test test-fast lint ui serve bench report clean
 
 # First use creates the virtualenv and installs the project with every extra; pyproject.toml
 # changes reinstall. torch is pinned to the CPU build that pip finds on this machine.
@@ -28,6 +28,10 @@ test-fast: $(STAMP) lint
 
 lint: $(STAMP)
 	$(BIN)/lint-imports
+
+# The notebooks of notebooks/ executed against the state folder (after `make demo`), HTML in <state>/report/.
+report: $(STAMP)
+	$(BIN)/edge-insights report
 
 ui: $(STAMP)
 	$(BIN)/edge-insights ui

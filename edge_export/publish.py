@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,8 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
     MLflow run ``run_id``, gate it against teacher, baseline and champion, promote if it passes.
 
     Returns:
-        ``{"version", "promoted", "reason", "champion_f1_before", "aliases"}`` (also the store's
-        ``registry`` entry).
+        ``{"version", "promoted", "reason", "champion_f1_before", "aliases", "published_at"}`` (also
+        the store's ``registry`` entry; the drift sensor reads it to see a refused retrain).
     """
     name = spec.name
     state, bundle, central = store.state(), store.require("bundle"), store.require("central")
@@ -72,6 +73,7 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
         "f1": f"{bundle['shipped_f1']:.4f}", "champion_compared": str(champion.version) if champion else "none"})
     decision = promote(client, name, version, gate)
     entry = {"version": version, "promoted": decision.promoted, "reason": decision.reason,
-             "champion_f1_before": before, "aliases": aliases(client, name)}
+             "champion_f1_before": before, "aliases": aliases(client, name),
+             "published_at": datetime.now(timezone.utc).isoformat()}
     store.update(registry=entry)
     return entry

@@ -10,13 +10,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from tokenizers import Tokenizer
+
 from commons import __version__
+from commons.manifest import write_manifest
 from commons.warehouse import Warehouse
 from edge_export.bundle import ExportReport, build_bundle, onnx_logits
 from edge_export.parity import ort_session
 from edge_export.vocabulary import prune_vocabulary
+from serving.contract import model_inputs
+from serving.input_profile import input_profile, profile_keys
 from training.config import TrainConfig
 from training.decisions.base import DecisionSpec
+from training.drift import disagreement_baseline, reference_bins
 from training.encoder import base_model_path, load_classifier, load_tokenizer
 from training.features import examples_of
 from training.loop import Inputs, predict_logits
@@ -50,8 +57,44 @@ def _shipped(report: ExportReport, out_dir: Path, tokenizer, evaluation: Inputs,
              temperature: float, abstain: float) -> dict[str, Any]:
     """F1 and edge coverage of the bundle as shipped (its ONNX graph, not the PyTorch model)."""
     logits = onnx_logits(ort_session(out_dir / "model.onnx"), tokenizer, evaluation, cfg.max_length)
-    return {"metrics": prf(y_eval, logits.argmax(1)),
+    return {"metrics": prf(y_eval, logits.argmax(1)), "logits": logits,
             "coverage": float((softmax(logits, temperature).max(1) >= abstain).mean()), "report": report}
+
+
+def _records(spec: DecisionSpec, inputs: Inputs) -> list[dict[str, Any]]:
+    """The examples as the records a pod would be sent (text field, and the raw window if any)."""
+    return [{spec.text_field: text, **({spec.window_field: [float(v) for v in inputs.numeric[i]]}
+                                       if spec.window_field is not None else {})}
+            for i, text in enumerate(inputs.texts)]
+
+
+def drift_baseline(spec: DecisionSpec, out_dir: Path, manifest: dict[str, Any], edge_logits: np.ndarray,
+                   central_logits: np.ndarray, splits: list[Inputs]) -> dict[str, Any]:
+    """What production drift is measured against (:mod:`training.drift`).
+
+    Args:
+        out_dir: the exported edge bundle (its tokenizer defines out-of-vocabulary words).
+        manifest: its manifest (temperature, abstain threshold, how records feed the model).
+        edge_logits: float [n, k] of the shipped edge graph on the eval split; central_logits:
+            float [n, k] of the central (teacher) model on the same examples.
+        splits: every example the bundle was built from (train, calibration, eval): the input
+            reference. The eval split alone is split by product, so a few products can make it
+            unlike the traffic mix the model was trained for.
+
+    Returns:
+        :func:`training.drift.disagreement_baseline` on the eval split, ``population``, and
+        ``reference``: per input-profile feature (:mod:`serving.input_profile`) the quantile bins
+        of ``splits`` with ``reference_n`` examples.
+    """
+    confidence = softmax(edge_logits, manifest["temperature"]).max(1)
+    baseline = disagreement_baseline(edge_logits.argmax(1), central_logits.argmax(1), confidence,
+                                     manifest["thresholds"]["abstain"])
+    inputs = model_inputs(manifest, spec.name)
+    tokenizer = Tokenizer.from_file(str(out_dir / "tokenizer.json"))
+    profiles = [input_profile(tokenizer, inputs, inputs.features(r)) for split in splits for r in _records(spec, split)]
+    return {**baseline, "population": "eval examples with edge confidence ≥ the abstain threshold",
+            "reference_n": len(profiles),
+            "reference": {key: reference_bins(p[key] for p in profiles) for key in profile_keys(inputs)}}
 
 
 def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store: ModelStore, out_dir: Path,
@@ -65,16 +108,18 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
     Returns:
         The ``bundle`` entry of the model store (sha256, shipped metrics, parity, int8 agreement,
         quantisation, latency p50/p99 ms, model bytes, abstain threshold, coverage, vocabulary size,
-        input example) plus ``quantization_reason`` and ``fp32_model_bytes``.
+        input example, the manifest's ``drift_baseline`` without its reference bins) plus
+        ``quantization_reason`` and ``fp32_model_bytes``.
     """
     name = spec.name
     evaluation, y_eval = examples_of(wh, name, "eval")
     calibration, _ = examples_of(wh, name, "calibration")
+    train = examples_of(wh, name, "train")[0]
     student = store.require("student")
     common = _manifest_common(spec, store, run_id, preset, len(evaluation), ("teacher", "student", "baseline"))
     with tempfile.TemporaryDirectory() as vocab_dir:
         pruned = prune_vocabulary(load_classifier(store.student_dir), base_model_path() / "tokenizer.json",
-                                  examples_of(wh, name, "train")[0].texts + calibration.texts, Path(vocab_dir),
+                                  train.texts + calibration.texts, Path(vocab_dir),
                                   keep_top=cfg.vocab_keep_top)
         temperature = student["temperature"]
         probs = softmax(predict_logits(pruned.model, pruned.tokenizer, calibration, max_length=cfg.max_length),
@@ -87,8 +132,17 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
                                         "thresholds": {"abstain": abstain,
                                                        "edge_coverage_target": cfg.edge_coverage}})
         shipped = _shipped(report, out_dir, pruned.tokenizer, evaluation, y_eval, cfg, temperature, abstain)
+    central_logits = predict_logits(load_classifier(store.teacher_dir), load_tokenizer(), evaluation,
+                                    max_length=cfg.max_length)
+    # The baseline needs the shipped graph's own answers, so the manifest is sealed again with it.
+    sealed = report.manifest
+    baseline = drift_baseline(spec, out_dir, sealed, shipped["logits"], central_logits,
+                              [train, calibration, evaluation])
+    unsealed = {k: v for k, v in sealed.items() if k not in ("files", "bundle_sha256", "schema_version")}
+    manifest = write_manifest(out_dir, {**unsealed, "drift_baseline": baseline})
     entry = {
-        "edge_sha256": report.manifest["bundle_sha256"], "shipped": shipped["metrics"],
+        "edge_sha256": manifest["bundle_sha256"],
+        "drift_baseline": {k: v for k, v in baseline.items() if k != "reference"}, "shipped": shipped["metrics"],
         "shipped_f1": shipped["metrics"]["f1"], "parity": report.parity_max_abs_delta,
         "int8_agreement": report.int8_agreement, "quantization": report.quantization,
         "latency_p50_ms": report.latency_p50_ms, "latency_p99_ms": report.latency_p99_ms,

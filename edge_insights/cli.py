@@ -1,5 +1,5 @@
-"""``edge-insights``: the one command line (demo, serve, evaluate, ui, crawl, intake, extract,
-parse-price). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
+"""``edge-insights``: the one command line (demo, serve, evaluate, report, ui, crawl, intake,
+extract, parse-price). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
 
 from __future__ import annotations
 
@@ -171,6 +171,16 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         console.print(f"[red]{err}[/]")
         raise typer.Exit(2) from err
     typer.echo(json.dumps(result))
+
+
+@app.command()
+def report() -> None:
+    """Execute the notebooks of notebooks/ against the state folder; HTML into <state>/report/."""
+    from edge_insights.notebooks import render_report
+
+    settings = Settings.from_env().ensure()
+    for path in render_report(settings.state_dir, settings.data_dir):
+        console.print(str(path), highlight=False, soft_wrap=True)
 
 
 @app.command()

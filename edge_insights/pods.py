@@ -22,15 +22,20 @@ class PodStartError(ServingError):
 
 @contextmanager
 def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None = None,
-                shadow_rate: float = 0.0, timeout_s: float = 60.0) -> Iterator[str]:
+                shadow_rate: float = 0.0, timeout_s: float = 60.0,
+                decision_log_dir: Path | None = None) -> Iterator[str]:
     """Run ``edge-insights serve`` for ``deploy_dir``; yields its base URL; stops it on exit.
+
+    The pod logs its decisions under ``decision_log_dir`` (default: the state folder's
+    ``decision_log``; a drill keeps its own).
 
     Raises:
         PodStartError: the pod exited or ``/healthz`` did not answer 200 within ``timeout_s``.
     """
     port = free_port()
     command = [sys.executable, "-m", "edge_insights", "serve", "--deploy-dir", str(deploy_dir), "--port", str(port),
-               "--decision-log-dir", str(settings.decision_log_dir), "--shadow-rate", str(shadow_rate)]
+               "--decision-log-dir", str(decision_log_dir or settings.decision_log_dir),
+               "--shadow-rate", str(shadow_rate)]
     if central_url:
         command += ["--central-url", central_url]
     log_path = settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log"

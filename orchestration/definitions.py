@@ -23,7 +23,7 @@ from orchestration.resources import (
     WarehouseResource,
 )
 from orchestration.schedules import harvest_schedule
-from orchestration.sensors import divergence_sensor
+from orchestration.sensors import drift_sensor
 from training.config import PRESETS
 from training.decisions import DECISIONS
 
@@ -46,7 +46,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=dg.load_asset_checks_from_modules([checks]),
         jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job],
         schedules=[harvest_schedule],
-        sensors=[divergence_sensor],
+        sensors=[drift_sensor],
         # Steps run one after another in the run's process: on 2 cores a process per step would
         # re-import torch for every step and make training compete with itself.
         executor=dg.in_process_executor,

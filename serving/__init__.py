@@ -8,6 +8,8 @@ Modules, one concept each:
                                fields feed the text and numeric inputs; signal digest.
 - :mod:`serving.router`        hybrid oracle: edge first, central model below the abstain threshold,
                                fallback when central fails, deterministic shadow sampling.
+- :mod:`serving.input_profile` per-record input profile (word count, out-of-vocabulary share,
+                               numeric level/change) logged with each decision for drift checks.
 - :mod:`serving.decision_log`  append-only JSONL log of every decision (no raw text).
 - :mod:`serving.app`           Starlette app: ``/v1/decisions/{decision}``, ``/healthz``, ``/metrics``.
 - :mod:`serving.pod`           command line that starts one pod under uvicorn.

@@ -7,7 +7,11 @@ Line fields: ``ts`` (UTC ISO 8601), ``decision``, ``label``, ``score``, ``route`
 ``model_version``, ``bundle_sha256`` (both of the answering model), ``signal_digest``,
 ``latency_ms``, ``product_id`` (null when not given), ``edge_label``, ``edge_score``,
 ``edge_bundle_sha256``, ``central_label``, ``central_score``, ``central_bundle_sha256`` (null when
-central was not consulted or failed), ``central_error``, ``shadow``.
+central was not consulted or failed), ``central_error``, ``shadow`` (true only for the uniform
+shadow sample of edge-decided records: the one unbiased measure of edge-vs-central disagreement),
+``inputs`` (the record's input profile,
+:mod:`serving.input_profile`: word count, out-of-vocabulary share, log level and change of each
+numeric window).
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ def log_entry(routed: Routed, decision: str, product_id: str | None,
             "edge_bundle_sha256": routed.edge_bundle_sha256,
             "central_label": routed.central_label, "central_score": routed.central_score,
             "central_bundle_sha256": routed.central_bundle_sha256,
-            "central_error": routed.central_error, "shadow": routed.shadow}
+            "central_error": routed.central_error, "shadow": routed.shadow,
+            "inputs": routed.inputs}
 
 
 class DecisionLog:

@@ -96,6 +96,11 @@ class EdgeModel:
         self.predict(["warm-up"], np.ones((1, width), dtype=np.float32) if width else None)
 
     @property
+    def tokenizer(self) -> Tokenizer:
+        """The bundle's tokenizer (truncation and padding enabled as the graph needs)."""
+        return self._tokenizer
+
+    @property
     def bundle_sha256(self) -> str:
         """Identity of the bundle: sha256 hex over its sealed manifest."""
         return self.manifest["bundle_sha256"]

@@ -32,6 +32,7 @@ from commons.manifest import BundleError
 
 from .contract import signal_digest
 from .inference import EdgeModel
+from .input_profile import input_profile
 
 EDGE, CENTRAL, FALLBACK = "edge", "central", "fallback"
 ROLES = (EDGE, CENTRAL)
@@ -65,6 +66,8 @@ class Routed:
             was not consulted (or failed).
         shadow: the record is in the shadow sample (central scored it for the log only).
         central_error: why consulting central failed, None otherwise.
+        inputs: the record's input profile (:func:`serving.input_profile.input_profile`), the
+            decision log's raw material for input drift.
     """
 
     label: str
@@ -82,6 +85,7 @@ class Routed:
     central_bundle_sha256: str | None = None
     shadow: bool = False
     central_error: str | None = None
+    inputs: dict[str, float] | None = None
 
     def response(self, decision: str) -> dict[str, Any]:
         """The public decision response for this record."""
@@ -215,7 +219,8 @@ class Router:
                 bundle_sha256=self.model.bundle_sha256, signal_digest=digest,
                 latency_ms=round(edge_ms, 3), edge_label=label, edge_score=score,
                 edge_bundle_sha256=self.model.bundle_sha256,
-                shadow=self._central is not None and not ask and shadow_selected(digest, self.shadow_rate)))
+                shadow=self._central is not None and not ask and shadow_selected(digest, self.shadow_rate),
+                inputs=input_profile(self.model.tokenizer, inputs, features[i])))
         if unsure:
             self._ask_central(records, routed, unsure, start)
         return routed

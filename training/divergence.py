@@ -1,8 +1,10 @@
 """Edge-vs-central divergence from the pods' decision logs.
 
 Every decision where the central model was consulted (low-confidence routing or shadow sampling)
-carries both the edge and the central label. Two figures describe drift of the edge model away
-from the central one:
+carries both the edge and the central label. Only the shadow sample (``shadow: true``, a uniform
+digest-chosen share of edge-decided records) measures how often the two disagree on ordinary
+traffic; routed decisions were chosen for low edge confidence and are reported apart. Two figures
+describe drift of the edge model away from the central one:
 
 * disagreement rate — share of those decisions where the labels differ;
 * Jensen–Shannon divergence (base 2, in [0, 1]) between the edge and central label distributions
@@ -73,5 +75,12 @@ def divergence(rows: Iterable[dict]) -> Divergence:
 
 
 def divergence_reports(log_dir: Path, decisions: list[str]) -> dict[str, dict]:
-    """:func:`divergence` of every decision's whole log, as plain dicts keyed by decision."""
-    return {name: divergence(read_decisions(log_dir, name)).to_dict() for name in decisions}
+    """Per decision, :func:`divergence` of its whole log's shadow sample (key ``shadow``, the
+    unbiased measure) and of its routed decisions (key ``routed``, biased towards disagreement),
+    as plain dicts."""
+    reports = {}
+    for name in decisions:
+        rows = read_decisions(log_dir, name)
+        reports[name] = {"shadow": divergence(r for r in rows if r.get("shadow")).to_dict(),
+                         "routed": divergence(r for r in rows if r.get("route") == "central").to_dict()}
+    return reports

@@ -94,7 +94,8 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
             "int8_agreement": b["int8_agreement"], "shipped_f1": b["shipped_f1"], "model_bytes": b["model_bytes"],
             "fp32_model_bytes": b["fp32_model_bytes"], "vocabulary_tokens": b["vocabulary_tokens"],
             "latency_p50_ms": b["latency_p50_ms"], "latency_p99_ms": b["latency_p99_ms"],
-            "abstain_threshold": b["abstain"], "edge_coverage_on_eval": b["edge_coverage"]})
+            "abstain_threshold": b["abstain"], "edge_coverage_on_eval": b["edge_coverage"],
+            "drift_baseline": dg.MetadataValue.json(b["drift_baseline"])})
 
     @stage("central_bundle", [key("teacher_model")], {"onnx"},
            "Teacher exported to ONNX as the central model (fp32, full vocabulary): the hybrid oracle that "

@@ -17,65 +17,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from commons.net import free_port
 from edge_insights.pods import running_pod
-from commons.settings import Settings
+from e2e_slice import BAD_ROWS, KNOWN_EMAIL, ROWS_PER_FILE
 
-# The module's jobs run once (module fixture) and count against its first test's time limit.
+# The session's one job run (conftest) counts against the first e2e test's time limit.
 pytestmark = pytest.mark.timeout(3600)
-
-ROWS_PER_FILE = 120
-KNOWN_EMAIL = "jane.doe@example.org"
-KNOWN_PHONE = "+44 20 7946 0958"
-SCRUB_TEXT = f"Stopped working after a week, write to me at {KNOWN_EMAIL} or call {KNOWN_PHONE}. Awful."
-BAD_ROWS = [
-    f"1\t31-Jul-18\tCharcoal Fabric \t{SCRUB_TEXT}\t0",
-    "7\t31-Jul-18\tCharcoal Fabric \tRated seven out of five, which no star scale has.\t1",
-    "2\t31-Jul-18\tCharcoal Fabric \t\t0",
-]
-
-
-@pytest.fixture(scope="module")
-def slice_data(tmp_path_factory, data_dir: Path) -> Path:
-    """A data folder: the real books mirror (linked), the header and first ROWS_PER_FILE rows of
-    each real review file, and the known rows appended to the Alexa feed."""
-    root = tmp_path_factory.mktemp("data")
-    for folder in ("books_toscrape", "price_history_amazon_jp"):
-        (root / folder).symlink_to(data_dir / folder, target_is_directory=True)
-    reviews = root / "reviews"
-    (reviews / "uci_sentiment_sentences").mkdir(parents=True)
-    for src in sorted((data_dir / "reviews").rglob("*")):
-        if src.is_file() and src.suffix in (".csv", ".tsv", ".txt"):
-            header = 1 if src.suffix in (".csv", ".tsv") else 0
-            lines = src.read_bytes().splitlines(keepends=True)[: header + ROWS_PER_FILE]
-            (reviews / src.relative_to(data_dir / "reviews")).write_bytes(b"".join(lines))
-    with open(reviews / "amazon_alexa_reviews.tsv", "a", encoding="utf-8") as fh:
-        fh.write("\n".join(BAD_ROWS) + "\n")
-    return root
-
-
-@pytest.fixture(scope="module")
-def job_run(slice_data: Path, tmp_path_factory):
-    """Run ``edge_insights_job`` (tiny preset) in a fresh state folder; returns (settings, outcome)."""
-    from edge_insights.demo import run_job
-    from orchestration.partitions import CRAWL_PARTITIONS
-
-    settings = Settings.from_env(state_dir=tmp_path_factory.mktemp("e2e_state"), data_dir=slice_data,
-                                 preset="tiny", max_pages=15, max_reviews=0).ensure()
-    for job_name, first, last in (("price_history_backfill", "2024-02-17", "2024-05-16"),
-                                  ("market_replay", "2024-06-01", "2024-06-12")):
-        loaded = run_job(job_name, settings, partition_range=(first, last))
-        assert loaded.success, loaded.failures
-    outcome = run_job("edge_insights_job", settings, partition_key=CRAWL_PARTITIONS.get_last_partition_key())
-    assert outcome.success, outcome.failures
-    yield settings, outcome
-    # Later test modules use the session's own state folder (ensure() points DAGSTER_HOME & co. at it).
-    Settings.from_env().ensure()
 
 
 def test_crawled_page_fields(job_run):

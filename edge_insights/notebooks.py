@@ -1,0 +1,69 @@
+"""The design card's room: execute the Jupytext notebooks of ``notebooks/`` against a state folder
+and render them to HTML (``make report`` → ``edge-insights report``).
+
+Each notebook is a percent-format ``.py`` file (Jupytext) and an entry point: it reads the state
+folder from ``EDGE_INSIGHTS_STATE_DIR``. They run in a fresh ``python3`` kernel whose matplotlib
+backend is the kernel's inline one (figures drawn by Agg, kept as PNG in the outputs) with
+``MPLCONFIGDIR`` under the state folder, so nothing is written to ``$HOME`` or
+the source tree; the executed ``.ipynb`` and its ``.html`` land in ``<state>/report/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = ("signals_explorer", "model_report", "edge_in_production")
+
+
+def notebook_env(state_dir: Path, data_dir: Path) -> dict[str, str]:
+    """The kernel's environment: this process's, plus the state and data folders and matplotlib's
+    config folder (``<state>/cache/matplotlib``). ``MPLBACKEND`` is dropped: a caller's ``Agg``
+    would override the inline backend and leave the notebook without figures."""
+    mpl = state_dir / "cache" / "matplotlib"
+    mpl.mkdir(parents=True, exist_ok=True)
+    inherited = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    return {**inherited, "EDGE_INSIGHTS_STATE_DIR": str(state_dir), "EDGE_INSIGHTS_DATA_DIR": str(data_dir),
+            "MPLCONFIGDIR": str(mpl)}
+
+
+def run_notebook(name: str, state_dir: Path, data_dir: Path, out_dir: Path, timeout_s: int = 900):
+    """Execute ``notebooks/<name>.py`` and write ``<out_dir>/<name>.ipynb`` and ``.html``.
+
+    Args:
+        name: one of :data:`NOTEBOOKS`.
+        state_dir: the state folder of a finished run.
+        data_dir: the real-data folder.
+        out_dir: where the executed notebook and its HTML go (created).
+        timeout_s: seconds allowed per cell.
+
+    Returns:
+        The executed ``nbformat`` notebook.
+
+    Raises:
+        nbclient.exceptions.CellExecutionError: a cell raised; the message names the cell and error.
+    """
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    notebook = jupytext.read(NOTEBOOKS_DIR / f"{name}.py")
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    client = NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS_DIR.parent)}})
+    client.execute(env=notebook_env(state_dir, data_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, out_dir / f"{name}.ipynb")
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    (out_dir / f"{name}.html").write_text(html, encoding="utf-8")
+    return notebook
+
+
+def render_report(state_dir: Path, data_dir: Path) -> list[Path]:
+    """Every notebook of :data:`NOTEBOOKS` executed and rendered into ``<state>/report/``; the HTML paths."""
+    out_dir = state_dir / "report"
+    for name in NOTEBOOKS:
+        run_notebook(name, state_dir, data_dir, out_dir)
+    return [out_dir / f"{name}.html" for name in NOTEBOOKS]
