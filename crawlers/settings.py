@@ -6,9 +6,9 @@ wait longer after each failure (exponential backoff), and bound every download i
 them instead of losing them in a middleware.
 
 Not set here: the output folder (:mod:`crawlers.run_crawl` sets ``EDGE_INSIGHTS_OUT_DIR``) and the
-HTTP cache folder (``run_crawl --http-cache DIR`` switches the cache on with an absolute
+HTTP cache folder (``edge-insights crawl --http-cache DIR`` switches the cache on with an absolute
 ``HTTPCACHE_DIR``; Scrapy would put a relative one under ``.scrapy/`` in the source tree).
-Any setting can be overridden per crawl with ``run_crawl --set NAME=VALUE``, e.g. loopback tests
+Any setting can be overridden per crawl with ``edge-insights crawl --set NAME=VALUE``, e.g. loopback tests
 shorten the delays.
 """
 
@@ -30,7 +30,7 @@ AUTOTHROTTLE_START_DELAY = 0.25
 AUTOTHROTTLE_MAX_DELAY = 10.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 
-# Profile for a server on this machine (benchmarks/crawl_speed.py; pass each as ``run_crawl --set
+# Profile for a server on this machine (benchmarks/crawl_speed.py; pass each as ``edge-insights crawl --set
 # NAME=VALUE``). AutoThrottle stays on and adapts as ever, but aims at the per-domain concurrency
 # the raw fetch of the benchmark uses, and starts without the 0.25 s guess meant for a remote shop
 # (404s never lower AutoThrottle's delay, so on a 404-heavy crawl the start delay lingers).
