@@ -5,7 +5,8 @@ candidates are resolved once (higher priority first, then longer first, then lef
 two accepted spans overlap, and the accepted spans are replaced right to left. Placeholders
 therefore never nest and a detector never sees another detector's placeholder.
 
-Validation is delegated to libraries where one exists: ``phonenumbers`` for phone numbers,
+Validation is delegated to libraries where one exists: ``phonenumbers`` for phone numbers
+(:mod:`data_quality.pii_phones`),
 ``stdnum`` for Luhn (cards), IBAN (mod 97 + country format) and US SSN (area/group/serial
 rules), the stdlib ``ipaddress`` for IPv4/IPv6. This module's own name detector only follows
 explicit cues ("my name is", "Mr.", a sign-off).
@@ -26,12 +27,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from phonenumbers import Leniency, PhoneNumberMatcher
 from stdnum import iban as stdnum_iban
 from stdnum import luhn
 from stdnum.us import ssn as stdnum_ssn
 
 from commons.record import content_digest
+from data_quality.pii_phones import MIN_PHONE_DIGITS, phone_spans
 
 # Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
 # kinds come first so that e.g. a card number is never half-read as a phone number.
@@ -40,13 +41,6 @@ KINDS = ("URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE", "HANDLE", "A
          "LOCATION")
 _PRIORITY = {kind: rank for rank, kind in enumerate(KINDS)}
 
-# Regions whose numbering plans are tried for phone numbers written without a country code;
-# numbers with an explicit "+CC" are parsed whatever the region.
-PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "JP")
-
-# Fewest digits a cue-confirmed phone may have: 6-digit local numbers exist (e.g. "33 93 31"
-# in the Presidio samples); texts with fewer digits in total skip the phone and card detectors.
-_MIN_PHONE_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -199,78 +193,8 @@ def _cards(text: str) -> Iterator[Span]:
                 break
 
 
-# --- phone numbers ----------------------------------------------------------------------------
-
-# A phone-shaped run: optional +CC, digit groups with space/dot/dash/parenthesis separators,
-# optional extension. Used only next to a cue word (below), because on its own it also matches
-# order numbers and model codes. Catches numbers phonenumbers rejects as unassigned in every
-# region tried (e.g. fictional or foreign local formats).
-_PHONE_SHAPE_RE = re.compile(
-    r"(?<![\w+.-])\+?\(?\d[\d ().-]{5,}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w|[.-]\d)"
-)
-_PHONE_CUE_BEFORE_RE = re.compile(
-    r"(?i)\b(?:phone|tel|telephone|call|called|calling|mobile|cell|fax|desk|whatsapp|sms|"
-    r"text me|reach me|reach us|answering at|dial)\b[^\n\d]{0,25}$"
-)
-_PHONE_CUE_AFTER_RE = re.compile(r"(?i)^\s?[-–]?\s?(?:office|fax|mobile|cell|home|work|desk)\b")
-
-
-# Letters glued to the front of a number ("ref212-555-0187") hide it from both matchers, which
-# want a word boundary before the first digit. Blanking them (same length) keeps every offset.
-_GLUED_LETTERS_RE = re.compile(r"[^\W\d_]+(?=[+(]?\d)")
-# A parenthesised area code is how people write phone numbers, not order or model numbers.
-_AREA_CODE_RE = re.compile(r"\(\d{2,5}\)[ ]?\d")
-# A trailing group that is glued to a date or time separator begins the next token.
-_NEXT_TOKEN_AFTER_RE = re.compile(r"[/:]\d")
-
-
-def _phone_digit_count_ok(candidate: str) -> bool:
-    digits = re.sub(r"\D", "", candidate.split("x")[0].split("ext")[0])
-    return _MIN_PHONE_DIGITS <= len(digits) <= 15
-
-
-def _has_phone_cue(text: str, start: int, end: int) -> bool:
-    return bool(_PHONE_CUE_BEFORE_RE.search(text[max(0, start - 40):start])
-                or _PHONE_CUE_AFTER_RE.match(text[end:end + 12])
-                or _AREA_CODE_RE.match(text, start))
-
-
-def _number_end(text: str, start: int, end: int) -> int:
-    """Where the number inside the phone-shaped run ``text[start:end]`` ends.
-
-    A space-separated trailing group is dropped while it begins the next token rather than
-    continuing the number: the month of a date or the hour of a time ("(212)555-0187 03/14/2024",
-    the group is glued to ``/`` or ``:``) or a lone digit ("020 7946 0321 4 stars"; numbering
-    plans group digits in twos or more).
-    """
-    while (cut := text.rfind(" ", start, end)) > start:
-        group = text[cut + 1:end]
-        if not (len(group) == 1 or _NEXT_TOKEN_AFTER_RE.match(text, end)):
-            break
-        end = len(text[:cut].rstrip(" "))
-    return end
-
-
 def _phones(text: str) -> Iterator[Span]:
-    seen: set[tuple[int, int]] = set()
-    unglued = _GLUED_LETTERS_RE.sub(lambda m: " " * len(m.group(0)), text)
-    for region in PHONE_REGIONS:
-        # VALID (not POSSIBLE): the number must be assigned in the region's plan, which keeps
-        # years, prices and quantities out.
-        for match in PhoneNumberMatcher(unglued, region, leniency=Leniency.VALID):
-            key = (match.start, _number_end(text, match.start, match.end))
-            if key in seen:
-                continue
-            seen.add(key)
-            # A bare digit run is as often a UPC or an order number as a phone: want a cue.
-            if not match.raw_string.isdigit() or _has_phone_cue(text, *key):
-                yield Span(*key, "PHONE")
-    for match in _PHONE_SHAPE_RE.finditer(unglued):
-        end = _number_end(text, match.start(), match.start() + len(match.group(0).rstrip(" .")))
-        candidate = text[match.start():end]
-        if ((match.start(), end) not in seen and _phone_digit_count_ok(candidate)
-                and _has_phone_cue(text, match.start(), end)):
-            yield Span(match.start(), end, "PHONE")
+    return (Span(start, end, "PHONE") for start, end in phone_spans(text))
 
 
 # --- person names -----------------------------------------------------------------------------
@@ -342,7 +266,7 @@ Detector = Callable[[str], Iterable[Span]]
 def _with_enough_digits(detector: Detector) -> Detector:
     """Skip ``detector`` on texts with fewer digits than the shortest phone (cheap gate)."""
     def gated(text: str) -> Iterable[Span]:
-        if sum(ch.isdigit() for ch in text) < _MIN_PHONE_DIGITS:
+        if sum(ch.isdigit() for ch in text) < MIN_PHONE_DIGITS:
             return ()
         return detector(text)
     return gated

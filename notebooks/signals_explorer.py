@@ -56,6 +56,17 @@ def spikes(group: pl.DataFrame) -> np.ndarray:
     return onset + LONG_WINDOW
 
 
+def draw(ax, times, values: np.ndarray, line: dict, marks: list[tuple[np.ndarray, dict]],
+         title: str, ylabel: str) -> None:
+    """One product's series as a step line with marked points (``marks``: indices and style)."""
+    ax.step(times, values, where="post", **line)
+    for idx, style in marks:
+        ax.scatter([times[i] for i in idx], values[idx], zorder=3, **style)
+    ax.set_title(title, fontsize=9)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc="upper left", fontsize=8)
+
+
 per_product = {pid: (g, spikes(g)) for (pid,), g in prices.group_by("product_id", maintain_order=True)}
 ranked = sorted(per_product.items(), key=lambda kv: (-len(kv[1][1]), -kv[1][0].height))[:4]
 print(f"alerts over all products: {sum(len(s) for _, s in per_product.values())}")
@@ -63,13 +74,9 @@ for pid, (group, onsets) in ranked:
     print(f"{pid}  {group.height:>4} changes  {len(onsets):>2} alerts  {(group['title'].drop_nulls().to_list() or [''])[-1][:60]}")
 fig, axes = plt.subplots(len(ranked), 1, figsize=(11, 2.6 * len(ranked)), sharex=True, squeeze=False)
 for ax, (pid, (group, onsets)) in zip(axes[:, 0], ranked):
-    times = group["crawled_at"].to_list()
-    values = group["price"].to_numpy()
-    ax.step(times, values, where="post", color="tab:blue", label="price")
-    ax.scatter([times[i] for i in onsets], values[onsets], color="tab:red", zorder=3, label="spike onset")
-    ax.set_title(f"{pid}: {len(onsets)} alerts over {group.height} price changes", fontsize=9)
-    ax.set_ylabel("price (JPY)")
-    ax.legend(loc="upper left", fontsize=8)
+    draw(ax, group["crawled_at"].to_list(), group["price"].to_numpy(), {"color": "tab:blue", "label": "price"},
+         [(onsets, {"color": "tab:red", "label": "spike onset"})],
+         f"{pid}: {len(onsets)} alerts over {group.height} price changes", "price (JPY)")
 axes[-1, 0].set_xlabel("observed at (UTC)")
 fig.tight_layout()
 plt.show()
@@ -90,17 +97,14 @@ restocks_total = sum(int((g["stock_count"].diff().fill_null(0) > 0).sum())
 print(f"restocks over all books: {restocks_total}")
 fig, axes = plt.subplots(len(books), 1, figsize=(11, 2.4 * len(books)), squeeze=False)
 for ax, (pid, group) in zip(axes[:, 0], books):
-    times = np.arange(group.height)
     counts = group["stock_count"].to_numpy()
     up = np.flatnonzero(np.diff(counts) > 0) + 1
-    flagged = [i for i in range(STOCK_WINDOW - 1, len(counts))
-               if urgent(counts[i - STOCK_WINDOW + 1:i + 1][::-1])]
-    ax.step(times, counts, where="post", color="tab:green", label="units in stock")
-    ax.scatter([times[i] for i in up], counts[up], marker="^", color="tab:blue", zorder=3, label="restock")
-    ax.scatter([times[i] for i in flagged], counts[flagged], color="tab:red", zorder=3, label="urgent")
-    ax.set_title(f"{(group['title'].drop_nulls().to_list() or [pid])[-1][:70]}", fontsize=9)
-    ax.set_ylabel("stock (units)")
-    ax.legend(loc="upper left", fontsize=8)
+    flagged = np.array([i for i in range(STOCK_WINDOW - 1, len(counts))
+                        if urgent(counts[i - STOCK_WINDOW + 1:i + 1][::-1])], dtype=int)
+    draw(ax, np.arange(group.height), counts, {"color": "tab:green", "label": "units in stock"},
+         [(up, {"marker": "^", "color": "tab:blue", "label": "restock"}),
+          (flagged, {"color": "tab:red", "label": "urgent"})],
+         f"{(group['title'].drop_nulls().to_list() or [pid])[-1][:70]}", "stock (units)")
 axes[-1, 0].set_xlabel("observation (count, time order)")
 fig.tight_layout()
 plt.show()

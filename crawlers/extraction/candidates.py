@@ -11,9 +11,9 @@ innermost), and an element showing several prices is left to its parts. Never ca
   "statt", "RRP", "建議售價");
 * a text with "=" (a rate or conversion: "1 point = 1 元");
 * an instalment ("4 x $12.25", "$29/mo", "每期 $98":
-  :data:`crawlers.extraction.vocabulary.INSTALMENT`), a part of the price, not the price;
+  ``instalment`` in :data:`crawlers.extraction.vocabulary.CUES`), a part of the price, not the price;
 * anything inside a section about other products or page chrome (related, recommended,
-  carousel, menu, the page's header/footer: :data:`crawlers.extraction.vocabulary.ELSEWHERE_ATTR`).
+  carousel, menu, the page's header/footer: ``elsewhere_attr`` in :data:`crawlers.extraction.vocabulary.CUES`).
   As a feature this lifted nothing; as a rule it lifted the leave-one-domain-out score by two
   pages (the earlier hand rules excluded such sections too). The instalment rule changes no
   benchmark page; it is here for the fault kind, a part payment shown beside the price.
@@ -43,8 +43,7 @@ from crawlers.extraction.currencies import currency_candidates
 from crawlers.extraction.emphasis import is_struck, large_elements
 from crawlers.extraction.hints import PageHints
 from crawlers.extraction.price import ParsedPrice, parse_price
-from crawlers.extraction.vocabulary import (ACCESSORY_ATTR, CART, CURRENT_ATTR, ELSEWHERE_ATTR,
-                                            HIDDEN_ATTR, INSTALMENT, NOT_PRICE_ATTR, PRICE_ATTR)
+from crawlers.extraction.vocabulary import CUES
 
 MAX_PRICE_TEXT = 60
 # The element count beyond which two elements are "far apart" for the distance features: a
@@ -172,7 +171,7 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             continue  # HTML: <del>/<s> content "is no longer accurate" — never the price to pay
         if "=" in text:
             continue  # a rate or conversion ("1 point = 1 元")
-        if any(ELSEWHERE_ATTR.search(_attrs(a)) for a in el.iterancestors()):
+        if any(CUES["elsewhere_attr"].search(_attrs(a)) for a in el.iterancestors()):
             continue  # a section about other products or page chrome (related, carousel, menu)
         price = _read(el, text, hints, currency_hint, texts)
         if price is None or not (price.currency_raw or _classed(el)):
@@ -181,7 +180,7 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
         # back to the previous number: "原價 $839 最低價 $29" — 原價 is 839's cue, not 29's.
         context = f"{_text_before(el, raw_length)} {re.split(r'[0-9]', text, 1)[0]}"
         own = re.split(r"[0-9]", context)[-1]
-        if last_cue(own.lower()) == "former" or INSTALMENT.search(f"{own} {text}"):
+        if last_cue(own.lower()) == "former" or CUES["instalment"].search(f"{own} {text}"):
             continue  # a former price ("was", "RRP", "建議售價"), a part ("4 x $12.25", "/mo")
         picked.append((el, price, context))
     listed = {el for el, _, _ in picked if _in_list(el)}
@@ -197,16 +196,16 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
         values = {
             "bias_dom": 1.0,
             "currency": float(price.currency_raw is not None),
-            "price_class": float(bool(PRICE_ATTR.search(_attrs(el)))),
-            "price_class_near": float(any(PRICE_ATTR.search(_attrs(a))
+            "price_class": float(bool(CUES["price_attr"].search(_attrs(el)))),
+            "price_class_near": float(any(CUES["price_attr"].search(_attrs(a))
                                           for a in _ancestors(el, CLASS_REACH))),
             "itemprop_price": float(any(n.get("itemprop") in ("price", "lowPrice")
                                         for n in [el, *_ancestors(el, 1)])),
-            "not_price_class": float(any(NOT_PRICE_ATTR.search(_attrs(n))
+            "not_price_class": float(any(CUES["not_price_attr"].search(_attrs(n))
                                          for n in [el, *_ancestors(el, CLASS_REACH)])),
-            "current_class": float(any(CURRENT_ATTR.search(_attrs(n))
+            "current_class": float(any(CUES["current_attr"].search(_attrs(n))
                                        for n in [el, *_ancestors(el, CLASS_REACH)])),
-            "accessory": float(any(ACCESSORY_ATTR.search(_attrs(n))
+            "accessory": float(any(CUES["accessory_attr"].search(_attrs(n))
                                    for n in [el, *el.iterancestors()])),
             "hidden": float(_hidden(el)),
             "large": float(el in large or el.getparent() in large),
@@ -279,7 +278,7 @@ def _is_currency(text: str) -> bool:
 
 
 def _classed(el: Any) -> bool:
-    return any(PRICE_ATTR.search(_attrs(n)) or n.get("itemprop") in ("price", "lowPrice")
+    return any(CUES["price_attr"].search(_attrs(n)) or n.get("itemprop") in ("price", "lowPrice")
                for n in [el, *_ancestors(el, CLASS_REACH)])
 
 
@@ -310,7 +309,7 @@ def _is_cart(el: Any) -> bool:
             el.tag == "input" and el.get("type", "").lower() not in ("submit", "button", "image")):
         return False
     label = " ".join([_attrs(el), el.get("value", ""), el.get("name", ""), *el.itertext()])
-    return bool(CART.search(label)) and not any(ELSEWHERE_ATTR.search(_attrs(a))
+    return bool(CUES["cart"].search(label)) and not any(CUES["elsewhere_attr"].search(_attrs(a))
                                                 for a in el.iterancestors())
 
 
@@ -344,7 +343,7 @@ def _in_list(el: Any) -> bool:
 
 def _hidden(el: Any) -> bool:
     for node in [el, *el.iterancestors()]:
-        if (HIDDEN_ATTR.search(_attrs(node)) or node.get("hidden") is not None
+        if (CUES["hidden_attr"].search(_attrs(node)) or node.get("hidden") is not None
                 or node.get("aria-hidden") == "true"
                 or "display:none" in (node.get("style") or "").replace(" ", "")):
             return True

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from parsel import Selector
 
 from crawlers.extraction import availability as avail
-from crawlers.extraction.vocabulary import CART, ELSEWHERE_ATTR, HIDDEN_ATTR, STOCK_ATTR
+from crawlers.extraction.vocabulary import CUES
 
 # Labels shops print before an identifier ("SKU:", "Art.-Nr.", "Код:", "Šifra:" — sl/hr "code").
 _ID_LABEL_WORDS = (r"(?:\bsku|item\s*(?:number|no\.?|#)|product\s*(?:code|id|number)|"
@@ -56,7 +56,7 @@ def _is_cart(el: Selector) -> bool:
         return False
     label = " ".join([_attrs(el), el.attrib.get("value", ""), el.attrib.get("name", ""),
                       *el.css("::text").getall()])
-    return bool(CART.search(label))
+    return bool(CUES["cart"].search(label))
 
 
 def _attrs(el: Selector) -> str:
@@ -67,11 +67,11 @@ def _off_product(el: Selector) -> bool:
     """True for an element that is hidden or sits in a section about other things."""
     for node in [el, *el.xpath("ancestor::*")]:
         attrs = _attrs(node)
-        if (HIDDEN_ATTR.search(attrs) or "hidden" in node.attrib
+        if (CUES["hidden_attr"].search(attrs) or "hidden" in node.attrib
                 or node.attrib.get("aria-hidden") == "true"
                 or "display:none" in node.attrib.get("style", "").replace(" ", "")):
             return True
-        if node is not el and ELSEWHERE_ATTR.search(attrs):
+        if node is not el and CUES["elsewhere_attr"].search(attrs):
             return True
     return False
 
@@ -87,7 +87,7 @@ def availability(sel: Selector) -> str:
     """
     votes = {"in_stock": 0, "out_of_stock": 0, "preorder": 0}
     for el in sel.xpath("//body//*[@class or @id]"):
-        if not STOCK_ATTR.search(_attrs(el)):
+        if not CUES["stock_attr"].search(_attrs(el)):
             continue
         text = " ".join(" ".join(el.css("::text").getall()).split())
         if not text or len(text) > 200 or _off_product(el):
