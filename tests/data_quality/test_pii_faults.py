@@ -41,3 +41,17 @@ def test_phone_span_ends_where_the_number_ends(text, expected):
 ])
 def test_number_glued_to_a_word_is_caught(text, expected):
     assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Mail: jo\u200bhn.doe@example.com please", "Mail: <EMAIL> please"),
+    ("card 4111\u200b111111111111 thanks", "card <CARD> thanks"),
+    ("ip 192.168.\u20601.20 here", "ip <IP> here"),
+])
+def test_invisible_characters_do_not_hide_an_identifier(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+def test_text_with_joiners_and_no_pii_is_kept():
+    text = "Great for the family \U0001F468\u200d\U0001F469\u200d\U0001F467 soft\u00adware works"
+    assert scrub_text(text) == (text, {})
