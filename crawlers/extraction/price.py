@@ -10,6 +10,9 @@ only where price-parser found nothing or found less:
   (``"US $1.23"`` → ``US $``, not ``$``; ``"CAN$1.23"`` → ``CAN$``, not ``N$``);
 * in a string with several numbers, the one to pay now (:mod:`.amounts`: ``"Was $20 Now $15"``
   → 15, ``"3 issues for only 14,85 EUR"`` → 14.85) and a minus sign (``"-$5.00"`` → -5.00);
+* digits of any script read as ASCII digits and the Arabic separators (U+066C thousands, U+066B
+  decimal) as ``,`` and ``.`` (``"١٬٢٣٤٫٥٠ ر.س"`` → 1234.50); invisible format characters dropped
+  (``"1\u200b299.00 €"`` → 1299.00); a number in exponent notation (``"1e5 USD"``) is no price;
 * ISO-4217 codes for the symbol as written, an ambiguous symbol resolved by the page's country
   (``"$"`` on a ``.ca`` page → CAD; without a country ``"$"`` → USD, see
   :func:`crawlers.extraction.currencies.to_iso`).
@@ -18,18 +21,23 @@ only where price-parser found nothing or found less:
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
 from price_parser import Price
 
+from commons.visible_text import VisibleText
 from crawlers.extraction.amounts import current_amount, is_negative
 from crawlers.extraction.currencies import EXTRA_SYMBOLS, currency_candidates, to_iso
 
 # A symbol counts only where it is not glued to letters on either side ("R" in "Rabatt" is no rand).
 _BOUNDARY = r"(?<![^\W\d_]){}(?![^\W\d_])"
 _NUMBER = re.compile(r"\d[\d\s.,'’]*")
+# Shops never write prices as 1e5; price-parser would read such a string as 5 or 1.5.
+_EXPONENT = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*[eE][+-]?\d+(?!\w)")
+_ARABIC_SEPARATORS = str.maketrans({"\u066c": ",", "\u066b": "."})
 
 
 class ParsedPrice(NamedTuple):
@@ -62,7 +70,9 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         :class:`ParsedPrice`; all fields None for empty text; a negative amount for a price
         written with a minus (``"-$5.00"``, a refund or discount line). Never raises on odd input.
     """
-    text = text or ""
+    text = _normalised(text or "")
+    if _EXPONENT.search(text):
+        return ParsedPrice(None, None, None)
     chosen = current_amount(text, lambda s: bool(currency_candidates(s)))
     # The chosen number's own stretch of text, so price-parser reads that number and the
     # currency beside it; the whole text still names the currency when that stretch does not.
@@ -82,6 +92,15 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     if amount is not None and chosen and is_negative(text, chosen):
         amount = -amount
     return ParsedPrice(amount, to_iso(raw, country), raw)
+
+
+def _normalised(text: str) -> str:
+    """Visible characters only, with decimal digits of every script as ASCII digits."""
+    text = VisibleText(text).text
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
+                   for ch in text.translate(_ARABIC_SEPARATORS))
 
 
 def _whole_text_currency(text: str, own: str) -> str | None:

@@ -32,3 +32,25 @@ from crawlers.extraction.price import parse_price
 def test_the_amount_to_pay(text, amount, currency):
     parsed = parse_price(text)
     assert (parsed.amount, parsed.currency) == (Decimal(amount), currency)
+
+
+@pytest.mark.parametrize(("text", "amount", "currency"), [
+    # digits of other scripts, Arabic thousands (U+066C) and decimal (U+066B) separators
+    ("\u0661\u066c\u0662\u0663\u0664\u066b\u0665\u0660 ر.س", "1234.50", "SAR"),
+    ("1\u066c234\u066b50 SAR", "1234.50", "SAR"),
+    ("\u0967,\u0968\u0969\u096a रु", "1234", "NPR"),
+    # invisible characters inside the number are not separators
+    ("1\u200b299.00 €", "1299.00", "EUR"), ("\ufeff£51.77", "51.77", "GBP"),
+])
+def test_numbers_a_reader_sees(text, amount, currency):
+    parsed = parse_price(text)
+    assert (parsed.amount, parsed.currency) == (Decimal(amount), currency)
+
+
+@pytest.mark.parametrize("text", ["1e5 USD", "$1,5e3", "2.5E+2 €"])
+def test_exponent_notation_is_no_price(text):
+    assert parse_price(text).amount is None
+
+
+def test_a_model_code_with_e_keeps_the_price():
+    assert parse_price("Galaxy S10e $499").amount == Decimal("499")
