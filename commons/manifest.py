@@ -24,6 +24,9 @@ from commons.errors import BundleError
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
+ORACLE_MODEL, ORACLE_RULE = "model", "rule"
+"""Kinds of central oracle (manifest ``oracle.kind``): a neural ``model`` (an ONNX graph like the
+edge's), or the decision's own label ``rule`` (:mod:`commons.label_rules`) on the contract window."""
 
 
 __all__ = ["BundleError"]  # re-exported: pods and edge_export catch it from here
@@ -92,3 +95,10 @@ def load_manifest(bundle_dir: Path) -> dict[str, Any]:
         if actual != expected:
             raise BundleError(f"sha256 mismatch for {name}: manifest {expected[:12]}…, file {actual[:12]}…")
     return manifest
+
+
+def oracle_kind(manifest: dict[str, Any]) -> str:
+    """The decision's central oracle kind a manifest states (``oracle.kind``); bundles built
+    before the key existed had a neural teacher, so :data:`ORACLE_MODEL` when absent."""
+    oracle = manifest.get("oracle")
+    return oracle.get("kind", ORACLE_MODEL) if isinstance(oracle, dict) else ORACLE_MODEL

@@ -12,6 +12,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from commons.manifest import ORACLE_RULE
 from commons.warehouse import Warehouse
 from edge_export.bundle import onnx_logits
 from edge_export.mlflow_model import log_bundle_model
@@ -48,7 +49,7 @@ def champion_f1(client: MlflowClient, wh: Warehouse, name: str) -> tuple[Any, fl
 def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig,
             store: ModelStore, edge_dir: Path, central_dir: Path, *, dagster_run_id: str) -> dict[str, Any]:
     """Register the edge bundle of ``edge_dir`` (with ``central_dir`` as ``central_bundle/``) in
-    MLflow run ``run_id``, gate it against teacher, baseline and champion, promote if it passes.
+    MLflow run ``run_id``, gate it against teacher (a model oracle), baseline and champion, promote if it passes.
 
     Returns:
         ``{"version", "promoted", "reason", "champion_f1_before", "aliases", "published_at"}`` (also
@@ -57,7 +58,8 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
     name = spec.name
     state, bundle, central = store.state(), store.require("bundle"), store.require("central")
     champion, before = champion_f1(client, wh, name)
-    gate = evaluate_gate(bundle["shipped_f1"], state["teacher"]["f1"], state["baseline"]["f1"], before,
+    teacher_f1 = None if spec.oracle == ORACLE_RULE else state["teacher"]["f1"]
+    gate = evaluate_gate(bundle["shipped_f1"], teacher_f1, state["baseline"]["f1"], before,
                          cfg.promotion_min_f1_ratio, cfg.gate_on_baseline)
     card = model_card(name, spec.label_rule, spec.contract, state, gate.reason)
     client.log_artifacts(run_id, str(central_dir), artifact_path="central_bundle")

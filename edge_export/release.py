@@ -1,10 +1,12 @@
 """A decision's two bundles: the student as the edge bundle (pruned vocabulary, int8 when it
-agrees with fp32, calibrated abstain threshold) and the teacher as the central bundle (fp32, full
-vocabulary, never abstains). Both are sealed folders a pod can load (:mod:`commons.manifest`).
+agrees with fp32, calibrated abstain threshold) and its central oracle as the central bundle (never
+abstains): the teacher (fp32, full vocabulary) or, for a rule oracle, the rule itself (no graph).
+Both are sealed folders a pod can load (:mod:`commons.manifest`, :mod:`serving.bundle_model`).
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,12 +16,13 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from commons import __version__
-from commons.manifest import write_manifest
+from commons.manifest import ORACLE_RULE, write_manifest
 from commons.warehouse import Warehouse
 from edge_export.bundle import ExportReport, build_bundle, onnx_logits
 from edge_export.parity import ort_session
 from edge_export.vocabulary import prune_vocabulary
 from serving.contract import model_inputs
+from serving.oracle import RuleOracle
 from serving.input_profile import input_profile, profile_keys
 from training.config import TrainConfig
 from training.decisions.base import DecisionSpec
@@ -29,6 +32,7 @@ from training.features import examples_of
 from training.loop import Inputs, predict_logits
 from training.metrics import abstain_threshold, prf, softmax
 from training.model_store import ModelStore
+from training.oracle import rule_logits
 
 
 def _manifest_common(spec: DecisionSpec, store: ModelStore, run_id: str, preset: str,
@@ -36,6 +40,7 @@ def _manifest_common(spec: DecisionSpec, store: ModelStore, run_id: str, preset:
     return {
         "decision": spec.name, "model_name": spec.name, "labels": store.require("labels"),
         "feature_contract": spec.contract, **spec.manifest_inputs(),
+        "oracle": {"kind": spec.oracle, "label_rule": spec.label_rule},
         "privacy": (f"Model inputs are the feature-contract fields only ({', '.join(spec.contract['fields'])}); "
                     "texts were PII-scrubbed before storage and training."),
         "created_at": datetime.now(timezone.utc).isoformat(),
@@ -132,8 +137,9 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
                                         "thresholds": {"abstain": abstain,
                                                        "edge_coverage_target": cfg.edge_coverage}})
         shipped = _shipped(report, out_dir, pruned.tokenizer, evaluation, y_eval, cfg, temperature, abstain)
-    central_logits = predict_logits(load_classifier(store.teacher_dir), load_tokenizer(), evaluation,
-                                    max_length=cfg.max_length)
+    central_logits = (rule_logits(spec, evaluation) if spec.oracle == ORACLE_RULE else
+                      predict_logits(load_classifier(store.teacher_dir), load_tokenizer(), evaluation,
+                                     max_length=cfg.max_length))
     # The baseline needs the shipped graph's own answers, so the manifest is sealed again with it.
     sealed = report.manifest
     baseline = drift_baseline(spec, out_dir, sealed, shipped["logits"], central_logits,
@@ -154,22 +160,54 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
 
 def build_central_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store: ModelStore, out_dir: Path,
                          *, run_id: str, preset: str) -> dict[str, Any]:
-    """Export the teacher into ``out_dir`` as the central bundle (fp32, full vocabulary, abstain
-    threshold 0: the central model decides everything it is asked); record it in the store.
+    """Build the central bundle into ``out_dir`` (abstain threshold 0: the central oracle decides
+    everything it is asked) and record it in the store: the teacher exported to ONNX (fp32, full
+    vocabulary), or for a rule oracle a manifest naming the rule beside the base tokenizer (the
+    pod's input profile needs one), scored through the pod's own :class:`serving.oracle.RuleOracle`.
 
     Returns:
-        ``{"central_sha256", "central_f1", "central_parity"}`` (also the store's ``central`` entry).
+        ``{"central_sha256", "central_f1", "central_parity", "oracle"}`` (also the store's
+        ``central`` entry); ``central_parity`` is None for a rule (nothing is exported).
     """
     evaluation, y_eval = examples_of(wh, spec.name, "eval")
-    tokenizer = load_tokenizer()
     common = _manifest_common(spec, store, run_id, preset, len(evaluation), ("teacher",))
-    teacher = load_classifier(store.teacher_dir)
-    report = build_bundle(teacher, tokenizer, base_model_path() / "tokenizer.json", evaluation, out_dir,
-                          max_length=cfg.max_length, min_agreement=cfg.int8_min_agreement, allow_int8=False,
-                          metadata={**common, "role": "central", "layers": teacher.num_layers, "temperature": 1.0,
-                                    "thresholds": {"abstain": 0.0, "edge_coverage_target": cfg.edge_coverage}})
-    shipped = _shipped(report, out_dir, tokenizer, evaluation, y_eval, cfg, 1.0, 0.0)
-    entry = {"central_sha256": report.manifest["bundle_sha256"], "central_f1": shipped["metrics"]["f1"],
-             "central_parity": report.parity_max_abs_delta}
+    metadata = {**common, "role": "central", "temperature": 1.0,
+                "thresholds": {"abstain": 0.0, "edge_coverage_target": cfg.edge_coverage}}
+    if spec.oracle == ORACLE_RULE:
+        entry = _rule_bundle(spec, out_dir, {**metadata, "layers": 0, "max_length": cfg.max_length},
+                             evaluation, y_eval)
+    else:
+        tokenizer = load_tokenizer()
+        teacher = load_classifier(store.teacher_dir)
+        report = build_bundle(teacher, tokenizer, base_model_path() / "tokenizer.json", evaluation, out_dir,
+                              max_length=cfg.max_length, min_agreement=cfg.int8_min_agreement, allow_int8=False,
+                              metadata={**metadata, "layers": teacher.num_layers})
+        shipped = _shipped(report, out_dir, tokenizer, evaluation, y_eval, cfg, 1.0, 0.0)
+        entry = {"central_sha256": report.manifest["bundle_sha256"], "central_f1": shipped["metrics"]["f1"],
+                 "central_parity": report.parity_max_abs_delta}
+    entry["oracle"] = spec.oracle
     store.update(central=entry)
     return entry
+
+
+def write_rule_bundle(out_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Seal a rule oracle's central bundle in ``out_dir`` (replaced if it exists): the base
+    tokenizer (the pod's input profile reads it) and a manifest of ``metadata``, which must name
+    ``decision``, ``labels``, ``feature_contract``, ``numeric_inputs``, ``role: central`` and
+    ``oracle: {"kind": "rule"}`` (see :class:`serving.oracle.RuleOracle`). Returns the manifest."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    shutil.copyfile(base_model_path() / "tokenizer.json", out_dir / "tokenizer.json")
+    return write_manifest(out_dir, metadata)
+
+
+def _rule_bundle(spec: DecisionSpec, out_dir: Path, metadata: dict[str, Any], evaluation: Inputs,
+                 y_eval: np.ndarray) -> dict[str, Any]:
+    """Seal a rule oracle's bundle and score it on the eval split as a pod would."""
+    manifest = write_rule_bundle(out_dir, metadata)
+    oracle = RuleOracle(out_dir)
+    labels, _ = oracle.predict(evaluation.texts, evaluation.numeric)
+    predicted = np.array([oracle.labels.index(label) for label in labels])
+    return {"central_sha256": manifest["bundle_sha256"], "central_f1": prf(y_eval, predicted)["f1"],
+            "central_parity": None}

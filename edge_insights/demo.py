@@ -193,7 +193,7 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
             "examples": {k: m("signal_features").get(k) for k in ("train", "train_alerts", "calibration", "eval",
                                                                     "eval_alerts", "eval_products")},
             "teacher": {k: m("teacher_model")[f"teacher_{k}"] for k in ("precision", "recall", "f1")}
-            | {"train_seconds": m("teacher_model")["train_seconds"]},
+            | {"train_seconds": m("teacher_model")["train_seconds"], "oracle": m("teacher_model")["oracle"]},
             "student": {k: m("student_model")[f"student_{k}"] for k in ("precision", "recall", "f1")}
             | {k: m("student_model")[k] for k in ("train_seconds", "layers", "ece_raw", "ece", "temperature",
                                                   "baseline_f1")},

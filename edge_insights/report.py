@@ -19,12 +19,13 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 def _quality_table(decisions: dict[str, Any]) -> Table:
     table = Table(title="Micro-decisions on held-out products (F1 of the alert class)", title_justify="left")
-    for col in ("decision", "eval n/alerts", "teacher", "student fp32", "shipped", "baseline", "ECE raw→cal",
+    for col in ("decision", "eval n/alerts", "central oracle", "student fp32", "shipped", "baseline", "ECE raw→cal",
                 "size MB", "gate"):
         table.add_column(col)
     for name, d in decisions.items():
         ex, st, exp = d["examples"], d["student"], d["export"]
-        table.add_row(name, f'{ex["eval"]}/{ex["eval_alerts"]}', f'{d["teacher"]["f1"]:.3f}', f'{st["f1"]:.3f}',
+        table.add_row(name, f'{ex["eval"]}/{ex["eval_alerts"]}', f'{d["teacher"]["f1"]:.3f} ({d["teacher"]["oracle"]})',
+                      f'{st["f1"]:.3f}',
                       f'{exp["shipped_f1"]:.3f} ({exp["quantization"]})', f'{st["baseline_f1"]:.3f}',
                       f'{st["ece_raw"]:.3f}→{st["ece"]:.3f}', f'{exp["model_bytes"] / 2**20:.1f}',
                       "champion" if d["registry"]["promoted"] else "not promoted")
@@ -32,17 +33,18 @@ def _quality_table(decisions: dict[str, Any]) -> Table:
 
 
 def _serving_table(decisions: dict[str, Any]) -> Table:
-    table = Table(title="Serving (edge pod + central pod on loopback)", title_justify="left")
-    for col in ("decision", "decisions", "edge/central/fallback", "served F1", "1-record HTTP p50/p99 ms",
-                "version"):
+    table = Table(title="Serving held-out products (edge pod + central pod on loopback)", title_justify="left")
+    for col in ("decision", "oracle", "decisions", "edge/central/fallback", "edge coverage", "edge-only F1",
+                "served F1", "1-record HTTP p50/p99 ms", "version"):
         table.add_column(col)
     for name, d in decisions.items():
         sv = d["serving"]
         if sv is None:
-            table.add_row(name, "not served: no champion yet", "", "", "", "")
+            table.add_row(name, d["teacher"]["oracle"], "not served: no champion yet", "", "", "", "", "", "")
             continue
         r = sv["routes"]
-        table.add_row(name, str(sv["decisions"]), f'{r["edge"]}/{r["central"]}/{r["fallback"]}',
+        table.add_row(name, d["teacher"]["oracle"], str(sv["decisions"]), f'{r["edge"]}/{r["central"]}/{r["fallback"]}',
+                      f'{r["edge"] / max(sv["decisions"], 1):.1%}', f'{d["export"]["shipped_f1"]:.3f}',
                       f'{sv["served_metrics"]["f1"]:.3f}',
                       f'{sv["single_request_ms"]["p50"]:.2f} / {sv["single_request_ms"]["p99"]:.2f}',
                       str(sv["pod"].get("model_version")))

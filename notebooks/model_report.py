@@ -15,10 +15,11 @@
 # # Model report
 #
 # Per decision, on its held-out evaluation split (products never trained on): the central oracle (the
-# teacher, served as the central bundle), the edge student as shipped (its ONNX graph) and the
+# teacher, or for price_spike and urgent_inventory the label rule itself, served as the central
+# bundle), the edge student as shipped (its ONNX graph) and the
 # logistic-regression baseline; confusion matrices of oracle and student; reliability diagrams of the
 # shipped student before (T = 1) and after temperature scaling (Guo et al. 2017). Both bundles are
-# scored here through the pod's own inference code (`serving.inference.EdgeModel`). The state folder
+# scored here through the pod's own code (`serving.bundle_model.open_bundle`). The state folder
 # comes from `EDGE_INSIGHTS_STATE_DIR`.
 
 # %%
@@ -29,7 +30,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from commons.manifest import oracle_kind
 from commons.warehouse import Warehouse
+from serving.bundle_model import open_bundle
 from serving.inference import EdgeModel, softmax
 from training.calibration import ECE_BINS, expected_calibration_error
 from training.decisions import DECISIONS
@@ -41,14 +44,14 @@ warehouse = Warehouse(STATE / "warehouse.duckdb")
 
 
 def scored(decision: str) -> dict:
-    """Eval labels, and logits of the shipped edge bundle and of the central bundle."""
+    """Eval labels, logits of the shipped edge bundle and probabilities of the central bundle
+    (a teacher graph or the label rule, opened as a pod opens it)."""
     evaluation, labels = examples_of(warehouse, decision, "eval")
-    out = {"labels": labels}
-    for role in ("edge", "central"):
-        model = EdgeModel(STATE / "bundles" / decision / role)
-        out[role] = model.logits(evaluation.texts, evaluation.numeric)
-        out[f"{role}_temperature"] = model.temperature
-    return out
+    edge = EdgeModel(STATE / "bundles" / decision / "edge")
+    central = open_bundle(STATE / "bundles" / decision / "central")
+    return {"labels": labels, "edge": edge.logits(evaluation.texts, evaluation.numeric),
+            "edge_temperature": edge.temperature, "oracle": oracle_kind(central.manifest),
+            "central": central.predict(evaluation.texts, evaluation.numeric)[1]}
 
 
 results = {name: scored(name) for name in DECISIONS}
@@ -65,14 +68,14 @@ rows = []
 for name, r in results.items():
     y = r["labels"]
     rows.append((name, len(y), prf(y, r["central"].argmax(1))["f1"], prf(y, r["edge"].argmax(1))["f1"],
-                 states[name]["baseline"]["f1"]))
-print(f"{'decision':<18}{'eval n':>8}{'oracle F1':>11}{'student F1':>12}{'baseline F1':>13}")
-for name, n, oracle, student, baseline in rows:
-    print(f"{name:<18}{n:>8}{oracle:>11.3f}{student:>12.3f}{baseline:>13.3f}")
+                 states[name]["baseline"]["f1"], r["oracle"]))
+print(f"{'decision':<18}{'eval n':>8}{'oracle':>8}{'oracle F1':>11}{'student F1':>12}{'baseline F1':>13}")
+for name, n, oracle, student, baseline, kind in rows:
+    print(f"{name:<18}{n:>8}{kind:>8}{oracle:>11.3f}{student:>12.3f}{baseline:>13.3f}")
 
 fig, ax = plt.subplots(figsize=(9, 3.8))
 x = np.arange(len(rows))
-for i, (label, column, color) in enumerate((("central oracle (teacher)", 2, "tab:purple"),
+for i, (label, column, color) in enumerate((("central oracle", 2, "tab:purple"),
                                              ("edge student (shipped)", 3, "tab:blue"),
                                              ("baseline (logistic regression)", 4, "tab:gray"))):
     ax.bar(x + (i - 1) * 0.27, [row[column] for row in rows], width=0.27, label=label, color=color)

@@ -28,8 +28,9 @@ import numpy as np
 import polars as pl
 
 from commons.warehouse import Warehouse
-from training.decisions.price_spike import LONG_WINDOW, Z_THRESHOLD, robust_z
-from training.decisions.urgent_inventory import STOCK_WINDOW, urgent
+from commons.contracts import STOCK_WINDOW
+from commons.label_rules import LONG_WINDOW, Z_THRESHOLD, robust_z
+from commons.label_rules import urgent_inventory as urgent
 
 STATE = Path(os.environ["EDGE_INSIGHTS_STATE_DIR"])
 warehouse = Warehouse(STATE / "warehouse.duckdb")

@@ -4,6 +4,9 @@ Modules, one concept each:
 
 - :mod:`serving.inference`     ``EdgeModel``: tokenizer + ONNX Runtime session of one bundle (text
                                only, or text plus a ``numeric`` float32 input in one graph).
+- :mod:`serving.oracle`        ``RuleOracle``: a central bundle that is its decision's label rule
+                               (no graph; exact on the contract's number window).
+- :mod:`serving.bundle_model`  ``open_bundle``: the manifest's oracle kind picks the class.
 - :mod:`serving.contract`      request validation against the bundle's feature contract; which
                                fields feed the text and numeric inputs; signal digest.
 - :mod:`serving.router`        hybrid oracle: edge first, central model below the abstain threshold,

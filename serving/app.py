@@ -18,8 +18,9 @@ Endpoints:
         (e.g. ``{"title": "…", "prices": [1980, 2180, 2180, 1980, 1980, 2480]}``); NaN and
         Infinity are not JSON and are refused as malformed.
     ``GET /healthz``  → ``{"status": "ok", "decision", "model_version", "bundle_sha256", "alias",
-        "role"}``; ``role`` is the manifest's (``"edge"`` or ``"central"``, ``"edge"`` when the
-        manifest names none).
+        "role", "oracle"}``; ``role`` is the manifest's (``"edge"`` or ``"central"``, ``"edge"`` when
+        the manifest names none), ``oracle`` the kind of the decision's central oracle (``"model"``
+        or ``"rule"``).
     ``GET /metrics``  → Prometheus text (see :mod:`serving.metrics`).
 
 ``score`` is the answering model's probability of ``label``. ``latency_ms`` is per record: time
@@ -55,11 +56,11 @@ from commons.http import (
     error_response,
     read_body,
 )
-from commons.manifest import MANIFEST_NAME, BundleError
+from commons.manifest import MANIFEST_NAME, BundleError, oracle_kind
 
 from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry
-from .inference import EdgeModel
+from .bundle_model import BundleModel, open_bundle
 from .metrics import PodMetrics
 from .router import EDGE, FALLBACK, ROLES, Routed, Router
 
@@ -102,15 +103,16 @@ def load_release(deploy_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return release
 
 
-def load_model(deploy_dir: Path, threads: int) -> EdgeModel:
-    """The deploy folder's verified :class:`EdgeModel`, every failure to read it a refusal.
+def load_model(deploy_dir: Path, threads: int) -> BundleModel:
+    """The deploy folder's verified model (:func:`serving.bundle_model.open_bundle`), every
+    failure to read it a refusal.
 
     Raises:
-        BundleError: as :class:`EdgeModel`, and also when ``manifest.json`` is not UTF-8 JSON or a
+        BundleError: as the model class, and also when ``manifest.json`` is not UTF-8 JSON or a
             bundle file cannot be read (:mod:`commons.manifest` lets those through raw).
     """
     try:
-        return EdgeModel(deploy_dir, threads=threads)
+        return open_bundle(deploy_dir, threads=threads)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BundleError(f"{MANIFEST_NAME} in {deploy_dir} is not valid JSON: {err}") from None
     except OSError as err:
@@ -189,7 +191,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         raise ValueError(f"threads and max_body_bytes must be at least 1, got {threads} and "
                          f"{max_body_bytes}")
     model = load_model(deploy_dir, threads)
-    # EdgeModel has checked the contract against the manifest's inputs and the graph.
+    # The model has checked the contract against the manifest's inputs (and the graph, if any).
     contract = model.manifest["feature_contract"]
     role = model.manifest.get("role", EDGE)
     if role not in ROLES:
@@ -274,7 +276,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         return JSONResponse({"status": "ok", "decision": decision,
                              "model_version": router.model_version,
                              "bundle_sha256": model.bundle_sha256, "alias": release["alias"],
-                             "role": role})
+                             "role": role, "oracle": oracle_kind(model.manifest)})
 
     async def prometheus(request: Request) -> Response:
         return Response(metrics.render(), media_type=metrics.content_type)

@@ -3,8 +3,9 @@
 For each validated record the edge model answers first, reading the record's text fields and, for
 a hybrid bundle, its numeric inputs (see :class:`serving.contract.ModelInputs`). When its
 confidence (the largest softmax probability) is below the bundle's ``thresholds.abstain``, the
-record goes to the central model — another pod of this same app serving the teacher bundle, sent
-the very same records, numbers included — and the central answer is returned with route
+record goes to the central oracle — another pod of this same app serving the central bundle (a
+teacher graph, or the decision's label rule: :mod:`serving.bundle_model`), sent the very same
+records, numbers included — and the central answer is returned with route
 ``"central"``. When central is unreachable, slow or answers nonsense, the edge answer stands
 with route ``"fallback"``. A pod without a central URL answers everything at the edge.
 
@@ -31,7 +32,7 @@ from commons.errors import ServingError
 from commons.manifest import BundleError
 
 from .contract import signal_digest
-from .inference import EdgeModel
+from .bundle_model import BundleModel
 from .input_profile import input_profile
 
 EDGE, CENTRAL, FALLBACK = "edge", "central", "fallback"
@@ -136,7 +137,7 @@ class Router:
             central URL is not an http(s) URL.
     """
 
-    def __init__(self, model: EdgeModel, *, model_version: str, central_url: str | None = None,
+    def __init__(self, model: BundleModel, *, model_version: str, central_url: str | None = None,
                  shadow_rate: float = 0.0, timeout_s: float = 1.0) -> None:
         try:
             self.abstain = float(model.manifest["thresholds"]["abstain"])

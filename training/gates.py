@@ -1,7 +1,8 @@
 """The promotion gate: when may a challenger become champion?
 
 All must hold, each measured on the same held-out evaluation split (products never trained on):
-* the shipped student's F1 ≥ ``min_ratio`` × the teacher's F1 (issue 4: 0.95);
+* where the central oracle is a model, the shipped student's F1 ≥ ``min_ratio`` × the teacher's F1
+  (issue 4: 0.95); a rule oracle is exact, so no student is held to a fraction of it;
 * it beats the non-neural baseline's F1 on the same inputs (training.baseline);
 * it does not regress against the current champion, re-scored now on the same split.
 """
@@ -23,19 +24,20 @@ class Gate:
         return "; ".join(self.reasons)
 
 
-def evaluate_gate(student_f1: float, teacher_f1: float, baseline_f1: float, champion_f1: float | None,
+def evaluate_gate(student_f1: float, teacher_f1: float | None, baseline_f1: float, champion_f1: float | None,
                   min_ratio: float, on_baseline: bool = True) -> Gate:
-    """Check the criteria (champion criterion skipped when there is no champion yet; the baseline
-    criterion is reported but not required when ``on_baseline`` is False)."""
+    """Check the criteria: the teacher ratio only when ``teacher_f1`` is given (None = the oracle
+    is a rule), the champion criterion only when there is a champion, the baseline criterion
+    reported but not required when ``on_baseline`` is False."""
     beats = student_f1 > baseline_f1
-    checks = [
-        (student_f1 >= min_ratio * teacher_f1,
-         f"student F1 {student_f1:.4f} {'≥' if student_f1 >= min_ratio * teacher_f1 else '<'} "
-         f"{min_ratio:.2f} × teacher F1 {teacher_f1:.4f}"),
-        (beats or not on_baseline,
-         f"student F1 {student_f1:.4f} {'>' if beats else '≤'} baseline F1 {baseline_f1:.4f}"
-         f"{'' if on_baseline else ' (not required)'}"),
-    ]
+    checks = []
+    if teacher_f1 is not None:
+        ratio_ok = student_f1 >= min_ratio * teacher_f1
+        checks.append((ratio_ok, f"student F1 {student_f1:.4f} {'≥' if ratio_ok else '<'} "
+                                 f"{min_ratio:.2f} × teacher F1 {teacher_f1:.4f}"))
+    checks.append((beats or not on_baseline,
+                   f"student F1 {student_f1:.4f} {'>' if beats else '≤'} baseline F1 {baseline_f1:.4f}"
+                   f"{'' if on_baseline else ' (not required)'}"))
     if champion_f1 is not None:
         checks.append((student_f1 >= champion_f1,
                        f"challenger F1 {student_f1:.4f} {'≥' if student_f1 >= champion_f1 else '<'} "

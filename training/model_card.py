@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from commons.manifest import ORACLE_RULE
+
 
 def _row(name: str, m: dict[str, Any]) -> str:
     return f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} |"
+
+
+def _oracle_name(teacher: dict[str, Any]) -> str:
+    if teacher.get("oracle") == ORACLE_RULE:
+        return "central oracle (the label rule on the contract window)"
+    return f"teacher (central, {teacher['layers']} layers)"
 
 
 def model_card(decision: str, label_rule: str, contract: dict[str, Any], state: dict[str, Any], gate: str) -> str:
@@ -22,7 +30,7 @@ def model_card(decision: str, label_rule: str, contract: dict[str, Any], state: 
         "",
         "| model | precision | recall | F1 |",
         "| --- | --- | --- | --- |",
-        _row(f"teacher (central, {state['teacher']['layers']} layers)", state["teacher"]),
+        _row(_oracle_name(state["teacher"]), state["teacher"]),
         _row(f"student fp32 ({student['layers']} layers)", student),
         _row(f"student shipped ({bundle['quantization']})", bundle["shipped"]),
         _row("baseline (logistic regression, same inputs)", state["baseline"]),
@@ -30,7 +38,7 @@ def model_card(decision: str, label_rule: str, contract: dict[str, Any], state: 
         f"**Calibration.** temperature {student['temperature']:.3f}; ECE {student['ece_raw']:.4f} → "
         f"{student['ece']:.4f}; decision bias {student['decision_bias']:+.3f} (folded into the graph).",
         f"**Routing.** abstain below confidence {bundle['abstain']:.4f}: {bundle['edge_coverage']:.1%} of "
-        "evaluation cases decided at the edge, the rest by the central model.",
+        "evaluation cases decided at the edge, the rest by the central oracle.",
         f"**Export.** parity max |Δlogit| {bundle['parity']:.2e}; int8 agreement {bundle['int8_agreement']:.4f}; "
         f"{bundle['model_bytes'] / 2**20:.1f} MB; p50/p99 {bundle['latency_p50_ms']:.2f}/"
         f"{bundle['latency_p99_ms']:.2f} ms (1 thread, batch 1).",

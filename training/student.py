@@ -1,5 +1,5 @@
-"""The edge (student) model of a decision: distilled from the teacher, calibrated, compared with
-a baseline on the same inputs."""
+"""The edge (student) model of a decision: distilled from its central oracle's answers, calibrated,
+compared with a baseline on the same inputs."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 
 from commons.errors import TrainingError
+from commons.manifest import ORACLE_RULE
 from commons.warehouse import Warehouse
 from training.baseline import baseline_f1
 from training.calibration import best_bias, expected_calibration_error, fit_temperature, fold_bias
 from training.config import TrainConfig
 from training.decisions.base import DecisionSpec
 from training.distill import distil_student
-from training.encoder import load_classifier, load_tokenizer, save_classifier
+from training.encoder import load_classifier, load_tokenizer, pretrained_classifier, save_classifier
 from training.features import examples_of
 from training.loop import predict_logits, seed_everything
 from training.metrics import ensure_two_classes, prf, softmax
@@ -23,7 +24,8 @@ from training.model_store import ModelStore
 
 
 def train_student(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store: ModelStore) -> dict[str, Any]:
-    """Distil the student from the saved teacher, then calibrate it on the calibration split: a
+    """Distil the student from the oracle's soft labels (initialised from the saved teacher's layers,
+    or from the pretrained base for a rule oracle), then calibrate it on the calibration split: a
     decision bias folded into the head and a temperature T (Guo et al. 2017) kept for the manifest.
 
     Returns:
@@ -46,7 +48,9 @@ def train_student(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store: Mo
     soft = np.load(store.teacher_logits_path)
     if len(soft) != len(train):
         raise TrainingError(f"{len(soft)} teacher logits for {len(train)} training examples: re-run teacher_model")
-    teacher = load_classifier(store.teacher_dir)
+    # A rule oracle has no layers to hand down: the student starts from the pretrained base.
+    teacher = (pretrained_classifier(num_labels=2, seed=cfg.seed) if spec.oracle == ORACLE_RULE
+               else load_classifier(store.teacher_dir))
     started = time.perf_counter()
     student, losses = distil_student(teacher, tokenizer, train, y_train.tolist(), soft, cfg, spec.numeric("student"))
     train_s = time.perf_counter() - started

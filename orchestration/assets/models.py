@@ -7,6 +7,7 @@ asset calls one room function and reports what it measured.
 
 import dagster as dg
 
+from commons.manifest import ORACLE_RULE
 from edge_export.publish import publish
 from edge_export.release import build_central_bundle, build_edge_bundle
 from orchestration.resources import MlflowResource, TrainingResource, WarehouseResource
@@ -45,14 +46,20 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
                         training: TrainingResource) -> dg.MaterializeResult:
         return dg.MaterializeResult(metadata=build_features(warehouse.get(), spec, training.config(), context.run_id))
 
-    teacher_text = (f"Central (teacher) model for {name}: all-MiniLM-L6-v2 (6 layers) + LoRA + head"
+    rule = spec.oracle == ORACLE_RULE
+    teacher_text = (f"Central oracle for {name}: its label rule ({spec.label_rule}) on the contract's window, "
+                    "exact, nothing trained; its answers on the training examples are the student's soft labels."
+                    if rule else
+                    f"Central (teacher) model for {name}: all-MiniLM-L6-v2 (6 layers) + LoRA + head"
                     f"{' + numeric branch over the long window' if spec.window_field else ''}, trained and saved; "
                     "its logits on the training examples are the student's soft labels.")
-    student_text = (f"Micro-model (student) for {name}: a shallow encoder initialised from the teacher's layers"
+    student_text = (f"Micro-model (student) for {name}: a shallow encoder initialised from "
+                    f"{'the pretrained base' if rule else 'the teacher'}'s layers"
                     f"{window}; LoRA + head trained by knowledge distillation (temperature-scaled KL + hard labels), "
                     "then calibrated (decision bias, temperature) on the calibration split.")
 
-    @stage("teacher_model", [key("signal_features")], {"pytorch", "mlflow"}, teacher_text)
+    @stage("teacher_model", [key("signal_features")], {"python", "mlflow"} if rule else {"pytorch", "mlflow"},
+           teacher_text)
     def teacher_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                       training: TrainingResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         cfg = training.config()
@@ -61,7 +68,7 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
             metrics = {f"teacher_{k}": v for k, v in result["metrics"].items()}
             log_stage(client, run_id, params=cfg.to_params(), losses=result["losses"],
                       loss_name="teacher_train_loss", metrics=metrics)
-        return dg.MaterializeResult(metadata={**metrics, "train_seconds": result["train_seconds"],
+        return dg.MaterializeResult(metadata={**metrics, "oracle": result["oracle"], "train_seconds": result["train_seconds"],
                                               "steps": len(result["losses"]), "soft_labels": result["soft_labels"],
                                               "mlflow_run_id": run_id})
 
@@ -97,15 +104,16 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
             "abstain_threshold": b["abstain"], "edge_coverage_on_eval": b["edge_coverage"],
             "drift_baseline": dg.MetadataValue.json(b["drift_baseline"])})
 
-    @stage("central_bundle", [key("teacher_model")], {"onnx"},
-           "Teacher exported to ONNX as the central model (fp32, full vocabulary): the hybrid oracle that "
-           "low-confidence edge cases are routed to.")
+    @stage("central_bundle", [key("teacher_model")], {"python"} if rule else {"onnx"},
+           "The label rule sealed as the central bundle (no graph; the pod answers with the rule itself)"
+           if rule else "Teacher exported to ONNX as the central model (fp32, full vocabulary): the hybrid oracle "
+           "that low-confidence edge cases are routed to.")
     def central_bundle(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        training: TrainingResource) -> dg.MaterializeResult:
         c = export(build_central_bundle, "central", context, warehouse, training)
-        return dg.MaterializeResult(metadata={"central_bundle_sha256": c["central_sha256"],
-                                              "central_f1": c["central_f1"],
-                                              "central_parity_max_abs_logit_delta": c["central_parity"]})
+        parity = {} if c["central_parity"] is None else {"central_parity_max_abs_logit_delta": c["central_parity"]}
+        return dg.MaterializeResult(metadata={"central_bundle_sha256": c["central_sha256"], "oracle": c["oracle"],
+                                              "central_f1": c["central_f1"], **parity})
 
     @stage("registered_model", [key("edge_bundle"), key("central_bundle")], {"mlflow"},
            "The edge bundle as a registered MLflow model version (alias challenger) with model card, "

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from training.calibration import best_bias, expected_calibration_error, fit_temperature
-from training.decisions.urgent_inventory import urgent
+from commons.label_rules import urgent_inventory as urgent
 from training.gates import evaluate_gate
 
 

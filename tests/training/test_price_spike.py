@@ -11,7 +11,8 @@ import pytest
 
 from edge_export.bundle import PARITY_BOUND, build_bundle
 from commons.manifest import load_manifest
-from training.decisions.price_spike import LONG_WINDOW, MAD_FLOOR, SHORT_WINDOW, Z_THRESHOLD, product_windows
+from commons.label_rules import LONG_WINDOW, MAD_FLOOR, Z_THRESHOLD, price_spike, robust_z
+from training.decisions.price_spike import SHORT_WINDOW, product_windows
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
 from training.loop import Inputs
 
@@ -46,12 +47,28 @@ def test_labels_are_onsets_of_robust_z_outliers(histories):
     for k in (0, n // 2, n - 1):
         t = LONG_WINDOW + 1 + k
         assert windows.long[k, 0] == np.float32(prices[t]) and windows.long[k, 1] == np.float32(prices[t - 1])
-        assert windows.z[k] == pytest.approx(_z_by_loop(prices, t))
+        assert robust_z(np.log(np.array(prices[:t + 1])))[-1] == pytest.approx(_z_by_loop(prices, t))
         expected = abs(_z_by_loop(prices, t)) > Z_THRESHOLD and not abs(_z_by_loop(prices, t - 1)) > Z_THRESHOLD
         assert windows.labels[k] == int(expected)
     total = sum(len(w.labels) for w in map(product_windows, map(np.array, series.values())) if w is not None)
     alerts = sum(int(w.labels.sum()) for w in map(product_windows, map(np.array, series.values())) if w is not None)
     assert 0.005 < alerts / total < 0.05  # onsets are rare events, not every abnormal observation
+
+
+def test_the_rule_on_a_contract_window_is_the_label(histories):
+    """The central oracle's answer (the rule on the window a pod receives, float32 as stored and
+    sent) is the training label, on every window of every real price history."""
+    series, _ = histories
+    checked = alerts = 0
+    for prices in series.values():
+        windows = product_windows(np.array(prices))
+        if windows is None:
+            continue
+        answers = np.array([price_spike(w) for w in windows.long])
+        assert (answers == windows.labels.astype(bool)).all()
+        checked += len(answers)
+        alerts += int(answers.sum())
+    assert checked > 100_000 and alerts > 1000
 
 
 def test_hybrid_student_exports_one_graph_with_parity(histories, tmp_path):

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import polars as pl
 
+from commons.manifest import ORACLE_MODEL
 from training.examples import Example
 
 
@@ -28,6 +29,10 @@ class DecisionSpec:
             :data:`commons.warehouse.HISTORY_QUERIES`).
         examples: rows (polars frame of that slice) → (examples, rows without a label).
         label_rule: one sentence for model cards.
+        oracle: kind of central oracle (:data:`commons.manifest.ORACLE_MODEL` or ``ORACLE_RULE``):
+            ``rule`` where the truth is a computation over the contract's window
+            (:data:`commons.label_rules.RULES`), so the central answers exactly and nothing is
+            trained for it; ``model`` (a fine-tuned teacher) where it is a judgement on text.
     """
 
     name: str
@@ -41,6 +46,7 @@ class DecisionSpec:
     history: str
     examples: Callable[[pl.DataFrame], tuple[list[Example], int]]
     label_rule: str
+    oracle: str = ORACLE_MODEL
 
     def numeric(self, role: str) -> dict[str, Any] | None:
         """NumericBranch spec of the ``teacher`` or ``student`` (None for text-only decisions)."""

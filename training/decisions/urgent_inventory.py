@@ -4,14 +4,15 @@ Data: the books shop's stock counts over harvest partitions — the live crawl a
 replay's ticks (prices and stock moving with real price histories, :mod:`crawlers.replay`).
 History stores a product's observations as changes, so each example is one observed stock state.
 
-Label (teacher's long view, the last ``STOCK_WINDOW`` observations, most recent first; an
-out-of-stock page counts 0 units):
+Label (:func:`commons.label_rules.urgent_inventory`, on the last ``STOCK_WINDOW`` observations,
+most recent first; an out-of-stock page counts 0 units):
 
 * out of stock now (0 units), or
 * low stock: ≤ ``LOW_STOCK`` units, or
 * a sharp drop: at most half of the median of the previous observations (a run on the product).
 
-The student reads the same ``STUDENT_WINDOW`` = 8 counts (it differs from the teacher by depth):
+The central oracle applies the rule itself (oracle kind ``rule``). The student reads the same
+``STUDENT_WINDOW`` = 8 counts:
 the drop rule needs the median of the 7 earlier counts, and on the newest 2 alone no model
 passes logistic regression — measured on the demo's held-out products, F1 0.925 for logistic
 regression and 0.915 for gradient boosting on the raw 2 counts, 0.905–0.92 for the student.
@@ -25,19 +26,14 @@ import numpy as np
 import polars as pl
 
 from commons.contracts import STOCK_WINDOW, URGENT_INVENTORY
+from commons.label_rules import DROP_RATIO, LOW_STOCK
+from commons.label_rules import urgent_inventory as urgent
+from commons.manifest import ORACLE_RULE
 from training.decisions.base import DecisionSpec
 from training.examples import Example
 
-LOW_STOCK = 3
-DROP_RATIO = 0.5
 STUDENT_WINDOW = STOCK_WINDOW
 LABELS = ("ok", "urgent")
-
-
-def urgent(window: np.ndarray) -> bool:
-    """The label rule on one window of counts (most recent first)."""
-    now = window[0]
-    return bool(now == 0 or now <= LOW_STOCK or now <= DROP_RATIO * np.median(window[1:]))
 
 
 def examples_from_history(rows: pl.DataFrame) -> tuple[list[Example], int]:
@@ -74,6 +70,6 @@ SPEC = DecisionSpec(
     window_field="stock_counts", window=STOCK_WINDOW, student_window=STUDENT_WINDOW,
     transform="stock_level",
     history="stock",
-    examples=examples_from_history,
+    examples=examples_from_history, oracle=ORACLE_RULE,
     label_rule=(f"urgent when out of stock, ≤ {LOW_STOCK} units, or ≤ {DROP_RATIO:g} × the median of the "
                 f"previous {STOCK_WINDOW - 1} observations"))
