@@ -54,6 +54,7 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         raise typer.BadParameter(f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESETS))}",
                                  param_hint="'--preset'")
     from edge_insights.demo import run_job, serve_and_decide, summarise, write_summary
+    from edge_insights.drift_drill import DRILL_DECISION, drift_drill, review_phases
     from edge_insights.links import Links
     from edge_insights.report import print_summary
     from orchestration.partitions import CRAWL_PARTITIONS, PRICE_HISTORY_PARTITIONS, REPLAY_PARTITIONS
@@ -94,8 +95,12 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
             served[name] = serve_and_decide(settings, name, shadow_rate)
     with stages.stage("feedback_job: edge-vs-central divergence"):
         feedback = run_job("feedback_job", settings)
+    drill = None
+    if DRILL_DECISION in served:
+        with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
+            drill = drift_drill(settings, DRILL_DECISION, review_phases(settings.data_dir))
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
-    summary = summarise(settings, history, job, served, feedback)
+    summary = summarise(settings, history, job, served, feedback, drill)
     write_summary(settings, summary)
     print_summary(console, summary)
     console.print("Where to look (`make ui`):", highlight=False)

@@ -4,9 +4,11 @@ Steps, all in the Dagster instance under the state folder (``make ui`` shows the
 and checks): (1) ``price_history_backfill`` loads the real price histories as daily partitions;
 (2) ``market_replay`` crawls the first replay ticks (simulated days); (3) ``edge_insights_job``
 harvests the current window and trains, exports, registers and deploys every decision; (4) per
-decision, a central pod (teacher) and an edge pod (champion student) start on loopback and the
-held-out examples go to the edge pod; (5) ``feedback_job`` measures edge-vs-central divergence
-from the decision logs; (6) a summary is printed and written to ``<state>/demo_summary.json``.
+decision, a central pod (its oracle: teacher or label rule) and an edge pod (champion student)
+start on loopback and the held-out examples go to the edge pod; (5) ``feedback_job`` measures edge-vs-central divergence
+from the decision logs; (6) the drift drill replays in-distribution, then shifted reviews through
+negative_review's pods and notes when a retrain would be requested; (7) a summary is printed and
+written to ``<state>/demo_summary.json``.
 """
 
 from __future__ import annotations
@@ -177,8 +179,9 @@ def serve_and_decide(settings: Settings, decision: str, shadow_rate: float) -> d
 
 
 def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcome, served: dict[str, dict],
-              feedback: JobOutcome) -> dict[str, Any]:
-    """The numbers a user wants after a demo, gathered from asset metadata and the pod runs."""
+              feedback: JobOutcome, drill: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The numbers a user wants after a demo, gathered from asset metadata, the pod runs and the
+    drift drill (:func:`edge_insights.drift_drill.drift_drill`, None when it did not run)."""
     from commons.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
@@ -223,6 +226,10 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
         "checks": job.checks,
         "decisions": decisions,
         "divergence": feedback.assets.get("divergence_report", {}),
+        "drift_drill": None if drill is None else {
+            "decision": drill["decision"], "shadow_rate": drill["shadow_rate"],
+            "phases": {phase: {k: outcome[k] for k in ("records", "decisions", "request_after")}
+                       for phase, outcome in drill["phases"].items()}},
     }
 
 

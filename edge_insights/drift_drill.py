@@ -38,6 +38,8 @@ REVIEW_FILES = ("datafiniti_amazon_reviews.csv", "amazon_alexa_reviews.tsv",
                 "uci_sentiment_sentences/amazon_cells_labelled.txt", "uci_sentiment_sentences/yelp_labelled.txt",
                 "uci_sentiment_sentences/imdb_labelled.txt")
 SHIFTED_FILES = ("datafiniti_amazon_reviews.csv",)
+DRILL_DECISION = "negative_review"
+"""The decision the demo drills (its phases come from :func:`review_phases`)."""
 
 
 def _texts(data_dir: Path, name: str, skip: int, count: int) -> list[str]:

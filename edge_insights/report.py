@@ -91,4 +91,10 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         console.print(_table("Edge vs central disagreement (decision logs)",
                              [(k.replace("_disagreement_rate", ""), v) for k, v in div.items()
                               if k.endswith("_disagreement_rate")]))
+    drill = s.get("drift_drill")
+    if drill:
+        console.print(_table(f"Drift drill ({drill['decision']}, shadow rate {drill['shadow_rate']:g}, rule checked "
+                             "every 20 decisions)", [
+            (phase, f'retrain requested after {o["request_after"]} decisions' if o["request_after"] is not None
+             else f'no retrain over {o["decisions"]} decisions') for phase, o in drill["phases"].items()]))
     console.print(f"summary written to demo_summary.json · Dagster run {s['dagster_run_id']}")

@@ -43,6 +43,13 @@ def test_gate_criteria():
     assert not regress.passed and "challenger F1 0.8000 < champion F1 0.8500" in regress.reason
 
 
+def test_a_rule_oracle_holds_no_student_to_a_fraction_of_it():
+    gate = evaluate_gate(0.80, None, 0.70, None, 0.95)
+    assert gate.passed and "teacher" not in gate.reason
+    assert not evaluate_gate(0.80, None, 0.81, None, 0.95).passed       # the baseline still binds
+    assert not evaluate_gate(0.80, None, 0.70, 0.85, 0.95).passed       # and the champion
+
+
 @pytest.mark.parametrize("window,expected", [
     ([16, 17, 18, 18, 18, 18, 18, 18], False),
     ([0, 2, 4, 6, 8, 10, 12, 14], True),     # out of stock
