@@ -48,7 +48,25 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
-class EdgeModel:
+class SealedBundle:
+    """What every model a pod serves exposes about its verified bundle (``manifest``, ``_tokenizer``
+    set by the subclass)."""
+
+    manifest: dict[str, Any]
+    _tokenizer: Tokenizer
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The bundle's tokenizer (for a graph: truncation and padding enabled as it needs)."""
+        return self._tokenizer
+
+    @property
+    def bundle_sha256(self) -> str:
+        """Identity of the bundle: sha256 hex over its sealed manifest."""
+        return self.manifest["bundle_sha256"]
+
+
+class EdgeModel(SealedBundle):
     """A loaded, hash-verified edge bundle that scores texts, with numbers when its graph takes them.
 
     Args:
@@ -94,16 +112,6 @@ class EdgeModel:
         # Ones, not zeros, for the numbers: feature code inside a graph may divide or take logs.
         width = self.inputs.numeric_width
         self.predict(["warm-up"], np.ones((1, width), dtype=np.float32) if width else None)
-
-    @property
-    def tokenizer(self) -> Tokenizer:
-        """The bundle's tokenizer (truncation and padding enabled as the graph needs)."""
-        return self._tokenizer
-
-    @property
-    def bundle_sha256(self) -> str:
-        """Identity of the bundle: sha256 hex over its sealed manifest."""
-        return self.manifest["bundle_sha256"]
 
     def _load_tokenizer(self, path: Path) -> Tokenizer:
         tokenizer = Tokenizer.from_file(str(path))

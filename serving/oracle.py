@@ -20,10 +20,10 @@ from commons.label_rules import RULES
 from commons.manifest import ORACLE_RULE, BundleError, load_manifest
 
 from .contract import ModelInputs, model_inputs
-from .inference import TOKENIZER_FILE
+from .inference import TOKENIZER_FILE, SealedBundle
 
 
-class RuleOracle:
+class RuleOracle(SealedBundle):
     """A verified rule bundle that labels records with its decision's rule.
 
     Args:
@@ -57,17 +57,8 @@ class RuleOracle:
         if len(self.inputs.numeric_inputs) != 1:
             raise BundleError(f"a rule reads one number window; the manifest feeds "
                               f"{len(self.inputs.numeric_inputs)} numeric inputs")
+        # Only the input profile reads it; the rule reads no text.
         self._tokenizer = Tokenizer.from_file(str(bundle_dir / TOKENIZER_FILE))
-
-    @property
-    def tokenizer(self) -> Tokenizer:
-        """The tokenizer behind the input profile (the rule itself reads no text)."""
-        return self._tokenizer
-
-    @property
-    def bundle_sha256(self) -> str:
-        """Identity of the bundle: sha256 hex over its sealed manifest."""
-        return self.manifest["bundle_sha256"]
 
     def predict(self, texts: list[str], numeric: npt.ArrayLike | None = None) -> tuple[list[str], np.ndarray]:
         """Label each record by the rule on its number window.
