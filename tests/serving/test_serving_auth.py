@@ -40,7 +40,7 @@ def verifier(tokens_dir) -> TokenVerifier:
 
 
 def token(key, **changes) -> str:
-    arguments = dict(audience=AUD, subject="tester", scopes=["decide"], ttl_s=300)
+    arguments = {"audience": AUD, "subject": "tester", "scopes": ["decide"], "ttl_s": 300}
     return issue_token(key, **{**arguments, **changes})
 
 
@@ -77,7 +77,7 @@ def test_no_token_is_401_with_a_challenge_without_an_error_code(verifier):
 def forged_tokens(key, other) -> dict[str, tuple[str, str]]:
     """Each way a token can be wrong -> (the token, the reason it is refused for)."""
     good = token(key)
-    head, payload, signature = good.split(".")
+    head, _, signature = good.split(".")
     public_pem = key.private_key.public_key().public_bytes(serialization.Encoding.PEM,
                                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     hs_head = b64(json.dumps({"alg": "HS256", "kid": key.kid, "typ": "JWT"}).encode())
