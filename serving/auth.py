@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from jwt import PyJWK
 from jwt.exceptions import (
     ExpiredSignatureError,
     ImmatureSignatureError,
@@ -153,7 +154,7 @@ class TokenVerifier:
             raise _refused("the Authorization header must be 'Bearer <token>'", "token_malformed")
         return token
 
-    def _key_for(self, token: str):
+    def _key_for(self, token: str) -> PyJWK:
         """The JWKS key the token's header names, once its algorithm is EdDSA."""
         try:
             header = jwt.get_unverified_header(token)
