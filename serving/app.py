@@ -54,11 +54,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from commons.http import (
+    BearerRefusal,
     BodyTimeout,
     BodyTooLarge,
-    Forbidden,
     NotServed,
-    Unauthorised,
     Unprocessable,
     UnsupportedMediaType,
     error_response,
@@ -236,8 +235,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             return None
         try:
             verifier.verify(request.headers.get("authorization"), audience=decision, scope=scope)
-        except (Unauthorised, Forbidden) as err:
-            metrics.rejected.labels(err.reason).inc()
+        except BearerRefusal as err:
+            metrics.rejected.labels(err.reason or "token").inc()
             return error_response(err, reason=err.reason)
         return None
 

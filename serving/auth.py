@@ -34,6 +34,7 @@ from jwt.exceptions import (
     InvalidSignatureError,
     InvalidTokenError,
     MissingRequiredClaimError,
+    PyJWTError,
 )
 
 from commons.http import Forbidden, Unauthorised
@@ -78,6 +79,7 @@ _DECODE_REFUSALS = (
     (InvalidIssuerError, "token_wrong_issuer", "token issuer not trusted"),
     (MissingRequiredClaimError, "token_missing_claim", "token lacks a claim"),
     (InvalidTokenError, "token_malformed", "token is not valid"),
+    (PyJWTError, "token_malformed", "token cannot be checked"),  # e.g. a key PyJWT cannot use
 )
 
 
@@ -127,7 +129,7 @@ class TokenVerifier:
         except InvalidAudienceError:
             raise Forbidden(f"token is not for {audience!r}", realm=REALM, scope=scope,
                             reason="token_wrong_audience") from None
-        except InvalidTokenError as err:
+        except PyJWTError as err:
             reason, message = next((r, m) for kind, r, m in _DECODE_REFUSALS if isinstance(err, kind))
             raise _refused(f"{message}: {err}", reason) from None
         granted = str(claims["scope"]).split()
@@ -168,4 +170,8 @@ class TokenVerifier:
         key = self.keys.key(kid) if isinstance(kid, str) else None
         if key is None:
             raise _refused(f"token key id {kid!r} is not in the pod's JWKS", "token_unknown_kid")
+        # A JWKS may list other kinds of key (an HMAC secret, RSA); none of them verifies EdDSA.
+        if key.algorithm_name != ALGORITHM:
+            raise _refused(f"key {kid!r} of the pod's JWKS is a {key.algorithm_name} key, not {ALGORITHM}",
+                           "token_bad_algorithm")
         return key

@@ -201,6 +201,14 @@ def test_a_jwks_key_without_kid_is_refused(tmp_path, key):
         TokenVerifier(PodAuth(path))
 
 
+def test_a_jwks_key_of_another_kind_never_verifies_an_eddsa_token(tmp_path, key):
+    # An HMAC secret listed under the signing key's kid: the token claims EdDSA, the key is HS256.
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [{"kty": "oct", "k": b64(b"secret"), "kid": key.kid}]}))
+    err = refusal(TokenVerifier(PodAuth(path)), f"Bearer {token(key)}")
+    assert (err.http_status, err.reason) == (401, "token_bad_algorithm")
+
+
 def test_error_response_carries_the_challenge_and_leaves_plain_bearer_alone():
     response = error_response(Forbidden('needs "metrics"', realm="edge-insights", scope="metrics"))
     assert response.status_code == 403

@@ -116,6 +116,20 @@ def test_a_key_rotation_reaches_the_running_pod_without_a_restart(edge_bundle, t
     assert "JWKS" in (tmp_path / "pod.err").read_text() and new.kid in (tmp_path / "pod.err").read_text()
 
 
+def test_issuer_and_replay_protection_options_reach_the_pod(edge_bundle, tmp_path):
+    tokens_dir = tmp_path / "state" / "tokens"
+    key = rotate_keys(tokens_dir)
+    with running_pod(edge_bundle.path, tmp_path, "--jwks", str(jwks_path(tokens_dir)), "--issuer", "ops-plane",
+                     "--replay-protection") as pod:
+        once = {"Authorization": "Bearer " + issue_token(key, audience=AUD, subject="test", scopes=["decide"],
+                                                         ttl_s=60, issuer="ops-plane")}
+        assert httpx.post(pod.url + URL, json=records(edge_bundle), headers=once, timeout=10.0).status_code == 200
+        replayed = httpx.post(pod.url + URL, json=records(edge_bundle), headers=once, timeout=10.0)
+        assert (replayed.status_code, replayed.json()["reason"]) == (401, "token_replayed")
+        foreign = httpx.post(pod.url + URL, json=records(edge_bundle), headers=bearer(key), timeout=10.0)
+        assert (foreign.status_code, foreign.json()["reason"]) == (401, "token_wrong_issuer")
+
+
 def test_without_a_jwks_the_pod_is_open_and_says_so(edge_bundle, tmp_path):
     with running_pod(edge_bundle.path, tmp_path) as pod:
         assert httpx.post(pod.url + URL, json=records(edge_bundle), timeout=10.0).status_code == 200
