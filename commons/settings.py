@@ -140,6 +140,12 @@ class Settings:
         return self.state_dir / "decision_log"
 
     @property
+    def tokens_dir(self) -> Path:
+        """Token signing keys (``keys/*.pem``, mode 0600) and the JWKS pods verify with
+        (``jwks.json``); see :mod:`commons.token_keys`."""
+        return self.state_dir / "tokens"
+
+    @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
 

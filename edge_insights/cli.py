@@ -1,5 +1,5 @@
 """``edge-insights``: the one command line (demo, serve, evaluate, report, ui, crawl, intake,
-extract, parse-price). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
+token, extract, parse-price). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvested market signals → distilled micro-models → decisions at the edge.")
 intake_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Pushed signal intake.")
 app.add_typer(intake_app, name="intake")
+token_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="Short-lived scoped tokens for pod endpoints (EdDSA JWTs).")
+app.add_typer(token_app, name="token")
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
 SLOTS = ("champion", "challenger", "central")
@@ -114,16 +117,33 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
           deploy_dir: Path = typer.Option(None, help="serve this bundle folder instead of the deployed "
                                                      "<state>/deploy/DECISION/SLOT"),
           decision_log_dir: Path = typer.Option(None, help="decision log root (default <state>/decision_log)"),
-          max_body_bytes: int = typer.Option(None, help="largest request body read; larger ones get 413")) -> None:
+          max_body_bytes: int = typer.Option(None, help="largest request body read; larger ones get 413"),
+          jwks: Path = typer.Option(None, exists=True, dir_okay=False,
+                                    help="JWKS of the keys tokens are checked with (re-read when it "
+                                         "changes, e.g. <state>/tokens/jwks.json); without it the pod "
+                                         "answers anyone"),
+          issuer: str = typer.Option(None, help="the token issuer accepted (default edge-insights); needs --jwks"),
+          replay_protection: bool = typer.Option(False, help="accept each token once (its jti); needs --jwks")
+          ) -> None:
     """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
+    With --jwks every decision request needs a bearer token for this decision with scope
+    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open.
+
     A pod that must not start (bundle or release refused, bad port, threads, body limit or shadow
-    rate, a central URL that is not a central pod of this decision) prints one line
-    ``refusing to start: <reason>`` and exits with status 2.
+    rate, a central URL that is not a central pod of this decision, a JWKS without usable keys)
+    prints one line ``refusing to start: <reason>`` and exits with status 2.
     """
+    from commons.tokens import DEFAULT_ISSUER
     from serving.app import DEFAULT_MAX_BODY_BYTES
+    from serving.auth import PodAuth
     from serving.pod import START_REFUSALS, run_pod
     from serving.router import check_central_url
+
+    if jwks is None and (issuer is not None or replay_protection):
+        raise typer.BadParameter("--issuer and --replay-protection need --jwks", param_hint="'--jwks'")
+    auth = (PodAuth(jwks.resolve(), issuer=DEFAULT_ISSUER if issuer is None else issuer,
+                    replay_protection=replay_protection) if jwks is not None else None)
 
     if central_url:
         try:
@@ -145,7 +165,7 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     try:
         run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
                 decision_log_dir=decision_log_dir or settings.decision_log_dir, threads=threads,
-                max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes)
+                max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes, auth=auth)
     except START_REFUSALS as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)
@@ -323,6 +343,43 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
         scrub_command(text, stdin, sys.stdout)
     except ValueError as err:
         raise _fail(str(err)) from None
+
+
+@token_app.command("keygen")
+def token_keygen(keep: int = typer.Option(2, min=1, help="signing keys kept in the JWKS, the new one included: "
+                                                         "2 lets tokens of the previous key live until expiry")
+                 ) -> None:
+    """Make a new token signing key (Ed25519) under <state>/tokens, sign with it from now on, and
+    rewrite the JWKS pods read (<state>/tokens/jwks.json): running pods pick it up without a restart."""
+    from commons.token_keys import jwks_path, rotate_keys
+
+    settings = _settings(ensure=True)
+    key = rotate_keys(settings.tokens_dir, keep=keep)
+    typer.echo(f"new signing key {key.kid} ({key.path})")
+    typer.echo(f"JWKS for pods: {jwks_path(settings.tokens_dir)}")
+
+
+@token_app.command("issue")
+def token_issue(decision: str = typer.Option(..., help="the audience: the decision the pod serves (or a pod id)"),
+                scope: list[str] = typer.Option(["decide"], help="scope granted: decide | metrics (repeatable)"),
+                ttl: str = typer.Option("5m", help="lifetime: seconds, or a number with s, m, h or d (at most 1d)"),
+                sub: str = typer.Option("edge-insights-cli", help="the subject: who holds the token"),
+                issuer: str = typer.Option(None, help="the iss claim (default edge-insights)")) -> None:
+    """Print a token signed with the current key: use it as ``Authorization: Bearer <token>``."""
+    from commons.token_keys import TokenKeyError, current_key
+    from commons.tokens import DEFAULT_ISSUER, issue_token, parse_ttl
+
+    try:
+        ttl_s = parse_ttl(ttl)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="'--ttl'") from None
+    try:
+        key = current_key(_settings().tokens_dir)
+        token = issue_token(key, audience=decision, subject=sub, scopes=scope, ttl_s=ttl_s,
+                            issuer=DEFAULT_ISSUER if issuer is None else issuer)
+    except (TokenKeyError, ValueError) as err:
+        raise _fail(str(err)) from None
+    typer.echo(token)
 
 
 @intake_app.command("serve")

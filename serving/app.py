@@ -22,6 +22,13 @@ Endpoints:
         manifest names none).
     ``GET /metrics``  → Prometheus text (see :mod:`serving.metrics`).
 
+With a JWKS (``auth``, see :mod:`serving.auth`) every decision request needs ``Authorization:
+Bearer <token>`` for this pod's decision (``aud``) with scope ``decide``, and ``/metrics`` one with
+scope ``metrics``; a refusal is 401 (no, malformed, forged or expired token) or 403 (another
+audience, scope missing) with an RFC 6750 ``WWW-Authenticate`` challenge, before the body is read.
+``/healthz`` stays open (load balancers and the edge pod's central check read it). Without a JWKS
+every endpoint is open, as it was, and the pod says so in a warning at start.
+
 ``score`` is the answering model's probability of ``label``. ``latency_ms`` is per record: time
 from the start of the batch's tokenisation until that record's answer was settled (edge answers
 share the batch's inference time; central and fallback answers add the central round trip).
@@ -47,6 +54,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from commons.http import (
+    BearerRefusal,
     BodyTimeout,
     BodyTooLarge,
     NotServed,
@@ -56,7 +64,9 @@ from commons.http import (
     read_body,
 )
 from commons.manifest import MANIFEST_NAME, BundleError
+from commons.tokens import SCOPE_DECIDE, SCOPE_METRICS
 
+from .auth import PodAuth, TokenVerifier
 from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry
 from .inference import EdgeModel
@@ -158,7 +168,7 @@ def _unprocessable(message: str, errors: list[FieldError]) -> JSONResponse:
 def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate: float = 0.0,
                decision_log_dir: Path, threads: int = 1, max_batch: int = 256,
                central_timeout_s: float = 1.0,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Starlette:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -173,6 +183,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         max_batch: most records accepted in one request.
         central_timeout_s: seconds allowed for one central round trip.
         max_body_bytes: largest request body read, in bytes (larger ones are answered 413).
+        auth: the JWKS, issuer and replay setting tokens are checked with; None serves every
+            endpoint without a token (logged as a warning).
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -183,11 +195,13 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         ValueError: ``threads`` or ``max_body_bytes`` is below 1, ``shadow_rate`` or
             ``central_url`` is invalid (see :class:`serving.router.Router`), or the central URL
             answers but is not a central pod of this decision
-            (:class:`serving.router.CentralMismatch`).
+            (:class:`serving.router.CentralMismatch`), or ``auth`` names a JWKS that cannot be
+            read or holds no key, or a blank issuer (see :class:`serving.auth.TokenVerifier`).
     """
     if threads < 1 or max_body_bytes < 1:
         raise ValueError(f"threads and max_body_bytes must be at least 1, got {threads} and "
                          f"{max_body_bytes}")
+    verifier = TokenVerifier(auth) if auth is not None else None
     model = load_model(deploy_dir, threads)
     # EdgeModel has checked the contract against the manifest's inputs and the graph.
     contract = model.manifest["feature_contract"]
@@ -208,6 +222,23 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     log = DecisionLog(decision_log_dir)
     metrics = PodMetrics()
     decision = model.decision
+    if verifier is None:
+        logger.warning("AUTH IS OFF: pod for %r answers anyone who can reach it (start it with --jwks PATH "
+                       "to require bearer tokens)", decision)
+    else:
+        logger.info("tokens required: issuer %r, audience %r, JWKS %s (key ids %s)", auth.issuer, decision,
+                    auth.jwks, ", ".join(verifier.keys.kids))
+
+    def refusal(request: Request, scope: str) -> Response | None:
+        """The 401/403 answer when the request's token does not grant ``scope`` here, else None."""
+        if verifier is None:
+            return None
+        try:
+            verifier.verify(request.headers.get("authorization"), audience=decision, scope=scope)
+        except BearerRefusal as err:
+            metrics.rejected.labels(err.reason or "token").inc()
+            return error_response(err, reason=err.reason)
+        return None
 
     def record_decisions(records: list[dict[str, Any]], routed: list[Routed], at: datetime) -> None:
         log.append([log_entry(r, decision, rec.get("product_id"), at) for rec, r in zip(records, routed)])
@@ -224,6 +255,10 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         record_decisions(records, scored, at)
 
     async def decide(request: Request) -> Response:
+        # Before anything else: nothing a refused caller sends is read, let alone decided.
+        refused = refusal(request, SCOPE_DECIDE)
+        if refused is not None:
+            return refused
         if request.path_params["decision"] != decision:
             metrics.rejected.labels("unknown_decision").inc()
             return error_response(NotServed(f"this pod serves {decision!r} only"))
@@ -277,6 +312,9 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
                              "role": role})
 
     async def prometheus(request: Request) -> Response:
+        refused = refusal(request, SCOPE_METRICS)
+        if refused is not None:
+            return refused
         return Response(metrics.render(), media_type=metrics.content_type)
 
     @asynccontextmanager
