@@ -146,6 +146,13 @@ class Settings:
         return self.state_dir / "tokens"
 
     @property
+    def audit_dir(self) -> Path:
+        """The control plane's chained audit log (``control.jsonl``) and the audit signing keys
+        (``keys/*.pem``, ``jwks.json``) that sign its and the pods' log checkpoints; see
+        :mod:`commons.control_audit`."""
+        return self.state_dir / "audit"
+
+    @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
 

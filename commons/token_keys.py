@@ -81,6 +81,34 @@ def jwks_path(tokens_dir: Path) -> Path:
     return Path(tokens_dir) / JWKS_NAME
 
 
+def trusted_keys(jwks_file: Path) -> dict[str, Ed25519PublicKey]:
+    """The Ed25519 public keys of a JWKS file by ``kid`` (what a verifier of signatures trusts).
+
+    Keys of another kind (RSA, EC, another curve) are left out: nothing here is signed with them.
+
+    Raises:
+        TokenKeyError: the file cannot be read, is not a JWK Set, or an Ed25519 key lacks its
+            ``kid`` or has an ``x`` that is not 32 base64url bytes.
+    """
+    try:
+        document = json.loads(Path(jwks_file).read_text(encoding="utf-8"))
+        jwks = document["keys"]
+        if not isinstance(jwks, list):
+            raise TypeError("keys is not a list")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise TokenKeyError(f"{jwks_file} is not a readable JWK Set: {err}") from None
+    keys = {}
+    for jwk in jwks:
+        if not isinstance(jwk, dict) or (jwk.get("kty"), jwk.get("crv")) != ("OKP", "Ed25519"):
+            continue
+        try:
+            raw = base64.urlsafe_b64decode(str(jwk["x"]) + "=" * (-len(str(jwk["x"])) % 4))
+            keys[str(jwk["kid"])] = Ed25519PublicKey.from_public_bytes(raw)
+        except (KeyError, ValueError) as err:
+            raise TokenKeyError(f"{jwks_file}: an Ed25519 key without a usable kid and x: {err}") from None
+    return keys
+
+
 def signing_keys(tokens_dir: Path) -> list[SigningKey]:
     """Every signing key under ``tokens_dir``, newest first (empty when there is none).
 

@@ -63,7 +63,9 @@ from commons.http import (
     error_response,
     read_body,
 )
+from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY
 from commons.manifest import MANIFEST_NAME, BundleError
+from commons.token_keys import SigningKey
 from commons.tokens import SCOPE_DECIDE, SCOPE_METRICS
 
 from .auth import PodAuth, TokenVerifier
@@ -168,7 +170,9 @@ def _unprocessable(message: str, errors: list[FieldError]) -> JSONResponse:
 def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate: float = 0.0,
                decision_log_dir: Path, threads: int = 1, max_batch: int = 256,
                central_timeout_s: float = 1.0,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None) -> Starlette:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
+               audit_key: SigningKey | None = None,
+               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -185,6 +189,9 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         max_body_bytes: largest request body read, in bytes (larger ones are answered 413).
         auth: the JWKS, issuer and replay setting tokens are checked with; None serves every
             endpoint without a token (logged as a warning).
+        audit_key: signs the decision log's checkpoints (every ``checkpoint_every`` lines and
+            when the pod stops); None still chains the log but leaves checkpoints unsigned
+            (logged as a warning).
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -192,8 +199,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             ``text_fields``/``numeric_inputs`` and the graph's inputs, its ``role`` is neither
             ``edge`` nor ``central``, or ``release.json`` is missing, incomplete or releases
             another model — the pod must not start.
-        ValueError: ``threads`` or ``max_body_bytes`` is below 1, ``shadow_rate`` or
-            ``central_url`` is invalid (see :class:`serving.router.Router`), or the central URL
+        ValueError: ``threads``, ``max_body_bytes`` or ``checkpoint_every`` is below 1,
+            ``shadow_rate`` or ``central_url`` is invalid (see :class:`serving.router.Router`), or the central URL
             answers but is not a central pod of this decision
             (:class:`serving.router.CentralMismatch`), or ``auth`` names a JWKS that cannot be
             read or holds no key, or a blank issuer (see :class:`serving.auth.TokenVerifier`).
@@ -201,6 +208,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     if threads < 1 or max_body_bytes < 1:
         raise ValueError(f"threads and max_body_bytes must be at least 1, got {threads} and "
                          f"{max_body_bytes}")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
     verifier = TokenVerifier(auth) if auth is not None else None
     model = load_model(deploy_dir, threads)
     # EdgeModel has checked the contract against the manifest's inputs and the graph.
@@ -219,7 +228,10 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     if unreachable:
         logger.warning("%s; starting anyway: unsure records take the fallback route until it answers",
                        unreachable)
-    log = DecisionLog(decision_log_dir)
+    log = DecisionLog(decision_log_dir, audit_key, checkpoint_every)
+    if audit_key is None:
+        logger.warning("no audit key: the decision log of %r is hash-chained but its checkpoints are "
+                       "UNSIGNED (run `edge-insights audit keygen`)", model.decision)
     metrics = PodMetrics()
     decision = model.decision
     if verifier is None:
@@ -321,6 +333,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     async def lifespan(app: Starlette):
         yield
         router.close()
+        # The stop checkpoint seals what this pod wrote: a log cut short after it is caught.
+        log.close()
 
     return Starlette(routes=[Route("/v1/decisions/{decision}", decide, methods=["POST"]),
                              Route("/healthz", healthz, methods=["GET"]),

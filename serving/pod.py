@@ -13,6 +13,7 @@ from pathlib import Path
 import uvicorn
 
 from commons.manifest import BundleError
+from commons.token_keys import SigningKey
 
 from .app import DEFAULT_MAX_BODY_BYTES, create_app
 from .auth import PodAuth
@@ -23,7 +24,8 @@ START_REFUSALS = (BundleError, ValueError)
 
 def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url: str | None = None,
             shadow_rate: float = 0.0, decision_log_dir: Path, threads: int = 1,
-            max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None) -> None:
+            max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
+            audit_key: SigningKey | None = None) -> None:
     """Serve ``deploy_dir`` on ``host:port`` until interrupted (SIGINT/SIGTERM).
 
     Args:
@@ -37,6 +39,7 @@ def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url
         max_body_bytes: largest request body read (larger ones are answered 413).
         auth: JWKS and issuer every decision and ``/metrics`` request's token is checked against;
             None leaves the pod open (and says so in a warning).
+        audit_key: signs the decision log's checkpoints; None leaves them unsigned (warned).
 
     Raises:
         BundleError: the bundle or its release file fails verification or cannot be read.
@@ -49,5 +52,5 @@ def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url
         raise ValueError(f"port must be 1-65535, got {port}")
     app = create_app(deploy_dir, central_url=central_url, shadow_rate=shadow_rate,
                      decision_log_dir=decision_log_dir, threads=threads, max_body_bytes=max_body_bytes,
-                     auth=auth)
+                     auth=auth, audit_key=audit_key)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
