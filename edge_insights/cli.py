@@ -384,10 +384,10 @@ def _rotate_and_record(key_set: str, keep: int, made: str, jwks_for: str) -> Non
     from commons.token_keys import jwks_path, rotate_keys
 
     settings = _settings(ensure=True)
-    audit = _control_audit(settings)
     folder = settings.tokens_dir if key_set == "tokens" else settings.audit_dir
     key = rotate_keys(folder, keep=keep)
-    audit.record("key_rotation", key_set=key_set, kid=key.kid, keep=keep)
+    # Opened after the rotation: a new audit key signs the checkpoint of its own rotation.
+    _control_audit(settings).record("key_rotation", key_set=key_set, kid=key.kid, keep=keep)
     typer.echo(f"{made} {key.kid} ({key.path})")
     typer.echo(f"{jwks_for}: {jwks_path(folder)}")
 
@@ -456,7 +456,7 @@ def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder
             try:
                 trusted.update(trusted_keys(document))
             except TokenKeyError as err:
-                raise typer.BadParameter(str(err), param_hint="'--jwks'") from None
+                raise _fail(str(err)) from None
     try:
         if path.is_file():
             reports = [(path, verify_file(path, trusted, require_signed=require_signed))]
