@@ -87,6 +87,7 @@ class ChainWriter:
         self._lock = threading.Lock()
         self._head = (GENESIS, 0)
         self._stamp: tuple[str, int] | None = None  # (file name, size) as this writer left it
+        self._lock_file = None
 
     def _newest(self) -> Path | None:
         files = log_files(self.folder)
@@ -120,35 +121,51 @@ class ChainWriter:
         self._write([], None, checkpoint_reason=reason)
 
     def _write(self, entries: list[dict[str, Any]], file_name: str | None, checkpoint_reason: str | None) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.folder / LOCK_FILE, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-            newest = self._newest()
-            if file_name is None and newest is None:
-                return
-            fresh = newest is None or self._stamp != (newest.name, newest.stat().st_size)
-            prev, seq = self._read_head() if fresh else self._head
-            target = self.folder / max(filter(None, (file_name, newest.name if newest else None)))
-            lines = []
-            for entry in entries:
-                seq += 1
-                line = seal(entry, prev, seq)
-                prev = line["hash"]
-                lines.append(line)
-                if seq % self.checkpoint_every == 0:
-                    checkpoint_reason = "interval"
-            if checkpoint_reason is not None:
-                lines.append(seal(checkpoint_entry(prev, seq, checkpoint_reason, self.key), prev, seq + 1))
-                prev, seq = lines[-1]["hash"], seq + 1
-            data = b"".join(canonical(line) + b"\n" for line in lines)
-            if fresh and target == newest and _torn(target):
-                data = b"\n" + data  # never glue a record onto a torn line
-            with open(target, "ab") as fh:
-                fh.write(data)
-            if checkpoint_reason is not None:
-                self._write_head(lines[-1])
-            self._head = (prev, seq)
-            self._stamp = (target.name, target.stat().st_size)
+        with self._lock:
+            if self._lock_file is None:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._lock_file = open(self.folder / LOCK_FILE, "a")  # kept open: one open per writer
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+            try:
+                self._write_locked(entries, file_name, checkpoint_reason)
+            finally:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def _write_locked(self, entries: list[dict[str, Any]], file_name: str | None,
+                      checkpoint_reason: str | None) -> None:
+        newest = self._newest()
+        if file_name is None and newest is None:
+            return
+        fresh = newest is None or self._stamp != (newest.name, newest.stat().st_size)
+        prev, seq = self._read_head() if fresh else self._head
+        target = self.folder / max(filter(None, (file_name, newest.name if newest else None)))
+        lines = []
+        for entry in entries:
+            seq += 1
+            line = seal(entry, prev, seq)
+            prev = line["hash"]
+            lines.append(line)
+            if seq % self.checkpoint_every == 0:
+                checkpoint_reason = "interval"
+        if checkpoint_reason is not None:
+            lines.append(seal(checkpoint_entry(prev, seq, checkpoint_reason, self.key), prev, seq + 1))
+            prev, seq = lines[-1]["hash"], seq + 1
+        data = b"".join(canonical(line) + b"\n" for line in lines)
+        if fresh and target == newest and _torn(target):
+            data = b"\n" + data  # never glue a record onto a torn line
+        with open(target, "ab") as fh:
+            fh.write(data)
+        if checkpoint_reason is not None:
+            self._write_head(lines[-1])
+        self._head = (prev, seq)
+        self._stamp = (target.name, target.stat().st_size)
+
+    def close(self) -> None:
+        """Release the lock file (the log stays as written; a later write opens it again)."""
+        with self._lock:
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
 
     def _write_head(self, line: dict[str, Any]) -> None:
         # Beside the log and renamed over the old one: a reader sees one whole checkpoint.

@@ -104,3 +104,4 @@ class DecisionLog:
         """
         for writer in list(self._writers.values()):
             writer.checkpoint("stop")
+            writer.close()
