@@ -81,6 +81,11 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         console.print(f"[red]data folder not found: {settings.data_dir}[/] (set EDGE_INSIGHTS_DATA_DIR)")
         raise typer.Exit(2)
     console.print(f"state folder [bold]{settings.state_dir}[/], data folder [bold]{settings.data_dir}[/]")
+    from commons.token_keys import signing_keys
+
+    # Signed from the first event on: the jobs' promotions and deployments and the pods' decision logs.
+    if not signing_keys(settings.audit_dir):
+        _rotate_and_record("audit", 100, "audit key for this state folder's logs:", "JWKS for `audit verify`")
     history_keys = PRICE_HISTORY_PARTITIONS.get_partition_keys()
     replay_keys = REPLAY_PARTITIONS.get_partition_keys()[:max(replay_days, 1)]
     stages = Stages(console)
