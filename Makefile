@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/crawl_speed.py
 	$(BIN)/python benchmarks/edge_speed.py
 	$(BIN)/python benchmarks/student_depth.py
+	$(BIN)/python benchmarks/audit_chain_cost.py
 
 clean:
 	rm -rf "$${EDGE_INSIGHTS_STATE_DIR:-var}" .pytest_cache

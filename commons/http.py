@@ -26,10 +26,55 @@ class BodyTimeout(EdgeInsightsError):
     http_status = 408
 
 
-class Unauthorised(EdgeInsightsError):
-    """No credential, or not one the server accepts (RFC 6750: answered with ``WWW-Authenticate``)."""
+class BearerRefusal(EdgeInsightsError):
+    """A request refused for its bearer token; answered with an RFC 6750 §3 ``WWW-Authenticate``
+    challenge (:meth:`challenge`).
+
+    Args:
+        message: why, for people (the body's ``error`` and the challenge's ``error_description``).
+        realm: the protection space named in the challenge; None leaves it out.
+        bearer_error: the RFC 6750 §3.1 error code (``invalid_token``, ``insufficient_scope``);
+            None leaves it out, as §3.1 asks for a request that carried no credential at all.
+        scope: the scope the resource needs (``scope`` attribute), for ``insufficient_scope``.
+        reason: a short fixed code for counters (e.g. ``token_expired``).
+    """
+
+    default_error: str | None = None
+
+    def __init__(self, message: str = "", *, realm: str | None = None, bearer_error: str | None = None,
+                 scope: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.realm, self.scope, self.reason = realm, scope, reason
+        self.bearer_error = bearer_error or self.default_error
+
+    def challenge(self) -> str:
+        """The ``WWW-Authenticate`` value: ``Bearer`` alone, or with its auth-params, e.g.
+        ``Bearer realm="edge-insights", error="invalid_token", error_description="token expired"``."""
+        description = str(self) if self.bearer_error else None
+        params = [("realm", self.realm), ("error", self.bearer_error), ("error_description", description),
+                  ("scope", self.scope)]
+        # RFC 6750 §3: quoted values hold printable ASCII without '"' or '\\'.
+        quoted = [f'{name}="{_quotable(value)}"' for name, value in params if value]
+        return "Bearer " + ", ".join(quoted) if quoted else "Bearer"
+
+
+def _quotable(text: str) -> str:
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "'" for c in text)
+
+
+class Unauthorised(BearerRefusal):
+    """No credential, or not one the server accepts: missing, malformed, forged, expired
+    (RFC 6750 ``invalid_token`` when the pod names an error code)."""
 
     http_status = 401
+
+
+class Forbidden(BearerRefusal):
+    """A genuine token that does not grant this request: another audience or a missing scope
+    (RFC 6750 ``insufficient_scope``)."""
+
+    http_status = 403
+    default_error = "insufficient_scope"
 
 
 class NotServed(EdgeInsightsError):
@@ -85,7 +130,7 @@ async def _read(request: Request, max_bytes: int) -> bytes:
 
 def error_response(error: EdgeInsightsError, **extra) -> JSONResponse:
     """The one mapping from an error to an HTTP answer: ``{"error": message, **extra}`` with the
-    error's :attr:`~commons.errors.EdgeInsightsError.http_status` (and ``WWW-Authenticate:
-    Bearer`` for :class:`Unauthorised`)."""
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorised) else None
+    error's :attr:`~commons.errors.EdgeInsightsError.http_status` (and the RFC 6750
+    ``WWW-Authenticate`` challenge for a :class:`BearerRefusal`: 401 or 403)."""
+    headers = {"WWW-Authenticate": error.challenge()} if isinstance(error, BearerRefusal) else None
     return JSONResponse({"error": str(error), **extra}, status_code=error.http_status, headers=headers)

@@ -140,6 +140,19 @@ class Settings:
         return self.state_dir / "decision_log"
 
     @property
+    def tokens_dir(self) -> Path:
+        """Token signing keys (``keys/*.pem``, mode 0600) and the JWKS pods verify with
+        (``jwks.json``); see :mod:`commons.token_keys`."""
+        return self.state_dir / "tokens"
+
+    @property
+    def audit_dir(self) -> Path:
+        """The control plane's chained audit log (``control.jsonl``) and the audit signing keys
+        (``keys/*.pem``, ``jwks.json``) that sign its and the pods' log checkpoints; see
+        :mod:`commons.control_audit`."""
+        return self.state_dir / "audit"
+
+    @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from mlflow import MlflowClient
 
+from commons.control_audit import ControlAudit
 from commons.manifest import ORACLE_RULE
 from commons.warehouse import Warehouse
 from edge_export.bundle import onnx_logits
@@ -47,9 +48,11 @@ def champion_f1(client: MlflowClient, wh: Warehouse, name: str) -> tuple[Any, fl
 
 
 def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig,
-            store: ModelStore, edge_dir: Path, central_dir: Path, *, dagster_run_id: str) -> dict[str, Any]:
+            store: ModelStore, edge_dir: Path, central_dir: Path, *, dagster_run_id: str,
+            audit: ControlAudit | None = None) -> dict[str, Any]:
     """Register the edge bundle of ``edge_dir`` (with ``central_dir`` as ``central_bundle/``) in
-    MLflow run ``run_id``, gate it against teacher (a model oracle), baseline and champion, promote if it passes.
+    MLflow run ``run_id``, gate it against teacher (a model oracle), baseline and champion, promote if
+    it passes. With ``audit`` the verdict goes to the control audit log (:func:`training.registry.promote`).
 
     Returns:
         ``{"version", "promoted", "reason", "champion_f1_before", "aliases", "published_at"}`` (also
@@ -73,7 +76,7 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
         "quantization": bundle["quantization"], "dagster_run_id": dagster_run_id,
         "signature": json.dumps(spec.contract["fields"], sort_keys=True)[:5000],
         "f1": f"{bundle['shipped_f1']:.4f}", "champion_compared": str(champion.version) if champion else "none"})
-    decision = promote(client, name, version, gate)
+    decision = promote(client, name, version, gate, audit=audit, bundle_sha256=bundle["edge_sha256"])
     entry = {"version": version, "promoted": decision.promoted, "reason": decision.reason,
              "champion_f1_before": before, "aliases": aliases(client, name),
              "published_at": datetime.now(timezone.utc).isoformat()}

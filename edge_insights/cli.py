@@ -1,5 +1,5 @@
 """``edge-insights``: the one command line (demo, serve, evaluate, report, ui, crawl, intake,
-extract, parse-price). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
+token, audit, extract, parse-price). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvested market signals → distilled micro-models → decisions at the edge.")
 intake_app = typer.Typer(add_completion=False, no_args_is_help=True, help="Pushed signal intake.")
 app.add_typer(intake_app, name="intake")
+token_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="Short-lived scoped tokens for pod endpoints (EdDSA JWTs).")
+app.add_typer(token_app, name="token")
+audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                        help="Tamper-evident audit logs: hash-chained, with signed checkpoints.")
+app.add_typer(audit_app, name="audit")
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
 SLOTS = ("champion", "challenger", "central")
@@ -30,6 +36,17 @@ def _settings(*, ensure: bool = False, **overrides) -> Settings:
     except (SettingsError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+
+
+def _control_audit(settings: Settings):
+    """The control plane's audit log of ``settings``; an unreadable audit key is a usage error."""
+    from commons.control_audit import ControlAudit
+    from commons.token_keys import TokenKeyError
+
+    try:
+        return ControlAudit(settings.audit_dir)
+    except TokenKeyError as err:
+        raise _fail(str(err)) from None
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -65,6 +82,11 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         console.print(f"[red]data folder not found: {settings.data_dir}[/] (set EDGE_INSIGHTS_DATA_DIR)")
         raise typer.Exit(2)
     console.print(f"state folder [bold]{settings.state_dir}[/], data folder [bold]{settings.data_dir}[/]")
+    from commons.token_keys import signing_keys
+
+    # Signed from the first event on: the jobs' promotions and deployments and the pods' decision logs.
+    if not signing_keys(settings.audit_dir):
+        _rotate_and_record("audit", 100, "audit key for this state folder's logs:", "JWKS for `audit verify`")
     history_keys = PRICE_HISTORY_PARTITIONS.get_partition_keys()
     replay_keys = REPLAY_PARTITIONS.get_partition_keys()[:max(replay_days, 1)]
     stages = Stages(console)
@@ -119,16 +141,39 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
           deploy_dir: Path = typer.Option(None, help="serve this bundle folder instead of the deployed "
                                                      "<state>/deploy/DECISION/SLOT"),
           decision_log_dir: Path = typer.Option(None, help="decision log root (default <state>/decision_log)"),
-          max_body_bytes: int = typer.Option(None, help="largest request body read; larger ones get 413")) -> None:
+          max_body_bytes: int = typer.Option(None, help="largest request body read; larger ones get 413"),
+          jwks: Path = typer.Option(None, exists=True, dir_okay=False,
+                                    help="JWKS of the keys tokens are checked with (re-read when it "
+                                         "changes, e.g. <state>/tokens/jwks.json); without it the pod "
+                                         "answers anyone"),
+          issuer: str = typer.Option(None, help="the token issuer accepted (default edge-insights); needs --jwks"),
+          replay_protection: bool = typer.Option(False, help="accept each token once (its jti); needs --jwks"),
+          audit_key_dir: Path = typer.Option(None, file_okay=False,
+                                             help="folder of the audit keys signing the decision log's "
+                                                  "checkpoints (default <state>/audit; none there: unsigned)")
+          ) -> None:
     """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
+    With --jwks every decision request needs a bearer token for this decision with scope
+    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open.
+
+    The decision log is hash-chained; its checkpoints are signed with the newest audit key
+    (``edge-insights audit keygen``), or written unsigned with a warning when there is none.
+
     A pod that must not start (bundle or release refused, bad port, threads, body limit or shadow
-    rate, a central URL that is not a central pod of this decision) prints one line
-    ``refusing to start: <reason>`` and exits with status 2.
+    rate, a central URL that is not a central pod of this decision, a JWKS without usable keys, an
+    unreadable audit key) prints one line ``refusing to start: <reason>`` and exits with status 2.
     """
+    from commons.tokens import DEFAULT_ISSUER
     from serving.app import DEFAULT_MAX_BODY_BYTES
+    from serving.auth import PodAuth
     from serving.pod import START_REFUSALS, run_pod
     from serving.router import check_central_url
+
+    if jwks is None and (issuer is not None or replay_protection):
+        raise typer.BadParameter("--issuer and --replay-protection need --jwks", param_hint="'--jwks'")
+    auth = (PodAuth(jwks.resolve(), issuer=DEFAULT_ISSUER if issuer is None else issuer,
+                    replay_protection=replay_protection) if jwks is not None else None)
 
     if central_url:
         try:
@@ -147,11 +192,15 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     if not deploy_dir.is_dir():
         console.print(f"[red]nothing deployed at {deploy_dir}[/]: run `make demo` first")
         raise typer.Exit(2)
+    from commons.token_keys import TokenKeyError, signing_keys
+
     try:
+        audit_keys = signing_keys(audit_key_dir or settings.audit_dir)
         run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
                 decision_log_dir=decision_log_dir or settings.decision_log_dir, threads=threads,
-                max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes)
-    except START_REFUSALS as err:
+                max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes, auth=auth,
+                audit_key=audit_keys[0] if audit_keys else None)
+    except (*START_REFUSALS, TokenKeyError) as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)
         raise typer.Exit(2) from None
@@ -328,6 +377,116 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
         scrub_command(text, stdin, sys.stdout)
     except ValueError as err:
         raise _fail(str(err)) from None
+
+
+@token_app.command("keygen")
+def token_keygen(keep: int = typer.Option(2, min=1, help="signing keys kept in the JWKS, the new one included: "
+                                                         "2 lets tokens of the previous key live until expiry")
+                 ) -> None:
+    """Make a new token signing key (Ed25519) under <state>/tokens, sign with it from now on, and
+    rewrite the JWKS pods read (<state>/tokens/jwks.json): running pods pick it up without a restart."""
+    _rotate_and_record("tokens", keep, "new signing key", "JWKS for pods")
+
+
+def _rotate_and_record(key_set: str, keep: int, made: str, jwks_for: str) -> None:
+    """Rotate the ``key_set`` keys (``tokens`` or ``audit``: the folder of that name under the state
+    folder) and record the rotation in the control audit log."""
+    from commons.token_keys import jwks_path, rotate_keys
+
+    settings = _settings(ensure=True)
+    folder = settings.tokens_dir if key_set == "tokens" else settings.audit_dir
+    key = rotate_keys(folder, keep=keep)
+    # Opened after the rotation: a new audit key signs the checkpoint of its own rotation.
+    _control_audit(settings).record("key_rotation", key_set=key_set, kid=key.kid, keep=keep)
+    typer.echo(f"{made} {key.kid} ({key.path})")
+    typer.echo(f"{jwks_for}: {jwks_path(folder)}")
+
+
+@token_app.command("issue")
+def token_issue(decision: str = typer.Option(..., help="the audience: the decision the pod serves (or a pod id)"),
+                scope: list[str] = typer.Option(["decide"], help="scope granted: decide | metrics (repeatable)"),
+                ttl: str = typer.Option("5m", help="lifetime: seconds, or a number with s, m, h or d (at most 1d)"),
+                sub: str = typer.Option("edge-insights-cli", help="the subject: who holds the token"),
+                issuer: str = typer.Option(None, help="the iss claim (default edge-insights)")) -> None:
+    """Print a token signed with the current key: use it as ``Authorization: Bearer <token>``."""
+    from commons.token_keys import TokenKeyError, current_key
+    from commons.tokens import DEFAULT_ISSUER, issue_token, parse_ttl
+
+    try:
+        ttl_s = parse_ttl(ttl)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="'--ttl'") from None
+    import jwt
+
+    settings = _settings()
+    try:
+        key = current_key(settings.tokens_dir)
+        token = issue_token(key, audience=decision, subject=sub, scopes=scope, ttl_s=ttl_s,
+                            issuer=DEFAULT_ISSUER if issuer is None else issuer)
+    except (TokenKeyError, ValueError) as err:
+        raise _fail(str(err)) from None
+    # The audit records who got what, never the token itself (a bearer credential until it expires).
+    claims = jwt.decode(token, options={"verify_signature": False})
+    _control_audit(settings).record("token_issue", kid=key.kid, **{k: claims[k] for k in (
+        "iss", "aud", "sub", "scope", "iat", "exp", "jti")})
+    typer.echo(token)
+
+
+@audit_app.command("keygen")
+def audit_keygen(keep: int = typer.Option(100, min=1, help="audit keys kept in <state>/audit/jwks.json, the new "
+                                                          "one included: a key that left it no longer verifies "
+                                                          "the checkpoints it signed")) -> None:
+    """Make a new audit signing key (Ed25519) under <state>/audit: pods started from now on and the
+    control plane sign log checkpoints with it; verifiers trust <state>/audit/jwks.json."""
+    _rotate_and_record("audit", keep, "new audit key", "JWKS for verifiers")
+
+
+@audit_app.command("verify")
+def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder, or a folder holding logs "
+                                                       "(e.g. the state folder)"),
+                 jwks: list[Path] = typer.Option(None, help="JWKS whose keys checkpoints must be signed with "
+                                                            "(repeatable; default <state>/audit/jwks.json when "
+                                                            "it exists)"),
+                 require_signed: bool = typer.Option(False, help="an unsigned checkpoint is tampering")) -> None:
+    """Check hash chains and checkpoint signatures: one line per log, the first bad line (file, line,
+    kind: edited, deleted, inserted, reordered, truncated, untrusted_key, bad_signature, unsigned).
+    Exit 0 when every log is intact, 1 when one is tampered with, 2 when there is nothing to check."""
+    from commons.chain_verify import chained_logs, verify_file, verify_folder
+    from commons.token_keys import TokenKeyError, jwks_path, trusted_keys
+
+    if not path.exists():
+        raise _fail(f"{path} does not exist")
+    if not jwks:
+        default = jwks_path(_settings().audit_dir)
+        jwks = [default] if default.is_file() else []
+    trusted = None
+    if jwks:
+        trusted = {}
+        for document in jwks:
+            try:
+                trusted.update(trusted_keys(document))
+            except TokenKeyError as err:
+                raise _fail(str(err)) from None
+    try:
+        if path.is_file():
+            reports = [(path, verify_file(path, trusted, require_signed=require_signed))]
+        else:
+            reports = [(folder, verify_folder(folder, trusted, require_signed=require_signed))
+                       for folder in chained_logs(path)]
+    except OSError as err:
+        raise _fail(f"cannot read {err.filename}: {err.strerror}") from None
+    if not reports:
+        raise _fail(f"no hash-chained log in {path}")
+    if trusted is None:
+        typer.echo("no JWKS: checkpoint signatures not checked (give --jwks, or run `edge-insights audit keygen`)")
+    for where, report in reports:
+        if report.fault is not None:
+            typer.echo(f"TAMPERED {report.fault}")
+            continue
+        typer.echo(f"ok {where}: {report.lines} lines in {len(report.files)} file(s), {report.checkpoints} "
+                   f"checkpoints ({report.signed} signed and verified, {report.unsigned} unsigned"
+                   f"{f', {report.unchecked} signatures unchecked' if report.unchecked else ''})")
+    raise typer.Exit(1 if any(report.fault for _, report in reports) else 0)
 
 
 @intake_app.command("serve")

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 from mlflow import MlflowClient
 
+from commons.control_audit import ControlAudit
 from commons.warehouse import Warehouse
 from training.config import TrainConfig, preset
 from training.model_store import ModelStore
@@ -119,12 +120,14 @@ class StagingResource(dg.ConfigurableResource):
 
 
 class TrainingResource(dg.ConfigurableResource):
-    """Training preset (``demo``, ``tiny``, ``full``) and where models and bundles are kept."""
+    """Training preset (``demo``, ``tiny``, ``full``), where models and bundles are kept, and the
+    control audit folder promotions and deployments are recorded in (empty: not recorded)."""
 
     preset: str = "demo"
     models_dir: str
     bundles_dir: str
     deploy_dir: str
+    audit_dir: str = ""
 
     def config(self) -> TrainConfig:
         return preset(self.preset)
@@ -140,6 +143,10 @@ class TrainingResource(dg.ConfigurableResource):
     def bundle_dir(self, decision: str, role: str) -> Path:
         """Where the latest ``edge`` or ``central`` bundle of a decision is built."""
         return Path(self.bundles_dir) / decision / role
+
+    def audit(self) -> ControlAudit | None:
+        """The control audit log (``<state>/audit/control.jsonl``), None when no folder is set."""
+        return ControlAudit(Path(self.audit_dir)) if self.audit_dir else None
 
 
 class DecisionLogResource(dg.ConfigurableResource):

@@ -13,11 +13,15 @@ Modules, one concept each:
                                fallback when central fails, deterministic shadow sampling.
 - :mod:`serving.input_profile` per-record input profile (word count, out-of-vocabulary share,
                                numeric level/change) logged with each decision for drift checks.
-- :mod:`serving.decision_log`  append-only JSONL log of every decision (no raw text).
+- :mod:`serving.decision_log`  append-only, hash-chained JSONL log of every decision (no raw text).
+- :mod:`serving.auth`          bearer-token checks (EdDSA JWTs: audience, scope, expiry, replay).
+- :mod:`serving.jwks_file`     the JWK Set of the pod's trusted keys, re-read when its file changes.
+- :mod:`serving.replay`        token ids already accepted (replay protection).
 - :mod:`serving.app`           Starlette app: ``/v1/decisions/{decision}``, ``/healthz``, ``/metrics``.
 - :mod:`serving.pod`           command line that starts one pod under uvicorn.
 
 This package imports the standard library, numpy, onnxruntime, tokenizers, the web stack
-(starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``commons.manifest``
-and ``commons.settings``, so a pod installs and starts without torch.
+(starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``commons``
+(``manifest``, ``settings``, ``http``, ``tokens``, ``token_keys``; PyJWT and cryptography for tokens),
+so a pod installs and starts without torch.
 """

@@ -23,6 +23,13 @@ Endpoints:
         or ``"rule"``).
     ``GET /metrics``  → Prometheus text (see :mod:`serving.metrics`).
 
+With a JWKS (``auth``, see :mod:`serving.auth`) every decision request needs ``Authorization:
+Bearer <token>`` for this pod's decision (``aud``) with scope ``decide``, and ``/metrics`` one with
+scope ``metrics``; a refusal is 401 (no, malformed, forged or expired token) or 403 (another
+audience, scope missing) with an RFC 6750 ``WWW-Authenticate`` challenge, before the body is read.
+``/healthz`` stays open (load balancers and the edge pod's central check read it). Without a JWKS
+every endpoint is open, as it was, and the pod says so in a warning at start.
+
 ``score`` is the answering model's probability of ``label``. ``latency_ms`` is per record: time
 from the start of the batch's tokenisation until that record's answer was settled (edge answers
 share the batch's inference time; central and fallback answers add the central round trip).
@@ -48,6 +55,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from commons.http import (
+    BearerRefusal,
     BodyTimeout,
     BodyTooLarge,
     NotServed,
@@ -56,11 +64,15 @@ from commons.http import (
     error_response,
     read_body,
 )
+from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY
 from commons.manifest import MANIFEST_NAME, BundleError, oracle_kind
+from commons.token_keys import SigningKey
+from commons.tokens import SCOPE_DECIDE, SCOPE_METRICS
 
+from .auth import PodAuth, TokenVerifier
+from .bundle_model import BundleModel, open_bundle
 from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry
-from .bundle_model import BundleModel, open_bundle
 from .metrics import PodMetrics
 from .router import EDGE, FALLBACK, ROLES, Routed, Router
 
@@ -160,7 +172,9 @@ def _unprocessable(message: str, errors: list[FieldError]) -> JSONResponse:
 def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate: float = 0.0,
                decision_log_dir: Path, threads: int = 1, max_batch: int = 256,
                central_timeout_s: float = 1.0,
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Starlette:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
+               audit_key: SigningKey | None = None,
+               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -175,6 +189,11 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         max_batch: most records accepted in one request.
         central_timeout_s: seconds allowed for one central round trip.
         max_body_bytes: largest request body read, in bytes (larger ones are answered 413).
+        auth: the JWKS, issuer and replay setting tokens are checked with; None serves every
+            endpoint without a token (logged as a warning).
+        audit_key: signs the decision log's checkpoints (every ``checkpoint_every`` lines and
+            when the pod stops); None still chains the log but leaves checkpoints unsigned
+            (logged as a warning).
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -182,14 +201,18 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             ``text_fields``/``numeric_inputs`` and the graph's inputs, its ``role`` is neither
             ``edge`` nor ``central``, or ``release.json`` is missing, incomplete or releases
             another model — the pod must not start.
-        ValueError: ``threads`` or ``max_body_bytes`` is below 1, ``shadow_rate`` or
-            ``central_url`` is invalid (see :class:`serving.router.Router`), or the central URL
+        ValueError: ``threads``, ``max_body_bytes`` or ``checkpoint_every`` is below 1,
+            ``shadow_rate`` or ``central_url`` is invalid (see :class:`serving.router.Router`), or the central URL
             answers but is not a central pod of this decision
-            (:class:`serving.router.CentralMismatch`).
+            (:class:`serving.router.CentralMismatch`), or ``auth`` names a JWKS that cannot be
+            read or holds no key, or a blank issuer (see :class:`serving.auth.TokenVerifier`).
     """
     if threads < 1 or max_body_bytes < 1:
         raise ValueError(f"threads and max_body_bytes must be at least 1, got {threads} and "
                          f"{max_body_bytes}")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
+    verifier = TokenVerifier(auth) if auth is not None else None
     model = load_model(deploy_dir, threads)
     # The model has checked the contract against the manifest's inputs (and the graph, if any).
     contract = model.manifest["feature_contract"]
@@ -207,9 +230,29 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     if unreachable:
         logger.warning("%s; starting anyway: unsure records take the fallback route until it answers",
                        unreachable)
-    log = DecisionLog(decision_log_dir)
+    log = DecisionLog(decision_log_dir, audit_key, checkpoint_every)
+    if audit_key is None:
+        logger.warning("no audit key: the decision log of %r is hash-chained but its checkpoints are "
+                       "UNSIGNED (run `edge-insights audit keygen`)", model.decision)
     metrics = PodMetrics()
     decision = model.decision
+    if verifier is None:
+        logger.warning("AUTH IS OFF: pod for %r answers anyone who can reach it (start it with --jwks PATH "
+                       "to require bearer tokens)", decision)
+    else:
+        logger.info("tokens required: issuer %r, audience %r, JWKS %s (key ids %s)", auth.issuer, decision,
+                    auth.jwks, ", ".join(verifier.keys.kids))
+
+    def refusal(request: Request, scope: str) -> Response | None:
+        """The 401/403 answer when the request's token does not grant ``scope`` here, else None."""
+        if verifier is None:
+            return None
+        try:
+            verifier.verify(request.headers.get("authorization"), audience=decision, scope=scope)
+        except BearerRefusal as err:
+            metrics.rejected.labels(err.reason or "token").inc()
+            return error_response(err, reason=err.reason)
+        return None
 
     def record_decisions(records: list[dict[str, Any]], routed: list[Routed], at: datetime) -> None:
         log.append([log_entry(r, decision, rec.get("product_id"), at) for rec, r in zip(records, routed)])
@@ -226,6 +269,10 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         record_decisions(records, scored, at)
 
     async def decide(request: Request) -> Response:
+        # Before anything else: nothing a refused caller sends is read, let alone decided.
+        refused = refusal(request, SCOPE_DECIDE)
+        if refused is not None:
+            return refused
         if request.path_params["decision"] != decision:
             metrics.rejected.labels("unknown_decision").inc()
             return error_response(NotServed(f"this pod serves {decision!r} only"))
@@ -279,12 +326,17 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
                              "role": role, "oracle": oracle_kind(model.manifest)})
 
     async def prometheus(request: Request) -> Response:
+        refused = refusal(request, SCOPE_METRICS)
+        if refused is not None:
+            return refused
         return Response(metrics.render(), media_type=metrics.content_type)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
         yield
         router.close()
+        # The stop checkpoint seals what this pod wrote: a log cut short after it is caught.
+        log.close()
 
     return Starlette(routes=[Route("/v1/decisions/{decision}", decide, methods=["POST"]),
                              Route("/healthz", healthz, methods=["GET"]),

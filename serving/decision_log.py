@@ -1,4 +1,4 @@
-"""Append-only decision log: one JSON line per decision, one file per decision and UTC day.
+"""Append-only, hash-chained decision log: one JSON line per decision, one file per decision and UTC day.
 
 Layout: ``<log_dir>/<decision>/decisions-YYYYMMDD.jsonl``. A line never holds raw text: the
 signal digest and the product key are enough to find the signal in the warehouse and replay it.
@@ -12,15 +12,23 @@ shadow sample of edge-decided records: the one unbiased measure of edge-vs-centr
 ``inputs`` (the record's input profile,
 :mod:`serving.input_profile`: word count, out-of-vocabulary share, log level and change of each
 numeric window).
+
+Each decision's folder is one hash chain (:mod:`commons.chain_writer`): every line also carries
+``seq``, ``prev`` and ``hash``, the chain runs on from one day's file into the next, and checkpoint
+lines (``{"checkpoint": {...}}``, every ``checkpoint_every`` lines and when the pod stops) carry
+the chain head signed with the pod's audit key. Readers of decisions skip checkpoints and ignore
+the chain members (:func:`training.divergence.read_decisions`); ``edge-insights audit verify``
+checks them.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY, ChainWriter
+from commons.token_keys import SigningKey
 
 from .router import Routed
 
@@ -46,35 +54,54 @@ def log_entry(routed: Routed, decision: str, product_id: str | None,
 
 
 class DecisionLog:
-    """Thread-safe appender of decision lines under ``log_dir``.
+    """Thread- and process-safe appender of chained decision lines under ``log_dir``.
 
     Args:
         log_dir: root folder of the log; created on first write.
+        key: signs the checkpoints; None writes unsigned ones (the pod warns at start).
+        checkpoint_every: lines between checkpoints of one decision's log.
     """
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, key: SigningKey | None = None,
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> None:
         self.log_dir = Path(log_dir)
-        self._lock = threading.Lock()
+        self.key = key
+        self.checkpoint_every = checkpoint_every
+        self._writers: dict[str, ChainWriter] = {}
 
     def path_for(self, decision: str, day: datetime) -> Path:
         """File holding ``decision``'s lines for the UTC day of ``day``."""
         return self.log_dir / decision / f"decisions-{day.astimezone(timezone.utc):%Y%m%d}.jsonl"
 
-    def append(self, entries: list[dict[str, Any]]) -> None:
-        """Append entries (from :func:`log_entry`) as JSON lines, each to its decision's day file.
+    def _writer(self, decision: str) -> ChainWriter:
+        writer = self._writers.get(decision)
+        if writer is None:
+            # setdefault: two threads asking at once end up sharing one writer.
+            writer = self._writers.setdefault(decision, ChainWriter(self.log_dir / decision, self.key,
+                                                                    self.checkpoint_every))
+        return writer
 
-        One lock serialises writers so lines from concurrent requests never interleave.
+    def append(self, entries: list[dict[str, Any]]) -> None:
+        """Chain entries (from :func:`log_entry`) onto their decision's log, in order, each into
+        its UTC day's file (or a later day's file that already exists).
 
         Raises:
             OSError: the log folder cannot be created or written.
+            ValueError: an entry holds a value JSON cannot hold, or a chain member.
         """
-        by_file: dict[Path, list[str]] = {}
+        by_file: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for entry in entries:
-            day = datetime.fromisoformat(entry["ts"])
-            line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
-            by_file.setdefault(self.path_for(entry["decision"], day), []).append(line + "\n")
-        with self._lock:
-            for path, lines in by_file.items():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with open(path, "a", encoding="utf-8") as fh:
-                    fh.write("".join(lines))
+            path = self.path_for(entry["decision"], datetime.fromisoformat(entry["ts"]))
+            by_file.setdefault((entry["decision"], path.name), []).append(entry)
+        for (decision, name), batch in by_file.items():
+            self._writer(decision).append(batch, name)
+
+    def close(self) -> None:
+        """Write a ``stop`` checkpoint to every decision log this appender wrote to.
+
+        Raises:
+            OSError: a log cannot be written.
+        """
+        for writer in list(self._writers.values()):
+            writer.checkpoint("stop")
+            writer.close()

@@ -20,6 +20,9 @@ from typing import Iterable
 
 import numpy as np
 
+from commons.chain_checkpoint import is_checkpoint
+from commons.hash_chain import record_of
+
 
 @dataclass(frozen=True)
 class Divergence:
@@ -37,14 +40,19 @@ class Divergence:
 
 def read_decisions(log_dir: Path, decision: str, since_ts: str | None = None) -> list[dict]:
     """Decision-log rows of one decision (``<log_dir>/<decision>/*.jsonl``), newer than ``since_ts``
-    (ISO-8601 UTC, compared as strings, which is exact for one fixed format)."""
+    (ISO-8601 UTC, compared as strings, which is exact for one fixed format).
+
+    The log is hash-chained (:mod:`serving.decision_log`): checkpoint lines are skipped and the
+    chain members (``seq``, ``prev``, ``hash``) dropped, so a row is the decision as logged."""
     rows = []
     for path in sorted((log_dir / decision).glob("*.jsonl")):
         for line in path.read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
+                if is_checkpoint(row):
+                    continue
                 if since_ts is None or row.get("ts", "") > since_ts:
-                    rows.append(row)
+                    rows.append(record_of(row))
     return rows
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from commons.control_audit import ControlAudit
+from commons.manifest import load_manifest
 from training.gates import Gate
 
 CHALLENGER = "challenger"
@@ -72,13 +74,25 @@ class Promotion:
     version: str
 
 
-def promote(client: MlflowClient, model_name: str, version: str, gate: Gate) -> Promotion:
+def promote(client: MlflowClient, model_name: str, version: str, gate: Gate, *,
+            audit: ControlAudit | None = None, bundle_sha256: str | None = None) -> Promotion:
     """Move ``champion`` to ``version`` iff the gate passed; the verdict and its numbers are written
-    as a version tag, so the registry UI shows why."""
+    as a version tag, so the registry UI shows why.
+
+    With ``audit``, the verdict is also appended to the control audit log: ``promote`` (alias
+    ``champion``) or ``promotion_refused``, with the version's ``bundle_sha256`` and the reason.
+
+    Raises:
+        MlflowException: the registry refuses the alias or the tag.
+        OSError: the audit log cannot be written.
+    """
     reason = f"{'promoted' if gate.passed else 'not promoted'}: {gate.reason}"
     if gate.passed:
         client.set_registered_model_alias(model_name, CHAMPION, version)
     client.set_model_version_tag(model_name, version, "promotion", reason)
+    if audit is not None:
+        audit.record("promote" if gate.passed else "promotion_refused", model=model_name, version=version,
+                     alias=CHAMPION if gate.passed else None, bundle_sha256=bundle_sha256, reason=reason)
     return Promotion(gate.passed, reason, version)
 
 
@@ -128,9 +142,13 @@ def deploy(client: MlflowClient, model_name: str, alias: str, deploy_root: Path,
     return target
 
 
-def deploy_champion(client: MlflowClient, model_name: str, deploy_root: Path) -> dict:
+def deploy_champion(client: MlflowClient, model_name: str, deploy_root: Path, *,
+                    audit: ControlAudit | None = None) -> dict:
     """Push the champion's edge bundle (slot ``champion``) and the central bundle it was distilled
     from (slot ``central``) to the pods' deploy folder.
+
+    With ``audit``, each pushed slot is appended to the control audit log as a ``deploy`` event
+    (alias = the slot, the deployed manifest's ``bundle_sha256``, the deploy folder).
 
     Returns:
         ``{"deployed": False, "reason"}`` when no version has passed the gate yet (nothing may
@@ -142,4 +160,8 @@ def deploy_champion(client: MlflowClient, model_name: str, deploy_root: Path) ->
     edge = deploy(client, model_name, CHAMPION, deploy_root)
     central = deploy(client, model_name, CHAMPION, deploy_root, artifact_path="central_bundle", slot="central")
     version = client.get_model_version_by_alias(model_name, CHAMPION).version
+    if audit is not None:
+        for slot, folder in ((CHAMPION, edge), ("central", central)):
+            audit.record("deploy", model=model_name, version=version, alias=slot,
+                         bundle_sha256=load_manifest(folder).get("bundle_sha256"), deploy_dir=str(folder))
     return {"deployed": True, "model_version": version, "edge_dir": str(edge), "central_dir": str(central)}

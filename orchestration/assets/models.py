@@ -124,7 +124,7 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
         with mlflow.stage(context.run_id, name) as (client, run_id):
             r = publish(client, run_id, warehouse.get(), spec, training.config(), training.store(name),
                         training.bundle_dir(name, "edge"), training.bundle_dir(name, "central"),
-                        dagster_run_id=context.run_id)
+                        dagster_run_id=context.run_id, audit=training.audit())
         context.log.info(r["reason"])
         return dg.MaterializeResult(metadata={
             "model_name": name, "version": r["version"], "promoted": r["promoted"], "promotion": r["reason"],
@@ -136,7 +136,7 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
            "with release.json naming the model version.")
     def deployed_bundle(context: dg.AssetExecutionContext, training: TrainingResource,
                         mlflow: MlflowResource) -> dg.MaterializeResult:
-        result = deploy_champion(mlflow.client(), name, training.deploy_dir_path)
+        result = deploy_champion(mlflow.client(), name, training.deploy_dir_path, audit=training.audit())
         if not result["deployed"]:
             context.log.warning(f"{name}: no {CHAMPION} yet, nothing deployed")
         return dg.MaterializeResult(metadata=result)

@@ -23,6 +23,7 @@ import pytest
 
 from commons.net import free_port
 from edge_insights.pods import running_pod
+from training.divergence import read_decisions
 from e2e_slice import BAD_ROWS, KNOWN_EMAIL, ROWS_PER_FILE
 
 # The session's one job run (conftest) counts against the first e2e test's time limit.
@@ -129,8 +130,7 @@ def test_pod_decides_over_http(job_run):
         assert d["route"] in ("edge", "central")
         assert 0.5 <= d["score"] <= 1.0 and len(d["signal_digest"]) == 64 and d["latency_ms"] > 0
     assert refused.status_code == 422
-    log = list((settings.decision_log_dir / "negative_review").glob("*.jsonl"))
-    digests = [json.loads(line)["signal_digest"] for path in log for line in path.read_text().splitlines()]
+    digests = [row["signal_digest"] for row in read_decisions(settings.decision_log_dir, "negative_review")]
     assert {d["signal_digest"] for d in decisions} <= set(digests)
 
 

@@ -88,11 +88,13 @@ def digest_of(text: str) -> str:
 
 def read_log(log_dir: Path, expected: int, timeout_s: float = 10.0,
              decision: str = "negative_review") -> list[dict]:
-    """Decision log lines, waiting (bounded) for shadow lines written after the response."""
+    """Decision log lines (checkpoints left out), waiting (bounded) for shadow lines written after
+    the response."""
     deadline = time.monotonic() + timeout_s
     while True:
-        lines = [json.loads(line) for path in sorted((log_dir / decision).glob("*.jsonl"))
-                 for line in path.read_text(encoding="utf-8").splitlines()]
+        lines = [row for path in sorted((log_dir / decision).glob("*.jsonl"))
+                 for row in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+                 if "checkpoint" not in row]
         if len(lines) >= expected or time.monotonic() > deadline:
             return lines
         time.sleep(0.05)

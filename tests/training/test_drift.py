@@ -15,9 +15,10 @@ from tokenizers import Tokenizer
 
 from crawlers.feeds import read_feed_file
 from serving.contract import ModelInputs, NumericInput
-from serving.decision_log import log_entry
+from serving.decision_log import DecisionLog, log_entry
 from serving.input_profile import input_profile
 from serving.router import Routed
+from training.divergence import read_decisions
 from training.drift import (ALPHA, COOLDOWN, MIN_SHADOW, assess, decide, disagreement_baseline,
                             disagreement_test, psi, reference_bins)
 from training.encoder import base_model_path
@@ -134,3 +135,19 @@ def test_assess_and_ledger_request_once_then_record_a_refused_retrain():
     fresh = decide(later.ledger, "f" * 64, quiet, now + timedelta(hours=30), None, refused)
     assert not fresh.request and fresh.ledger["cooldown_s"] == COOLDOWN.total_seconds()
     assert fresh.ledger["since"] is None and len(fresh.ledger["refused"]) == 1
+
+
+def test_the_chained_log_reads_back_as_the_decisions_logged(tmp_path):
+    """Readers of the decision log (drift, divergence, the notebook, the drill) see exactly the
+    entries the pod logged: checkpoint lines skipped, chain members dropped."""
+    sha, start = "e" * 64, datetime(2026, 11, 30, 23, 59, 50, tzinfo=timezone.utc)
+    lines = _lines(30, 5, sha, start, {"text_words": 22.0})  # crosses midnight: two day files
+    log = DecisionLog(tmp_path, checkpoint_every=7)
+    for i in range(0, 30, 4):
+        log.append(lines[i:i + 4])
+    log.close()
+    raw = [line for path in sorted((tmp_path / "negative_review").glob("*.jsonl"))
+           for line in path.read_text().splitlines()]
+    assert len(raw) > 30 and sum('"checkpoint"' in line for line in raw) == 5
+    assert read_decisions(tmp_path, "negative_review") == lines
+    assert read_decisions(tmp_path, "negative_review", since_ts=lines[19]["ts"]) == lines[20:]

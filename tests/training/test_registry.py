@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timezone
 
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from commons.chain_verify import verify_folder
+from commons.control_audit import ControlAudit, read_events, state_at
 from commons.manifest import load_manifest
 from edge_export.mlflow_model import log_bundle_model
 from training.gates import evaluate_gate
-from training.registry import (CHALLENGER, CHAMPION, aliases, deploy, experiment_id, promote,
+from training.registry import (CHALLENGER, CHAMPION, aliases, deploy, deploy_champion, experiment_id, promote,
                                register_bundle)
 
 pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
@@ -50,9 +53,11 @@ def register(client, run_id: str, bundle_dir, tags: dict) -> str:
 
 def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
     client, new_run = client_and_run
+    audit = ControlAudit(tmp_path / "audit")
     v1 = register(client, new_run(), bundle_dir, tags={"bundle_sha256": "a"})
     assert aliases(client, "decision_x") == {CHALLENGER: v1}
-    refused = promote(client, "decision_x", v1, evaluate_gate(0.70, 0.80, 0.60, None, min_ratio=0.95))
+    refused = promote(client, "decision_x", v1, evaluate_gate(0.70, 0.80, 0.60, None, min_ratio=0.95),
+                      audit=audit, bundle_sha256="a")
     assert not refused.promoted
     assert "student F1 0.7000 < 0.95 × teacher F1 0.8000" in refused.reason
     assert CHAMPION not in aliases(client, "decision_x")
@@ -62,7 +67,8 @@ def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
     v2 = register(client, new_run(), bundle_dir, tags={"bundle_sha256": "b"})
     assert not evaluate_gate(0.78, 0.80, 0.79, None, min_ratio=0.95).passed  # loses to the baseline
     assert not evaluate_gate(0.78, 0.80, 0.60, 0.79, min_ratio=0.95).passed  # regresses on the champion
-    accepted = promote(client, "decision_x", v2, evaluate_gate(0.78, 0.80, 0.60, None, min_ratio=0.95))
+    accepted = promote(client, "decision_x", v2, evaluate_gate(0.78, 0.80, 0.60, None, min_ratio=0.95),
+                       audit=audit, bundle_sha256="b")
     assert accepted.promoted and v2 != v1
     assert aliases(client, "decision_x") == {CHALLENGER: v2, CHAMPION: v2}
     assert client.get_model_version("decision_x", v1).tags["promotion"].startswith("not promoted")
@@ -71,6 +77,21 @@ def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
     release = json.loads((target / "release.json").read_text())
     assert release["model_version"] == v2 and release["alias"] == CHAMPION
     assert load_manifest(target)["bundle_sha256"] == load_manifest(bundle_dir)["bundle_sha256"]
+
+    # The control audit log answers what the registry alone cannot: the champion at a past time.
+    # The run also needs a central bundle to deploy; the same bundle stands in for it.
+    client.log_artifacts(client.get_model_version("decision_x", v2).run_id, str(bundle_dir),
+                         artifact_path="central_bundle")
+    deployed = deploy_champion(client, "decision_x", tmp_path / "deploy", audit=audit)
+    assert deployed["deployed"]
+    events = read_events(audit.path)
+    assert [(e["action"], e["version"], e["alias"]) for e in events] == [
+        ("promotion_refused", str(v1), None), ("promote", str(v2), CHAMPION), ("deploy", str(v2), CHAMPION),
+        ("deploy", str(v2), "central")]
+    now = state_at(events, "decision_x", datetime.now(timezone.utc))
+    assert now["champion"]["version"] == str(v2)
+    assert now["deployed"][CHAMPION]["bundle_sha256"] == load_manifest(bundle_dir)["bundle_sha256"]
+    assert verify_folder(tmp_path / "audit").fault is None
 
 
 def test_a_version_is_an_mlflow_model_that_decides_like_the_pod(client_and_run, bundle_dir, edge_bundle):

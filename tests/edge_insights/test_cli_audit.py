@@ -1,0 +1,87 @@
+"""``edge-insights audit keygen|verify`` and the control audit log the token commands write: real
+keys under a temporary state folder, real files, exit 0 intact / 1 tampered / 2 unusable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from commons.control_audit import read_events
+from commons.token_keys import jwks_path, rotate_keys
+from edge_insights.cli import app
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("EDGE_INSIGHTS_ACTOR", "release-bot")
+    return tmp_path / "state"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def audited(state) -> Path:
+    """A state folder whose control log holds an audit key rotation, a token key rotation and a token."""
+    for args in (("audit", "keygen"), ("token", "keygen"),
+                 ("token", "issue", "--decision", "negative_review", "--sub", "ops")):
+        done = invoke(*args)
+        assert done.exit_code == 0, done.output
+    return state
+
+
+def test_token_and_key_commands_are_recorded_in_the_control_log(audited):
+    events = read_events(audited / "audit" / "control.jsonl")
+    assert [(e["action"], e["details"].get("key_set")) for e in events] == [
+        ("key_rotation", "audit"), ("key_rotation", "tokens"), ("token_issue", None)]
+    issued = events[-1]
+    assert issued["actor"] == "release-bot" and issued["details"]["aud"] == "negative_review"
+    assert issued["details"]["sub"] == "ops" and len(issued["details"]["jti"]) > 10
+    raw = (audited / "audit" / "control.jsonl").read_text()
+    assert "eyJ" not in raw  # the token itself is never logged
+
+
+def test_verify_accepts_the_intact_state_folder(audited):
+    done = invoke("audit", "verify", str(audited))
+    assert done.exit_code == 0, done.output
+    [line] = done.output.splitlines()
+    assert line.startswith(f"ok {audited / 'audit'}: 6 lines in 1 file(s), 3 checkpoints (3 signed and verified")
+
+
+def test_verify_names_the_edited_line_and_exits_1(audited):
+    log = audited / "audit" / "control.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    lines[4] = lines[4].replace('"sub":"ops"', '"sub":"someone-else"')
+    log.write_text("".join(lines))
+    done = invoke("audit", "verify", str(log))
+    assert done.exit_code == 1
+    assert done.output.strip() == f"TAMPERED {log}:5: edited: its content does not match its hash"
+
+
+def test_checkpoints_signed_by_a_key_outside_the_given_jwks_are_untrusted(audited, tmp_path):
+    rotate_keys(tmp_path / "elsewhere")
+    done = invoke("audit", "verify", str(audited / "audit"), "--jwks", str(jwks_path(tmp_path / "elsewhere")))
+    assert done.exit_code == 1
+    assert "control.jsonl:2: untrusted_key" in done.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (("nowhere",), "does not exist"),
+    ((".",), "no hash-chained log"),
+])
+def test_unusable_arguments_exit_2(state, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "items.jsonl").write_text(json.dumps({"url": "x"}) + "\n")
+    done = invoke("audit", "verify", *args)
+    assert done.exit_code == 2 and message in done.output
+
+
+def test_a_jwks_that_is_not_one_exits_2(audited, tmp_path):
+    (tmp_path / "bad.json").write_text("[]")
+    done = invoke("audit", "verify", str(audited), "--jwks", str(tmp_path / "bad.json"))
+    assert done.exit_code == 2 and "is not a readable JWK Set" in done.output
