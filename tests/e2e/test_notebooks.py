@@ -57,7 +57,8 @@ def test_model_report_scores_the_shipped_bundles(executed):
     for name in DECISIONS:
         state = json.loads((settings.models_dir / name / "state.json").read_text())
         row = next(line for line in text.splitlines() if line.startswith(name))
-        n, oracle, student, baseline = row.split()[1:]
+        n, kind, oracle, student, baseline = row.split()[1:]
+        assert kind == DECISIONS[name].oracle
         # Recomputed from the bundles through the pod's code: the figures the export stages measured.
         assert float(oracle) == pytest.approx(state["central"]["central_f1"], abs=5e-4)
         assert float(student) == pytest.approx(state["bundle"]["shipped_f1"], abs=5e-4)
