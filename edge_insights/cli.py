@@ -119,8 +119,11 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
             served[name] = serve_and_decide(settings, name, shadow_rate)
     with stages.stage("feedback_job: edge-vs-central divergence"):
         feedback = run_job("feedback_job", settings)
+    # After serving, so the decision logs the pods wrote are aged too; cheap (SQL deletes, a file walk).
+    with stages.stage("retention_job: privacy policy applied"):
+        retention = run_job("retention_job", settings)
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
-    summary = summarise(settings, history, job, served, feedback)
+    summary = summarise(settings, history, job, served, feedback, retention)
     write_summary(settings, summary)
     print_summary(console, summary)
     console.print("Where to look (`make ui`):", highlight=False)

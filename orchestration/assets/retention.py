@@ -4,6 +4,7 @@ Off the main job (its own ``retention_job``, on a daily schedule stopped by defa
 data, so it runs when an operator turns it on, never as a side effect of a training run.
 """
 
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -54,11 +55,11 @@ def store_folders(staging: StagingResource, crawl: CrawlResource, decision_log: 
 def retention(config: RetentionConfig, warehouse: WarehouseResource, staging: StagingResource,
               crawl: CrawlResource, decision_log: DecisionLogResource,
               training: TrainingResource) -> dg.MaterializeResult:
-    now = reference_now(config.as_of)
+    now, start = reference_now(config.as_of), time.perf_counter()
     result = apply_retention(load_policy(), warehouse.get(), store_folders(staging, crawl, decision_log), now,
                              training.audit())
     return dg.MaterializeResult(metadata={
-        "as_of": now.isoformat(), "removed_total": sum(r["removed"] for r in result.values()),
+        "as_of": now.isoformat(), "seconds": round(time.perf_counter() - start, 3), "removed_total": sum(r["removed"] for r in result.values()),
         **{f"removed_{name}": r["removed"] for name, r in result.items()},
         "aggregated": sum(r.get("aggregated", 0) for r in result.values()),
         "per_store": dg.MetadataValue.json(result)})
