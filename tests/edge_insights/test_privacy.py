@@ -167,3 +167,20 @@ def test_the_privacy_report_says_what_is_held_and_until_when(state):
     done = CliRunner().invoke(app, ["privacy", "report", "--json"])
     assert done.exit_code == 0, done.output
     assert {json.loads(line)["store"] for line in done.output.splitlines()} >= {"signal_history", "decision_log"}
+
+
+def test_the_demo_summary_prints_the_privacy_totals_and_the_retention_result(state):
+    from rich.console import Console
+
+    from edge_insights.demo import JobOutcome, privacy_summary
+    from edge_insights.report import privacy_table
+
+    retention = JobOutcome(run_id="r", success=True, checks={"no_rows_past_retention": True},
+                           assets={"retention": {"removed_total": 12, "aggregated": 4, "seconds": 0.4}})
+    summary = privacy_summary(state, retention)
+    assert summary["table_rows"] == 10 + 6 + 4 + 2 and summary["files"] == 2
+    assert summary["decision_log"]["files"] == 4 and summary["oldest"]["store"] == "signal_history"
+    console = Console(width=200, record=True)
+    console.print(privacy_table(summary))
+    text = console.export_text()
+    assert "12 removed, 4 folded into price_monthly, no_rows_past_retention passed · 0.4 s" in text
