@@ -115,6 +115,7 @@ class Erasure:
 
     @property
     def lines(self) -> int:
+        """Record lines removed from the whole log."""
         return sum(self.removed.values())
 
 

@@ -19,8 +19,8 @@ from .warehouse import PrivacyTables, Warehouse
 
 @dataclass(frozen=True)
 class Holding:
-    """One store as held: ``count`` rows/files, ``lines`` (chains), ``oldest`` and ``until`` (ISO
-    or None), ``retention`` in words."""
+    """One store as held: ``count`` rows/files, ``lines`` (chains), ``oldest`` and ``until``
+    (``YYYY-MM-DD HH:MM UTC`` or None), ``retention`` in words."""
 
     store: str
     kind: str
@@ -34,11 +34,12 @@ class Holding:
     purpose: str
 
     def to_dict(self) -> dict:
+        """The row as a plain dict (``privacy report --json``)."""
         return asdict(self)
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds") if value else None
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else None
 
 
 def holdings(policy: Policy, warehouse: Warehouse, folders: StoreFolders) -> list[Holding]:
@@ -48,7 +49,7 @@ def holdings(policy: Policy, warehouse: Warehouse, folders: StoreFolders) -> lis
         lines, oldest = None, None
         if store.kind == "table":
             count, oldest = tables.held(store.name, store.time or None)
-            where = f"{warehouse.path.name}:{store.name}"
+            where = f"warehouse:{store.name}"
         elif store.kind == "files":
             files = plain_files(folders.files[store.name])
             count, where = len(files), str(folders.files[store.name])
