@@ -76,6 +76,8 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
             chains += [{"folder": str(d.folder), "removed": d.removed, "old_head": d.old_head,
                         "new_head": d.new_head} for d in done if d.lines]
             counts[store.name] = sum(d.lines for d in done)
+    if any(counts.get(s.name) for s in policy.stores.values() if s.kind == "table"):
+        warehouse.compact()  # deleted rows' bytes must leave the file too
     if audit is not None:
         audit.record("erasure", key=key, value=value, removed=counts, chains=chains)
     return counts

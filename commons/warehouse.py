@@ -21,6 +21,7 @@ Arrow). Every read and write opens and closes its own connection, so concurrent 
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -256,6 +257,19 @@ class Warehouse:
         # rowid keeps the written order, which the teacher's saved logits are aligned with
         return self.frame("SELECT text, label, numbers FROM features WHERE decision = ? AND split = ? ORDER BY rowid",
                           [decision, split])
+
+    def compact(self) -> None:
+        """Rewrite the file with its live rows only (through a rename). DuckDB keeps a deleted
+        row's bytes in freed blocks until they are reused; an erasure must not leave them on disk.
+        Run it when no other process writes the warehouse (an erasure is an operator's action)."""
+        fresh = self.path.with_name(f".{self.path.name}.compact")
+        fresh.unlink(missing_ok=True)
+        with self.connect() as con:
+            name = con.execute("SELECT current_database()").fetchone()[0]
+            con.execute("ATTACH ? AS compacted", [str(fresh)])
+            con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
+            con.execute("DETACH compacted")
+        os.replace(fresh, self.path)
 
     def validated(self, intake: str, run_id: str) -> pl.DataFrame:
         """The rows of one intake that a run validated."""

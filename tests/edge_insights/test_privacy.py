@@ -138,6 +138,8 @@ def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
     assert done.exit_code == 0, done.output
     left = traces(policy, wh, folders, GONE)
     assert not any(left.values()), left
+    # Not even in the warehouse file's freed blocks: it is rewritten after the deletes.
+    assert GONE.encode() not in state.warehouse_path.read_bytes()
     assert all(traces(policy, wh, folders, KEPT)[s] for s in ("signal_history", "price_monthly", "features",
                                                               "inbox", "decision_log"))
     assert [r["product_id"] for r in read_decisions(state.decision_log_dir, "negative_review")] == [KEPT, KEPT]
