@@ -251,11 +251,25 @@ def chained_logs(root: Path) -> list[Path]:
     return [f for f in folders if (files := log_files(f)) and _is_chained(f, files)]
 
 
+def _anchor_of(files: list[Path], anchors: dict[str, int] | None) -> tuple[str, str | None]:
+    """The anchor a log starts after: :data:`GENESIS`, or a recorded one (expired day files,
+    :mod:`commons.chain_retention`) when the first line links to it at the recorded position."""
+    if not files or not anchors:
+        return GENESIS, None
+    first, _ = _read(files[:1])
+    line = first[0].parsed if first else None
+    if line is not None and anchors.get(line["prev"]) == line["seq"] - 1:
+        return line["prev"], (f"starts after expired lines (anchor {line['prev'][:12]}… at line "
+                              f"{line['seq'] - 1}, recorded in the control audit log)")
+    return GENESIS, None
+
+
 def verify_file(path: Path, trusted: dict[str, Ed25519PublicKey] | None = None, *,
-                require_signed: bool = False) -> Report:
+                require_signed: bool = False, anchors: dict[str, int] | None = None) -> Report:
     """Check one file of a log alone: its first line must link to the last line of the file before
-    it in its folder (or be the log's first line), and when it is the newest file the folder's
-    ``chain-head.json`` applies. Raises OSError when a file cannot be read."""
+    it in its folder (or be the log's first line, or follow a recorded anchor: ``anchors``, hash →
+    position, see :func:`commons.chain_retention.recorded_anchors`), and when it is the newest file
+    the folder's ``chain-head.json`` applies. Raises OSError when a file cannot be read."""
     path = Path(path)
     files = log_files(path.parent)
     before = [f for f in files if f.name < path.name]
@@ -264,13 +278,24 @@ def verify_file(path: Path, trusted: dict[str, Ed25519PublicKey] | None = None, 
         previous, _ = _read(before[-1:])
         whole = [line for line in previous if line.parsed is not None]
         anchor = whole[-1].parsed["hash"] if whole else GENESIS
+    note = None
+    if not before:
+        anchor, note = _anchor_of([path], anchors)
     newest = not files or path.name >= files[-1].name
-    return verify_log([path], trusted, anchor=anchor, require_signed=require_signed,
-                      head_file=path.parent / HEAD_FILE if newest else None)
+    report = verify_log([path], trusted, anchor=anchor, require_signed=require_signed,
+                        head_file=path.parent / HEAD_FILE if newest else None)
+    report.notes += [note] if note else []
+    return report
 
 
 def verify_folder(folder: Path, trusted: dict[str, Ed25519PublicKey] | None = None, *,
-                  require_signed: bool = False) -> Report:
-    """Check the whole log of ``folder`` (every file, then ``chain-head.json``). Raises OSError."""
-    return verify_log(log_files(folder), trusted, head_file=Path(folder) / HEAD_FILE,
-                      require_signed=require_signed)
+                  require_signed: bool = False, anchors: dict[str, int] | None = None) -> Report:
+    """Check the whole log of ``folder`` (every file, then ``chain-head.json``); a log whose head
+    files expired may start after one of the recorded ``anchors`` (see :func:`verify_file`).
+    Raises OSError."""
+    files = log_files(folder)
+    anchor, note = _anchor_of(files, anchors)
+    report = verify_log(files, trusted, anchor=anchor, head_file=Path(folder) / HEAD_FILE,
+                        require_signed=require_signed)
+    report.notes += [note] if note else []
+    return report

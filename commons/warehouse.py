@@ -6,6 +6,8 @@ Tables (one row = one signal record, provenance flattened):
     signal_history     every new observation of every partition (see ``_insert_observations``)
     quarantine         every row that left the flow in any run, with run_id, stage and reason
     features           labelled examples per decision with their split (train/calibration/eval)
+    price_monthly      per product and month: price figures of observations past retention
+                       (:mod:`commons.retention` folds them in; no person, no free text)
 
 Re-materialising a partition replaces that partition's rows; the feature table is a snapshot
 replaced whole by each build. ``intake`` tags the door a row came in by: ``books`` (shop offers,
@@ -18,6 +20,8 @@ Arrow). Every read and write opens and closes its own connection, so concurrent 
 
 from __future__ import annotations
 
+import json
+import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -44,6 +48,15 @@ QUARANTINE_COLUMNS = [c.split()[0] for c in QUARANTINE_DDL.split(",")]
 FEATURES_DDL = ("run_id VARCHAR, decision VARCHAR, split VARCHAR, text VARCHAR, label INTEGER, "
                 "product_id VARCHAR, source VARCHAR, numbers DOUBLE[]")
 FEATURE_COLUMNS = [c.split()[0] for c in FEATURES_DDL.split(",")]
+PRICE_MONTHLY_DDL = ("product_id VARCHAR, source VARCHAR, currency VARCHAR, month DATE, observations BIGINT, "
+                     "min_price DECIMAL(18, 4), max_price DECIMAL(18, 4), mean_price DOUBLE, folded_at TIMESTAMPTZ")
+TABLE_COLUMNS = {
+    **{t: SIGNAL_COLUMNS for t in ("scrubbed_signals", "validated_signals", "signal_history")},
+    "quarantine": QUARANTINE_COLUMNS, "features": FEATURE_COLUMNS,
+    "price_monthly": [c.split()[0] for c in PRICE_MONTHLY_DDL.replace("DECIMAL(18, 4)", "DECIMAL").split(",")],
+}
+"""Every table and its columns: the only names retention, erasure and the privacy report may put
+into SQL (they come from the policy file and the command line)."""
 
 # Frames handed to DuckDB: timestamps travel as ISO text and money as decimal text, cast by the
 # INSERT itself, so neither passes through a float or a client-side time-zone guess.
@@ -125,6 +138,7 @@ class Warehouse:
             con.execute(f"CREATE TABLE IF NOT EXISTS signal_history ({SIGNAL_DDL})")
             con.execute(f"CREATE TABLE IF NOT EXISTS quarantine ({QUARANTINE_DDL})")
             con.execute(f"CREATE TABLE IF NOT EXISTS features ({FEATURES_DDL})")
+            con.execute(f"CREATE TABLE IF NOT EXISTS price_monthly ({PRICE_MONTHLY_DDL})")
             yield con
         finally:
             con.close()
@@ -244,6 +258,19 @@ class Warehouse:
         return self.frame("SELECT text, label, numbers FROM features WHERE decision = ? AND split = ? ORDER BY rowid",
                           [decision, split])
 
+    def compact(self) -> None:
+        """Rewrite the file with its live rows only (through a rename). DuckDB keeps a deleted
+        row's bytes in freed blocks until they are reused; an erasure must not leave them on disk.
+        Run it when no other process writes the warehouse (an erasure is an operator's action)."""
+        fresh = self.path.with_name(f".{self.path.name}.compact")
+        fresh.unlink(missing_ok=True)
+        with self.connect() as con:
+            name = con.execute("SELECT current_database()").fetchone()[0]
+            con.execute("ATTACH ? AS compacted", [str(fresh)])
+            con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
+            con.execute("DETACH compacted")
+        os.replace(fresh, self.path)
+
     def validated(self, intake: str, run_id: str) -> pl.DataFrame:
         """The rows of one intake that a run validated."""
         return self.frame("SELECT * FROM validated_signals WHERE intake = ? AND run_id = ?", [intake, run_id])
@@ -277,3 +304,76 @@ class Warehouse:
                 con.register("frame", frame)
                 con.execute(f"INSERT INTO features SELECT {', '.join(FEATURE_COLUMNS)} FROM frame")
         return len(frame)
+
+
+def _column(table: str, column: str) -> None:
+    """Refuse a table or column this module does not define (names reach SQL as text)."""
+    if column not in TABLE_COLUMNS.get(table, ()):
+        raise KeyError(f"no column {column!r} in warehouse table {table!r}")
+
+
+class PrivacyTables:
+    """The warehouse's part in retention, erasure and the privacy report: counts, ages and
+    deletions by table, with table and column names checked against :data:`TABLE_COLUMNS`."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def held(self, table: str, column: str | None) -> tuple[int, datetime | None]:
+        """(rows, oldest ``column`` value or None) of ``table``; ``column`` None: no age."""
+        _column(table, column or TABLE_COLUMNS[table][0])
+        with self.warehouse.connect() as con:
+            rows, oldest = con.execute(f"SELECT count(*), {f'min({column})' if column else 'NULL'} "
+                                       f"FROM {table}").fetchone()
+        return rows, oldest
+
+    def overdue(self, table: str, column: str, cutoff: datetime) -> int:
+        """Rows of ``table`` whose ``column`` is before ``cutoff``."""
+        _column(table, column)
+        with self.warehouse.connect() as con:
+            return con.execute(f"SELECT count(*) FROM {table} WHERE {column} < ?", [cutoff]).fetchone()[0]
+
+    def expire(self, table: str, column: str, cutoff: datetime) -> int:
+        """Delete the rows of ``table`` whose ``column`` is before ``cutoff``; returns how many."""
+        _column(table, column)
+        with self.warehouse.connect() as con:
+            removed = con.execute(f"SELECT count(*) FROM {table} WHERE {column} < ?", [cutoff]).fetchone()[0]
+            con.execute(f"DELETE FROM {table} WHERE {column} < ?", [cutoff])
+            con.execute("CHECKPOINT")
+        return removed
+
+    def fold_prices(self, cutoff: datetime, now: datetime) -> int:
+        """Fold priced ``signal_history`` rows before ``cutoff`` into ``price_monthly`` (one row per
+        product, source, currency and month of this fold); returns the source rows folded. The
+        caller then expires them."""
+        with self.warehouse.connect() as con:
+            folded = con.execute("SELECT count(*) FROM signal_history WHERE price IS NOT NULL AND crawled_at < ?",
+                                 [cutoff]).fetchone()[0]
+            con.execute("""
+                INSERT INTO price_monthly
+                SELECT product_id, source, currency, CAST(date_trunc('month', crawled_at) AS DATE), count(*),
+                       min(price), max(price), avg(CAST(price AS DOUBLE)), CAST(? AS TIMESTAMPTZ)
+                FROM signal_history WHERE price IS NOT NULL AND crawled_at < ?
+                GROUP BY ALL""", [now, cutoff])
+        return folded
+
+    def erase(self, table: str, column: str, value: str) -> int:
+        """Delete every row of ``table`` whose ``column`` is ``value`` (quarantine: also rows whose
+        kept record names it); returns how many. Deleted data is checkpointed out of the file."""
+        _column(table, column)
+        where, params = f"{column} = ?", [value]
+        if table == "quarantine":
+            where, params = f"{where} OR contains(record_json, ?)", [value, json.dumps({column: value})[1:-1]]
+        with self.warehouse.connect() as con:
+            removed = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
+            con.execute(f"DELETE FROM {table} WHERE {where}", params)
+            con.execute("CHECKPOINT")
+        return removed
+
+    def mentions(self, table: str, value: str) -> int:
+        """Rows of ``table`` in which ``value`` appears in any column (as text): the proof of an
+        erasure."""
+        _column(table, TABLE_COLUMNS[table][0])
+        with self.warehouse.connect() as con:
+            return con.execute(f"SELECT count(*) FROM {table} t WHERE contains(CAST(t AS VARCHAR), ?)",
+                               [value]).fetchone()[0]

@@ -50,9 +50,15 @@ def _manifest_common(spec: DecisionSpec, store: ModelStore, run_id: str, preset:
     }
 
 
+# MLflow keeps the input example as an artifact: a real record's text there would copy harvested
+# text out of the warehouse (data minimisation, issue 13), so the text is a fixed sample.
+SAMPLE_TEXT = "Sample text: no harvested record is kept as the input example."
+
+
 def _input_example(spec: DecisionSpec, inputs: Inputs) -> dict[str, Any]:
-    """One request body a pod accepts, from the first held-out example (MLflow's input example)."""
-    record = {spec.text_field: inputs.texts[0]}
+    """One request body a pod accepts (MLflow's input example): a fixed sample text and the first
+    held-out example's numeric window, if the decision reads one."""
+    record = {spec.text_field: SAMPLE_TEXT}
     if spec.window_field is not None:
         record[spec.window_field] = [float(v) for v in inputs.numeric[0]]
     return {"records": [record]}

@@ -1,5 +1,5 @@
 """``edge-insights``: the one command line (demo, serve, evaluate, report, ui, crawl, intake,
-token, audit, extract, parse-price). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
+token, audit, extract, parse-price, scrub, privacy, erase). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from commons.settings import Settings, SettingsError
+from edge_insights.privacy import erase, privacy_app
 from edge_insights.progress import Stages
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -22,6 +23,8 @@ app.add_typer(token_app, name="token")
 audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
                         help="Tamper-evident audit logs: hash-chained, with signed checkpoints.")
 app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
+app.command("erase")(erase)
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
 SLOTS = ("champion", "challenger", "central")
@@ -121,8 +124,12 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
     if DRILL_DECISION in served:
         with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
             drill = drift_drill(settings, DRILL_DECISION, review_phases(settings.data_dir))
+    # After serving and the drill, so the decision logs the pods wrote are aged too; cheap (SQL
+    # deletes, a file walk).
+    with stages.stage("retention_job: privacy policy applied"):
+        retention = run_job("retention_job", settings)
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
-    summary = summarise(settings, history, job, served, feedback, drill)
+    summary = summarise(settings, history, job, served, feedback, retention, drill)
     write_summary(settings, summary)
     print_summary(console, summary)
     console.print("Where to look (`make ui`):", highlight=False)
@@ -150,7 +157,10 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
           replay_protection: bool = typer.Option(False, help="accept each token once (its jti); needs --jwks"),
           audit_key_dir: Path = typer.Option(None, file_okay=False,
                                              help="folder of the audit keys signing the decision log's "
-                                                  "checkpoints (default <state>/audit; none there: unsigned)")
+                                                  "checkpoints (default <state>/audit; none there: unsigned)"),
+          region: str = typer.Option(None, help="the pod's storage region (eu | us): records holding a field "
+                                                "the privacy policy does not allow there are refused (451); "
+                                                "default: no residency check")
           ) -> None:
     """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
@@ -199,7 +209,7 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
         run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
                 decision_log_dir=decision_log_dir or settings.decision_log_dir, threads=threads,
                 max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes, auth=auth,
-                audit_key=audit_keys[0] if audit_keys else None)
+                audit_key=audit_keys[0] if audit_keys else None, region=region)
     except (*START_REFUSALS, TokenKeyError) as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)
@@ -451,7 +461,9 @@ def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder
     """Check hash chains and checkpoint signatures: one line per log, the first bad line (file, line,
     kind: edited, deleted, inserted, reordered, truncated, untrusted_key, bad_signature, unsigned).
     Exit 0 when every log is intact, 1 when one is tampered with, 2 when there is nothing to check."""
+    from commons.chain_retention import recorded_anchors
     from commons.chain_verify import chained_logs, verify_file, verify_folder
+    from commons.control_audit import CONTROL_LOG, read_events
     from commons.token_keys import TokenKeyError, jwks_path, trusted_keys
 
     if not path.exists():
@@ -468,10 +480,13 @@ def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder
             except TokenKeyError as err:
                 raise _fail(str(err)) from None
     try:
+        # Expired day files are recorded, with the hash the rest of their log starts after, in
+        # the control audit log, which is itself verified here when the path holds it.
+        anchors = recorded_anchors(read_events(_settings().audit_dir / CONTROL_LOG))
         if path.is_file():
-            reports = [(path, verify_file(path, trusted, require_signed=require_signed))]
+            reports = [(path, verify_file(path, trusted, require_signed=require_signed, anchors=anchors))]
         else:
-            reports = [(folder, verify_folder(folder, trusted, require_signed=require_signed))
+            reports = [(folder, verify_folder(folder, trusted, require_signed=require_signed, anchors=anchors))
                        for folder in chained_logs(path)]
     except OSError as err:
         raise _fail(f"cannot read {err.filename}: {err.strerror}") from None
@@ -485,7 +500,8 @@ def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder
             continue
         typer.echo(f"ok {where}: {report.lines} lines in {len(report.files)} file(s), {report.checkpoints} "
                    f"checkpoints ({report.signed} signed and verified, {report.unsigned} unsigned"
-                   f"{f', {report.unchecked} signatures unchecked' if report.unchecked else ''})")
+                   f"{f', {report.unchecked} signatures unchecked' if report.unchecked else ''})"
+                   + "".join(f"; {note}" for note in report.notes if "expired" in note))
     raise typer.Exit(1 if any(report.fault for _, report in reports) else 0)
 
 

@@ -5,10 +5,12 @@ and checks): (1) ``price_history_backfill`` loads the real price histories as da
 (2) ``market_replay`` crawls the first replay ticks (simulated days); (3) ``edge_insights_job``
 harvests the current window and trains, exports, registers and deploys every decision; (4) per
 decision, a central pod (its oracle: teacher or label rule) and an edge pod (champion student)
-start on loopback and the held-out examples go to the edge pod; (5) ``feedback_job`` measures edge-vs-central divergence
-from the decision logs; (6) the drift drill replays in-distribution, then shifted reviews through
-negative_review's pods and notes when a retrain would be requested; (7) a summary is printed and
-written to ``<state>/demo_summary.json``.
+start on loopback and the held-out examples go to the edge pod; (5) ``feedback_job`` measures
+edge-vs-central divergence from the decision logs; (6) the drift drill replays in-distribution,
+then shifted reviews through negative_review's pods and notes when a retrain would be requested;
+(7) ``retention_job`` applies the privacy policy (nothing the demo trains on is past it); (8) a
+summary, with the privacy report's totals and the retention result, is printed and written to
+``<state>/demo_summary.json``.
 """
 
 from __future__ import annotations
@@ -178,10 +180,36 @@ def serve_and_decide(settings: Settings, decision: str, shadow_rate: float) -> d
     }
 
 
+def privacy_summary(settings: Settings, retention: JobOutcome | None) -> dict[str, Any]:
+    """The privacy report's totals (rows, files, decision-log lines, the oldest row and its end by
+    policy) and what the retention run removed and whether its check passed."""
+    from commons.privacy_policy import load_policy
+    from commons.privacy_report import holdings
+    from commons.retention import StoreFolders
+    from commons.warehouse import Warehouse
+
+    rows = holdings(load_policy(), Warehouse(settings.warehouse_path), StoreFolders.of(settings))
+    held = [r for r in rows if r.oldest]
+    oldest = min(held, key=lambda r: r.oldest) if held else None
+    result = (retention.assets.get("retention", {}) if retention else {})
+    return {
+        "table_rows": sum(r.count for r in rows if r.kind == "table"),
+        "files": sum(r.count for r in rows if r.kind == "files"),
+        "decision_log": {"files": sum(r.count for r in rows if r.kind == "chain"),
+                         "lines": sum(r.lines or 0 for r in rows if r.kind == "chain")},
+        "oldest": None if oldest is None else {"store": oldest.store, "at": oldest.oldest, "until": oldest.until},
+        "retention": {"removed": result.get("removed_total"), "aggregated": result.get("aggregated"),
+                      "check_passed": retention.checks.get("no_rows_past_retention") if retention else None,
+                      "seconds": result.get("seconds")},
+    }
+
+
 def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcome, served: dict[str, dict],
-              feedback: JobOutcome, drill: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The numbers a user wants after a demo, gathered from asset metadata, the pod runs and the
-    drift drill (:func:`edge_insights.drift_drill.drift_drill`, None when it did not run)."""
+              feedback: JobOutcome, retention: JobOutcome | None = None,
+              drill: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The numbers a user wants after a demo, gathered from asset metadata and the pod runs (and,
+    given the retention run, the privacy report's totals and that run's result; given the drift
+    drill, :func:`edge_insights.drift_drill.drift_drill`, its outcome per phase)."""
     from commons.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
@@ -226,6 +254,7 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
         "checks": job.checks,
         "decisions": decisions,
         "divergence": feedback.assets.get("divergence_report", {}),
+        "privacy": privacy_summary(settings, retention),
         "drift_drill": None if drill is None else {
             "decision": drill["decision"], "shadow_rate": drill["shadow_rate"],
             "phases": {phase: {k: outcome[k] for k in ("records", "decisions", "request_after")}

@@ -51,6 +51,20 @@ def _serving_table(decisions: dict[str, Any]) -> Table:
     return table
 
 
+def privacy_table(privacy: dict[str, Any]) -> Table:
+    """The privacy report's totals and the retention run's result
+    (:func:`edge_insights.demo.privacy_summary`)."""
+    kept, ret = privacy["oldest"], privacy["retention"]
+    log = privacy["decision_log"]
+    return _table("Privacy (`edge-insights privacy report`) and retention", [
+        ("held", f'{privacy["table_rows"]:,} warehouse rows · {privacy["files"]} staged/inbox files · '
+                 f'{log["lines"]:,} decision-log lines in {log["files"]} day files'),
+        ("oldest row", f'{kept["at"]} in {kept["store"]}, kept until {kept["until"] or "erased"}' if kept else "—"),
+        ("retention run", f'{ret["removed"]} removed, {ret["aggregated"]} folded into price_monthly, '
+                          f'no_rows_past_retention {"passed" if ret["check_passed"] else "FAILED"}'
+                          + (f' · {ret["seconds"]:.1f} s' if ret["seconds"] is not None else ""))])
+
+
 def print_summary(console: Console, s: dict[str, Any]) -> None:
     """Print the summary as a few small tables."""
     crawl = s["crawl"]
@@ -97,4 +111,6 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
                              "every 20 decisions)", [
             (phase, f'retrain requested after {o["request_after"]} decisions' if o["request_after"] is not None
              else f'no retrain over {o["decisions"]} decisions') for phase, o in drill["phases"].items()]))
+    if s.get("privacy"):
+        console.print(privacy_table(s["privacy"]))
     console.print(f"summary written to demo_summary.json · Dagster run {s['dagster_run_id']}")

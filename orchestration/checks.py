@@ -1,13 +1,17 @@
-"""Asset checks: GX suites and row conservation, blocking so bad data never reaches training.
+"""Asset checks: GX suites and row conservation, blocking so bad data never reaches training, and
+the retention check (nothing older than its privacy policy).
 
-Checks run in the run that materialised ``validated_signals`` and look at that run's partition.
+Data checks run in the run that materialised ``validated_signals`` and look at that run's partition.
 """
 
 import dagster as dg
 
+from commons.privacy_policy import load_policy
+from commons.retention import overdue
 from data_quality.expectations import validate_frame
 from orchestration.assets.quality import INTAKE_OF_RULE_SET
-from orchestration.resources import WarehouseResource
+from orchestration.assets.retention import reference_now, store_folders
+from orchestration.resources import CrawlResource, DecisionLogResource, StagingResource, WarehouseResource
 
 
 def _suite_check(rule_set: str) -> dg.AssetChecksDefinition:
@@ -38,3 +42,17 @@ def rows_conserved(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
     if counts is None:
         return dg.AssetCheckResult(passed=False, description="validated_signals wrote no rows in this run")
     return dg.AssetCheckResult(passed=counts["in"] == counts["out"] + counts["quarantined"], metadata=counts)
+
+
+@dg.asset_check(asset="retention", description="No row, file or decision-log day older than its privacy "
+                                               "policy (as of the retention run's reference time).")
+def no_rows_past_retention(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                           staging: StagingResource, crawl: CrawlResource,
+                           decision_log: DecisionLogResource) -> dg.AssetCheckResult:
+    # Aged against the same reference "now" as the materialisation it checks (its as_of metadata).
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("retention"))
+    as_of = event.asset_materialization.metadata["as_of"].value if event and event.asset_materialization else ""
+    found = overdue(load_policy(), warehouse.get(), store_folders(staging, crawl, decision_log), reference_now(as_of))
+    return dg.AssetCheckResult(passed=not any(found.values()),
+                               metadata={"as_of": as_of, "overdue_total": sum(found.values()),
+                                         **{f"overdue_{name}": n for name, n in found.items()}})

@@ -11,9 +11,17 @@ import dagster as dg
 from commons.errors import OrchestrationError
 from commons.settings import Settings
 from orchestration import checks
-from orchestration.assets import backfill, feedback, harvest, quality, replay
+from orchestration.assets import backfill, feedback, harvest, quality, replay, retention
 from orchestration.assets.models import decision_assets
-from orchestration.jobs import backfill_job, feedback_job, harvest_job, main_job, replay_job, retrain_job
+from orchestration.jobs import (
+    backfill_job,
+    feedback_job,
+    harvest_job,
+    main_job,
+    replay_job,
+    retention_job,
+    retrain_job,
+)
 from orchestration.resources import (
     CrawlResource,
     DecisionLogResource,
@@ -22,7 +30,7 @@ from orchestration.resources import (
     TrainingResource,
     WarehouseResource,
 )
-from orchestration.schedules import harvest_schedule
+from orchestration.schedules import harvest_schedule, retention_schedule
 from orchestration.sensors import drift_sensor
 from training.config import PRESETS
 from training.decisions import DECISIONS
@@ -41,11 +49,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                  f"choose one of {', '.join(sorted(PRESETS))}")
     settings = settings.ensure()
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([harvest, backfill, replay, quality, feedback]),
+        assets=[*dg.load_assets_from_modules([harvest, backfill, replay, quality, feedback, retention]),
                 *(asset for spec in DECISIONS.values() for asset in decision_assets(spec))],
         asset_checks=dg.load_asset_checks_from_modules([checks]),
-        jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job],
-        schedules=[harvest_schedule],
+        jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job, retention_job],
+        schedules=[harvest_schedule, retention_schedule],
         sensors=[drift_sensor],
         # Steps run one after another in the run's process: on 2 cores a process per step would
         # re-import torch for every step and make training compete with itself.

@@ -7,7 +7,8 @@ from training.decisions import DECISIONS
 
 main_job = dg.define_asset_job(
     "edge_insights_job",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report", "price_history", "replay_harvest"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report", "price_history", "replay_harvest",
+                                                                         "retention"),
     description="Harvest → scrub → validate → history → features → teacher → student → bundle → "
                 "registry → deploy.")
 
@@ -33,3 +34,7 @@ backfill_job = dg.define_asset_job(
 replay_job = dg.define_asset_job(
     "market_replay", selection=dg.AssetSelection.assets("replay_harvest"),
     description="Crawl market-replay ticks (simulated days) into signal_history; a range runs as one run.")
+
+retention_job = dg.define_asset_job(
+    "retention_job", selection=dg.AssetSelection.assets("retention"),
+    description="Apply the privacy policy's retention periods (with the no_rows_past_retention check).")

@@ -1,11 +1,16 @@
-"""Schedules: harvest on a clock; retraining is triggered by divergence, not by time."""
+"""Schedules: harvest and retention on a clock; retraining is triggered by divergence, not by time."""
 
 
 import dagster as dg
 
-from orchestration.jobs import harvest_job
+from orchestration.jobs import harvest_job, retention_job
 
 harvest_schedule = dg.build_schedule_from_partitioned_job(
     harvest_job, name="harvest_schedule", default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every 6 hours, for the window that just closed: crawl, ingest feeds, scrub, validate, "
                 "append to history.")
+
+retention_schedule = dg.ScheduleDefinition(
+    name="retention_schedule", job=retention_job, cron_schedule="30 3 * * *", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Daily at 03:30 UTC: delete or fold everything past the privacy policy's retention.")

@@ -8,6 +8,8 @@ Endpoints:
         415 ``{"error": str}`` unless ``Content-Type`` is ``application/json`` (UTF-8);
         413 ``{"error": str}`` for a body over ``max_body_bytes`` (by its ``Content-Length``, or
         counted as it streams, so an oversize body is never held whole);
+        451 ``{"error": str, "errors": [...]}`` on a pod started with a region, for records holding
+        a field the privacy policy does not allow there (:mod:`commons.residency`);
         422 ``{"error": str, "errors": [{"record", "field", "message"}, ...]}`` for malformed JSON
         (nesting deeper than the parser goes included), a body that is not
         ``{"records": [...]}``, an empty or oversized batch, or records that break the feature
@@ -66,6 +68,8 @@ from commons.http import (
 )
 from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY
 from commons.manifest import MANIFEST_NAME, BundleError, oracle_kind
+from commons.privacy_policy import Policy, load_policy
+from commons.residency import ResidencyRefused, check_region, forbidden_fields
 from commons.token_keys import SigningKey
 from commons.tokens import SCOPE_DECIDE, SCOPE_METRICS
 
@@ -174,7 +178,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
                central_timeout_s: float = 1.0,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
                audit_key: SigningKey | None = None,
-               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> Starlette:
+               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, region: str | None = None,
+               policy: Policy | None = None) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -194,6 +199,10 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         audit_key: signs the decision log's checkpoints (every ``checkpoint_every`` lines and
             when the pod stops); None still chains the log but leaves checkpoints unsigned
             (logged as a warning).
+        region: the pod's storage region (``eu``, ``us``); a record holding a field the privacy
+            policy does not allow there is refused (451, counted as ``residency``) before it is
+            decided or logged. None: no residency check.
+        policy: the privacy policy for ``region`` (default the repository's).
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -205,13 +214,18 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             ``shadow_rate`` or ``central_url`` is invalid (see :class:`serving.router.Router`), or the central URL
             answers but is not a central pod of this decision
             (:class:`serving.router.CentralMismatch`), or ``auth`` names a JWKS that cannot be
-            read or holds no key, or a blank issuer (see :class:`serving.auth.TokenVerifier`).
+            read or holds no key, or a blank issuer (see :class:`serving.auth.TokenVerifier`),
+            or ``region`` is one the privacy policy does not name.
+        PolicyError: the privacy policy cannot be read.
     """
     if threads < 1 or max_body_bytes < 1:
         raise ValueError(f"threads and max_body_bytes must be at least 1, got {threads} and "
                          f"{max_body_bytes}")
     if checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
+    if region is not None:
+        policy = policy or load_policy()
+        check_region(region, policy)
     verifier = TokenVerifier(auth) if auth is not None else None
     model = load_model(deploy_dir, threads)
     # The model has checked the contract against the manifest's inputs (and the graph, if any).
@@ -303,6 +317,15 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         if errors:
             metrics.rejected.labels("contract").inc()
             return _unprocessable("records break the feature contract", errors)
+        if region is not None:
+            held = [(i, f) for i, rec in enumerate(records) for f in forbidden_fields(rec, region, policy)]
+            if held:
+                # Refused whole and before routing: nothing a region may not hold is decided or logged.
+                metrics.rejected.labels("residency").inc()
+                return error_response(ResidencyRefused(
+                    f"this pod's region {region!r} may not hold field(s) "
+                    f"{', '.join(sorted({f for _, f in held}))} (privacy policy)"),
+                    errors=[FieldError(i, f, f"not allowed in region {region!r}").to_dict() for i, f in held])
 
         at = datetime.now(timezone.utc)
         routed = await run_in_threadpool(router.decide, records)

@@ -9,7 +9,8 @@ Series:
     ``central_errors_total{decision}``             failed consultations of the central model
     ``rejected_requests_total{reason}``            refused requests (``unknown_decision``,
                                                    ``malformed_json``, ``invalid_batch``,
-                                                   ``contract``; with tokens required also
+                                                   ``contract``; with a region also
+                                                   ``residency``; with tokens required also
                                                    ``token_missing``, ``token_expired``, … as
                                                    :mod:`serving.auth` names them)
     ``shadow_comparisons_total{decision,agree}``   shadow pairs scored, by edge/central agreement

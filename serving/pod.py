@@ -13,19 +13,20 @@ from pathlib import Path
 import uvicorn
 
 from commons.manifest import BundleError
+from commons.privacy_policy import PolicyError
 from commons.token_keys import SigningKey
 
 from .app import DEFAULT_MAX_BODY_BYTES, create_app
 from .auth import PodAuth
 
-START_REFUSALS = (BundleError, ValueError)
+START_REFUSALS = (BundleError, ValueError, PolicyError)
 """What :func:`run_pod` raises when the pod must not start; callers print it as one line."""
 
 
 def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url: str | None = None,
             shadow_rate: float = 0.0, decision_log_dir: Path, threads: int = 1,
             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
-            audit_key: SigningKey | None = None) -> None:
+            audit_key: SigningKey | None = None, region: str | None = None) -> None:
     """Serve ``deploy_dir`` on ``host:port`` until interrupted (SIGINT/SIGTERM).
 
     Args:
@@ -40,17 +41,21 @@ def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url
         auth: JWKS and issuer every decision and ``/metrics`` request's token is checked against;
             None leaves the pod open (and says so in a warning).
         audit_key: signs the decision log's checkpoints; None leaves them unsigned (warned).
+        region: the pod's storage region; records holding a field the privacy policy does not
+            allow there are refused (451). None: no residency check.
 
     Raises:
         BundleError: the bundle or its release file fails verification or cannot be read.
         ValueError: ``port`` is outside 1-65535; ``shadow_rate``, ``central_url``, ``threads``
             or ``max_body_bytes`` is invalid, the central URL is not a central pod of this
-            decision, or the JWKS cannot be read (see :func:`serving.app.create_app`).
+            decision, or the JWKS cannot be read, or the region is unknown (see
+            :func:`serving.app.create_app`).
+        PolicyError: the privacy policy cannot be read.
     """
     # Checked here, not left to the socket layer: it silently binds 70000 as 4464 (mod 65536).
     if not 1 <= port <= 65535:
         raise ValueError(f"port must be 1-65535, got {port}")
     app = create_app(deploy_dir, central_url=central_url, shadow_rate=shadow_rate,
                      decision_log_dir=decision_log_dir, threads=threads, max_body_bytes=max_body_bytes,
-                     auth=auth, audit_key=audit_key)
+                     auth=auth, audit_key=audit_key, region=region)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -43,14 +43,19 @@ def test_the_asset_graph_is_what_the_docs_name(tmp_path, data_dir):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     shared = {"raw_harvest", "raw_reviews", "raw_pushed", "scrubbed_signals", "validated_signals", "signal_history",
-              "price_history", "replay_harvest", "divergence_report"}
+              "price_history", "replay_harvest", "divergence_report", "retention"}
     decisions = {f"{name}/{stage}" for name in ("negative_review", "price_spike", "urgent_inventory")
                  for stage in STAGES}
     assert keys == shared | decisions
     central = graph.get(dg.AssetKey(["price_spike", "central_bundle"]))
     assert {k.to_user_string() for k in central.parent_keys} == {"price_spike/teacher_model"}
     checks = {key.name for key in graph.asset_check_keys}
-    assert checks == {"books_expectations", "reviews_expectations", "rows_conserved"}
+    assert checks == {"books_expectations", "reviews_expectations", "rows_conserved", "no_rows_past_retention"}
+    # Retention deletes data: its own job and a schedule that is off until an operator turns it on.
+    assert "retention" not in {k.to_user_string() for k in defs.resolve_job_def("edge_insights_job").asset_layer
+                               .executable_asset_keys}
+    schedule = defs.resolve_schedule_def("retention_schedule")
+    assert schedule.job_name == "retention_job" and schedule.default_status == dg.DefaultScheduleStatus.STOPPED
 
 
 def test_only_the_roots_read_the_environment():

@@ -1,0 +1,97 @@
+"""Erasure on request: every stored trace of one subject, across every store of a state folder.
+
+A subject is a value of a key the data carries: ``product_id`` or ``source``. (Reviewers have no
+key to erase by: their names are replaced with ``<USER>`` before anything is stored.) Warehouse
+rows go by that column (quarantine also by the record it kept); staging and inbox JSON-lines
+files are rewritten without the subject's lines; decision logs are rebuilt without them
+(:func:`commons.chain_retention.erase_lines`: a tombstone would keep the identifier). The control
+audit log records the request, the counts and each rebuilt log's old and new head; it names the
+subject, as an erasure register must.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .chain_retention import erase_lines
+from .control_audit import ControlAudit
+from .privacy_policy import Policy
+from .retention import StoreFolders, chain_folders, plain_files
+from .token_keys import SigningKey
+from .warehouse import TABLE_COLUMNS, PrivacyTables, Warehouse
+
+KEYS = ("product_id", "source")
+
+
+def _line_matches(raw: str, key: str, value: str) -> bool:
+    try:
+        row = json.loads(raw)
+    except ValueError:
+        return value in raw  # not JSON: erase on sight rather than keep something unreadable
+    # The key itself, or the value as a whole JSON string anywhere (a nested copy of the record).
+    return isinstance(row, dict) and (row.get(key) == value or json.dumps(value) in json.dumps(row))
+
+
+def _erase_file(path: Path, key: str, value: str) -> int:
+    """Rewrite one JSON-lines file without the subject's lines (through a rename); returns how
+    many lines went. A file that is not UTF-8 text and names the subject is deleted whole."""
+    raw = path.read_bytes()
+    if value.encode("utf-8") not in raw:
+        return 0
+    try:
+        lines = raw.decode("utf-8").splitlines(keepends=True)
+    except UnicodeDecodeError:
+        path.unlink()
+        return 1
+    kept = [line for line in lines if not (line.strip() and _line_matches(line, key, value))]
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text("".join(kept), encoding="utf-8")
+    os.replace(partial, path)
+    return len(lines) - len(kept)
+
+
+def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str, value: str,
+          audit: ControlAudit | None, signing_key: SigningKey | None) -> dict[str, int]:
+    """Remove every trace of ``key = value`` (``key`` one of :data:`KEYS`); returns rows, lines or
+    files removed per store, and records the erasure in ``audit`` (when given).
+
+    Raises:
+        ValueError: ``key`` is not one of :data:`KEYS` or ``value`` is blank.
+        OSError: a file cannot be read or written; duckdb.Error: the warehouse cannot be written.
+    """
+    if key not in KEYS or not value.strip():
+        raise ValueError(f"erase by one of {', '.join(KEYS)} with a non-blank value")
+    tables, counts, chains = PrivacyTables(warehouse), {}, []
+    for store in policy.stores.values():
+        if store.kind == "table":
+            counts[store.name] = tables.erase(store.name, key, value) if key in TABLE_COLUMNS[store.name] else 0
+        elif store.kind == "files":
+            counts[store.name] = sum(_erase_file(p, key, value) for p in plain_files(folders.files[store.name]))
+        else:
+            done = [erase_lines(f, lambda r: r.get(key) == value, signing_key)
+                    for f in chain_folders(folders.chains[store.name])]
+            chains += [{"folder": str(d.folder), "removed": d.removed, "old_head": d.old_head,
+                        "new_head": d.new_head} for d in done if d.lines]
+            counts[store.name] = sum(d.lines for d in done)
+    if any(counts.get(s.name) for s in policy.stores.values() if s.kind == "table"):
+        warehouse.compact()  # deleted rows' bytes must leave the file too
+    if audit is not None:
+        audit.record("erasure", key=key, value=value, removed=counts, chains=chains)
+    return counts
+
+
+def traces(policy: Policy, warehouse: Warehouse, folders: StoreFolders, value: str) -> dict[str, Any]:
+    """Where ``value`` still appears: rows per table (any column, as text), and the files of the
+    file and chain stores whose bytes hold it. Empty lists and zeros after a complete erasure."""
+    tables = PrivacyTables(warehouse)
+    found: dict[str, Any] = {}
+    for store in policy.stores.values():
+        if store.kind == "table":
+            found[store.name] = tables.mentions(store.name, value)
+        else:
+            root = folders.files[store.name] if store.kind == "files" else folders.chains[store.name]
+            found[store.name] = [str(p) for p in plain_files(root) if value.encode("utf-8") in p.read_bytes()]
+    return found

@@ -1,0 +1,99 @@
+"""The privacy policy: retention, purpose and residency of every store (``privacy_policy.toml``).
+
+The policy is a versioned file beside this module, read here only; retention
+(:mod:`commons.retention`), erasure (:mod:`commons.erasure`), the privacy report and pods started
+with a region (:mod:`commons.residency`) all take a :class:`Policy`, so a test can hand in its own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from commons.errors import EdgeInsightsError
+
+POLICY_PATH = Path(__file__).with_name("privacy_policy.toml")
+KINDS = ("table", "files", "chain")
+ACTIONS = ("delete", "aggregate")
+
+
+class PolicyError(EdgeInsightsError):
+    """The policy file cannot be read or says something the pipeline cannot apply."""
+
+
+@dataclass(frozen=True)
+class StorePolicy:
+    """One store's rule (see the policy file's header for the meaning of each key)."""
+
+    name: str
+    kind: str
+    time: str
+    retention_days: int | None
+    action: str
+    purpose: str
+    why: str
+    regions: tuple[str, ...]
+    aggregate_into: str | None = None
+
+    def cutoff(self, now: datetime) -> datetime | None:
+        """Rows older than this are past policy; None when the store is not time-bound."""
+        return None if self.retention_days is None else now - timedelta(days=self.retention_days)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole policy: stores by name, the central store's region, field residency."""
+
+    version: int
+    central_region: str
+    stores: dict[str, StorePolicy]
+    fields: dict[str, tuple[str, ...]]
+
+    def store(self, name: str) -> StorePolicy:
+        """The rule of store ``name``. Raises PolicyError when the policy does not name it."""
+        try:
+            return self.stores[name]
+        except KeyError:
+            raise PolicyError(f"the privacy policy names no store {name!r}") from None
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region the policy names."""
+        found = {self.central_region} | {r for s in self.stores.values() for r in s.regions}
+        return tuple(sorted(found | {r for rs in self.fields.values() for r in rs}))
+
+
+def _store(name: str, raw: dict[str, Any]) -> StorePolicy:
+    kind, action, time = raw.get("kind"), raw.get("action", "delete"), raw.get("time", "")
+    days = raw.get("retention_days")
+    if kind not in KINDS or action not in ACTIONS:
+        raise PolicyError(f"store {name!r}: kind must be one of {KINDS} and action one of {ACTIONS}")
+    if bool(time) != (days is not None) or (days is not None and (not isinstance(days, int) or days < 1)):
+        raise PolicyError(f"store {name!r}: a time-bound store needs `time` and retention_days ≥ 1, "
+                          "a store without `time` no retention_days")
+    if action == "aggregate" and not raw.get("aggregate_into"):
+        raise PolicyError(f"store {name!r}: action aggregate needs aggregate_into")
+    if not raw.get("purpose") or not raw.get("why") or not raw.get("regions"):
+        raise PolicyError(f"store {name!r}: purpose, why and regions are required")
+    return StorePolicy(name=name, kind=kind, time=time, retention_days=days, action=action,
+                       purpose=raw["purpose"], why=raw["why"], regions=tuple(raw["regions"]),
+                       aggregate_into=raw.get("aggregate_into"))
+
+
+def load_policy(path: Path = POLICY_PATH) -> Policy:
+    """Read and check a policy file (default: the repository's).
+
+    Raises:
+        PolicyError: the file is missing, not TOML, or a store's rule is incomplete.
+    """
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise PolicyError(f"cannot read privacy policy {path}: {err}") from None
+    stores = {name: _store(name, body) for name, body in raw.get("stores", {}).items()}
+    fields = {name: tuple(regions) for name, regions in raw.get("fields", {}).items()}
+    return Policy(version=int(raw.get("version", 1)), central_region=str(raw.get("central_region", "")),
+                  stores=stores, fields=fields)

@@ -1,0 +1,69 @@
+"""What is held, where and until when: the rows of ``edge-insights privacy report``.
+
+One row per store of the policy: its kind and location, its region(s), how many rows (tables),
+files (folders) or day files and lines (chained logs) it holds, its oldest item, and the date
+that oldest item leaves by policy (the oldest item's time plus the retention period).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+
+from .chain_retention import file_day
+from .chain_writer import log_files
+from .privacy_policy import Policy
+from .retention import StoreFolders, chain_folders, plain_files
+from .warehouse import PrivacyTables, Warehouse
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One store as held: ``count`` rows/files, ``lines`` (chains), ``oldest`` and ``until``
+    (``YYYY-MM-DD HH:MM UTC`` or None), ``retention`` in words."""
+
+    store: str
+    kind: str
+    where: str
+    regions: str
+    count: int
+    lines: int | None
+    oldest: str | None
+    until: str | None
+    retention: str
+    purpose: str
+
+    def to_dict(self) -> dict:
+        """The row as a plain dict (``privacy report --json``)."""
+        return asdict(self)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else None
+
+
+def holdings(policy: Policy, warehouse: Warehouse, folders: StoreFolders) -> list[Holding]:
+    """The privacy report's rows, in policy order."""
+    tables, rows = PrivacyTables(warehouse), []
+    for store in policy.stores.values():
+        lines, oldest = None, None
+        if store.kind == "table":
+            count, oldest = tables.held(store.name, store.time or None)
+            where = f"warehouse:{store.name}"
+        elif store.kind == "files":
+            files = plain_files(folders.files[store.name])
+            count, where = len(files), str(folders.files[store.name])
+            oldest = min((datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) for p in files), default=None)
+        else:
+            files = [p for f in chain_folders(folders.chains[store.name]) for p in log_files(f)]
+            count, where = len(files), str(folders.chains[store.name])
+            lines = sum(p.read_bytes().count(b"\n") for p in files)
+            days = [d for p in files if (d := file_day(p))]
+            oldest = datetime.combine(min(days), datetime.min.time(), timezone.utc) if days else None
+        until = oldest + timedelta(days=store.retention_days) if oldest and store.retention_days else None
+        rows.append(Holding(store=store.name, kind=store.kind, where=where, regions=", ".join(store.regions),
+                            count=count, lines=lines, oldest=_iso(oldest), until=_iso(until),
+                            retention=(f"{store.retention_days} day{'s' if store.retention_days > 1 else ''}"
+                                       if store.retention_days else "not time-bound"),
+                            purpose=store.purpose))
+    return rows

@@ -1,0 +1,114 @@
+"""Retention: apply the privacy policy's periods to every store of a state folder.
+
+Each store's rows are aged on their own time (``crawled_at``, ``quarantined_at``, a file's
+modification time, a decision-log day file's day) against a reference ``now`` the caller passes
+in, so a drill on historical data can say "as of" any day. Warehouse rows past policy are deleted,
+or folded into a table without personal data first (``action = "aggregate"``); staging and inbox
+files are deleted; decision logs lose whole day files (:mod:`commons.chain_retention`), recorded
+in the control audit log with the anchor ``audit verify`` then accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .chain_retention import expire_days, file_day
+from .chain_writer import log_files
+from .control_audit import ControlAudit
+from .privacy_policy import Policy, StorePolicy
+from .settings import Settings
+from .warehouse import PrivacyTables, Warehouse
+
+
+@dataclass(frozen=True)
+class StoreFolders:
+    """Where the file and chain stores of a state folder live (by policy store name)."""
+
+    files: dict[str, Path]
+    chains: dict[str, Path]
+
+    @classmethod
+    def of(cls, settings: Settings) -> "StoreFolders":
+        """The folders of ``settings``' state folder."""
+        return cls(files={"staging": settings.staging_dir, "inbox": settings.inbox_dir},
+                   chains={"decision_log": settings.decision_log_dir})
+
+
+def plain_files(root: Path) -> list[Path]:
+    """Every file under ``root`` (none when it does not exist), sorted."""
+    return sorted(p for p in Path(root).rglob("*") if p.is_file()) if Path(root).is_dir() else []
+
+
+def chain_folders(root: Path) -> list[Path]:
+    """The chained log folders under a chain store's root (one per decision)."""
+    return sorted({p.parent for p in Path(root).rglob("*.jsonl")}) if Path(root).is_dir() else []
+
+
+def _mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+
+
+def overdue(policy: Policy, warehouse: Warehouse, folders: StoreFolders, now: datetime) -> dict[str, int]:
+    """Rows (tables), files (folders) or day files (chains) older than their policy, per store."""
+    tables, found = PrivacyTables(warehouse), {}
+    for store in policy.stores.values():
+        cutoff = store.cutoff(now)
+        if cutoff is None:
+            continue
+        if store.kind == "table":
+            found[store.name] = tables.overdue(store.name, store.time, cutoff)
+        elif store.kind == "files":
+            found[store.name] = sum(_mtime(p) < cutoff for p in plain_files(folders.files[store.name]))
+        else:
+            found[store.name] = sum(1 for folder in chain_folders(folders.chains[store.name])
+                                    for p in log_files(folder) if (d := file_day(p)) and d < cutoff.date())
+    return found
+
+
+def _apply_table(store: StorePolicy, tables: PrivacyTables, cutoff: datetime, now: datetime) -> dict[str, int]:
+    folded = tables.fold_prices(cutoff, now) if store.action == "aggregate" else 0
+    return {"removed": tables.expire(store.name, store.time, cutoff), "aggregated": folded}
+
+
+def _apply_files(root: Path, cutoff: datetime) -> dict[str, int]:
+    removed = 0
+    for path in plain_files(root):
+        if _mtime(path) < cutoff:
+            path.unlink()
+            removed += 1
+    return {"removed": removed}
+
+
+def apply_retention(policy: Policy, warehouse: Warehouse, folders: StoreFolders, now: datetime,
+                    audit: ControlAudit | None) -> dict[str, Any]:
+    """Remove (or fold) everything past policy as of ``now``; returns per store ``{"removed": rows
+    or files, "aggregated": rows folded}`` (chains: also ``lines`` and ``files``), and records the
+    run in the control audit log (``retention``, with each expired chain's anchor) when ``audit``
+    is given and anything went.
+
+    Raises:
+        OSError: a file cannot be read or removed; duckdb.Error: the warehouse cannot be written.
+    """
+    tables, result, chains = PrivacyTables(warehouse), {}, []
+    for store in policy.stores.values():
+        cutoff = store.cutoff(now)
+        if cutoff is None:
+            continue
+        if store.kind == "table":
+            result[store.name] = _apply_table(store, tables, cutoff, now)
+        elif store.kind == "files":
+            result[store.name] = _apply_files(folders.files[store.name], cutoff)
+        else:
+            expiries = [expire_days(f, cutoff.date()) for f in chain_folders(folders.chains[store.name])]
+            expiries = [e for e in expiries if e.files]
+            chains += [{"store": store.name, "folder": str(e.folder), "files": e.files, "lines": e.lines,
+                        "anchor": e.anchor, "anchor_seq": e.anchor_seq} for e in expiries]
+            result[store.name] = {"removed": sum(e.lines for e in expiries),
+                                  "files": sum(len(e.files) for e in expiries)}
+    if audit is not None and (chains or any(r["removed"] for r in result.values())):
+        audit.record("retention", now=None, as_of=now.isoformat(), policy_version=policy.version,
+                     removed={name: r["removed"] for name, r in result.items()}, chains=chains)
+    return result

@@ -1,0 +1,188 @@
+"""Retention, erasure and the privacy report on a real state folder: warehouse rows, staging and
+inbox files and a pod-style chained decision log, aged against a reference "now"; the result
+checked by counting what is left and by ``edge-insights audit verify`` (exit 0 after retention and
+erasure, 1 when a day file is deleted without the record retention writes)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from commons.control_audit import ControlAudit, read_events
+from commons.erasure import erase, traces
+from commons.privacy_policy import PolicyError, load_policy
+from commons.privacy_report import holdings
+from commons.retention import StoreFolders, apply_retention, overdue
+from commons.settings import Settings
+from commons.token_keys import rotate_keys
+from commons.warehouse import Warehouse, flatten
+from edge_insights.cli import app
+from serving.decision_log import DecisionLog
+from training.divergence import read_decisions
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+GONE, KEPT = "p-gone", "p-kept"
+
+
+def _row(product: str, intake: str, at: datetime, price: str | None = "10.5", text: str | None = None) -> dict:
+    record = {"source": "shop", "url": f"https://shop.example/{product}", "product_id": product,
+              "title": f"Item {product}", "price": price, "currency": "EUR", "crawled_at": at.isoformat(),
+              "content_digest": f"{product}-{intake}-{at:%Y%m%d}", "review_text": [text] if text else None,
+              "provenance": {"crawl_id": "c1"}}
+    return flatten(record, "run-1", intake, f"{at:%Y-%m-%d}")
+
+
+def _decision(product: str, at: datetime) -> dict:
+    return {"ts": at.isoformat(timespec="milliseconds"), "decision": "negative_review", "label": 1, "score": 0.9,
+            "route": "edge", "product_id": product, "signal_digest": f"d-{product}-{at:%j}"}
+
+
+def _age(path: Path, at: datetime) -> None:
+    os.utime(path, (at.timestamp(), at.timestamp()))
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch) -> Settings:
+    """A state folder with, for both products, rows and files inside and outside their policy."""
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
+    settings = Settings(state_dir=tmp_path / "state", data_dir=tmp_path / "data")
+    key = rotate_keys(settings.audit_dir)
+    wh = Warehouse(settings.warehouse_path)
+    rows = [_row(p, "prices", NOW - timedelta(days=d)) for p in (GONE, KEPT) for d in (1200, 1190, 10)]
+    rows += [_row(p, "reviews", NOW - timedelta(days=d), price=None, text=f"fine {p}") for p in (GONE, KEPT)
+             for d in (2000, 5)]
+    wh.append_rows_to_history("run-1", rows)
+    wh.write_signals("scrubbed_signals", "k-old", [r for r in rows if r["intake"] == "prices"])
+    wh.write_quarantine("run-1", "validate", [
+        {"product_id": p, "source": "shop", "reason": "bad", "record_json": json.dumps({"product_id": p}),
+         "quarantined_at": (NOW - timedelta(days=d)).isoformat()} for p in (GONE, KEPT) for d in (200, 3)])
+    wh.write_features("negative_review", "run-1", [{"split": "train", "text": "fine", "label": 0, "product_id": p,
+                                                    "source": "shop"} for p in (GONE, KEPT)])
+    staged = settings.staging_dir / "raw_reviews" / "k-old" / "items.jsonl"
+    staged.parent.mkdir(parents=True)
+    staged.write_text("".join(json.dumps({"product_id": p, "author": "Jane"}) + "\n" for p in (GONE, KEPT)))
+    fresh = settings.inbox_dir / "batch.jsonl"
+    fresh.parent.mkdir(parents=True)
+    fresh.write_text("".join(json.dumps({"product_id": p}) + "\n" for p in (GONE, KEPT)))
+    _age(staged, NOW - timedelta(days=3))
+    _age(fresh, NOW - timedelta(hours=2))
+    log = DecisionLog(settings.decision_log_dir, key, checkpoint_every=3)
+    for days in (500, 450, 20, 1):
+        log.append([_decision(p, NOW - timedelta(days=days)) for p in (GONE, KEPT)])
+    log.close()
+    return settings
+
+
+def _verify(settings: Settings):
+    return CliRunner().invoke(app, ["audit", "verify", str(settings.state_dir)])
+
+
+def test_the_policy_names_every_store_with_a_reason():
+    policy = load_policy()
+    assert {"scrubbed_signals", "validated_signals", "signal_history", "quarantine", "features", "price_monthly",
+            "staging", "inbox", "decision_log"} <= set(policy.stores)
+    assert all(s.purpose and s.why and s.regions for s in policy.stores.values())
+    # The demo trains on price histories from 2024-02-17: as of this session they are inside policy.
+    assert policy.store("signal_history").cutoff(NOW) < datetime(2024, 2, 17, tzinfo=timezone.utc)
+    assert policy.fields["review_text"] == ("eu",)
+
+
+def test_a_policy_without_a_reason_is_refused(tmp_path):
+    bad = tmp_path / "policy.toml"
+    bad.write_text('[stores.x]\nkind = "table"\ntime = "crawled_at"\nretention_days = 3\nregions = ["eu"]\n')
+    with pytest.raises(PolicyError, match="purpose, why and regions"):
+        load_policy(bad)
+
+
+def test_retention_removes_what_is_past_policy_and_audit_verify_still_passes(state):
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    before = overdue(policy, wh, folders, NOW)
+    assert before["signal_history"] == 6 and before["decision_log"] == 2 and before["staging"] == 1
+
+    result = apply_retention(policy, wh, folders, NOW, ControlAudit(state.audit_dir))
+
+    assert result["signal_history"] == {"removed": 6, "aggregated": 4}
+    assert result["quarantine"]["removed"] == 2 and result["staging"]["removed"] == 1
+    assert result["inbox"]["removed"] == 0 and result["decision_log"] == {"removed": 4, "files": 2}
+    assert not any(overdue(policy, wh, folders, NOW).values())
+    monthly = wh.frame("SELECT product_id, sum(observations) AS n FROM price_monthly GROUP BY 1 ORDER BY 1")
+    assert monthly.to_dicts() == [{"product_id": GONE, "n": 2}, {"product_id": KEPT, "n": 2}]
+    assert len(read_decisions(state.decision_log_dir, "negative_review")) == 4
+    event = read_events(state.audit_dir / "control.jsonl")[-1]
+    assert event["action"] == "retention" and event["details"]["chains"][0]["files"] == [
+        f"decisions-{NOW - timedelta(days=500):%Y%m%d}.jsonl", f"decisions-{NOW - timedelta(days=450):%Y%m%d}.jsonl"]
+    done = _verify(state)
+    assert done.exit_code == 0, done.output
+    assert "starts after expired lines" in done.output
+
+
+def test_a_day_file_deleted_without_the_retention_record_is_caught(state):
+    folder = state.decision_log_dir / "negative_review"
+    sorted(folder.glob("*.jsonl"))[0].unlink()
+    done = _verify(state)
+    assert done.exit_code == 1 and "TAMPERED" in done.output and "deleted" in done.output
+
+
+def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    apply_retention(policy, wh, folders, NOW, ControlAudit(state.audit_dir))  # price_monthly holds it too
+    assert any(traces(policy, wh, folders, GONE).values())
+
+    done = CliRunner().invoke(app, ["erase", "--product", GONE])
+
+    assert done.exit_code == 0, done.output
+    left = traces(policy, wh, folders, GONE)
+    assert not any(left.values()), left
+    # Not even in the warehouse file's freed blocks: it is rewritten after the deletes.
+    assert GONE.encode() not in state.warehouse_path.read_bytes()
+    assert all(traces(policy, wh, folders, KEPT)[s] for s in ("signal_history", "price_monthly", "features",
+                                                              "inbox", "decision_log"))
+    assert [r["product_id"] for r in read_decisions(state.decision_log_dir, "negative_review")] == [KEPT, KEPT]
+    event = read_events(state.audit_dir / "control.jsonl")[-1]
+    assert event["action"] == "erasure" and event["details"]["value"] == GONE
+    assert event["details"]["removed"]["decision_log"] == 2 and event["details"]["removed"]["signal_history"] == 2
+    verified = _verify(state)
+    assert verified.exit_code == 0, verified.output
+
+
+def test_erasure_of_a_whole_log_and_by_source(state):
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    counts = erase(policy, wh, folders, "source", "shop", None, None)
+    assert counts["signal_history"] == 10 and counts["features"] == 2
+    assert wh.frame("SELECT count(*) AS n FROM signal_history")["n"][0] == 0
+    with pytest.raises(ValueError, match="erase by one of"):
+        erase(policy, wh, folders, "author", "Jane", None, None)
+    assert CliRunner().invoke(app, ["erase"]).exit_code == 2
+
+
+def test_the_privacy_report_says_what_is_held_and_until_when(state):
+    rows = {r.store: r for r in holdings(load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state))}
+    history = rows["signal_history"]
+    assert history.count == 10 and history.oldest.startswith(f"{NOW - timedelta(days=2000):%Y-%m-%d}")
+    assert history.until.startswith(f"{NOW - timedelta(days=2000) + timedelta(days=1095):%Y-%m-%d}")
+    assert rows["decision_log"].count == 4 and rows["decision_log"].regions == "eu, us"
+    done = CliRunner().invoke(app, ["privacy", "report", "--json"])
+    assert done.exit_code == 0, done.output
+    assert {json.loads(line)["store"] for line in done.output.splitlines()} >= {"signal_history", "decision_log"}
+
+
+def test_the_demo_summary_prints_the_privacy_totals_and_the_retention_result(state):
+    from rich.console import Console
+
+    from edge_insights.demo import JobOutcome, privacy_summary
+    from edge_insights.report import privacy_table
+
+    retention = JobOutcome(run_id="r", success=True, checks={"no_rows_past_retention": True},
+                           assets={"retention": {"removed_total": 12, "aggregated": 4, "seconds": 0.4}})
+    summary = privacy_summary(state, retention)
+    assert summary["table_rows"] == 10 + 6 + 4 + 2 and summary["files"] == 2
+    assert summary["decision_log"]["files"] == 4 and summary["oldest"]["store"] == "signal_history"
+    console = Console(width=200, record=True)
+    console.print(privacy_table(summary))
+    text = console.export_text()
+    assert "12 removed, 4 folded into price_monthly, no_rows_past_retention passed · 0.4 s" in text
