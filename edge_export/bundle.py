@@ -58,8 +58,13 @@ def _latency(session, tokenizer: PreTrainedTokenizerFast, inputs: Inputs, max_le
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 99))
 
 
+EVAL_BATCH = 64
+"""Examples per ONNX run when the export stage scores a bundle. Dynamic int8 quantises activations
+with a scale taken from each batch, so a score is reproduced only batch for batch."""
+
+
 def onnx_logits(session, tokenizer: PreTrainedTokenizerFast, inputs: Inputs, max_length: int,
-                batch_size: int = 64) -> np.ndarray:
+                batch_size: int = EVAL_BATCH) -> np.ndarray:
     """Logits of an ONNX session over many examples, float32 [n, k]."""
     parts = [ort_logits(session, model_inputs(tokenizer, inputs.take(range(i, min(i + batch_size, len(inputs)))),
                                               max_length))

@@ -32,6 +32,7 @@ import numpy as np
 
 from commons.manifest import oracle_kind
 from commons.warehouse import Warehouse
+from edge_export.bundle import EVAL_BATCH
 from serving.bundle_model import open_bundle
 from serving.inference import EdgeModel, softmax
 from training.calibration import ECE_BINS, expected_calibration_error
@@ -49,7 +50,11 @@ def scored(decision: str) -> dict:
     evaluation, labels = examples_of(warehouse, decision, "eval")
     edge = EdgeModel(STATE / "bundles" / decision / "edge")
     central = open_bundle(STATE / "bundles" / decision / "central")
-    return {"labels": labels, "edge": edge.logits(evaluation.texts, evaluation.numeric),
+    # In the export stage's batches: dynamic int8 scales activations per batch.
+    edge_logits = np.concatenate([edge.logits(part.texts, part.numeric) for part in
+                                  (evaluation.take(range(i, min(i + EVAL_BATCH, len(labels))))
+                                   for i in range(0, len(labels), EVAL_BATCH))])
+    return {"labels": labels, "edge": edge_logits,
             "edge_temperature": edge.temperature, "oracle": oracle_kind(central.manifest),
             "central": central.predict(evaluation.texts, evaluation.numeric)[1]}
 
