@@ -147,7 +147,8 @@ def _check_checkpoint(report: Report, line: _Line, count: int, trusted: dict[str
     if trusted is None:
         report.unchecked += body.get("sig") is not None
         report.unsigned += body.get("sig") is None
-        return None
+        # With no keys to check signatures against, an unsigned checkpoint is still unsigned.
+        return at(UNSIGNED, "checkpoint is not signed") if require_signed and body.get("sig") is None else None
     kind = signature_fault(body, trusted)
     if kind == UNSIGNED:
         report.unsigned += 1

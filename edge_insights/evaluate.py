@@ -53,9 +53,11 @@ def _frame_books(folder: Path) -> pl.DataFrame:
     from crawlers.parsing import parse_book_detail
 
     now = datetime.now(timezone.utc)
+    pages = sorted((folder / "site").glob("catalogue/*/index.html"))
+    if not pages:
+        raise FileNotFoundError(f"no book pages (site/catalogue/*/index.html) in {folder}")
     rows = [{**{k: fields.get(k) for k in ("product_id", "title", "stock_count", "availability")}, "crawled_at": now}
-            for page in sorted((folder / "site").glob("catalogue/*/index.html"))
-            for fields in [parse_book_detail(page.read_text("utf-8"), page.as_uri())]]
+            for page in pages for fields in [parse_book_detail(page.read_text("utf-8"), page.as_uri())]]
     return pl.DataFrame(rows, infer_schema_length=None)
 
 

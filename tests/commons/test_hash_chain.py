@@ -204,6 +204,10 @@ def test_a_writer_without_a_key_still_chains_with_unsigned_checkpoints(keys, tmp
     assert report.fault is None and (report.checkpoints, report.unsigned, report.signed) == (3, 3, 0)
     fault = verify_folder(log, trusted, require_signed=True).fault
     assert (fault.line, fault.kind) == (6, "unsigned")
+    # no keys at hand does not make an unsigned checkpoint acceptable
+    assert verify_folder(log, None).fault is None
+    fault = verify_folder(log, None, require_signed=True).fault
+    assert (fault.line, fault.kind) == (6, "unsigned")
     edit(log)
     assert verify_folder(log, trusted).fault.kind == "edited"
 

@@ -71,3 +71,10 @@ def test_serve_refuses_an_unservable_pod_in_one_line(edge_bundle, state, spoil, 
     result = invoke("serve", *args)
     assert result.exit_code == 2, result.output
     assert result.stderr.splitlines() == [f"refusing to start: {reason.format(deploy=deploy)}"]
+
+
+def test_evaluate_data_without_book_pages_is_a_clear_error(tmp_path):
+    from edge_insights.evaluate import LOADERS
+
+    with pytest.raises(FileNotFoundError, match="no book pages"):
+        LOADERS["urgent_inventory"](tmp_path)
