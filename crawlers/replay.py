@@ -45,12 +45,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
 from crawlers.parsing import parse_book_detail
-from crawlers.static_site import serve_in_thread
+from crawlers.static_site import KeepAliveHandler, serve_in_thread
 
 SERIES_START = datetime(2024, 6, 1, tzinfo=timezone.utc)  # tick 0
 TICK = timedelta(days=1)
@@ -245,39 +243,21 @@ def _availability_p(quote: Quote, *, with_count: bool) -> Callable[[re.Match[str
     return replace
 
 
-class _ReplayHandler(BaseHTTPRequestHandler):
-    """Serves ``/tick/<t>/<path>`` from :attr:`replay`; :func:`serve_replay` binds it.
-
-    Speaks HTTP/1.1 with persistent connections, 404s included, as shop servers do: a crawler's
-    connection pool then reuses its connections instead of paying a TCP handshake per page.
-    Nagle's algorithm is off because headers and body go out in two writes, and Nagle holding
-    the second one until the client's delayed ACK would add ~40 ms to every response.
-    """
+class _ReplayHandler(KeepAliveHandler):
+    """Serves ``/tick/<t>/<path>`` from :attr:`replay`; :func:`serve_replay` binds it."""
 
     replay: MarketReplay
     latency_s: float = 0.0
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         if self.latency_s:
             time.sleep(self.latency_s)
         match = _TICK_URL.match(self.path)
         body = self.replay.render(int(match.group(1)), match.group(2)) if match else None
-        status = 200
         if body is None:
-            status, body = 404, _NOT_FOUND
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-_NOT_FOUND = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1></body></html>"
+            self.send_not_found()
+        else:
+            self.send_body(200, body)
 
 
 @contextmanager
