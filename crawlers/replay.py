@@ -29,6 +29,7 @@ of tick 3; the mirror's relative links keep the crawl inside the tick. Detail pa
 headline price, price table rows and availability rewritten; listing pages and the "recently
 viewed" boxes have each product's price and in/out-of-stock text rewritten. Paths missing from the
 mirror, and anything outside ``/tick/<t>/``, are 404 (there is no robots.txt).
+:mod:`crawlers.live_market` serves the same market on a wall clock at stable URLs.
 """
 
 from __future__ import annotations
@@ -155,12 +156,14 @@ class MarketReplay:
                 self.books[path] = Book(path, fields["product_id"], fields["price"],
                                         fields["stock_count"])
         all_series = load_series(data_dir / OBSERVATIONS)
-        asins = sorted(a for a, s in all_series.items()
-                       if s.times[0] <= SERIES_START < s.times[-1])
-        shuffled = random.Random(seed).sample(asins, k=len(asins))
+        self.asins = sorted(a for a, s in all_series.items()
+                            if s.times[0] <= SERIES_START < s.times[-1])
+        shuffled = random.Random(seed).sample(self.asins, k=len(self.asins))
         self.mapping: dict[str, str] = {path: shuffled[i % len(shuffled)]
                                         for i, path in enumerate(sorted(self.books))}
-        self.series = {asin: all_series[asin] for asin in set(self.mapping.values())}
+        # Every eligible series, mapped or not: a live market's clones draw on the unmapped ones.
+        self.series = {asin: all_series[asin] for asin in self.asins}
+        self._ratios: dict[tuple[str, int], Decimal] = {}
 
     @staticmethod
     def timestamp(tick: int) -> datetime:
@@ -173,30 +176,66 @@ class MarketReplay:
             raise ValueError(f"tick must be >= 0, got {tick}")
         return SERIES_START + tick * TICK
 
-    def ratio(self, path: str, tick: int) -> Decimal:
-        """``series_t / series_0`` of the book at ``path`` (exact decimal quotient)."""
-        series = self.series[self.mapping[path]]
-        return Decimal(series.at(self.timestamp(tick))) / Decimal(series.at(SERIES_START))
+    def ratio(self, asin: str, tick: int) -> Decimal:
+        """``series_t / series_0`` of the series ``asin`` (exact decimal quotient).
+
+        Raises:
+            KeyError: ``asin`` is not an eligible series (:attr:`asins`).
+            ValueError: negative tick.
+        """
+        key = (asin, tick)
+        if key not in self._ratios:
+            # Memoised: every book and clone on a series divides by the same prices at each tick.
+            series = self.series[asin]
+            self._ratios[key] = (Decimal(series.at(self.timestamp(tick)))
+                                 / Decimal(series.at(SERIES_START)))
+        return self._ratios[key]
 
     def quote(self, path: str, tick: int) -> Quote:
         """Price and stock of the book at ``path`` at ``tick``.
 
         Raises:
             KeyError: ``path`` is not a book of the mirror.
+            ValueError: negative tick.
         """
-        book, ratio = self.books[path], self.ratio(path, tick)
-        price = (book.base_price * ratio).quantize(PENNY, ROUND_HALF_UP)
-        restocked = tick - tick % RESTOCK_DAYS
-        sold = sum(book.base_stock / DAYS_OF_SUPPLY / self.ratio(path, day) for day in range(restocked + 1, tick + 1))
-        units = max(0, int((Decimal(book.base_stock) - sold).to_integral_value(ROUND_HALF_UP)))
-        return Quote(price, units or None)
+        return next(self.quotes(self.books[path], self.mapping[path], tick, tick + 1))
+
+    def quotes(self, book: Book, asin: str, start: int, stop: int) -> Iterator[Quote]:
+        """Quotes of ``book`` priced by the series ``asin`` at ticks ``start, …, stop - 1``.
+
+        A mirror book's own quotes take its mapped ASIN (:meth:`quote`); another eligible ASIN
+        prices a copy of the book on another series. One pass from the restock at or before
+        ``start``, so a run of ticks costs about one tick each.
+
+        Raises:
+            KeyError: ``asin`` is not an eligible series (:attr:`asins`).
+            ValueError: negative ``start``.
+        """
+        if start < 0:
+            raise ValueError(f"tick must be >= 0, got {start}")
+        sold: Decimal | int = 0
+        for tick in range(start - start % RESTOCK_DAYS, stop):
+            ratio = self.ratio(asin, tick)
+            # The running sum adds day by day in the order sum() would: the same Decimal roundings.
+            sold = 0 if tick % RESTOCK_DAYS == 0 else sold + book.base_stock / DAYS_OF_SUPPLY / ratio
+            if tick >= start:
+                price = (book.base_price * ratio).quantize(PENNY, ROUND_HALF_UP)
+                units = max(0, int((Decimal(book.base_stock) - sold).to_integral_value(ROUND_HALF_UP)))
+                yield Quote(price, units or None)
 
     def prices(self, tick: int) -> dict[str, Decimal]:
         """Product id (UPC) → price in GBP of every book at ``tick``."""
         return {book.product_id: self.quote(path, tick).price for path, book in self.books.items()}
 
-    def render(self, tick: int, path: str) -> bytes | None:
-        """The page at mirror ``path`` as the shop shows it at ``tick`` (UTF-8), None if absent."""
+    def render(self, tick: int, path: str, main: Quote | None = None) -> bytes | None:
+        """The page at mirror ``path`` as the shop shows it at ``tick`` (UTF-8), None if absent.
+
+        Args:
+            tick: the tick whose quotes the page shows.
+            path: mirror path of the page.
+            main: on a detail page, the quote its product shows instead of the book's own at
+                ``tick`` (a live market's clone of the book shows its own series' quote).
+        """
         html = self.files.get(path)
         if html is None:
             return None
@@ -212,9 +251,9 @@ class MarketReplay:
             return _STOCK_P.sub(_availability_p(quote, with_count=False), text)
 
         if path in self.books:
-            quote = self.quote(path, tick)
-            main = html.index('class="col-sm-6 product_main"')
-            head, tail = html[:main], html[main:]
+            quote = main if main is not None else self.quote(path, tick)
+            split = html.index('class="col-sm-6 product_main"')
+            head, tail = html[:split], html[split:]
             tail = _PRICE.sub(rf"\g<1>£{quote.price}\g<2>", tail, count=1)
             tail = _STOCK_P.sub(_availability_p(quote, with_count=True), tail, count=1)
             tail = _TABLE_PRICE.sub(rf"\g<1>£{quote.price}\g<2>", tail)
