@@ -50,9 +50,14 @@ FEATURES_DDL = ("run_id VARCHAR, decision VARCHAR, split VARCHAR, text VARCHAR, 
 FEATURE_COLUMNS = [c.split()[0] for c in FEATURES_DDL.split(",")]
 PRICE_MONTHLY_DDL = ("product_id VARCHAR, source VARCHAR, currency VARCHAR, month DATE, observations BIGINT, "
                      "min_price DECIMAL(18, 4), max_price DECIMAL(18, 4), mean_price DOUBLE, folded_at TIMESTAMPTZ")
+INSIGHTS_DDL = ("insight_id VARCHAR PRIMARY KEY, decision VARCHAR, label VARCHAR, score DOUBLE, route VARCHAR, "
+                "alert BOOLEAN, product_id VARCHAR, url VARCHAR, kind VARCHAR, before VARCHAR, after VARCHAR, "
+                "changed_at TIMESTAMPTZ, decided_at TIMESTAMPTZ, published_at TIMESTAMPTZ, model_version VARCHAR, "
+                "bundle_sha256 VARCHAR, signal_digest VARCHAR")
+INSIGHT_COLUMNS = [c.split()[0] for c in INSIGHTS_DDL.split(",")]
 TABLE_COLUMNS = {
     **{t: SIGNAL_COLUMNS for t in ("scrubbed_signals", "validated_signals", "signal_history")},
-    "quarantine": QUARANTINE_COLUMNS, "features": FEATURE_COLUMNS,
+    "quarantine": QUARANTINE_COLUMNS, "features": FEATURE_COLUMNS, "insights": INSIGHT_COLUMNS,
     "price_monthly": [c.split()[0] for c in PRICE_MONTHLY_DDL.replace("DECIMAL(18, 4)", "DECIMAL").split(",")],
 }
 """Every table and its columns: the only names retention, erasure and the privacy report may put
@@ -139,6 +144,7 @@ class Warehouse:
             con.execute(f"CREATE TABLE IF NOT EXISTS quarantine ({QUARANTINE_DDL})")
             con.execute(f"CREATE TABLE IF NOT EXISTS features ({FEATURES_DDL})")
             con.execute(f"CREATE TABLE IF NOT EXISTS price_monthly ({PRICE_MONTHLY_DDL})")
+            con.execute(f"CREATE TABLE IF NOT EXISTS insights ({INSIGHTS_DDL})")
             yield con
         finally:
             con.close()
@@ -204,6 +210,22 @@ class Warehouse:
         """)
         after = con.execute("SELECT count(*) FROM signal_history").fetchall()[0][0]
         return after - before, after
+
+    def append_insights(self, rows: list[dict[str, Any]]) -> int:
+        """Insert live-loop insights (:data:`INSIGHT_COLUMNS`; ``before``/``after`` as JSON text);
+        an ``insight_id`` already stored is skipped. Returns how many were added."""
+        if not rows:
+            return 0
+        frame = pl.DataFrame([{c: r.get(c) for c in INSIGHT_COLUMNS} for r in rows],
+                             schema={**{c: _TEXT for c in INSIGHT_COLUMNS}, "score": pl.Float64,
+                                     "alert": pl.Boolean})
+        casts = {"changed_at": "TIMESTAMPTZ", "decided_at": "TIMESTAMPTZ", "published_at": "TIMESTAMPTZ"}
+        with self.connect() as con:
+            con.register("raw", frame)
+            before = con.execute("SELECT count(*) FROM insights").fetchall()[0][0]
+            con.execute(f"INSERT INTO insights SELECT {_select(INSIGHT_COLUMNS, casts)} FROM raw "
+                        "ON CONFLICT DO NOTHING")
+            return con.execute("SELECT count(*) FROM insights").fetchall()[0][0] - before
 
     def price_at(self, product_id: str, at: str) -> dict[str, Any] | None:
         """The last observed price of ``product_id`` at or before ``at`` (ISO-8601; UTC if naive).

@@ -1,5 +1,6 @@
 """``edge-insights``: the one command line (demo, serve, evaluate, report, ui, crawl, intake,
-token, audit, extract, parse-price, scrub, privacy, erase). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
+token, audit, extract, parse-price, scrub, privacy, erase, and the live loop's watch, market,
+insights, explain). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from rich.console import Console
 
 from commons.settings import Settings, SettingsError
+from edge_insights.live_cli import register as register_live
 from edge_insights.privacy import erase, privacy_app
 from edge_insights.progress import Stages
 
@@ -25,6 +27,7 @@ audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.command("erase")(erase)
+register_live(app)
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
 SLOTS = ("champion", "challenger", "central")
@@ -64,7 +67,8 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
          replay_days: int = typer.Option(30, help="market-replay ticks (simulated days) to crawl into history"),
          history_days: int = typer.Option(0, min=0, help="days of price history to backfill (0 = all)"),
          shadow_rate: float = typer.Option(0.2, min=0.0, max=1.0,
-                                           help="share of edge decisions also scored by the central model")
+                                           help="share of edge decisions also scored by the central model"),
+         live_seconds: float = typer.Option(60.0, min=0.0, help="seconds the live loop runs (0 = skip it)")
          ) -> None:
     """Load history, run the whole job on real input, serve every decision, print a summary."""
     from training.config import PRESETS
@@ -124,12 +128,20 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
     if DRILL_DECISION in served:
         with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
             drill = drift_drill(settings, DRILL_DECISION, review_phases(settings.data_dir))
-    # After serving and the drill, so the decision logs the pods wrote are aged too; cheap (SQL
+    live = None
+    live_decisions = tuple(d for d in ("price_spike", "urgent_inventory") if d in served)
+    if live_seconds and live_decisions:
+        from edge_insights.live_run import run_live_loop
+
+        with stages.stage(f"live loop: accelerated replay → watcher → pods → insight feed ({live_seconds:g} s)"):
+            live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
+                                 decisions=live_decisions)
+    # After serving, the drill and the live loop, so the decision logs the pods wrote are aged too; cheap (SQL
     # deletes, a file walk).
     with stages.stage("retention_job: privacy policy applied"):
         retention = run_job("retention_job", settings)
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
-    summary = summarise(settings, history, job, served, feedback, retention, drill)
+    summary = summarise(settings, history, job, served, feedback, retention, drill, live)
     write_summary(settings, summary)
     print_summary(console, summary)
     console.print("Where to look (`make ui`):", highlight=False)

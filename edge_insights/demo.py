@@ -8,7 +8,8 @@ decision, a central pod (its oracle: teacher or label rule) and an edge pod (cha
 start on loopback and the held-out examples go to the edge pod; (5) ``feedback_job`` measures
 edge-vs-central divergence from the decision logs; (6) the drift drill replays in-distribution,
 then shifted reviews through negative_review's pods and notes when a retrain would be requested;
-(7) ``retention_job`` applies the privacy policy (nothing the demo trains on is past it); (8) a
+(7) the live loop runs for a minute: the accelerated market replay, the watcher revisiting its
+pages, the champion pods deciding each change, insights read off the SSE feed; (8) ``retention_job`` applies the privacy policy (nothing the demo trains on is past it); (9) a
 summary, with the privacy report's totals and the retention result, is printed and written to
 ``<state>/demo_summary.json``.
 """
@@ -206,10 +207,11 @@ def privacy_summary(settings: Settings, retention: JobOutcome | None) -> dict[st
 
 def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcome, served: dict[str, dict],
               feedback: JobOutcome, retention: JobOutcome | None = None,
-              drill: dict[str, Any] | None = None) -> dict[str, Any]:
+              drill: dict[str, Any] | None = None, live: dict[str, Any] | None = None) -> dict[str, Any]:
     """The numbers a user wants after a demo, gathered from asset metadata and the pod runs (and,
     given the retention run, the privacy report's totals and that run's result; given the drift
-    drill, :func:`edge_insights.drift_drill.drift_drill`, its outcome per phase)."""
+    drill, :func:`edge_insights.drift_drill.drift_drill`, its outcome per phase; given the live loop,
+    :func:`edge_insights.live_run.run_live_loop`'s table)."""
     from commons.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
@@ -259,6 +261,7 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
             "decision": drill["decision"], "shadow_rate": drill["shadow_rate"],
             "phases": {phase: {k: outcome[k] for k in ("records", "decisions", "request_after")}
                        for phase, outcome in drill["phases"].items()}},
+        "live": live,
     }
 
 

@@ -65,6 +65,21 @@ def privacy_table(privacy: dict[str, Any]) -> Table:
                           + (f' · {ret["seconds"]:.1f} s' if ret["seconds"] is not None else ""))])
 
 
+def live_table(live: dict[str, Any]) -> Table:
+    """The live loop's insights by decision, route and latency percentiles."""
+    title = (f"Live loop ({live['duration_s']:g} s, {live['products']} products, one replay day per "
+             f"{live['seconds_per_tick']:g} s, {live['rate']:g} requests/s, {live['policy']} revisits)")
+    table = Table(title=title, title_justify="left")
+    for col in ("decision", "insights", "alerts", "edge/central/fallback", "harvest→insight p50/p99 ms",
+                "change→insight mean/p90 s"):
+        table.add_column(col)
+    for name, d in live["decisions"].items():
+        r, h, c = d["routes"], d["harvest_to_insight_ms"], d["change_to_insight_s"]
+        table.add_row(name, str(d["insights"]), str(d["alerts"]), f'{r["edge"]}/{r["central"]}/{r["fallback"]}',
+                      f'{h["p50"]:.0f} / {h["p99"]:.0f}', f'{c["mean"]:.2f} / {c["p90"]:.2f}')
+    return table
+
+
 def print_summary(console: Console, s: dict[str, Any]) -> None:
     """Print the summary as a few small tables."""
     crawl = s["crawl"]
@@ -111,6 +126,8 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
                              "every 20 decisions)", [
             (phase, f'retrain requested after {o["request_after"]} decisions' if o["request_after"] is not None
              else f'no retrain over {o["decisions"]} decisions') for phase, o in drill["phases"].items()]))
+    if s.get("live"):
+        console.print(live_table(s["live"]))
     if s.get("privacy"):
         console.print(privacy_table(s["privacy"]))
     console.print(f"summary written to demo_summary.json · Dagster run {s['dagster_run_id']}")

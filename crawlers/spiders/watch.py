@@ -1,0 +1,151 @@
+"""WatchSpider: revisits product pages for ever, as a revisit policy chooses, with conditional GETs.
+
+The batch crawl walks a shop once; the live loop watches it. The spider reads the shop's
+``sitemap.txt`` (one product URL a line), registers every URL with its ``policy``, then asks the
+policy for the next URL at ``rate`` requests per second and fetches it with ``If-None-Match`` set
+to the page's last ETag. Each outcome goes to one of the owner's callbacks, in the reactor thread:
+
+- ``on_page(url, record, etag, received_at)``: a 200 parsed and normalised exactly as the batch
+  crawl does it (:func:`crawlers.parsing.parse_book_detail`, :func:`crawlers.pipelines.normalise`);
+  ``record`` is ``SignalRecord.to_dict()``;
+- ``on_unchanged(url, received_at)``: a 304 (the page is as last seen);
+- ``on_failure(url, reason, http_status)``: anything else, with the batch crawl's quarantine
+  reasons (``http_<status>``, ``parse_error: …``, ``timeout``, …).
+
+``received_at`` is epoch seconds when the response reached the spider: where harvest → insight
+latency starts. The spider never closes on idle; its owner stops the crawler.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Protocol
+
+import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import Response
+from twisted.internet import task
+from twisted.python.failure import Failure
+
+from commons.record import utcnow
+from crawlers.items import BookPage
+from crawlers.parsing import ParseError, parse_book_detail
+from crawlers.pipelines import normalise
+from crawlers.spiders.base import SignalSpider
+from crawlers.spiders.books import VERSION, failure_reason, response_defect, with_fallback_encoding
+
+
+class RevisitPolicy(Protocol):
+    """What the spider needs of a revisit policy (:mod:`live.revisit` has the real ones)."""
+
+    def add(self, product_id: str, host: str) -> None: ...
+
+    def next(self, now: float) -> str | None: ...
+
+
+class WatchSpider(SignalSpider):
+    """Watch the product pages a sitemap lists.
+
+    Args:
+        sitemap_url: ``…/sitemap.txt`` of the shop (absolute product URLs, one a line).
+        crawl_id: id stamped on every record's provenance.
+        policy: chooses the next URL (keys are URLs); see :class:`RevisitPolicy`.
+        rate: requests per second spent on revisits (> 0).
+        etag_of: the last ETag seen for a URL, or None (sent as ``If-None-Match``).
+        on_urls, on_page, on_unchanged, on_failure: the owner's callbacks (module docstring).
+
+    Raises:
+        ValueError: ``rate`` is not positive.
+    """
+
+    name = "watch"
+    source = "books_toscrape"  # the records are the batch crawl's, so their digests match it
+    version = f"{source}@{VERSION}"
+
+    def __init__(self, sitemap_url: str, crawl_id: str, policy: RevisitPolicy, rate: float,
+                 etag_of: Callable[[str], str | None], on_urls: Callable[[list[str]], None],
+                 on_page: Callable[[str, dict[str, Any], str | None, float], None],
+                 on_unchanged: Callable[[str, float], None],
+                 on_failure: Callable[[str, str, int | None], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not rate > 0:
+            raise ValueError(f"rate must be > 0 requests/s, got {rate}")
+        self.sitemap_url, self.crawl_id, self.policy, self.rate = sitemap_url, crawl_id, policy, rate
+        self.etag_of, self.on_urls, self.on_page = etag_of, on_urls, on_page
+        self.on_unchanged, self.on_failure = on_unchanged, on_failure
+        self._loop: task.LoopingCall | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "WatchSpider":
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._keep_open, signal=signals.spider_idle)
+        crawler.signals.connect(spider._stop_loop, signal=signals.spider_closed)
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        yield scrapy.Request(self.sitemap_url, callback=self.parse_sitemap, errback=self._sitemap_failed,
+                             dont_filter=True)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        """Register the listed URLs and start the revisit clock."""
+        if response.status != 200:
+            raise scrapy.exceptions.CloseSpider(f"sitemap answered {response.status}")
+        urls = [line.strip() for line in response.text.splitlines() if line.strip()]
+        self.on_urls(urls)
+        for url in urls:
+            self.policy.add(url, response.urljoin(url).split("/")[2])
+        self._loop = task.LoopingCall(self._revisit)
+        self._loop.start(1.0 / self.rate, now=True)
+        return iter(())
+
+    def _sitemap_failed(self, failure: Failure) -> None:
+        raise scrapy.exceptions.CloseSpider(f"sitemap failed: {failure_reason(failure)}")
+
+    def _revisit(self) -> None:
+        url = self.policy.next(time.time())
+        if url is None:
+            return
+        etag = self.etag_of(url)
+        headers = {"If-None-Match": etag} if etag else {}
+        self.crawler.engine.crawl(scrapy.Request(url, callback=self.parse_page, errback=self._failed,
+                                                 headers=headers, dont_filter=True,
+                                                 meta={"link": url, "handle_httpstatus_list": [304]}))
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        """A revisit's response → exactly one of the three callbacks."""
+        received_at = time.time()
+        link = response.meta["link"]
+        if response.status == 304:
+            self.on_unchanged(link, received_at)
+            return iter(())
+        response = with_fallback_encoding(response)
+        defect = response_defect(response)
+        if defect is not None:
+            self.on_failure(link, defect, response.status)
+            return iter(())
+        try:
+            fields = parse_book_detail(response, response.url)
+            record = normalise(BookPage(url=link, http_status=response.status,
+                                        response_digest=hashlib.sha256(response.body).hexdigest(),
+                                        crawled_at=utcnow(), fields=fields),
+                               source=self.source, crawl_id=self.crawl_id, spider_version=self.version)
+        except (ParseError, ValueError) as exc:
+            self.on_failure(link, f"parse_error: {exc}", response.status)
+            return iter(())
+        etag = response.headers.get(b"ETag")
+        self.on_page(link, record.to_dict(), etag.decode("latin-1") if etag else None, received_at)
+        return iter(())
+
+    def _failed(self, failure: Failure) -> None:
+        self.on_failure(failure.request.meta["link"], failure_reason(failure), None)
+
+    def _keep_open(self, spider: Any) -> None:
+        if self._loop is not None:
+            raise DontCloseSpider
+
+    def _stop_loop(self, spider: Any) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()

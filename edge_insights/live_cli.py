@@ -1,0 +1,148 @@
+"""The live loop's commands: ``watch``, ``market``, ``insights`` and ``explain``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from commons.settings import Settings, SettingsError
+
+console = Console() if sys.stdout.isatty() else Console(width=150)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except (SettingsError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _pods(values: list[str]) -> dict[str, str]:
+    from commons.contracts import CONTRACTS
+
+    pods = {}
+    for value in values:
+        decision, _, url = value.partition("=")
+        if decision not in CONTRACTS or not url.startswith(("http://", "https://")):
+            raise typer.BadParameter(f"expected DECISION=URL with DECISION one of {', '.join(CONTRACTS)}, "
+                                     f"got {value!r}", param_hint="'--pod'")
+        pods[decision] = url.rstrip("/")
+    return pods
+
+
+def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one product URL a line), e.g. the "
+                                                "URL `edge-insights market` prints"),
+          pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod (repeat per decision)"),
+          rate: float = typer.Option(20.0, min=0.01, help="revisit budget, requests per second"),
+          policy: str = typer.Option("learned", help="revisit policy: learned | round-robin"),
+          politeness: float = typer.Option(0.0, min=0.0, help="minimum seconds between two requests to one host"),
+          duration: float = typer.Option(None, min=0.1, help="stop after this many seconds (default: on Ctrl-C)"),
+          feed_port: int = typer.Option(0, min=0, max=65535, help="insight feed port on 127.0.0.1 (0: free)"),
+          cooldown: float = typer.Option(600.0, min=0.0, help="seconds a product is not re-alerted for a decision"),
+          ) -> None:
+    """Watch product pages and turn every change into insights (the live loop).
+
+    Revisits pages under the request budget, captures changes against the last known state,
+    asks the edge pods, and publishes insights at http://127.0.0.1:FEED_PORT/v1/insights/stream
+    (Server-Sent Events). The pods' bearer token, if they need one, comes from the environment
+    variable EDGE_INSIGHTS_POD_TOKEN. Prints a JSON summary at the end.
+    """
+    from live.watcher import POLICIES, Watcher, WatchConfig
+
+    if policy not in POLICIES:
+        raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="'--policy'")
+    settings = _settings().ensure()
+    config = WatchConfig(sitemap_url=sitemap, pods=_pods(pod), state_dir=settings.state_dir,
+                         warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness, duration_s=duration,
+                         feed_port=feed_port, cooldown_s=cooldown, token=os.environ.get("EDGE_INSIGHTS_POD_TOKEN"))
+    watcher = Watcher(config)
+    typer.echo(f"watching {sitemap}; insight feed on http://127.0.0.1:{watcher.feed_port}/v1/insights/stream",
+               err=True)
+    typer.echo(json.dumps(watcher.run(), default=str))
+
+
+def market(seconds_per_tick: float = typer.Option(2.0, min=0.001, help="wall seconds per replay day"),
+           start_tick: int = typer.Option(0, min=0, help="replay day the clock starts at"),
+           products: int = typer.Option(None, min=1, help="products (clones beyond the mirror's books)"),
+           duration: float = typer.Option(None, min=0.1, help="stop after this many seconds"),
+           ) -> None:
+    """Serve the live market replay: stable product URLs whose pages move with real price series."""
+    from crawlers.live_market import LiveMarket, serve_live_market
+    from crawlers.replay import MarketReplay
+
+    settings = _settings()
+    live = LiveMarket(MarketReplay(settings.data_dir), seconds_per_tick=seconds_per_tick, start_tick=start_tick,
+                      n_products=products)
+    with serve_live_market(live) as base:
+        typer.echo(f"live market: {base}sitemap.txt", err=True)
+        deadline = None if duration is None else time.monotonic() + duration
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+
+def insights(decision: str = typer.Option(None, help="only this decision"),
+             since: str = typer.Option(None, help="only insights published at or after this ISO-8601 instant"),
+             alerts: bool = typer.Option(False, help="only alerts"),
+             limit: int = typer.Option(30, min=1, max=1000, help="newest N"),
+             ) -> None:
+    """List recent insights of the live loop as a table (newest last)."""
+    from live.store import LiveStore
+    from live.watcher import store_path
+
+    path = store_path(_settings().state_dir)
+    if not path.exists():
+        typer.echo(f"error: no live store at {path}: run `edge-insights watch` first", err=True)
+        raise typer.Exit(2)
+    where, params = ["1 = 1"], []
+    if decision:
+        where.append("decision = ?")
+        params.append(decision)
+    if since:
+        where.append("published_at >= ?")
+        params.append(since)
+    if alerts:
+        where.append("alert = 1")
+    rows = LiveStore(path).query(f"SELECT * FROM insights WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+                                 (*params, limit))[::-1]
+    table = Table("published", "decision", "label", "score", "route", "alert", "product", "change", "latency ms")
+    for r in rows:
+        change = f"{json.loads(r['before'])} → {json.loads(r['after'])}" if r["kind"] != "review" else "new review"
+        table.add_row(r["published_at"][11:23], r["decision"], r["label"], f"{r['score']:.2f}", r["route"],
+                      "yes" if r["alert"] else "", r["product_id"] or "", f"{r['kind']}: {change}",
+                      f"{(r['published'] - r['received_at']) * 1000:.0f}")
+    console.print(table)
+    console.print(f"{len(rows)} insight(s) shown")
+
+
+def explain(key: str = typer.Argument(..., help="an insight id or a signal digest")) -> None:
+    """Show the exact input the model saw for an insight, rebuilt from the warehouse and digest-checked,
+    with the bundle, the route and the edge and central answers from the decision log."""
+    from live.explain import ExplainError, explain_insight
+
+    settings = _settings()
+    try:
+        report = explain_insight(settings, key)
+    except ExplainError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    console.print_json(json.dumps(report, default=str))
+    if not report["digest_matches"]:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the live loop's commands to the top-level app."""
+    app.command("watch")(watch)
+    app.command("market")(market)
+    app.command("insights")(insights)
+    app.command("explain")(explain)

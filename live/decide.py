@@ -1,0 +1,181 @@
+"""The decider: pending changes → the deployed pods' answers → insights, with alert cooldown.
+
+Every change goes to the edge pod of its decision through the same HTTP API any client uses
+(``POST /v1/decisions/{decision}``), so the pod's contract check and hybrid oracle routing apply
+unchanged: the insight's ``route`` says whether the edge answered or the central oracle did.
+
+Failures lose nothing:
+
+- a 4xx answer (the record breaks the contract, the pod serves another decision, a token is
+  refused) is final: a batch refused as a whole is re-sent record by record, then each refused
+  change is ``failed`` with the pod's reason and quarantined;
+- a 5xx answer, a time-out or a refused connection is retried with exponential backoff
+  (``backoff_s × 2^tries``), and ``failed`` after ``max_tries`` attempts.
+
+Alerts. An insight whose label is its decision's positive label (:data:`ALERT_LABELS`) is an
+alert, unless the same product had an alert for the same decision less than ``cooldown_s`` ago and
+the signal has not moved further since: for price_spike the price differs from the alerted one
+by less than :data:`FURTHER`, for urgent_inventory the stock is not below the alerted level.
+Suppressed alerts are still insights (``alert`` false), so the feed and the warehouse keep every
+decision. A new review is always a new signal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from live.store import Change, LiveStore
+from training.decisions import DECISIONS
+
+#: Decision → the label that raises an alert (each spec's positive label).
+ALERT_LABELS = {name: spec.labels[1] for name, spec in DECISIONS.items()}
+#: Relative price move from the alerted price that counts as "moved further" (5 %).
+FURTHER = 0.05
+BATCH = 32
+
+
+def insight_id(decision: str, digest: str, change: str) -> str:
+    """Stable insight id: sha256 of (decision, signal digest, change id), 32 hex characters."""
+    return hashlib.sha256(f"{decision}\n{digest}\n{change}".encode()).hexdigest()[:32]
+
+
+def moved_further(decision: str, alerted: float | None, now: float | None) -> bool:
+    """Whether a new alert's value goes beyond the last alerted one (see the module docstring)."""
+    if decision == "negative_review" or alerted is None or now is None:
+        return True
+    if decision == "price_spike":
+        return abs(now - alerted) >= FURTHER * abs(alerted)
+    return now < alerted
+
+
+class Decider:
+    """Drains the change stream of a :class:`LiveStore` into insights.
+
+    Args:
+        store: the live store.
+        pods: decision → base URL of its edge pod (``http://127.0.0.1:PORT``).
+        token: a bearer token sent to every pod (pods started with ``--jwks``), or None.
+        cooldown_s: seconds within which a product is not re-alerted for a decision (default 600).
+        timeout_s: per-request time-out, seconds.
+        max_tries: attempts before a retryable failure becomes final.
+        backoff_s: first retry delay, seconds (doubles per try).
+        metrics: optional :class:`live.metrics.LiveMetrics` to count decisions and latencies.
+    """
+
+    def __init__(self, store: LiveStore, pods: dict[str, str], *, token: str | None = None,
+                 cooldown_s: float = 600.0, timeout_s: float = 5.0, max_tries: int = 5, backoff_s: float = 0.5,
+                 metrics: Any = None) -> None:
+        self.store, self.pods, self.cooldown_s = store, pods, cooldown_s
+        self.max_tries, self.backoff_s, self.metrics = max_tries, backoff_s, metrics
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(timeout=timeout_s, headers=headers)
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+
+    def run(self, idle_s: float = 0.05) -> None:
+        """Decide until :meth:`stop`; wakes on :attr:`wake` (set by the capture) or every ``idle_s``."""
+        while not self._stop.is_set():
+            self.wake.wait(idle_s)
+            self.wake.clear()
+            while self.step():
+                pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+
+    def drain(self, timeout_s: float) -> int:
+        """Decide until nothing is pending (retries due later included) or ``timeout_s`` passes; returns
+        the changes still pending."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.step():
+                left = self.store.query("SELECT COUNT(*) AS n FROM changes WHERE state = 'pending'")[0]["n"]
+                if not left:
+                    return 0
+                time.sleep(0.05)
+        return self.store.query("SELECT COUNT(*) AS n FROM changes WHERE state = 'pending'")[0]["n"]
+
+    def step(self) -> int:
+        """Decide one batch of due changes; returns how many changes it settled or rescheduled."""
+        changes = self.store.pending(time.time(), limit=BATCH * 4)
+        by_decision: dict[str, list[Change]] = {}
+        for change in changes:
+            by_decision.setdefault(change.decision, []).append(change)
+        for decision, group in by_decision.items():
+            for start in range(0, len(group), BATCH):
+                self._decide(decision, group[start:start + BATCH])
+        return len(changes)
+
+    def _decide(self, decision: str, changes: list[Change]) -> None:
+        url = self.pods.get(decision)
+        if url is None:
+            for change in changes:
+                self.store.fail(change, f"no_pod: no pod serves {decision}")
+            return
+        try:
+            response = self.client.post(f"{url}/v1/decisions/{decision}",
+                                        json={"records": [c.record for c in changes]})
+        except httpx.HTTPError as exc:
+            self._retry(changes, f"pod_unreachable: {type(exc).__name__}")
+            return
+        if response.status_code >= 500:
+            self._retry(changes, f"pod_{response.status_code}")
+            return
+        if response.status_code >= 400:
+            if len(changes) > 1:
+                for change in changes:
+                    self._decide(decision, [change])
+                return
+            self.store.fail(changes[0], f"pod_{response.status_code}: {_reason(response)}")
+            self._count("failed", decision, 1)
+            return
+        answers = response.json()["decisions"]
+        decided_at = datetime.now(timezone.utc).isoformat()
+        insights = [self._insight(change, answer, decided_at) for change, answer in zip(changes, answers)]
+        self.store.publish(insights, [c.change_id for c in changes])
+        if self.metrics is not None:
+            self.metrics.published(insights)
+
+    def _insight(self, change: Change, answer: dict[str, Any], decided_at: str) -> dict[str, Any]:
+        decision = change.decision
+        alert = answer["label"] == ALERT_LABELS.get(decision)
+        value = change.after if isinstance(change.after, (int, float)) else None
+        if alert:
+            last = self.store.last_alert(change.url, decision)
+            if (last is not None and time.time() - last["alerted_at"] < self.cooldown_s
+                    and not moved_further(decision, last["value"], value)):
+                alert = False
+        return {"insight_id": insight_id(decision, answer["signal_digest"], change.change_id),
+                "change_id": change.change_id, "decision": decision, "label": answer["label"],
+                "score": float(answer["score"]), "route": answer["route"], "alert": alert, "alert_value": value,
+                "product_id": change.product_id, "url": change.url, "kind": change.kind, "before": change.before,
+                "after": change.after, "changed_at": change.changed_at, "decided_at": decided_at,
+                "model_version": answer.get("model_version"), "bundle_sha256": answer.get("bundle_sha256"),
+                "signal_digest": answer["signal_digest"], "received_at": change.received_at}
+
+    def _retry(self, changes: list[Change], reason: str) -> None:
+        for change in changes:
+            if change.tries + 1 >= self.max_tries:
+                self.store.fail(change, f"{reason} after {change.tries + 1} tries")
+                self._count("failed", change.decision, 1)
+            else:
+                self.store.retry_later(change, reason, time.time() + self.backoff_s * 2 ** change.tries)
+                self._count("retried", change.decision, 1)
+
+    def _count(self, outcome: str, decision: str, n: int) -> None:
+        if self.metrics is not None:
+            self.metrics.decide_outcome(outcome, decision, n)
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", ""))[:300]
+    except ValueError:
+        return response.text[:300]

@@ -1,0 +1,102 @@
+"""Explain an insight: the exact input its model saw, rebuilt from the warehouse and digest-checked.
+
+The insight (found by ``insight_id`` or ``signal_digest`` in the warehouse's ``insights`` table,
+else in the live store) names its product, decision and the instant of its change. Its input is
+rebuilt from the warehouse alone: the product's observations in ``signal_history`` up to the
+observed record (:mod:`live.history`), windowed as the change capture windows them, and the
+features (the contract's ``feature`` fields) are digested with the pod's own function
+(:func:`serving.contract.signal_digest`). A match proves the rebuilt input is what was decided
+on. The decision log line with that digest adds the bundle, the route and both the edge and the
+central answers (the central one where the case was routed or shadow-scored). A review insight's
+text is read from the warehouse row only for the digest; the report shows its length, not the text.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from commons.contracts import CONTRACTS, PRICE_WINDOW, STOCK_WINDOW, review_text_of
+from commons.errors import EdgeInsightsError
+from commons.settings import Settings
+from commons.warehouse import Warehouse
+from live.history import product_windows
+from live.store import LiveStore
+from live.watcher import store_path
+from serving.contract import signal_digest
+from training.divergence import read_decisions
+
+
+class ExplainError(EdgeInsightsError):
+    """No insight with that key, or nothing in the warehouse to rebuild it from."""
+
+
+def _window(values: list[float], length: int) -> list[float]:
+    newest = values[::-1]
+    return (newest + [newest[-1]] * length)[:length]
+
+
+def _find(settings: Settings, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(insight, observed signal record) for an insight id or signal digest."""
+    path = store_path(settings.state_dir)
+    if not path.exists():
+        raise ExplainError(f"no live store at {path}: nothing has been watched in this state folder")
+    store = LiveStore(path)
+    rows = store.query("SELECT i.*, c.signal FROM insights i JOIN changes c USING (change_id) "
+                       "WHERE i.insight_id = ? OR i.signal_digest = ? ORDER BY i.seq DESC LIMIT 1", (key, key))
+    if not rows:
+        raise ExplainError(f"no insight with id or signal digest {key!r}")
+    row = rows[0]
+    return row, json.loads(row.pop("signal"))
+
+
+def rebuild_features(settings: Settings, decision: str, signal: dict[str, Any]) -> dict[str, Any]:
+    """The features of ``decision`` for the observed ``signal``, from the warehouse's history.
+
+    Raises:
+        ExplainError: the warehouse holds no observation of the product up to the signal.
+    """
+    if decision == "negative_review":
+        rows = Warehouse(settings.warehouse_path).frame(
+            "SELECT review_text FROM signal_history WHERE content_digest = ? LIMIT 1", [signal["content_digest"]])
+        if rows.is_empty():
+            raise ExplainError(f"the warehouse holds no review row with digest {signal['content_digest']}")
+        return {"review_text": review_text_of({"review_text": rows["review_text"][0]})}
+    windows = product_windows(settings.warehouse_path, until=signal["crawled_at"], product_id=signal["product_id"])
+    if signal["product_id"] not in windows:
+        raise ExplainError(f"the warehouse holds no observation of product {signal['product_id']!r}; "
+                           "the watcher flushes every few seconds: try again after it stops")
+    prices, stocks = windows[signal["product_id"]]
+    if decision == "price_spike":
+        return {"title": signal["title"], "prices": _window(prices, PRICE_WINDOW)}
+    return {"title": signal["title"], "stock_counts": _window(stocks, STOCK_WINDOW)}
+
+
+def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
+    """Everything known about one insight (module docstring); ``digest_matches`` says if the rebuild holds.
+
+    Raises:
+        ExplainError: unknown key, or nothing to rebuild from.
+    """
+    insight, signal = _find(settings, key)
+    decision = insight["decision"]
+    features = rebuild_features(settings, decision, signal)
+    features = {k: v for k, v in features.items() if CONTRACTS[decision]["fields"][k]["role"] == "feature"}
+    digest = signal_digest(features)
+    logged = [row for row in read_decisions(settings.decision_log_dir, decision)
+              if row.get("signal_digest") == insight["signal_digest"]]
+    answer = logged[-1] if logged else {}
+    shown = dict(features)
+    if "review_text" in shown:
+        shown["review_text"] = f"<{len(shown['review_text'])} characters, held in the warehouse only>"
+    return {
+        "insight_id": insight["insight_id"], "decision": decision, "label": insight["label"],
+        "score": insight["score"], "route": insight["route"], "product_id": insight["product_id"],
+        "url": insight["url"], "changed_at": insight["changed_at"], "model_version": insight["model_version"],
+        "bundle_sha256": insight["bundle_sha256"], "features": shown, "signal_digest": insight["signal_digest"],
+        "rebuilt_digest": digest, "digest_matches": digest == insight["signal_digest"],
+        "edge": {"label": answer.get("edge_label"), "score": answer.get("edge_score"),
+                 "bundle_sha256": answer.get("edge_bundle_sha256")} if answer else None,
+        "central": {"label": answer.get("central_label"), "score": answer.get("central_score"),
+                    "bundle_sha256": answer.get("central_bundle_sha256")} if answer else None,
+    }

@@ -1,0 +1,55 @@
+"""Prometheus metrics of the watcher, in its own registry (served by the feed's ``/metrics``).
+
+Series:
+    ``live_pages_total{outcome}``                     revisits by outcome: ``changed``, ``unchanged``
+                                                      (200, same content), ``not_modified`` (304),
+                                                      ``failed`` (download/parse), ``quarantined`` (rules)
+    ``live_changes_total{decision}``                  changes captured per decision fed
+    ``live_insights_total{decision,route,alert}``     insights published
+    ``live_decide_total{outcome,decision}``           decision attempts ``retried`` or ``failed``
+    ``live_harvest_to_insight_seconds{decision}``     histogram: response received → insight published
+    ``live_stream_events_total``                      insights sent on SSE streams
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+# The goal is p99 ≤ 250 ms; buckets resolve around it.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class LiveMetrics:
+    """The watcher's counters and latency histogram (one registry per instance)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.pages = Counter("live_pages", "Revisits by outcome.", ["outcome"], registry=self.registry)
+        self.changes = Counter("live_changes", "Changes captured per decision fed.", ["decision"],
+                               registry=self.registry)
+        self.insights = Counter("live_insights", "Insights published.", ["decision", "route", "alert"],
+                                registry=self.registry)
+        self.decide = Counter("live_decide", "Decision attempts retried or failed.", ["outcome", "decision"],
+                              registry=self.registry)
+        self.latency = Histogram("live_harvest_to_insight_seconds", "Response received to insight published.",
+                                 ["decision"], buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.stream_events = Counter("live_stream_events", "Insights sent on SSE streams.", registry=self.registry)
+
+    def published(self, insights: list[dict[str, Any]]) -> None:
+        """Count insights just published and observe their harvest → insight latency."""
+        now = time.time()
+        for insight in insights:
+            self.insights.labels(insight["decision"], insight["route"], str(bool(insight["alert"])).lower()).inc()
+            self.latency.labels(insight["decision"]).observe(max(0.0, now - insight["received_at"]))
+
+    def decide_outcome(self, outcome: str, decision: str, n: int) -> None:
+        self.decide.labels(outcome, decision).inc(n)
+
+    def render(self) -> bytes:
+        """Prometheus text exposition of the registry."""
+        return generate_latest(self.registry)

@@ -1,0 +1,295 @@
+"""The live loop's embedded broker and memory: one SQLite file under the state folder.
+
+``<state>/live/live.sqlite`` (WAL journal, so the feed reads while the watcher writes) holds:
+
+- ``products``: the last known state of every watched page (ETag, the observed record, the price
+  and stock windows the decisions read) and its visit/change counts;
+- ``changes``: the change stream — one row per (observed change, decision it feeds), with the
+  contract record the pod will see; ``state`` is ``pending`` → ``done`` | ``failed`` (reason kept);
+- ``insights``: every decision answer, keyed by a stable ``insight_id``, ``seq`` ordering the feed;
+- ``quarantine``: pages and changes the loop could not use, with the reason;
+- ``alerts``: the last alert per (product, decision), for the cooldown.
+
+Why this is crash-safe (a watcher killed with SIGKILL and restarted loses no change and
+publishes no insight twice): a change is captured in the same transaction that moves the
+product's known state forward, so either both happen or the page still looks changed on the next
+visit; change ids derive from the product's change counter, persisted in that transaction, so a
+re-detected change gets the same id; an insight and its change's ``done`` mark commit together,
+and ``insight_id`` is unique, so re-deciding a change after a crash inserts nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    url TEXT PRIMARY KEY, product_id TEXT, etag TEXT, record TEXT, prices TEXT NOT NULL DEFAULT '[]',
+    stocks TEXT NOT NULL DEFAULT '[]', visits INTEGER NOT NULL DEFAULT 0, changes INTEGER NOT NULL DEFAULT 0,
+    last_visit REAL, seeded INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, change_id TEXT UNIQUE NOT NULL, url TEXT NOT NULL,
+    product_id TEXT, decision TEXT NOT NULL, kind TEXT NOT NULL, before TEXT, after TEXT,
+    record TEXT NOT NULL, signal TEXT NOT NULL, received_at REAL NOT NULL, changed_at TEXT NOT NULL,
+    padded INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT 'pending', tries INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0, reason TEXT, warehoused INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS changes_pending ON changes(state, next_try);
+CREATE TABLE IF NOT EXISTS insights (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, insight_id TEXT UNIQUE NOT NULL, change_id TEXT NOT NULL,
+    decision TEXT NOT NULL, label TEXT NOT NULL, score REAL NOT NULL, route TEXT NOT NULL,
+    alert INTEGER NOT NULL, product_id TEXT, url TEXT NOT NULL, kind TEXT NOT NULL, before TEXT, after TEXT,
+    changed_at TEXT NOT NULL, decided_at TEXT NOT NULL, published_at TEXT NOT NULL, model_version TEXT,
+    bundle_sha256 TEXT, signal_digest TEXT NOT NULL, received_at REAL NOT NULL, published REAL NOT NULL,
+    warehoused INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS insights_unwarehoused ON insights(warehoused);
+CREATE TABLE IF NOT EXISTS quarantine (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, stage TEXT NOT NULL, url TEXT, reason TEXT NOT NULL,
+    row TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (
+    product_key TEXT NOT NULL, decision TEXT NOT NULL, alerted_at REAL NOT NULL, value REAL,
+    PRIMARY KEY (product_key, decision));
+"""
+
+#: Columns of an insight as the feed, the CLI and the warehouse show it (``received_at``: epoch seconds
+#: the watcher received the page the change was seen in, where harvest → insight latency starts).
+INSIGHT_FIELDS = ("seq", "insight_id", "decision", "label", "score", "route", "alert", "product_id", "url",
+                  "kind", "before", "after", "changed_at", "decided_at", "published_at", "model_version",
+                  "bundle_sha256", "signal_digest", "received_at")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One captured change for one decision, as the change stream carries it.
+
+    Attributes:
+        seq: position in the stream (SQLite rowid, ascending).
+        change_id: stable id: sha256 of (url, decision, the product's change number).
+        url, product_id: the page and the product it shows.
+        decision: the decision this change feeds (``price_spike``, ``urgent_inventory``, ``negative_review``).
+        kind: what moved: ``price``, ``stock`` or ``review``.
+        before, after: the moved value before and after (JSON values; ``before`` None on first sight).
+        record: the contract record sent to the pod (only the contract's fields).
+        signal: the scrubbed signal record (``SignalRecord.to_dict()``) the change was seen in.
+        received_at: epoch seconds the page's response was received (latency starts here).
+        changed_at: ISO-8601 UTC instant the watcher saw the change.
+        tries: decision attempts so far.
+    """
+
+    seq: int
+    change_id: str
+    url: str
+    product_id: str | None
+    decision: str
+    kind: str
+    before: Any
+    after: Any
+    record: dict[str, Any]
+    signal: dict[str, Any]
+    received_at: float
+    changed_at: str
+    tries: int
+
+
+class LiveStore:
+    """The SQLite file of the live loop; safe to share between threads of one process and between processes.
+
+    Args:
+        path: the database file (created with its folder).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        # executescript commits on its own, so the schema is not wrapped in a transaction.
+        self._connection().executescript(SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a committed transaction survives a killed process (the WAL is
+            # written before commit returns); only an OS crash may lose the last commits.
+            con.execute("PRAGMA synchronous=NORMAL")
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``), committed on exit, rolled back on error."""
+        con = self._connection()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        """Rows of a read query as dicts."""
+        return [dict(row) for row in self._connection().execute(sql, params).fetchall()]
+
+    # ---- products -------------------------------------------------------------------------
+    def product(self, url: str) -> dict[str, Any] | None:
+        """The known state of ``url`` (``record``, ``prices``, ``stocks`` decoded), or None."""
+        rows = self.query("SELECT * FROM products WHERE url = ?", (url,))
+        if not rows:
+            return None
+        row = rows[0]
+        row["record"] = json.loads(row["record"]) if row["record"] else None
+        row["prices"], row["stocks"] = json.loads(row["prices"]), json.loads(row["stocks"])
+        return row
+
+    def add_products(self, urls: list[str]) -> int:
+        """Register pages to watch (known ones are kept as they are); returns how many were new."""
+        with self.transaction() as con:
+            before = con.total_changes
+            con.executemany("INSERT OR IGNORE INTO products(url) VALUES (?)", [(u,) for u in urls])
+            return con.total_changes - before
+
+    def seed_windows(self, url: str, product_id: str, prices: list[float], stocks: list[float]) -> None:
+        """Set a page's windows (newest first) from a backfilled history, once (later calls do nothing)."""
+        with self.transaction() as con:
+            con.execute("UPDATE products SET product_id = ?, prices = ?, stocks = ?, seeded = 1 "
+                        "WHERE url = ? AND seeded = 0", (product_id, json.dumps(prices), json.dumps(stocks), url))
+
+    def record_visit(self, url: str, visited_at: float, etag: str | None = None) -> None:
+        """Count a visit that saw no change (304, or a 200 whose observed fields are unchanged)."""
+        with self.transaction() as con:
+            con.execute("UPDATE products SET visits = visits + 1, last_visit = ?, etag = COALESCE(?, etag) "
+                        "WHERE url = ?", (visited_at, etag, url))
+
+    def capture(self, url: str, *, product_id: str, etag: str | None, record: dict[str, Any],
+                prices: list[float], stocks: list[float], changes: list[dict[str, Any]], visited_at: float) -> None:
+        """Move a page's known state forward and append its changes to the stream, atomically.
+
+        ``changes`` are dicts with the :class:`Change` fields except ``seq`` and ``tries``, plus
+        ``padded``: the decision's window was padded (a short known history).
+        """
+        with self.transaction() as con:
+            con.execute("UPDATE products SET product_id = ?, etag = ?, record = ?, prices = ?, stocks = ?, "
+                        "visits = visits + 1, changes = changes + ?, last_visit = ? WHERE url = ?",
+                        (product_id, etag, json.dumps(record), json.dumps(prices), json.dumps(stocks),
+                         1 if changes else 0, visited_at, url))
+            con.executemany(
+                "INSERT OR IGNORE INTO changes(change_id, url, product_id, decision, kind, before, after, record, "
+                "signal, received_at, changed_at, padded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(c["change_id"], url, product_id, c["decision"], c["kind"], json.dumps(c["before"]),
+                  json.dumps(c["after"]), json.dumps(c["record"]), json.dumps(c["signal"]), c["received_at"],
+                  c["changed_at"], int(c["padded"])) for c in changes])
+
+    # ---- the change stream -----------------------------------------------------------------
+    def pending(self, now: float, limit: int = 64) -> list[Change]:
+        """Pending changes due at ``now`` (epoch s), oldest first."""
+        rows = self.query("SELECT * FROM changes WHERE state = 'pending' AND next_try <= ? ORDER BY seq LIMIT ?",
+                          (now, limit))
+        return [Change(seq=r["seq"], change_id=r["change_id"], url=r["url"], product_id=r["product_id"],
+                       decision=r["decision"], kind=r["kind"], before=json.loads(r["before"]),
+                       after=json.loads(r["after"]), record=json.loads(r["record"]),
+                       signal=json.loads(r["signal"]), received_at=r["received_at"], changed_at=r["changed_at"],
+                       tries=r["tries"]) for r in rows]
+
+    def retry_later(self, change: Change, reason: str, next_try: float) -> None:
+        """Count a failed attempt (pod 5xx, time-out) and set when to try again."""
+        with self.transaction() as con:
+            con.execute("UPDATE changes SET tries = tries + 1, next_try = ?, reason = ? WHERE change_id = ?",
+                        (next_try, reason, change.change_id))
+
+    def fail(self, change: Change, reason: str) -> None:
+        """Give a change up (a 4xx answer, or out of tries): ``failed`` with the reason, and quarantined."""
+        with self.transaction() as con:
+            con.execute("UPDATE changes SET state = 'failed', tries = tries + 1, reason = ? WHERE change_id = ?",
+                        (reason, change.change_id))
+            con.execute("INSERT INTO quarantine(stage, url, reason, row, at) VALUES ('decide', ?, ?, ?, ?)",
+                        (change.url, reason, json.dumps(change.record), time.time()))
+
+    def publish(self, insights: list[dict[str, Any]], done: list[str]) -> int:
+        """Insert insights and mark their changes done in one transaction; returns the new insight count.
+
+        An ``insight_id`` already present is ignored (a change re-decided after a crash).
+        """
+        published = time.time()
+        with self.transaction() as con:
+            before = con.total_changes
+            con.executemany(
+                "INSERT OR IGNORE INTO insights(insight_id, change_id, decision, label, score, route, alert, "
+                "product_id, url, kind, before, after, changed_at, decided_at, published_at, model_version, "
+                "bundle_sha256, signal_digest, received_at, published) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(i["insight_id"], i["change_id"], i["decision"], i["label"], i["score"], i["route"], int(i["alert"]),
+                  i["product_id"], i["url"], i["kind"], json.dumps(i["before"]), json.dumps(i["after"]),
+                  i["changed_at"], i["decided_at"], _iso(published), i["model_version"], i["bundle_sha256"],
+                  i["signal_digest"], i["received_at"], published) for i in insights])
+            added = con.total_changes - before
+            con.executemany("UPDATE changes SET state = 'done', tries = tries + 1, reason = NULL "
+                            "WHERE change_id = ?", [(c,) for c in done])
+            for i in insights:
+                if i["alert"]:
+                    con.execute("INSERT OR REPLACE INTO alerts(product_key, decision, alerted_at, value) "
+                                "VALUES (?,?,?,?)", (i["url"], i["decision"], published, i.get("alert_value")))
+        return added
+
+    def last_alert(self, url: str, decision: str) -> dict[str, Any] | None:
+        """When ``url`` was last alerted for ``decision`` (epoch s) and the value it was alerted at."""
+        rows = self.query("SELECT alerted_at, value FROM alerts WHERE product_key = ? AND decision = ?",
+                          (url, decision))
+        return rows[0] if rows else None
+
+    def quarantine(self, stage: str, url: str | None, reason: str, row: dict[str, Any] | None) -> None:
+        """Keep a page or change the loop could not use, with the reason."""
+        with self.transaction() as con:
+            con.execute("INSERT INTO quarantine(stage, url, reason, row, at) VALUES (?,?,?,?,?)",
+                        (stage, url, reason, json.dumps(row, default=str) if row is not None else None, time.time()))
+
+    # ---- the feed ------------------------------------------------------------------------------
+    def insights_after(self, seq: int, *, decision: str | None = None, label: str | None = None,
+                       product_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Insights with ``seq`` greater than ``seq`` (oldest first), filtered."""
+        where, params = ["seq > ?"], [seq]
+        for column, value in (("decision", decision), ("label", label), ("product_id", product_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        rows = self.query(f"SELECT * FROM insights WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",
+                          (*params, limit))
+        return [public_insight(r) for r in rows]
+
+    def head(self) -> int:
+        """The newest insight's ``seq`` (0 when none)."""
+        return self.query("SELECT COALESCE(MAX(seq), 0) AS head FROM insights")[0]["head"]
+
+    def counts(self) -> dict[str, Any]:
+        """Totals for the CLI and the demo: products, visits, changes by state, insights, quarantine."""
+        q = self.query
+        return {
+            "products": q("SELECT COUNT(*) AS n FROM products")[0]["n"],
+            "visits": q("SELECT COALESCE(SUM(visits), 0) AS n FROM products")[0]["n"],
+            "changes": {r["state"]: r["n"] for r in q("SELECT state, COUNT(*) AS n FROM changes GROUP BY state")},
+            "insights": q("SELECT COUNT(*) AS n FROM insights")[0]["n"],
+            "quarantined": {r["reason"]: r["n"] for r in q("SELECT reason, COUNT(*) AS n FROM quarantine "
+                                                            "GROUP BY reason")},
+        }
+
+
+def public_insight(row: dict[str, Any]) -> dict[str, Any]:
+    """An insights row as subscribers see it (:data:`INSIGHT_FIELDS`; before/after decoded, alert a bool)."""
+    out = {k: row[k] for k in INSIGHT_FIELDS}
+    out["before"], out["after"] = json.loads(row["before"]), json.loads(row["after"])
+    out["alert"] = bool(row["alert"])
+    return out
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()

@@ -1,0 +1,207 @@
+"""``edge-insights watch``: the live loop in one process.
+
+Threads: the Scrapy reactor (main thread) revisits pages (:class:`crawlers.spiders.watch.WatchSpider`)
+and captures changes (:class:`live.capture.ChangeCapture`) into the store; the decider
+(:class:`live.decide.Decider`) wakes on each capture and turns pending changes into insights; the
+feed (:func:`live.feed.feed_app`, uvicorn) streams them; every ``flush_s`` the insights and the
+observed signals are copied into the warehouse (``insights`` table; ``signal_history``, intake
+``books``, partition ``live``), where ``explain`` and the Dagster assets read them.
+
+Stopping (``duration_s`` elapsed, SIGINT or SIGTERM) stops revisits first, then lets the decider
+finish what is pending (up to ``drain_s``), flushes, and stops the feed. SIGKILL loses nothing
+either (see :mod:`live.store`): a restart resumes from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings as ScrapySettings
+
+from commons.net import free_port
+from commons.warehouse import Warehouse, flatten
+from crawlers.spiders.watch import WatchSpider
+from live.capture import ChangeCapture
+from live.decide import Decider
+from live.feed import feed_app
+from live.history import product_windows
+from live.metrics import LiveMetrics
+from live.revisit import LearnedRevisitPolicy, RoundRobinPolicy
+from live.store import LiveStore
+
+log = logging.getLogger(__name__)
+
+#: Lowest change rate the learned policy assumes (changes per second): once an hour, so a page
+#: that never changed is still revisited.
+FLOOR_RATE_PER_S = 1 / 3600
+POLICIES = {
+    "learned": lambda politeness_s: LearnedRevisitPolicy(politeness_s, FLOOR_RATE_PER_S),
+    "round-robin": lambda politeness_s: RoundRobinPolicy(politeness_s),
+}
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """How the watcher runs.
+
+    Attributes:
+        sitemap_url: the shop's ``sitemap.txt``.
+        pods: decision → edge pod base URL.
+        state_dir: the state folder (``live/live.sqlite``, the warehouse, logs).
+        warehouse_path: the DuckDB warehouse (seeds windows; receives insights and signals).
+        rate: revisit requests per second (the request budget).
+        policy: ``learned`` (change-rate estimates) or ``round-robin`` (:data:`POLICIES`).
+        politeness_s: minimum seconds between two requests to one host (0: the budget alone paces).
+        duration_s: stop after this many seconds (None: until a signal).
+        feed_port: port of the insight feed on 127.0.0.1 (0: a free one).
+        cooldown_s: alert cooldown (seconds).
+        token: bearer token for the pods, or None.
+        flush_s: seconds between warehouse flushes.
+        drain_s: seconds the decider may take to finish pending changes at stop.
+    """
+
+    sitemap_url: str
+    pods: dict[str, str]
+    state_dir: Path
+    warehouse_path: Path
+    rate: float = 20.0
+    policy: str = "learned"
+    politeness_s: float = 0.0
+    duration_s: float | None = None
+    feed_port: int = 0
+    cooldown_s: float = 600.0
+    token: str | None = None
+    flush_s: float = 5.0
+    drain_s: float = 30.0
+
+
+def store_path(state_dir: Path) -> Path:
+    """The live store's file under a state folder."""
+    return Path(state_dir) / "live" / "live.sqlite"
+
+
+def flush_to_warehouse(store: LiveStore, warehouse: Warehouse, run_id: str) -> tuple[int, int]:
+    """Copy insights and captured signals not yet in the warehouse; returns (insights, signal rows) added."""
+    insights = store.query("SELECT * FROM insights WHERE warehoused = 0 ORDER BY seq")
+    changes = store.query("SELECT seq, signal FROM changes WHERE warehoused = 0 ORDER BY seq")
+    if not insights and not changes:
+        return 0, 0
+    added = warehouse.append_insights([{**i, "alert": bool(i["alert"])} for i in insights])
+    signals = {row["seq"]: json.loads(row["signal"]) for row in changes}
+    rows = [flatten(s, run_id, "books", "live") for s in signals.values()]
+    history_added = warehouse.append_rows_to_history(run_id, rows)[0] if rows else 0
+    with store.transaction() as con:
+        con.executemany("UPDATE insights SET warehoused = 1 WHERE seq = ?", [(i["seq"],) for i in insights])
+        con.executemany("UPDATE changes SET warehoused = 1 WHERE seq = ?", [(s,) for s in signals])
+    return added, history_added
+
+
+class Watcher:
+    """The live loop (module docstring). Build, then :meth:`run` (blocks; main thread: Twisted)."""
+
+    def __init__(self, config: WatchConfig) -> None:
+        self.config = config
+        self.store = LiveStore(store_path(config.state_dir))
+        self.metrics = LiveMetrics()
+        self.capture = ChangeCapture(self.store, product_windows(config.warehouse_path))
+        self.policy = POLICIES[config.policy](config.politeness_s)
+        self.decider = Decider(self.store, config.pods, token=config.token, cooldown_s=config.cooldown_s,
+                               metrics=self.metrics)
+        self.warehouse = Warehouse(config.warehouse_path)
+        self.run_id = f"live-{uuid.uuid4().hex[:12]}"
+        self.feed_port = config.feed_port or free_port()
+        self._etags: dict[str, str | None] = {}
+
+    # ---- spider callbacks (reactor thread) ----------------------------------------------------
+    def _on_urls(self, urls: list[str]) -> None:
+        self.store.add_products(urls)
+        for row in self.store.query("SELECT url, etag FROM products"):
+            self._etags[row["url"]] = row["etag"]
+
+    def _on_page(self, url: str, record: dict[str, Any], etag: str | None, received_at: float) -> None:
+        before = self.store.query("SELECT COUNT(*) AS n FROM quarantine")[0]["n"]
+        changes = self.capture.observe(url, record, etag, received_at)
+        self._etags[url] = etag
+        if changes:
+            self.decider.wake.set()
+            for change in changes:
+                self.metrics.changes.labels(change["decision"]).inc()
+            outcome = "changed"
+        elif self.store.query("SELECT COUNT(*) AS n FROM quarantine")[0]["n"] > before:
+            outcome = "quarantined"
+        else:
+            outcome = "unchanged"
+        self.metrics.pages.labels(outcome).inc()
+        self.policy.observe(url, received_at, bool(changes))
+
+    def _on_unchanged(self, url: str, received_at: float) -> None:
+        self.store.record_visit(url, received_at)
+        self.metrics.pages.labels("not_modified").inc()
+        self.policy.observe(url, received_at, False)
+
+    def _on_failure(self, url: str, reason: str, status: int | None) -> None:
+        self.store.quarantine("harvest", url, reason, {"http_status": status})
+        self.metrics.pages.labels("failed").inc()
+
+    # ---- the run --------------------------------------------------------------------------------
+    def _flush_loop(self, stop: threading.Event) -> None:
+        while not stop.wait(self.config.flush_s):
+            self._flush()
+
+    def _flush(self) -> None:
+        try:
+            flush_to_warehouse(self.store, self.warehouse, self.run_id)
+        except Exception as exc:  # the warehouse may be busy (another process); the next flush retries
+            log.warning("warehouse flush deferred: %s", exc)
+
+    def run(self) -> dict[str, Any]:
+        """Watch until ``duration_s`` or a signal; returns :meth:`LiveStore.counts` plus the run's facts."""
+        server = uvicorn.Server(uvicorn.Config(feed_app(self.store, self.metrics), host="127.0.0.1",
+                                               port=self.feed_port, log_level="warning"))
+        feed = threading.Thread(target=server.run, name="insight-feed", daemon=True)
+        feed.start()
+        decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)
+        decider.start()
+        stop_flush = threading.Event()
+        flusher = threading.Thread(target=self._flush_loop, args=(stop_flush,), name="flush", daemon=True)
+        flusher.start()
+        settings = ScrapySettings()
+        settings.setmodule("crawlers.settings", priority="project")
+        for name, value in {"SPIDER_MODULES": [], "ITEM_PIPELINES": {}, "ROBOTSTXT_OBEY": False,
+                            "AUTOTHROTTLE_ENABLED": False, "LOG_LEVEL": "WARNING", "LOG_INSTALL_ROOT_HANDLER": False, "RETRY_ENABLED": False,
+                            "DOWNLOAD_TIMEOUT": 10}.items():
+            # The revisit clock is the budget and the politeness; a failed revisit is simply due again.
+            settings.set(name, value, priority="cmdline")
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(WatchSpider)
+        process.crawl(crawler, sitemap_url=self.config.sitemap_url, crawl_id=self.run_id, policy=self.policy,
+                      rate=self.config.rate, etag_of=self._etags.get, on_urls=self._on_urls, on_page=self._on_page,
+                      on_unchanged=self._on_unchanged, on_failure=self._on_failure)
+        if self.config.duration_s is not None:
+            # Imported only now: importing the reactor earlier would install Twisted's default one
+            # before CrawlerProcess installs the asyncio reactor the settings ask for.
+            from twisted.internet import reactor
+
+            reactor.callLater(self.config.duration_s, process.stop)
+        started = time.time()
+        process.start()
+        watched_s = time.time() - started
+        pending = self.decider.drain(self.config.drain_s)
+        self.decider.stop()
+        decider.join(timeout=10)
+        stop_flush.set()
+        flusher.join(timeout=30)
+        self._flush()
+        server.should_exit = True
+        feed.join(timeout=10)
+        return {**self.store.counts(), "pending_at_stop": pending, "watched_s": round(watched_s, 1),
+                "run_id": self.run_id, "feed_url": f"http://127.0.0.1:{self.feed_port}"}

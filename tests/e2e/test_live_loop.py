@@ -1,0 +1,142 @@
+"""The live loop on the tiny run's champions: the accelerated market replay, the watcher (Scrapy,
+conditional GETs), the real pods, the SSE feed. Insights carry what the market really showed,
+``explain`` rebuilds a decision's input from the warehouse with a matching digest, and a watcher
+killed with SIGKILL and restarted loses no change and publishes no insight twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from decimal import Decimal
+
+import pytest
+
+from commons.net import free_port
+from crawlers.live_market import LiveMarket, serve_live_market
+from crawlers.replay import MarketReplay
+from edge_insights.live_run import _subscribe, run_live_loop
+from edge_insights.pods import running_pod
+from live.explain import explain_insight
+from live.store import LiveStore
+from live.watcher import store_path
+from training.decisions import DECISIONS
+
+pytestmark = pytest.mark.timeout(3600)
+
+START_TICK = 12  # the slice's market_replay loaded ticks 0-11
+
+
+def _deployed(job_run) -> tuple[str, ...]:
+    _, outcome = job_run
+    names = tuple(d for d in ("price_spike", "urgent_inventory")
+                  if outcome.assets.get(f"{d}/deployed_bundle", {}).get("deployed"))
+    assert names, "the tiny run deployed neither price_spike nor urgent_inventory"
+    return names
+
+
+@pytest.fixture(scope="module")
+def live_run(job_run):
+    settings, _ = job_run
+    return settings, run_live_loop(settings, duration_s=12, seconds_per_tick=0.5, start_tick=START_TICK,
+                                   rate=40.0, decisions=_deployed(job_run))
+
+
+def test_every_change_becomes_one_insight_on_the_stream(live_run):
+    settings, out = live_run
+    counts = out["counts"]
+    assert counts["changes"].get("pending", 0) == 0 and counts["changes"].get("failed", 0) == 0
+    assert counts["pending_at_stop"] == 0
+    store = LiveStore(store_path(settings.state_dir))
+    rows = store.query("SELECT insight_id, decision, label, route FROM insights")
+    assert len({r["insight_id"] for r in rows}) == len(rows) == counts["insights"]
+    assert sum(d["insights"] for d in out["decisions"].values()) == out["received_on_stream"] > 0
+    for r in rows:
+        assert r["label"] in DECISIONS[r["decision"]].labels and r["route"] in ("edge", "central", "fallback")
+
+
+def test_price_insights_carry_the_price_the_market_showed(live_run, data_dir):
+    settings, out = live_run
+    store = LiveStore(store_path(settings.state_dir))
+    rows = store.query("SELECT i.product_id, i.after, c.signal FROM insights i JOIN changes c USING (change_id) "
+                       "WHERE i.kind = 'price'")
+    assert rows, "no price change seen in 12 s of replay"
+    replay = MarketReplay(data_dir)
+    market = LiveMarket(replay, seconds_per_tick=0.5, start_tick=START_TICK)
+    # The market's price at the tick the page was served must be one the series reaches near then:
+    # the tick is not known exactly (clock skew of the two processes), so check ticks around it.
+    ticks = range(START_TICK, START_TICK + 40)
+    for row in rows[:50]:
+        observed = Decimal(json.loads(row["signal"])["price"])
+        assert observed == Decimal(str(json.loads(row["after"]))).quantize(Decimal("0.01"))
+        assert observed in {market.quote(row["product_id"], t).price for t in ticks}
+
+
+def test_explain_rebuilds_the_input_from_the_warehouse(live_run):
+    settings, out = live_run
+    store = LiveStore(store_path(settings.state_dir))
+    for decision in out["decisions"]:
+        insight = store.query("SELECT insight_id FROM insights WHERE decision = ? ORDER BY seq DESC LIMIT 1",
+                              (decision,))[0]
+        report = explain_insight(settings, insight["insight_id"])
+        assert report["digest_matches"], report
+        assert report["edge"] is not None and report["edge"]["bundle_sha256"] == report["bundle_sha256"]
+
+
+def test_sigkill_and_restart_lose_no_change_and_publish_no_insight_twice(job_run, data_dir):
+    settings, _ = job_run
+    decisions = _deployed(job_run)
+    market = LiveMarket(MarketReplay(data_dir), seconds_per_tick=0.25, start_tick=START_TICK)
+    seen: list[tuple[dict, float]] = []
+    stop = threading.Event()
+    env = {**os.environ, **settings.environment()}
+    with ExitStack() as stack:
+        base = stack.enter_context(serve_live_market(market))
+        pods = []
+        for decision in decisions:
+            central = stack.enter_context(running_pod(settings.deploy_dir / decision / "central", settings))
+            edge = stack.enter_context(running_pod(settings.deploy_dir / decision / "champion", settings,
+                                                   central_url=central))
+            pods += ["--pod", f"{decision}={edge}"]
+        feed_port = free_port()
+        command = [sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{base}sitemap.txt", *pods,
+                   "--rate", "40", "--feed-port", str(feed_port)]
+        subscriber = threading.Thread(target=_subscribe, args=(f"http://127.0.0.1:{feed_port}", seen, stop),
+                                      daemon=True)
+        subscriber.start()
+        store_file = store_path(settings.state_dir)
+        first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if store_file.exists() and LiveStore(store_file).query(
+                    "SELECT COUNT(*) AS n FROM insights WHERE url LIKE ?", (f"{base}%",))[0]["n"] >= 30:
+                break
+            time.sleep(0.1)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        killed_at = LiveStore(store_file).query("SELECT COUNT(*) AS n FROM changes WHERE url LIKE ?",
+                                                (f"{base}%",))[0]["n"]
+        assert killed_at >= 30
+        done = subprocess.run([*command, "--duration", "6"], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        time.sleep(0.5)
+        stop.set()
+        subscriber.join(timeout=10)
+    store = LiveStore(store_file)
+    changes = store.query("SELECT state, COUNT(*) AS n FROM changes WHERE url LIKE ? GROUP BY state", (f"{base}%",))
+    states = {r["state"]: r["n"] for r in changes}
+    assert set(states) == {"done"} and states["done"] > killed_at
+    insights = store.query("SELECT insight_id, change_id FROM insights WHERE url LIKE ?", (f"{base}%",))
+    assert len(insights) == states["done"] == len({i["change_id"] for i in insights})
+    streamed = [i["insight_id"] for i, _ in seen if i["url"].startswith(base)]
+    assert len(streamed) == len(set(streamed)) == len(insights)
+    # Each product's known state after the restart is a page the market really served.
+    for row in store.query("SELECT product_id, record FROM products WHERE url LIKE ? AND record IS NOT NULL "
+                           "LIMIT 40", (f"{base}%",)):
+        price = Decimal(json.loads(row["record"])["price"])
+        assert price in {market.quote(row["product_id"], t).price for t in range(START_TICK, START_TICK + 400)}
