@@ -96,9 +96,8 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
              limit: int = typer.Option(30, min=1, max=1000, help="newest N"),
              ) -> None:
     """List recent insights of the live loop as a table (newest last)."""
-    from live.store import LiveStore
-    from live.watcher import store_path
-
+    from live.store import LiveStore, store_path
+    
     path = store_path(_settings().state_dir)
     if not path.exists():
         typer.echo(f"error: no live store at {path}: run `edge-insights watch` first", err=True)

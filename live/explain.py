@@ -21,8 +21,7 @@ from commons.errors import EdgeInsightsError
 from commons.settings import Settings
 from commons.warehouse import Warehouse
 from live.history import product_windows
-from live.store import LiveStore
-from live.watcher import store_path
+from live.store import LiveStore, store_path
 from serving.contract import signal_digest
 from training.divergence import read_decisions
 

@@ -66,6 +66,11 @@ INSIGHT_FIELDS = ("seq", "insight_id", "decision", "label", "score", "route", "a
                   "bundle_sha256", "signal_digest", "received_at")
 
 
+def store_path(state_dir: Path) -> Path:
+    """The live store's file under a state folder (``<state>/live/live.sqlite``)."""
+    return Path(state_dir) / "live" / "live.sqlite"
+
+
 @dataclass(frozen=True)
 class Change:
     """One captured change for one decision, as the change stream carries it.

@@ -36,7 +36,7 @@ from live.feed import feed_app
 from live.history import product_windows
 from live.metrics import LiveMetrics
 from live.revisit import LearnedRevisitPolicy, RoundRobinPolicy
-from live.store import LiveStore
+from live.store import LiveStore, store_path
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,6 @@ class WatchConfig:
     token: str | None = None
     flush_s: float = 5.0
     drain_s: float = 30.0
-
-
-def store_path(state_dir: Path) -> Path:
-    """The live store's file under a state folder."""
-    return Path(state_dir) / "live" / "live.sqlite"
 
 
 def flush_to_warehouse(store: LiveStore, warehouse: Warehouse, run_id: str) -> tuple[int, int]:

@@ -10,13 +10,15 @@ import dagster as dg
 
 from commons.errors import OrchestrationError
 from commons.settings import Settings
+from live.store import store_path
 from orchestration import checks
-from orchestration.assets import backfill, feedback, harvest, quality, replay, retention
+from orchestration.assets import backfill, feedback, harvest, live, quality, replay, retention
 from orchestration.assets.models import decision_assets
 from orchestration.jobs import (
     backfill_job,
     feedback_job,
     harvest_job,
+    insight_digest_job,
     main_job,
     replay_job,
     retention_job,
@@ -25,12 +27,13 @@ from orchestration.jobs import (
 from orchestration.resources import (
     CrawlResource,
     DecisionLogResource,
+    LiveStoreResource,
     MlflowResource,
     StagingResource,
     TrainingResource,
     WarehouseResource,
 )
-from orchestration.schedules import harvest_schedule, retention_schedule
+from orchestration.schedules import harvest_schedule, insight_digest_schedule, retention_schedule
 from orchestration.sensors import drift_sensor
 from training.config import PRESETS
 from training.decisions import DECISIONS
@@ -49,12 +52,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                  f"choose one of {', '.join(sorted(PRESETS))}")
     settings = settings.ensure()
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([harvest, backfill, replay, quality, feedback, retention]),
+        assets=[*dg.load_assets_from_modules([harvest, backfill, replay, quality, feedback, retention, live]),
+                live.insights,
                 *(asset for spec in DECISIONS.values() for asset in decision_assets(spec))],
-        asset_checks=dg.load_asset_checks_from_modules([checks]),
-        jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job, retention_job],
-        schedules=[harvest_schedule, retention_schedule],
-        sensors=[drift_sensor],
+        asset_checks=[*dg.load_asset_checks_from_modules([checks]), *live.insights_fresh],
+        jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job, retention_job,
+              insight_digest_job],
+        schedules=[harvest_schedule, retention_schedule, insight_digest_schedule],
+        sensors=[drift_sensor, live.insights_observer, live.insights_freshness_sensor],
         # Steps run one after another in the run's process: on 2 cores a process per step would
         # re-import torch for every step and make training compete with itself.
         executor=dg.in_process_executor,
@@ -69,6 +74,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                          bundles_dir=str(settings.bundles_dir), deploy_dir=str(settings.deploy_dir),
                                          audit_dir=str(settings.audit_dir)),
             "decision_log": DecisionLogResource(root=str(settings.decision_log_dir)),
+            "live_store": LiveStoreResource(path=str(store_path(settings.state_dir))),
             "pipes": dg.PipesSubprocessClient(),
         },
     )

@@ -38,3 +38,7 @@ replay_job = dg.define_asset_job(
 retention_job = dg.define_asset_job(
     "retention_job", selection=dg.AssetSelection.assets("retention"),
     description="Apply the privacy policy's retention periods (with the no_rows_past_retention check).")
+
+insight_digest_job = dg.define_asset_job(
+    "insight_digest_job", selection=dg.AssetSelection.assets("insight_digest"),
+    description="A day of the live loop's insights per decision and route, and edge/central agreement.")

@@ -149,6 +149,16 @@ class TrainingResource(dg.ConfigurableResource):
         return ControlAudit(Path(self.audit_dir)) if self.audit_dir else None
 
 
+class LiveStoreResource(dg.ConfigurableResource):
+    """The live loop's SQLite store (``<state>/live/live.sqlite``), observed by ``insights_observer``."""
+
+    path: str
+
+    @property
+    def file(self) -> Path:
+        return Path(self.path)
+
+
 class DecisionLogResource(dg.ConfigurableResource):
     """The pods' decision logs (``<state>/decision_log``), read by feedback assets and sensors."""
 

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from orchestration.jobs import harvest_job, retention_job
+from orchestration.jobs import harvest_job, insight_digest_job, retention_job
 
 harvest_schedule = dg.build_schedule_from_partitioned_job(
     harvest_job, name="harvest_schedule", default_status=dg.DefaultScheduleStatus.STOPPED,
@@ -14,3 +14,8 @@ retention_schedule = dg.ScheduleDefinition(
     name="retention_schedule", job=retention_job, cron_schedule="30 3 * * *", execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Daily at 03:30 UTC: delete or fold everything past the privacy policy's retention.")
+
+insight_digest_schedule = dg.ScheduleDefinition(
+    name="insight_digest_schedule", job=insight_digest_job, cron_schedule="0 4 * * *", execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Daily at 04:00 UTC: the last day's insights per decision and route, edge/central agreement.")
