@@ -112,6 +112,10 @@ RULES: dict[str, dict[str, Rule]] = {
 contract (docs/ARCHITECTURE.md: rating 0–5); review feeds rate 1–5 stars (reviews/SOURCES.md)."""
 
 
+#: The warehouse intake (``signal_history.intake``) of the records each rule set keeps.
+INTAKE_OF_RULE_SET = {"offer": "books", "review": "reviews"}
+
+
 def rule_set_of(record: dict[str, Any]) -> str:
     """The rule set (and GX suite) a signal record answers to: ``review`` when it carries review
     text, else ``offer``."""

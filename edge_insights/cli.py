@@ -129,7 +129,7 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
             drill = drift_drill(settings, DRILL_DECISION, review_phases(settings.data_dir))
     live = None
-    live_decisions = tuple(d for d in ("price_spike", "urgent_inventory") if d in served)
+    live_decisions = tuple(d for d in ("price_spike", "urgent_inventory", "negative_review") if d in served)
     if live_seconds and live_decisions:
         from edge_insights.live_run import run_live_loop
 

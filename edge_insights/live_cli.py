@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -43,9 +44,13 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
           rate: float = typer.Option(20.0, min=0.01, help="revisit budget, requests per second"),
           policy: str = typer.Option("learned", help="revisit policy: learned | round-robin"),
           politeness: float = typer.Option(0.0, min=0.0, help="minimum seconds between two requests to one host"),
+          day_seconds: float = typer.Option(86_400.0, min=0.001, help="wall seconds per day of the shop's clock "
+                                                                       "(an accelerated replay's --seconds-per-tick)"),
           duration: float = typer.Option(None, min=0.1, help="stop after this many seconds (default: on Ctrl-C)"),
           feed_port: int = typer.Option(0, min=0, max=65535, help="insight feed port on 127.0.0.1 (0: free)"),
           cooldown: float = typer.Option(600.0, min=0.0, help="seconds a product is not re-alerted for a decision"),
+          inbox: Path = typer.Option(None, file_okay=False, help="take pushed batches from the intake webhook's "
+                                                                 "inbox as they land (e.g. <state>/inbox)"),
           ) -> None:
     """Watch product pages and turn every change into insights (the live loop).
 
@@ -60,8 +65,8 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
         raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="'--policy'")
     settings = _settings().ensure()
     config = WatchConfig(sitemap_url=sitemap, pods=_pods(pod), state_dir=settings.state_dir,
-                         warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness, duration_s=duration,
-                         feed_port=feed_port, cooldown_s=cooldown, token=os.environ.get("EDGE_INSIGHTS_POD_TOKEN"))
+                         warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness, day_s=day_seconds, duration_s=duration,
+                         feed_port=feed_port, cooldown_s=cooldown, inbox=inbox, token=os.environ.get("EDGE_INSIGHTS_POD_TOKEN"))
     watcher = Watcher(config)
     typer.echo(f"watching {sitemap}; insight feed on http://127.0.0.1:{watcher.feed_port}/v1/insights/stream",
                err=True)

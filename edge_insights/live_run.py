@@ -3,10 +3,14 @@
 :func:`run_live_loop` starts the live market replay in this process (a thread server driven by
 the wall clock), a central and an edge pod per served decision, and ``edge-insights watch`` as a
 child process (Twisted's reactor needs its own process); a subscriber reads the watcher's SSE
-stream and stamps each insight's arrival. It returns, per decision, the insights, alerts and
+stream and stamps each insight's arrival; with negative_review, the intake webhook runs too and real reviews
+are pushed through it. It returns, per decision, the insights, alerts and
 routes, and two latencies:
 
 - **harvest → insight**: page response received by the watcher → insight read off the SSE stream;
+  for negative_review, whose reviews are pushed through the intake webhook (real held-out
+  reviews, two per batch every half second), **push → insight**: batch landed in the inbox
+  (accepted by the webhook) → insight read off the stream;
 - **change → insight**: the instant the market changed the product's page (ground truth of the
   live market) → insight read off the stream; the staleness the revisit policy controls.
 """
@@ -15,11 +19,16 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
 import time
-from contextlib import ExitStack
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,9 +39,12 @@ from commons.net import free_port
 from commons.settings import Settings
 from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
+from edge_insights.drift_drill import review_phases
 from edge_insights.pods import running_pod
 
-DECISIONS = ("price_spike", "urgent_inventory")
+DECISIONS = ("price_spike", "urgent_inventory", "negative_review")
+PUSH_EVERY_S = 0.5
+PUSH_BATCH = 2
 
 
 def _subscribe(feed_url: str, seen: list[tuple[dict[str, Any], float]], stop: threading.Event) -> None:
@@ -51,6 +63,62 @@ def _subscribe(feed_url: str, seen: list[tuple[dict[str, Any], float]], stop: th
             time.sleep(0.1)  # the feed is not up yet, or the read timed out between insights
 
 
+def _push_reviews(intake_url: str, token: str, texts: list[str], feed_url: str, stop: threading.Event) -> None:
+    """Once the watcher's feed answers, POST ``texts`` as review records to the intake webhook,
+    ``PUSH_BATCH`` per batch every ``PUSH_EVERY_S``."""
+    while not stop.is_set():
+        try:
+            if httpx.get(f"{feed_url}/healthz", timeout=1.0).status_code == 200:
+                break
+        except httpx.TransportError:
+            stop.wait(0.2)
+    run = uuid.uuid4().hex[:8]
+    for start in range(0, len(texts), PUSH_BATCH):
+        if stop.wait(PUSH_EVERY_S):
+            return
+        now = datetime.now(timezone.utc).isoformat()
+        lines = [json.dumps({"source": "live_push", "url": f"https://reviews.example/{run}/{i}", "product_id": f"review-{run}-{i}",
+                             "availability": "unknown", "crawled_at": now, "review_text": [text]})
+                 for i, text in enumerate(texts[start:start + PUSH_BATCH], start)]
+        httpx.post(f"{intake_url}/v1/signals", content="\n".join(lines) + "\n", timeout=10.0,
+                   headers={"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"})
+
+
+@contextmanager
+def _intake(settings: Settings, inbox: Path, token: str) -> Iterator[str]:
+    """``edge-insights intake serve`` on a free port writing into ``inbox``; yields its URL."""
+    port = free_port()
+    env = {**os.environ, **settings.environment(), "EDGE_INSIGHTS_INTAKE_TOKENS": token}
+    with open(settings.logs_dir / "intake.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "edge_insights", "intake", "serve", "--port", str(port),
+                                    "--inbox", str(inbox)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise OrchestrationError(f"intake webhook did not start: {settings.logs_dir / 'intake.log'}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _peak_rss_kb(pid: int) -> int:
+    """A process's peak resident set so far (``VmHWM``, kB; 0 where /proc is not there)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
+
+
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p90": None, "p99": None, "mean": None}
@@ -60,7 +128,7 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 
 def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_tick: float = 1.0,
                   start_tick: int = 30, rate: float = 40.0, policy: str = "learned",
-                  decisions: tuple[str, ...] = DECISIONS) -> dict[str, Any]:
+                  decisions: tuple[str, ...] = DECISIONS, products: int | None = None) -> dict[str, Any]:
     """Run the live loop for ``duration_s`` against the accelerated replay; returns its table.
 
     Args:
@@ -71,11 +139,13 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         rate: the watcher's request budget (requests/s).
         policy: ``learned`` or ``round-robin``.
         decisions: the decisions whose pods are started.
+        products: products in the market (clones beyond the mirror's books; default the books).
 
     Raises:
         OrchestrationError: the watcher exited non-zero (its log is in the message).
     """
-    market = LiveMarket(MarketReplay(settings.data_dir), seconds_per_tick=seconds_per_tick, start_tick=start_tick)
+    market = LiveMarket(MarketReplay(settings.data_dir), seconds_per_tick=seconds_per_tick, start_tick=start_tick,
+                        n_products=products)
     seen: list[tuple[dict[str, Any], float]] = []
     stop = threading.Event()
     log_path = settings.logs_dir / "watch.log"
@@ -88,24 +158,42 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
             central = stack.enter_context(running_pod(deploy / "central", settings))
             edge = stack.enter_context(running_pod(deploy / "champion", settings, central_url=central))
             pods += ["--pod", f"{decision}={edge}"]
+        push: list[str] = []
+        if "negative_review" in decisions:
+            inbox, token = settings.state_dir / "live" / "inbox", secrets.token_urlsafe(24)
+            intake_url = stack.enter_context(_intake(settings, inbox, token))
+            # Real reviews the demo's model never saw (past the drift drill's rows).
+            texts = [r["review_text"] for r in review_phases(settings.data_dir, skip=400, per_file=12)["in_distribution"]]
+            push = ["--inbox", str(inbox)]
         feed_port = free_port()
         feed_url = f"http://127.0.0.1:{feed_port}"
+        if push:
+            threading.Thread(target=_push_reviews, args=(intake_url, token, texts, feed_url, stop),
+                             daemon=True).start()
         subscriber = threading.Thread(target=_subscribe, args=(feed_url, seen, stop), daemon=True)
         subscriber.start()
         command = [sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{base}sitemap.txt", *pods,
                    "--rate", str(rate), "--policy", policy, "--duration", str(duration_s),
+                   "--day-seconds", str(seconds_per_tick), *push,
                    "--feed-port", str(feed_port)]
         with open(log_path, "w") as log:
-            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, text=True,
-                                  env={**os.environ, **settings.environment()}, timeout=duration_s + 300)
+            watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
+                                       env={**os.environ, **settings.environment()})
+            peak_kb = 0
+            deadline = time.monotonic() + duration_s + 300
+            while watcher.poll() is None and time.monotonic() < deadline:
+                peak_kb = max(peak_kb, _peak_rss_kb(watcher.pid))
+                time.sleep(0.5)
+            stdout, _ = watcher.communicate(timeout=max(1.0, deadline - time.monotonic()))
         stop.set()
         subscriber.join(timeout=5)
-        if done.returncode != 0:
-            raise OrchestrationError(f"watch exited {done.returncode}:\n{log_path.read_text()[-3000:]}")
-        counts = json.loads(done.stdout.strip().splitlines()[-1])
+        if watcher.returncode != 0:
+            raise OrchestrationError(f"watch exited {watcher.returncode}:\n{log_path.read_text()[-3000:]}")
+        counts = json.loads(stdout.strip().splitlines()[-1])
     return {"counts": counts, "decisions": summarise_insights(market, seen), "rate": rate, "policy": policy,
             "duration_s": duration_s, "seconds_per_tick": seconds_per_tick,
-            "products": len(market.products), "received_on_stream": len(seen)}
+            "products": len(market.products), "received_on_stream": len(seen),
+            "watcher_peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb else None}
 
 
 def summarise_insights(market: LiveMarket, seen: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
@@ -118,10 +206,13 @@ def summarise_insights(market: LiveMarket, seen: list[tuple[dict[str, Any], floa
         harvest_ms = [(at - i["received_at"]) * 1000 for i, at in rows]
         staleness = []
         for insight, at in rows:
+            if insight["kind"] == "review":
+                continue  # pushed: no market instant to measure from
             tick = market.tick_at(insight["received_at"])
             changed = market.wall_of(market.last_change(insight["product_id"], tick))
             staleness.append(at - changed)
         out[decision] = {
+            "source": "pushed" if decision == "negative_review" else "harvested",
             "insights": len(rows), "alerts": sum(1 for i, _ in rows if i["alert"]),
             "routes": {r: sum(1 for i, _ in rows if i["route"] == r) for r in ("edge", "central", "fallback")},
             "harvest_to_insight_ms": _percentiles(harvest_ms),

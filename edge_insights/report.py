@@ -70,13 +70,14 @@ def live_table(live: dict[str, Any]) -> Table:
     title = (f"Live loop ({live['duration_s']:g} s, {live['products']} products, one replay day per "
              f"{live['seconds_per_tick']:g} s, {live['rate']:g} requests/s, {live['policy']} revisits)")
     table = Table(title=title, title_justify="left")
-    for col in ("decision", "insights", "alerts", "edge/central/fallback", "harvest→insight p50/p99 ms",
+    for col in ("decision", "signals", "insights", "alerts", "edge/central/fallback", "received→insight p50/p99 ms",
                 "change→insight mean/p90 s"):
         table.add_column(col)
     for name, d in live["decisions"].items():
         r, h, c = d["routes"], d["harvest_to_insight_ms"], d["change_to_insight_s"]
-        table.add_row(name, str(d["insights"]), str(d["alerts"]), f'{r["edge"]}/{r["central"]}/{r["fallback"]}',
-                      f'{h["p50"]:.0f} / {h["p99"]:.0f}', f'{c["mean"]:.2f} / {c["p90"]:.2f}')
+        table.add_row(name, d["source"], str(d["insights"]), str(d["alerts"]), f'{r["edge"]}/{r["central"]}/{r["fallback"]}',
+                      f'{h["p50"]:.0f} / {h["p99"]:.0f}',
+                      f'{c["mean"]:.2f} / {c["p90"]:.2f}' if c["mean"] is not None else "-")
     return table
 
 

@@ -1,7 +1,9 @@
 """Change capture: an observed page against the last known state → the changes each decision needs.
 
-A page is scrubbed and checked by the batch path's own rules (:func:`data_quality.clean.scrub_and_validate`,
-rule set ``offer``): a record they quarantine is quarantined here with the same reason. A kept
+A page or pushed record is scrubbed and checked by the batch path's own rules
+(:func:`data_quality.clean.scrub_and_validate`, the rule set the batch path picks for it,
+:func:`data_quality.rules.rule_set_of`): a record they quarantine is quarantined here with the
+same reason. A kept
 record is compared with the product's last known one:
 
 ===================  ============================  ===================================================
@@ -16,7 +18,9 @@ stock or availability ``urgent_inventory``          title + the last :data:`STOC
 review text          ``negative_review``           the review texts joined (``review_text_of``)
 ===================  ============================  ===================================================
 
-The first sight of a page is its baseline and feeds nothing, unless a backfilled history seeded
+A review is an event: a record whose review text differs from the last one seen under its URL
+(the first one included) feeds negative_review. Otherwise the first sight of a page is its
+baseline and feeds nothing, unless a backfilled history seeded
 its windows and the page already differs from that history's newest value. Windows shorter than
 the contract's are padded with their oldest value, as training pads stock windows: a product
 whose known history is short reads as flat before it (the rule oracle then judges the move
@@ -31,6 +35,7 @@ from typing import Any
 
 from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from data_quality.clean import scrub_and_validate
+from data_quality.rules import rule_set_of
 from live.store import LiveStore
 
 
@@ -72,7 +77,7 @@ class ChangeCapture:
         Raises nothing for bad data: a record the rules refuse is quarantined (stage ``scrub`` or
         ``validate``, the rule's reason) and its visit counted.
         """
-        split = scrub_and_validate([record], "offer")
+        split = scrub_and_validate([record], rule_set_of(record))
         if split.quarantined:
             row = split.quarantined[0]
             self.store.quarantine(row.get("stage", "validate"), url, row["reason"], row)
@@ -98,7 +103,7 @@ class ChangeCapture:
                 moved.append(("stock", stocks[0] if stocks else None, level))
             stocks = ([level] + stocks)[:STOCK_WINDOW]
         review = review_text_of(signal)
-        if review and before is not None and review != review_text_of(before):
+        if review and (before is None or review != review_text_of(before)):
             moved.append(("review", None, review))
         changes = self._changes(url, signal, moved, prices, stocks, known["changes"], received_at)
         if not moved and before is not None and before.get("content_digest") == signal.get("content_digest"):

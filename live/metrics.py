@@ -4,6 +4,8 @@ Series:
     ``live_pages_total{outcome}``                     revisits by outcome: ``changed``, ``unchanged``
                                                       (200, same content), ``not_modified`` (304),
                                                       ``failed`` (download/parse), ``quarantined`` (rules)
+    ``live_pushed_total{outcome}``                    pushed records taken from the inbox: ``changed``
+                                                      or ``unchanged``
     ``live_changes_total{decision}``                  changes captured per decision fed
     ``live_insights_total{decision,route,alert}``     insights published
     ``live_decide_total{outcome,decision}``           decision attempts ``retried`` or ``failed``
@@ -30,6 +32,8 @@ class LiveMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.pages = Counter("live_pages", "Revisits by outcome.", ["outcome"], registry=self.registry)
+        self.pushed = Counter("live_pushed", "Pushed records taken from the inbox.", ["outcome"],
+                              registry=self.registry)
         self.changes = Counter("live_changes", "Changes captured per decision fed.", ["decision"],
                                registry=self.registry)
         self.insights = Counter("live_insights", "Insights published.", ["decision", "route", "alert"],

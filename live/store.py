@@ -8,7 +8,8 @@
   contract record the pod will see; ``state`` is ``pending`` → ``done`` | ``failed`` (reason kept);
 - ``insights``: every decision answer, keyed by a stable ``insight_id``, ``seq`` ordering the feed;
 - ``quarantine``: pages and changes the loop could not use, with the reason;
-- ``alerts``: the last alert per (product, decision), for the cooldown.
+- ``alerts``: the last alert per (product, decision), for the cooldown;
+- ``meta``: values kept across restarts (the inbox take in progress).
 
 Why this is crash-safe (a watcher killed with SIGKILL and restarted loses no change and
 publishes no insight twice): a change is captured in the same transaction that moves the
@@ -54,6 +55,7 @@ CREATE INDEX IF NOT EXISTS insights_unwarehoused ON insights(warehoused);
 CREATE TABLE IF NOT EXISTS quarantine (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, stage TEXT NOT NULL, url TEXT, reason TEXT NOT NULL,
     row TEXT, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
     product_key TEXT NOT NULL, decision TEXT NOT NULL, alerted_at REAL NOT NULL, value REAL,
     PRIMARY KEY (product_key, decision));
@@ -145,6 +147,19 @@ class LiveStore:
     def query(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
         """Rows of a read query as dicts."""
         return [dict(row) for row in self._connection().execute(sql, params).fetchall()]
+
+    def meta(self, key: str) -> str | None:
+        """A value the loop keeps across restarts (e.g. the inbox take in progress), or None."""
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set (or, with None, clear) a value kept across restarts."""
+        with self.transaction() as con:
+            if value is None:
+                con.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     # ---- products -------------------------------------------------------------------------
     def product(self, url: str) -> dict[str, Any] | None:

@@ -1,11 +1,11 @@
 """``edge-insights watch``: the live loop in one process.
 
-Threads: the Scrapy reactor (main thread) revisits pages (:class:`crawlers.spiders.watch.WatchSpider`)
+Threads: an inbox poller takes pushed batches (with ``inbox``, :mod:`live.inbox`); the Scrapy reactor (main thread) revisits pages (:class:`crawlers.spiders.watch.WatchSpider`)
 and captures changes (:class:`live.capture.ChangeCapture`) into the store; the decider
 (:class:`live.decide.Decider`) wakes on each capture and turns pending changes into insights; the
 feed (:func:`live.feed.feed_app`, uvicorn) streams them; every ``flush_s`` the insights and the
 observed signals are copied into the warehouse (``insights`` table; ``signal_history``, intake
-``books``, partition ``live``), where ``explain`` and the Dagster assets read them.
+``books`` or ``reviews`` by rule set, partition ``live``), where ``explain`` and the Dagster assets read them.
 
 Stopping (``duration_s`` elapsed, SIGINT or SIGTERM) stops revisits first, then lets the decider
 finish what is pending (up to ``drain_s``), flushes, and stops the feed. SIGKILL loses nothing
@@ -30,22 +30,26 @@ from scrapy.settings import Settings as ScrapySettings
 from commons.net import free_port
 from commons.warehouse import Warehouse, flatten
 from crawlers.spiders.watch import WatchSpider
+from data_quality.rules import INTAKE_OF_RULE_SET, rule_set_of
 from live.capture import ChangeCapture
 from live.decide import Decider
 from live.feed import feed_app
 from live.history import product_windows
+from live.inbox import InboxPoller
 from live.metrics import LiveMetrics
 from live.revisit import LearnedRevisitPolicy, RoundRobinPolicy
 from live.store import LiveStore, store_path
 
 log = logging.getLogger(__name__)
 
-#: Lowest change rate the learned policy assumes (changes per second): once an hour, so a page
-#: that never changed is still revisited.
-FLOOR_RATE_PER_S = 1 / 3600
+#: Revisit policies by name, built from (politeness_s, day_s). The learned policy's floor (one
+#: change per 100 days) and prior weight (3 days) are :mod:`live.revisit`'s defaults, chosen on
+#: held-out seeds and days by benchmarks/live_staleness.py, scaled to the shop's clock: ``day_s``
+#: wall seconds per day (86,400 for a real shop, ``seconds_per_tick`` for an accelerated replay).
 POLICIES = {
-    "learned": lambda politeness_s: LearnedRevisitPolicy(politeness_s, FLOOR_RATE_PER_S),
-    "round-robin": lambda politeness_s: RoundRobinPolicy(politeness_s),
+    "learned": lambda politeness_s, day_s: LearnedRevisitPolicy(politeness_s, floor_rate_per_s=1 / (100 * day_s),
+                                                                prior_weight_s=3 * day_s),
+    "round-robin": lambda politeness_s, day_s: RoundRobinPolicy(politeness_s),
 }
 
 
@@ -61,10 +65,12 @@ class WatchConfig:
         rate: revisit requests per second (the request budget).
         policy: ``learned`` (change-rate estimates) or ``round-robin`` (:data:`POLICIES`).
         politeness_s: minimum seconds between two requests to one host (0: the budget alone paces).
+        day_s: wall seconds per day of the shop's clock (scales the learned policy's rates).
         duration_s: stop after this many seconds (None: until a signal).
         feed_port: port of the insight feed on 127.0.0.1 (0: a free one).
         cooldown_s: alert cooldown (seconds).
         token: bearer token for the pods, or None.
+        inbox: the intake webhook's inbox to take pushed batches from (:mod:`live.inbox`), or None.
         flush_s: seconds between warehouse flushes.
         drain_s: seconds the decider may take to finish pending changes at stop.
     """
@@ -76,10 +82,12 @@ class WatchConfig:
     rate: float = 20.0
     policy: str = "learned"
     politeness_s: float = 0.0
+    day_s: float = 86_400.0
     duration_s: float | None = None
     feed_port: int = 0
     cooldown_s: float = 600.0
     token: str | None = None
+    inbox: Path | None = None
     flush_s: float = 5.0
     drain_s: float = 30.0
 
@@ -92,7 +100,7 @@ def flush_to_warehouse(store: LiveStore, warehouse: Warehouse, run_id: str) -> t
         return 0, 0
     added = warehouse.append_insights([{**i, "alert": bool(i["alert"])} for i in insights])
     signals = {row["seq"]: json.loads(row["signal"]) for row in changes}
-    rows = [flatten(s, run_id, "books", "live") for s in signals.values()]
+    rows = [flatten(s, run_id, INTAKE_OF_RULE_SET[rule_set_of(s)], "live") for s in signals.values()]
     history_added = warehouse.append_rows_to_history(run_id, rows)[0] if rows else 0
     with store.transaction() as con:
         con.executemany("UPDATE insights SET warehoused = 1 WHERE seq = ?", [(i["seq"],) for i in insights])
@@ -108,7 +116,7 @@ class Watcher:
         self.store = LiveStore(store_path(config.state_dir))
         self.metrics = LiveMetrics()
         self.capture = ChangeCapture(self.store, product_windows(config.warehouse_path))
-        self.policy = POLICIES[config.policy](config.politeness_s)
+        self.policy = POLICIES[config.policy](config.politeness_s, config.day_s)
         self.decider = Decider(self.store, config.pods, token=config.token, cooldown_s=config.cooldown_s,
                                metrics=self.metrics)
         self.warehouse = Warehouse(config.warehouse_path)
@@ -138,6 +146,14 @@ class Watcher:
         self.metrics.pages.labels(outcome).inc()
         self.policy.observe(url, received_at, bool(changes))
 
+    def _on_push(self, url: str, record: dict[str, Any], received_at: float) -> None:
+        changes = self.capture.observe(url, record, None, received_at)
+        self.metrics.pushed.labels("changed" if changes else "unchanged").inc()
+        if changes:
+            self.decider.wake.set()
+            for change in changes:
+                self.metrics.changes.labels(change["decision"]).inc()
+
     def _on_unchanged(self, url: str, received_at: float) -> None:
         self.store.record_visit(url, received_at)
         self.metrics.pages.labels("not_modified").inc()
@@ -166,6 +182,9 @@ class Watcher:
         feed.start()
         decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)
         decider.start()
+        poller = InboxPoller(self.config.inbox, self.store, self._on_push) if self.config.inbox else None
+        if poller is not None:
+            threading.Thread(target=poller.run, name="inbox", daemon=True).start()
         stop_flush = threading.Event()
         flusher = threading.Thread(target=self._flush_loop, args=(stop_flush,), name="flush", daemon=True)
         flusher.start()
@@ -190,6 +209,8 @@ class Watcher:
         started = time.time()
         process.start()
         watched_s = time.time() - started
+        if poller is not None:
+            poller.stop()
         pending = self.decider.drain(self.config.drain_s)
         self.decider.stop()
         decider.join(timeout=10)

@@ -9,7 +9,7 @@ import dagster as dg
 from commons.privacy_policy import load_policy
 from commons.retention import overdue
 from data_quality.expectations import validate_frame
-from orchestration.assets.quality import INTAKE_OF_RULE_SET
+from data_quality.rules import INTAKE_OF_RULE_SET
 from orchestration.assets.retention import reference_now, store_folders
 from orchestration.resources import CrawlResource, DecisionLogResource, StagingResource, WarehouseResource
 

@@ -8,14 +8,13 @@ from commons.staging import clear, take
 from commons.warehouse import flatten
 from data_quality.clean import scrub_records
 from data_quality.quarantine import scrub_quarantine_row
-from data_quality.rules import rule_set_of, split_valid
+from data_quality.rules import INTAKE_OF_RULE_SET, rule_set_of, split_valid
 from orchestration.partitions import CRAWL_PARTITIONS
 from orchestration.resources import StagingResource, WarehouseResource
 
 QUALITY_GROUP = "quality"
 STAGED = ("raw_harvest", "raw_reviews", "raw_pushed")
 # The warehouse's intake tag of a harvest-partition row, by the rule set it answers to.
-INTAKE_OF_RULE_SET = {"offer": "books", "review": "reviews"}
 
 
 @dg.asset(group_name=QUALITY_GROUP, deps=list(STAGED), kinds={"duckdb"}, partitions_def=CRAWL_PARTITIONS,

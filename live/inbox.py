@@ -1,0 +1,85 @@
+"""Pushed signals into the live loop: the intake webhook's inbox, taken as batches land.
+
+The webhook (``edge-insights intake serve``) writes each accepted batch atomically into the inbox
+folder; a watcher started with ``--inbox`` takes them from there with the drop-folder reader
+(:func:`crawlers.intake.dropfolder.read_inbox`, once-only, under its lock), so the batch path and
+the live path share one reader and one quarantine. Each record goes through the same change
+capture as a revisited page, keyed by its ``url``; rows and batches the reader refuses are
+quarantined in the live store (stage ``push``) with its reason. Records count as received when
+their batch file landed (its modification time): push → insight latency starts there.
+
+Crash safety: a take's id is written to the store before the files move and cleared once every
+record was captured; a watcher that finds a take still open at start reads that take again (the
+reader returns the files an id already took), and capture is idempotent, so nothing is lost.
+While a watcher takes the inbox, the harvest's ``raw_pushed`` finds it empty; the records reach
+``signal_history`` through the watcher's warehouse flush instead.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from crawlers.intake.batch import SUFFIXES
+from crawlers.intake.dropfolder import read_inbox
+from live.store import LiveStore
+
+POLL_S = 0.05  # how often the inbox is listed: adds at most this to push → insight latency
+OPEN_TAKE = "inbox_take"
+
+
+class InboxPoller:
+    """Takes batches from ``inbox`` until stopped; ``observe(url, record, received_at)`` gets each record.
+
+    Args:
+        inbox: the webhook's inbox folder (created if missing).
+        store: the live store (quarantine, the open take).
+        observe: the change capture's entry point.
+    """
+
+    def __init__(self, inbox: Path, store: LiveStore, observe: Callable[[str, dict[str, Any], float], None]) -> None:
+        self.inbox, self.store, self.observe = Path(inbox), store, observe
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        self.records = 0
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        """Finish a take a killed watcher left open, then poll until :meth:`stop`."""
+        left_open = self.store.meta(OPEN_TAKE)
+        if left_open:
+            self._take(left_open, None)
+        while not self._stop.wait(POLL_S):
+            self.poll()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def poll(self) -> int:
+        """Take what has landed; returns the records observed."""
+        if not any(p.is_file() and p.suffix in SUFFIXES and not p.name.startswith(".") for p in self.inbox.iterdir()):
+            return 0
+        take = f"live-{uuid.uuid4().hex[:12]}"
+        self.store.set_meta(OPEN_TAKE, take)
+        return self._take(take)
+
+    def _take(self, take: str) -> int:
+        load = read_inbox(self.inbox, take)
+        for row in load.quarantine:
+            self.store.quarantine("push", row.get("url"), row["reason"], row)
+        records = iter(load.records)
+        # The reader lists records file by file in the order of ``files``; a moved file keeps
+        # its modification time, the instant the webhook landed it.
+        for batch in load.files:
+            if batch.status != "processed":
+                self.store.quarantine("push", str(batch.path), f"batch_refused: {batch.reason}", None)
+                continue
+            landed_at = batch.path.stat().st_mtime
+            for _ in range(batch.records):
+                record = next(records)
+                self.observe(record["url"], record, landed_at)
+        self.store.set_meta(OPEN_TAKE, None)
+        self.records += len(load.records)
+        return len(load.records)
