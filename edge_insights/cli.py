@@ -1,6 +1,6 @@
 """``edge-insights``: the one command line (demo, serve, evaluate, report, ui, crawl, intake,
 token, audit, extract, parse-price, scrub, privacy, erase, and the live loop's watch, market,
-insights, explain). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
+insights, deliveries, explain). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The live loop's commands: ``watch``, ``market``, ``insights`` and ``explain``."""
+"""The live loop's commands: ``watch``, ``market``, ``insights``, ``deliveries`` and ``explain``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
@@ -15,6 +16,8 @@ from rich.table import Table
 from commons.settings import Settings, SettingsError
 
 console = Console() if sys.stdout.isatty() else Console(width=150)
+WEBHOOK_SECRET_ENV = "EDGE_INSIGHTS_WEBHOOK_SECRET"
+DELIVERY_STATES = ("pending", "delivered", "dead")
 
 
 def _settings() -> Settings:
@@ -51,22 +54,42 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
           cooldown: float = typer.Option(600.0, min=0.0, help="seconds a product is not re-alerted for a decision"),
           inbox: Path = typer.Option(None, file_okay=False, help="take pushed batches from the intake webhook's "
                                                                  "inbox as they land (e.g. <state>/inbox)"),
+          webhook: list[str] = typer.Option([], help="[FILTER,…=]URL of a webhook subscriber (repeat per "
+                                                     "subscriber); FILTER: a decision or `alerts`, e.g. "
+                                                     "price_spike,alerts=https://hooks.example/in"),
           ) -> None:
     """Watch product pages and turn every change into insights (the live loop).
 
     Revisits pages under the request budget, captures changes against the last known state,
     asks the edge pods, and publishes insights at http://127.0.0.1:FEED_PORT/v1/insights/stream
     (Server-Sent Events). The pods' bearer token, if they need one, comes from the environment
-    variable EDGE_INSIGHTS_POD_TOKEN. Prints a JSON summary at the end.
+    variable EDGE_INSIGHTS_POD_TOKEN. Each --webhook subscriber gets every new insight it filters
+    for as a signed POST (Standard Webhooks), retried until delivered or dead; the signing secret
+    (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON summary at the end.
     """
     from live.watcher import POLICIES, Watcher, WatchConfig
+    from live.webhooks import parse_subscriber, signer
 
     if policy not in POLICIES:
         raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="'--policy'")
+    secret = os.environ.get(WEBHOOK_SECRET_ENV)
+    if webhook:
+        try:
+            urls = [parse_subscriber(spec).url for spec in webhook]
+        except ValueError as err:
+            raise typer.BadParameter(str(err), param_hint="'--webhook'") from None
+        if len(set(urls)) < len(urls):
+            raise typer.BadParameter("a subscriber URL is given twice", param_hint="'--webhook'")
+        try:
+            signer(secret or "")
+        except ValueError as err:
+            typer.echo(f"error: {WEBHOOK_SECRET_ENV}: {err}", err=True)
+            raise typer.Exit(2) from None
     settings = _settings().ensure()
     config = WatchConfig(sitemap_url=sitemap, pods=_pods(pod), state_dir=settings.state_dir,
-                         warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness, day_s=day_seconds, duration_s=duration,
-                         feed_port=feed_port, cooldown_s=cooldown, inbox=inbox, token=os.environ.get("EDGE_INSIGHTS_POD_TOKEN"))
+                         warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness,
+                         day_s=day_seconds, duration_s=duration, feed_port=feed_port, cooldown_s=cooldown, inbox=inbox,
+                         token=os.environ.get("EDGE_INSIGHTS_POD_TOKEN"), webhooks=tuple(webhook), webhook_secret=secret)
     watcher = Watcher(config)
     typer.echo(f"watching {sitemap}; insight feed on http://127.0.0.1:{watcher.feed_port}/v1/insights/stream",
                err=True)
@@ -128,6 +151,31 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
     console.print(f"{len(rows)} insight(s) shown")
 
 
+def deliveries(state: str = typer.Option(None, help="only this state: pending | delivered | dead"),
+               limit: int = typer.Option(30, min=1, max=1000, help="newest N"),
+               ) -> None:
+    """List the live loop's webhook deliveries as a table (newest last): subscriber, insight, its
+    decision, state, tries and the last error (a dead one's is why it was given up)."""
+    from live.store import LiveStore
+    from live.watcher import store_path
+
+    if state is not None and state not in DELIVERY_STATES:
+        raise typer.BadParameter(f"choose one of {', '.join(DELIVERY_STATES)}", param_hint="'--state'")
+    path = store_path(_settings().state_dir)
+    if not path.exists():
+        typer.echo(f"error: no live store at {path}: run `edge-insights watch --webhook URL` first", err=True)
+        raise typer.Exit(2)
+    rows = LiveStore(path).deliveries(state, limit)
+    table = Table("subscriber", "insight", "decision", "state", "tries", "delivered", "last error")
+    for r in rows:
+        delivered = ("" if r["delivered_at"] is None
+                     else datetime.fromtimestamp(r["delivered_at"], timezone.utc).isoformat()[11:23])
+        table.add_row(r["subscriber"], r["insight_id"], r["decision"], r["state"], str(r["tries"]), delivered,
+                      r["last_error"] or "")
+    console.print(table)
+    console.print(f"{len(rows)} deliver{'y' if len(rows) == 1 else 'ies'} shown")
+
+
 def explain(key: str = typer.Argument(..., help="an insight id or a signal digest")) -> None:
     """Show the exact input the model saw for an insight, rebuilt from the warehouse and digest-checked,
     with the bundle, the route and the edge and central answers from the decision log."""
@@ -149,4 +197,5 @@ def register(app: typer.Typer) -> None:
     app.command("watch")(watch)
     app.command("market")(market)
     app.command("insights")(insights)
+    app.command("deliveries")(deliveries)
     app.command("explain")(explain)

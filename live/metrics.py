@@ -11,6 +11,9 @@ Series:
     ``live_decide_total{outcome,decision}``           decision attempts ``retried`` or ``failed``
     ``live_harvest_to_insight_seconds{decision}``     histogram: response received → insight published
     ``live_stream_events_total``                      insights sent on SSE streams
+    ``live_webhook_deliveries_total{outcome}``        webhook attempts: ``delivered``, ``retried``, ``dead``
+    ``live_insight_to_delivery_seconds``              histogram: insight published → webhook acknowledged
+                                                      (retries included)
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 
 # The goal is p99 ≤ 250 ms; buckets resolve around it.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A delivery that needed retries waits out its backoff (0.5 s doubling: a minute by the 8th try).
+DELIVERY_BUCKETS = (*LATENCY_BUCKETS, 30.0, 60.0, 300.0)
 
 
 class LiveMetrics:
@@ -43,6 +48,11 @@ class LiveMetrics:
         self.latency = Histogram("live_harvest_to_insight_seconds", "Response received to insight published.",
                                  ["decision"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.stream_events = Counter("live_stream_events", "Insights sent on SSE streams.", registry=self.registry)
+        self.webhook_deliveries = Counter("live_webhook_deliveries", "Webhook attempts by outcome.", ["outcome"],
+                                          registry=self.registry)
+        self.delivery_latency = Histogram("live_insight_to_delivery_seconds",
+                                          "Insight published to webhook acknowledged.", buckets=DELIVERY_BUCKETS,
+                                          registry=self.registry)
 
     def published(self, insights: list[dict[str, Any]]) -> None:
         """Count insights just published and observe their harvest → insight latency."""
@@ -53,6 +63,13 @@ class LiveMetrics:
 
     def decide_outcome(self, outcome: str, decision: str, n: int) -> None:
         self.decide.labels(outcome, decision).inc(n)
+
+    def webhook_outcome(self, outcome: str, published: float | None = None) -> None:
+        """Count a webhook attempt (``delivered``, ``retried``, ``dead``); a delivered one with its
+        insight's ``published`` epoch seconds is observed in the latency histogram."""
+        self.webhook_deliveries.labels(outcome).inc()
+        if published is not None:
+            self.delivery_latency.observe(max(0.0, time.time() - published))
 
     def render(self) -> bytes:
         """Prometheus text exposition of the registry."""

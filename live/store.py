@@ -9,7 +9,10 @@
 - ``insights``: every decision answer, keyed by a stable ``insight_id``, ``seq`` ordering the feed;
 - ``quarantine``: pages and changes the loop could not use, with the reason;
 - ``alerts``: the last alert per (product, decision), for the cooldown;
-- ``meta``: values kept across restarts (the inbox take in progress).
+- ``meta``: values kept across restarts (the inbox take in progress);
+- ``deliveries``: one row per (webhook subscriber, insight) owed to it (:mod:`live.webhooks`);
+  ``state`` is ``pending`` → ``delivered`` | ``dead`` (last error kept);
+- ``webhook_cursors``: per subscriber, the last insight ``seq`` considered for enqueueing.
 
 Why this is crash-safe (a watcher killed with SIGKILL and restarted loses no change and
 publishes no insight twice): a change is captured in the same transaction that moves the
@@ -17,6 +20,8 @@ product's known state forward, so either both happen or the page still looks cha
 visit; change ids derive from the product's change counter, persisted in that transaction, so a
 re-detected change gets the same id; an insight and its change's ``done`` mark commit together,
 and ``insight_id`` is unique, so re-deciding a change after a crash inserts nothing new.
+Webhook deliveries are enqueued in the transaction that moves their subscriber's cursor, and
+(subscriber, insight) is unique, so a restarted watcher neither skips nor doubles a delivery row.
 """
 
 from __future__ import annotations
@@ -59,6 +64,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
     product_key TEXT NOT NULL, decision TEXT NOT NULL, alerted_at REAL NOT NULL, value REAL,
     PRIMARY KEY (product_key, decision));
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, subscriber TEXT NOT NULL, insight_id TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', tries INTEGER NOT NULL DEFAULT 0, next_try REAL NOT NULL DEFAULT 0,
+    last_error TEXT, delivered_at REAL, UNIQUE (subscriber, insight_id));
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(subscriber, state, next_try);
+CREATE TABLE IF NOT EXISTS webhook_cursors (subscriber TEXT PRIMARY KEY, cursor INTEGER NOT NULL);
 """
 
 #: Columns of an insight as the feed, the CLI and the warehouse show it (``received_at``: epoch seconds
@@ -103,6 +114,25 @@ class Change:
     signal: dict[str, Any]
     received_at: float
     changed_at: str
+    tries: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One insight owed to one webhook subscriber, as the delivery worker attempts it.
+
+    Attributes:
+        seq: the delivery's row id (ascending in enqueue order).
+        subscriber: the subscriber's URL.
+        insight: the insight as subscribers see it (:func:`public_insight`).
+        published: epoch seconds the insight was published (delivery latency starts here).
+        tries: attempts so far.
+    """
+
+    seq: int
+    subscriber: str
+    insight: dict[str, Any]
+    published: float
     tries: int
 
 
@@ -290,14 +320,109 @@ class LiveStore:
         """The newest insight's ``seq`` (0 when none)."""
         return self.query("SELECT COALESCE(MAX(seq), 0) AS head FROM insights")[0]["head"]
 
+    # ---- webhook deliveries ----------------------------------------------------------------------
+    def subscribe(self, subscriber: str) -> int:
+        """Register a webhook subscriber (its URL) and return its cursor.
+
+        A subscriber first seen starts at the newest insight, like an SSE stream without
+        ``Last-Event-ID``: it is owed what is published from then on. A known one keeps its cursor.
+        """
+        with self.transaction() as con:
+            con.execute("INSERT OR IGNORE INTO webhook_cursors(subscriber, cursor) "
+                        "SELECT ?, COALESCE(MAX(seq), 0) FROM insights", (subscriber,))
+            return con.execute("SELECT cursor FROM webhook_cursors WHERE subscriber = ?",
+                               (subscriber,)).fetchone()["cursor"]
+
+    def enqueue_deliveries(self, subscriber: str, *, decisions: frozenset[str] = frozenset(),
+                           alerts_only: bool = False) -> int:
+        """Owe ``subscriber`` the insights published past its cursor that pass its filters, and move
+        the cursor to the newest insight, atomically; returns how many deliveries were added.
+
+        ``decisions`` empty means every decision. Idempotent: a (subscriber, insight) pair already
+        owed is not added again, whatever the cursor says.
+
+        Raises:
+            KeyError: ``subscriber`` was never registered with :meth:`subscribe`.
+        """
+        # A read first: the worker polls often, and a write lock per poll would queue behind capture.
+        rows = self.query("SELECT cursor, (SELECT COALESCE(MAX(seq), 0) FROM insights) AS head "
+                          "FROM webhook_cursors WHERE subscriber = ?", (subscriber,))
+        if not rows:
+            raise KeyError(f"not a subscriber: {subscriber}")
+        if rows[0]["head"] <= rows[0]["cursor"]:
+            return 0
+        filters = ""
+        if decisions:
+            filters += f" AND decision IN ({','.join('?' * len(decisions))})"
+        if alerts_only:
+            filters += " AND alert = 1"
+        with self.transaction() as con:
+            cursor = con.execute("SELECT cursor FROM webhook_cursors WHERE subscriber = ?",
+                                 (subscriber,)).fetchone()["cursor"]
+            head = con.execute("SELECT COALESCE(MAX(seq), 0) AS head FROM insights").fetchone()["head"]
+            before = con.total_changes
+            con.execute(f"INSERT OR IGNORE INTO deliveries(subscriber, insight_id) SELECT ?, insight_id "
+                        f"FROM insights WHERE seq > ? AND seq <= ?{filters} ORDER BY seq",
+                        (subscriber, cursor, head, *sorted(decisions)))
+            added = con.total_changes - before
+            con.execute("UPDATE webhook_cursors SET cursor = ? WHERE subscriber = ?", (head, subscriber))
+        return added
+
+    def due_deliveries(self, subscriber: str, now: float, limit: int = 32) -> list[Delivery]:
+        """``subscriber``'s pending deliveries due at ``now`` (epoch s), oldest first."""
+        rows = self.query("SELECT d.seq AS delivery_seq, d.subscriber, d.tries, i.* FROM deliveries d "
+                          "JOIN insights i ON i.insight_id = d.insight_id WHERE d.subscriber = ? "
+                          "AND d.state = 'pending' AND d.next_try <= ? ORDER BY d.seq LIMIT ?",
+                          (subscriber, now, limit))
+        return [Delivery(seq=r["delivery_seq"], subscriber=r["subscriber"], insight=public_insight(r),
+                         published=r["published"], tries=r["tries"]) for r in rows]
+
+    def mark_delivered(self, delivery: Delivery, at: float) -> None:
+        """Count the attempt that a subscriber acknowledged (2xx) at ``at`` (epoch s)."""
+        self._attempted(delivery, "state = 'delivered', delivered_at = ?", (at,))
+
+    def retry_delivery(self, delivery: Delivery, error: str, next_try: float) -> None:
+        """Count a failed attempt (unreachable, time-out, 5xx, 429) and set when to try again."""
+        self._attempted(delivery, "next_try = ?, last_error = ?", (next_try, error))
+
+    def dead_letter(self, delivery: Delivery, error: str) -> None:
+        """Give a delivery up (a final answer, or out of tries): ``dead`` with the error."""
+        self._attempted(delivery, "state = 'dead', last_error = ?", (error,))
+
+    def _attempted(self, delivery: Delivery, assignments: str, params: tuple) -> None:
+        with self.transaction() as con:
+            con.execute(f"UPDATE deliveries SET tries = tries + 1, {assignments} WHERE seq = ?",
+                        (*params, delivery.seq))
+
+    def delivery_backlog(self, subscribers: list[str]) -> int:
+        """What ``subscribers`` may still be owed: their pending deliveries plus the insights past their
+        cursors (not yet filtered, so an upper bound)."""
+        marks = ",".join("?" * len(subscribers))
+        return self.query(
+            f"SELECT (SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND subscriber IN ({marks})) + "
+            f"(SELECT COUNT(*) FROM webhook_cursors c JOIN insights i ON i.seq > c.cursor "
+            f"WHERE c.subscriber IN ({marks})) AS n", (*subscribers, *subscribers))[0]["n"]
+
+    def deliveries(self, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` deliveries (of ``state`` if given), oldest first, with their insight's
+        decision: what ``edge-insights deliveries`` lists."""
+        where, params = ("WHERE d.state = ?", (state,)) if state else ("", ())
+        rows = self.query(f"SELECT d.*, i.decision FROM deliveries d "
+                          f"JOIN insights i ON i.insight_id = d.insight_id {where} ORDER BY d.seq DESC LIMIT ?",
+                          (*params, limit))
+        return rows[::-1]
+
     def counts(self) -> dict[str, Any]:
-        """Totals for the CLI and the demo: products, visits, changes by state, insights, quarantine."""
+        """Totals for the CLI and the demo: products, visits, changes by state, insights, quarantine,
+        webhook deliveries by state."""
         q = self.query
         return {
             "products": q("SELECT COUNT(*) AS n FROM products")[0]["n"],
             "visits": q("SELECT COALESCE(SUM(visits), 0) AS n FROM products")[0]["n"],
             "changes": {r["state"]: r["n"] for r in q("SELECT state, COUNT(*) AS n FROM changes GROUP BY state")},
             "insights": q("SELECT COUNT(*) AS n FROM insights")[0]["n"],
+            "deliveries": {r["state"]: r["n"] for r in q("SELECT state, COUNT(*) AS n FROM deliveries "
+                                                          "GROUP BY state")},
             "quarantined": {r["reason"]: r["n"] for r in q("SELECT reason, COUNT(*) AS n FROM quarantine "
                                                             "GROUP BY reason")},
         }

@@ -1,15 +1,18 @@
 """``edge-insights watch``: the live loop in one process.
 
-Threads: an inbox poller takes pushed batches (with ``inbox``, :mod:`live.inbox`); the Scrapy reactor (main thread) revisits pages (:class:`crawlers.spiders.watch.WatchSpider`)
-and captures changes (:class:`live.capture.ChangeCapture`) into the store; the decider
+Threads: the Scrapy reactor (main thread) revisits pages (:class:`crawlers.spiders.watch.WatchSpider`)
+and, with ``inbox``, a poller takes pushed batches (:mod:`live.inbox`); both capture changes (:class:`live.capture.ChangeCapture`) into the store; the decider
 (:class:`live.decide.Decider`) wakes on each capture and turns pending changes into insights; the
-feed (:func:`live.feed.feed_app`, uvicorn) streams them; every ``flush_s`` the insights and the
-observed signals are copied into the warehouse (``insights`` table; ``signal_history``, intake
-``books`` or ``reviews`` by rule set, partition ``live``), where ``explain`` and the Dagster assets read them.
+feed (:func:`live.feed.feed_app`, uvicorn) streams them; with ``webhooks`` configured, the webhook
+worker (:class:`live.webhooks.WebhookDelivery`) POSTs them, signed, to each subscriber; every
+``flush_s`` the insights and the observed signals are copied into the warehouse (``insights``
+table; ``signal_history``, intake ``books`` or ``reviews`` by rule set, partition ``live``), where
+``explain`` and the Dagster assets read them.
 
 Stopping (``duration_s`` elapsed, SIGINT or SIGTERM) stops revisits first, then lets the decider
-finish what is pending (up to ``drain_s``), flushes, and stops the feed. SIGKILL loses nothing
-either (see :mod:`live.store`): a restart resumes from the store.
+finish what is pending (up to ``drain_s``), then the webhook worker what it owes (up to ``drain_s``
+more; the next watcher of the store delivers the rest), flushes, and stops the feed. SIGKILL loses
+nothing either (see :mod:`live.store`): a restart resumes from the store.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ from live.inbox import InboxPoller
 from live.metrics import LiveMetrics
 from live.revisit import LearnedRevisitPolicy, RoundRobinPolicy
 from live.store import LiveStore, store_path
+from live.webhooks import WebhookDelivery, parse_subscriber
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,10 @@ class WatchConfig:
         token: bearer token for the pods, or None.
         inbox: the intake webhook's inbox to take pushed batches from (:mod:`live.inbox`), or None.
         flush_s: seconds between warehouse flushes.
-        drain_s: seconds the decider may take to finish pending changes at stop.
+        drain_s: seconds the decider may take to finish pending changes at stop, and then the webhook
+            worker to finish its deliveries.
+        webhooks: webhook subscribers, ``[FILTER,…=]URL`` each (:func:`live.webhooks.parse_subscriber`).
+        webhook_secret: the ``whsec_`` secret signing them (required with ``webhooks``).
     """
 
     sitemap_url: str
@@ -90,6 +97,9 @@ class WatchConfig:
     inbox: Path | None = None
     flush_s: float = 5.0
     drain_s: float = 30.0
+    webhooks: tuple[str, ...] = ()
+    # Kept out of repr: a config printed to a log must not leak the signing secret.
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 def flush_to_warehouse(store: LiveStore, warehouse: Warehouse, run_id: str) -> tuple[int, int]:
@@ -119,6 +129,12 @@ class Watcher:
         self.policy = POLICIES[config.policy](config.politeness_s, config.day_s)
         self.decider = Decider(self.store, config.pods, token=config.token, cooldown_s=config.cooldown_s,
                                metrics=self.metrics)
+        self.webhooks = None
+        if config.webhooks:
+            if not config.webhook_secret:
+                raise ValueError("webhooks need a signing secret (webhook_secret)")
+            self.webhooks = WebhookDelivery(self.store, [parse_subscriber(s) for s in config.webhooks],
+                                            config.webhook_secret, metrics=self.metrics)
         self.warehouse = Warehouse(config.warehouse_path)
         self.run_id = f"live-{uuid.uuid4().hex[:12]}"
         self.feed_port = config.feed_port or free_port()
@@ -185,6 +201,10 @@ class Watcher:
         poller = InboxPoller(self.config.inbox, self.store, self._on_push) if self.config.inbox else None
         if poller is not None:
             threading.Thread(target=poller.run, name="inbox", daemon=True).start()
+        webhooks = None
+        if self.webhooks is not None:
+            webhooks = threading.Thread(target=self.webhooks.run, name="webhooks", daemon=True)
+            webhooks.start()
         stop_flush = threading.Event()
         flusher = threading.Thread(target=self._flush_loop, args=(stop_flush,), name="flush", daemon=True)
         flusher.start()
@@ -214,10 +234,16 @@ class Watcher:
         pending = self.decider.drain(self.config.drain_s)
         self.decider.stop()
         decider.join(timeout=10)
+        undelivered = 0
+        if self.webhooks is not None and webhooks is not None:
+            undelivered = self.webhooks.drain(self.config.drain_s)
+            self.webhooks.stop()
+            webhooks.join(timeout=10)
         stop_flush.set()
         flusher.join(timeout=30)
         self._flush()
         server.should_exit = True
         feed.join(timeout=10)
-        return {**self.store.counts(), "pending_at_stop": pending, "watched_s": round(watched_s, 1),
-                "run_id": self.run_id, "feed_url": f"http://127.0.0.1:{self.feed_port}"}
+        return {**self.store.counts(), "pending_at_stop": pending, "undelivered_at_stop": undelivered,
+                "watched_s": round(watched_s, 1), "run_id": self.run_id,
+                "feed_url": f"http://127.0.0.1:{self.feed_port}"}
