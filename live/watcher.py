@@ -33,6 +33,7 @@ from scrapy.settings import Settings as ScrapySettings
 from commons.net import free_port
 from commons.warehouse import Warehouse, flatten
 from crawlers.spiders.watch import WatchSpider
+from data_quality.pii_engine import default_engine
 from data_quality.rules import INTAKE_OF_RULE_SET, rule_set_of
 from live.capture import ChangeCapture
 from live.decide import Decider
@@ -139,6 +140,9 @@ class Watcher:
         self.run_id = f"live-{uuid.uuid4().hex[:12]}"
         self.feed_port = config.feed_port or free_port()
         self._etags: dict[str, str | None] = {}
+        # Loaded now, not on the first review: the NER pipeline takes seconds to load, which would
+        # otherwise land on the first pushed review's latency.
+        default_engine()
 
     # ---- spider callbacks (reactor thread) ----------------------------------------------------
     def _on_urls(self, urls: list[str]) -> None:
