@@ -1,0 +1,148 @@
+"""Change capture and the decider's failure paths, on pages the live market really serves and a
+real loopback HTTP server standing in for a pod that fails (real pods need trained bundles; the
+live loop with real pods is tests/e2e/test_live_loop.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from commons.contracts import PRICE_WINDOW, STOCK_WINDOW
+from commons.net import free_port
+from commons.record import content_digest
+from crawlers.live_market import LiveMarket
+from crawlers.parsing import parse_book_detail
+from crawlers.replay import MarketReplay
+from live.capture import ChangeCapture
+from live.decide import Decider
+from live.store import LiveStore
+
+ATTIC = "catalogue/a-light-in-the-attic_1000/index.html"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def market(data_dir):
+    return MarketReplay(data_dir)
+
+
+def key(live: LiveMarket) -> int:
+    return next(p.index for p in live.products if p.path == ATTIC)
+
+
+def observed(market: MarketReplay, live: LiveMarket, clock: Clock, path: str) -> dict:
+    """The record the watch spider would produce for ``path`` at the clock's instant."""
+    page = live.page(path, "http://shop.test/", clock.now)
+    fields = parse_book_detail(page.body.decode("utf-8"), f"http://shop.test/{path}")
+    price = fields["price"]
+    record = {"source": "books_toscrape", "url": f"http://shop.test/{path}", "product_id": fields["product_id"],
+            "title": fields["title"], "price": format(price, "f"), "currency": fields.get("currency") or "GBP",
+            "availability": fields["availability"], "stock_count": fields["stock_count"], "rating": None,
+            "review_text": None, "author": None, "feedback": None, "crawled_at": "2026-11-30T00:00:00+00:00",
+            "provenance": {"crawl_id": "t", "spider_version": "t", "http_status": 200, "response_digest": "x"}}
+    return {**record, "content_digest": content_digest(record)}
+
+
+def test_pages_become_changes_only_when_they_change(market, tmp_path):
+    clock = Clock()
+    live = LiveMarket(market, seconds_per_tick=1.0, start_tick=0, clock=clock)
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store)
+    url = f"http://shop.test/{ATTIC}"
+    store.add_products([url])
+    assert capture.observe(url, observed(market, live, clock, ATTIC), '"e0"', clock.now) == []  # baseline
+    assert capture.observe(url, observed(market, live, clock, ATTIC), '"e0"', clock.now) == []  # unchanged
+    seen = []
+    for tick in range(1, 40):
+        clock.now = live.wall_of(tick)
+        quote = live.quote(key(live), tick)
+        for change in capture.observe(url, observed(market, live, clock, ATTIC), f'"e{tick}"', clock.now):
+            seen.append(change)
+            if change["decision"] == "price_spike":
+                assert Decimal(str(change["after"])).quantize(Decimal("0.01")) == quote.price
+                assert len(change["record"]["prices"]) == PRICE_WINDOW
+                assert change["record"]["prices"][0] == float(quote.price)
+            else:
+                counts = change["record"]["stock_counts"]
+                assert len(counts) == STOCK_WINDOW and counts[0] == float(quote.stock or 0) == change["after"]
+    quotes = [live.quote(key(live), t) for t in range(0, 40)]
+    price_moves = sum(1 for a, b in zip(quotes, quotes[1:]) if a.price != b.price)
+    stock_moves = sum(1 for a, b in zip(quotes, quotes[1:]) if (a.stock or 0) != (b.stock or 0))
+    assert sum(c["decision"] == "price_spike" for c in seen) == price_moves > 0
+    assert sum(c["decision"] == "urgent_inventory" for c in seen) == stock_moves > 0
+    ids = [c["change_id"] for c in seen]
+    assert len(ids) == len(set(ids)) == len(store.query("SELECT change_id FROM changes"))
+    assert store.product(url)["visits"] == 41
+
+
+def test_a_record_the_rules_refuse_is_quarantined_with_their_reason(market, tmp_path):
+    clock = Clock()
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=clock)
+    store = LiveStore(tmp_path / "live.sqlite")
+    url = f"http://shop.test/{ATTIC}"
+    store.add_products([url])
+    record = {**observed(market, live, clock, ATTIC), "price": "-5.00"}
+    assert ChangeCapture(store).observe(url, record, None, clock.now) == []
+    (row,) = store.query("SELECT stage, reason FROM quarantine")
+    assert row["stage"] == "validate" and "price_not_positive" in row["reason"]
+    assert store.product(url)["visits"] == 1
+
+
+class FailingPod(BaseHTTPRequestHandler):
+    """Answers every decision request with the status the test sets (a pod in trouble)."""
+
+    status = 503
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.dumps({"error": f"status {self.status}"}).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("status", "state", "tries", "reason"), [
+    (503, "failed", 3, "pod_503 after 3 tries"), (422, "failed", 1, "pod_422: status 422")])
+def test_pod_failures_are_retried_or_given_up_with_a_reason(market, tmp_path, status, state, tries, reason):
+    clock = Clock()
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=clock)
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store)
+    url = f"http://shop.test/{ATTIC}"
+    store.add_products([url])
+    capture.observe(url, observed(market, live, clock, ATTIC), None, clock.now)
+    tick = next(t for t in range(1, 60) if live.quote(key(live), t).price != live.quote(key(live), t - 1).price)
+    clock.now = live.wall_of(tick)
+    changes = capture.observe(url, observed(market, live, clock, ATTIC), None, clock.now)
+    assert changes
+    handler = type("Pod", (FailingPod,), {"status": status})
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        pods = {c["decision"]: f"http://127.0.0.1:{port}" for c in changes}
+        left = Decider(store, pods, max_tries=3, backoff_s=0.01).drain(timeout_s=30)
+    finally:
+        server.shutdown()
+    assert left == 0
+    rows = store.query("SELECT state, tries, reason FROM changes")
+    assert [(r["state"], r["tries"], r["reason"]) for r in rows] == [(state, tries, reason)] * len(changes)
+    assert store.query("SELECT COUNT(*) AS n FROM quarantine WHERE stage = 'decide'")[0]["n"] == len(changes)
+    assert store.query("SELECT COUNT(*) AS n FROM insights")[0]["n"] == 0
