@@ -17,6 +17,7 @@ routes, and two latencies:
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import secrets
@@ -41,18 +42,21 @@ from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
 from edge_insights.drift_drill import review_phases
 from edge_insights.pods import running_pod
+from live.store import LiveStore, store_path
 
 DECISIONS = ("price_spike", "urgent_inventory", "negative_review")
 PUSH_EVERY_S = 0.5
 PUSH_BATCH = 2
 
 
-def _subscribe(feed_url: str, seen: list[tuple[dict[str, Any], float]], stop: threading.Event) -> None:
-    """Read the SSE stream from its start (``since=0``) until ``stop``; append (insight, arrival)."""
+def _subscribe(feed_url: str, seen: list[tuple[dict[str, Any], float]], stop: threading.Event,
+               since: int = 0) -> None:
+    """Read the SSE stream after ``since`` until ``stop``; append (insight, arrival epoch s); reconnect
+    after the last insight seen."""
     while not stop.is_set():
         try:
-            with httpx.stream("GET", f"{feed_url}/v1/insights/stream", params={"since": len(seen) and
-                                                                             seen[-1][0]["seq"]},
+            with httpx.stream("GET", f"{feed_url}/v1/insights/stream", params={"since": seen[-1][0]["seq"] if seen
+                                                                             else since},
                               timeout=httpx.Timeout(5.0, read=2.0)) as response:
                 for line in response.iter_lines():
                     if line.startswith("data: "):
@@ -146,7 +150,10 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
     """
     market = LiveMarket(MarketReplay(settings.data_dir), seconds_per_tick=seconds_per_tick, start_tick=start_tick,
                         n_products=products)
+    # The feed is read from the store's head at start: a state folder watched before keeps its insights.
+    store_file = store_path(settings.state_dir)
     seen: list[tuple[dict[str, Any], float]] = []
+    first_seq = LiveStore(store_file).head() if store_file.exists() else 0
     stop = threading.Event()
     log_path = settings.logs_dir / "watch.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +177,7 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         if push:
             threading.Thread(target=_push_reviews, args=(intake_url, token, texts, feed_url, stop),
                              daemon=True).start()
-        subscriber = threading.Thread(target=_subscribe, args=(feed_url, seen, stop), daemon=True)
+        subscriber = threading.Thread(target=_subscribe, args=(feed_url, seen, stop, first_seq), daemon=True)
         subscriber.start()
         command = [sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{base}sitemap.txt", *pods,
                    "--rate", str(rate), "--policy", policy, "--duration", str(duration_s),
@@ -190,32 +197,56 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         if watcher.returncode != 0:
             raise OrchestrationError(f"watch exited {watcher.returncode}:\n{log_path.read_text()[-3000:]}")
         counts = json.loads(stdout.strip().splitlines()[-1])
-    return {"counts": counts, "decisions": summarise_insights(market, seen), "rate": rate, "policy": policy,
-            "duration_s": duration_s, "seconds_per_tick": seconds_per_tick,
-            "products": len(market.products), "received_on_stream": len(seen),
+    decided = summarise_insights(market, seen, counts["revisits_from"], counts["revisits_until"])
+    return {"counts": counts, "decisions": decided, "rate": rate, "policy": policy,
+            "duration_s": duration_s, "seconds_per_tick": seconds_per_tick, "products": len(market.products),
+            "received_on_stream": sum(d["insights"] for d in decided.values()),
             "watcher_peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb else None}
 
 
-def summarise_insights(market: LiveMarket, seen: list[tuple[dict[str, Any], float]]) -> dict[str, Any]:
-    """Per decision: insights, alerts, routes, harvest → insight and change → insight latencies."""
-    out: dict[str, Any] = {}
+def summarise_insights(market: LiveMarket, seen: list[tuple[dict[str, Any], float]], since: float,
+                       until: float) -> dict[str, Any]:
+    """Per decision: insights, alerts, routes, received → insight latency and change → insight staleness.
+
+    Staleness is measured on the market's ground truth, as :mod:`benchmarks.live_staleness` does
+    in simulation: every price change (price_spike) or stock change (urgent_inventory) the market
+    made while the watcher revisited pages (``[since, until)``, epoch seconds) is detected
+    by the first insight for that product and decision read off the stream at or after it;
+    staleness = that arrival − the change's instant, and a change never detected counts until
+    ``until``.
+    """
     # An earlier watch of the same state folder left insights in the store; they are not this run's.
     seen = [(i, at) for i, at in seen if i["received_at"] >= market.started_at]
+    ground = _ground_truth(market, since, until)
+    out: dict[str, Any] = {}
     for decision in sorted({i["decision"] for i, _ in seen}):
         rows = [(i, at) for i, at in seen if i["decision"] == decision]
-        harvest_ms = [(at - i["received_at"]) * 1000 for i, at in rows]
-        staleness = []
+        arrivals: dict[str, list[float]] = {}
         for insight, at in rows:
-            if insight["kind"] == "review":
-                continue  # pushed: no market instant to measure from
-            tick = market.tick_at(insight["received_at"])
-            changed = market.wall_of(market.last_change(insight["product_id"], tick))
-            staleness.append(at - changed)
+            arrivals.setdefault(insight["product_id"], []).append(at)
+        staleness = []
+        for product_id, instant in ground.get(decision, []):
+            times = sorted(arrivals.get(product_id, []))
+            index = bisect.bisect_left(times, instant)
+            staleness.append((times[index] if index < len(times) else until) - instant)
         out[decision] = {
             "source": "pushed" if decision == "negative_review" else "harvested",
             "insights": len(rows), "alerts": sum(1 for i, _ in rows if i["alert"]),
             "routes": {r: sum(1 for i, _ in rows if i["route"] == r) for r in ("edge", "central", "fallback")},
-            "harvest_to_insight_ms": _percentiles(harvest_ms),
+            "harvest_to_insight_ms": _percentiles([(at - i["received_at"]) * 1000 for i, at in rows]),
+            "market_changes": len(ground.get(decision, [])),
             "change_to_insight_s": _percentiles(staleness),
         }
+    return out
+
+
+def _ground_truth(market: LiveMarket, since: float, until: float) -> dict[str, list[tuple[str, float]]]:
+    """Decision → (product id, instant) of every price / stock change the market made in [since, until)."""
+    out: dict[str, list[tuple[str, float]]] = {"price_spike": [], "urgent_inventory": []}
+    for change in market.changes_between(since, until):
+        before = market.quote(change.product.index, change.tick - 1)
+        if before.price != change.quote.price:
+            out["price_spike"].append((change.product.product_id, change.at))
+        if (before.stock or 0) != (change.quote.stock or 0):
+            out["urgent_inventory"].append((change.product.product_id, change.at))
     return out

@@ -249,5 +249,6 @@ class Watcher:
         server.should_exit = True
         feed.join(timeout=10)
         return {**self.store.counts(), "pending_at_stop": pending, "undelivered_at_stop": undelivered,
-                "watched_s": round(watched_s, 1), "run_id": self.run_id,
+                "watched_s": round(watched_s, 1), "revisits_from": started, "revisits_until": started + watched_s,
+                "run_id": self.run_id,
                 "feed_url": f"http://127.0.0.1:{self.feed_port}"}
