@@ -1,11 +1,15 @@
 """``edge-insights watch``: the live loop in one process.
 
 Threads: the Scrapy reactor (main thread) revisits pages (:class:`crawlers.spiders.watch.WatchSpider`)
-and captures changes (:class:`live.capture.ChangeCapture`) into the store; the decider
+and captures changes (:class:`live.capture.ChangeCapture`) into the broker; the decider
 (:class:`live.decide.Decider`) wakes on each capture and turns pending changes into insights; the
 feed (:func:`live.feed.feed_app`, uvicorn) streams them; every ``flush_s`` the insights and the
 observed signals are copied into the warehouse (``insights`` table; ``signal_history``, intake
 ``books``, partition ``live``), where ``explain`` and the Dagster assets read them.
+
+The broker is the embedded SQLite store unless ``WatchConfig.broker`` names a Redis server
+(:mod:`live.broker`); there, ``decide=False`` runs a watcher that only captures, feeds and
+flushes, while ``edge-insights decide`` processes (:func:`live.scaleout.run_decider`) decide.
 
 Stopping (``duration_s`` elapsed, SIGINT or SIGTERM) stops revisits first, then lets the decider
 finish what is pending (up to ``drain_s``), flushes, and stops the feed. SIGKILL loses nothing
@@ -30,11 +34,13 @@ from scrapy.settings import Settings as ScrapySettings
 from commons.net import free_port
 from commons.warehouse import Warehouse, flatten
 from crawlers.spiders.watch import WatchSpider
+from live.broker import Broker, open_broker
 from live.capture import ChangeCapture
 from live.decide import Decider
 from live.feed import feed_app
 from live.history import product_windows
 from live.metrics import LiveMetrics
+from live.redis_broker import RedisBroker
 from live.revisit import LearnedRevisitPolicy, RoundRobinPolicy
 from live.store import LiveStore
 
@@ -67,6 +73,9 @@ class WatchConfig:
         token: bearer token for the pods, or None.
         flush_s: seconds between warehouse flushes.
         drain_s: seconds the decider may take to finish pending changes at stop.
+        broker: Redis URL of the change and insight streams (``Settings.broker``), or None for the
+            embedded store under ``state_dir``.
+        decide: run a decider thread; False captures only (scale-out: ``decide`` processes decide).
     """
 
     sitemap_url: str
@@ -82,6 +91,8 @@ class WatchConfig:
     token: str | None = None
     flush_s: float = 5.0
     drain_s: float = 30.0
+    broker: str | None = None
+    decide: bool = True
 
 
 def store_path(state_dir: Path) -> Path:
@@ -110,12 +121,12 @@ class Watcher:
 
     def __init__(self, config: WatchConfig) -> None:
         self.config = config
-        self.store = LiveStore(store_path(config.state_dir))
+        self.store: Broker = open_broker(config.broker, store_path(config.state_dir))
         self.metrics = LiveMetrics()
         self.capture = ChangeCapture(self.store, product_windows(config.warehouse_path))
         self.policy = POLICIES[config.policy](config.politeness_s)
         self.decider = Decider(self.store, config.pods, token=config.token, cooldown_s=config.cooldown_s,
-                               metrics=self.metrics)
+                               metrics=self.metrics) if config.decide else None
         self.warehouse = Warehouse(config.warehouse_path)
         self.run_id = f"live-{uuid.uuid4().hex[:12]}"
         self.feed_port = config.feed_port or free_port()
@@ -124,19 +135,19 @@ class Watcher:
     # ---- spider callbacks (reactor thread) ----------------------------------------------------
     def _on_urls(self, urls: list[str]) -> None:
         self.store.add_products(urls)
-        for row in self.store.query("SELECT url, etag FROM products"):
-            self._etags[row["url"]] = row["etag"]
+        self._etags.update(self.store.etags())
 
     def _on_page(self, url: str, record: dict[str, Any], etag: str | None, received_at: float) -> None:
-        before = self.store.query("SELECT COUNT(*) AS n FROM quarantine")[0]["n"]
+        before = self.capture.quarantined
         changes = self.capture.observe(url, record, etag, received_at)
         self._etags[url] = etag
         if changes:
-            self.decider.wake.set()
+            if self.decider is not None:
+                self.decider.wake.set()
             for change in changes:
                 self.metrics.changes.labels(change["decision"]).inc()
             outcome = "changed"
-        elif self.store.query("SELECT COUNT(*) AS n FROM quarantine")[0]["n"] > before:
+        elif self.capture.quarantined > before:
             outcome = "quarantined"
         else:
             outcome = "unchanged"
@@ -159,18 +170,22 @@ class Watcher:
 
     def _flush(self) -> None:
         try:
-            flush_to_warehouse(self.store, self.warehouse, self.run_id)
+            if isinstance(self.store, RedisBroker):  # several watchers share the copying (consumer group)
+                self.store.flush_to_warehouse(self.warehouse, self.run_id)
+            else:
+                flush_to_warehouse(self.store, self.warehouse, self.run_id)
         except Exception as exc:  # the warehouse may be busy (another process); the next flush retries
             log.warning("warehouse flush deferred: %s", exc)
 
     def run(self) -> dict[str, Any]:
-        """Watch until ``duration_s`` or a signal; returns :meth:`LiveStore.counts` plus the run's facts."""
+        """Watch until ``duration_s`` or a signal; returns the broker's counts plus the run's facts."""
         server = uvicorn.Server(uvicorn.Config(feed_app(self.store, self.metrics), host="127.0.0.1",
                                                port=self.feed_port, log_level="warning"))
         feed = threading.Thread(target=server.run, name="insight-feed", daemon=True)
         feed.start()
-        decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)
-        decider.start()
+        if self.decider is not None:
+            decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)
+            decider.start()
         stop_flush = threading.Event()
         flusher = threading.Thread(target=self._flush_loop, args=(stop_flush,), name="flush", daemon=True)
         flusher.start()
@@ -195,9 +210,12 @@ class Watcher:
         started = time.time()
         process.start()
         watched_s = time.time() - started
-        pending = self.decider.drain(self.config.drain_s)
-        self.decider.stop()
-        decider.join(timeout=10)
+        if self.decider is not None:
+            pending = self.decider.drain(self.config.drain_s)
+            self.decider.stop()
+            decider.join(timeout=10)
+        else:  # the decide processes go on with what this watcher captured
+            pending = self.store.counts()["changes"].get("pending", 0)
         stop_flush.set()
         flusher.join(timeout=30)
         self._flush()
