@@ -145,48 +145,57 @@ def _published(broker: Broker, after: int, n: int, timeout_s: float) -> list[dic
 
 def run_load(brokers: list[Broker], pod_url: str, n: int, *, rate: float | None, tag: str,
              timeout_s: float = 300.0) -> dict[str, Any]:
-    """Append ``n`` changes to ``brokers[0]`` (at ``rate`` changes/s, or all at once when None) while
-    one decider per broker decides them through ``pod_url``; returns latency and throughput.
+    """Push ``n`` changes through ``brokers`` (the first one appends) and one decider per broker
+    deciding through ``pod_url``; returns latency and throughput.
 
-    Deciders of a Redis broker wake on appended changes (``decide`` processes do); the embedded
-    store's decider is woken by each capture (the watcher's thread is).
+    ``rate`` (changes/s): the changes are appended at that rate while the deciders run (their
+    latency at a load the loop keeps up with); None: all ``n`` are appended first, then the
+    deciders start (a backlog: their throughput). Deciders of a Redis broker wake on appended
+    changes (``decide`` processes do); the embedded store's decider is woken by each capture (the
+    watcher's thread is).
 
     Returns:
-        ``{"changes", "insights", "p50_ms", "p99_ms", "changes_per_s"}``: latency from a change's
-        ``received_at`` to its insight's ``published_at``; throughput ``n`` over first append →
-        last publish.
+        ``{"changes", "p50_ms", "p99_ms", "changes_per_s"}``: latency from a change's ``received_at``
+        to its insight's ``published_at``; ``n`` over the deciders' start → the last publish.
 
     Raises:
         OrchestrationError: not every change became exactly one insight within ``timeout_s``.
     """
     producer = brokers[0]
     deciders = [Decider(b, {DECISION: pod_url}, cooldown_s=0.0) for b in brokers]
-    after = producer.head()
     threads = [threading.Thread(target=run_decider, args=(b, d, None, 0.01), daemon=True)
                for b, d in zip(brokers, deciders)]
-    for thread in threads:
-        thread.start()
+    after = producer.head()
+
+    def start_deciders() -> float:
+        for thread in threads:
+            thread.start()
+        return time.time()
+
+    started = start_deciders() if rate is not None else None
     try:
-        started = time.time()
+        first = time.time()
         for number in range(n):
             if rate is not None:
-                time.sleep(max(0.0, started + number / rate - time.time()))
+                time.sleep(max(0.0, first + number / rate - time.time()))
             append_price_change(producer, number, tag=tag)
             if isinstance(producer, LiveStore):
                 deciders[0].wake.set()
+        if started is None:
+            started = start_deciders()
         rows = _published(producer, after, n, timeout_s)
     finally:
         for decider in deciders:
             decider.stop()
         for thread in threads:
-            thread.join(timeout=30)
-    got = {r["insight_id"] for r in rows}
-    if len(got) != n or len(rows) != n:
-        raise OrchestrationError(f"{n} changes gave {len(rows)} insights ({len(got)} distinct)")
-    latency_ms = [(datetime.fromisoformat(r["published_at"]).timestamp() - r["received_at"]) * 1000 for r in rows]
-    last = max(datetime.fromisoformat(r["published_at"]).timestamp() for r in rows)
-    return {"changes": n, "insights": len(rows), "p50_ms": float(np.percentile(latency_ms, 50)),
-            "p99_ms": float(np.percentile(latency_ms, 99)), "changes_per_s": n / (last - started)}
+            if thread.ident is not None:
+                thread.join(timeout=30)
+    if len({r["insight_id"] for r in rows}) != n or len(rows) != n:
+        raise OrchestrationError(f"{n} changes gave {len(rows)} insights")
+    published = [datetime.fromisoformat(r["published_at"]).timestamp() for r in rows]
+    latency_ms = [(at - r["received_at"]) * 1000 for at, r in zip(published, rows)]
+    return {"changes": n, "p50_ms": float(np.percentile(latency_ms, 50)),
+            "p99_ms": float(np.percentile(latency_ms, 99)), "changes_per_s": n / (max(published) - started)}
 
 
 def compare_brokers(settings: Settings, n: int = 1000, *, rate: float = 100.0, redis_url: str | None = None,
@@ -199,10 +208,11 @@ def compare_brokers(settings: Settings, n: int = 1000, *, rate: float = 100.0, r
         rate: changes/s of the paced phase.
         redis_url: a Redis server to use (a fresh namespace in it), or None to start one (:func:`running_redis`).
         pod_url: a running ``price_spike`` pod, or None to serve the rule bundle (:func:`deploy_rule_pod`).
-        redis_deciders: also run Redis with this many deciders (0 or 1: not).
+        redis_deciders: also run Redis with this many deciders (≤ 1: not).
 
     Returns:
-        One row a (broker, deciders, phase): ``{"broker", "deciders", "phase", **run_load(...)}``.
+        One row a setup: ``{"broker": "sqlite" | "redis", "deciders", "p50_ms", "p99_ms"}`` of the
+        paced phase and ``"changes_per_s"`` of the backlog phase.
 
     Raises:
         FileNotFoundError: no redis-server to start. OrchestrationError, PodStartError: a server did
@@ -215,14 +225,17 @@ def compare_brokers(settings: Settings, n: int = 1000, *, rate: float = 100.0, r
             pod_url = stack.enter_context(running_pod(deploy_rule_pod(folder / "pod"), settings))
         if redis_url is None:
             redis_url = stack.enter_context(running_redis())
+
+        def brokers(kind: str, count: int, tag: str) -> list[Broker]:
+            if kind == "sqlite":
+                return [LiveStore(folder / f"{tag}.sqlite")]
+            return [RedisBroker(redis_url, namespace=tag, consumer=f"decider-{i}") for i in range(count)]
+
         setups = [("sqlite", 1), ("redis", 1)] + ([("redis", redis_deciders)] if redis_deciders > 1 else [])
-        for phase, phase_rate in (("paced", rate), ("burst", None)):
-            for kind, count in setups:
-                tag = f"{kind}{count}-{phase}-{uuid.uuid4().hex[:8]}"
-                if kind == "sqlite":
-                    brokers: list[Broker] = [LiveStore(folder / f"{tag}.sqlite")]
-                else:
-                    brokers = [RedisBroker(redis_url, namespace=tag, consumer=f"decider-{i}") for i in range(count)]
-                result = run_load(brokers, pod_url, n, rate=phase_rate, tag=tag)
-                rows.append({"broker": kind, "deciders": count, "phase": phase, **result})
+        for kind, count in setups:
+            tag = f"{kind}{count}-{uuid.uuid4().hex[:8]}"
+            paced = run_load(brokers(kind, count, f"{tag}-paced"), pod_url, n, rate=rate, tag=f"{tag}-paced")
+            backlog = run_load(brokers(kind, count, f"{tag}-backlog"), pod_url, n, rate=None, tag=f"{tag}-backlog")
+            rows.append({"broker": kind, "deciders": count, "p50_ms": paced["p50_ms"], "p99_ms": paced["p99_ms"],
+                         "changes_per_s": backlog["changes_per_s"]})
     return rows
