@@ -39,7 +39,8 @@ ui: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/edge-insights serve
 
-# Data benchmarks run anywhere; edge_speed and student_depth need a demo's state folder (make demo).
+# Data benchmarks run anywhere; edge_speed and student_depth need a demo's state folder (make demo);
+# broker_compare starts its own redis-server (Debian package redis-server).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pii_recall.py
 	$(BIN)/python benchmarks/price_strings.py
@@ -48,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/edge_speed.py
 	$(BIN)/python benchmarks/student_depth.py
 	$(BIN)/python benchmarks/audit_chain_cost.py
+	$(BIN)/python benchmarks/broker_compare.py
 
 clean:
 	rm -rf "$${EDGE_INSIGHTS_STATE_DIR:-var}" .pytest_cache
