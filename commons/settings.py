@@ -75,7 +75,7 @@ class Settings:
         max_reviews: rows read per review file, 0 = all.
         broker: the live loop's change and insight streams: None for the embedded SQLite store
             under the state folder, or a Redis URL (``redis://host:port/db``) for several watcher
-            and decider processes sharing them.
+            and decider processes sharing them (kept out of ``repr``: it may hold a password).
         pod_token: bearer token the live loop sends to the pods, or None (kept out of ``repr``).
     """
 
@@ -84,7 +84,8 @@ class Settings:
     preset: str = "demo"
     max_pages: int = 0
     max_reviews: int = 0
-    broker: str | None = None
+    # Both may carry a secret (a Redis URL its password), so neither is shown by repr.
+    broker: str | None = field(default=None, repr=False)
     pod_token: str | None = field(default=None, repr=False)
 
     @classmethod

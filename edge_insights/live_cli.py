@@ -106,7 +106,7 @@ def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod 
     --visibility seconds) and publish every insight once. Without it, one decide process decides
     the embedded store of the state folder. Prints a JSON summary at the end.
     """
-    from live.broker import BrokerError, open_broker
+    from live.broker import BrokerError, open_broker, redacted
     from live.decide import Decider
     from live.scaleout import run_decider
     from live.watcher import store_path
@@ -122,7 +122,8 @@ def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod 
     worker = Decider(broker, pods, token=settings.pod_token, cooldown_s=cooldown)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: worker.stop())
-    typer.echo(f"deciding {', '.join(pods)} from {settings.broker or store_path(settings.state_dir)}", err=True)
+    source = redacted(settings.broker) if settings.broker else store_path(settings.state_dir)
+    typer.echo(f"deciding {', '.join(pods)} from {source}", err=True)
     typer.echo(json.dumps(run_decider(broker, worker, duration), default=str))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import redis
 
@@ -65,6 +66,14 @@ class Broker(Protocol):
     def counts(self) -> dict[str, Any]: ...
 
 
+def redacted(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
 def open_broker(url: str | None, sqlite_path: Path, *, consumer: str | None = None,
                 visibility_s: float | None = None) -> Broker:
     """The broker ``url`` names (``Settings.broker``): None → the SQLite store at ``sqlite_path``.
@@ -85,4 +94,4 @@ def open_broker(url: str | None, sqlite_path: Path, *, consumer: str | None = No
         return RedisBroker(url, consumer=consumer,
                            visibility_s=VISIBILITY_S if visibility_s is None else visibility_s)
     except redis.ConnectionError as exc:
-        raise BrokerError(f"no Redis broker answers at {url}: {exc}") from None
+        raise BrokerError(f"no Redis broker answers at {redacted(url)}: {exc}") from None

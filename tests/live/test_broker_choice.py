@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from commons.net import free_port
 from commons.settings import Settings, SettingsError
 from edge_insights.cli import app
-from live.broker import BrokerError, open_broker
+from live.broker import BrokerError, open_broker, redacted
 from live.store import LiveStore
 
 
@@ -21,6 +21,7 @@ def test_the_broker_setting_is_a_redis_url_or_unset(monkeypatch):
     settings = Settings.from_env()
     assert settings.broker == "redis://127.0.0.1:6379/0"
     assert settings.environment()["EDGE_INSIGHTS_BROKER"] == settings.broker  # child processes share it
+    assert "6379" not in repr(settings)  # a broker URL may carry a password
     for bad in ("", "http://127.0.0.1:6379", "127.0.0.1:6379"):
         monkeypatch.setenv("EDGE_INSIGHTS_BROKER", bad)
         with pytest.raises(SettingsError, match="EDGE_INSIGHTS_BROKER"):
@@ -40,6 +41,10 @@ def test_unset_opens_the_embedded_store_and_an_unanswered_url_fails_clearly(tmp_
     with pytest.raises(BrokerError, match="no Redis broker answers"):
         open_broker(url, tmp_path / "unused.sqlite")
     assert not (tmp_path / "unused.sqlite").exists()
+    with pytest.raises(BrokerError) as raised:
+        open_broker(f"redis://:s3cret@127.0.0.1:{free_port()}/0", tmp_path / "unused.sqlite")
+    assert "s3cret" not in str(raised.value) and ":***@127.0.0.1" in str(raised.value)
+    assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
 
 
 def test_commands_reading_the_embedded_store_refuse_under_a_redis_broker(monkeypatch):
