@@ -39,7 +39,8 @@ ui: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/edge-insights serve
 
-# Data benchmarks run anywhere; edge_speed, student_depth and live_latency need a demo's state folder (make demo).
+# Data benchmarks run anywhere; edge_speed, student_depth and live_latency need a demo's state folder (make demo);
+# broker_compare starts its own redis-server (Debian package redis-server).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pii_recall.py
 	$(BIN)/python benchmarks/price_strings.py
@@ -50,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/audit_chain_cost.py
 	$(BIN)/python benchmarks/live_staleness.py
 	$(BIN)/python benchmarks/live_latency.py
+	$(BIN)/python benchmarks/broker_compare.py
 
 clean:
 	rm -rf "$${EDGE_INSIGHTS_STATE_DIR:-var}" .pytest_cache

@@ -5,7 +5,9 @@ real input is read from ``data_dir`` (``EDGE_INSIGHTS_DATA_DIR``, default ``../s
 Relative values resolve against the current working directory, which for ``make`` is the
 repository root. The run size of jobs launched from the UI comes from ``EDGE_INSIGHTS_PRESET``
 (training preset, default ``demo``), ``EDGE_INSIGHTS_MAX_PAGES`` (crawl request cap, 0 = none) and
-``EDGE_INSIGHTS_MAX_REVIEWS`` (rows per review file, 0 = all).
+``EDGE_INSIGHTS_MAX_REVIEWS`` (rows per review file, 0 = all). The live loop's broker comes from
+``EDGE_INSIGHTS_BROKER`` (unset: the embedded SQLite store; ``redis://…`` for scale-out) and the
+pods' bearer token from ``EDGE_INSIGHTS_POD_TOKEN``.
 
 Only the command line and ``orchestration.definitions`` call :meth:`Settings.from_env`; every
 other part is handed the paths it needs. Stages never invent their own paths.
@@ -14,7 +16,7 @@ other part is handed the paths it needs. Stages never invent their own paths.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from commons.errors import EdgeInsightsError
@@ -24,6 +26,10 @@ DATA_ENV = "EDGE_INSIGHTS_DATA_DIR"
 PRESET_ENV = "EDGE_INSIGHTS_PRESET"
 MAX_PAGES_ENV = "EDGE_INSIGHTS_MAX_PAGES"
 MAX_REVIEWS_ENV = "EDGE_INSIGHTS_MAX_REVIEWS"
+BROKER_ENV = "EDGE_INSIGHTS_BROKER"
+POD_TOKEN_ENV = "EDGE_INSIGHTS_POD_TOKEN"
+#: URL schemes of a Redis broker (redis-py's ``Redis.from_url``: TCP, TLS, a Unix socket).
+BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class SettingsError(EdgeInsightsError):
@@ -46,6 +52,16 @@ def _count(name: str) -> int:
     return int(value)
 
 
+def _broker() -> str | None:
+    value = os.environ.get(BROKER_ENV)
+    if value is None:
+        return None
+    if not value.startswith(BROKER_SCHEMES):
+        raise SettingsError(f"{BROKER_ENV} must be a Redis URL ({', '.join(BROKER_SCHEMES)}…), got {value!r}; "
+                            "unset it for the embedded SQLite store")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations of state and input.
@@ -57,6 +73,10 @@ class Settings:
         preset: training preset (``tiny``, ``demo``, ``full``; training.config).
         max_pages: crawl request cap, 0 = none.
         max_reviews: rows read per review file, 0 = all.
+        broker: the live loop's change and insight streams: None for the embedded SQLite store
+            under the state folder, or a Redis URL (``redis://host:port/db``) for several watcher
+            and decider processes sharing them (kept out of ``repr``: it may hold a password).
+        pod_token: bearer token the live loop sends to the pods, or None (kept out of ``repr``).
     """
 
     state_dir: Path
@@ -64,6 +84,9 @@ class Settings:
     preset: str = "demo"
     max_pages: int = 0
     max_reviews: int = 0
+    # Both may carry a secret (a Redis URL its password), so neither is shown by repr.
+    broker: str | None = field(default=None, repr=False)
+    pod_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -71,8 +94,8 @@ class Settings:
         command-line option); paths are made absolute, nothing is created.
 
         Raises:
-            SettingsError: a variable is set but empty, a cap is not an integer ≥ 0, or the state
-                folder exists as a file.
+            SettingsError: a variable is set but empty, a cap is not an integer ≥ 0, the broker is
+                not a Redis URL, or the state folder exists as a file.
         """
         values = {
             "state_dir": Path(_text(STATE_ENV, "var")).expanduser().resolve(),
@@ -80,6 +103,8 @@ class Settings:
             "preset": _text(PRESET_ENV, "demo"),
             "max_pages": _count(MAX_PAGES_ENV),
             "max_reviews": _count(MAX_REVIEWS_ENV),
+            "broker": _broker(),
+            "pod_token": os.environ.get(POD_TOKEN_ENV) or None,
         }
         for key, value in overrides.items():
             if key in ("state_dir", "data_dir"):
@@ -168,10 +193,14 @@ class Settings:
 
     def environment(self) -> dict[str, str]:
         """These settings as the environment variables :meth:`from_env` reads (plus
-        ``DAGSTER_HOME``), for child processes that must see the same state and run size."""
-        return {STATE_ENV: str(self.state_dir), DATA_ENV: str(self.data_dir), PRESET_ENV: self.preset,
-                MAX_PAGES_ENV: str(self.max_pages), MAX_REVIEWS_ENV: str(self.max_reviews),
-                "DAGSTER_HOME": str(self.dagster_home)}
+        ``DAGSTER_HOME``), for child processes that must see the same state, run size and broker.
+        The pod token is left out: a secret is not copied into other processes' settings."""
+        env = {STATE_ENV: str(self.state_dir), DATA_ENV: str(self.data_dir), PRESET_ENV: self.preset,
+               MAX_PAGES_ENV: str(self.max_pages), MAX_REVIEWS_ENV: str(self.max_reviews),
+               "DAGSTER_HOME": str(self.dagster_home)}
+        if self.broker is not None:
+            env[BROKER_ENV] = self.broker
+        return env
 
     def ensure(self) -> "Settings":
         """Create the state folder tree and point third-party caches into it.

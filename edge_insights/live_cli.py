@@ -1,9 +1,10 @@
-"""The live loop's commands: ``watch``, ``market``, ``insights``, ``deliveries`` and ``explain``."""
+"""The live loop's commands: ``watch``, ``decide``, ``market``, ``insights``, ``deliveries`` and ``explain``."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -28,6 +29,14 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _embedded_only(settings: Settings, command: str) -> None:
+    """Refuse a command that reads the embedded SQLite store while a Redis broker is configured."""
+    if settings.broker is not None:
+        typer.echo(f"error: `{command}` reads the embedded live store, but EDGE_INSIGHTS_BROKER names a Redis "
+                   "broker: read insights from a watcher's feed (GET /v1/insights)", err=True)
+        raise typer.Exit(2)
+
+
 def _pods(values: list[str]) -> dict[str, str]:
     from commons.contracts import CONTRACTS
 
@@ -43,7 +52,8 @@ def _pods(values: list[str]) -> dict[str, str]:
 
 def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one product URL a line), e.g. the "
                                                 "URL `edge-insights market` prints"),
-          pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod (repeat per decision)"),
+          pod: list[str] = typer.Option(None, help="DECISION=URL of an edge pod (repeat per decision; "
+                                                  "not with --no-decider)"),
           rate: float = typer.Option(20.0, min=0.01, help="revisit budget, requests per second"),
           policy: str = typer.Option("learned", help="revisit policy: learned | round-robin"),
           politeness: float = typer.Option(0.0, min=0.0, help="minimum seconds between two requests to one host"),
@@ -57,21 +67,29 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
           webhook: list[str] = typer.Option([], help="[FILTER,…=]URL of a webhook subscriber (repeat per "
                                                      "subscriber); FILTER: a decision or `alerts`, e.g. "
                                                      "price_spike,alerts=https://hooks.example/in"),
+          decider: bool = typer.Option(True, "--decider/--no-decider",
+                                       help="decide in this process, or only capture (scale-out: run "
+                                            "`edge-insights decide` processes beside)"),
           ) -> None:
     """Watch product pages and turn every change into insights (the live loop).
 
     Revisits pages under the request budget, captures changes against the last known state,
     asks the edge pods, and publishes insights at http://127.0.0.1:FEED_PORT/v1/insights/stream
     (Server-Sent Events). The pods' bearer token, if they need one, comes from the environment
-    variable EDGE_INSIGHTS_POD_TOKEN. Each --webhook subscriber gets every new insight it filters
-    for as a signed POST (Standard Webhooks), retried until delivered or dead; the signing secret
-    (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON summary at the end.
+    variable EDGE_INSIGHTS_POD_TOKEN; the change and insight streams are the embedded SQLite store,
+    or Redis when EDGE_INSIGHTS_BROKER=redis://… is set. Each --webhook subscriber gets every new
+    insight it filters for as a signed POST (Standard Webhooks), retried until delivered or dead;
+    the signing secret (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
+    summary at the end.
     """
+    from live.broker import BrokerError
     from live.watcher import POLICIES, Watcher, WatchConfig
     from live.webhooks import parse_subscriber, signer
 
     if policy not in POLICIES:
         raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="'--policy'")
+    if decider and not pod:
+        raise typer.BadParameter("name at least one DECISION=URL, or watch with --no-decider", param_hint="'--pod'")
     secret = os.environ.get(WEBHOOK_SECRET_ENV)
     if webhook:
         try:
@@ -86,14 +104,59 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
             typer.echo(f"error: {WEBHOOK_SECRET_ENV}: {err}", err=True)
             raise typer.Exit(2) from None
     settings = _settings().ensure()
-    config = WatchConfig(sitemap_url=sitemap, pods=_pods(pod), state_dir=settings.state_dir,
+    config = WatchConfig(sitemap_url=sitemap, pods=_pods(pod or []), state_dir=settings.state_dir,
                          warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness,
                          day_s=day_seconds, duration_s=duration, feed_port=feed_port, cooldown_s=cooldown, inbox=inbox,
-                         token=os.environ.get("EDGE_INSIGHTS_POD_TOKEN"), webhooks=tuple(webhook), webhook_secret=secret)
-    watcher = Watcher(config)
+                         token=settings.pod_token, webhooks=tuple(webhook), webhook_secret=secret,
+                         broker=settings.broker, decide=decider)
+    try:
+        watcher = Watcher(config)
+    except BrokerError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
     typer.echo(f"watching {sitemap}; insight feed on http://127.0.0.1:{watcher.feed_port}/v1/insights/stream",
                err=True)
     typer.echo(json.dumps(watcher.run(), default=str))
+
+
+def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod (repeat per decision)"),
+           duration: float = typer.Option(None, min=0.1, help="stop after this many seconds (default: on Ctrl-C "
+                                                             "or SIGTERM)"),
+           cooldown: float = typer.Option(600.0, min=0.0, help="seconds a product is not re-alerted for a decision"),
+           consumer: str = typer.Option(None, help="this decider's name in the Redis consumer group (default "
+                                                   "host:pid); restarted under the same name it resumes its "
+                                                   "unsettled changes at once"),
+           visibility: float = typer.Option(60.0, min=1.0, help="seconds a claimed change may stay unsettled "
+                                                               "before another decider takes it over (Redis)"),
+           ) -> None:
+    """Decide captured changes alone, beside `watch --no-decider` processes (the live loop, scaled out).
+
+    With EDGE_INSIGHTS_BROKER=redis://… any number of decide processes share the change stream
+    (each change is decided by one of them; a dead one's changes are taken over after
+    --visibility seconds) and publish every insight once. Without it, one decide process decides
+    the embedded store of the state folder. Prints a JSON summary at the end.
+    """
+    from live.broker import BrokerError, open_broker, redacted
+    from live.decide import Decider
+    from live.scaleout import run_decider
+    from live.store import store_path
+
+    settings = _settings().ensure()
+    pods = _pods(pod)
+    try:
+        broker = open_broker(settings.broker, store_path(settings.state_dir), consumer=consumer,
+                             visibility_s=visibility)
+    except BrokerError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    worker = Decider(broker, pods, token=settings.pod_token, cooldown_s=cooldown)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: worker.stop())
+    source = redacted(settings.broker) if settings.broker else store_path(settings.state_dir)
+    typer.echo(f"deciding {', '.join(pods)} from {source}", err=True)
+    typer.echo(json.dumps(run_decider(broker, worker, duration), default=str))
 
 
 def market(seconds_per_tick: float = typer.Option(2.0, min=0.001, help="wall seconds per replay day"),
@@ -125,8 +188,10 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
              ) -> None:
     """List recent insights of the live loop as a table (newest last)."""
     from live.store import LiveStore, store_path
-    
-    path = store_path(_settings().state_dir)
+
+    settings = _settings()
+    _embedded_only(settings, "insights")
+    path = store_path(settings.state_dir)
     if not path.exists():
         typer.echo(f"error: no live store at {path}: run `edge-insights watch` first", err=True)
         raise typer.Exit(2)
@@ -157,7 +222,7 @@ def deliveries(state: str = typer.Option(None, help="only this state: pending | 
     """List the live loop's webhook deliveries as a table (newest last): subscriber, insight, its
     decision, state, tries and the last error (a dead one's is why it was given up)."""
     from live.store import LiveStore
-    from live.watcher import store_path
+    from live.store import store_path
 
     if state is not None and state not in DELIVERY_STATES:
         raise typer.BadParameter(f"choose one of {', '.join(DELIVERY_STATES)}", param_hint="'--state'")
@@ -182,6 +247,7 @@ def explain(key: str = typer.Argument(..., help="an insight id or a signal diges
     from live.explain import ExplainError, explain_insight
 
     settings = _settings()
+    _embedded_only(settings, "explain")
     try:
         report = explain_insight(settings, key)
     except ExplainError as err:
@@ -195,6 +261,7 @@ def explain(key: str = typer.Argument(..., help="an insight id or a signal diges
 def register(app: typer.Typer) -> None:
     """Add the live loop's commands to the top-level app."""
     app.command("watch")(watch)
+    app.command("decide")(decide)
     app.command("market")(market)
     app.command("insights")(insights)
     app.command("deliveries")(deliveries)

@@ -1,17 +1,17 @@
-"""Start serving pods as child processes on loopback and wait until they answer."""
+"""Start serving pods (and other servers) as child processes on loopback and wait until they answer."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
-from commons.errors import ServingError
+from commons.errors import EdgeInsightsError, ServingError
 from commons.net import free_port
 from commons.settings import Settings
 
@@ -38,29 +38,44 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
                "--shadow-rate", str(shadow_rate)]
     if central_url:
         command += ["--central-url", central_url]
-    log_path = settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log"
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    with running_process(command, settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log", healthy,
+                         timeout_s=timeout_s, name=f"pod for {deploy_dir}", error=PodStartError):
+        yield url
+
+
+@contextmanager
+def running_process(command: list[str], log_path: Path, ready: Callable[[], bool], *, timeout_s: float,
+                    name: str, error: type[EdgeInsightsError]) -> Iterator[None]:
+    """Run ``command`` as a child process (output into ``log_path``) and wait until ``ready()``; stop
+    it when the ``with`` block ends (SIGTERM, SIGKILL after 10 s).
+
+    Raises:
+        error: the process exited first (its log's tail in the message), or ``ready()`` stayed
+            false for ``timeout_s`` seconds.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not ready():
+            if process.poll() is not None:
+                raise error(f"{name} exited ({process.returncode}):\n{log_path.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise error(f"{name} did not answer in {timeout_s}s")
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
         try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if process.poll() is not None:
-                    raise PodStartError(f"pod for {deploy_dir} exited ({process.returncode}):\n"
-                                        f"{log_path.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise PodStartError(f"pod for {deploy_dir} did not answer /healthz in {timeout_s}s")
-                time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -36,7 +36,7 @@ from typing import Any
 from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from data_quality.clean import scrub_and_validate
 from data_quality.rules import rule_set_of
-from live.store import LiveStore
+from live.broker import Broker
 
 
 def stock_level(record: dict[str, Any]) -> float | None:
@@ -58,18 +58,20 @@ def _window(values: list[float], length: int) -> list[float]:
 
 
 class ChangeCapture:
-    """Turns observed records into captured changes in a :class:`LiveStore`.
+    """Turns observed records into captured changes in a broker (:mod:`live.broker`).
 
     Args:
-        store: the live store.
+        store: the broker (the embedded :class:`live.store.LiveStore` or a Redis one).
         history: product id → (prices, stock levels), each oldest first, from the warehouse's
             signal history (:func:`live.history.product_windows`); seeds a product's windows the
             first time its page is seen.
     """
 
-    def __init__(self, store: LiveStore, history: dict[str, tuple[list[float], list[float]]] | None = None) -> None:
+    def __init__(self, store: Broker, history: dict[str, tuple[list[float], list[float]]] | None = None) -> None:
         self.store = store
         self.history = history or {}
+        #: Records quarantined so far by this capture (the watcher's page outcome reads it).
+        self.quarantined = 0
 
     def observe(self, url: str, record: dict[str, Any], etag: str | None, received_at: float) -> list[dict[str, Any]]:
         """Scrub, check and compare one observed record; store the outcome; returns the changes captured.
@@ -82,6 +84,7 @@ class ChangeCapture:
             row = split.quarantined[0]
             self.store.quarantine(row.get("stage", "validate"), url, row["reason"], row)
             self.store.record_visit(url, received_at)
+            self.quarantined += 1
             return []
         signal = split.kept[0]
         known = self.store.product(url) or {"record": None, "prices": [], "stocks": [], "changes": 0, "seeded": 0}

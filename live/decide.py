@@ -30,7 +30,8 @@ from typing import Any
 
 import httpx
 
-from live.store import Change, LiveStore
+from live.broker import Broker
+from live.store import Change
 from training.decisions import DECISIONS
 
 #: Decision → the label that raises an alert (each spec's positive label).
@@ -55,10 +56,13 @@ def moved_further(decision: str, alerted: float | None, now: float | None) -> bo
 
 
 class Decider:
-    """Drains the change stream of a :class:`LiveStore` into insights.
+    """Drains the change stream of a broker into insights.
+
+    Several deciders may share one Redis broker (each claims its own changes, see
+    :mod:`live.redis_broker`); on the embedded store one decider runs at a time.
 
     Args:
-        store: the live store.
+        store: the broker (the embedded :class:`live.store.LiveStore` or a Redis one).
         pods: decision → base URL of its edge pod (``http://127.0.0.1:PORT``).
         token: a bearer token sent to every pod (pods started with ``--jwks``), or None.
         cooldown_s: seconds within which a product is not re-alerted for a decision (default 600).
@@ -68,7 +72,7 @@ class Decider:
         metrics: optional :class:`live.metrics.LiveMetrics` to count decisions and latencies.
     """
 
-    def __init__(self, store: LiveStore, pods: dict[str, str], *, token: str | None = None,
+    def __init__(self, store: Broker, pods: dict[str, str], *, token: str | None = None,
                  cooldown_s: float = 600.0, timeout_s: float = 5.0, max_tries: int = 5, backoff_s: float = 0.5,
                  metrics: Any = None) -> None:
         self.store, self.pods, self.cooldown_s = store, pods, cooldown_s
@@ -96,11 +100,11 @@ class Decider:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if not self.step():
-                left = self.store.query("SELECT COUNT(*) AS n FROM changes WHERE state = 'pending'")[0]["n"]
+                left = self.store.counts()["changes"].get("pending", 0)
                 if not left:
                     return 0
                 time.sleep(0.05)
-        return self.store.query("SELECT COUNT(*) AS n FROM changes WHERE state = 'pending'")[0]["n"]
+        return self.store.counts()["changes"].get("pending", 0)
 
     def step(self) -> int:
         """Decide one batch of due changes; returns how many changes it settled or rescheduled."""

@@ -1,8 +1,9 @@
-"""The insight feed: a Starlette app over the live store, run inside the watcher (or alone).
+"""The insight feed: a Starlette app over the live broker, run inside the watcher (or alone).
 
 Endpoints:
     ``GET /v1/insights/stream``  Server-Sent Events (``text/event-stream``): one ``event: insight``
-        per insight, ``id:`` its ``seq`` and ``data:`` its JSON (:data:`live.store.INSIGHT_FIELDS`).
+        per insight, ``id:`` its ``seq`` (an integer; with Redis, the insight stream's entry
+        ``{seq}-0``) and ``data:`` its JSON (:data:`live.store.INSIGHT_FIELDS`).
         Query filters ``decision``, ``label``, ``product_id``, ``alerts_only=true``. Resumes after
         the ``Last-Event-ID`` header (what browsers' ``EventSource`` sends on reconnect) or
         ``?since=SEQ``; without either it starts at the newest insight (only new ones are sent).
@@ -30,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from live.broker import Broker
 from live.metrics import LiveMetrics
-from live.store import LiveStore
 
 POLL_S = 0.01  # how often an idle stream looks for new rows: adds at most this to delivery latency
 KEEPALIVE_S = 15.0
@@ -42,7 +43,7 @@ def _filters(request: Request) -> dict[str, Any]:
     return {"decision": q.get("decision"), "label": q.get("label"), "product_id": q.get("product_id")}
 
 
-def _start(request: Request, store: LiveStore) -> int:
+def _start(request: Request, store: Broker) -> int:
     for value in (request.headers.get("last-event-id"), request.query_params.get("since")):
         if value is not None:
             try:
@@ -52,8 +53,8 @@ def _start(request: Request, store: LiveStore) -> int:
     return store.head()
 
 
-def feed_app(store: LiveStore, metrics: LiveMetrics | None = None) -> Starlette:
-    """The feed's Starlette app over ``store`` (see the module docstring)."""
+def feed_app(store: Broker, metrics: LiveMetrics | None = None) -> Starlette:
+    """The feed's Starlette app over ``store``, the embedded store or a Redis broker (module docstring)."""
 
     async def stream(request: Request) -> Response:
         try:

@@ -89,7 +89,7 @@ class Change:
     """One captured change for one decision, as the change stream carries it.
 
     Attributes:
-        seq: position in the stream (SQLite rowid, ascending).
+        seq: position in the stream, ascending (SQLite rowid; with Redis the stream entry ``{seq}-0``).
         change_id: stable id: sha256 of (url, decision, the product's change number).
         url, product_id: the page and the product it shows.
         decision: the decision this change feeds (``price_spike``, ``urgent_inventory``, ``negative_review``).
@@ -208,6 +208,10 @@ class LiveStore:
             before = con.total_changes
             con.executemany("INSERT OR IGNORE INTO products(url) VALUES (?)", [(u,) for u in urls])
             return con.total_changes - before
+
+    def etags(self) -> dict[str, str | None]:
+        """URL → last ETag (None if none) of every registered page."""
+        return {row["url"]: row["etag"] for row in self.query("SELECT url, etag FROM products")}
 
     def seed_windows(self, url: str, product_id: str, prices: list[float], stocks: list[float]) -> None:
         """Set a page's windows (newest first) from a backfilled history, once (later calls do nothing)."""

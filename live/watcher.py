@@ -1,13 +1,18 @@
 """``edge-insights watch``: the live loop in one process.
 
 Threads: the Scrapy reactor (main thread) revisits pages (:class:`crawlers.spiders.watch.WatchSpider`)
-and, with ``inbox``, a poller takes pushed batches (:mod:`live.inbox`); both capture changes (:class:`live.capture.ChangeCapture`) into the store; the decider
+and, with ``inbox``, a poller takes pushed batches (:mod:`live.inbox`); both capture changes
+(:class:`live.capture.ChangeCapture`) into the broker; the decider
 (:class:`live.decide.Decider`) wakes on each capture and turns pending changes into insights; the
 feed (:func:`live.feed.feed_app`, uvicorn) streams them; with ``webhooks`` configured, the webhook
 worker (:class:`live.webhooks.WebhookDelivery`) POSTs them, signed, to each subscriber; every
 ``flush_s`` the insights and the observed signals are copied into the warehouse (``insights``
 table; ``signal_history``, intake ``books`` or ``reviews`` by rule set, partition ``live``), where
 ``explain`` and the Dagster assets read them.
+
+The broker is the embedded SQLite store unless ``WatchConfig.broker`` names a Redis server
+(:mod:`live.broker`); there, ``decide=False`` runs a watcher that only captures, feeds and
+flushes, while ``edge-insights decide`` processes (:func:`live.scaleout.run_decider`) decide.
 
 Stopping (``duration_s`` elapsed, SIGINT or SIGTERM) stops revisits first, then lets the decider
 finish what is pending (up to ``drain_s``), then the webhook worker what it owes (up to ``drain_s``
@@ -35,12 +40,14 @@ from commons.warehouse import Warehouse, flatten
 from crawlers.spiders.watch import WatchSpider
 from data_quality.pii_engine import default_engine
 from data_quality.rules import INTAKE_OF_RULE_SET, rule_set_of
+from live.broker import Broker, open_broker
 from live.capture import ChangeCapture
 from live.decide import Decider
 from live.feed import feed_app
 from live.history import product_windows
 from live.inbox import InboxPoller
 from live.metrics import LiveMetrics
+from live.redis_broker import RedisBroker
 from live.revisit import LearnedRevisitPolicy, RoundRobinPolicy
 from live.store import LiveStore, store_path
 from live.webhooks import WebhookDelivery, parse_subscriber
@@ -81,6 +88,9 @@ class WatchConfig:
             worker to finish its deliveries.
         webhooks: webhook subscribers, ``[FILTER,…=]URL`` each (:func:`live.webhooks.parse_subscriber`).
         webhook_secret: the ``whsec_`` secret signing them (required with ``webhooks``).
+        broker: Redis URL of the change and insight streams (``Settings.broker``), or None for the
+            embedded store under ``state_dir``.
+        decide: run a decider thread; False captures only (scale-out: ``decide`` processes decide).
     """
 
     sitemap_url: str
@@ -101,6 +111,8 @@ class WatchConfig:
     webhooks: tuple[str, ...] = ()
     # Kept out of repr: a config printed to a log must not leak the signing secret.
     webhook_secret: str | None = field(default=None, repr=False)
+    broker: str | None = None
+    decide: bool = True
 
 
 def flush_to_warehouse(store: LiveStore, warehouse: Warehouse, run_id: str) -> tuple[int, int]:
@@ -124,12 +136,15 @@ class Watcher:
 
     def __init__(self, config: WatchConfig) -> None:
         self.config = config
-        self.store = LiveStore(store_path(config.state_dir))
+        self.store: Broker = open_broker(config.broker, store_path(config.state_dir))
         self.metrics = LiveMetrics()
         self.capture = ChangeCapture(self.store, product_windows(config.warehouse_path))
         self.policy = POLICIES[config.policy](config.politeness_s, config.day_s)
         self.decider = Decider(self.store, config.pods, token=config.token, cooldown_s=config.cooldown_s,
-                               metrics=self.metrics)
+                               metrics=self.metrics) if config.decide else None
+        if config.broker and (config.webhooks or config.inbox):
+            # Both keep their progress in the embedded store's tables (deliveries, the open take).
+            raise ValueError("--webhook and --inbox need the embedded store (EDGE_INSIGHTS_BROKER unset)")
         self.webhooks = None
         if config.webhooks:
             if not config.webhook_secret:
@@ -147,19 +162,19 @@ class Watcher:
     # ---- spider callbacks (reactor thread) ----------------------------------------------------
     def _on_urls(self, urls: list[str]) -> None:
         self.store.add_products(urls)
-        for row in self.store.query("SELECT url, etag FROM products"):
-            self._etags[row["url"]] = row["etag"]
+        self._etags.update(self.store.etags())
 
     def _on_page(self, url: str, record: dict[str, Any], etag: str | None, received_at: float) -> None:
-        before = self.store.query("SELECT COUNT(*) AS n FROM quarantine")[0]["n"]
+        before = self.capture.quarantined
         changes = self.capture.observe(url, record, etag, received_at)
         self._etags[url] = etag
         if changes:
-            self.decider.wake.set()
+            if self.decider is not None:
+                self.decider.wake.set()
             for change in changes:
                 self.metrics.changes.labels(change["decision"]).inc()
             outcome = "changed"
-        elif self.store.query("SELECT COUNT(*) AS n FROM quarantine")[0]["n"] > before:
+        elif self.capture.quarantined > before:
             outcome = "quarantined"
         else:
             outcome = "unchanged"
@@ -170,7 +185,8 @@ class Watcher:
         changes = self.capture.observe(url, record, None, received_at)
         self.metrics.pushed.labels("changed" if changes else "unchanged").inc()
         if changes:
-            self.decider.wake.set()
+            if self.decider is not None:
+                self.decider.wake.set()
             for change in changes:
                 self.metrics.changes.labels(change["decision"]).inc()
 
@@ -190,18 +206,22 @@ class Watcher:
 
     def _flush(self) -> None:
         try:
-            flush_to_warehouse(self.store, self.warehouse, self.run_id)
+            if isinstance(self.store, RedisBroker):  # several watchers share the copying (consumer group)
+                self.store.flush_to_warehouse(self.warehouse, self.run_id)
+            else:
+                flush_to_warehouse(self.store, self.warehouse, self.run_id)
         except Exception as exc:  # the warehouse may be busy (another process); the next flush retries
             log.warning("warehouse flush deferred: %s", exc)
 
     def run(self) -> dict[str, Any]:
-        """Watch until ``duration_s`` or a signal; returns :meth:`LiveStore.counts` plus the run's facts."""
+        """Watch until ``duration_s`` or a signal; returns the broker's counts plus the run's facts."""
         server = uvicorn.Server(uvicorn.Config(feed_app(self.store, self.metrics), host="127.0.0.1",
                                                port=self.feed_port, log_level="warning"))
         feed = threading.Thread(target=server.run, name="insight-feed", daemon=True)
         feed.start()
-        decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)
-        decider.start()
+        if self.decider is not None:
+            decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)
+            decider.start()
         poller = InboxPoller(self.config.inbox, self.store, self._on_push) if self.config.inbox else None
         if poller is not None:
             threading.Thread(target=poller.run, name="inbox", daemon=True).start()
@@ -235,9 +255,12 @@ class Watcher:
         watched_s = time.time() - started
         if poller is not None:
             poller.stop()
-        pending = self.decider.drain(self.config.drain_s)
-        self.decider.stop()
-        decider.join(timeout=10)
+        if self.decider is not None:
+            pending = self.decider.drain(self.config.drain_s)
+            self.decider.stop()
+            decider.join(timeout=10)
+        else:  # the decide processes go on with what this watcher captured
+            pending = self.store.counts()["changes"].get("pending", 0)
         undelivered = 0
         if self.webhooks is not None and webhooks is not None:
             undelivered = self.webhooks.drain(self.config.drain_s)

@@ -36,7 +36,7 @@ from live.capture import change_id
 from live.decide import ALERT_LABELS, insight_id
 from live.metrics import LiveMetrics
 from live.store import LiveStore
-from live.watcher import store_path
+from live.store import store_path
 from live.webhooks import WebhookDelivery, parse_subscriber, signer
 from training.decisions import DECISIONS
 
