@@ -10,7 +10,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from commons.settings import Settings, SettingsError
+from commons.settings import Settings
+from edge_insights.environment import settings_from_env as _settings
 from edge_insights.live_cli import register as register_live
 from edge_insights.privacy import erase, privacy_app
 from edge_insights.progress import Stages
@@ -31,17 +32,6 @@ register_live(app)
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
 SLOTS = ("champion", "challenger", "central")
-
-
-def _settings(*, ensure: bool = False, **overrides) -> Settings:
-    """The settings from the environment (plus command-line ``overrides``); a value they cannot
-    use is a usage error (exit 2), never a traceback."""
-    try:
-        settings = Settings.from_env(**overrides)
-        return settings.ensure() if ensure else settings
-    except (SettingsError, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _control_audit(settings: Settings):
@@ -254,7 +244,7 @@ def report() -> None:
     """Execute the notebooks of notebooks/ against the state folder; HTML into <state>/report/."""
     from edge_insights.notebooks import render_report
 
-    settings = Settings.from_env().ensure()
+    settings = _settings(ensure=True)
     for path in render_report(settings.state_dir, settings.data_dir):
         console.print(str(path), highlight=False, soft_wrap=True)
 

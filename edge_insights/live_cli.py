@@ -14,19 +14,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from commons.settings import Settings, SettingsError
+from commons.settings import Settings
+from edge_insights.environment import settings_from_env as _settings
 
 console = Console() if sys.stdout.isatty() else Console(width=150)
 WEBHOOK_SECRET_ENV = "EDGE_INSIGHTS_WEBHOOK_SECRET"
 DELIVERY_STATES = ("pending", "delivered", "dead")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except (SettingsError, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
 
 
 def _embedded_only(settings: Settings, command: str) -> None:

@@ -43,27 +43,36 @@ def test_the_asset_graph_is_what_the_docs_name(tmp_path, data_dir):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     shared = {"raw_harvest", "raw_reviews", "raw_pushed", "scrubbed_signals", "validated_signals", "signal_history",
-              "price_history", "replay_harvest", "divergence_report", "retention"}
+              "price_history", "replay_harvest", "divergence_report", "retention", "insights", "insight_digest"}
     decisions = {f"{name}/{stage}" for name in ("negative_review", "price_spike", "urgent_inventory")
                  for stage in STAGES}
     assert keys == shared | decisions
     central = graph.get(dg.AssetKey(["price_spike", "central_bundle"]))
     assert {k.to_user_string() for k in central.parent_keys} == {"price_spike/teacher_model"}
     checks = {key.name for key in graph.asset_check_keys}
-    assert checks == {"books_expectations", "reviews_expectations", "rows_conserved", "no_rows_past_retention"}
+    assert checks == {"books_expectations", "reviews_expectations", "rows_conserved", "no_rows_past_retention",
+                      "freshness_check"}
     # Retention deletes data: its own job and a schedule that is off until an operator turns it on.
     assert "retention" not in {k.to_user_string() for k in defs.resolve_job_def("edge_insights_job").asset_layer
                                .executable_asset_keys}
     schedule = defs.resolve_schedule_def("retention_schedule")
     assert schedule.job_name == "retention_job" and schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    # The live loop is observed, not run, by Dagster: insights is an external asset fed by a sensor,
+    # its freshness check judged by another; both, and the digest's schedule, start stopped.
+    assert not graph.get(dg.AssetKey("insights")).is_materializable
+    assert {k.to_user_string() for k in graph.get(dg.AssetKey("insight_digest")).parent_keys} == {"insights"}
+    for sensor in ("insights_observer", "insights_freshness_sensor"):
+        assert defs.resolve_sensor_def(sensor).default_status == dg.DefaultSensorStatus.STOPPED
+    assert defs.resolve_schedule_def("insight_digest_schedule").default_status == dg.DefaultScheduleStatus.STOPPED
 
 
 def test_only_the_roots_read_the_environment():
-    """``Settings.from_env`` is called by the command line and the definitions module only."""
+    """``Settings.from_env`` is called by the command line's environment module and the definitions
+    module only."""
     callers = sorted(str(path.relative_to(REPO)) for room in ("commons", "crawlers", "data_quality", "training",
                                                               "edge_export", "serving", "orchestration",
-                                                              "edge_insights")
+                                                              "edge_insights", "live")
                      for path in (REPO / room).rglob("*.py")
                      if re.search(r"Settings\.from_env\(", path.read_text(encoding="utf-8"))
                      and path.name != "settings.py")
-    assert callers == ["edge_insights/cli.py", "orchestration/definitions.py"]
+    assert callers == ["edge_insights/environment.py", "orchestration/definitions.py"]
