@@ -387,7 +387,7 @@ def test_subscriber_specs_and_secrets_are_checked(store):
     ("whsec_c2hvcnQ=", ["--webhook", "http://127.0.0.1:9/in"], "at least 24"),
     (SECRET, ["--webhook", "spikes=http://127.0.0.1:9/in"], "unknown webhook filter spikes"),
     (SECRET, ["--webhook", "http://127.0.0.1:9/in", "--webhook", "alerts=http://127.0.0.1:9/in"], "twice"),
-])
+], ids=["no-secret", "short-secret", "unknown-filter", "same-url-twice"])  # ids: SECRET is random per process
 def test_watch_refuses_bad_webhooks_before_anything_runs(tmp_path, monkeypatch, secret, args, said):
     monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv("EDGE_INSIGHTS_WEBHOOK_SECRET", raising=False)
