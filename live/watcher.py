@@ -1,6 +1,6 @@
 """``edge-insights watch``: the live loop in one process.
 
-Threads: the Scrapy reactor (main thread) revisits pages (:class:`crawlers.spiders.watch.WatchSpider`)
+Threads: the Scrapy reactor (main thread) revisits pages (:class:`crawlers.watch_spider.WatchSpider`)
 and, with ``inbox``, a poller takes pushed batches (:mod:`live.inbox`); both capture changes
 (:class:`live.capture.ChangeCapture`) into the broker; the decider
 (:class:`live.decide.Decider`) wakes on each capture and turns pending changes into insights; the
@@ -37,7 +37,7 @@ from scrapy.settings import Settings as ScrapySettings
 
 from commons.net import free_port
 from commons.warehouse import Warehouse, flatten
-from crawlers.spiders.watch import WatchSpider
+from crawlers.watch_spider import WatchSpider
 from data_quality.pii_engine import default_engine
 from data_quality.rules import INTAKE_OF_RULE_SET, rule_set_of
 from live.broker import Broker, open_broker

@@ -13,7 +13,9 @@ to the page's last ETag. Each outcome goes to one of the owner's callbacks, in t
   reasons (``http_<status>``, ``parse_error: …``, ``timeout``, …).
 
 ``received_at`` is epoch seconds when the response reached the spider: where harvest → insight
-latency starts. The spider never closes on idle; its owner stops the crawler.
+latency starts. The spider never closes on idle; its owner stops the crawler. It lives outside
+``crawlers/spiders/`` because it runs only inside the watcher, which hands it its policy and
+callbacks: ``scrapy crawl`` could not start it, so ``scrapy list`` does not offer it.
 """
 
 from __future__ import annotations
