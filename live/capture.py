@@ -65,11 +65,16 @@ class ChangeCapture:
         history: product id → (prices, stock levels), each oldest first, from the warehouse's
             signal history (:func:`live.history.product_windows`); seeds a product's windows the
             first time its page is seen.
+        decisions: the decisions changes are captured for (those with a pod to ask); None = all.
+            A move no listed decision reads still moves the page's known state, so the windows
+            stay whole.
     """
 
-    def __init__(self, store: Broker, history: dict[str, tuple[list[float], list[float]]] | None = None) -> None:
+    def __init__(self, store: Broker, history: dict[str, tuple[list[float], list[float]]] | None = None,
+                 decisions: set[str] | None = None) -> None:
         self.store = store
         self.history = history or {}
+        self.decisions = decisions
         #: Records quarantined so far by this capture (the watcher's page outcome reads it).
         self.quarantined = 0
 
@@ -130,6 +135,8 @@ class ChangeCapture:
                                                         "stock_counts": _window(stocks, STOCK_WINDOW)}
             else:
                 decision, record = "negative_review", {**key, "review_text": new}
+            if self.decisions is not None and decision not in self.decisions:
+                continue
             out.append({"change_id": change_id(url, decision, number + 1), "decision": decision, "kind": kind,
                         "before": old, "after": new if kind != "review" else None, "record": record,
                         "signal": signal, "received_at": received_at, "changed_at": changed_at,

@@ -138,7 +138,9 @@ class Watcher:
         self.config = config
         self.store: Broker = open_broker(config.broker, store_path(config.state_dir))
         self.metrics = LiveMetrics()
-        self.capture = ChangeCapture(self.store, product_windows(config.warehouse_path))
+        # A deciding watcher captures only what its pods decide; a capture-only one feeds every decider.
+        self.capture = ChangeCapture(self.store, product_windows(config.warehouse_path),
+                                     set(config.pods) if config.decide else None)
         self.policy = POLICIES[config.policy](config.politeness_s, config.day_s)
         self.decider = Decider(self.store, config.pods, token=config.token, cooldown_s=config.cooldown_s,
                                metrics=self.metrics) if config.decide else None

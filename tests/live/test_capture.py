@@ -146,3 +146,21 @@ def test_pod_failures_are_retried_or_given_up_with_a_reason(market, tmp_path, st
     assert [(r["state"], r["tries"], r["reason"]) for r in rows] == [(state, tries, reason)] * len(changes)
     assert store.query("SELECT COUNT(*) AS n FROM quarantine WHERE stage = 'decide'")[0]["n"] == len(changes)
     assert store.query("SELECT COUNT(*) AS n FROM insights")[0]["n"] == 0
+
+
+def test_only_the_decisions_with_a_pod_get_changes_and_the_windows_stay_whole(market, tmp_path):
+    clock = Clock()
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=clock)
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store, decisions={"price_spike"})
+    url = f"http://shop.test/{ATTIC}"
+    store.add_products([url])
+    seen = []
+    for tick in range(0, 40):
+        clock.now = live.wall_of(tick) if tick else clock.now
+        seen += capture.observe(url, observed(market, live, clock, ATTIC), None, clock.now)
+    assert seen and {c["decision"] for c in seen} == {"price_spike"}
+    levels = [float(live.quote(key(live), t).stock or 0) for t in range(0, 40)]
+    moves = [b for a, b in zip(levels, levels[1:]) if a != b]
+    # The stock window kept moving although no urgent_inventory change was captured.
+    assert store.product(url)["stocks"][0] == levels[-1] and len(moves) > 0
