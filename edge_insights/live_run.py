@@ -41,7 +41,7 @@ from commons.settings import Settings
 from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
 from edge_insights.drift_drill import review_phases
-from edge_insights.pods import running_pod
+from edge_insights.pods import answers_healthz, running_pod, running_process
 from live.store import LiveStore, store_path
 
 DECISIONS = ("price_spike", "urgent_inventory", "negative_review")
@@ -92,26 +92,12 @@ def _push_reviews(intake_url: str, token: str, texts: list[str], feed_url: str, 
 def _intake(settings: Settings, inbox: Path, token: str) -> Iterator[str]:
     """``edge-insights intake serve`` on a free port writing into ``inbox``; yields its URL."""
     port = free_port()
+    url = f"http://127.0.0.1:{port}"
     env = {**os.environ, **settings.environment(), "EDGE_INSIGHTS_INTAKE_TOKENS": token}
-    with open(settings.logs_dir / "intake.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "edge_insights", "intake", "serve", "--port", str(port),
-                                    "--inbox", str(inbox)], env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise OrchestrationError(f"intake webhook did not start: {settings.logs_dir / 'intake.log'}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with running_process([sys.executable, "-m", "edge_insights", "intake", "serve", "--port", str(port),
+                          "--inbox", str(inbox)], settings.logs_dir / "intake.log", answers_healthz(url),
+                         timeout_s=60, name="intake webhook", error=OrchestrationError, env=env):
+        yield url
 
 
 def _peak_rss_kb(pid: int) -> int:

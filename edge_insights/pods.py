@@ -39,23 +39,28 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
     if central_url:
         command += ["--central-url", central_url]
     url = f"http://127.0.0.1:{port}"
+    with running_process(command, settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log", answers_healthz(url),
+                         timeout_s=timeout_s, name=f"pod for {deploy_dir}", error=PodStartError):
+        yield url
 
-    def healthy() -> bool:
+
+def answers_healthz(url: str) -> Callable[[], bool]:
+    """A readiness probe for :func:`running_process`: ``GET {url}/healthz`` answers 200."""
+    def ready() -> bool:
         try:
             return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
         except httpx.TransportError:
             return False
 
-    with running_process(command, settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log", healthy,
-                         timeout_s=timeout_s, name=f"pod for {deploy_dir}", error=PodStartError):
-        yield url
+    return ready
 
 
 @contextmanager
 def running_process(command: list[str], log_path: Path, ready: Callable[[], bool], *, timeout_s: float,
-                    name: str, error: type[EdgeInsightsError]) -> Iterator[None]:
+                    name: str, error: type[EdgeInsightsError], env: dict[str, str] | None = None) -> Iterator[None]:
     """Run ``command`` as a child process (output into ``log_path``) and wait until ``ready()``; stop
-    it when the ``with`` block ends (SIGTERM, SIGKILL after 10 s).
+    it when the ``with`` block ends (SIGTERM, SIGKILL after 10 s). ``env``: the child's whole
+    environment (default: this process's).
 
     Raises:
         error: the process exited first (its log's tail in the message), or ``ready()`` stayed
@@ -63,7 +68,7 @@ def running_process(command: list[str], log_path: Path, ready: Callable[[], bool
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + timeout_s
         while not ready():

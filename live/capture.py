@@ -52,8 +52,8 @@ def change_id(url: str, decision: str, number: int) -> str:
     return hashlib.sha256(f"{url}\n{decision}\n{number}".encode()).hexdigest()[:32]
 
 
-def _window(values: list[float], length: int) -> list[float]:
-    """``length`` newest-first values, padded with the oldest (no change observed before it)."""
+def window(values: list[float], length: int) -> list[float]:
+    """``length`` of the newest-first ``values``, padded with the oldest (no change observed before it)."""
     return (values + [values[-1]] * length)[:length]
 
 
@@ -129,10 +129,10 @@ class ChangeCapture:
         for kind, old, new in moved:
             if kind == "price":
                 decision, record = "price_spike", {**key, "title": signal["title"],
-                                                   "prices": _window(prices, PRICE_WINDOW)}
+                                                   "prices": window(prices, PRICE_WINDOW)}
             elif kind == "stock":
                 decision, record = "urgent_inventory", {**key, "title": signal["title"],
-                                                        "stock_counts": _window(stocks, STOCK_WINDOW)}
+                                                        "stock_counts": window(stocks, STOCK_WINDOW)}
             else:
                 decision, record = "negative_review", {**key, "review_text": new}
             if self.decisions is not None and decision not in self.decisions:

@@ -20,6 +20,7 @@ from commons.contracts import CONTRACTS, PRICE_WINDOW, STOCK_WINDOW, review_text
 from commons.errors import EdgeInsightsError
 from commons.settings import Settings
 from commons.warehouse import Warehouse
+from live.capture import window
 from live.history import product_windows
 from live.store import LiveStore, store_path
 from serving.contract import signal_digest
@@ -28,11 +29,6 @@ from training.divergence import read_decisions
 
 class ExplainError(EdgeInsightsError):
     """No insight with that key, or nothing in the warehouse to rebuild it from."""
-
-
-def _window(values: list[float], length: int) -> list[float]:
-    newest = values[::-1]
-    return (newest + [newest[-1]] * length)[:length]
 
 
 def _find(settings: Settings, key: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -67,8 +63,8 @@ def rebuild_features(settings: Settings, decision: str, signal: dict[str, Any]) 
                            "the watcher flushes every few seconds: try again after it stops")
     prices, stocks = windows[signal["product_id"]]
     if decision == "price_spike":
-        return {"title": signal["title"], "prices": _window(prices, PRICE_WINDOW)}
-    return {"title": signal["title"], "stock_counts": _window(stocks, STOCK_WINDOW)}
+        return {"title": signal["title"], "prices": window(prices[::-1], PRICE_WINDOW)}
+    return {"title": signal["title"], "stock_counts": window(stocks[::-1], STOCK_WINDOW)}
 
 
 def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
