@@ -2,7 +2,8 @@
 
 A subject is a value of a key the data carries: ``product_id`` or ``source``. (Reviewers have no
 key to erase by: their names are replaced with ``<USER>`` before anything is stored.) Warehouse
-rows go by that column (quarantine also by the record it kept); staging and inbox JSON-lines
+rows go by that column (quarantine also by the record it kept); the live loop's SQLite rows by
+that column or the value as a JSON string in the records they keep (:mod:`commons.sqlite_tables`); staging and inbox JSON-lines
 files are rewritten without the subject's lines; decision logs are rebuilt without them
 (:func:`commons.chain_retention.erase_lines`: a tombstone would keep the identifier). The control
 audit log records the request, the counts and each rebuilt log's old and new head; it names the
@@ -20,6 +21,7 @@ from .chain_retention import erase_lines
 from .control_audit import ControlAudit
 from .privacy_policy import Policy
 from .retention import StoreFolders, chain_folders, plain_files
+from .sqlite_tables import SqliteTables
 from .token_keys import SigningKey
 from .warehouse import TABLE_COLUMNS, PrivacyTables, Warehouse
 
@@ -68,6 +70,8 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     for store in policy.stores.values():
         if store.kind == "table":
             counts[store.name] = tables.erase(store.name, key, value) if key in TABLE_COLUMNS[store.name] else 0
+        elif store.kind == "sqlite":
+            continue  # per database, below
         elif store.kind == "files":
             counts[store.name] = sum(_erase_file(p, key, value) for p in plain_files(folders.files[store.name]))
         else:
@@ -76,6 +80,13 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
             chains += [{"folder": str(d.folder), "removed": d.removed, "old_head": d.old_head,
                         "new_head": d.new_head} for d in done if d.lines]
             counts[store.name] = sum(d.lines for d in done)
+    # A database's tables go together: a page's rows link them (an alert names only the page).
+    for database in sorted({s.database for s in policy.stores.values() if s.kind == "sqlite"}):
+        stores = {s.table: s.name for s in policy.stores.values() if s.kind == "sqlite" and s.database == database}
+        sqlite = SqliteTables(folders.databases[database])
+        counts |= {stores[table]: n for table, n in sqlite.erase(list(stores), key, value).items()}
+        if any(counts[name] for name in stores.values()):
+            sqlite.compact()
     if any(counts.get(s.name) for s in policy.stores.values() if s.kind == "table"):
         warehouse.compact()  # deleted rows' bytes must leave the file too
     if audit is not None:
@@ -91,6 +102,8 @@ def traces(policy: Policy, warehouse: Warehouse, folders: StoreFolders, value: s
     for store in policy.stores.values():
         if store.kind == "table":
             found[store.name] = tables.mentions(store.name, value)
+        elif store.kind == "sqlite":
+            found[store.name] = folders.sqlite(store).mentions(store.table, value)
         else:
             root = folders.files[store.name] if store.kind == "files" else folders.chains[store.name]
             found[store.name] = [str(p) for p in plain_files(root) if value.encode("utf-8") in p.read_bytes()]

@@ -16,7 +16,7 @@ from typing import Any
 from commons.errors import EdgeInsightsError
 
 POLICY_PATH = Path(__file__).with_name("privacy_policy.toml")
-KINDS = ("table", "files", "chain")
+KINDS = ("table", "files", "chain", "sqlite")
 ACTIONS = ("delete", "aggregate")
 
 
@@ -37,6 +37,8 @@ class StorePolicy:
     why: str
     regions: tuple[str, ...]
     aggregate_into: str | None = None
+    database: str | None = None
+    table: str | None = None
 
     def cutoff(self, now: datetime) -> datetime | None:
         """Rows older than this are past policy; None when the store is not time-bound."""
@@ -76,11 +78,14 @@ def _store(name: str, raw: dict[str, Any]) -> StorePolicy:
                           "a store without `time` no retention_days")
     if action == "aggregate" and not raw.get("aggregate_into"):
         raise PolicyError(f"store {name!r}: action aggregate needs aggregate_into")
+    if kind == "sqlite" and not (raw.get("database") and raw.get("table")):
+        raise PolicyError(f"store {name!r}: a sqlite store needs `database` and `table`")
     if not raw.get("purpose") or not raw.get("why") or not raw.get("regions"):
         raise PolicyError(f"store {name!r}: purpose, why and regions are required")
     return StorePolicy(name=name, kind=kind, time=time, retention_days=days, action=action,
                        purpose=raw["purpose"], why=raw["why"], regions=tuple(raw["regions"]),
-                       aggregate_into=raw.get("aggregate_into"))
+                       aggregate_into=raw.get("aggregate_into"), database=raw.get("database"),
+                       table=raw.get("table"))
 
 
 def load_policy(path: Path = POLICY_PATH) -> Policy:

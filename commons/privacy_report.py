@@ -50,6 +50,9 @@ def holdings(policy: Policy, warehouse: Warehouse, folders: StoreFolders) -> lis
         if store.kind == "table":
             count, oldest = tables.held(store.name, store.time or None)
             where = f"warehouse:{store.name}"
+        elif store.kind == "sqlite":
+            count, oldest = folders.sqlite(store).held(store.table, store.time or None)
+            where = f"{folders.databases[store.database]}:{store.table}"
         elif store.kind == "files":
             files = plain_files(folders.files[store.name])
             count, where = len(files), str(folders.files[store.name])

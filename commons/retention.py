@@ -4,7 +4,7 @@ Each store's rows are aged on their own time (``crawled_at``, ``quarantined_at``
 modification time, a decision-log day file's day) against a reference ``now`` the caller passes
 in, so a drill on historical data can say "as of" any day. Warehouse rows past policy are deleted,
 or folded into a table without personal data first (``action = "aggregate"``); staging and inbox
-files are deleted; decision logs lose whole day files (:mod:`commons.chain_retention`), recorded
+files are deleted; rows of the live loop's SQLite store are deleted; decision logs lose whole day files (:mod:`commons.chain_retention`), recorded
 in the control audit log with the anchor ``audit verify`` then accepts.
 """
 
@@ -20,6 +20,7 @@ from .chain_writer import log_files
 from .control_audit import ControlAudit
 from .privacy_policy import Policy, StorePolicy
 from .settings import Settings
+from .sqlite_tables import SqliteTables
 from .warehouse import PrivacyTables, Warehouse
 
 
@@ -29,12 +30,18 @@ class StoreFolders:
 
     files: dict[str, Path]
     chains: dict[str, Path]
+    databases: dict[str, Path]
 
     @classmethod
     def of(cls, settings: Settings) -> "StoreFolders":
         """The folders of ``settings``' state folder."""
         return cls(files={"staging": settings.staging_dir, "inbox": settings.inbox_dir},
-                   chains={"decision_log": settings.decision_log_dir})
+                   chains={"decision_log": settings.decision_log_dir},
+                   databases={"live": settings.live_store_path})
+
+    def sqlite(self, store: StorePolicy) -> SqliteTables:
+        """The tables of a ``sqlite`` store's database."""
+        return SqliteTables(self.databases[store.database])
 
 
 def plain_files(root: Path) -> list[Path]:
@@ -60,6 +67,8 @@ def overdue(policy: Policy, warehouse: Warehouse, folders: StoreFolders, now: da
             continue
         if store.kind == "table":
             found[store.name] = tables.overdue(store.name, store.time, cutoff)
+        elif store.kind == "sqlite":
+            found[store.name] = folders.sqlite(store).overdue(store.table, store.time, cutoff)
         elif store.kind == "files":
             found[store.name] = sum(_mtime(p) < cutoff for p in plain_files(folders.files[store.name]))
         else:
@@ -99,6 +108,8 @@ def apply_retention(policy: Policy, warehouse: Warehouse, folders: StoreFolders,
             continue
         if store.kind == "table":
             result[store.name] = _apply_table(store, tables, cutoff, now)
+        elif store.kind == "sqlite":
+            result[store.name] = {"removed": folders.sqlite(store).expire(store.table, store.time, cutoff)}
         elif store.kind == "files":
             result[store.name] = _apply_files(folders.files[store.name], cutoff)
         else:

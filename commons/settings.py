@@ -62,6 +62,11 @@ def _broker() -> str | None:
     return value
 
 
+def live_store_file(state_dir: Path) -> Path:
+    """The live loop's store under a state folder: ``<state>/live/live.sqlite``."""
+    return Path(state_dir) / "live" / "live.sqlite"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations of state and input.
@@ -154,6 +159,11 @@ class Settings:
     def staging_dir(self) -> Path:
         """Raw intake awaiting PII scrubbing; deleted by the scrub step of the same run."""
         return self.state_dir / "staging"
+
+    @property
+    def live_store_path(self) -> Path:
+        """The live loop's SQLite store (its change and insight streams, the feed's memory)."""
+        return live_store_file(self.state_dir)
 
     @property
     def inbox_dir(self) -> Path:

@@ -184,7 +184,7 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
             raise OrchestrationError(f"watch exited {watcher.returncode}:\n{log_path.read_text()[-3000:]}")
         counts = json.loads(stdout.strip().splitlines()[-1])
     decided = summarise_insights(market, seen, counts["revisits_from"], counts["revisits_until"])
-    return {"counts": counts, "decisions": decided, "rate": rate, "policy": policy,
+    return {"counts": counts, "decisions": decided, "rate": rate, "policy": policy, "market": base,
             "duration_s": duration_s, "seconds_per_tick": seconds_per_tick, "products": len(market.products),
             "received_on_stream": sum(d["insights"] for d in decided.values()),
             "watcher_peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb else None}

@@ -7,7 +7,8 @@ observed record (:mod:`live.history`), windowed as the change capture windows th
 features (the contract's ``feature`` fields) are digested with the pod's own function
 (:func:`serving.contract.signal_digest`). A match proves the rebuilt input is what was decided
 on. The decision log line with that digest adds the bundle, the route and both the edge and the
-central answers (the central one where the case was routed or shadow-scored). A review insight's
+central answers (the central one where the case was routed or shadow-scored); of several lines
+with that digest, one written by the insight's answering bundle. A review insight's
 text is read from the warehouse row only for the digest; the report shows its length, not the text.
 """
 
@@ -78,8 +79,11 @@ def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
     features = rebuild_features(settings, decision, signal)
     features = {k: v for k, v in features.items() if CONTRACTS[decision]["fields"][k]["role"] == "feature"}
     digest = signal_digest(features)
+    # The same window can be decided again later (a restarted watcher, a redeployed champion):
+    # the log line of *this* insight is the one its answering bundle wrote.
     logged = [row for row in read_decisions(settings.decision_log_dir, decision)
-              if row.get("signal_digest") == insight["signal_digest"]]
+              if row.get("signal_digest") == insight["signal_digest"]
+              and row.get("bundle_sha256") == insight["bundle_sha256"]]
     answer = logged[-1] if logged else {}
     shown = dict(features)
     if "review_text" in shown:

@@ -10,7 +10,8 @@ their batch file landed (its modification time): push → insight latency starts
 
 Crash safety: a take's id is written to the store before the files move and cleared once every
 record was captured; a watcher that finds a take still open at start reads that take again (the
-reader returns the files an id already took), and capture is idempotent, so nothing is lost.
+reader returns the files an id already took), capture is idempotent and quarantine rows are keyed
+by take and line, so nothing is lost and nothing is kept twice.
 While a watcher takes the inbox, the harvest's ``raw_pushed`` finds it empty; the records reach
 ``signal_history`` through the watcher's warehouse flush instead.
 """
@@ -48,11 +49,14 @@ class InboxPoller:
 
     def run(self) -> None:
         """Finish a take a killed watcher left open, then poll until :meth:`stop`."""
-        left_open = self.store.meta(OPEN_TAKE)
-        if left_open:
-            self._take(left_open, None)
+        self.resume()
         while not self._stop.wait(POLL_S):
             self.poll()
+
+    def resume(self) -> int:
+        """Read again the take a killed watcher left open, if any; returns the records observed."""
+        left_open = self.store.meta(OPEN_TAKE)
+        return self._take(left_open) if left_open else 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -67,14 +71,16 @@ class InboxPoller:
 
     def _take(self, take: str) -> int:
         load = read_inbox(self.inbox, take)
+        # Keys make a re-read take quarantine each row once: a row's url names its batch and line.
         for row in load.quarantine:
-            self.store.quarantine("push", row.get("url"), row["reason"], row)
+            self.store.quarantine("push", row.get("url"), row["reason"], row, key=f"{take}:{row['url']}")
         records = iter(load.records)
         # The reader lists records file by file in the order of ``files``; a moved file keeps
         # its modification time, the instant the webhook landed it.
         for batch in load.files:
             if batch.status != "processed":
-                self.store.quarantine("push", str(batch.path), f"batch_refused: {batch.reason}", None)
+                self.store.quarantine("push", str(batch.path), f"batch_refused: {batch.reason}", None,
+                                      key=f"{take}:{batch.name}")
                 continue
             landed_at = batch.path.stat().st_mtime
             for _ in range(batch.records):

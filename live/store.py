@@ -7,7 +7,8 @@
 - ``changes``: the change stream — one row per (observed change, decision it feeds), with the
   contract record the pod will see; ``state`` is ``pending`` → ``done`` | ``failed`` (reason kept);
 - ``insights``: every decision answer, keyed by a stable ``insight_id``, ``seq`` ordering the feed;
-- ``quarantine``: pages and changes the loop could not use, with the reason;
+- ``quarantine``: pages and changes the loop could not use, with the reason (a row that can be
+  read twice, a pushed row of a re-read inbox take, carries a unique ``key`` and is kept once);
 - ``alerts``: the last alert per (product, decision), for the cooldown;
 - ``meta``: values kept across restarts (the inbox take in progress);
 - ``deliveries``: one row per (webhook subscriber, insight) owed to it (:mod:`live.webhooks`);
@@ -37,6 +38,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from commons.settings import live_store_file
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
     url TEXT PRIMARY KEY, product_id TEXT, etag TEXT, record TEXT, prices TEXT NOT NULL DEFAULT '[]',
@@ -59,7 +62,7 @@ CREATE TABLE IF NOT EXISTS insights (
 CREATE INDEX IF NOT EXISTS insights_unwarehoused ON insights(warehoused);
 CREATE TABLE IF NOT EXISTS quarantine (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, stage TEXT NOT NULL, url TEXT, reason TEXT NOT NULL,
-    row TEXT, at REAL NOT NULL);
+    row TEXT, at REAL NOT NULL, key TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
     product_key TEXT NOT NULL, decision TEXT NOT NULL, alerted_at REAL NOT NULL, value REAL,
@@ -81,7 +84,7 @@ INSIGHT_FIELDS = ("seq", "insight_id", "decision", "label", "score", "route", "a
 
 def store_path(state_dir: Path) -> Path:
     """The live store's file under a state folder (``<state>/live/live.sqlite``)."""
-    return Path(state_dir) / "live" / "live.sqlite"
+    return live_store_file(state_dir)
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,12 @@ class LiveStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         # executescript commits on its own, so the schema is not wrapped in a transaction.
-        self._connection().executescript(SCHEMA)
+        con = self._connection()
+        con.executescript(SCHEMA)
+        # A store written before quarantine rows had keys gains the column in place.
+        if "key" not in {row["name"] for row in con.execute("PRAGMA table_info(quarantine)")}:
+            con.execute("ALTER TABLE quarantine ADD COLUMN key TEXT")
+        con.execute("CREATE UNIQUE INDEX IF NOT EXISTS quarantine_key ON quarantine(key)")
 
     def _connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -301,11 +309,17 @@ class LiveStore:
                           (url, decision))
         return rows[0] if rows else None
 
-    def quarantine(self, stage: str, url: str | None, reason: str, row: dict[str, Any] | None) -> None:
-        """Keep a page or change the loop could not use, with the reason."""
+    def quarantine(self, stage: str, url: str | None, reason: str, row: dict[str, Any] | None,
+                   key: str | None = None) -> None:
+        """Keep a page or change the loop could not use, with the reason.
+
+        ``key``: for a row that may be read again (a re-read inbox take), a key unique to it; a
+        second row with the same key is not added.
+        """
         with self.transaction() as con:
-            con.execute("INSERT INTO quarantine(stage, url, reason, row, at) VALUES (?,?,?,?,?)",
-                        (stage, url, reason, json.dumps(row, default=str) if row is not None else None, time.time()))
+            con.execute("INSERT OR IGNORE INTO quarantine(stage, url, reason, row, at, key) VALUES (?,?,?,?,?,?)",
+                        (stage, url, reason, json.dumps(row, default=str) if row is not None else None, time.time(),
+                         key))
 
     # ---- the feed ------------------------------------------------------------------------------
     def insights_after(self, seq: int, *, decision: str | None = None, label: str | None = None,

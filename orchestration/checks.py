@@ -11,7 +11,13 @@ from commons.retention import overdue
 from data_quality.expectations import validate_frame
 from data_quality.rules import INTAKE_OF_RULE_SET
 from orchestration.assets.retention import reference_now, store_folders
-from orchestration.resources import CrawlResource, DecisionLogResource, StagingResource, WarehouseResource
+from orchestration.resources import (
+    CrawlResource,
+    DecisionLogResource,
+    LiveStoreResource,
+    StagingResource,
+    WarehouseResource,
+)
 
 
 def _suite_check(rule_set: str) -> dg.AssetChecksDefinition:
@@ -48,11 +54,12 @@ def rows_conserved(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
                                                "policy (as of the retention run's reference time).")
 def no_rows_past_retention(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
                            staging: StagingResource, crawl: CrawlResource,
-                           decision_log: DecisionLogResource) -> dg.AssetCheckResult:
+                           decision_log: DecisionLogResource, live_store: LiveStoreResource) -> dg.AssetCheckResult:
     # Aged against the same reference "now" as the materialisation it checks (its as_of metadata).
     event = context.instance.get_latest_materialization_event(dg.AssetKey("retention"))
     as_of = event.asset_materialization.metadata["as_of"].value if event and event.asset_materialization else ""
-    found = overdue(load_policy(), warehouse.get(), store_folders(staging, crawl, decision_log), reference_now(as_of))
+    found = overdue(load_policy(), warehouse.get(), store_folders(staging, crawl, decision_log, live_store),
+                    reference_now(as_of))
     return dg.AssetCheckResult(passed=not any(found.values()),
                                metadata={"as_of": as_of, "overdue_total": sum(found.values()),
                                          **{f"overdue_{name}": n for name, n in found.items()}})

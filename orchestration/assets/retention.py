@@ -1,4 +1,5 @@
-"""Retention: the privacy policy's periods applied to the warehouse, staging, inbox and decision logs.
+"""Retention: the privacy policy's periods applied to the warehouse, staging, inbox, decision logs and
+the live loop's store.
 
 Off the main job (its own ``retention_job``, on a daily schedule stopped by default): it removes
 data, so it runs when an operator turns it on, never as a side effect of a training run.
@@ -15,6 +16,7 @@ from commons.retention import StoreFolders, apply_retention
 from orchestration.resources import (
     CrawlResource,
     DecisionLogResource,
+    LiveStoreResource,
     StagingResource,
     TrainingResource,
     WarehouseResource,
@@ -42,10 +44,11 @@ def reference_now(as_of: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def store_folders(staging: StagingResource, crawl: CrawlResource, decision_log: DecisionLogResource) -> StoreFolders:
-    """The file and chain stores as the resources name them."""
+def store_folders(staging: StagingResource, crawl: CrawlResource, decision_log: DecisionLogResource,
+                  live_store: LiveStoreResource) -> StoreFolders:
+    """The file, chain and SQLite stores as the resources name them."""
     return StoreFolders(files={"staging": Path(staging.root), "inbox": Path(crawl.inbox_dir)},
-                        chains={"decision_log": decision_log.path})
+                        chains={"decision_log": decision_log.path}, databases={"live": live_store.file})
 
 
 @dg.asset(group_name=PRIVACY_GROUP, kinds={"duckdb"},
@@ -53,10 +56,10 @@ def store_folders(staging: StagingResource, crawl: CrawlResource, decision_log: 
                       "privacy policy's retention (commons/privacy_policy.toml); expired chained files are "
                       "recorded in the control audit log so `audit verify` still passes.")
 def retention(config: RetentionConfig, warehouse: WarehouseResource, staging: StagingResource,
-              crawl: CrawlResource, decision_log: DecisionLogResource,
+              crawl: CrawlResource, decision_log: DecisionLogResource, live_store: LiveStoreResource,
               training: TrainingResource) -> dg.MaterializeResult:
     now, start = reference_now(config.as_of), time.perf_counter()
-    result = apply_retention(load_policy(), warehouse.get(), store_folders(staging, crawl, decision_log), now,
+    result = apply_retention(load_policy(), warehouse.get(), store_folders(staging, crawl, decision_log, live_store), now,
                              training.audit())
     return dg.MaterializeResult(metadata={
         "as_of": now.isoformat(), "seconds": round(time.perf_counter() - start, 3), "removed_total": sum(r["removed"] for r in result.values()),

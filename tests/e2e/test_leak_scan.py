@@ -74,7 +74,10 @@ def files_holding(root: Path, values: set[str]) -> dict[str, list[str]]:
     pattern = re.compile(b"|".join(re.escape(v.encode("utf-8")) for v in sorted(values, key=len, reverse=True)))
     hits = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a transient file (a SQLite -shm) removed by a run on another worker
+            continue
         found = {m.group().decode("utf-8") for m in pattern.finditer(data)
                  if not _word_byte(data[m.start() - 1:m.start()]) and not _word_byte(data[m.end():m.end() + 1])}
         found -= _vocabulary(path) if found else set()

@@ -22,6 +22,7 @@ from commons.settings import Settings
 from commons.token_keys import rotate_keys
 from commons.warehouse import Warehouse, flatten
 from edge_insights.cli import app
+from live.store import LiveStore
 from serving.decision_log import DecisionLog
 from training.divergence import read_decisions
 
@@ -40,6 +41,31 @@ def _row(product: str, intake: str, at: datetime, price: str | None = "10.5", te
 def _decision(product: str, at: datetime) -> dict:
     return {"ts": at.isoformat(timespec="milliseconds"), "decision": "negative_review", "label": 1, "score": 0.9,
             "route": "edge", "product_id": product, "signal_digest": f"d-{product}-{at:%j}"}
+
+
+def _live_rows(path: Path) -> None:
+    """The live loop's store: per product one page, change, insight, alert and quarantine row seen
+    500 days ago and one seen 2 days ago (as the watcher writes them: records as JSON)."""
+    store = LiveStore(path)
+    with store.transaction() as con:
+        for product in (GONE, KEPT):
+            for days in (500, 2):
+                at, url = (NOW - timedelta(days=days)).timestamp(), f"https://shop.example/{product}/{days}"
+                record = json.dumps({"product_id": product, "source": "shop", "url": url})
+                con.execute("INSERT INTO products(url, product_id, record, last_visit) VALUES (?,?,?,?)",
+                            (url, product, record, at))
+                con.execute("INSERT INTO changes(change_id, url, product_id, decision, kind, record, signal, "
+                            "received_at, changed_at, state) VALUES (?,?,?,?,?,?,?,?,?, 'done')",
+                            (f"c-{product}-{days}", url, product, "price_spike", "price", "{}", record, at, "t"))
+                con.execute("INSERT INTO insights(insight_id, change_id, decision, label, score, route, alert, "
+                            "product_id, url, kind, changed_at, decided_at, published_at, signal_digest, "
+                            "received_at, published) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            (f"i-{product}-{days}", f"c-{product}-{days}", "price_spike", "spike", 0.9, "edge", 1,
+                             product, url, "price", "t", "t", "t", "d", at, at))
+                con.execute("INSERT INTO alerts(product_key, decision, alerted_at) VALUES (?,?,?)",
+                            (url, "price_spike", at))
+                con.execute("INSERT INTO quarantine(stage, url, reason, row, at) VALUES (?,?,?,?,?)",
+                            ("push", None, "bad", record, at))
 
 
 def _age(path: Path, at: datetime) -> None:
@@ -71,6 +97,7 @@ def state(tmp_path, monkeypatch) -> Settings:
     fresh.write_text("".join(json.dumps({"product_id": p}) + "\n" for p in (GONE, KEPT)))
     _age(staged, NOW - timedelta(days=3))
     _age(fresh, NOW - timedelta(hours=2))
+    _live_rows(settings.live_store_path)
     log = DecisionLog(settings.decision_log_dir, key, checkpoint_every=3)
     for days in (500, 450, 20, 1):
         log.append([_decision(p, NOW - timedelta(days=days)) for p in (GONE, KEPT)])
@@ -85,7 +112,8 @@ def _verify(settings: Settings):
 def test_the_policy_names_every_store_with_a_reason():
     policy = load_policy()
     assert {"scrubbed_signals", "validated_signals", "signal_history", "quarantine", "features", "price_monthly",
-            "staging", "inbox", "decision_log"} <= set(policy.stores)
+            "staging", "inbox", "decision_log", "live_products", "live_changes", "live_insights",
+            "live_deliveries", "live_alerts", "live_quarantine"} <= set(policy.stores)
     assert all(s.purpose and s.why and s.regions for s in policy.stores.values())
     # The demo trains on price histories from 2024-02-17: as of this session they are inside policy.
     assert policy.store("signal_history").cutoff(NOW) < datetime(2024, 2, 17, tzinfo=timezone.utc)
@@ -109,6 +137,11 @@ def test_retention_removes_what_is_past_policy_and_audit_verify_still_passes(sta
     assert result["signal_history"] == {"removed": 6, "aggregated": 4}
     assert result["quarantine"]["removed"] == 2 and result["staging"]["removed"] == 1
     assert result["inbox"]["removed"] == 0 and result["decision_log"] == {"removed": 4, "files": 2}
+    assert {name: result[name]["removed"] for name in result if name.startswith("live_")} == {
+        "live_products": 2, "live_changes": 2, "live_insights": 2, "live_deliveries": 0, "live_alerts": 2,
+        "live_quarantine": 2}
+    assert LiveStore(state.live_store_path).query("SELECT insight_id FROM insights ORDER BY 1") == [
+        {"insight_id": f"i-{GONE}-2"}, {"insight_id": f"i-{KEPT}-2"}]
     assert not any(overdue(policy, wh, folders, NOW).values())
     monthly = wh.frame("SELECT product_id, sum(observations) AS n FROM price_monthly GROUP BY 1 ORDER BY 1")
     assert monthly.to_dicts() == [{"product_id": GONE, "n": 2}, {"product_id": KEPT, "n": 2}]
@@ -140,8 +173,10 @@ def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
     assert not any(left.values()), left
     # Not even in the warehouse file's freed blocks: it is rewritten after the deletes.
     assert GONE.encode() not in state.warehouse_path.read_bytes()
+    assert not [p.name for p in state.live_store_path.parent.iterdir() if GONE.encode() in p.read_bytes()]
     assert all(traces(policy, wh, folders, KEPT)[s] for s in ("signal_history", "price_monthly", "features",
-                                                              "inbox", "decision_log"))
+                                                              "inbox", "decision_log", "live_products",
+                                                              "live_changes", "live_insights", "live_quarantine"))
     assert [r["product_id"] for r in read_decisions(state.decision_log_dir, "negative_review")] == [KEPT, KEPT]
     event = read_events(state.audit_dir / "control.jsonl")[-1]
     assert event["action"] == "erasure" and event["details"]["value"] == GONE
@@ -166,6 +201,9 @@ def test_the_privacy_report_says_what_is_held_and_until_when(state):
     assert history.count == 10 and history.oldest.startswith(f"{NOW - timedelta(days=2000):%Y-%m-%d}")
     assert history.until.startswith(f"{NOW - timedelta(days=2000) + timedelta(days=1095):%Y-%m-%d}")
     assert rows["decision_log"].count == 4 and rows["decision_log"].regions == "eu, us"
+    live = rows["live_changes"]
+    assert live.count == 4 and live.oldest.startswith(f"{NOW - timedelta(days=500):%Y-%m-%d}")
+    assert live.where == f"{state.live_store_path}:changes" and rows["live_changes"].regions == "eu"
     done = CliRunner().invoke(app, ["privacy", "report", "--json"])
     assert done.exit_code == 0, done.output
     assert {json.loads(line)["store"] for line in done.output.splitlines()} >= {"signal_history", "decision_log"}

@@ -1,0 +1,125 @@
+"""A SQLite store's part in retention, erasure and the privacy report (the live loop's store).
+
+The policy's ``sqlite`` stores name a database of the state folder and one of its tables; their
+time columns hold epoch seconds (REAL). Table and column names reach SQL as text, so each is
+checked against the database's own schema (``PRAGMA table_info``) first. A missing database file
+holds nothing and is never created here.
+
+Erasure matches a row when its ``product_id``/``source`` column is the value, or when any text
+column holds the value as a JSON string (the records the live loop keeps as JSON): the same rule
+as the JSON-lines stores (:mod:`commons.erasure`). Deleted rows' bytes leave the file
+(``VACUUM``, then a WAL checkpoint that truncates the log).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+class SqliteTables:
+    """Counts, ages and deletions by table of one SQLite file.
+
+    Args:
+        path: the database file; absent means empty.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _columns(self, con: sqlite3.Connection, table: str) -> dict[str, str]:
+        columns = {row[1]: row[2].upper() for row in con.execute("SELECT * FROM pragma_table_info(?)", (table,))}
+        if not columns:
+            raise KeyError(f"no table {table!r} in {self.path}")
+        return columns
+
+    def _checked(self, con: sqlite3.Connection, table: str, column: str) -> None:
+        if column not in self._columns(con, table):
+            raise KeyError(f"no column {column!r} in table {table!r} of {self.path}")
+
+    def held(self, table: str, column: str | None) -> tuple[int, datetime | None]:
+        """(rows, oldest ``column`` instant or None) of ``table``; ``column`` None: no age."""
+        if not self.path.exists():
+            return 0, None
+        with self._connect() as con:
+            if column is None:
+                self._columns(con, table)
+                return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0], None
+            self._checked(con, table, column)
+            rows, oldest = con.execute(f"SELECT count(*), min({column}) FROM {table}").fetchone()
+        return rows, datetime.fromtimestamp(oldest, timezone.utc) if oldest is not None else None
+
+    def overdue(self, table: str, column: str, cutoff: datetime) -> int:
+        """Rows of ``table`` whose ``column`` (epoch seconds) is before ``cutoff``."""
+        if not self.path.exists():
+            return 0
+        with self._connect() as con:
+            self._checked(con, table, column)
+            return con.execute(f"SELECT count(*) FROM {table} WHERE {column} < ?",
+                               (cutoff.timestamp(),)).fetchone()[0]
+
+    def expire(self, table: str, column: str, cutoff: datetime) -> int:
+        """Delete the rows of ``table`` whose ``column`` is before ``cutoff``; returns how many."""
+        if not self.path.exists():
+            return 0
+        with self._connect() as con:
+            self._checked(con, table, column)
+            return con.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff.timestamp(),)).rowcount
+
+    def erase(self, tables: list[str], key: str, value: str) -> dict[str, int]:
+        """Delete every row of ``tables`` naming ``key = value`` (module docstring), and every row
+        keyed by the URL of a page such a row names (an alert cooldown is keyed by page alone);
+        returns rows removed per table, in one transaction."""
+        if not self.path.exists():
+            return {table: 0 for table in tables}
+        with self._connect() as con:
+            columns = {table: self._columns(con, table) for table in tables}
+            matches = {table: self._matching(cols, key, value) for table, cols in columns.items()}
+            con.execute("BEGIN IMMEDIATE")
+            urls = sorted({url for table, (where, params) in matches.items() if "url" in columns[table]
+                           for (url,) in con.execute(f"SELECT url FROM {table} WHERE {where}", params)} - {None})
+            removed = {}
+            for table, (where, params) in matches.items():
+                for page in ("url", "product_key"):
+                    if page in columns[table] and urls:
+                        where = f"{where} OR {page} IN ({', '.join('?' * len(urls))})"
+                        params = [*params, *urls]
+                removed[table] = con.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount
+            con.execute("COMMIT")
+        return removed
+
+    @staticmethod
+    def _matching(columns: dict[str, str], key: str, value: str) -> tuple[str, list[str]]:
+        where = [f"instr({c}, ?) > 0" for c, kind in columns.items() if kind == "TEXT"]
+        params = [json.dumps(value)] * len(where)
+        if key in columns:
+            where, params = [f"{key} = ?", *where], [value, *params]
+        return " OR ".join(where), params
+
+    def compact(self) -> None:
+        """Rewrite the file without the bytes of deleted rows, and empty the write-ahead log."""
+        if self.path.exists():
+            with self._connect() as con:
+                con.execute("VACUUM")
+                con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def mentions(self, table: str, value: str) -> int:
+        """Rows of ``table`` in which ``value`` appears in any column (as text)."""
+        if not self.path.exists():
+            return 0
+        with self._connect() as con:
+            columns = self._columns(con, table)
+            where = " OR ".join(f"instr(CAST({c} AS TEXT), ?) > 0" for c in columns)
+            return con.execute(f"SELECT count(*) FROM {table} WHERE {where}", [value] * len(columns)).fetchone()[0]
