@@ -1,9 +1,15 @@
-"""Residency at the edge: which contract fields a pod of a given region may hold.
+"""Residency: which contract fields a pod of a given region may hold, and which stores the central
+store's region may keep.
 
 A pod started with a region (``edge-insights serve --region eu``) refuses any record that holds a
 field the policy (:mod:`commons.privacy_policy`, ``[fields]``) does not allow in that region;
 nothing refused is decided or logged. A field the policy does not name is allowed nowhere a
 region is set: residency fails closed.
+
+The central store (a state folder: warehouse, staging, inbox, logs, the live store) is kept in one
+region (``EDGE_INSIGHTS_REGION``, else the policy's ``central_region``). Every store of the policy
+lives there, so a region that any store may not be kept in is refused before anything is written
+(:meth:`commons.settings.Settings.ensure`, which every command and the Dagster definitions call).
 """
 
 from __future__ import annotations
@@ -19,6 +25,32 @@ class ResidencyRefused(EdgeInsightsError):
     reasons), so a caller tells it apart from a broken record (422) or a bad token (401/403)."""
 
     http_status = 451
+
+
+class ResidencyViolation(EdgeInsightsError):
+    """The central store's region is one that a store of the policy may not be kept in."""
+
+
+def ensure_central_residency(policy: Policy, region: str | None) -> str:
+    """The central store's region (``region``, else the policy's ``central_region``), once every
+    store of the policy may be kept there.
+
+    Raises:
+        ResidencyViolation: the region is not one the policy names, or some store may not be kept
+            in it (each is named with the regions it may be kept in).
+    """
+    region = region or policy.central_region
+    try:
+        check_region(region, policy)
+    except ValueError as err:
+        raise ResidencyViolation(f"central store: {err}") from None
+    refused = [f"{s.name} (allowed: {', '.join(s.regions)})" for s in policy.stores.values()
+               if region not in s.regions]
+    if refused:
+        raise ResidencyViolation(f"the central store is in region {region!r}, but the privacy policy keeps "
+                                 f"these stores out of it: {'; '.join(refused)}. Keep the state folder in an "
+                                 "allowed region (EDGE_INSIGHTS_REGION) or change the policy by a reviewed commit.")
+    return region
 
 
 def forbidden_fields(record: Any, region: str, policy: Policy) -> list[str]:

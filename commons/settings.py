@@ -7,7 +7,8 @@ repository root. The run size of jobs launched from the UI comes from ``EDGE_INS
 (training preset, default ``demo``), ``EDGE_INSIGHTS_MAX_PAGES`` (crawl request cap, 0 = none) and
 ``EDGE_INSIGHTS_MAX_REVIEWS`` (rows per review file, 0 = all). The live loop's broker comes from
 ``EDGE_INSIGHTS_BROKER`` (unset: the embedded SQLite store; ``redis://…`` for scale-out) and the
-pods' bearer token from ``EDGE_INSIGHTS_POD_TOKEN``.
+pods' bearer token from ``EDGE_INSIGHTS_POD_TOKEN``. ``EDGE_INSIGHTS_REGION`` says where the state
+folder (the central store) is kept (unset: the privacy policy's ``central_region``).
 
 Only the command line and ``orchestration.definitions`` call :meth:`Settings.from_env`; every
 other part is handed the paths it needs. Stages never invent their own paths.
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from commons.errors import EdgeInsightsError
+from commons.privacy_policy import load_policy
+from commons.residency import ensure_central_residency
 
 STATE_ENV = "EDGE_INSIGHTS_STATE_DIR"
 DATA_ENV = "EDGE_INSIGHTS_DATA_DIR"
@@ -28,6 +31,7 @@ MAX_PAGES_ENV = "EDGE_INSIGHTS_MAX_PAGES"
 MAX_REVIEWS_ENV = "EDGE_INSIGHTS_MAX_REVIEWS"
 BROKER_ENV = "EDGE_INSIGHTS_BROKER"
 POD_TOKEN_ENV = "EDGE_INSIGHTS_POD_TOKEN"
+REGION_ENV = "EDGE_INSIGHTS_REGION"
 #: URL schemes of a Redis broker (redis-py's ``Redis.from_url``: TCP, TLS, a Unix socket).
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -82,6 +86,8 @@ class Settings:
             under the state folder, or a Redis URL (``redis://host:port/db``) for several watcher
             and decider processes sharing them (kept out of ``repr``: it may hold a password).
         pod_token: bearer token the live loop sends to the pods, or None (kept out of ``repr``).
+        region: the region the state folder is kept in, or None for the privacy policy's
+            ``central_region``; :meth:`ensure` refuses a region that some store may not be kept in.
     """
 
     state_dir: Path
@@ -92,6 +98,7 @@ class Settings:
     # Both may carry a secret (a Redis URL its password), so neither is shown by repr.
     broker: str | None = field(default=None, repr=False)
     pod_token: str | None = field(default=None, repr=False)
+    region: str | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -110,6 +117,7 @@ class Settings:
             "max_reviews": _count(MAX_REVIEWS_ENV),
             "broker": _broker(),
             "pod_token": os.environ.get(POD_TOKEN_ENV) or None,
+            "region": _text(REGION_ENV, "") or None,
         }
         for key, value in overrides.items():
             if key in ("state_dir", "data_dir"):
@@ -210,14 +218,22 @@ class Settings:
                "DAGSTER_HOME": str(self.dagster_home)}
         if self.broker is not None:
             env[BROKER_ENV] = self.broker
+        if self.region is not None:
+            env[REGION_ENV] = self.region
         return env
 
     def ensure(self) -> "Settings":
-        """Create the state folder tree and point third-party caches into it.
+        """Check the state folder's region against the privacy policy, then create the state
+        folder tree and point third-party caches into it.
 
         Libraries (Hugging Face, MLflow, matplotlib, GX) otherwise write under ``$HOME``; a run
         must leave the user's home untouched.
+
+        Raises:
+            ResidencyViolation: ``region`` is one some store of the policy may not be kept in
+                (nothing is created then).
         """
+        ensure_central_residency(load_policy(), self.region)
         for path in (self.state_dir, self.dagster_home, self.mlflow_dir, self.artifact_root,
                      self.bundles_dir, self.models_dir, self.deploy_dir,
                      self.staging_dir, self.inbox_dir, self.decision_log_dir,

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import typer
 
+from commons.residency import ResidencyViolation
 from commons.settings import Settings, SettingsError
 
 
 def settings_from_env(*, ensure: bool = False, **overrides) -> Settings:
     """The settings from the environment (plus command-line ``overrides``); with ``ensure`` the state
-    folder tree is created.
+    folder's region is checked against the privacy policy and its tree created.
 
     Raises:
         typer.Exit: code 2, after one ``error: …`` line, when a value cannot be used.
@@ -19,6 +20,6 @@ def settings_from_env(*, ensure: bool = False, **overrides) -> Settings:
     try:
         settings = Settings.from_env(**overrides)
         return settings.ensure() if ensure else settings
-    except (SettingsError, OSError) as err:
+    except (SettingsError, ResidencyViolation, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

@@ -96,7 +96,7 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
         except ValueError as err:
             typer.echo(f"error: {WEBHOOK_SECRET_ENV}: {err}", err=True)
             raise typer.Exit(2) from None
-    settings = _settings().ensure()
+    settings = _settings(ensure=True)
     config = WatchConfig(sitemap_url=sitemap, pods=_pods(pod or []), state_dir=settings.state_dir,
                          warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness,
                          day_s=day_seconds, duration_s=duration, feed_port=feed_port, cooldown_s=cooldown, inbox=inbox,
@@ -136,7 +136,7 @@ def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod 
     from live.scaleout import run_decider
     from live.store import store_path
 
-    settings = _settings().ensure()
+    settings = _settings(ensure=True)
     pods = _pods(pod)
     try:
         broker = open_broker(settings.broker, store_path(settings.state_dir), consumer=consumer,

@@ -55,7 +55,7 @@ def privacy_report(as_json: bool = typer.Option(False, "--json", help="one JSON 
         for row in rows:
             typer.echo(json.dumps(row.to_dict()))
         return
-    console.print(f"state folder {settings.state_dir} · central region {policy.central_region} · "
+    console.print(f"state folder {settings.state_dir} · central region {settings.region or policy.central_region} · "
                   f"policy v{policy.version}", highlight=False, soft_wrap=True)
     console.print(holdings_table(rows))
 
@@ -64,7 +64,7 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
                                                                 "decision about it"),
           source: str = typer.Option(None, "--source", help="a source: everything harvested from it")) -> None:
     """Erase every stored trace of one subject (warehouse tables, staging and inbox files, decision
-    logs), record the erasure in the control audit log, and print what went per store.
+    logs, the live store), record the erasure in the control audit log, and print what went per store.
 
     Reviewers have no key to erase by: their names are replaced with <USER> before storage.
     Decision logs are rebuilt without the subject's lines (a new chain from the first file that

@@ -48,7 +48,12 @@ Why nothing is lost or published twice:
   copy (``tries`` + 1) in ``N:retry`` in one MULTI/EXEC; a change that is due is appended again;
 - deciding is at least once (a taken-over change may be decided twice), publishing exactly once.
 
-Streams and keys are kept, as the SQLite store keeps its rows: nothing here trims them.
+What is kept: a watcher trims both streams after each warehouse flush (:meth:`RedisBroker.trim`):
+an entry goes once every consumer group has settled it (read and acknowledged, so nothing unsettled
+is ever lost) and it is not among the newest ``FEED_KEEP`` (the feed's replay window); the
+quarantine stream keeps its newest ``FEED_KEEP`` (its counts by reason stay whole). The append-once
+and publish-once keys expire after ``DEDUPE_TTL_S``, long past any take-over or re-detection.
+Pages' state and alert cooldowns are kept (one hash per page).
 """
 
 from __future__ import annotations
@@ -75,6 +80,12 @@ DECIDERS = "deciders"
 WAREHOUSE = "warehouse"
 #: Entries one warehouse flush reads from each stream per round.
 FLUSH_BATCH = 1000
+#: Newest entries of each stream kept once settled: the insight feed's replay window (an SSE client
+#: resuming after an older id gets what is left).
+FEED_KEEP = 100_000
+#: Seconds an append-once (``N:change:{id}``) or publish-once (``N:insight:{id}``) key lives: a change
+#: is re-detected, or re-decided after a take-over, within minutes.
+DEDUPE_TTL_S = 7 * 86_400
 #: Fields of a change's stream entry that are :class:`Change` attributes (``seq`` is the entry id).
 CHANGE_KEYS = ("change_id", "url", "product_id", "decision", "kind", "before", "after", "record", "signal",
                "received_at", "changed_at", "tries")
@@ -92,7 +103,7 @@ redis.call('HINCRBY', KEYS[1], 'changes', bump)
 redis.call('HINCRBY', KEYS[5], 'visits', 1)
 local added = 0
 for i = 6, #KEYS do
-  if redis.call('SET', KEYS[i], '1', 'NX') then
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', DEDUPE_TTL_S) then
     local seq = redis.call('INCR', KEYS[4])
     redis.call('XADD', KEYS[3], seq .. '-0', 'change', ARGV[3 + 2 * k + i - 5])
     added = added + 1
@@ -111,7 +122,7 @@ for i = 1, n do
   if redis.call('EXISTS', KEYS[5 + i]) == 0 then
     local seq = redis.call('INCR', KEYS[2])
     redis.call('XADD', KEYS[1], seq .. '-0', 'insight', ARGV[2 + i])
-    redis.call('SET', KEYS[5 + i], seq)
+    redis.call('SET', KEYS[5 + i], seq, 'EX', DEDUPE_TTL_S)
     if ARGV[2 + n + i] ~= '' then
       redis.call('HSET', KEYS[5], ARGV[2 + n + i], ARGV[2 + 2 * n + i])
     end
@@ -165,8 +176,8 @@ class RedisBroker:
         self.ns = namespace
         self.changes, self.insights = f"{namespace}:changes", f"{namespace}:insights"
         self.retry, self.counters = f"{namespace}:retry", f"{namespace}:counts"
-        self._capture = self.redis.register_script(CAPTURE_LUA)
-        self._publish = self.redis.register_script(PUBLISH_LUA)
+        self._capture = self.redis.register_script(CAPTURE_LUA.replace("DEDUPE_TTL_S", str(DEDUPE_TTL_S)))
+        self._publish = self.redis.register_script(PUBLISH_LUA.replace("DEDUPE_TTL_S", str(DEDUPE_TTL_S)))
         self._promote = self.redis.register_script(PROMOTE_LUA)
         # change_id → (seq, stream entry) of the changes this instance claimed and has not settled:
         # publish is handed change ids, the acknowledgement needs the entry.
@@ -371,6 +382,31 @@ class RedisBroker:
             "insights": self.head(),
             "quarantined": {reason: int(n) for reason, n in self.redis.hgetall(f"{self.ns}:quarantined").items()},
         }
+
+    # ---- trimming ------------------------------------------------------------------------------
+    def _settled_below(self, stream: str, group: dict[str, Any]) -> int:
+        """The lowest ``seq`` ``group`` has not settled: its oldest unacknowledged entry, else the
+        one after the last it read."""
+        summary = self.redis.xpending(stream, group["name"])
+        if summary["pending"]:
+            return _seq(summary["min"])
+        return _seq(group["last-delivered-id"]) + 1
+
+    def trim(self, keep: int = FEED_KEEP) -> dict[str, int]:
+        """Remove the stream entries every group has settled, keeping the newest ``keep`` of each
+        stream (module docstring); returns entries removed per stream key."""
+        removed = {}
+        for stream in (self.changes, self.insights):
+            newest = self.redis.xrevrange(stream, count=1)
+            groups = self.redis.xinfo_groups(stream)
+            if not newest or not groups:
+                removed[stream] = 0
+                continue
+            bound = min(min(self._settled_below(stream, g) for g in groups), _seq(newest[0][0]) - keep + 1)
+            removed[stream] = self.redis.xtrim(stream, minid=f"{bound}-0", approximate=False) if bound > 1 else 0
+        quarantine = f"{self.ns}:quarantine"
+        removed[quarantine] = self.redis.xtrim(quarantine, maxlen=keep, approximate=False)
+        return removed
 
     # ---- the warehouse ---------------------------------------------------------------------------
     def flush_to_warehouse(self, warehouse: Warehouse, run_id: str) -> tuple[int, int]:

@@ -210,6 +210,7 @@ class Watcher:
         try:
             if isinstance(self.store, RedisBroker):  # several watchers share the copying (consumer group)
                 self.store.flush_to_warehouse(self.warehouse, self.run_id)
+                self.store.trim()
             else:
                 flush_to_warehouse(self.store, self.warehouse, self.run_id)
         except Exception as exc:  # the warehouse may be busy (another process); the next flush retries

@@ -148,6 +148,33 @@ def test_the_feed_reads_insights_in_order_and_resumes_after_an_id(redis_url, ns)
     assert health["head"] == 6 and health["counts"]["insights"] == 6
 
 
+def test_trim_drops_only_what_every_group_settled_and_keeps_the_feed_window(redis_url, ns, tmp_path):
+    a = RedisBroker(redis_url, namespace=ns, consumer="a")
+    for i in range(30):
+        append_price_change(a, i, tag=ns)
+    claimed = a.pending(time.time(), limit=20)
+    a.publish([_insight(c) for c in claimed[:10]], [c.change_id for c in claimed[:10]])
+    # The warehouse group has read nothing yet: nothing is settled by every group.
+    assert a.trim(keep=5) == {f"{ns}:changes": 0, f"{ns}:insights": 0, f"{ns}:quarantine": 0}
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    assert a.flush_to_warehouse(warehouse, "run-1")[0] == 10
+    # Changes 1-10 are decided and copied; 11-20 are claimed, not settled; 21-30 unread by deciders.
+    assert a.trim(keep=5) == {f"{ns}:changes": 10, f"{ns}:insights": 5, f"{ns}:quarantine": 0}
+    assert a.redis.xrange(f"{ns}:changes", count=1)[0][0] == "11-0"
+    assert [r["seq"] for r in a.insights_after(0)] == [6, 7, 8, 9, 10]
+    assert a.counts()["changes"] == {"pending": 20, "done": 10} and a.counts()["insights"] == 10
+    # What was claimed or unread is still there to settle: a second decider finishes the work.
+    b = RedisBroker(redis_url, namespace=ns, consumer="b")
+    rest = b.pending(time.time(), limit=100)
+    assert [c.seq for c in rest] == list(range(21, 31))
+    assert b.publish([_insight(c) for c in rest], [c.change_id for c in rest]) == 10
+    assert a.publish([_insight(c) for c in claimed[10:]], [c.change_id for c in claimed[10:]]) == 10
+    assert a.counts()["changes"] == {"done": 30}
+    # Publish-once and append-once keys expire (a week): the server does not keep one per change forever.
+    assert 0 < a.redis.ttl(f"{ns}:insight:{_insight(rest[0])['insight_id']}") <= 7 * 86_400
+    assert 0 < a.redis.ttl(f"{ns}:change:{rest[0].change_id}") <= 7 * 86_400
+
+
 def test_capture_moves_the_state_and_appends_the_change_together(redis_url, ns):
     writer = RedisBroker(redis_url, namespace=ns, consumer="w")
     url = f"http://shop.test/{ns}/p/0"
