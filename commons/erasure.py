@@ -7,7 +7,8 @@ that column or the value as a JSON string in the records they keep (:mod:`common
 files are rewritten without the subject's lines; decision logs are rebuilt without them
 (:func:`commons.chain_retention.erase_lines`: a tombstone would keep the identifier). The control
 audit log records the request, the counts and each rebuilt log's old and new head; it names the
-subject, as an erasure register must.
+subject, as an erasure register must, and the decisions whose models learned from it: the
+``erasure_sensor`` retrains them (machine unlearning by retraining without the subject).
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def _erase_file(path: Path, key: str, value: str) -> int:
 def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str, value: str,
           audit: ControlAudit | None, signing_key: SigningKey | None) -> dict[str, int]:
     """Remove every trace of ``key = value`` (``key`` one of :data:`KEYS`); returns rows, lines or
-    files removed per store, and records the erasure in ``audit`` (when given).
+    files removed per store, and records the erasure in ``audit`` (when given) with ``retrain``:
+    the decisions whose example snapshot held the subject (read before it goes), for the Dagster
+    ``erasure_sensor`` to retrain.
 
     Raises:
         ValueError: ``key`` is not one of :data:`KEYS` or ``value`` is blank.
@@ -67,6 +70,7 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     if key not in KEYS or not value.strip():
         raise ValueError(f"erase by one of {', '.join(KEYS)} with a non-blank value")
     tables, counts, chains = PrivacyTables(warehouse), {}, []
+    retrain = tables.decisions_trained_on(key, value) if key in TABLE_COLUMNS["features"] else []
     for store in policy.stores.values():
         if store.kind == "table":
             counts[store.name] = tables.erase(store.name, key, value) if key in TABLE_COLUMNS[store.name] else 0
@@ -90,7 +94,7 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     if any(counts.get(s.name) for s in policy.stores.values() if s.kind == "table"):
         warehouse.compact()  # deleted rows' bytes must leave the file too
     if audit is not None:
-        audit.record("erasure", key=key, value=value, removed=counts, chains=chains)
+        audit.record("erasure", key=key, value=value, removed=counts, chains=chains, retrain=retrain)
     return counts
 
 

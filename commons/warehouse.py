@@ -392,6 +392,15 @@ class PrivacyTables:
             con.execute("CHECKPOINT")
         return removed
 
+    def decisions_trained_on(self, column: str, value: str) -> list[str]:
+        """Decisions whose example snapshot (``features``) holds a row with ``column = value``:
+        their models may have learned from that subject. Sorted."""
+        _column("features", column)
+        with self.warehouse.connect() as con:
+            rows = con.execute(f"SELECT DISTINCT decision FROM features WHERE {column} = ? ORDER BY 1",
+                               [value]).fetchall()
+        return [decision for (decision,) in rows]
+
     def mentions(self, table: str, value: str) -> int:
         """Rows of ``table`` in which ``value`` appears in any column (as text): the proof of an
         erasure."""

@@ -49,10 +49,12 @@ def champion_f1(client: MlflowClient, wh: Warehouse, name: str) -> tuple[Any, fl
 
 def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig,
             store: ModelStore, edge_dir: Path, central_dir: Path, *, dagster_run_id: str,
-            audit: ControlAudit | None = None) -> dict[str, Any]:
+            audit: ControlAudit | None = None, champion_erased: bool = False) -> dict[str, Any]:
     """Register the edge bundle of ``edge_dir`` (with ``central_dir`` as ``central_bundle/``) in
     MLflow run ``run_id``, gate it against teacher (a model oracle), baseline and champion, promote if
     it passes. With ``audit`` the verdict goes to the control audit log (:func:`training.registry.promote`).
+    ``champion_erased``: this retrain replaces a champion that learned from erased data, so the
+    champion is reported but not required (:func:`training.gates.evaluate_gate`).
 
     Returns:
         ``{"version", "promoted", "reason", "champion_f1_before", "aliases", "published_at"}`` (also
@@ -63,7 +65,7 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
     champion, before = champion_f1(client, wh, name)
     teacher_f1 = None if spec.oracle == ORACLE_RULE else state["teacher"]["f1"]
     gate = evaluate_gate(bundle["shipped_f1"], teacher_f1, state["baseline"]["f1"], before,
-                         cfg.promotion_min_f1_ratio, cfg.gate_on_baseline)
+                         cfg.promotion_min_f1_ratio, cfg.gate_on_baseline, champion_erased)
     card = model_card(name, spec.label_rule, spec.contract, state, gate.reason)
     client.log_artifacts(run_id, str(central_dir), artifact_path="central_bundle")
     client.log_text(run_id, card, "model_card.md")

@@ -34,6 +34,7 @@ from orchestration.resources import (
     WarehouseResource,
 )
 from orchestration.schedules import harvest_schedule, insight_digest_schedule, retention_schedule
+from orchestration.erasure_sensor import erasure_sensor
 from orchestration.sensors import drift_sensor
 from training.config import PRESETS
 from training.decisions import DECISIONS
@@ -59,7 +60,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job, retention_job,
               insight_digest_job],
         schedules=[harvest_schedule, retention_schedule, insight_digest_schedule],
-        sensors=[drift_sensor, live.insights_observer, live.insights_freshness_sensor],
+        sensors=[drift_sensor, erasure_sensor, live.insights_observer, live.insights_freshness_sensor],
         # Steps run one after another in the run's process: on 2 cores a process per step would
         # re-import torch for every step and make training compete with itself.
         executor=dg.in_process_executor,

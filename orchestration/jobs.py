@@ -1,9 +1,14 @@
-"""Jobs: the whole graph, the harvest alone, and the retrain requested by the divergence sensor."""
+"""Jobs: the whole graph, the harvest alone, and the retrain requested by the drift and erasure sensors."""
 
 
 import dagster as dg
 
 from training.decisions import DECISIONS
+
+#: Run tag naming what requested a retrain run: ``drift`` or ``erasure``.
+TRIGGER_TAG = "trigger"
+#: A retrain that replaces a champion which learned from erased data (the gate does not compare them).
+ERASURE_TRIGGER = "erasure"
 
 main_job = dg.define_asset_job(
     "edge_insights_job",

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from orchestration.jobs import retrain_job
+from orchestration.jobs import TRIGGER_TAG, retrain_job
 from orchestration.resources import DecisionLogResource, TrainingResource
 from training.decisions import DECISIONS
 from training.divergence import read_decisions
@@ -48,7 +48,7 @@ def drift_sensor(context: dg.SensorEvaluationContext, decision_log: DecisionLogR
             requests.append(dg.RunRequest(
                 run_key=f"drift-{name}-{verdict.ledger['requested_at']}",
                 asset_selection=[dg.AssetKey([name, stage]) for stage in STAGES],
-                tags={"trigger": "drift", "decision": name, "drift": verdict.note[:200]}))
+                tags={TRIGGER_TAG: "drift", "decision": name, "drift": verdict.note[:200]}))
     context.log.info("; ".join(notes))
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(ledger),
                            skip_reason=None if requests else "; ".join(notes))

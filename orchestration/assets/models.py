@@ -10,6 +10,7 @@ import dagster as dg
 from commons.manifest import ORACLE_RULE
 from edge_export.publish import publish
 from edge_export.release import build_central_bundle, build_edge_bundle
+from orchestration.jobs import ERASURE_TRIGGER, TRIGGER_TAG
 from orchestration.resources import MlflowResource, TrainingResource, WarehouseResource
 from training.decisions.base import DecisionSpec
 from training.features import build_features
@@ -118,13 +119,15 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
     @stage("registered_model", [key("edge_bundle"), key("central_bundle")], {"mlflow"},
            "The edge bundle as a registered MLflow model version (alias challenger) with model card, "
            "input example and tags, the central bundle beside it; champion moves to it only through "
-           "the gate (≥ fraction of teacher F1, beats the baseline, no regression against the champion).")
+           "the gate (≥ fraction of teacher F1, beats the baseline, no regression against the champion "
+           "unless the run replaces a champion that learned from erased data).")
     def registered_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                          training: TrainingResource, mlflow: MlflowResource) -> dg.MaterializeResult:
         with mlflow.stage(context.run_id, name) as (client, run_id):
             r = publish(client, run_id, warehouse.get(), spec, training.config(), training.store(name),
                         training.bundle_dir(name, "edge"), training.bundle_dir(name, "central"),
-                        dagster_run_id=context.run_id, audit=training.audit())
+                        dagster_run_id=context.run_id, audit=training.audit(),
+                        champion_erased=context.run.tags.get(TRIGGER_TAG) == ERASURE_TRIGGER)
         context.log.info(r["reason"])
         return dg.MaterializeResult(metadata={
             "model_name": name, "version": r["version"], "promoted": r["promoted"], "promotion": r["reason"],

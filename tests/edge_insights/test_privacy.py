@@ -5,6 +5,7 @@ erasure, 1 when a day file is deleted without the record retention writes)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import datetime, timedelta, timezone
@@ -180,9 +181,37 @@ def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
     assert [r["product_id"] for r in read_decisions(state.decision_log_dir, "negative_review")] == [KEPT, KEPT]
     event = read_events(state.audit_dir / "control.jsonl")[-1]
     assert event["action"] == "erasure" and event["details"]["value"] == GONE
+    # The example snapshot held the subject for negative_review: that model is to be retrained.
+    assert event["details"]["retrain"] == ["negative_review"]
     assert event["details"]["removed"]["decision_log"] == 2 and event["details"]["removed"]["signal_history"] == 2
     verified = _verify(state)
     assert verified.exit_code == 0, verified.output
+
+
+def test_the_erasure_sensor_requests_a_retrain_of_each_model_that_learned_from_the_subject(state, data_dir):
+    import dagster as dg
+
+    from orchestration.definitions import build_definitions
+    from orchestration.erasure_sensor import erasure_sensor
+
+    training = build_definitions(dataclasses.replace(state, data_dir=data_dir)).resources["training"]
+    with dg.instance_for_test() as instance:
+        idle = erasure_sensor(dg.build_sensor_context(instance=instance, resources={"training": training}))
+        assert idle.run_requests == [] and idle.cursor is None
+        assert CliRunner().invoke(app, ["erase", "--product", GONE]).exit_code == 0
+        assert CliRunner().invoke(app, ["erase", "--product", "p-never-seen"]).exit_code == 0
+        asked = erasure_sensor(dg.build_sensor_context(instance=instance, resources={"training": training}))
+        again = erasure_sensor(dg.build_sensor_context(instance=instance, resources={"training": training},
+                                                       cursor=asked.cursor))
+    erasures = [e for e in read_events(state.audit_dir / "control.jsonl") if e["action"] == "erasure"]
+    (request,) = asked.run_requests  # the unknown product trained nothing: no run for it
+    assert request.tags == {"trigger": "erasure", "decision": "negative_review", "erasure_at": erasures[0]["ts"]}
+    assert {tuple(k.path) for k in request.asset_selection} == {
+        ("negative_review", stage) for stage in ("signal_features", "teacher_model", "student_model", "edge_bundle",
+                                                  "central_bundle", "registered_model", "deployed_bundle")}
+    assert asked.cursor == erasures[1]["ts"]
+    # Looked at again from its cursor, an erasure already acted on asks for no other run.
+    assert {r.run_key for r in again.run_requests} <= {request.run_key}
 
 
 def test_erasure_of_a_whole_log_and_by_source(state):

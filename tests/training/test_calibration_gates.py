@@ -48,6 +48,10 @@ def test_a_rule_oracle_holds_no_student_to_a_fraction_of_it():
     assert gate.passed and "teacher" not in gate.reason
     assert not evaluate_gate(0.80, None, 0.81, None, 0.95).passed       # the baseline still binds
     assert not evaluate_gate(0.80, None, 0.70, 0.85, 0.95).passed       # and the champion
+    # ... unless the champion learned from erased data: reported, not required; the rest still binds.
+    erased = evaluate_gate(0.80, None, 0.70, 0.85, 0.95, champion_erased=True)
+    assert erased.passed and "not required: the champion learned from erased data" in erased.reason
+    assert not evaluate_gate(0.80, None, 0.81, 0.85, 0.95, champion_erased=True).passed
 
 
 @pytest.mark.parametrize("window,expected", [
