@@ -8,8 +8,8 @@ with and none fails because of a swap.
 
 Two things move ``current``, both checked every poll by :class:`Poller`:
 
-- **a new deployment**: the deploy folder's ``manifest.json`` or ``release.json`` changed (a new
-  inode or modification time; the pipeline replaces the folder by a rename). The folder is opened
+- **a new deployment**: the deploy folder, its ``manifest.json`` or its ``release.json`` changed
+  (a new inode, modification time or size; the pipeline replaces the folder by a rename). The folder is opened
   through :func:`serving.app.load_model` (:func:`serving.bundle_model.open_bundle`: every file
   hash, and whatever else that verifies) and must be a bundle of the same decision and role that
   the revocation list does not withdraw; then it is held and served. A bundle that fails is
@@ -97,15 +97,16 @@ class Served:
 
 
 def folder_stamp(deploy_dir: Path) -> tuple[int, ...] | None:
-    """Inode and modification time of the folder's manifest and release file; None while either is
-    missing (e.g. between the old folder's removal and the new one's rename)."""
-    stamp: tuple[int, ...] = ()
-    for name in (MANIFEST_NAME, RELEASE_FILE):
-        try:
+    """Inode of the folder, and inode, modification time and size of its manifest and release
+    file; None while one is missing (e.g. between the old folder's removal and the new one's
+    rename)."""
+    try:
+        stamp: tuple[int, ...] = (os.stat(deploy_dir).st_ino,)
+        for name in (MANIFEST_NAME, RELEASE_FILE):
             info = os.stat(Path(deploy_dir) / name)
-        except OSError:
-            return None
-        stamp += (info.st_ino, info.st_mtime_ns, info.st_size)
+            stamp += (info.st_ino, info.st_mtime_ns, info.st_size)
+    except OSError:
+        return None
     return stamp
 
 
