@@ -6,7 +6,8 @@ decisions back to back. Then:
 
 - **Time to revoke**, ``--trials`` times: a new variant of the bundle (the same files, a manifest
   key changed, so another sha256) is deployed and served live; the next revocation list,
-  withdrawing it, is published to the file the pod polls; the time to revoke is from the
+  withdrawing it, is published to the file the pod polls at a random point of its poll cycle
+  (a pause drawn uniformly from 0 to ``--poll-s`` after the variant is served); the time to revoke is from the
   publication to the *receipt* of the last answer given by the revoked bundle (the pod falls back
   to the bundle it started with). 20 trials, p50/p99/max; goal p99 ≤ 3 s at 2 s polling.
 - **Live swap**: requests/s and p99 latency over 4 s before a deployment, while it is taken in
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shutil
 import sys
 import threading
@@ -150,16 +152,19 @@ def window(answers: list[Answer], start: float, end: float) -> dict:
 
 
 def time_to_revoke(load: SteadyLoad, state_dir: Path, bundle_dir: Path, deploy_dir: Path, work: Path,
-                   trials: int) -> list[float]:
+                   trials: int, poll_s: float) -> list[float]:
     """Seconds from each publication to the last answer by the revoked variant (the pod falls back
-    to ``bundle_dir``, the bundle it started with)."""
-    fallback = load_manifest(bundle_dir)["bundle_sha256"]
+    to the newest bundle it holds that is not revoked: the one it served before the variant)."""
+    jitter = random.Random(12)
     seconds = []
     for trial in range(trials):
         sha = variant(bundle_dir, work / f"variant-{trial}", f"trial-{trial}")
+        fallback = load.answers[-1].bundle_sha256
         deployed = time.monotonic()
         deploy(work / f"variant-{trial}", deploy_dir)
         wait_served(load, sha, deployed)
+        # The swap just followed a poll: a random pause puts the publication anywhere in the cycle.
+        time.sleep(jitter.uniform(0.0, poll_s))
         published = revoke(state_dir, sha)
         wait_served(load, fallback, published)
         time.sleep(0.5)  # requests that started on the revoked bundle before the swap finish on it
@@ -214,7 +219,7 @@ def main() -> None:
         with SteadyLoad(f"{url}/v1/decisions/negative_review", body, args.workers) as load:
             swap = live_swap(load, built.path, deploy_dir, work)
             print(f"live swap: {json.dumps(swap)}", flush=True)
-            seconds = time_to_revoke(load, state_dir, built.path, deploy_dir, work, args.trials)
+            seconds = time_to_revoke(load, state_dir, built.path, deploy_dir, work, args.trials, args.poll_s)
         failed = len(load.failed())
         total = len(load.answers)
     result = {"poll_s": args.poll_s, "workers": args.workers, "trials": args.trials,
