@@ -68,7 +68,7 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
                                  "sha256": sha, "reason": reason, "model": model_name, "version": str(version)}])
     champion = champion_version(client, model_name)
     alias = None
-    if champion is not None and champion.version == str(version):
+    if champion is not None and str(champion.version) == str(version):
         alias = CHAMPION
         fallback = previous_champion(client, model_name, str(version))
         if fallback is None:
@@ -78,9 +78,9 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
             deploy_champion(client, model_name, settings.deploy_dir, audit=audit)
         champion = client.get_model_version(model_name, fallback) if fallback else None
     audit.record("revoke", model=model_name, version=str(version), alias=alias, bundle_sha256=sha, now=now,
-                 reason=reason, serial=published.serial, champion=champion.version if champion else None)
+                 reason=reason, serial=published.serial, champion=str(champion.version) if champion else None)
     return {"model": model_name, "version": str(version), "bundle_sha256": sha, "serial": published.serial,
-            "champion": champion.version if champion else None}
+            "champion": str(champion.version) if champion else None}
 
 
 def previous_champion(client, model_name: str, version: str) -> str | None:
@@ -89,7 +89,7 @@ def previous_champion(client, model_name: str, version: str) -> str | None:
     candidates = [v for v in client.search_model_versions(f"name='{model_name}'")
                   if int(v.version) < int(version) and v.tags.get("promotion", "").startswith("promoted")
                   and v.tags.get("revoked") != "true"]
-    return max(candidates, key=lambda v: int(v.version)).version if candidates else None
+    return str(max(candidates, key=lambda v: int(v.version)).version) if candidates else None
 
 
 def revoke(version: str = typer.Argument(..., help="the registered model version to withdraw"),

@@ -58,7 +58,7 @@ def registry(state, tmp_path) -> tuple[MlflowClient, dict[str, str]]:
         client.log_artifacts(run, str(tmp_path / f"central-{version}"), artifact_path="central_bundle")
         made = client.create_model_version(MODEL, source=f"{client.get_run(run).info.artifact_uri}/bundle",
                                            run_id=run, tags={"bundle_sha256": shas[version], "promotion": verdict})
-        assert made.version == version
+        assert str(made.version) == version
     client.set_registered_model_alias(MODEL, CHAMPION, "2")
     return client, shas
 
@@ -75,10 +75,10 @@ def test_revoking_the_champion_moves_it_back_publishes_the_list_and_records_it(s
                                    "champion now 1")
     tags = client.get_model_version(MODEL, "2").tags
     assert (tags["revoked"], tags["revoked_reason"]) == ("true", "trained on leaked labels")
-    assert aliases(client, MODEL)[CHAMPION] == "1"
+    assert str(aliases(client, MODEL)[CHAMPION]) == "1"
     deployed = state / "deploy" / MODEL / CHAMPION
     assert load_manifest(deployed)["bundle_sha256"] == shas["1"]
-    assert json.loads((deployed / "release.json").read_text())["model_version"] == "1"
+    assert str(json.loads((deployed / "release.json").read_text())["model_version"]) == "1"
 
     published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
     assert published.serial == 1 and published.revoked_bundles == {shas["2"]}
