@@ -256,12 +256,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         if role not in ROLES:
             raise BundleError(f"manifest role must be one of {', '.join(ROLES)}, got {role!r}")
         release = load_release(folder, model.manifest)
-        try:
-            router = Router(model, model_version=str(release["model_version"]), central_url=central_url,
-                            shadow_rate=shadow_rate, timeout_s=central_timeout_s)
-        except ValueError as err:
-            raise BundleError(str(err)) from None
-        return Served(model, router, release)
+        return Served(model, Router(model, model_version=str(release["model_version"]), central_url=central_url,
+                                    shadow_rate=shadow_rate, timeout_s=central_timeout_s), release)
 
     first = open_served(deploy_dir)
     model, router, role = first.model, first.router, first.model.manifest.get("role", EDGE)
@@ -318,6 +314,14 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
                 metrics.shadow.labels(decision, str(r.central_label == r.edge_label).lower()).inc()
         record_decisions(records, scored, at)
 
+    async def body_of(request: Request, limit: int) -> bytes | Response:
+        """The request body, or the 413/408 answer when it passes ``limit`` bytes or stalls."""
+        try:
+            return await read_body(request, limit)
+        except (BodyTooLarge, BodyTimeout) as err:
+            metrics.rejected.labels("too_large").inc()
+            return error_response(err)
+
     async def decide(request: Request) -> Response:
         # Before anything else: nothing a refused caller sends is read, let alone decided.
         refused = refusal(request, SCOPE_DECIDE)
@@ -333,11 +337,9 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         if media_error:
             metrics.rejected.labels("media_type").inc()
             return error_response(UnsupportedMediaType(media_error))
-        try:
-            raw = await read_body(request, max_body_bytes)
-        except (BodyTooLarge, BodyTimeout) as err:
-            metrics.rejected.labels("too_large").inc()
-            return error_response(err)
+        raw = await body_of(request, max_body_bytes)
+        if isinstance(raw, Response):
+            return raw
         try:
             body = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as err:
@@ -400,11 +402,9 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             return refused
         if poller is None:
             return error_response(NotServed("this pod was started without a revocation watch"))
-        try:
-            raw = await read_body(request, MAX_LIST_BYTES)
-        except (BodyTooLarge, BodyTimeout) as err:
-            metrics.rejected.labels("too_large").inc()
-            return error_response(err)
+        raw = await body_of(request, MAX_LIST_BYTES)
+        if isinstance(raw, Response):
+            return raw
         try:
             document = raw.decode("ascii")
         except UnicodeDecodeError:

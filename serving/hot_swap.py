@@ -116,7 +116,8 @@ class LiveBundle:
     Args:
         first: the bundle the pod started with (already verified).
         open_served: opens a deploy folder as a :class:`Served` (verifying it), raising
-            :class:`commons.manifest.BundleError` when it must not serve.
+            :class:`commons.manifest.BundleError` (or ``ValueError`` for a manifest the router
+            cannot use) when it must not serve.
         deploy_dir: the folder watched for new deployments.
         keep: bundles held, the served one included (≥ 1).
         registry: the pod's metrics registry.
@@ -146,7 +147,7 @@ class LiveBundle:
         try:
             served = self._open(self.deploy_dir)
             self._check_fits(served)
-        except BundleError as err:
+        except (BundleError, ValueError) as err:
             self.refused.labels("unverified").inc()
             logger.error("ALARM: newly deployed bundle in %s refused: %s; still serving %s", self.deploy_dir, err,
                          self.current.bundle_sha256)
@@ -193,6 +194,12 @@ class LiveBundle:
                               f"{ours[0]!r} as {ours[1]!r}")
 
     def _hold(self, served: Served) -> None:
+        # A version deployed again replaces its own older copy: the held set names each bundle once.
+        again = [h for h in self.held if h.model.bundle_sha256 == served.model.bundle_sha256]
+        for old in again:
+            self.held.remove(old)
+            if old is not self.current:
+                self._retire(old)
         self.held.insert(0, served)
         for dropped in self.held[self.keep:]:
             if dropped is not self.current:

@@ -99,6 +99,19 @@ def test_a_revoked_bundle_deployed_again_is_refused(swapping, edge_bundle):
     assert httpx.get(pod.url + "/healthz").json()["bundle_sha256"] == edge_bundle.manifest["bundle_sha256"]
 
 
+def test_a_tampered_deployment_is_refused_and_the_pod_keeps_its_bundle(swapping, edge_bundle):
+    pod, workdir, deploy_dir, _, _ = swapping
+    tampered = workdir / "tampered"
+    shutil.copytree(edge_bundle.path, tampered)  # a copy, not links: the session's bundle stays intact
+    with open(tampered / "tokenizer.json", "a", encoding="utf-8") as file:
+        file.write(" ")
+    bench.deploy(tampered, deploy_dir)
+    time.sleep(1.0)
+    assert metric(pod.url, "bundle_swaps_refused_total", reason="unverified") == 1
+    assert httpx.get(pod.url + "/healthz").json()["bundle_sha256"] == edge_bundle.manifest["bundle_sha256"]
+    assert decide(pod.url, edge_bundle).status_code == 200
+
+
 def test_stale_unsigned_forged_and_rolled_back_lists_are_refused_counted_and_never_obeyed(swapping, edge_bundle):
     pod, workdir, _, _, _ = swapping
     state, sha_a = workdir / "state", edge_bundle.manifest["bundle_sha256"]
