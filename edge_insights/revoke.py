@@ -1,4 +1,5 @@
-"""``edge-insights revoke`` and ``revoke-key``: withdraw a model version or a signing key everywhere.
+"""``edge-insights revoke``, ``revoke-key`` and ``revoke-refresh``: withdraw a model version or a
+signing key everywhere, and keep the published list from going stale.
 
 ``revoke VERSION --decision D --reason R`` tags the MLflow version (``revoked``, ``revoked_reason``,
 ``revoked_at``), publishes the next revocation list (:mod:`commons.revocation_list`) with its
@@ -135,6 +136,21 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id (kid) to withdraw
     _control_audit(settings).record("revoke", kid=kid, reason=reason, serial=published.serial)
     typer.echo(f"revoked key {kid}; revocation list serial {published.serial} "
                f"({default_list_path(settings.state_dir)})")
+
+
+def revoke_refresh(max_age: str = typer.Option("1d", help="how long the re-published list stays valid")) -> None:
+    """Re-publish the revocation list with the next serial and nothing new, before it goes stale
+    (run it more often than --max-age, e.g. from cron): pods alarm on a list past its next update."""
+    from edge_insights.cli import _fail, _settings
+
+    settings = _settings(ensure=True)
+    try:
+        published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
+                                 jwks_path(settings.tokens_dir), max_age_s=_lifetime(max_age))
+    except (RevocationListError, TokenKeyError) as err:
+        raise _fail(str(err)) from None
+    typer.echo(f"revocation list serial {published.serial} re-published: {len(published.bundles)} bundle(s), "
+               f"{len(published.kids)} key(s) revoked")
 
 
 def _lifetime(text: str) -> int:

@@ -109,3 +109,16 @@ def test_an_unknown_version_is_a_clean_error(state, registry):
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {MODEL} has no version '9'"
     assert not default_list_path(state).exists()
+
+
+def test_a_key_revocation_and_a_refresh_continue_the_serial(state):
+    tokens = state / "tokens"
+    old = rotate_keys(tokens)  # the fixture's key is older still; this one is current until the next line
+    rotate_keys(tokens)
+    assert invoke("revoke-key", old.kid, "--reason", "laptop stolen").exit_code == 0
+    refreshed = invoke("revoke-refresh", "--max-age", "2h")
+    assert refreshed.output.strip() == "revocation list serial 2 re-published: 0 bundle(s), 1 key(s) revoked"
+    published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(tokens)).key)
+    assert published.revoked_kids == {old.kid} and published.next_update - published.issued_at == 7200
+    current = invoke("revoke-key", published.signer, "--reason", "x")
+    assert current.exit_code == 2 and "is the current signing key" in current.output
