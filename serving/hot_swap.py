@@ -260,5 +260,5 @@ class Poller:
         while not self._stop.wait(self.poll_s):
             try:
                 self.round()
-            except Exception:  # noqa: BLE001 - the poller must outlive any one bad round
+            except Exception:  # the poller must outlive any one bad round
                 logger.exception("bundle poll round failed; next round in %.1f s", self.poll_s)

@@ -9,8 +9,15 @@ import time
 import jwt
 import pytest
 
-from commons.revocation_list import (RevocationList, RevocationListError, default_list_path, publish_next,
-                                     read_published, sign_list, verify_list)
+from commons.revocation_list import (
+    RevocationList,
+    RevocationListError,
+    default_list_path,
+    publish_next,
+    read_published,
+    sign_list,
+    verify_list,
+)
 from commons.token_keys import jwks_path, rotate_keys
 from serving.jwks_file import JwksFile
 

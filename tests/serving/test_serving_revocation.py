@@ -93,7 +93,7 @@ def test_the_list_can_be_read_over_http(state):
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        watch, registry = watch_of(state, f"http://127.0.0.1:{server.server_port}/list.jwt")
+        watch, _ = watch_of(state, f"http://127.0.0.1:{server.server_port}/list.jwt")
         watch.poll()  # 404: nothing published yet
         assert watch.accepted is None
         publish_next(default_list_path(state), key, jwks_path(state / "tokens"), bundles=[{"sha256": SHA,
