@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/live_staleness.py
 	$(BIN)/python benchmarks/live_latency.py
 	$(BIN)/python benchmarks/broker_compare.py
+	$(BIN)/python benchmarks/revocation.py
 
 clean:
 	rm -rf "$${EDGE_INSIGHTS_STATE_DIR:-var}" .pytest_cache

@@ -14,6 +14,7 @@ from commons.settings import Settings
 from edge_insights.environment import settings_from_env as _settings
 from edge_insights.live_cli import register as register_live
 from edge_insights.privacy import erase, privacy_app
+from edge_insights.revoke import revoke, revoke_key, revoke_refresh
 from edge_insights.progress import Stages
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -28,6 +29,9 @@ audit_app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.command("erase")(erase)
+app.command("revoke")(revoke)
+app.command("revoke-key")(revoke_key)
+app.command("revoke-refresh")(revoke_refresh)
 register_live(app)
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
@@ -162,7 +166,13 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
                                                   "checkpoints (default <state>/audit; none there: unsigned)"),
           region: str = typer.Option(None, help="the pod's storage region (eu | us): records holding a field "
                                                 "the privacy policy does not allow there are refused (451); "
-                                                "default: no residency check")
+                                                "default: no residency check"),
+          revocation_list: str = typer.Option(None, help="revocation list to obey: a file or an http(s) URL "
+                                                         "(default <state>/revocation/list.jwt)"),
+          revocation_jwks: Path = typer.Option(None, help="JWKS the list must be signed by (default --jwks, "
+                                                          "else <state>/tokens/jwks.json)"),
+          poll_s: float = typer.Option(2.0, min=0.05, help="seconds between polls of the revocation list and "
+                                                           "the deploy folder (live swap)")
           ) -> None:
     """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
@@ -179,7 +189,10 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     from commons.tokens import DEFAULT_ISSUER
     from serving.app import DEFAULT_MAX_BODY_BYTES
     from serving.auth import PodAuth
+    from commons.revocation_list import default_list_path
+    from commons.token_keys import jwks_path
     from serving.pod import START_REFUSALS, run_pod
+    from serving.revocation import WatchSettings
     from serving.router import check_central_url
 
     if jwks is None and (issuer is not None or replay_protection):
@@ -211,7 +224,9 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
         run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
                 decision_log_dir=decision_log_dir or settings.decision_log_dir, threads=threads,
                 max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes, auth=auth,
-                audit_key=audit_keys[0] if audit_keys else None, region=region)
+                audit_key=audit_keys[0] if audit_keys else None, region=region,
+                watch=WatchSettings(revocation_list or str(default_list_path(settings.state_dir)),
+                                    revocation_jwks or jwks or jwks_path(settings.tokens_dir), poll_s))
     except (*START_REFUSALS, TokenKeyError) as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)

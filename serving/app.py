@@ -24,6 +24,17 @@ Endpoints:
         the manifest names none), ``oracle`` the kind of the decision's central oracle (``"model"``
         or ``"rule"``).
     ``GET /metrics``  → Prometheus text (see :mod:`serving.metrics`).
+    ``POST /admin/revocation``  body: the revocation list's compact JWS (a push; the pod also
+        polls it) → 200 ``{"serial", "bundle_sha256", "central_only"}`` once obeyed, 422
+        ``{"error", "reason"}`` when refused (unsigned, bad signature, unknown key, stale), 409
+        for a rolled-back serial, 404 on a pod started without a watch. Needs scope ``admin``
+        when tokens are required.
+
+With a watch (``watch``, see :mod:`serving.hot_swap`) the pod swaps live to a newly deployed
+bundle and away from a revoked one; each request is answered wholly by the bundle it started
+with. In central-only routing (bundle revoked, none other held) ``/healthz`` names no bundle
+(``bundle_sha256`` and ``model_version`` null, ``central_only`` true) and decisions come from
+the central pod (503 when there is none or it fails).
 
 With a JWKS (``auth``, see :mod:`serving.auth`) every decision request needs ``Authorization:
 Bearer <token>`` for this pod's decision (``aud``) with scope ``decide``, and ``/metrics`` one with
@@ -71,17 +82,22 @@ from commons.manifest import MANIFEST_NAME, BundleError, oracle_kind
 from commons.privacy_policy import Policy, load_policy
 from commons.residency import ResidencyRefused, check_region, forbidden_fields
 from commons.token_keys import SigningKey
-from commons.tokens import SCOPE_DECIDE, SCOPE_METRICS
+from commons.revocation_list import RevocationListError
+from commons.tokens import SCOPE_ADMIN, SCOPE_DECIDE, SCOPE_METRICS
 
 from .auth import PodAuth, TokenVerifier
 from .bundle_model import BundleModel, open_bundle
 from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry
+from .hot_swap import LiveBundle, NoBundle, Poller, Served
 from .metrics import PodMetrics
+from .revocation import RevocationWatch, WatchSettings
 from .router import EDGE, FALLBACK, ROLES, Routed, Router
 
 RELEASE_FILE = "release.json"
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_LIST_BYTES = 1024 * 1024
+"""Largest revocation list a pod takes in a push (a list of thousands of entries fits)."""
 """Largest request body a pod reads: a full batch of long reviews fits with room to spare."""
 JSON_MEDIA_TYPE = "application/json"
 
@@ -179,7 +195,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
                audit_key: SigningKey | None = None,
                checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, region: str | None = None,
-               policy: Policy | None = None) -> Starlette:
+               policy: Policy | None = None, watch: WatchSettings | None = None) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -203,6 +219,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             policy does not allow there is refused (451, counted as ``residency``) before it is
             decided or logged. None: no residency check.
         policy: the privacy policy for ``region`` (default the repository's).
+        watch: where the revocation list is and how often the list and ``deploy_dir`` are
+            polled (:mod:`serving.hot_swap`); None serves the starting bundle only, with no list.
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -226,16 +244,23 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     if region is not None:
         policy = policy or load_policy()
         check_region(region, policy)
-    verifier = TokenVerifier(auth) if auth is not None else None
-    model = load_model(deploy_dir, threads)
-    # The model has checked the contract against the manifest's inputs (and the graph, if any).
-    contract = model.manifest["feature_contract"]
-    role = model.manifest.get("role", EDGE)
-    if role not in ROLES:
-        raise BundleError(f"manifest role must be one of {', '.join(ROLES)}, got {role!r}")
-    release = load_release(deploy_dir, model.manifest)
-    router = Router(model, model_version=str(release["model_version"]), central_url=central_url,
-                    shadow_rate=shadow_rate, timeout_s=central_timeout_s)
+    metrics = PodMetrics()
+    revocations = RevocationWatch(watch, metrics.registry) if watch else None
+    verifier = (TokenVerifier(auth, revoked_kids=(lambda: revocations.revoked_kids) if revocations else None)
+                if auth is not None else None)
+
+    def open_served(folder: Path) -> Served:
+        # The model has checked the contract against the manifest's inputs (and the graph, if any).
+        model = load_model(folder, threads)
+        role = model.manifest.get("role", EDGE)
+        if role not in ROLES:
+            raise BundleError(f"manifest role must be one of {', '.join(ROLES)}, got {role!r}")
+        release = load_release(folder, model.manifest)
+        return Served(model, Router(model, model_version=str(release["model_version"]), central_url=central_url,
+                                    shadow_rate=shadow_rate, timeout_s=central_timeout_s), release)
+
+    first = open_served(deploy_dir)
+    model, router, role = first.model, first.router, first.model.manifest.get("role", EDGE)
     try:
         unreachable = router.check_central()
     except ValueError:
@@ -248,8 +273,15 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
     if audit_key is None:
         logger.warning("no audit key: the decision log of %r is hash-chained but its checkpoints are "
                        "UNSIGNED (run `edge-insights audit keygen`)", model.decision)
-    metrics = PodMetrics()
     decision = model.decision
+    live = LiveBundle(first, open_served=open_served, deploy_dir=deploy_dir,
+                      keep=watch.keep_bundles if watch else 1, registry=metrics.registry)
+    poller = Poller(live, revocations, watch.poll_s) if watch else None
+    if poller is not None:
+        # Before the first request: a pod started on a revoked bundle never answers with it.
+        poller.round()
+    else:
+        logger.warning("no watch: pod for %r ignores revocation lists and new deployments", decision)
     if verifier is None:
         logger.warning("AUTH IS OFF: pod for %r answers anyone who can reach it (start it with --jwks PATH "
                        "to require bearer tokens)", decision)
@@ -273,8 +305,8 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         for r in routed:
             metrics.decisions.labels(decision, r.route, r.label).inc()
 
-    def settle_shadow(records: list[dict[str, Any]], routed: list[Routed], at: datetime) -> None:
-        scored = router.score_shadow(records, routed)
+    def settle_shadow(served: Served, records: list[dict[str, Any]], routed: list[Routed], at: datetime) -> None:
+        scored = served.router.score_shadow(records, routed)
         if any(r.central_error for r in scored):
             metrics.central_errors.labels(decision).inc()
         for r in scored:
@@ -282,11 +314,21 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
                 metrics.shadow.labels(decision, str(r.central_label == r.edge_label).lower()).inc()
         record_decisions(records, scored, at)
 
+    async def body_of(request: Request, limit: int) -> bytes | Response:
+        """The request body, or the 413/408 answer when it passes ``limit`` bytes or stalls."""
+        try:
+            return await read_body(request, limit)
+        except (BodyTooLarge, BodyTimeout) as err:
+            metrics.rejected.labels("too_large").inc()
+            return error_response(err)
+
     async def decide(request: Request) -> Response:
         # Before anything else: nothing a refused caller sends is read, let alone decided.
         refused = refusal(request, SCOPE_DECIDE)
         if refused is not None:
             return refused
+        # The request keeps this bundle to its end, whatever swaps meanwhile.
+        served = live.current
         if request.path_params["decision"] != decision:
             metrics.rejected.labels("unknown_decision").inc()
             return error_response(NotServed(f"this pod serves {decision!r} only"))
@@ -295,11 +337,9 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         if media_error:
             metrics.rejected.labels("media_type").inc()
             return error_response(UnsupportedMediaType(media_error))
-        try:
-            raw = await read_body(request, max_body_bytes)
-        except (BodyTooLarge, BodyTimeout) as err:
-            metrics.rejected.labels("too_large").inc()
-            return error_response(err)
+        raw = await body_of(request, max_body_bytes)
+        if isinstance(raw, Response):
+            return raw
         try:
             body = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError as err:
@@ -313,7 +353,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         if errors:
             metrics.rejected.labels("invalid_batch").inc()
             return _unprocessable("invalid batch", errors)
-        errors = [e for i, rec in enumerate(records) for e in check_record(rec, contract, i)]
+        errors = [e for i, rec in enumerate(records) for e in check_record(rec, served.contract, i)]
         if errors:
             metrics.rejected.labels("contract").inc()
             return _unprocessable("records break the feature contract", errors)
@@ -328,7 +368,11 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
                     errors=[FieldError(i, f, f"not allowed in region {region!r}").to_dict() for i, f in held])
 
         at = datetime.now(timezone.utc)
-        routed = await run_in_threadpool(router.decide, records)
+        try:
+            routed = await run_in_threadpool(served.decide, records)
+        except NoBundle as err:
+            metrics.central_errors.labels(decision).inc()
+            return error_response(err)
         if any(r.route == FALLBACK for r in routed):
             metrics.central_errors.labels(decision).inc()
         # Shadow decisions are logged once central has scored them, after the answer is sent,
@@ -337,16 +381,41 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         settled = [i for i, r in enumerate(routed) if not r.shadow]
         await run_in_threadpool(record_decisions, [records[i] for i in settled],
                                 [routed[i] for i in settled], at)
-        background = (BackgroundTask(settle_shadow, [records[i] for i in shadow],
+        background = (BackgroundTask(settle_shadow, served, [records[i] for i in shadow],
                                      [routed[i] for i in shadow], at) if shadow else None)
         metrics.latency.labels(decision).observe(time.perf_counter() - start)
         return JSONResponse({"decisions": [r.response(decision) for r in routed]}, background=background)
 
     async def healthz(request: Request) -> Response:
+        served = live.current
         return JSONResponse({"status": "ok", "decision": decision,
-                             "model_version": router.model_version,
-                             "bundle_sha256": model.bundle_sha256, "alias": release["alias"],
-                             "role": role, "oracle": oracle_kind(model.manifest)})
+                             "model_version": None if served.central_only else served.router.model_version,
+                             "bundle_sha256": served.bundle_sha256, "alias": served.release["alias"],
+                             "role": role, "oracle": oracle_kind(served.model.manifest),
+                             "central_only": served.central_only,
+                             "revocation_serial": revocations.accepted.serial
+                             if revocations and revocations.accepted else None})
+
+    async def push_revocation(request: Request) -> Response:
+        refused = refusal(request, SCOPE_ADMIN)
+        if refused is not None:
+            return refused
+        if poller is None:
+            return error_response(NotServed("this pod was started without a revocation watch"))
+        raw = await body_of(request, MAX_LIST_BYTES)
+        if isinstance(raw, Response):
+            return raw
+        try:
+            document = raw.decode("ascii")
+        except UnicodeDecodeError:
+            document = ""
+        try:
+            obeyed = await run_in_threadpool(revocations.offer, document)
+        except RevocationListError as err:
+            return error_response(err, reason=err.reason)
+        await run_in_threadpool(live.apply, revocations.revoked_bundles)
+        return JSONResponse({"serial": obeyed.serial, "bundle_sha256": live.current.bundle_sha256,
+                             "central_only": live.current.central_only})
 
     async def prometheus(request: Request) -> Response:
         refused = refusal(request, SCOPE_METRICS)
@@ -356,12 +425,18 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
+        if poller is not None:
+            poller.start()
         yield
-        router.close()
+        if poller is not None:
+            poller.stop()
+        for served in {id(s): s for s in (*live.held, live.current)}.values():
+            served.router.close()
         # The stop checkpoint seals what this pod wrote: a log cut short after it is caught.
         log.close()
 
     return Starlette(routes=[Route("/v1/decisions/{decision}", decide, methods=["POST"]),
                              Route("/healthz", healthz, methods=["GET"]),
-                             Route("/metrics", prometheus, methods=["GET"])],
+                             Route("/metrics", prometheus, methods=["GET"]),
+                             Route("/admin/revocation", push_revocation, methods=["POST"])],
                      lifespan=lifespan)

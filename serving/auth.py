@@ -4,7 +4,7 @@ A request carries ``Authorization: Bearer <JWT>`` (RFC 6750 §2.1), a token issu
 :func:`commons.tokens.issue_token`. :meth:`TokenVerifier.verify` accepts it only when all hold:
 
 - the header is ``Bearer`` and one compact JWS, whose JWS header names ``alg: EdDSA`` and a
-  ``kid`` found in the pod's JWKS (:class:`serving.jwks_file.JwksFile`); ``alg: none``, HS256
+  ``kid`` found in the pod's JWKS and not withdrawn by its revocation list (:class:`serving.jwks_file.JwksFile`); ``alg: none``, HS256
   (an HMAC "signed" with the public key) or any other algorithm is refused before any key is used;
 - the signature verifies under that key (PyJWT, ``algorithms=["EdDSA"]``);
 - every claim of :data:`commons.tokens.REQUIRED_CLAIMS` is present, ``iss`` is the pod's issuer,
@@ -20,6 +20,7 @@ the pod's ``rejected_requests_total`` counter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,19 +89,22 @@ class TokenVerifier:
 
     Args:
         auth: the JWKS file, issuer, replay protection and leeway.
+        revoked_kids: the key ids the pod's revocation list withdraws now (asked per request);
+            a token signed by one is refused (``token_key_revoked``). None: no list.
 
     Raises:
         ValueError: the JWKS cannot be read or holds no usable key (see :class:`JwksFile`), the
             issuer is blank or the leeway negative.
     """
 
-    def __init__(self, auth: PodAuth) -> None:
+    def __init__(self, auth: PodAuth, revoked_kids: Callable[[], frozenset[str]] | None = None) -> None:
         if not auth.issuer.strip() or auth.leeway_s < 0:
             raise ValueError(f"the token issuer must not be blank and the leeway not negative, got "
                              f"{auth.issuer!r} and {auth.leeway_s}")
         self.auth = auth
         self.keys = JwksFile(auth.jwks)
         self.seen = SeenTokens(auth.leeway_s) if auth.replay_protection else None
+        self.revoked_kids = revoked_kids
 
     def verify(self, authorization: str | None, *, audience: str, scope: str) -> dict[str, Any]:
         """Check an ``Authorization`` header value for a request needing ``scope`` at ``audience``.
@@ -170,6 +174,8 @@ class TokenVerifier:
         key = self.keys.key(kid) if isinstance(kid, str) else None
         if key is None:
             raise _refused(f"token key id {kid!r} is not in the pod's JWKS", "token_unknown_kid")
+        if self.revoked_kids is not None and kid in self.revoked_kids():
+            raise _refused(f"token key id {kid!r} is revoked", "token_key_revoked")
         # A JWKS may list other kinds of key (an HMAC secret, RSA); none of them verifies EdDSA.
         if key.algorithm_name != ALGORITHM:
             raise _refused(f"key {kid!r} of the pod's JWKS is a {key.algorithm_name} key, not {ALGORITHM}",

@@ -62,7 +62,9 @@ class Routed:
         latency_ms: milliseconds from the start of the batch's tokenisation until this record's
             answer was settled; edge answers share the batch's inference time, central and
             fallback answers add the central round trip.
-        edge_label, edge_score, edge_bundle_sha256: the edge model's own answer.
+        edge_label, edge_score, edge_bundle_sha256: the edge model's own answer; None when the
+            pod routes everything to central because its bundle was revoked
+            (:meth:`Router.decide_centrally`).
         central_label, central_score, central_bundle_sha256: central's answer, None when central
             was not consulted (or failed).
         shadow: the record is in the shadow sample (central scored it for the log only).
@@ -78,9 +80,9 @@ class Routed:
     bundle_sha256: str
     signal_digest: str
     latency_ms: float
-    edge_label: str
-    edge_score: float
-    edge_bundle_sha256: str
+    edge_label: str | None
+    edge_score: float | None
+    edge_bundle_sha256: str | None
     central_label: str | None = None
     central_score: float | None = None
     central_bundle_sha256: str | None = None
@@ -225,6 +227,31 @@ class Router:
         if unsure:
             self._ask_central(records, routed, unsure, start)
         return routed
+
+    def decide_centrally(self, records: list[dict[str, Any]]) -> list[Routed]:
+        """Send a whole batch to the central pod, without asking the edge model (central-only routing:
+        the pod's bundle is revoked and it holds no other). Features and digests still come from the
+        bundle's feature contract, so central checks it saw the same inputs.
+
+        Returns:
+            One :class:`Routed` per record with route ``"central"`` and no edge answer.
+
+        Raises:
+            CentralError: the pod has no central, or central failed (nothing to fall back on).
+        """
+        if self._central is None:
+            raise CentralError("this pod's bundle is revoked and it has no central pod to route to")
+        start = time.perf_counter()
+        inputs = self.model.inputs
+        features = [inputs.features(r) for r in records]
+        digests = [signal_digest(f) for f in features]
+        answers = self._central_decisions(records, digests)
+        settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
+        return [Routed(label=a["label"], score=a["score"], route=CENTRAL, model_version=a["model_version"],
+                       bundle_sha256=a["bundle_sha256"], signal_digest=digest, latency_ms=settled_ms,
+                       edge_label=None, edge_score=None, edge_bundle_sha256=None,
+                       inputs=input_profile(self.model.tokenizer, inputs, f))
+                for a, digest, f in zip(answers, digests, features)]
 
     def _ask_central(self, records: list[dict[str, Any]], routed: list[Routed],
                      indices: list[int], start: float) -> None:

@@ -85,7 +85,7 @@ def test_an_issued_token_carries_every_claim(tmp_path):
 
 
 @pytest.mark.parametrize("changes", [
-    {"audience": " "}, {"subject": ""}, {"issuer": ""}, {"scopes": []}, {"scopes": ["admin"]},
+    {"audience": " "}, {"subject": ""}, {"issuer": ""}, {"scopes": []}, {"scopes": ["root"]},
     {"ttl_s": 0}, {"ttl_s": MAX_TTL_S + 1}])
 def test_the_issuer_refuses_what_no_pod_should_accept(tmp_path, changes):
     key = rotate_keys(tmp_path)

@@ -45,7 +45,7 @@ def test_issue_before_keygen_says_what_to_run(state):
 @pytest.mark.parametrize("args, named", [
     (("--ttl", "5 minutes"), "--ttl"),
     (("--ttl", "2d"), "--ttl"),
-    (("--scope", "admin"), "scopes must be some of decide, metrics"),
+    (("--scope", "root"), "scopes must be some of decide, metrics, admin"),
 ])
 def test_bad_issue_options_are_usage_errors(state, args, named):
     assert invoke("token", "keygen").exit_code == 0

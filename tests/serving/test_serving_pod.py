@@ -156,7 +156,7 @@ def test_healthz_names_the_deployed_release(pods, edge_bundle, central_deploy):
             "status": "ok", "decision": "negative_review",
             "model_version": bundle.release["model_version"],
             "bundle_sha256": bundle.manifest["bundle_sha256"], "alias": "champion", "role": role,
-            "oracle": "model"}
+            "oracle": "model", "central_only": False, "revocation_serial": None}
 
 
 def test_unsure_records_go_to_central_and_the_rest_stay_at_the_edge(answered, edge_bundle, central_deploy):

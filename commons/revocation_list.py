@@ -1,0 +1,237 @@
+"""The signed revocation list: which bundles and which keys the control plane has withdrawn.
+
+The list is one compact JWS (RFC 7515) signed with EdDSA over Ed25519 (RFC 8037) by the control
+plane's current token-issuing key (:mod:`commons.token_keys`), its ``kid`` in the JWS header, so a
+pod checks it against the very JWKS it checks tokens with: one trust root. Its claims, modelled on
+an X.509 CRL (RFC 5280 §5.1.2):
+
+    ``iss``      the issuer (:data:`commons.tokens.DEFAULT_ISSUER`)
+    ``serial``   a number that grows by one with every list published (RFC 5280 §5.2.3 cRLNumber);
+                 a pod refuses a list whose serial is below one it accepted (a rollback)
+    ``iat``      issued at (thisUpdate), NumericDate seconds
+    ``exp``      next update (nextUpdate): past it the list is stale and refused
+    ``bundles``  ``[{"sha256", "reason", "model", "version", "revoked_at"}]`` withdrawn bundles
+    ``kids``     ``[{"kid", "reason", "revoked_at"}]`` withdrawn signing keys
+
+Entries are never removed: a revocation is permanent, so each list holds every earlier one.
+A list must be re-published (a new serial, the same entries) before ``exp``; pods alarm on a
+stale list but keep obeying the last list they accepted. The default location is
+``<state>/revocation/list.jwt`` (:func:`default_list_path`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jwt
+from jwt import PyJWK, PyJWKSet
+from jwt.exceptions import InvalidSignatureError, PyJWTError
+
+from .errors import EdgeInsightsError
+from .token_keys import ALGORITHM, SigningKey
+from .tokens import DEFAULT_ISSUER
+
+LIST_FOLDER = "revocation"
+LIST_NAME = "list.jwt"
+JWS_TYPE = "revocation-list+jwt"
+"""JWS ``typ`` header (RFC 7515 §4.1.9): a token never passes for a list, nor a list for a token."""
+DEFAULT_MAX_AGE_S = 24 * 3600
+"""Lifetime of a list (``exp - iat``): the control plane re-publishes at least daily."""
+REQUIRED = ("iss", "serial", "iat", "exp", "bundles", "kids")
+
+
+class RevocationListError(EdgeInsightsError):
+    """A revocation list that must not be obeyed, or cannot be published.
+
+    Attributes:
+        reason: a short fixed code for counters: ``unsigned``, ``bad_algorithm``, ``unknown_kid``,
+            ``bad_signature``, ``stale``, ``malformed``, ``revoked_signer``, ``rolled_back``,
+            ``serial_reused``, ``unreadable``.
+    """
+
+    http_status = 422
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class RevocationList:
+    """One verified list.
+
+    Attributes:
+        serial: its serial (≥ 1).
+        issued_at, next_update: Unix seconds (``iat``, ``exp``).
+        bundles: withdrawn bundles, each ``{"sha256", "reason", ...}``.
+        kids: withdrawn key ids, each ``{"kid", "reason", ...}``.
+        signer: the ``kid`` that signed it.
+    """
+
+    serial: int
+    issued_at: float
+    next_update: float
+    bundles: tuple[dict[str, Any], ...] = ()
+    kids: tuple[dict[str, Any], ...] = ()
+    signer: str = ""
+    revoked_bundles: frozenset[str] = field(init=False)
+    revoked_kids: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "revoked_bundles", frozenset(b["sha256"] for b in self.bundles))
+        object.__setattr__(self, "revoked_kids", frozenset(k["kid"] for k in self.kids))
+
+    def claims(self, issuer: str = DEFAULT_ISSUER) -> dict[str, Any]:
+        """The JWT claims of this list."""
+        return {"iss": issuer, "serial": self.serial, "iat": int(self.issued_at), "exp": int(self.next_update),
+                "bundles": list(self.bundles), "kids": list(self.kids)}
+
+
+def default_list_path(state_dir: Path) -> Path:
+    """Where the control plane publishes the list and pods read it by default."""
+    return Path(state_dir) / LIST_FOLDER / LIST_NAME
+
+
+def sign_list(revocations: RevocationList, key: SigningKey, issuer: str = DEFAULT_ISSUER) -> str:
+    """The list as a compact JWS signed by ``key`` (``kid`` and ``typ`` in its header)."""
+    return jwt.encode(revocations.claims(issuer), key.private_key, algorithm=ALGORITHM,
+                      headers={"kid": key.kid, "typ": JWS_TYPE})
+
+
+def verify_list(document: str, key_for: Callable[[str], PyJWK | None], *, issuer: str = DEFAULT_ISSUER,
+                now: float | None = None) -> RevocationList:
+    """Check a published list and return it; rollback is the caller's check (it knows the serials seen).
+
+    Args:
+        document: the compact JWS as published.
+        key_for: the trusted public key for a ``kid`` (e.g. :meth:`serving.jwks_file.JwksFile.key`),
+            None when the ``kid`` is not trusted.
+        issuer: the only ``iss`` accepted.
+        now: the time to check ``exp`` against, Unix seconds (default: the clock).
+
+    Raises:
+        RevocationListError: ``unsigned`` (not a JWS, or ``alg: none``), ``bad_algorithm`` (any
+            algorithm but EdDSA, or a key of another kind), ``unknown_kid``, ``bad_signature``,
+            ``stale`` (past ``exp``), ``malformed`` (a claim missing or of the wrong shape, another
+            issuer or ``typ``), ``revoked_signer`` (signed by a key the list itself withdraws).
+    """
+    try:
+        header = jwt.get_unverified_header(document.strip())
+    except PyJWTError as err:
+        raise RevocationListError(f"revocation list is not a JWS: {err}", "unsigned") from None
+    alg = header.get("alg")
+    if alg in (None, "none"):
+        raise RevocationListError("revocation list is unsigned (alg none)", "unsigned")
+    if alg != ALGORITHM:
+        raise RevocationListError(f"revocation list algorithm {alg!r} is not accepted; only {ALGORITHM}",
+                                  "bad_algorithm")
+    if header.get("typ") != JWS_TYPE:
+        raise RevocationListError(f"JWS typ {header.get('typ')!r} is not {JWS_TYPE!r}", "malformed")
+    kid = header.get("kid")
+    key = key_for(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise RevocationListError(f"revocation list key id {kid!r} is not trusted", "unknown_kid")
+    if key.algorithm_name != ALGORITHM:
+        raise RevocationListError(f"key {kid!r} is a {key.algorithm_name} key, not {ALGORITHM}", "bad_algorithm")
+    checked_at = time.time() if now is None else now
+    try:
+        claims = jwt.decode(document.strip(), key.key, algorithms=[ALGORITHM], issuer=issuer,
+                            options={"require": list(REQUIRED), "verify_exp": False, "verify_iat": False})
+    except InvalidSignatureError:
+        raise RevocationListError("revocation list signature does not verify", "bad_signature") from None
+    except PyJWTError as err:
+        raise RevocationListError(f"revocation list claims are not valid: {err}", "malformed") from None
+    if claims["exp"] <= checked_at:
+        raise RevocationListError(f"revocation list serial {claims['serial']} is stale: its next update was due "
+                                  f"{_iso(claims['exp'])}", "stale")
+    revocations = _parsed(claims, kid)
+    if kid in revocations.revoked_kids:
+        raise RevocationListError(f"revocation list is signed by key {kid!r}, which it revokes", "revoked_signer")
+    return revocations
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+
+
+def _parsed(claims: dict[str, Any], signer: str) -> RevocationList:
+    bundles, kids, serial = claims["bundles"], claims["kids"], claims["serial"]
+    shaped = (isinstance(serial, int) and serial >= 1 and isinstance(bundles, list) and isinstance(kids, list)
+              and all(isinstance(b, dict) and isinstance(b.get("sha256"), str) for b in bundles)
+              and all(isinstance(k, dict) and isinstance(k.get("kid"), str) for k in kids))
+    if not shaped:
+        raise RevocationListError("revocation list needs a serial ≥ 1 and lists of bundles (sha256) and "
+                                  "kids (kid)", "malformed")
+    return RevocationList(serial, float(claims["iat"]), float(claims["exp"]), tuple(bundles), tuple(kids), signer)
+
+
+def read_published(path: Path, jwks: Path) -> RevocationList | None:
+    """The list published at ``path``, checked against ``jwks`` but not for staleness (the publisher
+    reads its own last list to continue it), or None when nothing is published yet.
+
+    Raises:
+        RevocationListError: the file exists but does not verify (the serial must not restart).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        keys = {k.key_id: k for k in PyJWKSet.from_json(Path(jwks).read_text(encoding="utf-8")).keys}
+    except (OSError, ValueError, PyJWTError) as err:
+        raise RevocationListError(f"JWKS {jwks} cannot be read: {err}", "unknown_kid") from None
+    return verify_list(path.read_text(encoding="ascii"), keys.get, now=0.0)
+
+
+def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[dict[str, Any]] = (),
+                 kids: Iterable[dict[str, Any]] = (), max_age_s: int = DEFAULT_MAX_AGE_S,
+                 now: float | None = None) -> RevocationList:
+    """Publish the next list: the previous list's entries plus ``bundles`` and ``kids``, serial + 1.
+
+    The file is replaced atomically (written beside it, then renamed), so a pod polling it reads
+    the old or the new list whole.
+
+    Args:
+        path: where the list is published (:func:`default_list_path`).
+        key: the control plane's current token-issuing key.
+        jwks: the JWKS the previous list is checked against (the tokens' ``jwks.json``).
+        bundles: new bundle entries, each with ``sha256`` and ``reason``.
+        kids: new key entries, each with ``kid`` and ``reason``.
+        max_age_s: seconds until the list is stale (``exp - iat``), ≥ 1.
+        now: issue time, Unix seconds (default: the clock).
+
+    Returns:
+        The list published.
+
+    Raises:
+        RevocationListError: the previous list does not verify (``unreadable``) or ``max_age_s`` < 1.
+        OSError: the folder cannot be written.
+    """
+    if max_age_s < 1:
+        raise RevocationListError(f"max_age_s must be at least 1, got {max_age_s}", "malformed")
+    try:
+        previous = read_published(path, jwks)
+    except RevocationListError as err:
+        raise RevocationListError(f"the published list {path} does not verify ({err}); not continuing it",
+                                  "unreadable") from None
+    issued = int(time.time() if now is None else now)
+    stamp = _iso(issued)
+    merged_bundles = {b["sha256"]: b for b in (previous.bundles if previous else ())}
+    for entry in bundles:
+        merged_bundles.setdefault(entry["sha256"], {"revoked_at": stamp, **entry})
+    merged_kids = {k["kid"]: k for k in (previous.kids if previous else ())}
+    for entry in kids:
+        merged_kids.setdefault(entry["kid"], {"revoked_at": stamp, **entry})
+    published = RevocationList((previous.serial if previous else 0) + 1, issued, issued + max_age_s,
+                               tuple(merged_bundles.values()), tuple(merged_kids.values()), key.kid)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(sign_list(published, key) + "\n", encoding="ascii")
+    os.replace(partial, path)
+    return published

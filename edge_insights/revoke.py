@@ -1,0 +1,160 @@
+"""``edge-insights revoke``, ``revoke-key`` and ``revoke-refresh``: withdraw a model version or a
+signing key everywhere, and keep the published list from going stale.
+
+``revoke VERSION --decision D --reason R`` tags the MLflow version (``revoked``, ``revoked_reason``,
+``revoked_at``), publishes the next revocation list (:mod:`commons.revocation_list`) with its
+bundle's sha256 — running pods leave the bundle within a poll or two (:mod:`serving.hot_swap`) —
+moves ``champion`` back to the newest earlier version that passed the gate and is not revoked (and
+deploys it, so a pod started later serves it too), or removes the alias when there is none, and
+records a ``revoke`` event in the control audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import typer
+
+from commons.control_audit import ControlAudit
+from commons.errors import EdgeInsightsError
+from commons.revocation_list import RevocationListError, default_list_path, publish_next
+from commons.settings import Settings
+from commons.token_keys import TokenKeyError, current_key, jwks_path
+from commons.tokens import parse_ttl
+
+
+class RevokeError(EdgeInsightsError):
+    """A version that cannot be revoked: unknown, or without the bundle identity it was registered with."""
+
+
+def revoke_version(client, settings: Settings, model_name: str, version: str, reason: str, *,
+                   audit: ControlAudit, max_age_s: int) -> dict[str, Any]:
+    """Revoke one registered version of ``model_name`` (see the module docstring).
+
+    Args:
+        client: an ``mlflow.MlflowClient`` on the registry.
+        settings: the state folder (deploy folder, token keys, revocation list).
+        model_name: the registered model (the decision's name).
+        version: the version to revoke.
+        reason: why, for people; stored in the tag, the list and the audit log.
+        audit: the control audit log.
+        max_age_s: seconds until the published list is stale.
+
+    Returns:
+        ``{"model", "version", "bundle_sha256", "serial", "champion"}``: the champion's version
+        afterwards (None when none is left).
+
+    Raises:
+        RevokeError: the version does not exist or has no ``bundle_sha256`` tag.
+        RevocationListError: the published list does not verify; TokenKeyError: no token signing key.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from training.registry import CHAMPION, champion_version, deploy_champion
+
+    try:
+        found = client.get_model_version(model_name, version)
+    except MlflowException:
+        raise RevokeError(f"{model_name} has no version {version!r}") from None
+    sha = found.tags.get("bundle_sha256")
+    if not sha:
+        raise RevokeError(f"{model_name} version {version} has no bundle_sha256 tag: nothing to revoke on pods")
+    now = datetime.now(timezone.utc)
+    for tag, value in (("revoked", "true"), ("revoked_reason", reason), ("revoked_at", now.isoformat())):
+        client.set_model_version_tag(model_name, version, tag, value)
+    # Published before the alias moves: pods leave the bundle without waiting for a redeploy.
+    published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
+                             jwks_path(settings.tokens_dir), max_age_s=max_age_s, bundles=[{
+                                 "sha256": sha, "reason": reason, "model": model_name, "version": str(version)}])
+    champion = champion_version(client, model_name)
+    alias = None
+    if champion is not None and str(champion.version) == str(version):
+        alias = CHAMPION
+        fallback = previous_champion(client, model_name, str(version))
+        if fallback is None:
+            client.delete_registered_model_alias(model_name, CHAMPION)
+        else:
+            client.set_registered_model_alias(model_name, CHAMPION, fallback)
+            deploy_champion(client, model_name, settings.deploy_dir, audit=audit)
+        champion = client.get_model_version(model_name, fallback) if fallback else None
+    audit.record("revoke", model=model_name, version=str(version), alias=alias, bundle_sha256=sha, now=now,
+                 reason=reason, serial=published.serial, champion=str(champion.version) if champion else None)
+    return {"model": model_name, "version": str(version), "bundle_sha256": sha, "serial": published.serial,
+            "champion": str(champion.version) if champion else None}
+
+
+def previous_champion(client, model_name: str, version: str) -> str | None:
+    """The newest version older than ``version`` that passed the gate (its ``promotion`` tag says
+    ``promoted``) and is not revoked, or None."""
+    candidates = [v for v in client.search_model_versions(f"name='{model_name}'")
+                  if int(v.version) < int(version) and v.tags.get("promotion", "").startswith("promoted")
+                  and v.tags.get("revoked") != "true"]
+    return str(max(candidates, key=lambda v: int(v.version)).version) if candidates else None
+
+
+def revoke(version: str = typer.Argument(..., help="the registered model version to withdraw"),
+           decision: str = typer.Option(..., help="the decision (its registered model)"),
+           reason: str = typer.Option(..., help="why, recorded in the registry, the list and the audit log"),
+           max_age: str = typer.Option("1d", help="how long the published list stays valid (5m, 2h, 1d)")) -> None:
+    """Withdraw a model version from every pod: tag it revoked in MLflow, publish the next signed
+    revocation list, move champion back to the previous good version (deployed) and record it."""
+    from mlflow import MlflowClient
+
+    from edge_insights.cli import _control_audit, _fail, _settings
+
+    if not reason.strip():
+        raise typer.BadParameter("the reason must not be blank", param_hint="'--reason'")
+    max_age_s = _lifetime(max_age)
+    settings = _settings(ensure=True)
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    try:
+        done = revoke_version(client, settings, decision, version, reason, audit=_control_audit(settings),
+                              max_age_s=max_age_s)
+    except (RevokeError, RevocationListError, TokenKeyError) as err:
+        raise _fail(str(err)) from None
+    typer.echo(f"revoked {done['model']} version {done['version']} (bundle {done['bundle_sha256']}); "
+               f"revocation list serial {done['serial']}; champion now {done['champion'] or 'none'}")
+
+
+def revoke_key(kid: str = typer.Argument(..., help="the key id (kid) to withdraw"),
+               reason: str = typer.Option(..., help="why, recorded in the list and the audit log"),
+               max_age: str = typer.Option("1d", help="how long the published list stays valid")) -> None:
+    """Withdraw a signing key: pods refuse tokens it signed from the next list they read."""
+    from edge_insights.cli import _control_audit, _fail, _settings
+
+    settings = _settings(ensure=True)
+    try:
+        if current_key(settings.tokens_dir).kid == kid:
+            raise _fail(f"{kid} is the current signing key, which signs the list itself: run "
+                        "`edge-insights token keygen --keep 1` first")
+        published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
+                                 jwks_path(settings.tokens_dir), kids=[{"kid": kid, "reason": reason}],
+                                 max_age_s=_lifetime(max_age))
+    except (RevocationListError, TokenKeyError) as err:
+        raise _fail(str(err)) from None
+    _control_audit(settings).record("revoke", kid=kid, reason=reason, serial=published.serial)
+    typer.echo(f"revoked key {kid}; revocation list serial {published.serial} "
+               f"({default_list_path(settings.state_dir)})")
+
+
+def revoke_refresh(max_age: str = typer.Option("1d", help="how long the re-published list stays valid")) -> None:
+    """Re-publish the revocation list with the next serial and nothing new, before it goes stale
+    (run it more often than --max-age, e.g. from cron): pods alarm on a list past its next update."""
+    from edge_insights.cli import _fail, _settings
+
+    settings = _settings(ensure=True)
+    try:
+        published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
+                                 jwks_path(settings.tokens_dir), max_age_s=_lifetime(max_age))
+    except (RevocationListError, TokenKeyError) as err:
+        raise _fail(str(err)) from None
+    typer.echo(f"revocation list serial {published.serial} re-published: {len(published.bundles)} bundle(s), "
+               f"{len(published.kids)} key(s) revoked")
+
+
+def _lifetime(text: str) -> int:
+    try:
+        return parse_ttl(text)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="'--max-age'") from None

@@ -1,0 +1,124 @@
+"""``edge-insights revoke``: a real MLflow registry (SQLite) and real keys under a temporary state
+folder; the version is tagged, champion moves back (and is deployed), the list's next serial is
+published and signed, and the control audit log records it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from commons.chain_verify import verify_folder
+from commons.control_audit import read_events
+from commons.manifest import load_manifest, write_manifest
+from commons.revocation_list import default_list_path, verify_list
+from commons.settings import Settings
+from commons.token_keys import jwks_path, rotate_keys
+from edge_insights.cli import app
+from serving.jwks_file import JwksFile
+from training.registry import CHAMPION, aliases, experiment_id
+
+pytestmark = pytest.mark.slow  # an MLflow registry
+
+MODEL = "negative_review"
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
+    rotate_keys(tmp_path / "state" / "tokens")
+    return tmp_path / "state"
+
+
+def sealed_bundle(folder: Path, content: str) -> str:
+    """A minimal sealed bundle (one file and its manifest); returns its sha256."""
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_text(content)
+    return write_manifest(folder, {"decision": MODEL, "model_name": MODEL})["bundle_sha256"]
+
+
+@pytest.fixture
+def registry(state, tmp_path) -> tuple[MlflowClient, dict[str, str]]:
+    """Versions 1 and 2 passed the gate, 3 did not; champion is 2. Yields the client and each
+    version's bundle sha256."""
+    settings = Settings.from_env().ensure()
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    experiment = experiment_id(client, "revoke-test", settings.artifact_root)
+    client.create_registered_model(MODEL)
+    shas = {}
+    for version, verdict in (("1", "promoted: gate passed"), ("2", "promoted: gate passed"),
+                             ("3", "not promoted: below the baseline")):
+        run = client.create_run(experiment).info.run_id
+        shas[version] = sealed_bundle(tmp_path / f"edge-{version}", f"edge {version}")
+        sealed_bundle(tmp_path / f"central-{version}", f"central {version}")
+        client.log_artifacts(run, str(tmp_path / f"edge-{version}"), artifact_path="bundle")
+        client.log_artifacts(run, str(tmp_path / f"central-{version}"), artifact_path="central_bundle")
+        made = client.create_model_version(MODEL, source=f"{client.get_run(run).info.artifact_uri}/bundle",
+                                           run_id=run, tags={"bundle_sha256": shas[version], "promotion": verdict})
+        assert str(made.version) == version
+    client.set_registered_model_alias(MODEL, CHAMPION, "2")
+    return client, shas
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_revoking_the_champion_moves_it_back_publishes_the_list_and_records_it(state, registry):
+    client, shas = registry
+    done = invoke("revoke", "2", "--decision", MODEL, "--reason", "trained on leaked labels")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == (f"revoked {MODEL} version 2 (bundle {shas['2']}); revocation list serial 1; "
+                                   "champion now 1")
+    tags = client.get_model_version(MODEL, "2").tags
+    assert (tags["revoked"], tags["revoked_reason"]) == ("true", "trained on leaked labels")
+    assert str(aliases(client, MODEL)[CHAMPION]) == "1"
+    deployed = state / "deploy" / MODEL / CHAMPION
+    assert load_manifest(deployed)["bundle_sha256"] == shas["1"]
+    assert str(json.loads((deployed / "release.json").read_text())["model_version"]) == "1"
+
+    published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
+    assert published.serial == 1 and published.revoked_bundles == {shas["2"]}
+    assert published.bundles[0]["reason"] == "trained on leaked labels"
+
+    events = read_events(state / "audit" / "control.jsonl")
+    revoked = events[-1]
+    assert (revoked["action"], revoked["version"], revoked["alias"], revoked["bundle_sha256"]) == (
+        "revoke", "2", CHAMPION, shas["2"])
+    assert revoked["details"] == {"reason": "trained on leaked labels", "serial": 1, "champion": "1"}
+    assert [(e["action"], e["alias"]) for e in events[:-1]] == [("deploy", CHAMPION), ("deploy", "central")]
+    assert verify_folder(state / "audit").fault is None
+
+
+def test_revoking_the_last_good_version_leaves_no_champion(state, registry):
+    client, shas = registry
+    assert invoke("revoke", "2", "--decision", MODEL, "--reason", "a").exit_code == 0
+    done = invoke("revoke", "1", "--decision", MODEL, "--reason", "b")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().endswith("revocation list serial 2; champion now none")
+    assert CHAMPION not in aliases(client, MODEL)
+    published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
+    assert published.revoked_bundles == {shas["1"], shas["2"]}
+
+
+def test_an_unknown_version_is_a_clean_error(state, registry):
+    result = invoke("revoke", "9", "--decision", MODEL, "--reason", "x")
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: {MODEL} has no version '9'"
+    assert not default_list_path(state).exists()
+
+
+def test_a_key_revocation_and_a_refresh_continue_the_serial(state):
+    tokens = state / "tokens"
+    old = rotate_keys(tokens)  # the fixture's key is older still; this one is current until the next line
+    rotate_keys(tokens)
+    assert invoke("revoke-key", old.kid, "--reason", "laptop stolen").exit_code == 0
+    refreshed = invoke("revoke-refresh", "--max-age", "2h")
+    assert refreshed.output.strip() == "revocation list serial 2 re-published: 0 bundle(s), 1 key(s) revoked"
+    published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(tokens)).key)
+    assert published.revoked_kids == {old.kid} and published.next_update - published.issued_at == 7200
+    current = invoke("revoke-key", published.signer, "--reason", "x")
+    assert current.exit_code == 2 and "is the current signing key" in current.output
