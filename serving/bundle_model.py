@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Union
 
-from commons.manifest import ORACLE_RULE, load_manifest, oracle_kind
+from commons.bundle_signature import verify_bundle
+from commons.manifest import ORACLE_RULE, oracle_kind
 
 from .inference import EdgeModel
 from .oracle import RuleOracle
@@ -19,16 +20,19 @@ from .oracle import RuleOracle
 BundleModel = Union[EdgeModel, RuleOracle]
 
 
-def open_bundle(bundle_dir: Path, *, threads: int = 1) -> BundleModel:
+def open_bundle(bundle_dir: Path, *, trust_dir: Path, threads: int = 1) -> BundleModel:
     """The verified model of ``bundle_dir``: a :class:`RuleOracle` for a central bundle whose
     manifest's ``oracle.kind`` is ``rule``, else an :class:`EdgeModel` with ``threads`` ONNX
     Runtime threads (every manifest names its decision's oracle kind; only the central bundle
-    *is* the oracle).
+    *is* the oracle). Nothing is loaded before the bundle's release signature verifies against
+    the keys in ``trust_dir`` with every file hash, and its ``not_after`` is still ahead
+    (:func:`commons.bundle_signature.verify_bundle`).
 
     Raises:
+        BundleRefused: unsigned, unknown key, bad signature, tampered or expired (its ``reason``).
         BundleError: as the class opened.
     """
-    manifest = load_manifest(Path(bundle_dir))
+    manifest = verify_bundle(Path(bundle_dir), trust_dir)
     if manifest.get("role") == "central" and oracle_kind(manifest) == ORACLE_RULE:
         return RuleOracle(bundle_dir)
     return EdgeModel(bundle_dir, threads=threads)

@@ -28,6 +28,7 @@ from commons.settings import Settings
 from commons.warehouse import Warehouse
 from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
+from edge_export.signer import release_signer
 from edge_insights.broker_load import append_price_change, deploy_rule_pod, running_redis
 from edge_insights.pods import running_pod
 from live.decide import Decider
@@ -49,7 +50,7 @@ def redis_url():
 @pytest.fixture(scope="module")
 def pod_url(tmp_path_factory):
     settings = Settings.from_env()
-    with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod")), settings) as url:
+    with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod"), release_signer(settings)), settings) as url:
         yield url
 
 
@@ -253,7 +254,8 @@ def test_a_capturing_watcher_and_two_deciders_share_the_live_loop(redis_url, pod
     market = LiveMarket(MarketReplay(data_dir), seconds_per_tick=0.25, start_tick=12)
     with ExitStack() as stack:
         base = stack.enter_context(serve_live_market(market))
-        stock_pod = stack.enter_context(running_pod(deploy_rule_pod(tmp_path / "stock_pod", "urgent_inventory"),
+        stock_pod = stack.enter_context(running_pod(deploy_rule_pod(tmp_path / "stock_pod", release_signer(settings),
+                                                                    "urgent_inventory"),
                                                     settings))
         pods = ["--pod", f"price_spike={pod_url}", "--pod", f"urgent_inventory={stock_pod}"]
         deciders = [subprocess.Popen([sys.executable, "-m", "edge_insights", "decide", *pods, "--consumer", f"d{i}"],
