@@ -16,6 +16,7 @@ so a pod keeps serving what it has and says why it would not swap.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from model_signing import hashing, verifying
 
 from commons.errors import BundleError
-from commons.manifest import SIGNATURE_NAME, load_manifest
+from commons.manifest import SIGNATURE_NAME, file_sha256, load_manifest
 
 DEPLOY_RELEASE_NAME = "release.json"
 UNSIGNED_NAMES = (SIGNATURE_NAME, DEPLOY_RELEASE_NAME)
@@ -124,6 +125,20 @@ def _signed_key_id(signature: Path) -> str:
     return hint
 
 
+def _changes(bundle_dir: Path, signature: Path) -> str:
+    """What differs between the folder and the files a verified signature lists (its in-toto
+    statement's ``predicate.resources``: name and sha256), e.g. ``model.onnx changed; x added``."""
+    statement = json.loads(base64.b64decode(json.loads(signature.read_text())["dsseEnvelope"]["payload"]))
+    signed = {r["name"]: r["digest"] for r in statement["predicate"]["resources"]}
+    present = {p.relative_to(bundle_dir).as_posix(): p for p in sorted(bundle_dir.rglob("*"))
+               if p.is_file() and p.name not in UNSIGNED_NAMES}
+    changes = [f"{name} changed" for name in signed.keys() & present.keys()
+               if file_sha256(present[name]) != signed[name]]
+    changes += [f"{name} added" for name in present.keys() - signed.keys()]
+    changes += [f"{name} removed" for name in signed.keys() - present.keys()]
+    return "; ".join(sorted(changes))
+
+
 def _not_after(manifest: dict[str, Any], bundle_dir: Path, now: datetime) -> None:
     raw = manifest.get("not_after")
     try:
@@ -172,7 +187,8 @@ def verify_bundle(bundle_dir: Path, trust_dir: Path, *, now: datetime | None = N
         raise BundleSignatureInvalid(f"{signature} does not verify under trusted key {signer[:16]}…") from None
     except ValueError as err:
         if str(err).startswith("Signature mismatch"):
-            raise BundleTampered(f"bundle in {bundle_dir} changed after signing: {err}") from None
+            raise BundleTampered(f"bundle in {bundle_dir} changed after signing: "
+                                 f"{_changes(bundle_dir, signature)}") from None
         raise BundleSignatureInvalid(f"{signature} cannot be verified: {err}") from None
     manifest = load_manifest(bundle_dir)
     _not_after(manifest, bundle_dir, now or datetime.now(timezone.utc))
