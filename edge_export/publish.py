@@ -83,7 +83,8 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
         "bundle_sha256": bundle["edge_sha256"], "teacher_bundle_sha256": central["central_sha256"],
         "quantization": bundle["quantization"], "dagster_run_id": dagster_run_id,
         "signature": json.dumps(spec.contract["fields"], sort_keys=True)[:5000],
-        "f1": f"{bundle['shipped_f1']:.4f}", "champion_compared": str(champion.version) if champion else "none"})
+        "f1": f"{bundle['shipped_f1']:.4f}", "champion_compared": str(champion.version) if champion else "none",
+        "release_signed_by": signed["signed_by"] or "unsigned"})
     decision = promote(client, name, version, gate, audit=audit, bundle_sha256=bundle["edge_sha256"])
     entry = {"version": version, "promoted": decision.promoted, "reason": decision.reason,
              "champion_f1_before": before, "aliases": aliases(client, name),

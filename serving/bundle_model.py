@@ -9,7 +9,7 @@ router, the decision log and the metrics never ask which kind they serve.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 from commons.bundle_signature import verify_bundle
 from commons.manifest import ORACLE_RULE, oracle_kind
@@ -32,7 +32,17 @@ def open_bundle(bundle_dir: Path, *, trust_dir: Path, threads: int = 1) -> Bundl
         BundleRefused: unsigned, unknown key, bad signature, tampered or expired (its ``reason``).
         BundleError: as the class opened.
     """
-    manifest = verify_bundle(Path(bundle_dir), trust_dir)
+    return model_of(bundle_dir, verify_bundle(Path(bundle_dir), trust_dir), threads=threads)
+
+
+def model_of(bundle_dir: Path, manifest: dict[str, Any], *, threads: int = 1) -> BundleModel:
+    """The model class ``manifest`` calls for, opened on ``bundle_dir`` (whose file hashes it
+    checks again) without the release signature: for tools reading a build that may not have
+    passed the gate (a report), never for a pod (:func:`open_bundle`).
+
+    Raises:
+        BundleError: as the class opened.
+    """
     if manifest.get("role") == "central" and oracle_kind(manifest) == ORACLE_RULE:
         return RuleOracle(bundle_dir)
     return EdgeModel(bundle_dir, threads=threads)
