@@ -52,10 +52,23 @@ def token_uri(signing_dir: Path) -> str:
             f"?module-path={SOFTHSM_MODULE}&pin-source=file:{pin}")
 
 
+_configured: list[Path] = []
+"""The token folder this process configured SoftHSM with (SoftHSM reads it once per process)."""
+
+
 def use_token_config(signing_dir: Path) -> Path:
     """Write ``softhsm2.conf`` (token folder ``signing_dir/tokens``) and point ``SOFTHSM2_CONF``
     at it for this process and its children; returns the config path. SoftHSM reads the
-    variable when the module initialises, so this runs before any PKCS#11 call."""
+    variable when the module initialises, so this runs before any PKCS#11 call.
+
+    Raises:
+        TokenError: this process already configured SoftHSM with another folder (it would keep
+            using that folder's token).
+    """
+    if _configured and _configured[0] != signing_dir.resolve():
+        raise TokenError(f"this process already uses the SoftHSM token under {_configured[0]}; SoftHSM reads "
+                         f"SOFTHSM2_CONF once per process, so {signing_dir} needs a process of its own")
+    _configured[:1] = [signing_dir.resolve()]
     tokens = signing_dir / "tokens"
     tokens.mkdir(parents=True, exist_ok=True)
     conf = signing_dir / "softhsm2.conf"
@@ -106,7 +119,8 @@ def ensure_token(signing_dir: Path) -> str:
     key's PKCS#11 URI. A second call finds the token and key and changes nothing.
 
     Raises:
-        TokenError: SoftHSM2 is not installed, ``softhsm2-util`` fails, or PKCS#11 refuses.
+        TokenError: SoftHSM2 is not installed, ``softhsm2-util`` fails, PKCS#11 refuses, or this
+            process already uses another token folder (:func:`use_token_config`).
     """
     if not softhsm_available():
         raise TokenError(f"SoftHSM2 is not installed ({SOFTHSM_MODULE}, softhsm2-util): apt-get install softhsm2")

@@ -19,7 +19,7 @@ from commons.settings import Settings
 from edge_export.bundle import build_bundle
 from edge_export.release import RELEASE_VALIDITY, privacy_entry, release_window
 from edge_export.signer import SignerError, generate_pem_key, open_signer, release_signer
-from edge_export.softhsm import KEY_LABEL, TOKEN_LABEL, ensure_token, softhsm_available
+from edge_export.softhsm import KEY_LABEL, TOKEN_LABEL, TokenError, ensure_token, softhsm_available
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
 from training.loop import Inputs
 
@@ -103,6 +103,14 @@ def test_the_token_lives_under_the_state_folder_and_its_key_cannot_leave_it():
     template[0].SetType(PyKCS11.CKA_VALUE)
     assert session.lib.C_GetAttributeValue(session.session, key, template) == PyKCS11.CKR_ATTRIBUTE_SENSITIVE
     session.closeSession()
+
+
+@needs_softhsm
+def test_a_second_token_folder_in_one_process_is_refused_not_mixed_up(tmp_path):
+    release_signer(Settings.from_env())
+    with pytest.raises(TokenError, match="needs a process of its own"):
+        ensure_token(tmp_path / "signing")
+    assert not (tmp_path / "signing").exists()
 
 
 def test_the_pem_fallback_signs_and_verifies(exported, tmp_path):
