@@ -81,7 +81,8 @@ def main() -> None:
             rows.append({"bundle": role, "bundle_mb": round(mb, 1), "key": kind,
                          "sign": sign, "verify": verify})
     (out / "bundle_signing.json").write_text(json.dumps({"repeats": args.repeats, "rows": rows}, indent=2))
-    print(f"{'bundle':8} {'MB':>6} {'key':8} {'sign p50 ms':>12} {'sign max':>9} {'verify p50 ms':>14} {'verify max':>11}")
+    print(f"{'bundle':8} {'MB':>6} {'key':8} {'sign p50 ms':>12} {'sign max':>9} {'verify p50 ms':>14} "
+          f"{'verify max':>11}")
     for r in rows:
         print(f"{r['bundle']:8} {r['bundle_mb']:6.1f} {r['key']:8} {r['sign']['median_ms']:12.1f} "
               f"{r['sign']['max_ms']:9.1f} {r['verify']['median_ms']:14.1f} {r['verify']['max_ms']:11.1f}")

@@ -20,7 +20,8 @@ URL = "/v1/decisions/negative_review"
 
 @pytest.fixture(scope="module")
 def client(edge_bundle, tmp_path_factory):
-    app = create_app(edge_bundle.path, trust_dir=trust_dir(), decision_log_dir=tmp_path_factory.mktemp("log"), max_batch=4)
+    app = create_app(edge_bundle.path, trust_dir=trust_dir(), decision_log_dir=tmp_path_factory.mktemp("log"),
+                     max_batch=4)
     with TestClient(app) as test_client:
         yield test_client
 
