@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import PyKCS11
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from model_signing import signing
@@ -61,9 +62,15 @@ class ReleaseSigner:
 
         Returns:
             Seconds taken (hashing and signing).
+
+        Raises:
+            SignerError: the token refused to sign (removed, logged out) or a file cannot be read.
         """
         start = time.perf_counter()
-        self._config.sign(Path(bundle_dir), Path(bundle_dir) / SIGNATURE_NAME)
+        try:
+            self._config.sign(Path(bundle_dir), Path(bundle_dir) / SIGNATURE_NAME)
+        except (OSError, PyKCS11.PyKCS11Error) as err:
+            raise SignerError(f"signing {bundle_dir} failed: {err}") from None
         return time.perf_counter() - start
 
     def trust(self, trust_dir: Path) -> Path:
@@ -92,7 +99,7 @@ def open_signer(spec: str) -> ReleaseSigner:
     if spec.startswith(PKCS11_SCHEME):
         try:
             config.use_pkcs11_signer(pkcs11_uri=spec)
-        except Exception as err:  # noqa: BLE001 (PyKCS11 and model-signing raise several unrelated types)
+        except (ValueError, RuntimeError, PyKCS11.PyKCS11Error) as err:
             raise SignerError(f"PKCS#11 signer cannot be opened: {err}") from None
         public = config._signer.public_key().public_bytes(  # model-signing exposes the key only here
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -15,7 +15,7 @@ import pytest
 
 from commons.bundle_signature import BundleUnknownKey, verify_bundle
 from commons.manifest import SIGNATURE_NAME
-from commons.settings import Settings
+from commons.settings import RELEASE_SIGNER_ENV, Settings
 from edge_export.bundle import build_bundle
 from edge_export.release import RELEASE_VALIDITY, privacy_entry, release_window
 from edge_export.signer import SignerError, generate_pem_key, open_signer, release_signer
@@ -122,6 +122,16 @@ def test_the_pem_fallback_signs_and_verifies(exported, tmp_path):
     bundle = _copy(exported, tmp_path)
     signer.sign(bundle)
     assert verify_bundle(bundle, tmp_path / "trusted")["signed_by"] == signer.key_id
+
+
+def test_the_setting_names_the_signer_and_its_key_becomes_trusted(tmp_path, monkeypatch):
+    pem = generate_pem_key(tmp_path / "release.pem")
+    monkeypatch.setenv(RELEASE_SIGNER_ENV, str(pem))
+    settings = Settings.from_env(state_dir=tmp_path / "state", release_trust_dir=tmp_path / "trusted")
+    signer = release_signer(settings)
+    assert signer.kind == "pem" and signer.spec == str(pem)
+    assert [p.name for p in (tmp_path / "trusted").iterdir()] == [f"release-{signer.key_id[:16]}.pub"]
+    assert not (tmp_path / "state" / "signing").exists()  # no token made when a signer is named
 
 
 def test_a_signer_that_cannot_be_opened_is_a_clear_error(tmp_path):
