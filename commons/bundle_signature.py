@@ -185,11 +185,12 @@ def verify_bundle(bundle_dir: Path, trust_dir: Path, *, now: datetime | None = N
         config.verify(bundle_dir, signature)
     except InvalidSignature:
         raise BundleSignatureInvalid(f"{signature} does not verify under trusted key {signer[:16]}…") from None
-    except ValueError as err:
+    except (ValueError, KeyError, TypeError) as err:  # model-signing's refusals, and a malformed bundle
         if str(err).startswith("Signature mismatch"):
             raise BundleTampered(f"bundle in {bundle_dir} changed after signing: "
                                  f"{_changes(bundle_dir, signature)}") from None
-        raise BundleSignatureInvalid(f"{signature} cannot be verified: {err}") from None
+        # One line: a pod prints its refusal as one (pydantic's messages span several).
+        raise BundleSignatureInvalid(f"{signature} cannot be verified: {' '.join(str(err).split())}") from None
     manifest = load_manifest(bundle_dir)
     _not_after(manifest, bundle_dir, now or datetime.now(timezone.utc))
     return {**manifest, "signed_by": signer}

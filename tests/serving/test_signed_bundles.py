@@ -98,6 +98,15 @@ def test_a_garbled_signature_is_refused(bundle):
         open_bundle(bundle, trust_dir=trust_dir())
 
 
+def test_a_signature_without_its_envelope_is_refused_in_one_line(bundle):
+    sig = json.loads((bundle / SIGNATURE_NAME).read_text())
+    del sig["dsseEnvelope"]
+    (bundle / SIGNATURE_NAME).write_text(json.dumps(sig))
+    with pytest.raises(BundleSignatureInvalid, match="cannot be verified: .*dsseEnvelope") as refused:
+        open_bundle(bundle, trust_dir=trust_dir())
+    assert "\n" not in str(refused.value)
+
+
 def test_a_byte_flipped_in_the_model_is_refused(bundle):
     _flip_byte(bundle / "model.onnx")
     with pytest.raises(BundleTampered, match="changed after signing: model.onnx changed$"):
