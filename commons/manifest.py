@@ -8,6 +8,7 @@ A bundle is a folder::
                      [batch, seq]), output logits (float32, [batch, n_labels])
     tokenizer.json   Hugging Face ``tokenizers`` file
     manifest.json    this manifest; ``files`` maps every other file name to its sha256 hex
+    model.sig        the release signature over all of them, once signed (:mod:`commons.bundle_signature`)
 
 The bundle's identity (``bundle_sha256``) is the sha256 of the canonical JSON of the manifest
 with every key except ``bundle_sha256`` itself, so it covers the file hashes and all metadata.
@@ -23,6 +24,10 @@ from typing import Any
 from commons.errors import BundleError
 
 MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "model.sig"
+REVOCATION_LIST = "deploy/revocations.json"
+"""Where pods read the signed revocation list, relative to the state folder (manifest
+``revocation.list``)."""
 SCHEMA_VERSION = 1
 ORACLE_MODEL, ORACLE_RULE = "model", "rule"
 """Kinds of central oracle (manifest ``oracle.kind``): a neural ``model`` (an ONNX graph like the
@@ -58,9 +63,12 @@ def write_manifest(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]
         bundle_dir: folder that already holds ``model.onnx`` and ``tokenizer.json``.
         manifest: metadata (decision, labels, feature_contract, thresholds, opset, metrics …).
 
+    A signature already in the folder is removed: it signed the manifest being replaced.
+
     Returns:
         The sealed manifest (with ``files``, ``schema_version`` and ``bundle_sha256``).
     """
+    (bundle_dir / SIGNATURE_NAME).unlink(missing_ok=True)
     files = {p.name: file_sha256(p) for p in sorted(bundle_dir.iterdir())
              if p.is_file() and p.name != MANIFEST_NAME}
     sealed = {**manifest, "schema_version": SCHEMA_VERSION, "files": files}

@@ -8,7 +8,10 @@ repository root. The run size of jobs launched from the UI comes from ``EDGE_INS
 ``EDGE_INSIGHTS_MAX_REVIEWS`` (rows per review file, 0 = all). The live loop's broker comes from
 ``EDGE_INSIGHTS_BROKER`` (unset: the embedded SQLite store; ``redis://…`` for scale-out) and the
 pods' bearer token from ``EDGE_INSIGHTS_POD_TOKEN``. ``EDGE_INSIGHTS_REGION`` says where the state
-folder (the central store) is kept (unset: the privacy policy's ``central_region``).
+folder (the central store) is kept (unset: the privacy policy's ``central_region``). The release
+signing key comes from ``EDGE_INSIGHTS_RELEASE_SIGNER`` (a PKCS#11 URI, RFC 7512, or a PEM path;
+unset: a SoftHSM token under the state folder) and the public keys pods trust from
+``EDGE_INSIGHTS_RELEASE_TRUST``.
 
 Only the command line and ``orchestration.definitions`` call :meth:`Settings.from_env`; every
 other part is handed the paths it needs. Stages never invent their own paths.
@@ -32,6 +35,8 @@ MAX_REVIEWS_ENV = "EDGE_INSIGHTS_MAX_REVIEWS"
 BROKER_ENV = "EDGE_INSIGHTS_BROKER"
 POD_TOKEN_ENV = "EDGE_INSIGHTS_POD_TOKEN"
 REGION_ENV = "EDGE_INSIGHTS_REGION"
+RELEASE_SIGNER_ENV = "EDGE_INSIGHTS_RELEASE_SIGNER"
+RELEASE_TRUST_ENV = "EDGE_INSIGHTS_RELEASE_TRUST"
 #: URL schemes of a Redis broker (redis-py's ``Redis.from_url``: TCP, TLS, a Unix socket).
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -88,6 +93,11 @@ class Settings:
         pod_token: bearer token the live loop sends to the pods, or None (kept out of ``repr``).
         region: the region the state folder is kept in, or None for the privacy policy's
             ``central_region``; :meth:`ensure` refuses a region that some store may not be kept in.
+        release_signer: the key the release step signs bundles with: a PKCS#11 URI (RFC 7512;
+            its ``pin-value`` is why it stays out of ``repr``) or a PEM path; None for the SoftHSM
+            token under :attr:`signing_dir` (:mod:`edge_export.signer`).
+        release_trust_dir: folder of the release public keys (``*.pub``, PEM) pods verify
+            bundle signatures with; None for ``<signing_dir>/trusted``.
     """
 
     state_dir: Path
@@ -99,6 +109,8 @@ class Settings:
     broker: str | None = field(default=None, repr=False)
     pod_token: str | None = field(default=None, repr=False)
     region: str | None = None
+    release_signer: str | None = field(default=None, repr=False)
+    release_trust_dir: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -118,9 +130,12 @@ class Settings:
             "broker": _broker(),
             "pod_token": os.environ.get(POD_TOKEN_ENV) or None,
             "region": _text(REGION_ENV, "") or None,
+            "release_signer": os.environ.get(RELEASE_SIGNER_ENV) or None,
+            "release_trust_dir": (Path(os.environ[RELEASE_TRUST_ENV]).expanduser().resolve()
+                                  if os.environ.get(RELEASE_TRUST_ENV) else None),
         }
         for key, value in overrides.items():
-            if key in ("state_dir", "data_dir"):
+            if key in ("state_dir", "data_dir", "release_trust_dir") and value is not None:
                 value = Path(value).expanduser().resolve()
             values[key] = value
         if values["state_dir"].exists() and not values["state_dir"].is_dir():
@@ -196,6 +211,17 @@ class Settings:
         return self.state_dir / "audit"
 
     @property
+    def signing_dir(self) -> Path:
+        """The release signing key when it is local: the SoftHSM token (``softhsm2.conf``,
+        ``tokens/``, ``pin``) or the PEM fallback, and ``trusted/``, the release public keys."""
+        return self.state_dir / "signing"
+
+    @property
+    def trust_dir(self) -> Path:
+        """Release public keys pods verify bundle signatures with (:mod:`commons.bundle_signature`)."""
+        return self.release_trust_dir or self.signing_dir / "trusted"
+
+    @property
     def cache_dir(self) -> Path:
         return self.state_dir / "cache"
 
@@ -220,6 +246,8 @@ class Settings:
             env[BROKER_ENV] = self.broker
         if self.region is not None:
             env[REGION_ENV] = self.region
+        if self.release_trust_dir is not None:
+            env[RELEASE_TRUST_ENV] = str(self.release_trust_dir)
         return env
 
     def ensure(self) -> "Settings":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime
 from torch import nn
 from transformers import PreTrainedTokenizerFast
 
@@ -114,6 +115,7 @@ def build_bundle(model: nn.Module, tokenizer: PreTrainedTokenizerFast, tokenizer
     session = ort_session(out_dir / "model.onnx")
     p50, p99 = _latency(session, tokenizer, eval_inputs, max_length)
     size = (out_dir / "model.onnx").stat().st_size
+    bundle_bytes = sum(p.stat().st_size for p in out_dir.iterdir() if p.is_file())
     manifest = write_manifest(out_dir, {
         **metadata,
         "max_length": max_length,
@@ -123,6 +125,8 @@ def build_bundle(model: nn.Module, tokenizer: PreTrainedTokenizerFast, tokenizer
         "export": {"parity_max_abs_logit_delta": parity, "int8_agreement": agree,
                    "model_bytes": size, "fp32_model_bytes": size_fp32,
                    "latency_p50_ms": p50, "latency_p99_ms": p99, "latency_threads": 1},
-        "compute": {"runtime": "onnxruntime", "threads": 1, "memory_hint_mb": round(size / 2**20) + 64},
+        "compute": {"runtime": "onnxruntime", "runtime_version": onnxruntime.__version__, "opset": OPSET,
+                    "quantization": quant, "threads": 1, "memory_hint_mb": round(size / 2**20) + 64,
+                    "bundle_mb": round(bundle_bytes / 2**20, 3), "latency_p50_ms": p50},
     })
     return ExportReport(parity, agree, quant, why, size_fp32, size, p50, p99, manifest)

@@ -18,6 +18,7 @@ from commons.warehouse import Warehouse
 from edge_export.bundle import onnx_logits
 from edge_export.mlflow_model import log_bundle_model
 from edge_export.parity import ort_session
+from edge_export.signer import ReleaseSigner
 from training.config import TrainConfig
 from training.decisions.base import DecisionSpec
 from training.encoder import load_tokenizer
@@ -48,7 +49,7 @@ def champion_f1(client: MlflowClient, wh: Warehouse, name: str) -> tuple[Any, fl
 
 
 def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig,
-            store: ModelStore, edge_dir: Path, central_dir: Path, *, dagster_run_id: str,
+            store: ModelStore, edge_dir: Path, central_dir: Path, *, dagster_run_id: str, signer: ReleaseSigner,
             audit: ControlAudit | None = None, champion_erased: bool = False) -> dict[str, Any]:
     """Register the edge bundle of ``edge_dir`` (with ``central_dir`` as ``central_bundle/``) in
     MLflow run ``run_id``, gate it against teacher (a model oracle), baseline and champion, promote if
@@ -56,8 +57,13 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
     ``champion_erased``: this retrain replaces a champion that learned from erased data, so the
     champion is reported but not required (:func:`training.gates.evaluate_gate`).
 
+    A bundle pair that passes the gate is signed with ``signer`` (``model.sig`` in each folder)
+    before it is logged, so the signature travels with it to the pods; one the gate refuses is
+    registered unsigned and no pod will load it (:func:`commons.bundle_signature.verify_bundle`).
+
     Returns:
-        ``{"version", "promoted", "reason", "champion_f1_before", "aliases", "published_at"}`` (also
+        ``{"version", "promoted", "reason", "champion_f1_before", "aliases", "published_at",
+        "signed_by", "sign_s"}`` (``signed_by`` the key id, None when unsigned; also
         the store's ``registry`` entry; the drift sensor reads it to see a refused retrain).
     """
     name = spec.name
@@ -67,6 +73,8 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
     gate = evaluate_gate(bundle["shipped_f1"], teacher_f1, state["baseline"]["f1"], before,
                          cfg.promotion_min_f1_ratio, cfg.gate_on_baseline, champion_erased)
     card = model_card(name, spec.label_rule, spec.contract, state, gate.reason)
+    signed = {"signed_by": signer.key_id, "sign_s": signer.sign(edge_dir) + signer.sign(central_dir)} \
+        if gate.passed else {"signed_by": None, "sign_s": 0.0}
     client.log_artifacts(run_id, str(central_dir), artifact_path="central_bundle")
     client.log_text(run_id, card, "model_card.md")
     client.log_dict(run_id, bundle["input_example"], "input_example.json")
@@ -77,10 +85,11 @@ def publish(client: MlflowClient, run_id: str, wh: Warehouse, spec: DecisionSpec
         "bundle_sha256": bundle["edge_sha256"], "teacher_bundle_sha256": central["central_sha256"],
         "quantization": bundle["quantization"], "dagster_run_id": dagster_run_id,
         "signature": json.dumps(spec.contract["fields"], sort_keys=True)[:5000],
-        "f1": f"{bundle['shipped_f1']:.4f}", "champion_compared": str(champion.version) if champion else "none"})
+        "f1": f"{bundle['shipped_f1']:.4f}", "champion_compared": str(champion.version) if champion else "none",
+        "release_signed_by": signed["signed_by"] or "unsigned"})
     decision = promote(client, name, version, gate, audit=audit, bundle_sha256=bundle["edge_sha256"])
     entry = {"version": version, "promoted": decision.promoted, "reason": decision.reason,
              "champion_f1_before": before, "aliases": aliases(client, name),
-             "published_at": datetime.now(timezone.utc).isoformat()}
+             "published_at": datetime.now(timezone.utc).isoformat(), **signed}
     store.update(registry=entry)
     return entry

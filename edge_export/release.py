@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from commons import __version__
-from commons.manifest import ORACLE_RULE, write_manifest
+from commons.manifest import ORACLE_RULE, REVOCATION_LIST, write_manifest
+from commons.privacy_policy import load_policy
 from commons.warehouse import Warehouse
 from edge_export.bundle import ExportReport, build_bundle, onnx_logits
 from edge_export.parity import ort_session
@@ -35,15 +36,36 @@ from training.model_store import ModelStore
 from training.oracle import rule_logits
 
 
+RELEASE_VALIDITY = timedelta(days=90)
+"""How long a released bundle may be served (manifest ``not_after``): a pod refuses it after, so
+a bundle copied off the release path cannot be served forever; a retrain or re-release renews it."""
+
+
+def privacy_entry(fields: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The manifest's ``privacy``: the input fields a pod reads, the PII policy their training
+    texts went through, and how long the decision log (what a pod writes about each call) is kept
+    (the repository's privacy policy, :mod:`commons.privacy_policy`)."""
+    return {"input_fields": list(fields),
+            "pii_policy": "texts PII-scrubbed before storage and training (Presidio + rules, data_quality.pii)",
+            "logged": "signal digest, labels, scores and input profile; no input text",
+            "decision_log_retention_days": load_policy().store("decision_log").retention_days}
+
+
+def release_window(created: datetime) -> dict[str, Any]:
+    """``created_at``, ``not_after`` (:data:`RELEASE_VALIDITY` later) and the ``revocation``
+    entry (where pods read the revocation list; the serial a pod checked is its own to record)."""
+    return {"created_at": created.isoformat(), "not_after": (created + RELEASE_VALIDITY).isoformat(),
+            "revocation": {"list": REVOCATION_LIST, "serial_checked": None}}
+
+
 def _manifest_common(spec: DecisionSpec, store: ModelStore, run_id: str, preset: str,
                      eval_examples: int, models: tuple[str, ...]) -> dict[str, Any]:
     return {
         "decision": spec.name, "model_name": spec.name, "labels": store.require("labels"),
         "feature_contract": spec.contract, **spec.manifest_inputs(),
         "oracle": {"kind": spec.oracle, "label_rule": spec.label_rule},
-        "privacy": (f"Model inputs are the feature-contract fields only ({', '.join(spec.contract['fields'])}); "
-                    "texts were PII-scrubbed before storage and training."),
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "privacy": privacy_entry(tuple(spec.contract["fields"])),
+        **release_window(datetime.now(timezone.utc)),
         "training": {"dagster_run_id": run_id, "preset": preset, "label_rule": spec.label_rule,
                      "eval_examples": eval_examples, "code_version": __version__},
         "metrics": {model: store.require(model) for model in models},
@@ -200,12 +222,15 @@ def write_rule_bundle(out_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]
     """Seal a rule oracle's central bundle in ``out_dir`` (replaced if it exists): the base
     tokenizer (the pod's input profile reads it) and a manifest of ``metadata``, which must name
     ``decision``, ``labels``, ``feature_contract``, ``numeric_inputs``, ``role: central`` and
-    ``oracle: {"kind": "rule"}`` (see :class:`serving.oracle.RuleOracle`). Returns the manifest."""
+    ``oracle: {"kind": "rule"}`` (see :class:`serving.oracle.RuleOracle`); its ``compute`` entry
+    is added here (no graph: the rule runs in the pod's Python). Returns the manifest."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     shutil.copyfile(base_model_path() / "tokenizer.json", out_dir / "tokenizer.json")
-    return write_manifest(out_dir, metadata)
+    compute = {"runtime": "python label rule", "opset": None, "quantization": "none", "threads": 1,
+               "bundle_mb": round((out_dir / "tokenizer.json").stat().st_size / 2**20, 3)}
+    return write_manifest(out_dir, {**metadata, "compute": compute})
 
 
 def _rule_bundle(spec: DecisionSpec, out_dir: Path, metadata: dict[str, Any], evaluation: Inputs,

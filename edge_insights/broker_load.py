@@ -37,7 +37,8 @@ from commons.errors import OrchestrationError
 from commons.manifest import ORACLE_RULE
 from commons.net import free_port
 from commons.settings import Settings
-from edge_export.release import write_rule_bundle
+from edge_export.release import privacy_entry, release_window, write_rule_bundle
+from edge_export.signer import ReleaseSigner, release_signer
 from edge_insights.pods import running_pod, running_process
 from live.broker import Broker
 from live.capture import change_id
@@ -81,10 +82,10 @@ def running_redis(timeout_s: float = 10.0) -> Iterator[str]:
             yield url
 
 
-def deploy_rule_pod(folder: Path, decision: str = DECISION) -> Path:
-    """Seal, in ``folder``, the central bundle of ``decision`` whose oracle is its label rule (as the
-    release step seals it) and its ``release.json``; returns ``folder`` for ``edge-insights serve
-    --deploy-dir``.
+def deploy_rule_pod(folder: Path, signer: ReleaseSigner, decision: str = DECISION) -> Path:
+    """Seal and sign (with ``signer``), in ``folder``, the central bundle of ``decision`` whose
+    oracle is its label rule (as the release step seals and signs it) and its ``release.json``;
+    returns ``folder`` for ``edge-insights serve --deploy-dir``.
 
     Raises:
         KeyError: ``decision`` is not a decision. BundleError (at serve time): it has no label rule.
@@ -93,7 +94,10 @@ def deploy_rule_pod(folder: Path, decision: str = DECISION) -> Path:
     write_rule_bundle(folder, {"decision": decision, "model_name": decision, "labels": list(spec.labels),
                                "feature_contract": spec.contract, **spec.manifest_inputs(), "role": "central",
                                "oracle": {"kind": ORACLE_RULE, "label_rule": spec.label_rule},
-                               "temperature": 1.0, "thresholds": {"abstain": 0.0}})
+                               "temperature": 1.0, "thresholds": {"abstain": 0.0},
+                               "privacy": privacy_entry(tuple(spec.contract["fields"])),
+                               **release_window(datetime.now(timezone.utc))})
+    signer.sign(folder)
     (folder / "release.json").write_text(json.dumps({"model_name": decision, "model_version": "1",
                                                      "alias": "central", "run_id": "broker-load"}))
     return folder
@@ -222,7 +226,8 @@ def compare_brokers(settings: Settings, n: int = 1000, *, rate: float = 100.0, r
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="broker-load-")))
         if pod_url is None:
-            pod_url = stack.enter_context(running_pod(deploy_rule_pod(folder / "pod"), settings))
+            pod_url = stack.enter_context(running_pod(deploy_rule_pod(folder / "pod", release_signer(settings)),
+                                                      settings))
         if redis_url is None:
             redis_url = stack.enter_context(running_redis())
 

@@ -221,7 +221,8 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
 
     try:
         audit_keys = signing_keys(audit_key_dir or settings.audit_dir)
-        run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
+        run_pod(deploy_dir, trust_dir=settings.trust_dir, host=host, port=port, central_url=central_url or None,
+                shadow_rate=shadow_rate,
                 decision_log_dir=decision_log_dir or settings.decision_log_dir, threads=threads,
                 max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes, auth=auth,
                 audit_key=audit_keys[0] if audit_keys else None, region=region,

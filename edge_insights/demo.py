@@ -235,7 +235,7 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
                 "model_bytes", "latency_p50_ms", "latency_p99_ms", "abstain_threshold", "edge_coverage_on_eval",
                 "bundle_sha256")} | {"central_f1": m("central_bundle")["central_f1"]},
             "registry": {k: m("registered_model")[k] for k in ("model_name", "version", "promoted", "promotion",
-                                                               "aliases")},
+                                                               "aliases", "signed_by", "sign_s")},
             "serving": served.get(name),
         }
     return {

@@ -19,7 +19,8 @@
 # bundle), the edge student as shipped (its ONNX graph) and the
 # logistic-regression baseline; confusion matrices of oracle and student; reliability diagrams of the
 # shipped student before (T = 1) and after temperature scaling (Guo et al. 2017). Both bundles are
-# scored here through the pod's own code (`serving.bundle_model.open_bundle`). The state folder
+# scored here through the pod's own code (`serving.bundle_model.model_of`: the latest build, which
+# carries a release signature only when it passed the gate). The state folder
 # comes from `EDGE_INSIGHTS_STATE_DIR`.
 
 # %%
@@ -30,10 +31,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from commons.manifest import oracle_kind
+from commons.manifest import load_manifest, oracle_kind
 from commons.warehouse import Warehouse
 from edge_export.bundle import EVAL_BATCH
-from serving.bundle_model import open_bundle
+from serving.bundle_model import model_of
 from serving.inference import EdgeModel, softmax
 from training.calibration import ECE_BINS, expected_calibration_error
 from training.decisions import DECISIONS
@@ -49,7 +50,8 @@ def scored(decision: str) -> dict:
     (a teacher graph or the label rule, opened as a pod opens it)."""
     evaluation, labels = examples_of(warehouse, decision, "eval")
     edge = EdgeModel(STATE / "bundles" / decision / "edge")
-    central = open_bundle(STATE / "bundles" / decision / "central")
+    central = model_of(STATE / "bundles" / decision / "central",
+                       load_manifest(STATE / "bundles" / decision / "central"))
     # In the export stage's batches: dynamic int8 scales activations per batch.
     edge_logits = np.concatenate([edge.logits(part.texts, part.numeric) for part in
                                   (evaluation.take(range(i, min(i + EVAL_BATCH, len(labels))))

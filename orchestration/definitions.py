@@ -9,7 +9,7 @@ gets its paths and options from those resources.
 import dagster as dg
 
 from commons.errors import OrchestrationError
-from commons.settings import Settings
+from commons.settings import RELEASE_SIGNER_ENV, Settings
 from live.store import store_path
 from orchestration import checks
 from orchestration.assets import backfill, feedback, harvest, live, quality, replay, retention
@@ -73,7 +73,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "staging": StagingResource(root=str(settings.staging_dir)),
             "training": TrainingResource(preset=settings.preset, models_dir=str(settings.models_dir),
                                          bundles_dir=str(settings.bundles_dir), deploy_dir=str(settings.deploy_dir),
-                                         audit_dir=str(settings.audit_dir)),
+                                         audit_dir=str(settings.audit_dir), signing_dir=str(settings.signing_dir),
+                                         trust_dir=str(settings.trust_dir),
+                                         # Read at run time, never stored in run config (a URI may hold a PIN).
+                                         release_signer=(dg.EnvVar(RELEASE_SIGNER_ENV) if settings.release_signer
+                                                         else "")),
             "decision_log": DecisionLogResource(root=str(settings.decision_log_dir)),
             "live_store": LiveStoreResource(path=str(store_path(settings.state_dir))),
             "pipes": dg.PipesSubprocessClient(),

@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 
 from commons.control_audit import ControlAudit
 from commons.warehouse import Warehouse
+from edge_export.signer import ReleaseSigner, local_signer
 from training.config import TrainConfig, preset
 from training.model_store import ModelStore
 from training.registry import experiment_id
@@ -120,14 +121,19 @@ class StagingResource(dg.ConfigurableResource):
 
 
 class TrainingResource(dg.ConfigurableResource):
-    """Training preset (``demo``, ``tiny``, ``full``), where models and bundles are kept, and the
-    control audit folder promotions and deployments are recorded in (empty: not recorded)."""
+    """Training preset (``demo``, ``tiny``, ``full``), where models and bundles are kept, the
+    control audit folder promotions and deployments are recorded in (empty: not recorded), and
+    the release signer (:func:`edge_export.signer.local_signer`: ``release_signer`` a PKCS#11 URI
+    or PEM path, empty for the key under ``signing_dir``; its public key goes to ``trust_dir``)."""
 
     preset: str = "demo"
     models_dir: str
     bundles_dir: str
     deploy_dir: str
     audit_dir: str = ""
+    signing_dir: str
+    trust_dir: str
+    release_signer: str = ""
 
     def config(self) -> TrainConfig:
         return preset(self.preset)
@@ -147,6 +153,10 @@ class TrainingResource(dg.ConfigurableResource):
     def audit(self) -> ControlAudit | None:
         """The control audit log (``<state>/audit/control.jsonl``), None when no folder is set."""
         return ControlAudit(Path(self.audit_dir)) if self.audit_dir else None
+
+    def signer(self) -> ReleaseSigner:
+        """The release signer bundles that pass the gate are signed with."""
+        return local_signer(Path(self.signing_dir), Path(self.trust_dir), self.release_signer or None)
 
 
 class LiveStoreResource(dg.ConfigurableResource):

@@ -6,7 +6,8 @@ Modules, one concept each:
                                only, or text plus a ``numeric`` float32 input in one graph).
 - :mod:`serving.oracle`        ``RuleOracle``: a central bundle that is its decision's label rule
                                (no graph; exact on the contract's number window).
-- :mod:`serving.bundle_model`  ``open_bundle``: the manifest's oracle kind picks the class.
+- :mod:`serving.bundle_model`  ``open_bundle``: the release signature verified, then the manifest's
+                               oracle kind picks the class.
 - :mod:`serving.contract`      request validation against the bundle's feature contract; which
                                fields feed the text and numeric inputs; signal digest.
 - :mod:`serving.router`        hybrid oracle: edge first, central model below the abstain threshold,
@@ -22,6 +23,7 @@ Modules, one concept each:
 
 This package imports the standard library, numpy, onnxruntime, tokenizers, the web stack
 (starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``commons``
-(``manifest``, ``settings``, ``http``, ``tokens``, ``token_keys``; PyJWT and cryptography for tokens),
+(``manifest``, ``bundle_signature``, ``settings``, ``http``, ``tokens``, ``token_keys``; PyJWT and
+cryptography for tokens, OpenSSF model-signing for bundle signatures),
 so a pod installs and starts without torch.
 """

@@ -135,7 +135,7 @@ def load_release(deploy_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     return release
 
 
-def load_model(deploy_dir: Path, threads: int) -> BundleModel:
+def load_model(deploy_dir: Path, threads: int, trust_dir: Path) -> BundleModel:
     """The deploy folder's verified model (:func:`serving.bundle_model.open_bundle`), every
     failure to read it a refusal.
 
@@ -144,7 +144,7 @@ def load_model(deploy_dir: Path, threads: int) -> BundleModel:
             bundle file cannot be read (:mod:`commons.manifest` lets those through raw).
     """
     try:
-        return open_bundle(deploy_dir, threads=threads)
+        return open_bundle(deploy_dir, trust_dir=trust_dir, threads=threads)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BundleError(f"{MANIFEST_NAME} in {deploy_dir} is not valid JSON: {err}") from None
     except OSError as err:
@@ -189,7 +189,7 @@ def _unprocessable(message: str, errors: list[FieldError]) -> JSONResponse:
     return error_response(Unprocessable(message), errors=[e.to_dict() for e in errors])
 
 
-def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate: float = 0.0,
+def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = None, shadow_rate: float = 0.0,
                decision_log_dir: Path, threads: int = 1, max_batch: int = 256,
                central_timeout_s: float = 1.0,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
@@ -200,6 +200,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
 
     Args:
         deploy_dir: the bundle files plus ``release.json``.
+        trust_dir: the release public keys the bundle's signature must verify under.
         central_url: base URL of the central pod consulted below the abstain threshold; None
             answers everything at the edge (this is how the central pod itself runs). Its
             ``/healthz`` is asked first (see :meth:`serving.router.Router.check_central`): a
@@ -251,7 +252,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
 
     def open_served(folder: Path) -> Served:
         # The model has checked the contract against the manifest's inputs (and the graph, if any).
-        model = load_model(folder, threads)
+        model = load_model(folder, threads, trust_dir)
         role = model.manifest.get("role", EDGE)
         if role not in ROLES:
             raise BundleError(f"manifest role must be one of {', '.join(ROLES)}, got {role!r}")

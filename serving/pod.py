@@ -24,7 +24,7 @@ START_REFUSALS = (BundleError, ValueError, PolicyError)
 """What :func:`run_pod` raises when the pod must not start; callers print it as one line."""
 
 
-def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url: str | None = None,
+def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port: int, central_url: str | None = None,
             shadow_rate: float = 0.0, decision_log_dir: Path, threads: int = 1,
             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
             audit_key: SigningKey | None = None, region: str | None = None,
@@ -33,6 +33,7 @@ def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url
 
     Args:
         deploy_dir: bundle files plus ``release.json``.
+        trust_dir: the release public keys the bundle's signature must verify under.
         host: interface to bind; loopback by default.
         port: TCP port, 1-65535.
         central_url: base URL of the central pod, None to answer everything at the edge.
@@ -59,7 +60,7 @@ def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url
     # Checked here, not left to the socket layer: it silently binds 70000 as 4464 (mod 65536).
     if not 1 <= port <= 65535:
         raise ValueError(f"port must be 1-65535, got {port}")
-    app = create_app(deploy_dir, central_url=central_url, shadow_rate=shadow_rate,
+    app = create_app(deploy_dir, trust_dir=trust_dir, central_url=central_url, shadow_rate=shadow_rate,
                      decision_log_dir=decision_log_dir, threads=threads, max_body_bytes=max_body_bytes,
                      auth=auth, audit_key=audit_key, region=region, watch=watch)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

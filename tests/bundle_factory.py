@@ -24,6 +24,7 @@ import os
 import shutil
 import warnings
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 
 from commons.contracts import NEGATIVE_REVIEW
 from commons.manifest import write_manifest
+from edge_export.release import release_window
+from release_keys import signed
 from commons.settings import Settings
 
 LABELS = ["not_negative", "negative"]
@@ -207,11 +210,12 @@ def build_bundle(deploy_dir: Path, *, layers: int, seed: int, model_version: str
         "decision": NEGATIVE_REVIEW["decision"], "labels": LABELS,
         "feature_contract": NEGATIVE_REVIEW, "max_length": MAX_LENGTH, "temperature": temperature,
         "thresholds": {"abstain": threshold}, "model_name": f"test-minilm-{layers}l",
-        "opset": 17, "quantization": "none"})
+        "opset": 17, "quantization": "none", **release_window(datetime.now(timezone.utc))})
     release = {"model_name": manifest["model_name"], "model_version": model_version,
                "alias": "champion", "run_id": f"test-run-{seed}",
                "deployed_at": "2026-11-30T00:00:00+00:00"}
     (deploy_dir / "release.json").write_text(json.dumps(release, indent=2) + "\n")
+    signed(deploy_dir)
     return BuiltBundle(deploy_dir, manifest, release, sentences, torch_logits,
                        confidences.astype(np.float32))
 
@@ -418,10 +422,12 @@ def build_hybrid_bundle(deploy_dir: Path, *, layers: int, seed: int, model_versi
         "decision": PRICE_SPIKE["decision"], "labels": SPIKE_LABELS, "feature_contract": PRICE_SPIKE,
         "text_fields": ["title"], "numeric_inputs": [{"field": "prices", "length": PRICE_WINDOW}],
         "max_length": MAX_LENGTH, "temperature": 1.0, "thresholds": {"abstain": threshold},
-        "model_name": f"test-price-spike-{layers}l", "opset": 17, "quantization": "none"})
+        "model_name": f"test-price-spike-{layers}l", "opset": 17, "quantization": "none",
+        **release_window(datetime.now(timezone.utc))})
     release = {"model_name": manifest["model_name"], "model_version": model_version,
                "alias": "champion", "run_id": f"test-run-{seed}",
                "deployed_at": "2026-11-30T00:00:00+00:00"}
     (deploy_dir / "release.json").write_text(json.dumps(release, indent=2) + "\n")
+    signed(deploy_dir)
     return BuiltHybridBundle(deploy_dir, manifest, release, windows, logits.numpy().astype(np.float32),
                              confidences.astype(np.float32))

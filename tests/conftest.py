@@ -28,6 +28,9 @@ def _state_in_tmp(tmp_path_factory) -> None:
     """Every test run writes under a fresh temporary state folder, never ``var/`` or ``$HOME``."""
     state = tmp_path_factory.mktemp("state")
     os.environ["EDGE_INSIGHTS_STATE_DIR"] = str(state)
+    # Pods of every test trust the session's release key (tests/release_keys.py), also where a
+    # test moves the state folder.
+    os.environ["EDGE_INSIGHTS_RELEASE_TRUST"] = str(state / "signing" / "trusted")
     Settings.from_env().ensure()
 
 

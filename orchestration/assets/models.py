@@ -126,11 +126,12 @@ def decision_assets(spec: DecisionSpec) -> list[dg.AssetsDefinition]:
         with mlflow.stage(context.run_id, name) as (client, run_id):
             r = publish(client, run_id, warehouse.get(), spec, training.config(), training.store(name),
                         training.bundle_dir(name, "edge"), training.bundle_dir(name, "central"),
-                        dagster_run_id=context.run_id, audit=training.audit(),
+                        dagster_run_id=context.run_id, signer=training.signer(), audit=training.audit(),
                         champion_erased=context.run.tags.get(TRIGGER_TAG) == ERASURE_TRIGGER)
         context.log.info(r["reason"])
         return dg.MaterializeResult(metadata={
             "model_name": name, "version": r["version"], "promoted": r["promoted"], "promotion": r["reason"],
+            "signed_by": r["signed_by"] or "unsigned (refused by the gate)", "sign_s": r["sign_s"],
             "champion_f1_before": r["champion_f1_before"] if r["champion_f1_before"] is not None else "none",
             "aliases": dg.MetadataValue.json(r["aliases"]), "mlflow_run_id": run_id})
 

@@ -67,8 +67,11 @@ def job_run(slice_data: Path, tmp_path_factory, worker_id: str):
     from orchestration.partitions import CRAWL_PARTITIONS
 
     shared = _shared_dir(tmp_path_factory, worker_id)
+    # The run's own trust folder: the job signs with the key under its state folder, and every
+    # xdist worker's pods must trust that key (not the worker's session key).
     settings = Settings.from_env(state_dir=shared / "e2e_state", data_dir=slice_data,
-                                 preset="tiny", max_pages=15, max_reviews=0).ensure()
+                                 preset="tiny", max_pages=15, max_reviews=0,
+                                 release_trust_dir=shared / "e2e_state" / "signing" / "trusted").ensure()
     with FileLock(str(shared / "job.lock")):
         done = shared / "job_outcome.pickle"
         if not done.is_file():

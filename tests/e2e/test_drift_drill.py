@@ -60,7 +60,9 @@ def _tick(settings, log_root, cursor):
     resources = {"decision_log": DecisionLogResource(root=str(log_root)),
                  "training": TrainingResource(preset=settings.preset, models_dir=str(settings.models_dir),
                                               bundles_dir=str(settings.bundles_dir),
-                                              deploy_dir=str(settings.deploy_dir))}
+                                              deploy_dir=str(settings.deploy_dir),
+                                              signing_dir=str(settings.signing_dir),
+                                              trust_dir=str(settings.trust_dir))}
     with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
         return drift_sensor(context)
 

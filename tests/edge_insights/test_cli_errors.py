@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_insights.cli import app
+from release_keys import signed
 
 
 @pytest.fixture
@@ -56,7 +57,8 @@ def deployed(bundle, state: Path) -> Path:
 
 
 @pytest.mark.parametrize("spoil, args, reason", [
-    (lambda d: (d / "manifest.json").write_text("{not json"), (),
+    # Signed after the edit: a manifest the release key signed yet cannot be parsed.
+    (lambda d: signed((d / "manifest.json").write_text("{not json") and d), (),
      "manifest.json in {deploy} is not valid JSON: Expecting property name enclosed in double quotes: "
      "line 1 column 2 (char 1)"),
     (lambda d: (d / "release.json").write_text(json.dumps({

@@ -30,6 +30,7 @@ from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
 from edge_insights.broker_load import append_price_change, deploy_rule_pod, running_redis
 from edge_insights.pods import running_pod
+from release_keys import session_signer
 from live.decide import Decider
 from live.feed import feed_app
 from live.redis_broker import RedisBroker
@@ -49,7 +50,7 @@ def redis_url():
 @pytest.fixture(scope="module")
 def pod_url(tmp_path_factory):
     settings = Settings.from_env()
-    with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod")), settings) as url:
+    with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod"), session_signer()), settings) as url:
         yield url
 
 
@@ -280,7 +281,8 @@ def test_a_capturing_watcher_and_two_deciders_share_the_live_loop(redis_url, pod
     market = LiveMarket(MarketReplay(data_dir), seconds_per_tick=0.25, start_tick=12)
     with ExitStack() as stack:
         base = stack.enter_context(serve_live_market(market))
-        stock_pod = stack.enter_context(running_pod(deploy_rule_pod(tmp_path / "stock_pod", "urgent_inventory"),
+        stock_pod = stack.enter_context(running_pod(deploy_rule_pod(tmp_path / "stock_pod", session_signer(),
+                                                                    "urgent_inventory"),
                                                     settings))
         pods = ["--pod", f"price_spike={pod_url}", "--pod", f"urgent_inventory={stock_pod}"]
         deciders = [subprocess.Popen([sys.executable, "-m", "edge_insights", "decide", *pods, "--consumer", f"d{i}"],

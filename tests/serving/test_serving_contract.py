@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from commons.manifest import BundleError
+from release_keys import trust_dir
 from serving.app import create_app
 from serving.contract import FieldError, check_contract, check_record, model_inputs
 
@@ -19,7 +20,8 @@ URL = "/v1/decisions/negative_review"
 
 @pytest.fixture(scope="module")
 def client(edge_bundle, tmp_path_factory):
-    app = create_app(edge_bundle.path, decision_log_dir=tmp_path_factory.mktemp("log"), max_batch=4)
+    app = create_app(edge_bundle.path, trust_dir=trust_dir(), decision_log_dir=tmp_path_factory.mktemp("log"),
+                     max_batch=4)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -197,7 +199,7 @@ def test_a_release_naming_another_model_is_refused(edge_bundle, tmp_path):
     deploy = shutil.copytree(edge_bundle.path, tmp_path / "deploy")
     (deploy / "release.json").write_text(json.dumps({**edge_bundle.release, "model_name": "other"}))
     with pytest.raises(BundleError, match="releases model 'other'"):
-        create_app(deploy, decision_log_dir=tmp_path / "log")
+        create_app(deploy, trust_dir=trust_dir(), decision_log_dir=tmp_path / "log")
     # The registry names a model after its decision: that name is the bundle's too.
     (deploy / "release.json").write_text(json.dumps({**edge_bundle.release, "model_name": "negative_review"}))
-    create_app(deploy, decision_log_dir=tmp_path / "log")
+    create_app(deploy, trust_dir=trust_dir(), decision_log_dir=tmp_path / "log")

@@ -18,6 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from commons.manifest import BundleError, write_manifest
+from release_keys import trust_dir
 from serving.app import create_app
 from serving.contract import FieldError, NumericInput, check_record, model_inputs
 from serving.inference import EdgeModel
@@ -42,7 +43,7 @@ def hybrid_model(hybrid_bundle) -> EdgeModel:
 
 @pytest.fixture(scope="module")
 def client(hybrid_bundle, tmp_path_factory):
-    app = create_app(hybrid_bundle.path, decision_log_dir=tmp_path_factory.mktemp("log"))
+    app = create_app(hybrid_bundle.path, trust_dir=trust_dir(), decision_log_dir=tmp_path_factory.mktemp("log"))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,8 @@ import pytest
 
 from commons.contracts import PRICE_SPIKE, PRICE_WINDOW
 from commons.manifest import ORACLE_RULE, BundleError
-from edge_export.release import write_rule_bundle
+from edge_export.release import release_window, write_rule_bundle
+from release_keys import signed, trust_dir
 from serving.bundle_model import open_bundle
 from serving.inference import EdgeModel
 from serving.oracle import RuleOracle
@@ -29,11 +31,13 @@ def _metadata(**changes) -> dict:
     return {"decision": "price_spike", "model_name": "price_spike", "labels": list(LABELS),
             "feature_contract": PRICE_SPIKE, "text_fields": ["title"],
             "numeric_inputs": [{"field": "prices", "length": PRICE_WINDOW}], "role": "central",
-            "oracle": {"kind": ORACLE_RULE}, "temperature": 1.0, "thresholds": {"abstain": 0.0}, **changes}
+            "oracle": {"kind": ORACLE_RULE}, "temperature": 1.0, "thresholds": {"abstain": 0.0},
+            **release_window(datetime.now(timezone.utc)), **changes}
 
 
 def _deployed(folder: Path, **changes) -> Path:
     write_rule_bundle(folder, _metadata(**changes))
+    signed(folder)
     (folder / "release.json").write_text(json.dumps({"model_name": "price_spike", "model_version": "2",
                                                      "alias": "central", "run_id": "test"}))
     return folder
@@ -58,8 +62,8 @@ def windows(data_dir) -> tuple[list[dict], list[str]]:
 
 
 def test_the_loader_opens_a_rule_central_and_a_graph_otherwise(tmp_path, edge_bundle):
-    assert isinstance(open_bundle(_deployed(tmp_path / "rule")), RuleOracle)
-    assert isinstance(open_bundle(edge_bundle.path), EdgeModel)
+    assert isinstance(open_bundle(_deployed(tmp_path / "rule"), trust_dir=trust_dir()), RuleOracle)
+    assert isinstance(open_bundle(edge_bundle.path, trust_dir=trust_dir()), EdgeModel)
 
 
 @pytest.mark.parametrize(("changes", "message"), [

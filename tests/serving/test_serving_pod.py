@@ -23,6 +23,7 @@ from commons.net import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from commons.manifest import MANIFEST_NAME, write_manifest
+from release_keys import signed, trust_dir
 from serving.router import shadow_selected
 
 pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
@@ -109,11 +110,13 @@ def samples(metrics_text: str, name: str) -> dict[tuple, float]:
 def resealed(bundle, folder: Path, **changes):
     """A copy of a built test bundle in ``folder`` with manifest keys changed and resealed.
 
-    ``release.json`` is copied after sealing, as the pipeline deploys it (it is not a bundle file).
+    ``release.json`` is copied after sealing, as the pipeline deploys it (it is not a bundle file);
+    the copy is signed again, as the release step signs what it ships.
     """
     shutil.copytree(bundle.path, folder, ignore=shutil.ignore_patterns("release.json", MANIFEST_NAME))
     kept = {k: v for k, v in bundle.manifest.items() if k not in ("bundle_sha256", "files", "schema_version")}
     manifest = write_manifest(folder, {**kept, **changes})
+    signed(folder)
     shutil.copy(bundle.path / "release.json", folder / "release.json")
     return dataclasses.replace(bundle, path=folder, manifest=manifest)
 
@@ -264,7 +267,8 @@ def test_the_pod_decides_without_torch_or_transformers(bundle_name, decision, re
         from starlette.testclient import TestClient
         from serving.app import create_app
         import serving.pod
-        app = create_app({str(bundle.path)!r}, decision_log_dir={str(tmp_path / "log")!r})
+        app = create_app({str(bundle.path)!r}, trust_dir={str(trust_dir())!r},
+                         decision_log_dir={str(tmp_path / "log")!r})
         with TestClient(app) as client:
             reply = client.post("/v1/decisions/{decision}", json={{"records": [{record!r}]}})
         assert reply.status_code == 200, reply.text
@@ -290,7 +294,9 @@ def test_a_corrupt_manifest_is_a_one_line_refusal(edge_bundle, tmp_path):
     bundle = shutil.copytree(edge_bundle.path, tmp_path / "corrupt")
     (bundle / "manifest.json").write_text('{"decision": "negative_review", ')
     [line] = refused_start(bundle, tmp_path)
-    assert line.startswith(f"refusing to start: manifest.json in {bundle} is not valid JSON")
+    # The signature is checked before the manifest is parsed: an edited manifest is a tampered bundle.
+    assert line.startswith(f"refusing to start: bundle in {bundle} changed after signing")
+    assert line.endswith("manifest.json changed")
 
 
 def test_a_release_of_another_model_stops_the_pod(edge_bundle, tmp_path):

@@ -15,6 +15,7 @@ from test_serving_pod import REPO, URL, read_log, running_pod, samples
 
 from commons.privacy_policy import load_policy
 from commons.residency import ResidencyRefused, forbidden_fields
+from release_keys import trust_dir
 from serving.app import create_app
 
 pytestmark = pytest.mark.slow  # builds a model and starts a process
@@ -44,7 +45,8 @@ def test_a_us_pod_refuses_review_text_and_logs_nothing(edge_bundle, tmp_path):
 def test_an_eu_pod_and_a_pod_without_region_answer_it(edge_bundle, tmp_path):
     body = {"records": [{"review_text": edge_bundle.sentences[0], "product_id": "p-eu"}]}
     for region in ("eu", None):
-        app = create_app(edge_bundle.path, decision_log_dir=tmp_path / str(region), region=region)
+        app = create_app(edge_bundle.path, trust_dir=trust_dir(), decision_log_dir=tmp_path / str(region),
+                         region=region)
         with TestClient(app) as client:
             assert client.post(URL, json=body).status_code == 200
 

@@ -12,8 +12,10 @@ from mlflow.exceptions import MlflowException
 
 from commons.chain_verify import verify_folder
 from commons.control_audit import ControlAudit, read_events, state_at
+from commons.bundle_signature import verify_bundle
 from commons.manifest import load_manifest
 from edge_export.mlflow_model import log_bundle_model
+from release_keys import trust_dir
 from training.gates import evaluate_gate
 from training.registry import (CHALLENGER, CHAMPION, aliases, deploy, deploy_champion, experiment_id, promote,
                                register_bundle)
@@ -77,6 +79,8 @@ def test_gate_blocks_then_promotes(client_and_run, bundle_dir, tmp_path):
     release = json.loads((target / "release.json").read_text())
     assert release["model_version"] == v2 and release["alias"] == CHAMPION
     assert load_manifest(target)["bundle_sha256"] == load_manifest(bundle_dir)["bundle_sha256"]
+    # The release signature travels through the registry; the deploy step's release.json is outside it.
+    assert verify_bundle(target, trust_dir())["bundle_sha256"] == load_manifest(bundle_dir)["bundle_sha256"]
 
     # The control audit log answers what the registry alone cannot: the champion at a past time.
     # The run also needs a central bundle to deploy; the same bundle stands in for it.

@@ -1,0 +1,151 @@
+"""A SoftHSM2 token under the state folder holding the release signing key.
+
+SoftHSM2 (Debian ``softhsm2``) is a software PKCS#11 token: the same interface as a hardware
+security module or a TPM's PKCS#11 module, so the release step signs through a PKCS#11 URI (RFC
+7512) whichever sits behind it. Everything SoftHSM writes stays under ``<state>/signing``:
+``softhsm2.conf`` (``SOFTHSM2_CONF`` points to it, never ``/etc/softhsm``), ``tokens/`` (never
+``/var/lib/softhsm``) and ``pin`` (mode 0600, read by the URI's ``pin-source``).
+
+The key pair is generated inside the token (``C_GenerateKeyPair``, ECDSA P-256) with the
+private half ``CKA_SENSITIVE`` and not ``CKA_EXTRACTABLE``: it never leaves the token, only
+signatures and the public key do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+import PyKCS11
+from asn1crypto.keys import ECDomainParameters
+
+from commons.errors import ExportError
+
+SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
+"""Where Debian's ``softhsm2`` installs its PKCS#11 module."""
+TOKEN_LABEL = "edge-insights"
+KEY_LABEL = "release-signing"
+CURVE = "secp256r1"  # NIST P-256: model-signing's PKCS#11 signer takes P-256/384/521 EC keys
+
+
+class TokenError(ExportError):
+    """The SoftHSM token could not be set up or its key could not be made."""
+
+
+def softhsm_available() -> bool:
+    """Whether the SoftHSM2 module and its ``softhsm2-util`` are installed."""
+    return SOFTHSM_MODULE.is_file() and _util() is not None
+
+
+def _util() -> str | None:
+    return shutil.which("softhsm2-util")
+
+
+def token_uri(signing_dir: Path) -> str:
+    """The PKCS#11 URI (RFC 7512) of the release key in the token under ``signing_dir``."""
+    pin = quote(str((signing_dir / "pin").resolve()), safe="/")
+    return (f"pkcs11:token={TOKEN_LABEL};object={KEY_LABEL}"
+            f"?module-path={SOFTHSM_MODULE}&pin-source=file:{pin}")
+
+
+_configured: list[Path] = []
+"""The token folder this process configured SoftHSM with (SoftHSM reads it once per process)."""
+
+
+def use_token_config(signing_dir: Path) -> Path:
+    """Write ``softhsm2.conf`` (token folder ``signing_dir/tokens``) and point ``SOFTHSM2_CONF``
+    at it for this process and its children; returns the config path. SoftHSM reads the
+    variable when the module initialises, so this runs before any PKCS#11 call.
+
+    Raises:
+        TokenError: this process already configured SoftHSM with another folder (it would keep
+            using that folder's token).
+    """
+    if _configured and _configured[0] != signing_dir.resolve():
+        raise TokenError(f"this process already uses the SoftHSM token under {_configured[0]}; SoftHSM reads "
+                         f"SOFTHSM2_CONF once per process, so {signing_dir} needs a process of its own")
+    _configured[:1] = [signing_dir.resolve()]
+    tokens = signing_dir / "tokens"
+    tokens.mkdir(parents=True, exist_ok=True)
+    conf = signing_dir / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {tokens.resolve()}\nobjectstore.backend = file\n"
+                    "log.level = ERROR\nslots.removable = false\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf.resolve())
+    return conf
+
+
+def _session(pin: str) -> tuple[PyKCS11.PyKCS11Lib, PyKCS11.Session | None]:
+    """A logged-in read/write session on the token labelled :data:`TOKEN_LABEL`, or None."""
+    lib = PyKCS11.PyKCS11Lib()
+    lib.load(str(SOFTHSM_MODULE))
+    for slot in lib.getSlotList(tokenPresent=True):
+        if lib.getTokenInfo(slot).label.strip() == TOKEN_LABEL:
+            session = lib.openSession(slot, PyKCS11.CKF_SERIAL_SESSION | PyKCS11.CKF_RW_SESSION)
+            try:
+                session.login(pin)
+            except PyKCS11.PyKCS11Error as err:
+                # A login holds for every session of this process (PKCS#11 v2.40 §5.6), e.g. a
+                # signer already opened here.
+                if err.value != PyKCS11.CKR_USER_ALREADY_LOGGED_IN:
+                    raise
+            return lib, session
+    return lib, None
+
+
+def _has_key(session: PyKCS11.Session) -> bool:
+    return bool(session.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PRIVATE_KEY),
+                                     (PyKCS11.CKA_LABEL, KEY_LABEL)]))
+
+
+def _generate_key(session: PyKCS11.Session) -> None:
+    """An ECDSA P-256 key pair made inside the token; the private half cannot be exported."""
+    key_id = (KEY_LABEL.encode(),)
+    common = [(PyKCS11.CKA_KEY_TYPE, PyKCS11.CKK_EC), (PyKCS11.CKA_TOKEN, PyKCS11.CK_TRUE),
+              (PyKCS11.CKA_LABEL, KEY_LABEL), (PyKCS11.CKA_ID, key_id[0])]
+    public = [(PyKCS11.CKA_CLASS, PyKCS11.CKO_PUBLIC_KEY), (PyKCS11.CKA_VERIFY, PyKCS11.CK_TRUE),
+              (PyKCS11.CKA_EC_PARAMS, ECDomainParameters({"named": CURVE}).dump()), *common]
+    private = [(PyKCS11.CKA_CLASS, PyKCS11.CKO_PRIVATE_KEY), (PyKCS11.CKA_SIGN, PyKCS11.CK_TRUE),
+               (PyKCS11.CKA_PRIVATE, PyKCS11.CK_TRUE), (PyKCS11.CKA_SENSITIVE, PyKCS11.CK_TRUE),
+               (PyKCS11.CKA_EXTRACTABLE, PyKCS11.CK_FALSE), *common]
+    session.generateKeyPair(public, private, mecha=PyKCS11.MechanismECGENERATEKEYPAIR)
+
+
+def ensure_token(signing_dir: Path) -> str:
+    """Set up (once) the SoftHSM token under ``signing_dir`` with its release key; returns the
+    key's PKCS#11 URI. A second call finds the token and key and changes nothing.
+
+    Raises:
+        TokenError: SoftHSM2 is not installed, ``softhsm2-util`` fails, PKCS#11 refuses, or this
+            process already uses another token folder (:func:`use_token_config`).
+    """
+    if not softhsm_available():
+        raise TokenError(f"SoftHSM2 is not installed ({SOFTHSM_MODULE}, softhsm2-util): apt-get install softhsm2")
+    use_token_config(signing_dir)
+    pin_file = signing_dir / "pin"
+    if not pin_file.is_file():
+        pin_file.touch(mode=0o600)
+        pin_file.write_text(secrets.token_hex(16))
+    pin = pin_file.read_text()
+    try:
+        lib, session = _session(pin)
+        if session is None:
+            done = subprocess.run([_util(), "--init-token", "--free", "--label", TOKEN_LABEL, "--pin", pin,
+                                   "--so-pin", secrets.token_hex(16)], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise TokenError(f"softhsm2-util could not initialise the token: {done.stderr.strip()}")
+            # A freshly initialised token shows only in a newly initialised module.
+            del lib
+            lib, session = _session(pin)
+            if session is None:
+                raise TokenError(f"token {TOKEN_LABEL!r} not found after initialising it in {signing_dir}")
+        if not _has_key(session):
+            _generate_key(session)
+        # No logout: the login is shared with any signer this process holds open.
+        session.closeSession()
+    except PyKCS11.PyKCS11Error as err:
+        raise TokenError(f"PKCS#11 refused while setting up the release key: {err}") from None
+    return token_uri(signing_dir)
