@@ -36,6 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from commons.bundle_signature import SIGNATURE_NAME  # noqa: E402
 from commons.manifest import MANIFEST_NAME, load_manifest, write_manifest  # noqa: E402
 from commons.net import free_port  # noqa: E402
 from commons.revocation_list import default_list_path, publish_next  # noqa: E402
@@ -97,12 +98,14 @@ class SteadyLoad:
         return [a for a in self.answers if a.status != 200]
 
 
-def variant(bundle_dir: Path, folder: Path, marker: str) -> str:
+def variant(bundle_dir: Path, folder: Path, marker: str, signer) -> str:
     """A copy of ``bundle_dir`` (release file included) whose manifest carries ``variant: marker``,
-    resealed: the same model under another sha256, which it returns. Files are hard-linked."""
+    resealed and signed again by ``signer`` (an :class:`edge_export.signer.ReleaseSigner`): the same
+    model under another sha256, which it returns. Files are hard-linked, but the manifest and the
+    signature, which are written anew."""
     folder.mkdir(parents=True)
     for item in bundle_dir.iterdir():
-        if item.name != MANIFEST_NAME:
+        if item.name not in (MANIFEST_NAME, SIGNATURE_NAME):
             (folder / item.name).hardlink_to(item)
     kept = {k: v for k, v in load_manifest(bundle_dir).items() if k not in ("bundle_sha256", "files", "schema_version")}
     # release.json is not a bundle file: moved aside while the manifest is sealed, as the pipeline does.
@@ -110,6 +113,7 @@ def variant(bundle_dir: Path, folder: Path, marker: str) -> str:
     (folder / RELEASE_FILE).unlink()
     sealed = write_manifest(folder, {**kept, "variant": marker})
     (folder / RELEASE_FILE).write_bytes(release)
+    signer.sign(folder)
     return sealed["bundle_sha256"]
 
 
@@ -152,13 +156,13 @@ def window(answers: list[Answer], start: float, end: float) -> dict:
 
 
 def time_to_revoke(load: SteadyLoad, state_dir: Path, bundle_dir: Path, deploy_dir: Path, work: Path,
-                   trials: int, poll_s: float) -> list[float]:
+                   trials: int, poll_s: float, signer) -> list[float]:
     """Seconds from each publication to the last answer by the revoked variant (the pod falls back
     to the newest bundle it holds that is not revoked: the one it served before the variant)."""
     jitter = random.Random(12)
     seconds = []
     for trial in range(trials):
-        sha = variant(bundle_dir, work / f"variant-{trial}", f"trial-{trial}")
+        sha = variant(bundle_dir, work / f"variant-{trial}", f"trial-{trial}", signer)
         fallback = load.answers[-1].bundle_sha256
         deployed = time.monotonic()
         deploy(work / f"variant-{trial}", deploy_dir)
@@ -174,9 +178,9 @@ def time_to_revoke(load: SteadyLoad, state_dir: Path, bundle_dir: Path, deploy_d
     return seconds
 
 
-def live_swap(load: SteadyLoad, bundle_dir: Path, deploy_dir: Path, work: Path) -> dict:
+def live_swap(load: SteadyLoad, bundle_dir: Path, deploy_dir: Path, work: Path, signer) -> dict:
     """Load windows before, during and after one live swap."""
-    sha = variant(bundle_dir, work / "swap", "swap")
+    sha = variant(bundle_dir, work / "swap", "swap", signer)
     time.sleep(4.0)
     deployed = time.monotonic()
     deploy(work / "swap", deploy_dir)
@@ -199,6 +203,7 @@ def main() -> None:
         shutil.rmtree(work)
     sys.path.insert(0, str(REPO / "tests"))
     from bundle_factory import build_bundle  # torch loads only here, for the test bundle
+    from release_keys import session_signer
 
     from edge_insights.pods import PodStartError, answers_healthz, running_process
 
@@ -217,9 +222,11 @@ def main() -> None:
     with running_process(command, work / "pod.log", answers_healthz(url), timeout_s=60.0, name="pod",
                          error=PodStartError):
         with SteadyLoad(f"{url}/v1/decisions/negative_review", body, args.workers) as load:
-            swap = live_swap(load, built.path, deploy_dir, work)
+            signer = session_signer()  # the key build_bundle signed with, trusted by the pod
+            swap = live_swap(load, built.path, deploy_dir, work, signer)
             print(f"live swap: {json.dumps(swap)}", flush=True)
-            seconds = time_to_revoke(load, state_dir, built.path, deploy_dir, work, args.trials, args.poll_s)
+            seconds = time_to_revoke(load, state_dir, built.path, deploy_dir, work, args.trials, args.poll_s,
+                                     signer)
         failed = len(load.failed())
         total = len(load.answers)
     result = {"poll_s": args.poll_s, "workers": args.workers, "trials": args.trials,

@@ -11,6 +11,7 @@ import httpx
 import jwt
 import pytest
 from benchmark_module import load_benchmark
+from release_keys import session_signer
 from test_serving_auth_pod import bearer
 from test_serving_pod import URL, as_central, running_pod, samples
 
@@ -41,6 +42,14 @@ def health_when(url: str, predicate, timeout_s: float = 60.0) -> dict:
         time.sleep(0.05)
 
 
+def until(predicate, timeout_s: float = 60.0) -> None:
+    """Poll ``predicate`` until it holds; fail after ``timeout_s`` (a bound, not a speed)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def metric(url: str, name: str, **labels) -> float:
     return samples(httpx.get(url + "/metrics", timeout=5.0).text, name).get(tuple(sorted(labels.items())), 0.0)
 
@@ -58,7 +67,7 @@ def swapping(edge_bundle, tmp_path_factory):
     deploy_dir = workdir / "deploy" / "champion"
     bench.deploy(edge_bundle.path, deploy_dir)
     variant_b = workdir / "variant-b"
-    sha_b = bench.variant(edge_bundle.path, variant_b, "b")
+    sha_b = bench.variant(edge_bundle.path, variant_b, "b", session_signer())
     with running_pod(deploy_dir, workdir, *POLL) as pod:
         yield pod, workdir, deploy_dir, variant_b, sha_b
 
@@ -72,7 +81,7 @@ def test_a_new_deployment_is_taken_in_live_under_load_with_no_failed_request(swa
         bench.deploy(variant_b, deploy_dir)
         health_when(pod.url, lambda h: h["bundle_sha256"] == sha_b)
         swapped = time.monotonic()
-        time.sleep(0.5)
+        until(lambda: sum(a.sent > swapped for a in list(load.answers)) >= 5)
     assert load.failed() == [] and len(load.answers) > 20
     assert {a.bundle_sha256 for a in load.answers} == {sha_a, sha_b}
     assert {a.bundle_sha256 for a in load.answers if a.sent > swapped} == {sha_b}
@@ -94,7 +103,8 @@ def test_a_revoked_bundle_is_left_for_the_newest_held_one(swapping, edge_bundle)
 def test_a_revoked_bundle_deployed_again_is_refused(swapping, edge_bundle):
     pod, _, deploy_dir, variant_b, _ = swapping
     bench.deploy(variant_b, deploy_dir)
-    time.sleep(1.0)
+    until(lambda: metric(pod.url, "bundle_swaps_refused_total", reason="revoked") >= 1)
+    time.sleep(0.6)  # three more polls: still counted once
     assert metric(pod.url, "bundle_swaps_refused_total", reason="revoked") == 1
     assert httpx.get(pod.url + "/healthz").json()["bundle_sha256"] == edge_bundle.manifest["bundle_sha256"]
 
@@ -106,7 +116,8 @@ def test_a_tampered_deployment_is_refused_and_the_pod_keeps_its_bundle(swapping,
     with open(tampered / "tokenizer.json", "a", encoding="utf-8") as file:
         file.write(" ")
     bench.deploy(tampered, deploy_dir)
-    time.sleep(1.0)
+    until(lambda: metric(pod.url, "bundle_swaps_refused_total", reason="unverified") >= 1)
+    time.sleep(0.6)  # three more polls: still counted once
     assert metric(pod.url, "bundle_swaps_refused_total", reason="unverified") == 1
     assert httpx.get(pod.url + "/healthz").json()["bundle_sha256"] == edge_bundle.manifest["bundle_sha256"]
     assert decide(pod.url, edge_bundle).status_code == 200
@@ -131,7 +142,8 @@ def test_stale_unsigned_forged_and_rolled_back_lists_are_refused_counted_and_nev
     }
     for reason, document in forged.items():
         path.write_text(document)
-        time.sleep(0.6)  # three polls: counted once
+        until(lambda: metric(pod.url, "revocation_lists_refused_total", reason=reason) >= 1)
+        time.sleep(0.6)  # three more polls: counted once
         assert metric(pod.url, "revocation_lists_refused_total", reason=reason) == 1, reason
     pushed = httpx.post(pod.url + "/admin/revocation", content=forged["stale"], timeout=5.0)
     assert (pushed.status_code, pushed.json()["reason"]) == (422, "stale")
