@@ -147,8 +147,8 @@ def page_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
                         if c.features[index("price_class")] or c.features[index("price_class_near")]
                         or c.features[index("itemprop_price")]}
     if marked and not markup_amounts & in_price_element:
-        shown = [Candidate(c.price, tuple(1.0 if name == "markup_unshown" else x
-                                          for name, x in zip(FEATURES, c.features)))
+        shown = [c._replace(features=tuple(1.0 if name == "markup_unshown" else x
+                                           for name, x in zip(FEATURES, c.features)))
                  for c in shown]
     shown_amounts = Counter(c.price.amount for c in shown)
     found = []
