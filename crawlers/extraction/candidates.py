@@ -16,7 +16,15 @@ innermost), and an element showing several prices is left to its parts. Never ca
   carousel, menu, the page's header/footer: ``elsewhere_attr`` in :data:`crawlers.extraction.vocabulary.CUES`).
   As a feature this lifted nothing; as a rule it lifted the leave-one-domain-out score by two
   pages (the earlier hand rules excluded such sections too). The instalment rule changes no
-  benchmark page; it is here for the fault kind, a part payment shown beside the price.
+  benchmark page; it is here for the fault kind, a part payment shown beside the price;
+* on an auction that shows a current bid (a price labelled "current bid"/"aktuelles Gebot"/
+  "puja actual", or beside a count of one or more bids: ``current_bid`` and ``bid_count`` in
+  :data:`crawlers.extraction.vocabulary.CUES`; not in a list of look-alikes, where the bids are
+  other lots'), every other price: the opening bid, the
+  estimate, the next bid steps, and a markup price that is not a current bid (auction markup
+  keeps the opening bid). An auction with bids is sold at its current bid, so this is a rule
+  of what the price means, like the struck price above, not a weight: the benchmark's one
+  auction shop with bids could teach a weight nothing once it is held out.
 
 A *markup candidate* is a price from the page's structured data.
 
@@ -79,8 +87,9 @@ FEATURES = (
     "hidden",           # hidden by class/attribute/style
     "large",            # set in a large font (it or its parent)
     "large_near",       # ... and within NEAR_PROMINENT elements of the title or buy control
-    "in_list",          # inside one of LIST_SIBLINGS or more look-alike siblings (a tile of
-                        # a product grid, a row of an other-sellers table)
+    "in_list",          # inside one of LIST_SIBLINGS or more look-alike siblings that show a
+                        # price in the same slot (a tile of a product grid, a row of an
+                        # other-sellers table; not a row of a label/value table)
     "near_anchor",      # within NEAR elements of the title or add-to-cart control
     "title_distance",   # log-scaled distance to the title, 1 = FAR or no title
     "cart_distance",    # log-scaled distance to the add-to-cart control
@@ -107,10 +116,12 @@ class Candidate(NamedTuple):
     Attributes:
         price: the parsed price (amount > 0).
         features: values in :data:`FEATURES` order, each in [0, 1].
+        current_bid: a DOM price shown as an auction's current bid (see the module docstring).
     """
 
     price: ParsedPrice
     features: tuple[float, ...]
+    current_bid: bool = False
 
 
 def page_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
@@ -128,13 +139,16 @@ def page_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
     """
     markup_amounts = {p.amount for p in marked}
     shown = dom_candidates(sel, hints, currency_hint, markup_amounts)
+    bids = {c.price.amount for c in shown if c.current_bid}
+    if bids:
+        marked = [p for p in marked if p.amount in bids]
     index = FEATURES.index
     in_price_element = {c.price.amount for c in shown
                         if c.features[index("price_class")] or c.features[index("price_class_near")]
                         or c.features[index("itemprop_price")]}
     if marked and not markup_amounts & in_price_element:
-        shown = [Candidate(c.price, tuple(1.0 if name == "markup_unshown" else x
-                                          for name, x in zip(FEATURES, c.features)))
+        shown = [c._replace(features=tuple(1.0 if name == "markup_unshown" else x
+                                           for name, x in zip(FEATURES, c.features)))
                  for c in shown]
     shown_amounts = Counter(c.price.amount for c in shown)
     found = []
@@ -151,7 +165,8 @@ def page_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
 
 def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
                    markup_amounts: set[Decimal | None]) -> list[Candidate]:
-    """The DOM candidates of the module docstring, in document order."""
+    """The DOM candidates of the module docstring, in document order (only the current bids
+    on an auction page that shows one)."""
     elements = [s.root for s in sel.xpath(
         "//body//*[not(ancestor-or-self::script or ancestor-or-self::style or "
         "ancestor-or-self::noscript or ancestor-or-self::template or ancestor-or-self::svg)]")]
@@ -160,7 +175,8 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
     large = large_elements(sel)
     raw_length = _raw_lengths(elements)
     texts = _short_texts(elements, raw_length)
-    picked: list[tuple[Any, ParsedPrice, str]] = []  # element, price, text before it
+    picked: list[tuple[Any, ParsedPrice, str, bool]] = []  # element, price, text before it,
+    # whether it is an auction's current bid
     for el in elements:
         text = texts.get(el)
         if text is None or any(texts.get(child) == text for child in el):
@@ -182,14 +198,19 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
         own = re.split(r"[0-9]", context)[-1]
         if last_cue(own.lower()) == "former" or CUES["instalment"].search(f"{own} {text}"):
             continue  # a former price ("was", "RRP", "建議售價"), a part ("4 x $12.25", "/mo")
-        picked.append((el, price, context))
-    listed = {el for el, _, _ in picked if _in_list(el)}
-    votes = Counter(price.amount for el, price, _ in picked if el not in listed)
+        picked.append((el, price, context, _is_current_bid(el, f"{own} {text}", texts)))
+    listed = _in_lists([el for el, *_ in picked])
+    # Bids in a list of look-alikes are other lots'.
+    picked = [(el, price, context, bid and el not in listed)
+              for el, price, context, bid in picked]
+    if any(bid for *_, bid in picked):
+        picked = [item for item in picked if item[3]]
+    votes = Counter(price.amount for el, price, *_ in picked if el not in listed)
     by_nearness = sorted((_gap(position[el], title_at), n)
-                         for n, (el, _, _) in enumerate(picked) if el not in listed)
+                         for n, (el, *_) in enumerate(picked) if el not in listed)
     nearness_rank = {n: rank for rank, (_, n) in enumerate(by_nearness)}
     found = []
-    for n, (el, price, context) in enumerate(picked):
+    for n, (el, price, context, bid) in enumerate(picked):
         i = position[el]
         text = texts[el]
         cue = last_cue(re.split(r"[0-9]", context)[-1].lower())
@@ -227,8 +248,21 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             "first_markup": 0.0,
             "markup_shown": 0.0,
         }
-        found.append(Candidate(price, tuple(values[name] for name in FEATURES)))
+        found.append(Candidate(price, tuple(values[name] for name in FEATURES), bid))
     return found
+
+
+def _is_current_bid(el: Any, labelled: str, texts: dict[Any, str]) -> bool:
+    """True for a price labelled as an auction's current bid, or shown beside a count of bids
+    placed ("$200 · 2 bids"): the count in the parent's text, not in its own (an element whose
+    text runs the two together, "$200 2 bids", is no price). A price labelled as the opening
+    bid ("Starting price $150") is none, whatever stands beside it."""
+    if CUES["opening_bid"].search(labelled):
+        return False
+    if CUES["current_bid"].search(labelled):
+        return True
+    around = texts.get(el.getparent()) or ""
+    return bool(CUES["bid_count"].search(around)) and not CUES["bid_count"].search(texts[el])
 
 
 def _raw_lengths(elements: list[Any]) -> dict[Any, int]:
@@ -326,19 +360,27 @@ def _ancestors(el: Any, levels: int) -> list[Any]:
     return found
 
 
-def _in_list(el: Any) -> bool:
-    """True when an ancestor within LIST_REACH has LIST_SIBLINGS or more siblings (itself
-    included) of the same tag and class."""
-    node = el
-    for _ in range(LIST_REACH):
-        parent = node.getparent()
-        if parent is None:
-            return False
-        key = (node.tag, node.get("class"))
-        if sum(1 for sib in parent if (sib.tag, sib.get("class")) == key) >= LIST_SIBLINGS:
-            return True
-        node = parent
-    return False
+def _in_lists(priced: list[Any]) -> set[Any]:
+    """The price elements that sit in a list of look-alikes: LIST_SIBLINGS or more siblings of
+    the same tag and class, within LIST_REACH levels up, each holding a price at the same path
+    (tags and classes from the sibling down to the price). Tiles of a grid repeat their price
+    slot; the rows of a label/value table ("list price", "sale price", "shipping") are alike in
+    tag but hold their amounts in different cells."""
+    slots: dict[tuple[Any, ...], set[Any]] = {}
+    keys: dict[Any, list[tuple[Any, ...]]] = {}
+    for el in priced:
+        node, path = el, ()
+        for _ in range(LIST_REACH):
+            parent = node.getparent()
+            if parent is None:
+                break
+            path = ((node.tag, node.get("class")), *path)
+            key = (parent, path)
+            slots.setdefault(key, set()).add(node)
+            keys.setdefault(el, []).append(key)
+            node = parent
+    return {el for el in priced
+            if any(len(slots[key]) >= LIST_SIBLINGS for key in keys.get(el, []))}
 
 
 def _hidden(el: Any) -> bool:

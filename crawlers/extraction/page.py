@@ -32,7 +32,7 @@ from commons.record import Provenance, SignalRecord, utcnow
 
 SOURCE = "generic"
 # Bump when extraction changes what a page turns into.
-VERSION = "1.2.0"
+VERSION = "1.3.0"
 SPIDER_VERSION = f"{SOURCE}@{VERSION}"
 
 

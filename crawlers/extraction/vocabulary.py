@@ -22,4 +22,5 @@ def _compiled(table: dict[str, list[str]]) -> dict[str, re.Pattern[str]]:
 CUES: dict[str, re.Pattern[str]] = _compiled(
     tomllib.loads(files(__package__).joinpath("vocabulary.toml").read_text("utf-8")))
 """Cue name (``price_attr``, ``not_price_attr``, ``current_attr``, ``elsewhere_attr``,
-``accessory_attr``, ``hidden_attr``, ``stock_attr``, ``cart``, ``instalment``) → compiled pattern."""
+``accessory_attr``, ``hidden_attr``, ``stock_attr``, ``cart``, ``instalment``,
+``current_bid``, ``bid_count``, ``opening_bid``) → compiled pattern."""

@@ -154,22 +154,25 @@ def scores(data_dir):
 @pytest.mark.slow
 def test_scorer_table(scores):
     result, _ = scores
-    assert set(result) == {"ours", "ours, leave-one-domain-out", "Zyte", "Diffbot", "extruct"}
+    assert set(result) == {"ours", "ours, leave-one-domain-out", "ours, leave-one-shop-out",
+                           "Zyte", "Diffbot", "extruct"}
     assert all(r["n"] == 97 for r in result.values())
-    ours, held_out = result["ours"], result["ours, leave-one-domain-out"]
+    ours = result["ours"]
     others = [r for name, r in result.items() if not name.startswith("ours")]
-    # Whole set, measured: price 0.928 (90/97; 5 of the 7 misses are pages whose ground truth
+    # Whole set, measured: price 0.948 (92/97; the 5 misses are pages whose ground truth
     # reads CLP/ARS thousands dots as decimals), currency 1.000, availability 0.969, sku 0.856.
-    assert ours["price"] >= 0.92
+    assert ours["price"] >= 0.94
     assert ours["currency"] >= 0.99
     assert all(ours[m] > r[m] for r in others for m in ("price", "currency", "availability",
                                                          "sku"))
-    # Leave-one-domain-out, measured: price 0.918, currency 1.000 (the ranker fitted without
-    # the page's shop; the rules are the same).
-    assert held_out["price"] >= 0.91
-    assert held_out["currency"] >= 0.95
-    assert held_out["availability"] == ours["availability"] >= 0.96
-    assert held_out["sku"] == ours["sku"] >= 0.851
+    # Held out by domain and by shop (a brand's country sites together), measured: price 0.948,
+    # currency 1.000 (the ranker fitted without the page's shop; the rules are the same).
+    for name in ("ours, leave-one-domain-out", "ours, leave-one-shop-out"):
+        held_out = result[name]
+        assert held_out["price"] >= 0.94
+        assert held_out["currency"] >= 0.95
+        assert held_out["availability"] == ours["availability"] >= 0.96
+        assert held_out["sku"] == ours["sku"] >= 0.851
 
 
 def test_product_spider_yields_one_outcome_per_page(data_dir):

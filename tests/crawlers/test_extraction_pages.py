@@ -85,3 +85,53 @@ def test_currency_written_beside_the_price_element():
       <div class="buy-box"><span class="price">1,679</span> <span class="currency">₪</span></div>
       </body></html>"""
     assert _price(html, "https://shop.example.com/p") == ("1679", "ILS")
+
+
+# An auction whose markup holds the opening bid: once bids are placed, the current bid is the
+# price, whether the page labels it ("Current bid", "Aktuelles Gebot") or shows a bid count.
+AUCTION = """<html lang="{lang}"><head><script type="application/ld+json">
+  {{"@context": "https://schema.org", "@type": "Product", "name": "Teak sideboard",
+   "offers": {{"@type": "Offer", "price": "150", "priceCurrency": "{code}"}}}}</script></head>
+  <body><h1>Teak sideboard</h1>
+  <div class="estimate">Estimate {symbol}300 - {symbol}500</div>
+  <div class="bidding">{bid}
+    <span class="opening">{opening} {symbol}150</span>
+    <select><option>{symbol}225</option><option>{symbol}250</option></select>
+    <button class="place-bid">Place bid</button></div>
+  <ul class="other-lots">
+    <li class="lot"><a href="/2">Armchair</a><span class="bid">{symbol}90</span> 4 bids</li>
+    <li class="lot"><a href="/3">Lamp</a><span class="bid">{symbol}40</span> 1 bid</li>
+    <li class="lot"><a href="/4">Rug</a><span class="bid">{symbol}75</span> 2 bids</li>
+  </ul></body></html>"""
+
+
+@pytest.mark.parametrize(("lang", "code", "symbol", "opening", "bid", "expected"), [
+    ("en", "USD", "$", "Starting price",
+     '<div class="status"><span class="price">$200</span><span>2 bids</span></div>', "200"),
+    ("de", "EUR", "€", "Startpreis",
+     '<p>Aktuelles Gebot: <b>€210</b></p>', "210"),
+    ("es", "EUR", "€", "Precio de salida",
+     '<div><span class="importe">€180</span> <span>3 pujas</span></div>', "180"),
+    # no bid yet: the opening bid is what the lot costs
+    ("en", "USD", "$", "Starting bid", '<span class="count">0 bids</span>', "150"),
+])
+def test_auction_with_bids_is_priced_at_its_current_bid(lang, code, symbol, opening, bid,
+                                                        expected):
+    html = AUCTION.format(lang=lang, code=code, symbol=symbol, opening=opening, bid=bid)
+    assert _price(html, "https://auctions.example.com/lot/17") == (expected, code)
+
+
+def test_large_price_in_a_label_value_table_beats_fees_and_promotions_nearer_the_buy_button():
+    # Rows alike in tag but not in layout (list price, sale price, promotion, shipping fee):
+    # no list of look-alikes, so the large sale price is not discounted as one.
+    html = """<html lang="zh-TW"><body><table><tr><td>
+      <h1>鵝肉鬆 250g</h1>
+      <table>
+        <tr><td><strong>建議售價</strong> <del>$420</del>元</td></tr>
+        <tr><td><strong>特價</strong> <span style="font:bold 27px Verdana">294</span> 元</td></tr>
+        <tr><td>分期 3 期 0 利率</td></tr>
+        <tr><td><b>優惠活動</b></td><td><div><a href="/e">消費滿額享$590起 加購全系列</a></div></td></tr>
+        <tr><td><b>運 費</b></td><td>單店購物車滿 490 元(含)以上免運費<br>宅配 <strong>80</strong> 元</td></tr>
+        <tr><td><div class="buyBtn"><a href="/buy">購物車</a></div></td></tr>
+      </table></td></tr></table></body></html>"""
+    assert _price(html, "https://shop.example.com.tw/goods/1") == ("294", "TWD")

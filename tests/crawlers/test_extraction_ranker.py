@@ -73,9 +73,37 @@ def test_shipped_weights_load_for_the_current_features():
     assert shipped.features == FEATURES and len(shipped.weights) == len(FEATURES)
 
 
-def test_domains_are_host_names():
+def _benchmark():
+    """The benchmark script as a module (it is no package)."""
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "extraction_score.py"
     spec = importlib.util.spec_from_file_location("extraction_score", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_domains_are_host_names():
+    module = _benchmark()
     assert module.domain_of("https://www.ebay.co.uk/itm/1") == "www.ebay.co.uk"
+
+
+def test_shops_group_a_brand_s_country_sites():
+    module = _benchmark()
+    assert {module.shop_of(url) for url in ("https://www.ebay.co.uk/itm/1",
+                                             "https://www.ebay.it/itm/2",
+                                             "https://www.ebay.com/itm/3")} == {"ebay"}
+    assert module.shop_of("https://www.pcstore.com.tw/p/M1.htm") == "pcstore"
+    assert module.shop_of("https://kids.1k.by/x") == module.shop_of("https://dom.1k.by/y") == "1k"
+
+
+def test_a_list_repeats_its_price_slot_a_label_value_table_does_not():
+    sel = Selector(text="""<html><body><h1>Lamp</h1><table>
+      <tr><td>Sale price <span class="big">$49</span></td></tr>
+      <tr><td>Offer</td><td><a href="/e">Spend $90, get a gift</a></td></tr>
+      <tr><td>Shipping</td><td>Delivery <b>$5</b></td></tr></table>
+      <ul><li class="tile"><b class="p">$12</b></li><li class="tile"><b class="p">$13</b></li>
+        <li class="tile"><b class="p">$14</b></li></ul></body></html>""")
+    found = dom_candidates(sel, page_hints(sel, "https://shop.example.com/lamp"), None, set())
+    in_list = {c.price.amount: c.features[FEATURES.index("in_list")] for c in found}
+    assert in_list == {Decimal(49): 0.0, Decimal(90): 0.0, Decimal(5): 0.0,
+                       Decimal(12): 1.0, Decimal(13): 1.0, Decimal(14): 1.0}
