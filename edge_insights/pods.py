@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,11 +23,12 @@ class PodStartError(ServingError):
 @contextmanager
 def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None = None,
                 shadow_rate: float = 0.0, timeout_s: float = 60.0,
-                decision_log_dir: Path | None = None) -> Iterator[str]:
+                decision_log_dir: Path | None = None, extra_args: Sequence[str] = ()) -> Iterator[str]:
     """Run ``edge-insights serve`` for ``deploy_dir``; yields its base URL; stops it on exit.
 
     The pod logs its decisions under ``decision_log_dir`` (default: the state folder's
-    ``decision_log``; a drill keeps its own).
+    ``decision_log``; a drill keeps its own). ``extra_args``: more ``serve`` options (e.g. a
+    drill's own revocation list).
 
     Raises:
         PodStartError: the pod exited or ``/healthz`` did not answer 200 within ``timeout_s``.
@@ -38,6 +39,7 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
                "--shadow-rate", str(shadow_rate)]
     if central_url:
         command += ["--central-url", central_url]
+    command += list(extra_args)
     url = f"http://127.0.0.1:{port}"
     with running_process(command, settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log", answers_healthz(url),
                          timeout_s=timeout_s, name=f"pod for {deploy_dir}", error=PodStartError):
