@@ -167,7 +167,9 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
     With --jwks every decision request needs a bearer token for this decision with scope
-    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open.
+    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open. An edge pod asks its
+    central pod with its own tokens when EDGE_INSIGHTS_TOKEN_URL, EDGE_INSIGHTS_CLIENT_ID and
+    EDGE_INSIGHTS_CLIENT_SECRET name a client of the token endpoint (`token client`, `token serve`).
 
     The decision log is hash-chained; its checkpoints are signed with the newest audit key
     (``edge-insights audit keygen``), or written unsigned with a warning when there is none.
@@ -176,6 +178,9 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     rate, a central URL that is not a central pod of this decision, a JWKS without usable keys, an
     unreadable audit key) prints one line ``refusing to start: <reason>`` and exits with status 2.
     """
+    import os
+
+    from commons.token_client import credentials_from_env
     from commons.tokens import DEFAULT_ISSUER
     from serving.app import DEFAULT_MAX_BODY_BYTES
     from serving.auth import PodAuth
@@ -192,6 +197,10 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
             check_central_url(central_url)
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="'--central-url'") from None
+    try:
+        central_tokens = credentials_from_env(os.environ)
+    except ValueError as err:
+        raise _fail(str(err)) from None
     from commons.contracts import CONTRACTS
 
     if deploy_dir is None and decision not in CONTRACTS:
@@ -211,7 +220,8 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
         run_pod(deploy_dir, host=host, port=port, central_url=central_url or None, shadow_rate=shadow_rate,
                 decision_log_dir=decision_log_dir or settings.decision_log_dir, threads=threads,
                 max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes, auth=auth,
-                audit_key=audit_keys[0] if audit_keys else None, region=region)
+                audit_key=audit_keys[0] if audit_keys else None, region=region,
+                central_tokens=central_tokens)
     except (*START_REFUSALS, TokenKeyError) as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)
@@ -442,6 +452,44 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
     _control_audit(settings).record("token_issue", kid=key.kid, **{k: claims[k] for k in (
         "iss", "aud", "sub", "scope", "iat", "exp", "jti")})
     typer.echo(token)
+
+
+@token_app.command("client")
+def token_client(client_id: str = typer.Argument(..., help="the client's id (its tokens' sub), e.g. watcher"),
+                 audience: list[str] = typer.Option(..., help="an audience it may get tokens for (repeatable)"),
+                 scope: list[str] = typer.Option(["decide"], help="a scope it may get: decide | metrics (repeatable)")
+                 ) -> None:
+    """Register a client of the token endpoint and print its new secret, this once (only its scrypt
+    hash is kept, in <state>/tokens/clients.json); registering an id again replaces its secret."""
+    from commons.client_registry import ClientRegistryError, register_client
+
+    try:
+        secret = register_client(_settings(ensure=True).tokens_dir, client_id, audience, scope)
+    except ClientRegistryError as err:
+        raise _fail(str(err)) from None
+    typer.echo(secret)
+
+
+@token_app.command("serve")
+def token_serve(port: int = typer.Option(8095, min=1, max=65535), host: str = typer.Option("127.0.0.1"),
+                ttl: str = typer.Option("5m", help="lifetime of each token issued (at most 1d)"),
+                issuer: str = typer.Option(None, help="the iss claim (default edge-insights)")) -> None:
+    """Serve the token endpoint (POST /oauth/token, OAuth 2.0 client credentials, RFC 6749 §4.4):
+    registered clients trade their secret for a short-lived token for one audience."""
+    from commons.token_keys import TokenKeyError
+    from commons.tokens import DEFAULT_ISSUER, parse_ttl
+    from edge_insights.token_endpoint import EndpointConfig, run_token_endpoint
+
+    try:
+        ttl_s = parse_ttl(ttl)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="'--ttl'") from None
+    settings = _settings(ensure=True)
+    try:
+        run_token_endpoint(EndpointConfig(settings.tokens_dir, settings.audit_dir, ttl_s,
+                                          DEFAULT_ISSUER if issuer is None else issuer), host=host, port=port)
+    except TokenKeyError as err:
+        raise _fail(str(err)) from None
 
 
 @audit_app.command("keygen")

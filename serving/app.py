@@ -70,6 +70,7 @@ from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY
 from commons.manifest import MANIFEST_NAME, BundleError, oracle_kind
 from commons.privacy_policy import Policy, load_policy
 from commons.residency import ResidencyRefused, check_region, forbidden_fields
+from commons.token_client import TokenSource
 from commons.token_keys import SigningKey
 from commons.tokens import SCOPE_DECIDE, SCOPE_METRICS
 
@@ -179,7 +180,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
                audit_key: SigningKey | None = None,
                checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, region: str | None = None,
-               policy: Policy | None = None) -> Starlette:
+               policy: Policy | None = None, central_tokens: TokenSource | None = None) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -203,6 +204,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
             policy does not allow there is refused (451, counted as ``residency``) before it is
             decided or logged. None: no residency check.
         policy: the privacy policy for ``region`` (default the repository's).
+        central_tokens: this pod's own tokens for its central pod (see :class:`serving.router.Router`).
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -235,7 +237,7 @@ def create_app(deploy_dir: Path, *, central_url: str | None = None, shadow_rate:
         raise BundleError(f"manifest role must be one of {', '.join(ROLES)}, got {role!r}")
     release = load_release(deploy_dir, model.manifest)
     router = Router(model, model_version=str(release["model_version"]), central_url=central_url,
-                    shadow_rate=shadow_rate, timeout_s=central_timeout_s)
+                    shadow_rate=shadow_rate, timeout_s=central_timeout_s, central_tokens=central_tokens)
     try:
         unreachable = router.check_central()
     except ValueError:

@@ -14,6 +14,7 @@ import uvicorn
 
 from commons.manifest import BundleError
 from commons.privacy_policy import PolicyError
+from commons.token_client import TokenSource
 from commons.token_keys import SigningKey
 
 from .app import DEFAULT_MAX_BODY_BYTES, create_app
@@ -26,7 +27,8 @@ START_REFUSALS = (BundleError, ValueError, PolicyError)
 def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url: str | None = None,
             shadow_rate: float = 0.0, decision_log_dir: Path, threads: int = 1,
             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
-            audit_key: SigningKey | None = None, region: str | None = None) -> None:
+            audit_key: SigningKey | None = None, region: str | None = None,
+            central_tokens: TokenSource | None = None) -> None:
     """Serve ``deploy_dir`` on ``host:port`` until interrupted (SIGINT/SIGTERM).
 
     Args:
@@ -43,6 +45,7 @@ def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url
         audit_key: signs the decision log's checkpoints; None leaves them unsigned (warned).
         region: the pod's storage region; records holding a field the privacy policy does not
             allow there are refused (451). None: no residency check.
+        central_tokens: the pod's own tokens for its central pod; None sends none.
 
     Raises:
         BundleError: the bundle or its release file fails verification or cannot be read.
@@ -57,5 +60,5 @@ def run_pod(deploy_dir: Path, *, host: str = "127.0.0.1", port: int, central_url
         raise ValueError(f"port must be 1-65535, got {port}")
     app = create_app(deploy_dir, central_url=central_url, shadow_rate=shadow_rate,
                      decision_log_dir=decision_log_dir, threads=threads, max_body_bytes=max_body_bytes,
-                     auth=auth, audit_key=audit_key, region=region)
+                     auth=auth, audit_key=audit_key, region=region, central_tokens=central_tokens)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
