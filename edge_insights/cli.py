@@ -105,33 +105,43 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
             for failure in outcome.failures:
                 console.print(f"  {failure}")
             raise typer.Exit(1)
-    served = {}
-    for name in DECISIONS:
-        if not job.assets.get(f"{name}/deployed_bundle", {}).get("deployed"):
-            console.print(f"[yellow]{name}: not served — {job.assets[f'{name}/registered_model']['promotion']}[/]")
-            continue
-        with stages.stage(f"serving {name}: central + edge pods, held-out examples over HTTP"):
-            served[name] = serve_and_decide(settings, name, shadow_rate)
-    with stages.stage("feedback_job: edge-vs-central divergence"):
-        feedback = run_job("feedback_job", settings)
-    drill = None
-    if DRILL_DECISION in served:
-        with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
-            drill = drift_drill(settings, DRILL_DECISION, review_phases(settings.data_dir))
-    live = None
-    live_decisions = tuple(d for d in ("price_spike", "urgent_inventory", "negative_review") if d in served)
-    if live_seconds and live_decisions:
-        from edge_insights.live_run import run_live_loop
+    from datetime import datetime, timezone
 
-        with stages.stage(f"live loop: accelerated replay → watcher → pods → insight feed ({live_seconds:g} s)"):
-            live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
-                                 decisions=live_decisions)
+    from edge_insights.pods import running_token_plane
+    from edge_insights.security_summary import security_summary
+
+    served = {}
+    auth_since = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    # One token endpoint for every client from here on: the pods, the demo, the drill, the watcher.
+    with running_token_plane(settings) as plane:
+        for name in DECISIONS:
+            if not job.assets.get(f"{name}/deployed_bundle", {}).get("deployed"):
+                console.print(f"[yellow]{name}: not served — {job.assets[f'{name}/registered_model']['promotion']}[/]")
+                continue
+            with stages.stage(f"serving {name}: central + edge pods, held-out examples over HTTP"):
+                served[name] = serve_and_decide(settings, name, shadow_rate, tokens=plane)
+        with stages.stage("feedback_job: edge-vs-central divergence"):
+            feedback = run_job("feedback_job", settings)
+        drill = None
+        if DRILL_DECISION in served:
+            with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
+                drill = drift_drill(settings, DRILL_DECISION, review_phases(settings.data_dir), tokens=plane)
+        live = None
+        live_decisions = tuple(d for d in ("price_spike", "urgent_inventory", "negative_review") if d in served)
+        if live_seconds and live_decisions:
+            from edge_insights.live_run import run_live_loop
+
+            with stages.stage(f"live loop: accelerated replay → watcher → pods → insight feed ({live_seconds:g} s)"):
+                live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
+                                     decisions=live_decisions, tokens=plane)
     # After serving, the drill and the live loop, so the decision logs the pods wrote are aged too; cheap (SQL
     # deletes, a file walk).
     with stages.stage("retention_job: privacy policy applied"):
         retention = run_job("retention_job", settings)
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
-    summary = summarise(settings, history, job, served, feedback, retention, drill, live)
+    with stages.stage("security summary: tokens issued, requests refused, audit verify"):
+        security = security_summary(settings, auth_since, served)
+    summary = summarise(settings, history, job, served, feedback, retention, drill, live, security)
     write_summary(settings, summary)
     print_summary(console, summary)
     console.print("Where to look (`make ui`):", highlight=False)
