@@ -241,21 +241,31 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
 @app.command()
 def evaluate(decision: str = typer.Argument(..., help="negative_review | price_spike | urgent_inventory"),
              data_dir: Path = typer.Option(..., "--data-dir", exists=True, file_okay=False,
-                                           help="folder laid out like the matching folder of shared/data")) -> None:
-    """Score the deployed champion on your own data; prints one JSON line."""
+                                           help="folder laid out like the matching folder of shared/data"),
+             pod: str = typer.Option(None, help="score a running pod at this URL instead (its tokens from "
+                                                "EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET, or "
+                                                "EDGE_INSIGHTS_POD_TOKEN)")) -> None:
+    """Score the deployed champion (or a running pod) on your own data; prints one JSON line."""
     import json
 
+    import httpx
+
     from edge_insights.evaluate import evaluate as run_evaluation
+    from edge_insights.live_cli import pod_tokens
     from training.decisions import DECISIONS
 
     if decision not in DECISIONS:
         console.print(f"[red]unknown decision {decision!r}[/]; choose one of {', '.join(DECISIONS)}")
         raise typer.Exit(2)
     try:
-        result = run_evaluation(decision, data_dir, _settings())
+        settings = _settings()
+        result = run_evaluation(decision, data_dir, settings, pod_url=pod,
+                                tokens=pod_tokens(settings) if pod else None)
     except FileNotFoundError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(2) from err
+    except httpx.HTTPError as err:
+        raise _fail(f"pod {pod}: {err}") from None
     typer.echo(json.dumps(result))
 
 

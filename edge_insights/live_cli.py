@@ -43,7 +43,7 @@ def _pods(values: list[str]) -> dict[str, str]:
     return pods
 
 
-def _pod_tokens(settings: Settings):
+def pod_tokens(settings: Settings):
     """The live loop's token source: the client credential of EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and
     _CLIENT_SECRET (renewed before expiry), else the fixed EDGE_INSIGHTS_POD_TOKEN, else None."""
     from commons.token_client import StaticToken, credentials_from_env
@@ -116,7 +116,7 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     config = WatchConfig(sitemap_url=sitemap, pods=_pods(pod or []), state_dir=settings.state_dir,
                          warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness,
                          day_s=day_seconds, duration_s=duration, feed_port=feed_port, cooldown_s=cooldown, inbox=inbox,
-                         tokens=_pod_tokens(settings), webhooks=tuple(webhook), webhook_secret=secret,
+                         tokens=pod_tokens(settings), webhooks=tuple(webhook), webhook_secret=secret,
                          broker=settings.broker, decide=decider)
     try:
         watcher = Watcher(config)
@@ -160,7 +160,7 @@ def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod 
     except BrokerError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    worker = Decider(broker, pods, tokens=_pod_tokens(settings), cooldown_s=cooldown)
+    worker = Decider(broker, pods, tokens=pod_tokens(settings), cooldown_s=cooldown)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: worker.stop())
     source = redacted(settings.broker) if settings.broker else store_path(settings.state_dir)

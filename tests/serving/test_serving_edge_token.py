@@ -10,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from test_serving_pod import URL, central_deploy, samples  # noqa: F401  (a fixture)
+from test_serving_pod import URL, as_central, samples
 
 from commons.control_audit import CONTROL_LOG, read_events
 from commons.settings import Settings
@@ -34,8 +34,9 @@ def plane(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def central(plane, central_deploy):
-    with running_pod(central_deploy.path, plane.settings, tokens=plane) as url:
+def central(plane, central_bundle, tmp_path_factory):
+    deployed = as_central(central_bundle, tmp_path_factory.mktemp("central_deploy") / "central")
+    with running_pod(deployed.path, plane.settings, tokens=plane) as url:
         yield url
 
 
