@@ -116,7 +116,8 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
     with running_token_plane(settings) as plane:
         for name in DECISIONS:
             if not job.assets.get(f"{name}/deployed_bundle", {}).get("deployed"):
-                console.print(f"[yellow]{name}: not served — {job.assets[f'{name}/registered_model']['promotion']}[/]")
+                promotion = job.assets[f"{name}/registered_model"]["promotion"]
+                console.print(f"[yellow]{name}: not served — {promotion}[/]")
                 continue
             with stages.stage(f"serving {name}: central + edge pods, held-out examples over HTTP"):
                 served[name] = serve_and_decide(settings, name, shadow_rate, tokens=plane)
@@ -131,7 +132,8 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         if live_seconds and live_decisions:
             from edge_insights.live_run import run_live_loop
 
-            with stages.stage(f"live loop: accelerated replay → watcher → pods → insight feed ({live_seconds:g} s)"):
+            with stages.stage(f"live loop: accelerated replay → watcher → pods → insight feed "
+                              f"({live_seconds:g} s)"):
                 live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
                                      decisions=live_decisions, tokens=plane)
     # After serving, the drill and the live loop, so the decision logs the pods wrote are aged too; cheap (SQL
