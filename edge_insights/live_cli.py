@@ -86,9 +86,9 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     (Server-Sent Events). The pods' bearer tokens come from the token endpoint for the client named
     by EDGE_INSIGHTS_TOKEN_URL, EDGE_INSIGHTS_CLIENT_ID and EDGE_INSIGHTS_CLIENT_SECRET (renewed
     before they expire), or one fixed token from EDGE_INSIGHTS_POD_TOKEN; the change and insight
-    streams are the embedded SQLite store, or Redis when EDGE_INSIGHTS_BROKER=redis://… is set. Each --webhook subscriber gets every new
-    insight it filters for as a signed POST (Standard Webhooks), retried until delivered or dead;
-    the signing secret (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
+    streams are the embedded SQLite store, or Redis when EDGE_INSIGHTS_BROKER=redis://… is set.
+    Each --webhook subscriber gets every new insight it filters for as a signed POST (Standard
+    Webhooks), retried until delivered or dead; the signing secret (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
     summary at the end.
     """
     from live.broker import BrokerError
