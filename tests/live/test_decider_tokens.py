@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from commons.settings import Settings
 from commons.token_keys import rotate_keys
 from edge_insights.broker_load import append_price_change, deploy_rule_pod
-from edge_insights.pods import running_pod, running_token_plane
+from edge_insights.pods import running_pod
 from live.decide import Decider
 from live.store import LiveStore
 
@@ -18,15 +17,9 @@ pytestmark = pytest.mark.slow  # starts processes
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory):
-    settings = Settings.from_env(state_dir=tmp_path_factory.mktemp("decider_state")).ensure()
-    with running_token_plane(settings) as plane:
-        yield plane
-
-
-@pytest.fixture(scope="module")
-def pod_url(plane, tmp_path_factory):
-    with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod")), plane.settings, tokens=plane) as url:
+def pod_url(token_plane, tmp_path_factory):
+    with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod")), token_plane.settings,
+                     tokens=token_plane) as url:
         yield url
 
 
@@ -41,9 +34,9 @@ def _states(store: LiveStore) -> dict[str, int]:
     return {row["state"]: row["n"] for row in store.query("SELECT state, COUNT(*) AS n FROM changes GROUP BY state")}
 
 
-def test_with_its_client_credential_every_change_becomes_an_insight(plane, pod_url, tmp_path):
+def test_with_its_client_credential_every_change_becomes_an_insight(token_plane, pod_url, tmp_path):
     store = _changes(tmp_path, 20, "with-token")
-    tokens = plane.client("watcher", ["price_spike"])
+    tokens = token_plane.client("watcher", ["price_spike"])
     decider = Decider(store, {"price_spike": pod_url}, tokens=tokens)
     assert decider.drain(60) == 0
     assert _states(store) == {"done": 20}
@@ -59,12 +52,12 @@ def test_without_a_token_the_pods_401_fails_each_change_with_its_reason(pod_url,
     assert reasons == {"pod_401: a bearer token is required"}
 
 
-def test_a_token_of_a_retired_key_is_replaced_and_no_change_is_lost(plane, pod_url, tmp_path):
-    tokens = plane.client("watcher-rotating", ["price_spike"])
+def test_a_token_of_a_retired_key_is_replaced_and_no_change_is_lost(token_plane, pod_url, tmp_path):
+    tokens = token_plane.client("watcher-rotating", ["price_spike"])
     first = _changes(tmp_path, 2, "before-rotation")
     Decider(first, {"price_spike": pod_url}, tokens=tokens).drain(60)
     # keep=1: the key that signed the held token leaves the JWKS; the pod refuses that token from now on.
-    rotate_keys(plane.settings.tokens_dir, keep=1)
+    rotate_keys(token_plane.settings.tokens_dir, keep=1)
     second = _changes(tmp_path, 5, "after-rotation")
     assert Decider(second, {"price_spike": pod_url}, tokens=tokens).drain(60) == 0
     assert _states(second) == {"done": 5}

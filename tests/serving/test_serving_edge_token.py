@@ -13,11 +13,10 @@ import pytest
 from test_serving_pod import URL, as_central, samples
 
 from commons.control_audit import CONTROL_LOG, read_events
-from commons.settings import Settings
 from commons.token_client import StaticToken
 from commons.token_keys import current_key
 from commons.tokens import issue_token
-from edge_insights.pods import running_pod, running_token_plane
+from edge_insights.pods import running_pod
 from serving.bundle_model import open_bundle
 from serving.router import Router
 
@@ -27,30 +26,23 @@ AUD = "negative_review"
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory):
-    settings = Settings.from_env(state_dir=tmp_path_factory.mktemp("edge_token_state")).ensure()
-    with running_token_plane(settings) as plane:
-        yield plane
-
-
-@pytest.fixture(scope="module")
-def central(plane, central_bundle, tmp_path_factory):
+def central(token_plane, central_bundle, tmp_path_factory):
     deployed = as_central(central_bundle, tmp_path_factory.mktemp("central_deploy") / "central")
-    with running_pod(deployed.path, plane.settings, tokens=plane) as url:
+    with running_pod(deployed.path, token_plane.settings, tokens=token_plane) as url:
         yield url
 
 
-def metrics_of(plane, url: str) -> str:
-    scraper = plane.client("scraper", [AUD], scope="metrics", scopes=("metrics",))
+def metrics_of(token_plane, url: str) -> str:
+    scraper = token_plane.client("scraper", [AUD], scope="metrics", scopes=("metrics",))
     reply = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {scraper.token(AUD)}"}, timeout=5.0)
     assert reply.status_code == 200, reply.text
     return reply.text
 
 
-def test_the_edge_pod_asks_central_with_its_own_token(plane, central, edge_bundle):
+def test_the_edge_pod_asks_central_with_its_own_token(token_plane, central, edge_bundle):
     records = [{"review_text": s} for s in edge_bundle.sentences]
-    client = plane.client("tester", [AUD])
-    with running_pod(edge_bundle.path, plane.settings, central_url=central, tokens=plane) as edge:
+    client = token_plane.client("tester", [AUD])
+    with running_pod(edge_bundle.path, token_plane.settings, central_url=central, tokens=token_plane) as edge:
         assert httpx.post(edge + URL, json={"records": records}, timeout=10.0).status_code == 401
         reply = httpx.post(edge + URL, json={"records": records}, timeout=30.0,
                            headers={"Authorization": f"Bearer {client.token(AUD)}"})
@@ -59,10 +51,11 @@ def test_the_edge_pod_asks_central_with_its_own_token(plane, central, edge_bundl
     abstain = edge_bundle.manifest["thresholds"]["abstain"]
     assert routes == ["central" if c < abstain else "edge" for c in edge_bundle.confidences]
     assert "central" in routes
-    issued = [e["details"] for e in read_events(plane.settings.audit_dir / CONTROL_LOG) if e["action"] == "token_issue"]
+    events = read_events(token_plane.settings.audit_dir / CONTROL_LOG)
+    issued = [e["details"] for e in events if e["action"] == "token_issue"]
     assert {"sub": "pod-negative_review-edge", "aud": AUD, "scope": "decide"}.items() <= \
         next(d for d in issued if d["sub"] == "pod-negative_review-edge").items()
-    assert samples(metrics_of(plane, central), "rejected_requests_total") == {}
+    assert samples(metrics_of(token_plane, central), "rejected_requests_total") == {}
 
 
 def _router(edge_bundle, central: str, token: str) -> Router:
@@ -74,10 +67,10 @@ def _router(edge_bundle, central: str, token: str) -> Router:
     ("price_spike", 0, 403, "token_wrong_audience"),
     (AUD, 3600, 401, "token_expired"),
 ])
-def test_central_refuses_an_edge_token_for_another_audience_or_expired(plane, central, edge_bundle, audience,
+def test_central_refuses_an_edge_token_for_another_audience_or_expired(token_plane, central, edge_bundle, audience,
                                                                        ttl_past_s, status, reason):
-    before = samples(metrics_of(plane, central), "rejected_requests_total").get((("reason", reason),), 0.0)
-    key = current_key(plane.settings.tokens_dir)
+    before = samples(metrics_of(token_plane, central), "rejected_requests_total").get((("reason", reason),), 0.0)
+    key = current_key(token_plane.settings.tokens_dir)
     token = issue_token(key, audience=audience, subject="pod-negative_review-edge", scopes=["decide"], ttl_s=60,
                         now=time.time() - ttl_past_s)
     router = _router(edge_bundle, central, token)
@@ -88,6 +81,6 @@ def test_central_refuses_an_edge_token_for_another_audience_or_expired(plane, ce
     unsure = [r for r in routed if r.edge_score < router.abstain]
     assert unsure and {r.route for r in unsure} == {"fallback"}
     assert {r.central_error for r in unsure} == {f"central answered HTTP {status}"}
-    after = samples(metrics_of(plane, central), "rejected_requests_total")[(("reason", reason),)]
+    after = samples(metrics_of(token_plane, central), "rejected_requests_total")[(("reason", reason),)]
     # A 401 is retried once with a fresh token; a fixed token is the same one again.
     assert after - before == (2 if status == 401 else 1)
