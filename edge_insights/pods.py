@@ -103,8 +103,9 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
     ``decision_log``; a drill keeps its own). It requires tokens of the state folder's keys
     (``--jwks <state>/tokens/jwks.json``, a key made when there is none); with a central URL it
     calls its central pod as client ``pod-<decision>-<slot>`` of ``tokens`` (a token endpoint is
-    started for the pod's lifetime when ``tokens`` is None). ``auth_off`` serves without tokens
-    (a warning says so).
+    started for the pod's lifetime when ``tokens`` is None; starting registers that client anew, so
+    one edge pod per decision and slot runs at a time on a state folder). ``auth_off`` serves
+    without tokens (a warning says so).
 
     Raises:
         PodStartError: the pod exited or ``/healthz`` did not answer 200 within ``timeout_s``.
