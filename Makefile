@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/student_depth.py
 	$(BIN)/python benchmarks/audit_chain_cost.py
 	$(BIN)/python benchmarks/bundle_signing.py
+	$(BIN)/python benchmarks/auth_cost.py
 	$(BIN)/python benchmarks/live_staleness.py
 	$(BIN)/python benchmarks/live_latency.py
 	$(BIN)/python benchmarks/broker_compare.py

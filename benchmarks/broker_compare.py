@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from commons.settings import Settings  # noqa: E402
+from commons.token_client import credentials_from_env  # noqa: E402
 from edge_insights.broker_load import compare_brokers  # noqa: E402
 
 
@@ -32,11 +34,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="changes/s of the paced phase")
     parser.add_argument("--deciders", type=int, default=2, help="deciders of the extra Redis row (≤ 1: none)")
     parser.add_argument("--redis-url", default=None, help="use this Redis server (default: start one)")
-    parser.add_argument("--pod-url", default=None, help="a running price_spike pod (default: serve the rule bundle)")
+    parser.add_argument("--pod-url", default=None, help="a running price_spike pod (default: serve the rule bundle); "
+                        "its tokens come from EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET")
     args = parser.parse_args()
     settings = Settings.from_env().ensure()
     rows = compare_brokers(settings, args.n, rate=args.rate, redis_url=args.redis_url, pod_url=args.pod_url,
-                           redis_deciders=args.deciders)
+                           redis_deciders=args.deciders,
+                           tokens=credentials_from_env(os.environ) if args.pod_url else None)
     out = settings.state_dir / "benchmarks" / "broker_compare.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"n": args.n, "rate": args.rate, "rows": rows}, indent=2))

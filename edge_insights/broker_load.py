@@ -37,9 +37,10 @@ from commons.errors import OrchestrationError
 from commons.manifest import ORACLE_RULE
 from commons.net import free_port
 from commons.settings import Settings
+from commons.token_client import TokenSource
 from edge_export.release import privacy_entry, release_window, write_rule_bundle
 from edge_export.signer import ReleaseSigner, release_signer
-from edge_insights.pods import running_pod, running_process
+from edge_insights.pods import running_pod, running_process, running_token_plane
 from live.broker import Broker
 from live.capture import change_id
 from live.decide import Decider
@@ -148,9 +149,9 @@ def _published(broker: Broker, after: int, n: int, timeout_s: float) -> list[dic
 
 
 def run_load(brokers: list[Broker], pod_url: str, n: int, *, rate: float | None, tag: str,
-             timeout_s: float = 300.0) -> dict[str, Any]:
+             timeout_s: float = 300.0, tokens: TokenSource | None = None) -> dict[str, Any]:
     """Push ``n`` changes through ``brokers`` (the first one appends) and one decider per broker
-    deciding through ``pod_url``; returns latency and throughput.
+    deciding through ``pod_url`` (with ``tokens``' tokens); returns latency and throughput.
 
     ``rate`` (changes/s): the changes are appended at that rate while the deciders run (their
     latency at a load the loop keeps up with); None: all ``n`` are appended first, then the
@@ -166,7 +167,7 @@ def run_load(brokers: list[Broker], pod_url: str, n: int, *, rate: float | None,
         OrchestrationError: not every change became exactly one insight within ``timeout_s``.
     """
     producer = brokers[0]
-    deciders = [Decider(b, {DECISION: pod_url}, cooldown_s=0.0) for b in brokers]
+    deciders = [Decider(b, {DECISION: pod_url}, tokens=tokens, cooldown_s=0.0) for b in brokers]
     threads = [threading.Thread(target=run_decider, args=(b, d, None, 0.01), daemon=True)
                for b, d in zip(brokers, deciders)]
     after = producer.head()
@@ -203,7 +204,8 @@ def run_load(brokers: list[Broker], pod_url: str, n: int, *, rate: float | None,
 
 
 def compare_brokers(settings: Settings, n: int = 1000, *, rate: float = 100.0, redis_url: str | None = None,
-                    pod_url: str | None = None, redis_deciders: int = 2) -> list[dict[str, Any]]:
+                    pod_url: str | None = None, redis_deciders: int = 2,
+                    tokens: TokenSource | None = None) -> list[dict[str, Any]]:
     """The same load through the embedded store and Redis, in this run (module docstring).
 
     Args:
@@ -211,7 +213,9 @@ def compare_brokers(settings: Settings, n: int = 1000, *, rate: float = 100.0, r
         n: changes per phase and broker.
         rate: changes/s of the paced phase.
         redis_url: a Redis server to use (a fresh namespace in it), or None to start one (:func:`running_redis`).
-        pod_url: a running ``price_spike`` pod, or None to serve the rule bundle (:func:`deploy_rule_pod`).
+        pod_url: a running ``price_spike`` pod, or None to serve the rule bundle (:func:`deploy_rule_pod`)
+            with tokens required, and a token endpoint the deciders get theirs from.
+        tokens: the deciders' tokens for a given ``pod_url`` (None: the pod needs none).
         redis_deciders: also run Redis with this many deciders (≤ 1: not).
 
     Returns:
@@ -226,8 +230,10 @@ def compare_brokers(settings: Settings, n: int = 1000, *, rate: float = 100.0, r
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="broker-load-")))
         if pod_url is None:
+            plane = stack.enter_context(running_token_plane(settings))
             pod_url = stack.enter_context(running_pod(deploy_rule_pod(folder / "pod", release_signer(settings)),
-                                                      settings))
+                                                      settings, tokens=plane))
+            tokens = plane.client("broker-load", [DECISION])
         if redis_url is None:
             redis_url = stack.enter_context(running_redis())
 
@@ -239,8 +245,10 @@ def compare_brokers(settings: Settings, n: int = 1000, *, rate: float = 100.0, r
         setups = [("sqlite", 1), ("redis", 1)] + ([("redis", redis_deciders)] if redis_deciders > 1 else [])
         for kind, count in setups:
             tag = f"{kind}{count}-{uuid.uuid4().hex[:8]}"
-            paced = run_load(brokers(kind, count, f"{tag}-paced"), pod_url, n, rate=rate, tag=f"{tag}-paced")
-            backlog = run_load(brokers(kind, count, f"{tag}-backlog"), pod_url, n, rate=None, tag=f"{tag}-backlog")
+            paced = run_load(brokers(kind, count, f"{tag}-paced"), pod_url, n, rate=rate, tag=f"{tag}-paced",
+                             tokens=tokens)
+            backlog = run_load(brokers(kind, count, f"{tag}-backlog"), pod_url, n, rate=None, tag=f"{tag}-backlog",
+                               tokens=tokens)
             rows.append({"broker": kind, "deciders": count, "p50_ms": paced["p50_ms"], "p99_ms": paced["p99_ms"],
                          "changes_per_s": backlog["changes_per_s"]})
     return rows

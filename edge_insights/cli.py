@@ -109,33 +109,45 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
             for failure in outcome.failures:
                 console.print(f"  {failure}")
             raise typer.Exit(1)
-    served = {}
-    for name in DECISIONS:
-        if not job.assets.get(f"{name}/deployed_bundle", {}).get("deployed"):
-            console.print(f"[yellow]{name}: not served — {job.assets[f'{name}/registered_model']['promotion']}[/]")
-            continue
-        with stages.stage(f"serving {name}: central + edge pods, held-out examples over HTTP"):
-            served[name] = serve_and_decide(settings, name, shadow_rate)
-    with stages.stage("feedback_job: edge-vs-central divergence"):
-        feedback = run_job("feedback_job", settings)
-    drill = None
-    if DRILL_DECISION in served:
-        with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
-            drill = drift_drill(settings, DRILL_DECISION, review_phases(settings.data_dir))
-    live = None
-    live_decisions = tuple(d for d in ("price_spike", "urgent_inventory", "negative_review") if d in served)
-    if live_seconds and live_decisions:
-        from edge_insights.live_run import run_live_loop
+    from datetime import datetime, timezone
 
-        with stages.stage(f"live loop: accelerated replay → watcher → pods → insight feed ({live_seconds:g} s)"):
-            live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
-                                 decisions=live_decisions)
+    from edge_insights.pods import running_token_plane
+    from edge_insights.security_summary import security_summary
+
+    served = {}
+    auth_since = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    # One token endpoint for every client from here on: the pods, the demo, the drill, the watcher.
+    with running_token_plane(settings) as plane:
+        for name in DECISIONS:
+            if not job.assets.get(f"{name}/deployed_bundle", {}).get("deployed"):
+                promotion = job.assets[f"{name}/registered_model"]["promotion"]
+                console.print(f"[yellow]{name}: not served — {promotion}[/]")
+                continue
+            with stages.stage(f"serving {name}: central + edge pods, held-out examples over HTTP"):
+                served[name] = serve_and_decide(settings, name, shadow_rate, tokens=plane)
+        with stages.stage("feedback_job: edge-vs-central divergence"):
+            feedback = run_job("feedback_job", settings)
+        drill = None
+        if DRILL_DECISION in served:
+            with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
+                drill = drift_drill(settings, DRILL_DECISION, review_phases(settings.data_dir), tokens=plane)
+        live = None
+        live_decisions = tuple(d for d in ("price_spike", "urgent_inventory", "negative_review") if d in served)
+        if live_seconds and live_decisions:
+            from edge_insights.live_run import run_live_loop
+
+            with stages.stage(f"live loop: accelerated replay → watcher → pods → insight feed "
+                              f"({live_seconds:g} s)"):
+                live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
+                                     decisions=live_decisions, tokens=plane)
     # After serving, the drill and the live loop, so the decision logs the pods wrote are aged too; cheap (SQL
     # deletes, a file walk).
     with stages.stage("retention_job: privacy policy applied"):
         retention = run_job("retention_job", settings)
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
-    summary = summarise(settings, history, job, served, feedback, retention, drill, live)
+    with stages.stage("security summary: tokens issued, requests refused, audit verify"):
+        security = security_summary(settings, auth_since, served)
+    summary = summarise(settings, history, job, served, feedback, retention, drill, live, security)
     write_summary(settings, summary)
     print_summary(console, summary)
     console.print("Where to look (`make ui`):", highlight=False)
@@ -177,7 +189,9 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
     With --jwks every decision request needs a bearer token for this decision with scope
-    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open.
+    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open. An edge pod asks its
+    central pod with its own tokens when EDGE_INSIGHTS_TOKEN_URL, EDGE_INSIGHTS_CLIENT_ID and
+    EDGE_INSIGHTS_CLIENT_SECRET name a client of the token endpoint (`token client`, `token serve`).
 
     The decision log is hash-chained; its checkpoints are signed with the newest audit key
     (``edge-insights audit keygen``), or written unsigned with a warning when there is none.
@@ -186,6 +200,9 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     rate, a central URL that is not a central pod of this decision, a JWKS without usable keys, an
     unreadable audit key) prints one line ``refusing to start: <reason>`` and exits with status 2.
     """
+    import os
+
+    from commons.token_client import credentials_from_env
     from commons.tokens import DEFAULT_ISSUER
     from serving.app import DEFAULT_MAX_BODY_BYTES
     from serving.auth import PodAuth
@@ -205,6 +222,10 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
             check_central_url(central_url)
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="'--central-url'") from None
+    try:
+        central_tokens = credentials_from_env(os.environ)
+    except ValueError as err:
+        raise _fail(str(err)) from None
     from commons.contracts import CONTRACTS
 
     if deploy_dir is None and decision not in CONTRACTS:
@@ -227,7 +248,8 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
                 max_body_bytes=DEFAULT_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes, auth=auth,
                 audit_key=audit_keys[0] if audit_keys else None, region=region,
                 watch=WatchSettings(revocation_list or str(default_list_path(settings.state_dir)),
-                                    revocation_jwks or jwks or jwks_path(settings.tokens_dir), poll_s))
+                                    revocation_jwks or jwks or jwks_path(settings.tokens_dir), poll_s),
+                central_tokens=central_tokens)
     except (*START_REFUSALS, TokenKeyError) as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)
@@ -237,21 +259,31 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
 @app.command()
 def evaluate(decision: str = typer.Argument(..., help="negative_review | price_spike | urgent_inventory"),
              data_dir: Path = typer.Option(..., "--data-dir", exists=True, file_okay=False,
-                                           help="folder laid out like the matching folder of shared/data")) -> None:
-    """Score the deployed champion on your own data; prints one JSON line."""
+                                           help="folder laid out like the matching folder of shared/data"),
+             pod: str = typer.Option(None, help="score a running pod at this URL instead (its tokens from "
+                                                "EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET, or "
+                                                "EDGE_INSIGHTS_POD_TOKEN)")) -> None:
+    """Score the deployed champion (or a running pod) on your own data; prints one JSON line."""
     import json
 
+    import httpx
+
     from edge_insights.evaluate import evaluate as run_evaluation
+    from edge_insights.live_cli import pod_tokens
     from training.decisions import DECISIONS
 
     if decision not in DECISIONS:
         console.print(f"[red]unknown decision {decision!r}[/]; choose one of {', '.join(DECISIONS)}")
         raise typer.Exit(2)
     try:
-        result = run_evaluation(decision, data_dir, _settings())
+        settings = _settings()
+        result = run_evaluation(decision, data_dir, settings, pod_url=pod,
+                                tokens=pod_tokens(settings) if pod else None)
     except FileNotFoundError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(2) from err
+    except httpx.HTTPError as err:
+        raise _fail(f"pod {pod}: {err}") from None
     typer.echo(json.dumps(result))
 
 
@@ -458,6 +490,44 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
     _control_audit(settings).record("token_issue", kid=key.kid, **{k: claims[k] for k in (
         "iss", "aud", "sub", "scope", "iat", "exp", "jti")})
     typer.echo(token)
+
+
+@token_app.command("client")
+def token_client(client_id: str = typer.Argument(..., help="the client's id (its tokens' sub), e.g. watcher"),
+                 audience: list[str] = typer.Option(..., help="an audience it may get tokens for (repeatable)"),
+                 scope: list[str] = typer.Option(["decide"], help="a scope it may get: decide | metrics (repeatable)")
+                 ) -> None:
+    """Register a client of the token endpoint and print its new secret, this once (only its scrypt
+    hash is kept, in <state>/tokens/clients.json); registering an id again replaces its secret."""
+    from commons.client_registry import ClientRegistryError, register_client
+
+    try:
+        secret = register_client(_settings(ensure=True).tokens_dir, client_id, audience, scope)
+    except ClientRegistryError as err:
+        raise _fail(str(err)) from None
+    typer.echo(secret)
+
+
+@token_app.command("serve")
+def token_serve(port: int = typer.Option(8095, min=1, max=65535), host: str = typer.Option("127.0.0.1"),
+                ttl: str = typer.Option("5m", help="lifetime of each token issued (at most 1d)"),
+                issuer: str = typer.Option(None, help="the iss claim (default edge-insights)")) -> None:
+    """Serve the token endpoint (POST /oauth/token, OAuth 2.0 client credentials, RFC 6749 §4.4):
+    registered clients trade their secret for a short-lived token for one audience."""
+    from commons.token_keys import TokenKeyError
+    from commons.tokens import DEFAULT_ISSUER, parse_ttl
+    from edge_insights.token_endpoint import EndpointConfig, run_token_endpoint
+
+    try:
+        ttl_s = parse_ttl(ttl)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="'--ttl'") from None
+    settings = _settings(ensure=True)
+    try:
+        run_token_endpoint(EndpointConfig(settings.tokens_dir, settings.audit_dir, ttl_s,
+                                          DEFAULT_ISSUER if issuer is None else issuer), host=host, port=port)
+    except TokenKeyError as err:
+        raise _fail(str(err)) from None
 
 
 @audit_app.command("keygen")

@@ -5,13 +5,16 @@ and checks): (1) ``price_history_backfill`` loads the real price histories as da
 (2) ``market_replay`` crawls the first replay ticks (simulated days); (3) ``edge_insights_job``
 harvests the current window and trains, exports, registers and deploys every decision; (4) per
 decision, a central pod (its oracle: teacher or label rule) and an edge pod (champion student)
-start on loopback and the held-out examples go to the edge pod; (5) ``feedback_job`` measures
+start on loopback with tokens required, the held-out examples go to the edge pod with the demo's own
+token, and bad credentials are probed (:mod:`edge_insights.security_summary`); (5) ``feedback_job`` measures
 edge-vs-central divergence from the decision logs; (6) the drift drill replays in-distribution,
 then shifted reviews through negative_review's pods and notes when a retrain would be requested;
 (7) the live loop runs for a minute: the accelerated market replay, the watcher revisiting its
 pages, the champion pods deciding each change, insights read off the SSE feed; (8) ``retention_job`` applies the privacy policy (nothing the demo trains on is past it); (9) a
-summary, with the privacy report's totals and the retention result, is printed and written to
-``<state>/demo_summary.json``.
+summary, with the privacy report's totals, the retention result and the security summary (tokens
+issued, requests refused by reason, ``audit verify``), is printed and written to
+``<state>/demo_summary.json``. Every client gets its tokens from one token endpoint
+(:func:`edge_insights.pods.running_token_plane`) started for steps 4-7.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,9 @@ import numpy as np
 
 from commons.errors import OrchestrationError
 from commons.settings import Settings
-from edge_insights.pods import running_pod
+from commons.token_client import BearerAuth
+from edge_insights.pods import TokenPlane, running_pod, running_token_plane
+from edge_insights.security_summary import probe_pod, refusals
 
 
 @dataclass
@@ -129,11 +135,12 @@ def held_out_records(settings: Settings, decision: str) -> tuple[list[dict[str, 
     return records, frame["label"].to_numpy()
 
 
-def send_records(base_url: str, decision: str, records: list[dict], batch_size: int = 16
-                 ) -> tuple[list[dict], list[float]]:
-    """POST records to a pod in batches; returns the decisions and each request's wall time (ms)."""
+def send_records(base_url: str, decision: str, records: list[dict], batch_size: int = 16,
+                 auth: httpx.Auth | None = None) -> tuple[list[dict], list[float]]:
+    """POST records to a pod in batches (authenticated with ``auth``); returns the decisions and each
+    request's wall time (ms)."""
     decisions, request_ms = [], []
-    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+    with httpx.Client(base_url=base_url, timeout=30.0, auth=auth) as client:
         for start in range(0, len(records), batch_size):
             began = time.perf_counter()
             response = client.post(f"/v1/decisions/{decision}", json={"records": records[start:start + batch_size]})
@@ -143,10 +150,11 @@ def send_records(base_url: str, decision: str, records: list[dict], batch_size: 
     return decisions, request_ms
 
 
-def single_decision_latency(base_url: str, decision: str, records: list[dict], n: int = 200) -> list[float]:
-    """Wall time (ms) of ``n`` one-record requests, as a client on loopback sees it."""
+def single_decision_latency(base_url: str, decision: str, records: list[dict], n: int = 200,
+                            auth: httpx.Auth | None = None) -> list[float]:
+    """Wall time (ms) of ``n`` one-record requests, as a client on loopback sees it (token included)."""
     samples = []
-    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+    with httpx.Client(base_url=base_url, timeout=30.0, auth=auth) as client:
         for record in (records * (n // max(len(records), 1) + 1))[:n]:
             began = time.perf_counter()
             client.post(f"/v1/decisions/{decision}", json={"records": [record]}).raise_for_status()
@@ -154,19 +162,32 @@ def single_decision_latency(base_url: str, decision: str, records: list[dict], n
     return samples
 
 
-def serve_and_decide(settings: Settings, decision: str, shadow_rate: float) -> dict[str, Any]:
-    """Start a decision's central and edge pods, send its held-out records, measure, stop the pods."""
+def serve_and_decide(settings: Settings, decision: str, shadow_rate: float,
+                     tokens: TokenPlane | None = None) -> dict[str, Any]:
+    """Start a decision's central and edge pods (tokens required), send its held-out records with the
+    demo's own token, measure, probe bad credentials, read what the pods refused, stop the pods.
+
+    ``tokens``: the running token endpoint (None: one is started for these pods).
+    """
     from training.decisions import DECISIONS
     from training.metrics import prf
 
     records, labels = held_out_records(settings, decision)
     alert = DECISIONS[decision].labels[1]
     deploy = settings.deploy_dir / decision
-    with running_pod(deploy / "central", settings) as central_url, \
-            running_pod(deploy / "champion", settings, central_url=central_url, shadow_rate=shadow_rate) as edge_url:
-        decisions, request_ms = send_records(edge_url, decision, records)
-        single_ms = single_decision_latency(edge_url, decision, records)
+    with ExitStack() as stack:
+        plane = tokens or stack.enter_context(running_token_plane(settings))
+        auth = BearerAuth(plane.client(f"demo-{decision}", [decision]), decision)
+        scraper = BearerAuth(plane.client(f"demo-metrics-{decision}", [decision], scope="metrics",
+                                          scopes=("metrics",)), decision)
+        central_url = stack.enter_context(running_pod(deploy / "central", settings, tokens=plane))
+        edge_url = stack.enter_context(running_pod(deploy / "champion", settings, central_url=central_url,
+                                                   shadow_rate=shadow_rate, tokens=plane))
+        decisions, request_ms = send_records(edge_url, decision, records, auth=auth)
+        single_ms = single_decision_latency(edge_url, decision, records, auth=auth)
         health = httpx.get(f"{edge_url}/healthz").json()
+        probes = probe_pod(edge_url, decision, records[0], settings.tokens_dir) if records else {}
+        refused = {"edge": refusals(edge_url, scraper), "central": refusals(central_url, scraper)}
     predicted = np.array([int(d["label"] == alert) for d in decisions])
     latencies = [d["latency_ms"] for d in decisions]
     return {
@@ -178,6 +199,7 @@ def serve_and_decide(settings: Settings, decision: str, shadow_rate: float) -> d
                               "n": len(single_ms)},
         "batch16_request_ms": {"p50": float(np.percentile(request_ms, 50)), "p99": float(np.percentile(request_ms, 99))},
         "example": decisions[0] if decisions else None,
+        "security": {"probes": probes, "refused": refused},
     }
 
 
@@ -207,11 +229,13 @@ def privacy_summary(settings: Settings, retention: JobOutcome | None) -> dict[st
 
 def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcome, served: dict[str, dict],
               feedback: JobOutcome, retention: JobOutcome | None = None,
-              drill: dict[str, Any] | None = None, live: dict[str, Any] | None = None) -> dict[str, Any]:
+              drill: dict[str, Any] | None = None, live: dict[str, Any] | None = None,
+              security: dict[str, Any] | None = None) -> dict[str, Any]:
     """The numbers a user wants after a demo, gathered from asset metadata and the pod runs (and,
     given the retention run, the privacy report's totals and that run's result; given the drift
     drill, :func:`edge_insights.drift_drill.drift_drill`, its outcome per phase; given the live loop,
-    :func:`edge_insights.live_run.run_live_loop`'s table)."""
+    :func:`edge_insights.live_run.run_live_loop`'s table; given the security summary,
+    :func:`edge_insights.security_summary.security_summary`, that)."""
     from commons.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
@@ -262,6 +286,7 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
             "phases": {phase: {k: outcome[k] for k in ("records", "decisions", "request_after")}
                        for phase, outcome in drill["phases"].items()}},
         "live": live,
+        "security": security,
     }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from itertools import zip_longest
 from pathlib import Path
@@ -29,8 +30,9 @@ from typing import Any
 import httpx
 
 from commons.settings import Settings
+from commons.token_client import BearerAuth
 from crawlers.feeds import read_feed_file
-from edge_insights.pods import running_pod
+from edge_insights.pods import TokenPlane, running_pod, running_token_plane
 from training.divergence import read_decisions
 from training.drift import assess, decide
 
@@ -81,8 +83,9 @@ def _wait_for_lines(log_dir: Path, decision: str, expected: int, timeout_s: floa
 
 
 def replay_phase(edge_url: str, decision: str, records: list[dict[str, Any]], log_dir: Path,
-                 manifest: dict[str, Any], batch_size: int) -> dict[str, Any]:
-    """Send ``records`` to the edge pod in batches and assess the log after each batch.
+                 manifest: dict[str, Any], batch_size: int, auth: httpx.Auth | None = None) -> dict[str, Any]:
+    """Send ``records`` to the edge pod in batches (authenticated with ``auth``) and assess the log
+    after each batch.
 
     Returns:
         ``{"records": given, "decisions": logged and assessed, "request_after": decisions at the
@@ -92,7 +95,7 @@ def replay_phase(edge_url: str, decision: str, records: list[dict[str, Any]], lo
     """
     sha, baseline = manifest["bundle_sha256"], manifest["drift_baseline"]
     checks, report, request_after = [], None, None
-    with httpx.Client(base_url=edge_url, timeout=30.0) as client:
+    with httpx.Client(base_url=edge_url, timeout=30.0, auth=auth) as client:
         for start in range(0, len(records), batch_size):
             batch = records[start:start + batch_size]
             client.post(f"/v1/decisions/{decision}", json={"records": batch}).raise_for_status()
@@ -111,7 +114,7 @@ def replay_phase(edge_url: str, decision: str, records: list[dict[str, Any]], lo
 
 
 def drift_drill(settings: Settings, decision: str, phases: dict[str, list[dict[str, Any]]], *,
-                shadow_rate: float = 0.5, batch_size: int = 20) -> dict[str, Any]:
+                shadow_rate: float = 0.5, batch_size: int = 20, tokens: TokenPlane | None = None) -> dict[str, Any]:
     """Run every phase of traffic through the deployed champion and its central pod.
 
     Args:
@@ -120,6 +123,8 @@ def drift_drill(settings: Settings, decision: str, phases: dict[str, list[dict[s
         phases: phase name → records the pod accepts, replayed in order, each into a fresh log.
         shadow_rate: share of edge-decided records central also scores (the drift evidence).
         batch_size: records per request; the rule is checked after every request.
+        tokens: the running token endpoint the drill's client and the edge pod get their tokens from
+            (None: one is started for the drill).
 
     Returns:
         ``{"decision", "bundle_sha256", "baseline": the manifest's baseline without its bins,
@@ -131,13 +136,18 @@ def drift_drill(settings: Settings, decision: str, phases: dict[str, list[dict[s
     root = settings.state_dir / "drift_drill" / decision
     outcome = {"decision": decision, "bundle_sha256": manifest["bundle_sha256"], "shadow_rate": shadow_rate,
                "baseline": {k: v for k, v in manifest["drift_baseline"].items() if k != "reference"}, "phases": {}}
-    for phase, records in phases.items():
-        # A fresh log per phase: lines of an earlier drill would count as evidence.
-        shutil.rmtree(root / phase, ignore_errors=True)
-        log_dir = root / phase / "edge"
-        with running_pod(deploy / "central", settings, decision_log_dir=root / phase / "central") as central_url, \
-                running_pod(deploy / "champion", settings, central_url=central_url, shadow_rate=shadow_rate,
-                            decision_log_dir=log_dir) as edge_url:
-            outcome["phases"][phase] = replay_phase(edge_url, decision, records, log_dir, manifest, batch_size)
+    with ExitStack() as stack:
+        plane = tokens or stack.enter_context(running_token_plane(settings))
+        auth = BearerAuth(plane.client(f"drift-drill-{decision}", [decision]), decision)
+        for phase, records in phases.items():
+            # A fresh log per phase: lines of an earlier drill would count as evidence.
+            shutil.rmtree(root / phase, ignore_errors=True)
+            log_dir = root / phase / "edge"
+            with running_pod(deploy / "central", settings, decision_log_dir=root / phase / "central",
+                             tokens=plane) as central_url, \
+                    running_pod(deploy / "champion", settings, central_url=central_url, shadow_rate=shadow_rate,
+                                decision_log_dir=log_dir, tokens=plane) as edge_url:
+                outcome["phases"][phase] = replay_phase(edge_url, decision, records, log_dir, manifest, batch_size,
+                                                        auth)
     (root / "drill.json").write_text(json.dumps(outcome, indent=2))
     return outcome

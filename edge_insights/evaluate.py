@@ -9,6 +9,10 @@ numbers are what a pod would decide. Labels come from the decision's own rule
   optional ``products.csv``); each price change is one example;
 * urgent_inventory — ``DIR`` like ``shared/data/books_toscrape`` (``site/``): one snapshot, so each
   book is one example whose window repeats its single observation.
+
+With ``pod_url`` the examples go to a running pod over HTTP instead, with the client's own token
+(:mod:`commons.token_client`), so the numbers are what that pod answers, central routes included;
+edge coverage is then the share the pod decided at the edge.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import polars as pl
 
 from commons.settings import Settings
+from commons.token_client import BearerAuth, TokenSource
 from training.decisions import DECISIONS
 from training.examples import Example
 from training.metrics import prf
@@ -64,22 +70,54 @@ def _frame_books(folder: Path) -> pl.DataFrame:
 LOADERS = {"negative_review": _frame_reviews, "price_spike": _frame_prices, "urgent_inventory": _frame_books}
 
 
-def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1) -> dict[str, Any]:
-    """P/R/F1 and edge coverage of the deployed champion of ``decision`` on ``data_dir``.
+def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
+                    tokens: TokenSource | None = None) -> dict[str, Any]:
+    """P/R/F1 and edge coverage of the pod at ``pod_url`` on ``examples``, sent 64 per request with
+    ``tokens``' token for ``decision``.
+
+    Raises:
+        httpx.HTTPStatusError: the pod refused a request (401/403: no or a wrong token).
+        httpx.TransportError: the pod cannot be reached.
+    """
+    spec = DECISIONS[decision]
+    answers = []
+    auth = BearerAuth(tokens, decision) if tokens is not None else None
+    with httpx.Client(base_url=pod_url.rstrip("/"), timeout=60.0, auth=auth) as client:
+        for start in range(0, len(examples), 64):
+            records = [{spec.text_field: e.text} | ({spec.window_field: list(e.window)} if spec.window_field else {})
+                       for e in examples[start:start + 64]]
+            reply = client.post(f"/v1/decisions/{decision}", json={"records": records})
+            reply.raise_for_status()
+            answers += reply.json()["decisions"]
+        version = client.get("/healthz").json()["model_version"]
+    truth = np.array([e.label for e in examples])
+    predicted = np.array([int(a["label"] == spec.labels[1]) for a in answers])
+    return {"decision": decision, "n": len(examples), **prf(truth, predicted),
+            "edge_coverage": float(np.mean([a["route"] == "edge" for a in answers])),
+            "model_version": str(version), "pod": pod_url}
+
+
+def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1, pod_url: str | None = None,
+             tokens: TokenSource | None = None) -> dict[str, Any]:
+    """P/R/F1 and edge coverage of the deployed champion of ``decision`` on ``data_dir`` (or, given
+    ``pod_url``, of that pod, asked with ``tokens``' tokens: :func:`evaluate_on_pod`).
 
     Raises:
         KeyError: unknown decision.
         FileNotFoundError: nothing deployed, or the folder lacks the expected files.
+        httpx.HTTPError: with ``pod_url``, as :func:`evaluate_on_pod`.
     """
     from serving.inference import EdgeModel
 
     spec = DECISIONS[decision]
     bundle = settings.deploy_dir / decision / "champion"
-    if not (bundle / "manifest.json").is_file():
+    if pod_url is None and not (bundle / "manifest.json").is_file():
         raise FileNotFoundError(f"no champion deployed at {bundle}: run `make demo` first")
     examples, _ = spec.examples(LOADERS[decision](Path(data_dir)))
     if not examples:
         raise FileNotFoundError(f"no labelled {decision} examples found in {data_dir}")
+    if pod_url is not None:
+        return evaluate_on_pod(decision, examples, pod_url, tokens)
     model = EdgeModel(bundle, threads=threads)
     labels, probs = [], []
     for start in range(0, len(examples), 64):

@@ -43,6 +43,21 @@ def _pods(values: list[str]) -> dict[str, str]:
     return pods
 
 
+def pod_tokens(settings: Settings):
+    """The live loop's token source: the client credential of EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and
+    _CLIENT_SECRET (renewed before expiry), else the fixed EDGE_INSIGHTS_POD_TOKEN, else None."""
+    from commons.token_client import StaticToken, credentials_from_env
+
+    try:
+        credentials = credentials_from_env(os.environ)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    if credentials is not None:
+        return credentials
+    return StaticToken(settings.pod_token) if settings.pod_token else None
+
+
 def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one product URL a line), e.g. the "
                                                 "URL `edge-insights market` prints"),
           pod: list[str] = typer.Option(None, help="DECISION=URL of an edge pod (repeat per decision; "
@@ -68,11 +83,12 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
 
     Revisits pages under the request budget, captures changes against the last known state,
     asks the edge pods, and publishes insights at http://127.0.0.1:FEED_PORT/v1/insights/stream
-    (Server-Sent Events). The pods' bearer token, if they need one, comes from the environment
-    variable EDGE_INSIGHTS_POD_TOKEN; the change and insight streams are the embedded SQLite store,
-    or Redis when EDGE_INSIGHTS_BROKER=redis://… is set. Each --webhook subscriber gets every new
-    insight it filters for as a signed POST (Standard Webhooks), retried until delivered or dead;
-    the signing secret (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
+    (Server-Sent Events). The pods' bearer tokens come from the token endpoint for the client named
+    by EDGE_INSIGHTS_TOKEN_URL, EDGE_INSIGHTS_CLIENT_ID and EDGE_INSIGHTS_CLIENT_SECRET (renewed
+    before they expire), or one fixed token from EDGE_INSIGHTS_POD_TOKEN; the change and insight
+    streams are the embedded SQLite store, or Redis when EDGE_INSIGHTS_BROKER=redis://… is set.
+    Each --webhook subscriber gets every new insight it filters for as a signed POST (Standard
+    Webhooks), retried until delivered or dead; the signing secret (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
     summary at the end.
     """
     from live.broker import BrokerError
@@ -100,7 +116,7 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     config = WatchConfig(sitemap_url=sitemap, pods=_pods(pod or []), state_dir=settings.state_dir,
                          warehouse_path=settings.warehouse_path, rate=rate, policy=policy, politeness_s=politeness,
                          day_s=day_seconds, duration_s=duration, feed_port=feed_port, cooldown_s=cooldown, inbox=inbox,
-                         token=settings.pod_token, webhooks=tuple(webhook), webhook_secret=secret,
+                         tokens=pod_tokens(settings), webhooks=tuple(webhook), webhook_secret=secret,
                          broker=settings.broker, decide=decider)
     try:
         watcher = Watcher(config)
@@ -144,7 +160,7 @@ def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod 
     except BrokerError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    worker = Decider(broker, pods, token=settings.pod_token, cooldown_s=cooldown)
+    worker = Decider(broker, pods, tokens=pod_tokens(settings), cooldown_s=cooldown)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: worker.stop())
     source = redacted(settings.broker) if settings.broker else store_path(settings.state_dir)

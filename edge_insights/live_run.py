@@ -41,7 +41,7 @@ from commons.settings import Settings
 from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
 from edge_insights.drift_drill import review_phases
-from edge_insights.pods import answers_healthz, running_pod, running_process
+from edge_insights.pods import TokenPlane, answers_healthz, running_pod, running_process, running_token_plane
 from live.store import LiveStore, store_path
 
 DECISIONS = ("price_spike", "urgent_inventory", "negative_review")
@@ -118,7 +118,8 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 
 def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_tick: float = 1.0,
                   start_tick: int = 30, rate: float = 40.0, policy: str = "learned",
-                  decisions: tuple[str, ...] = DECISIONS, products: int | None = None) -> dict[str, Any]:
+                  decisions: tuple[str, ...] = DECISIONS, products: int | None = None,
+                  tokens: TokenPlane | None = None) -> dict[str, Any]:
     """Run the live loop for ``duration_s`` against the accelerated replay; returns its table.
 
     Args:
@@ -130,6 +131,8 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         policy: ``learned`` or ``round-robin``.
         decisions: the decisions whose pods are started.
         products: products in the market (clones beyond the mirror's books; default the books).
+        tokens: the running token endpoint the pods and the watcher (client ``watcher``) get their
+            tokens from (None: one is started for the loop).
 
     Raises:
         OrchestrationError: the watcher exited non-zero (its log is in the message).
@@ -145,11 +148,12 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         base = stack.enter_context(serve_live_market(market))
+        plane = tokens or stack.enter_context(running_token_plane(settings))
         pods = []
         for decision in decisions:
             deploy = settings.deploy_dir / decision
-            central = stack.enter_context(running_pod(deploy / "central", settings))
-            edge = stack.enter_context(running_pod(deploy / "champion", settings, central_url=central))
+            central = stack.enter_context(running_pod(deploy / "central", settings, tokens=plane))
+            edge = stack.enter_context(running_pod(deploy / "champion", settings, central_url=central, tokens=plane))
             pods += ["--pod", f"{decision}={edge}"]
         push: list[str] = []
         if "negative_review" in decisions:
@@ -171,7 +175,8 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
                    "--feed-port", str(feed_port)]
         with open(log_path, "w") as log:
             watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
-                                       env={**os.environ, **settings.environment()})
+                                       env={**os.environ, **settings.environment(),
+                                            **plane.client_env("watcher", list(decisions))})
             peak_kb = 0
             deadline = time.monotonic() + duration_s + 300
             while watcher.poll() is None and time.monotonic() < deadline:

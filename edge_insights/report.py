@@ -81,6 +81,23 @@ def live_table(live: dict[str, Any]) -> Table:
     return table
 
 
+def security_table(security: dict[str, Any]) -> Table:
+    """Tokens issued, the bad-credential probes, requests refused by reason, and ``audit verify``
+    (:func:`edge_insights.security_summary.security_summary`)."""
+    issued = security["tokens_issued"]
+    verify = security["audit_verify"]
+    verdict = {0: "intact", 1: "TAMPERED"}.get(verify["exit"], "nothing to check")
+    logs = sum(line.startswith("ok ") for line in verify["lines"])
+    return _table("Security (tokens required on every pod)", [
+        ("tokens issued", f'{sum(issued.values())} to {len(issued)} clients: '
+                          + ", ".join(f"{sub} {n}" for sub, n in sorted(issued.items()))),
+        ("bad-credential probes", f'{security["probes_refused"]} of {security["probes_tried"]} refused (401/403)'),
+        ("refused by reason (pods' /metrics)", ", ".join(f"{reason} {n}" for reason, n in
+                                                          sorted(security["refused_by_reason"].items())) or "none"),
+        ("audit verify <state>", f"{verdict} (exit {verify['exit']}): {logs} chained logs ok"
+                                 + "".join(f"; {line}" for line in verify["lines"] if line.startswith("TAMPERED")))])
+
+
 def print_summary(console: Console, s: dict[str, Any]) -> None:
     """Print the summary as a few small tables."""
     crawl = s["crawl"]
@@ -131,4 +148,6 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         console.print(live_table(s["live"]))
     if s.get("privacy"):
         console.print(privacy_table(s["privacy"]))
+    if s.get("security"):
+        console.print(security_table(s["security"]))
     console.print(f"summary written to demo_summary.json · Dagster run {s['dagster_run_id']}")

@@ -16,32 +16,34 @@ import random
 import shutil
 import threading
 import time
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 
 from commons.revocation_list import publish_next
 from commons.settings import Settings
-from commons.token_keys import current_key, jwks_path, rotate_keys, signing_keys
+from commons.token_client import BearerAuth
+from commons.token_keys import current_key, jwks_path
 from edge_insights.demo import held_out_records
-from edge_insights.pods import running_pod
+from edge_insights.pods import TokenPlane, ensure_token_key, running_pod, running_token_plane
 
 POLL_S = 2.0
 CLIENTS = 2
 
 
 class _Load:
-    """``CLIENTS`` threads posting one record at a time to ``url``; ``answers`` holds
+    """``CLIENTS`` threads posting one record at a time to ``url`` with ``auth``; ``answers`` holds
     ``(received, status, bundle_sha256)`` per request (``time.monotonic`` seconds)."""
 
-    def __init__(self, url: str, records: list[dict[str, Any]]) -> None:
-        self.url, self.records = url, records
+    def __init__(self, url: str, records: list[dict[str, Any]], auth: httpx.Auth) -> None:
+        self.url, self.records, self.auth = url, records, auth
         self.answers: list[tuple[float, int, str | None]] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(CLIENTS)]
 
     def _run(self, offset: int) -> None:
-        with httpx.Client(timeout=30.0) as client:
+        with httpx.Client(timeout=30.0, auth=self.auth) as client:
             i = offset
             while not self._stop.is_set():
                 try:
@@ -64,8 +66,12 @@ class _Load:
             thread.join(timeout=30)
 
 
-def run_revocation_drill(settings: Settings, decision: str, *, seed: int = 7) -> dict[str, Any]:
+def run_revocation_drill(settings: Settings, decision: str, *, tokens: TokenPlane | None = None,
+                         seed: int = 7) -> dict[str, Any]:
     """Revoke ``decision``'s deployed champion on a pod of the drill's own under load (module docstring).
+
+    ``tokens``: the running token endpoint the pods and the drill's client get tokens from (None:
+    one is started for the drill).
 
     Returns:
         ``{"decision", "revoked_sha256", "time_to_revoke_s", "requests", "failed", "central_only",
@@ -78,21 +84,26 @@ def run_revocation_drill(settings: Settings, decision: str, *, seed: int = 7) ->
     drill = settings.state_dir / "drills" / "revocation"
     shutil.rmtree(drill, ignore_errors=True)
     drill.mkdir(parents=True)
-    tokens = settings.tokens_dir
-    key = current_key(tokens) if signing_keys(tokens) else rotate_keys(tokens)
-    listed = drill / "list.jwt"
-    publish_next(listed, key, jwks_path(tokens))  # serial 1, nothing revoked: the pod starts obeying it
+    ensure_token_key(settings)
+    keys, listed = settings.tokens_dir, drill / "list.jwt"
+    key = current_key(keys)
+    publish_next(listed, key, jwks_path(keys))  # serial 1, nothing revoked: the pod starts obeying it
     records, _ = held_out_records(settings, decision)
     deploy = settings.deploy_dir / decision
-    watch = ["--revocation-list", str(listed), "--revocation-jwks", str(jwks_path(tokens)), "--poll-s", str(POLL_S)]
-    with running_pod(deploy / "central", settings, decision_log_dir=drill / "decision_log") as central_url, \
-            running_pod(deploy / "champion", settings, central_url=central_url, decision_log_dir=drill / "decision_log",
-                        extra_args=watch) as edge_url:
+    watch = ["--revocation-list", str(listed), "--revocation-jwks", str(jwks_path(keys)), "--poll-s", str(POLL_S)]
+    with ExitStack() as stack:
+        plane = tokens or stack.enter_context(running_token_plane(settings))
+        auth = BearerAuth(plane.client(f"revocation-drill-{decision}", [decision]), decision)
+        logs = drill / "decision_log"
+        central_url = stack.enter_context(running_pod(deploy / "central", settings, decision_log_dir=logs,
+                                                      tokens=plane))
+        edge_url = stack.enter_context(running_pod(deploy / "champion", settings, central_url=central_url,
+                                                   decision_log_dir=logs, tokens=plane, extra_args=watch))
         revoked = httpx.get(f"{edge_url}/healthz", timeout=10.0).json()["bundle_sha256"]
-        with _Load(f"{edge_url}/v1/decisions/{decision}", records) as load:
+        with _Load(f"{edge_url}/v1/decisions/{decision}", records, auth) as load:
             time.sleep(POLL_S + random.Random(seed).uniform(0.0, POLL_S))
             published = time.monotonic()
-            publish_next(listed, key, jwks_path(tokens), bundles=[{"sha256": revoked, "reason": "demo drill"}])
+            publish_next(listed, key, jwks_path(keys), bundles=[{"sha256": revoked, "reason": "demo drill"}])
             deadline = published + 60.0
             while not httpx.get(f"{edge_url}/healthz", timeout=10.0).json()["central_only"]:
                 if time.monotonic() > deadline:

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from commons.token_client import BearerAuth, TokenFetchError, TokenSource
 from live.broker import Broker
 from live.store import Change
 from training.decisions import DECISIONS
@@ -64,7 +65,9 @@ class Decider:
     Args:
         store: the broker (the embedded :class:`live.store.LiveStore` or a Redis one).
         pods: decision → base URL of its edge pod (``http://127.0.0.1:PORT``).
-        token: a bearer token sent to every pod (pods started with ``--jwks``), or None.
+        tokens: where the decider's own tokens come from (one per decision: its pod's audience,
+            scope ``decide``; a client credential renews them before they expire), or None for pods
+            without ``--jwks``.
         cooldown_s: seconds within which a product is not re-alerted for a decision (default 600).
         timeout_s: per-request time-out, seconds.
         max_tries: attempts before a retryable failure becomes final.
@@ -72,13 +75,13 @@ class Decider:
         metrics: optional :class:`live.metrics.LiveMetrics` to count decisions and latencies.
     """
 
-    def __init__(self, store: Broker, pods: dict[str, str], *, token: str | None = None,
+    def __init__(self, store: Broker, pods: dict[str, str], *, tokens: TokenSource | None = None,
                  cooldown_s: float = 600.0, timeout_s: float = 5.0, max_tries: int = 5, backoff_s: float = 0.5,
                  metrics: Any = None) -> None:
         self.store, self.pods, self.cooldown_s = store, pods, cooldown_s
         self.max_tries, self.backoff_s, self.metrics = max_tries, backoff_s, metrics
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.client = httpx.Client(timeout=timeout_s, headers=headers)
+        self.auth = {d: BearerAuth(tokens, d) for d in pods} if tokens is not None else {}
+        self.client = httpx.Client(timeout=timeout_s)
         self.wake = threading.Event()
         self._stop = threading.Event()
 
@@ -124,10 +127,14 @@ class Decider:
                 self.store.fail(change, f"no_pod: no pod serves {decision}")
             return
         try:
-            response = self.client.post(f"{url}/v1/decisions/{decision}",
+            response = self.client.post(f"{url}/v1/decisions/{decision}", auth=self.auth.get(decision),
                                         json={"records": [c.record for c in changes]})
         except httpx.HTTPError as exc:
             self._retry(changes, f"pod_unreachable: {type(exc).__name__}")
+            return
+        except TokenFetchError as exc:
+            # The token endpoint may be restarting: retried like an unreachable pod, never dropped.
+            self._retry(changes, f"no_token: {exc}")
             return
         if response.status_code >= 500:
             self._retry(changes, f"pod_{response.status_code}")

@@ -36,6 +36,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
 
 from commons.net import free_port
+from commons.token_client import TokenSource
 from commons.warehouse import Warehouse, flatten
 from crawlers.watch_spider import WatchSpider
 from data_quality.pii_engine import default_engine
@@ -81,7 +82,8 @@ class WatchConfig:
         duration_s: stop after this many seconds (None: until a signal).
         feed_port: port of the insight feed on 127.0.0.1 (0: a free one).
         cooldown_s: alert cooldown (seconds).
-        token: bearer token for the pods, or None.
+        tokens: where the decider's tokens for the pods come from
+            (:class:`commons.token_client.TokenSource`), or None.
         inbox: the intake webhook's inbox to take pushed batches from (:mod:`live.inbox`), or None.
         flush_s: seconds between warehouse flushes.
         drain_s: seconds the decider may take to finish pending changes at stop, and then the webhook
@@ -104,7 +106,8 @@ class WatchConfig:
     duration_s: float | None = None
     feed_port: int = 0
     cooldown_s: float = 600.0
-    token: str | None = None
+    # Kept out of repr: a client credential holds its secret.
+    tokens: TokenSource | None = field(default=None, repr=False)
     inbox: Path | None = None
     flush_s: float = 5.0
     drain_s: float = 30.0
@@ -142,7 +145,7 @@ class Watcher:
         self.capture = ChangeCapture(self.store, product_windows(config.warehouse_path),
                                      set(config.pods) if config.decide else None)
         self.policy = POLICIES[config.policy](config.politeness_s, config.day_s)
-        self.decider = Decider(self.store, config.pods, token=config.token, cooldown_s=config.cooldown_s,
+        self.decider = Decider(self.store, config.pods, tokens=config.tokens, cooldown_s=config.cooldown_s,
                                metrics=self.metrics) if config.decide else None
         if config.broker and (config.webhooks or config.inbox):
             # Both keep their progress in the embedded store's tables (deliveries, the open take).

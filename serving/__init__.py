@@ -23,7 +23,8 @@ Modules, one concept each:
 
 This package imports the standard library, numpy, onnxruntime, tokenizers, the web stack
 (starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``commons``
-(``manifest``, ``bundle_signature``, ``settings``, ``http``, ``tokens``, ``token_keys``; PyJWT and
-cryptography for tokens, OpenSSF model-signing for bundle signatures),
+(``manifest``, ``bundle_signature``, ``settings``, ``http``, ``tokens``, ``token_keys``,
+``token_client`` for the edge pod's own tokens to its central pod; PyJWT and cryptography for
+tokens, OpenSSF model-signing for bundle signatures),
 so a pod installs and starts without torch.
 """

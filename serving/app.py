@@ -81,6 +81,7 @@ from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY
 from commons.manifest import MANIFEST_NAME, BundleError, oracle_kind
 from commons.privacy_policy import Policy, load_policy
 from commons.residency import ResidencyRefused, check_region, forbidden_fields
+from commons.token_client import TokenSource
 from commons.token_keys import SigningKey
 from commons.revocation_list import RevocationListError
 from commons.tokens import SCOPE_ADMIN, SCOPE_DECIDE, SCOPE_METRICS
@@ -195,7 +196,8 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
                audit_key: SigningKey | None = None,
                checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, region: str | None = None,
-               policy: Policy | None = None, watch: WatchSettings | None = None) -> Starlette:
+               policy: Policy | None = None, watch: WatchSettings | None = None,
+               central_tokens: TokenSource | None = None) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -222,6 +224,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         policy: the privacy policy for ``region`` (default the repository's).
         watch: where the revocation list is and how often the list and ``deploy_dir`` are
             polled (:mod:`serving.hot_swap`); None serves the starting bundle only, with no list.
+        central_tokens: this pod's own tokens for its central pod (see :class:`serving.router.Router`).
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -258,7 +261,8 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             raise BundleError(f"manifest role must be one of {', '.join(ROLES)}, got {role!r}")
         release = load_release(folder, model.manifest)
         return Served(model, Router(model, model_version=str(release["model_version"]), central_url=central_url,
-                                    shadow_rate=shadow_rate, timeout_s=central_timeout_s), release)
+                                    shadow_rate=shadow_rate, timeout_s=central_timeout_s,
+                                    central_tokens=central_tokens), release)
 
     first = open_served(deploy_dir)
     model, router, role = first.model, first.router, first.model.manifest.get("role", EDGE)

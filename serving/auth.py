@@ -12,6 +12,12 @@ A request carries ``Authorization: Bearer <JWT>`` (RFC 6750 §2.1), a token issu
 - ``aud`` is the pod's audience (the decision it serves) and ``scope`` holds the endpoint's scope;
 - with replay protection on, the token's ``jti`` has not been accepted before.
 
+A token that passed is remembered (up to :data:`VERIFIED_CACHE` of them, without replay
+protection): a client sends the same token for minutes, and its next requests skip the signature
+and JSON work (~0.5 ms under load, a tenth of a small pod's request) but not the checks that can
+change: its key must still be the one the JWKS holds now (a rotation that drops the key ends it),
+``nbf``/``exp`` are checked against the clock, and ``aud`` and ``scope`` against the request.
+
 Refusals are :class:`commons.http.Unauthorised` (401, ``invalid_token``; no error code when no
 token was sent, RFC 6750 §3.1) or :class:`commons.http.Forbidden` (403, ``insufficient_scope``:
 an authentic token for another audience or without the scope), each with a ``reason`` code for
@@ -20,6 +26,8 @@ the pod's ``rejected_requests_total`` counter.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +57,8 @@ REALM = "edge-insights"
 LEEWAY_S = 30.0
 """Clock skew tolerated between the issuer and a pod on ``exp``, ``nbf`` and ``iat``, in seconds."""
 INVALID_TOKEN = "invalid_token"
+VERIFIED_CACHE = 1024
+"""Most verified tokens a pod remembers (oldest forgotten first): a few hundred bytes each."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ class TokenVerifier:
         self.keys = JwksFile(auth.jwks)
         self.seen = SeenTokens(auth.leeway_s) if auth.replay_protection else None
         self.revoked_kids = revoked_kids
+        self._verified: OrderedDict[str, tuple[str, PyJWK, dict[str, Any]]] = OrderedDict()
 
     def verify(self, authorization: str | None, *, audience: str, scope: str) -> dict[str, Any]:
         """Check an ``Authorization`` header value for a request needing ``scope`` at ``audience``.
@@ -125,6 +136,9 @@ class TokenVerifier:
                 without ``scope``.
         """
         token = self._bearer_token(authorization)
+        remembered = self._remembered(token, audience, scope)
+        if remembered is not None:
+            return remembered
         key = self._key_for(token)
         try:
             claims = jwt.decode(token, key.key, algorithms=[ALGORITHM], audience=audience,
@@ -143,6 +157,27 @@ class TokenVerifier:
         # Recorded only once everything else passed: a refused token was never used.
         if self.seen is not None and not self.seen.first_use(str(claims["jti"]), float(claims["exp"])):
             raise _refused("token already used (replay protection is on)", "token_replayed")
+        if self.seen is None:
+            self._verified[token] = (str(jwt.get_unverified_header(token)["kid"]), key, claims)
+            if len(self._verified) > VERIFIED_CACHE:
+                self._verified.popitem(last=False)
+        return claims
+
+    def _remembered(self, token: str, audience: str, scope: str) -> dict[str, Any] | None:
+        """The claims of a token verified before and still good for this request, else None (the full
+        check then decides, and names the refusal)."""
+        hit = self._verified.get(token)
+        if hit is None:
+            return None
+        kid, key, claims = hit
+        now, leeway = time.time(), self.auth.leeway_s
+        # The JWKS reload makes new key objects: a token of a rotated-out or re-read key is checked anew,
+        # and so is one whose key the revocation list has withdrawn since.
+        if (self.keys.key(kid) is not key or claims["aud"] != audience or scope not in str(claims["scope"]).split()
+                or not claims["nbf"] - leeway <= now < claims["exp"] + leeway
+                or (self.revoked_kids is not None and kid in self.revoked_kids())):
+            del self._verified[token]
+            return None
         return claims
 
     @staticmethod

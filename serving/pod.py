@@ -14,6 +14,7 @@ import uvicorn
 
 from commons.manifest import BundleError
 from commons.privacy_policy import PolicyError
+from commons.token_client import TokenSource
 from commons.token_keys import SigningKey
 
 from .app import DEFAULT_MAX_BODY_BYTES, create_app
@@ -28,7 +29,7 @@ def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port:
             shadow_rate: float = 0.0, decision_log_dir: Path, threads: int = 1,
             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
             audit_key: SigningKey | None = None, region: str | None = None,
-            watch: WatchSettings | None = None) -> None:
+            watch: WatchSettings | None = None, central_tokens: TokenSource | None = None) -> None:
     """Serve ``deploy_dir`` on ``host:port`` until interrupted (SIGINT/SIGTERM).
 
     Args:
@@ -48,6 +49,7 @@ def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port:
             allow there are refused (451). None: no residency check.
         watch: the revocation list to obey and how often it and ``deploy_dir`` are polled for
             revocations and new deployments (:mod:`serving.hot_swap`); None: neither.
+        central_tokens: the pod's own tokens for its central pod; None sends none.
 
     Raises:
         BundleError: the bundle or its release file fails verification or cannot be read.
@@ -62,5 +64,6 @@ def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port:
         raise ValueError(f"port must be 1-65535, got {port}")
     app = create_app(deploy_dir, trust_dir=trust_dir, central_url=central_url, shadow_rate=shadow_rate,
                      decision_log_dir=decision_log_dir, threads=threads, max_body_bytes=max_body_bytes,
-                     auth=auth, audit_key=audit_key, region=region, watch=watch)
+                     auth=auth, audit_key=audit_key, region=region, watch=watch,
+                     central_tokens=central_tokens)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -14,6 +14,11 @@ pod that answers as anything but a ``central`` pod of the same decision stops th
 starting (it would route unsure records to the wrong model), while a central that cannot be
 reached yet only earns a warning, since the fallback route covers it until it is up.
 
+An edge pod calls its central pod with its own token (``central_tokens``: aud = the decision,
+scope ``decide``, fetched from the token endpoint and renewed before it expires, see
+:mod:`commons.token_client`); a central pod started with ``--jwks`` refuses it otherwise, and the
+record takes the fallback route.
+
 Shadow sampling: a deterministic fraction of edge-decided records (chosen from the signal digest,
 so a replay picks the same ones) is also scored by central after the answer is sent; the pair is
 logged to measure divergence and never changes the answer.
@@ -30,6 +35,7 @@ import httpx
 
 from commons.errors import ServingError
 from commons.manifest import BundleError
+from commons.token_client import BearerAuth, TokenFetchError, TokenSource
 
 from .contract import signal_digest
 from .bundle_model import BundleModel
@@ -132,6 +138,8 @@ class Router:
             everything at the edge.
         shadow_rate: fraction (0–1) of edge-decided records also scored by central.
         timeout_s: seconds allowed for one central round trip (connect, read and write each).
+        central_tokens: where this pod's own tokens for its central pod come from (audience: the
+            decision, scope ``decide``); None sends none (a central pod without ``--jwks``).
 
     Raises:
         BundleError: the manifest has no ``thresholds.abstain``.
@@ -140,7 +148,8 @@ class Router:
     """
 
     def __init__(self, model: BundleModel, *, model_version: str, central_url: str | None = None,
-                 shadow_rate: float = 0.0, timeout_s: float = 1.0) -> None:
+                 shadow_rate: float = 0.0, timeout_s: float = 1.0,
+                 central_tokens: TokenSource | None = None) -> None:
         try:
             self.abstain = float(model.manifest["thresholds"]["abstain"])
         except (KeyError, TypeError):
@@ -154,7 +163,8 @@ class Router:
         self.model = model
         self.model_version = model_version
         self.shadow_rate = shadow_rate
-        self._central = (httpx.Client(base_url=central_url.rstrip("/"), timeout=timeout_s)
+        auth = BearerAuth(central_tokens, model.decision) if central_tokens is not None else None
+        self._central = (httpx.Client(base_url=central_url.rstrip("/"), timeout=timeout_s, auth=auth)
                          if central_url else None)
 
     def close(self) -> None:
@@ -178,7 +188,8 @@ class Router:
             return None
         url = self._central.base_url
         try:
-            reply = self._central.get("/healthz")
+            # /healthz is open: no token is fetched before the pod is known to be the right one.
+            reply = self._central.get("/healthz", auth=None)
         except httpx.HTTPError as err:
             return f"central pod at {url} is unreachable ({type(err).__name__})"
         if reply.status_code >= 500:
@@ -304,6 +315,8 @@ class Router:
             reply = self._central.post(f"/v1/decisions/{self.model.decision}", json={"records": records})
         except httpx.HTTPError as err:
             raise CentralError(f"central unreachable: {type(err).__name__}") from err
+        except TokenFetchError as err:
+            raise CentralError(f"no token for central: {err}") from err
         if reply.status_code != 200:
             raise CentralError(f"central answered HTTP {reply.status_code}")
         try:

@@ -10,7 +10,8 @@ import pytest
 from commons.settings import Settings
 
 # Fixtures that build models, start servers or run jobs: a test using one is in the slow tier.
-SLOW_FIXTURES = {"edge_bundle", "central_bundle", "hybrid_bundle", "hybrid_central_bundle", "webhook", "job_run"}
+SLOW_FIXTURES = {"edge_bundle", "central_bundle", "hybrid_bundle", "hybrid_central_bundle", "webhook", "job_run",
+                 "token_plane"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,6 +33,17 @@ def _state_in_tmp(tmp_path_factory) -> None:
     # test moves the state folder.
     os.environ["EDGE_INSIGHTS_RELEASE_TRUST"] = str(state / "signing" / "trusted")
     Settings.from_env().ensure()
+
+
+@pytest.fixture(scope="module")
+def token_plane(tmp_path_factory):
+    """A token endpoint (``edge-insights token serve``, a real process) over a fresh state folder of
+    the module's: its ``settings`` for pods started with :func:`edge_insights.pods.running_pod`."""
+    from edge_insights.pods import running_token_plane
+
+    settings = Settings.from_env(state_dir=tmp_path_factory.mktemp("token_state")).ensure()
+    with running_token_plane(settings) as plane:
+        yield plane
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ import pytest
 
 from commons.manifest import ORACLE_RULE
 from commons.net import free_port
-from edge_insights.pods import running_pod
+from commons.token_client import BearerAuth
+from edge_insights.pods import running_pod, running_token_plane
 from training.decisions import DECISIONS
 from training.divergence import read_decisions
 from e2e_slice import BAD_ROWS, KNOWN_EMAIL, ROWS_PER_FILE
@@ -122,13 +123,15 @@ def test_registered_version_has_aliases_and_bundle(job_run):
 def test_pod_decides_over_http(job_run):
     settings, outcome = job_run
     deploy = settings.deploy_dir / "negative_review"
-    with running_pod(deploy / "central", settings) as central_url, \
-            running_pod(deploy / "champion", settings, central_url=central_url) as edge_url:
+    with running_token_plane(settings) as plane, \
+            running_pod(deploy / "central", settings, tokens=plane) as central_url, \
+            running_pod(deploy / "champion", settings, central_url=central_url, tokens=plane) as edge_url:
+        auth = BearerAuth(plane.client("e2e", ["negative_review"]), "negative_review")
         body = {"records": [{"review_text": "Broke after two days, total waste of money.", "product_id": "B0TEST"},
                             {"review_text": "Love it, works perfectly every morning."}]}
-        response = httpx.post(f"{edge_url}/v1/decisions/negative_review", json=body, timeout=30)
+        response = httpx.post(f"{edge_url}/v1/decisions/negative_review", json=body, timeout=30, auth=auth)
         refused = httpx.post(f"{edge_url}/v1/decisions/negative_review",
-                             json={"records": [{"review_text": "ok", "rating": 5}]}, timeout=30)
+                             json={"records": [{"review_text": "ok", "rating": 5}]}, timeout=30, auth=auth)
     assert response.status_code == 200
     decisions = response.json()["decisions"]
     assert [d["label"] for d in decisions] == ["negative", "not_negative"]

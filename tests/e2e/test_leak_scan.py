@@ -16,7 +16,8 @@ from commons.contracts import NEGATIVE_REVIEW
 from commons.hash_chain import record_of
 from crawlers.feeds import read_review_feed
 from data_quality.pii_engine import default_engine
-from edge_insights.pods import running_pod
+from commons.token_client import BearerAuth
+from edge_insights.pods import running_pod, running_token_plane
 from e2e_slice import KNOWN_EMAIL, KNOWN_PHONE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
@@ -98,9 +99,13 @@ def served(job_run):
         "LIMIT 24").to_dicts()
     body = {"records": [{"product_id": r["product_id"], "review_text": "\n".join(r["review_text"])} for r in rows]}
     deploy = settings.deploy_dir / "negative_review"
-    with running_pod(deploy / "central", settings) as central_url, \
-            running_pod(deploy / "champion", settings, central_url=central_url, shadow_rate=1.0) as edge_url:
-        assert httpx.post(f"{edge_url}/v1/decisions/negative_review", json=body, timeout=60).status_code == 200
+    with running_token_plane(settings) as plane, \
+            running_pod(deploy / "central", settings, tokens=plane) as central_url, \
+            running_pod(deploy / "champion", settings, central_url=central_url, shadow_rate=1.0,
+                        tokens=plane) as edge_url:
+        auth = BearerAuth(plane.client("leak-scan", ["negative_review"]), "negative_review")
+        assert httpx.post(f"{edge_url}/v1/decisions/negative_review", json=body, timeout=60,
+                          auth=auth).status_code == 200
     return settings
 
 

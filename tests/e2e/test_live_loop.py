@@ -21,7 +21,7 @@ from commons.net import free_port
 from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
 from edge_insights.live_run import _subscribe, run_live_loop
-from edge_insights.pods import running_pod
+from edge_insights.pods import running_pod, running_token_plane
 from live.explain import explain_insight
 from live.store import LiveStore, store_path
 from training.decisions import DECISIONS
@@ -98,11 +98,14 @@ def test_sigkill_and_restart_lose_no_change_and_publish_no_insight_twice(job_run
     env = {**os.environ, **settings.environment()}
     with ExitStack() as stack:
         base = stack.enter_context(serve_live_market(market))
+        plane = stack.enter_context(running_token_plane(settings))
+        env.update(plane.client_env("watcher", list(decisions)))
         pods = []
         for decision in decisions:
-            central = stack.enter_context(running_pod(settings.deploy_dir / decision / "central", settings))
+            central = stack.enter_context(running_pod(settings.deploy_dir / decision / "central", settings,
+                                                      tokens=plane))
             edge = stack.enter_context(running_pod(settings.deploy_dir / decision / "champion", settings,
-                                                   central_url=central))
+                                                   central_url=central, tokens=plane))
             pods += ["--pod", f"{decision}={edge}"]
         feed_port = free_port()
         command = [sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{base}sitemap.txt", *pods,

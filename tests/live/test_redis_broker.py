@@ -2,7 +2,8 @@
 free loopback port with no persistence (Debian package ``redis-server``; ``.ci/run`` installs it).
 
 Deciders talk to a real pod: ``edge-insights serve`` on a ``price_spike`` central bundle whose
-oracle is the decision's label rule, sealed as the release step seals it. Real model pods would
+oracle is the decision's label rule, sealed as the release step seals it, with tokens required; the
+deciders hold a client credential of the token endpoint (a real process too). Real model pods would
 need trained bundles (minutes of training); the rule pod runs the same HTTP API, contract check and
 decision log without one. No assertion reads the wall clock: waits are bounded polls.
 """
@@ -29,7 +30,7 @@ from commons.warehouse import Warehouse
 from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
 from edge_insights.broker_load import append_price_change, deploy_rule_pod, running_redis
-from edge_insights.pods import running_pod
+from edge_insights.pods import running_pod, running_token_plane
 from release_keys import session_signer
 from live.decide import Decider
 from live.feed import feed_app
@@ -48,9 +49,15 @@ def redis_url():
 
 
 @pytest.fixture(scope="module")
-def pod_url(tmp_path_factory):
-    settings = Settings.from_env()
-    with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod"), session_signer()), settings) as url:
+def plane():
+    with running_token_plane(Settings.from_env()) as plane:
+        yield plane
+
+
+@pytest.fixture(scope="module")
+def pod_url(plane, tmp_path_factory):
+    with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod"), session_signer()), plane.settings,
+                     tokens=plane) as url:
         yield url
 
 
@@ -207,9 +214,10 @@ def test_capture_moves_the_state_and_appends_the_change_together(redis_url, ns):
     assert writer.redis.xlen(f"{ns}:changes") == 300
 
 
-def test_two_deciders_turn_every_change_into_exactly_one_insight(redis_url, ns, pod_url):
+def test_two_deciders_turn_every_change_into_exactly_one_insight(redis_url, ns, plane, pod_url):
     brokers = [RedisBroker(redis_url, namespace=ns, consumer=f"decider-{i}", visibility_s=2.0) for i in range(2)]
-    deciders = [Decider(b, {"price_spike": pod_url}, cooldown_s=0.0) for b in brokers]
+    tokens = plane.client("decider", ["price_spike"])
+    deciders = [Decider(b, {"price_spike": pod_url}, tokens=tokens, cooldown_s=0.0) for b in brokers]
     dead = RedisBroker(redis_url, namespace=ns, consumer="dead", visibility_s=2.0)
     for i in range(10):
         append_price_change(dead, i, tag=ns)
@@ -254,14 +262,15 @@ def _db(url: str, number: int) -> str:
     return f"{url.rsplit('/', 1)[0]}/{number}"
 
 
-def test_decide_command_decides_alone_against_the_broker(redis_url, ns, pod_url, tmp_path):
+def test_decide_command_decides_alone_against_the_broker(redis_url, ns, plane, pod_url, tmp_path):
     """``edge-insights decide`` with EDGE_INSIGHTS_BROKER, as a scale-out deployment runs it."""
     redis_url = _db(redis_url, 1)
     producer = RedisBroker(redis_url)
     for i in range(20):
         append_price_change(producer, i, tag=ns)
     settings = Settings.from_env(state_dir=tmp_path / "state")
-    env = {**os.environ, **settings.environment(), "EDGE_INSIGHTS_BROKER": redis_url}
+    env = {**os.environ, **settings.environment(), "EDGE_INSIGHTS_BROKER": redis_url,
+           **plane.client_env("decide-command", ["price_spike"])}
     done = subprocess.run([sys.executable, "-m", "edge_insights", "decide", "--pod", f"price_spike={pod_url}",
                            "--duration", "8", "--consumer", "cli"], env=env, capture_output=True, text=True,
                           timeout=300)
@@ -271,22 +280,23 @@ def test_decide_command_decides_alone_against_the_broker(redis_url, ns, pod_url,
     assert len(producer.insights_after(0)) == 20
 
 
-def test_a_capturing_watcher_and_two_deciders_share_the_live_loop(redis_url, pod_url, data_dir, tmp_path):
+def test_a_capturing_watcher_and_two_deciders_share_the_live_loop(redis_url, plane, pod_url, data_dir, tmp_path):
     """The scale-out deployment on the live market replay: ``watch --no-decider`` captures, two
     ``decide`` processes decide, through one Redis broker; every captured change becomes one
     insight, and the watcher copies what it captured into its warehouse."""
     redis_url = _db(redis_url, 2)
     settings = Settings.from_env(state_dir=tmp_path / "state")
     env = {**os.environ, **settings.environment(), "EDGE_INSIGHTS_BROKER": redis_url}
+    decider_env = {**env, **plane.client_env("decide-scaleout", ["price_spike", "urgent_inventory"])}
     market = LiveMarket(MarketReplay(data_dir), seconds_per_tick=0.25, start_tick=12)
     with ExitStack() as stack:
         base = stack.enter_context(serve_live_market(market))
         stock_pod = stack.enter_context(running_pod(deploy_rule_pod(tmp_path / "stock_pod", session_signer(),
                                                                     "urgent_inventory"),
-                                                    settings))
+                                                    plane.settings, tokens=plane))
         pods = ["--pod", f"price_spike={pod_url}", "--pod", f"urgent_inventory={stock_pod}"]
         deciders = [subprocess.Popen([sys.executable, "-m", "edge_insights", "decide", *pods, "--consumer", f"d{i}"],
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     env=decider_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                     for i in range(2)]
         for process in deciders:
             stack.callback(process.kill)

@@ -1,0 +1,174 @@
+"""The control plane's token endpoint: a client secret in, a short-lived scoped token out.
+
+``POST /oauth/token`` implements the OAuth 2.0 client credentials grant (RFC 6749 §4.4). The body
+is ``application/x-www-form-urlencoded``: ``grant_type=client_credentials``, ``audience`` (the
+decision or pod id the token is for; one per token, least privilege) and an optional ``scope``
+(default: the client's scopes). The client authenticates with HTTP Basic (§2.3.1, preferred) or
+``client_id`` and ``client_secret`` in the body, checked against :mod:`commons.client_registry`.
+
+Answers (§5.1, §5.2), always with ``Cache-Control: no-store``:
+
+- 200 ``{"access_token", "token_type": "Bearer", "expires_in": seconds, "scope"}``;
+- 401 ``invalid_client`` with ``WWW-Authenticate: Basic`` for an unknown client or a wrong secret;
+- 400 ``invalid_request`` (no or two client credentials, no audience, a body that is not a form),
+  ``unsupported_grant_type``, ``invalid_scope`` (a scope the client may not have), and
+  ``invalid_target`` (RFC 8707 §2: an audience the client may not have).
+
+Tokens are signed with the newest key of ``<state>/tokens`` (read per request, so ``token keygen``
+takes effect at once) and each one issued is recorded in the control audit log (``token_issue``:
+claims and ``jti``, never the token). ``GET /healthz`` answers ``{"status": "ok", "issued",
+"refused"}`` counted since start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote_plus
+
+import jwt
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from commons.client_registry import authenticate
+from commons.control_audit import ControlAudit
+from commons.errors import EdgeInsightsError
+from commons.token_keys import current_key
+from commons.tokens import DEFAULT_ISSUER, issue_token
+
+TOKEN_PATH = "/oauth/token"
+DEFAULT_TTL_S = 300
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_MAX_FORM_BYTES = 8192
+
+
+class OAuthError(EdgeInsightsError):
+    """A token request refused with an RFC 6749 §5.2 error code (``code``) and HTTP status."""
+
+    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
+        super().__init__(message, http_status)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """What the endpoint signs with and records to.
+
+    Attributes:
+        tokens_dir: signing keys and the client registry (``Settings.tokens_dir``).
+        audit_dir: the control audit log (``Settings.audit_dir``).
+        ttl_s: lifetime of every token issued, seconds.
+        issuer: the ``iss`` claim.
+    """
+
+    tokens_dir: Path
+    audit_dir: Path
+    ttl_s: int = DEFAULT_TTL_S
+    issuer: str = DEFAULT_ISSUER
+
+
+def _form(raw: bytes) -> dict[str, str]:
+    try:
+        fields = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError("invalid_request", "the body must be a form (application/x-www-form-urlencoded)") from None
+    repeated = sorted(name for name, values in fields.items() if len(values) > 1)
+    if repeated:
+        # §3.2: request parameters must not be included more than once.
+        raise OAuthError("invalid_request", f"parameter(s) given twice: {', '.join(repeated)}")
+    return {name: values[0] for name, values in fields.items()}
+
+
+def _client_credential(authorization: str | None, form: dict[str, str]) -> tuple[str, str]:
+    """The (client id, secret) of a request: HTTP Basic or the body, not both (§2.3.1)."""
+    in_body = "client_id" in form or "client_secret" in form
+    if authorization:
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic" or in_body:
+            raise OAuthError("invalid_request", "authenticate with HTTP Basic or client_id/client_secret, "
+                                                "one of them")
+        try:
+            client_id, colon, secret = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise OAuthError("invalid_client", "the Basic credential is not base64 of id:secret", 401) from None
+        if not colon:
+            raise OAuthError("invalid_client", "the Basic credential is not base64 of id:secret", 401)
+        # §2.3.1: id and secret are form-urlencoded before Basic encoding.
+        return unquote_plus(client_id), unquote_plus(secret)
+    if not in_body:
+        raise OAuthError("invalid_client", "no client credential", 401)
+    return form.get("client_id", ""), form.get("client_secret", "")
+
+
+def create_token_app(config: EndpointConfig) -> Starlette:
+    """The endpoint's ASGI app (see the module docstring for what it answers)."""
+    audit = ControlAudit(config.audit_dir)
+    counts: Counter[str] = Counter()
+
+    def grant(authorization: str | None, raw: bytes) -> dict[str, object]:
+        form = _form(raw)
+        client_id, secret = _client_credential(authorization, form)
+        client = authenticate(config.tokens_dir, client_id, secret)
+        if client is None:
+            raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
+        if form.get("grant_type") != "client_credentials":
+            raise OAuthError("unsupported_grant_type", "only grant_type=client_credentials is served")
+        audience = form.get("audience", "").strip()
+        if not audience:
+            raise OAuthError("invalid_request", "name the audience (the decision or pod id) the token is for")
+        if audience not in client.audiences:
+            raise OAuthError("invalid_target", f"client {client_id!r} may not get tokens for {audience!r}")
+        scopes = form["scope"].split() if form.get("scope", "").strip() else list(client.scopes)
+        if set(scopes) - set(client.scopes):
+            raise OAuthError("invalid_scope", f"client {client_id!r} may have scopes {' '.join(client.scopes)}, "
+                                              f"not {' '.join(scopes)}")
+        key = current_key(config.tokens_dir)
+        token = issue_token(key, audience=audience, subject=client_id, scopes=scopes, ttl_s=config.ttl_s,
+                            issuer=config.issuer)
+        claims = jwt.decode(token, options={"verify_signature": False})
+        audit.record("token_issue", kid=key.kid, grant="client_credentials",
+                     **{k: claims[k] for k in ("iss", "aud", "sub", "scope", "iat", "exp", "jti")})
+        return {"access_token": token, "token_type": "Bearer", "expires_in": config.ttl_s, "scope": claims["scope"]}
+
+    async def token(request: Request) -> Response:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > _MAX_FORM_BYTES:
+                counts["refused:invalid_request"] += 1
+                return JSONResponse({"error": "invalid_request", "error_description": "body too large"}, 400,
+                                    headers=_NO_STORE)
+        try:
+            answer = grant(request.headers.get("authorization"), raw)
+        except OAuthError as err:
+            counts[f"refused:{err.code}"] += 1
+            headers = dict(_NO_STORE)
+            if err.http_status == 401:
+                headers["WWW-Authenticate"] = 'Basic realm="edge-insights-token"'
+            return JSONResponse({"error": err.code, "error_description": str(err)}, err.http_status,
+                                headers=headers)
+        counts["issued"] += 1
+        return JSONResponse(answer, headers=_NO_STORE)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "issued": counts["issued"],
+                             "refused": {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("refused:")}})
+
+    return Starlette(routes=[Route(TOKEN_PATH, token, methods=["POST"]),
+                             Route("/healthz", healthz, methods=["GET"])])
+
+
+def run_token_endpoint(config: EndpointConfig, *, host: str = "127.0.0.1", port: int) -> None:
+    """Serve the endpoint on ``host:port`` until interrupted.
+
+    Raises:
+        TokenKeyError: there is no signing key yet (checked before binding the port).
+    """
+    current_key(config.tokens_dir)
+    uvicorn.run(create_token_app(config), host=host, port=port, log_level="warning", access_log=False)

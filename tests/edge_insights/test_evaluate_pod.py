@@ -1,0 +1,58 @@
+"""``edge-insights evaluate --pod URL`` scores a running pod with its own token: a real rule pod of
+price_spike (auth on, as the demo starts it), the token endpoint a real process, the first real
+price observations of the shared data. The rule pod's answer is the label itself, so the score is
+exact; without a credential the pod's 401 is a clean error."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from commons.settings import Settings
+from commons.token_client import CLIENT_ID_ENV, CLIENT_SECRET_ENV, TOKEN_URL_ENV
+from edge_insights.broker_load import deploy_rule_pod
+from edge_insights.cli import app
+from edge_insights.pods import running_pod, running_token_plane
+from release_keys import session_signer
+
+pytestmark = pytest.mark.slow  # starts processes
+
+OBSERVATIONS = 40_000
+
+
+@pytest.fixture
+def prices(data_dir, tmp_path):
+    """The first observations of the Amazon JP price history, with its products file."""
+    source = data_dir / "price_history_amazon_jp"
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    with gzip.open(source / "observations.csv.gz", "rt", encoding="utf-8") as full, \
+            gzip.open(folder / "observations.csv.gz", "wt", encoding="utf-8") as head:
+        for _, line in zip(range(OBSERVATIONS + 1), full):
+            head.write(line)
+    shutil.copy(source / "products.csv", folder / "products.csv")
+    return folder
+
+
+def test_evaluate_scores_a_pod_with_its_own_token(prices, tmp_path, monkeypatch):
+    settings = Settings.from_env(state_dir=tmp_path / "state").ensure()
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(settings.state_dir))
+    with running_token_plane(settings) as plane, \
+            running_pod(deploy_rule_pod(tmp_path / "pod", session_signer()), settings, tokens=plane) as url:
+        args = ["evaluate", "price_spike", "--data-dir", str(prices), "--pod", url]
+        refused = CliRunner().invoke(app, args)
+        for name, value in plane.client_env("evaluate", ["price_spike"]).items():
+            monkeypatch.setenv(name, value)
+        scored = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "401 Unauthorized" in refused.output
+    assert scored.exit_code == 0, scored.output
+    result = json.loads(scored.output.strip().splitlines()[-1])
+    assert result["n"] > 100 and result["pod"] == url and result["model_version"] == "1"
+    # The rule pod answers with the label rule: every example right, all at the "edge" (no central).
+    assert (result["precision"], result["recall"], result["f1"], result["edge_coverage"]) == (1.0, 1.0, 1.0, 1.0)
+    for name in (TOKEN_URL_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV):
+        monkeypatch.delenv(name)

@@ -1,0 +1,111 @@
+"""The token endpoint (``edge-insights token serve``, OAuth 2.0 client credentials, RFC 6749 §4.4) as a
+real process on loopback: a registered client trades its secret for a token a pod accepts; a wrong
+secret, an unknown client, another audience or scope, another grant are refused with their OAuth
+error; secrets are stored hashed; tokens are renewed before they expire."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from commons.client_registry import clients_path
+from commons.control_audit import CONTROL_LOG, read_events
+from commons.token_client import REFRESH_AT, ClientCredentials, TokenFetchError
+from commons.token_keys import jwks_path
+from edge_insights.cli import app
+from serving.auth import PodAuth, TokenVerifier
+
+pytestmark = pytest.mark.slow  # starts a process
+
+GRANT = {"grant_type": "client_credentials", "audience": "price_spike"}
+
+
+@pytest.fixture(scope="module")
+def watcher_secret(token_plane) -> str:
+    return token_plane.register("watcher", ["price_spike", "urgent_inventory"], ("decide", "metrics"))
+
+
+def test_a_valid_secret_gets_a_short_lived_token_the_pod_accepts(token_plane, watcher_secret):
+    reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data={**GRANT, "scope": "decide"})
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["cache-control"] == "no-store"
+    body = reply.json()
+    assert (body["token_type"], body["expires_in"], body["scope"]) == ("Bearer", 300, "decide")
+    verifier = TokenVerifier(PodAuth(jwks_path(token_plane.settings.tokens_dir)))
+    claims = verifier.verify(f"Bearer {body['access_token']}", audience="price_spike", scope="decide")
+    assert (claims["sub"], claims["aud"], claims["exp"] - claims["iat"]) == ("watcher", "price_spike", 300)
+    issued = [e for e in read_events(token_plane.settings.audit_dir / CONTROL_LOG) if e["action"] == "token_issue"]
+    assert claims["jti"] in {e["details"]["jti"] for e in issued}
+    assert body["access_token"] not in (token_plane.settings.audit_dir / CONTROL_LOG).read_text()
+
+
+def test_credentials_in_the_body_work_too(token_plane, watcher_secret):
+    reply = httpx.post(token_plane.token_url, data={**GRANT, "client_id": "watcher", "client_secret": watcher_secret})
+    assert reply.status_code == 200, reply.text
+    # No scope asked: the client's scopes.
+    assert reply.json()["scope"] == "decide metrics"
+
+
+@pytest.mark.parametrize("client, secret", [("watcher", "not-the-secret"), ("nobody", "x")])
+def test_a_wrong_secret_or_unknown_client_is_401_invalid_client(token_plane, watcher_secret, client, secret):
+    reply = httpx.post(token_plane.token_url, auth=(client, secret), data=GRANT)
+    assert reply.status_code == 401
+    assert reply.json()["error"] == "invalid_client"
+    assert reply.headers["www-authenticate"] == 'Basic realm="edge-insights-token"'
+    assert "access_token" not in reply.json()
+
+
+@pytest.mark.parametrize("data, status, error", [
+    ({**GRANT, "audience": "negative_review"}, 400, "invalid_target"),
+    ({**GRANT, "scope": "decide admin"}, 400, "invalid_scope"),
+    ({**GRANT, "grant_type": "password"}, 400, "unsupported_grant_type"),
+    ({"grant_type": "client_credentials"}, 400, "invalid_request"),
+])
+def test_what_the_client_may_not_have_is_refused_with_its_oauth_error(token_plane, watcher_secret, data, status, error):
+    reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data=data)
+    assert (reply.status_code, reply.json()["error"]) == (status, error)
+
+
+def test_two_credentials_at_once_are_an_invalid_request(token_plane, watcher_secret):
+    reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret),
+                       data={**GRANT, "client_id": "watcher", "client_secret": watcher_secret})
+    assert (reply.status_code, reply.json()["error"]) == (400, "invalid_request")
+
+
+def test_the_registry_keeps_a_hash_never_the_secret(token_plane, watcher_secret):
+    path = clients_path(token_plane.settings.tokens_dir)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert watcher_secret not in path.read_text()
+    entry = json.loads(path.read_text())["clients"]["watcher"]
+    assert entry["audiences"] == ["price_spike", "urgent_inventory"] and len(entry["secret_scrypt"]) == 88
+
+
+def test_a_client_renews_its_token_after_80_percent_of_its_lifetime(token_plane, watcher_secret):
+    now = [1000.0]
+    client = ClientCredentials(token_plane.token_url, "watcher", watcher_secret, clock=lambda: now[0])
+    first = client.token("price_spike")
+    now[0] += REFRESH_AT * 300 - 1
+    assert client.token("price_spike") == first and client.fetches == 1
+    now[0] += 2
+    assert client.token("price_spike") != first and client.fetches == 2
+    # One token per audience.
+    client.token("urgent_inventory")
+    assert client.fetches == 3
+
+
+def test_a_refused_client_raises_with_the_oauth_error(token_plane, watcher_secret):
+    with pytest.raises(TokenFetchError, match="HTTP 401 invalid_client"):
+        ClientCredentials(token_plane.token_url, "watcher", "wrong").token("price_spike")
+
+
+def test_token_client_prints_a_secret_the_endpoint_accepts(token_plane, monkeypatch):
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(token_plane.settings.state_dir))
+    result = CliRunner().invoke(app, ["token", "client", "evaluate", "--audience", "price_spike"])
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip()
+    assert httpx.post(token_plane.token_url, auth=("evaluate", secret), data=GRANT).status_code == 200
+    refused = CliRunner().invoke(app, ["token", "client", "bad id", "--audience", "price_spike"])
+    assert refused.exit_code == 2 and "client id" in refused.output
