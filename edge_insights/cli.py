@@ -140,13 +140,20 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
                               f"({live_seconds:g} s)"):
                 live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
                                      decisions=live_decisions, tokens=plane)
+        revocation = None
+        if served:
+            from edge_insights.revocation_drill import run_revocation_drill
+
+            target = DRILL_DECISION if DRILL_DECISION in served else next(iter(served))
+            with stages.stage(f"revocation drill: {target}'s champion withdrawn from a pod under load"):
+                revocation = run_revocation_drill(settings, target, tokens=plane)
     # After serving, the drill and the live loop, so the decision logs the pods wrote are aged too; cheap (SQL
     # deletes, a file walk).
     with stages.stage("retention_job: privacy policy applied"):
         retention = run_job("retention_job", settings)
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
     with stages.stage("security summary: tokens issued, requests refused, audit verify"):
-        security = security_summary(settings, auth_since, served)
+        security = {**security_summary(settings, auth_since, served), "revocation_drill": revocation}
     summary = summarise(settings, history, job, served, feedback, retention, drill, live, security)
     write_summary(settings, summary)
     print_summary(console, summary)

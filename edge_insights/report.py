@@ -81,9 +81,10 @@ def live_table(live: dict[str, Any]) -> Table:
     return table
 
 
-def security_table(security: dict[str, Any]) -> Table:
+def security_table(security: dict[str, Any], decisions: dict[str, Any] | None = None) -> Table:
     """Tokens issued, the bad-credential probes, requests refused by reason, and ``audit verify``
-    (:func:`edge_insights.security_summary.security_summary`)."""
+    (:func:`edge_insights.security_summary.security_summary`); with the summary's ``decisions``, the
+    signed bundles the served pods verified; the revocation drill when it ran."""
     issued = security["tokens_issued"]
     verify = security["audit_verify"]
     verdict = {0: "intact", 1: "TAMPERED"}.get(verify["exit"], "nothing to check")
@@ -95,7 +96,26 @@ def security_table(security: dict[str, Any]) -> Table:
         ("refused by reason (pods' /metrics)", ", ".join(f"{reason} {n}" for reason, n in
                                                           sorted(security["refused_by_reason"].items())) or "none"),
         ("audit verify <state>", f"{verdict} (exit {verify['exit']}): {logs} chained logs ok"
-                                 + "".join(f"; {line}" for line in verify["lines"] if line.startswith("TAMPERED")))])
+                                 + "".join(f"; {line}" for line in verify["lines"] if line.startswith("TAMPERED"))),
+        ("signed bundles", _signed(decisions or {})),
+        ("revocation drill", _revocation(security.get("revocation_drill")))])
+
+
+def _signed(decisions: dict[str, Any]) -> str:
+    served = {name: d["registry"].get("signed_by") for name, d in decisions.items() if d.get("serving")}
+    if not served:
+        return "no pod served"
+    keys = sorted({kid for kid in served.values() if kid})
+    return (f"{len(served)} edge and {len(served)} central bundles signed with release key "
+            f"{', '.join(k[:16] for k in keys) or '—'} and verified by their pods before loading")
+
+
+def _revocation(drill: dict[str, Any] | None) -> str:
+    if not drill:
+        return "not run (no decision served)"
+    return (f'{drill["decision"]}: champion {drill["revoked_sha256"][:12]} revoked under load, pod central-only; '
+            f'time to revoke {drill["time_to_revoke_s"]:.2f} s ({drill["poll_s"]:g} s polling), '
+            f'{drill["failed"]} of {drill["requests"]} requests failed')
 
 
 def print_summary(console: Console, s: dict[str, Any]) -> None:
@@ -149,5 +169,5 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
     if s.get("privacy"):
         console.print(privacy_table(s["privacy"]))
     if s.get("security"):
-        console.print(security_table(s["security"]))
+        console.print(security_table(s["security"], s["decisions"]))
     console.print(f"summary written to demo_summary.json · Dagster run {s['dagster_run_id']}")
