@@ -116,7 +116,8 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
     command = [sys.executable, "-m", "edge_insights", "serve", "--deploy-dir", str(deploy_dir), "--port", str(port),
                "--decision-log-dir", str(decision_log_dir or settings.decision_log_dir),
                "--shadow-rate", str(shadow_rate)]
-    env = None
+    # The pod sees the caller's state folder: its trust folder, revocation list and region.
+    env = {**os.environ, **settings.environment()}
     with ExitStack() as stack:
         if auth_off:
             logger.warning("AUTH IS OFF for the pod of %s: it answers anyone who can reach it", deploy_dir)
@@ -127,7 +128,7 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
             if not auth_off:
                 plane = tokens or stack.enter_context(running_token_plane(settings))
                 decision = json.loads((deploy_dir / "manifest.json").read_text())["decision"]
-                env = {**os.environ, **plane.client_env(f"pod-{decision}-{deploy_dir.name}", [decision])}
+                env |= plane.client_env(f"pod-{decision}-{deploy_dir.name}", [decision])
         command += list(extra_args)
         url = f"http://127.0.0.1:{port}"
         stack.enter_context(running_process(command, settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log",

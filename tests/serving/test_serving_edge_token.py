@@ -10,6 +10,7 @@ import time
 
 import httpx
 import pytest
+from release_keys import trust_dir
 from test_serving_pod import URL, as_central, samples
 
 from commons.control_audit import CONTROL_LOG, read_events
@@ -59,7 +60,7 @@ def test_the_edge_pod_asks_central_with_its_own_token(token_plane, central, edge
 
 
 def _router(edge_bundle, central: str, token: str) -> Router:
-    return Router(open_bundle(edge_bundle.path), model_version="3", central_url=central,
+    return Router(open_bundle(edge_bundle.path, trust_dir=trust_dir()), model_version="3", central_url=central,
                   central_tokens=StaticToken(token))
 
 
