@@ -36,15 +36,17 @@ BUNDLE_METRICS = ("parity", "int8_agreement", "shipped_f1", "latency_p50_ms", "l
 
 def champion_f1(client: MlflowClient, wh: Warehouse, name: str) -> tuple[Any, float | None]:
     """The current champion version of ``name`` and its F1 re-scored on this build's eval split
-    through its own bundle (its graph, its tokenizer); (None, None) without a champion."""
+    through its own bundle (its graph, its tokenizer, its text fields: an older champion may read
+    text a newer build ignores); (None, None) without a champion."""
     champion = champion_version(client, name)
     if champion is None:
         return None, None
-    evaluation, y_eval = examples_of(wh, name, "eval")
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(client.download_artifacts(champion.run_id, "bundle", tmp))
+        manifest = json.loads((local / "manifest.json").read_text())
+        evaluation, y_eval = examples_of(wh, name, "eval", text=manifest.get("text_fields") != [])
         logits = onnx_logits(ort_session(local / "model.onnx"), load_tokenizer(local), evaluation,
-                             json.loads((local / "manifest.json").read_text())["max_length"])
+                             manifest["max_length"])
     return champion, prf(y_eval, logits.argmax(1))["f1"]
 
 

@@ -145,9 +145,10 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
         ``quantization_reason`` and ``fp32_model_bytes``.
     """
     name = spec.name
-    evaluation, y_eval = examples_of(wh, name, "eval")
-    calibration, _ = examples_of(wh, name, "calibration")
-    train = examples_of(wh, name, "train")[0]
+    text = spec.student_reads_text
+    evaluation, y_eval = examples_of(wh, name, "eval", text=text)
+    calibration, _ = examples_of(wh, name, "calibration", text=text)
+    train = examples_of(wh, name, "train", text=text)[0]
     student = store.require("student")
     common = _manifest_common(spec, store, run_id, preset, len(evaluation), ("teacher", "student", "baseline"))
     with tempfile.TemporaryDirectory() as vocab_dir:

@@ -48,8 +48,9 @@ warehouse = Warehouse(STATE / "warehouse.duckdb")
 def scored(decision: str) -> dict:
     """Eval labels, logits of the shipped edge bundle and probabilities of the central bundle
     (a teacher graph or the label rule, opened as a pod opens it)."""
-    evaluation, labels = examples_of(warehouse, decision, "eval")
     edge = EdgeModel(STATE / "bundles" / decision / "edge")
+    # As its pod feeds it: empty texts for a student that ignores its text field.
+    evaluation, labels = examples_of(warehouse, decision, "eval", text=edge.manifest.get("text_fields") != [])
     central = model_of(STATE / "bundles" / decision / "central",
                        load_manifest(STATE / "bundles" / decision / "central"))
     # In the export stage's batches: dynamic int8 scales activations per batch.

@@ -10,7 +10,7 @@ string feature must hold some visible text — not only whitespace, nor only the
 control/format characters (``\u200b``, soft hyphen ``\u00ad``, NUL) that render as nothing: the
 pipeline quarantines empty texts, so the model never learned what one means.
 
-Two optional manifest keys say how feature fields become model input (:func:`model_inputs`):
+Three optional manifest keys say how feature fields become model input (:func:`model_inputs`):
 
 - ``text_fields``: string feature fields whose values are joined with ``"\\n"`` into the one text
   the tokenizer reads; default every string feature field, in contract order.
@@ -18,9 +18,13 @@ Two optional manifest keys say how feature fields become model input (:func:`mod
   fields are concatenated in this order into the graph's ``numeric`` row (float32, width the sum
   of the ``k``). A ``number``/``integer`` field has ``k = 1``, a ``number_list`` field ``k`` equal
   to its contract ``length``. Default: none (a text-only graph).
+- ``ignored_fields``: feature fields the model deliberately does not read (a price_spike student
+  decides on the numbers alone; its central oracle, the label rule, needs no title either). With
+  ``text_fields: []`` beside it the graph reads an empty text.
 
-Every feature field must be read by the model one of these two ways, so the signal digest covers
-exactly what the model saw and nothing it did not.
+Every feature field must be read by the model one of these ways or be listed as ignored, so a
+forgotten field is an error; the signal digest covers the record's feature fields as the contract
+defines them (the record the hybrid oracle and ``explain`` see).
 """
 
 from __future__ import annotations
@@ -81,13 +85,18 @@ class ModelInputs:
     """How a contract-conforming record becomes model input.
 
     Attributes:
-        text_fields: string feature fields joined with ``"\\n"`` into the tokenizer's text.
+        text_fields: string feature fields joined with ``"\\n"`` into the tokenizer's text (empty:
+            the graph reads an empty text).
         numeric_inputs: fields concatenated, in order, into the ``numeric`` row; empty for a
             text-only graph.
+        ignored_fields: feature fields of the contract this model deliberately does not read
+            (they still belong to the record's features and its digest: the central oracle and
+            the decision log see the record the contract defines).
     """
 
     text_fields: tuple[str, ...]
     numeric_inputs: tuple[NumericInput, ...] = ()
+    ignored_fields: tuple[str, ...] = ()
 
     @property
     def numeric_width(self) -> int:
@@ -100,8 +109,10 @@ class ModelInputs:
         return self.text_fields + tuple(n.field for n in self.numeric_inputs)
 
     def features(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The fields of a conforming record the model reads that are present (non-null)."""
-        return {name: record[name] for name in self.feature_fields if record.get(name) is not None}
+        """The feature fields of a conforming record that are present (non-null): those the model
+        reads, and those it ignores."""
+        return {name: record[name] for name in self.feature_fields + self.ignored_fields
+                if record.get(name) is not None}
 
     def text(self, features: dict[str, Any]) -> str:
         """The one text the model reads: present text fields in order, newline-joined."""
@@ -157,7 +168,8 @@ def model_inputs(manifest: dict[str, Any], decision: str) -> ModelInputs:
             feature field; a numeric input is malformed, not a numeric feature field, optional
             (the graph needs a value for every record), or its ``length`` differs from the
             field's (1 for a scalar); a field is listed twice; no text field is left for the
-            tokenizer; or a feature field is read neither as text nor as a numeric input.
+            tokenizer without ``ignored_fields`` saying why; an ignored field is not a feature
+            field; or a feature field is read neither as text nor as a numeric input nor ignored.
     """
     contract = manifest.get("feature_contract")
     check_contract(contract, decision)
@@ -191,18 +203,23 @@ def model_inputs(manifest: dict[str, Any], decision: str) -> ModelInputs:
                               f"the contract gives it {expected}")
         numeric.append(NumericInput(name, expected))
 
-    inputs = ModelInputs(tuple(texts), tuple(numeric))
-    if len(set(inputs.feature_fields)) != len(inputs.feature_fields):
-        raise BundleError("a field is listed twice in text_fields/numeric_inputs: "
-                          f"{list(inputs.feature_fields)}")
-    unread = [name for name in features if name not in inputs.feature_fields]
+    ignored = manifest.get("ignored_fields") or []
+    if not isinstance(ignored, list) or not all(isinstance(name, str) and fields.get(name, {}).get("role") == "feature"
+                                                for name in ignored):
+        raise BundleError(f"manifest ignored_fields must list feature fields of the contract, got {ignored!r}")
+    inputs = ModelInputs(tuple(texts), tuple(numeric), tuple(ignored))
+    listed = inputs.feature_fields + inputs.ignored_fields
+    if len(set(listed)) != len(listed):
+        raise BundleError(f"a field is listed twice in text_fields/numeric_inputs/ignored_fields: {list(listed)}")
+    unread = [name for name in features if name not in listed]
     if unread:
         kinds = {fields[name]["type"] for name in unread}
         hint = " (numeric fields need numeric_inputs)" if kinds & set(NUMERIC_TYPES) else ""
         raise BundleError(f"feature fields {unread} are read by the model neither as text nor as "
                           f"numeric input{hint}")
-    if not texts:
-        # The graph always takes input_ids: without a text field it would read empty strings.
+    if not texts and not ignored:
+        # The graph always takes input_ids: without a text field it reads empty strings, which only
+        # a bundle that says which fields it ignores was trained for.
         raise BundleError("feature_contract has no text feature field for the model to read")
     return inputs
 

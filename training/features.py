@@ -41,8 +41,11 @@ def build_features(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, run_id: 
     return meta
 
 
-def examples_of(wh: Warehouse, decision: str, split: str) -> tuple[Inputs, np.ndarray]:
+def examples_of(wh: Warehouse, decision: str, split: str, *, text: bool = True) -> tuple[Inputs, np.ndarray]:
     """Inputs and int64 labels [n] of one split (``train`` / ``calibration`` / ``eval``).
+
+    ``text`` False: every text is empty, as a pod feeds a model that ignores its text fields
+    (:attr:`training.decisions.base.DecisionSpec.student_reads_text`).
 
     Raises:
         TrainingError: the split is empty (the features were not built yet).
@@ -53,4 +56,5 @@ def examples_of(wh: Warehouse, decision: str, split: str) -> tuple[Inputs, np.nd
     numbers = frame["numbers"]
     windows = None if numbers.null_count() == len(numbers) else \
         np.stack([np.asarray(v) for v in numbers.to_list()]).astype(np.float32)
-    return Inputs(frame["text"].to_list(), windows), frame["label"].to_numpy().astype(np.int64)
+    texts = frame["text"].to_list() if text else [""] * len(frame)
+    return Inputs(texts, windows), frame["label"].to_numpy().astype(np.int64)

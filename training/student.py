@@ -40,9 +40,9 @@ def train_student(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store: Mo
     seed_everything(cfg.seed, cfg.threads)
     tokenizer = load_tokenizer()
     name = spec.name
-    train, y_train = examples_of(wh, name, "train")
-    calibration, y_cal = examples_of(wh, name, "calibration")
-    evaluation, y_eval = examples_of(wh, name, "eval")
+    train, y_train = examples_of(wh, name, "train", text=spec.student_reads_text)
+    calibration, y_cal = examples_of(wh, name, "calibration", text=spec.student_reads_text)
+    evaluation, y_eval = examples_of(wh, name, "eval", text=spec.student_reads_text)
     for side, y in (("train", y_train), ("calibration", y_cal), ("eval", y_eval)):
         ensure_two_classes(y, f"{name} {side}")
     soft = np.load(store.teacher_logits_path)

@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from commons.manifest import BundleError, write_manifest
-from release_keys import trust_dir
+from release_keys import signed, trust_dir
 from serving.app import create_app
 from serving.contract import FieldError, NumericInput, check_record, model_inputs
 from serving.inference import EdgeModel
@@ -125,6 +125,35 @@ def test_a_manifest_whose_numeric_inputs_misfit_contract_or_graph_is_refused(
         hybrid_bundle, tmp_path, edit, message):
     with pytest.raises(BundleError, match=message):
         resealed(hybrid_bundle.path, tmp_path / "bundle", edit)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.update(text_fields=[]), r"\['title'\] are read by the model neither"),
+    (lambda m: m.update(text_fields=[], ignored_fields=["product_id"]), "must list feature fields"),
+    (lambda m: m.update(text_fields=[], ignored_fields=["title", "prices"]), "listed twice"),
+    (lambda m: m.update(ignored_fields=["title"]), "listed twice"),
+])
+def test_ignored_fields_must_be_unread_feature_fields_and_say_why_no_text_is_read(hybrid_bundle, tmp_path, edit,
+                                                                                   message):
+    with pytest.raises(BundleError, match=message):
+        resealed(hybrid_bundle.path, tmp_path / "bundle", edit)
+
+
+def test_a_model_that_ignores_its_title_answers_alike_for_any_title_and_still_digests_it(hybrid_bundle, tmp_path):
+    folder = tmp_path / "bundle"
+    model = resealed(hybrid_bundle.path, folder, lambda m: m.update(text_fields=[], ignored_fields=["title"]))
+    assert model.inputs.text_fields == () and model.inputs.ignored_fields == ("title",)
+    signed(folder)
+    shutil.copy(hybrid_bundle.path / "release.json", folder / "release.json")
+    window = hybrid_bundle.windows[0]
+    records = [{"title": window.title, "prices": window.prices}, {"title": "another title", "prices": window.prices}]
+    with TestClient(create_app(folder, trust_dir=trust_dir(), decision_log_dir=tmp_path / "log")) as client:
+        answers = client.post(URL, json={"records": records}).json()["decisions"]
+    # The graph read an empty text both times; the digest covers the record as the contract has it.
+    assert answers[0]["score"] == answers[1]["score"] and answers[0]["label"] == answers[1]["label"]
+    assert [a["signal_digest"] for a in answers] == [digest_of(r["title"], r["prices"]) for r in records]
+    expected = model.predict([""], [window.prices])[1][0].max()
+    assert answers[0]["score"] == pytest.approx(float(expected), abs=1e-6)
 
 
 def test_a_text_only_graph_with_numeric_inputs_listed_is_refused(edge_bundle, tmp_path):

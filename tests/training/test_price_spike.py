@@ -72,13 +72,14 @@ def test_the_rule_on_a_contract_window_is_the_label(histories):
 
 
 def test_hybrid_student_exports_one_graph_with_parity(histories, tmp_path):
-    series, titles = histories
+    series, _ = histories
     asin = sorted(series)[0]
     windows = product_windows(np.array(series[asin]))
     idx = np.linspace(0, len(windows.labels) - 1, 40).astype(int)
-    inputs = Inputs([titles.get(asin, "")] * len(idx), windows.short[idx])
-    teacher = pretrained_classifier(2, seed=5, numeric={"kind": "price_log_ratio", "width": LONG_WINDOW + 2})
-    student = student_from_teacher(teacher, 1, numeric={"kind": "price_log_ratio", "width": SHORT_WINDOW + 1}).eval()
+    # As shipped: the rule's statistic on the student's view, and the empty text its pod feeds it.
+    inputs = Inputs([""] * len(idx), windows.long[idx])
+    numeric = {"kind": "price_robust_z", "width": LONG_WINDOW + 2, "use": SHORT_WINDOW + 1}
+    student = student_from_teacher(pretrained_classifier(2, seed=5, numeric=numeric), 1, numeric=numeric).eval()
     report = build_bundle(student, load_tokenizer(), base_model_path() / "tokenizer.json", inputs, tmp_path / "b",
                           max_length=32, min_agreement=0.0, metadata={"decision": "price_spike"})
     assert report.parity_max_abs_delta <= PARITY_BOUND
@@ -88,3 +89,23 @@ def test_hybrid_student_exports_one_graph_with_parity(histories, tmp_path):
     assert [i.name for i in graph.input] == ["input_ids", "attention_mask", "numeric"]
     assert load_manifest(tmp_path / "b")["quantization"] == "dynamic_int8"
 
+
+
+def test_the_robust_z_branch_reads_the_rule_on_the_whole_window(histories):
+    """On all 32 prices the branch's two rule features decide exactly the label (in-graph
+    statistic == commons.label_rules); on the student's view they approximate it."""
+    import torch
+
+    from training.numeric import WindowFeatures
+
+    series, _ = histories
+    built = [w for w in map(product_windows, map(np.array, series.values())) if w is not None]
+    long = np.concatenate([w.long for w in built])
+    labels = np.concatenate([w.labels for w in built]).astype(bool)
+    with torch.no_grad():
+        full = WindowFeatures("price_robust_z", LONG_WINDOW + 2)(torch.as_tensor(long)).numpy()
+        short = WindowFeatures("price_robust_z", LONG_WINDOW + 2, SHORT_WINDOW + 1)(torch.as_tensor(long)).numpy()
+    # tanh(|z| - 3.5) > 0 ⇔ |z| > 3.5; float32 can flip a z within 1e-5 of the threshold
+    decided = lambda f: (f[:, -2] > 0) & (f[:, -1] <= 0)  # noqa: E731
+    assert (decided(full) == labels).mean() > 0.9999
+    assert 0.98 < (decided(short) == labels).mean() < 1.0

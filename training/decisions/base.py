@@ -33,6 +33,9 @@ class DecisionSpec:
             ``rule`` where the truth is a computation over the contract's window
             (:data:`commons.label_rules.RULES`), so the central answers exactly and nothing is
             trained for it; ``model`` (a fine-tuned teacher) where it is a judgement on text.
+        student_reads_text: False where the decision is a function of the window alone: the
+            student is trained on, and its pod feeds it, an empty text, and the manifests list
+            ``text_field`` as ignored (it stays in the contract, the record and its digest).
     """
 
     name: str
@@ -47,6 +50,7 @@ class DecisionSpec:
     examples: Callable[[pl.DataFrame], tuple[list[Example], int]]
     label_rule: str
     oracle: str = ORACLE_MODEL
+    student_reads_text: bool = True
 
     def numeric(self, role: str) -> dict[str, Any] | None:
         """NumericBranch spec of the ``teacher`` or ``student`` (None for text-only decisions)."""
@@ -57,7 +61,8 @@ class DecisionSpec:
 
     def manifest_inputs(self) -> dict[str, Any]:
         """Manifest keys telling a pod how records become model inputs."""
-        keys: dict[str, Any] = {"text_fields": [self.text_field]}
+        keys: dict[str, Any] = ({"text_fields": [self.text_field]} if self.student_reads_text else
+                                {"text_fields": [], "ignored_fields": [self.text_field]})
         if self.window_field is not None:
             keys["numeric_inputs"] = [{"field": self.window_field, "length": self.window}]
         return keys
