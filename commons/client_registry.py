@@ -8,25 +8,32 @@ client-credentials grant of RFC 6749 §4.4) trades them for a short-lived token
 The registry is one JSON file, ``<state>/tokens/clients.json`` (mode 0600), holding per client its
 audiences, scopes and the secret's scrypt hash (RFC 7914, with a random salt), never the secret:
 a copy of the file does not let anyone fetch a token. :func:`register_client` prints the secret
-once; registering the same id again replaces the secret (the old one stops working).
+once; registering the same id again replaces the secret (the old one stops working). Registrations
+hold an exclusive lock on ``clients.json.lock`` while they read, change and rename the file, so two
+processes registering at once (two edge pods starting, two test workers) both keep their client.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import EdgeInsightsError
 from .tokens import SCOPES
 
+T = TypeVar("T")
 CLIENTS_NAME = "clients.json"
+LOCK_NAME = "clients.json.lock"
 # scrypt cost (RFC 7914 §2): N = 2^14, r = 8, p = 1 takes ~30 ms and 16 MiB; secrets are 256-bit
 # random strings, so the cost guards a stolen file against nothing weaker than brute force anyway.
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
@@ -94,21 +101,38 @@ def register_client(tokens_dir: Path, client_id: str, audiences: list[str] | tup
     if not audiences or not scopes or unknown:
         raise ClientRegistryError(f"a client needs at least one audience and scopes among {', '.join(SCOPES)}, "
                                   f"got audiences {audiences!r} and scopes {list(scopes)!r}")
-    path = clients_path(tokens_dir)
-    clients = _read(path)
     secret = secrets.token_urlsafe(32)
     salt = os.urandom(16)
-    clients[client_id] = {"audiences": audiences, "scopes": list(dict.fromkeys(scopes)),
-                          "salt": base64.b64encode(salt).decode("ascii"), "secret_scrypt": _hash(secret, salt),
-                          "registered_at": int(time.time())}
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # Written beside the file and renamed over it: the endpoint reading it sees the old or new registry.
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"clients": clients}, out, indent=2)
-    os.replace(partial, path)
+    entry = {"audiences": audiences, "scopes": list(dict.fromkeys(scopes)),
+             "salt": base64.b64encode(salt).decode("ascii"), "secret_scrypt": _hash(secret, salt),
+             "registered_at": int(time.time())}
+    _update(clients_path(tokens_dir), lambda clients: clients.__setitem__(client_id, entry))
     return secret
+
+
+def unregister_client(tokens_dir: Path, client_id: str) -> bool:
+    """Remove a client (its secret stops working at once); returns whether it was registered.
+
+    Raises:
+        ClientRegistryError: the registry cannot be read.
+    """
+    return _update(clients_path(tokens_dir), lambda clients: clients.pop(client_id, None)) is not None
+
+
+def _update(path: Path, change: Callable[[dict[str, dict]], T]) -> T:
+    """Apply ``change`` to the registry's clients under an exclusive lock; returns what it returns."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(path.with_name(LOCK_NAME), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        clients = _read(path)
+        result = change(clients)
+        # Written beside the file and renamed over it: the endpoint reading it sees the old or new registry.
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"clients": clients}, out, indent=2)
+        os.replace(partial, path)
+    return result
 
 
 def authenticate(tokens_dir: Path, client_id: str, secret: str) -> Client | None:

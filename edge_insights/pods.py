@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from commons.client_registry import register_client
+from commons.client_registry import register_client, unregister_client
 from commons.errors import EdgeInsightsError, ServingError
 from commons.net import free_port
 from commons.settings import Settings
@@ -103,9 +103,9 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
     The pod logs its decisions under ``decision_log_dir`` (default: the state folder's
     ``decision_log``; a drill keeps its own). It requires tokens of the state folder's keys
     (``--jwks <state>/tokens/jwks.json``, a key made when there is none); with a central URL it
-    calls its central pod as client ``pod-<decision>-<slot>`` of ``tokens`` (a token endpoint is
-    started for the pod's lifetime when ``tokens`` is None; starting registers that client anew, so
-    one edge pod per decision and slot runs at a time on a state folder). ``auth_off`` serves
+    calls its central pod as client ``pod-<decision>-<slot>-<port>`` of ``tokens`` (a token endpoint
+    is started for the pod's lifetime when ``tokens`` is None), registered for the pod's lifetime and
+    removed when it stops. ``auth_off`` serves
     without tokens (a warning says so). ``extra_args``: more ``serve`` options (e.g. a drill's own
     revocation list).
 
@@ -128,7 +128,10 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
             if not auth_off:
                 plane = tokens or stack.enter_context(running_token_plane(settings))
                 decision = json.loads((deploy_dir / "manifest.json").read_text())["decision"]
-                env |= plane.client_env(f"pod-{decision}-{deploy_dir.name}", [decision])
+                # One client per pod instance: pods of one decision and slot may run side by side.
+                client_id = f"pod-{decision}-{deploy_dir.name}-{port}"
+                env |= plane.client_env(client_id, [decision])
+                stack.callback(unregister_client, settings.tokens_dir, client_id)
         command += list(extra_args)
         url = f"http://127.0.0.1:{port}"
         stack.enter_context(running_process(command, settings.logs_dir / f"pod-{deploy_dir.name}-{port}.log",

@@ -6,6 +6,7 @@ counts the refusal by reason."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from release_keys import trust_dir
 from test_serving_pod import URL, as_central, samples
 
+from commons.client_registry import clients_path
 from commons.control_audit import CONTROL_LOG, read_events
 from commons.token_client import StaticToken
 from commons.token_keys import current_key
@@ -54,8 +56,11 @@ def test_the_edge_pod_asks_central_with_its_own_token(token_plane, central, edge
     assert "central" in routes
     events = read_events(token_plane.settings.audit_dir / CONTROL_LOG)
     issued = [e["details"] for e in events if e["action"] == "token_issue"]
-    assert {"sub": "pod-negative_review-edge", "aud": AUD, "scope": "decide"}.items() <= \
-        next(d for d in issued if d["sub"] == "pod-negative_review-edge").items()
+    pod_client = f"pod-negative_review-edge-{edge.rsplit(':', 1)[1]}"
+    assert {"sub": pod_client, "aud": AUD, "scope": "decide"}.items() <= \
+        next(d for d in issued if d["sub"] == pod_client).items()
+    # The pod's client lives as long as the pod.
+    assert pod_client not in json.loads(clients_path(token_plane.settings.tokens_dir).read_text())["clients"]
     assert samples(metrics_of(token_plane, central), "rejected_requests_total") == {}
 
 
