@@ -16,7 +16,6 @@ processes registering at once (two edge pods starting, two test workers) both ke
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import hmac
 import json
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import EdgeInsightsError
+from .file_lock import exclusive_lock
 from .tokens import SCOPES
 
 T = TypeVar("T")
@@ -122,8 +122,7 @@ def unregister_client(tokens_dir: Path, client_id: str) -> bool:
 def _update(path: Path, change: Callable[[dict[str, dict]], T]) -> T:
     """Apply ``change`` to the registry's clients under an exclusive lock; returns what it returns."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(path.with_name(LOCK_NAME), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive_lock(path.with_name(LOCK_NAME)):
         clients = _read(path)
         result = change(clients)
         # Written beside the file and renamed over it: the endpoint reading it sees the old or new registry.

@@ -34,6 +34,7 @@ from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 
 from .errors import EdgeInsightsError
+from .file_lock import exclusive_lock
 from .token_keys import ALGORITHM, SigningKey
 from .tokens import DEFAULT_ISSUER
 
@@ -194,7 +195,7 @@ def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[d
     """Publish the next list: the previous list's entries plus ``bundles`` and ``kids``, serial + 1.
 
     The file is replaced atomically (written beside it, then renamed), so a pod polling it reads
-    the old or the new list whole.
+    the old or the new list whole; publishers hold ``<list>.lock``, so concurrent ones serialise.
 
     Args:
         path: where the list is published (:func:`default_list_path`).
@@ -214,24 +215,26 @@ def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[d
     """
     if max_age_s < 1:
         raise RevocationListError(f"max_age_s must be at least 1, got {max_age_s}", "malformed")
-    try:
-        previous = read_published(path, jwks)
-    except RevocationListError as err:
-        raise RevocationListError(f"the published list {path} does not verify ({err}); not continuing it",
-                                  "unreadable") from None
-    issued = int(time.time() if now is None else now)
-    stamp = _iso(issued)
-    merged_bundles = {b["sha256"]: b for b in (previous.bundles if previous else ())}
-    for entry in bundles:
-        merged_bundles.setdefault(entry["sha256"], {"revoked_at": stamp, **entry})
-    merged_kids = {k["kid"]: k for k in (previous.kids if previous else ())}
-    for entry in kids:
-        merged_kids.setdefault(entry["kid"], {"revoked_at": stamp, **entry})
-    published = RevocationList((previous.serial if previous else 0) + 1, issued, issued + max_age_s,
-                               tuple(merged_bundles.values()), tuple(merged_kids.values()), key.kid)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_text(sign_list(published, key) + "\n", encoding="ascii")
-    os.replace(partial, path)
+    # Locked from read to rename: a concurrent publish (revoke beside revoke-refresh) would otherwise
+    # drop the other's entries and reuse its serial.
+    with exclusive_lock(path.with_name(f"{path.name}.lock")):
+        try:
+            previous = read_published(path, jwks)
+        except RevocationListError as err:
+            raise RevocationListError(f"the published list {path} does not verify ({err}); not continuing it",
+                                      "unreadable") from None
+        issued = int(time.time() if now is None else now)
+        stamp = _iso(issued)
+        merged_bundles = {b["sha256"]: b for b in (previous.bundles if previous else ())}
+        for entry in bundles:
+            merged_bundles.setdefault(entry["sha256"], {"revoked_at": stamp, **entry})
+        merged_kids = {k["kid"]: k for k in (previous.kids if previous else ())}
+        for entry in kids:
+            merged_kids.setdefault(entry["kid"], {"revoked_at": stamp, **entry})
+        published = RevocationList((previous.serial if previous else 0) + 1, issued, issued + max_age_s,
+                                   tuple(merged_bundles.values()), tuple(merged_kids.values()), key.kid)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        partial.write_text(sign_list(published, key) + "\n", encoding="ascii")
+        os.replace(partial, path)
     return published

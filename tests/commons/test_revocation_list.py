@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import jwt
 import pytest
@@ -18,7 +19,7 @@ from commons.revocation_list import (
     sign_list,
     verify_list,
 )
-from commons.token_keys import jwks_path, rotate_keys
+from commons.token_keys import current_key, jwks_path, rotate_keys
 from serving.jwks_file import JwksFile
 
 
@@ -88,3 +89,18 @@ def test_a_tampered_published_list_is_not_continued(tmp_path, keys):
     with pytest.raises(RevocationListError) as refused:
         publish_next(path, key, jwks.path)
     assert refused.value.reason == "unreadable"
+
+
+def _revoke(path, tokens_dir, sha):
+    return publish_next(path, current_key(tokens_dir), jwks_path(tokens_dir),
+                        bundles=[{"sha256": sha, "reason": "drill"}]).serial
+
+
+def test_concurrent_publishers_lose_no_revocation_and_reuse_no_serial(tmp_path, keys):
+    path = default_list_path(tmp_path)
+    shas = [f"{n:x}" * 64 for n in range(10)]
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        serials = list(pool.map(_revoke, [path] * 10, [tmp_path / "tokens"] * 10, shas))
+    published = read_published(path, jwks_path(tmp_path / "tokens"))
+    assert sorted(serials) == list(range(1, 11))
+    assert (published.serial, sorted(b["sha256"] for b in published.bundles)) == (10, sorted(shas))
