@@ -275,6 +275,7 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
 
     import httpx
 
+    from commons.bundle_signature import BundleRefused
     from edge_insights.evaluate import evaluate as run_evaluation
     from edge_insights.live_cli import pod_tokens
     from training.decisions import DECISIONS
@@ -289,6 +290,8 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
     except FileNotFoundError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(2) from err
+    except BundleRefused as err:
+        raise _fail(f"the deployed champion of {decision} is refused ({err.reason}): {err}") from None
     except httpx.HTTPError as err:
         raise _fail(f"pod {pod}: {err}") from None
     typer.echo(json.dumps(result))

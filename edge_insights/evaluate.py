@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 import polars as pl
 
+from commons.bundle_signature import verify_bundle
 from commons.settings import Settings
 from commons.token_client import BearerAuth, TokenSource
 from training.decisions import DECISIONS
@@ -105,6 +106,7 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     Raises:
         KeyError: unknown decision.
         FileNotFoundError: nothing deployed, or the folder lacks the expected files.
+        BundleRefused: the deployed champion's release signature or file hashes do not verify.
         httpx.HTTPError: with ``pod_url``, as :func:`evaluate_on_pod`.
     """
     from serving.inference import EdgeModel
@@ -118,6 +120,7 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
         raise FileNotFoundError(f"no labelled {decision} examples found in {data_dir}")
     if pod_url is not None:
         return evaluate_on_pod(decision, examples, pod_url, tokens)
+    verify_bundle(bundle, settings.trust_dir)  # the champion scored is one the release process signed
     model = EdgeModel(bundle, threads=threads)
     labels, probs = [], []
     for start in range(0, len(examples), 64):

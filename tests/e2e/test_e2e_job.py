@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ import pytest
 
 from commons.manifest import ORACLE_RULE
 from commons.net import free_port
+from commons.settings import Settings
 from commons.token_client import BearerAuth
 from edge_insights.pods import running_pod, running_token_plane
 from training.decisions import DECISIONS
@@ -220,3 +222,18 @@ def test_evaluate_scores_the_champion_on_user_data(job_run, slice_data):
     assert result["n"] == len(examples)
     assert result["model_version"] == str(outcome.assets["negative_review/registered_model"]["version"])
     assert 0.0 < result["f1"] <= 1.0 and 0.0 < result["edge_coverage"] <= 1.0
+
+
+def test_evaluate_refuses_a_champion_whose_files_do_not_match_its_signature(job_run, slice_data, tmp_path):
+    settings, _ = job_run
+    from commons.bundle_signature import BundleRefused
+    from edge_insights.evaluate import evaluate
+
+    copy = Settings.from_env(state_dir=tmp_path / "state", data_dir=slice_data, release_trust_dir=settings.trust_dir)
+    champion = copy.deploy_dir / "negative_review" / "champion"
+    shutil.copytree(settings.deploy_dir / "negative_review" / "champion", champion)
+    with open(champion / "model.onnx", "ab") as model:
+        model.write(b"\0")
+    with pytest.raises(BundleRefused) as refused:
+        evaluate("negative_review", slice_data / "reviews", copy)
+    assert refused.value.reason == "tampered"
