@@ -1,7 +1,9 @@
 """An edge bundle as an MLflow model: a pyfunc that scores records with the pod's own inference
 code (:class:`serving.inference.EdgeModel`), so ``mlflow.pyfunc.load_model("models:/D@champion")``
 decides exactly as a pod does. The registry version carries its signature (the feature contract
-as columns), an input example and the model card as its description.
+as columns), an input example and the model card as its description. Loading verifies the bundle's
+release signature and file hashes against the trusted release keys of the loader's settings
+(``EDGE_INSIGHTS_RELEASE_TRUST``, else the state folder's ``signing/trusted``), as a pod does.
 """
 
 from __future__ import annotations
@@ -28,9 +30,18 @@ class EdgeBundleModel(mlflow.pyfunc.PythonModel):
     ``label`` (str) and ``score`` (the calibrated probability of that label, float) per row."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        """Open the bundle artifact once its release signature verifies.
+
+        Raises:
+            commons.bundle_signature.BundleRefused: unsigned, unknown key, tampered or expired.
+        """
+        from commons.bundle_signature import verify_bundle
+        from commons.settings import Settings
         from serving.inference import EdgeModel
 
-        self.model = EdgeModel(Path(context.artifacts[BUNDLE_ARTIFACT]))
+        bundle = Path(context.artifacts[BUNDLE_ARTIFACT])
+        verify_bundle(bundle, Settings.from_env().trust_dir)
+        self.model = EdgeModel(bundle)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         inputs = self.model.inputs

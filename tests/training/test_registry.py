@@ -12,7 +12,7 @@ from mlflow.exceptions import MlflowException
 
 from commons.chain_verify import verify_folder
 from commons.control_audit import ControlAudit, read_events, state_at
-from commons.bundle_signature import verify_bundle
+from commons.bundle_signature import BundleRefused, verify_bundle
 from commons.manifest import load_manifest
 from edge_export.mlflow_model import log_bundle_model
 from release_keys import trust_dir
@@ -119,3 +119,20 @@ def test_a_version_is_an_mlflow_model_that_decides_like_the_pod(client_and_run, 
     labels, probs = EdgeModel(bundle_dir).predict(list(edge_bundle.sentences))
     assert answers["label"].tolist() == labels
     assert answers["score"].tolist() == pytest.approx(probs.max(axis=1).tolist(), abs=1e-6)
+
+
+def test_a_registered_bundle_whose_files_were_changed_does_not_load(client_and_run, bundle_dir, tmp_path):
+    import mlflow
+
+    client, new_run = client_and_run
+    version = register(client, new_run(), bundle_dir, tags={"bundle_sha256": "d"})
+    # Someone with write access to the artifact store edits the stored model afterwards.
+    stored = list((tmp_path / "artifacts").rglob("model.onnx"))
+    assert stored
+    for path in stored:
+        with open(path, "ab") as model:
+            model.write(b"\0")
+    mlflow.set_tracking_uri(client.tracking_uri)
+    with pytest.raises(BundleRefused) as refused:
+        mlflow.pyfunc.load_model(f"models:/decision_x/{version}")
+    assert refused.value.reason == "tampered"
