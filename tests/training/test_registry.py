@@ -9,16 +9,24 @@ from datetime import datetime, timezone
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from release_keys import trust_dir
 
+from commons.bundle_signature import BundleRefused, verify_bundle
 from commons.chain_verify import verify_folder
 from commons.control_audit import ControlAudit, read_events, state_at
-from commons.bundle_signature import BundleRefused, verify_bundle
 from commons.manifest import load_manifest
 from edge_export.mlflow_model import log_bundle_model
-from release_keys import trust_dir
 from training.gates import evaluate_gate
-from training.registry import (CHALLENGER, CHAMPION, aliases, deploy, deploy_champion, experiment_id, promote,
-                               register_bundle)
+from training.registry import (
+    CHALLENGER,
+    CHAMPION,
+    aliases,
+    deploy,
+    deploy_champion,
+    experiment_id,
+    promote,
+    register_bundle,
+)
 
 pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
 
