@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"sustained: {sustained:.1f} changes/s with harvest → insight p99 ≤ {SUSTAINED_P99_MS:.0f} ms"
                       + (f"; passed at a {passed_at:g} requests/s budget" if passed_at is not None else ""))
     if reduction is not None:
-        console.print(f"learned vs round-robin at {args.tight_rate:g} requests/s: mean change → insight "
-                      f"staleness {reduction:+.1%} (goal ≥ 30 % lower)")
+        console.print(f"learned vs round-robin at {args.tight_rate:g} requests/s: mean change → insight staleness "
+                      f"{learned:.2f} s vs {rr:.2f} s, {abs(reduction):.1%} {'lower' if reduction >= 0 else 'higher'} "
+                      "(goal ≥ 30 % lower)")
     out = settings.state_dir / "benchmarks" / "live_latency.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": rows, "staleness_reduction": reduction, "sustained_changes_per_s": sustained,
