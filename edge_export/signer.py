@@ -23,7 +23,7 @@ from commons.bundle_signature import SIGNATURE_NAME, hashing_config, key_id, tru
 from commons.errors import ExportError
 from commons.settings import Settings
 
-from .softhsm import ensure_token, softhsm_available
+from commons.softhsm import ensure_token, softhsm_available
 
 PKCS11_SCHEME = "pkcs11:"
 PEM_NAME = "release-signing.pem"
