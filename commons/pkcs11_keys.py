@@ -10,7 +10,7 @@ carrying its random ``CKA_ID``; :mod:`commons.token_keys` keeps that URI where a
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import secrets
 import threading
 
@@ -58,15 +58,31 @@ class Pkcs11Token:
         return found[0] if found else None
 
 
-@functools.cache
-def _open_token(uri: Pkcs11Uri) -> Pkcs11Token:
-    return Pkcs11Token(uri)
+_open: dict[Pkcs11Uri, Pkcs11Token] = {}
+"""The tokens this process holds open, by their URI without object."""
 
 
 def _token_of(uri: Pkcs11Uri) -> Pkcs11Token:
     """The process's one open :class:`Pkcs11Token` for the token ``uri`` names, whatever object
     it names: one session per token, so one login."""
-    return _open_token(Pkcs11Uri(uri.token, uri.module_path, uri.pin_source, uri.pin_value))
+    bare = Pkcs11Uri(uri.token, uri.module_path, uri.pin_source, uri.pin_value)
+    if bare not in _open:
+        _open[bare] = Pkcs11Token(bare)
+    return _open[bare]
+
+
+def yield_login(uri: str) -> None:
+    """Log out of the token ``uri`` names when this process holds it open, so that another library
+    of the process (model-signing's PKCS#11 signer, which refuses an existing login) can log in.
+
+    A login belongs to the process, not to a session (PKCS#11 v2.40 §5.6): once the other library
+    logs in, the keys here sign again; should it not, :meth:`Pkcs11PrivateKey.sign` logs back in.
+    """
+    parsed = parse_uri(uri)
+    for bare, token in _open.items():
+        if (bare.token, bare.module_path) == (parsed.token, parsed.module_path):
+            with token.lock, contextlib.suppress(PyKCS11.PyKCS11Error):  # not logged in: nothing to yield
+                token.session.logout()
 
 
 class Pkcs11PrivateKey:
@@ -92,7 +108,14 @@ class Pkcs11PrivateKey:
         """
         try:
             with self._token.lock:
-                return bytes(self._token.session.sign(self._handle, data, PyKCS11.EDDSA_Mechanism()))
+                try:
+                    return bytes(self._token.session.sign(self._handle, data, PyKCS11.EDDSA_Mechanism()))
+                except PyKCS11.PyKCS11Error as err:
+                    if err.value != PyKCS11.CKR_USER_NOT_LOGGED_IN:
+                        raise
+                    # The login was yielded (yield_login) and not taken: take it back.
+                    self._token.session.login(self._token.uri.pin())
+                    return bytes(self._token.session.sign(self._handle, data, PyKCS11.EDDSA_Mechanism()))
         except PyKCS11.PyKCS11Error as err:
             raise Pkcs11Error(f"token {self._token.uri.token!r} refused to sign: {err}") from None
 

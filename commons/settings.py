@@ -76,7 +76,7 @@ def _broker() -> str | None:
 
 def _signing_keys() -> str | None:
     value = os.environ.get(SIGNING_KEYS_ENV) or None
-    if value is not None and value != "pem" and not value.startswith("pkcs11:"):
+    if value is not None and value != "pem" and not value.startswith("pkcs11:"):  # commons.pkcs11_uri.SCHEME
         raise SettingsError(f"{SIGNING_KEYS_ENV} must be the PKCS#11 URI of a token (pkcs11:token=…) or pem; "
                             "unset it for the SoftHSM token under the state folder")
     return value
