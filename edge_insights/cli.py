@@ -463,11 +463,15 @@ def _rotate_and_record(key_set: str, keep: int, made: str, jwks_for: str) -> Non
     """Rotate the ``key_set`` keys (``tokens`` or ``audit``: the folder of that name under the state
     folder) and record the rotation in the control audit log."""
     from commons.key_store import key_store
-    from commons.token_keys import jwks_path, rotate_keys
+    from commons.softhsm import TokenError
+    from commons.token_keys import TokenKeyError, jwks_path, rotate_keys
 
     settings = _settings(ensure=True)
     folder = settings.tokens_dir if key_set == "tokens" else settings.audit_dir
-    key = rotate_keys(folder, keep=keep, store=key_store(settings))
+    try:
+        key = rotate_keys(folder, keep=keep, store=key_store(settings))
+    except (TokenKeyError, TokenError) as err:
+        raise _fail(str(err)) from None
     # Opened after the rotation: a new audit key signs the checkpoint of its own rotation.
     _control_audit(settings).record("key_rotation", key_set=key_set, kid=key.kid, keep=keep)
     typer.echo(f"{made} {key.kid} ({key.path})")
@@ -481,6 +485,7 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
                 sub: str = typer.Option("edge-insights-cli", help="the subject: who holds the token"),
                 issuer: str = typer.Option(None, help="the iss claim (default edge-insights)")) -> None:
     """Print a token signed with the current key: use it as ``Authorization: Bearer <token>``."""
+    from commons.pkcs11_uri import Pkcs11Error
     from commons.token_keys import TokenKeyError, current_key
     from commons.tokens import DEFAULT_ISSUER, issue_token, parse_ttl
 
@@ -495,7 +500,7 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
         key = current_key(settings.tokens_dir)
         token = issue_token(key, audience=decision, subject=sub, scopes=scope, ttl_s=ttl_s,
                             issuer=DEFAULT_ISSUER if issuer is None else issuer)
-    except (TokenKeyError, ValueError) as err:
+    except (TokenKeyError, Pkcs11Error, ValueError) as err:
         raise _fail(str(err)) from None
     # The audit records who got what, never the token itself (a bearer credential until it expires).
     claims = jwt.decode(token, options={"verify_signature": False})
