@@ -9,9 +9,11 @@ import json
 import stat
 from datetime import UTC, datetime, timezone
 
+import httpx
 import jwt
 import PyKCS11
 import pytest
+from release_keys import session_signer
 
 from commons.chain_checkpoint import checkpoint_entry, signature_fault
 from commons.chain_verify import verify_folder
@@ -24,6 +26,7 @@ from commons.pkcs11_uri import Pkcs11Error, is_pkcs11_uri, open_session, parse_u
 from commons.revocation_list import default_list_path, publish_next, read_published
 from commons.settings import SIGNING_KEYS_ENV, Settings, SettingsError
 from commons.softhsm import softhsm_available
+from commons.token_client import BearerAuth
 from commons.token_keys import (
     PEM_STORE,
     TokenKeyError,
@@ -35,8 +38,11 @@ from commons.token_keys import (
     trusted_keys,
 )
 from commons.tokens import issue_token
+from edge_insights.broker_load import PRICE_WINDOW, deploy_rule_pod
+from edge_insights.pods import running_pod, running_token_plane
 from serving.auth import PodAuth, TokenVerifier
 
+RULE_POD_BODY = {"records": [{"title": "Kettle", "prices": [1000.0] * PRICE_WINDOW}]}
 needs_softhsm = pytest.mark.skipif(not softhsm_available(),
                                    reason="SoftHSM2 is not installed (Debian package softhsm2; .ci/run installs it)")
 
@@ -153,6 +159,29 @@ def test_the_revocation_list_signed_in_the_token_verifies(tmp_path, store):
                              bundles=[{"sha256": "a" * 64, "reason": "leaked"}])
     read = read_published(path, jwks_path(settings.tokens_dir))
     assert (read.serial, read.signer, read.bundles) == (1, key.kid, published.bundles)
+
+
+@pytest.mark.slow  # starts a token endpoint and a pod
+@needs_softhsm
+def test_a_real_pod_accepts_tokens_signed_in_the_token_and_signs_its_log_there(tmp_path):
+    settings = Settings.from_env(state_dir=tmp_path / "state").ensure()
+    rotate_keys(settings.audit_dir, keep=100, store=key_store(settings))
+    log_dir = tmp_path / "decision_log"
+    # The token endpoint (a process of its own) signs with the state folder's first token key,
+    # made in the token; the pod (another process) verifies against the JWKS and signs its
+    # decision log's checkpoints with the audit key, opened from its .p11 file.
+    with running_token_plane(settings) as plane:
+        assert [k.kind for k in signing_keys(settings.tokens_dir)] == ["pkcs11"]
+        with running_pod(deploy_rule_pod(tmp_path / "pod", session_signer()), settings, tokens=plane,
+                         decision_log_dir=log_dir) as url:
+            auth = BearerAuth(plane.client("hsm-test", ["price_spike"]), "price_spike")
+            reply = httpx.post(f"{url}/v1/decisions/price_spike", json=RULE_POD_BODY, auth=auth, timeout=10.0)
+            assert reply.status_code == 200, reply.text
+            refused = httpx.post(f"{url}/v1/decisions/price_spike", json=RULE_POD_BODY, timeout=10.0)
+            assert refused.status_code == 401
+    report = verify_folder(log_dir / "price_spike", trusted_keys(jwks_path(settings.audit_dir)),
+                           require_signed=True)
+    assert report.fault is None and report.signed >= 1
 
 
 def test_the_setting_selects_pem_files_and_they_still_sign(tmp_path, monkeypatch):
