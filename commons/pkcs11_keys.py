@@ -18,7 +18,7 @@ import PyKCS11
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .pkcs11_uri import Pkcs11Error, Pkcs11Uri, open_session, parse_uri
-from .softhsm import SOFTHSM_MODULE, use_config_beside
+from .softhsm import SOFTHSM_MODULE, TokenError, use_config_beside
 
 ED25519_PARAMS = bytes.fromhex("06032b6570")
 """``CKA_EC_PARAMS`` of Ed25519: the DER object identifier 1.3.101.112 (RFC 8410)."""
@@ -35,14 +35,18 @@ class Pkcs11Token:
         uri: the token's URI (an object in it may be named too; only token and module count).
 
     Raises:
-        Pkcs11Error: the module cannot be loaded, no slot holds the token, or the PIN is refused.
+        Pkcs11Error: the module cannot be loaded, no slot holds the token, the PIN is refused, or
+            it is a SoftHSM token in another folder than the one this process already uses.
     """
 
     def __init__(self, uri: Pkcs11Uri) -> None:
         self.uri = uri
         self.lock = threading.Lock()
         if uri.module_path == str(SOFTHSM_MODULE) and uri.pin_source is not None:
-            use_config_beside(uri.pin_source)
+            try:
+                use_config_beside(uri.pin_source)
+            except TokenError as err:
+                raise Pkcs11Error(str(err)) from None
         try:
             self._lib, session = open_session(uri.module_path, uri.token, uri.pin())
         except PyKCS11.PyKCS11Error as err:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import stat
-from datetime import UTC, datetime, timezone
+from datetime import datetime, timezone
 
 import httpx
 import jwt
@@ -139,7 +139,7 @@ def test_checkpoints_signed_in_the_token_verify_and_the_control_log_holds(tmp_pa
     audit_dir = tmp_path / "audit"
     key = rotate_keys(audit_dir, keep=100, store=store)
     trusted = trusted_keys(jwks_path(audit_dir))
-    entry = checkpoint_entry(GENESIS, 0, "stop", key, now=datetime(2026, 11, 30, tzinfo=UTC))
+    entry = checkpoint_entry(GENESIS, 0, "stop", key, now=datetime(2026, 11, 30, tzinfo=timezone.utc))
     assert entry["checkpoint"]["kid"] == key.kid and signature_fault(entry["checkpoint"], trusted) is None
     forged = {**entry["checkpoint"], "lines": 1}
     assert signature_fault(forged, trusted) == "bad_signature"
