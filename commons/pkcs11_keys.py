@@ -23,6 +23,8 @@ from .softhsm import SOFTHSM_MODULE, TokenError, use_config_beside
 ED25519_PARAMS = bytes.fromhex("06032b6570")
 """``CKA_EC_PARAMS`` of Ed25519: the DER object identifier 1.3.101.112 (RFC 8410)."""
 ID_BYTES = 16
+_LOST_LOGIN = (PyKCS11.CKR_USER_NOT_LOGGED_IN, PyKCS11.CKR_OBJECT_HANDLE_INVALID, PyKCS11.CKR_KEY_HANDLE_INVALID)
+"""What signing answers after the process logged out of the token (SoftHSM2 drops private handles)."""
 
 
 class Pkcs11Token:
@@ -41,7 +43,7 @@ class Pkcs11Token:
 
     def __init__(self, uri: Pkcs11Uri) -> None:
         self.uri = uri
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # re-entered when signing finds its key again
         if uri.module_path == str(SOFTHSM_MODULE) and uri.pin_source is not None:
             try:
                 use_config_beside(uri.pin_source)
@@ -54,6 +56,19 @@ class Pkcs11Token:
         if session is None:
             raise Pkcs11Error(f"no slot of {uri.module_path} holds a token labelled {uri.token!r}")
         self.session = session
+
+    def login(self) -> None:
+        """Log in with the URI's PIN unless this process already is (by any library).
+
+        Raises:
+            PyKCS11.PyKCS11Error: the PIN is refused.
+        """
+        with self.lock:
+            try:
+                self.session.login(self.uri.pin())
+            except PyKCS11.PyKCS11Error as err:
+                if err.value != PyKCS11.CKR_USER_ALREADY_LOGGED_IN:
+                    raise
 
     def find(self, object_id: bytes, object_class: int) -> int | None:
         """The handle of the object of ``object_class`` with ``CKA_ID`` ``object_id``, or None."""
@@ -72,7 +87,12 @@ def _token_of(uri: Pkcs11Uri) -> Pkcs11Token:
     bare = Pkcs11Uri(uri.token, uri.module_path, uri.pin_source, uri.pin_value)
     if bare not in _open:
         _open[bare] = Pkcs11Token(bare)
-    return _open[bare]
+    token = _open[bare]
+    try:
+        token.login()  # a login yielded to another library (yield_login) and not taken hides private keys
+    except PyKCS11.PyKCS11Error as err:
+        raise Pkcs11Error(f"PKCS#11 token {uri.token!r} refused the login: {err}") from None
+    return token
 
 
 def yield_login(uri: str) -> None:
@@ -80,7 +100,8 @@ def yield_login(uri: str) -> None:
     of the process (model-signing's PKCS#11 signer, which refuses an existing login) can log in.
 
     A login belongs to the process, not to a session (PKCS#11 v2.40 §5.6): once the other library
-    logs in, the keys here sign again; should it not, :meth:`Pkcs11PrivateKey.sign` logs back in.
+    logs in, the keys here sign again (finding their handles anew); should it not,
+    :meth:`Pkcs11PrivateKey.sign` logs back in.
     """
     parsed = parse_uri(uri)
     for bare, token in _open.items():
@@ -95,12 +116,14 @@ class Pkcs11PrivateKey:
 
     Args:
         token: the open token holding it.
+        object_id: its ``CKA_ID``.
         handle: the private key object's handle in the token's session.
         public: its public half (read from the token's public key object).
     """
 
-    def __init__(self, token: Pkcs11Token, handle: int, public: Ed25519PublicKey) -> None:
+    def __init__(self, token: Pkcs11Token, object_id: bytes, handle: int, public: Ed25519PublicKey) -> None:
         self._token = token
+        self._object_id = object_id
         self._handle = handle
         self._public = public
 
@@ -115,10 +138,15 @@ class Pkcs11PrivateKey:
                 try:
                     return bytes(self._token.session.sign(self._handle, data, PyKCS11.EDDSA_Mechanism()))
                 except PyKCS11.PyKCS11Error as err:
-                    if err.value != PyKCS11.CKR_USER_NOT_LOGGED_IN:
+                    if err.value not in _LOST_LOGIN:
                         raise
-                    # The login was yielded (yield_login) and not taken: take it back.
-                    self._token.session.login(self._token.uri.pin())
+                    # A logout (yield_login) drops the handles of private objects: log in again
+                    # unless another library of the process already has, and find the key again.
+                    self._token.login()
+                    handle = self._token.find(self._object_id, PyKCS11.CKO_PRIVATE_KEY)
+                    if handle is None:
+                        raise
+                    self._handle = handle
                     return bytes(self._token.session.sign(self._handle, data, PyKCS11.EDDSA_Mechanism()))
         except PyKCS11.PyKCS11Error as err:
             raise Pkcs11Error(f"token {self._token.uri.token!r} refused to sign: {err}") from None
@@ -153,7 +181,7 @@ def load_key(uri: str) -> Pkcs11PrivateKey:
     handle = token.find(parsed.object_id, PyKCS11.CKO_PRIVATE_KEY)
     if handle is None:
         raise Pkcs11Error(f"token {parsed.token!r} holds no private key with id {parsed.object_id.hex()}")
-    return Pkcs11PrivateKey(token, handle, _public_of(token, parsed.object_id))
+    return Pkcs11PrivateKey(token, parsed.object_id, handle, _public_of(token, parsed.object_id))
 
 
 def generate_key(store: str, label: str) -> tuple[str, Pkcs11PrivateKey]:
@@ -184,7 +212,7 @@ def generate_key(store: str, label: str) -> tuple[str, Pkcs11PrivateKey]:
                 public, private, mecha=PyKCS11.Mechanism(PyKCS11.CKM_EC_EDWARDS_KEY_PAIR_GEN, None))
     except PyKCS11.PyKCS11Error as err:
         raise Pkcs11Error(f"token {parsed.token!r} could not generate an Ed25519 key: {err}") from None
-    return parsed.with_object(object_id), Pkcs11PrivateKey(token, handle, _public_of(token, object_id))
+    return parsed.with_object(object_id), Pkcs11PrivateKey(token, object_id, handle, _public_of(token, object_id))
 
 
 def destroy_key(uri: str) -> None:

@@ -38,6 +38,7 @@ from commons.token_keys import (
     trusted_keys,
 )
 from commons.tokens import issue_token
+from edge_export.signer import release_signer
 from edge_insights.broker_load import PRICE_WINDOW, deploy_rule_pod
 from edge_insights.pods import running_pod, running_token_plane
 from serving.auth import PodAuth, TokenVerifier
@@ -123,6 +124,18 @@ def test_rotation_keeps_the_newest_and_destroys_the_retired_key_in_the_token(tmp
     with pytest.raises(Unauthorised):
         TokenVerifier(PodAuth(jwks_path(tokens_dir))).verify(f"Bearer {old_token}", audience="negative_review",
                                                              scope="decide")
+
+
+@needs_softhsm
+def test_the_release_signer_and_the_token_keys_share_the_tokens_login(tmp_path, store):
+    key = rotate_keys(tmp_path / "tokens", store=store)
+    key.sign(b"before")  # this process is now logged in to the token
+    signer = release_signer(Settings.from_env())  # model-signing logs in to the same token
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "weights.bin").write_bytes(b"\x00" * 64)
+    signer.sign(tmp_path / "bundle")
+    assert (tmp_path / "bundle" / "model.sig").is_file()
+    key.private_key.public_key().verify(key.sign(b"after"), b"after")
 
 
 @needs_softhsm
