@@ -79,15 +79,17 @@ class Pkcs11Token:
 
 _open: dict[Pkcs11Uri, Pkcs11Token] = {}
 """The tokens this process holds open, by their URI without object."""
+_opening = threading.Lock()
 
 
 def _token_of(uri: Pkcs11Uri) -> Pkcs11Token:
     """The process's one open :class:`Pkcs11Token` for the token ``uri`` names, whatever object
     it names: one session per token, so one login."""
     bare = Pkcs11Uri(uri.token, uri.module_path, uri.pin_source, uri.pin_value)
-    if bare not in _open:
-        _open[bare] = Pkcs11Token(bare)
-    token = _open[bare]
+    with _opening:  # threads of a token endpoint reading keys at once share one session
+        if bare not in _open:
+            _open[bare] = Pkcs11Token(bare)
+        token = _open[bare]
     try:
         token.login()  # a login yielded to another library (yield_login) and not taken hides private keys
     except PyKCS11.PyKCS11Error as err:
