@@ -30,7 +30,7 @@ from commons.settings import Settings  # noqa: E402
 from edge_export.bundle import build_bundle  # noqa: E402
 from edge_export.release import release_window  # noqa: E402
 from edge_export.signer import generate_pem_key, open_signer, release_signer  # noqa: E402
-from edge_export.softhsm import softhsm_available  # noqa: E402
+from commons.softhsm import softhsm_available  # noqa: E402
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher  # noqa: E402
 from training.loop import Inputs  # noqa: E402
 

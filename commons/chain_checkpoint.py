@@ -57,7 +57,7 @@ def checkpoint_entry(head: str, lines: int, reason: str, key: SigningKey | None,
     body = {"head": head, "lines": lines, "reason": reason, "ts": ts,
             "alg": ALGORITHM if key else None, "kid": key.kid if key else None, "sig": None}
     if key is not None:
-        signature = key.private_key.sign(_payload(body))
+        signature = key.sign(_payload(body))
         body["sig"] = base64.urlsafe_b64encode(signature).rstrip(b"=").decode("ascii")
     return {CHECKPOINT: body}
 

@@ -35,6 +35,7 @@ from jwt.exceptions import InvalidSignatureError, PyJWTError
 
 from .errors import EdgeInsightsError
 from .file_lock import exclusive_lock
+from .jws import encode
 from .token_keys import ALGORITHM, SigningKey
 from .tokens import DEFAULT_ISSUER
 
@@ -101,8 +102,7 @@ def default_list_path(state_dir: Path) -> Path:
 
 def sign_list(revocations: RevocationList, key: SigningKey, issuer: str = DEFAULT_ISSUER) -> str:
     """The list as a compact JWS signed by ``key`` (``kid`` and ``typ`` in its header)."""
-    return jwt.encode(revocations.claims(issuer), key.private_key, algorithm=ALGORITHM,
-                      headers={"kid": key.kid, "typ": JWS_TYPE})
+    return encode(revocations.claims(issuer), key, {"typ": JWS_TYPE})
 
 
 def verify_list(document: str, key_for: Callable[[str], PyJWK | None], *, issuer: str = DEFAULT_ISSUER,

@@ -11,7 +11,9 @@ pods' bearer token from ``EDGE_INSIGHTS_POD_TOKEN``. ``EDGE_INSIGHTS_REGION`` sa
 folder (the central store) is kept (unset: the privacy policy's ``central_region``). The release
 signing key comes from ``EDGE_INSIGHTS_RELEASE_SIGNER`` (a PKCS#11 URI, RFC 7512, or a PEM path;
 unset: a SoftHSM token under the state folder) and the public keys pods trust from
-``EDGE_INSIGHTS_RELEASE_TRUST``.
+``EDGE_INSIGHTS_RELEASE_TRUST``. The token-issuing and audit keys are made where
+``EDGE_INSIGHTS_SIGNING_KEYS`` says (the PKCS#11 URI of a token, or ``pem``; unset: the same
+SoftHSM token, else PEM files).
 
 Only the command line and ``orchestration.definitions`` call :meth:`Settings.from_env`; every
 other part is handed the paths it needs. Stages never invent their own paths.
@@ -37,6 +39,7 @@ POD_TOKEN_ENV = "EDGE_INSIGHTS_POD_TOKEN"
 REGION_ENV = "EDGE_INSIGHTS_REGION"
 RELEASE_SIGNER_ENV = "EDGE_INSIGHTS_RELEASE_SIGNER"
 RELEASE_TRUST_ENV = "EDGE_INSIGHTS_RELEASE_TRUST"
+SIGNING_KEYS_ENV = "EDGE_INSIGHTS_SIGNING_KEYS"
 #: URL schemes of a Redis broker (redis-py's ``Redis.from_url``: TCP, TLS, a Unix socket).
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -71,6 +74,14 @@ def _broker() -> str | None:
     return value
 
 
+def _signing_keys() -> str | None:
+    value = os.environ.get(SIGNING_KEYS_ENV) or None
+    if value is not None and value != "pem" and not value.startswith("pkcs11:"):  # commons.pkcs11_uri.SCHEME
+        raise SettingsError(f"{SIGNING_KEYS_ENV} must be the PKCS#11 URI of a token (pkcs11:token=…) or pem; "
+                            "unset it for the SoftHSM token under the state folder")
+    return value
+
+
 def live_store_file(state_dir: Path) -> Path:
     """The live loop's store under a state folder: ``<state>/live/live.sqlite``."""
     return Path(state_dir) / "live" / "live.sqlite"
@@ -98,6 +109,10 @@ class Settings:
             token under :attr:`signing_dir` (:mod:`edge_export.signer`).
         release_trust_dir: folder of the release public keys (``*.pub``, PEM) pods verify
             bundle signatures with; None for ``<signing_dir>/trusted``.
+        signing_keys: where new token-issuing and audit keys are made: the PKCS#11 URI of a token
+            (``pkcs11:token=…?module-path=…&pin-source=file:…``; kept out of ``repr``, it may carry
+            ``pin-value``) or ``pem``; None for the SoftHSM token under :attr:`signing_dir` when
+            SoftHSM2 is installed, else PEM files (:mod:`commons.key_store`).
     """
 
     state_dir: Path
@@ -111,6 +126,7 @@ class Settings:
     region: str | None = None
     release_signer: str | None = field(default=None, repr=False)
     release_trust_dir: Path | None = None
+    signing_keys: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -133,6 +149,7 @@ class Settings:
             "release_signer": os.environ.get(RELEASE_SIGNER_ENV) or None,
             "release_trust_dir": (Path(os.environ[RELEASE_TRUST_ENV]).expanduser().resolve()
                                   if os.environ.get(RELEASE_TRUST_ENV) else None),
+            "signing_keys": _signing_keys(),
         }
         for key, value in overrides.items():
             if key in ("state_dir", "data_dir", "release_trust_dir") and value is not None:

@@ -11,7 +11,8 @@ A token is a JWT (RFC 7519) signed with EdDSA over Ed25519 (RFC 8037) by a key o
     ``jti``    a random id, unique per token (replay protection remembers it)
 
 The issuer lives here, beside the claims, so the control plane (``edge-insights token issue``)
-and the pods (:mod:`serving.auth`) share one vocabulary. PyJWT does the JWS work.
+and the pods (:mod:`serving.auth`) share one vocabulary. The key signs wherever it lives (a PKCS#11
+token or a PEM file; :mod:`commons.jws`), and pods verify with PyJWT.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import re
 import secrets
 import time
 
-import jwt
-
-from .token_keys import ALGORITHM, SigningKey
+from .jws import encode
+from .token_keys import SigningKey
 
 DEFAULT_ISSUER = "edge-insights"
 SCOPE_DECIDE = "decide"
@@ -75,6 +75,7 @@ def issue_token(key: SigningKey, *, audience: str, subject: str, scopes: list[st
     Raises:
         ValueError: a blank audience, subject or issuer, no scope or an unknown one, or a
             lifetime outside 1 s to :data:`MAX_TTL_S`.
+        commons.pkcs11_uri.Pkcs11Error: a token key's token refused to sign.
     """
     if not all(str(v).strip() for v in (audience, subject, issuer)):
         raise ValueError("audience, subject and issuer must not be blank")
@@ -87,4 +88,4 @@ def issue_token(key: SigningKey, *, audience: str, subject: str, scopes: list[st
     claims = {"iss": issuer, "aud": audience, "sub": subject, "scope": " ".join(dict.fromkeys(scopes)),
               "iat": issued, "nbf": issued + not_before_s, "exp": issued + ttl_s,
               "jti": secrets.token_urlsafe(16)}
-    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+    return encode(claims, key)

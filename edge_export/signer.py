@@ -21,11 +21,11 @@ from model_signing import signing
 
 from commons.bundle_signature import SIGNATURE_NAME, hashing_config, key_id, trust_key
 from commons.errors import ExportError
+from commons.pkcs11_keys import yield_login
+from commons.pkcs11_uri import is_pkcs11_uri
 from commons.settings import Settings
+from commons.softhsm import ensure_token, softhsm_available
 
-from .softhsm import ensure_token, softhsm_available
-
-PKCS11_SCHEME = "pkcs11:"
 PEM_NAME = "release-signing.pem"
 
 
@@ -50,7 +50,7 @@ class ReleaseSigner:
     @property
     def kind(self) -> str:
         """``pkcs11`` or ``pem``."""
-        return "pkcs11" if self.spec.startswith(PKCS11_SCHEME) else "pem"
+        return "pkcs11" if is_pkcs11_uri(self.spec) else "pem"
 
     @property
     def key_id(self) -> str:
@@ -96,7 +96,9 @@ def open_signer(spec: str) -> ReleaseSigner:
             the key the URI names cannot be reached.
     """
     config = signing.Config().set_hashing_config(hashing_config())
-    if spec.startswith(PKCS11_SCHEME):
+    if is_pkcs11_uri(spec):
+        # The token-issuing and audit keys of this process may share the token and its login.
+        yield_login(spec)
         try:
             config.use_pkcs11_signer(pkcs11_uri=spec)
         except (ValueError, RuntimeError, PyKCS11.PyKCS11Error) as err:

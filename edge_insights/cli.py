@@ -453,19 +453,25 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
 def token_keygen(keep: int = typer.Option(2, min=1, help="signing keys kept in the JWKS, the new one included: "
                                                          "2 lets tokens of the previous key live until expiry")
                  ) -> None:
-    """Make a new token signing key (Ed25519) under <state>/tokens, sign with it from now on, and
-    rewrite the JWKS pods read (<state>/tokens/jwks.json): running pods pick it up without a restart."""
+    """Make a new token signing key (Ed25519; in the PKCS#11 token EDGE_INSIGHTS_SIGNING_KEYS names,
+    by default the SoftHSM token under <state>/signing, else a PEM file under <state>/tokens/keys),
+    sign with it from now on, and rewrite the JWKS pods read (<state>/tokens/jwks.json): running pods pick it up without a restart."""
     _rotate_and_record("tokens", keep, "new signing key", "JWKS for pods")
 
 
 def _rotate_and_record(key_set: str, keep: int, made: str, jwks_for: str) -> None:
     """Rotate the ``key_set`` keys (``tokens`` or ``audit``: the folder of that name under the state
     folder) and record the rotation in the control audit log."""
-    from commons.token_keys import jwks_path, rotate_keys
+    from commons.key_store import key_store
+    from commons.softhsm import TokenError
+    from commons.token_keys import TokenKeyError, jwks_path, rotate_keys
 
     settings = _settings(ensure=True)
     folder = settings.tokens_dir if key_set == "tokens" else settings.audit_dir
-    key = rotate_keys(folder, keep=keep)
+    try:
+        key = rotate_keys(folder, keep=keep, store=key_store(settings))
+    except (TokenKeyError, TokenError) as err:
+        raise _fail(str(err)) from None
     # Opened after the rotation: a new audit key signs the checkpoint of its own rotation.
     _control_audit(settings).record("key_rotation", key_set=key_set, kid=key.kid, keep=keep)
     typer.echo(f"{made} {key.kid} ({key.path})")
@@ -479,6 +485,7 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
                 sub: str = typer.Option("edge-insights-cli", help="the subject: who holds the token"),
                 issuer: str = typer.Option(None, help="the iss claim (default edge-insights)")) -> None:
     """Print a token signed with the current key: use it as ``Authorization: Bearer <token>``."""
+    from commons.pkcs11_uri import Pkcs11Error
     from commons.token_keys import TokenKeyError, current_key
     from commons.tokens import DEFAULT_ISSUER, issue_token, parse_ttl
 
@@ -493,7 +500,7 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
         key = current_key(settings.tokens_dir)
         token = issue_token(key, audience=decision, subject=sub, scopes=scope, ttl_s=ttl_s,
                             issuer=DEFAULT_ISSUER if issuer is None else issuer)
-    except (TokenKeyError, ValueError) as err:
+    except (TokenKeyError, Pkcs11Error, ValueError) as err:
         raise _fail(str(err)) from None
     # The audit records who got what, never the token itself (a bearer credential until it expires).
     claims = jwt.decode(token, options={"verify_signature": False})
@@ -544,8 +551,8 @@ def token_serve(port: int = typer.Option(8095, min=1, max=65535), host: str = ty
 def audit_keygen(keep: int = typer.Option(100, min=1, help="audit keys kept in <state>/audit/jwks.json, the new "
                                                           "one included: a key that left it no longer verifies "
                                                           "the checkpoints it signed")) -> None:
-    """Make a new audit signing key (Ed25519) under <state>/audit: pods started from now on and the
-    control plane sign log checkpoints with it; verifiers trust <state>/audit/jwks.json."""
+    """Make a new audit signing key (Ed25519; in the PKCS#11 token as `token keygen` does, else a PEM
+    file under <state>/audit/keys): pods started from now on and the control plane sign log checkpoints with it; verifiers trust <state>/audit/jwks.json."""
     _rotate_and_record("audit", keep, "new audit key", "JWKS for verifiers")
 
 

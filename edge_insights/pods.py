@@ -69,8 +69,9 @@ def ensure_token_key(settings: Settings) -> Path:
     the control audit log as ``edge-insights token keygen`` records it)."""
     if not signing_keys(settings.tokens_dir):
         from commons.control_audit import ControlAudit
+        from commons.key_store import key_store
 
-        key = rotate_keys(settings.tokens_dir)
+        key = rotate_keys(settings.tokens_dir, store=key_store(settings))
         ControlAudit(settings.audit_dir).record("key_rotation", key_set="tokens", kid=key.kid, keep=2)
     return jwks_path(settings.tokens_dir)
 

@@ -25,6 +25,7 @@ This package imports the standard library, numpy, onnxruntime, tokenizers, the w
 (starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``commons``
 (``manifest``, ``bundle_signature``, ``settings``, ``http``, ``tokens``, ``token_keys``,
 ``token_client`` for the edge pod's own tokens to its central pod; PyJWT and cryptography for
-tokens, OpenSSF model-signing for bundle signatures),
+tokens, OpenSSF model-signing for bundle signatures; PyKCS11, through ``token_keys``, only when
+its audit key lives in a PKCS#11 token),
 so a pod installs and starts without torch.
 """

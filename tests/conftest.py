@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from commons.settings import Settings
+from commons.key_store import key_store
+from commons.settings import SIGNING_KEYS_ENV, Settings
 
 # Fixtures that build models, start servers or run jobs: a test using one is in the slow tier.
 SLOW_FIXTURES = {"edge_bundle", "central_bundle", "hybrid_bundle", "hybrid_central_bundle", "webhook", "job_run",
@@ -32,7 +33,11 @@ def _state_in_tmp(tmp_path_factory) -> None:
     # Pods of every test trust the session's release key (tests/release_keys.py), also where a
     # test moves the state folder.
     os.environ["EDGE_INSIGHTS_RELEASE_TRUST"] = str(state / "signing" / "trusted")
-    Settings.from_env().ensure()
+    settings = Settings.from_env().ensure()
+    # Token-issuing and audit keys of every test are made in the session's SoftHSM token (the
+    # release key's), also where a test moves the state folder: SoftHSM serves one token folder
+    # per process. Without SoftHSM2 they are PEM files.
+    os.environ[SIGNING_KEYS_ENV] = key_store(settings)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from commons.settings import RELEASE_SIGNER_ENV, Settings
 from edge_export.bundle import build_bundle
 from edge_export.release import RELEASE_VALIDITY, privacy_entry, release_window
 from edge_export.signer import SignerError, generate_pem_key, open_signer, release_signer
-from edge_export.softhsm import KEY_LABEL, TOKEN_LABEL, TokenError, ensure_token, softhsm_available
+from commons.softhsm import KEY_LABEL, TOKEN_LABEL, TokenError, ensure_token, softhsm_available
 from training.encoder import base_model_path, load_tokenizer, pretrained_classifier, student_from_teacher
 from training.loop import Inputs
 

@@ -1,12 +1,13 @@
-"""A SoftHSM2 token under the state folder holding the release signing key.
+"""A SoftHSM2 token under the state folder holding the signing keys.
 
 SoftHSM2 (Debian ``softhsm2``) is a software PKCS#11 token: the same interface as a hardware
 security module or a TPM's PKCS#11 module, so the release step signs through a PKCS#11 URI (RFC
-7512) whichever sits behind it. Everything SoftHSM writes stays under ``<state>/signing``:
+7512) whichever sits behind it; the token-issuing and audit keys (:mod:`commons.token_keys`)
+live in the same token, beside the release key. Everything SoftHSM writes stays under ``<state>/signing``:
 ``softhsm2.conf`` (``SOFTHSM2_CONF`` points to it, never ``/etc/softhsm``), ``tokens/`` (never
 ``/var/lib/softhsm``) and ``pin`` (mode 0600, read by the URI's ``pin-source``).
 
-The key pair is generated inside the token (``C_GenerateKeyPair``, ECDSA P-256) with the
+The release key pair is generated inside the token (``C_GenerateKeyPair``, ECDSA P-256) with the
 private half ``CKA_SENSITIVE`` and not ``CKA_EXTRACTABLE``: it never leaves the token, only
 signatures and the public key do.
 """
@@ -23,7 +24,8 @@ from urllib.parse import quote
 import PyKCS11
 from asn1crypto.keys import ECDomainParameters
 
-from commons.errors import ExportError
+from .errors import EdgeInsightsError
+from .pkcs11_uri import open_session
 
 SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 """Where Debian's ``softhsm2`` installs its PKCS#11 module."""
@@ -32,7 +34,7 @@ KEY_LABEL = "release-signing"
 CURVE = "secp256r1"  # NIST P-256: model-signing's PKCS#11 signer takes P-256/384/521 EC keys
 
 
-class TokenError(ExportError):
+class TokenError(EdgeInsightsError):
     """The SoftHSM token could not be set up or its key could not be made."""
 
 
@@ -47,9 +49,29 @@ def _util() -> str | None:
 
 def token_uri(signing_dir: Path) -> str:
     """The PKCS#11 URI (RFC 7512) of the release key in the token under ``signing_dir``."""
+    return f"pkcs11:token={TOKEN_LABEL};object={KEY_LABEL}?{_query(signing_dir)}"
+
+
+def store_uri(signing_dir: Path) -> str:
+    """The PKCS#11 URI of the token under ``signing_dir`` itself (no object): where new
+    token-issuing and audit keys are generated (:mod:`commons.token_keys`)."""
+    return f"pkcs11:token={TOKEN_LABEL}?{_query(signing_dir)}"
+
+
+def _query(signing_dir: Path) -> str:
     pin = quote(str((signing_dir / "pin").resolve()), safe="/")
-    return (f"pkcs11:token={TOKEN_LABEL};object={KEY_LABEL}"
-            f"?module-path={SOFTHSM_MODULE}&pin-source=file:{pin}")
+    return f"module-path={SOFTHSM_MODULE}&pin-source=file:{pin}"
+
+
+def use_config_beside(pin_file: Path) -> None:
+    """Point SoftHSM at the token folder whose ``pin`` is ``pin_file`` when a ``softhsm2.conf``
+    lies beside it (a token this module set up); a PIN file elsewhere belongs to another module.
+
+    Raises:
+        TokenError: as :func:`use_token_config`.
+    """
+    if (pin_file.parent / "softhsm2.conf").is_file():
+        use_token_config(pin_file.parent)
 
 
 _configured: list[Path] = []
@@ -80,20 +102,7 @@ def use_token_config(signing_dir: Path) -> Path:
 
 def _session(pin: str) -> tuple[PyKCS11.PyKCS11Lib, PyKCS11.Session | None]:
     """A logged-in read/write session on the token labelled :data:`TOKEN_LABEL`, or None."""
-    lib = PyKCS11.PyKCS11Lib()
-    lib.load(str(SOFTHSM_MODULE))
-    for slot in lib.getSlotList(tokenPresent=True):
-        if lib.getTokenInfo(slot).label.strip() == TOKEN_LABEL:
-            session = lib.openSession(slot, PyKCS11.CKF_SERIAL_SESSION | PyKCS11.CKF_RW_SESSION)
-            try:
-                session.login(pin)
-            except PyKCS11.PyKCS11Error as err:
-                # A login holds for every session of this process (PKCS#11 v2.40 §5.6), e.g. a
-                # signer already opened here.
-                if err.value != PyKCS11.CKR_USER_ALREADY_LOGGED_IN:
-                    raise
-            return lib, session
-    return lib, None
+    return open_session(str(SOFTHSM_MODULE), TOKEN_LABEL, pin)
 
 
 def _has_key(session: PyKCS11.Session) -> bool:
