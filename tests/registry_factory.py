@@ -30,22 +30,35 @@ def sealed_bundle(folder: Path, model: str, content: str, *, sign: bool = False)
     return sha
 
 
+def register_version(client: MlflowClient, experiment: str, model: str, edge_dir: Path, central_dir: Path,
+                     tags: dict[str, str]) -> str:
+    """One run logging ``edge_dir`` as ``bundle/`` and ``central_dir`` as ``central_bundle/``,
+    registered as the next version of ``model`` with ``tags``; returns the version."""
+    run = client.create_run(experiment).info.run_id
+    client.log_artifacts(run, str(edge_dir), artifact_path="bundle")
+    client.log_artifacts(run, str(central_dir), artifact_path="central_bundle")
+    return str(client.create_model_version(model, source=f"{client.get_run(run).info.artifact_uri}/bundle",
+                                           run_id=run, tags=tags).version)
+
+
+def registry_of(settings: Settings, model: str) -> tuple[MlflowClient, str]:
+    """The state folder's registry with ``model`` registered; returns the client and a test experiment."""
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    client.create_registered_model(model)
+    return client, experiment_id(client, f"{model}-test", settings.artifact_root)
+
+
 def registered_versions(settings: Settings, model: str, verdicts: dict[str, str], work: Path, *,
                         sign: Collection[str] = ()) -> tuple[MlflowClient, dict[str, str]]:
     """Register one version of ``model`` per ``verdicts`` entry (version → ``promotion`` tag, in
     order from 1), bundles built under ``work``, those of the versions in ``sign`` signed; returns
     the client and each version's sha256."""
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    experiment = experiment_id(client, f"{model}-test", settings.artifact_root)
-    client.create_registered_model(model)
+    client, experiment = registry_of(settings, model)
     shas = {}
     for version, verdict in verdicts.items():
-        run = client.create_run(experiment).info.run_id
         shas[version] = sealed_bundle(work / f"edge-{version}", model, f"edge {version}", sign=version in sign)
         sealed_bundle(work / f"central-{version}", model, f"central {version}", sign=version in sign)
-        client.log_artifacts(run, str(work / f"edge-{version}"), artifact_path="bundle")
-        client.log_artifacts(run, str(work / f"central-{version}"), artifact_path="central_bundle")
-        made = client.create_model_version(model, source=f"{client.get_run(run).info.artifact_uri}/bundle",
-                                           run_id=run, tags={"bundle_sha256": shas[version], "promotion": verdict})
-        assert str(made.version) == version
+        made = register_version(client, experiment, model, work / f"edge-{version}", work / f"central-{version}",
+                                {"bundle_sha256": shas[version], "promotion": verdict})
+        assert made == version
     return client, shas

@@ -2,15 +2,18 @@
 temporary state folder, with bundles signed by the session's release key: moving ``champion``
 with ``MlflowClient`` deploys that version to the pods' deploy folder (``release.json``, bundle,
 ``deploy`` events in the control audit log); an alias on a revoked, unsigned or revoked-key version
-is refused and nothing is deployed."""
+is refused and nothing is deployed; a real pod on that deploy folder follows the alias."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import dagster as dg
+import httpx
 import pytest
-from registry_factory import registered_versions
+from benchmark_module import load_benchmark
+from registry_factory import register_version, registered_versions, registry_of
 from release_keys import session_signer, trust_dir
 
 from commons.chain_verify import verify_folder
@@ -19,6 +22,7 @@ from commons.manifest import load_manifest
 from commons.revocation_list import default_list_path, publish_next
 from commons.settings import Settings
 from commons.token_keys import current_key, jwks_path, rotate_keys
+from edge_insights.pods import running_pod
 from orchestration.alias_sensor import champion_alias_sensor
 from orchestration.definitions import build_definitions
 from training.registry import CHAMPION
@@ -27,6 +31,7 @@ pytestmark = pytest.mark.slow  # an MLflow registry
 
 MODEL = "negative_review"
 PROMOTED = "promoted: gate passed"
+bench = load_benchmark("revocation")
 
 
 @pytest.fixture
@@ -113,3 +118,33 @@ def test_an_alias_on_a_revoked_unsigned_or_revoked_key_version_is_refused(world)
             f"{session_signer().key_id[:16]} is revoked") in revoked_key.skip_reason.skip_message
     assert deployed(settings) == ("2", shas["2"])
     assert [version for version, _, _ in deploys(settings)] == ["2", "2"]
+
+
+def test_a_pod_follows_the_alias_the_sensor_deploys(edge_bundle, tmp_path, data_dir):
+    """A real pod (``edge-insights serve --poll-s 0.2``) on the deploy folder the sensor writes:
+    versions 1 and 2 are the signed test bundle and a signed variant of it."""
+    settings = Settings(state_dir=tmp_path / "state", data_dir=data_dir, preset="tiny",
+                        release_trust_dir=trust_dir())
+    defs = build_definitions(settings)
+    sha_b = bench.variant(edge_bundle.path, tmp_path / "variant-b", "b", session_signer())
+    client, experiment = registry_of(settings, MODEL)
+    for folder in (edge_bundle.path, tmp_path / "variant-b"):
+        register_version(client, experiment, MODEL, folder, folder, {"promotion": PROMOTED})
+    try:
+        with dg.instance_for_test() as instance:
+            client.set_registered_model_alias(MODEL, CHAMPION, "1")
+            evaluate(defs, instance)
+            with running_pod(settings.deploy_dir / MODEL / CHAMPION, settings, auth_off=True,
+                             extra_args=("--poll-s", "0.2")) as url:
+                assert httpx.get(url + "/healthz", timeout=5.0).json()["bundle_sha256"] == \
+                    edge_bundle.manifest["bundle_sha256"]
+                client.set_registered_model_alias(MODEL, CHAMPION, "2")
+                evaluate(defs, instance)
+                deadline = time.monotonic() + 60.0  # a bound on a loaded machine, not a speed
+                while (health := httpx.get(url + "/healthz", timeout=5.0).json())["bundle_sha256"] != sha_b:
+                    assert time.monotonic() < deadline, f"healthz still {health}"
+                    time.sleep(0.05)
+    finally:
+        Settings.from_env().ensure()  # later tests use the session's own state folder
+    assert (health["model_version"], health["alias"], health["signed_by"]) == ("2", CHAMPION,
+                                                                               session_signer().key_id)
