@@ -5,9 +5,9 @@ id to withdraw.
 ``revoke VERSION --decision D --reason R`` tags the MLflow version (``revoked``, ``revoked_reason``,
 ``revoked_at``), publishes the next revocation list (:mod:`commons.revocation_list`) with its
 bundle's sha256 — running pods leave the bundle within a poll or two (:mod:`serving.hot_swap`) —
-moves ``champion`` back to the newest earlier version that passed the gate and is not revoked (and
-deploys it, so a pod started later serves it too), or removes the alias when there is none, and
-records a ``revoke`` event in the control audit log.
+moves ``champion`` back to the newest earlier version that passed the gate and that neither a tag
+nor the list revokes (and deploys it, so a pod started later serves it too), or removes the alias
+when there is none, and records a ``revoke`` event in the control audit log.
 
 ``revoke-key KID`` withdraws a token-issuing key (pods refuse the tokens it signed) or a release
 key (pods leave, and refuse, every bundle it signed). A release key's id is the sha256 of its
@@ -27,6 +27,7 @@ from commons.bundle_signature import SIGNATURE_NAME, BundleRefused, signature_ke
 from commons.control_audit import ControlAudit
 from commons.errors import EdgeInsightsError
 from commons.revocation_list import (
+    RevocationList,
     RevocationListError,
     default_list_path,
     publish_next,
@@ -86,7 +87,7 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
     alias = None
     if champion is not None and str(champion.version) == str(version):
         alias = CHAMPION
-        fallback = previous_champion(client, model_name, str(version))
+        fallback = previous_champion(client, model_name, str(version), published)
         if fallback is None:
             client.delete_registered_model_alias(model_name, CHAMPION)
         else:
@@ -99,12 +100,14 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
             "champion": str(champion.version) if champion else None}
 
 
-def previous_champion(client, model_name: str, version: str) -> str | None:
+def previous_champion(client, model_name: str, version: str, revocations: RevocationList) -> str | None:
     """The newest version older than ``version`` that passed the gate (its ``promotion`` tag says
-    ``promoted``) and is not revoked, or None."""
+    ``promoted``), is not tagged revoked and that ``revocations`` spares (neither its bundle's
+    sha256 nor its ``release_signed_by`` key withdrawn), or None."""
     candidates = [v for v in client.search_model_versions(f"name='{model_name}'")
                   if int(v.version) < int(version) and v.tags.get("promotion", "").startswith("promoted")
-                  and v.tags.get("revoked") != "true"]
+                  and v.tags.get("revoked") != "true"
+                  and revocations.withdrawal(v.tags.get("bundle_sha256", ""), v.tags.get("release_signed_by")) is None]
     return str(max(candidates, key=lambda v: int(v.version)).version) if candidates else None
 
 

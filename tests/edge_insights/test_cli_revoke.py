@@ -18,9 +18,9 @@ from commons.bundle_signature import trusted_keys
 from commons.chain_verify import verify_folder
 from commons.control_audit import read_events
 from commons.manifest import load_manifest
-from commons.revocation_list import default_list_path, verify_list
+from commons.revocation_list import default_list_path, publish_next, verify_list
 from commons.settings import Settings
-from commons.token_keys import jwks_path, rotate_keys
+from commons.token_keys import current_key, jwks_path, rotate_keys
 from edge_insights.cli import app
 from serving.jwks_file import JwksFile
 from training.registry import CHAMPION, aliases
@@ -86,6 +86,17 @@ def test_revoking_the_last_good_version_leaves_no_champion(state, registry):
     assert CHAMPION not in aliases(client, MODEL)
     published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
     assert published.revoked_bundles == {shas["1"], shas["2"]}
+
+
+def test_champion_never_falls_back_to_a_version_the_list_withdraws(state, registry):
+    client, shas = registry
+    tokens = state / "tokens"
+    publish_next(default_list_path(state), current_key(tokens), jwks_path(tokens),
+                 bundles=[{"sha256": shas["1"], "reason": "withdrawn before the champion"}])
+    done = invoke("revoke", "2", "--decision", MODEL, "--reason", "b")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().endswith("revocation list serial 2; champion now none")
+    assert CHAMPION not in aliases(client, MODEL)
 
 
 def test_an_unknown_version_is_a_clean_error(state, registry):
