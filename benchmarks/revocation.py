@@ -10,18 +10,24 @@ decisions back to back. Then:
   (a pause drawn uniformly from 0 to ``--poll-s`` after the variant is served); the time to revoke is from the
   publication to the *receipt* of the last answer given by the revoked bundle (the pod falls back
   to the bundle it started with). 20 trials, p50/p99/max; goal p99 ≤ 3 s at 2 s polling.
+  With ``--withdraw key`` each variant is signed by a release key of its own (a new PEM key the
+  pod trusts) and the list withdraws that key instead of the bundle's sha256.
 - **Live swap**: requests/s and p99 latency over 4 s before a deployment, while it is taken in
   (deploy → the first answer by the new bundle, plus 1 s), and over 4 s after; failed requests
   (any answer but 200, or no answer) over the whole benchmark; goal 0.
 
-Run: ``.venv/bin/python benchmarks/revocation.py [--trials 20] [--workers 4]`` from the repository
-root (about 2 minutes). Writes ``<state>/benchmarks/revocation.json`` and prints the table.
+Run: ``.venv/bin/python benchmarks/revocation.py [--trials 20] [--workers 4] [--withdraw bundle|key]``
+from the repository root (about 2 minutes). Writes ``<state>/benchmarks/revocation.json``
+(``revocation-key.json`` with ``--withdraw key``) and prints the table. The pod trusts a folder of
+its own (the session's release key, and in key mode the trial keys), so no trial key is ever
+trusted by the state folder's pods.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import sys
@@ -40,7 +46,7 @@ from commons.bundle_signature import SIGNATURE_NAME  # noqa: E402
 from commons.manifest import MANIFEST_NAME, load_manifest, write_manifest  # noqa: E402
 from commons.net import free_port  # noqa: E402
 from commons.revocation_list import default_list_path, publish_next  # noqa: E402
-from commons.settings import Settings  # noqa: E402
+from commons.settings import RELEASE_TRUST_ENV, Settings  # noqa: E402
 from commons.token_keys import current_key, jwks_path, rotate_keys  # noqa: E402
 
 RELEASE_FILE = "release.json"
@@ -127,12 +133,23 @@ def deploy(source: Path, deploy_dir: Path) -> None:
     staging.rename(deploy_dir)
 
 
-def revoke(state_dir: Path, sha: str) -> float:
-    """Publish the next list withdrawing ``sha``; returns the ``time.monotonic`` of publication."""
+def revoke(state_dir: Path, sha: str, kid: str | None = None) -> float:
+    """Publish the next list withdrawing ``sha``, or the release key ``kid`` when given; returns the
+    ``time.monotonic`` of publication."""
     tokens = state_dir / "tokens"
-    publish_next(default_list_path(state_dir), current_key(tokens), jwks_path(tokens),
-                 bundles=[{"sha256": sha, "reason": "benchmark"}])
+    entry = {"kids": [{"kid": kid, "reason": "benchmark"}]} if kid else {"bundles": [{"sha256": sha,
+                                                                                     "reason": "benchmark"}]}
+    publish_next(default_list_path(state_dir), current_key(tokens), jwks_path(tokens), **entry)
     return time.monotonic()
+
+
+def trial_signer(work: Path, trust: Path, trial: int):
+    """A new release key of its own for one trial, trusted in ``trust`` (the pod's folder only)."""
+    from edge_export.signer import generate_pem_key, open_signer
+
+    signer = open_signer(str(generate_pem_key(work / "keys" / f"trial-{trial}.pem")))
+    signer.trust(trust)
+    return signer
 
 
 def wait_served(load: SteadyLoad, sha: str, since: float, timeout_s: float = 15.0) -> float:
@@ -156,20 +173,22 @@ def window(answers: list[Answer], start: float, end: float) -> dict:
 
 
 def time_to_revoke(load: SteadyLoad, state_dir: Path, bundle_dir: Path, deploy_dir: Path, work: Path,
-                   trials: int, poll_s: float, signer) -> list[float]:
+                   trials: int, poll_s: float, signer, trust: Path | None = None) -> list[float]:
     """Seconds from each publication to the last answer by the revoked variant (the pod falls back
-    to the newest bundle it holds that is not revoked: the one it served before the variant)."""
+    to the newest bundle it holds that is not revoked: the one it served before the variant). With
+    ``trust`` (key mode) each variant is signed by a trial key trusted there, and that key is revoked."""
     jitter = random.Random(12)
     seconds = []
     for trial in range(trials):
-        sha = variant(bundle_dir, work / f"variant-{trial}", f"trial-{trial}", signer)
+        key = trial_signer(work, trust, trial) if trust else None
+        sha = variant(bundle_dir, work / f"variant-{trial}", f"trial-{trial}", key or signer)
         fallback = load.answers[-1].bundle_sha256
         deployed = time.monotonic()
         deploy(work / f"variant-{trial}", deploy_dir)
         wait_served(load, sha, deployed)
         # The swap just followed a poll: a random pause puts the publication anywhere in the cycle.
         time.sleep(jitter.uniform(0.0, poll_s))
-        published = revoke(state_dir, sha)
+        published = revoke(state_dir, sha, key.key_id if key else None)
         wait_served(load, fallback, published)
         time.sleep(0.5)  # requests that started on the revoked bundle before the swap finish on it
         last = max(a.received for a in list(load.answers) if a.bundle_sha256 == sha)
@@ -196,6 +215,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--poll-s", type=float, default=2.0)
+    parser.add_argument("--withdraw", choices=("bundle", "key"), default="bundle",
+                        help="what each list withdraws: the variant's sha256, or the release key that signed it")
     args = parser.parse_args()
     settings = Settings.from_env().ensure()
     work = settings.state_dir / "benchmarks" / "revocation"
@@ -208,6 +229,8 @@ def main() -> None:
     from edge_insights.pods import PodStartError, answers_healthz, running_process
 
     built = build_bundle(work / "bundle", layers=1, seed=11, model_version="1")
+    trust = work / "trusted"
+    session_signer().trust(trust)
     state_dir = work / "state"
     rotate_keys(state_dir / "tokens")
     deploy_dir = work / "deploy" / "champion"
@@ -219,25 +242,27 @@ def main() -> None:
                "--revocation-list", str(default_list_path(state_dir)),
                "--revocation-jwks", str(jwks_path(state_dir / "tokens"))]
     body = {"records": [{"review_text": built.sentences[0]}]}
+    env = {**os.environ, RELEASE_TRUST_ENV: str(trust)}
     with running_process(command, work / "pod.log", answers_healthz(url), timeout_s=60.0, name="pod",
-                         error=PodStartError):
+                         error=PodStartError, env=env):
         with SteadyLoad(f"{url}/v1/decisions/negative_review", body, args.workers) as load:
             signer = session_signer()  # the key build_bundle signed with, trusted by the pod
             swap = live_swap(load, built.path, deploy_dir, work, signer)
             print(f"live swap: {json.dumps(swap)}", flush=True)
             seconds = time_to_revoke(load, state_dir, built.path, deploy_dir, work, args.trials, args.poll_s,
-                                     signer)
+                                     signer, trust if args.withdraw == "key" else None)
         failed = len(load.failed())
         total = len(load.answers)
-    result = {"poll_s": args.poll_s, "workers": args.workers, "trials": args.trials,
+    result = {"poll_s": args.poll_s, "workers": args.workers, "trials": args.trials, "withdraw": args.withdraw,
               "time_to_revoke_s": {"p50": round(float(np.percentile(seconds, 50)), 2),
                                    "p99": round(float(np.percentile(seconds, 99)), 2),
                                    "max": round(max(seconds), 2), "all": [round(s, 3) for s in seconds]},
               "live_swap": swap, "requests": total, "failed_requests": failed}
-    out = settings.state_dir / "benchmarks" / "revocation.json"
+    name = "revocation.json" if args.withdraw == "bundle" else "revocation-key.json"
+    out = settings.state_dir / "benchmarks" / name
     out.write_text(json.dumps(result, indent=2) + "\n")
     ttr = result["time_to_revoke_s"]
-    print(f"\ntime to revoke ({args.trials} trials, {args.poll_s:g} s polling): p50 {ttr['p50']} s, "
+    print(f"\ntime to revoke a {args.withdraw} ({args.trials} trials, {args.poll_s:g} s polling): p50 {ttr['p50']} s, "
           f"p99 {ttr['p99']} s, max {ttr['max']} s")
     print("live swap   requests/s   p50 ms   p99 ms   failed")
     for phase in ("before", "during", "after"):

@@ -114,8 +114,14 @@ def trust_key(public_pem: bytes, trust_dir: Path, name: str) -> Path:
     return path
 
 
-def _signed_key_id(signature: Path) -> str:
-    """The key id the signature names (``verificationMaterial.publicKey.hint``)."""
+def signature_key_id(signature: Path) -> str:
+    """The key id a ``model.sig`` names (``verificationMaterial.publicKey.hint``), read without
+    verifying it: which key to verify under, or which release key a listing should name.
+
+    Raises:
+        BundleSignatureInvalid: the file is not a model-signing signature.
+        BundleUnknownKey: it names no key.
+    """
     try:
         hint = json.loads(signature.read_text(encoding="utf-8"))["verificationMaterial"]["publicKey"]["hint"]
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
@@ -175,7 +181,7 @@ def verify_bundle(bundle_dir: Path, trust_dir: Path, *, now: datetime | None = N
     signature = bundle_dir / SIGNATURE_NAME
     if not signature.is_file():
         raise BundleUnsigned(f"bundle in {bundle_dir} is unsigned (no {SIGNATURE_NAME})")
-    signer = _signed_key_id(signature)
+    signer = signature_key_id(signature)
     keys = trusted_keys(trust_dir)
     if signer not in keys:
         raise BundleUnknownKey(f"bundle in {bundle_dir} is signed by key {signer[:16]}…, which is not among "

@@ -11,7 +11,9 @@ an X.509 CRL (RFC 5280 §5.1.2):
     ``iat``      issued at (thisUpdate), NumericDate seconds
     ``exp``      next update (nextUpdate): past it the list is stale and refused
     ``bundles``  ``[{"sha256", "reason", "model", "version", "revoked_at"}]`` withdrawn bundles
-    ``kids``     ``[{"kid", "reason", "revoked_at"}]`` withdrawn signing keys
+    ``kids``     ``[{"kid", "reason", "revoked_at"}]`` withdrawn signing keys: a token-issuing key
+                 (its JWK thumbprint; pods refuse the tokens it signed) or a release key (its
+                 :func:`commons.bundle_signature.key_id`; pods refuse every bundle it signed)
 
 Entries are never removed: a revocation is permanent, so each list holds every earlier one.
 A list must be re-published (a new serial, the same entries) before ``exp``; pods alarm on a
@@ -27,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from jwt import PyJWK, PyJWKSet
@@ -36,8 +38,11 @@ from jwt.exceptions import InvalidSignatureError, PyJWTError
 from .errors import EdgeInsightsError
 from .file_lock import exclusive_lock
 from .jws import encode
-from .token_keys import ALGORITHM, SigningKey
+from .token_keys import ALGORITHM, SigningKey, current_key, jwks_path
 from .tokens import DEFAULT_ISSUER
+
+if TYPE_CHECKING:
+    from .control_audit import ControlAudit
 
 LIST_FOLDER = "revocation"
 LIST_NAME = "list.jwt"
@@ -88,6 +93,23 @@ class RevocationList:
     def __post_init__(self) -> None:
         object.__setattr__(self, "revoked_bundles", frozenset(b["sha256"] for b in self.bundles))
         object.__setattr__(self, "revoked_kids", frozenset(k["kid"] for k in self.kids))
+
+    def withdrawal(self, bundle_sha256: str, signed_by: str | None) -> str | None:
+        """Why this list withdraws a bundle, or None when it spares it.
+
+        Args:
+            bundle_sha256: the bundle's identity (its manifest's ``bundle_sha256``).
+            signed_by: the release key id its signature verified under (``signed_by`` of
+                :func:`commons.bundle_signature.verify_bundle`), None when unknown.
+
+        Returns:
+            ``"bundle <sha256[:12]> is revoked"``, ``"its release key <kid[:16]> is revoked"`` or None.
+        """
+        if bundle_sha256 in self.revoked_bundles:
+            return f"bundle {bundle_sha256[:12]} is revoked"
+        if signed_by is not None and signed_by in self.revoked_kids:
+            return f"its release key {signed_by[:16]} is revoked"
+        return None
 
     def claims(self, issuer: str = DEFAULT_ISSUER) -> dict[str, Any]:
         """The JWT claims of this list."""
@@ -237,4 +259,25 @@ def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[d
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
         partial.write_text(sign_list(published, key) + "\n", encoding="ascii")
         os.replace(partial, path)
+    return published
+
+
+def refresh_list(path: Path, tokens_dir: Path, *, max_age_s: int = DEFAULT_MAX_AGE_S,
+                 audit: ControlAudit | None = None) -> RevocationList:
+    """Re-publish the list at ``path``: the next serial, the same entries, a new ``exp``, signed by
+    the current token-issuing key of ``tokens_dir`` (``edge-insights revoke-refresh`` and the
+    ``revocation_refresh_schedule`` both call this). With ``audit``, records a
+    ``revocation_refresh`` event (serial, entry counts, next update).
+
+    Returns:
+        The list published (serial 1, empty, when none was published before).
+
+    Raises:
+        RevocationListError: as :func:`publish_next`; TokenKeyError: no token signing key.
+        OSError: the list or the audit log cannot be written.
+    """
+    published = publish_next(path, current_key(tokens_dir), jwks_path(tokens_dir), max_age_s=max_age_s)
+    if audit is not None:
+        audit.record("revocation_refresh", serial=published.serial, bundles=len(published.bundles),
+                     kids=len(published.kids), next_update=_iso(published.next_update))
     return published

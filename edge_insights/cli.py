@@ -14,7 +14,7 @@ from commons.settings import Settings
 from edge_insights.environment import settings_from_env as _settings
 from edge_insights.live_cli import register as register_live
 from edge_insights.privacy import erase, privacy_app
-from edge_insights.revoke import revoke, revoke_key, revoke_refresh
+from edge_insights.revoke import release_keys, revoke, revoke_key, revoke_refresh
 from edge_insights.progress import Stages
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -32,6 +32,7 @@ app.command("erase")(erase)
 app.command("revoke")(revoke)
 app.command("revoke-key")(revoke_key)
 app.command("revoke-refresh")(revoke_refresh)
+app.command("release-keys")(release_keys)
 register_live(app)
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)

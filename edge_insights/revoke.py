@@ -1,12 +1,19 @@
-"""``edge-insights revoke``, ``revoke-key`` and ``revoke-refresh``: withdraw a model version or a
-signing key everywhere, and keep the published list from going stale.
+"""``edge-insights revoke``, ``revoke-key``, ``revoke-refresh`` and ``release-keys``: withdraw a model
+version or a signing key everywhere, keep the published list from going stale, and find the key
+id to withdraw.
 
 ``revoke VERSION --decision D --reason R`` tags the MLflow version (``revoked``, ``revoked_reason``,
 ``revoked_at``), publishes the next revocation list (:mod:`commons.revocation_list`) with its
 bundle's sha256 — running pods leave the bundle within a poll or two (:mod:`serving.hot_swap`) —
-moves ``champion`` back to the newest earlier version that passed the gate and is not revoked (and
-deploys it, so a pod started later serves it too), or removes the alias when there is none, and
-records a ``revoke`` event in the control audit log.
+moves ``champion`` back to the newest earlier version that passed the gate and that neither a tag
+nor the list revokes (and deploys it, so a pod started later serves it too), or removes the alias
+when there is none, and records a ``revoke`` event in the control audit log.
+
+``revoke-key KID`` withdraws a token-issuing key (pods refuse the tokens it signed) or a release
+key (pods leave, and refuse, every bundle it signed). A release key's id is the sha256 of its
+public key (:func:`commons.bundle_signature.key_id`): ``release-keys`` lists the trusted ones and
+the deployed bundles each signed; a pod's ``/healthz`` and a version's ``release_signed_by`` tag
+name it too.
 """
 
 from __future__ import annotations
@@ -16,11 +23,20 @@ from typing import Any
 
 import typer
 
+from commons.bundle_signature import SIGNATURE_NAME, BundleRefused, signature_key_id, trusted_keys
 from commons.control_audit import ControlAudit
 from commons.errors import EdgeInsightsError
-from commons.revocation_list import RevocationListError, default_list_path, publish_next
+from commons.revocation_list import (
+    RevocationList,
+    RevocationListError,
+    default_list_path,
+    publish_next,
+    read_published,
+    refresh_list,
+)
 from commons.settings import Settings
 from commons.token_keys import TokenKeyError, current_key, jwks_path
+from commons.token_keys import trusted_keys as token_keys
 from commons.tokens import parse_ttl
 
 
@@ -71,7 +87,7 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
     alias = None
     if champion is not None and str(champion.version) == str(version):
         alias = CHAMPION
-        fallback = previous_champion(client, model_name, str(version))
+        fallback = previous_champion(client, model_name, str(version), published)
         if fallback is None:
             client.delete_registered_model_alias(model_name, CHAMPION)
         else:
@@ -84,12 +100,14 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
             "champion": str(champion.version) if champion else None}
 
 
-def previous_champion(client, model_name: str, version: str) -> str | None:
+def previous_champion(client, model_name: str, version: str, revocations: RevocationList) -> str | None:
     """The newest version older than ``version`` that passed the gate (its ``promotion`` tag says
-    ``promoted``) and is not revoked, or None."""
+    ``promoted``), is not tagged revoked and that ``revocations`` spares (neither its bundle's
+    sha256 nor its ``release_signed_by`` key withdrawn), or None."""
     candidates = [v for v in client.search_model_versions(f"name='{model_name}'")
                   if int(v.version) < int(version) and v.tags.get("promotion", "").startswith("promoted")
-                  and v.tags.get("revoked") != "true"]
+                  and v.tags.get("revoked") != "true"
+                  and revocations.withdrawal(v.tags.get("bundle_sha256", ""), v.tags.get("release_signed_by")) is None]
     return str(max(candidates, key=lambda v: int(v.version)).version) if candidates else None
 
 
@@ -117,10 +135,29 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
                f"revocation list serial {done['serial']}; champion now {done['champion'] or 'none'}")
 
 
-def revoke_key(kid: str = typer.Argument(..., help="the key id (kid) to withdraw"),
+def key_kind(settings: Settings, kid: str) -> str:
+    """What ``kid`` names here: ``release`` (a trusted release key: the bundles it signed),
+    ``token`` (a key of the token JWKS: the tokens it signed) or ``unknown`` (in neither, e.g. a key
+    already dropped from both; it is withdrawn all the same)."""
+    if kid in trusted_keys(settings.trust_dir):
+        return "release"
+    try:
+        return "token" if kid in token_keys(jwks_path(settings.tokens_dir)) else "unknown"
+    except TokenKeyError:
+        return "unknown"
+
+
+KIND_EFFECT = {"release": "pods leave and refuse every bundle it signed",
+               "token": "pods refuse the tokens it signed",
+               "unknown": "neither a trusted release key nor a token key here; pods withdraw whatever it signed"}
+
+
+def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a token key's kid, or a release "
+                                              "key's id (see `edge-insights release-keys`)"),
                reason: str = typer.Option(..., help="why, recorded in the list and the audit log"),
                max_age: str = typer.Option("1d", help="how long the published list stays valid")) -> None:
-    """Withdraw a signing key: pods refuse tokens it signed from the next list they read."""
+    """Withdraw a signing key: pods refuse tokens it signed, or leave and refuse bundles it signed
+    (a release key), from the next list they read."""
     from edge_insights.cli import _control_audit, _fail, _settings
 
     settings = _settings(ensure=True)
@@ -128,29 +165,57 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id (kid) to withdraw
         if current_key(settings.tokens_dir).kid == kid:
             raise _fail(f"{kid} is the current signing key, which signs the list itself: run "
                         "`edge-insights token keygen --keep 1` first")
+        kind = key_kind(settings, kid)
         published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
                                  jwks_path(settings.tokens_dir), kids=[{"kid": kid, "reason": reason}],
                                  max_age_s=_lifetime(max_age))
     except (RevocationListError, TokenKeyError) as err:
         raise _fail(str(err)) from None
-    _control_audit(settings).record("revoke", kid=kid, reason=reason, serial=published.serial)
-    typer.echo(f"revoked key {kid}; revocation list serial {published.serial} "
+    _control_audit(settings).record("revoke", kid=kid, key_kind=kind, reason=reason, serial=published.serial)
+    typer.echo(f"revoked {kind} key {kid} ({KIND_EFFECT[kind]}); revocation list serial {published.serial} "
                f"({default_list_path(settings.state_dir)})")
 
 
 def revoke_refresh(max_age: str = typer.Option("1d", help="how long the re-published list stays valid")) -> None:
     """Re-publish the revocation list with the next serial and nothing new, before it goes stale
-    (run it more often than --max-age, e.g. from cron): pods alarm on a list past its next update."""
-    from edge_insights.cli import _fail, _settings
+    (Dagster's revocation_refresh_schedule does it every 6 hours): pods alarm on a list past its
+    next update. Recorded in the control audit log."""
+    from edge_insights.cli import _control_audit, _fail, _settings
 
     settings = _settings(ensure=True)
     try:
-        published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
-                                 jwks_path(settings.tokens_dir), max_age_s=_lifetime(max_age))
+        published = refresh_list(default_list_path(settings.state_dir), settings.tokens_dir,
+                                 max_age_s=_lifetime(max_age), audit=_control_audit(settings))
     except (RevocationListError, TokenKeyError) as err:
         raise _fail(str(err)) from None
     typer.echo(f"revocation list serial {published.serial} re-published: {len(published.bundles)} bundle(s), "
                f"{len(published.kids)} key(s) revoked")
+
+
+def release_keys() -> None:
+    """List the trusted release keys (the ids `revoke-key` takes), the deployed bundles whose
+    signature names each, and whether the published revocation list withdraws it."""
+    from edge_insights.cli import _fail, _settings
+
+    settings = _settings(ensure=True)
+    try:
+        published = read_published(default_list_path(settings.state_dir), jwks_path(settings.tokens_dir))
+    except RevocationListError as err:
+        raise _fail(str(err)) from None
+    revoked = published.revoked_kids if published else frozenset()
+    signed: dict[str, list[str]] = {}
+    for signature in sorted(settings.deploy_dir.glob(f"*/*/{SIGNATURE_NAME}")):
+        try:
+            named = signature_key_id(signature)
+        except BundleRefused:
+            continue  # an unreadable signature names no key; the pod refuses that bundle anyway
+        signed.setdefault(named, []).append(signature.parent.relative_to(settings.deploy_dir).as_posix())
+    keys = trusted_keys(settings.trust_dir)
+    if not keys:
+        typer.echo(f"no trusted release keys in {settings.trust_dir}")
+    for kid, path in keys.items():
+        typer.echo(f"{kid}  {path.name}{'  REVOKED' if kid in revoked else ''}  "
+                   f"deployed: {', '.join(signed.get(kid, [])) or 'none'}")
 
 
 def _lifetime(text: str) -> int:

@@ -9,6 +9,7 @@ gets its paths and options from those resources.
 import dagster as dg
 
 from commons.errors import OrchestrationError
+from commons.revocation_list import default_list_path
 from commons.settings import RELEASE_SIGNER_ENV, Settings
 from live.store import store_path
 from orchestration import checks
@@ -23,17 +24,25 @@ from orchestration.jobs import (
     replay_job,
     retention_job,
     retrain_job,
+    revocation_refresh_job,
 )
 from orchestration.resources import (
     CrawlResource,
     DecisionLogResource,
     LiveStoreResource,
     MlflowResource,
+    RevocationResource,
     StagingResource,
     TrainingResource,
     WarehouseResource,
 )
-from orchestration.schedules import harvest_schedule, insight_digest_schedule, retention_schedule
+from orchestration.schedules import (
+    harvest_schedule,
+    insight_digest_schedule,
+    retention_schedule,
+    revocation_refresh_schedule,
+)
+from orchestration.alias_sensor import champion_alias_sensor
 from orchestration.erasure_sensor import erasure_sensor
 from orchestration.sensors import drift_sensor
 from training.config import PRESETS
@@ -58,9 +67,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 *(asset for spec in DECISIONS.values() for asset in decision_assets(spec))],
         asset_checks=[*dg.load_asset_checks_from_modules([checks]), *live.insights_fresh],
         jobs=[main_job, harvest_job, retrain_job, feedback_job, backfill_job, replay_job, retention_job,
-              insight_digest_job],
-        schedules=[harvest_schedule, retention_schedule, insight_digest_schedule],
-        sensors=[drift_sensor, erasure_sensor, live.insights_observer, live.insights_freshness_sensor],
+              insight_digest_job, revocation_refresh_job],
+        schedules=[harvest_schedule, retention_schedule, insight_digest_schedule, revocation_refresh_schedule],
+        sensors=[drift_sensor, erasure_sensor, champion_alias_sensor, live.insights_observer,
+                 live.insights_freshness_sensor],
         # Steps run one after another in the run's process: on 2 cores a process per step would
         # re-import torch for every step and make training compete with itself.
         executor=dg.in_process_executor,
@@ -80,6 +90,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                                          else "")),
             "decision_log": DecisionLogResource(root=str(settings.decision_log_dir)),
             "live_store": LiveStoreResource(path=str(store_path(settings.state_dir))),
+            "revocation": RevocationResource(list_path=str(default_list_path(settings.state_dir)),
+                                             tokens_dir=str(settings.tokens_dir)),
             "pipes": dg.PipesSubprocessClient(),
         },
     )

@@ -1,8 +1,10 @@
-"""Jobs: the whole graph, the harvest alone, and the retrain requested by the drift and erasure sensors."""
+"""Jobs: the whole graph, the harvest alone, the retrain requested by the drift and erasure sensors,
+and the revocation list's re-publication."""
 
 
 import dagster as dg
 
+from orchestration.revocation_refresh import refresh_revocation_list
 from training.decisions import DECISIONS
 
 #: Run tag naming what requested a retrain run: ``drift`` or ``erasure``.
@@ -47,3 +49,8 @@ retention_job = dg.define_asset_job(
 insight_digest_job = dg.define_asset_job(
     "insight_digest_job", selection=dg.AssetSelection.assets("insight_digest"),
     description="A day of the live loop's insights per decision and route, and edge/central agreement.")
+
+
+@dg.job(description="Re-publish the revocation list before it goes stale (serial + 1, every entry kept).")
+def revocation_refresh_job() -> None:
+    refresh_revocation_list()

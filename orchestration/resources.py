@@ -14,6 +14,8 @@ import dagster as dg
 from mlflow import MlflowClient
 
 from commons.control_audit import ControlAudit
+from commons.revocation_list import DEFAULT_MAX_AGE_S
+from commons.token_keys import jwks_path
 from commons.warehouse import Warehouse
 from edge_export.signer import ReleaseSigner, local_signer
 from training.config import TrainConfig, preset
@@ -146,6 +148,11 @@ class TrainingResource(dg.ConfigurableResource):
         """Bundles pushed to pods: ``deploy/<model>/<slot>/`` (slot = alias or ``central``)."""
         return Path(self.deploy_dir)
 
+    @property
+    def trust_dir_path(self) -> Path:
+        """The release public keys pods verify bundles with (``*.pub``)."""
+        return Path(self.trust_dir)
+
     def bundle_dir(self, decision: str, role: str) -> Path:
         """Where the latest ``edge`` or ``central`` bundle of a decision is built."""
         return Path(self.bundles_dir) / decision / role
@@ -157,6 +164,24 @@ class TrainingResource(dg.ConfigurableResource):
     def signer(self) -> ReleaseSigner:
         """The release signer bundles that pass the gate are signed with."""
         return local_signer(Path(self.signing_dir), Path(self.trust_dir), self.release_signer or None)
+
+
+class RevocationResource(dg.ConfigurableResource):
+    """The control plane's signed revocation list (``<state>/revocation/list.jwt``), the token keys
+    that sign it (``<state>/tokens``) and how long a re-published list stays valid (seconds)."""
+
+    list_path: str
+    tokens_dir: str
+    max_age_s: int = DEFAULT_MAX_AGE_S
+
+    @property
+    def list_file(self) -> Path:
+        return Path(self.list_path)
+
+    @property
+    def jwks(self) -> Path:
+        """The token JWKS a published list is checked against."""
+        return jwks_path(Path(self.tokens_dir))
 
 
 class LiveStoreResource(dg.ConfigurableResource):

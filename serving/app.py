@@ -20,9 +20,11 @@ Endpoints:
         (e.g. ``{"title": "…", "prices": [1980, 2180, 2180, 1980, 1980, 2480]}``); NaN and
         Infinity are not JSON and are refused as malformed.
     ``GET /healthz``  → ``{"status": "ok", "decision", "model_version", "bundle_sha256", "alias",
-        "role", "oracle"}``; ``role`` is the manifest's (``"edge"`` or ``"central"``, ``"edge"`` when
-        the manifest names none), ``oracle`` the kind of the decision's central oracle (``"model"``
-        or ``"rule"``).
+        "signed_by", "role", "oracle", "central_only", "revocation_serial"}``; ``signed_by`` is the
+        release key id the served bundle's signature verified under (what ``edge-insights
+        revoke-key`` takes to withdraw every bundle that key signed); ``role`` is the manifest's
+        (``"edge"`` or ``"central"``, ``"edge"`` when the manifest names none), ``oracle`` the kind
+        of the decision's central oracle (``"model"`` or ``"rule"``).
     ``GET /metrics``  → Prometheus text (see :mod:`serving.metrics`).
     ``POST /admin/revocation``  body: the revocation list's compact JWS (a push; the pod also
         polls it) → 200 ``{"serial", "bundle_sha256", "central_only"}`` once obeyed, 422
@@ -396,6 +398,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         return JSONResponse({"status": "ok", "decision": decision,
                              "model_version": None if served.central_only else served.router.model_version,
                              "bundle_sha256": served.bundle_sha256, "alias": served.release["alias"],
+                             "signed_by": None if served.central_only else served.model.signed_by,
                              "role": role, "oracle": oracle_kind(served.model.manifest),
                              "central_only": served.central_only,
                              "revocation_serial": revocations.accepted.serial
@@ -418,7 +421,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             obeyed = await run_in_threadpool(revocations.offer, document)
         except RevocationListError as err:
             return error_response(err, reason=err.reason)
-        await run_in_threadpool(live.apply, revocations.revoked_bundles)
+        await run_in_threadpool(live.apply, revocations.withdrawal)
         return JSONResponse({"serial": obeyed.serial, "bundle_sha256": live.current.bundle_sha256,
                              "central_only": live.current.central_only})
 

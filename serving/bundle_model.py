@@ -26,13 +26,17 @@ def open_bundle(bundle_dir: Path, *, trust_dir: Path, threads: int = 1) -> Bundl
     Runtime threads (every manifest names its decision's oracle kind; only the central bundle
     *is* the oracle). Nothing is loaded before the bundle's release signature verifies against
     the keys in ``trust_dir`` with every file hash, and its ``not_after`` is still ahead
-    (:func:`commons.bundle_signature.verify_bundle`).
+    (:func:`commons.bundle_signature.verify_bundle`). The model's ``signed_by`` names the release
+    key id it verified under (a revocation list may withdraw that key).
 
     Raises:
         BundleRefused: unsigned, unknown key, bad signature, tampered or expired (its ``reason``).
         BundleError: as the class opened.
     """
-    return model_of(bundle_dir, verify_bundle(Path(bundle_dir), trust_dir), threads=threads)
+    verified = verify_bundle(Path(bundle_dir), trust_dir)
+    model = model_of(bundle_dir, verified, threads=threads)
+    model.signed_by = verified["signed_by"]
+    return model
 
 
 def model_of(bundle_dir: Path, manifest: dict[str, Any], *, threads: int = 1) -> BundleModel:

@@ -14,9 +14,13 @@ Two things move ``current``, both checked every poll by :class:`Poller`:
   hash, and whatever else that verifies) and must be a bundle of the same decision and role that
   the revocation list does not withdraw; then it is held and served. A bundle that fails is
   refused (``bundle_swaps_refused_total{reason}``) and the pod keeps what it serves.
-- **a revocation**: when the served bundle's sha256 is on the accepted list, the pod moves to the
-  newest held bundle the list does not withdraw, or, holding none, to central-only routing (every
+- **a revocation**: when the accepted list withdraws the served bundle — its sha256 is listed, or
+  the release key its signature verified under is among the list's ``kids`` — the pod moves to
+  the newest held bundle the list spares, or, holding none, to central-only routing (every
   record to the central pod; 503 when the pod has no central).
+
+What the list withdraws is asked through a :data:`Withdrawal` (the pod's
+:meth:`serving.revocation.RevocationWatch.withdrawal`).
 
 ``bundle_swaps_total{cause}`` counts swaps (``deployed``, ``revoked``); ``central_only`` is 1
 while the pod has no bundle of its own to answer with.
@@ -45,6 +49,9 @@ RELEASE_FILE = "release.json"
 RETIRE_AFTER_S = 30.0
 """Seconds a bundle dropped from the held set keeps its central connections open for requests
 that still use it (requests last milliseconds; the central timeout is about a second)."""
+
+Withdrawal = Callable[[str, str | None], str | None]
+"""``(bundle_sha256, signed_by) -> why the revocation list withdraws that bundle, or None``."""
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +83,10 @@ class Served:
     def bundle_sha256(self) -> str | None:
         """The answering bundle's identity; None in central-only routing."""
         return None if self.central_only else self.model.bundle_sha256
+
+    def withdrawn(self, withdrawal: Withdrawal) -> str | None:
+        """Why ``withdrawal`` withdraws this bundle (its sha256 or its release key), or None."""
+        return withdrawal(self.model.bundle_sha256, self.model.signed_by)
 
     @property
     def contract(self) -> dict[str, Any]:
@@ -138,8 +149,9 @@ class LiveBundle:
         self.central_only = Gauge("central_only", "1 while every record goes to central (bundle revoked).",
                                   registry=registry)
 
-    def refresh_deploy(self, revoked: frozenset[str]) -> None:
-        """Open the deploy folder again when it changed and serve it when it verifies and is not revoked."""
+    def refresh_deploy(self, withdrawal: Withdrawal) -> None:
+        """Open the deploy folder again when it changed and serve it when it verifies and the
+        revocation list spares it (neither its sha256 nor its release key withdrawn)."""
         stamp = folder_stamp(self.deploy_dir)
         if stamp is None or stamp == self._stamp:
             return
@@ -153,10 +165,11 @@ class LiveBundle:
                          self.current.bundle_sha256)
             return
         sha = served.model.bundle_sha256
-        if sha in revoked:
+        why = served.withdrawn(withdrawal)
+        if why:
             served.router.close()
             self.refused.labels("revoked").inc()
-            logger.error("ALARM: newly deployed bundle %s is revoked; not serving it", sha)
+            logger.error("ALARM: newly deployed bundle %s refused: %s; not serving it", sha, why)
             return
         with self._lock:
             if not self.current.central_only and sha == self.current.model.bundle_sha256:
@@ -165,14 +178,17 @@ class LiveBundle:
             self._hold(served)
             self._swap(served, "deployed")
 
-    def apply(self, revoked: frozenset[str]) -> None:
-        """Leave the served bundle when ``revoked`` withdraws it: the newest held bundle not revoked,
-        else central-only routing. Revoked bundles are dropped from the held set."""
+    def apply(self, withdrawal: Withdrawal) -> None:
+        """Leave the served bundle when ``withdrawal`` withdraws it (its sha256 or its release key):
+        the newest held bundle the list spares, else central-only routing. Withdrawn bundles are
+        dropped from the held set."""
         with self._lock:
             current = self.current
-            if current.central_only or current.model.bundle_sha256 not in revoked:
+            why = None if current.central_only else current.withdrawn(withdrawal)
+            if why is None:
                 return
-            kept = [s for s in self.held if s.model.bundle_sha256 not in revoked]
+            logger.warning("served bundle %s withdrawn: %s", current.bundle_sha256, why)
+            kept = [s for s in self.held if s.withdrawn(withdrawal) is None]
             for dropped in self.held:
                 if dropped not in kept and dropped is not current:
                     self._retire(dropped)
@@ -243,8 +259,8 @@ class Poller:
     def round(self) -> None:
         """One round: list, deploy folder, revocations."""
         self.watch.poll()
-        self.live.refresh_deploy(self.watch.revoked_bundles)
-        self.live.apply(self.watch.revoked_bundles)
+        self.live.refresh_deploy(self.watch.withdrawal)
+        self.live.apply(self.watch.withdrawal)
 
     def start(self) -> None:
         """Run rounds in a background thread until :meth:`stop`."""

@@ -50,10 +50,12 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 class SealedBundle:
     """What every model a pod serves exposes about its verified bundle (``manifest``, ``_tokenizer``
-    set by the subclass)."""
+    set by the subclass; ``signed_by`` by :func:`serving.bundle_model.open_bundle`: the release key
+    id the signature verified under, None for a bundle opened without its signature)."""
 
     manifest: dict[str, Any]
     _tokenizer: Tokenizer
+    signed_by: str | None = None
 
     @property
     def tokenizer(self) -> Tokenizer:

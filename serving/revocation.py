@@ -92,6 +92,13 @@ class RevocationWatch:
         """Every key id the accepted list withdraws (empty before any list)."""
         return self.accepted.revoked_kids if self.accepted else frozenset()
 
+    def withdrawal(self, bundle_sha256: str, signed_by: str | None) -> str | None:
+        """Why the accepted list withdraws a bundle (its sha256, or the release key that signed it),
+        or None when it spares it or no list is accepted yet
+        (:meth:`commons.revocation_list.RevocationList.withdrawal`)."""
+        accepted = self.accepted
+        return accepted.withdrawal(bundle_sha256, signed_by) if accepted else None
+
     def poll(self) -> None:
         """Read the list from its source and take it in; a refusal is counted and alarmed, not raised.
         Nothing published yet (no file, 404) is no alarm."""

@@ -5,21 +5,25 @@ published and signed, and the control audit log records it."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+from registry_factory import registered_versions, sealed_bundle
+from release_keys import session_signer, trust_dir
 from typer.testing import CliRunner
 
+from commons.bundle_signature import trusted_keys
 from commons.chain_verify import verify_folder
 from commons.control_audit import read_events
-from commons.manifest import load_manifest, write_manifest
-from commons.revocation_list import default_list_path, verify_list
+from commons.manifest import load_manifest
+from commons.revocation_list import default_list_path, publish_next, verify_list
 from commons.settings import Settings
-from commons.token_keys import jwks_path, rotate_keys
+from commons.token_keys import current_key, jwks_path, rotate_keys
 from edge_insights.cli import app
 from serving.jwks_file import JwksFile
-from training.registry import CHAMPION, aliases, experiment_id
+from training.registry import CHAMPION, aliases
 
 pytestmark = pytest.mark.slow  # an MLflow registry
 
@@ -33,32 +37,12 @@ def state(tmp_path, monkeypatch) -> Path:
     return tmp_path / "state"
 
 
-def sealed_bundle(folder: Path, content: str) -> str:
-    """A minimal sealed bundle (one file and its manifest); returns its sha256."""
-    folder.mkdir(parents=True)
-    (folder / "model.onnx").write_text(content)
-    return write_manifest(folder, {"decision": MODEL, "model_name": MODEL})["bundle_sha256"]
-
-
 @pytest.fixture
 def registry(state, tmp_path) -> tuple[MlflowClient, dict[str, str]]:
     """Versions 1 and 2 passed the gate, 3 did not; champion is 2. Yields the client and each
     version's bundle sha256."""
-    settings = Settings.from_env().ensure()
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-    experiment = experiment_id(client, "revoke-test", settings.artifact_root)
-    client.create_registered_model(MODEL)
-    shas = {}
-    for version, verdict in (("1", "promoted: gate passed"), ("2", "promoted: gate passed"),
-                             ("3", "not promoted: below the baseline")):
-        run = client.create_run(experiment).info.run_id
-        shas[version] = sealed_bundle(tmp_path / f"edge-{version}", f"edge {version}")
-        sealed_bundle(tmp_path / f"central-{version}", f"central {version}")
-        client.log_artifacts(run, str(tmp_path / f"edge-{version}"), artifact_path="bundle")
-        client.log_artifacts(run, str(tmp_path / f"central-{version}"), artifact_path="central_bundle")
-        made = client.create_model_version(MODEL, source=f"{client.get_run(run).info.artifact_uri}/bundle",
-                                           run_id=run, tags={"bundle_sha256": shas[version], "promotion": verdict})
-        assert str(made.version) == version
+    client, shas = registered_versions(Settings.from_env().ensure(), MODEL, {
+        "1": "promoted: gate passed", "2": "promoted: gate passed", "3": "not promoted: below the baseline"}, tmp_path)
     client.set_registered_model_alias(MODEL, CHAMPION, "2")
     return client, shas
 
@@ -104,6 +88,17 @@ def test_revoking_the_last_good_version_leaves_no_champion(state, registry):
     assert published.revoked_bundles == {shas["1"], shas["2"]}
 
 
+def test_champion_never_falls_back_to_a_version_the_list_withdraws(state, registry):
+    client, shas = registry
+    tokens = state / "tokens"
+    publish_next(default_list_path(state), current_key(tokens), jwks_path(tokens),
+                 bundles=[{"sha256": shas["1"], "reason": "withdrawn before the champion"}])
+    done = invoke("revoke", "2", "--decision", MODEL, "--reason", "b")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().endswith("revocation list serial 2; champion now none")
+    assert CHAMPION not in aliases(client, MODEL)
+
+
 def test_an_unknown_version_is_a_clean_error(state, registry):
     result = invoke("revoke", "9", "--decision", MODEL, "--reason", "x")
     assert result.exit_code == 2
@@ -115,10 +110,31 @@ def test_a_key_revocation_and_a_refresh_continue_the_serial(state):
     tokens = state / "tokens"
     old = rotate_keys(tokens)  # the fixture's key is older still; this one is current until the next line
     rotate_keys(tokens)
-    assert invoke("revoke-key", old.kid, "--reason", "laptop stolen").exit_code == 0
+    revoked = invoke("revoke-key", old.kid, "--reason", "laptop stolen")
+    assert revoked.output.strip() == (f"revoked token key {old.kid} (pods refuse the tokens it signed); "
+                                      f"revocation list serial 1 ({default_list_path(state)})")
     refreshed = invoke("revoke-refresh", "--max-age", "2h")
     assert refreshed.output.strip() == "revocation list serial 2 re-published: 0 bundle(s), 1 key(s) revoked"
     published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(tokens)).key)
     assert published.revoked_kids == {old.kid} and published.next_update - published.issued_at == 7200
     current = invoke("revoke-key", published.signer, "--reason", "x")
     assert current.exit_code == 2 and "is the current signing key" in current.output
+    events = read_events(state / "audit" / "control.jsonl")
+    assert [(e["action"], e["details"].get("key_kind"), e["details"].get("serial")) for e in events] == [
+        ("revoke", "token", 1), ("revocation_refresh", None, 2)]
+    assert events[1]["details"]["next_update"] == datetime.fromtimestamp(
+        published.next_update, UTC).isoformat(timespec="seconds")
+
+
+def test_release_keys_names_the_id_revoke_key_takes_and_the_bundles_it_signed(state):
+    key = session_signer()
+    sealed_bundle(state / "deploy" / MODEL / CHAMPION, MODEL, "edge 1", sign=True)
+    listed = invoke("release-keys")
+    public = trusted_keys(trust_dir())[key.key_id].name
+    assert f"{key.key_id}  {public}  deployed: {MODEL}/{CHAMPION}" in listed.output.splitlines()
+    revoked = invoke("revoke-key", key.key_id, "--reason", "release key left on a build host")
+    assert revoked.output.startswith(f"revoked release key {key.key_id} (pods leave and refuse every bundle it "
+                                     "signed); revocation list serial 1")
+    assert f"{key.key_id}  {public}  REVOKED  deployed: {MODEL}/{CHAMPION}" in invoke("release-keys").output
+    published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
+    assert published.withdrawal("0" * 64, key.key_id) == f"its release key {key.key_id[:16]} is revoked"

@@ -23,7 +23,7 @@ from commons.net import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from commons.manifest import MANIFEST_NAME, write_manifest
-from release_keys import signed, trust_dir
+from release_keys import session_signer, signed, trust_dir
 from serving.router import shadow_selected
 
 pytestmark = pytest.mark.slow  # builds models, reads whole data sets or starts processes
@@ -158,7 +158,8 @@ def test_healthz_names_the_deployed_release(pods, edge_bundle, central_deploy):
         assert httpx.get(url + "/healthz").json() == {
             "status": "ok", "decision": "negative_review",
             "model_version": bundle.release["model_version"],
-            "bundle_sha256": bundle.manifest["bundle_sha256"], "alias": "champion", "role": role,
+            "bundle_sha256": bundle.manifest["bundle_sha256"], "alias": "champion",
+            "signed_by": session_signer().key_id, "role": role,
             "oracle": "model", "central_only": False, "revocation_serial": None}
 
 
