@@ -174,9 +174,14 @@ class Settings:
         return self.state_dir / "mlflow"
 
     @property
+    def tracking_db(self) -> Path:
+        """The MLflow SQLite database (tracking and registry)."""
+        return self.mlflow_dir / "mlflow.db"
+
+    @property
     def tracking_uri(self) -> str:
         """MLflow tracking URI: SQLite backend under the state folder."""
-        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+        return f"sqlite:///{self.tracking_db}"
 
     @property
     def artifact_root(self) -> Path:

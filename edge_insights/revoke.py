@@ -10,7 +10,7 @@ nor the list revokes (and deploys it, so a pod started later serves it too), or 
 when there is none, and records a ``revoke`` event in the control audit log.
 
 ``revoke-key KID`` withdraws a token-issuing key (pods refuse the tokens it signed) or a release
-key (pods leave, and refuse, every bundle it signed). A release key's id is the sha256 of its
+key (pods leave, and refuse, every bundle it signed; a champion it signed moves back as above). A release key's id is the sha256 of its
 public key (:func:`commons.bundle_signature.key_id`): ``release-keys`` lists the trusted ones and
 the deployed bundles each signed; a pod's ``/healthz`` and a version's ``release_signed_by`` tag
 name it too.
@@ -67,7 +67,7 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
     """
     from mlflow.exceptions import MlflowException
 
-    from training.registry import CHAMPION, champion_version, deploy_champion
+    from training.registry import CHAMPION, champion_version
 
     try:
         found = client.get_model_version(model_name, version)
@@ -87,17 +87,42 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
     alias = None
     if champion is not None and str(champion.version) == str(version):
         alias = CHAMPION
-        fallback = previous_champion(client, model_name, str(version), published)
-        if fallback is None:
-            client.delete_registered_model_alias(model_name, CHAMPION)
-        else:
-            client.set_registered_model_alias(model_name, CHAMPION, fallback)
-            deploy_champion(client, model_name, settings.deploy_dir, audit=audit)
+        fallback = fall_back(client, settings, model_name, str(version), published, audit=audit)
         champion = client.get_model_version(model_name, fallback) if fallback else None
     audit.record("revoke", model=model_name, version=str(version), alias=alias, bundle_sha256=sha, now=now,
                  reason=reason, serial=published.serial, champion=str(champion.version) if champion else None)
     return {"model": model_name, "version": str(version), "bundle_sha256": sha, "serial": published.serial,
             "champion": str(champion.version) if champion else None}
+
+
+def fall_back(client, settings: Settings, model_name: str, version: str, revocations: RevocationList, *,
+              audit: ControlAudit) -> str | None:
+    """Move ``champion`` of ``model_name`` from ``version`` to :func:`previous_champion` and deploy
+    it, or remove the alias when there is none; returns the new champion's version or None."""
+    from training.registry import CHAMPION, deploy_champion
+
+    fallback = previous_champion(client, model_name, version, revocations)
+    if fallback is None:
+        client.delete_registered_model_alias(model_name, CHAMPION)
+    else:
+        client.set_registered_model_alias(model_name, CHAMPION, fallback)
+        deploy_champion(client, model_name, settings.deploy_dir, audit=audit)
+    return fallback
+
+
+def champions_signed_by(client, settings: Settings, kid: str, revocations: RevocationList, *,
+                        audit: ControlAudit) -> dict[str, str | None]:
+    """Move back every decision's champion whose ``release_signed_by`` tag is ``kid`` (see
+    :func:`fall_back`); returns decision → its champion's version afterwards (None: none left)."""
+    from training.decisions import DECISIONS
+    from training.registry import champion_version
+
+    moved = {}
+    for name in DECISIONS:
+        champion = champion_version(client, name)
+        if champion is not None and champion.tags.get("release_signed_by") == kid:
+            moved[name] = fall_back(client, settings, name, str(champion.version), revocations, audit=audit)
+    return moved
 
 
 def previous_champion(client, model_name: str, version: str, revocations: RevocationList) -> str | None:
@@ -157,7 +182,10 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
                reason: str = typer.Option(..., help="why, recorded in the list and the audit log"),
                max_age: str = typer.Option("1d", help="how long the published list stays valid")) -> None:
     """Withdraw a signing key: pods refuse tokens it signed, or leave and refuse bundles it signed
-    (a release key), from the next list they read."""
+    (a release key), from the next list they read; a champion it signed moves back to the previous
+    good version (deployed), as ``revoke`` does."""
+    from mlflow import MlflowClient
+
     from edge_insights.cli import _control_audit, _fail, _settings
 
     settings = _settings(ensure=True)
@@ -171,9 +199,18 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
                                  max_age_s=_lifetime(max_age))
     except (RevocationListError, TokenKeyError) as err:
         raise _fail(str(err)) from None
-    _control_audit(settings).record("revoke", kid=kid, key_kind=kind, reason=reason, serial=published.serial)
+    audit = _control_audit(settings)
+    moved = {}
+    # A state folder with no registry yet has no champion to move (and gets no empty one).
+    if kind != "token" and settings.tracking_db.is_file():
+        client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+        moved = champions_signed_by(client, settings, kid, published, audit=audit)
+    audit.record("revoke", kid=kid, key_kind=kind, reason=reason, serial=published.serial,
+                 champions=moved)
     typer.echo(f"revoked {kind} key {kid} ({KIND_EFFECT[kind]}); revocation list serial {published.serial} "
                f"({default_list_path(settings.state_dir)})")
+    for name, version in moved.items():
+        typer.echo(f"{name}: champion signed by it, now {version or 'none'}")
 
 
 def revoke_refresh(max_age: str = typer.Option("1d", help="how long the re-published list stays valid")) -> None:

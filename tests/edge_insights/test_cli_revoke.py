@@ -138,3 +138,17 @@ def test_release_keys_names_the_id_revoke_key_takes_and_the_bundles_it_signed(st
     assert f"{key.key_id}  {public}  REVOKED  deployed: {MODEL}/{CHAMPION}" in invoke("release-keys").output
     published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
     assert published.withdrawal("0" * 64, key.key_id) == f"its release key {key.key_id[:16]} is revoked"
+
+
+def test_revoking_the_release_key_of_the_champion_moves_it_back(state, registry):
+    client, shas = registry
+    key = session_signer()
+    client.set_model_version_tag(MODEL, "2", "release_signed_by", key.key_id)
+    revoked = invoke("revoke-key", key.key_id, "--reason", "release key left on a build host")
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.output.splitlines()[-1] == f"{MODEL}: champion signed by it, now 1"
+    assert str(aliases(client, MODEL)[CHAMPION]) == "1"
+    assert load_manifest(state / "deploy" / MODEL / CHAMPION)["bundle_sha256"] == shas["1"]
+    event = read_events(state / "audit" / "control.jsonl")[-1]
+    assert (event["action"], event["details"]["key_kind"], event["details"]["champions"]) == (
+        "revoke", "release", {MODEL: "1"})
