@@ -280,6 +280,11 @@ class Warehouse:
         return self.frame("SELECT text, label, numbers FROM features WHERE decision = ? AND split = ? ORDER BY rowid",
                           [decision, split])
 
+    def feature_products(self, decision: str, split: str) -> set[str]:
+        """Product ids in one split of a decision's example snapshot (empty before it is built)."""
+        return set(self.frame("SELECT DISTINCT product_id FROM features WHERE decision = ? AND split = ?",
+                              [decision, split])["product_id"].to_list())
+
     def compact(self) -> None:
         """Rewrite the file with its live rows only (through a rename). DuckDB keeps a deleted
         row's bytes in freed blocks until they are reused; an erasure must not leave them on disk.

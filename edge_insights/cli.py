@@ -1,4 +1,4 @@
-"""``edge-insights``: the one command line (demo, serve, evaluate, report, ui, crawl, intake,
+"""``edge-insights``: the one command line (demo, serve, evaluate, drift-drill, report, ui, crawl, intake,
 token, audit, extract, parse-price, scrub, privacy, erase, and the live loop's watch, market,
 insights, deliveries, explain). Commands import their rooms lazily, so ``serve`` never loads torch or Dagster."""
 
@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from commons.settings import Settings
+from edge_insights.drill_cli import register as register_drill
 from edge_insights.environment import settings_from_env as _settings
 from edge_insights.live_cli import register as register_live
 from edge_insights.privacy import erase, privacy_app
@@ -34,6 +35,7 @@ app.command("revoke-key")(revoke_key)
 app.command("revoke-refresh")(revoke_refresh)
 app.command("release-keys")(release_keys)
 register_live(app)
+register_drill(app)
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
 console = Console() if sys.stdout.isatty() else Console(width=150)
 SLOTS = ("champion", "challenger", "central")

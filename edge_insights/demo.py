@@ -71,14 +71,17 @@ def _metadata_value(value: Any) -> Any:
 
 
 def run_job(job_name: str, settings: Settings, *, on_event=None, partition_key: str | None = None,
-            partition_range: tuple[str, str] | None = None) -> JobOutcome:
+            partition_range: tuple[str, str] | None = None, op_selection: str | None = None,
+            tags: dict[str, str] | None = None) -> JobOutcome:
     """Launch a job of the code location the Dagster UI loads (``orchestration.definitions``)
     through the instance at ``settings.dagster_home`` and wait for it, so its run page, job page
     and the Overview timeline show it like a run launched from the UI.
 
     The launch (``dagster job launch``) runs in a child process with ``settings`` as its
     environment; its log goes to ``<state>/logs/<job>-<run>.log``. ``on_event(event)`` is called
-    for each new Dagster event of the run (progress display).
+    for each new Dagster event of the run (progress display). ``op_selection``: the steps to run
+    (Dagster's op selection syntax, e.g. one decision's chain of ``retrain_job``); None: every step.
+    ``tags``: run tags besides the partition's (e.g. what requested a retrain).
 
     Raises:
         OrchestrationError: the launch failed before the run existed (the message holds the log's tail).
@@ -86,16 +89,18 @@ def run_job(job_name: str, settings: Settings, *, on_event=None, partition_key: 
     import dagster as dg
 
     run_id = str(uuid.uuid4())
-    tags = {}
+    tags = dict(tags or {})
     if partition_range:
         # One run for the range (the assets' single-run backfill policy).
-        tags = {"dagster/asset_partition_range_start": partition_range[0],
-                "dagster/asset_partition_range_end": partition_range[1]}
+        tags |= {"dagster/asset_partition_range_start": partition_range[0],
+                 "dagster/asset_partition_range_end": partition_range[1]}
     elif partition_key:
-        tags = {"dagster/partition": partition_key}
+        tags["dagster/partition"] = partition_key
     log_path = settings.logs_dir / f"{job_name}-{run_id[:8]}.log"
     command = [str(Path(sys.executable).parent / "dagster"), "job", "launch", "-m", "orchestration.definitions",
                "-j", job_name, "--run-id", run_id, "--tags", json.dumps(tags)]
+    if op_selection:
+        command += ["-o", op_selection]
     with open(log_path, "wb") as log, dg.DagsterInstance.get() as instance:
         # The launcher returns once the run is handed to its worker process; the run goes on there.
         launcher = subprocess.Popen(command, env={**os.environ, **settings.environment()}, stdout=log,

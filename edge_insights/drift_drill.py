@@ -72,7 +72,7 @@ def review_phases(data_dir: Path, *, skip: int = 150, per_file: int = 120) -> di
             "shifted": _interleave(SHIFTED_FILES, data_dir, skip, shifted_per_file)}
 
 
-def _wait_for_lines(log_dir: Path, decision: str, expected: int, timeout_s: float = 30.0) -> list[dict]:
+def wait_for_lines(log_dir: Path, decision: str, expected: int, timeout_s: float = 30.0) -> list[dict]:
     """The log's lines once all ``expected`` are written (shadow lines land after the response)."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -99,7 +99,7 @@ def replay_phase(edge_url: str, decision: str, records: list[dict[str, Any]], lo
         for start in range(0, len(records), batch_size):
             batch = records[start:start + batch_size]
             client.post(f"/v1/decisions/{decision}", json={"records": batch}).raise_for_status()
-            rows = _wait_for_lines(log_dir, decision, start + len(batch))
+            rows = wait_for_lines(log_dir, decision, start + len(batch))
             report = assess(rows, baseline, sha)
             checks.append({"decisions": report.decisions, "shadow_compared": report.shadow_compared,
                            "shadow_rate": report.shadow_rate, "p_value": report.p_value, "psi": report.psi,

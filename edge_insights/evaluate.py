@@ -42,7 +42,11 @@ def _frame_reviews(folder: Path) -> pl.DataFrame:
                          for r in records], infer_schema_length=None)
 
 
-def _frame_prices(folder: Path) -> pl.DataFrame:
+def price_changes(folder: Path) -> pl.DataFrame:
+    """Every price change of a folder laid out like ``shared/data/price_history_amazon_jp``, read
+    through the backfill's own reader: ``product_id, title, price, crawled_at`` sorted by product
+    and time (unchanged re-observations dropped, as signal history keeps them).
+    """
     from crawlers.intake.price_history import price_history_batches
 
     products = folder / "products.csv"
@@ -68,7 +72,7 @@ def _frame_books(folder: Path) -> pl.DataFrame:
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
-LOADERS = {"negative_review": _frame_reviews, "price_spike": _frame_prices, "urgent_inventory": _frame_books}
+LOADERS = {"negative_review": _frame_reviews, "price_spike": price_changes, "urgent_inventory": _frame_books}
 
 
 def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,

@@ -25,6 +25,10 @@ from torch import nn
 from commons.label_rules import MAD_FLOOR, Z_THRESHOLD
 
 TRANSFORMS = ("price_log_ratio", "price_robust_z", "stock_level")
+#: Transforms that read only ratios of the window's values: a model over one of them cannot see the
+#: window's level (a price in yen or pounds, a cheap or a dear product), so a shift of the level is
+#: not drift of what it reads (:func:`edge_export.release.drift_baseline` leaves it untested).
+SCALE_FREE = ("price_log_ratio", "price_robust_z")
 
 
 def _median(x: torch.Tensor) -> torch.Tensor:
@@ -66,7 +70,7 @@ class WindowFeatures(nn.Module):
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         raw = raw[:, :self.use]
-        if self.kind in ("price_log_ratio", "price_robust_z"):
+        if self.kind in SCALE_FREE:
             # log of the ratio, not a difference of logs: prices of ~10^5 have logs of ~11.5, and
             # subtracting two of them loses the digits ONNX Runtime and PyTorch round differently
             # (measured 8.8e-5 at the branch output, past the 1e-4 logit parity bound downstream).
