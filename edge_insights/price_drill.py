@@ -143,7 +143,7 @@ def _train(settings: Settings, days: list[str], tags: dict[str, str]) -> dict[st
     registered = trained.assets[f"{DECISION}/registered_model"]
     return {"days": [days[0], days[-1]], "seconds": round(time.monotonic() - began, 1),
             "backfill_run_id": loaded.run_id, "retrain_run_id": trained.run_id,
-            "examples": {k: features.get(k) for k in ("examples", "alerts", "train", "eval", "eval_alerts")},
+            "examples": {k: features.get(k) for k in ("examples", "alerts", "train", "train_alerts", "eval", "eval_alerts")},
             "promoted": bool(registered.get("promoted")), "promotion": registered.get("promotion"),
             "model_version": registered.get("version"),
             "deployed": bool(trained.assets.get(f"{DECISION}/deployed_bundle", {}).get("deployed"))}
@@ -202,7 +202,8 @@ def price_drill(settings: Settings, *, shift_start: date = SHIFT_START, per_phas
         ``<state>/drift_drill/price_spike/price_drill.json``.
 
     Raises:
-        OrchestrationError: the state already holds price history from ``shift_start`` on, or a run failed.
+        OrchestrationError: the state already holds price history from ``shift_start`` on, a run
+            failed, or the gate refused the champion (so nothing is deployed to drill).
     """
     from orchestration.jobs import TRIGGER_TAG
     from orchestration.partitions import PRICE_HISTORY_PARTITIONS
@@ -214,9 +215,11 @@ def price_drill(settings: Settings, *, shift_start: date = SHIFT_START, per_phas
     keys = PRICE_HISTORY_PARTITIONS.get_partition_keys()
     boundary = shift_start.isoformat()
     root = settings.state_dir / "drift_drill" / DECISION
-    outcome: dict[str, Any] = {"decision": DECISION, "shift_start": boundary,
-                               "champion": _train(settings, [k for k in keys if k < boundary],
-                                                  {TRIGGER_TAG: "price-drill", "decision": DECISION})}
+    champion = _train(settings, [k for k in keys if k < boundary], {TRIGGER_TAG: "price-drill", "decision": DECISION})
+    if not champion["deployed"]:
+        raise OrchestrationError(f"no champion to drill: the model trained on {' → '.join(champion['days'])} was "
+                                 f"not deployed ({champion['promotion']})")
+    outcome: dict[str, Any] = {"decision": DECISION, "shift_start": boundary, "champion": champion}
     champion_trained = trained_products(settings)
     outcome["champion"]["train_products"] = sorted(champion_trained)
     with ExitStack() as stack:
