@@ -6,12 +6,12 @@ Regimes, both real (``<data>/price_history_amazon_jp``: Amazon.co.jp list prices
 SOURCES.md; the shared data holds no other price market):
 
 * **training period** — price changes observed before :data:`SHIFT_START` (2024-02-17 →
-  2024-12-31): 29 products with enough changes for the label rule's window, 2.8 % of their changes
-  spikes.
+  2024-12-31): 2,079 labelled changes of 29 products (enough changes for the label rule's window),
+  3.7 % of them spikes.
 * **shifted** — changes observed from :data:`SHIFT_START` on (2025-01-01 → 2026-08-22): the watch
-  list grew (101 products, 77 of them without a labelled change before), and spikes are twice as
-  common (5.7 %). A window of the shifted regime reaches back over the boundary: a price is judged
-  against the 31 before it, whenever they were seen.
+  list grew (9,504 labelled changes of 86 products, 62 of them without one before), and spikes are
+  half as common again (5.7 %). A window of the shifted regime reaches back over the boundary: a
+  price is judged against the 31 before it, whenever they were seen.
 
 Both phases send only products the champion never trained on (absent from its ``train`` split), in
 a seeded uniform sample of their regime. :func:`price_drill` runs the whole story on a state folder

@@ -1,6 +1,6 @@
 """The price_spike drift drill for real (conftest's ``price_drill``: tiny preset, its own state folder):
 a champion trained on the 2024 price histories, real pods, real Dagster runs. Held-out 2024 products
-request no retrain; 2025-26 traffic (more products, spikes twice as common) requests one by the
+request no retrain; 2025-26 traffic (more products, spikes half as common again) requests one by the
 disagreement test; the retrain with 2025-26 added is released like any bundle and disagrees with the
 rule less on 2025-26 records neither model trained on."""
 

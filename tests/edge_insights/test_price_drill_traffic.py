@@ -27,7 +27,7 @@ def test_the_regimes_split_every_labelled_change_once(regimes, data_dir):
     everything, _ = SPEC.examples(price_changes(data_dir / PRICE_FOLDER))
     assert len(before) + len(after) == len(everything)
     assert Counter(e.window for e in before) + Counter(e.window for e in after) == Counter(e.window for e in everything)
-    # The shared histories' two regimes: 2024's watch list, and 2025-26's larger one with spikes twice as common.
+    # The shared histories' two regimes: 2024's watch list, and 2025-26's larger one, spikes half as common again.
     assert len({e.product_id for e in before}) < len({e.product_id for e in after})
     rate = [np.mean([e.label for e in side]) for side in (before, after)]
     assert 1.5 * rate[0] < rate[1]
