@@ -121,8 +121,8 @@ def drift_baseline(spec: DecisionSpec, out_dir: Path, manifest: dict[str, Any], 
         of ``splits`` with ``reference_n`` examples, save the window's level where the model reads
         the window through a scale-free transform (:data:`training.numeric.SCALE_FREE`): it cannot
         see the level, and a price level names a product more than a regime (measured on the price
-        drill's champion: the held-out products of its own training period alone scored PSI 0.51
-        on it).
+        drill's 2024 split: its held-out products alone scored PSI 0.51 on the level against the
+        bins of its train, calibration and eval examples).
     """
     confidence = softmax(edge_logits, manifest["temperature"]).max(1)
     baseline = disagreement_baseline(edge_logits.argmax(1), central_logits.argmax(1), confidence,
