@@ -208,7 +208,12 @@ def read_published(path: Path, jwks: Path) -> RevocationList | None:
         keys = {k.key_id: k for k in PyJWKSet.from_json(Path(jwks).read_text(encoding="utf-8")).keys}
     except (OSError, ValueError, PyJWTError) as err:
         raise RevocationListError(f"JWKS {jwks} cannot be read: {err}", "unknown_kid") from None
-    return verify_list(path.read_text(encoding="ascii"), keys.get, now=0.0)
+    try:
+        document = path.read_text(encoding="ascii")
+    except UnicodeDecodeError:
+        # A compact JWS is ASCII; bytes beyond it (a corrupt or binary file) are no list.
+        raise RevocationListError(f"revocation list {path} is not ASCII text", "unsigned") from None
+    return verify_list(document, keys.get, now=0.0)
 
 
 def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[dict[str, Any]] = (),

@@ -91,6 +91,16 @@ def test_a_tampered_published_list_is_not_continued(tmp_path, keys):
     assert refused.value.reason == "unreadable"
 
 
+def test_a_binary_published_list_is_not_continued(tmp_path, keys):
+    key, _, jwks = keys
+    path = default_list_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xfe" + sign_list(RevocationList(1, time.time(), time.time() + 60), key).encode())
+    with pytest.raises(RevocationListError) as refused:
+        publish_next(path, key, jwks.path)
+    assert refused.value.reason == "unreadable" and "is not ASCII text" in str(refused.value)
+
+
 def _revoke(path, tokens_dir, sha):
     return publish_next(path, current_key(tokens_dir), jwks_path(tokens_dir),
                         bundles=[{"sha256": sha, "reason": "drill"}]).serial
