@@ -6,6 +6,8 @@ error; secrets are stored hashed; tokens are renewed before they expire."""
 from __future__ import annotations
 
 import json
+import socket
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 
 from commons.client_registry import clients_path
 from commons.control_audit import CONTROL_LOG, read_events
+from commons.http import BODY_TIMEOUT_S
 from commons.token_client import REFRESH_AT, ClientCredentials, TokenFetchError
 from commons.token_keys import jwks_path
 from edge_insights.cli import app
@@ -73,6 +76,25 @@ def test_two_credentials_at_once_are_an_invalid_request(token_plane, watcher_sec
     reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret),
                        data={**GRANT, "client_id": "watcher", "client_secret": watcher_secret})
     assert (reply.status_code, reply.json()["error"]) == (400, "invalid_request")
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(token_plane, watcher_secret):
+    reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), content=b"a" * 100_000)
+    assert (reply.status_code, reply.json()["error"]) == (413, "invalid_request")
+    assert reply.json()["error_description"] == "body of 100,000 bytes is over the limit of 8,192 bytes"
+
+
+def test_a_stalled_body_is_answered_not_held_open(token_plane):
+    """A client that declares more bytes than it sends gets 408 after the body timeout; before, the
+    endpoint waited on it for as long as the client kept the connection."""
+    url = urlsplit(token_plane.token_url)
+    with socket.create_connection((url.hostname, url.port)) as conn:
+        conn.sendall(f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+                     "grant_type=".encode())
+        conn.settimeout(BODY_TIMEOUT_S * 3)
+        status_line = conn.makefile("rb").readline()
+    assert status_line.split()[1] == b"408"
 
 
 def test_the_registry_keeps_a_hash_never_the_secret(token_plane, watcher_secret):
