@@ -293,6 +293,8 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         raise typer.Exit(2) from err
     except BundleRefused as err:
         raise _fail(f"the deployed champion of {decision} is refused ({err.reason}): {err}") from None
+    except (ValueError, OSError) as err:
+        raise _fail(f"{data_dir} cannot be read as {decision} data: {err}") from None
     except httpx.HTTPError as err:
         raise _fail(f"pod {pod}: {err}") from None
     typer.echo(json.dumps(result))

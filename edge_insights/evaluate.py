@@ -106,6 +106,8 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     Raises:
         KeyError: unknown decision.
         FileNotFoundError: nothing deployed, or the folder lacks the expected files.
+        ValueError: a file of the folder is not in its expected format (a header, not UTF-8).
+        OSError: a file cannot be read (e.g. ``observations.csv.gz`` is not gzip).
         BundleRefused: the deployed champion's release signature or file hashes do not verify.
         httpx.HTTPError: with ``pod_url``, as :func:`evaluate_on_pod`.
     """
@@ -115,7 +117,8 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     bundle = settings.deploy_dir / decision / "champion"
     if pod_url is None and not (bundle / "manifest.json").is_file():
         raise FileNotFoundError(f"no champion deployed at {bundle}: run `make demo` first")
-    examples, _ = spec.examples(LOADERS[decision](Path(data_dir)))
+    # Absolute: book pages are parsed with their file:// URI, which a relative path has none of.
+    examples, _ = spec.examples(LOADERS[decision](Path(data_dir).resolve()))
     if not examples:
         raise FileNotFoundError(f"no labelled {decision} examples found in {data_dir}")
     if pod_url is not None:
