@@ -277,6 +277,7 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
     import httpx
 
     from commons.bundle_signature import BundleRefused
+    from commons.errors import BundleError
     from edge_insights.evaluate import evaluate as run_evaluation
     from edge_insights.live_cli import pod_tokens
     from training.decisions import DECISIONS
@@ -293,6 +294,8 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         raise typer.Exit(2) from err
     except BundleRefused as err:
         raise _fail(f"the deployed champion of {decision} is refused ({err.reason}): {err}") from None
+    except BundleError as err:
+        raise _fail(f"the deployed champion of {decision} cannot be scored: {err}") from None
     except (ValueError, OSError) as err:
         raise _fail(f"{data_dir} cannot be read as {decision} data: {err}") from None
     except httpx.HTTPError as err:

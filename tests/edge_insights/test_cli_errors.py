@@ -104,3 +104,17 @@ def test_evaluate_an_empty_review_file_is_no_examples_not_a_traceback(state, tmp
     (tmp_path / "amazon_alexa_reviews.tsv").write_bytes(b"")
     result = invoke("evaluate", "negative_review", "--data-dir", str(tmp_path), "--pod", "http://127.0.0.1:9")
     assert (result.exit_code, result.output.strip()) == (2, f"no labelled negative_review examples found in {tmp_path}")
+
+
+def test_evaluate_a_champion_with_a_broken_release_file_is_refused_before_scoring(edge_bundle, state, tmp_path):
+    deploy = deployed(edge_bundle, state)
+    (deploy / "release.json").write_text("{")
+    reviews = tmp_path / "reviews"
+    reviews.mkdir()
+    (reviews / "amazon_alexa_reviews.tsv").write_text("rating\tdate\tvariation\tverified_reviews\tfeedback\n"
+                                                      "1\t1-Jul-18\tBlack\tBroke in a day\t0\n", "utf-8")
+    result = invoke("evaluate", "negative_review", "--data-dir", str(reviews))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"error: the deployed champion of negative_review cannot be scored: no readable release.json in {deploy}: "
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")
