@@ -78,6 +78,11 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     key, value = ("product_id", product) if product is not None else ("source", source)
     if not value.strip():
         raise typer.BadParameter("the value must not be blank")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # Bytes the shell's locale could not decode arrive as lone surrogates; no store holds them.
+        raise typer.BadParameter("the value must be valid UTF-8") from None
     settings = _settings()
     policy, warehouse, folders = _stores(settings)
     audit = _control_audit(settings)
