@@ -144,10 +144,9 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
     revocation list, move champion back to the previous good version (deployed) and record it."""
     from mlflow import MlflowClient
 
-    from edge_insights.cli import _control_audit, _fail, _settings
+    from edge_insights.cli import _control_audit, _fail, _required_text, _settings
 
-    if not reason.strip():
-        raise typer.BadParameter("the reason must not be blank", param_hint="'--reason'")
+    _required_text(reason, "'--reason'")
     max_age_s = _lifetime(max_age)
     settings = _settings(ensure=True)
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
@@ -186,8 +185,9 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
     good version (deployed), as ``revoke`` does."""
     from mlflow import MlflowClient
 
-    from edge_insights.cli import _control_audit, _fail, _settings
+    from edge_insights.cli import _control_audit, _fail, _required_text, _settings
 
+    kid, reason = _required_text(kid, "'KID'"), _required_text(reason, "'--reason'")
     settings = _settings(ensure=True)
     try:
         if current_key(settings.tokens_dir).kid == kid:

@@ -126,6 +126,20 @@ def test_a_key_revocation_and_a_refresh_continue_the_serial(state):
         published.next_update, UTC).isoformat(timespec="seconds")
 
 
+@pytest.mark.parametrize("kid, reason, named", [
+    ("some-kid", " ", "Invalid value for '--reason': must not be blank"),
+    (" ", "laptop stolen", "Invalid value for 'KID': must not be blank"),
+    ("a\udcffb", "laptop stolen", "Invalid value for 'KID': must be valid UTF-8"),
+    ("some-kid", "a\udcffb", "Invalid value for '--reason': must be valid UTF-8"),
+])
+def test_revoke_key_refuses_a_blank_or_undecodable_kid_or_reason_before_publishing(state, kid, reason, named):
+    # Entries stay on the list for good, so a bad one must never reach it.
+    result = invoke("revoke-key", kid, "--reason", reason)
+    assert result.exit_code == 2, result.output
+    assert named in " ".join(result.output.replace("│", " ").split())
+    assert not default_list_path(state).exists()
+
+
 def test_release_keys_names_the_id_revoke_key_takes_and_the_bundles_it_signed(state):
     key = session_signer()
     sealed_bundle(state / "deploy" / MODEL / CHAMPION, MODEL, "edge 1", sign=True)

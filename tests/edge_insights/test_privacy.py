@@ -228,7 +228,7 @@ def test_an_erasure_value_that_is_not_utf8_is_refused_before_any_store_is_touche
     # A non-UTF-8 argument (b"a\xffb" under a UTF-8 locale) reaches Python as a lone surrogate.
     done = CliRunner().invoke(app, ["erase", "--product", "a\udcffb"])
     assert done.exit_code == 2, done.output
-    assert "the value must be valid UTF-8" in done.output
+    assert "Invalid value for '--product': must be valid UTF-8" in done.output
     assert not [e for e in read_events(state.audit_dir / "control.jsonl") if e["action"] == "erasure"]
 
 
