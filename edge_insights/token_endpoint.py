@@ -13,6 +13,8 @@ Answers (§5.1, §5.2), always with ``Cache-Control: no-store``:
 - 400 ``invalid_request`` (no or two client credentials, no audience, a body that is not a form),
   ``unsupported_grant_type``, ``invalid_scope`` (a scope the client may not have), and
   ``invalid_target`` (RFC 8707 §2: an audience the client may not have);
+- 500 ``server_error`` when the client registry or the signing key cannot be read (the reason is
+  logged, not answered);
 - 413 / 408 ``invalid_request`` for a body over 8 KiB or one that does not arrive whole within
   :data:`commons.http.BODY_TIMEOUT_S`.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +52,8 @@ TOKEN_PATH = "/oauth/token"
 DEFAULT_TTL_S = 300
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MAX_FORM_BYTES = 8192
+
+logger = logging.getLogger(__name__)
 
 
 class OAuthError(EdgeInsightsError):
@@ -156,6 +161,13 @@ def create_token_app(config: EndpointConfig) -> Starlette:
                 headers["WWW-Authenticate"] = 'Basic realm="edge-insights-token"'
             return JSONResponse({"error": err.code, "error_description": str(err)}, err.http_status,
                                 headers=headers)
+        except EdgeInsightsError as err:
+            # The registry or the signing key is broken (ClientRegistryError, TokenKeyError,
+            # Pkcs11Error): the operator's to fix, so the reason goes to the log, not to the client.
+            logger.error("ALARM: cannot issue tokens: %s", err)
+            counts["refused:server_error"] += 1
+            return JSONResponse({"error": "server_error", "error_description": "tokens cannot be issued now"},
+                                500, headers=_NO_STORE)
         counts["issued"] += 1
         return JSONResponse(answer, headers=_NO_STORE)
 

@@ -131,3 +131,19 @@ def test_token_client_prints_a_secret_the_endpoint_accepts(token_plane, monkeypa
     assert httpx.post(token_plane.token_url, auth=("evaluate", secret), data=GRANT).status_code == 200
     refused = CliRunner().invoke(app, ["token", "client", "bad id", "--audience", "price_spike"])
     assert refused.exit_code == 2 and "client id" in refused.output
+
+
+def test_a_broken_client_registry_is_a_server_error_that_names_nothing(token_plane, watcher_secret):
+    path = clients_path(token_plane.settings.tokens_dir)
+    kept = path.read_bytes()
+    path.write_bytes(b"\xff not json")
+    try:
+        reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data=GRANT)
+    finally:
+        path.write_bytes(kept)
+    assert reply.status_code == 500 and reply.headers["cache-control"] == "no-store"
+    assert reply.json() == {"error": "server_error", "error_description": "tokens cannot be issued now"}
+    port = urlsplit(token_plane.token_url).port
+    log = (token_plane.settings.logs_dir / f"token-endpoint-{port}.log").read_text()
+    assert f"ALARM: cannot issue tokens: {path} is not a readable client registry" in log
+    assert httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data=GRANT).status_code == 200
