@@ -25,7 +25,7 @@ import typer
 
 from commons.bundle_signature import SIGNATURE_NAME, BundleRefused, signature_key_id, trusted_keys
 from commons.control_audit import ControlAudit
-from commons.errors import EdgeInsightsError
+from commons.errors import BundleError, EdgeInsightsError
 from commons.revocation_list import (
     RevocationList,
     RevocationListError,
@@ -197,7 +197,7 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
         published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
                                  jwks_path(settings.tokens_dir), kids=[{"kid": kid, "reason": reason}],
                                  max_age_s=_lifetime(max_age))
-    except (RevocationListError, TokenKeyError) as err:
+    except (RevocationListError, TokenKeyError, BundleError) as err:
         raise _fail(str(err)) from None
     audit = _control_audit(settings)
     moved = {}
@@ -247,7 +247,10 @@ def release_keys() -> None:
         except BundleRefused:
             continue  # an unreadable signature names no key; the pod refuses that bundle anyway
         signed.setdefault(named, []).append(signature.parent.relative_to(settings.deploy_dir).as_posix())
-    keys = trusted_keys(settings.trust_dir)
+    try:
+        keys = trusted_keys(settings.trust_dir)
+    except BundleError as err:
+        raise _fail(str(err)) from None
     if not keys:
         typer.echo(f"no trusted release keys in {settings.trust_dir}")
     for kid, path in keys.items():

@@ -154,6 +154,19 @@ def test_release_keys_names_the_id_revoke_key_takes_and_the_bundles_it_signed(st
     assert published.withdrawal("0" * 64, key.key_id) == f"its release key {key.key_id[:16]} is revoked"
 
 
+@pytest.mark.parametrize("spoil", [lambda p: p.write_text("not a key"), lambda p: p.mkdir()])
+def test_an_unreadable_trusted_key_is_one_error_line(state, tmp_path, monkeypatch, spoil):
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    spoil(trusted / "broken.pub")
+    monkeypatch.setenv("EDGE_INSIGHTS_RELEASE_TRUST", str(trusted))
+    for args in (("release-keys",), ("revoke-key", "some-kid", "--reason", "x")):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"error: trusted key {trusted / 'broken.pub'} is not a PEM public key: ")
+    assert not default_list_path(state).exists()
+
+
 def test_revoking_the_release_key_of_the_champion_moves_it_back(state, registry):
     client, shas = registry
     key = session_signer()
