@@ -29,6 +29,7 @@ from commons.errors import BundleError, EdgeInsightsError
 from commons.revocation_list import (
     RevocationList,
     RevocationListError,
+    check_reason,
     default_list_path,
     publish_next,
     read_published,
@@ -144,9 +145,9 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
     revocation list, move champion back to the previous good version (deployed) and record it."""
     from mlflow import MlflowClient
 
-    from edge_insights.cli import _control_audit, _fail, _required_text, _settings
+    from edge_insights.cli import _control_audit, _fail, _settings
 
-    _required_text(reason, "'--reason'")
+    _reason(reason)
     max_age_s = _lifetime(max_age)
     settings = _settings(ensure=True)
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
@@ -187,7 +188,7 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
 
     from edge_insights.cli import _control_audit, _fail, _required_text, _settings
 
-    kid, reason = _required_text(kid, "'KID'"), _required_text(reason, "'--reason'")
+    kid, reason = _required_text(kid, "'KID'"), _reason(reason)
     settings = _settings(ensure=True)
     try:
         if current_key(settings.tokens_dir).kid == kid:
@@ -256,6 +257,15 @@ def release_keys() -> None:
     for kid, path in keys.items():
         typer.echo(f"{kid}  {path.name}{'  REVOKED' if kid in revoked else ''}  "
                    f"deployed: {', '.join(signed.get(kid, [])) or 'none'}")
+
+
+def _reason(text: str) -> str:
+    from edge_insights.cli import _required_text
+
+    try:
+        return check_reason(_required_text(text, "'--reason'"))
+    except RevocationListError as err:
+        raise typer.BadParameter(str(err), param_hint="'--reason'") from None
 
 
 def _lifetime(text: str) -> int:
