@@ -95,13 +95,13 @@ def trusted_keys(trust_dir: Path) -> dict[str, Path]:
     """Key id → PEM file of every ``*.pub`` in ``trust_dir`` (none when the folder is absent).
 
     Raises:
-        BundleError: a ``*.pub`` file is not a PEM public key.
+        BundleError: a ``*.pub`` entry is not a readable PEM public key (a folder, say).
     """
     keys: dict[str, Path] = {}
     for path in sorted(Path(trust_dir).glob(f"*{PUBLIC_KEY_SUFFIX}")):
         try:
             keys[key_id(path.read_bytes())] = path
-        except ValueError as err:
+        except (ValueError, OSError) as err:
             raise BundleError(f"trusted key {path} is not a PEM public key: {err}") from None
     return keys
 

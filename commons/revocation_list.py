@@ -51,6 +51,9 @@ JWS_TYPE = "revocation-list+jwt"
 DEFAULT_MAX_AGE_S = 24 * 3600
 """Lifetime of a list (``exp - iat``): the control plane re-publishes at least daily."""
 REQUIRED = ("iss", "serial", "iat", "exp", "bundles", "kids")
+MAX_REASON_CHARS = 500
+"""Longest reason an entry keeps: entries stay on the list for good, and a pod takes a pushed list
+of at most 1 MiB, so a few pasted logs must not outgrow every push from then on."""
 
 
 class RevocationListError(EdgeInsightsError):
@@ -208,7 +211,24 @@ def read_published(path: Path, jwks: Path) -> RevocationList | None:
         keys = {k.key_id: k for k in PyJWKSet.from_json(Path(jwks).read_text(encoding="utf-8")).keys}
     except (OSError, ValueError, PyJWTError) as err:
         raise RevocationListError(f"JWKS {jwks} cannot be read: {err}", "unknown_kid") from None
-    return verify_list(path.read_text(encoding="ascii"), keys.get, now=0.0)
+    try:
+        document = path.read_text(encoding="ascii")
+    except UnicodeDecodeError:
+        # A compact JWS is ASCII; bytes beyond it (a corrupt or binary file) are no list.
+        raise RevocationListError(f"revocation list {path} is not ASCII text", "unsigned") from None
+    return verify_list(document, keys.get, now=0.0)
+
+
+def check_reason(reason: str) -> str:
+    """``reason`` when a list entry may keep it.
+
+    Raises:
+        RevocationListError: ``malformed``: longer than :data:`MAX_REASON_CHARS` characters.
+    """
+    if len(reason) > MAX_REASON_CHARS:
+        raise RevocationListError(f"a reason is at most {MAX_REASON_CHARS} characters, got {len(reason):,}",
+                                  "malformed")
+    return reason
 
 
 def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[dict[str, Any]] = (),
@@ -232,11 +252,15 @@ def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[d
         The list published.
 
     Raises:
-        RevocationListError: the previous list does not verify (``unreadable``) or ``max_age_s`` < 1.
+        RevocationListError: the previous list does not verify (``unreadable``), ``max_age_s`` < 1 or
+            a new entry's reason is longer than :data:`MAX_REASON_CHARS` (``malformed``).
         OSError: the folder cannot be written.
     """
     if max_age_s < 1:
         raise RevocationListError(f"max_age_s must be at least 1, got {max_age_s}", "malformed")
+    bundles, kids = list(bundles), list(kids)
+    for entry in bundles + kids:
+        check_reason(entry.get("reason", ""))
     path = Path(path)
     # Locked from read to rename: a concurrent publish (revoke beside revoke-refresh) would otherwise
     # drop the other's entries and reuse its serial.

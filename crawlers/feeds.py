@@ -188,7 +188,10 @@ def _delimited_rows(path: Path, delimiter: str) -> Iterator[_Row]:
     """Rows of a CSV/TSV with a header, each with the raw text it was parsed from."""
     with open(path, encoding="utf-8", newline="") as handle:
         rows = csv_rows(handle, delimiter=delimiter)
-        header = next(rows).cells
+        first = next(rows, None)
+        if first is None:  # an empty file: no header, no rows
+            return
+        header = first.cells
         for row in rows:
             if len(row.cells) != len(header):
                 fields = {"_error": f"bad_row: {len(row.cells)} fields, expected {len(header)}",

@@ -57,6 +57,23 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _required_text(value: str, param_hint: str) -> str:
+    """``value`` when it holds a non-blank UTF-8 text, for values stored or signed (reasons, key ids,
+    subjects).
+
+    Raises:
+        typer.BadParameter: blank, or not UTF-8 (bytes the locale could not decode reach Python as
+            lone surrogates, which no store, list or token can hold).
+    """
+    if not value.strip():
+        raise typer.BadParameter("must not be blank", param_hint=param_hint)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise typer.BadParameter("must be valid UTF-8", param_hint=param_hint) from None
+    return value
+
+
 @app.command()
 def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo | full"),
          max_pages: int = typer.Option(0, min=0, help="cap on crawl requests (0 = crawl the whole mirror)"),
@@ -279,6 +296,7 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
     import httpx
 
     from commons.bundle_signature import BundleRefused
+    from commons.errors import BundleError
     from edge_insights.evaluate import evaluate as run_evaluation
     from edge_insights.live_cli import pod_tokens
     from training.decisions import DECISIONS
@@ -295,6 +313,10 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         raise typer.Exit(2) from err
     except BundleRefused as err:
         raise _fail(f"the deployed champion of {decision} is refused ({err.reason}): {err}") from None
+    except BundleError as err:
+        raise _fail(f"the deployed champion of {decision} cannot be scored: {err}") from None
+    except (ValueError, OSError) as err:
+        raise _fail(f"{data_dir} cannot be read as {decision} data: {err}") from None
     except httpx.HTTPError as err:
         raise _fail(f"pod {pod}: {err}") from None
     typer.echo(json.dumps(result))
@@ -498,6 +520,7 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
         raise typer.BadParameter(str(err), param_hint="'--ttl'") from None
     import jwt
 
+    decision, sub = _required_text(decision, "'--decision'"), _required_text(sub, "'--sub'")
     settings = _settings()
     try:
         key = current_key(settings.tokens_dir)

@@ -17,7 +17,6 @@ edge coverage is then the share the pod decided at the edge.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -110,21 +109,28 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     Raises:
         KeyError: unknown decision.
         FileNotFoundError: nothing deployed, or the folder lacks the expected files.
+        ValueError: a file of the folder is not in its expected format (a header, not UTF-8).
+        OSError: a file cannot be read (e.g. ``observations.csv.gz`` is not gzip).
         BundleRefused: the deployed champion's release signature or file hashes do not verify.
+        BundleError: its ``release.json`` is missing, not JSON or names another model.
         httpx.HTTPError: with ``pod_url``, as :func:`evaluate_on_pod`.
     """
+    from serving.app import load_release
     from serving.inference import EdgeModel
 
     spec = DECISIONS[decision]
     bundle = settings.deploy_dir / decision / "champion"
-    if pod_url is None and not (bundle / "manifest.json").is_file():
-        raise FileNotFoundError(f"no champion deployed at {bundle}: run `make demo` first")
-    examples, _ = spec.examples(LOADERS[decision](Path(data_dir)))
+    if pod_url is None:
+        if not (bundle / "manifest.json").is_file():
+            raise FileNotFoundError(f"no champion deployed at {bundle}: run `make demo` first")
+        # Checked before the data is read: the champion scored is one the release process signed.
+        release = load_release(bundle, verify_bundle(bundle, settings.trust_dir))
+    # Absolute: book pages are parsed with their file:// URI, which a relative path has none of.
+    examples, _ = spec.examples(LOADERS[decision](Path(data_dir).resolve()))
     if not examples:
         raise FileNotFoundError(f"no labelled {decision} examples found in {data_dir}")
     if pod_url is not None:
         return evaluate_on_pod(decision, examples, pod_url, tokens)
-    verify_bundle(bundle, settings.trust_dir)  # the champion scored is one the release process signed
     model = EdgeModel(bundle, threads=threads)
     labels, probs = [], []
     for start in range(0, len(examples), 64):
@@ -137,7 +143,6 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     truth = np.array([e.label for e in examples])
     predicted = np.array([int(label == spec.labels[1]) for label in labels])
     abstain = model.manifest["thresholds"]["abstain"]
-    release = json.loads((bundle / "release.json").read_text())
     return {"decision": decision, "n": len(examples), **prf(truth, predicted),
             "edge_coverage": float((probs.max(axis=1) >= abstain).mean()),
             "model_version": str(release["model_version"])}

@@ -71,13 +71,12 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     held one, recorded in the control audit log), so `audit verify` still passes."""
     from commons.erasure import erase as erase_subject
     from commons.token_keys import signing_keys
-    from edge_insights.cli import _control_audit, _settings, console
+    from edge_insights.cli import _control_audit, _required_text, _settings, console
 
     if (product is None) == (source is None):
         raise typer.BadParameter("give exactly one of --product or --source")
     key, value = ("product_id", product) if product is not None else ("source", source)
-    if not value.strip():
-        raise typer.BadParameter("the value must not be blank")
+    _required_text(value, f"'--{key.removesuffix('_id')}'")
     settings = _settings()
     policy, warehouse, folders = _stores(settings)
     audit = _control_audit(settings)

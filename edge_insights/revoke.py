@@ -25,10 +25,11 @@ import typer
 
 from commons.bundle_signature import SIGNATURE_NAME, BundleRefused, signature_key_id, trusted_keys
 from commons.control_audit import ControlAudit
-from commons.errors import EdgeInsightsError
+from commons.errors import BundleError, EdgeInsightsError
 from commons.revocation_list import (
     RevocationList,
     RevocationListError,
+    check_reason,
     default_list_path,
     publish_next,
     read_published,
@@ -146,8 +147,7 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
 
     from edge_insights.cli import _control_audit, _fail, _settings
 
-    if not reason.strip():
-        raise typer.BadParameter("the reason must not be blank", param_hint="'--reason'")
+    _reason(reason)
     max_age_s = _lifetime(max_age)
     settings = _settings(ensure=True)
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
@@ -186,8 +186,9 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
     good version (deployed), as ``revoke`` does."""
     from mlflow import MlflowClient
 
-    from edge_insights.cli import _control_audit, _fail, _settings
+    from edge_insights.cli import _control_audit, _fail, _required_text, _settings
 
+    kid, reason = _required_text(kid, "'KID'"), _reason(reason)
     settings = _settings(ensure=True)
     try:
         if current_key(settings.tokens_dir).kid == kid:
@@ -197,7 +198,7 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
         published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
                                  jwks_path(settings.tokens_dir), kids=[{"kid": kid, "reason": reason}],
                                  max_age_s=_lifetime(max_age))
-    except (RevocationListError, TokenKeyError) as err:
+    except (RevocationListError, TokenKeyError, BundleError) as err:
         raise _fail(str(err)) from None
     audit = _control_audit(settings)
     moved = {}
@@ -247,12 +248,24 @@ def release_keys() -> None:
         except BundleRefused:
             continue  # an unreadable signature names no key; the pod refuses that bundle anyway
         signed.setdefault(named, []).append(signature.parent.relative_to(settings.deploy_dir).as_posix())
-    keys = trusted_keys(settings.trust_dir)
+    try:
+        keys = trusted_keys(settings.trust_dir)
+    except BundleError as err:
+        raise _fail(str(err)) from None
     if not keys:
         typer.echo(f"no trusted release keys in {settings.trust_dir}")
     for kid, path in keys.items():
         typer.echo(f"{kid}  {path.name}{'  REVOKED' if kid in revoked else ''}  "
                    f"deployed: {', '.join(signed.get(kid, [])) or 'none'}")
+
+
+def _reason(text: str) -> str:
+    from edge_insights.cli import _required_text
+
+    try:
+        return check_reason(_required_text(text, "'--reason'"))
+    except RevocationListError as err:
+        raise typer.BadParameter(str(err), param_hint="'--reason'") from None
 
 
 def _lifetime(text: str) -> int:

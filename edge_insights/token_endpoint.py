@@ -12,7 +12,11 @@ Answers (§5.1, §5.2), always with ``Cache-Control: no-store``:
 - 401 ``invalid_client`` with ``WWW-Authenticate: Basic`` for an unknown client or a wrong secret;
 - 400 ``invalid_request`` (no or two client credentials, no audience, a body that is not a form),
   ``unsupported_grant_type``, ``invalid_scope`` (a scope the client may not have), and
-  ``invalid_target`` (RFC 8707 §2: an audience the client may not have).
+  ``invalid_target`` (RFC 8707 §2: an audience the client may not have);
+- 500 ``server_error`` when the client registry or the signing key cannot be read (the reason is
+  logged, not answered);
+- 413 / 408 ``invalid_request`` for a body over 8 KiB or one that does not arrive whole within
+  :data:`commons.http.BODY_TIMEOUT_S`.
 
 Tokens are signed with the newest key of ``<state>/tokens`` (read per request, so ``token keygen``
 takes effect at once) and each one issued is recorded in the control audit log (``token_issue``:
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +44,7 @@ from starlette.routing import Route
 from commons.client_registry import authenticate
 from commons.control_audit import ControlAudit
 from commons.errors import EdgeInsightsError
+from commons.http import BodyTimeout, BodyTooLarge, read_body
 from commons.token_keys import current_key
 from commons.tokens import DEFAULT_ISSUER, issue_token
 
@@ -46,6 +52,8 @@ TOKEN_PATH = "/oauth/token"
 DEFAULT_TTL_S = 300
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MAX_FORM_BYTES = 8192
+
+logger = logging.getLogger(__name__)
 
 
 class OAuthError(EdgeInsightsError):
@@ -137,13 +145,13 @@ def create_token_app(config: EndpointConfig) -> Starlette:
         return {"access_token": token, "token_type": "Bearer", "expires_in": config.ttl_s, "scope": claims["scope"]}
 
     async def token(request: Request) -> Response:
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > _MAX_FORM_BYTES:
-                counts["refused:invalid_request"] += 1
-                return JSONResponse({"error": "invalid_request", "error_description": "body too large"}, 400,
-                                    headers=_NO_STORE)
+        try:
+            raw = await read_body(request, _MAX_FORM_BYTES)
+        except (BodyTooLarge, BodyTimeout) as err:
+            # §5.2 has no code of its own for these; a stalled body must not hold the connection.
+            counts["refused:invalid_request"] += 1
+            return JSONResponse({"error": "invalid_request", "error_description": str(err)}, err.http_status,
+                                headers=_NO_STORE)
         try:
             answer = grant(request.headers.get("authorization"), raw)
         except OAuthError as err:
@@ -153,6 +161,13 @@ def create_token_app(config: EndpointConfig) -> Starlette:
                 headers["WWW-Authenticate"] = 'Basic realm="edge-insights-token"'
             return JSONResponse({"error": err.code, "error_description": str(err)}, err.http_status,
                                 headers=headers)
+        except EdgeInsightsError as err:
+            # The registry or the signing key is broken (ClientRegistryError, TokenKeyError,
+            # Pkcs11Error): the operator's to fix, so the reason goes to the log, not to the client.
+            logger.error("ALARM: cannot issue tokens: %s", err)
+            counts["refused:server_error"] += 1
+            return JSONResponse({"error": "server_error", "error_description": "tokens cannot be issued now"},
+                                500, headers=_NO_STORE)
         counts["issued"] += 1
         return JSONResponse(answer, headers=_NO_STORE)
 

@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 from commons.revocation_list import (
+    MAX_REASON_CHARS,
     RevocationList,
     RevocationListError,
     default_list_path,
@@ -89,6 +90,25 @@ def test_a_tampered_published_list_is_not_continued(tmp_path, keys):
     with pytest.raises(RevocationListError) as refused:
         publish_next(path, key, jwks.path)
     assert refused.value.reason == "unreadable"
+
+
+def test_an_entry_with_a_reason_over_the_limit_is_not_published(tmp_path, keys):
+    key, _, jwks = keys
+    path = default_list_path(tmp_path)
+    with pytest.raises(RevocationListError) as refused:
+        publish_next(path, key, jwks.path, kids=[{"kid": "k", "reason": "x" * (MAX_REASON_CHARS + 1)}])
+    assert refused.value.reason == "malformed" and not path.exists()
+    assert publish_next(path, key, jwks.path, kids=[{"kid": "k", "reason": "x" * MAX_REASON_CHARS}]).serial == 1
+
+
+def test_a_binary_published_list_is_not_continued(tmp_path, keys):
+    key, _, jwks = keys
+    path = default_list_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xfe" + sign_list(RevocationList(1, time.time(), time.time() + 60), key).encode())
+    with pytest.raises(RevocationListError) as refused:
+        publish_next(path, key, jwks.path)
+    assert refused.value.reason == "unreadable" and "is not ASCII text" in str(refused.value)
 
 
 def _revoke(path, tokens_dir, sha):

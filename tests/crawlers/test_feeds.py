@@ -126,6 +126,13 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path):
         "bad_row: no tab", "empty_text", "bad_label: 'maybe'"]
 
 
+def test_an_empty_file_is_zero_rows_in_and_out(tmp_path):
+    empty = tmp_path / "amazon_alexa_reviews.tsv"
+    empty.write_bytes(b"")
+    load = read_feed_file(empty, "empty")
+    assert (load.rows_in, load.records, load.quarantine) == (0, [], [])
+
+
 def test_folder_without_feeds_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_review_feed(tmp_path, "none")

@@ -3,6 +3,7 @@ exit status 2 and a short message, never a traceback, and nothing started on the
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -80,3 +81,40 @@ def test_evaluate_data_without_book_pages_is_a_clear_error(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="no book pages"):
         LOADERS["urgent_inventory"](tmp_path)
+
+
+@pytest.mark.parametrize("decision, name, content, message", [
+    ("price_spike", "observations.csv.gz", b"timestamp,asin", "Not a gzipped file (b'ti')"),
+    ("price_spike", "observations.csv.gz", gzip.compress(b""), "observations.csv.gz: header None, expected"),
+    ("negative_review", "amazon_alexa_reviews.tsv", b"rating\tverified_reviews\n\xff\xfe\t1\n",
+     "'utf-8' codec can't decode byte 0xff"),
+])
+def test_evaluate_data_it_cannot_read_is_a_clear_error(state, tmp_path, decision, name, content, message):
+    # --pod: the data is read before any pod is asked, so none need be running.
+    folder = tmp_path / "data_in"
+    folder.mkdir()
+    (folder / name).write_bytes(content)
+    result = invoke("evaluate", decision, "--data-dir", str(folder), "--pod", "http://127.0.0.1:9")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {folder} cannot be read as {decision} data: ")
+    assert message in result.stderr
+
+
+def test_evaluate_an_empty_review_file_is_no_examples_not_a_traceback(state, tmp_path):
+    (tmp_path / "amazon_alexa_reviews.tsv").write_bytes(b"")
+    result = invoke("evaluate", "negative_review", "--data-dir", str(tmp_path), "--pod", "http://127.0.0.1:9")
+    assert (result.exit_code, result.output.strip()) == (2, f"no labelled negative_review examples found in {tmp_path}")
+
+
+def test_evaluate_a_champion_with_a_broken_release_file_is_refused_before_scoring(edge_bundle, state, tmp_path):
+    deploy = deployed(edge_bundle, state)
+    (deploy / "release.json").write_text("{")
+    reviews = tmp_path / "reviews"
+    reviews.mkdir()
+    (reviews / "amazon_alexa_reviews.tsv").write_text("rating\tdate\tvariation\tverified_reviews\tfeedback\n"
+                                                      "1\t1-Jul-18\tBlack\tBroke in a day\t0\n", "utf-8")
+    result = invoke("evaluate", "negative_review", "--data-dir", str(reviews))
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == (
+        f"error: the deployed champion of negative_review cannot be scored: no readable release.json in {deploy}: "
+        "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")

@@ -99,6 +99,15 @@ def test_champion_never_falls_back_to_a_version_the_list_withdraws(state, regist
     assert CHAMPION not in aliases(client, MODEL)
 
 
+def test_a_reason_too_long_for_the_list_leaves_the_version_untouched(state, registry):
+    client, _ = registry
+    result = invoke("revoke", "2", "--decision", MODEL, "--reason", "x" * 501)
+    assert result.exit_code == 2, result.output
+    assert "a reason is at most 500 characters, got 501" in " ".join(result.output.replace("│", " ").split())
+    assert "revoked" not in client.get_model_version(MODEL, "2").tags
+    assert not default_list_path(state).exists()
+
+
 def test_an_unknown_version_is_a_clean_error(state, registry):
     result = invoke("revoke", "9", "--decision", MODEL, "--reason", "x")
     assert result.exit_code == 2
@@ -126,6 +135,22 @@ def test_a_key_revocation_and_a_refresh_continue_the_serial(state):
         published.next_update, UTC).isoformat(timespec="seconds")
 
 
+@pytest.mark.parametrize("kid, reason, named", [
+    ("some-kid", " ", "Invalid value for '--reason': must not be blank"),
+    (" ", "laptop stolen", "Invalid value for 'KID': must not be blank"),
+    ("a\udcffb", "laptop stolen", "Invalid value for 'KID': must be valid UTF-8"),
+    ("some-kid", "a\udcffb", "Invalid value for '--reason': must be valid UTF-8"),
+    # A few pasted logs would otherwise outgrow the 1 MiB a pod takes in a push, for good.
+    ("some-kid", "x" * 501, "Invalid value for '--reason': a reason is at most 500 characters, got 501"),
+])
+def test_revoke_key_refuses_a_blank_or_undecodable_kid_or_reason_before_publishing(state, kid, reason, named):
+    # Entries stay on the list for good, so a bad one must never reach it.
+    result = invoke("revoke-key", kid, "--reason", reason)
+    assert result.exit_code == 2, result.output
+    assert named in " ".join(result.output.replace("│", " ").split())
+    assert not default_list_path(state).exists()
+
+
 def test_release_keys_names_the_id_revoke_key_takes_and_the_bundles_it_signed(state):
     key = session_signer()
     sealed_bundle(state / "deploy" / MODEL / CHAMPION, MODEL, "edge 1", sign=True)
@@ -138,6 +163,19 @@ def test_release_keys_names_the_id_revoke_key_takes_and_the_bundles_it_signed(st
     assert f"{key.key_id}  {public}  REVOKED  deployed: {MODEL}/{CHAMPION}" in invoke("release-keys").output
     published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
     assert published.withdrawal("0" * 64, key.key_id) == f"its release key {key.key_id[:16]} is revoked"
+
+
+@pytest.mark.parametrize("spoil", [lambda p: p.write_text("not a key"), lambda p: p.mkdir()])
+def test_an_unreadable_trusted_key_is_one_error_line(state, tmp_path, monkeypatch, spoil):
+    trusted = tmp_path / "trusted"
+    trusted.mkdir()
+    spoil(trusted / "broken.pub")
+    monkeypatch.setenv("EDGE_INSIGHTS_RELEASE_TRUST", str(trusted))
+    for args in (("release-keys",), ("revoke-key", "some-kid", "--reason", "x")):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith(f"error: trusted key {trusted / 'broken.pub'} is not a PEM public key: ")
+    assert not default_list_path(state).exists()
 
 
 def test_revoking_the_release_key_of_the_champion_moves_it_back(state, registry):

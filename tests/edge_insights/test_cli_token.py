@@ -46,6 +46,8 @@ def test_issue_before_keygen_says_what_to_run(state):
     (("--ttl", "5 minutes"), "--ttl"),
     (("--ttl", "2d"), "--ttl"),
     (("--scope", "root"), "scopes must be some of decide, metrics, admin"),
+    # Bytes the locale could not decode reach Python as a lone surrogate: no token can hold one.
+    (("--sub", "a\udcffb"), "Invalid value for '--sub': must be valid UTF-8"),
 ])
 def test_bad_issue_options_are_usage_errors(state, args, named):
     assert invoke("token", "keygen").exit_code == 0

@@ -56,3 +56,22 @@ def test_evaluate_scores_a_pod_with_its_own_token(prices, tmp_path, monkeypatch)
     assert (result["precision"], result["recall"], result["f1"], result["edge_coverage"]) == (1.0, 1.0, 1.0, 1.0)
     for name in (TOKEN_URL_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV):
         monkeypatch.delenv(name)
+
+
+def test_evaluate_reads_book_pages_from_a_relative_folder(data_dir, tmp_path, monkeypatch):
+    """``--data-dir books_toscrape`` run from the data folder (book pages are parsed with their
+    file:// URI, which a relative path has none of)."""
+    settings = Settings.from_env(state_dir=tmp_path / "state").ensure()
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(settings.state_dir))
+    pages = len(list((data_dir / "books_toscrape" / "site").glob("catalogue/*/index.html")))
+    with running_token_plane(settings) as plane, \
+            running_pod(deploy_rule_pod(tmp_path / "pod", session_signer(), "urgent_inventory"), settings,
+                        tokens=plane) as url:
+        for name, value in plane.client_env("evaluate", ["urgent_inventory"]).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(data_dir)
+        scored = CliRunner().invoke(app, ["evaluate", "urgent_inventory", "--data-dir", "books_toscrape",
+                                          "--pod", url])
+    assert scored.exit_code == 0, scored.output
+    result = json.loads(scored.output.strip().splitlines()[-1])
+    assert (result["n"], result["edge_coverage"]) == (pages, 1.0)

@@ -224,6 +224,14 @@ def test_erasure_of_a_whole_log_and_by_source(state):
     assert CliRunner().invoke(app, ["erase"]).exit_code == 2
 
 
+def test_an_erasure_value_that_is_not_utf8_is_refused_before_any_store_is_touched(state):
+    # A non-UTF-8 argument (b"a\xffb" under a UTF-8 locale) reaches Python as a lone surrogate.
+    done = CliRunner().invoke(app, ["erase", "--product", "a\udcffb"])
+    assert done.exit_code == 2, done.output
+    assert "Invalid value for '--product': must be valid UTF-8" in done.output
+    assert not [e for e in read_events(state.audit_dir / "control.jsonl") if e["action"] == "erasure"]
+
+
 def test_the_privacy_report_says_what_is_held_and_until_when(state):
     rows = {r.store: r for r in holdings(load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state))}
     history = rows["signal_history"]

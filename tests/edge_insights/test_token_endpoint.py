@@ -6,6 +6,8 @@ error; secrets are stored hashed; tokens are renewed before they expire."""
 from __future__ import annotations
 
 import json
+import socket
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 
 from commons.client_registry import clients_path
 from commons.control_audit import CONTROL_LOG, read_events
+from commons.http import BODY_TIMEOUT_S
 from commons.token_client import REFRESH_AT, ClientCredentials, TokenFetchError
 from commons.token_keys import jwks_path
 from edge_insights.cli import app
@@ -75,6 +78,25 @@ def test_two_credentials_at_once_are_an_invalid_request(token_plane, watcher_sec
     assert (reply.status_code, reply.json()["error"]) == (400, "invalid_request")
 
 
+def test_an_oversized_body_is_refused_before_it_is_read(token_plane, watcher_secret):
+    reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), content=b"a" * 100_000)
+    assert (reply.status_code, reply.json()["error"]) == (413, "invalid_request")
+    assert reply.json()["error_description"] == "body of 100,000 bytes is over the limit of 8,192 bytes"
+
+
+def test_a_stalled_body_is_answered_not_held_open(token_plane):
+    """A client that declares more bytes than it sends gets 408 after the body timeout; before, the
+    endpoint waited on it for as long as the client kept the connection."""
+    url = urlsplit(token_plane.token_url)
+    with socket.create_connection((url.hostname, url.port)) as conn:
+        conn.sendall(f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+                     "grant_type=".encode())
+        conn.settimeout(BODY_TIMEOUT_S * 3)
+        status_line = conn.makefile("rb").readline()
+    assert status_line.split()[1] == b"408"
+
+
 def test_the_registry_keeps_a_hash_never_the_secret(token_plane, watcher_secret):
     path = clients_path(token_plane.settings.tokens_dir)
     assert path.stat().st_mode & 0o777 == 0o600
@@ -109,3 +131,19 @@ def test_token_client_prints_a_secret_the_endpoint_accepts(token_plane, monkeypa
     assert httpx.post(token_plane.token_url, auth=("evaluate", secret), data=GRANT).status_code == 200
     refused = CliRunner().invoke(app, ["token", "client", "bad id", "--audience", "price_spike"])
     assert refused.exit_code == 2 and "client id" in refused.output
+
+
+def test_a_broken_client_registry_is_a_server_error_that_names_nothing(token_plane, watcher_secret):
+    path = clients_path(token_plane.settings.tokens_dir)
+    kept = path.read_bytes()
+    path.write_bytes(b"\xff not json")
+    try:
+        reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data=GRANT)
+    finally:
+        path.write_bytes(kept)
+    assert reply.status_code == 500 and reply.headers["cache-control"] == "no-store"
+    assert reply.json() == {"error": "server_error", "error_description": "tokens cannot be issued now"}
+    port = urlsplit(token_plane.token_url).port
+    log = (token_plane.settings.logs_dir / f"token-endpoint-{port}.log").read_text()
+    assert f"ALARM: cannot issue tokens: {path} is not a readable client registry" in log
+    assert httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data=GRANT).status_code == 200
