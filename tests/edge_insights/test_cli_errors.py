@@ -85,7 +85,7 @@ def test_evaluate_data_without_book_pages_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("decision, name, content, message", [
     ("price_spike", "observations.csv.gz", b"timestamp,asin", "Not a gzipped file (b'ti')"),
-    ("price_spike", "observations.csv.gz", gzip.compress(b""), "observations.csv.gz: header None, expected"),
+    ("price_spike", "observations.csv.gz", gzip.compress(b"", mtime=0), "observations.csv.gz: header None, expected"),
     ("negative_review", "amazon_alexa_reviews.tsv", b"rating\tverified_reviews\n\xff\xfe\t1\n",
      "'utf-8' codec can't decode byte 0xff"),
 ])
