@@ -270,6 +270,8 @@ class Settings:
             env[REGION_ENV] = self.region
         if self.release_trust_dir is not None:
             env[RELEASE_TRUST_ENV] = str(self.release_trust_dir)
+        if self.signing_keys is not None:
+            env[SIGNING_KEYS_ENV] = self.signing_keys
         return env
 
     def ensure(self) -> "Settings":

@@ -69,10 +69,13 @@ def job_run(slice_data: Path, tmp_path_factory, worker_id: str):
 
     shared = _shared_dir(tmp_path_factory, worker_id)
     # The run's own trust folder: the job signs with the key under its state folder, and every
-    # xdist worker's pods must trust that key (not the worker's session key).
+    # xdist worker's pods must trust that key (not the worker's session key). Its token and audit
+    # keys are PEM files: every worker mints tokens with them, and a worker's process already holds
+    # its own SoftHSM token (SoftHSM serves one token folder per process).
     settings = Settings.from_env(state_dir=shared / "e2e_state", data_dir=slice_data,
                                  preset="tiny", max_pages=15, max_reviews=0,
-                                 release_trust_dir=shared / "e2e_state" / "signing" / "trusted").ensure()
+                                 release_trust_dir=shared / "e2e_state" / "signing" / "trusted",
+                                 signing_keys="pem").ensure()
     with FileLock(str(shared / "job.lock")):
         done = shared / "job_outcome.pickle"
         if not done.is_file():

@@ -119,14 +119,15 @@ def test_a_key_revocation_and_a_refresh_continue_the_serial(state):
     tokens = state / "tokens"
     old = rotate_keys(tokens)  # the fixture's key is older still; this one is current until the next line
     rotate_keys(tokens)
-    revoked = invoke("revoke-key", old.kid, "--reason", "laptop stolen")
+    # A kid may begin with "-" (base64url): "--" keeps it from being read as an option.
+    revoked = invoke("revoke-key", "--reason", "laptop stolen", "--", old.kid)
     assert revoked.output.strip() == (f"revoked token key {old.kid} (pods refuse the tokens it signed); "
                                       f"revocation list serial 1 ({default_list_path(state)})")
     refreshed = invoke("revoke-refresh", "--max-age", "2h")
     assert refreshed.output.strip() == "revocation list serial 2 re-published: 0 bundle(s), 1 key(s) revoked"
     published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(tokens)).key)
     assert published.revoked_kids == {old.kid} and published.next_update - published.issued_at == 7200
-    current = invoke("revoke-key", published.signer, "--reason", "x")
+    current = invoke("revoke-key", "--reason", "x", "--", published.signer)
     assert current.exit_code == 2 and "is the current signing key" in current.output
     events = read_events(state / "audit" / "control.jsonl")
     assert [(e["action"], e["details"].get("key_kind"), e["details"].get("serial")) for e in events] == [
