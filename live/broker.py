@@ -23,6 +23,7 @@ import redis
 from commons.errors import EdgeInsightsError
 from live.redis_broker import VISIBILITY_S, RedisBroker
 from live.store import Change, LiveStore
+from live.wakeup import PublishSignal
 
 
 class BrokerError(EdgeInsightsError):
@@ -57,7 +58,9 @@ class Broker(Protocol):
 
     def last_alert(self, url: str, decision: str) -> dict[str, Any] | None: ...
 
-    # The feed and the summaries.
+    # The feed and the summaries; ``published`` wakes the feed's streams after a publish in this process.
+    published: PublishSignal
+
     def insights_after(self, seq: int, *, decision: str | None = None, label: str | None = None,
                        product_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]: ...
 

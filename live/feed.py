@@ -19,7 +19,6 @@ ids never repeat for different insights.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -34,7 +33,9 @@ from starlette.routing import Route
 from live.broker import Broker
 from live.metrics import LiveMetrics
 
-POLL_S = 0.01  # how often an idle stream looks for new rows: adds at most this to delivery latency
+# An idle stream wakes on the broker's publish signal (live.wakeup); this poll only catches what
+# another process published (a decide process beside watch --no-decider) and adds at most this to it.
+POLL_S = 0.01
 KEEPALIVE_S = 15.0
 
 
@@ -68,6 +69,7 @@ def feed_app(store: Broker, metrics: LiveMetrics | None = None) -> Starlette:
             nonlocal last
             quiet_since = time.monotonic()
             while not await request.is_disconnected():
+                generation = store.published.generation
                 rows = await run_in_threadpool(store.insights_after, last, **filters)
                 for row in rows:
                     last = row["seq"]
@@ -82,7 +84,7 @@ def feed_app(store: Broker, metrics: LiveMetrics | None = None) -> Starlette:
                 if time.monotonic() - quiet_since > KEEPALIVE_S:
                     quiet_since = time.monotonic()
                     yield ": keep-alive\n\n"
-                await asyncio.sleep(POLL_S)
+                await store.published.wait(generation, POLL_S)
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

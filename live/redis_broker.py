@@ -71,6 +71,7 @@ import redis
 from commons.warehouse import Warehouse, flatten
 from data_quality.rules import INTAKE_OF_RULE_SET, rule_set_of
 from live.store import INSIGHT_FIELDS, Change, public_insight
+from live.wakeup import PublishSignal
 
 #: Default seconds a claimed change may stay unsettled before another decider takes it over. It
 #: must exceed one decider step (up to 4 pod requests of ``timeout_s`` each), or live deciders'
@@ -182,6 +183,8 @@ class RedisBroker:
         # change_id → (seq, stream entry) of the changes this instance claimed and has not settled:
         # publish is handed change ids, the acknowledgement needs the entry.
         self._claimed: dict[str, tuple[int, dict[str, Any]]] = {}
+        #: Notified after each publish of this instance: the feed's streams in this process wake on it.
+        self.published = PublishSignal()
         self._cursors: dict[tuple[str, str], str] = {}
         for stream, group in ((self.changes, DECIDERS), (self.changes, WAREHOUSE), (self.insights, WAREHOUSE)):
             try:
@@ -318,9 +321,11 @@ class RedisBroker:
             fields.append(f"{i['url']}\n{i['decision']}" if i["alert"] else "")
             values.append(json.dumps({"alerted_at": published, "value": i.get("alert_value")}) if i["alert"] else "")
         acks = [f"{self._claimed.pop(c)[0]}-0" for c in done if c in self._claimed]
-        return self._publish(keys=[self.insights, f"{self.insights}:seq", self.changes, self.counters,
-                                   f"{self.ns}:alerts", *(self._key("insight", i["insight_id"]) for i in insights)],
-                             args=[DECIDERS, len(insights), *rows, *fields, *values, *acks])
+        added = self._publish(keys=[self.insights, f"{self.insights}:seq", self.changes, self.counters,
+                                    f"{self.ns}:alerts", *(self._key("insight", i["insight_id"]) for i in insights)],
+                              args=[DECIDERS, len(insights), *rows, *fields, *values, *acks])
+        self.published.notify()
+        return added
 
     def last_alert(self, url: str, decision: str) -> dict[str, Any] | None:
         """When ``url`` was last alerted for ``decision`` (epoch s) and the value it was alerted at."""

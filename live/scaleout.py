@@ -42,6 +42,7 @@ def run_decider(broker: Broker, decider: Decider, duration_s: float | None = Non
         timer.daemon = True
         timer.start()
     started = time.monotonic()
+    decider.warm_up()
     try:
         decider.run(poll_s)
     finally:

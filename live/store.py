@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from commons.settings import live_store_file
+from live.wakeup import PublishSignal
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
@@ -150,6 +151,8 @@ class LiveStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        #: Notified after each publish commits: the feed's streams wake on it (:mod:`live.wakeup`).
+        self.published = PublishSignal()
         # executescript commits on its own, so the schema is not wrapped in a transaction.
         con = self._connection()
         con.executescript(SCHEMA)
@@ -301,6 +304,7 @@ class LiveStore:
                 if i["alert"]:
                     con.execute("INSERT OR REPLACE INTO alerts(product_key, decision, alerted_at, value) "
                                 "VALUES (?,?,?,?)", (i["url"], i["decision"], published, i.get("alert_value")))
+        self.published.notify()
         return added
 
     def last_alert(self, url: str, decision: str) -> dict[str, Any] | None:

@@ -226,6 +226,7 @@ class Watcher:
         feed = threading.Thread(target=server.run, name="insight-feed", daemon=True)
         feed.start()
         if self.decider is not None:
+            self.decider.warm_up()
             decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)
             decider.start()
         poller = InboxPoller(self.config.inbox, self.store, self._on_push) if self.config.inbox else None

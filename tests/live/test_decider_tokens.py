@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from commons.net import free_port
 from commons.token_keys import rotate_keys
 from edge_insights.broker_load import append_price_change, deploy_rule_pod
 from edge_insights.pods import running_pod
@@ -63,3 +64,25 @@ def test_a_token_of_a_retired_key_is_replaced_and_no_change_is_lost(token_plane,
     assert Decider(second, {"price_spike": pod_url}, tokens=tokens).drain(60) == 0
     assert _states(second) == {"done": 5}
     assert tokens.fetches == 2
+
+
+def test_warm_up_fetches_the_token_before_the_first_change_and_decides_nothing(token_plane, pod_url, tmp_path):
+    store = _changes(tmp_path, 3, "warm-up")
+    tokens = token_plane.client("watcher-warm", ["price_spike"])
+    decider = Decider(store, {"price_spike": pod_url}, tokens=tokens)
+    decider.warm_up()
+    assert tokens.fetches == 1
+    assert _states(store) == {"pending": 3} and store.head() == 0
+    assert decider.drain(60) == 0
+    assert tokens.fetches == 1  # the first change found the token already held
+    assert _states(store) == {"done": 3}
+
+
+def test_warm_up_of_a_pod_not_up_yet_leaves_it_to_the_first_change(tmp_path):
+    store = _changes(tmp_path, 1, "no-pod")
+    decider = Decider(store, {"price_spike": f"http://127.0.0.1:{free_port()}"}, max_tries=2, backoff_s=0.01)
+    decider.warm_up()  # no pod answers: nothing raised, nothing settled
+    assert _states(store) == {"pending": 1}
+    assert decider.drain(30) == 0
+    assert [r["reason"] for r in store.query("SELECT reason FROM changes")] == [
+        "pod_unreachable: ConnectError after 2 tries"]

@@ -64,6 +64,20 @@ def test_the_edge_pod_asks_central_with_its_own_token(token_plane, central, edge
     assert samples(metrics_of(token_plane, central), "rejected_requests_total") == {}
 
 
+def test_the_edge_pods_token_for_central_is_fetched_at_its_central_check(token_plane, central, edge_bundle):
+    tokens = token_plane.client("edge-warm", [AUD])
+    router = Router(open_bundle(edge_bundle.path, trust_dir=trust_dir()), model_version="3", central_url=central,
+                    central_tokens=tokens)
+    try:
+        assert router.check_central() is None
+        assert tokens.fetches == 1  # before any record
+        routed = router.decide([{"review_text": s} for s in edge_bundle.sentences])
+    finally:
+        router.close()
+    assert "central" in {r.route for r in routed}
+    assert tokens.fetches == 1  # the first unsure record found it held
+
+
 def _router(edge_bundle, central: str, token: str) -> Router:
     return Router(open_bundle(edge_bundle.path, trust_dir=trust_dir()), model_version="3", central_url=central,
                   central_tokens=StaticToken(token))

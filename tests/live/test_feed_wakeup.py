@@ -1,0 +1,96 @@
+"""The feed's streams wake on a publish instead of waiting for their poll: a real uvicorn feed on
+loopback over the embedded store, with the poll stretched to 5 s so that only the wake-up can bring
+an insight within a second; and the publish signal alone, across threads and against the race
+between a stream finding nothing and starting to wait."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from test_webhooks import make_insight
+
+import live.feed
+from commons.net import free_port
+from live.feed import feed_app
+from live.store import LiveStore
+from live.wakeup import PublishSignal
+
+STRETCHED_POLL_S = 5.0
+WOKEN_WITHIN_S = 1.0
+
+
+@pytest.fixture
+def feed(tmp_path, monkeypatch) -> Iterator[tuple[LiveStore, str]]:
+    monkeypatch.setattr(live.feed, "POLL_S", STRETCHED_POLL_S)
+    store = LiveStore(tmp_path / "live.sqlite")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(feed_app(store), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the feed did not start"
+        time.sleep(0.01)
+    yield store, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_each_published_insight_reaches_a_waiting_stream_at_once(feed):
+    store, url = feed
+    arrivals: list[tuple[dict, float]] = []
+
+    def read() -> None:
+        with httpx.stream("GET", f"{url}/v1/insights/stream", timeout=30.0) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    arrivals.append((json.loads(line[6:]), time.monotonic()))
+                    if len(arrivals) == 3:
+                        return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    time.sleep(0.5)  # the stream has looked once and now waits (up to the stretched poll)
+    delays = []
+    for n in range(1, 4):
+        published = time.monotonic()
+        store.publish([make_insight(n)], [])
+        while len(arrivals) < n and time.monotonic() - published < 2 * STRETCHED_POLL_S:
+            time.sleep(0.005)
+        assert len(arrivals) == n, f"insight {n} never reached the stream"
+        delays.append(arrivals[-1][1] - published)
+    reader.join(timeout=5)
+    assert [insight["seq"] for insight, _ in arrivals] == [1, 2, 3]
+    assert max(delays) < WOKEN_WITHIN_S, delays
+
+
+def test_a_notify_from_another_thread_wakes_the_waiter():
+    signal = PublishSignal()
+
+    async def wait() -> tuple[bool, float]:
+        seen = signal.generation
+        threading.Timer(0.1, signal.notify).start()
+        started = time.monotonic()
+        return await signal.wait(seen, STRETCHED_POLL_S), time.monotonic() - started
+
+    woken, took = asyncio.run(wait())
+    assert woken and 0.09 <= took < WOKEN_WITHIN_S
+
+
+def test_a_publish_between_the_look_and_the_wait_is_not_missed():
+    signal = PublishSignal()
+    seen = signal.generation  # a stream reads the generation, then finds no new rows ...
+    signal.notify()  # ... while an insight is published ...
+    started = time.monotonic()
+    assert asyncio.run(signal.wait(seen, STRETCHED_POLL_S)) is True  # ... and does not sleep on it
+    assert time.monotonic() - started < WOKEN_WITHIN_S
+    started = time.monotonic()
+    assert asyncio.run(signal.wait(signal.generation, 0.05)) is False  # nothing new: the time-out
+    assert time.monotonic() - started >= 0.05
