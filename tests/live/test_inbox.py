@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+import live.inbox
 from edge_insights.drift_drill import review_phases
 from live.capture import ChangeCapture
 from live.inbox import OPEN_TAKE, InboxPoller
@@ -86,3 +89,32 @@ def test_a_take_left_open_by_a_killed_watcher_is_read_again_once(reviews, tmp_pa
     assert [c["url"] for c in changes] == [f"https://reviews.test/{i}" for i in range(6)]
     assert store.query("SELECT COUNT(*) AS n FROM quarantine")[0]["n"] == 2
     assert restarted.resume() == 0
+
+
+def test_a_running_poller_takes_a_batch_as_it_lands_not_on_its_poll(reviews, tmp_path, monkeypatch):
+    # The poll stretched to 5 s: only the file event can bring the batch in within a second.
+    monkeypatch.setattr(live.inbox, "POLL_S", 5.0)
+    store = LiveStore(tmp_path / "live.sqlite")
+    inbox = tmp_path / "inbox"
+    seen: list[tuple[str, float]] = []
+    poller = InboxPoller(inbox, store, capture_into(store, seen))
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the observer is watching and the poller waits
+        row = {"source": "partner", "url": "https://reviews.test/now", "product_id": "p-now",
+               "availability": "unknown", "crawled_at": "2026-11-30T00:00:00+00:00", "review_text": [reviews[0]]}
+        # As the webhook lands a batch: a hidden .tmp file renamed into place.
+        tmp = inbox / ".now.jsonl.tmp"
+        tmp.write_text(json.dumps(row) + "\n", encoding="utf-8")
+        landed = time.monotonic()
+        os.replace(tmp, inbox / "now.jsonl")
+        while not seen and time.monotonic() - landed < 10:
+            time.sleep(0.005)
+        taken_s = time.monotonic() - landed
+    finally:
+        poller.stop()
+        thread.join(timeout=10)
+    assert [url for url, _ in seen] == ["https://reviews.test/now"]
+    assert taken_s < 1.0
+    assert not thread.is_alive()  # stop wakes the waiting poller at once
