@@ -53,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--after", type=Path, default=Path(__file__).resolve().parents[1],
                         help="checkout of the code after it (default: this one)")
     parser.add_argument("--reps", type=int, default=1, help="repetitions of each pair of rows")
+    parser.add_argument("--after-first", action="store_true",
+                        help="start with the after checkout (split repetitions over several runs)")
     parser.add_argument("--rows", default="harvest,push", help="rows to run: harvest, push, comma-separated")
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds each harvest row watches")
     parser.add_argument("--push-seconds", type=float, default=30.0, help="seconds each push row watches")
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for rep in range(args.reps):
             order = [("before", args.before), ("after", args.after)]
-            for label, code in order if rep % 2 == 0 else order[::-1]:
+            for label, code in order if (rep + args.after_first) % 2 == 0 else order[::-1]:
                 for kind in args.rows.split(","):
                     decisions, seconds = (HARVEST, args.seconds) if kind == "harvest" else (PUSH, args.push_seconds)
                     results.append({"rep": rep, "code": label, "row": kind,
