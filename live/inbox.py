@@ -30,8 +30,8 @@ from live.store import LiveStore
 
 # How often the inbox is listed: adds at most this to push → insight latency. Listing a folder that
 # is nearly always empty costs ~20 µs, so 10 ms is cheap. File events were tried instead: a watchdog
-# observer (inotify) delivered the webhook's rename 0.5-0.6 s late, as it holds a move whose other
-# half is outside the folder (the reader moving taken batches out) for 0.5 s to pair it.
+# observer (inotify) delivered the webhook's rename into the folder 0.59 s late (its inotify buffer
+# holds move events up to 0.5 s to pair their two halves).
 POLL_S = 0.01
 OPEN_TAKE = "inbox_take"
 

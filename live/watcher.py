@@ -258,7 +258,8 @@ class Watcher:
             from twisted.internet import reactor
 
             reactor.callLater(self.config.duration_s, process.stop)
-        # The PII engine, history windows and Scrapy stay loaded until exit: full collections need not walk them.
+        # The PII engine, history windows and Scrapy stay loaded until exit: full GC collections
+        # need not walk them.
         freeze_startup_heap()
         started = time.time()
         process.start()
