@@ -35,7 +35,6 @@ import uvicorn
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
 
-from commons.heap import freeze_startup_heap
 from commons.net import free_port
 from commons.token_client import TokenSource
 from commons.warehouse import Warehouse, flatten
@@ -258,9 +257,6 @@ class Watcher:
             from twisted.internet import reactor
 
             reactor.callLater(self.config.duration_s, process.stop)
-        # The PII engine, history windows and Scrapy stay loaded until exit: full GC collections
-        # need not walk them.
-        freeze_startup_heap()
         started = time.time()
         process.start()
         watched_s = time.time() - started
