@@ -1,0 +1,97 @@
+"""The learned name tagger: trained on the tuning half (tiny config), exported to int8 ONNX, run
+with onnxruntime, combined with the engine's spans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from data_quality.pii_engine import PiiEngine
+from data_quality.pii_eval import load_catalogue, load_presidio_split
+from data_quality.pii_name_evidence import WORD_RE
+from data_quality.pii_tagger import (
+    NameTagger, TaggerMissingError, encode_words, load_word_tokenizer)
+from data_quality.pii_tagger_names import combine, tag_texts, with_honorifics
+from data_quality.pii_tagger_training import (
+    IGNORE, TaggerConfig, base_model_path, sample_examples, train_tagger, window_examples)
+from data_quality.pii_vocabulary import catalogue_words
+from edge_export.name_tagger import INT8_FILE, TOKENIZER_FILE, export_name_tagger
+
+pytestmark = pytest.mark.slow  # trains a 2-layer tagger (about 20 s on 2 cores)
+
+# Sentences of our own: lone foreign surnames the engine (spaCy small + census rules) misses.
+MISSED = {
+    "Please forward the invoice to Okonkwo before Friday.": "Okonkwo",
+    "I spoke with Wojciechowska about the refund yesterday.": "Wojciechowska",
+}
+PRODUCTS = ["The Echo Dot sounds great and the Kindle is light.",
+            "We gave Kindle to grandma and she loves the Echo Dot."]
+THRESHOLD = 0.5
+
+
+@pytest.fixture(scope="module")
+def engine(data_dir):
+    return PiiEngine(catalogue=catalogue_words(load_catalogue(data_dir)))
+
+
+@pytest.fixture(scope="module")
+def tagger_folder(engine, data_dir, tmp_path_factory):
+    tuning, _ = load_presidio_split(data_dir)
+    tokenizer_file = base_model_path() / TOKENIZER_FILE
+    model = train_tagger(sample_examples(tuning, engine.evidence),
+                         load_word_tokenizer(tokenizer_file), TaggerConfig(layers=2, epochs=1))
+    folder = tmp_path_factory.mktemp("pii_tagger")
+    export_name_tagger(model, tokenizer_file, folder)
+    return folder, model
+
+
+@pytest.fixture(scope="module")
+def tagger(tagger_folder):
+    folder, _ = tagger_folder
+    return NameTagger(folder / INT8_FILE, folder / TOKENIZER_FILE)
+
+
+def test_examples_label_person_words_and_ignore_titles():
+    text = "Ask Mr. Ford about it"
+    [example] = window_examples(text, [(0, len(text))], person=[(4, 7), (8, 12)],
+                                ignore=[(4, 7)])
+    assert example.words == ("Ask", "Mr", "Ford", "about", "it")
+    assert example.labels == (0, IGNORE, 1, 0, 0)
+
+
+def test_tagger_finds_names_the_engine_misses(engine, tagger):
+    texts = list(MISSED)
+    found = engine.analyze_batch(texts)
+    assert found == [[], []]  # the engine as shipped leaves both names in
+    for text, spans, words in zip(texts, found, tag_texts(tagger, engine.evidence, texts)):
+        combined = combine(text, spans, words, engine.evidence, THRESHOLD)
+        assert [text[s.start:s.end] for s in combined if s.kind == "PERSON"] == [MISSED[text]]
+
+
+def test_product_names_stay(engine, tagger):
+    found = engine.analyze_batch(PRODUCTS)
+    for text, spans, words in zip(PRODUCTS, found, tag_texts(tagger, engine.evidence, PRODUCTS)):
+        assert combine(text, spans, words, engine.evidence, THRESHOLD) == []
+
+
+def test_int8_export_agrees_with_torch(tagger_folder, tagger):
+    _, model = tagger_folder
+    windows = list(MISSED) + PRODUCTS
+    ids, mask, first = encode_words(tagger.tokenizer, [WORD_RE.findall(w) for w in windows])
+    with torch.no_grad():
+        logits = model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+    reference = 1.0 / (1.0 + np.exp(logits[..., 0] - logits[..., 1]))
+    for row, words in enumerate(tagger.tag(windows)):
+        expected = [reference[row, first[row, k]] for k in range(len(words))]
+        assert [w.probability for w in words] == pytest.approx(expected, abs=0.05)
+
+
+def test_honorific_joins_the_name_after_it():
+    text = "Mr. Ford and Dr Who met Sir"
+    assert with_honorifics(text, [(4, 8), (16, 19)]) == [(0, 8), (13, 19)]
+
+
+def test_missing_model_fails_clearly(tmp_path):
+    with pytest.raises(TaggerMissingError, match="name tagger .* not found"):
+        NameTagger(tmp_path / INT8_FILE, base_model_path() / TOKENIZER_FILE)
