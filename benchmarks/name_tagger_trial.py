@@ -55,6 +55,7 @@ VETOES = (None, 0.1, 0.5)
 NEGATIVE_FILES = ("datafiniti_amazon_reviews", "amazon_alexa_reviews", "amazon_cells_labelled")
 SPEED_SAMPLE = 1000
 SPEED_SEED = 13
+SPEED_ROUNDS = 3
 _STRUCTURED_KINDS = tuple(LABEL_KIND[label] for label in STRUCTURED_LABELS)
 
 
@@ -177,7 +178,8 @@ def main() -> None:
 def _speed(engine: PiiEngine, tagger: NameTagger, texts: Sequence[str], variant: Variant,
            no_baseline: bool) -> None:
     """records/s on one fixed random sample of all records: product, product + tagger, and
-    Presidio as shipped (one round each, same records)."""
+    Presidio as shipped, best of alternating rounds (a load spike on the shared cores then
+    hits every finder, not one)."""
     sample = random.Random(SPEED_SEED).sample(list(texts), SPEED_SAMPLE)
 
     def with_tagger(batch: Sequence[str]) -> list[list[Span]]:
@@ -190,12 +192,15 @@ def _speed(engine: PiiEngine, tagger: NameTagger, texts: Sequence[str], variant:
 
         shipped = presidio_as_shipped()
         finders["presidio as shipped"] = lambda batch: find_shipped(shipped, batch)
-    rates = {}
-    for name, find in finders.items():
-        start = time.perf_counter()
-        find(sample)
-        rates[name] = SPEED_SAMPLE / (time.perf_counter() - start)
-    print(f"\nspeed on the same {SPEED_SAMPLE} random records, one process: "
+    best = {name: float("inf") for name in finders}
+    for _ in range(SPEED_ROUNDS):
+        for name, find in finders.items():
+            start = time.perf_counter()
+            find(sample)
+            best[name] = min(best[name], time.perf_counter() - start)
+    rates = {name: SPEED_SAMPLE / seconds for name, seconds in best.items()}
+    print(f"\nspeed on the same {SPEED_SAMPLE} random records, one process, best of "
+          f"{SPEED_ROUNDS} alternating rounds: "
           + ", ".join(f"{name} {rate:,.0f} records/s" for name, rate in rates.items()))
     if "presidio as shipped" in rates:
         base = rates["presidio as shipped"]

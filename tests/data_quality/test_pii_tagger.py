@@ -18,12 +18,14 @@ from data_quality.pii_tagger_training import (
 from data_quality.pii_vocabulary import catalogue_words
 from edge_export.name_tagger import INT8_FILE, TOKENIZER_FILE, export_name_tagger
 
-pytestmark = pytest.mark.slow  # trains a 2-layer tagger (about 20 s on 2 cores)
+# Trains a 2-layer tagger for 2 epochs: 1-4 minutes on the 2 shared cores. Measured: one epoch
+# left "Wojciechowska" at P 0.47, two give 0.62 and 0.68 for the two names below.
+pytestmark = pytest.mark.slow
 
 # Sentences of our own: lone foreign surnames the engine (spaCy small + census rules) misses.
 MISSED = {
-    "Please forward the invoice to Okonkwo before Friday.": "Okonkwo",
     "I spoke with Wojciechowska about the refund yesterday.": "Wojciechowska",
+    "Ask Nwosu about the warranty.": "Nwosu",
 }
 PRODUCTS = ["The Echo Dot sounds great and the Kindle is light.",
             "We gave Kindle to grandma and she loves the Echo Dot."]
@@ -40,7 +42,7 @@ def tagger_folder(engine, data_dir, tmp_path_factory):
     tuning, _ = load_presidio_split(data_dir)
     tokenizer_file = base_model_path() / TOKENIZER_FILE
     model = train_tagger(sample_examples(tuning, engine.evidence),
-                         load_word_tokenizer(tokenizer_file), TaggerConfig(layers=2, epochs=1))
+                         load_word_tokenizer(tokenizer_file), TaggerConfig(layers=2, epochs=2))
     folder = tmp_path_factory.mktemp("pii_tagger")
     export_name_tagger(model, tokenizer_file, folder)
     return folder, model
@@ -72,6 +74,8 @@ def test_tagger_finds_names_the_engine_misses(engine, tagger):
 def test_product_names_stay(engine, tagger):
     found = engine.analyze_batch(PRODUCTS)
     for text, spans, words in zip(PRODUCTS, found, tag_texts(tagger, engine.evidence, PRODUCTS)):
+        # The tagger itself does not take them for names (the allow-list would also keep them).
+        assert all(w.probability < THRESHOLD for w in words if w.cased in ("Echo", "Dot", "Kindle"))
         assert combine(text, spans, words, engine.evidence, THRESHOLD) == []
 
 
