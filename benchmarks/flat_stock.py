@@ -5,9 +5,9 @@ Run on the state a demo run leaves (its warehouse's stock history)::
     EDGE_INSIGHTS_STATE_DIR=var .venv/bin/python benchmarks/flat_stock.py [--preset tiny]
 
 One split by product, made over all examples as the pipeline makes it; then two students of the
-preset: *before* trained (and calibrated) on the full-history windows only, as the decision built
-its examples before first-sight windows (:mod:`training.decisions.urgent_inventory`), *after* on
-both kinds. Both are measured on the same held-out products: F1 of ``urgent`` on their
+preset: *before* trained on the full-history windows only, as the decision built its examples
+before first-sight windows (:mod:`training.decisions.urgent_inventory`), *after* on both kinds;
+both calibrated on the same full-history windows. Both are measured on the same held-out products: F1 of ``urgent`` on their
 full-history windows, and on flat windows (the count repeated 8 times) at 0–3 units (the rule
 says urgent) and at 40 (ok), each with every held-out title, the share the edge answers right and
 the share *served* right (the edge's answer when its temperature-scaled confidence reaches the
@@ -68,16 +68,16 @@ def main() -> None:
     examples, _ = SPEC.examples(wh.history(SPEC.history))
     rest, held = split_by_product(examples, cfg.eval_fraction, cfg.seed)
     train, calibration = split_by_product(rest, CALIBRATION_FRACTION, cfg.seed + 1)
-    evaluation = stratified_sample([e for e in held if e.source == SOURCE], cfg.max_eval_examples, cfg.seed)
+    # Calibration and evaluation keep the traffic's windows for both students, as split_examples keeps them.
+    calibration, evaluation = (stratified_sample([e for e in side if e.source == SOURCE], cfg.max_eval_examples,
+                                                 cfg.seed) for side in (calibration, held))
     titles = sorted({e.text for e in held})
     tokenizer = load_tokenizer()
     results = []
     for variant, keep in (("before", lambda e: e.source == SOURCE), ("after", lambda e: True)):
         wh.write_features(SPEC.name, variant, _rows("train", balance(list(filter(keep, train)), cfg.max_train_examples,
                                                                      cfg.seed))
-                          + _rows("calibration", stratified_sample(list(filter(keep, calibration)),
-                                                                   cfg.max_eval_examples, cfg.seed))
-                          + _rows("eval", evaluation))
+                          + _rows("calibration", calibration) + _rows("eval", evaluation))
         store = ModelStore(work / "models" / variant, SPEC.name)
         started = time.perf_counter()
         train_teacher(wh, SPEC, cfg, store, args.preset)

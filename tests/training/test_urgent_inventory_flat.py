@@ -16,6 +16,7 @@ import pytest
 from release_keys import session_signer
 
 from commons.label_rules import LOW_STOCK
+from commons.manifest import load_manifest
 from commons.label_rules import urgent_inventory as rule
 from commons.warehouse import Warehouse, flatten
 from crawlers.items import BookPage
@@ -83,7 +84,7 @@ def flat_records(titles: list[str], level: float) -> list[dict]:
 def test_first_sight_examples_hold_the_series_levels_flat(shipped):
     """Every observation after a product's first adds its first-sight window: flat at the real
     count, labelled by the rule (urgent at ≤ 3 units, flat at 0–3 units all present)."""
-    _, wh, _ = shipped
+    edge, wh, _ = shipped
     history = wh.history(SPEC.history)
     examples, _ = SPEC.examples(history)
     first_sight = [e for e in examples if e.source == FIRST_SIGHT]
@@ -91,6 +92,14 @@ def test_first_sight_examples_hold_the_series_levels_flat(shipped):
     assert all(len(set(e.window)) == 1 for e in first_sight)
     assert [e.label for e in first_sight] == [int(e.window[0] <= LOW_STOCK) for e in first_sight]
     assert {0.0, 1.0, 2.0, 3.0} <= {e.window[0] for e in first_sight if e.label}
+    # Trained on only: calibration and eval keep the traffic's windows.
+    stored = wh.frame("SELECT split, source, count(*) AS n FROM features WHERE decision = ? GROUP BY ALL",
+                      [SPEC.name])
+    assert sorted(stored.filter(stored["source"] == FIRST_SIGHT)["split"].to_list()) == ["train"]
+    assert stored.filter(stored["split"] != "train")["n"].sum() > 100
+    # nor in the shipped bundle's input-drift reference
+    reference_n = load_manifest(edge)["drift_baseline"]["reference_n"]
+    assert reference_n == stored.filter(stored["source"] != FIRST_SIGHT)["n"].sum()
 
 
 def test_the_shipped_edge_answers_urgent_on_flat_low_stock(shipped):

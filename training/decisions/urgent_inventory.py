@@ -26,7 +26,9 @@ folded by retention), i.e. the count repeated ``STOCK_WINDOW`` times, as
 only this way; without these examples every flat window in training was a fresh restock (ok), and
 the student answered ``ok`` with confidence 0.94–0.996 for a product flat at 0–3 units, which the
 rule's level branch calls urgent. First-sight windows carry the series' real levels, so the level
-branch is learnt apart from the drop branch (source ``books/first_sight``).
+branch is learnt apart from the drop branch (source ``books/first_sight``). They are trained on
+only: calibration and evaluation keep the traffic's mix of windows, which sets the abstain
+threshold and the drift reference.
 """
 
 from __future__ import annotations
@@ -85,6 +87,6 @@ SPEC = DecisionSpec(
     window_field="stock_counts", window=STOCK_WINDOW, student_window=STUDENT_WINDOW,
     transform="stock_level",
     history="stock",
-    examples=examples_from_history, oracle=ORACLE_RULE,
+    examples=examples_from_history, oracle=ORACLE_RULE, train_only_sources=(FIRST_SIGHT,),
     label_rule=(f"urgent when out of stock, ≤ {LOW_STOCK} units, or ≤ {DROP_RATIO:g} × the median of the "
                 f"previous {STOCK_WINDOW - 1} observations"))
