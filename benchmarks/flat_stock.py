@@ -4,10 +4,11 @@ Run on the state a demo run leaves (its warehouse's stock history)::
 
     EDGE_INSIGHTS_STATE_DIR=var .venv/bin/python benchmarks/flat_stock.py [--preset tiny]
 
-One split by product, made over all examples as the pipeline makes it; then two students of the
-preset: *before* trained on the full-history windows only, as the decision built its examples
-before first-sight windows (:mod:`training.decisions.urgent_inventory`), *after* on both kinds;
-both calibrated on the same full-history windows. Both are measured on the same held-out products: F1 of ``urgent`` on their
+Two students of the preset on the pipeline's split (:func:`training.examples.split_examples`):
+*before* from the full-history windows only, as the decision built its examples before
+first-sight windows (:mod:`training.decisions.urgent_inventory`), *after* from both kinds. Their
+calibration and eval examples are the same (checked), and so is the set of full-history windows
+they train on; *after* adds first-sight ones. Both are measured on the same held-out products: F1 of ``urgent`` on their
 full-history windows, and on flat windows (the count repeated 8 times) at 0–3 units (the rule
 says urgent) and at 40 (ok), each with every held-out title, the share the edge answers right and
 the share *served* right (the edge's answer when its temperature-scaled confidence reaches the
@@ -30,10 +31,10 @@ from rich.table import Table
 from commons.label_rules import urgent_inventory as rule
 from commons.settings import Settings
 from commons.warehouse import Warehouse
-from training.config import preset
+from training.config import TrainConfig, preset
 from training.decisions.urgent_inventory import SOURCE, SPEC
 from training.encoder import load_classifier, load_tokenizer
-from training.examples import Example, balance, split_by_product, stratified_sample
+from training.examples import Example, split_examples
 from training.features import examples_of
 from training.loop import Inputs, predict_logits
 from training.metrics import abstain_threshold, prf, softmax
@@ -42,12 +43,16 @@ from training.student import train_student
 from training.teacher import train_teacher
 
 FLAT_LEVELS = (0, 1, 2, 3, 40)
-CALIBRATION_FRACTION = 0.2  # split_examples' default share of the non-evaluation examples
 
 
 def _rows(side: str, examples: list[Example]) -> list[dict]:
     return [{"text": e.text, "label": e.label, "product_id": e.product_id, "source": e.source,
              "numbers": list(e.window), "split": side} for e in examples]
+
+
+def _split_args(cfg: TrainConfig) -> dict:
+    return {"eval_fraction": cfg.eval_fraction, "max_train": cfg.max_train_examples,
+            "max_eval": cfg.max_eval_examples, "seed": cfg.seed}
 
 
 def _flat(titles: list[str], level: float) -> tuple[Inputs, np.ndarray]:
@@ -66,18 +71,16 @@ def main() -> None:
     shutil.copyfile(settings.warehouse_path, work / "warehouse.duckdb")
     wh = Warehouse(work / "warehouse.duckdb")
     examples, _ = SPEC.examples(wh.history(SPEC.history))
-    rest, held = split_by_product(examples, cfg.eval_fraction, cfg.seed)
-    train, calibration = split_by_product(rest, CALIBRATION_FRACTION, cfg.seed + 1)
-    # Calibration and evaluation keep the traffic's windows for both students, as split_examples keeps them.
-    calibration, evaluation = (stratified_sample([e for e in side if e.source == SOURCE], cfg.max_eval_examples,
-                                                 cfg.seed) for side in (calibration, held))
-    titles = sorted({e.text for e in held})
+    splits = {"before": split_examples([e for e in examples if e.source == SOURCE], 0, **_split_args(cfg)),
+              "after": split_examples(examples, 0, train_only_sources=SPEC.train_only_sources, **_split_args(cfg))}
+    if any(splits["before"].__dict__[side] != splits["after"].__dict__[side] for side in ("calibration", "eval")):
+        raise SystemExit("the two students' calibration or eval examples differ: no like-for-like comparison")
+    titles = sorted({e.text for e in splits["after"].eval})
     tokenizer = load_tokenizer()
     results = []
-    for variant, keep in (("before", lambda e: e.source == SOURCE), ("after", lambda e: True)):
-        wh.write_features(SPEC.name, variant, _rows("train", balance(list(filter(keep, train)), cfg.max_train_examples,
-                                                                     cfg.seed))
-                          + _rows("calibration", calibration) + _rows("eval", evaluation))
+    for variant, split in splits.items():
+        wh.write_features(SPEC.name, variant, _rows("train", split.train) + _rows("calibration", split.calibration)
+                          + _rows("eval", split.eval))
         store = ModelStore(work / "models" / variant, SPEC.name)
         started = time.perf_counter()
         train_teacher(wh, SPEC, cfg, store, args.preset)

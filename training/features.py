@@ -57,7 +57,7 @@ def examples_of(wh: Warehouse, decision: str, split: str, *, text: bool = True,
     frame = wh.features(decision, split)
     if frame.is_empty():
         raise TrainingError(f"no {split} examples of {decision}: materialise {decision}/signal_features first")
-    frame = frame.filter(~pl.col("source").is_in(list(exclude_sources)))
+    frame = frame.filter(~pl.col("source").is_in(list(exclude_sources)).fill_null(False))
     numbers = frame["numbers"]
     windows = None if numbers.null_count() == len(numbers) else \
         np.stack([np.asarray(v) for v in numbers.to_list()]).astype(np.float32)
