@@ -138,9 +138,9 @@ def split_examples(examples: list[Example], unlabelled: int, *, eval_fraction: f
     """
     rest, held = split_by_product(examples, eval_fraction, seed)
     train, calibration = split_by_product(rest, calibration_fraction, seed + 1)
-    views, train, calibration, held = (
-        [e for e in side if (e.source in train_only_sources) == is_view]
-        for side, is_view in ((train, True), (train, False), (calibration, False), (held, False)))
+    views = [e for e in train if e.source in train_only_sources]
+    train, calibration, held = ([e for e in side if e.source not in train_only_sources]
+                                for side in (train, calibration, held))
     chosen = balance(train, max_train, seed)
     if views:
         chosen += balance(views, round(train_only_share * max_train), seed)
