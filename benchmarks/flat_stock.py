@@ -8,8 +8,8 @@ Two students of the preset on the pipeline's split (:func:`training.examples.spl
 *before* from the full-history windows only, as the decision built its examples before
 first-sight windows (:mod:`training.decisions.urgent_inventory`), *after* from both kinds. Their
 calibration and eval examples are the same (checked), and so is the set of full-history windows
-they train on; *after* adds first-sight ones. Both are measured on the same held-out products: F1 of ``urgent`` on their
-full-history windows, and on flat windows (the count repeated 8 times) at 0–3 units (the rule
+they train on; *after* adds first-sight ones. Both are measured on the same held-out products: F1
+of ``urgent`` on their full-history windows, and on flat windows (the count repeated 8 times) at 0–3 units (the rule
 says urgent) and at 40 (ok), each with every held-out title, the share the edge answers right and
 the share *served* right (the edge's answer when its temperature-scaled confidence reaches the
 abstain threshold that keeps ``edge_coverage`` of calibration cases at the edge, else the rule's).
