@@ -275,10 +275,10 @@ class Warehouse:
         return self.frame(HISTORY_QUERIES[query])
 
     def features(self, decision: str, split: str) -> pl.DataFrame:
-        """One split of a decision's example snapshot (text, label, numbers), in written order."""
+        """One split of a decision's example snapshot (text, label, numbers, source), in written order."""
         # rowid keeps the written order, which the teacher's saved logits are aligned with
-        return self.frame("SELECT text, label, numbers FROM features WHERE decision = ? AND split = ? ORDER BY rowid",
-                          [decision, split])
+        return self.frame("SELECT text, label, numbers, source FROM features WHERE decision = ? AND split = ? "
+                          "ORDER BY rowid", [decision, split])
 
     def feature_products(self, decision: str, split: str) -> set[str]:
         """Product ids in one split of a decision's example snapshot (empty before it is built)."""

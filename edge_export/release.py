@@ -178,8 +178,10 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
                                      max_length=cfg.max_length))
     # The baseline needs the shipped graph's own answers, so the manifest is sealed again with it.
     sealed = report.manifest
+    # Train-only views (spec.train_only_sources) are not traffic: they stay out of the input reference.
+    reference = examples_of(wh, name, "train", text=text, exclude_sources=spec.train_only_sources)[0]
     baseline = drift_baseline(spec, out_dir, sealed, shipped["logits"], central_logits,
-                              [train, calibration, evaluation])
+                              [reference, calibration, evaluation])
     unsealed = {k: v for k, v in sealed.items() if k not in ("files", "bundle_sha256", "schema_version")}
     manifest = write_manifest(out_dir, {**unsealed, "drift_baseline": baseline})
     entry = {

@@ -126,12 +126,24 @@ def stratified_sample(examples: list[Example], limit: int, seed: int) -> list[Ex
 
 
 def split_examples(examples: list[Example], unlabelled: int, *, eval_fraction: float, max_train: int,
-                   max_eval: int, seed: int, calibration_fraction: float = 0.2) -> Split:
+                   max_eval: int, seed: int, calibration_fraction: float = 0.2,
+                   train_only_sources: tuple[str, ...] = (), train_only_share: float = 0.25) -> Split:
     """Split by product into train / calibration / eval; balance train, stratify the others.
 
-    ``calibration_fraction`` is a share of the non-evaluation examples.
+    ``calibration_fraction`` is a share of the non-evaluation examples. Examples whose source is in
+    ``train_only_sources`` (views added for coverage, unlike the traffic mix) are trained on only:
+    up to ``train_only_share`` × ``max_train`` of them, balanced, on top of the ``max_train``
+    others, so the traffic sample is the one drawn without them; calibration and eval, whose
+    confidences set the abstain threshold and the drift reference, keep the traffic's mix.
     """
     rest, held = split_by_product(examples, eval_fraction, seed)
     train, calibration = split_by_product(rest, calibration_fraction, seed + 1)
-    return Split(train=balance(train, max_train, seed), eval=stratified_sample(held, max_eval, seed),
+    views = [e for e in train if e.source in train_only_sources]
+    train, calibration, held = ([e for e in side if e.source not in train_only_sources]
+                                for side in (train, calibration, held))
+    chosen = balance(train, max_train, seed)
+    if views:
+        chosen += balance(views, round(train_only_share * max_train), seed)
+        random.Random(seed).shuffle(chosen)
+    return Split(train=chosen, eval=stratified_sample(held, max_eval, seed),
                  unlabelled=unlabelled, calibration=stratified_sample(calibration, max_eval, seed))

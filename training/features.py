@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from commons.errors import TrainingError
 from commons.warehouse import Warehouse
@@ -26,7 +27,8 @@ def build_features(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, run_id: 
     rows = wh.history(spec.history)
     examples, unlabelled = spec.examples(rows)
     split = split_examples(examples, unlabelled, eval_fraction=cfg.eval_fraction,
-                           max_train=cfg.max_train_examples, max_eval=cfg.max_eval_examples, seed=cfg.seed)
+                           max_train=cfg.max_train_examples, max_eval=cfg.max_eval_examples, seed=cfg.seed,
+                           train_only_sources=spec.train_only_sources)
     parts = {"train": split.train, "calibration": split.calibration, "eval": split.eval}
     wh.write_features(spec.name, run_id, [
         {"text": e.text, "label": e.label, "product_id": e.product_id, "source": e.source,
@@ -41,11 +43,13 @@ def build_features(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, run_id: 
     return meta
 
 
-def examples_of(wh: Warehouse, decision: str, split: str, *, text: bool = True) -> tuple[Inputs, np.ndarray]:
+def examples_of(wh: Warehouse, decision: str, split: str, *, text: bool = True,
+                exclude_sources: tuple[str, ...] = ()) -> tuple[Inputs, np.ndarray]:
     """Inputs and int64 labels [n] of one split (``train`` / ``calibration`` / ``eval``).
 
     ``text`` False: every text is empty, as a pod feeds a model that ignores its text fields
-    (:attr:`training.decisions.base.DecisionSpec.student_reads_text`).
+    (:attr:`training.decisions.base.DecisionSpec.student_reads_text`). ``exclude_sources``: leave
+    out examples of these sources (e.g. a decision's train-only views, which are not traffic).
 
     Raises:
         TrainingError: the split is empty (the features were not built yet).
@@ -53,6 +57,7 @@ def examples_of(wh: Warehouse, decision: str, split: str, *, text: bool = True) 
     frame = wh.features(decision, split)
     if frame.is_empty():
         raise TrainingError(f"no {split} examples of {decision}: materialise {decision}/signal_features first")
+    frame = frame.filter(~pl.col("source").is_in(list(exclude_sources)).fill_null(False))
     numbers = frame["numbers"]
     windows = None if numbers.null_count() == len(numbers) else \
         np.stack([np.asarray(v) for v in numbers.to_list()]).astype(np.float32)

@@ -36,6 +36,8 @@ class DecisionSpec:
         student_reads_text: False where the decision is a function of the window alone: the
             student is trained on, and its pod feeds it, an empty text, and the manifests list
             ``text_field`` as ignored (it stays in the contract, the record and its digest).
+        train_only_sources: example sources trained on only, never calibrated or evaluated on
+            (:func:`training.examples.split_examples`).
     """
 
     name: str
@@ -51,6 +53,7 @@ class DecisionSpec:
     label_rule: str
     oracle: str = ORACLE_MODEL
     student_reads_text: bool = True
+    train_only_sources: tuple[str, ...] = ()
 
     def numeric(self, role: str) -> dict[str, Any] | None:
         """NumericBranch spec of the ``teacher`` or ``student`` (None for text-only decisions)."""
