@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from data_quality.pii import TITLES, with_honorifics
 from data_quality.pii_name_evidence import WORD_RE, NameEvidence
 from data_quality.pii_ner import NerArtifacts, NerEntity
 from data_quality.pii_vocabulary import CALENDAR_WORDS
@@ -29,8 +30,7 @@ from data_quality.pii_vocabulary import CALENDAR_WORDS
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART",
                           "EVENT", "LOC", "CARDINAL"})
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
-# Titles and honorifics stay in the text: "Dr. <PERSON>" (the existing placeholder contract).
-TITLES = frozenset("mr mrs ms miss mx dr prof sir madam".split())
+# Titles and honorifics are never name evidence (they join the name: :func:`with_honorifics`).
 # A speaker turn or signature line: "Heather: I'm ...", ">Fletcher Hill".
 _SPEAKER_RE = re.compile(r"(?m)^[ \t>]*"
                          r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,2})"
@@ -90,7 +90,8 @@ class NameRecognizer(EntityRecognizer):
         spans |= set(self._speaker_names(cased))
         spans |= set(self._coordinated_names(cased, spans))
         spans |= set(self._repeated_names(cased, spans))
-        return [RecognizerResult("PERSON", start, end, 0.85) for start, end in sorted(spans)]
+        return [RecognizerResult("PERSON", start, end, 0.85)
+                for start, end in sorted(with_honorifics(cased, spans))]
 
     def _entity_name(self, text: str, ent: NerEntity) -> tuple[int, int] | None:
         evidence = self.evidence

@@ -10,26 +10,20 @@ text's offsets. Combining with the engine's spans (:func:`combine`):
   uncased, so case is the rule side's evidence; name words one space apart join into one span;
 - optionally (``veto``) an engine name whose every word the tagger read and gives less than
   ``veto`` is dropped;
-- optionally an honorific right before a name joins it ("Mr. Ford" whole): the generated Presidio
-  samples fill ``{{prefix_male}}``/``{{prefix_female}}`` (Faker's person-provider fields) and
-  label them PERSON, apart from the name after them.
+- optionally an honorific right before a tagger's name joins it ("Mr. Ford" whole), as the
+  engine's own names already do (:func:`~data_quality.pii.with_honorifics`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from commons.visible_text import VisibleText
-from data_quality.pii import Span, resolve_overlaps
+from data_quality.pii import Span, resolve_overlaps, with_honorifics
 from data_quality.pii_name_evidence import NameEvidence
-from data_quality.pii_names import TITLES
 from data_quality.pii_ner import ner_windows
 from data_quality.pii_tagger import NameTagger
-
-# An honorific right before a name: "Mr. ", "Dr ", "Mrs. " (any case).
-_HONORIFIC_RE = re.compile(r"(?i)(?<![\w.])(?:" + "|".join(sorted(TITLES)) + r")\.?[ \t]+$")
 
 
 @dataclass(frozen=True)
@@ -76,15 +70,6 @@ def tagged_spans(text: str, words: Sequence[NameWord], evidence: NameEvidence,
         else:
             spans.append((word.start, word.end))
     return spans
-
-
-def with_honorifics(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``spans`` each grown back over an honorific right before it ("Mr. Ford" whole)."""
-    out = []
-    for start, end in spans:
-        match = _HONORIFIC_RE.search(text, max(0, start - 8), start)
-        out.append((match.start() if match else start, end))
-    return out
 
 
 def _vetoed(span: Span, words: Sequence[NameWord], veto: float) -> bool:

@@ -22,8 +22,8 @@ from torch import nn
 from transformers import BertModel
 from transformers.utils import logging as transformers_logging
 
+from data_quality.pii import TITLES
 from data_quality.pii_name_evidence import WORD_RE, NameEvidence
-from data_quality.pii_names import TITLES
 from data_quality.pii_ner import ner_windows
 from data_quality.pii_tagger import encode_words
 

@@ -37,7 +37,7 @@ def reviews(data_dir):
     ("see https://twitter.com/bob_smith", "see <URL_USER>"),
     ("you please block my credit card ASAP ? My name is David Mauer.",
      "you please block my credit card ASAP ? My name is <PERSON>."),
-    ("Ask Dr. Emily Božić about it", "Ask Dr. <PERSON> about it"),
+    ("Ask Dr. Emily Božić about it", "Ask <PERSON> about it"),
     ("Works fine.\nThanks, Anna", "Works fine.\nThanks, <PERSON>"),
 ])
 def test_known_pii_is_replaced_by_typed_placeholder(text, expected):

@@ -8,12 +8,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from data_quality.pii import with_honorifics
 from data_quality.pii_engine import PiiEngine
 from data_quality.pii_eval import load_catalogue, load_presidio_split, load_review_texts
 from data_quality.pii_name_evidence import WORD_RE
 from data_quality.pii_tagger import (
     NameTagger, TaggerMissingError, encode_words, load_word_tokenizer)
-from data_quality.pii_tagger_names import combine, tag_texts, with_honorifics
+from data_quality.pii_tagger_names import combine, tag_texts
 from data_quality.pii_tagger_training import (
     IGNORE, TaggerConfig, base_model_path, review_negatives, sample_examples, train_tagger,
     window_examples)
