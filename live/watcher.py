@@ -35,6 +35,7 @@ import uvicorn
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
 
+from commons.interpreter import favour_waiting_threads, freeze_startup_heap
 from commons.net import free_port
 from commons.token_client import TokenSource
 from commons.warehouse import Warehouse, flatten
@@ -221,6 +222,11 @@ class Watcher:
 
     def run(self) -> dict[str, Any]:
         """Watch until ``duration_s`` or a signal; returns the broker's counts plus the run's facts."""
+        # The PII engine and history windows stay loaded until exit: full collections need not walk
+        # them; and the decider, inbox and feed threads must not queue behind the crawl for the GIL.
+        # Before the feed starts: the freeze's own collection is a stall no pushed change may meet.
+        freeze_startup_heap()
+        favour_waiting_threads()
         server = uvicorn.Server(uvicorn.Config(feed_app(self.store, self.metrics), host="127.0.0.1",
                                                port=self.feed_port, log_level="warning"))
         feed = threading.Thread(target=server.run, name="insight-feed", daemon=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import uvicorn
 
+from commons.interpreter import freeze_startup_heap
 from commons.manifest import BundleError
 from commons.privacy_policy import PolicyError
 from commons.token_client import TokenSource
@@ -66,4 +67,6 @@ def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port:
                      decision_log_dir=decision_log_dir, threads=threads, max_body_bytes=max_body_bytes,
                      auth=auth, audit_key=audit_key, region=region, watch=watch,
                      central_tokens=central_tokens)
+    # The bundle, tokenizer and app stay loaded until exit: full collections need not walk them.
+    freeze_startup_heap()
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
