@@ -3,6 +3,11 @@
 - Given names and surnames: the US Census 1990 frequency lists (5,163 given names, 88,799
   surnames, each with its frequency rank; public domain), as shipped in the ``names`` package
   (MIT). A gazetteer is the evidence a small NER model lacks on lower-case or unusual text.
+- Given names of other countries: Jörg Michael's first-name dictionary (``nam_dict.txt`` of the
+  program "gender", 2008, GNU FDL 1.2; ~45,000 names with a frequency per country for 54
+  countries and regions, compiled from public name statistics), as shipped in the
+  ``gender-guesser`` package (only its data file is read, none of its code). The US lists miss
+  "Nikolaj", "Mette", "Kaoru"; the small English NER model misses them too.
 - English words: the WordNet lemma index inside the spaCy pipeline's own lemmatizer tables
   (~90k words, per part of speech) and spaCy's stop words. WordNet lists many names as nouns
   ("anna", "heather", "smith"), so a common census name that is only a noun still counts as a
@@ -57,10 +62,48 @@ def _census(*files: str) -> dict[str, int]:
     return ranks
 
 
+# Which names of the world dictionary count: a frequency of at least 2 in some country (its scale
+# runs from 1, rare, to 13, logarithmic; 10 means at least 2 % of the people) and four letters or
+# more ("Hey" and "Zak" are both in it). Chosen on the tuning samples and the even review rows
+# (benchmarks/pii_recall.py): frequency 1 as well added one name for one more altered review.
+WORLD_GIVEN_MIN_FREQUENCY = 2
+WORLD_NAME_MIN_LENGTH = 4
+# The rank of a world name the census lists lack: past every census rank, so it counts as a name only
+# where it is no English word (NameEvidence's common-name rule never reaches it).
+WORLD_ONLY_RANK = 1_000_000
+# The dictionary's name lines: sex code, the name ("+" joins parts), then one frequency column per
+# country from character 30 on.
+_NAM_DICT_FREQUENCIES_AT = 30
+
+
+@lru_cache(maxsize=1)
+def world_given_names() -> frozenset[str]:
+    """Lower-case given names of Jörg Michael's dictionary (module docstring) with a frequency of
+    at least :data:`WORLD_GIVEN_MIN_FREQUENCY` in some country and :data:`WORLD_NAME_MIN_LENGTH`
+    letters or more.
+
+    Raises:
+        FileNotFoundError: the ``gender-guesser`` package (its data file) is not installed.
+    """
+    text = resources.files("gender_guesser").joinpath("data/nam_dict.txt").read_text("utf-8")
+    names = set()
+    for line in text.splitlines():
+        if not line or line[0] in "#=":
+            continue
+        name = line.split()[1].replace("+", "-").lower()
+        frequencies = [int(c, 16) for c in line[_NAM_DICT_FREQUENCIES_AT:].rstrip("$ \r")
+                       if c in "123456789ABCDabcd"]
+        if len(name) >= WORLD_NAME_MIN_LENGTH and max(frequencies, default=0) >= WORLD_GIVEN_MIN_FREQUENCY:
+            names.add(name)
+    return frozenset(names)
+
+
 @lru_cache(maxsize=1)
 def given_names() -> dict[str, int]:
-    """Lower-case given names of the US Census 1990 lists (both sexes) -> frequency rank."""
-    return _census("dist.male.first", "dist.female.first")
+    """Lower-case given names -> frequency rank: the US Census 1990 lists (both sexes) with their
+    ranks, plus :func:`world_given_names` the census lacks at :data:`WORLD_ONLY_RANK`."""
+    census = _census("dist.male.first", "dist.female.first")
+    return {**dict.fromkeys(world_given_names(), WORLD_ONLY_RANK), **census}
 
 
 @lru_cache(maxsize=1)

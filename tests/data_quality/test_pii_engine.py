@@ -18,6 +18,8 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
      "A better pop song? <PERSON> and <PERSON> were precision engineers."),
     ("Ship it to 15 Glyn St, Leeds LS1 4AB today", "Ship it to <ADDRESS> today"),
     ("Our neighbour Mr. Hill fixed it", "Our neighbour <PERSON> fixed it"),
+    # Given names of other countries, from the world list ("Samsung" is in no name list).
+    ("I bought it for Nikolaj and Mette, not my Samsung", "I bought it for <PERSON> and <PERSON>, not my Samsung"),
     # A title goes with the name; the verb "miss" stays.
     ("I miss Anna since Dr Božić moved", "I miss <PERSON> since <PERSON> moved"),
     ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),

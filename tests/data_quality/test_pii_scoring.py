@@ -6,7 +6,7 @@ from data_quality.pii import Span
 from data_quality.pii_engine import default_engine
 from data_quality.pii_ner import ner_windows
 from data_quality.pii_scoring import is_held_out, score
-from data_quality.pii_vocabulary import given_names, is_product, surnames
+from data_quality.pii_vocabulary import WORLD_ONLY_RANK, given_names, is_product, surnames, world_given_names
 
 SAMPLE = {
     "full_text": "Call Anna Berg at 555-0100 in Leeds, Acme Ltd.",
@@ -45,6 +45,15 @@ def test_census_lists_and_product_words():
     assert given_names()["mary"] == 1 and surnames()["smith"] == 1
     assert is_product("alexis", frozenset()) and is_product("kindle", frozenset())
     assert not is_product("alana", frozenset())
+
+
+def test_world_names_fill_in_what_the_census_lacks():
+    world = world_given_names()
+    # Danish, Japanese and Bosnian given names the US lists lack; a rare one (frequency 1) and a
+    # three-letter word stay out.
+    assert {"mette", "nikolaj", "kaoru", "asya"} <= world
+    assert "manna" not in world and "hey" not in world and "samsung" not in world
+    assert given_names()["nikolaj"] == WORLD_ONLY_RANK and given_names()["mary"] == 1
 
 
 def test_evidence_separates_names_from_words():
