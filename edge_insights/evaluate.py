@@ -74,9 +74,24 @@ def _frame_books(folder: Path) -> pl.DataFrame:
 LOADERS = {"negative_review": _frame_reviews, "price_spike": price_changes, "urgent_inventory": _frame_books}
 
 
+def alert_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    """Precision, recall and F1 of the alert class (label 1) of int arrays [n], with the counts
+    they rest on. A score the data leaves undefined is None, not 0.0: precision when nothing is
+    predicted an alert, recall and F1 when the data holds no alert (a champion cannot be judged
+    on catching alerts that are not there).
+    """
+    positives, predicted_positives = int(truth.sum()), int(predicted.sum())
+    scores: dict[str, Any] = prf(truth, predicted)
+    if not predicted_positives:
+        scores["precision"] = None
+    if not positives:
+        scores["recall"] = scores["f1"] = None
+    return {**scores, "positives": positives, "predicted_positives": predicted_positives}
+
+
 def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
                     tokens: TokenSource | None = None) -> dict[str, Any]:
-    """P/R/F1 and edge coverage of the pod at ``pod_url`` on ``examples``, sent 64 per request with
+    """P/R/F1 (:func:`alert_scores`) and edge coverage of the pod at ``pod_url`` on ``examples``, sent 64 per request with
     ``tokens``' token for ``decision``.
 
     Raises:
@@ -96,14 +111,14 @@ def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
         version = client.get("/healthz").json()["model_version"]
     truth = np.array([e.label for e in examples])
     predicted = np.array([int(a["label"] == spec.labels[1]) for a in answers])
-    return {"decision": decision, "n": len(examples), **prf(truth, predicted),
+    return {"decision": decision, "n": len(examples), **alert_scores(truth, predicted),
             "edge_coverage": float(np.mean([a["route"] == "edge" for a in answers])),
             "model_version": str(version), "pod": pod_url}
 
 
 def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1, pod_url: str | None = None,
              tokens: TokenSource | None = None) -> dict[str, Any]:
-    """P/R/F1 and edge coverage of the deployed champion of ``decision`` on ``data_dir`` (or, given
+    """P/R/F1 (:func:`alert_scores`) and edge coverage of the deployed champion of ``decision`` on ``data_dir`` (or, given
     ``pod_url``, of that pod, asked with ``tokens``' tokens: :func:`evaluate_on_pod`).
 
     Raises:
@@ -143,6 +158,6 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     truth = np.array([e.label for e in examples])
     predicted = np.array([int(label == spec.labels[1]) for label in labels])
     abstain = model.manifest["thresholds"]["abstain"]
-    return {"decision": decision, "n": len(examples), **prf(truth, predicted),
+    return {"decision": decision, "n": len(examples), **alert_scores(truth, predicted),
             "edge_coverage": float((probs.max(axis=1) >= abstain).mean()),
             "model_version": str(release["model_version"])}

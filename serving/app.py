@@ -94,13 +94,11 @@ from .contract import FieldError, check_record
 from .decision_log import DecisionLog, log_entry
 from .hot_swap import LiveBundle, NoBundle, Poller, Served
 from .metrics import PodMetrics
-from .revocation import RevocationWatch, WatchSettings
+from .revocation import MAX_LIST_BYTES, RevocationWatch, WatchSettings
 from .router import EDGE, FALLBACK, ROLES, Routed, Router
 
 RELEASE_FILE = "release.json"
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-MAX_LIST_BYTES = 1024 * 1024
-"""Largest revocation list a pod takes in a push (a list of thousands of entries fits)."""
 """Largest request body a pod reads: a full batch of long reviews fits with room to spare."""
 JSON_MEDIA_TYPE = "application/json"
 
@@ -171,6 +169,17 @@ def _media_type_error(content_type: str) -> str | None:
 def _refuse_constant(name: str) -> Any:
     # Python's json accepts NaN and Infinity; they are not JSON and no contract range admits them.
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Python's json keeps the last of a key given twice; the record a client meant is unknowable,
+    # and a proxy or log reader that keeps the first would see another record than the one decided.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"key {twice!r} given twice in one object")
+    return obj
 
 
 def _records_of(body: Any, max_batch: int) -> tuple[list[Any], list[FieldError]]:
@@ -348,7 +357,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         if isinstance(raw, Response):
             return raw
         try:
-            body = json.loads(raw, parse_constant=_refuse_constant)
+            body = json.loads(raw, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicate_keys)
         except ValueError as err:
             metrics.rejected.labels("malformed_json").inc()
             return _unprocessable("malformed JSON", [FieldError(None, None, str(err))])

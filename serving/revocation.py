@@ -60,6 +60,10 @@ class WatchSettings:
                              f"{self.keep_bundles}")
 
 
+MAX_LIST_BYTES = 1024 * 1024
+"""Largest revocation list a pod takes, pushed, fetched or read from a file (thousands of entries fit)."""
+
+
 class RevocationWatch:
     """The last accepted revocation list of a pod, and the checks every new document goes through.
 
@@ -77,6 +81,7 @@ class RevocationWatch:
         self._accepted_document: str | None = None
         self._refused_document: str | None = None
         self._stale_alarmed = False
+        self._too_large_alarmed = False
         self.refused = Counter("revocation_lists_refused", "Revocation lists refused, never obeyed.",
                                ["reason"], registry=registry)
         self.serial = Gauge("revocation_list_serial", "Serial of the revocation list obeyed (0: none yet).",
@@ -139,6 +144,7 @@ class RevocationWatch:
                              self.accepted.serial if self.accepted else "none")
                 raise
             self.accepted, self._accepted_document, self._stale_alarmed = revocations, document, False
+            self._too_large_alarmed = False
             self.serial.set(revocations.serial)
             logger.warning("revocation list serial %d obeyed: %d bundle(s), %d key(s) revoked", revocations.serial,
                            len(revocations.bundles), len(revocations.kids))
@@ -171,23 +177,40 @@ class RevocationWatch:
                          "still obeying it", self.accepted.serial)
 
     def _fetch(self) -> str | None:
+        """The list's document, or None: nothing published, unreachable, unreadable, or larger than
+        :data:`MAX_LIST_BYTES` (counted as refused ``too_large`` and alarmed once)."""
         source = self.settings.list_source
         if source.startswith(("http://", "https://")):
             try:
-                reply = httpx.get(source, timeout=max(self.settings.poll_s, 1.0))
+                with httpx.stream("GET", source, timeout=max(self.settings.poll_s, 1.0)) as reply:
+                    if reply.status_code == 404:
+                        return None
+                    if reply.status_code != 200:
+                        logger.error("revocation list at %s answered HTTP %d", source, reply.status_code)
+                        return None
+                    body = bytearray()
+                    for chunk in reply.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_LIST_BYTES:
+                            return self._too_large(source)
+                    return body.decode(reply.encoding or "utf-8", errors="replace")
             except httpx.HTTPError as err:
                 logger.error("revocation list at %s unreachable: %s", source, type(err).__name__)
                 return None
-            if reply.status_code == 404:
-                return None
-            if reply.status_code != 200:
-                logger.error("revocation list at %s answered HTTP %d", source, reply.status_code)
-                return None
-            return reply.text
         try:
+            if Path(source).stat().st_size > MAX_LIST_BYTES:
+                return self._too_large(source)
             return Path(source).read_text(encoding="ascii")
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as err:
             logger.error("revocation list %s unreadable: %s", source, err)
             return None
+
+    def _too_large(self, source: str) -> None:
+        if not self._too_large_alarmed:
+            self._too_large_alarmed = True
+            self.refused.labels("too_large").inc()
+            logger.error("ALARM: revocation list %s is larger than %d bytes, not read; still obeying serial %s",
+                         source, MAX_LIST_BYTES, self.accepted.serial if self.accepted else "none")
+        return None

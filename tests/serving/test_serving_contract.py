@@ -52,6 +52,9 @@ def test_unknown_missing_mistyped_and_oversized_fields_are_each_listed(client):
 @pytest.mark.parametrize("body, expected", [
     (b'{"records": [{"review_text": "ok"}', "malformed JSON"),
     (b'{"records": [{"review_text": NaN}]}', "malformed JSON"),
+    # A key given twice: which record was meant is unknowable (json would keep the last).
+    (b'{"records": [{"review_text": "awful", "review_text": "great"}]}', "malformed JSON"),
+    (b'{"records": [{"review_text": "ok"}], "records": []}', "malformed JSON"),
     (b'\xff\xfe', "malformed JSON"),
     (b'[{"review_text": "ok"}]', "invalid batch"),
     (b'{"records": []}', "invalid batch"),

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from commons.revocation_list import RevocationList, RevocationListError, default_list_path, publish_next, sign_list
 from commons.token_keys import jwks_path, rotate_keys
-from serving.revocation import RevocationWatch, WatchSettings
+from serving.revocation import MAX_LIST_BYTES, RevocationWatch, WatchSettings
 
 SHA = "c" * 64
 
@@ -103,3 +103,29 @@ def test_the_list_can_be_read_over_http(state):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_list_larger_than_the_limit_is_not_read_from_a_file_or_over_http(state):
+    key = rotate_keys(state / "tokens")
+    path = default_list_path(state)
+    publish_next(path, key, jwks_path(state / "tokens"), bundles=[{"sha256": SHA, "reason": "x"}])
+    watch, registry = watch_of(state)
+    watch.poll()
+    assert watch.accepted.serial == 1
+    oversized = path.parent / "huge.jwt"
+    oversized.write_text("a" * (MAX_LIST_BYTES + 1))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler,
+                                                                      directory=str(path.parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for source in (str(oversized), f"http://127.0.0.1:{server.server_port}/huge.jwt"):
+            big, big_registry = watch_of(state, source)
+            big.poll()
+            big.poll()
+            assert big.accepted is None
+            assert refused(big_registry, "too_large") == 1  # alarmed once, not at every poll
+    finally:
+        server.shutdown()
+        server.server_close()
+    watch.poll()  # the pod that obeys a list goes on obeying it
+    assert watch.revoked_bundles == {SHA} and refused(registry, "too_large") == 0
