@@ -128,15 +128,22 @@ def unflatten(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class Warehouse:
-    """Access layer over one DuckDB file (``<state>/warehouse.duckdb``)."""
+    """Access layer over one DuckDB file (``<state>/warehouse.duckdb``).
 
-    def __init__(self, path: Path) -> None:
+    Args:
+        path: the DuckDB file (created with its folder when missing).
+        threads: DuckDB worker threads per connection (None: DuckDB's default, every core). A
+            process on a latency path caps it so a query cannot take every core from it.
+    """
+
+    def __init__(self, path: Path, threads: int | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.threads = threads
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.path))
+        con = duckdb.connect(str(self.path), config={} if self.threads is None else {"threads": self.threads})
         try:
             con.execute(f"CREATE TABLE IF NOT EXISTS scrubbed_signals ({SIGNAL_DDL})")
             con.execute(f"CREATE TABLE IF NOT EXISTS validated_signals ({SIGNAL_DDL})")

@@ -67,6 +67,10 @@ POLICIES = {
 }
 
 
+#: DuckDB threads of the watcher's warehouse flushes (see :class:`commons.warehouse.Warehouse`).
+FLUSH_THREADS = 1
+
+
 @dataclass(frozen=True)
 class WatchConfig:
     """How the watcher runs.
@@ -157,7 +161,9 @@ class Watcher:
                 raise ValueError("webhooks need a signing secret (webhook_secret)")
             self.webhooks = WebhookDelivery(self.store, [parse_subscriber(s) for s in config.webhooks],
                                             config.webhook_secret, metrics=self.metrics)
-        self.warehouse = Warehouse(config.warehouse_path)
+        # One DuckDB thread: a flush's scan of signal_history would otherwise take both cores of a
+        # small machine from the decider and the pods for a few hundred ms every flush_s.
+        self.warehouse = Warehouse(config.warehouse_path, threads=FLUSH_THREADS)
         self.run_id = f"live-{uuid.uuid4().hex[:12]}"
         self.feed_port = config.feed_port or free_port()
         self._etags: dict[str, str | None] = {}
