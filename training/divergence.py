@@ -43,10 +43,14 @@ def read_decisions(log_dir: Path, decision: str, since_ts: str | None = None) ->
     (ISO-8601 UTC, compared as strings, which is exact for one fixed format).
 
     The log is hash-chained (:mod:`serving.decision_log`): checkpoint lines are skipped and the
-    chain members (``seq``, ``prev``, ``hash``) dropped, so a row is the decision as logged."""
+    chain members (``seq``, ``prev``, ``hash``) dropped, so a row is the decision as logged. A line
+    being written (no newline yet) is left for the next read."""
     rows = []
     for path in sorted((log_dir / decision).glob("*.jsonl")):
-        for line in path.read_text().splitlines():
+        text = path.read_text()
+        # A pod may be appending while this reads: a last line without its newline is still being
+        # written, and is read on the next call.
+        for line in text[:text.rfind("\n") + 1].splitlines():
             if line.strip():
                 row = json.loads(line)
                 if is_checkpoint(row):

@@ -151,3 +151,19 @@ def test_the_chained_log_reads_back_as_the_decisions_logged(tmp_path):
     assert len(raw) > 30 and sum('"checkpoint"' in line for line in raw) == 5
     assert read_decisions(tmp_path, "negative_review") == lines
     assert read_decisions(tmp_path, "negative_review", since_ts=lines[19]["ts"]) == lines[20:]
+
+
+def test_a_line_the_pod_is_still_writing_is_left_for_the_next_read(tmp_path):
+    """The drift drill reads the log while the pod appends: a half-written last line is no error."""
+    sha, start = "e" * 64, datetime(2026, 11, 30, 12, 0, 0, tzinfo=timezone.utc)
+    lines = _lines(4, 0, sha, start, {"text_words": 22.0})
+    log = DecisionLog(tmp_path, checkpoint_every=100)
+    log.append(lines[:3])
+    (path,) = (tmp_path / "negative_review").glob("*.jsonl")
+    whole = path.read_text()
+    log.append(lines[3:])
+    tail = path.read_text()[len(whole):]
+    path.write_text(whole + tail[:len(tail) // 2])  # the pod's write, caught halfway
+    assert read_decisions(tmp_path, "negative_review") == lines[:3]
+    path.write_text(whole + tail)
+    assert read_decisions(tmp_path, "negative_review") == lines
