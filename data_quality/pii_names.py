@@ -30,7 +30,6 @@ from data_quality.pii_vocabulary import CALENDAR_WORDS
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART",
                           "EVENT", "LOC", "CARDINAL"})
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
-# Titles and honorifics are never name evidence (they join the name: :func:`with_honorifics`).
 # A speaker turn or signature line: "Heather: I'm ...", ">Fletcher Hill".
 _SPEAKER_RE = re.compile(r"(?m)^[ \t>]*"
                          r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,2})"
@@ -95,6 +94,7 @@ class NameRecognizer(EntityRecognizer):
 
     def _entity_name(self, text: str, ent: NerEntity) -> tuple[int, int] | None:
         evidence = self.evidence
+        # A title is no evidence of a name; it joins the name at the end (with_honorifics).
         words = [w for w in WORD_RE.finditer(text, ent.start_char, ent.end_char)
                  if w.group(0).lower() not in TITLES]
         # The model's span may take in a neighbour ("ex-Zombie Lindström", "the Vogt novel"),
