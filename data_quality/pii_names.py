@@ -9,7 +9,8 @@ called ("Del Taco") are not names. Then, over the text:
 
 - a census given name the model left untagged, with the surname-like words that follow it;
 - a speaker turn or signature line ("Heather: I'm ...", ">Fletcher Hill");
-- the other items of a list that holds a found name ("Mazzi, Bowman and Hill");
+- the other items of a list that holds a found name ("Mazzi, Bowman and Hill"), and the items
+  of a list of name words only ("Alonso and Lee");
 - every other occurrence of a found name.
 """
 
@@ -47,6 +48,16 @@ _ADDRESS_LINE_RE = re.compile(r"\d[^\n]*$")
 _INITIAL_RE = re.compile(r"[A-Z]")
 _PLACE_PREPOSITION_RE = re.compile(r"(?i)\b(?:in|from|at|to|near|of|via|visit|visited)\s+$")
 _CONJUNCTION_RE = re.compile(r"\s*[,:;\"“”()!?]\s*|\s+(?:and|&|or)\s+")
+
+
+def _without_lead_word(item: re.Match[str]) -> tuple[int, int, str]:
+    """A list item's span and text without a lower-case word before its capitalised one: the
+    list "to Hermansen and Lowery" is of "Hermansen" and "Lowery"."""
+    words = item.group(0).split()
+    if len(words) == 2 and not words[0][0].isupper():
+        start = item.start() + item.group(0).index(words[1], len(words[0]))
+        return start, item.end(), words[1]
+    return item.start(), item.end(), item.group(0)
 
 
 def _opens_sentence(text: str, start: int) -> bool:
@@ -190,20 +201,29 @@ class NameRecognizer(EntityRecognizer):
 
     def _coordinated_names(self, text: str, found: set[tuple[int, int]]
                            ) -> Iterable[tuple[int, int]]:
-        """Items of a list one of whose items is a found name and that look like names."""
+        """Items that look like names of a list that holds a found name, or of a list made only
+        of name words one of which the census lists ("Alonso and Lee", "Kovalev, Lee and
+        Phillips"): people are listed with people. A list with a plain English word ("Crate and
+        Barrel") or a product word is no list of names."""
         evidence = self.evidence
         for match in _LIST_RE.finditer(text):
-            items = list(_LIST_ITEM_RE.finditer(text, match.start(), match.end()))
-            if not any(start < item.end() and item.start() < end
-                       for item in items for start, end in found):
+            items = [_without_lead_word(item)
+                     for item in _LIST_ITEM_RE.finditer(text, match.start(), match.end())]
+            words = [word for _, _, item in items for word in item.split()]
+            anchored = any(start < item_end and item_start < end
+                           for item_start, item_end, _ in items for start, end in found)
+            if not anchored and not (
+                    all(evidence.name_shaped(word) and not self._plain_word(word) for word in words)
+                    and any(word.lower() in evidence.given or word.lower() in evidence.surnames
+                            for word in words)):
                 continue
-            for item in items:
+            for start, end, item in items:
                 # Beside a name, any census name counts ("Bowman and Hill").
                 if all(evidence.name_shaped(word) and (
                         word.lower() in evidence.given or word.lower() in evidence.surnames
                         or not evidence.english.contains(word.lower()))
-                       for word in item.group(0).split()):
-                    yield item.start(), item.end()
+                       for word in item.split()):
+                    yield start, end
 
     @staticmethod
     def _repeated_names(text: str, found: set[tuple[int, int]]) -> Iterable[tuple[int, int]]:

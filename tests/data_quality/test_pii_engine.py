@@ -13,6 +13,8 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("Heather: I'm Daniel's daughter", "<PERSON>: I'm <PERSON>'s daughter"),
     ("Please correct it to Mr. Steven Parmentier?", "Please correct it to <PERSON>?"),
     ("Our founders: Mazzi, Bowman and Hill.", "Our founders: <PERSON>, <PERSON> and <PERSON>."),
+    # A list of name words only, one of them a census surname: no name found first.
+    ("Thanks to Hermansen and Lowery, it shipped.", "Thanks to <PERSON> and <PERSON>, it shipped."),
     ("sometimes people call me owen", "sometimes people call me <PERSON>"),
     ("A better pop song? Sjöberg and Cantu were precision engineers.",
      "A better pop song? <PERSON> and <PERSON> were precision engineers."),
@@ -39,6 +41,7 @@ def test_names_and_addresses_are_replaced(text, expected):
     "My daughter still likes my Samsung Tab better.",  # brand: "Tab" is nobody's name
     "On Christmas Eve I went in looking for an iPad",  # a date word before a given name
     "Great for the office or Kitchen.",  # a rare surname alone is a word first
+    "Sold at Crate and Barrel, like my old Bose and Samsung gear",  # a list with an English word
 ])
 def test_product_words_dates_and_model_numbers_survive(text):
     assert scrub_text(text) == (text, {})
