@@ -3,8 +3,9 @@
 A subject is a value of a key the data carries: ``product_id`` or ``source``. (Reviewers have no
 key to erase by: their names are replaced with ``<USER>`` before anything is stored.) Warehouse
 rows go by that column (quarantine also by the record it kept); the live loop's SQLite rows by
-that column or the value as a JSON string in the records they keep (:mod:`commons.sqlite_tables`); staging and inbox JSON-lines
-files are rewritten without the subject's lines; decision logs are rebuilt without them
+that column or the value as a JSON string in the records they keep (:mod:`commons.sqlite_tables`);
+staging and inbox JSON-lines files are rewritten without the subject's lines, crawl and process
+logs without the lines that name it as a whole token; decision logs are rebuilt without them
 (:func:`commons.chain_retention.erase_lines`: a tombstone would keep the identifier). The control
 audit log records the request, the counts and each rebuilt log's old and new head; it names the
 subject, as an erasure register must, and the decisions whose models learned from it: the
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,17 @@ from .warehouse import TABLE_COLUMNS, PrivacyTables, Warehouse
 KEYS = ("product_id", "source")
 
 
+def _names(raw: str, value: str) -> bool:
+    """``value`` stands in ``raw`` as a whole token: a URL's ``/p-1/`` names ``p-1``, ``p-10``
+    does not (a log line is text, not a record with a key)."""
+    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", raw) is not None
+
+
 def _line_matches(raw: str, key: str, value: str) -> bool:
     try:
         row = json.loads(raw)
     except ValueError:
-        return value in raw  # not JSON: erase on sight rather than keep something unreadable
+        return _names(raw, value)  # a log line, or an unreadable one: erased where it names the subject
     # The key itself, or the value as a whole JSON string anywhere (a nested copy of the record).
     return isinstance(row, dict) and (row.get(key) == value or json.dumps(value) in json.dumps(row))
 
@@ -64,11 +72,12 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     ``erasure_sensor`` to retrain.
 
     Raises:
-        ValueError: ``key`` is not one of :data:`KEYS` or ``value`` is blank.
+        ValueError: ``key`` is not one of :data:`KEYS` or ``value`` holds no letter or digit (a
+            key is never punctuation alone, and log lines are matched on the value as a token).
         OSError: a file cannot be read or written; duckdb.Error: the warehouse cannot be written.
     """
-    if key not in KEYS or not value.strip():
-        raise ValueError(f"erase by one of {', '.join(KEYS)} with a non-blank value")
+    if key not in KEYS or not any(ch.isalnum() for ch in value):
+        raise ValueError(f"erase by one of {', '.join(KEYS)} with a value holding a letter or digit")
     tables, counts, chains = PrivacyTables(warehouse), {}, []
     retrain = tables.decisions_trained_on(key, value) if key in TABLE_COLUMNS["features"] else []
     for store in policy.stores.values():
@@ -100,7 +109,7 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
 
 def traces(policy: Policy, warehouse: Warehouse, folders: StoreFolders, value: str) -> dict[str, Any]:
     """Where ``value`` still appears: rows per table (any column, as text), and the files of the
-    file and chain stores whose bytes hold it. Empty lists and zeros after a complete erasure."""
+    file and chain stores whose text holds it as a whole token. Empty lists and zeros after a complete erasure."""
     tables = PrivacyTables(warehouse)
     found: dict[str, Any] = {}
     for store in policy.stores.values():
@@ -110,5 +119,6 @@ def traces(policy: Policy, warehouse: Warehouse, folders: StoreFolders, value: s
             found[store.name] = folders.sqlite(store).mentions(store.table, value)
         else:
             root = folders.files[store.name] if store.kind == "files" else folders.chains[store.name]
-            found[store.name] = [str(p) for p in plain_files(root) if value.encode("utf-8") in p.read_bytes()]
+            found[store.name] = [str(p) for p in plain_files(root)
+                                 if _names(p.read_bytes().decode("utf-8", "replace"), value)]
     return found

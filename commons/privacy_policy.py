@@ -47,12 +47,14 @@ class StorePolicy:
 
 @dataclass(frozen=True)
 class Policy:
-    """The whole policy: stores by name, the central store's region, field residency."""
+    """The whole policy: stores by name, the central store's region, field residency, and the
+    state-folder entries that hold no subject key (``unkeyed``: entry name -> why)."""
 
     version: int
     central_region: str
     stores: dict[str, StorePolicy]
     fields: dict[str, tuple[str, ...]]
+    unkeyed: dict[str, str]
 
     def store(self, name: str) -> StorePolicy:
         """The rule of store ``name``. Raises PolicyError when the policy does not name it."""
@@ -92,7 +94,8 @@ def load_policy(path: Path = POLICY_PATH) -> Policy:
     """Read and check a policy file (default: the repository's).
 
     Raises:
-        PolicyError: the file is missing, not TOML, or a store's rule is incomplete.
+        PolicyError: the file is missing, not TOML, a store's rule is incomplete, or an unkeyed
+            entry gives no reason.
     """
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -100,5 +103,8 @@ def load_policy(path: Path = POLICY_PATH) -> Policy:
         raise PolicyError(f"cannot read privacy policy {path}: {err}") from None
     stores = {name: _store(name, body) for name, body in raw.get("stores", {}).items()}
     fields = {name: tuple(regions) for name, regions in raw.get("fields", {}).items()}
+    unkeyed = raw.get("unkeyed", {})
+    if not all(isinstance(why, str) and why.strip() for why in unkeyed.values()):
+        raise PolicyError("every [unkeyed] entry of the state folder needs its reason as text")
     return Policy(version=int(raw.get("version", 1)), central_region=str(raw.get("central_region", "")),
-                  stores=stores, fields=fields)
+                  stores=stores, fields=fields, unkeyed=dict(unkeyed))

@@ -35,7 +35,8 @@ class StoreFolders:
     @classmethod
     def of(cls, settings: Settings) -> "StoreFolders":
         """The folders of ``settings``' state folder."""
-        return cls(files={"staging": settings.staging_dir, "inbox": settings.inbox_dir},
+        return cls(files={"staging": settings.staging_dir, "inbox": settings.inbox_dir,
+                          "crawl_logs": settings.crawls_dir, "run_logs": settings.logs_dir},
                    chains={"decision_log": settings.decision_log_dir},
                    databases={"live": settings.live_store_path})
 
@@ -45,8 +46,11 @@ class StoreFolders:
 
 
 def plain_files(root: Path) -> list[Path]:
-    """Every file under ``root`` (none when it does not exist), sorted."""
-    return sorted(p for p in Path(root).rglob("*") if p.is_file()) if Path(root).is_dir() else []
+    """Every file under ``root`` (none when it does not exist), sorted; not the empty ``*.lock``
+    files processes take turns on, which hold no data."""
+    if not Path(root).is_dir():
+        return []
+    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix != ".lock")
 
 
 def chain_folders(root: Path) -> list[Path]:

@@ -115,6 +115,15 @@ class SqliteTables:
                 con.execute("VACUUM")
                 con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def tables(self) -> list[str]:
+        """The database's own tables (not SQLite's ``sqlite_*`` bookkeeping), sorted; none when the
+        file does not exist."""
+        if not self.path.exists():
+            return []
+        with self._connect() as con:
+            return [name for (name,) in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1")]
+
     def mentions(self, table: str, value: str) -> int:
         """Rows of ``table`` in which ``value`` appears in any column (as text)."""
         if not self.path.exists():

@@ -413,6 +413,12 @@ class PrivacyTables:
                                [value]).fetchall()
         return [decision for (decision,) in rows]
 
+    def tables(self) -> list[str]:
+        """Every table of the warehouse file (the ones this module defines and any other), sorted."""
+        with self.warehouse.connect() as con:
+            return [name for (name,) in con.execute(
+                "SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall()]
+
     def mentions(self, table: str, value: str) -> int:
         """Rows of ``table`` in which ``value`` appears in any column (as text): the proof of an
         erasure."""

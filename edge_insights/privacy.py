@@ -31,6 +31,12 @@ def _stores(settings):
     from commons.retention import StoreFolders
     from commons.warehouse import Warehouse
 
+    # Opening the warehouse would create a state folder: a mistyped path must not yield an empty
+    # report or an erasure "done" where nothing was ever held.
+    if not settings.state_dir.is_dir():
+        typer.echo(f"error: no state folder at {settings.state_dir} (EDGE_INSIGHTS_STATE_DIR): nothing is held "
+                   "there; point EDGE_INSIGHTS_STATE_DIR at the folder a run wrote", err=True)
+        raise typer.Exit(2)
     try:
         policy = load_policy()
     except PolicyError as err:
@@ -40,24 +46,51 @@ def _stores(settings):
 
 
 @privacy_app.command("report")
-def privacy_report(as_json: bool = typer.Option(False, "--json", help="one JSON object per store instead")) -> None:
+def privacy_report(as_json: bool = typer.Option(
+        False, "--json", help="JSON lines instead: one object per store, then per unkeyed or unaccounted "
+                              "entry")) -> None:
     """Print, per store of the privacy policy: where it is held (state folder, region), how many
-    rows or files, the oldest row, and until when that row may be kept by policy."""
+    rows or files, the oldest row, and until when that row may be kept by policy; then the
+    state-folder entries that hold no subject key, with why. Exit 1 when an entry of the state
+    folder is in no store and not named as unkeyed (nobody decided its retention or erasure)."""
     import json
 
-    from commons.privacy_report import holdings
+    from commons.privacy_report import holdings, unaccounted
     from edge_insights.cli import _settings, console
 
     settings = _settings()
     policy, warehouse, folders = _stores(settings)
     rows = holdings(policy, warehouse, folders)
+    stray = unaccounted(policy, warehouse, folders, settings.state_dir)
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row.to_dict()))
-        return
-    console.print(f"state folder {settings.state_dir} · central region {settings.region or policy.central_region} · "
-                  f"policy v{policy.version}", highlight=False, soft_wrap=True)
-    console.print(holdings_table(rows))
+        for entry, why in policy.unkeyed.items():
+            typer.echo(json.dumps({"entry": entry, "unkeyed": why}))
+        for entry in stray:
+            typer.echo(json.dumps({"entry": entry, "unaccounted": True}))
+    else:
+        console.print(f"state folder {settings.state_dir} · central region "
+                      f"{settings.region or policy.central_region} · policy v{policy.version}",
+                      highlight=False, soft_wrap=True)
+        console.print(holdings_table(rows))
+        reasons = Table(title="Why each store is kept, and for as long as it is")
+        for column in ("store", "purpose", "why this period"):
+            reasons.add_column(column, overflow="fold")
+        for row in rows:
+            reasons.add_row(row.store, row.purpose, row.why)
+        console.print(reasons)
+        unkeyed = Table(title="Held without any subject key (but the erasure register), so nothing to erase or "
+                              "expire per subject")
+        unkeyed.add_column("entry")
+        unkeyed.add_column("why", overflow="fold")
+        for entry, why in policy.unkeyed.items():
+            unkeyed.add_row(entry, why)
+        console.print(unkeyed)
+    if stray:
+        typer.echo(f"error: {len(stray)} entr{'y' if len(stray) == 1 else 'ies'} of the state folder in no "
+                   f"store of the privacy policy and not named unkeyed: {', '.join(stray)}", err=True)
+        raise typer.Exit(1)
 
 
 def erase(product: str = typer.Option(None, "--product", help="a product_id: every row, file line and "
@@ -76,7 +109,11 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     if (product is None) == (source is None):
         raise typer.BadParameter("give exactly one of --product or --source")
     key, value = ("product_id", product) if product is not None else ("source", source)
-    _required_text(value, f"'--{key.removesuffix('_id')}'")
+    hint = f"'--{key.removesuffix('_id')}'"
+    _required_text(value, hint)
+    if value != value.strip() or not any(ch.isalnum() for ch in value):
+        raise typer.BadParameter("must hold a letter or digit and not start or end with white space (no key "
+                                 "does)", param_hint=hint)
     settings = _settings()
     policy, warehouse, folders = _stores(settings)
     audit = _control_audit(settings)
@@ -88,5 +125,10 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     for name, n in counts.items():
         table.add_row(name, f"{n:,}")
     console.print(table)
-    console.print(f"{sum(counts.values()):,} item(s) removed; recorded in {audit.path}", highlight=False,
-                  soft_wrap=True)
+    removed = sum(counts.values())
+    if removed:
+        console.print(f"{removed:,} item(s) removed; recorded in {audit.path}", highlight=False, soft_wrap=True)
+    else:
+        # Still recorded: the register answers for every request, including one about a subject never held.
+        console.print(f"nothing held for {key} = {value} (keys match exactly, case included): 0 items removed; "
+                      f"the request is recorded in {audit.path}", highlight=False, soft_wrap=True)

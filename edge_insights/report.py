@@ -57,7 +57,7 @@ def privacy_table(privacy: dict[str, Any]) -> Table:
     kept, ret = privacy["oldest"], privacy["retention"]
     log = privacy["decision_log"]
     return _table("Privacy (`edge-insights privacy report`) and retention", [
-        ("held", f'{privacy["table_rows"]:,} warehouse rows · {privacy["files"]} staged/inbox files · '
+        ("held", f'{privacy["table_rows"]:,} warehouse rows · {privacy["files"]} files (staging, inbox, crawl and run logs) · '
                  f'{log["lines"]:,} decision-log lines in {log["files"]} day files'),
         ("oldest row", f'{kept["at"]} in {kept["store"]}, kept until {kept["until"] or "erased"}' if kept else "—"),
         ("retention run", f'{ret["removed"]} removed, {ret["aggregated"]} folded into price_monthly, '

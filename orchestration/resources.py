@@ -80,12 +80,15 @@ class CrawlResource(dg.ConfigurableResource):
     ``start_url`` empty means: serve the shared books mirror on 127.0.0.1 at a free port for the
     duration of the crawl. ``max_pages`` 0 means no cap. ``max_reviews_per_file`` 0 reads whole
     review feeds; a positive value reads only the first rows of each file (test slices).
+    ``logs_dir`` is where the command line's processes log (pods, UI servers, launches): like the
+    crawl logs, the retention asset expires them by the privacy policy.
     """
 
     start_url: str = ""
     data_dir: str
     crawls_dir: str
     inbox_dir: str
+    logs_dir: str
     max_pages: int = 0
     max_reviews_per_file: int = 0
 

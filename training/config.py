@@ -43,7 +43,10 @@ class TrainConfig:
     max_eval_examples: int = 1200
     eval_fraction: float = 0.25
     teacher_epochs: int = 1
-    student_epochs: int = 3
+    # Chosen on the calibration split of a demo run (F1, 3 → 4 epochs): negative_review 0.824 →
+    # 0.845, price_spike 0.804 → 0.843, urgent_inventory 0.978 → 0.979; at 3 the negative_review
+    # student sat at 0.947 × its teacher on the eval split, under the 0.95 gate.
+    student_epochs: int = 4
     batch_size: int = 16
     teacher_lr: float = 1e-3
     student_lr: float = 2e-3

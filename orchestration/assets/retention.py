@@ -47,7 +47,8 @@ def reference_now(as_of: str) -> datetime:
 def store_folders(staging: StagingResource, crawl: CrawlResource, decision_log: DecisionLogResource,
                   live_store: LiveStoreResource) -> StoreFolders:
     """The file, chain and SQLite stores as the resources name them."""
-    return StoreFolders(files={"staging": Path(staging.root), "inbox": Path(crawl.inbox_dir)},
+    return StoreFolders(files={"staging": Path(staging.root), "inbox": Path(crawl.inbox_dir),
+                               "crawl_logs": Path(crawl.crawls_dir), "run_logs": Path(crawl.logs_dir)},
                         chains={"decision_log": decision_log.path}, databases={"live": live_store.file})
 
 

@@ -1,18 +1,24 @@
 """Data minimisation, checked on the bytes: after the shared end-to-end run (conftest ``job_run``)
 and pods answering real reviews from it, no file under the run's state folder holds a PII value the
 scrubber replaced in that run's input (e-mails, phones, names in review texts; reviewer names),
-and no pod decision log or MLflow artifact holds a review text or a field outside the contract."""
+no pod decision log or MLflow artifact holds a review text or a field outside the contract, and an
+erased product is in no file of (a copy of) the state folder but the erasure register."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import shutil
+from collections import Counter
 from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from commons.contracts import NEGATIVE_REVIEW
+from commons.control_audit import read_events
 from commons.hash_chain import record_of
 from crawlers.feeds import read_review_feed
 from data_quality.pii_engine import default_engine
@@ -132,3 +138,62 @@ def test_no_review_text_or_field_outside_the_contract_in_decision_logs_or_mlflow
     # The only contract field a line carries is the key: features never reach the log.
     features = {n for n, spec in NEGATIVE_REVIEW["fields"].items() if spec["role"] == "feature"}
     assert not any(features & set(r) for r in records)
+
+
+def _copy_state(source: Path, target: Path) -> None:
+    """A copy of a state folder other workers may still be writing: a file that goes while it is
+    copied (a SQLite ``-shm``) is left out."""
+    for path in sorted(source.rglob("*")):
+        copied = target / path.relative_to(source)
+        if path.is_dir() and not path.is_symlink():
+            copied.mkdir(parents=True, exist_ok=True)
+        elif path.is_file() and not path.is_symlink():
+            copied.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copy2(path, copied)
+            except FileNotFoundError:
+                continue
+
+
+def test_an_erased_product_is_in_no_file_of_the_state_folder_but_the_erasure_register(served, tmp_path):
+    """Erasure proved beyond the stores erasure knows: after ``erase --product`` on a copy of the
+    run's state folder, a served review product and a harvested book are in no store of the
+    policy (by query: DuckDB compresses strings, so its bytes cannot be searched) and in no
+    file's bytes (Dagster's and MLflow's storage, models, crawl and process logs included) but
+    the control audit log's erasure entries."""
+    from commons.erasure import traces
+    from commons.privacy_policy import load_policy
+    from commons.privacy_report import unaccounted
+    from commons.retention import StoreFolders
+    from commons.warehouse import Warehouse
+    from edge_insights.cli import app
+
+    copy = dataclasses.replace(served, state_dir=tmp_path / "state")
+    _copy_state(served.state_dir, copy.state_dir)
+    policy, folders, warehouse = load_policy(), StoreFolders.of(copy), Warehouse(copy.warehouse_path)
+    assert unaccounted(policy, warehouse, folders, copy.state_dir) == []
+    logged = [json.loads(raw) for path in copy.decision_log_dir.rglob("*.jsonl")
+              for raw in path.read_text(encoding="utf-8").splitlines()]
+    review = Counter(line["product_id"] for line in logged if line.get("product_id")).most_common(1)[0][0]
+    book = warehouse.frame("SELECT product_id FROM signal_history WHERE intake = 'books' "
+                           "ORDER BY product_id LIMIT 1")["product_id"][0]
+    subjects = {}
+    for product in (review, book):
+        # The product's own URLs: a URL another product shares (a review file) is no trace of it.
+        urls = warehouse.frame("SELECT url FROM signal_history GROUP BY url HAVING min(product_id) = ? "
+                               "AND max(product_id) = ?", [product, product])["url"].to_list()
+        subjects[product] = {product, *urls}
+        assert traces(policy, warehouse, folders, product)["signal_history"], product
+    values = set().union(*subjects.values())
+    assert any(f.startswith("decision_log/") for f in files_holding(copy.state_dir, values))
+
+    for product in subjects:
+        done = CliRunner().invoke(app, ["erase", "--product", product], env=copy.environment())
+        assert done.exit_code == 0, done.output
+
+    for product in subjects:
+        left = traces(policy, warehouse, folders, product)
+        assert not any(left.values()), (product, left)
+    assert files_holding(copy.state_dir, values) == {"audit/control.jsonl": sorted(subjects)}
+    erased = [e["details"]["value"] for e in read_events(copy.audit_dir / "control.jsonl") if e["action"] == "erasure"]
+    assert erased == [review, book]

@@ -98,6 +98,16 @@ def state(tmp_path, monkeypatch) -> Settings:
     fresh.write_text("".join(json.dumps({"product_id": p}) + "\n" for p in (GONE, KEPT)))
     _age(staged, NOW - timedelta(days=3))
     _age(fresh, NOW - timedelta(hours=2))
+    # A Scrapy log names a page it could not read; an old crawl's log is past policy.
+    crawl_log = settings.crawls_dir / "replay-old" / "crawl.log"
+    crawl_log.parent.mkdir(parents=True)
+    crawl_log.write_text("2026-05-01 10:00:00 [scrapy.core.engine] INFO: Spider opened\n"
+                         f"2026-05-01 10:00:01 [edge_insights] WARNING: no price on https://shop.example/{GONE}-2\n"
+                         f"2026-05-01 10:00:02 [edge_insights] WARNING: no price on https://shop.example/{GONE}\n")
+    _age(crawl_log, NOW - timedelta(days=200))
+    run_log = settings.logs_dir / "pod.log"
+    run_log.parent.mkdir(parents=True)
+    run_log.write_text(f"INFO: POST /v1/decisions/price_spike for https://shop.example/{KEPT}\n")
     _live_rows(settings.live_store_path)
     log = DecisionLog(settings.decision_log_dir, key, checkpoint_every=3)
     for days in (500, 450, 20, 1):
@@ -113,8 +123,8 @@ def _verify(settings: Settings):
 def test_the_policy_names_every_store_with_a_reason():
     policy = load_policy()
     assert {"scrubbed_signals", "validated_signals", "signal_history", "quarantine", "features", "price_monthly",
-            "staging", "inbox", "decision_log", "live_products", "live_changes", "live_insights",
-            "live_deliveries", "live_alerts", "live_quarantine"} <= set(policy.stores)
+            "staging", "inbox", "crawl_logs", "run_logs", "decision_log", "live_products", "live_changes",
+            "live_insights", "live_deliveries", "live_alerts", "live_quarantine"} <= set(policy.stores)
     assert all(s.purpose and s.why and s.regions for s in policy.stores.values())
     # The demo trains on price histories from 2024-02-17: as of this session they are inside policy.
     assert policy.store("signal_history").cutoff(NOW) < datetime(2024, 2, 17, tzinfo=timezone.utc)
@@ -132,12 +142,15 @@ def test_retention_removes_what_is_past_policy_and_audit_verify_still_passes(sta
     policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
     before = overdue(policy, wh, folders, NOW)
     assert before["signal_history"] == 6 and before["decision_log"] == 2 and before["staging"] == 1
+    assert before["crawl_logs"] == 1 and before["run_logs"] == 0
 
     result = apply_retention(policy, wh, folders, NOW, ControlAudit(state.audit_dir))
 
     assert result["signal_history"] == {"removed": 6, "aggregated": 4}
     assert result["quarantine"]["removed"] == 2 and result["staging"]["removed"] == 1
     assert result["inbox"]["removed"] == 0 and result["decision_log"] == {"removed": 4, "files": 2}
+    assert result["crawl_logs"]["removed"] == 1 and not (state.crawls_dir / "replay-old" / "crawl.log").exists()
+    assert result["run_logs"]["removed"] == 0 and (state.logs_dir / "pod.log").exists()
     assert {name: result[name]["removed"] for name in result if name.startswith("live_")} == {
         "live_products": 2, "live_changes": 2, "live_insights": 2, "live_deliveries": 0, "live_alerts": 2,
         "live_quarantine": 2}
@@ -164,8 +177,9 @@ def test_a_day_file_deleted_without_the_retention_record_is_caught(state):
 
 def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
     policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    _age(state.crawls_dir / "replay-old" / "crawl.log", NOW)  # this crawl's log is inside its policy
     apply_retention(policy, wh, folders, NOW, ControlAudit(state.audit_dir))  # price_monthly holds it too
-    assert any(traces(policy, wh, folders, GONE).values())
+    assert any(traces(policy, wh, folders, GONE).values()) and traces(policy, wh, folders, GONE)["crawl_logs"]
 
     done = CliRunner().invoke(app, ["erase", "--product", GONE])
 
@@ -179,6 +193,9 @@ def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
                                                               "inbox", "decision_log", "live_products",
                                                               "live_changes", "live_insights", "live_quarantine"))
     assert [r["product_id"] for r in read_decisions(state.decision_log_dir, "negative_review")] == [KEPT, KEPT]
+    # The crawl log keeps its other lines; the line that named the product's page is gone
+    # (another product whose id only starts with this one's keeps its line).
+    assert (state.crawls_dir / "replay-old" / "crawl.log").read_text().endswith(f"/{GONE}-2\n")
     event = read_events(state.audit_dir / "control.jsonl")[-1]
     assert event["action"] == "erasure" and event["details"]["value"] == GONE
     # The example snapshot held the subject for negative_review: that model is to be retrained.
@@ -243,7 +260,51 @@ def test_the_privacy_report_says_what_is_held_and_until_when(state):
     assert live.where == f"{state.live_store_path}:changes" and rows["live_changes"].regions == "eu"
     done = CliRunner().invoke(app, ["privacy", "report", "--json"])
     assert done.exit_code == 0, done.output
-    assert {json.loads(line)["store"] for line in done.output.splitlines()} >= {"signal_history", "decision_log"}
+    assert {json.loads(line).get("store") for line in done.output.splitlines()} >= {"signal_history", "decision_log"}
+
+
+def test_the_privacy_report_names_what_holds_no_subject_key_and_fails_on_an_unaccounted_entry(state):
+    done = CliRunner().invoke(app, ["privacy", "report", "--json"])
+    assert done.exit_code == 0, done.output
+    entries = {line["entry"]: line for line in map(json.loads, done.output.splitlines()) if "entry" in line}
+    assert {"dagster", "mlflow", "models", "audit"} <= set(entries)
+    assert all(e.get("unkeyed") for e in entries.values())
+    (state.state_dir / "exports").mkdir()
+    (state.state_dir / "notes.csv").write_text("product_id\np-gone\n")
+    with Warehouse(state.warehouse_path).connect() as con:
+        con.execute("CREATE TABLE customers (name VARCHAR)")
+    done = CliRunner().invoke(app, ["privacy", "report"])
+    assert done.exit_code == 1
+    assert "3 entries of the state folder in no store of the privacy policy and not named unkeyed: exports, " \
+           "notes.csv, warehouse:customers" in " ".join(done.output.split())
+
+
+def test_the_privacy_report_refuses_a_state_folder_that_does_not_exist(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "typo"))
+    for command in (["privacy", "report"], ["erase", "--product", GONE]):
+        done = CliRunner().invoke(app, command)
+        assert done.exit_code == 2 and "no state folder at" in done.output, done.output
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("value", [f"{GONE} ", "_", '"'])
+def test_an_erasure_value_no_key_can_have_is_refused(state, value):
+    done = CliRunner().invoke(app, ["erase", "--product", value])
+    assert done.exit_code == 2 and "must hold a letter or digit" in done.output, done.output
+
+
+def test_an_erasure_of_a_subject_never_held_says_so(state):
+    done = CliRunner().invoke(app, ["erase", "--product", "P-GONE"])
+    assert done.exit_code == 0 and "nothing held for product_id = P-GONE" in " ".join(done.output.split())
+    assert Warehouse(state.warehouse_path).frame(
+        "SELECT count(*) AS n FROM signal_history WHERE product_id = ?", [GONE])["n"][0] == 5
+
+
+def test_an_unkeyed_entry_without_a_reason_is_refused(tmp_path):
+    bad = tmp_path / "policy.toml"
+    bad.write_text('[unkeyed]\ndagster = ""\n')
+    with pytest.raises(PolicyError, match="unkeyed"):
+        load_policy(bad)
 
 
 def test_the_demo_summary_prints_the_privacy_totals_and_the_retention_result(state):
@@ -255,7 +316,7 @@ def test_the_demo_summary_prints_the_privacy_totals_and_the_retention_result(sta
     retention = JobOutcome(run_id="r", success=True, checks={"no_rows_past_retention": True},
                            assets={"retention": {"removed_total": 12, "aggregated": 4, "seconds": 0.4}})
     summary = privacy_summary(state, retention)
-    assert summary["table_rows"] == 10 + 6 + 4 + 2 and summary["files"] == 2
+    assert summary["table_rows"] == 10 + 6 + 4 + 2 and summary["files"] == 2 + 2  # staging, inbox; crawl, run log
     assert summary["decision_log"]["files"] == 4 and summary["oldest"]["store"] == "signal_history"
     console = Console(width=200, record=True)
     console.print(privacy_table(summary))
