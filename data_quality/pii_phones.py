@@ -28,7 +28,8 @@ _PHONE_SHAPE_RE = re.compile(
     r"(?<![\w+.-])\+?\(?\d[\d ().-]{5,}\d(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\w|[.-]\d)"
 )
 # Words that announce a number before it (up to 25 non-digit characters away) or label it after.
-_CUES_BEFORE = ("phone", "tel", "telephone", "call", "called", "calling", "mobile", "cell", "fax", "desk",
+# "ph" is the phone's abbreviation on forms and signatures; a pH value has too few digits to follow it.
+_CUES_BEFORE = ("phone", "ph", "tel", "telephone", "call", "called", "calling", "mobile", "cell", "fax", "desk",
                 "whatsapp", "sms", "text me", "reach me", "reach us", "answering at", "dial")
 _CUES_AFTER = ("office", "fax", "mobile", "cell", "home", "work", "desk")
 _PHONE_CUE_BEFORE_RE = re.compile(rf"(?i)\b(?:{'|'.join(_CUES_BEFORE)})\b[^\n\d]{{0,25}}$")

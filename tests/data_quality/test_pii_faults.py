@@ -44,6 +44,16 @@ def test_number_glued_to_a_word_is_caught(text, expected):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
+    # A number no numbering plan assigns, announced by the abbreviation on a form.
+    ("ph: 555.867.5309", "ph: <PHONE>"),
+    ("Ph 555-867-5309 after 6", "Ph <PHONE> after 6"),
+    ("soil at pH 6.5, 120 g per 1000 ml", "soil at pH 6.5, 120 g per 1000 ml"),
+])
+def test_the_phone_abbreviation_is_a_cue(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
     ("Mail: jo\u200bhn.doe@example.com please", "Mail: <EMAIL> please"),
     ("card 4111\u200b111111111111 thanks", "card <CARD> thanks"),
     ("ip 192.168.\u20601.20 here", "ip <IP> here"),
