@@ -57,9 +57,10 @@ def privacy_table(privacy: dict[str, Any]) -> Table:
     kept, ret = privacy["oldest"], privacy["retention"]
     log = privacy["decision_log"]
     return _table("Privacy (`edge-insights privacy report`) and retention", [
-        ("held", f'{privacy["table_rows"]:,} warehouse rows · {privacy["files"]} files (staging, inbox, crawl and run logs) · '
-                 f'{log["lines"]:,} decision-log lines in {log["files"]} day files'),
-        ("oldest row", f'{kept["at"]} in {kept["store"]}, kept until {kept["until"] or "erased"}' if kept else "—"),
+        ("held", f'{privacy["table_rows"]:,} warehouse rows · {privacy["files"]} files (staging, inbox, crawl and '
+                 f'run logs) · {log["lines"]:,} decision-log lines in {log["files"]} day files'),
+        ("oldest row", f'{kept["at"]} in {kept["store"]}, kept until {kept["until"] or "erased"} '
+                       f'({kept["retention"]})' if kept else "—"),
         ("retention run", f'{ret["removed"]} removed, {ret["aggregated"]} folded into price_monthly, '
                           f'no_rows_past_retention {"passed" if ret["check_passed"] else "FAILED"}'
                           + (f' · {ret["seconds"]:.1f} s' if ret["seconds"] is not None else ""))])

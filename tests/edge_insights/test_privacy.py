@@ -322,3 +322,4 @@ def test_the_demo_summary_prints_the_privacy_totals_and_the_retention_result(sta
     console.print(privacy_table(summary))
     text = console.export_text()
     assert "12 removed, 4 folded into price_monthly, no_rows_past_retention passed · 0.4 s" in text
+    assert f"kept until {summary['oldest']['until']} (1095 days, then folded into price_monthly)" in text
