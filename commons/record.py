@@ -16,6 +16,12 @@ from typing import Any
 
 AVAILABILITY = ("in_stock", "out_of_stock", "preorder", "unknown")
 
+#: The largest values a record may carry, as the warehouse stores them: a price below 10**14
+#: (DECIMAL(18, 4) keeps 14 integer digits) and a count up to BIGINT's maximum. A row past them can
+#: never be written, so the intake contract and the row rules refuse it before it reaches a flush.
+MAX_PRICE = Decimal(10) ** 14
+MAX_STOCK = 2**63 - 1
+
 # Fields that identify *what was observed*; provenance, crawl time and the fetch URL (a mirror or
 # proxy may serve the same page under another host or port) are excluded, so an unchanged product
 # crawled twice gets the same digest (idempotent re-crawls). product_id falls back to the URL.

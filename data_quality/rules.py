@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from commons.errors import assert_conserved
-from commons.record import AVAILABILITY
+from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK
 from data_quality.currencies import ISO_4217
 from data_quality.pii import find_pii
 from data_quality.quarantine import Split, quarantine_record
@@ -68,6 +68,20 @@ def _stock_non_negative(record: dict[str, Any]) -> bool:
     return stock is None or (isinstance(stock, int) and not isinstance(stock, bool) and stock >= 0)
 
 
+def _price_storable(record: dict[str, Any]) -> bool:
+    # Only a readable amount can be too large; an unreadable one fails price_not_positive.
+    try:
+        amount = Decimal(str(record.get("price")))
+    except InvalidOperation:
+        return True
+    return not amount.is_finite() or amount < MAX_PRICE
+
+
+def _stock_storable(record: dict[str, Any]) -> bool:
+    stock = record.get("stock_count")
+    return not isinstance(stock, int) or stock <= MAX_STOCK
+
+
 def _texts(record: dict[str, Any]) -> list[str] | None:
     texts = record.get("review_text")
     if isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts):
@@ -97,6 +111,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "currency_not_iso4217": lambda r: r.get("currency") in ISO_4217,
         "availability_not_in_enum": lambda r: r.get("availability") in AVAILABILITY,
         "stock_count_negative": _stock_non_negative,
+        "price_over_storable": _price_storable,
+        "stock_count_over_storable": _stock_storable,
         "rating_outside_0_5": _rating_between(0, 5),
     },
     "review": {
@@ -109,7 +125,9 @@ RULES: dict[str, dict[str, Rule]] = {
     },
 }
 """Rule name → predicate (True = passes), per rule set. Ranges come from the signal-record
-contract (docs/ARCHITECTURE.md: rating 0–5); review feeds rate 1–5 stars (reviews/SOURCES.md)."""
+contract (docs/ARCHITECTURE.md: rating 0–5, and what the warehouse can store:
+:data:`commons.record.MAX_PRICE`, :data:`~commons.record.MAX_STOCK`); review feeds rate 1–5 stars
+(reviews/SOURCES.md)."""
 
 
 #: The warehouse intake (``signal_history.intake``) of the records each rule set keeps.

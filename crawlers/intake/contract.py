@@ -55,7 +55,7 @@ from urllib.parse import urlsplit
 
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
-from commons.record import AVAILABILITY, SignalRecord, content_digest
+from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK, SignalRecord, content_digest
 
 VERSION = "1.0.0"
 SPIDER_VERSION = f"push_intake@{VERSION}"
@@ -72,9 +72,6 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
-# The warehouse stores prices as DECIMAL(18, 4) and stock as BIGINT (commons.warehouse).
-MAX_PRICE = Decimal(10) ** 14
-MAX_STOCK = 2**63 - 1
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 

@@ -60,6 +60,11 @@ def test_book_rules_name_every_failure(books):
     assert failed_rules({**books[1], "price": None, "product_id": " "}, "offer") == [
         "product_id_missing", "price_not_positive"]
     assert failed_rules({**books[2], "price": "NaN"}, "offer") == ["price_not_positive"]
+    # What a page can show but the warehouse cannot store (DECIMAL(18, 4), BIGINT): refused here,
+    # where a flush would fail on it again and again.
+    huge = {**books[3], "price": "99999999999999999999.99", "stock_count": 99999999999999999999999}
+    assert failed_rules(huge, "offer") == ["price_over_storable", "stock_count_over_storable"]
+    assert failed_rules({**books[3], "price": "99999999999999.9999", "stock_count": 2**63 - 1}, "offer") == []
 
 
 def test_review_rules_name_every_failure(reviews):

@@ -86,16 +86,22 @@ def test_pages_become_changes_only_when_they_change(market, tmp_path):
     assert store.product(url)["visits"] == 41
 
 
-def test_a_record_the_rules_refuse_is_quarantined_with_their_reason(market, tmp_path):
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"price": "-5.00"}, "price_not_positive"),
+    # A page can show what the warehouse cannot store: left in, it would fail every flush after it.
+    ({"price": "99999999999999999999.99", "stock_count": 99999999999999999999999},
+     "price_over_storable; stock_count_over_storable"),
+])
+def test_a_record_the_rules_refuse_is_quarantined_with_their_reason(market, tmp_path, fields, reason):
     clock = Clock()
     live = LiveMarket(market, seconds_per_tick=1.0, clock=clock)
     store = LiveStore(tmp_path / "live.sqlite")
     url = f"http://shop.test/{ATTIC}"
     store.add_products([url])
-    record = {**observed(market, live, clock, ATTIC), "price": "-5.00"}
+    record = {**observed(market, live, clock, ATTIC), **fields}
     assert ChangeCapture(store).observe(url, record, None, clock.now) == []
     (row,) = store.query("SELECT stage, reason FROM quarantine")
-    assert row["stage"] == "validate" and "price_not_positive" in row["reason"]
+    assert row["stage"] == "validate" and reason in row["reason"]
     assert store.product(url)["visits"] == 1
 
 
