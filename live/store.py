@@ -244,6 +244,9 @@ class LiveStore:
         ``padded``: the decision's window was padded (a short known history).
         """
         with self.transaction() as con:
+            # A pushed record may be of a page no sitemap listed: it is known from now on (as the
+            # Redis broker's hash is), though only sitemap pages are revisited.
+            con.execute("INSERT OR IGNORE INTO products(url) VALUES (?)", (url,))
             con.execute("UPDATE products SET product_id = ?, etag = ?, record = ?, prices = ?, stocks = ?, "
                         "visits = visits + 1, changes = changes + ?, last_visit = ? WHERE url = ?",
                         (product_id, etag, json.dumps(record), json.dumps(prices), json.dumps(stocks),

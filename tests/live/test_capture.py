@@ -86,6 +86,20 @@ def test_pages_become_changes_only_when_they_change(market, tmp_path):
     assert store.product(url)["visits"] == 41
 
 
+def test_a_pushed_page_no_sitemap_listed_is_known_from_its_first_record(market, tmp_path):
+    clock = Clock()
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=clock)
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store)
+    url = "http://partner.test/z"  # never registered by add_products
+    record = {**observed(market, live, clock, ATTIC), "url": url, "price": "10.00"}
+    assert capture.observe(url, record, None, clock.now) == []  # the baseline
+    assert store.product(url)["prices"] == [10.0]
+    (change,) = capture.observe(url, {**record, "price": "30.00"}, None, clock.now + 1)
+    assert (change["decision"], change["before"], change["after"]) == ("price_spike", 10.0, 30.0)
+    assert store.query("SELECT COUNT(*) AS n FROM changes")[0]["n"] == 1
+
+
 @pytest.mark.parametrize(("fields", "reason"), [
     ({"price": "-5.00"}, "price_not_positive"),
     # A page can show what the warehouse cannot store: left in, it would fail every flush after it.
