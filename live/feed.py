@@ -10,6 +10,8 @@ Endpoints:
         A comment line keeps idle connections open every 15 s.
     ``GET /v1/insights``  JSON ``{"insights": [...]}`` after ``since`` (default 0), same filters,
         ``limit`` ≤ 1000.
+    A value neither can honour (a decision no contract names, ``alerts_only`` other than
+    true/false, an id outside 0..2**63-1, a limit outside 1..1000) is refused: 422 naming it.
     ``GET /healthz``  ``{"status": "ok", "head": newest seq, "counts": LiveStore.counts()}``.
     ``GET /metrics``  Prometheus text of the watcher (:mod:`live.metrics`), when it has one.
 
@@ -30,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from commons.contracts import CONTRACTS
 from live.broker import Broker
 from live.metrics import LiveMetrics
 
@@ -39,18 +42,44 @@ POLL_S = 0.01
 KEEPALIVE_S = 15.0
 
 
+# Event ids are SQLite integers (and Redis stream sequence numbers below them).
+MAX_EVENT_ID = 2**63 - 1
+MAX_LIMIT = 1000
+
+
+def _bounded(name: str, value: str, low: int, high: int) -> int:
+    """``value`` as an integer in ``[low, high]``; ValueError naming ``name`` otherwise."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value[:40]!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value[:40]}")
+    return number
+
+
 def _filters(request: Request) -> dict[str, Any]:
+    """The ``decision``, ``label`` and ``product_id`` filters. A decision no contract names is
+    refused (ValueError), not left to match nothing forever."""
     q = request.query_params
-    return {"decision": q.get("decision"), "label": q.get("label"), "product_id": q.get("product_id")}
+    decision = q.get("decision")
+    if decision is not None and decision not in CONTRACTS:
+        raise ValueError(f"decision must be one of {', '.join(sorted(CONTRACTS))}, got {decision[:40]!r}")
+    return {"decision": decision, "label": q.get("label"), "product_id": q.get("product_id")}
+
+
+def _alerts_only(request: Request) -> bool:
+    value = request.query_params.get("alerts_only", "false").lower()
+    if value not in ("true", "false"):
+        raise ValueError(f"alerts_only must be true or false, got {value[:40]!r}")
+    return value == "true"
 
 
 def _start(request: Request, store: Broker) -> int:
-    for value in (request.headers.get("last-event-id"), request.query_params.get("since")):
+    for name, value in (("Last-Event-ID", request.headers.get("last-event-id")),
+                        ("since", request.query_params.get("since"))):
         if value is not None:
-            try:
-                return max(0, int(value))
-            except ValueError:
-                raise ValueError(f"not an event id: {value!r}") from None
+            return _bounded(name, value, 0, MAX_EVENT_ID)
     return store.head()
 
 
@@ -59,11 +88,9 @@ def feed_app(store: Broker, metrics: LiveMetrics | None = None) -> Starlette:
 
     async def stream(request: Request) -> Response:
         try:
-            last = _start(request, store)
+            last, filters, alerts_only = _start(request, store), _filters(request), _alerts_only(request)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
-        filters = _filters(request)
-        alerts_only = request.query_params.get("alerts_only", "false").lower() == "true"
 
         async def events() -> AsyncIterator[str]:
             nonlocal last
@@ -91,11 +118,12 @@ def feed_app(store: Broker, metrics: LiveMetrics | None = None) -> Starlette:
 
     async def listing(request: Request) -> Response:
         try:
-            since = int(request.query_params.get("since", "0"))
-            limit = min(1000, int(request.query_params.get("limit", "100")))
-        except ValueError:
-            return JSONResponse({"error": "since and limit must be integers"}, status_code=422)
-        rows = await run_in_threadpool(store.insights_after, since, limit=limit, **_filters(request))
+            since = _bounded("since", request.query_params.get("since", "0"), 0, MAX_EVENT_ID)
+            limit = _bounded("limit", request.query_params.get("limit", "100"), 1, MAX_LIMIT)
+            filters = _filters(request)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        rows = await run_in_threadpool(store.insights_after, since, limit=limit, **filters)
         return JSONResponse({"insights": rows})
 
     async def healthz(request: Request) -> Response:
