@@ -190,14 +190,32 @@ def market(seconds_per_tick: float = typer.Option(2.0, min=0.001, help="wall sec
             pass
 
 
+def _instant(value: str, param_hint: str) -> float:
+    """An ISO-8601 instant as epoch seconds; one without an offset is read as UTC.
+
+    Raises:
+        typer.BadParameter: not an ISO-8601 date or date-time.
+    """
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO-8601 instant: {value[:40]!r} (e.g. 2026-12-01T12:00:00+01:00)",
+                                 param_hint=param_hint) from None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+
+
 def insights(decision: str = typer.Option(None, help="only this decision"),
              since: str = typer.Option(None, help="only insights published at or after this ISO-8601 instant"),
              alerts: bool = typer.Option(False, help="only alerts"),
              limit: int = typer.Option(30, min=1, max=1000, help="newest N"),
              ) -> None:
     """List recent insights of the live loop as a table (newest last)."""
+    from commons.contracts import CONTRACTS
     from live.store import LiveStore, store_path
 
+    if decision is not None and decision not in CONTRACTS:
+        raise typer.BadParameter(f"choose one of {', '.join(sorted(CONTRACTS))}", param_hint="'--decision'")
+    published_from = None if since is None else _instant(since, "'--since'")
     settings = _settings()
     _embedded_only(settings, "insights")
     path = store_path(settings.state_dir)
@@ -208,9 +226,9 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
     if decision:
         where.append("decision = ?")
         params.append(decision)
-    if since:
-        where.append("published_at >= ?")
-        params.append(since)
+    if published_from is not None:
+        where.append("published >= ?")
+        params.append(published_from)
     if alerts:
         where.append("alert = 1")
     rows = LiveStore(path).query(f"SELECT * FROM insights WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
@@ -250,11 +268,20 @@ def deliveries(state: str = typer.Option(None, help="only this state: pending | 
     console.print(f"{len(rows)} deliver{'y' if len(rows) == 1 else 'ies'} shown")
 
 
+# Insight ids and signal digests are hex digests (64 characters); anything much longer is no key.
+MAX_KEY_CHARS = 128
+
+
 def explain(key: str = typer.Argument(..., help="an insight id or a signal digest")) -> None:
     """Show the exact input the model saw for an insight, rebuilt from the warehouse and digest-checked,
     with the bundle, the route and the edge and central answers from the decision log."""
+    from edge_insights.cli import _required_text
     from live.explain import ExplainError, explain_insight
 
+    _required_text(key, "'KEY'")
+    if len(key) > MAX_KEY_CHARS or key != key.strip():
+        raise typer.BadParameter(f"an insight id or signal digest: at most {MAX_KEY_CHARS} characters, no "
+                                 "surrounding white space", param_hint="'KEY'")
     settings = _settings()
     _embedded_only(settings, "explain")
     try:

@@ -1,0 +1,51 @@
+"""The live loop's reading commands refuse values they cannot honour (exit 2 naming the option),
+and ``insights --since`` compares instants, offsets included, on a real live store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from typer.testing import CliRunner
+
+from edge_insights.cli import app
+from live.store import LiveStore
+
+NOON = datetime(2026, 12, 1, 12, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.fixture
+def state(tmp_path, monkeypatch):
+    """A state folder whose live store holds one insight per hour from 10:00 to 13:00 UTC."""
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("EDGE_INSIGHTS_BROKER", raising=False)
+    store = LiveStore(tmp_path / "live" / "live.sqlite")
+    with store.transaction() as con:
+        for hour in (-2, -1, 0, 1):
+            at = NOON + hour * 3600
+            con.execute("INSERT INTO insights(insight_id, change_id, decision, label, score, route, alert, "
+                        "product_id, url, kind, before, after, changed_at, decided_at, published_at, signal_digest, "
+                        "received_at, published) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (f"i{hour}", f"c{hour}", "price_spike", "spike", 0.9, "edge", 1, "p1", "http://shop.test/p1",
+                         "price", "10.0", "30.0", "t", "t", datetime.fromtimestamp(at, timezone.utc).isoformat(),
+                         "d", at, at))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("since", "shown"), [
+    ("2026-12-01T12:00:00+00:00", 2), ("2026-12-01T11:30:00+01:00", 3), ("2026-12-01T12:30:00", 1),
+    ("2026-12-01", 4),
+])
+def test_insights_since_compares_instants(state, since, shown):
+    done = CliRunner().invoke(app, ["insights", "--since", since])
+    assert done.exit_code == 0 and f"{shown} insight(s) shown" in done.output, done.output
+
+
+@pytest.mark.parametrize("command", [
+    ["insights", "--since", "garbage"], ["insights", "--since", "2026-13-45"], ["insights", "--decision", "nope"],
+    ["explain", "a" * 100_000], ["explain", "a\udcffb"], ["explain", " "],
+])
+def test_a_value_no_insight_can_match_is_refused(state, command):
+    done = CliRunner().invoke(app, command)
+    assert done.exit_code == 2 and "Invalid value" in done.output, done.output
+    assert "a" * 1000 not in done.output
