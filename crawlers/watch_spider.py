@@ -24,6 +24,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
@@ -95,7 +96,19 @@ class WatchSpider(SignalSpider):
         """Register the listed URLs and start the revisit clock."""
         if response.status != 200:
             raise scrapy.exceptions.CloseSpider(f"sitemap answered {response.status}")
-        urls = [line.strip() for line in response.text.splitlines() if line.strip()]
+        urls, refused = [], 0
+        for line in filter(None, (line.strip() for line in response.text.splitlines())):
+            # A relative line is resolved against the sitemap, as a browser would; anything that is
+            # not then an http(s) URL is quarantined, not requested (it would stop the revisit clock).
+            url = response.urljoin(line)
+            if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname:
+                urls.append(url)
+            else:
+                self.on_failure(line[:2000], "sitemap_line_not_http", None)
+                refused += 1
+        # An empty sitemap is a watcher for pushed rows only; one whose every line was refused is a mistake.
+        if refused and not urls:
+            raise scrapy.exceptions.CloseSpider("sitemap lists no http(s) URL")
         self.on_urls(urls)
         for url in urls:
             self.policy.add(url, response.urljoin(url).split("/")[2])

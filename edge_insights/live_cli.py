@@ -127,7 +127,11 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
         raise typer.BadParameter(str(err)) from None
     typer.echo(f"watching {sitemap}; insight feed on http://127.0.0.1:{watcher.feed_port}/v1/insights/stream",
                err=True)
-    typer.echo(json.dumps(watcher.run(), default=str))
+    outcome = watcher.run()
+    typer.echo(json.dumps(outcome, default=str))
+    if outcome["finish_reason"].startswith("sitemap"):
+        typer.echo(f"error: nothing watched: {outcome['finish_reason']} ({sitemap})", err=True)
+        raise typer.Exit(2)
 
 
 def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod (repeat per decision)"),

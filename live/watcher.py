@@ -272,6 +272,9 @@ class Watcher:
         started = time.time()
         process.start()
         watched_s = time.time() - started
+        # "shutdown" after the duration or a signal; a sitemap that could not be read closes the
+        # spider at once with its reason ("sitemap ..."), which the command reports as an error.
+        finish_reason = str(crawler.stats.get_value("finish_reason", "unknown"))
         if poller is not None:
             poller.stop()
         if self.decider is not None:
@@ -291,6 +294,7 @@ class Watcher:
         server.should_exit = True
         feed.join(timeout=10)
         return {**self.store.counts(), "pending_at_stop": pending, "undelivered_at_stop": undelivered,
-                "watched_s": round(watched_s, 1), "revisits_from": started, "revisits_until": started + watched_s,
+                "watched_s": round(watched_s, 1), "finish_reason": finish_reason,
+                "revisits_from": started, "revisits_until": started + watched_s,
                 "run_id": self.run_id,
                 "feed_url": f"http://127.0.0.1:{self.feed_port}"}
