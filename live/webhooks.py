@@ -21,8 +21,8 @@ Answers (the spec's "Delivery success and failure"):
 
 - ``2xx``: delivered;
 - a failed connection, a time-out, ``429`` or ``5xx``: retried after ``backoff_s × 2^tries``
-  (plus up to 25 % jitter, as the spec recommends), or after ``Retry-After`` when that is longer,
-  which also pauses the subscriber's other deliveries as long; ``dead`` after ``max_tries`` attempts;
+  (plus up to 25 % jitter, as the spec recommends), or after ``Retry-After`` (at most an hour)
+  when that is longer, which also pauses the subscriber's other deliveries as long; ``dead`` after ``max_tries`` attempts;
 - anything else (other ``4xx``; ``3xx``, since the spec asks senders not to follow redirects):
   ``dead`` at once, with the status and the receiver's reason.
 
@@ -246,16 +246,22 @@ class WebhookDelivery:
             self.metrics.webhook_outcome(outcome, published)
 
 
+#: The longest wait a ``Retry-After`` is honoured for, seconds: a receiver asking for years
+#: (``Retry-After: 99999999``) would otherwise pause its subscription with nothing ever dead-lettered.
+MAX_RETRY_AFTER_S = 3600.0
+
+
 def retry_after_s(response: httpx.Response) -> float:
-    """The wait a response's ``Retry-After`` asks for, seconds (delay or HTTP date; 0 when absent or unreadable)."""
+    """The wait a response's ``Retry-After`` asks for, seconds (delay or HTTP date; 0 when absent or
+    unreadable), at most :data:`MAX_RETRY_AFTER_S`."""
     value = response.headers.get("retry-after")
     if value is None:
         return 0.0
     try:
-        return max(0.0, float(value))
+        wait = float(value)
     except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return 0.0
+        try:
+            wait = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return 0.0
+    return min(MAX_RETRY_AFTER_S, max(0.0, wait)) if wait == wait else 0.0

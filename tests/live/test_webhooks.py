@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -37,7 +38,7 @@ from live.decide import ALERT_LABELS, insight_id
 from live.metrics import LiveMetrics
 from live.store import LiveStore
 from live.store import store_path
-from live.webhooks import WebhookDelivery, parse_subscriber, signer
+from live.webhooks import MAX_RETRY_AFTER_S, WebhookDelivery, parse_subscriber, retry_after_s, signer
 from training.decisions import DECISIONS
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
@@ -261,6 +262,15 @@ def test_a_down_subscriber_is_retried_then_dead_and_listed_by_the_deliveries_com
     assert "urgent_inventory" in result.output and "ConnectError" in result.output
     assert "1 delivery shown" in result.output
     assert "0 deliveries shown" in CliRunner().invoke(app, ["deliveries", "--state", "delivered"]).output
+
+
+@pytest.mark.parametrize(("value", "wait_s"), [
+    ("120", 120.0), ("99999999", MAX_RETRY_AFTER_S), ("-5", 0.0), ("soon", 0.0), ("nan", 0.0),
+    ("Wed, 21 Oct 2099 07:28:00 GMT", MAX_RETRY_AFTER_S),
+])
+def test_a_retry_after_is_honoured_up_to_an_hour(value, wait_s):
+    response = httpx.Response(429, headers={"retry-after": value})
+    assert retry_after_s(response) == wait_s
 
 
 @pytest.mark.slow
