@@ -80,6 +80,7 @@ from commons.http import (
     read_body,
 )
 from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY
+from commons.json_keys import refuse_duplicate_keys
 from commons.manifest import MANIFEST_NAME, BundleError, oracle_kind
 from commons.privacy_policy import Policy, load_policy
 from commons.residency import ResidencyRefused, check_region, forbidden_fields
@@ -169,17 +170,6 @@ def _media_type_error(content_type: str) -> str | None:
 def _refuse_constant(name: str) -> Any:
     # Python's json accepts NaN and Infinity; they are not JSON and no contract range admits them.
     raise ValueError(f"{name} is not valid JSON")
-
-
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Python's json keeps the last of a key given twice; the record a client meant is unknowable,
-    # and a proxy or log reader that keeps the first would see another record than the one decided.
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
-        raise ValueError(f"key {twice!r} given twice in one object")
-    return obj
 
 
 def _records_of(body: Any, max_batch: int) -> tuple[list[Any], list[FieldError]]:
@@ -357,7 +347,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         if isinstance(raw, Response):
             return raw
         try:
-            body = json.loads(raw, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicate_keys)
+            body = json.loads(raw, parse_constant=_refuse_constant, object_pairs_hook=refuse_duplicate_keys)
         except ValueError as err:
             metrics.rejected.labels("malformed_json").inc()
             return _unprocessable("malformed JSON", [FieldError(None, None, str(err))])

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commons.errors import HarvestError, assert_conserved
+from commons.json_keys import DuplicateKeyError, refuse_duplicate_keys
 from crawlers.csv_rows import csv_rows
 from crawlers.intake.contract import PUSH_FIELDS, REQUIRED_FIELDS, RowInvalid, quarantine_invalid, to_record
 from crawlers.loads import Load
@@ -190,11 +191,14 @@ def _jsonl_rows(text: str) -> Iterator[_Row]:
         raw = line.encode("utf-8")
         format_error = True
         try:
-            row = json.loads(line)
+            row = json.loads(line, object_pairs_hook=refuse_duplicate_keys)
             error = None if isinstance(row, dict) else f"row: a JSON {type(row).__name__}, " \
                                                        "not an object"
         except json.JSONDecodeError as exc:
             row, error = None, f"row: not JSON ({exc.msg} at column {exc.colno})"
+        except DuplicateKeyError as exc:
+            format_error = False  # JSON, only ambiguous: a bad row, not a batch in another format
+            row, error = None, f"row: {exc}"
         except (RecursionError, ValueError) as exc:
             # JSON as far as the parser read, only deeper, or with a longer integer (the one
             # plain ValueError json raises), than Python takes: a bad row, not a batch in

@@ -355,6 +355,8 @@ def hostile_lines(row: dict) -> list[tuple[str, str]]:
          "row: an integer longer than 4,300 digits"),
         (json.dumps({**row, "crawled_at": future}, ensure_ascii=False), "crawled_at: in the future"),
         (json.dumps({**row, "rating": 10 ** 400}, ensure_ascii=False), "rating: not a number in 0-5"),
+        # Which product was meant is unknowable (pods refuse the same with 422).
+        (good[:-1] + ', "product_id": "B2"}', "row: key 'product_id' given twice in one object"),
     ]
 
 
