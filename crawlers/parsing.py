@@ -19,7 +19,8 @@ from crawlers.extraction import price as extraction_price
 
 STAR_WORDS = {"zero": 0.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0}
 
-_COUNT = re.compile(r"(\d+)\s*(?:available|left|in stock)")
+# The sign is kept: "-3 available" is a broken page for the rules to quarantine, not 3 units.
+_COUNT = re.compile(r"((?<![\w-])[-−]?\d+)\s*(?:available|left|in stock)")
 _OUT_OF_STOCK = ("out of stock", "not in stock", "sold out", "unavailable")
 _PREORDER = ("pre-order", "preorder", "pre order")
 
@@ -77,7 +78,7 @@ def parse_availability(text: str | None) -> tuple[str, int | None]:
         return "out_of_stock", None
     if "in stock" in phrase or "available" in phrase:
         match = _COUNT.search(phrase)
-        return "in_stock", int(match.group(1)) if match else None
+        return "in_stock", int(match.group(1).replace("−", "-")) if match else None
     return "unknown", None
 
 

@@ -135,7 +135,9 @@ def _glued_currency(text: str, amount: Amount, is_currency) -> bool:
 def is_negative(text: str, amount: Amount) -> bool:
     """True when a minus sign is glued to the amount or to the currency just before it."""
     before = text[amount.window[0]:amount.start]
-    match = re.search(rf"(^|[^\w.,{_MINUS}])[{_MINUS}]\s?(\S{{0,4}}?)\s?$", before)
+    # Escaped: inside a class, ",-−" would be the range from "," to "−", "£" and "€" among it.
+    minus = re.escape(_MINUS)
+    match = re.search(rf"(^|[^\w.,{minus}])[{minus}]\s?(\S{{0,4}}?)\s?$", before)
     if not match:
         return False
     # At the window's start the sign's left neighbour is the previous number: "10-20" is a range.

@@ -41,6 +41,10 @@ def test_parse_price(text, hint, expected):
     ("\n   In stock (22 available)\n", ("in_stock", 22)),
     ("In stock", ("in_stock", None)),
     ("Only 3 left in stock", ("in_stock", 3)),
+    # A broken page's sign is kept for the rules to refuse (stock_count_negative), not dropped.
+    ("In stock (-3 available)", ("in_stock", -3)),
+    ("In stock (−3 available)", ("in_stock", -3)),
+    ("In stock (SKU-12 available)", ("in_stock", None)),
     ("Out of stock", ("out_of_stock", None)),
     ("SOLD OUT", ("out_of_stock", None)),
     ("Pre-order", ("preorder", None)),

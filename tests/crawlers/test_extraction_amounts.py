@@ -12,6 +12,8 @@ from crawlers.extraction.price import parse_price
 @pytest.mark.parametrize(("text", "amount", "currency"), [
     # sign glued to the symbol, to the number, after an ISO code; U+2212 MINUS SIGN too
     ("-$5.00", "-5.00", "USD"), ("$-5.00", "-5.00", "USD"), ("−5,00 €", "-5.00", "EUR"),
+    # A symbol past "," in code points before the sign ("£", "€"): the sign was once read as absent.
+    ("£-5.00", "-5.00", "GBP"), ("€-5,00", "-5.00", "EUR"),
     ("USD -5.00", "-5.00", "USD"),
     # a dash between words or numbers is no sign
     ("Wi-Fi dongle – 99 ₪", "99", "ILS"), ("10-20 €", "10", "EUR"),
