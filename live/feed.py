@@ -11,7 +11,8 @@ Endpoints:
     ``GET /v1/insights``  JSON ``{"insights": [...]}`` after ``since`` (default 0), same filters,
         ``limit`` ≤ 1000.
     A value neither can honour (a decision no contract names, ``alerts_only`` other than
-    true/false, an id outside 0..2**63-1, a limit outside 1..1000) is refused: 422 naming it.
+    true/false, an id outside 0..2**63-1, a limit outside 1..1000) is refused: 422 naming it; a
+    stream past :data:`MAX_STREAMS` open ones: 503 with ``Retry-After``.
     ``GET /healthz``  ``{"status": "ok", "head": newest seq, "counts": LiveStore.counts()}``.
     ``GET /metrics``  Prometheus text of the watcher (:mod:`live.metrics`), when it has one.
 
@@ -42,6 +43,9 @@ POLL_S = 0.01
 KEEPALIVE_S = 15.0
 
 
+# Each open stream wakes on every publish and polls the broker: past this many, a new one is
+# refused (503) before idle connections take the watcher's cores from deciding.
+MAX_STREAMS = 64
 # Event ids are SQLite integers (and Redis stream sequence numbers below them).
 MAX_EVENT_ID = 2**63 - 1
 MAX_LIMIT = 1000
@@ -86,13 +90,28 @@ def _start(request: Request, store: Broker) -> int:
 def feed_app(store: Broker, metrics: LiveMetrics | None = None) -> Starlette:
     """The feed's Starlette app over ``store``, the embedded store or a Redis broker (module docstring)."""
 
+    open_streams = 0
+
     async def stream(request: Request) -> Response:
+        nonlocal open_streams
         try:
             last, filters, alerts_only = _start(request, store), _filters(request), _alerts_only(request)
         except ValueError as exc:
             return JSONResponse({"error": str(exc)}, status_code=422)
+        if open_streams >= MAX_STREAMS:
+            return JSONResponse({"error": f"{MAX_STREAMS} streams are open, the most this feed serves; retry "
+                                          "later"}, status_code=503, headers={"Retry-After": "5"})
+        open_streams += 1
 
         async def events() -> AsyncIterator[str]:
+            nonlocal last, open_streams
+            try:
+                async for event in _events():
+                    yield event
+            finally:
+                open_streams -= 1
+
+        async def _events() -> AsyncIterator[str]:
             nonlocal last
             quiet_since = time.monotonic()
             while not await request.is_disconnected():

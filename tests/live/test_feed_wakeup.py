@@ -94,3 +94,25 @@ def test_a_publish_between_the_look_and_the_wait_is_not_missed():
     started = time.monotonic()
     assert asyncio.run(signal.wait(signal.generation, 0.05)) is False  # nothing new: the time-out
     assert time.monotonic() - started >= 0.05
+
+
+def test_streams_past_the_limit_are_refused_until_one_closes(feed, monkeypatch):
+    monkeypatch.setattr(live.feed, "MAX_STREAMS", 2)
+    store, url = feed
+    with httpx.Client(timeout=30.0) as first, httpx.Client(timeout=30.0) as second:
+        opened = [client.stream("GET", f"{url}/v1/insights/stream") for client in (first, second)]
+        responses = [stream.__enter__() for stream in opened]
+        assert [r.status_code for r in responses] == [200, 200]
+        refused = httpx.get(f"{url}/v1/insights/stream", timeout=30.0)
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "5"
+        assert "2 streams are open" in refused.json()["error"]
+        opened[0].__exit__(None, None, None)
+        store.publish([make_insight(1)], [])  # wakes the streams: the closed one sees its client gone
+        deadline = time.monotonic() + 15
+        while True:
+            with httpx.stream("GET", f"{url}/v1/insights/stream", timeout=30.0) as again:
+                if again.status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "a closed stream's place was never freed"
+            time.sleep(0.2)
+        opened[1].__exit__(None, None, None)
