@@ -24,7 +24,9 @@ Answers (the spec's "Delivery success and failure"):
   (plus up to 25 % jitter, as the spec recommends), or after ``Retry-After`` (at most an hour)
   when that is longer, which also pauses the subscriber's other deliveries as long; ``dead`` after ``max_tries`` attempts;
 - anything else (other ``4xx``; ``3xx``, since the spec asks senders not to follow redirects):
-  ``dead`` at once, with the status and the receiver's reason.
+  ``dead`` at once, with the status and the receiver's reason; ``410 Gone`` also disables the
+  subscriber for the rest of the run, as the spec advises (its later insights are dead-lettered
+  unsent, so the CLI's ``deliveries --state dead`` shows what it missed).
 
 Each subscriber has its own thread and HTTP client, so a slow or unreachable subscriber holds up
 only itself; the decider never waits on any.
@@ -153,6 +155,8 @@ class WebhookDelivery:
         for url in urls:
             store.subscribe(url)
         self._stop = threading.Event()
+        #: Subscribers that answered 410 Gone: disabled for this run (the spec's advice).
+        self.gone: set[str] = set()
 
     def run(self, idle_s: float = 0.05) -> None:
         """Deliver until :meth:`stop`, one thread per subscriber; new insights are picked up within
@@ -191,6 +195,9 @@ class WebhookDelivery:
         for delivery in due:
             if self._stop.is_set():
                 break
+            if subscriber.url in self.gone:
+                self._dead(delivery, "subscriber gone: it answered 410 Gone, so it is sent nothing more", quiet=True)
+                continue
             pause_s = self._attempt(client, delivery)
             if pause_s:
                 return pause_s
@@ -223,6 +230,10 @@ class WebhookDelivery:
             pause_s = retry_after_s(response)
             self._retry(delivery, error, pause_s)
             return pause_s
+        if status == 410:
+            self.gone.add(delivery.subscriber)
+            log.warning("webhook subscriber %s answered 410 Gone: disabled until the watcher restarts",
+                        delivery.subscriber)
         self._dead(delivery, error)
         return 0.0
 
@@ -235,11 +246,12 @@ class WebhookDelivery:
         self.store.retry_delivery(delivery, error, time.time() + delay_s)
         self._count("retried")
 
-    def _dead(self, delivery: Delivery, error: str) -> None:
+    def _dead(self, delivery: Delivery, error: str, quiet: bool = False) -> None:
         self.store.dead_letter(delivery, error)
         self._count("dead")
-        log.warning("webhook to %s dead-lettered for insight %s: %s", delivery.subscriber,
-                    delivery.insight["insight_id"], error)
+        if not quiet:  # a disabled subscriber's deliveries were announced once, at its 410
+            log.warning("webhook to %s dead-lettered for insight %s: %s", delivery.subscriber,
+                        delivery.insight["insight_id"], error)
 
     def _count(self, outcome: str, published: float | None = None) -> None:
         if self.metrics is not None:

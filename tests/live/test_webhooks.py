@@ -75,7 +75,7 @@ class Received:
 class Receiver:
     """A webhook endpoint on loopback. It verifies each request's signature (401 when it fails)
     and answers by path: ``/ok…`` 200; ``/flaky`` 503 twice per webhook-id, then 200; ``/bad`` 400
-    with a reason; ``/moved`` 301; ``/busy`` 429 with ``Retry-After: 3600``; ``/slow`` 200 once
+    with a reason; ``/moved`` 301; ``/busy`` 429 with ``Retry-After: 3600``; ``/gone`` 410; ``/slow`` 200 once
     :attr:`release` is set. ``GET`` answers an empty body (a sitemap listing no page)."""
 
     def __init__(self) -> None:
@@ -130,6 +130,8 @@ class Receiver:
             return 301, {"location": f"{self.base}/ok"}, b""
         if path == "/busy":
             return 429, {"retry-after": "3600"}, b"slow down"
+        if path == "/gone":
+            return 410, {}, b"unsubscribed"
         if path == "/slow":
             self.release.wait(BOUND_S)
         return 200, {}, b"ok"
@@ -240,6 +242,21 @@ def test_a_final_answer_is_dead_at_once_with_its_reason(store, receiver, path, e
     assert (row["subscriber"], row["state"], row["tries"], row["last_error"]) == (url, "dead", 1, error)
     assert len(receiver.ids(path)) == 1 and receiver.ids("/ok") == []
     assert outcome(metrics, "dead") == 1 and outcome(metrics, "retried") == 0
+
+
+@pytest.mark.slow
+def test_a_subscriber_that_answers_gone_is_sent_nothing_more(store, receiver):
+    gone, ok = f"{receiver.base}/gone", f"{receiver.base}/ok"
+    with delivering(store, [gone, ok]) as worker:
+        store.publish([make_insight(1)], [])
+        assert until(lambda: [r["state"] for r in rows(store, gone)] == ["dead"])
+        store.publish([make_insight(n) for n in (2, 3)], [])
+        assert worker.drain(BOUND_S) == 0
+    assert len(receiver.ids("/gone")) == 1 and len(receiver.ids("/ok")) == 3
+    first, *later = rows(store, gone)
+    assert first["last_error"] == "http_410 Gone: unsubscribed"
+    assert [r["state"] for r in later] == ["dead", "dead"]  # unsent: /gone received one request
+    assert all(r["last_error"].startswith("subscriber gone: it answered 410 Gone") for r in later)
 
 
 @pytest.mark.slow
