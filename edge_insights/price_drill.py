@@ -88,6 +88,18 @@ def trained_products(settings: Settings) -> set[str]:
     return Warehouse(settings.warehouse_path).feature_products(DECISION, "train")
 
 
+#: Lists of product ids the returned outcome carries (the held-out proof) but the written file does
+#: not: a state folder holds product keys only in the stores erasure reaches
+#: (commons/privacy_policy.toml, ``[unkeyed]`` drift_drill).
+PRODUCT_KEY_LISTS = ("product_ids", "train_products")
+
+
+def _without_product_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_product_keys(v) for k, v in value.items() if k not in PRODUCT_KEY_LISTS}
+    return value
+
+
 def as_records(examples: list[Example]) -> list[dict[str, Any]]:
     """Pod request records (the price_spike contract: ``title``, 32 ``prices`` newest first)."""
     return [{SPEC.text_field: e.text, SPEC.window_field: list(e.window)} for e in examples]
@@ -199,7 +211,8 @@ def price_drill(settings: Settings, *, shift_start: date = SHIFT_START, per_phas
         "drill": drift_drill(...)'s outcome, "retrain": training run summary or None (no request),
         "held_out": {"records", "products", "product_ids", "spikes"}, "before": measure(champion), "after":
         measure(retrained) or None (the gate refused it)}``; also written to
-        ``<state>/drift_drill/price_spike/price_drill.json``.
+        ``<state>/drift_drill/price_spike/price_drill.json`` without the product id lists
+        (:data:`PRODUCT_KEY_LISTS`).
 
     Raises:
         OrchestrationError: the state already holds price history from ``shift_start`` on, a run
@@ -252,5 +265,5 @@ def price_drill(settings: Settings, *, shift_start: date = SHIFT_START, per_phas
                 outcome["after"] = measure(settings, deployed / "champion", deployed / "central", records,
                                            root / "held_out_after", plane)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "price_drill.json").write_text(json.dumps(outcome, indent=2))
+    (root / "price_drill.json").write_text(json.dumps(_without_product_keys(outcome), indent=2))
     return outcome

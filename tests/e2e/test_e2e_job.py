@@ -91,7 +91,7 @@ def test_known_bad_rows_are_quarantined_and_counts_conserve(job_run, slice_data)
     assert outcome.checks == {"books_expectations": True, "reviews_expectations": True, "rows_conserved": True}
 
 
-def test_registered_version_has_aliases_and_bundle(job_run):
+def test_registered_version_has_aliases_and_bundle(job_run, tmp_path):
     settings, outcome = job_run
     from mlflow import MlflowClient
 
@@ -118,7 +118,7 @@ def test_registered_version_has_aliases_and_bundle(job_run):
         assert central["oracle"] == DECISIONS[name].oracle
         if rule:  # the rule is the label: exact on the held-out split, through the pod's own code
             assert central["central_f1"] == 1.0
-    card = client.download_artifacts(champion.run_id, "model_card.md", str(settings.state_dir / "card"))
+    card = client.download_artifacts(champion.run_id, "model_card.md", str(tmp_path))
     assert "| teacher (central, 6 layers) |" in open(card, encoding="utf-8").read()
 
 

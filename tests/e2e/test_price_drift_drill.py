@@ -55,6 +55,9 @@ def test_the_retrain_is_released_and_trained_on_the_shifted_period(price_drill):
 def test_held_out_records_were_never_trained_on(price_drill):
     settings, outcome = price_drill
     held = set(outcome["held_out"]["product_ids"])
+    # The written result keeps counts only: the ids stay out of the state folder (unkeyed drift_drill).
+    written = (settings.state_dir / "drift_drill" / DECISION / "price_drill.json").read_text()
+    assert written.count(sorted(held)[0]) == 0 and '"products"' in written
     assert held and not held & trained_products(settings)
     assert not held & set(outcome["champion"]["train_products"])
     shifted = regime_examples(settings.data_dir)[1]
