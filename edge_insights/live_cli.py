@@ -272,6 +272,25 @@ def deliveries(state: str = typer.Option(None, help="only this state: pending | 
     console.print(f"{len(rows)} deliver{'y' if len(rows) == 1 else 'ies'} shown")
 
 
+def redeliver(subscriber: str = typer.Option(None, help="only this subscriber's (its webhook URL, as "
+                                                        "`deliveries` lists it)")) -> None:
+    """Put dead webhook deliveries back in the queue: a running watcher with that --webhook sends
+    them at once, else the next one does. Each keeps its webhook-id, so a receiver deduplicates."""
+    from live.store import LiveStore, store_path
+
+    path = store_path(_settings().state_dir)
+    if not path.exists():
+        typer.echo(f"error: no live store at {path}: nothing was ever delivered", err=True)
+        raise typer.Exit(2)
+    store = LiveStore(path)
+    known = {row["subscriber"] for row in store.query("SELECT DISTINCT subscriber FROM deliveries")}
+    if subscriber is not None and subscriber not in known:
+        raise typer.BadParameter(f"no delivery to {subscriber[:200]!r} (see `edge-insights deliveries`)",
+                                 param_hint="'--subscriber'")
+    count = store.redeliver(subscriber)
+    console.print(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again", highlight=False)
+
+
 # Insight ids and signal digests are hex digests (64 characters); anything much longer is no key.
 MAX_KEY_CHARS = 128
 
@@ -305,4 +324,5 @@ def register(app: typer.Typer) -> None:
     app.command("market")(market)
     app.command("insights")(insights)
     app.command("deliveries")(deliveries)
+    app.command("redeliver")(redeliver)
     app.command("explain")(explain)

@@ -428,6 +428,16 @@ class LiveStore:
             f"(SELECT COUNT(*) FROM webhook_cursors c JOIN insights i ON i.seq > c.cursor "
             f"WHERE c.subscriber IN ({marks})) AS n", (*subscribers, *subscribers))[0]["n"]
 
+    def redeliver(self, subscriber: str | None = None) -> int:
+        """Put dead deliveries (of ``subscriber``, or of all) back in the queue, due now with no
+        tries, their last error kept behind a note; returns how many. The insight and so the
+        ``webhook-id`` are unchanged, so a receiver that did get one deduplicates it."""
+        where, params = ("AND subscriber = ?", (subscriber,)) if subscriber else ("", ())
+        with self.transaction() as con:
+            return con.execute("UPDATE deliveries SET state = 'pending', tries = 0, next_try = 0, "
+                               "last_error = 'redelivery asked; was: ' || COALESCE(last_error, '') "
+                               f"WHERE state = 'dead' {where}", params).rowcount
+
     def deliveries(self, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """The newest ``limit`` deliveries (of ``state`` if given), oldest first, with their insight's
         decision: what ``edge-insights deliveries`` lists."""

@@ -245,6 +245,28 @@ def test_a_final_answer_is_dead_at_once_with_its_reason(store, receiver, path, e
 
 
 @pytest.mark.slow
+def test_a_dead_delivery_queued_again_is_delivered_with_its_webhook_id(tmp_path, monkeypatch, receiver):
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
+    store = LiveStore(store_path(tmp_path / "state"))
+    flaky = f"{receiver.base}/flaky"  # 503 twice, then 200
+    with delivering(store, [flaky], max_tries=1) as worker:
+        store.publish([make_insight(1)], [])
+        assert worker.drain(BOUND_S) == 0
+    assert [r["state"] for r in rows(store, flaky)] == ["dead"]
+    assert CliRunner().invoke(app, ["redeliver", "--subscriber", "http://elsewhere.test/"]).exit_code == 2
+
+    done = CliRunner().invoke(app, ["redeliver", "--subscriber", flaky])
+
+    assert done.exit_code == 0 and "1 dead delivery queued again" in done.output, done.output
+    [row] = rows(store, flaky)
+    assert (row["state"], row["tries"]) == ("pending", 0) and row["last_error"].startswith("redelivery asked; was:")
+    with delivering(store, [flaky]) as worker:
+        assert worker.drain(BOUND_S) == 0
+    assert [r["state"] for r in rows(store, flaky)] == ["delivered"]
+    assert len(set(receiver.ids("/flaky"))) == 1 and len(receiver.ids("/flaky")) == 3
+
+
+@pytest.mark.slow
 def test_a_subscriber_that_answers_gone_is_sent_nothing_more(store, receiver):
     gone, ok = f"{receiver.base}/gone", f"{receiver.base}/ok"
     with delivering(store, [gone, ok]) as worker:
