@@ -98,7 +98,7 @@ def running_token_plane(settings: Settings, *, ttl: str = "5m", timeout_s: float
 def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None = None,
                 shadow_rate: float = 0.0, timeout_s: float = 60.0, decision_log_dir: Path | None = None,
                 tokens: TokenPlane | None = None, auth_off: bool = False,
-                extra_args: Sequence[str] = ()) -> Iterator[str]:
+                extra_args: Sequence[str] = (), port: int | None = None) -> Iterator[str]:
     """Run ``edge-insights serve`` for ``deploy_dir``; yields its base URL; stops it on exit.
 
     The pod logs its decisions under ``decision_log_dir`` (default: the state folder's
@@ -108,12 +108,13 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
     is started for the pod's lifetime when ``tokens`` is None), registered for the pod's lifetime and
     removed when it stops. ``auth_off`` serves
     without tokens (a warning says so). ``extra_args``: more ``serve`` options (e.g. a drill's own
-    revocation list).
+    revocation list). ``port``: the loopback port to serve on (default: a free one), e.g. the
+    port of a pod that went down, to bring it back where its clients look for it.
 
     Raises:
         PodStartError: the pod exited or ``/healthz`` did not answer 200 within ``timeout_s``.
     """
-    port = free_port()
+    port = free_port() if port is None else port
     command = [sys.executable, "-m", "edge_insights", "serve", "--deploy-dir", str(deploy_dir), "--port", str(port),
                "--decision-log-dir", str(decision_log_dir or settings.decision_log_dir),
                "--shadow-rate", str(shadow_rate)]

@@ -9,8 +9,13 @@ Failures lose nothing:
 - a 4xx answer (the record breaks the contract, the pod serves another decision, a token is
   refused) is final: a batch refused as a whole is re-sent record by record, then each refused
   change is ``failed`` with the pod's reason and quarantined;
-- a 5xx answer, a time-out or a refused connection is retried with exponential backoff
-  (``backoff_s × 2^tries``), and ``failed`` after ``max_tries`` attempts.
+- a pod that cannot be reached (connection refused or not made in time) or a token endpoint that
+  does not answer leaves the change pending: it is tried again with exponential backoff
+  (``backoff_s × 2^tries``, at most ``max_wait_s`` apart) for as long as it takes, so every change
+  made while a pod is down is decided once the pod is back (a warning is logged when a change
+  passes ``max_tries`` waiting);
+- a 5xx answer or a pod that took the request and did not answer in time is retried the same way
+  but ``failed`` after ``max_tries`` attempts: the change itself may be what the pod fails on.
 
 Alerts. An insight whose label is its decision's positive label (:data:`ALERT_LABELS`) is an
 alert, unless the same product had an alert for the same decision less than ``cooldown_s`` ago and
@@ -73,16 +78,18 @@ class Decider:
             without ``--jwks``.
         cooldown_s: seconds within which a product is not re-alerted for a decision (default 600).
         timeout_s: per-request time-out, seconds.
-        max_tries: attempts before a retryable failure becomes final.
+        max_tries: attempts before a 5xx answer or a read time-out becomes final (an unreachable pod
+            is waited for without limit).
         backoff_s: first retry delay, seconds (doubles per try).
+        max_wait_s: longest delay between two tries, seconds.
         metrics: optional :class:`live.metrics.LiveMetrics` to count decisions and latencies.
     """
 
     def __init__(self, store: Broker, pods: dict[str, str], *, tokens: TokenSource | None = None,
                  cooldown_s: float = 600.0, timeout_s: float = 5.0, max_tries: int = 5, backoff_s: float = 0.5,
-                 metrics: Any = None) -> None:
+                 max_wait_s: float = 30.0, metrics: Any = None) -> None:
         self.store, self.pods, self.cooldown_s = store, pods, cooldown_s
-        self.max_tries, self.backoff_s, self.metrics = max_tries, backoff_s, metrics
+        self.max_tries, self.backoff_s, self.max_wait_s, self.metrics = max_tries, backoff_s, max_wait_s, metrics
         self.auth = {d: BearerAuth(tokens, d) for d in pods} if tokens is not None else {}
         self.client = httpx.Client(timeout=timeout_s)
         self.wake = threading.Event()
@@ -148,12 +155,15 @@ class Decider:
         try:
             response = self.client.post(f"{url}/v1/decisions/{decision}", auth=self.auth.get(decision),
                                         json={"records": [c.record for c in changes]})
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self._retry(changes, f"pod_unreachable: {type(exc).__name__}", final=False)
+            return
         except httpx.HTTPError as exc:
-            self._retry(changes, f"pod_unreachable: {type(exc).__name__}")
+            self._retry(changes, f"pod_no_answer: {type(exc).__name__}")
             return
         except TokenFetchError as exc:
-            # The token endpoint may be restarting: retried like an unreachable pod, never dropped.
-            self._retry(changes, f"no_token: {exc}")
+            # The token endpoint may be restarting: waited for like an unreachable pod, never dropped.
+            self._retry(changes, f"no_token: {exc}", final=False)
             return
         if response.status_code >= 500:
             self._retry(changes, f"pod_{response.status_code}")
@@ -190,14 +200,21 @@ class Decider:
                 "model_version": answer.get("model_version"), "bundle_sha256": answer.get("bundle_sha256"),
                 "signal_digest": answer["signal_digest"], "received_at": change.received_at}
 
-    def _retry(self, changes: list[Change], reason: str) -> None:
+    def _retry(self, changes: list[Change], reason: str, *, final: bool = True) -> None:
+        """Try ``changes`` again later; with ``final``, fail those out of tries instead."""
         for change in changes:
-            if change.tries + 1 >= self.max_tries:
-                self.store.fail(change, f"{reason} after {change.tries + 1} tries")
+            tries = change.tries + 1
+            if final and tries >= self.max_tries:
+                self.store.fail(change, f"{reason} after {tries} tries")
                 self._count("failed", change.decision, 1)
-            else:
-                self.store.retry_later(change, reason, time.time() + self.backoff_s * 2 ** change.tries)
-                self._count("retried", change.decision, 1)
+                continue
+            if tries == self.max_tries:
+                log.warning("change %s of %s still waiting after %d tries: %s", change.change_id, change.decision,
+                            tries, reason)
+            # min() before the power: tries grows without limit while a pod is down.
+            delay = self.backoff_s * 2 ** min(tries - 1, 32)
+            self.store.retry_later(change, reason, time.time() + min(delay, self.max_wait_s))
+            self._count("retried", change.decision, 1)
 
     def _count(self, outcome: str, decision: str, n: int) -> None:
         if self.metrics is not None:
@@ -205,7 +222,14 @@ class Decider:
 
 
 def _reason(response: httpx.Response) -> str:
+    """The pod's ``error``, followed by the field and message of each contract error it lists
+    (``{"errors": [{"record", "field", "message"}, …]}``), at most 300 characters."""
     try:
-        return str(response.json().get("error", ""))[:300]
+        body = response.json()
     except ValueError:
         return response.text[:300]
+    if not isinstance(body, dict):
+        return str(body)[:300]
+    reason = str(body.get("error", ""))
+    details = [f"{e.get('field')}: {e.get('message')}" for e in body.get("errors") or () if isinstance(e, dict)]
+    return (reason + (" (" + "; ".join(details) + ")" if details else ""))[:300]

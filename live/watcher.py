@@ -35,6 +35,8 @@ import uvicorn
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings as ScrapySettings
 
+from commons.errors import EdgeInsightsError
+from commons.file_lock import LockHeld, hold_lock
 from commons.interpreter import favour_waiting_threads, freeze_startup_heap
 from commons.net import free_port
 from commons.token_client import TokenSource
@@ -139,11 +141,30 @@ def flush_to_warehouse(store: LiveStore, warehouse: Warehouse, run_id: str) -> t
     return added, history_added
 
 
+class WatcherBusy(EdgeInsightsError):
+    """Another watcher already runs on this state folder's embedded store."""
+
+
 class Watcher:
-    """The live loop (module docstring). Build, then :meth:`run` (blocks; main thread: Twisted)."""
+    """The live loop (module docstring). Build, then :meth:`run` (blocks; main thread: Twisted).
+
+    Raises (on construction):
+        WatcherBusy: another process watches with the same embedded store (two would capture each
+            change twice under different counters and both flush it to the warehouse).
+        BrokerError: the Redis broker named does not answer.
+        ValueError: webhooks or an inbox asked for with a Redis broker, or webhooks without a secret.
+    """
 
     def __init__(self, config: WatchConfig) -> None:
         self.config = config
+        self._lock = None
+        if config.broker is None:
+            lock_path = store_path(config.state_dir).parent / "watcher.lock"
+            try:
+                self._lock = hold_lock(lock_path)
+            except LockHeld as held:
+                raise WatcherBusy(f"another watcher (pid {held.holder or 'unknown'}) runs on {config.state_dir}; "
+                                  f"stop it first, or give this one its own EDGE_INSIGHTS_STATE_DIR") from None
         self.store: Broker = open_broker(config.broker, store_path(config.state_dir))
         self.metrics = LiveMetrics()
         # A deciding watcher captures only what its pods decide; a capture-only one feeds every decider.
@@ -293,6 +314,8 @@ class Watcher:
         self._flush()
         server.should_exit = True
         feed.join(timeout=10)
+        if self._lock is not None:
+            self._lock.close()
         return {**self.store.counts(), "pending_at_stop": pending, "undelivered_at_stop": undelivered,
                 "watched_s": round(watched_s, 1), "finish_reason": finish_reason,
                 "revisits_from": started, "revisits_until": started + watched_s,

@@ -83,7 +83,9 @@ def parse_subscriber(spec: str) -> Subscriber:
     ``alerts``: ``https://hooks.example/in``, ``alerts=https://…``, ``price_spike,alerts=https://…``.
 
     Raises:
-        ValueError: the URL is not ``http(s)://HOST…``, or a filter is neither a decision nor ``alerts``.
+        ValueError: the URL is not ``http(s)://HOST…``, carries credentials (``user:pass@``: the URL is
+            the subscriber's key in the live store and its logs, so they would be kept there; the
+            receiver verifies the signature instead), or a filter is neither a decision nor ``alerts``.
     """
     filters, url = "", spec
     # A bare URL may itself hold "=" (a query string), so only a non-URL prefix is read as filters.
@@ -100,6 +102,10 @@ def parse_subscriber(spec: str) -> Subscriber:
         raise ValueError(f"not a webhook URL: {url!r} ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError(f"expected [FILTER,…=]http(s)://HOST/PATH, got {spec!r}")
+    if parsed.userinfo:
+        # The message names the host only: the spec holds the credentials.
+        raise ValueError(f"the webhook URL for {parsed.host} carries credentials (user:password@): they would be "
+                         "stored as the subscriber's key; receivers authenticate deliveries by their signature")
     return Subscriber(url=url, decisions=frozenset(names - {ALERTS}), alerts_only=ALERTS in names)
 
 

@@ -111,8 +111,11 @@ def batch_format(*, content_type: str | None = None, filename: str | None = None
         :data:`JSONL` or :data:`CSV`.
 
     Raises:
-        BatchRefused: (415) neither names an accepted format, or a charset other than UTF-8.
+        BatchRefused: (415) neither names an accepted format, neither is given, or a charset other
+            than UTF-8.
     """
+    if not content_type and not filename:
+        raise BatchRefused(f"no Content-Type given; send the batch as one of {', '.join(MEDIA_TYPES)}", 415)
     if content_type:
         media, _, params = content_type.partition(";")
         fmt = MEDIA_TYPES.get(media.strip().lower())

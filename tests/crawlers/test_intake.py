@@ -208,7 +208,8 @@ def test_batch_format_from_content_type_or_name():
     assert batch_format(filename="partner-2024-02-17.CSV") == CSV
     for kwargs, message in [({"content_type": "application/json"}, "content type"),
                             ({"content_type": "text/csv; charset=latin-1"}, "charset"),
-                            ({"filename": "batch.json"}, "not a batch")]:
+                            ({"filename": "batch.json"}, "not a batch"),
+                            ({"content_type": ""}, "no Content-Type given; send the batch as one of")]:
         with pytest.raises(BatchRefused, match=message) as refused:
             batch_format(**kwargs)
         assert refused.value.http_status == 415
@@ -325,6 +326,8 @@ def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_row
     refused = post(b"a,b\r\n1,2\r\n", "application/x-ndjson")
     assert refused.status_code == 422 and refused.json()["error"].startswith("not JSON Lines")
     assert post(mixed, "application/json").status_code == 415
+    untyped = client.post("/v1/signals", content=mixed, headers={"Authorization": "Bearer tok-partner-a"})
+    assert untyped.status_code == 415 and untyped.json()["error"].startswith("no Content-Type given")
     too_big = post(b"x" * 70_000, "application/x-ndjson")
     assert too_big.status_code == 413 and "70,000 bytes" in too_big.json()["error"]
     chunked = client.post("/v1/signals", content=iter([b"x" * 40_000] * 2), headers={

@@ -5,6 +5,8 @@ refused mid-run (a key rotation retiring the key) is replaced without losing a c
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from commons.net import free_port
@@ -78,11 +80,34 @@ def test_warm_up_fetches_the_token_before_the_first_change_and_decides_nothing(t
     assert _states(store) == {"done": 3}
 
 
-def test_warm_up_of_a_pod_not_up_yet_leaves_it_to_the_first_change(tmp_path):
-    store = _changes(tmp_path, 1, "no-pod")
-    decider = Decider(store, {"price_spike": f"http://127.0.0.1:{free_port()}"}, max_tries=2, backoff_s=0.01)
+def test_changes_made_while_the_pod_is_down_wait_and_are_decided_when_it_is_back(token_plane, tmp_path):
+    store = _changes(tmp_path, 3, "pod-down")
+    port = free_port()
+    tokens = token_plane.client("watcher-pod-down", ["price_spike"])
+    decider = Decider(store, {"price_spike": f"http://127.0.0.1:{port}"}, tokens=tokens, max_tries=2,
+                      backoff_s=0.01, max_wait_s=0.05)
     decider.warm_up()  # no pod answers: nothing raised, nothing settled
-    assert _states(store) == {"pending": 1}
-    assert decider.drain(30) == 0
-    assert [r["reason"] for r in store.query("SELECT reason FROM changes")] == [
-        "pod_unreachable: ConnectError after 2 tries"]
+    assert _states(store) == {"pending": 3}
+    assert decider.drain(1.0) == 3  # past max_tries, still waiting: not failed, not quarantined
+    rows = store.query("SELECT reason, tries FROM changes")
+    assert {r["reason"] for r in rows} == {"pod_unreachable: ConnectError"} and min(r["tries"] for r in rows) > 2
+    assert store.counts()["quarantined"] == {}
+    with running_pod(deploy_rule_pod(tmp_path / "back", session_signer()), token_plane.settings, tokens=token_plane,
+                     port=port):
+        assert decider.drain(60) == 0
+    assert _states(store) == {"done": 3} and store.head() == 3
+
+
+def test_a_record_the_pod_refuses_is_quarantined_with_the_field_and_message_the_pod_gave(token_plane, pod_url,
+                                                                                          tmp_path):
+    store = _changes(tmp_path, 2, "refused")
+    seq = store.query("SELECT seq, record FROM changes ORDER BY seq")[0]
+    record = {**json.loads(seq["record"]), "prices": [1980, 2180]}  # the contract wants 32 prices
+    with store.transaction() as con:
+        con.execute("UPDATE changes SET record = ? WHERE seq = ?", (json.dumps(record), seq["seq"]))
+    tokens = token_plane.client("watcher-refused", ["price_spike"])
+    assert Decider(store, {"price_spike": pod_url}, tokens=tokens).drain(60) == 0
+    assert _states(store) == {"done": 1, "failed": 1}
+    reason = store.query("SELECT reason FROM changes WHERE state = 'failed'")[0]["reason"]
+    assert reason == "pod_422: records break the feature contract (prices: list of 2 values, expected exactly 32)"
+    assert [r["reason"] for r in store.query("SELECT reason FROM quarantine")] == [reason]

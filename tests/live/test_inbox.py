@@ -73,6 +73,17 @@ def test_a_poll_takes_every_row_once_with_its_landing_instant(reviews, tmp_path)
     assert poller.poll() == 0
 
 
+def test_a_batch_named_in_capitals_is_taken(reviews, tmp_path):
+    store = LiveStore(tmp_path / "live.sqlite")
+    inbox = tmp_path / "inbox"
+    write_batches(inbox, reviews)
+    for path in inbox.iterdir():
+        path.rename(path.with_suffix(".JSONL"))
+    seen: list[tuple[str, float]] = []
+    assert InboxPoller(inbox, store, capture_into(store, seen)).poll() == 6
+    assert not list(inbox.glob("*.JSONL"))
+
+
 def test_a_take_left_open_by_a_killed_watcher_is_read_again_once(reviews, tmp_path):
     store = LiveStore(tmp_path / "live.sqlite")
     write_batches(tmp_path / "inbox", reviews)

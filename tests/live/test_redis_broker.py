@@ -243,17 +243,21 @@ def test_two_deciders_turn_every_change_into_exactly_one_insight(redis_url, ns, 
     assert set(owners.values()) == {0}  # nothing left claimed, the dead consumer's included
 
 
-def test_an_unreachable_pod_is_retried_then_failed_and_quarantined(redis_url, ns):
+def test_changes_wait_for_an_unreachable_pod_and_are_decided_when_it_is_back(redis_url, ns, plane, tmp_path):
     broker = RedisBroker(redis_url, namespace=ns, consumer="a")
-    decider = Decider(broker, {"price_spike": f"http://127.0.0.1:{free_port()}"}, max_tries=2, backoff_s=0.01)
+    port = free_port()
+    decider = Decider(broker, {"price_spike": f"http://127.0.0.1:{port}"},
+                      tokens=plane.client("decider-pod-down", ["price_spike"]), max_tries=2, backoff_s=0.01,
+                      max_wait_s=0.05)
     for i in range(5):
         append_price_change(broker, i, tag=ns)
-    assert decider.drain(60) == 0
+    assert decider.drain(1.0) == 5  # past max_tries, still waiting in the retry set
     counts = broker.counts()
-    assert counts["changes"] == {"failed": 5} and counts["insights"] == 0
-    assert counts["quarantined"] == {"pod_unreachable: ConnectError after 2 tries": 5}
-    # Each change went round once: appended, retried (appended again with tries 1), failed.
-    assert broker.redis.xlen(f"{ns}:changes") == 10
+    assert counts["changes"] == {"pending": 5} and counts["quarantined"] == {} and counts["insights"] == 0
+    with running_pod(deploy_rule_pod(tmp_path / "back", session_signer()), plane.settings, tokens=plane, port=port):
+        assert decider.drain(60) == 0
+    counts = broker.counts()
+    assert counts["changes"] == {"done": 5} and counts["insights"] == 5 and counts["quarantined"] == {}
 
 
 def _db(url: str, number: int) -> str:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -60,3 +61,29 @@ def test_a_sitemap_that_gives_nothing_to_watch_is_an_error(tmp_path, site, sitem
     url = f"http://127.0.0.1:{free_port()}/sitemap.txt" if sitemap == "unreachable" else f"{base}/{sitemap}"
     done = _watch(tmp_path, url)
     assert done.returncode == 2 and "error: nothing watched: sitemap" in done.stderr, done.stderr
+
+
+def test_a_second_watcher_on_the_same_state_folder_is_refused_until_the_first_dies(tmp_path, site):
+    folder, base = site
+    (folder / "page.html").write_text("<html><body><h1>A page</h1></body></html>")
+    (folder / "sitemap.txt").write_text("page.html\n")
+    env = {**os.environ, "EDGE_INSIGHTS_STATE_DIR": str(tmp_path / "state")}
+    env.pop("EDGE_INSIGHTS_BROKER", None)
+    first = subprocess.Popen([sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{base}/sitemap.txt",
+                              "--no-decider", "--duration", "120"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "state" / "live" / "watcher.lock"
+    try:
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and lock.read_text().strip() == str(first.pid)):
+            assert first.poll() is None and time.monotonic() < deadline, first.stderr.read() if first.poll() else ""
+            time.sleep(0.2)
+        second = _watch(tmp_path, f"{base}/sitemap.txt")
+        assert second.returncode == 2
+        assert f"another watcher (pid {first.pid}) runs on" in second.stderr
+    finally:
+        first.kill()  # SIGKILL: the kernel releases the lock with the process
+        first.wait(timeout=30)
+    third = _watch(tmp_path, f"{base}/sitemap.txt")
+    assert third.returncode == 0, third.stderr
+    assert json.loads(third.stdout.splitlines()[-1])["products"] == 1
