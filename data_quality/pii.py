@@ -23,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,9 @@ from data_quality.pii_phones import MIN_PHONE_DIGITS, phone_spans
 
 # Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
 # kinds come first so that e.g. a card number is never half-read as a phone number.
+# Kinds whose span, when it overlaps one of higher priority, is cut to what lies outside it
+# (:func:`resolve_overlaps`): words, not digits, so the rest is still the name or the place.
+TRIMMED_KINDS = frozenset({"PERSON", "LOCATION"})
 # ADDRESS and LOCATION come from :mod:`data_quality.pii_engine` only (they need the NER model).
 KINDS = ("URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE", "HANDLE", "ADDRESS", "PERSON",
          "LOCATION")
@@ -314,16 +317,44 @@ def _candidates(text: str) -> Iterable[Span]:
         yield from detect(text)
 
 
-def resolve_overlaps(candidates: Iterable[Span]) -> list[Span]:
+def resolve_overlaps(candidates: Iterable[Span], text: str | None = None) -> list[Span]:
     """Non-overlapping spans sorted by position, chosen by :data:`KINDS` priority, then by
     length (longer wins), then leftmost; a lower-priority span that overlaps an accepted one is
-    dropped, e.g. a phone hit inside an IP address, IBAN or card number."""
+    dropped, e.g. a phone hit inside an IP address, IBAN or card number. Given the ``text``, a
+    name or place span (:data:`TRIMMED_KINDS`) is cut to its longest stretch outside the
+    accepted spans instead, when that stretch still holds a letter: the name in "Dr. Cindy
+    Holinka Apt. 117" outlives the address the model's entity ran into."""
     accepted: list[Span] = []
     ranked = sorted(set(candidates), key=lambda s: (_PRIORITY[s.kind], s.start - s.end, s.start))
     for span in ranked:
+        if text is not None and span.kind in TRIMMED_KINDS:
+            span = _outside(span, accepted, text)
+            if span is None:
+                continue
         if all(span.end <= other.start or span.start >= other.end for other in accepted):
             accepted.append(span)
     return sorted(accepted, key=lambda s: s.start)
+
+
+def _outside(span: Span, accepted: Sequence[Span], text: str) -> Span | None:
+    """The longest stretch of ``span`` no accepted span covers, white space and punctuation
+    trimmed at its ends; None when no stretch holds a letter."""
+    stretches, start = [], span.start
+    for other in sorted((o for o in accepted if o.start < span.end and span.start < o.end), key=lambda o: o.start):
+        stretches.append((start, max(start, other.start)))
+        start = max(start, other.end)
+    stretches.append((start, span.end))
+    best = None
+    for begin, end in stretches:
+        part = text[begin:end]
+        stripped = part.strip(" \t\n,;:-")
+        if not any(ch.isalpha() for ch in stripped):
+            continue
+        begin += len(part) - len(part.lstrip(" \t\n,;:-"))
+        end = begin + len(stripped)
+        if best is None or end - begin > best[1] - best[0]:
+            best = (begin, end)
+    return None if best is None else Span(best[0], best[1], span.kind)
 
 
 def find_pii(text: str) -> list[Span]:

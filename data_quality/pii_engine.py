@@ -103,12 +103,12 @@ class PiiEngine:
         cased = [self.evidence.truecase(view.text) for view in views]
         found = find_entities(self.nlp, cased, self.evidence, BATCH_SIZE)
         out = []
-        for view, cased_text, entities in zip(views, cased, found):
+        for text, view, cased_text, entities in zip(texts, views, cased, found):
             artifacts = NerArtifacts(entities, cased_text, self.nlp_engine)
             results = self.analyzer.analyze(view.text, "en", entities=self.entities,
                                             nlp_artifacts=artifacts)
-            out.append(resolve_overlaps(Span(*view.original_span(r.start, r.end), r.entity_type)
-                                        for r in results))
+            out.append(resolve_overlaps((Span(*view.original_span(r.start, r.end), r.entity_type)
+                                         for r in results), text))
         return out
 
     def scrub_batch(self, texts: Sequence[str]) -> list[tuple[str, list[Span]]]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from commons.record import Provenance, SignalRecord, content_digest
-from data_quality.pii import find_pii, scrub_author, scrub_record, scrub_text
+from data_quality.pii import Span, find_pii, resolve_overlaps, scrub_author, scrub_record, scrub_text
 from data_quality.pii_eval import altered, load_presidio, load_review_texts, recall_by_type
 
 
@@ -127,3 +127,16 @@ def test_scrub_record_recomputes_digest_and_keeps_input():
 def test_scrub_record_rejects_malformed_review_text():
     with pytest.raises(TypeError, match="review_text"):
         scrub_record({"review_text": "not a list"})
+
+
+def test_a_name_overlapping_an_address_is_cut_to_what_lies_outside_it():
+    text = "Dr. Cindy Holinka Apt. 117 5720 Skoanveien"
+    address, name = Span(18, 42, "ADDRESS"), Span(0, 21, "PERSON")  # the model's name ran into "Apt"
+    assert resolve_overlaps([name, address], text) == [Span(0, 17, "PERSON"), address]
+    assert text[0:17] == "Dr. Cindy Holinka"
+    # Without the text, or with nothing but white space and digits outside, the span goes.
+    assert resolve_overlaps([name, address]) == [address]
+    assert resolve_overlaps([Span(17, 26, "PERSON"), address], text) == [address]
+    # Structured kinds are never cut: a phone inside a card number is no phone.
+    card = Span(0, 19, "CARD")
+    assert resolve_overlaps([card, Span(5, 25, "PHONE")], "4111 1111 1111 1111 and more") == [card]

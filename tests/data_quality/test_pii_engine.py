@@ -19,6 +19,15 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("A better pop song? Sjöberg and Cantu were precision engineers.",
      "A better pop song? <PERSON> and <PERSON> were precision engineers."),
     ("Ship it to 15 Glyn St, Leeds LS1 4AB today", "Ship it to <ADDRESS> today"),
+    # The street word first (French, Spanish, Italian, Polish), and a unit line under a street of
+    # any language.
+    ("Envoyez-le au 12 rue de la Paix, 75002 Paris svp", "Envoyez-le au <ADDRESS> svp"),
+    ("Vivo en Calle Mayor 5, Madrid desde 2019", "Vivo en <ADDRESS> desde 2019"),
+    ("Ship to Via Roma 10, Milano", "Ship to <ADDRESS>"),
+    ("Send it to 28245 Puruntie 82\n Apt. 595\n LAPPEENRANTA", "Send it to <ADDRESS>"),
+    ("his address: 450 Præstevænget 15, København V", "his address: <ADDRESS>"),
+    # A name the model's entity ran into the address with keeps its own placeholder.
+    ("Dr. Cindy Holinka Apt. 117 5720 Skoanveien 226", "<PERSON> <ADDRESS> 226"),
     ("Our neighbour Mr. Hill fixed it", "Our neighbour <PERSON> fixed it"),
     # Given names of other countries, from the world list ("Samsung" is in no name list).
     ("I bought it for Nikolaj and Mette, not my Samsung", "I bought it for <PERSON> and <PERSON>, not my Samsung"),
@@ -42,6 +51,12 @@ def test_names_and_addresses_are_replaced(text, expected):
     "On Christmas Eve I went in looking for an iPad",  # a date word before a given name
     "Great for the office or Kitchen.",  # a rare surname alone is a word first
     "Sold at Crate and Barrel, like my old Bose and Samsung gear",  # a list with an English word
+    # A unit word and a number that end no address line; a street word that starts no street.
+    "I installed Microsoft Office Suite 2019 on it",
+    "Unit 2 stopped working after a week",
+    "Via Alexa 2 timers run at once",
+    "Rue 21 sells these cheaper",
+    "The address is wrong on the box, 3 stars",
 ])
 def test_product_words_dates_and_model_numbers_survive(text):
     assert scrub_text(text) == (text, {})
