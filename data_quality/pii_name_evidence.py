@@ -24,6 +24,13 @@ from data_quality.pii_vocabulary import (
 _MOJIBAKE_RE = re.compile(r"Ä[ôúùîì¶]")
 _CAMEL_CASE_RE = re.compile(r"^(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von)[A-Z])\w*[a-z][A-Z]")
 _CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
+# Surname endings of languages whose surnames the census and given-name lists lack: East Slavic
+# (-ov/-ova, -ev/-eva, -in/-ina not: English has too many), patronymics (-vich/-vna), Ukrainian
+# (-enko, -chuk), Polish (-ski/-ska, -wicz), Finnish (-nen), Georgian (-shvili, -dze), Armenian
+# (-yan), Greek (-opoulos, -akis, -idis), Romanian (-escu), Turkish (-oğlu).
+_SURNAME_ENDING_RE = re.compile(
+    r"(?:[^aeiouy]ov|[^aeiouy]ova|[^aeiouy]ev|[^aeiouy]eva|yevich|ovich|evich|ovna|evna|enko|chuk|"
+    r"ski|ska|sky|skaya|wicz|[aeiouyäö]nen|shvili|dze|yan|opoulos|akis|idis|escu|oğlu|oglu)$")
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 
 
@@ -68,10 +75,13 @@ class NameEvidence:
         return self._census_name(word.lower(), self.surnames, common)
 
     def strong(self, word: str) -> bool:
-        """A name whatever the model says: a given name, or a word with non-ASCII letters
-        outside the English word list ("Sjöberg")."""
+        """A name whatever the model says: a given name, a word with non-ASCII letters outside
+        the English word list ("Sjöberg"), or one of five letters or more, outside it, ending as
+        surnames of another language do ("Yefremova", "Salonen"; :data:`_SURNAME_ENDING_RE`)."""
+        lower = word.lower()
         return self.is_given(word) or (len(word) >= 3 and not word.isascii()
-                                       and not self.english.contains(word.lower()))
+                                       or len(word) >= 5 and _SURNAME_ENDING_RE.search(lower) is not None
+                                       ) and not self.english.contains(lower)
 
     def weak(self, word: str, sentence_start: bool, alone: bool = True) -> bool:
         """Backs a PERSON entity: a surname, or no English word (and then a census name when it
