@@ -35,11 +35,11 @@ from commons.record import content_digest
 from commons.visible_text import VisibleText
 from data_quality.pii_phones import MIN_PHONE_DIGITS, phone_spans
 
-# Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
-# kinds come first so that e.g. a card number is never half-read as a phone number.
 # Kinds whose span, when it overlaps one of higher priority, is cut to what lies outside it
 # (:func:`resolve_overlaps`): words, not digits, so the rest is still the name or the place.
 TRIMMED_KINDS = frozenset({"PERSON", "LOCATION"})
+# Priority when two detections overlap: the earlier kind wins. Structured, checksum-validated
+# kinds come first so that e.g. a card number is never half-read as a phone number.
 # ADDRESS and LOCATION come from :mod:`data_quality.pii_engine` only (they need the NER model).
 KINDS = ("URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE", "HANDLE", "ADDRESS", "PERSON",
          "LOCATION")

@@ -4,9 +4,9 @@ A street address identifies a household, so it is always replaced (``ADDRESS``):
 and a street word ("15 Glyn St"), a European "<name>straße 12" form, the street word first
 ("12 rue de la Paix", "Calle Mayor 5"), a unit designator under a street line of any language
 ("Puruntie 82 / Apt. 595"), or a line given as an address ("address: 450 Præstevænget 15"), each
-with the capitalised city/region/postcode lines that follow it. A city or country alone does not identify anyone and is
-common review text ("shipped from China"); it is replaced (``LOCATION``) only where the
-sentence ties it to a person ("I live in Leeds", "she grew up in Onnezies").
+with the capitalised city/region/postcode lines that follow it. A city or country alone does not
+identify anyone and is common review text ("shipped from China"); it is replaced (``LOCATION``)
+only where the sentence ties it to a person ("I live in Leeds", "she grew up in Onnezies").
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ _LINE_GAP = r"(?:,?[ \t]*\n[ \t>]*|,?[ \t]+)"
 _PREFIX_STREETS = (r"rue|avenue|boulevard|bd|allée|chemin|impasse|quai|calle|avenida|avda\.|carrer|via|viale|"
                    r"piazza|corso|rua|travessa|ul\.|ulica|aleja")
 _PREFIX_STREET = rf"(?i:{_PREFIX_STREETS})"
-_PREFIX_STREET_CASED = r"\b(?:Rue|Avenue|Boulevard|Allée|Chemin|Impasse|Quai|Calle|Avenida|Avda\.|Carrer|Via|Viale|" \
-                       r"Piazza|Corso|Rua|Travessa|ul\.|Ulica|Aleja)"
+_PREFIX_STREET_CASED = (r"\b(?:Rue|Avenue|Boulevard|Allée|Chemin|Impasse|Quai|Calle|Avenida|Avda\.|Carrer|Via|"
+                        r"Viale|Piazza|Corso|Rua|Travessa|ul\.|Ulica|Aleja)")
 _PARTICLES = r"(?:(?:de|del|de la|de los|de las|des|du|di|da|do|dos|das|della|la|le|les|l'|d'|y)[ \t]+)*"
 
 
