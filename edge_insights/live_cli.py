@@ -92,7 +92,7 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     summary at the end.
     """
     from live.broker import BrokerError
-    from live.watcher import POLICIES, Watcher, WatchConfig, WatcherBusy
+    from live.watcher import POLICIES, Watcher, WatchConfig, WatcherLockError
     from live.webhooks import parse_subscriber, signer
 
     if policy not in POLICIES:
@@ -120,7 +120,7 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
                          broker=settings.broker, decide=decider)
     try:
         watcher = Watcher(config)
-    except (BrokerError, WatcherBusy) as err:
+    except (BrokerError, WatcherLockError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     except ValueError as err:

@@ -6,16 +6,17 @@ unchanged: the insight's ``route`` says whether the edge answered or the central
 
 Failures lose nothing:
 
-- a 4xx answer (the record breaks the contract, the pod serves another decision, a token is
-  refused) is final: a batch refused as a whole is re-sent record by record, then each refused
+- a 4xx or 3xx answer (the record breaks the contract, the pod serves another decision, a token is
+  refused; redirects are not followed) is final: a batch refused as a whole is re-sent record by record, then each refused
   change is ``failed`` with the pod's reason and quarantined;
 - a pod that cannot be reached (connection refused or not made in time) or a token endpoint that
-  does not answer leaves the change pending: it is tried again with exponential backoff
-  (``backoff_s × 2^tries``, at most ``max_wait_s`` apart) for as long as it takes, so every change
-  made while a pod is down is decided once the pod is back (a warning is logged when a change
-  passes ``max_tries`` waiting);
-- a 5xx answer or a pod that took the request and did not answer in time is retried the same way
-  but ``failed`` after ``max_tries`` attempts: the change itself may be what the pod fails on.
+  does not answer leaves the change pending, no try counted: it is tried again after half the time
+  it has waited (``backoff_s`` to ``max_wait_s``) for as long as it takes, so every change made
+  while a pod is down is decided once the pod is back (a warning is logged when a pod is lost and
+  when it answers again);
+- a 5xx or 429 answer, a 200 that is not one answer per record, or a pod that took the request and
+  did not answer in time is retried with exponential backoff (``backoff_s × 2^tries``) and
+  ``failed`` after ``max_tries`` attempts: the change itself may be what the pod fails on.
 
 Alerts. An insight whose label is its decision's positive label (:data:`ALERT_LABELS`) is an
 alert, unless the same product had an alert for the same decision less than ``cooldown_s`` ago and
@@ -94,6 +95,8 @@ class Decider:
         self.client = httpx.Client(timeout=timeout_s)
         self.wake = threading.Event()
         self._stop = threading.Event()
+        self._waiting: set[str] = set()  # decisions whose pod could not be reached last time
+        self._waited_since: dict[str, float] = {}  # change id → when it first found its pod unreachable
 
     def warm_up(self) -> None:
         """Fetch each decision's token and open a kept-alive connection to each pod, before any change.
@@ -116,8 +119,12 @@ class Decider:
         while not self._stop.is_set():
             self.wake.wait(idle_s)
             self.wake.clear()
-            while self.step():
-                pass
+            try:
+                while self.step():
+                    pass
+            except Exception:  # the thread must outlive any one batch: nothing else decides
+                log.exception("a decide step failed; its changes stay pending and are tried again")
+                self._stop.wait(1.0)
 
     def stop(self) -> None:
         self._stop.set()
@@ -165,10 +172,16 @@ class Decider:
             # The token endpoint may be restarting: waited for like an unreachable pod, never dropped.
             self._retry(changes, f"no_token: {exc}", final=False)
             return
-        if response.status_code >= 500:
+        if decision in self._waiting:
+            self._waiting.discard(decision)
+            log.warning("the pod of %s answers again: deciding the changes that waited", decision)
+        if response.status_code >= 500 or response.status_code == 429:
             self._retry(changes, f"pod_{response.status_code}")
             return
-        if response.status_code >= 400:
+        for change in changes:
+            self._waited_since.pop(change.change_id, None)
+        if response.status_code != 200:
+            # 3xx (redirects are not followed), 4xx, or another 2xx: no body of answers.
             if len(changes) > 1:
                 for change in changes:
                     self._decide(decision, [change])
@@ -176,7 +189,11 @@ class Decider:
             self.store.fail(changes[0], f"pod_{response.status_code}: {_reason(response)}")
             self._count("failed", decision, 1)
             return
-        answers = response.json()["decisions"]
+        answers = _answers(response, len(changes))
+        if answers is None:
+            self._retry(changes, "pod_bad_answer: not one answer with label, score, route and signal_digest "
+                                 "per record")
+            return
         decided_at = datetime.now(timezone.utc).isoformat()
         insights = [self._insight(change, answer, decided_at) for change, answer in zip(changes, answers)]
         self.store.publish(insights, [c.change_id for c in changes])
@@ -201,24 +218,48 @@ class Decider:
                 "signal_digest": answer["signal_digest"], "received_at": change.received_at}
 
     def _retry(self, changes: list[Change], reason: str, *, final: bool = True) -> None:
-        """Try ``changes`` again later; with ``final``, fail those out of tries instead."""
+        """Try ``changes`` again later. ``final``: the try counts, and a change out of tries fails.
+        Otherwise (the pod or its token endpoint cannot be reached) the change waits without a
+        try counted, so one that waited out an outage still has all its tries for the pod's
+        answers; the wait is half the time it has waited so far, from ``backoff_s`` to
+        ``max_wait_s``."""
+        now = time.time()
+        if not final and changes and changes[0].decision not in self._waiting:
+            self._waiting.add(changes[0].decision)
+            log.warning("the pod of %s cannot be reached (%s): its changes wait until it can", changes[0].decision,
+                        reason)
         for change in changes:
-            tries = change.tries + 1
-            if final and tries >= self.max_tries:
-                self.store.fail(change, f"{reason} after {tries} tries")
+            if not final:
+                since = self._waited_since.setdefault(change.change_id, now)
+                delay = min(max(self.backoff_s, 0.5 * (now - since)), self.max_wait_s)
+                self.store.retry_later(change, reason, now + delay, counted=False)
+            elif change.tries + 1 >= self.max_tries:
+                self.store.fail(change, f"{reason} after {change.tries + 1} tries")
                 self._count("failed", change.decision, 1)
                 continue
-            if tries == self.max_tries:
-                log.warning("change %s of %s still waiting after %d tries: %s", change.change_id, change.decision,
-                            tries, reason)
-            # min() before the power: tries grows without limit while a pod is down.
-            delay = self.backoff_s * 2 ** min(tries - 1, 32)
-            self.store.retry_later(change, reason, time.time() + min(delay, self.max_wait_s))
+            else:
+                self.store.retry_later(change, reason, now + self.backoff_s * 2 ** change.tries)
             self._count("retried", change.decision, 1)
 
     def _count(self, outcome: str, decision: str, n: int) -> None:
         if self.metrics is not None:
             self.metrics.decide_outcome(outcome, decision, n)
+
+
+def _answers(response: httpx.Response, count: int) -> list[dict[str, Any]] | None:
+    """The pod's ``decisions``: ``count`` answers, each with label, score, route and signal digest;
+    None for any other body (HTML from a proxy, a short list, a missing field)."""
+    try:
+        answers = response.json()["decisions"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(answers, list) or len(answers) != count:
+        return None
+    needed = ("label", "score", "route", "signal_digest")
+    if not all(isinstance(a, dict) and all(k in a for k in needed) and isinstance(a["score"], (int, float))
+               for a in answers):
+        return None
+    return answers
 
 
 def _reason(response: httpx.Response) -> str:

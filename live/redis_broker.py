@@ -289,11 +289,12 @@ class RedisBroker:
         claimed = self._claimed.pop(change.change_id, None)
         return claimed[1] if claimed else {k: getattr(change, k) for k in CHANGE_KEYS}
 
-    def retry_later(self, change: Change, reason: str, next_try: float) -> None:
-        """Count a failed attempt and schedule the change again at ``next_try`` (epoch s)."""
+    def retry_later(self, change: Change, reason: str, next_try: float, *, counted: bool = True) -> None:
+        """Schedule the change again at ``next_try`` (epoch s), counting the failed attempt unless
+        not ``counted`` (see :meth:`LiveStore.retry_later`)."""
         data = self._settle(change)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(self.retry, {json.dumps({**data, "tries": change.tries + 1, "reason": reason}): next_try})
+        pipe.zadd(self.retry, {json.dumps({**data, "tries": change.tries + int(counted), "reason": reason}): next_try})
         pipe.xack(self.changes, DECIDERS, f"{change.seq}-0")
         pipe.execute()
 

@@ -269,11 +269,12 @@ class LiveStore:
                        signal=json.loads(r["signal"]), received_at=r["received_at"], changed_at=r["changed_at"],
                        tries=r["tries"]) for r in rows]
 
-    def retry_later(self, change: Change, reason: str, next_try: float) -> None:
-        """Count a failed attempt (pod 5xx, time-out) and set when to try again."""
+    def retry_later(self, change: Change, reason: str, next_try: float, *, counted: bool = True) -> None:
+        """Set when to try a change again (epoch s), counting the failed attempt (pod 5xx, time-out)
+        unless not ``counted`` (the pod could not be reached: the change only waits)."""
         with self.transaction() as con:
-            con.execute("UPDATE changes SET tries = tries + 1, next_try = ?, reason = ? WHERE change_id = ?",
-                        (next_try, reason, change.change_id))
+            con.execute("UPDATE changes SET tries = tries + ?, next_try = ?, reason = ? WHERE change_id = ?",
+                        (int(counted), next_try, reason, change.change_id))
 
     def fail(self, change: Change, reason: str) -> None:
         """Give a change up (a 4xx answer, or out of tries): ``failed`` with the reason, and quarantined."""

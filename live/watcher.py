@@ -141,16 +141,18 @@ def flush_to_warehouse(store: LiveStore, warehouse: Warehouse, run_id: str) -> t
     return added, history_added
 
 
-class WatcherBusy(EdgeInsightsError):
-    """Another watcher already runs on this state folder's embedded store."""
+class WatcherLockError(EdgeInsightsError):
+    """The watcher cannot own this state folder's embedded store: another watcher holds its lock,
+    or the lock file cannot be opened."""
 
 
 class Watcher:
     """The live loop (module docstring). Build, then :meth:`run` (blocks; main thread: Twisted).
 
     Raises (on construction):
-        WatcherBusy: another process watches with the same embedded store (two would capture each
-            change twice under different counters and both flush it to the warehouse).
+        WatcherLockError: another process watches with the same embedded store (two would capture
+            each change twice under different counters and both flush it to the warehouse), or
+            ``live/watcher.lock`` cannot be opened (a folder, no permission).
         BrokerError: the Redis broker named does not answer.
         ValueError: webhooks or an inbox asked for with a Redis broker, or webhooks without a secret.
     """
@@ -163,8 +165,10 @@ class Watcher:
             try:
                 self._lock = hold_lock(lock_path)
             except LockHeld as held:
-                raise WatcherBusy(f"another watcher (pid {held.holder or 'unknown'}) runs on {config.state_dir}; "
-                                  f"stop it first, or give this one its own EDGE_INSIGHTS_STATE_DIR") from None
+                raise WatcherLockError(f"another watcher (pid {held.holder or 'unknown'}) runs on {config.state_dir}; "
+                                       f"stop it first, or give this one its own EDGE_INSIGHTS_STATE_DIR") from None
+            except OSError as err:
+                raise WatcherLockError(f"cannot open the watcher lock {lock_path}: {err.strerror or err}") from None
         self.store: Broker = open_broker(config.broker, store_path(config.state_dir))
         self.metrics = LiveMetrics()
         # A deciding watcher captures only what its pods decide; a capture-only one feeds every decider.

@@ -39,6 +39,7 @@ import binascii
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -78,6 +79,10 @@ class Subscriber:
     alerts_only: bool = False
 
 
+# "//user:pass@", "//user@" of a URL (or of a spec that only looks like one): credentials.
+_USERINFO_RE = re.compile(r"//[^/?#\s]*@")
+
+
 def parse_subscriber(spec: str) -> Subscriber:
     """A subscriber from ``--webhook``'s ``[FILTER[,FILTER…]=]URL``, a FILTER being a decision name or
     ``alerts``: ``https://hooks.example/in``, ``alerts=https://…``, ``price_spike,alerts=https://…``.
@@ -87,25 +92,29 @@ def parse_subscriber(spec: str) -> Subscriber:
             the subscriber's key in the live store and its logs, so they would be kept there; the
             receiver verifies the signature instead), or a filter is neither a decision nor ``alerts``.
     """
-    filters, url = "", spec
+    shown = _USERINFO_RE.sub("//***@", spec)  # what an error may echo: never the credentials
+    if shown != spec:
+        # Refused before any other check, so that no other message can repeat them.
+        raise ValueError(f"the webhook URL {shown!r} carries credentials (user:password@): they would be stored "
+                         "as the subscriber's key; receivers authenticate deliveries by their signature")
+    filters, url = "", spec.strip()
     # A bare URL may itself hold "=" (a query string), so only a non-URL prefix is read as filters.
-    if not spec.startswith(("http://", "https://")):
-        filters, _, url = spec.partition("=")
+    if not url.lower().startswith(("http://", "https://")):
+        filters, _, url = url.partition("=")
     names = {name.strip() for name in filters.split(",") if name.strip()}
     unknown = names - set(DECISIONS) - {ALERTS}
     if unknown:
         raise ValueError(f"unknown webhook filter {', '.join(sorted(unknown))}: use a decision "
                          f"({', '.join(DECISIONS)}) or {ALERTS}")
     try:
-        parsed = httpx.URL(url)
+        parsed = httpx.URL(url.strip())
     except httpx.InvalidURL as exc:
         raise ValueError(f"not a webhook URL: {url!r} ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError(f"expected [FILTER,…=]http(s)://HOST/PATH, got {spec!r}")
-    if parsed.userinfo:
-        # The message names the host only: the spec holds the credentials.
-        raise ValueError(f"the webhook URL for {parsed.host} carries credentials (user:password@): they would be "
-                         "stored as the subscriber's key; receivers authenticate deliveries by their signature")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ValueError(f"port {parsed.port} of webhook URL {url!r} is not a TCP port (1-65535)")
+    url = url.strip()
     return Subscriber(url=url, decisions=frozenset(names - {ALERTS}), alerts_only=ALERTS in names)
 
 

@@ -154,7 +154,9 @@ def _batch_id(name: str) -> str:
 
 
 def _batch_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+    # A dotfile is a batch still being written (".part.jsonl"), or no batch at all.
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file()
+                  and not p.name.startswith("."))
 
 
 def _free_name(name: str, folders: Iterable[Path]) -> str:

@@ -226,6 +226,7 @@ def test_drop_folder_moves_files_and_never_ingests_twice(real_rows, tmp_path):
         + "\n", encoding="utf-8")
     (inbox / "jp-003.csv").write_text("asin,price\nB0BXSKY533,5490\n", encoding="utf-8")
     (inbox / ".wh-x.jsonl.tmp").write_bytes(jsonl(real_rows))  # a webhook write in flight
+    (inbox / ".half.jsonl").write_bytes(jsonl(real_rows)[:50])  # a copy in flight, named as a batch
     (inbox / "notes.txt").write_text("not a batch")
 
     load = read_inbox(inbox, "run-1")
@@ -238,7 +239,7 @@ def test_drop_folder_moves_files_and_never_ingests_twice(real_rows, tmp_path):
                        "jp-003.csv": ("refused", 0, 0, 0)}
     assert load.quarantine[0]["reason"] == "rating: not a number in 0-5 (9)"
     assert sorted(p.name for p in inbox.iterdir()) == [
-        ".read_inbox.lock", ".wh-x.jsonl.tmp", "notes.txt", "processed", "refused"]
+        ".half.jsonl", ".read_inbox.lock", ".wh-x.jsonl.tmp", "notes.txt", "processed", "refused"]
     assert (inbox / "processed" / "run-1" / "jp-001.jsonl").is_file()
     reason = (inbox / "refused" / "run-1" / "jp-003.csv.reason.txt").read_text()
     assert reason.startswith("CSV header: missing required columns: source, url, product_id")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -123,13 +125,14 @@ class FailingPod(BaseHTTPRequestHandler):
     """Answers every decision request with the status the test sets (a pod in trouble)."""
 
     status = 503
+    body: bytes | None = None  # default: {"error": "status N"}
 
     def log_message(self, *args) -> None:
         pass
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
-        body = json.dumps({"error": f"status {self.status}"}).encode()
+        body = self.body if self.body is not None else json.dumps({"error": f"status {self.status}"}).encode()
         self.send_response(self.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -137,10 +140,49 @@ class FailingPod(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+BAD_ANSWER = "pod_bad_answer: not one answer with label, score, route and signal_digest per record after 3 tries"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("status", "state", "tries", "reason"), [
-    (503, "failed", 3, "pod_503 after 3 tries"), (422, "failed", 1, "pod_422: status 422")])
-def test_pod_failures_are_retried_or_given_up_with_a_reason(market, tmp_path, status, state, tries, reason):
+@pytest.mark.parametrize(("status", "body", "state", "tries", "reason"), [
+    (503, None, "failed", 3, "pod_503 after 3 tries"),
+    (429, None, "failed", 3, "pod_429 after 3 tries"),
+    (422, None, "failed", 1, "pod_422: status 422"),
+    (302, None, "failed", 1, "pod_302: status 302"),  # redirects are not followed
+    # A proxy's page, or fewer answers than records: nothing is marked done on a 200 like these.
+    (200, b"<html>gateway</html>", "failed", 3, BAD_ANSWER),
+    (200, b'{"decisions": []}', "failed", 3, BAD_ANSWER)])
+def test_pod_failures_are_retried_or_given_up_with_a_reason(market, tmp_path, status, body, state, tries, reason):
+    store, changes = _price_change(market, tmp_path)
+    port = free_port()
+    with _failing_pod(port, status, body):
+        pods = {c["decision"]: f"http://127.0.0.1:{port}" for c in changes}
+        left = Decider(store, pods, max_tries=3, backoff_s=0.01).drain(timeout_s=30)
+    assert left == 0
+    rows = store.query("SELECT state, tries, reason FROM changes")
+    assert [(r["state"], r["tries"], r["reason"]) for r in rows] == [(state, tries, reason)] * len(changes)
+    assert store.query("SELECT COUNT(*) AS n FROM quarantine WHERE stage = 'decide'")[0]["n"] == len(changes)
+    assert store.query("SELECT COUNT(*) AS n FROM insights")[0]["n"] == 0
+
+
+@pytest.mark.slow
+def test_a_change_that_waited_out_an_outage_still_has_all_its_tries(market, tmp_path):
+    store, changes = _price_change(market, tmp_path)
+    port = free_port()  # nothing listens yet: the pod is down
+    decider = Decider(store, {c["decision"]: f"http://127.0.0.1:{port}" for c in changes}, max_tries=3,
+                      backoff_s=0.01, max_wait_s=0.02)
+    assert decider.drain(timeout_s=0.5) == len(changes)
+    rows = store.query("SELECT state, tries, reason FROM changes")
+    assert {(r["state"], r["tries"], r["reason"]) for r in rows} == {("pending", 0, "pod_unreachable: ConnectError")}
+    # Back behind a proxy that answers 503: the change gets its three tries, not one.
+    with _failing_pod(port, 503, None):
+        assert decider.drain(timeout_s=30) == 0
+    rows = store.query("SELECT state, tries, reason FROM changes")
+    assert {(r["state"], r["tries"], r["reason"]) for r in rows} == {("failed", 3, "pod_503 after 3 tries")}
+
+
+def _price_change(market, tmp_path) -> tuple[LiveStore, list[dict]]:
+    """A live store holding the changes of the first price move of the attic book."""
     clock = Clock()
     live = LiveMarket(market, seconds_per_tick=1.0, clock=clock)
     store = LiveStore(tmp_path / "live.sqlite")
@@ -152,20 +194,18 @@ def test_pod_failures_are_retried_or_given_up_with_a_reason(market, tmp_path, st
     clock.now = live.wall_of(tick)
     changes = capture.observe(url, observed(market, live, clock, ATTIC), None, clock.now)
     assert changes
-    handler = type("Pod", (FailingPod,), {"status": status})
-    port = free_port()
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    return store, changes
+
+
+@contextmanager
+def _failing_pod(port: int, status: int, body: bytes | None) -> Iterator[None]:
+    server = ThreadingHTTPServer(("127.0.0.1", port), type("Pod", (FailingPod,), {"status": status, "body": body}))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        pods = {c["decision"]: f"http://127.0.0.1:{port}" for c in changes}
-        left = Decider(store, pods, max_tries=3, backoff_s=0.01).drain(timeout_s=30)
+        yield
     finally:
         server.shutdown()
-    assert left == 0
-    rows = store.query("SELECT state, tries, reason FROM changes")
-    assert [(r["state"], r["tries"], r["reason"]) for r in rows] == [(state, tries, reason)] * len(changes)
-    assert store.query("SELECT COUNT(*) AS n FROM quarantine WHERE stage = 'decide'")[0]["n"] == len(changes)
-    assert store.query("SELECT COUNT(*) AS n FROM insights")[0]["n"] == 0
+        server.server_close()
 
 
 def test_only_the_decisions_with_a_pod_get_changes_and_the_windows_stay_whole(market, tmp_path):

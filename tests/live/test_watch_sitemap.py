@@ -87,3 +87,12 @@ def test_a_second_watcher_on_the_same_state_folder_is_refused_until_the_first_di
     third = _watch(tmp_path, f"{base}/sitemap.txt")
     assert third.returncode == 0, third.stderr
     assert json.loads(third.stdout.splitlines()[-1])["products"] == 1
+
+
+def test_a_lock_that_cannot_be_opened_is_an_error_not_a_traceback(tmp_path, site):
+    folder, base = site
+    (folder / "sitemap.txt").write_text("page.html\n")
+    (tmp_path / "state" / "live" / "watcher.lock").mkdir(parents=True)  # a folder where the lock file goes
+    done = _watch(tmp_path, f"{base}/sitemap.txt")
+    assert done.returncode == 2
+    assert "cannot open the watcher lock" in done.stderr and "Traceback" not in done.stderr

@@ -421,10 +421,16 @@ def test_subscriber_specs_and_secrets_are_checked(store):
     for bad in ("hooks.example/in", "ftp://hooks.example", "http://", "spike=http://h.example", "alerts=h.example"):
         with pytest.raises(ValueError):
             parse_subscriber(bad)
-    for spec in ("https://ops:s3cret@hooks.example/in", "alerts=https://ops@hooks.example/in"):
+    # Credentials are refused whatever else is wrong with the spec, and never echoed.
+    for spec in ("https://ops:s3cret@hooks.example/in", "alerts=https://ops@hooks.example/in",
+                 "HTTPS://ops:s3cret@hooks.example/in", " https://ops:s3cret@hooks.example/in",
+                 "alerts=ftp://ops:s3cret@h/in", "https://ops:s3cret@/in", "https://ops:s3cret@[::1/in"):
         with pytest.raises(ValueError, match="carries credentials") as err:
             parse_subscriber(spec)
         assert "s3cret" not in str(err.value) and "ops" not in str(err.value)
+    assert parse_subscriber("HTTPS://hooks.example/in").url == "HTTPS://hooks.example/in"
+    with pytest.raises(ValueError, match="not a TCP port"):
+        parse_subscriber("https://hooks.example:99999/in")
     signer(SECRET)
     for bad, said in ((SECRET[6:], "whsec_"), ("whsec_not*base64", "base64"),
                       ("whsec_" + base64.b64encode(b"short").decode(), "at least 24")):
