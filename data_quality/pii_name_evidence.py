@@ -31,6 +31,13 @@ _CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
 _SURNAME_ENDING_RE = re.compile(
     r"(?:[^aeiouy]ov|[^aeiouy]ova|[^aeiouy]ev|[^aeiouy]eva|yevich|ovich|evich|ovna|evna|enko|chuk|"
     r"ski|ska|sky|skaya|wicz|[aeiouyäö]nen|shvili|dze|yan|opoulos|akis|idis|escu|oğlu|oglu)$")
+# Words that introduce a person's name ("call me philipp", "my name is Vsevolod") or attribute a
+# quote to one ('," says björklund'); the one or two words after it are the name when they are no
+# English word (or a census name). Lower case is kept: chat text drops capitals.
+NAME_CUE_RE = re.compile(
+    r"(?i)(?:\b(?:call(?:s|ed)?[ \t]+me|my[ \t]+name(?:[ \t]+is|['’]s)|i[ \t]+am[ \t]+called)"
+    r"|[\"”'’],?[ \t]+(?:says|said|writes|wrote|adds|added))[ \t]+"
+    r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)")
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 
 

@@ -23,7 +23,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from data_quality.pii import TITLES, with_honorifics
-from data_quality.pii_name_evidence import WORD_RE, NameEvidence
+from data_quality.pii_name_evidence import NAME_CUE_RE, WORD_RE, NameEvidence
 from data_quality.pii_ner import NerArtifacts, NerEntity
 from data_quality.pii_vocabulary import CALENDAR_WORDS
 
@@ -98,6 +98,7 @@ class NameRecognizer(EntityRecognizer):
                  if (span := self._entity_name(cased, part)) is not None}
         spans |= set(self._gazetteer_names(cased, spans))
         spans |= set(self._speaker_names(cased))
+        spans |= set(self._introduced_names(cased))
         spans |= set(self._coordinated_names(cased, spans))
         spans |= set(self._repeated_names(cased, spans))
         return [RecognizerResult("PERSON", start, end, 0.85)
@@ -184,6 +185,20 @@ class NameRecognizer(EntityRecognizer):
                 i = end
             else:
                 i += 1
+
+    def _introduced_names(self, text: str) -> Iterable[tuple[int, int]]:
+        """The words after a :data:`NAME_CUE_RE` cue, up to the first that is an English word
+        no one is called or a function word ("call me owen", "call me philipp"; "call me crazy",
+        "said my wife" hold no name)."""
+        for match in NAME_CUE_RE.finditer(text):
+            end = None
+            for word in WORD_RE.finditer(text, match.start("name"), match.end("name")):
+                lower = word.group(0).lower()
+                if self._plain_word(lower) or lower in self.evidence.english.not_nouns:
+                    break
+                end = word.end()
+            if end is not None:
+                yield match.start("name"), end
 
     def _speaker_names(self, text: str) -> Iterable[tuple[int, int]]:
         """Speaker turns ("Vsevolod: ...") take any non-English name-shaped words; a bare

@@ -37,6 +37,10 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("Tell Ivanova the order came late", "Tell <PERSON> the order came late"),
     ("Ask Kovalenko about the refund", "Ask <PERSON> about the refund"),
     ("Virtanen packed it badly", "<PERSON> packed it badly"),
+    # A name introduced as one, in any case, or a quote's speaker.
+    ("sometimes people call me philipp", "sometimes people call me <PERSON>"),
+    ("I am called Ngozi Okafor here", "I am called <PERSON> here"),
+    ('"It works," says björklund.', '"It works," says <PERSON>.'),
     ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),
     ("Mail jörg.weiß@bücher-laden.de or ring Anna on +44 20 7946 0958",
      "Mail <EMAIL> or ring <PERSON> on <PHONE>"),
@@ -65,6 +69,9 @@ def test_names_and_addresses_are_replaced(text, expected):
     "Address Book 3 app crashed on iOS 17.",
     "MAC address: 00 1A 2B, easy setup.",
     "I loved Suite 16, the last track",
+    "call me crazy but I love it",  # a cue followed by an English word or a function word
+    '"Great," said my wife.',
+    "my name is on the box",
     "Smirnoff and Stolichnaya are vodkas",  # endings that are no surname endings
     "The address is wrong on the box, 3 stars",
 ])
