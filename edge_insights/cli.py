@@ -174,7 +174,11 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
     history = {"price_history": runs["price_history_backfill"], "market_replay": runs["market_replay"]}
     with stages.stage("security summary: tokens issued, requests refused, audit verify"):
         security = {**security_summary(settings, auth_since, served), "revocation_drill": revocation}
-    summary = summarise(settings, history, job, served, feedback, retention, drill, live, security)
+    with stages.stage("PII scrubber scored on the labelled samples and real reviews"):
+        from edge_insights.pii_scorecard import pii_scorecard
+
+        pii_scores = pii_scorecard(settings.data_dir)
+    summary = summarise(settings, history, job, served, feedback, retention, drill, live, security, pii_scores)
     write_summary(settings, summary)
     print_summary(console, summary)
     console.print("Where to look (`make ui`):", highlight=False)

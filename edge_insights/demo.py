@@ -236,12 +236,13 @@ def privacy_summary(settings: Settings, retention: JobOutcome | None) -> dict[st
 def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcome, served: dict[str, dict],
               feedback: JobOutcome, retention: JobOutcome | None = None,
               drill: dict[str, Any] | None = None, live: dict[str, Any] | None = None,
-              security: dict[str, Any] | None = None) -> dict[str, Any]:
+              security: dict[str, Any] | None = None, pii_scores: dict[str, Any] | None = None) -> dict[str, Any]:
     """The numbers a user wants after a demo, gathered from asset metadata and the pod runs (and,
     given the retention run, the privacy report's totals and that run's result; given the drift
     drill, :func:`edge_insights.drift_drill.drift_drill`, its outcome per phase; given the live loop,
     :func:`edge_insights.live_run.run_live_loop`'s table; given the security summary,
-    :func:`edge_insights.security_summary.security_summary`, that)."""
+    :func:`edge_insights.security_summary.security_summary`, that; given the PII scorecard,
+    :func:`edge_insights.pii_scorecard.pii_scorecard`, that)."""
     from commons.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
@@ -283,6 +284,7 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
                     "history": a["signal_history"]["rows"]},
         "quarantine": reasons,
         "pii_replacements": a["scrubbed_signals"]["pii_replacements"],
+        "pii_scores": pii_scores,
         "checks": job.checks,
         "decisions": decisions,
         "divergence": feedback.assets.get("divergence_report", {}),

@@ -51,6 +51,23 @@ def _serving_table(decisions: dict[str, Any]) -> Table:
     return table
 
 
+def pii_scores_table(scores: dict[str, Any]) -> Table:
+    """The pipeline scrubber's recall and precision per type, tuning / held-out halves
+    (:func:`edge_insights.pii_scorecard.pii_scorecard`)."""
+    def pair(values: list[float | None]) -> str:
+        return " / ".join("-" if v is None else f"{v:.3f}" for v in values)
+
+    tuning, held_out = scores["samples"]
+    table = Table(title=f"PII scrubber on labelled samples (tuning {tuning} / held-out {held_out}); real reviews "
+                        f"altered {scores['reviews_altered_odd']:.1%} (odd rows); "
+                        f"{scores['records_per_s']:,.0f} records/s", title_justify="left")
+    for col in ("type", "recall tuning / held-out", "precision tuning / held-out"):
+        table.add_column(col)
+    for kind, row in scores["types"].items():
+        table.add_row(kind, pair(row["recall"]), pair(row["precision"]))
+    return table
+
+
 def privacy_table(privacy: dict[str, Any]) -> Table:
     """The privacy report's totals and the retention run's result
     (:func:`edge_insights.demo.privacy_summary`)."""
@@ -143,6 +160,8 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         quarantine.add_row(row["stage"], row["reason"], str(row["n"]))
     console.print(quarantine)
     console.print(_table("PII replacements", list(s["pii_replacements"].items()) or [("none", 0)]))
+    if s.get("pii_scores"):
+        console.print(pii_scores_table(s["pii_scores"]))
     console.print(_table("Checks (blocking)", [(k, "passed" if v else "FAILED") for k, v in s["checks"].items()]))
     console.print(_quality_table(s["decisions"]))
     for name, d in s["decisions"].items():
