@@ -7,8 +7,8 @@ unchanged: the insight's ``route`` says whether the edge answered or the central
 Failures lose nothing:
 
 - a 4xx or 3xx answer (the record breaks the contract, the pod serves another decision, a token is
-  refused; redirects are not followed) is final: a batch refused as a whole is re-sent record by record, then each refused
-  change is ``failed`` with the pod's reason and quarantined;
+  refused; redirects are not followed) is final: a batch refused as a whole is re-sent record by
+  record, then each refused change is ``failed`` with the pod's reason and quarantined;
 - a pod that cannot be reached (connection refused or not made in time) or a token endpoint that
   does not answer leaves the change pending, no try counted: it is tried again after half the time
   it has waited (``backoff_s`` to ``max_wait_s``) for as long as it takes, so every change made

@@ -67,7 +67,8 @@ class InboxPoller:
 
     def poll(self) -> int:
         """Take what has landed; returns the records observed."""
-        if not any(p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".") for p in self.inbox.iterdir()):
+        if not any(p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")
+                   for p in self.inbox.iterdir()):
             return 0
         take = f"live-{uuid.uuid4().hex[:12]}"
         self.store.set_meta(OPEN_TAKE, take)
