@@ -31,7 +31,7 @@ from data_quality.pii_batch import scrub_records_parallel  # noqa: E402
 from data_quality.pii_engine import PiiEngine  # noqa: E402
 from data_quality.pii_eval import (  # noqa: E402
     load_catalogue, load_presidio_split, load_review_texts)
-from data_quality.pii_scoring import STRUCTURED_LABELS, LABEL_KIND, TypeScore, score  # noqa: E402
+from data_quality.pii_scoring import TypeScore, score, structured  # noqa: E402
 from data_quality.pii_vocabulary import catalogue_words  # noqa: E402
 from commons.settings import Settings  # noqa: E402
 
@@ -39,7 +39,6 @@ from commons.settings import Settings  # noqa: E402
 SPEED_SAMPLE = 1000
 SPEED_ROUNDS = 3
 SPEED_SEED = 13
-_STRUCTURED_KINDS = tuple(LABEL_KIND[label] for label in STRUCTURED_LABELS)
 # What the words the product replaced in each altered odd review row name: a real ``person``, a
 # fictional ``character``, a ``place_of_person`` (where someone lives) or ``none`` (a dish, a
 # shop, a misspelling). Judged by hand by reading each row, after the rules were fixed; rows
@@ -58,12 +57,6 @@ def _timed(find: Callable[[Sequence[str]], list[list[Span]]], texts: Sequence[st
     return found, time.perf_counter() - start
 
 
-def _structured(scores: dict[str, TypeScore]) -> TypeScore:
-    parts = [scores.get(kind, TypeScore()) for kind in _STRUCTURED_KINDS]
-    return TypeScore(*(sum(getattr(p, f) for p in parts)
-                       for f in ("caught", "labelled", "correct", "reported")))
-
-
 def _print_scores(title: str, by_finder: dict[str, dict[str, TypeScore]]) -> None:
     print(f"\n{title}: recall (caught/labelled) and precision (correct/reported) per type")
     names = list(by_finder)
@@ -72,7 +65,7 @@ def _print_scores(title: str, by_finder: dict[str, dict[str, TypeScore]]) -> Non
     for kind in [*kinds, "structured"]:
         row = f"{kind:<12}"
         for scores in by_finder.values():
-            s = _structured(scores) if kind == "structured" else scores.get(kind, TypeScore())
+            s = structured(scores) if kind == "structured" else scores.get(kind, TypeScore())
             row += (f"{_fmt(s.recall):>10} ({s.caught:>4}/{s.labelled:<4})"
                     f"{_fmt(s.precision):>10} ({s.correct:>4}/{s.reported:<4})")
         print(row)

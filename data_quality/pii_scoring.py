@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from data_quality.pii import Span
@@ -65,6 +65,19 @@ class TypeScore:
     def precision(self) -> float | None:
         """``correct / reported``; None when nothing of the kind was reported."""
         return self.correct / self.reported if self.reported else None
+
+
+def pooled(scores: Iterable[TypeScore]) -> TypeScore:
+    """``scores`` summed count by count: the recall and precision of their types taken together."""
+    parts = list(scores)
+    return TypeScore(*(sum(getattr(part, name) for part in parts)
+                       for name in ("caught", "labelled", "correct", "reported")))
+
+
+def structured(scores: Mapping[str, TypeScore]) -> TypeScore:
+    """The kinds of :data:`STRUCTURED_LABELS` in ``scores`` (kind -> score, as :func:`score`
+    gives them) pooled into one score (a kind not reported counts as all zeros)."""
+    return pooled(scores.get(LABEL_KIND[label], TypeScore()) for label in STRUCTURED_LABELS)
 
 
 def _overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:

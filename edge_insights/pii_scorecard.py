@@ -16,18 +16,15 @@ from typing import Any
 
 from data_quality.pii_engine import default_engine
 from data_quality.pii_eval import load_presidio_split, load_review_texts
-from data_quality.pii_scoring import LABEL_KIND, STRUCTURED_LABELS, TypeScore, score
+from data_quality.pii_scoring import TypeScore, score, structured
 
 #: The kinds the scorecard shows, structured PII pooled into one row (as the README's table does).
 SHOWN = ("PERSON", "ADDRESS", "LOCATION", "structured")
-_STRUCTURED = frozenset(LABEL_KIND[label] for label in STRUCTURED_LABELS)
 
 
 def _rows(scores: dict[str, TypeScore]) -> dict[str, TypeScore]:
-    pooled = [scores[kind] for kind in _STRUCTURED if kind in scores]
-    structured = TypeScore(*(sum(getattr(s, f) for s in pooled)
-                             for f in ("caught", "labelled", "correct", "reported")))
-    return {kind: structured if kind == "structured" else scores.get(kind, TypeScore()) for kind in SHOWN}
+    return {kind: structured(scores) if kind == "structured" else scores.get(kind, TypeScore())
+            for kind in SHOWN}
 
 
 def pii_scorecard(data_dir: Path) -> dict[str, Any]:
