@@ -59,7 +59,8 @@ from data_quality.pii_tagger_training import (  # noqa: E402
     NEGATIVE_FILES, TaggerConfig, base_model_path, negative_examples, review_negatives,
     sample_examples, train_tagger)
 from data_quality.pii_vocabulary import catalogue_words  # noqa: E402
-from edge_export.name_tagger import TOKENIZER_FILE, export_name_tagger  # noqa: E402
+from data_quality.pii_tagger import TOKENIZER_FILE  # noqa: E402
+from edge_export.name_tagger import export_name_tagger  # noqa: E402
 
 THRESHOLDS = (0.5, 0.9)
 VETOES = (None, 0.1, 0.5)

@@ -8,6 +8,11 @@ For each finder, on the same records in the same run:
 - records/s over all reviews and samples (analysis; the product also scrubs whole records through
   its process pool).
 
+The product is the engine the pipeline scrubs with, plus the review files' catalogue in its
+allow-list: the rules, and the learned name tagger when the pipeline has built one in the state
+folder (the ``pii_name_tagger`` asset; ``make demo`` builds it), else the rules alone (said in
+the output).
+
 Run: ``.venv/bin/python benchmarks/pii_recall.py [--no-baseline]`` from the repository root
 (reads the shared data folder from ``EDGE_INSIGHTS_DATA_DIR``, default ``../shared/data``).
 """
@@ -32,6 +37,7 @@ from data_quality.pii_engine import PiiEngine  # noqa: E402
 from data_quality.pii_eval import (  # noqa: E402
     load_catalogue, load_presidio_split, load_review_texts)
 from data_quality.pii_scoring import TypeScore, score, structured  # noqa: E402
+from data_quality.pii_tagger import TOKENIZER_FILE, NameTagger, built_tagger  # noqa: E402
 from data_quality.pii_vocabulary import catalogue_words  # noqa: E402
 from commons.settings import Settings  # noqa: E402
 
@@ -76,7 +82,8 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip Presidio as shipped (about 3 minutes on 2 cores)")
     args = parser.parse_args()
-    data_dir = Settings.from_env().data_dir
+    settings = Settings.from_env()
+    data_dir = settings.data_dir
     tuning, held_out = load_presidio_split(data_dir)
     reviews = load_review_texts(data_dir)
     review_texts = [text for texts in reviews.values() for text in texts]
@@ -86,6 +93,11 @@ def main() -> None:
           f"template_id), {len(review_texts)} real reviews; {len(all_texts)} records in all")
 
     engine = PiiEngine(catalogue=catalogue_words(load_catalogue(data_dir)))
+    model = built_tagger(settings.pii_tagger_dir)
+    if model is not None:
+        engine = engine.with_tagger(NameTagger(model, model.parent / TOKENIZER_FILE))
+    print(f"product: rules + name tagger {model}" if model else
+          "product: rules alone (no name tagger built in the state folder; `make demo` builds one)")
     finders: dict[str, Callable[[Sequence[str]], list[list[Span]]]] = {
         "product": engine.analyze_batch}
     if not args.no_baseline:

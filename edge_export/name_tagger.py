@@ -11,13 +11,11 @@ from pathlib import Path
 
 import torch
 
+from data_quality.pii_tagger import FP32_FILE, INT8_FILE, TOKENIZER_FILE
 from data_quality.pii_tagger_training import TokenTagger
 from edge_export.onnx_export import export_onnx
 from edge_export.quantize import quantize_int8
 
-FP32_FILE = "tagger.onnx"
-INT8_FILE = "tagger.int8.onnx"
-TOKENIZER_FILE = "tokenizer.json"
 
 
 def export_name_tagger(model: TokenTagger, tokenizer_file: Path, folder: Path) -> Path:

@@ -3,7 +3,8 @@
 The same measures as ``benchmarks/pii_recall.py`` (recall per labelled type, precision per
 reported kind, split into the tuning and held-out halves by sentence template,
 :mod:`data_quality.pii_scoring`), but for the engine the pipeline scrubs with
-(:func:`~data_quality.pii_engine.default_engine`: base product words, no review catalogue) and
+(:func:`~data_quality.pii_engine.default_engine`: base product words, no review catalogue, and
+the learned name tagger once the pipeline has built it) and
 without Presidio as shipped, so it takes seconds, not minutes. Reviews altered are counted on the
 odd rows (the even ones tuned the rules).
 """
@@ -32,7 +33,8 @@ def pii_scorecard(data_dir: Path) -> dict[str, Any]:
 
     Returns:
         ``{"types": {kind: {"recall": [tuning, held_out], "precision": [tuning, held_out]}},
-        "reviews_altered_odd": fraction, "records_per_s": float, "samples": [n_tuning, n_held_out]}``;
+        "reviews_altered_odd": fraction, "records_per_s": float, "samples": [n_tuning, n_held_out],
+        "name_tagger": whether the engine ran with the learned name tagger}``;
         a recall or precision is None where nothing was labelled or reported.
 
     Raises:
@@ -53,4 +55,4 @@ def pii_scorecard(data_dir: Path) -> dict[str, Any]:
                              "precision": [h[kind].precision for h in halves]} for kind in SHOWN},
             "reviews_altered_odd": altered / len(odd) if odd else None,
             "records_per_s": len(texts) / seconds if seconds else None,
-            "samples": [len(tuning), len(held_out)]}
+            "samples": [len(tuning), len(held_out)], "name_tagger": engine.tagger is not None}

@@ -60,7 +60,9 @@ def pii_scores_table(scores: dict[str, Any]) -> Table:
     tuning, held_out = scores["samples"]
     table = Table(title=f"PII scrubber on labelled samples (tuning {tuning} / held-out {held_out}); real reviews "
                         f"altered {scores['reviews_altered_odd']:.1%} (odd rows); "
-                        f"{scores['records_per_s']:,.0f} records/s", title_justify="left")
+                        f"{scores['records_per_s']:,.0f} records/s", title_justify="left",
+                  caption="rules + learned name tagger (pii_name_tagger asset)" if scores.get("name_tagger")
+                  else "rules alone (no name tagger built yet)", caption_justify="left")
     for col in ("type", "recall tuning / held-out", "precision tuning / held-out"):
         table.add_column(col)
     for kind, row in scores["types"].items():

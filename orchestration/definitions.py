@@ -13,7 +13,7 @@ from commons.revocation_list import default_list_path
 from commons.settings import RELEASE_SIGNER_ENV, Settings
 from live.store import store_path
 from orchestration import checks
-from orchestration.assets import backfill, feedback, harvest, live, quality, replay, retention
+from orchestration.assets import backfill, feedback, harvest, live, pii_tagger, quality, replay, retention
 from orchestration.assets.models import decision_assets
 from orchestration.jobs import (
     backfill_job,
@@ -62,7 +62,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                  f"choose one of {', '.join(sorted(PRESETS))}")
     settings = settings.ensure()
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([harvest, backfill, replay, quality, feedback, retention, live]),
+        assets=[*dg.load_assets_from_modules([harvest, backfill, replay, pii_tagger, quality, feedback,
+                                              retention, live]),
                 live.insights,
                 *(asset for spec in DECISIONS.values() for asset in decision_assets(spec))],
         asset_checks=[*dg.load_asset_checks_from_modules([checks]), *live.insights_fresh],
@@ -86,6 +87,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                          bundles_dir=str(settings.bundles_dir), deploy_dir=str(settings.deploy_dir),
                                          audit_dir=str(settings.audit_dir), signing_dir=str(settings.signing_dir),
                                          trust_dir=str(settings.trust_dir),
+                                         pii_tagger_dir=str(settings.pii_tagger_dir),
                                          # Read at run time, never stored in run config (a URI may hold a PIN).
                                          release_signer=(dg.EnvVar(RELEASE_SIGNER_ENV) if settings.release_signer
                                                          else "")),

@@ -129,7 +129,8 @@ class TrainingResource(dg.ConfigurableResource):
     """Training preset (``demo``, ``tiny``, ``full``), where models and bundles are kept, the
     control audit folder promotions and deployments are recorded in (empty: not recorded), and
     the release signer (:func:`edge_export.signer.local_signer`: ``release_signer`` a PKCS#11 URI
-    or PEM path, empty for the key under ``signing_dir``; its public key goes to ``trust_dir``)."""
+    or PEM path, empty for the key under ``signing_dir``; its public key goes to ``trust_dir``),
+    and where the PII name tagger is built (``pii_tagger_dir``)."""
 
     preset: str = "demo"
     models_dir: str
@@ -139,6 +140,7 @@ class TrainingResource(dg.ConfigurableResource):
     signing_dir: str
     trust_dir: str
     release_signer: str = ""
+    pii_tagger_dir: str = ""
 
     def config(self) -> TrainConfig:
         return preset(self.preset)

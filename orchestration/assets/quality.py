@@ -17,9 +17,11 @@ STAGED = ("raw_harvest", "raw_reviews", "raw_pushed")
 # The warehouse's intake tag of a harvest-partition row, by the rule set it answers to.
 
 
-@dg.asset(group_name=QUALITY_GROUP, deps=list(STAGED), kinds={"duckdb"}, partitions_def=CRAWL_PARTITIONS,
+@dg.asset(group_name=QUALITY_GROUP, deps=[*STAGED, "pii_name_tagger"], kinds={"duckdb"},
+          partitions_def=CRAWL_PARTITIONS,
           description="PII-free signal records (e-mails, phones, cards, IBANs, IPs, handles, names and "
-                      "authors replaced by typed placeholders). Raw staged rows are deleted here.")
+                      "authors replaced by typed placeholders; names by the rules and, once built, the "
+                      "learned name tagger). Raw staged rows are deleted here.")
 def scrubbed_signals(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                      staging: StagingResource) -> dg.MaterializeResult:
     rows, quarantined, replacements, per_source = [], [], Counter(), {}

@@ -9,17 +9,17 @@ import pytest
 import torch
 
 from data_quality.pii import with_honorifics
-from data_quality.pii_engine import PiiEngine
+from data_quality.pii_engine import PiiEngine, default_engine, rules_engine
 from data_quality.pii_eval import load_catalogue, load_presidio_split, load_review_texts
 from data_quality.pii_name_evidence import WORD_RE
 from data_quality.pii_tagger import (
-    NameTagger, TaggerMissingError, encode_words, load_word_tokenizer)
-from data_quality.pii_tagger_names import combine, tag_texts
+    FP32_FILE, INT8_FILE, TOKENIZER_FILE, NameTagger, TaggerMissingError, encode_words, load_word_tokenizer)
+from data_quality.pii_tagger_names import combine, tag_texts, tag_unclaimed
 from data_quality.pii_tagger_training import (
-    IGNORE, TaggerConfig, base_model_path, review_negatives, sample_examples, train_tagger,
-    window_examples)
+    IGNORE, TaggerConfig, base_model_path, train_tagger, training_examples, window_examples)
 from data_quality.pii_vocabulary import catalogue_words
-from edge_export.name_tagger import FP32_FILE, INT8_FILE, TOKENIZER_FILE, export_name_tagger
+from commons.settings import PII_TAGGER_ENV
+from edge_export.name_tagger import export_name_tagger
 
 # Trains the trial's 2-layer, 3-epoch tagger: 4-6 minutes on the 2 shared cores. Two epochs left
 # "Wojciechowska" at P 0.45 after int8 (0.57 in fp32); three give 0.72 and 0.61 (README trial).
@@ -46,11 +46,8 @@ def engine(data_dir):
 @pytest.fixture(scope="module")
 def tagger_folder(engine, data_dir, tmp_path_factory):
     tuning, _ = load_presidio_split(data_dir)
-    negatives = review_negatives(load_review_texts(data_dir), engine.evidence, lambda rows: [
-        [(s.start, s.end) for s in spans if s.kind == "PERSON"]
-        for spans in engine.analyze_batch(rows)])
     tokenizer_file = base_model_path() / TOKENIZER_FILE
-    model = train_tagger(sample_examples(tuning, engine.evidence) + negatives,
+    model = train_tagger(training_examples(tuning, load_review_texts(data_dir), engine),
                          load_word_tokenizer(tokenizer_file), TaggerConfig(layers=2, epochs=3))
     folder = tmp_path_factory.mktemp("pii_tagger")
     export_name_tagger(model, tokenizer_file, folder)
@@ -89,6 +86,43 @@ def test_product_names_stay(engine, tagger):
         assert len(products) == 3 and max(products) < THRESHOLD
     for text, spans, words in zip(PRODUCTS, found, tag_texts(tagger, engine.evidence, PRODUCTS)):
         assert combine(text, spans, words, engine.evidence, THRESHOLD) == []
+
+
+def test_the_engine_with_the_tagger_scrubs_what_the_rules_leave(engine, tagger):
+    tagged = engine.with_tagger(tagger)
+    texts = [*MISSED, *PRODUCTS]
+    names = [[text[s.start:s.end] for s in spans if s.kind == "PERSON"]
+             for text, spans in zip(texts, tagged.analyze_batch(texts))]
+    assert names == [[MISSED[text]] for text in MISSED] + [[], []]
+    assert engine.analyze_batch(texts) == [[], [], [], []]  # the engine it came from is unchanged
+    scrubbed, _ = tagged.scrub_batch(["Ask Haraldsdottir about the warranty."])[0]
+    assert scrubbed == "Ask <PERSON> about the warranty."
+
+
+def test_the_tagger_reads_only_around_words_the_rules_left(engine, tagger):
+    texts = ["I spoke with Nakashima about the refund yesterday, then the store was very quiet "
+             "and the queue at the counter moved slowly.",
+             "we asked John Smith about it."]
+    found = engine.analyze_batch(texts)
+    assert [[texts[1][s.start:s.end] for s in found[1]]] == [["John Smith"]]
+    words = tag_unclaimed(tagger, engine.evidence, texts, found)
+    # Three words either side of "Nakashima"; nothing for a text whose only name-shaped words the
+    # rules already called a name (a sentence's capitalised first word would be asked about).
+    assert [texts[0][w.start:w.end] for w in words[0]] == [
+        "I", "spoke", "with", "Nakashima", "about", "the", "refund"]
+    assert words[1] == []
+
+
+def test_default_engine_loads_the_tagger_the_pipeline_built(tagger_folder, tmp_path, monkeypatch):
+    folder, _ = tagger_folder
+    monkeypatch.setenv(PII_TAGGER_ENV, str(tmp_path / "none_built"))
+    assert default_engine() is rules_engine() and rules_engine().tagger is None
+    monkeypatch.setenv(PII_TAGGER_ENV, str(folder))
+    with_tagger = default_engine()
+    assert with_tagger.tagger is not None and with_tagger.nlp is rules_engine().nlp
+    assert default_engine() is with_tagger  # loaded once per built file
+    [spans] = with_tagger.analyze_batch(["Ask Haraldsdottir about the warranty."])
+    assert [s.kind for s in spans] == ["PERSON"]
 
 
 def test_exports_agree_with_torch(tagger_folder, tagger):

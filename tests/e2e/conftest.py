@@ -33,8 +33,9 @@ def _shared_dir(tmp_path_factory, worker_id: str) -> Path:
 
 @pytest.fixture(scope="session")
 def slice_data(tmp_path_factory, data_dir: Path, worker_id: str) -> Path:
-    """A data folder: the real books mirror (linked), the header and first ROWS_PER_FILE rows of
-    each real review file, and the known rows appended to the Alexa feed."""
+    """A data folder: the real books mirror, price histories and labelled PII samples (linked),
+    the header and first ROWS_PER_FILE rows of each real review file, and the known rows appended
+    to the Alexa feed."""
     shared = _shared_dir(tmp_path_factory, worker_id)
     shared.mkdir(parents=True, exist_ok=True)
     root = shared / "data"
@@ -47,7 +48,7 @@ def slice_data(tmp_path_factory, data_dir: Path, worker_id: str) -> Path:
 
 def _write_slice(root: Path, data_dir: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    for folder in ("books_toscrape", "price_history_amazon_jp"):
+    for folder in ("books_toscrape", "price_history_amazon_jp", "pii_presidio"):
         if not (root / folder).exists():
             (root / folder).symlink_to(data_dir / folder, target_is_directory=True)
     reviews = root / "reviews"

@@ -11,6 +11,7 @@ decisions runs, the quality gate is reported but not required.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import shutil
 import os
@@ -26,6 +27,8 @@ from commons.manifest import ORACLE_RULE
 from commons.net import free_port
 from commons.settings import Settings
 from commons.token_client import BearerAuth
+from data_quality.pii_tagger import built_tagger
+from data_quality.pii_tagger_names import THRESHOLD
 from edge_insights.pods import running_pod, running_token_plane
 from training.decisions import DECISIONS
 from training.divergence import read_decisions
@@ -66,6 +69,17 @@ def test_known_pii_is_scrubbed_before_storage(job_run):
     authors = wh.frame("SELECT DISTINCT author FROM signal_history WHERE author IS NOT NULL")["author"].to_list()
     assert authors == ["<USER>"]
     assert not any((settings.staging_dir / "raw_reviews").rglob("*.jsonl"))
+
+
+def test_the_job_builds_the_name_tagger_every_scrubber_loads(job_run):
+    settings, outcome = job_run
+    built = outcome.assets["pii_name_tagger"]
+    assert built["layers"] == 1 and built["epochs"] == 1  # the tiny preset's tagger
+    assert built["threshold"] == THRESHOLD
+    # The labelled tuning half holds 773 PERSON spans, most of them of two words.
+    assert built["person_words"] > 773 and built["training_windows"] > 500
+    model = built_tagger(settings.pii_tagger_dir)
+    assert model is not None and hashlib.sha256(model.read_bytes()).hexdigest() == built["sha256"]
 
 
 def test_known_bad_rows_are_quarantined_and_counts_conserve(job_run, slice_data):

@@ -22,6 +22,7 @@ def test_the_scorecard_scores_the_pipelines_engine_on_both_halves(data_dir):
     assert card["types"]["PERSON"]["precision"][1] == person.precision
     assert card["types"]["structured"]["recall"] == [1.0, 1.0]  # no structured PII is ever missed here
     assert 0 < card["reviews_altered_odd"] < 0.05 and card["records_per_s"] > 0
+    assert card["name_tagger"] == (default_engine().tagger is not None)
     console = Console(record=True, width=140)
     console.print(pii_scores_table(card))
     text = console.export_text()

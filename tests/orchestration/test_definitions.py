@@ -43,10 +43,15 @@ def test_the_asset_graph_is_what_the_docs_name(tmp_path, data_dir):
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     shared = {"raw_harvest", "raw_reviews", "raw_pushed", "scrubbed_signals", "validated_signals", "signal_history",
-              "price_history", "replay_harvest", "divergence_report", "retention", "insights", "insight_digest"}
+              "price_history", "replay_harvest", "divergence_report", "retention", "insights", "insight_digest",
+              "pii_name_tagger"}
     decisions = {f"{name}/{stage}" for name in ("negative_review", "price_spike", "urgent_inventory")
                  for stage in STAGES}
     assert keys == shared | decisions
+    # The scrub step runs after the name tagger is (re)built in the main job; the 6-hourly harvest reuses it.
+    assert "pii_name_tagger" in {k.to_user_string() for k in graph.get(dg.AssetKey("scrubbed_signals")).parent_keys}
+    assert "pii_name_tagger" in {k.to_user_string() for k in defs.resolve_job_def("edge_insights_job").asset_layer
+                                 .executable_asset_keys}
     central = graph.get(dg.AssetKey(["price_spike", "central_bundle"]))
     assert {k.to_user_string() for k in central.parent_keys} == {"price_spike/teacher_model"}
     checks = {key.name for key in graph.asset_check_keys}
