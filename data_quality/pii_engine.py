@@ -158,6 +158,8 @@ def default_engine() -> PiiEngine:
 
     Raises:
         TaggerMissingError: the tagger's files vanished between the check and the load.
+        TaggerUnreadableError: the built tagger cannot be loaded (a damaged file): scrubbing
+            stops rather than go on with fewer names found.
     """
     folder = os.environ.get(PII_TAGGER_ENV)
     model = built_tagger(Path(folder)) if folder else None

@@ -39,6 +39,10 @@ class TaggerMissingError(DataQualityError):
     """The tagger's ONNX file or tokenizer is not where it was asked for."""
 
 
+class TaggerUnreadableError(DataQualityError):
+    """The tagger's ONNX file or tokenizer is there but cannot be loaded (truncated, not ONNX)."""
+
+
 @dataclass(frozen=True)
 class TaggedWord:
     """One word of a window: ``text[start:end]`` (offsets into the window) and P(PERSON)."""
@@ -100,17 +104,25 @@ class NameTagger:
         tokenizer_file: the base model's ``tokenizer.json``.
 
     Raises:
-        TaggerMissingError: either file is missing (build it with the trial's training step).
+        TaggerMissingError: either file is missing.
+        TaggerUnreadableError: either file cannot be loaded.
     """
 
     def __init__(self, model_path: Path, tokenizer_file: Path) -> None:
         if not model_path.is_file():
             raise TaggerMissingError(f"name tagger {model_path} not found")
-        self.tokenizer = load_word_tokenizer(tokenizer_file)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # one process per core, as the scrubber's pool runs
-        self.session = ort.InferenceSession(str(model_path), options,
-                                            providers=["CPUExecutionProvider"])
+        try:
+            self.tokenizer = load_word_tokenizer(tokenizer_file)
+            self.session = ort.InferenceSession(str(model_path), options,
+                                                providers=["CPUExecutionProvider"])
+        except TaggerMissingError:
+            raise
+        except Exception as error:  # tokenizers and onnxruntime raise bare Exception subclasses
+            raise TaggerUnreadableError(
+                f"name tagger {model_path.parent} cannot be loaded ({error}); rebuild it by "
+                "materialising the pii_name_tagger asset (make demo does)") from error
 
     def tag(self, windows: Sequence[str]) -> list[list[TaggedWord]]:
         """Every word of every window with its P(PERSON), same order as ``windows``."""

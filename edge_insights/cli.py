@@ -468,13 +468,14 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     import io
 
     from data_quality.pii_command import scrub_command
+    from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
 
     # Bytes that are not UTF-8 become U+FFFD, so the output is always valid UTF-8 JSON.
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if text == "-" else sys.stdin
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
         scrub_command(text, stdin, sys.stdout)
-    except ValueError as err:
+    except (ValueError, TaggerMissingError, TaggerUnreadableError) as err:
         raise _fail(str(err)) from None
 
 
