@@ -91,6 +91,7 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     Webhooks), retried until delivered or dead; the signing secret (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
     summary at the end.
     """
+    from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
     from live.broker import BrokerError
     from live.watcher import POLICIES, Watcher, WatchConfig, WatcherLockError
     from live.webhooks import parse_subscriber, signer
@@ -120,7 +121,7 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
                          broker=settings.broker, decide=decider)
     try:
         watcher = Watcher(config)
-    except (BrokerError, WatcherLockError) as err:
+    except (BrokerError, WatcherLockError, TaggerMissingError, TaggerUnreadableError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     except ValueError as err:

@@ -154,6 +154,8 @@ class Watcher:
             each change twice under different counters and both flush it to the warehouse), or
             ``live/watcher.lock`` cannot be opened (a folder, no permission).
         BrokerError: the Redis broker named does not answer.
+        TaggerUnreadableError: the PII name tagger the pipeline built cannot be loaded (the
+            watcher scrubs as the batch path does, or not at all).
         ValueError: webhooks or an inbox asked for with a Redis broker, or webhooks without a secret.
     """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -16,6 +17,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from commons.net import free_port
+from data_quality.pii_tagger import INT8_FILE, TOKENIZER_FILE
+from data_quality.pii_tagger_training import base_model_path
 
 pytestmark = pytest.mark.slow
 
@@ -96,3 +99,16 @@ def test_a_lock_that_cannot_be_opened_is_an_error_not_a_traceback(tmp_path, site
     done = _watch(tmp_path, f"{base}/sitemap.txt")
     assert done.returncode == 2
     assert "cannot open the watcher lock" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_damaged_name_tagger_stops_the_watcher_before_it_scrubs_anything(tmp_path, site):
+    folder, base = site
+    (folder / "sitemap.txt").write_text("page.html\n")
+    tagger = tmp_path / "state" / "pii_tagger"
+    tagger.mkdir(parents=True)
+    (tagger / INT8_FILE).write_bytes(b"not an ONNX model")
+    shutil.copyfile(base_model_path() / TOKENIZER_FILE, tagger / TOKENIZER_FILE)
+    done = _watch(tmp_path, f"{base}/sitemap.txt")
+    assert done.returncode == 2
+    assert "cannot be loaded" in done.stderr and "pii_name_tagger" in done.stderr
+    assert "Traceback" not in done.stderr
