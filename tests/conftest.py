@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from commons.key_store import key_store
-from commons.settings import SIGNING_KEYS_ENV, Settings
+from commons.settings import PII_TAGGER_ENV, SIGNING_KEYS_ENV, Settings
 
 # Fixtures that build models, start servers or run jobs: a test using one is in the slow tier.
 SLOW_FIXTURES = {"edge_bundle", "central_bundle", "hybrid_bundle", "hybrid_central_bundle", "webhook", "job_run",
@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _state_in_tmp(tmp_path_factory) -> None:
+def _state_in_tmp(tmp_path_factory) -> Path:
     """Every test run writes under a fresh temporary state folder, never ``var/`` or ``$HOME``."""
     state = tmp_path_factory.mktemp("state")
     os.environ["EDGE_INSIGHTS_STATE_DIR"] = str(state)
@@ -38,6 +38,16 @@ def _state_in_tmp(tmp_path_factory) -> None:
     # release key's), also where a test moves the state folder: SoftHSM serves one token folder
     # per process. Without SoftHSM2 they are PEM files.
     os.environ[SIGNING_KEYS_ENV] = key_store(settings)
+    return state
+
+
+@pytest.fixture(autouse=True)
+def _scrub_with_the_sessions_tagger_folder(_state_in_tmp: Path, monkeypatch) -> None:
+    """In-process scrubbing looks for a name tagger in the session's own state folder, where none is
+    built, whatever folder an earlier test's ``Settings.ensure()`` pointed it at (the end-to-end
+    job's tiny tagger would otherwise change later tests' results by their order); a test that
+    wants a tagger sets ``PII_TAGGER_ENV`` itself."""
+    monkeypatch.setenv(PII_TAGGER_ENV, str(_state_in_tmp / "pii_tagger"))
 
 
 @pytest.fixture(scope="module")
