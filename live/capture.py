@@ -113,6 +113,12 @@ class ChangeCapture:
         review = review_text_of(signal)
         if review and (before is None or review != review_text_of(before)):
             moved.append(("review", None, review))
+        if (moved and level is not None and rule_set_of(signal) == "offer"
+                and not any(kind == "stock" for kind, _, _ in moved)):
+            # This offer goes to the warehouse's shop history for its other move, and the history
+            # keeps a stock level at every stored observation (live.history, as training's windows
+            # do): the live window holds it too, or explain's rebuild would not match the input.
+            stocks = ([level] + stocks)[:STOCK_WINDOW]
         changes = self._changes(url, signal, moved, prices, stocks, known["changes"], received_at)
         if not moved and before is not None and before.get("content_digest") == signal.get("content_digest"):
             self.store.record_visit(url, received_at, etag)

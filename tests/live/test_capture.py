@@ -16,12 +16,17 @@ import pytest
 from commons.contracts import PRICE_WINDOW, STOCK_WINDOW
 from commons.net import free_port
 from commons.record import content_digest
+from commons.settings import Settings
+from commons.warehouse import Warehouse, flatten
 from crawlers.live_market import LiveMarket
 from crawlers.parsing import parse_book_detail
 from crawlers.replay import MarketReplay
 from live.capture import ChangeCapture
 from live.decide import Decider
+from live.explain import rebuild_features
+from live.history import product_windows
 from live.store import LiveStore
+from live.watcher import flush_to_warehouse
 
 ATTIC = "catalogue/a-light-in-the-attic_1000/index.html"
 
@@ -224,3 +229,30 @@ def test_only_the_decisions_with_a_pod_get_changes_and_the_windows_stay_whole(ma
     moves = [b for a, b in zip(levels, levels[1:]) if a != b]
     # The stock window kept moving although no urgent_inventory change was captured.
     assert store.product(url)["stocks"][0] == levels[-1] and len(moves) > 0
+
+
+def test_a_stock_window_after_a_price_only_move_is_the_one_the_warehouse_rebuilds(market, tmp_path):
+    """A price that moves while the stock stands still is stored in the shop history with its stock
+    level; the next stock change's window must hold that level too, or ``explain`` cannot rebuild the
+    input the pod decided on."""
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=Clock())
+    base = observed(market, live, Clock(), ATTIC)
+
+    def offer(price: str, stock: int, at: str) -> dict:
+        record = {**base, "price": price, "stock_count": stock, "crawled_at": at}
+        return {**record, "content_digest": content_digest(record)}
+
+    settings = Settings(state_dir=tmp_path / "state", data_dir=tmp_path / "data")
+    warehouse = Warehouse(settings.warehouse_path)
+    warehouse.append_rows_to_history("seed", [flatten(offer("10.00", stock, at), "seed", "books") for stock, at in
+                                              ((7, "2026-11-29T00:00:00+00:00"), (5, "2026-11-30T00:00:00+00:00"))])
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store, product_windows(settings.warehouse_path))
+    url = base["url"]
+    store.add_products([url])
+    assert capture.observe(url, offer("12.00", 5, "2026-11-30T01:00:00+00:00"), None, 1.0)[0]["kind"] == "price"
+    [stock] = capture.observe(url, offer("12.00", 4, "2026-11-30T02:00:00+00:00"), None, 2.0)
+    assert stock["record"]["stock_counts"][:4] == [4.0, 5.0, 5.0, 7.0]  # the price-only observation kept its level
+    flush_to_warehouse(store, warehouse, "live")
+    rebuilt = rebuild_features(settings, "urgent_inventory", stock["signal"])
+    assert rebuilt["stock_counts"] == stock["record"]["stock_counts"]
