@@ -150,18 +150,18 @@ class PiiEngine:
         return out
 
 
-def default_engine() -> PiiEngine:
+def default_engine(tagger_dir: Path | None = None) -> PiiEngine:
     """The engine every scrub path uses: :func:`rules_engine` plus the name tagger the pipeline
-    built in the state folder (``PII_TAGGER_ENV``, set by :meth:`commons.settings.Settings.ensure`;
-    :func:`~data_quality.pii_tagger.built_tagger`), when it has; a rebuilt tagger (newer file)
-    is picked up on the next call.
+    built (:func:`~data_quality.pii_tagger.built_tagger`) in ``tagger_dir`` (None: the folder
+    ``PII_TAGGER_ENV`` names, set by :meth:`commons.settings.Settings.ensure`), when it has; a
+    rebuilt tagger (newer file) is picked up on the next call.
 
     Raises:
         TaggerMissingError: the tagger's files vanished between the check and the load.
         TaggerUnreadableError: the built tagger cannot be loaded (a damaged file): scrubbing
             stops rather than go on with fewer names found.
     """
-    folder = os.environ.get(PII_TAGGER_ENV)
+    folder = tagger_dir or os.environ.get(PII_TAGGER_ENV)
     model = built_tagger(Path(folder)) if folder else None
     return rules_engine() if model is None else _tagged_engine(model, model.stat().st_mtime_ns)
 

@@ -468,13 +468,16 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     import io
 
     from data_quality.pii_command import scrub_command
+    from data_quality.pii_engine import default_engine
     from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
 
     # Bytes that are not UTF-8 become U+FFFD, so the output is always valid UTF-8 JSON.
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if text == "-" else sys.stdin
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    # The name tagger the pipeline built in the state folder, as the scrub asset and the watcher use.
+    tagger_dir = _settings().pii_tagger_dir
     try:
-        scrub_command(text, stdin, sys.stdout)
+        scrub_command(text, stdin, sys.stdout, default_engine(tagger_dir))
     except (ValueError, TaggerMissingError, TaggerUnreadableError) as err:
         raise _fail(str(err)) from None
 

@@ -3,10 +3,14 @@ with onnxruntime, combined with the engine's spans."""
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from typer.testing import CliRunner
 
 from data_quality.pii import with_honorifics
 from data_quality.pii_engine import PiiEngine, default_engine, rules_engine
@@ -18,8 +22,9 @@ from data_quality.pii_tagger_names import combine, tag_texts, tag_unclaimed
 from data_quality.pii_tagger_training import (
     IGNORE, TaggerConfig, base_model_path, train_tagger, training_examples, window_examples)
 from data_quality.pii_vocabulary import catalogue_words
-from commons.settings import PII_TAGGER_ENV
+from commons.settings import PII_TAGGER_ENV, STATE_ENV
 from edge_export.name_tagger import export_name_tagger
+from edge_insights.cli import app
 
 # Trains the trial's 2-layer, 3-epoch tagger: 4-6 minutes on the 2 shared cores. Two epochs left
 # "Wojciechowska" at P 0.45 after int8 (0.57 in fp32); three give 0.72 and 0.61 (README trial).
@@ -149,3 +154,12 @@ def test_honorific_joins_the_name_after_it():
 def test_missing_model_fails_clearly(tmp_path):
     with pytest.raises(TaggerMissingError, match="name tagger .* not found"):
         NameTagger(tmp_path / INT8_FILE, base_model_path() / TOKENIZER_FILE)
+
+
+def test_the_scrub_command_uses_the_tagger_built_in_the_state_folder(tagger_folder, tmp_path, monkeypatch):
+    folder, _ = tagger_folder
+    shutil.copytree(folder, tmp_path / "state" / "pii_tagger")
+    monkeypatch.setenv(STATE_ENV, str(tmp_path / "state"))
+    done = CliRunner().invoke(app, ["scrub", "Ask Haraldsdottir about the warranty."])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["text"] == "Ask <PERSON> about the warranty."

@@ -7,7 +7,6 @@ import shutil
 
 from typer.testing import CliRunner
 
-from commons.settings import PII_TAGGER_ENV
 from data_quality.pii_tagger import INT8_FILE, TOKENIZER_FILE
 from data_quality.pii_tagger_training import base_model_path
 from edge_insights.cli import app
@@ -27,11 +26,11 @@ def test_scrub_text_and_stdin_lines():
 
 
 def test_a_damaged_name_tagger_stops_the_scrub_with_the_way_to_rebuild_it(tmp_path, monkeypatch):
-    folder = tmp_path / "pii_tagger"
-    folder.mkdir()
+    folder = tmp_path / "state" / "pii_tagger"
+    folder.mkdir(parents=True)
     (folder / INT8_FILE).write_bytes(b"not an ONNX model")  # a copy cut short, a disk fault
     shutil.copyfile(base_model_path() / TOKENIZER_FILE, folder / TOKENIZER_FILE)
-    monkeypatch.setenv(PII_TAGGER_ENV, str(folder))
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
     done = CliRunner().invoke(app, ["scrub", "Ask Haraldsdottir about the warranty."])
     assert done.exit_code == 2 and done.stdout == ""
     assert "cannot be loaded" in done.stderr and "pii_name_tagger" in done.stderr
