@@ -92,7 +92,7 @@ def built_tagger(folder: Path) -> Path | None:
     """The int8 tagger in ``folder`` (``tagger.int8.onnx`` with ``tokenizer.json`` beside it),
     or None when none has been built there."""
     model = Path(folder) / INT8_FILE
-    return model if model.is_file() and (folder / TOKENIZER_FILE).is_file() else None
+    return model if model.is_file() and (model.parent / TOKENIZER_FILE).is_file() else None
 
 
 class NameTagger:
