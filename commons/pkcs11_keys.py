@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import threading
 
 import PyKCS11
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .pkcs11_module import PKCS11_LOCK
 from .pkcs11_uri import Pkcs11Error, Pkcs11Uri, open_session, parse_uri
 from .softhsm import SOFTHSM_MODULE, TokenError, use_config_beside
 
@@ -30,8 +30,8 @@ _LOST_LOGIN = (PyKCS11.CKR_USER_NOT_LOGGED_IN, PyKCS11.CKR_OBJECT_HANDLE_INVALID
 class Pkcs11Token:
     """A logged-in session on one token, shared by every key of it in this process.
 
-    PKCS#11 sessions run one operation at a time (PKCS#11 v2.40 §5.6), so signing is serialised
-    by a lock; a token endpoint serving several threads signs one token at a time.
+    Every call on it holds the process's PKCS#11 lock (:mod:`commons.pkcs11_module`): a token
+    endpoint serving several threads signs one signature at a time.
 
     Args:
         uri: the token's URI (an object in it may be named too; only token and module count).
@@ -43,7 +43,7 @@ class Pkcs11Token:
 
     def __init__(self, uri: Pkcs11Uri) -> None:
         self.uri = uri
-        self.lock = threading.RLock()  # re-entered when signing finds its key again
+        self.lock = PKCS11_LOCK
         if uri.module_path == str(SOFTHSM_MODULE) and uri.pin_source is not None:
             try:
                 use_config_beside(uri.pin_source)
@@ -79,14 +79,13 @@ class Pkcs11Token:
 
 _open: dict[Pkcs11Uri, Pkcs11Token] = {}
 """The tokens this process holds open, by their URI without object."""
-_opening = threading.Lock()
 
 
 def _token_of(uri: Pkcs11Uri) -> Pkcs11Token:
     """The process's one open :class:`Pkcs11Token` for the token ``uri`` names, whatever object
     it names: one session per token, so one login."""
     bare = Pkcs11Uri(uri.token, uri.module_path, uri.pin_source, uri.pin_value)
-    with _opening:  # threads of a token endpoint reading keys at once share one session
+    with PKCS11_LOCK:  # threads of a token endpoint reading keys at once share one session
         if bare not in _open:
             _open[bare] = Pkcs11Token(bare)
         token = _open[bare]

@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote_to_bytes
 import PyKCS11
 
 from .errors import EdgeInsightsError
+from .pkcs11_module import PKCS11_LOCK, loaded_module
 
 SCHEME = "pkcs11:"
 
@@ -103,22 +104,23 @@ def parse_uri(uri: str) -> Pkcs11Uri:
 def open_session(module_path: str, token: str, pin: str) -> tuple[PyKCS11.PyKCS11Lib, PyKCS11.Session | None]:
     """A logged-in read/write session on the token labelled ``token``, or None when no slot holds it.
 
-    The library object is returned too: the session lives only while it does.
+    The library object is the process's one for ``module_path`` (:mod:`commons.pkcs11_module`);
+    callers make further calls on the session holding :data:`~commons.pkcs11_module.PKCS11_LOCK`.
 
     Raises:
         PyKCS11.PyKCS11Error: the module cannot be loaded or the PIN is refused.
     """
-    lib = PyKCS11.PyKCS11Lib()
-    lib.load(module_path)
-    for slot in lib.getSlotList(tokenPresent=True):
-        if lib.getTokenInfo(slot).label.strip() == token:
-            session = lib.openSession(slot, PyKCS11.CKF_SERIAL_SESSION | PyKCS11.CKF_RW_SESSION)
-            try:
-                session.login(pin)
-            except PyKCS11.PyKCS11Error as err:
-                # A login holds for every session of this process (PKCS#11 v2.40 §5.6), e.g. a
-                # signer already opened here.
-                if err.value != PyKCS11.CKR_USER_ALREADY_LOGGED_IN:
-                    raise
-            return lib, session
+    lib = loaded_module(module_path)
+    with PKCS11_LOCK:
+        for slot in lib.getSlotList(tokenPresent=True):
+            if lib.getTokenInfo(slot).label.strip() == token:
+                session = lib.openSession(slot, PyKCS11.CKF_SERIAL_SESSION | PyKCS11.CKF_RW_SESSION)
+                try:
+                    session.login(pin)
+                except PyKCS11.PyKCS11Error as err:
+                    # A login holds for every session of this process (PKCS#11 v2.40 §5.6), e.g. a
+                    # signer already opened here.
+                    if err.value != PyKCS11.CKR_USER_ALREADY_LOGGED_IN:
+                        raise
+                return lib, session
     return lib, None

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,6 +23,7 @@ import PyKCS11
 from asn1crypto.keys import ECDomainParameters
 
 from .errors import EdgeInsightsError
+from .pkcs11_module import PKCS11_LOCK
 from .pkcs11_uri import open_session
 
 SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
@@ -39,12 +38,8 @@ class TokenError(EdgeInsightsError):
 
 
 def softhsm_available() -> bool:
-    """Whether the SoftHSM2 module and its ``softhsm2-util`` are installed."""
-    return SOFTHSM_MODULE.is_file() and _util() is not None
-
-
-def _util() -> str | None:
-    return shutil.which("softhsm2-util")
+    """Whether the SoftHSM2 PKCS#11 module is installed."""
+    return SOFTHSM_MODULE.is_file()
 
 
 def token_uri(signing_dir: Path) -> str:
@@ -123,16 +118,38 @@ def _generate_key(session: PyKCS11.Session) -> None:
     session.generateKeyPair(public, private, mecha=PyKCS11.MechanismECGENERATEKEYPAIR)
 
 
+def _init_token(lib: PyKCS11.PyKCS11Lib, pin: str) -> None:
+    """Initialise SoftHSM's free slot as the token :data:`TOKEN_LABEL` with user PIN ``pin``
+    (``C_InitToken``, then ``C_InitPIN`` as the security officer, whose random PIN is not kept).
+
+    In this process, as ``softhsm2-util --init-token --free`` does in its own: a token made by
+    another process shows here only once the module is initialised again, which
+    :mod:`commons.pkcs11_module` never does.
+    """
+    free = [slot for slot in lib.getSlotList(tokenPresent=True)
+            if not lib.getTokenInfo(slot).flags & PyKCS11.CKF_TOKEN_INITIALIZED]
+    if not free:
+        raise TokenError("SoftHSM offers no free slot to initialise the token in")
+    so_pin = secrets.token_hex(16)
+    # CK_TOKEN_INFO labels are 32 bytes padded with blanks (PyKCS11 would pad with NULs).
+    lib.initToken(free[0], so_pin, TOKEN_LABEL.ljust(32))
+    session = lib.openSession(free[0], PyKCS11.CKF_SERIAL_SESSION | PyKCS11.CKF_RW_SESSION)
+    session.login(so_pin, user_type=PyKCS11.CKU_SO)
+    session.initPin(pin)
+    session.logout()
+    session.closeSession()
+
+
 def ensure_token(signing_dir: Path) -> str:
     """Set up (once) the SoftHSM token under ``signing_dir`` with its release key; returns the
     key's PKCS#11 URI. A second call finds the token and key and changes nothing.
 
     Raises:
-        TokenError: SoftHSM2 is not installed, ``softhsm2-util`` fails, PKCS#11 refuses, or this
-            process already uses another token folder (:func:`use_token_config`).
+        TokenError: SoftHSM2 is not installed, PKCS#11 refuses, or this process already uses
+            another token folder (:func:`use_token_config`).
     """
     if not softhsm_available():
-        raise TokenError(f"SoftHSM2 is not installed ({SOFTHSM_MODULE}, softhsm2-util): apt-get install softhsm2")
+        raise TokenError(f"SoftHSM2 is not installed ({SOFTHSM_MODULE}): apt-get install softhsm2")
     use_token_config(signing_dir)
     pin_file = signing_dir / "pin"
     if not pin_file.is_file():
@@ -140,21 +157,17 @@ def ensure_token(signing_dir: Path) -> str:
         pin_file.write_text(secrets.token_hex(16))
     pin = pin_file.read_text()
     try:
-        lib, session = _session(pin)
-        if session is None:
-            done = subprocess.run([_util(), "--init-token", "--free", "--label", TOKEN_LABEL, "--pin", pin,
-                                   "--so-pin", secrets.token_hex(16)], capture_output=True, text=True)
-            if done.returncode != 0:
-                raise TokenError(f"softhsm2-util could not initialise the token: {done.stderr.strip()}")
-            # A freshly initialised token shows only in a newly initialised module.
-            del lib
+        with PKCS11_LOCK:
             lib, session = _session(pin)
             if session is None:
-                raise TokenError(f"token {TOKEN_LABEL!r} not found after initialising it in {signing_dir}")
-        if not _has_key(session):
-            _generate_key(session)
-        # No logout: the login is shared with any signer this process holds open.
-        session.closeSession()
+                _init_token(lib, pin)
+                lib, session = _session(pin)
+                if session is None:
+                    raise TokenError(f"token {TOKEN_LABEL!r} not found after initialising it in {signing_dir}")
+            if not _has_key(session):
+                _generate_key(session)
+            # No logout: the login is shared with any signer this process holds open.
+            session.closeSession()
     except PyKCS11.PyKCS11Error as err:
         raise TokenError(f"PKCS#11 refused while setting up the release key: {err}") from None
     return token_uri(signing_dir)

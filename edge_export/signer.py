@@ -22,6 +22,7 @@ from model_signing import signing
 from commons.bundle_signature import SIGNATURE_NAME, hashing_config, key_id, trust_key
 from commons.errors import ExportError
 from commons.pkcs11_keys import yield_login
+from commons.pkcs11_module import PKCS11_LOCK
 from commons.pkcs11_uri import is_pkcs11_uri
 from commons.settings import Settings
 from commons.softhsm import ensure_token, softhsm_available
@@ -68,7 +69,9 @@ class ReleaseSigner:
         """
         start = time.perf_counter()
         try:
-            self._config.sign(Path(bundle_dir), Path(bundle_dir) / SIGNATURE_NAME)
+            # model-signing calls the token itself: it too keeps the process's one-caller promise.
+            with PKCS11_LOCK:
+                self._config.sign(Path(bundle_dir), Path(bundle_dir) / SIGNATURE_NAME)
         except (OSError, PyKCS11.PyKCS11Error) as err:
             raise SignerError(f"signing {bundle_dir} failed: {err}") from None
         return time.perf_counter() - start
@@ -97,10 +100,11 @@ def open_signer(spec: str) -> ReleaseSigner:
     """
     config = signing.Config().set_hashing_config(hashing_config())
     if is_pkcs11_uri(spec):
-        # The token-issuing and audit keys of this process may share the token and its login.
-        yield_login(spec)
         try:
-            config.use_pkcs11_signer(pkcs11_uri=spec)
+            with PKCS11_LOCK:
+                # The token-issuing and audit keys of this process may share the token and its login.
+                yield_login(spec)
+                config.use_pkcs11_signer(pkcs11_uri=spec)
         except (ValueError, RuntimeError, PyKCS11.PyKCS11Error) as err:
             raise SignerError(f"PKCS#11 signer cannot be opened: {err}") from None
         public = config._signer.public_key().public_bytes(  # model-signing exposes the key only here

@@ -22,6 +22,7 @@ from commons.hash_chain import GENESIS
 from commons.http import Forbidden, Unauthorised
 from commons.key_store import key_store
 from commons.pkcs11_keys import load_key
+from commons.pkcs11_module import PKCS11_LOCK
 from commons.pkcs11_uri import Pkcs11Error, is_pkcs11_uri, open_session, parse_uri
 from commons.revocation_list import default_list_path, publish_next, read_published
 from commons.settings import SIGNING_KEYS_ENV, Settings, SettingsError
@@ -58,16 +59,16 @@ def store():
 
 def _object_attributes(uri: str, object_class: int, attributes: list[int]) -> list:
     parsed = parse_uri(uri)
-    lib, session = open_session(parsed.module_path, parsed.token, parsed.pin())
-    [handle] = session.findObjects([(PyKCS11.CKA_CLASS, object_class), (PyKCS11.CKA_ID, parsed.object_id)])
-    values = session.getAttributeValue(handle, attributes)
-    template = PyKCS11.LowLevel.ckattrlist(1)
-    template[0].SetType(PyKCS11.CKA_VALUE)
-    # The private value itself: the token answers CKR_ATTRIBUTE_SENSITIVE (PyKCS11's high-level
-    # call would turn that refusal into None, so the C call is made directly).
-    value_rv = session.lib.C_GetAttributeValue(session.session, handle, template)
-    session.closeSession()
-    del lib
+    _, session = open_session(parsed.module_path, parsed.token, parsed.pin())
+    with PKCS11_LOCK:
+        [handle] = session.findObjects([(PyKCS11.CKA_CLASS, object_class), (PyKCS11.CKA_ID, parsed.object_id)])
+        values = session.getAttributeValue(handle, attributes)
+        template = PyKCS11.LowLevel.ckattrlist(1)
+        template[0].SetType(PyKCS11.CKA_VALUE)
+        # The private value itself: the token answers CKR_ATTRIBUTE_SENSITIVE (PyKCS11's high-level
+        # call would turn that refusal into None, so the C call is made directly).
+        value_rv = session.lib.C_GetAttributeValue(session.session, handle, template)
+        session.closeSession()
     return [*values, value_rv]
 
 

@@ -19,7 +19,7 @@ from training.divergence import read_decisions
 from training.drift import ALPHA, MIN_INPUTS, MIN_SHADOW, PSI_THRESHOLD
 
 # The session's one job run (conftest) counts against the first e2e test's time limit.
-pytestmark = pytest.mark.timeout(3600)
+pytestmark = pytest.mark.timeout(1500)
 
 DECISION = "negative_review"
 

@@ -35,7 +35,7 @@ from training.divergence import read_decisions
 from e2e_slice import BAD_ROWS, KNOWN_EMAIL, ROWS_PER_FILE
 
 # The session's one job run (conftest) counts against the first e2e test's time limit.
-pytestmark = pytest.mark.timeout(3600)
+pytestmark = pytest.mark.timeout(1500)
 
 
 def test_crawled_page_fields(job_run):

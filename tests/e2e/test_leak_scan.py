@@ -26,7 +26,7 @@ from commons.token_client import BearerAuth
 from edge_insights.pods import running_pod, running_token_plane
 from e2e_slice import KNOWN_EMAIL, KNOWN_PHONE
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 # A value this short can occur by chance in any binary file (a model's weights, a SQLite page);
 # every structured identifier is longer, and so is any full name worth finding.

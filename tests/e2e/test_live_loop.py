@@ -26,7 +26,7 @@ from live.explain import explain_insight
 from live.store import LiveStore, store_path
 from training.decisions import DECISIONS
 
-pytestmark = pytest.mark.timeout(3600)
+pytestmark = pytest.mark.timeout(1500)
 
 START_TICK = 12  # the slice's market_replay loaded ticks 0-11
 

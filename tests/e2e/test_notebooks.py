@@ -12,7 +12,7 @@ from edge_insights.notebooks import NOTEBOOKS, run_notebook
 from training.decisions import DECISIONS
 
 # The session's one job run (conftest) counts against the first e2e test's time limit.
-pytestmark = pytest.mark.timeout(3600)
+pytestmark = pytest.mark.timeout(1500)
 
 
 def _outputs(notebook) -> tuple[int, str]:

@@ -13,7 +13,7 @@ from edge_insights.price_drill import DECISION, regime_examples, trained_product
 from training.divergence import read_decisions
 from training.drift import ALPHA, MIN_INPUTS, MIN_SHADOW, PSI_THRESHOLD
 
-pytestmark = pytest.mark.timeout(3600)
+pytestmark = pytest.mark.timeout(1500)
 
 
 def test_in_distribution_prices_request_no_retrain(price_drill):

@@ -15,6 +15,7 @@ import pytest
 
 from commons.bundle_signature import BundleUnknownKey, verify_bundle
 from commons.manifest import SIGNATURE_NAME
+from commons.pkcs11_module import PKCS11_LOCK, loaded_module
 from commons.settings import RELEASE_SIGNER_ENV, Settings
 from edge_export.bundle import build_bundle
 from edge_export.release import RELEASE_VALIDITY, privacy_entry, release_window
@@ -86,23 +87,23 @@ def test_the_token_lives_under_the_state_folder_and_its_key_cannot_leave_it():
     assert os.environ["SOFTHSM2_CONF"] == str((settings.signing_dir / "softhsm2.conf").resolve())
     assert any((settings.signing_dir / "tokens").iterdir())
     assert stat.S_IMODE((settings.signing_dir / "pin").stat().st_mode) == 0o600
-    lib = PyKCS11.PyKCS11Lib()
-    lib.load("/usr/lib/softhsm/libsofthsm2.so")
-    [slot] = [s for s in lib.getSlotList(tokenPresent=True) if lib.getTokenInfo(s).label.strip() == TOKEN_LABEL]
-    session = lib.openSession(slot)
-    try:
-        session.login((settings.signing_dir / "pin").read_text())
-    except PyKCS11.PyKCS11Error as err:  # the signer of this process holds the login already
-        assert err.value == PyKCS11.CKR_USER_ALREADY_LOGGED_IN
-    [key] = session.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PRIVATE_KEY), (PyKCS11.CKA_LABEL, KEY_LABEL)])
-    extractable, sensitive = session.getAttributeValue(key, [PyKCS11.CKA_EXTRACTABLE, PyKCS11.CKA_SENSITIVE])
-    assert (extractable, sensitive) == (False, True)
-    # The private value itself: the token answers CKR_ATTRIBUTE_SENSITIVE (PyKCS11's high-level
-    # call would turn that refusal into None, so the C call is made directly).
-    template = PyKCS11.LowLevel.ckattrlist(1)
-    template[0].SetType(PyKCS11.CKA_VALUE)
-    assert session.lib.C_GetAttributeValue(session.session, key, template) == PyKCS11.CKR_ATTRIBUTE_SENSITIVE
-    session.closeSession()
+    lib = loaded_module("/usr/lib/softhsm/libsofthsm2.so")
+    with PKCS11_LOCK:
+        [slot] = [s for s in lib.getSlotList(tokenPresent=True) if lib.getTokenInfo(s).label.strip() == TOKEN_LABEL]
+        session = lib.openSession(slot)
+        try:
+            session.login((settings.signing_dir / "pin").read_text())
+        except PyKCS11.PyKCS11Error as err:  # the signer of this process holds the login already
+            assert err.value == PyKCS11.CKR_USER_ALREADY_LOGGED_IN
+        [key] = session.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PRIVATE_KEY), (PyKCS11.CKA_LABEL, KEY_LABEL)])
+        extractable, sensitive = session.getAttributeValue(key, [PyKCS11.CKA_EXTRACTABLE, PyKCS11.CKA_SENSITIVE])
+        assert (extractable, sensitive) == (False, True)
+        # The private value itself: the token answers CKR_ATTRIBUTE_SENSITIVE (PyKCS11's high-level
+        # call would turn that refusal into None, so the C call is made directly).
+        template = PyKCS11.LowLevel.ckattrlist(1)
+        template[0].SetType(PyKCS11.CKA_VALUE)
+        assert session.lib.C_GetAttributeValue(session.session, key, template) == PyKCS11.CKR_ATTRIBUTE_SENSITIVE
+        session.closeSession()
 
 
 @needs_softhsm
