@@ -43,7 +43,7 @@ def _runs_only_once_the_lock_is_free(call) -> None:
     worker.join()
 
 
-def test_signing_with_a_token_key_waits_for_the_lock(tmp_path):
+def test_signing_with_a_token_key_waits_for_the_lock():
     _, key = generate_key(key_store(Settings.from_env()), "lock-test")
     signature = []
     _runs_only_once_the_lock_is_free(lambda: signature.append(key.sign(b"checkpoint")))
