@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 from datetime import datetime, timezone
@@ -154,7 +153,7 @@ def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod 
     """
     from live.broker import BrokerError, open_broker, redacted
     from live.decide import Decider
-    from live.scaleout import run_decider
+    from live.scaleout import run_decider_until_signalled
     from live.store import store_path
 
     settings = _settings(ensure=True)
@@ -166,11 +165,9 @@ def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod 
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
     worker = Decider(broker, pods, tokens=pod_tokens(settings), cooldown_s=cooldown)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: worker.stop())
     source = redacted(settings.broker) if settings.broker else store_path(settings.state_dir)
     typer.echo(f"deciding {', '.join(pods)} from {source}", err=True)
-    typer.echo(json.dumps(run_decider(broker, worker, duration), default=str))
+    typer.echo(json.dumps(run_decider_until_signalled(broker, worker, duration), default=str))
 
 
 def market(seconds_per_tick: float = typer.Option(2.0, min=0.001, help="wall seconds per replay day"),

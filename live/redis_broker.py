@@ -59,6 +59,7 @@ Pages' state and alert cooldowns are kept (one hash per page).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -72,6 +73,8 @@ from commons.warehouse import Warehouse, flatten
 from data_quality.rules import INTAKE_OF_RULE_SET, rule_set_of
 from live.store import INSIGHT_FIELDS, Change, public_insight
 from live.wakeup import PublishSignal
+
+log = logging.getLogger(__name__)
 
 #: Default seconds a claimed change may stay unsettled before another decider takes it over. It
 #: must exceed one decider step (up to 4 pod requests of ``timeout_s`` each), or live deciders'
@@ -336,15 +339,16 @@ class RedisBroker:
     def wake_on_changes(self, wake: threading.Event, stop: threading.Event, block_s: float = 1.0) -> None:
         """Set ``wake`` whenever a change is appended (a blocking ``XREAD``, which claims nothing),
         until ``stop``: a decider in another process than the capture then starts at once instead
-        of at its next poll. Runs in its own thread."""
+        of at its next poll. Runs in its own thread. While the server does not answer it tries again
+        every ``block_s`` seconds (the decider polls meanwhile, and reports the failure itself)."""
         last = "$"
         while not stop.is_set():
             try:
                 got = self.redis.xread({self.changes: last}, block=int(block_s * 1000))
-            except redis.ConnectionError:
-                if stop.is_set():  # the server went away after the decider stopped: nothing to wake
-                    return
-                raise
+            except redis.ConnectionError as exc:
+                log.warning("change stream unreadable, wake-ups paused: %s", exc)
+                stop.wait(block_s)
+                continue
             if got:
                 last = got[0][1][-1][0]
                 wake.set()

@@ -11,6 +11,7 @@ decide the same changes again; it would still publish each insight once).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from typing import Any
@@ -50,3 +51,42 @@ def run_decider(broker: Broker, decider: Decider, duration_s: float | None = Non
         if timer is not None:
             timer.cancel()
     return {**broker.counts(), "decided_s": round(time.monotonic() - started, 1)}
+
+
+def run_decider_until_signalled(broker: Broker, decider: Decider, duration_s: float | None = None,
+                                signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+                                ) -> dict[str, Any]:
+    """:func:`run_decider` in a worker thread, while the calling thread waits for it and turns each of
+    ``signals`` into ``decider.stop()``; returns :func:`run_decider`'s summary. Call it from the
+    main thread (only it may set signal handlers); the previous handlers are restored at the end.
+
+    Why a worker thread: Python runs a signal handler in the main thread, between two bytecodes.
+    A main thread that decides holds the lock of ``decider.wake``'s condition (a plain, not
+    re-entrant ``threading.Lock``) inside every ``wait`` and ``clear``; a handler landing there
+    and setting the event waits for that lock forever, and the process never stops (a CI run
+    met this). Waiting in ``Thread.join``, the main thread holds no lock the handler takes.
+
+    Raises:
+        whatever :func:`run_decider` raised in the worker thread (the broker failed).
+    """
+    outcome: dict[str, Any] = {}
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.update(run_decider(broker, decider, duration_s))
+        except BaseException as exc:  # re-raised in the calling thread, where the command reports it
+            failure.append(exc)
+
+    worker = threading.Thread(target=work, name="decider")
+    previous = {signum: signal.signal(signum, lambda *_: decider.stop()) for signum in signals}
+    try:
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if failure:
+        raise failure[0]
+    return outcome

@@ -22,6 +22,7 @@ import uuid
 from contextlib import ExitStack
 
 import pytest
+import redis
 from starlette.testclient import TestClient
 
 from commons.net import free_port
@@ -35,7 +36,7 @@ from release_keys import session_signer
 from live.decide import Decider
 from live.feed import feed_app
 from live.redis_broker import RedisBroker
-from live.scaleout import run_decider
+from live.scaleout import run_decider, run_decider_until_signalled
 
 pytestmark = pytest.mark.slow
 
@@ -258,6 +259,15 @@ def test_changes_wait_for_an_unreachable_pod_and_are_decided_when_it_is_back(red
         assert decider.drain(60) == 0
     counts = broker.counts()
     assert counts["changes"] == {"done": 5} and counts["insights"] == 5 and counts["quarantined"] == {}
+
+
+def test_a_redis_failure_in_the_decide_thread_reaches_the_command(ns):
+    """The decide command decides in a worker thread; a broker that fails there still fails the
+    command (the process exits and its claims go to the other deciders), it is not swallowed."""
+    with running_redis() as url:
+        broker = RedisBroker(url, namespace=ns)
+    with pytest.raises(redis.ConnectionError):
+        run_decider_until_signalled(broker, Decider(broker, {}), duration_s=0.5)
 
 
 def _db(url: str, number: int) -> str:
