@@ -155,9 +155,9 @@ def test_dagster_observes_the_insights_and_digests_the_day(live_run):
     settings, out = live_run
     store = LiveStore(store_path(settings.state_dir))
     newest = store.query("SELECT MAX(published) AS at, COUNT(*) AS n FROM insights")[0]
-    with dg.instance_for_test() as instance:
-        result = insights_observer(dg.build_sensor_context(
-            instance=instance, resources={"live_store": LiveStoreResource(path=str(store.path))}))
+    with dg.instance_for_test() as instance, dg.build_sensor_context(
+            instance=instance, resources={"live_store": LiveStoreResource(path=str(store.path))}) as context:
+        result = insights_observer(context)
     (observation,) = result.asset_events
     assert observation.metadata["dagster/last_updated_timestamp"].value == pytest.approx(newest["at"])
     assert observation.metadata["insights"].value == newest["n"]

@@ -212,14 +212,18 @@ def test_the_erasure_sensor_requests_a_retrain_of_each_model_that_learned_from_t
     from orchestration.erasure_sensor import erasure_sensor
 
     training = build_definitions(dataclasses.replace(state, data_dir=data_dir)).resources["training"]
+
+    def evaluate(instance, cursor=None):
+        with dg.build_sensor_context(instance=instance, resources={"training": training}, cursor=cursor) as context:
+            return erasure_sensor(context)
+
     with dg.instance_for_test() as instance:
-        idle = erasure_sensor(dg.build_sensor_context(instance=instance, resources={"training": training}))
+        idle = evaluate(instance)
         assert idle.run_requests == [] and idle.cursor is None
         assert CliRunner().invoke(app, ["erase", "--product", GONE]).exit_code == 0
         assert CliRunner().invoke(app, ["erase", "--product", "p-never-seen"]).exit_code == 0
-        asked = erasure_sensor(dg.build_sensor_context(instance=instance, resources={"training": training}))
-        again = erasure_sensor(dg.build_sensor_context(instance=instance, resources={"training": training},
-                                                       cursor=asked.cursor))
+        asked = evaluate(instance)
+        again = evaluate(instance, asked.cursor)
     erasures = [e for e in read_events(state.audit_dir / "control.jsonl") if e["action"] == "erasure"]
     (request,) = asked.run_requests  # the unknown product trained nothing: no run for it
     assert request.tags == {"trigger": "erasure", "decision": "negative_review", "erasure_at": erasures[0]["ts"]}

@@ -50,9 +50,9 @@ def world(tmp_path, data_dir):
 
 
 def evaluate(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, resources={
-        name: defs.resources[name] for name in ("mlflow", "training", "revocation")})
-    return champion_alias_sensor(context)
+    with dg.build_sensor_context(instance=instance, resources={
+            name: defs.resources[name] for name in ("mlflow", "training", "revocation")}) as context:
+        return champion_alias_sensor(context)
 
 
 def deployed(settings: Settings) -> tuple[str, str]:

@@ -48,8 +48,8 @@ def test_a_failing_training_asset_leaves_a_failed_mlflow_run(tmp_path, data_dir)
     """The teacher asset of a state folder without examples fails on purpose (no features)."""
     defs = build_definitions(Settings(state_dir=tmp_path, data_dir=data_dir, preset="tiny"))
     teacher = defs.resolve_assets_def(dg.AssetKey(["negative_review", "teacher_model"]))
-    result = dg.materialize([teacher], instance=dg.DagsterInstance.ephemeral(),
-                            raise_on_error=False)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([teacher], instance=instance, raise_on_error=False)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     cause = failure.event_specific_data.error.cause

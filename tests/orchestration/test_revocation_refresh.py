@@ -32,9 +32,9 @@ def defs_and_settings(tmp_path, data_dir):
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance):
     """The schedule's answer for the 18:00 UTC tick."""
     schedule = defs.resolve_schedule_def("revocation_refresh_schedule")
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK,
-                                        resources={"revocation": defs.resources["revocation"]})
-    return schedule.evaluate_tick(context)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=TICK,
+                                   resources={"revocation": defs.resources["revocation"]}) as context:
+        return schedule.evaluate_tick(context)
 
 
 def test_the_schedule_runs_every_quarter_of_a_lists_lifetime_and_is_on(defs_and_settings):
