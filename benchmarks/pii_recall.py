@@ -35,7 +35,7 @@ from data_quality.pii import Span  # noqa: E402
 from data_quality.pii_batch import scrub_records_parallel  # noqa: E402
 from data_quality.pii_engine import PiiEngine  # noqa: E402
 from data_quality.pii_eval import (  # noqa: E402
-    load_catalogue, load_presidio_split, load_review_texts)
+    load_catalogue, load_presidio_split, load_review_texts, review_rows)
 from data_quality.pii_scoring import TypeScore, score, structured  # noqa: E402
 from data_quality.pii_tagger import TOKENIZER_FILE, NameTagger, built_tagger  # noqa: E402
 from data_quality.pii_vocabulary import catalogue_words  # noqa: E402
@@ -49,7 +49,10 @@ SPEED_SEED = 13
 # fictional ``character``, a ``place_of_person`` (where someone lives) or ``none`` (a dish, a
 # shop, a misspelling). Judged by hand by reading each row, after the rules were fixed; rows
 # by (file, 0-based row of :func:`~data_quality.pii_eval.load_review_texts`), no review text.
-AUDIT = Path(__file__).resolve().parent / "audits" / "altered_reviews_odd.tsv"
+# The even (tuning) rows' audit covers the rows the name tagger's cross-validation altered
+# (``benchmarks/name_tagger_trial.py --cv``), the rows its choice was made on.
+AUDITS = {half: Path(__file__).resolve().parent / "audits" / f"altered_reviews_{half}.tsv"
+          for half in ("even", "odd")}
 
 
 def _fmt(value: float | None) -> str:
@@ -136,7 +139,8 @@ def main() -> None:
                  / len(rows) for name, spans_all in found.items()}
         print(f"    {file_name:<28}" + "".join(f"{name} {rate:.4f}   "
                                               for name, rate in rates.items()))
-    _print_audit(found["product"], reviews)
+    for half in AUDITS:
+        _print_audit(found["product"], reviews, half)
     for spans, text in list(zip(found["product"][:n_reviews], review_texts))[::2]:
         if spans:
             print(f"    {[text[s.start:s.end] + ':' + s.kind for s in spans]} in {text[:90]!r}")
@@ -162,18 +166,19 @@ def main() -> None:
         _interleaved_speed(finders, all_texts)
 
 
-def _print_audit(found: list[list[Span]], reviews: dict[str, list[str]]) -> None:
-    """The odd review rows the product alters, by what the hand audit (:data:`AUDIT`) says the
-    altered words name; a row the audit lacks is counted apart (re-audit after a rule change)."""
-    keys = [(file_name, row) for file_name, texts in reviews.items() for row in range(len(texts))]
-    with AUDIT.open(encoding="utf-8", newline="") as fh:
+def _print_audit(found: list[list[Span]], reviews: dict[str, list[str]], half: str) -> None:
+    """The ``half`` ("even" or "odd") review rows the product alters, by what the hand audit
+    (:data:`AUDITS`) says the altered words name; a row the audit lacks is counted apart
+    (re-audit after a rule change)."""
+    rows = review_rows(reviews)
+    with AUDITS[half].open(encoding="utf-8", newline="") as fh:
         audit = {(r["file"], int(r["row"])): r["named"] for r in csv.DictReader(fh, delimiter="\t")}
-    odd = range(1, len(keys), 2)
-    named = Counter(audit.get(keys[i], "not audited") for i in odd
+    part = [i for i, r in enumerate(rows) if r.reported == (half == "odd")]
+    named = Counter(audit.get((rows[i].file, rows[i].row), "not audited") for i in part
                     if any(s.kind != "OTHER" for s in found[i]))
-    print(f"odd rows altered, by what the altered words name (hand audit, {AUDIT.name}):")
+    print(f"{half} rows altered, by what the altered words name (hand audit, {AUDITS[half].name}):")
     for what, count in named.most_common():
-        print(f"    {what:<16}{count:>4}/{len(odd)} = {count / len(odd):.4f}")
+        print(f"    {what:<16}{count:>4}/{len(part)} = {count / len(part):.4f}")
 
 
 def _interleaved_speed(finders: dict[str, Callable[[Sequence[str]], list[list[Span]]]],

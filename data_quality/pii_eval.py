@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +132,28 @@ def load_review_texts(data_dir: Path) -> dict[str, list[str]]:
         lines = path.read_text("utf-8", errors="replace").splitlines()
         texts[path.stem] = [line.rsplit("\t", 1)[0] for line in lines if line.strip()]
     return texts
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One review: ``file`` stem, 0-based ``row`` in that file, ``text``, and whether it is in
+    the ``reported`` half (else the tuning half)."""
+
+    file: str
+    row: int
+    text: str
+    reported: bool
+
+
+def review_rows(reviews: Mapping[str, Sequence[str]]) -> list[ReviewRow]:
+    """Every review of ``reviews`` (file stem -> texts, as :func:`load_review_texts` gives
+    them), in that order, each with its half: the reported half holds the odd positions of the
+    files read one after another (``benchmarks/pii_recall.py``'s odd rows, which its hand audit
+    judges), the tuning half the even ones. Parity is by that position, not by the row within
+    a file: after a file of odd length the two differ."""
+    rows = [(name, row, text) for name, texts in reviews.items() for row, text in enumerate(texts)]
+    return [ReviewRow(name, row, text, position % 2 == 1)
+            for position, (name, row, text) in enumerate(rows)]
 
 
 def altered(texts: list[str]) -> list[str]:

@@ -107,17 +107,32 @@ def _claimed(span: tuple[int, int], names: Sequence[tuple[int, int]]) -> bool:
 
 
 def tagged_spans(text: str, words: Sequence[NameWord], evidence: NameEvidence,
-                 threshold: float) -> list[tuple[int, int]]:
-    """PERSON spans of ``text`` from its tagged ``words`` (see the module docstring)."""
+                 threshold: float, initial: float | None = None) -> list[tuple[int, int]]:
+    """PERSON spans of ``text`` from its tagged ``words`` (see the module docstring). With
+    ``initial``, a one-word span that opens a sentence needs P ≥ ``initial``: its capital letter
+    is no evidence of a name there."""
     spans: list[tuple[int, int]] = []
+    probability: list[float] = []
     for word in words:
         if word.probability < threshold or not evidence.name_shaped(word.cased):
             continue
         if spans and text[spans[-1][1]:word.start] == " ":
             spans[-1] = (spans[-1][0], word.end)
+            probability[-1] = -1.0  # two words or more: not a lone word
         else:
             spans.append((word.start, word.end))
-    return spans
+            probability.append(word.probability)
+    if initial is None:
+        return spans
+    return [span for span, p in zip(spans, probability)
+            if p < 0 or p >= initial or not opens_sentence(text, span[0])]
+
+
+def opens_sentence(text: str, start: int) -> bool:
+    """Whether ``text[start:]`` begins a sentence: nothing but spaces, quotes and brackets
+    between it and the text's start, a line break or a sentence's closing ``.``, ``!`` or ``?``."""
+    before = text[:start].rstrip(" \t\"'([“‘*-")
+    return not before or before[-1] in ".!?\n\r"
 
 
 def _vetoed(span: Span, words: Sequence[NameWord], veto: float) -> bool:
@@ -127,15 +142,15 @@ def _vetoed(span: Span, words: Sequence[NameWord], veto: float) -> bool:
 
 def combine(text: str, found: Sequence[Span], words: Sequence[NameWord], evidence: NameEvidence,
             threshold: float | None, veto: float | None = None,
-            honorifics: bool = False) -> list[Span]:
+            honorifics: bool = False, initial: float | None = None) -> list[Span]:
     """The engine's ``found`` spans of ``text`` with the tagger's evidence (module docstring):
-    its name words added at ``threshold`` (None: none added), engine names vetoed below
-    ``veto`` (None: none), honorifics joined; non-overlapping, sorted
-    (:func:`~data_quality.pii.resolve_overlaps`)."""
+    its name words added at ``threshold`` (None: none added; a lone word opening a sentence at
+    ``initial``, see :func:`tagged_spans`), engine names vetoed below ``veto`` (None: none),
+    honorifics joined; non-overlapping, sorted (:func:`~data_quality.pii.resolve_overlaps`)."""
     names = [(s.start, s.end) for s in found if s.kind == "PERSON"
              and (veto is None or not _vetoed(s, words, veto))]
     if threshold is not None:
-        names += tagged_spans(text, words, evidence, threshold)
+        names += tagged_spans(text, words, evidence, threshold, initial)
     if honorifics:
         names = with_honorifics(text, names)
     return resolve_overlaps([s for s in found if s.kind != "PERSON"]

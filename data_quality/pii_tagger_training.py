@@ -24,6 +24,7 @@ from transformers import BertModel
 from transformers.utils import logging as transformers_logging
 
 from data_quality.pii import TITLES
+from data_quality.pii_eval import review_rows
 from data_quality.pii_name_evidence import WORD_RE, NameEvidence
 from data_quality.pii_ner import ner_windows
 from data_quality.pii_tagger import encode_words
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
 
 IGNORE = -100  # torch's cross-entropy ignore_index
 # Review files of product talk with almost no names, the negatives' source (the IMDB and Yelp
-# sentences name actors and staff, who would be taught as non-names). Even rows only: the odd
-# rows measure how many reviews the scrubber alters.
+# sentences name actors and staff, who would be taught as non-names). Tuning-half rows only: the
+# reported half measures how many reviews the scrubber alters.
 NEGATIVE_FILES = ("datafiniti_amazon_reviews", "amazon_alexa_reviews", "amazon_cells_labelled")
 
 
@@ -179,16 +180,20 @@ def negative_examples(texts: Iterable[str], evidence: NameEvidence,
 
 
 def review_negatives(reviews: Mapping[str, Sequence[str]], evidence: NameEvidence,
-                     find_names: Callable[[Sequence[str]], list[list[tuple[int, int]]]]
-                     ) -> list[WordExample]:
-    """:func:`negative_examples` of the even rows of the :data:`NEGATIVE_FILES` of ``reviews``
-    (file stem -> texts, as :func:`data_quality.pii_eval.load_review_texts` gives them), with
-    ``find_names`` giving the rule engine's PERSON spans per text.
+                     find_names: Callable[[Sequence[str]], list[list[tuple[int, int]]]],
+                     files: Sequence[str] = NEGATIVE_FILES) -> list[WordExample]:
+    """:func:`negative_examples` of the tuning-half rows (:func:`data_quality.pii_eval.
+    review_rows`) of ``files`` of ``reviews`` (file stem -> texts, as :func:`data_quality.
+    pii_eval.load_review_texts` gives them), with ``find_names`` giving the rule engine's PERSON
+    spans per text.
 
     Raises:
         KeyError: a negative file is missing from ``reviews``.
     """
-    texts = [text for name in NEGATIVE_FILES for text in reviews[name][::2]]
+    missing = set(files) - set(reviews)
+    if missing:
+        raise KeyError(f"review files missing: {sorted(missing)}")
+    texts = [r.text for r in review_rows(reviews) if not r.reported and r.file in files]
     return negative_examples(texts, evidence, find_names(texts))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from data_quality.pii_engine import default_engine
-from data_quality.pii_eval import load_presidio_split, load_review_texts
+from data_quality.pii_eval import load_presidio_split, load_review_texts, review_rows
 from data_quality.pii_scoring import TypeScore, score, structured
 
 #: The kinds the scorecard shows, structured PII pooled into one row (as the README's table does).
@@ -41,8 +41,7 @@ def pii_scorecard(data_dir: Path) -> dict[str, Any]:
         FileNotFoundError: the labelled samples or a review file is missing.
     """
     tuning, held_out = load_presidio_split(data_dir)
-    reviews = [text for texts in load_review_texts(data_dir).values() for text in texts]
-    odd = reviews[1::2]
+    odd = [r.text for r in review_rows(load_review_texts(data_dir)) if r.reported]
     engine = default_engine()
     texts = [s["full_text"] for s in tuning + held_out] + odd
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """The learned PII name tagger, built by the pipeline where every scrub path finds it.
 
-Trained on the labelled samples' tuning half and the even rows of real reviews
+Trained on the labelled samples' tuning half and the tuning-half (even) rows of real reviews
 (:func:`data_quality.pii_tagger_training.training_examples`), exported to int8 ONNX
 (:func:`edge_export.name_tagger.export_name_tagger`) into ``<state>/pii_tagger/``, which
 :func:`data_quality.pii_engine.default_engine` loads: the scrub asset, the watcher and
@@ -41,7 +41,7 @@ def _replace_folder(built: Path, target: Path) -> None:
 @dg.asset(group_name=QUALITY_GROUP, kinds={"pytorch", "onnx"},
           description="Learned PII name tagger (all-MiniLM-L6-v2 layers fine-tuned per word, int8 ONNX) that "
                       "adds the names the scrubber's rules miss; trained on the labelled samples' tuning half "
-                      "and the even rows of real reviews.")
+                      "and the tuning-half (even) rows of real reviews.")
 def pii_name_tagger(context: dg.AssetExecutionContext, crawl: CrawlResource,
                     training: TrainingResource) -> dg.MaterializeResult:
     data_dir = Path(crawl.data_dir)
