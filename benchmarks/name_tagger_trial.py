@@ -31,10 +31,11 @@ higher recall, then precision), because the issue's alteration goal is about rev
 without a person in them. ``--cv-only`` stops there (the audit pass). Otherwise a tagger trained
 on the whole tuning half scores that one variant once on the held-out half and the odd rows.
 
-Run: ``.venv/bin/python benchmarks/name_tagger_trial.py [--layers 2] [--epochs 3] [--reuse]
-[--no-baseline] [--cv]`` from the repository root: about 5 minutes on the 2 shared cores with the
-baseline at 2 layers, 13 at 6 (README, "PII scrubbing"); ``--cv`` adds three trainings. The
-tagger is written to ``<state>/pii_tagger/``.
+Run: ``.venv/bin/python benchmarks/name_tagger_trial.py [--layers 2] [--epochs 3] [--soup 3]
+[--reuse] [--no-baseline] [--cv | --cv-only] [--negative-sets 2]`` from the repository root:
+about 5 minutes on the 2 shared cores with the baseline at 2 layers and ``--soup 1``, 13 at 6
+(README, "PII scrubbing"); a soup of K trains K times as long, and ``--cv`` adds three trainings
+per negative set. The tagger is written to ``<state>/pii_tagger/``.
 """
 
 from __future__ import annotations
@@ -127,6 +128,10 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip Presidio as shipped")
     parser.add_argument("--cv", action="store_true",
                         help="choose the variant by cross-validation inside the tuning half")
+    parser.add_argument("--soup", type=int, default=TaggerConfig.soup,
+                        help="fine-tunings averaged into each tagger (a model soup)")
+    parser.add_argument("--negative-sets", type=int, default=len(CV_NEGATIVE_SETS),
+                        help="how many of the --cv negative file sets to try, in order")
     parser.add_argument("--cv-only", action="store_true",
                         help="stop after --cv has chosen (the audit pass: nothing held out is read)")
     args = parser.parse_args()
@@ -138,8 +143,9 @@ def main() -> None:
     n_reviews = len(review_texts)
     engine = PiiEngine(catalogue=catalogue_words(load_catalogue(settings.data_dir)))
 
-    config = TaggerConfig(layers=args.layers, epochs=args.epochs)
-    chosen, negative_files = (cross_validate(tuning, reviews, engine, config, settings.state_dir)
+    config = TaggerConfig(layers=args.layers, epochs=args.epochs, soup=args.soup)
+    chosen, negative_files = (cross_validate(tuning, reviews, engine, config, settings.state_dir,
+                                             CV_NEGATIVE_SETS[:args.negative_sets])
                               if args.cv or args.cv_only else (PRIMARY, NEGATIVE_FILES))
     if args.cv_only:
         return
@@ -217,7 +223,9 @@ def _load_even_audit() -> dict[tuple[str, int], str]:
 
 
 def cross_validate(tuning: Sequence[dict], reviews: dict[str, list[str]], engine: PiiEngine,
-                   config: TaggerConfig, state_dir: Path) -> tuple[Variant, tuple[str, ...]]:
+                   config: TaggerConfig, state_dir: Path,
+                   negative_sets: Sequence[tuple[str, ...]] = CV_NEGATIVE_SETS
+                   ) -> tuple[Variant, tuple[str, ...]]:
     """The variant and negative files chosen inside the tuning half (module docstring,
     ``--cv``); prints each one's pooled out-of-fold PERSON recall / precision, even rows
     altered, and of those the ones naming no person by the even rows' hand audit
@@ -238,10 +246,10 @@ def cross_validate(tuning: Sequence[dict], reviews: dict[str, list[str]], engine
     base = Variant(None, None, False)
     grid = [Variant(t, None, True, initial) for t in CV_THRESHOLDS if t is not None
             for initial in CV_INITIAL if initial is None or initial > t]
-    keys = [(base, NEGATIVE_FILES)] + [(v, files) for files in CV_NEGATIVE_SETS for v in grid]
+    keys = [(base, NEGATIVE_FILES)] + [(v, files) for files in negative_sets for v in grid]
     pooled = {key: [TypeScore(), set()] for key in keys}
     replaced: dict[int, set[str]] = {}
-    for files in CV_NEGATIVE_SETS:
+    for files in negative_sets:
         for fold in range(CV_FOLDS):
             negatives = [(text, [(s.start, s.end) for s in found if s.kind == "PERSON"])
                          for (name, _, text, k), found in zip(even_rows, even_found)

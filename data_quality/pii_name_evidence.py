@@ -41,6 +41,14 @@ NAME_CUE_RE = re.compile(
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 
 
+def opens_sentence(text: str, start: int) -> bool:
+    """Whether ``text[start:]`` begins a sentence or a line: only spaces, quotes and an opening
+    bracket between it and the text's start, a line break, a sentence's closing ``.``, ``!`` or
+    ``?``, or a colon. A capital letter there is no evidence of a name."""
+    before = text[:start].rstrip(" \t\"'“(")
+    return not before or before[-1] in ".!?\n:"
+
+
 @dataclass(frozen=True)
 class NameEvidence:
     """Word lists that decide whether a word can be part of a name.

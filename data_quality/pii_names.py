@@ -23,7 +23,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from data_quality.pii import TITLES, with_honorifics
-from data_quality.pii_name_evidence import NAME_CUE_RE, WORD_RE, NameEvidence
+from data_quality.pii_name_evidence import NAME_CUE_RE, WORD_RE, NameEvidence, opens_sentence
 from data_quality.pii_ner import NerArtifacts, NerEntity
 from data_quality.pii_vocabulary import CALENDAR_WORDS
 
@@ -58,11 +58,6 @@ def _without_lead_word(item: re.Match[str]) -> tuple[int, int, str]:
         start = item.start() + item.group(0).index(words[1], len(words[0]))
         return start, item.end(), words[1]
     return item.start(), item.end(), item.group(0)
-
-
-def _opens_sentence(text: str, start: int) -> bool:
-    before = text[:start].rstrip(" \t\"'“(")
-    return not before or before[-1] in ".!?\n:"
 
 
 def _parts(text: str, ent: NerEntity) -> Iterable[NerEntity]:
@@ -129,7 +124,7 @@ class NameRecognizer(EntityRecognizer):
         if ent.label_ == "PERSON":
             backed = backed or any(
                 evidence.strong(w.group(0))
-                or evidence.weak(w.group(0), _opens_sentence(text, w.start()), alone)
+                or evidence.weak(w.group(0), opens_sentence(text, w.start()), alone)
                 for w in words if w.group(0) in inner)
         elif ent.label_ not in _PLACE_LABELS or not _PLACE_PREPOSITION_RE.search(
                 text, max(0, words[0].start() - 12), words[0].start()):

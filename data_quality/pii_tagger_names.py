@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from commons.visible_text import VisibleText
 from data_quality.pii import Span, resolve_overlaps, with_honorifics
-from data_quality.pii_name_evidence import WORD_RE, NameEvidence
+from data_quality.pii_name_evidence import WORD_RE, NameEvidence, opens_sentence
 from data_quality.pii_ner import ner_windows
 from data_quality.pii_tagger import NameTagger
 
@@ -126,13 +126,6 @@ def tagged_spans(text: str, words: Sequence[NameWord], evidence: NameEvidence,
         return spans
     return [span for span, p in zip(spans, probability)
             if p < 0 or p >= initial or not opens_sentence(text, span[0])]
-
-
-def opens_sentence(text: str, start: int) -> bool:
-    """Whether ``text[start:]`` begins a sentence: nothing but spaces, quotes and brackets
-    between it and the text's start, a line break or a sentence's closing ``.``, ``!`` or ``?``."""
-    before = text[:start].rstrip(" \t\"'([“‘*-")
-    return not before or before[-1] in ".!?\n\r"
 
 
 def _vetoed(span: Span, words: Sequence[NameWord], veto: float) -> bool:

@@ -59,13 +59,18 @@ class WordExample:
 class TaggerConfig:
     """Training knobs. ``layers``: the base model's first layers kept (1-6; 2 trained in 4
     minutes on the 2 shared cores, 6 in 12, README); ``epochs`` over all examples;
-    ``batch_size`` windows; ``learning_rate`` of AdamW (full fine-tune)."""
+    ``batch_size`` windows; ``learning_rate`` of AdamW (full fine-tune); ``soup``: fine-tunings
+    from the same start (seeds ``seed``, ``seed + 1``, …, for example order and dropout) whose
+    weights are averaged, a uniform model soup (Wortsman et al. 2022, "Model soups"), 1 for
+    one plain fine-tuning. Three: one training's held-out PERSON recall ranged 0.939-0.962 over
+    seeds, a soup of three 0.952-0.956 (README, "PII scrubbing")."""
 
     layers: int = 2
     epochs: int = 3
     batch_size: int = 16
     learning_rate: float = 5e-5
     seed: int = 13
+    soup: int = 3
 
 
 def _overlaps(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
@@ -132,10 +137,41 @@ def train_tagger(examples: Sequence[WordExample], tokenizer: Tokenizer,
     encoder = BertModel.from_pretrained(str(base_model_path()), add_pooling_layer=False,
                                         num_hidden_layers=config.layers)
     model = TokenTagger(encoder).train()
+    start = {name: value.clone() for name, value in model.state_dict().items()}
+    members = []
+    for member in range(config.soup):
+        if member:
+            # Same start, another example order and dropout: what a model soup averages.
+            model.load_state_dict(start)
+            torch.manual_seed(config.seed + member)
+        _fine_tune(model, examples, tokenizer, config, random.Random(config.seed + member))
+        members.append({name: value.detach().clone() for name, value in model.state_dict().items()})
+    if config.soup > 1:
+        model.load_state_dict(uniform_soup(members))
+    return model.eval()
+
+
+def uniform_soup(states: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The parameter-wise mean of ``states`` (state dicts of one architecture fine-tuned from the
+    same start): a uniform model soup (Wortsman et al. 2022). Integer tensors (position ids, in
+    transformers releases that keep them) are the same in every member and are taken from the
+    first, not averaged.
+
+    Raises:
+        ValueError: ``states`` is empty or the dicts hold different names.
+    """
+    if not states or any(state.keys() != states[0].keys() for state in states):
+        raise ValueError("a soup needs one or more state dicts with the same parameter names")
+    return {name: (torch.stack([state[name] for state in states]).mean(dim=0)
+                   if value.is_floating_point() else value.clone())
+            for name, value in states[0].items()}
+
+
+def _fine_tune(model: TokenTagger, examples: Sequence[WordExample], tokenizer: Tokenizer,
+               config: TaggerConfig, shuffle: random.Random) -> None:
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     loss_fn = nn.CrossEntropyLoss(ignore_index=IGNORE)
     order = list(range(len(examples)))
-    shuffle = random.Random(config.seed)
     for _ in range(config.epochs):
         shuffle.shuffle(order)
         for begin in range(0, len(order), config.batch_size):
@@ -147,7 +183,6 @@ def train_tagger(examples: Sequence[WordExample], tokenizer: Tokenizer,
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-    return model.eval()
 
 
 def _title_spans(text: str, labels: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -24,8 +24,9 @@ from edge_export.name_tagger import export_name_tagger
 from orchestration.assets.quality import QUALITY_GROUP
 from orchestration.resources import CrawlResource, TrainingResource
 
-# The tiny preset (tests) trains one layer for one epoch: its tagger only has to exist and load.
-_CONFIGS = {"tiny": TaggerConfig(layers=1, epochs=1)}
+# The tiny preset (tests) trains one layer for one epoch, no soup: its tagger only has to exist
+# and load.
+_CONFIGS = {"tiny": TaggerConfig(layers=1, epochs=1, soup=1)}
 
 
 def _replace_folder(built: Path, target: Path) -> None:
@@ -69,6 +70,7 @@ def pii_name_tagger(context: dg.AssetExecutionContext, crawl: CrawlResource,
         "training_s": round(seconds, 1),
         "layers": config.layers,
         "epochs": config.epochs,
+        "soup": config.soup,
         "threshold": THRESHOLD,
         "context_words": CONTEXT_WORDS,
     })

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from data_quality.pii_engine import rules_engine
-from data_quality.pii_tagger_names import NameWord, opens_sentence, tagged_spans
+from data_quality.pii_name_evidence import opens_sentence
+from data_quality.pii_tagger_names import NameWord, tagged_spans
 
 
 def _words(text: str, probabilities: dict[str, float]) -> list[NameWord]:

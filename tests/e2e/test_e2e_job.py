@@ -74,7 +74,7 @@ def test_known_pii_is_scrubbed_before_storage(job_run):
 def test_the_job_builds_the_name_tagger_every_scrubber_loads(job_run):
     settings, outcome = job_run
     built = outcome.assets["pii_name_tagger"]
-    assert built["layers"] == 1 and built["epochs"] == 1  # the tiny preset's tagger
+    assert (built["layers"], built["epochs"], built["soup"]) == (1, 1, 1)  # the tiny preset's tagger
     assert built["threshold"] == THRESHOLD
     # The labelled tuning half holds 773 PERSON spans, most of them of two words.
     assert built["person_words"] > 773 and built["training_windows"] > 500
