@@ -57,8 +57,8 @@ class WordExample:
 
 @dataclass(frozen=True)
 class TaggerConfig:
-    """Training knobs. ``layers``: the base model's first layers kept (1-6; 2 trained in 4
-    minutes on the 2 shared cores, 6 in 12, README); ``epochs`` over all examples;
+    """Training knobs. ``layers``: the base model's first layers kept (1-6; one fine-tuning of 2
+    took 1 to 4 minutes on the 2 shared cores, of 6 about 12, README); ``epochs`` over all examples;
     ``batch_size`` windows; ``learning_rate`` of AdamW (full fine-tune); ``soup``: fine-tunings
     from the same start (seeds ``seed``, ``seed + 1``, …, for example order and dropout) whose
     weights are averaged, a uniform model soup (Wortsman et al. 2022, "Model soups"), 1 for
