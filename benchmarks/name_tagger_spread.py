@@ -16,7 +16,6 @@ Taggers are written to ``<state>/pii_tagger_spread/seed<S>/``.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from dataclasses import replace
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from commons.settings import Settings  # noqa: E402
 from data_quality.pii_engine import PiiEngine, rules_engine  # noqa: E402
 from data_quality.pii_eval import (  # noqa: E402
-    load_catalogue, load_presidio_split, load_review_texts, review_rows)
+    load_catalogue, load_presidio_split, load_review_audit, load_review_texts, review_rows)
 from data_quality.pii_scoring import score  # noqa: E402
 from data_quality.pii_tagger import TOKENIZER_FILE, NameTagger, load_word_tokenizer  # noqa: E402
 from data_quality.pii_tagger_training import (  # noqa: E402
@@ -36,11 +35,6 @@ from data_quality.pii_vocabulary import catalogue_words  # noqa: E402
 from edge_export.name_tagger import export_name_tagger  # noqa: E402
 
 AUDITS = Path(__file__).resolve().parent / "audits"
-
-
-def _audit(half: str) -> dict[tuple[str, int], str]:
-    with (AUDITS / f"altered_reviews_{half}.tsv").open(encoding="utf-8", newline="") as fh:
-        return {(r["file"], int(r["row"])): r["named"] for r in csv.DictReader(fh, delimiter="\t")}
 
 
 def main() -> None:
@@ -52,7 +46,7 @@ def main() -> None:
     tuning, held_out = load_presidio_split(settings.data_dir)
     reviews = load_review_texts(settings.data_dir)
     rows = review_rows(reviews)
-    audits = {half: _audit(half) for half in ("even", "odd")}
+    audits = {half: load_review_audit(AUDITS / f"altered_reviews_{half}.tsv") for half in ("even", "odd")}
     examples = training_examples(tuning, reviews, rules_engine())
     tokenizer_file = base_model_path() / TOKENIZER_FILE
     engine = PiiEngine(catalogue=catalogue_words(load_catalogue(settings.data_dir)))

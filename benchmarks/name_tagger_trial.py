@@ -56,7 +56,7 @@ from commons.settings import Settings  # noqa: E402
 from data_quality.pii import Span  # noqa: E402
 from data_quality.pii_engine import PiiEngine  # noqa: E402
 from data_quality.pii_eval import (  # noqa: E402
-    load_catalogue, load_presidio_split, load_review_texts, review_rows)
+    load_catalogue, load_presidio_split, load_review_audit, load_review_texts, review_rows)
 from data_quality.pii_scoring import TypeScore, score, structured  # noqa: E402
 from data_quality.pii_scoring import pooled as pooled_score  # noqa: E402
 from data_quality.pii_tagger import NameTagger, load_word_tokenizer  # noqa: E402
@@ -215,13 +215,6 @@ def _cv_fold(key: object) -> int:
     return zlib.crc32(f"cv:{key}".encode()) % CV_FOLDS
 
 
-def _load_even_audit() -> dict[tuple[str, int], str]:
-    if not EVEN_AUDIT.is_file():
-        return {}
-    with EVEN_AUDIT.open(encoding="utf-8", newline="") as fh:
-        return {(r["file"], int(r["row"])): r["named"] for r in csv.DictReader(fh, delimiter="\t")}
-
-
 def cross_validate(tuning: Sequence[dict], reviews: dict[str, list[str]], engine: PiiEngine,
                    config: TaggerConfig, state_dir: Path,
                    negative_sets: Sequence[tuple[str, ...]] = CV_NEGATIVE_SETS
@@ -236,7 +229,7 @@ def cross_validate(tuning: Sequence[dict], reviews: dict[str, list[str]], engine
     (:func:`~data_quality.pii_eval.review_rows`, the "even rows") by its position among them. Taggers are written to ``<state_dir>/pii_tagger_cv/fold<k>/``.
     """
     evidence = engine.evidence
-    audit = _load_even_audit()
+    audit = load_review_audit(EVEN_AUDIT)
     sample_fold = [_cv_fold(s["template_id"]) for s in tuning]
     even_rows = [(r.file, r.row, r.text, k // 2 % CV_FOLDS)
                  for k, r in enumerate(review_rows(reviews)) if not r.reported]

@@ -20,7 +20,6 @@ Run: ``.venv/bin/python benchmarks/pii_recall.py [--no-baseline]`` from the repo
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import random
 import sys
@@ -35,7 +34,7 @@ from data_quality.pii import Span  # noqa: E402
 from data_quality.pii_batch import scrub_records_parallel  # noqa: E402
 from data_quality.pii_engine import PiiEngine  # noqa: E402
 from data_quality.pii_eval import (  # noqa: E402
-    load_catalogue, load_presidio_split, load_review_texts, review_rows)
+    load_catalogue, load_presidio_split, load_review_audit, load_review_texts, review_rows)
 from data_quality.pii_scoring import TypeScore, score, structured  # noqa: E402
 from data_quality.pii_tagger import TOKENIZER_FILE, NameTagger, built_tagger  # noqa: E402
 from data_quality.pii_vocabulary import catalogue_words  # noqa: E402
@@ -171,8 +170,7 @@ def _print_audit(found: list[list[Span]], reviews: dict[str, list[str]], half: s
     (:data:`AUDITS`) says the altered words name; a row the audit lacks is counted apart
     (re-audit after a rule change)."""
     rows = review_rows(reviews)
-    with AUDITS[half].open(encoding="utf-8", newline="") as fh:
-        audit = {(r["file"], int(r["row"])): r["named"] for r in csv.DictReader(fh, delimiter="\t")}
+    audit = load_review_audit(AUDITS[half])
     part = [i for i, r in enumerate(rows) if r.reported == (half == "odd")]
     named = Counter(audit.get((rows[i].file, rows[i].row), "not audited") for i in part
                     if any(s.kind != "OTHER" for s in found[i]))

@@ -156,6 +156,16 @@ def review_rows(reviews: Mapping[str, Sequence[str]]) -> list[ReviewRow]:
             for position, (name, row, text) in enumerate(rows)]
 
 
+def load_review_audit(path: Path) -> dict[tuple[str, int], str]:
+    """A hand audit of altered reviews (tab-separated ``file``, ``row``, ``named``, ``why``, as in
+    ``benchmarks/audits/``): (file stem, row) -> what the replaced words name (``person``,
+    ``character``, ``place_of_person`` or ``none``); empty when ``path`` does not exist."""
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {(r["file"], int(r["row"])): r["named"] for r in csv.DictReader(fh, delimiter="\t")}
+
+
 def altered(texts: list[str]) -> list[str]:
     """The texts in which :func:`~data_quality.pii.find_pii` finds anything."""
     return [text for text in texts if find_pii(text)]
