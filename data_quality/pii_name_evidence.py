@@ -14,7 +14,7 @@ first:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from data_quality.pii_vocabulary import (
     COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK, COMMON_SURNAME_RANK, DEVICE_MODIFIERS, DEVICE_NOUNS,
@@ -68,6 +68,9 @@ class NameEvidence:
     surnames: dict[str, int]
     english: EnglishWords
     allow: frozenset[str]
+    # is_candidate runs on every word of every text (the NER pre-filter); words repeat a lot.
+    _candidates: dict[str, bool] = field(default_factory=dict, init=False, repr=False,
+                                         compare=False)
 
     def name_shaped(self, word: str) -> bool:
         """Capitalised, not all capitals ("AI", "LOVE") nor camel case ("SoundTouch"; but
@@ -162,5 +165,9 @@ class NameEvidence:
     def is_candidate(self, word: str) -> bool:
         """A word that may start the NER step: name-shaped and a census name or no English
         word (the pre-filter's test, and the anchor of an NER window)."""
-        return self.name_shaped(word) and (self.strong(word) or self.is_surname(word)
-                                           or not self.english.contains(word.lower()))
+        known = self._candidates.get(word)
+        if known is None:
+            known = self._candidates[word] = self.name_shaped(word) and (
+                self.strong(word) or self.is_surname(word)
+                or not self.english.contains(word.lower()))
+        return known

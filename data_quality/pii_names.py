@@ -46,6 +46,7 @@ _DETERMINERS = frozenset("the a an my your our their his her its this that these
 _ADDRESS_LINE_RE = re.compile(r"\d[^\n]*$")
 # A middle initial inside a name ("Soib K. Kishiev"): neither evidence nor an objection.
 _INITIAL_RE = re.compile(r"[A-Z]")
+_WORD_CHAR = re.compile(r"\w").match
 _PLACE_PREPOSITION_RE = re.compile(r"(?i)\b(?:in|from|at|to|near|of|via|visit|visited)\s+$")
 _CONJUNCTION_RE = re.compile(r"\s*[,:;\"“”()!?]\s*|\s+(?:and|&|or)\s+")
 
@@ -238,6 +239,12 @@ class NameRecognizer(EntityRecognizer):
     @staticmethod
     def _repeated_names(text: str, found: set[tuple[int, int]]) -> Iterable[tuple[int, int]]:
         """Other occurrences of a found name ("Hakuba had given Hakuba his address")."""
-        for name in {text[start:end] for start, end in found}:
-            for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
-                yield match.start(), match.end()
+        for name in {text[start:end] for start, end in found if end > start}:
+            at = text.find(name)
+            while at >= 0:
+                end = at + len(name)
+                if at and _WORD_CHAR(text[at - 1]) or end < len(text) and _WORD_CHAR(text[end]):
+                    at = text.find(name, at + 1)
+                else:
+                    yield at, end
+                    at = text.find(name, end)
