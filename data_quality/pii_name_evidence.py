@@ -39,6 +39,8 @@ NAME_CUE_RE = re.compile(
     r"(?i)(?:\b(?:call(?:s|ed)?[ \t]+me|my[ \t]+name(?:[ \t]+is|['’]s)|i[ \t]+am[ \t]+called)"
     r"|[\"”'’],?[ \t]+(?:says|said|writes|wrote|adds|added))[ \t]+"
     r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)")
+# Words whose pre-filter verdict is kept (about 20 MB at most).
+_CANDIDATE_CACHE_SIZE = 200_000
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 
 
@@ -167,6 +169,8 @@ class NameEvidence:
         word (the pre-filter's test, and the anchor of an NER window)."""
         known = self._candidates.get(word)
         if known is None:
+            if len(self._candidates) >= _CANDIDATE_CACHE_SIZE:
+                self._candidates.clear()  # a long-running watcher meets new words forever
             known = self._candidates[word] = self.name_shaped(word) and (
                 self.strong(word) or self.is_surname(word)
                 or not self.english.contains(word.lower()))

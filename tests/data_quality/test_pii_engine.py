@@ -122,3 +122,15 @@ def test_address_patterns_stay_linear_on_runs_of_particles():
     # hours. With one parse, 200 repeats are as quick as any sentence (the time-out is the check).
     text = "Rue " + "de la " * 200 + "x. Nice"
     assert scrub_text(text)[0] == text
+
+
+def test_prefilter_word_cache_is_bounded_and_keeps_verdicts(monkeypatch):
+    import data_quality.pii_name_evidence as evidence_module
+    from data_quality.pii_name_evidence import NameEvidence
+
+    base = default_engine().evidence
+    evidence = NameEvidence(base.given, base.surnames, base.english, base.allow)
+    monkeypatch.setattr(evidence_module, "_CANDIDATE_CACHE_SIZE", 3)
+    words = ["Heather", "Kitchen", "Sjöberg", "Echo", "table", "Heather"]
+    assert [evidence.is_candidate(w) for w in words] == [True, False, True, False, False, True]
+    assert len(evidence._candidates) <= 3
