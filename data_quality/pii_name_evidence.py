@@ -39,6 +39,8 @@ NAME_CUE_RE = re.compile(
     r"(?i)(?:\b(?:call(?:s|ed)?[ \t]+me|my[ \t]+name(?:[ \t]+is|['’]s)|i[ \t]+am[ \t]+called)"
     r"|[\"”'’],?[ \t]+(?:says|said|writes|wrote|adds|added))[ \t]+"
     r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)")
+# Words before a brand or a title, never before a person's name ("the Pokemon craze", "the Kasa app").
+DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
 # Words whose pre-filter verdict is kept (about 20 MB at most).
 _CANDIDATE_CACHE_SIZE = 200_000
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
@@ -47,6 +49,12 @@ WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 def _singular(noun: str) -> str:
     """A device noun's singular ("switches" -> "switch", "plugs" -> "plug")."""
     return noun[:-2] if noun.endswith(("ches", "shes")) else noun.removesuffix("s")
+
+
+def _after_determiner(text: str, start: int) -> bool:
+    """Whether a :data:`DETERMINERS` word or a number stands right before ``text[start:]``."""
+    before = text[:start].rsplit(maxsplit=1)
+    return bool(before) and (before[-1].lower() in DETERMINERS or before[-1].isdigit())
 
 
 def opens_sentence(text: str, start: int) -> bool:
@@ -85,24 +93,30 @@ class NameEvidence:
     def names_device(self, text: str, start: int) -> bool:
         """Whether the word at ``text[start:]`` is a brand: up to two device modifiers and a
         device noun follow it, one space apart (:data:`~data_quality.pii_vocabulary.DEVICE_NOUNS`:
-        "Kasa smart plugs", "Voltson Wi-Fi Smart Plugs"). A device noun right after it must be
-        a noun only ("the Kasa app"), or capitalised as in a product's title ("Kasa Cam") and
-        then no census surname after a given name ("Judith Light" is a person). In "Anna plugs it in"
-        and "Sam lights a candle" the word after the name is a verb."""
+        "Kasa smart plugs", "Voltson Wi-Fi Smart Plugs").
+
+        A device noun right after the word must be a noun only ("Kasa app") or capitalised as in
+        a product's title ("Kasa Cam"): in "Anna plugs it in" the word after the name is a verb.
+        A census given name is a person before a device ("got Anna wireless headphones") unless
+        a determiner or a number precedes it ("the Hugh bulb") or the device words are a title
+        ("Hugh Bulb"), and then not a census surname right after it ("Judith Light")."""
         words = WORD_RE.finditer(text, start)
         first = next(words, None)
         if first is None or first.start() != start:
             return False
+        given = self.is_given(first.group(0))
+        title = True
         end = first.end()
         for k, word in enumerate(words):
             lower = word.group(0).lower()
             if k > 2 or text[end:word.start()] != " ":
                 return False
-            if lower in DEVICE_NOUNS and (
-                    k > 0 or _singular(lower) not in self.english.not_nouns
-                    or word.group(0)[0].isupper() and not (
-                        self.is_given(first.group(0)) and lower in self.surnames)):
-                return True
+            title = title and word.group(0)[0].isupper()
+            if lower in DEVICE_NOUNS:
+                if given:
+                    return (title and not (k == 0 and lower in self.surnames)
+                            or _after_determiner(text, start))
+                return k > 0 or title or _singular(lower) not in self.english.not_nouns
             if lower not in DEVICE_MODIFIERS:
                 return False
             end = word.end()

@@ -23,7 +23,8 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from data_quality.pii import TITLES, with_honorifics
-from data_quality.pii_name_evidence import NAME_CUE_RE, WORD_RE, NameEvidence, opens_sentence
+from data_quality.pii_name_evidence import (
+    DETERMINERS, NAME_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
 from data_quality.pii_ner import NerArtifacts, NerEntity
 from data_quality.pii_vocabulary import CALENDAR_WORDS
 
@@ -41,7 +42,6 @@ _LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|&|or)[ \t]+{_I
 _LIST_ITEM_RE = re.compile(_ITEM)
 # First words of place names ("St. Louis", "Fort Steele", "San Luis").
 _PLACE_PREFIXES = frozenset("st saint san santa fort mount mt lake port new".split())
-_DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
 # A house number earlier on the same line: what follows is a street or a town ("77 Příční").
 _ADDRESS_LINE_RE = re.compile(r"\d[^\n]*$")
 # A middle initial inside a name ("Soib K. Kishiev"): neither evidence nor an objection.
@@ -149,7 +149,7 @@ class NameRecognizer(EntityRecognizer):
         possessive, date or place word ("the Pokemon craze", "her Elmo videos", "Christmas
         Eve", "St. Louis") or before a product noun ("Samsung Cell", "Kasa Cam")."""
         before = text[max(0, word.start() - 10):word.start()].lower().split()
-        if before and (before[-1] in _DETERMINERS or before[-1] in CALENDAR_WORDS
+        if before and (before[-1] in DETERMINERS or before[-1] in CALENDAR_WORDS
                        or before[-1].rstrip(".") in _PLACE_PREFIXES):
             return True
         after = WORD_RE.match(text, word.end() + 1)

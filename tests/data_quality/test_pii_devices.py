@@ -26,6 +26,11 @@ def _review(data_dir, file: str, row: int) -> str:
     ("Sam lights the candles.", "Sam", False),
     # a given name and a census surname
     ("Judith Light is one of my favorite actresses.", "Judith", False),
+    # a given name before a device: a person, unless a title or a determiner says brand
+    ("I got Anna wireless headphones for her birthday.", "Anna", False),
+    ("We bought Mike headphones.", "Mike", False),
+    ("The Phillips Hugh Bulb that was included is nice.", "Hugh", True),
+    ("Try the Hugh bulb.", "Hugh", True),
     # the device noun too far away, or not one space after
     ("Ask Anna about the new smart wireless outdoor plugs.", "Anna", False),
     ("Thanks, Anna. Plugs arrived.", "Anna", False),
