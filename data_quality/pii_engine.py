@@ -136,19 +136,22 @@ class PiiEngine:
             words = tag_unclaimed(self.tagger, self.evidence, texts, out)
             out = [combine(text, spans, tagged, self.evidence, THRESHOLD, honorifics=True)
                    if tagged else spans for text, spans, tagged in zip(texts, out, words)]
-        return [[s for s in spans if not self._names_product(text, s)]
+        return [[s for s in spans if not self._names_product(text, s, spans)]
                 for text, spans in zip(texts, out)]
 
-    def _names_product(self, text: str, span: Span) -> bool:
+    def _names_product(self, text: str, span: Span, spans: Sequence[Span]) -> bool:
         """A PERSON span that opens a device's name ("Kasa smart plugs",
         :meth:`~data_quality.pii_name_evidence.NameEvidence.names_device`), or a LOCATION span of
-        product words only ("without the Echo": towns share names with devices). Applied after
-        the tagger, which knows neither list."""
+        product words only ("without the Echo": towns share names with devices) unless another
+        place follows it after a comma ("in Echo, Oregon"). Applied after the tagger, which
+        knows neither list."""
         if span.kind == "PERSON":
             return self.evidence.names_device(text, span.start)
-        return span.kind == "LOCATION" and all(
-            is_product(word.group(0).lower(), self.evidence.allow)
-            for word in WORD_RE.finditer(text, span.start, span.end))
+        return (span.kind == "LOCATION"
+                and all(is_product(word.group(0).lower(), self.evidence.allow)
+                        for word in WORD_RE.finditer(text, span.start, span.end))
+                and not any(other.kind == "LOCATION" and text[span.end:other.start] == ", "
+                            for other in spans))
 
     def scrub_batch(self, texts: Sequence[str]) -> list[tuple[str, list[Span]]]:
         """``(scrubbed_text, spans)`` per text; each span replaced by ``<KIND>``."""

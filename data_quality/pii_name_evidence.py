@@ -46,9 +46,9 @@ _CANDIDATE_CACHE_SIZE = 200_000
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
 
 
-def _singular(noun: str) -> str:
-    """A device noun's singular ("switches" -> "switch", "plugs" -> "plug")."""
-    return noun[:-2] if noun.endswith(("ches", "shes")) else noun.removesuffix("s")
+def _lower_word_after(text: str, end: int) -> bool:
+    """Whether a lower-case word follows ``text[:end]`` after one space."""
+    return text[end:end + 1] == " " and text[end + 1:end + 2].islower()
 
 
 def _after_determiner(text: str, start: int) -> bool:
@@ -92,19 +92,19 @@ class NameEvidence:
 
     def names_device(self, text: str, start: int) -> bool:
         """Whether the word at ``text[start:]`` is a brand: up to two device modifiers and a
-        device noun follow it, one space apart (:data:`~data_quality.pii_vocabulary.DEVICE_NOUNS`:
-        "Kasa smart plugs", "Voltson Wi-Fi Smart Plugs").
+        device noun follow it, one space apart (:data:`~data_quality.pii_vocabulary.DEVICE_NOUNS`),
+        and the sentence marks the words as a product's name: a determiner or a number before
+        it ("2 Kasa smart plugs", "the Kasa app"), or capitals on the device words that the next
+        word lacks, as in a title inside a sentence ("Voltson Wi-Fi Smart Plugs to control").
 
-        A device noun right after the word must be a noun only ("Kasa app") or capitalised as in
-        a product's title ("Kasa Cam"): in "Anna plugs it in" the word after the name is a verb.
-        A census given name is a person before a device ("got Anna wireless headphones") unless
-        a determiner or a number precedes it ("the Hugh bulb") or the device words are a title
-        ("Hugh Bulb"), and then not a census surname right after it ("Judith Light")."""
+        A person before a device ("got Kwame wireless headphones", "my son Tom headphones") has
+        neither, nor has a title-cased headline ("Bought Mike Wireless Headphones For Him"). A
+        census given name needs the determiner, and a capitalised word right after it makes a
+        full name whatever precedes ("Judith Light", "Tom Switch", "Room 12 Sarah Outlet")."""
         words = WORD_RE.finditer(text, start)
         first = next(words, None)
         if first is None or first.start() != start:
             return False
-        given = self.is_given(first.group(0))
         title = True
         end = first.end()
         for k, word in enumerate(words):
@@ -113,10 +113,9 @@ class NameEvidence:
                 return False
             title = title and word.group(0)[0].isupper()
             if lower in DEVICE_NOUNS:
-                if given:
-                    return (title and not (k == 0 and lower in self.surnames)
-                            or _after_determiner(text, start))
-                return k > 0 or title or _singular(lower) not in self.english.not_nouns
+                if self.is_given(first.group(0)):
+                    return not (k == 0 and title) and _after_determiner(text, start)
+                return _after_determiner(text, start) or title and _lower_word_after(text, word.end())
             if lower not in DEVICE_MODIFIERS:
                 return False
             end = word.end()

@@ -1,5 +1,6 @@
-"""A brand before a device noun ("Kasa smart plugs") and a device that shares a town's name ("the
-Echo") are no PII; a person whose surname is a device noun ("Judith Light") still is."""
+"""A brand before a device noun ("2 Kasa smart plugs") and a device that shares a town's name
+("the Echo") are no PII; a person before a device ("got Kwame wireless headphones") or with a
+surname that is a device noun ("Judith Light") still is."""
 
 from __future__ import annotations
 
@@ -17,27 +18,40 @@ def _review(data_dir, file: str, row: int) -> str:
 
 
 @pytest.mark.parametrize(("text", "word", "brand"), [
+    # a determiner or a number marks a product's name
     ("I purchased 2 Kasa smart plugs to control our lights.", "Kasa", True),
-    ("It syncs with the Etekcity Voltson Wi-Fi Smart Plugs.", "Voltson", True),
-    ("I got the Kasa Cam to go with it.", "Kasa", True),
     ("Installation again was easy using the Kasa app.", "Kasa", True),
-    # a verb after the name, not a device
-    ("Anna plugs it in every night.", "Anna", False),
-    ("Sam lights the candles.", "Sam", False),
-    # a given name and a census surname
-    ("Judith Light is one of my favorite actresses.", "Judith", False),
-    # a given name before a device: a person, unless a title or a determiner says brand
+    ("I got the Kasa Cam to go with it.", "Kasa", True),
+    ("Try the Hugh bulb.", "Hugh", True),
+    # so do capitals on the device words inside a sentence
+    ("sync'd with the Etekcity Voltson Wi-Fi Smart Plugs to control the lighting", "Voltson", True),
+    # no marker: a person, or a brand left as a name
+    ("Easy to set up, can control Kasa smart plugs no problem.", "Kasa", False),
+    ("Gave Kwame wireless headphones for his birthday.", "Kwame", False),
+    ("My son Oluwaseun headphones broke after a week.", "Oluwaseun", False),
     ("I got Anna wireless headphones for her birthday.", "Anna", False),
     ("We bought Mike headphones.", "Mike", False),
-    ("The Phillips Hugh Bulb that was included is nice.", "Hugh", True),
-    ("Try the Hugh bulb.", "Hugh", True),
+    ("Anna plugs it in every night.", "Anna", False),
+    # a title-cased headline is no title inside a sentence
+    ("Bought Mike Wireless Headphones For Christmas", "Mike", False),
+    # a given name and a capitalised word make a full name, whatever precedes them
+    ("Judith Light is one of my favorite actresses.", "Judith", False),
+    ("Tom Switch from customer support was super helpful.", "Tom", False),
+    ("Room 12 Sarah Outlet at the hotel was broken.", "Sarah", False),
+    ("The Phillips Hugh Bulb that was included is nice.", "Hugh", False),
     # the device noun too far away, or not one space after
     ("Ask Anna about the new smart wireless outdoor plugs.", "Anna", False),
     ("Thanks, Anna. Plugs arrived.", "Anna", False),
 ])
-def test_a_word_before_a_device_noun_is_a_brand(text, word, brand):
+def test_a_word_before_a_device_noun_is_a_brand_where_the_sentence_says_so(text, word, brand):
     evidence = rules_engine().evidence
     assert evidence.names_device(text, text.index(word)) is brand
+
+
+def test_a_device_named_like_a_town_is_a_town_before_its_state():
+    spans = rules_engine().analyze_batch(["We live in Echo, Oregon and the delivery took weeks."])[0]
+    text = "We live in Echo, Oregon and the delivery took weeks."
+    assert [text[s.start:s.end] for s in spans if s.kind == "LOCATION"] == ["Echo", "Oregon"]
 
 
 def test_real_reviews_keep_the_brand_and_lose_no_person(data_dir):
@@ -45,7 +59,7 @@ def test_real_reviews_keep_the_brand_and_lose_no_person(data_dir):
     kasa = _review(data_dir, "amazon_alexa_reviews", 155)
     echo = _review(data_dir, "datafiniti_amazon_reviews", 907)
     actress = _review(data_dir, "imdb_labelled", 489)
-    assert [m.start() for m in re.finditer("Kasa", kasa)] and all(
+    assert len(re.findall("Kasa", kasa)) == 3 and all(
         engine.evidence.names_device(kasa, m.start()) for m in re.finditer("Kasa", kasa))
     found = engine.analyze_batch([kasa, echo, actress])
     assert not any(s.kind in ("PERSON", "LOCATION") for s in found[0] + found[1])
