@@ -36,7 +36,8 @@ costco arlo ring hue philips zigbee smartthings nest
 """.split())
 # Kinds of device a brand names ("Kasa smart plugs", "Kasa Cam"), and the words that may stand
 # between the brand and the kind ("Voltson Wi-Fi Smart Plugs"): a name-shaped word before them is
-# the brand, not a person (NameEvidence.names_device). Chosen on the even review rows.
+# the brand, not a person, where the sentence marks a product's name (NameEvidence.names_device).
+# Chosen on the even review rows.
 DEVICE_NOUNS = frozenset("""
 plug plugs bulb bulbs cam cams camera cameras app apps speaker speakers outlet outlets
 thermostat thermostats doorbell doorbells switch switches hub hubs router routers remote remotes
