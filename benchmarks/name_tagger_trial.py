@@ -62,8 +62,8 @@ from data_quality.pii_scoring import pooled as pooled_score  # noqa: E402
 from data_quality.pii_tagger import NameTagger, load_word_tokenizer  # noqa: E402
 from data_quality.pii_tagger_names import combine, tag_texts  # noqa: E402
 from data_quality.pii_tagger_training import (  # noqa: E402
-    NEGATIVE_FILES, TaggerConfig, base_model_path, negative_examples, review_negatives,
-    sample_examples, train_tagger)
+    NEGATIVE_FILES, TaggerConfig, base_model_path, mention_replacements, negative_examples,
+    review_negatives, sample_examples, train_tagger)
 from data_quality.pii_vocabulary import catalogue_words  # noqa: E402
 from data_quality.pii_tagger import TOKENIZER_FILE  # noqa: E402
 from edge_export.name_tagger import export_name_tagger  # noqa: E402
@@ -132,6 +132,8 @@ def main() -> None:
                         help="fine-tunings averaged into each tagger (a model soup)")
     parser.add_argument("--negative-sets", type=int, default=len(CV_NEGATIVE_SETS),
                         help="how many of the --cv negative file sets to try, in order")
+    parser.add_argument("--mentions", type=int, default=0,
+                        help="mention-replaced copies of each training sample naming a person")
     parser.add_argument("--cv-only", action="store_true",
                         help="stop after --cv has chosen (the audit pass: nothing held out is read)")
     args = parser.parse_args()
@@ -145,7 +147,7 @@ def main() -> None:
 
     config = TaggerConfig(layers=args.layers, epochs=args.epochs, soup=args.soup)
     chosen, negative_files = (cross_validate(tuning, reviews, engine, config, settings.state_dir,
-                                             CV_NEGATIVE_SETS[:args.negative_sets])
+                                             CV_NEGATIVE_SETS[:args.negative_sets], args.mentions)
                               if args.cv or args.cv_only else (PRIMARY, NEGATIVE_FILES))
     if args.cv_only:
         return
@@ -160,7 +162,9 @@ def main() -> None:
         negatives = review_negatives(reviews, engine.evidence, lambda rows: [
             [(s.start, s.end) for s in spans if s.kind == "PERSON"]
             for spans in engine.analyze_batch(rows)], negative_files)
-        examples = sample_examples(tuning, engine.evidence) + negatives
+        examples = sample_examples(
+            tuning + mention_replacements(tuning, engine.evidence, args.mentions),
+            engine.evidence) + negatives
         tokenizer_file = base_model_path() / TOKENIZER_FILE
         start = time.perf_counter()
         model = train_tagger(examples, load_word_tokenizer(tokenizer_file), config)
@@ -217,13 +221,15 @@ def _cv_fold(key: object) -> int:
 
 def cross_validate(tuning: Sequence[dict], reviews: dict[str, list[str]], engine: PiiEngine,
                    config: TaggerConfig, state_dir: Path,
-                   negative_sets: Sequence[tuple[str, ...]] = CV_NEGATIVE_SETS
-                   ) -> tuple[Variant, tuple[str, ...]]:
+                   negative_sets: Sequence[tuple[str, ...]] = CV_NEGATIVE_SETS,
+                   mentions: int = 0) -> tuple[Variant, tuple[str, ...]]:
     """The variant and negative files chosen inside the tuning half (module docstring,
     ``--cv``); prints each one's pooled out-of-fold PERSON recall / precision, even rows
     altered, and of those the ones naming no person by the even rows' hand audit
     (:data:`EVEN_AUDIT`; rows it lacks are written with the words replaced to
-    ``<state_dir>/pii_tagger_cv/even_unaudited.tsv`` for the audit).
+    ``<state_dir>/pii_tagger_cv/even_unaudited.tsv`` for the audit). ``mentions``: mention-
+    replaced copies of each training fold's samples naming a person
+    (:func:`~data_quality.pii_tagger_training.mention_replacements`).
 
     Folds: a sample's by a CRC-32 of its ``template_id``; a tuning-half review row's
     (:func:`~data_quality.pii_eval.review_rows`, the "even rows") by its position among them. Taggers are written to ``<state_dir>/pii_tagger_cv/fold<k>/``.
@@ -247,7 +253,8 @@ def cross_validate(tuning: Sequence[dict], reviews: dict[str, list[str]], engine
             negatives = [(text, [(s.start, s.end) for s in found if s.kind == "PERSON"])
                          for (name, _, text, k), found in zip(even_rows, even_found)
                          if k != fold and name in files]
-            examples = (sample_examples([s for s, k in zip(tuning, sample_fold) if k != fold],
+            train = [s for s, k in zip(tuning, sample_fold) if k != fold]
+            examples = (sample_examples(train + mention_replacements(train, evidence, mentions),
                                         evidence)
                         + negative_examples([t for t, _ in negatives], evidence,
                                             [n for _, n in negatives]))

@@ -189,6 +189,58 @@ def _title_spans(text: str, labels: Iterable[tuple[int, int]]) -> list[tuple[int
     return [(s, e) for s, e in labels if text[s:e].lower().rstrip(".") in TITLES]
 
 
+def _styled(name: str, like: str) -> str:
+    """``name`` (lower case) written in the letter case of ``like``."""
+    if like.islower():
+        return name
+    return name.upper() if like.isupper() and len(like) > 1 else name.capitalize()
+
+
+def replace_mentions(sample: dict, rng: random.Random, given: Sequence[str],
+                     family: Sequence[str]) -> dict:
+    """A copy of a labelled Presidio sample whose PERSON mentions name someone else: mention
+    replacement (Dai & Adel 2020, "An Analysis of Simple Data Augmentation for Named Entity
+    Recognition", §2). In each PERSON span the last name-word becomes a ``family`` name and the
+    words before it ``given`` names, in the old word's letter case; honorifics and initials
+    ("Dr.", "D.") stay; a lone word becomes either, at even odds. Every span's offsets follow the new text; ``template_id`` is kept, so a
+    split by template keeps a copy beside its original.
+
+    ``given`` and ``family`` are lower-case names to draw from (``rng.choice``).
+    """
+    pieces, spans, cursor, shift = [], [], 0, 0
+    for span in sorted(sample["spans"], key=lambda s: s["start_position"]):
+        start, end = span["start_position"], span["end_position"]
+        value = sample["full_text"][start:end]
+        if span["entity_type"] == "PERSON":
+            words = [m for m in WORD_RE.finditer(value)
+                     if len(m.group(0)) > 1 and m.group(0).lower() not in TITLES]
+            for k in range(len(words) - 1, -1, -1):
+                last = k == len(words) - 1
+                pool = (family if last and (len(words) > 1 or rng.random() < 0.5) else given)
+                m = words[k]
+                value = value[:m.start()] + _styled(rng.choice(pool), m.group(0)) + value[m.end():]
+        pieces += [sample["full_text"][cursor:start], value]
+        spans.append({**span, "entity_value": value, "start_position": start + shift,
+                      "end_position": start + shift + len(value)})
+        shift += len(value) - (end - start)
+        cursor = end
+    pieces.append(sample["full_text"][cursor:])
+    return {**sample, "full_text": "".join(pieces), "spans": spans}
+
+
+def mention_replacements(samples: Sequence[dict], evidence: NameEvidence, copies: int,
+                         seed: int = 13) -> list[dict]:
+    """``copies`` :func:`replace_mentions` copies of each of ``samples`` that holds a PERSON span,
+    names drawn uniformly from ``evidence``'s given names and surnames that are no English
+    words (a name that is also a word, "Will", "Rose", would be taught as a name wherever it
+    stands). Deterministic for a given ``seed``."""
+    rng = random.Random(seed)
+    given = sorted(n for n in evidence.given if not evidence.english.contains(n))
+    family = sorted(n for n in evidence.surnames if not evidence.english.contains(n))
+    return [replace_mentions(sample, rng, given, family) for _ in range(copies)
+            for sample in samples if any(s["entity_type"] == "PERSON" for s in sample["spans"])]
+
+
 def sample_examples(samples: Iterable[dict], evidence: NameEvidence) -> list[WordExample]:
     """Examples from labelled Presidio samples (``full_text``, ``spans``): the NER windows of
     each truecased text, PERSON words labelled 1, honorific labels ("Mr.") ignored."""
