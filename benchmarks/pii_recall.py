@@ -35,7 +35,7 @@ from data_quality.pii_batch import scrub_records_parallel  # noqa: E402
 from data_quality.pii_engine import PiiEngine  # noqa: E402
 from data_quality.pii_eval import (  # noqa: E402
     load_catalogue, load_presidio_split, load_review_audit, load_review_texts, review_rows)
-from data_quality.pii_scoring import TypeScore, score, structured  # noqa: E402
+from data_quality.pii_scoring import TypeScore, score, structured, wilson_interval  # noqa: E402
 from data_quality.pii_tagger import TOKENIZER_FILE, NameTagger, built_tagger  # noqa: E402
 from data_quality.pii_vocabulary import catalogue_words  # noqa: E402
 from commons.settings import Settings  # noqa: E402
@@ -66,16 +66,19 @@ def _timed(find: Callable[[Sequence[str]], list[list[Span]]], texts: Sequence[st
 
 
 def _print_scores(title: str, by_finder: dict[str, dict[str, TypeScore]]) -> None:
-    print(f"\n{title}: recall (caught/labelled) and precision (correct/reported) per type")
+    print(f"\n{title}: recall (caught/labelled) [its 95 % Wilson interval] and precision "
+          "(correct/reported) per type")
     names = list(by_finder)
-    print(f"{'type':<12}" + "".join(f"{name + ' R':>22}{name + ' P':>22}" for name in names))
+    print(f"{'type':<12}" + "".join(f"{name + ' R':>22}{'':15}{name + ' P':>22}" for name in names))
     kinds = sorted({k for scores in by_finder.values() for k in scores} - {"OTHER"})
     for kind in [*kinds, "structured"]:
         row = f"{kind:<12}"
         for scores in by_finder.values():
             s = structured(scores) if kind == "structured" else scores.get(kind, TypeScore())
+            interval = s.recall_interval()
             row += (f"{_fmt(s.recall):>10} ({s.caught:>4}/{s.labelled:<4})"
-                    f"{_fmt(s.precision):>10} ({s.correct:>4}/{s.reported:<4})")
+                    + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else " " * 15)
+                    + f"{_fmt(s.precision):>10} ({s.correct:>4}/{s.reported:<4})")
         print(row)
 
 
@@ -174,9 +177,12 @@ def _print_audit(found: list[list[Span]], reviews: dict[str, list[str]], half: s
     part = [i for i, r in enumerate(rows) if r.reported == (half == "odd")]
     named = Counter(audit.get((rows[i].file, rows[i].row), "not audited") for i in part
                     if any(s.kind != "OTHER" for s in found[i]))
-    print(f"{half} rows altered, by what the altered words name (hand audit, {AUDITS[half].name}):")
+    print(f"{half} rows altered, by what the altered words name (hand audit, {AUDITS[half].name}; "
+          "[95 % Wilson interval]):")
     for what, count in named.most_common():
-        print(f"    {what:<16}{count:>4}/{len(part)} = {count / len(part):.4f}")
+        low, high = wilson_interval(count, len(part))
+        print(f"    {what:<16}{count:>4}/{len(part)} = {count / len(part):.4f} "
+              f"[{low:.4f}, {high:.4f}]")
 
 
 def _interleaved_speed(finders: dict[str, Callable[[Sequence[str]], list[list[Span]]]],

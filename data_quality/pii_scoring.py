@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from scipy.stats import binomtest
+
 from data_quality.pii import Span
 
 Finder = Callable[[Sequence[str]], list[list[Span]]]
@@ -65,6 +67,24 @@ class TypeScore:
     def precision(self) -> float | None:
         """``correct / reported``; None when nothing of the kind was reported."""
         return self.correct / self.reported if self.reported else None
+
+    def recall_interval(self, confidence: float = 0.95) -> tuple[float, float] | None:
+        """:func:`wilson_interval` of ``caught / labelled``; None when nothing of the type is
+        labelled. 730 of 772 gives (0.927, 0.960)."""
+        return wilson_interval(self.caught, self.labelled, confidence) if self.labelled else None
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided Wilson score interval of the proportion ``successes / trials`` (Wilson 1927,
+    through ``scipy.stats.binomtest(...).proportion_ci(method="wilson")``): the true rates
+    these counts do not rule out at ``confidence``, e.g. for a recall read on one half of the
+    sentence templates, or a share of review rows.
+
+    Raises:
+        ValueError: ``trials`` < 1, or ``successes`` outside ``0 … trials``.
+    """
+    interval = binomtest(successes, trials).proportion_ci(confidence, "wilson")
+    return float(interval.low), float(interval.high)
 
 
 def pooled(scores: Iterable[TypeScore]) -> TypeScore:

@@ -32,10 +32,13 @@ def pii_scorecard(data_dir: Path) -> dict[str, Any]:
     """Score the pipeline's scrubber on ``data_dir``'s labelled samples and reviews.
 
     Returns:
-        ``{"types": {kind: {"recall": [tuning, held_out], "precision": [tuning, held_out]}},
+        ``{"types": {kind: {"recall": [tuning, held_out], "precision": [tuning, held_out],
+        "held_out_recall_interval": (low, high)}},
         "reviews_altered_odd": fraction, "records_per_s": float, "samples": [n_tuning, n_held_out],
         "name_tagger": whether the engine ran with the learned name tagger}``;
-        a recall or precision is None where nothing was labelled or reported.
+        a recall or precision is None where nothing was labelled or reported; the interval is
+        the held-out recall's 95 % Wilson interval
+        (:meth:`~data_quality.pii_scoring.TypeScore.recall_interval`), None where nothing was.
 
     Raises:
         FileNotFoundError: the labelled samples or a review file is missing.
@@ -51,6 +54,7 @@ def pii_scorecard(data_dir: Path) -> dict[str, Any]:
               _rows(score(held_out, found[len(tuning):len(tuning) + len(held_out)])))
     altered = sum(1 for spans in found[len(tuning) + len(held_out):] if any(s.kind != "OTHER" for s in spans))
     return {"types": {kind: {"recall": [h[kind].recall for h in halves],
+                             "held_out_recall_interval": halves[1][kind].recall_interval(),
                              "precision": [h[kind].precision for h in halves]} for kind in SHOWN},
             "reviews_altered_odd": altered / len(odd) if odd else None,
             "records_per_s": len(texts) / seconds if seconds else None,

@@ -63,10 +63,12 @@ def pii_scores_table(scores: dict[str, Any]) -> Table:
                         f"{scores['records_per_s']:,.0f} records/s", title_justify="left",
                   caption="rules + learned name tagger (pii_name_tagger asset)" if scores.get("name_tagger")
                   else "rules alone (no name tagger built yet)", caption_justify="left")
-    for col in ("type", "recall tuning / held-out", "precision tuning / held-out"):
+    for col in ("type", "recall tuning / held-out [95 % interval]", "precision tuning / held-out"):
         table.add_column(col)
     for kind, row in scores["types"].items():
-        table.add_row(kind, pair(row["recall"]), pair(row["precision"]))
+        interval = row.get("held_out_recall_interval")
+        recall = pair(row["recall"]) + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+        table.add_row(kind, recall, pair(row["precision"]))
     return table
 
 

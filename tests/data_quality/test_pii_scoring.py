@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
+
+import pytest
+
 from data_quality.pii import Span
 from data_quality.pii_engine import default_engine
 from data_quality.pii_ner import ner_windows
-from data_quality.pii_scoring import is_held_out, score
+from data_quality.pii_scoring import TypeScore, is_held_out, score, wilson_interval
 from data_quality.pii_vocabulary import WORLD_ONLY_RANK, given_names, is_product, surnames, world_given_names
 
 SAMPLE = {
@@ -72,3 +77,23 @@ def test_ner_reads_only_sentences_with_a_candidate_word():
     text = "Great speaker. Works with Alexa. Bought it for Heather! Sound is fine."
     assert [text[a:b] for a, b in ner_windows(text, evidence)] == ["Bought it for Heather!"]
     assert ner_windows("Love my echo dot. Works great.", evidence) == []
+
+
+@pytest.mark.parametrize(("caught", "labelled"), [(730, 772), (40, 3902), (245, 245), (0, 12)])
+def test_wilson_interval_matches_its_closed_form(caught, labelled):
+    z = NormalDist().inv_cdf(0.975)
+    p, n = caught / labelled, labelled
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low, high = TypeScore(caught, labelled).recall_interval()
+    assert low == pytest.approx(centre - half, abs=1e-12)
+    assert high == pytest.approx(centre + half, abs=1e-12)
+    assert low <= p <= high
+
+
+def test_wilson_interval_narrows_with_more_labels_and_needs_one():
+    assert TypeScore(0, 0).recall_interval() is None
+    small, large = wilson_interval(73, 77), wilson_interval(730, 770)
+    assert large[1] - large[0] < small[1] - small[0]
+    with pytest.raises(ValueError):
+        wilson_interval(1, 0)

@@ -20,10 +20,12 @@ def test_the_scorecard_scores_the_pipelines_engine_on_both_halves(data_dir):
     person = score(held_out, default_engine().analyze_batch([s["full_text"] for s in held_out]))["PERSON"]
     assert card["types"]["PERSON"]["recall"][1] == person.recall
     assert card["types"]["PERSON"]["precision"][1] == person.precision
+    low, high = card["types"]["PERSON"]["held_out_recall_interval"]
+    assert (low, high) == person.recall_interval() and low < person.recall < high
     assert card["types"]["structured"]["recall"] == [1.0, 1.0]  # no structured PII is ever missed here
     assert 0 < card["reviews_altered_odd"] < 0.05 and card["records_per_s"] > 0
     assert card["name_tagger"] == (default_engine().tagger is not None)
     console = Console(record=True, width=140)
     console.print(pii_scores_table(card))
     text = console.export_text()
-    assert f"held-out {len(held_out)}" in text and f"{person.recall:.3f}" in text
+    assert f"held-out {len(held_out)}" in text and f"{person.recall:.3f} [{low:.3f}, {high:.3f}]" in text
