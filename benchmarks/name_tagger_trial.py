@@ -32,7 +32,9 @@ without a person in them. ``--cv-only`` stops there (the audit pass). Otherwise 
 on the whole tuning half scores that one variant once on the held-out half and the odd rows.
 
 Run: ``.venv/bin/python benchmarks/name_tagger_trial.py [--layers 2] [--epochs 3] [--soup 3]
-[--reuse] [--no-baseline] [--cv | --cv-only] [--negative-sets 2]`` from the repository root:
+[--reuse] [--no-baseline] [--cv | --cv-only] [--negative-sets 2] [--mentions N]`` from the
+repository root (``--mentions``: N mention-replaced copies of each training sample naming a
+person, :func:`~data_quality.pii_tagger_training.mention_replacements`):
 about 5 minutes on the 2 shared cores with the baseline at 2 layers and ``--soup 1``, 13 at 6
 (README, "PII scrubbing"); a soup of K trains K times as long, and ``--cv`` adds three trainings
 per negative set. The tagger is written to ``<state>/pii_tagger/``.
