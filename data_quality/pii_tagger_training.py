@@ -202,8 +202,9 @@ def replace_mentions(sample: dict, rng: random.Random, given: Sequence[str],
     replacement (Dai & Adel 2020, "An Analysis of Simple Data Augmentation for Named Entity
     Recognition", §2). In each PERSON span the last name-word becomes a ``family`` name and the
     words before it ``given`` names, in the old word's letter case; honorifics and initials
-    ("Dr.", "D.") stay; a lone word becomes either, at even odds. Every span's offsets follow the new text; ``template_id`` is kept, so a
-    split by template keeps a copy beside its original.
+    ("Dr.", "D.") stay; a lone word becomes either, at even odds. Every span's offsets follow
+    the new text; ``template_id`` is kept, so a split by template keeps a copy beside its
+    original.
 
     ``given`` and ``family`` are lower-case names to draw from (``rng.choice``).
     """
