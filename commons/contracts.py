@@ -9,6 +9,7 @@ pod that imports nothing of ours but the manifest. Shape::
                        "required": bool,
                        "max_length": int,            # strings only, characters
                        "length": int,                # number_list only, exact element count
+                       "whole": bool,                # number_list only: elements are counts
                        "min": float, "max": float}}} # numbers; per element for number_list
 
 A ``number_list`` value is a JSON array of exactly ``length`` finite numbers (booleans are not
@@ -38,21 +39,23 @@ PRICE_WINDOW = 32
 STOCK_WINDOW = 8
 
 
-def _windowed(decision: str, window_field: str, length: int, low: float, high: float) -> dict[str, Any]:
-    """A contract of a product title plus a window of ``length`` numbers in [low, high]."""
+def _windowed(decision: str, window_field: str, length: int, low: float, high: float,
+              whole: bool = False) -> dict[str, Any]:
+    """A contract of a product title plus a window of ``length`` numbers in [low, high] (whole
+    numbers when ``whole``)."""
     return {
         "decision": decision,
         "fields": {
             "product_id": {"type": "string", "role": "key", "required": False, "max_length": 256},
             "title": {"type": "string", "role": "feature", "required": True, "max_length": 500},
             window_field: {"type": "number_list", "role": "feature", "required": True, "length": length,
-                           "min": low, "max": high},
+                           "min": low, "max": high, **({"whole": True} if whole else {})},
         },
     }
 
 
 PRICE_SPIKE = _windowed("price_spike", "prices", PRICE_WINDOW, 1e-6, 1e12)
-URGENT_INVENTORY = _windowed("urgent_inventory", "stock_counts", STOCK_WINDOW, 0, 1e9)
+URGENT_INVENTORY = _windowed("urgent_inventory", "stock_counts", STOCK_WINDOW, 0, 1e9, whole=True)
 
 CONTRACTS: dict[str, dict[str, Any]] = {"negative_review": NEGATIVE_REVIEW, "price_spike": PRICE_SPIKE,
                                         "urgent_inventory": URGENT_INVENTORY}

@@ -6,7 +6,10 @@ rows go by that column (quarantine also by the record it kept); the live loop's 
 that column or the value as a JSON string in the records they keep (:mod:`commons.sqlite_tables`);
 staging and inbox JSON-lines files are rewritten without the subject's lines, crawl and process
 logs without the lines that name it as a whole token; decision logs are rebuilt without them
-(:func:`commons.chain_retention.erase_lines`: a tombstone would keep the identifier). The control
+(:func:`commons.chain_retention.erase_lines`: a tombstone would keep the identifier). Text that
+carries no key (a log line, a quarantined row that did not parse) is matched on the value as a
+token, so it is erased only once a keyed store held the subject: ``erase --source INFO`` must not
+strip every log of its ``INFO`` lines. The control
 audit log records the request, the counts and each rebuilt log's old and new head; it names the
 subject, as an erasure register must, and the decisions whose models learned from it: the
 ``erasure_sensor`` retrains them (machine unlearning by retraining without the subject).
@@ -37,27 +40,40 @@ def _names(raw: str, value: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", raw) is not None
 
 
-def _line_matches(raw: str, key: str, value: str) -> bool:
+def names_subject(raw: str, key: str, value: str, *, unkeyed: bool) -> bool:
+    """Whether the stored text ``raw`` (a JSON-lines line, a quarantined record) is ``key = value``'s.
+
+    A JSON object is the subject's when ``key`` holds ``value`` or ``value`` is a whole JSON string
+    anywhere in it (a nested copy of the record). Text that does not parse is the subject's when it
+    holds ``"key": "value"`` (compact or spaced: a broken record keeps its key), or, with
+    ``unkeyed``, when it names ``value`` as a whole token (:func:`_names`; a log line).
+    """
     try:
         row = json.loads(raw)
     except ValueError:
-        return _names(raw, value)  # a log line, or an unreadable one: erased where it names the subject
-    # The key itself, or the value as a whole JSON string anywhere (a nested copy of the record).
+        quoted = "|".join(re.escape(json.dumps(value, ensure_ascii=flag)) for flag in (True, False))
+        pair = rf"{re.escape(json.dumps(key))}\s*:\s*(?:{quoted})"
+        return re.search(pair, raw) is not None or (unkeyed and _names(raw, value))
     return isinstance(row, dict) and (row.get(key) == value or json.dumps(value) in json.dumps(row))
 
 
-def _erase_file(path: Path, key: str, value: str) -> int:
-    """Rewrite one JSON-lines file without the subject's lines (through a rename); returns how
-    many lines went. A file that is not UTF-8 text and names the subject is deleted whole."""
+def _erase_file(path: Path, key: str, value: str, *, unkeyed: bool) -> int:
+    """Rewrite one JSON-lines or log file without the subject's lines (:func:`names_subject`, through
+    a rename); returns how many lines went. With ``unkeyed``, a file that is not UTF-8 text and
+    names the subject is deleted whole."""
     raw = path.read_bytes()
     if value.encode("utf-8") not in raw:
         return 0
     try:
         lines = raw.decode("utf-8").splitlines(keepends=True)
     except UnicodeDecodeError:
+        if not unkeyed:
+            return 0
         path.unlink()
         return 1
-    kept = [line for line in lines if not (line.strip() and _line_matches(line, key, value))]
+    kept = [line for line in lines if not (line.strip() and names_subject(line, key, value, unkeyed=unkeyed))]
+    if len(kept) == len(lines):
+        return 0
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.write_text("".join(kept), encoding="utf-8")
     os.replace(partial, path)
@@ -82,11 +98,14 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     retrain = tables.decisions_trained_on(key, value) if key in TABLE_COLUMNS["features"] else []
     for store in policy.stores.values():
         if store.kind == "table":
-            counts[store.name] = tables.erase(store.name, key, value) if key in TABLE_COLUMNS[store.name] else 0
+            counts[store.name] = (tables.erase(store.name, key, value,
+                                               lambda raw: names_subject(raw, key, value, unkeyed=False))
+                                  if key in TABLE_COLUMNS[store.name] else 0)
         elif store.kind == "sqlite":
             continue  # per database, below
         elif store.kind == "files":
-            counts[store.name] = sum(_erase_file(p, key, value) for p in plain_files(folders.files[store.name]))
+            counts[store.name] = sum(_erase_file(p, key, value, unkeyed=False)
+                                     for p in plain_files(folders.files[store.name]))
         else:
             done = [erase_lines(f, lambda r: r.get(key) == value, signing_key)
                     for f in chain_folders(folders.chains[store.name])]
@@ -100,6 +119,14 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
         counts |= {stores[table]: n for table, n in sqlite.erase(list(stores), key, value).items()}
         if any(counts[name] for name in stores.values()):
             sqlite.compact()
+    if any(counts.values()):  # held under its key: now the text that names it without one
+        for store in policy.stores.values():
+            if store.kind == "files":
+                counts[store.name] += sum(_erase_file(p, key, value, unkeyed=True)
+                                          for p in plain_files(folders.files[store.name]))
+            elif store.kind == "table" and store.name == "quarantine" and key in TABLE_COLUMNS[store.name]:
+                counts[store.name] += tables.erase(store.name, key, value,
+                                                   lambda raw: names_subject(raw, key, value, unkeyed=True))
     if any(counts.get(s.name) for s in policy.stores.values() if s.kind == "table"):
         warehouse.compact()  # deleted rows' bytes must leave the file too
     if audit is not None:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import duckdb
 import polars as pl
@@ -419,18 +419,24 @@ class PrivacyTables:
                 GROUP BY ALL""", [now, cutoff])
         return folded
 
-    def erase(self, table: str, column: str, value: str) -> int:
-        """Delete every row of ``table`` whose ``column`` is ``value`` (quarantine: also rows whose
-        kept record names it); returns how many. Deleted data is checkpointed out of the file."""
+    def erase(self, table: str, column: str, value: str,
+              names_record: Callable[[str], bool] | None = None) -> int:
+        """Delete every row of ``table`` whose ``column`` is ``value``, and of ``quarantine`` also
+        every row whose kept record ``names_record`` (called on each ``record_json`` that holds
+        ``value`` as a substring); returns how many. Deleted data is checkpointed out of the file."""
         _column(table, column)
-        where, params = f"{column} = ?", [value]
-        if table == "quarantine":
-            where, params = f"{where} OR contains(record_json, ?)", [value, json.dumps({column: value})[1:-1]]
         with self.warehouse.connect() as con:
-            removed = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
-            con.execute(f"DELETE FROM {table} WHERE {where}", params)
-            con.execute("CHECKPOINT")
-        return removed
+            if table == "quarantine" and names_record is not None:
+                rows = con.execute(f"SELECT rowid, {column} = ?, record_json FROM {table} "
+                                   f"WHERE {column} = ? OR contains(record_json, ?)", [value, value, value]).fetchall()
+                doomed = [rowid for rowid, keyed, record in rows if keyed or names_record(record or "")]
+            else:
+                doomed = [rowid for (rowid,) in con.execute(f"SELECT rowid FROM {table} WHERE {column} = ?",
+                                                            [value]).fetchall()]
+            if doomed:
+                con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT unnest(?))", [doomed])
+                con.execute("CHECKPOINT")
+        return len(doomed)
 
     def decisions_trained_on(self, column: str, value: str) -> list[str]:
         """Decisions whose example snapshot (``features``) holds a row with ``column = value``:

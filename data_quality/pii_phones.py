@@ -43,11 +43,25 @@ _GLUED_LETTERS_RE = re.compile(r"[^\W\d_]+(?=[+(]?\d)")
 _AREA_CODE_RE = re.compile(r"\(\d{2,5}\)[ ]?\d")
 # A trailing group that is glued to a date or time separator begins the next token.
 _NEXT_TOKEN_AFTER_RE = re.compile(r"[/:]\d")
+# A calendar date in digits ("05.03.2024", "12-03-2024", "2024.03.05"): German and French plans
+# accept some as numbers, but a four-digit year between separators of one kind is a date.
+_DATE_RE = re.compile(r"(\d{1,2})([./-])(\d{1,2})\2((?:19|20)\d\d)|((?:19|20)\d\d)([./-])(\d{1,2})\6(\d{1,2})")
 
 
 def _phone_digit_count_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate.split("x")[0].split("ext")[0])
     return MIN_PHONE_DIGITS <= len(digits) <= 15
+
+
+def _is_date(candidate: str) -> bool:
+    """Whether ``candidate`` is one calendar date (day first, month first or year first)."""
+    match = _DATE_RE.fullmatch(candidate)
+    if match is None:
+        return False
+    first, second = (int(match[1]), int(match[3])) if match[1] else (int(match[7]), int(match[8]))
+    if not match[1]:
+        return 1 <= first <= 12 and 1 <= second <= 31
+    return 1 <= min(first, second) <= 12 and max(first, second) <= 31
 
 
 def _has_phone_cue(text: str, start: int, end: int) -> bool:
@@ -76,8 +90,8 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) character offsets of phone numbers in ``text``.
 
     A number is one that libphonenumber finds VALID in one of :data:`PHONE_REGIONS` (a bare digit
-    run also needs a cue word), or a phone-shaped run next to a cue word; a span ends where the
-    number ends (:func:`_number_end`).
+    run also needs a cue word), or a phone-shaped run next to a cue word, and never a calendar
+    date; a span ends where the number ends (:func:`_number_end`).
     """
     seen: set[tuple[int, int]] = set()
     unglued = _GLUED_LETTERS_RE.sub(lambda m: " " * len(m.group(0)), text)
@@ -86,7 +100,7 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
         # years, prices and quantities out.
         for match in PhoneNumberMatcher(unglued, region, leniency=Leniency.VALID):
             key = (match.start, _number_end(text, match.start, match.end))
-            if key in seen:
+            if key in seen or _is_date(text[key[0]:key[1]]):
                 continue
             seen.add(key)
             # A bare digit run is as often a UPC or an order number as a phone: want a cue.
@@ -95,6 +109,6 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
     for match in _PHONE_SHAPE_RE.finditer(unglued):
         end = _number_end(text, match.start(), match.start() + len(match.group(0).rstrip(" .")))
         candidate = text[match.start():end]
-        if ((match.start(), end) not in seen and _phone_digit_count_ok(candidate)
+        if ((match.start(), end) not in seen and _phone_digit_count_ok(candidate) and not _is_date(candidate)
                 and _has_phone_cue(text, match.start(), end)):
             yield match.start(), end

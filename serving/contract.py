@@ -283,6 +283,9 @@ def _type_error(spec: dict[str, Any], value: Any) -> str | None:
             return f"list of {len(value)} values, expected exactly {spec['length']}"
         for i, element in enumerate(value):
             reason = _number_error(spec, element, integer=False)
+            if not reason and spec.get("whole") and isinstance(element, float) and not element.is_integer():
+                # 3.0 passes: a client's float of a count is still the count.
+                reason = f"expected a whole number, got {element}"
             if reason:
                 return f"element {i}: {reason}"
         return None

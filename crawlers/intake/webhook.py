@@ -9,7 +9,7 @@ says exactly what happened to it:
 401    no bearer token, or not one of the configured tokens (``WWW-Authenticate: Bearer``)
 413    body over :attr:`~crawlers.intake.batch.Limits.max_bytes` (refused before it is all read)
        or more than :attr:`~crawlers.intake.batch.Limits.max_rows` rows
-415    content type or charset not accepted
+415    content type, charset or content encoding (gzip, …) not accepted
 422    the batch is not readable (empty, not JSON Lines, CSV header wrong, not UTF-8, …), or
        every row of it is quarantined: then the body also carries ``rows``, ``quarantined`` and
        ``quarantine`` as below, and nothing is written (there is nothing to ingest)
@@ -91,6 +91,10 @@ def create_intake_app(inbox_dir: str | Path, tokens: Iterable[str], *,
             return error_response(Unauthorised("missing or invalid bearer token"))
         try:
             fmt = batch_format(content_type=request.headers.get("content-type", ""))
+            coding = request.headers.get("content-encoding", "identity").strip().lower()
+            if coding not in ("", "identity"):
+                # RFC 9110 section 8.4.1: 415 for a content coding the server does not accept.
+                raise BatchRefused(f"content encoding {coding!r} not accepted; send the batch uncompressed", 415)
             body = await read_body(request, limits.max_bytes)
             batch_id = new_batch_id()
             batch = await run_in_threadpool(parse_batch, body, fmt, batch_id, limits=limits)

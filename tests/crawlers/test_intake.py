@@ -329,6 +329,9 @@ def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_row
     assert post(mixed, "application/json").status_code == 415
     untyped = client.post("/v1/signals", content=mixed, headers={"Authorization": "Bearer tok-partner-a"})
     assert untyped.status_code == 415 and untyped.json()["error"].startswith("no Content-Type given")
+    gzipped = client.post("/v1/signals", content=gzip.compress(mixed), headers={
+        "Authorization": "Bearer tok-partner-a", "Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"})
+    assert gzipped.status_code == 415 and gzipped.json()["error"].startswith("content encoding 'gzip' not accepted")
     too_big = post(b"x" * 70_000, "application/x-ndjson")
     assert too_big.status_code == 413 and "70,000 bytes" in too_big.json()["error"]
     chunked = client.post("/v1/signals", content=iter([b"x" * 40_000] * 2), headers={

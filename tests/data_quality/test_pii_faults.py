@@ -60,3 +60,25 @@ def test_invisible_characters_do_not_hide_an_identifier(text, expected):
 def test_text_with_joiners_and_no_pii_is_kept():
     text = "Great for the family \U0001F468\u200d\U0001F469\u200d\U0001F467 soft\u00adware works"
     assert scrub_text(text) == (text, {})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("card 4111\u00a01111\u00a01111\u00a01111 thanks", "card <CARD> thanks"),
+    ("card 4111 1111\t1111 1111 thanks", "card <CARD> thanks"),
+    ("IBAN GB82\u00a0WEST\u00a01234\u00a05698\u00a07654\u00a032 ok", "IBAN <IBAN> ok"),
+    ("phone +44\u20117700\u2011900123 please", "phone <PHONE> please"),
+    ("mail \uff4a\uff41\uff4e\uff45\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d now",
+     "mail <EMAIL> now"),
+    ("phone \uff0b\uff14\uff14 \uff17\uff17\uff10\uff10 \uff19\uff10\uff10\uff11\uff12\uff13 now", "phone <PHONE> now"),
+])
+def test_no_break_spaces_hyphens_and_fullwidth_forms_do_not_hide_an_identifier(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", [
+    "bought on 05.03.2024, arrived 12.03.2024",
+    "Bought 3 for 45 on 05.03.2024 rated 10/10",
+    "shipped 2024.03.05 and 12-03-2024",
+])
+def test_dates_in_digits_are_not_phone_numbers(text):
+    assert scrub_text(text) == (text, {})

@@ -304,6 +304,41 @@ def test_an_erasure_of_a_subject_never_held_says_so(state):
         "SELECT count(*) AS n FROM signal_history WHERE product_id = ?", [GONE])["n"][0] == 5
 
 
+def test_a_value_that_names_no_subject_leaves_the_logs_that_use_it_as_a_word(state):
+    # "INFO" is in every log line's level: no keyed store holds it, so no log loses a line.
+    crawl_log, run_log = state.crawls_dir / "replay-old" / "crawl.log", state.logs_dir / "pod.log"
+    before = crawl_log.read_text(), run_log.read_text()
+
+    done = CliRunner().invoke(app, ["erase", "--source", "INFO"])
+
+    assert done.exit_code == 0 and "nothing held for source = INFO" in " ".join(done.output.split()), done.output
+    assert (crawl_log.read_text(), run_log.read_text()) == before
+
+
+def test_quarantined_records_that_did_not_parse_are_erased_with_their_subject(state):
+    wh = Warehouse(state.warehouse_path)
+    # A pushed line cut short keeps its key (compact JSON, as the intake stores it); a CSV line
+    # names the product only as a word, erased once a keyed store held the product.
+    wh.write_quarantine("run-2", "harvest", [
+        {"product_id": None, "source": "partner", "reason": "row: not JSON",
+         "record_json": '{"source":"partner","price":"1.5","product_id":"ZZSECRET3",',
+         "quarantined_at": NOW.isoformat()},
+        {"product_id": None, "source": "partner", "reason": "row: not JSON",
+         "record_json": f"{GONE},12.50,GBP,broken", "quarantined_at": NOW.isoformat()},
+        {"product_id": None, "source": "partner", "reason": "row: not JSON",
+         "record_json": f"{GONE}-2,12.50,GBP,broken", "quarantined_at": NOW.isoformat()}])
+    policy, folders = load_policy(), StoreFolders.of(state)
+
+    secret = erase(policy, wh, folders, "product_id", "ZZSECRET3", None, None)
+    gone = erase(policy, wh, folders, "product_id", GONE, None, None)
+
+    assert secret["quarantine"] == 1 and sum(secret.values()) == 1
+    assert gone["quarantine"] == 3  # its two keyed rows and the CSV line
+    assert traces(policy, wh, folders, "ZZSECRET3")["quarantine"] == 0
+    left = wh.frame("SELECT record_json FROM quarantine WHERE contains(record_json, ?)", [GONE])["record_json"]
+    assert left.to_list() == [f"{GONE}-2,12.50,GBP,broken"]  # another product, whose id starts with this one's
+
+
 def test_an_unkeyed_entry_without_a_reason_is_refused(tmp_path):
     bad = tmp_path / "policy.toml"
     bad.write_text('[unkeyed]\ndagster = ""\n')

@@ -206,3 +206,12 @@ def test_a_release_naming_another_model_is_refused(edge_bundle, tmp_path):
     # The registry names a model after its decision: that name is the bundle's too.
     (deploy / "release.json").write_text(json.dumps({**edge_bundle.release, "model_name": "negative_review"}))
     create_app(deploy, trust_dir=trust_dir(), decision_log_dir=tmp_path / "log")
+
+
+def test_a_stock_window_holds_whole_counts():
+    from commons.contracts import URGENT_INVENTORY
+
+    window = [10, 10.0, 9, 9, 8, 8, 7, 7]
+    assert check_record({"title": "A book", "stock_counts": window}, URGENT_INVENTORY, 0) == []
+    assert check_record({"title": "A book", "stock_counts": [2.5] + window[1:]}, URGENT_INVENTORY, 3) == [
+        FieldError(3, "stock_counts", "element 0: expected a whole number, got 2.5")]
