@@ -267,7 +267,9 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     settings = _settings()
     deploy_dir = deploy_dir or settings.deploy_dir / decision / slot
     if not deploy_dir.is_dir():
-        console.print(f"[red]nothing deployed at {deploy_dir}[/]: run `make demo` first")
+        from edge_insights.not_deployed import not_deployed
+
+        console.print(f"[red]error:[/] {not_deployed(settings, decision, deploy_dir)}", highlight=False)
         raise typer.Exit(2)
     from commons.token_keys import TokenKeyError, signing_keys
 

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from edge_insights.environment import settings_from_env
+from edge_insights.not_deployed import not_deployed
 
 DRILLED = ("negative_review", "price_spike")
 
@@ -74,7 +75,7 @@ def drift_drill_command(decision: str = typer.Option("price_spike", help=f"the d
             raise typer.Exit(2) from None
     else:
         if not (settings.deploy_dir / decision / "champion" / "manifest.json").is_file():
-            typer.echo(f"error: no {decision} champion deployed under {settings.deploy_dir}: run `make demo` first",
+            typer.echo(f"error: {not_deployed(settings, decision, settings.deploy_dir / decision / 'champion')}",
                        err=True)
             raise typer.Exit(2)
         outcome = drift_drill(settings, decision, review_phases(settings.data_dir))

@@ -6,20 +6,25 @@ from __future__ import annotations
 
 import typer
 
-from commons.residency import ResidencyViolation
+from commons.privacy_policy import load_policy
+from commons.residency import ResidencyViolation, ensure_central_residency
 from commons.settings import Settings, SettingsError
 
 
 def settings_from_env(*, ensure: bool = False, **overrides) -> Settings:
-    """The settings from the environment (plus command-line ``overrides``); with ``ensure`` the state
-    folder's region is checked against the privacy policy and its tree created.
+    """The settings from the environment (plus command-line ``overrides``), the state folder's
+    region checked against the privacy policy (every command: one that only reads a store still
+    serves it from a region the policy may forbid); with ``ensure`` its tree is also created.
 
     Raises:
         typer.Exit: code 2, after one ``error: …`` line, when a value cannot be used.
     """
     try:
         settings = Settings.from_env(**overrides)
-        return settings.ensure() if ensure else settings
+        if ensure:
+            return settings.ensure()
+        ensure_central_residency(load_policy(), settings.region)
+        return settings
     except (SettingsError, ResidencyViolation, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

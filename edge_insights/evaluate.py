@@ -28,6 +28,7 @@ import polars as pl
 from commons.bundle_signature import verify_bundle
 from commons.settings import Settings
 from commons.token_client import BearerAuth, TokenSource
+from edge_insights.not_deployed import not_deployed
 from training.decisions import DECISIONS
 from training.examples import Example
 from training.metrics import prf
@@ -137,7 +138,7 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     bundle = settings.deploy_dir / decision / "champion"
     if pod_url is None:
         if not (bundle / "manifest.json").is_file():
-            raise FileNotFoundError(f"no champion deployed at {bundle}: run `make demo` first")
+            raise FileNotFoundError(not_deployed(settings, decision, bundle))
         # Checked before the data is read: the champion scored is one the release process signed.
         release = load_release(bundle, verify_bundle(bundle, settings.trust_dir))
     # Absolute: book pages are parsed with their file:// URI, which a relative path has none of.

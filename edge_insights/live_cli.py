@@ -211,7 +211,7 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
              alerts: bool = typer.Option(False, help="only alerts"),
              limit: int = typer.Option(30, min=1, max=1000, help="newest N"),
              ) -> None:
-    """List recent insights of the live loop as a table (newest last)."""
+    """List recent insights of the live loop as a table (newest last), each with the id ``explain`` takes."""
     from commons.contracts import CONTRACTS
     from live.store import LiveStore, store_path
 
@@ -235,11 +235,13 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
         where.append("alert = 1")
     rows = LiveStore(path).query(f"SELECT * FROM insights WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
                                  (*params, limit))[::-1]
-    table = Table("published", "decision", "label", "score", "route", "alert", "product", "change", "latency ms")
+    table = Table("insight", "published", "decision", "label", "score", "route", "alert", "product", "change",
+                  "latency ms")
+    table.columns[0].no_wrap = True  # the id `explain` takes, whole
     for r in rows:
         change = f"{json.loads(r['before'])} → {json.loads(r['after'])}" if r["kind"] != "review" else "new review"
-        table.add_row(r["published_at"][11:23], r["decision"], r["label"], f"{r['score']:.2f}", r["route"],
-                      "yes" if r["alert"] else "", r["product_id"] or "", f"{r['kind']}: {change}",
+        table.add_row(r["insight_id"], r["published_at"][11:23], r["decision"], r["label"], f"{r['score']:.2f}",
+                      r["route"], "yes" if r["alert"] else "", r["product_id"] or "", f"{r['kind']}: {change}",
                       f"{(r['published'] - r['received_at']) * 1000:.0f}")
     console.print(table)
     console.print(f"{len(rows)} insight(s) shown")

@@ -45,6 +45,9 @@ def test_settings_refuse_before_creating_anything(tmp_path, monkeypatch, data_di
     with pytest.raises(ResidencyViolation):
         build_definitions(dataclasses.replace(settings, data_dir=data_dir))
     assert not (tmp_path / "state").exists()
-    done = CliRunner().invoke(app, ["report"])
-    assert done.exit_code == 2 and "error: the central store is in region 'us'" in done.output
+    # Commands that only read a store, or write one entry, are refused too (not only those that create it).
+    for command in (["report"], ["insights", "--limit", "1"], ["privacy", "report"], ["erase", "--product", "P-1"],
+                    ["token", "issue", "--decision", "price_spike"]):
+        done = CliRunner().invoke(app, command)
+        assert done.exit_code == 2 and "error: the central store is in region 'us'" in done.output, command
     assert not (tmp_path / "state").exists()

@@ -39,6 +39,9 @@ def state(tmp_path, monkeypatch):
 def test_insights_since_compares_instants(state, since, shown):
     done = CliRunner().invoke(app, ["insights", "--since", since])
     assert done.exit_code == 0 and f"{shown} insight(s) shown" in done.output, done.output
+    # Each row leads with its insight id (what `explain` takes), the newest last.
+    ids = [line.split()[1] for line in done.output.splitlines() if line.startswith("│ i")]
+    assert ids == [f"i{hour}" for hour in (-2, -1, 0, 1)][-shown:], done.output
 
 
 @pytest.mark.parametrize("command", [

@@ -19,6 +19,7 @@ from commons.erasure import erase, traces
 from commons.privacy_policy import PolicyError, load_policy
 from commons.privacy_report import holdings
 from commons.retention import StoreFolders, apply_retention, overdue
+from commons.revocation_list import LIST_FOLDER
 from commons.settings import Settings
 from commons.token_keys import rotate_keys
 from commons.warehouse import Warehouse, flatten
@@ -268,10 +269,12 @@ def test_the_privacy_report_says_what_is_held_and_until_when(state):
 
 
 def test_the_privacy_report_names_what_holds_no_subject_key_and_fails_on_an_unaccounted_entry(state):
+    (state.state_dir / LIST_FOLDER).mkdir()  # what the first `revoke` writes
+    (state.state_dir / LIST_FOLDER / "list.jwt").write_text("eyJ.e30.sig")
     done = CliRunner().invoke(app, ["privacy", "report", "--json"])
     assert done.exit_code == 0, done.output
     entries = {line["entry"]: line for line in map(json.loads, done.output.splitlines()) if "entry" in line}
-    assert {"dagster", "mlflow", "models", "audit"} <= set(entries)
+    assert {"dagster", "mlflow", "models", "audit", LIST_FOLDER} <= set(entries)
     assert all(e.get("unkeyed") for e in entries.values())
     (state.state_dir / "exports").mkdir()
     (state.state_dir / "notes.csv").write_text("product_id\np-gone\n")
