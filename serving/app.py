@@ -36,7 +36,9 @@ With a watch (``watch``, see :mod:`serving.hot_swap`) the pod swaps live to a ne
 bundle and away from a revoked one; each request is answered wholly by the bundle it started
 with. In central-only routing (bundle revoked, none other held) ``/healthz`` names no bundle
 (``bundle_sha256`` and ``model_version`` null, ``central_only`` true) and decisions come from
-the central pod (503 when there is none or it fails).
+the central pod (503 when there is none or it fails). ``GET /readyz`` (open, like ``/healthz``)
+is the readiness probe: 200 ``{"ready": true}`` while the pod can answer, 503 ``{"ready": false,
+"reason"}`` in central-only routing with no central pod; ``/healthz`` stays the liveness probe.
 
 With a JWKS (``auth``, see :mod:`serving.auth`) every decision request needs ``Authorization:
 Bearer <token>`` for this pod's decision (``aud``) with scope ``decide``, and ``/metrics`` one with
@@ -403,6 +405,15 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
                              "revocation_serial": revocations.accepted.serial
                              if revocations and revocations.accepted else None})
 
+    async def readyz(request: Request) -> Response:
+        # Readiness, not liveness: a central-only pod with no central is up but answers every
+        # decision 503, so a load balancer must stop sending it traffic.
+        served = live.current
+        if served.central_only and not served.router.has_central:
+            return JSONResponse({"ready": False, "reason": "this pod's bundle is revoked, it holds no other and "
+                                                           "has no central pod"}, 503)
+        return JSONResponse({"ready": True})
+
     async def push_revocation(request: Request) -> Response:
         refused = refusal(request, SCOPE_ADMIN)
         if refused is not None:
@@ -444,6 +455,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
 
     return Starlette(routes=[Route("/v1/decisions/{decision}", decide, methods=["POST"]),
                              Route("/healthz", healthz, methods=["GET"]),
+                             Route("/readyz", readyz, methods=["GET"]),
                              Route("/metrics", prometheus, methods=["GET"]),
                              Route("/admin/revocation", push_revocation, methods=["POST"])],
                      lifespan=lifespan)

@@ -173,6 +173,11 @@ class Router:
         if self._central is not None:
             self._central.close()
 
+    @property
+    def has_central(self) -> bool:
+        """Whether this pod routes to a central pod (it was given a central URL)."""
+        return self._central is not None
+
     def check_central(self) -> str | None:
         """Ask the central pod's ``/healthz`` whether it is a central pod of this decision.
 
@@ -261,7 +266,7 @@ class Router:
             CentralError: the pod has no central, or central failed (nothing to fall back on).
         """
         if self._central is None:
-            raise CentralError("this pod's bundle is revoked and it has no central pod to route to")
+            raise CentralError("no central pod to route to")
         start = time.perf_counter()
         inputs = self.model.inputs
         features = [inputs.features(r) for r in records]

@@ -164,7 +164,11 @@ def test_with_no_bundle_left_and_no_central_the_pod_answers_503(swapping, edge_b
     health = httpx.get(pod.url + "/healthz").json()
     assert (health["central_only"], health["bundle_sha256"], health["model_version"]) == (True, None, None)
     reply = decide(pod.url, edge_bundle)
-    assert reply.status_code == 503 and "revoked" in reply.json()["error"]
+    assert reply.json() == {"error": "this pod's bundle is revoked and it holds no other; no central pod to route to"}
+    assert reply.status_code == 503
+    # Alive, not ready: the readiness probe takes it out of a load balancer's rotation.
+    ready = httpx.get(pod.url + "/readyz")
+    assert (ready.status_code, ready.json()["ready"]) == (503, False)
 
 
 def test_with_no_bundle_left_every_record_goes_to_central(edge_bundle, central_bundle, tmp_path):
@@ -176,6 +180,7 @@ def test_with_no_bundle_left_every_record_goes_to_central(edge_bundle, central_b
             revoke(state, edge_bundle.manifest["bundle_sha256"])
             health = health_when(edge.url, lambda h: h["central_only"])
             assert health["bundle_sha256"] is None
+            assert httpx.get(edge.url + "/readyz").json() == {"ready": True}  # central answers for it
             records = [{"review_text": s} for s in edge_bundle.sentences]
             answers = httpx.post(edge.url + URL, json={"records": records}, timeout=10.0).json()["decisions"]
     assert {(a["route"], a["bundle_sha256"]) for a in answers} == {
