@@ -9,15 +9,24 @@ Look-alikes of ASCII hide an identifier the same way: a card grouped by no-break
 ``&nbsp;``) or tabs, a phone joined by non-breaking hyphens, an address typed in fullwidth forms
 (``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ``). The view folds them to their ASCII forms, one character for
 one, as Unicode's NFKC compatibility mapping does for these characters (and tab to space). Full
-NFKC is not applied: it changes lengths ("ﬁ" → "fi", "½" → "1⁄2"), and the view must map back
-character by character.
+NFKC is not applied: it changes lengths ("ﬁ" → "fi", "½" → "1⁄2") where no identifier gains.
+
+An address written to dodge harvesters or escaped on its way ("jane.doe [at] example [dot] com",
+``jane.doe&#64;example.com``, ``jane.doe%40example.com``) shows a reader its ``@`` all the same:
+the view reads each such spelling as the one character, and a span over it maps back over the
+whole spelling.
 """
 
 from __future__ import annotations
 
 import re
 
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+_INVISIBLE = "[\u00ad\u200b\u200c\u200d\u2060\ufeff]"
+# "@" as harvest-dodging words in brackets, an HTML character reference or a percent-encoding; "."
+# as a bracketed word. Bare " at " / " dot " stay words: they are English.
+_HIDDEN = re.compile(rf"(?P<invisible>{_INVISIBLE})"
+                     r"|(?P<at> ?[\[({](?i:at)[\])}] ?|&#0*64;|(?i:&#x0*40;|&commat;|%40))"
+                     r"|(?P<dot> ?[\[({](?i:dot)[\])}] ?)")
 # Spaces (no-break, en/em and other fixed widths, narrow no-break, ideographic; tab), hyphens
 # (hyphen, non-breaking hyphen, figure dash, minus sign) and fullwidth ASCII (U+FF01–U+FF5E).
 _FOLD = {**dict.fromkeys(map(ord, "\t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
@@ -28,22 +37,41 @@ _FOLD = {**dict.fromkeys(map(ord, "\t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\
 
 class VisibleText:
     """``text`` without invisible format characters, its look-alike spaces, hyphens and fullwidth
-    forms folded to ASCII (module docstring).
+    forms folded to ASCII and spelled-out ``@`` and ``.`` read as the characters (module docstring).
 
     Attributes:
         text: the visible view (the original itself when it holds no such character).
     """
 
     def __init__(self, original: str) -> None:
-        self._kept: list[int] | None = None
-        self.text = original.translate(_FOLD)
-        if _INVISIBLE.search(original):
-            self._kept = [i for i, ch in enumerate(original) if not _INVISIBLE.match(ch)]
-            self.text = "".join(self.text[i] for i in self._kept)
+        self._bounds: tuple[list[int], list[int]] | None = None
+        folded = original.translate(_FOLD)
+        self.text = folded
+        if not _HIDDEN.search(folded):
+            return
+        chars: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        done = 0
+        for match in _HIDDEN.finditer(folded):
+            chars += folded[done:match.start()]
+            starts += range(done, match.start())
+            ends += range(done + 1, match.start() + 1)
+            if match.lastgroup != "invisible":
+                chars.append("@" if match.lastgroup == "at" else ".")
+                starts.append(match.start())
+                ends.append(match.end())
+            done = match.end()
+        chars += folded[done:]
+        starts += range(done, len(folded))
+        ends += range(done + 1, len(folded) + 1)
+        self.text = "".join(chars)
+        self._bounds = (starts, ends)
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Offsets in the original text of the visible span ``[start, end)`` (``end > start``);
-        invisible characters inside the span fall inside the returned span."""
-        if self._kept is None:
+        """Offsets in the original text of the view's span ``[start, end)`` (``end > start``);
+        invisible characters inside the span, and the whole spelling of a read ``@`` or ``.`` at
+        its ends, fall inside the returned span."""
+        if self._bounds is None:
             return start, end
-        return self._kept[start], self._kept[end - 1] + 1
+        return self._bounds[0][start], self._bounds[1][end - 1]

@@ -50,6 +50,7 @@ def test_known_pii_is_replaced_by_typed_placeholder(text, expected):
     "UPC 036000291452, ASIN B00ZV9PXP2, 1080p, 5,000 mAh, 12:30:45",
     "I am Very Happy with it! The product name is Echo Dot - Love It",
     "bought on 05.03.2024, arrived 12.03.2024, shipped 2024.03.05 and 12-03-2024",
+    "Loved it (at first), 100% sure it is the [dot] matrix kind",
 ])
 def test_ordinary_review_numbers_and_words_stay(text):
     assert scrub_text(text) == (text, {})

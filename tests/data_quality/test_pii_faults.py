@@ -59,6 +59,9 @@ def test_number_glued_to_a_word_or_after_an_abbreviation_is_caught(text, expecte
     ("mail \uff4a\uff41\uff4e\uff45\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d now",
      "mail <EMAIL> now"),
     ("phone \uff0b\uff14\uff14 \uff17\uff17\uff10\uff10 \uff19\uff10\uff10\uff11\uff12\uff13 now", "phone <PHONE> now"),
+    ("mail jane.doe [at] example [dot] com now", "mail <EMAIL> now"),
+    ("mail jane.doe&#64;example.com now", "mail <EMAIL> now"),
+    ("mail jane.doe%40example.com now", "mail <EMAIL> now"),
 ])
 def test_invisible_and_look_alike_characters_do_not_hide_an_identifier(text, expected):
     assert scrub_text(text)[0] == expected

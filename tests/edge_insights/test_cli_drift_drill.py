@@ -31,7 +31,8 @@ def test_a_decision_without_a_drill_is_a_usage_error(state):
 def test_the_review_drill_needs_a_deployed_champion(state):
     result = invoke("--decision", "negative_review")
     assert result.exit_code == 2, result.output
-    assert "no negative_review champion deployed" in result.output
+    said = " ".join(result.output.split())
+    assert "nothing deployed at" in said and "negative_review/champion: run `make demo` first" in said
 
 
 def test_the_price_drill_refuses_a_state_holding_the_shifted_period(state):

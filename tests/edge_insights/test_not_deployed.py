@@ -12,7 +12,7 @@ from edge_insights.cli import app
 def test_serve_names_the_gate_that_refused_the_challenger(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path))
     never = CliRunner().invoke(app, ["serve", "--decision", "negative_review"])
-    assert never.exit_code == 2 and "run `make demo` first" in never.output, never.output
+    assert never.exit_code == 2 and "run `make demo` first" in " ".join(never.output.split()), never.output
 
     refusal = "not promoted: student F1 0.8163 < 0.95 × teacher F1 0.8610"
     (tmp_path / "demo_summary.json").write_text(json.dumps({"decisions": {"negative_review": {"registry": {
