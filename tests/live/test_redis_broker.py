@@ -43,8 +43,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def redis_url():
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
+    _need_redis_server()
     with running_redis() as url:
         yield url
 
@@ -60,6 +59,11 @@ def pod_url(plane, tmp_path_factory):
     with running_pod(deploy_rule_pod(tmp_path_factory.mktemp("rule_pod"), session_signer()), plane.settings,
                      tokens=plane) as url:
         yield url
+
+
+def _need_redis_server() -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (Debian package redis-server; .ci/run installs it)")
 
 
 @pytest.fixture
@@ -264,6 +268,7 @@ def test_changes_wait_for_an_unreachable_pod_and_are_decided_when_it_is_back(red
 def test_a_redis_failure_in_the_decide_thread_reaches_the_command(ns):
     """The decide command decides in a worker thread; a broker that fails there still fails the
     command (the process exits and its claims go to the other deciders), it is not swallowed."""
+    _need_redis_server()
     with running_redis() as url:
         broker = RedisBroker(url, namespace=ns)
     with pytest.raises(redis.ConnectionError):
