@@ -427,8 +427,11 @@ class PrivacyTables:
         _column(table, column)
         with self.warehouse.connect() as con:
             if table == "quarantine" and names_record is not None:
-                rows = con.execute(f"SELECT rowid, {column} = ?, record_json FROM {table} "
-                                   f"WHERE {column} = ? OR contains(record_json, ?)", [value, value, value]).fetchall()
+                # A record kept as ASCII JSON spells a non-ASCII value with \u escapes.
+                escaped = json.dumps(value)[1:-1]
+                rows = con.execute(f"SELECT rowid, {column} = ?, record_json FROM {table} WHERE {column} = ? "
+                                   "OR contains(record_json, ?) OR contains(record_json, ?)",
+                                   [value, value, value, escaped]).fetchall()
                 doomed = [rowid for rowid, keyed, record in rows if keyed or names_record(record or "")]
             else:
                 doomed = [rowid for (rowid,) in con.execute(f"SELECT rowid FROM {table} WHERE {column} = ?",
