@@ -125,9 +125,8 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
         raise typer.Exit(2) from None
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
-    typer.echo(f"watching {sitemap}; insight feed on http://127.0.0.1:{watcher.feed_port}/v1/insights/stream",
-               err=True)
-    outcome = watcher.run()
+    outcome = watcher.run(on_ready=lambda feed: typer.echo(f"watching {sitemap}; insight feed on "
+                                                           f"{feed}/v1/insights/stream", err=True))
     typer.echo(json.dumps(outcome, default=str))
     if outcome["finish_reason"].startswith("sitemap"):
         typer.echo(f"error: nothing watched: {outcome['finish_reason']} ({sitemap})", err=True)

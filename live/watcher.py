@@ -29,7 +29,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import uvicorn
 from scrapy.crawler import CrawlerProcess
@@ -71,6 +71,9 @@ POLICIES = {
 
 #: DuckDB threads of the watcher's warehouse flushes (see :class:`commons.warehouse.Warehouse`).
 FLUSH_THREADS = 1
+
+#: Seconds :meth:`Watcher.run` waits for the insight feed's port before announcing it.
+FEED_READY_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -253,8 +256,13 @@ class Watcher:
         except Exception as exc:  # the warehouse may be busy (another process); the next flush retries
             log.warning("warehouse flush deferred: %s", exc)
 
-    def run(self) -> dict[str, Any]:
-        """Watch until ``duration_s`` or a signal; returns the broker's counts plus the run's facts."""
+    def run(self, on_ready: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Watch until ``duration_s`` or a signal; returns the broker's counts plus the run's facts.
+
+        ``on_ready`` is called with the feed's base URL once its port accepts connections (at
+        most :data:`FEED_READY_TIMEOUT_S` after the start; on a timeout it is called anyway, so a
+        caller's message is late rather than lost).
+        """
         # The PII engine and history windows stay loaded until exit: full collections need not walk
         # them; and the decider, inbox and feed threads must not queue behind the crawl for the GIL.
         # Before the feed starts: the freeze's own collection is a stall no pushed change may meet.
@@ -264,6 +272,11 @@ class Watcher:
                                                port=self.feed_port, log_level="warning"))
         feed = threading.Thread(target=server.run, name="insight-feed", daemon=True)
         feed.start()
+        if on_ready is not None:
+            deadline = time.monotonic() + FEED_READY_TIMEOUT_S
+            while not server.started and feed.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            on_ready(f"http://127.0.0.1:{self.feed_port}")
         if self.decider is not None:
             self.decider.warm_up()
             decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)

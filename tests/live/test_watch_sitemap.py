@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -39,11 +40,24 @@ def site(tmp_path):
     server.shutdown()
 
 
-def _watch(tmp_path, sitemap: str) -> subprocess.CompletedProcess:
+def _env(tmp_path) -> dict[str, str]:
     env = {**os.environ, "EDGE_INSIGHTS_STATE_DIR": str(tmp_path / "state")}
     env.pop("EDGE_INSIGHTS_BROKER", None)
+    return env
+
+
+def _watch(tmp_path, sitemap: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "edge_insights", "watch", "--sitemap", sitemap, "--no-decider",
-                           "--duration", "3"], capture_output=True, text=True, env=env, timeout=180)
+                           "--duration", "3"], capture_output=True, text=True, env=_env(tmp_path), timeout=180)
+
+
+def _long_watch(tmp_path, folder, base) -> subprocess.Popen:
+    """A watcher of one page for up to 120 s, its stderr piped as text."""
+    (folder / "page.html").write_text("<html><body><h1>A page</h1></body></html>")
+    (folder / "sitemap.txt").write_text("page.html\n")
+    return subprocess.Popen([sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{base}/sitemap.txt",
+                             "--no-decider", "--duration", "120"], env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def test_sitemap_lines_that_are_no_http_url_are_quarantined_and_the_rest_watched(tmp_path, site):
@@ -67,14 +81,8 @@ def test_a_sitemap_that_gives_nothing_to_watch_is_an_error(tmp_path, site, sitem
 
 
 def test_a_second_watcher_on_the_same_state_folder_is_refused_until_the_first_dies(tmp_path, site):
-    folder, base = site
-    (folder / "page.html").write_text("<html><body><h1>A page</h1></body></html>")
-    (folder / "sitemap.txt").write_text("page.html\n")
-    env = {**os.environ, "EDGE_INSIGHTS_STATE_DIR": str(tmp_path / "state")}
-    env.pop("EDGE_INSIGHTS_BROKER", None)
-    first = subprocess.Popen([sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{base}/sitemap.txt",
-                              "--no-decider", "--duration", "120"], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    base = site[1]
+    first = _long_watch(tmp_path, *site)
     lock = tmp_path / "state" / "live" / "watcher.lock"
     try:
         deadline = time.monotonic() + 120
@@ -90,6 +98,22 @@ def test_a_second_watcher_on_the_same_state_folder_is_refused_until_the_first_di
     third = _watch(tmp_path, f"{base}/sitemap.txt")
     assert third.returncode == 0, third.stderr
     assert json.loads(third.stdout.splitlines()[-1])["products"] == 1
+
+
+def test_the_announced_feed_url_accepts_at_once(tmp_path, site):
+    watcher = _long_watch(tmp_path, *site)
+    try:
+        line = ""
+        while "insight feed on" not in line:
+            line = watcher.stderr.readline()
+            assert line, "the watcher ended without announcing its feed"
+        stream = line.split()[-1]
+        # No retry: a user who copies the URL the moment it is printed must be answered.
+        with urllib.request.urlopen(stream.replace("/stream", "?limit=1"), timeout=10) as answer:
+            assert answer.status == 200 and json.loads(answer.read()) == {"insights": []}
+    finally:
+        watcher.kill()
+        watcher.wait(timeout=30)
 
 
 def test_a_lock_that_cannot_be_opened_is_an_error_not_a_traceback(tmp_path, site):
