@@ -37,6 +37,7 @@ from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from data_quality.clean import scrub_and_validate
 from data_quality.rules import rule_set_of
 from live.broker import Broker
+from live.history import window
 
 
 def stock_level(record: dict[str, Any]) -> float | None:
@@ -50,11 +51,6 @@ def stock_level(record: dict[str, Any]) -> float | None:
 def change_id(url: str, decision: str, number: int) -> str:
     """Stable id of a page's ``number``-th change for ``decision`` (sha256 hex, 32 characters)."""
     return hashlib.sha256(f"{url}\n{decision}\n{number}".encode()).hexdigest()[:32]
-
-
-def window(values: list[float], length: int) -> list[float]:
-    """``length`` of the newest-first ``values``, padded with the oldest (no change observed before it)."""
-    return (values + [values[-1]] * length)[:length]
 
 
 class ChangeCapture:

@@ -21,8 +21,7 @@ from commons.contracts import CONTRACTS, PRICE_WINDOW, STOCK_WINDOW, review_text
 from commons.errors import EdgeInsightsError
 from commons.settings import Settings
 from commons.warehouse import Warehouse
-from live.capture import window
-from live.history import product_windows
+from live.history import product_windows, window
 from live.store import LiveStore, store_path
 from serving.contract import signal_digest
 from training.divergence import read_decisions

@@ -59,3 +59,8 @@ def product_windows(warehouse_path: Path, until: str | None = None,
     for (key,), group in frame.group_by("product_id", maintain_order=True):
         out[str(key)] = series_of(group.with_columns(pl.col("price").cast(pl.Float64)).to_dicts())
     return out
+
+
+def window(values: list[float], length: int) -> list[float]:
+    """``length`` of the newest-first ``values``, padded with the oldest (no change observed before it)."""
+    return (values + [values[-1]] * length)[:length]

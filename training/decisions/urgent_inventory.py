@@ -22,7 +22,7 @@ observed).
 Each observation also gives a *first-sight* example: the window of an observer whose history of
 the product begins at that observation (a product first seen, a watcher started late, history
 folded by retention), i.e. the count repeated ``STOCK_WINDOW`` times, as
-:func:`live.capture.window` pads it. History stores changes only, so a flat window reaches a pod
+:func:`live.history.window` pads it. History stores changes only, so a flat window reaches a pod
 only this way; without these examples every flat window in training was a fresh restock (ok), and
 the student answered ``ok`` with confidence 0.94–0.996 for a product flat at 0–3 units, which the
 rule's level branch calls urgent. First-sight windows carry the series' real levels, so the level
