@@ -24,7 +24,6 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
@@ -34,6 +33,7 @@ from twisted.internet import task
 from twisted.python.failure import Failure
 
 from commons.record import utcnow
+from crawlers.intake.contract import url_problem
 from crawlers.items import BookPage
 from crawlers.parsing import ParseError, parse_book_detail
 from crawlers.pipelines import normalise
@@ -100,8 +100,11 @@ class WatchSpider(SignalSpider):
         for line in filter(None, (line.strip() for line in response.text.splitlines())):
             # A relative line is resolved against the sitemap, as a browser would; anything that is
             # not then an http(s) URL is quarantined, not requested (it would stop the revisit clock).
-            url = response.urljoin(line)
-            if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname:
+            try:
+                url = response.urljoin(line)
+            except ValueError:  # e.g. an unclosed "[" in the host
+                url = line
+            if url_problem(url) is None:
                 urls.append(url)
             else:
                 self.on_failure(line[:2000], "sitemap_line_not_http", None)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ from commons.json_keys import DuplicateKeyError, refuse_duplicate_keys
 from crawlers.csv_rows import csv_rows
 from crawlers.intake.contract import PUSH_FIELDS, REQUIRED_FIELDS, RowInvalid, quarantine_invalid, to_record
 from crawlers.loads import Load
+
+log = logging.getLogger(__name__)
 
 JSONL = "jsonl"
 CSV = "csv"
@@ -173,6 +176,9 @@ def parse_batch(data: bytes, fmt: str, batch_id: str, *, limits: Limits = Limits
                 continue
             except RowInvalid as exc:
                 error = exc
+            except Exception as exc:  # noqa: BLE001 - a check's own fault costs its row, not the batch or inbox
+                log.exception("row %s of batch %s: the contract check failed", line, batch_id)
+                error = f"contract check failed ({type(exc).__name__}: {exc}); kept for a fix and a replay"
         batch.quarantine.append(quarantine_invalid(row, error, batch_id=batch_id, url=url,
                                                    raw=raw))
     if batch.rows == 0:

@@ -68,6 +68,8 @@ OPTIONAL_FIELDS = ("title", "price", "currency", "stock_count", "rating", "revie
                    "author", "feedback")
 PUSH_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 FUTURE_TOLERANCE = timedelta(days=1)
+# The sitemaps.org protocol's bound on a page URL ("must be less than 2,048 characters").
+MAX_URL_CHARS = 2048
 """How far ``crawled_at`` may lie ahead of the intake's clock (partners' clocks drift)."""
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
@@ -227,12 +229,37 @@ def _optional_text(value: Any) -> tuple[str | None, Any]:
     return (None, value) if isinstance(value, str) else ("not a string", value)
 
 
-def _url(value: Any) -> tuple[str | None, Any]:
-    if isinstance(value, str):
+def url_problem(value: Any) -> str | None:
+    """Why ``value`` is not a page URL a signal may carry, or None when it is one.
+
+    A page URL is an absolute http(s) URL shorter than :data:`MAX_URL_CHARS`, with a host, a port
+    in 0-65535, no control character, no white space in the host and no credentials
+    (``user:password@`` would be stored with every signal; the reason never echoes them).
+    """
+    problem = f"not an absolute http(s) URL ({_show(value)})"
+    if not isinstance(value, str):
+        return problem
+    if len(value) >= MAX_URL_CHARS:
+        return f"{len(value):,} characters; a URL must be shorter than {MAX_URL_CHARS:,}"
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        return f"holds a control character ({_show(value)})"
+    try:
+        # .port and .hostname raise ValueError too: a port out of 0-65535, an unclosed "[".
         parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.hostname:
-            return None, value
-    return f"not an absolute http(s) URL ({_show(value)})", value
+        host, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        return f"{problem}: {exc}"
+    if parts.scheme not in ("http", "https") or not host:
+        return problem
+    if any(c.isspace() for c in parts.netloc):
+        return f"white space in the host ({_show(value)})"
+    if "@" in parts.netloc:
+        return "carries credentials (user:password@): they would be stored with every signal"
+    return None
+
+
+def _url(value: Any) -> tuple[str | None, Any]:
+    return url_problem(value), value
 
 
 def _availability(value: Any) -> tuple[str | None, Any]:

@@ -23,6 +23,7 @@ import pytest
 
 from commons.net import free_port
 
+from crawlers.intake import batch as batch_module
 from crawlers.intake.batch import CSV, JSONL, BatchRefused, Limits, batch_format, parse_batch
 from crawlers.intake.contract import PUSH_FIELDS, SPIDER_VERSION, RowInvalid, check_row
 from crawlers.intake.dropfolder import read_inbox
@@ -68,6 +69,15 @@ BROKEN = [
     ({"currency": None}, "currency: missing (required with a price)"),
     ({"url": None}, "url: missing"),
     ({"url": "ftp://example.com/x"}, "url: not an absolute http(s) URL ('ftp://example.com/x')"),
+    ({"url": "http://[::1"}, "url: not an absolute http(s) URL ('http://[::1'): Invalid IPv6 URL"),
+    ({"url": "https://a.example:99999/p"},
+     "url: not an absolute http(s) URL ('https://a.example:99999/p'): Port out of range 0-65535"),
+    ({"url": "http://shop example/p"}, "url: white space in the host ('http://shop example/p')"),
+    ({"url": "https://jane:s3cret@a.example/p"},
+     "url: carries credentials (user:password@): they would be stored with every signal"),
+    ({"url": "https://a.example/p\r\nX-Injected: 1"},
+     "url: holds a control character ('https://a.example/p\\r\\nX-Injected: 1')"),
+    ({"url": "https://a.example/" + "p" * 2100}, "url: 2,118 characters; a URL must be shorter than 2,048"),
     ({"merchant_name": "AnkerDirect"}, "merchant_name: unknown field"),
     ({"content_digest": "0" * 64}, "content_digest: unknown field"),
     ({"availability": "available"},
@@ -99,8 +109,9 @@ def test_jsonl_batch_good_rows_become_records_bad_rows_quarantine(real_rows):
     reasons = {q["url"]: q["reason"] for q in batch.quarantine}
     for n, (_, reason) in enumerate(BROKEN, start=13):
         assert reasons[f"push://b-jsonl-1#{n}"] == reason
-    assert reasons["push://b-jsonl-1#31"].startswith("row: not JSON (Expecting value")
-    assert reasons["push://b-jsonl-1#32"] == "row: a JSON list, not an object"
+    after = 14 + len(BROKEN)  # past the broken rows and the blank line
+    assert reasons[f"push://b-jsonl-1#{after}"].startswith("row: not JSON (Expecting value")
+    assert reasons[f"push://b-jsonl-1#{after + 1}"] == "row: a JSON list, not an object"
     for q in batch.quarantine:
         assert set(q) == set(QUARANTINE_FIELDS) and q["stage"] == "intake"
         assert q["crawl_id"] == "b-jsonl-1"
@@ -118,6 +129,24 @@ def test_jsonl_batch_good_rows_become_records_bad_rows_quarantine(real_rows):
         "crawl_id": "b-jsonl-1", "spider_version": SPIDER_VERSION, "http_status": None,
         "response_digest": hashlib.sha256(lines[0].encode("utf-8")).hexdigest()}
     assert all(r["content_digest"] == content_digest(r) for r in batch.records)
+
+
+def test_a_fault_in_a_row_check_quarantines_that_row_and_keeps_the_batch(real_rows, monkeypatch, caplog):
+    real_to_record = batch_module.to_record
+
+    def faulty(row, **kwargs):  # a contract check with a bug that raises on one row only
+        if row["product_id"] == real_rows[1]["product_id"]:
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
+        return real_to_record(row, **kwargs)
+
+    monkeypatch.setattr(batch_module, "to_record", faulty)
+    batch = parse_batch(jsonl(real_rows[:3]), JSONL, "b-fault")
+    assert [r["product_id"] for r in batch.records] == [real_rows[0]["product_id"], real_rows[2]["product_id"]]
+    assert [(q["url"], q["reason"]) for q in batch.quarantine] == [(
+        "push://b-fault#2", "contract check failed (TypeError: unsupported operand type(s) for +: 'int' and "
+                            "'str'); kept for a fix and a replay")]
+    assert json.loads(batch.quarantine[0]["record_json"]) == real_rows[1]
+    assert "the contract check failed" in caplog.text
 
 
 def test_contract_normalises_offsets_to_utc():
@@ -306,15 +335,18 @@ def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_row
         return client.post("/v1/signals", content=body,
                            headers={"Authorization": f"Bearer {token}", "Content-Type": ctype})
 
-    mixed = jsonl(real_rows[:10] + [{**real_rows[10], "price": "0"}])
+    # An unclosed "[" makes urlsplit raise: once a 500 that lost the whole batch.
+    mixed = jsonl(real_rows[:10] + [{**real_rows[10], "price": "0"}, {**real_rows[11], "url": "http://[::1"}])
     answer = post(mixed, "application/x-ndjson; charset=utf-8")
     assert answer.status_code == 202
     accepted = answer.json()
     assert accepted["batch_id"].startswith("wh-")
     assert {k: accepted[k] for k in ("rows", "accepted", "quarantined")} == {
-        "rows": 11, "accepted": 10, "quarantined": 1}
-    assert accepted["quarantine"] == [{"url": f"push://{accepted['batch_id']}#11",
-                                       "reason": "price: not a decimal string > 0 ('0')"}]
+        "rows": 12, "accepted": 10, "quarantined": 2}
+    assert accepted["quarantine"] == [
+        {"url": f"push://{accepted['batch_id']}#11", "reason": "price: not a decimal string > 0 ('0')"},
+        {"url": f"push://{accepted['batch_id']}#12",
+         "reason": "url: not an absolute http(s) URL ('http://[::1'): Invalid IPv6 URL"}]
     assert (inbox / f"{accepted['batch_id']}.jsonl").read_bytes() == mixed
 
     r = real_rows[11]
@@ -342,7 +374,7 @@ def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_row
     assert len(list(inbox.glob("wh-*"))) == 2  # refused batches are not written
 
     load = read_inbox(inbox, "harvest-1")
-    assert (load.rows, len(load.records), len(load.quarantine)) == (12, 11, 1)
+    assert (load.rows, len(load.records), len(load.quarantine)) == (13, 11, 2)
     assert sorted(f.name for f in load.files) == sorted(
         [f"{accepted['batch_id']}.jsonl", f"{csv_answer.json()['batch_id']}.csv"])
     from_webhook = [x for x in load.records if x["provenance"]["crawl_id"] == accepted["batch_id"]]

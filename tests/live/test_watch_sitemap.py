@@ -63,11 +63,12 @@ def _long_watch(tmp_path, folder, base) -> subprocess.Popen:
 def test_sitemap_lines_that_are_no_http_url_are_quarantined_and_the_rest_watched(tmp_path, site):
     folder, base = site
     (folder / "page.html").write_text("<html><body><h1>A page</h1></body></html>")
-    (folder / "sitemap.txt").write_text("page.html\njavascript:alert(1)\nftp://files.test/a\n\n")
+    (folder / "sitemap.txt").write_text("page.html\njavascript:alert(1)\nftp://files.test/a\nhttp://[::1\n"
+                                        "http://jane:pw@shop.test/p\n\n")
     done = _watch(tmp_path, f"{base}/sitemap.txt")
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout.splitlines()[-1])
-    assert outcome["quarantined"]["sitemap_line_not_http"] == 2 and outcome["products"] == 1
+    assert outcome["quarantined"]["sitemap_line_not_http"] == 4 and outcome["products"] == 1
     assert outcome["finish_reason"] == "shutdown"
 
 
