@@ -62,7 +62,8 @@ class Broker(Protocol):
     published: PublishSignal
 
     def insights_after(self, seq: int, *, decision: str | None = None, label: str | None = None,
-                       product_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]: ...
+                       product_id: str | None = None, alerts_only: bool = False,
+                       limit: int = 500) -> list[dict[str, Any]]: ...
 
     def head(self) -> int: ...
 

@@ -355,7 +355,8 @@ class RedisBroker:
 
     # ---- the feed ------------------------------------------------------------------------------
     def insights_after(self, seq: int, *, decision: str | None = None, label: str | None = None,
-                       product_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+                       product_id: str | None = None, alerts_only: bool = False,
+                       limit: int = 500) -> list[dict[str, Any]]:
         """Insights with ``seq`` greater than ``seq`` (oldest first), filtered, at most ``limit``."""
         wanted = {k: v for k, v in (("decision", decision), ("label", label), ("product_id", product_id))
                   if v is not None}
@@ -365,7 +366,7 @@ class RedisBroker:
             entries = self.redis.xrange(self.insights, min=start, count=max(limit, 100))
             for entry_id, fields in entries:
                 row = {**json.loads(fields["insight"]), "seq": _seq(entry_id)}
-                if all(row[k] == v for k, v in wanted.items()):
+                if all(row[k] == v for k, v in wanted.items()) and (row["alert"] or not alerts_only):
                     out.append(public_insight(row))
                     if len(out) == limit:
                         break

@@ -331,9 +331,10 @@ class LiveStore:
 
     # ---- the feed ------------------------------------------------------------------------------
     def insights_after(self, seq: int, *, decision: str | None = None, label: str | None = None,
-                       product_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        """Insights with ``seq`` greater than ``seq`` (oldest first), filtered."""
-        where, params = ["seq > ?"], [seq]
+                       product_id: str | None = None, alerts_only: bool = False,
+                       limit: int = 500) -> list[dict[str, Any]]:
+        """Insights with ``seq`` greater than ``seq`` (oldest first), filtered, at most ``limit``."""
+        where, params = ["seq > ?"] + (["alert = 1"] if alerts_only else []), [seq]
         for column, value in (("decision", decision), ("label", label), ("product_id", product_id)):
             if value is not None:
                 where.append(f"{column} = ?")

@@ -9,6 +9,7 @@ import asyncio
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import httpx
@@ -26,10 +27,34 @@ STRETCHED_POLL_S = 5.0
 WOKEN_WITHIN_S = 1.0
 
 
+class CountingStore(LiveStore):
+    """The embedded store, counting the feed's reads of it."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.reads = Counter()
+
+    def insights_after(self, *args, **kwargs):
+        self.reads["insights_after"] += 1
+        return super().insights_after(*args, **kwargs)
+
+    def head(self) -> int:
+        self.reads["head"] += 1
+        return super().head()
+
+
 @pytest.fixture
 def feed(tmp_path, monkeypatch) -> Iterator[tuple[LiveStore, str]]:
     monkeypatch.setattr(live.feed, "POLL_S", STRETCHED_POLL_S)
-    store = LiveStore(tmp_path / "live.sqlite")
+    yield from _serve(CountingStore(tmp_path / "live.sqlite"))
+
+
+@pytest.fixture
+def unstretched_feed(tmp_path) -> Iterator[tuple[CountingStore, str]]:
+    yield from _serve(CountingStore(tmp_path / "live.sqlite"))
+
+
+def _serve(store: LiveStore) -> Iterator[tuple[LiveStore, str]]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(feed_app(store), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -116,3 +141,31 @@ def test_streams_past_the_limit_are_refused_until_one_closes(feed, monkeypatch):
             assert time.monotonic() < deadline, "a closed stream's place was never freed"
             time.sleep(0.2)
         opened[1].__exit__(None, None, None)
+
+
+def test_idle_streams_share_one_head_poll_and_still_get_what_another_process_published(unstretched_feed, tmp_path):
+    store, url = unstretched_feed
+    streams = 8
+    arrivals: list[list[int]] = [[] for _ in range(streams)]
+
+    def read(k: int) -> None:
+        with httpx.stream("GET", f"{url}/v1/insights/stream", timeout=30.0) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    arrivals[k].append(json.loads(line[6:])["seq"])
+                    return
+
+    readers = [threading.Thread(target=read, args=(k,), daemon=True) for k in range(streams)]
+    for reader in readers:
+        reader.start()
+    time.sleep(1.0)  # every stream has looked once and waits; the head was polled ~100 times
+    idle = dict(store.reads)
+    # About one read per stream (the poll's first look wakes them once more): an idle stream does
+    # not look again on its own (each did ~100 times a second).
+    assert streams <= idle["insights_after"] <= 2 * streams
+    # Another process's publish: a second connection to the same file sends no wake-up signal.
+    LiveStore(tmp_path / "live.sqlite").publish([make_insight(1)], [])
+    for reader in readers:
+        reader.join(timeout=10)
+    assert arrivals == [[1]] * streams
+    assert idle["head"] > 1  # the shared poll, the only look at the broker while the streams idled
