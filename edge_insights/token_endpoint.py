@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, unquote_plus
 import jwt
 import uvicorn
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -119,10 +120,12 @@ def create_token_app(config: EndpointConfig) -> Starlette:
     audit = ControlAudit(config.audit_dir)
     counts: Counter[str] = Counter()
 
-    def grant(authorization: str | None, raw: bytes) -> dict[str, object]:
+    async def grant(authorization: str | None, raw: bytes) -> dict[str, object]:
         form = _form(raw)
         client_id, secret = _client_credential(authorization, form)
-        client = authenticate(config.tokens_dir, client_id, secret)
+        # scrypt (~0.1 s) off the event loop: on it, wrong-secret requests ran one at a time and
+        # held /healthz and every genuine client behind them (adversarial pass, 2026-12-02).
+        client = await run_in_threadpool(authenticate, config.tokens_dir, client_id, secret)
         if client is None:
             raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
         if form.get("grant_type") != "client_credentials":
@@ -153,7 +156,7 @@ def create_token_app(config: EndpointConfig) -> Starlette:
             return JSONResponse({"error": "invalid_request", "error_description": str(err)}, err.http_status,
                                 headers=_NO_STORE)
         try:
-            answer = grant(request.headers.get("authorization"), raw)
+            answer = await grant(request.headers.get("authorization"), raw)
         except OAuthError as err:
             counts[f"refused:{err.code}"] += 1
             headers = dict(_NO_STORE)

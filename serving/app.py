@@ -349,7 +349,16 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         if isinstance(raw, Response):
             return raw
         try:
-            body = json.loads(raw, parse_constant=_refuse_constant, object_pairs_hook=refuse_duplicate_keys)
+            # Decoded here, not by json.loads: given bytes it guesses UTF-16/32 too. A leading BOM is
+            # ignored, as RFC 8259 §8.1 allows a parser to; an encoded lone surrogate passes, as json
+            # lets it, so the contract check names its field.
+            text = raw.decode("utf-8-sig", errors="surrogatepass")
+        except UnicodeDecodeError as err:
+            metrics.rejected.labels("malformed_json").inc()
+            return _unprocessable("malformed JSON", [FieldError(None, None, f"body is not UTF-8: undecodable byte "
+                                                                            f"at offset {err.start}")])
+        try:
+            body = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=refuse_duplicate_keys)
         except ValueError as err:
             metrics.rejected.labels("malformed_json").inc()
             return _unprocessable("malformed JSON", [FieldError(None, None, str(err))])

@@ -8,7 +8,8 @@ A request carries ``Authorization: Bearer <JWT>`` (RFC 6750 §2.1), a token issu
   (an HMAC "signed" with the public key) or any other algorithm is refused before any key is used;
 - the signature verifies under that key (PyJWT, ``algorithms=["EdDSA"]``);
 - every claim of :data:`commons.tokens.REQUIRED_CLAIMS` is present, ``iss`` is the pod's issuer,
-  and ``nbf`` ≤ now < ``exp`` and ``iat`` ≤ now, each within ``leeway_s`` of clock skew;
+  and ``nbf`` ≤ now < ``exp`` and ``iat`` ≤ now, each within ``leeway_s`` of clock skew; the
+  time claims are JSON numbers and ``exp`` − ``iat`` ≤ a day (:data:`commons.tokens.MAX_TTL_S`);
 - ``aud`` is the pod's audience (the decision it serves) and ``scope`` holds the endpoint's scope;
 - with replay protection on, the token's ``jti`` has not been accepted before.
 
@@ -48,7 +49,7 @@ from jwt.exceptions import (
 
 from commons.http import Forbidden, Unauthorised
 from commons.token_keys import ALGORITHM
-from commons.tokens import DEFAULT_ISSUER, REQUIRED_CLAIMS
+from commons.tokens import DEFAULT_ISSUER, MAX_TTL_S, REQUIRED_CLAIMS
 
 from .jwks_file import JwksFile
 from .replay import SeenTokens
@@ -92,6 +93,23 @@ _DECODE_REFUSALS = (
     (InvalidTokenError, "token_malformed", "token is not valid"),
     (PyJWTError, "token_malformed", "token cannot be checked"),  # e.g. a key PyJWT cannot use
 )
+
+
+def _check_times(claims: dict[str, Any]) -> None:
+    """Refuse time claims PyJWT lets through: a numeric string (it converts with ``int()``), and a
+    lifetime past :data:`commons.tokens.MAX_TTL_S` (the issuer's own bound; a longer-lived token
+    would outlive every replay memory and every rotation it should not survive).
+
+    Raises:
+        Unauthorised: 401 ``invalid_token`` (reasons ``token_malformed``, ``token_lifetime``).
+    """
+    for name in ("exp", "nbf", "iat"):
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise _refused(f"token claim {name!r} is not a number (RFC 7519 §2 NumericDate)", "token_malformed")
+    if claims["exp"] - claims["iat"] > MAX_TTL_S:
+        raise _refused(f"token lives {claims['exp'] - claims['iat']:.0f} s from iat to exp; at most {MAX_TTL_S} s "
+                       "are accepted", "token_lifetime")
 
 
 class TokenVerifier:
@@ -150,6 +168,7 @@ class TokenVerifier:
         except PyJWTError as err:
             reason, message = next((r, m) for kind, r, m in _DECODE_REFUSALS if isinstance(err, kind))
             raise _refused(f"{message}: {err}", reason) from None
+        _check_times(claims)
         granted = str(claims["scope"]).split()
         if scope not in granted:
             raise Forbidden(f"token grants {' '.join(granted) or 'no scope'}; this endpoint needs {scope!r}",

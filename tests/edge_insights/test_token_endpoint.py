@@ -147,3 +147,31 @@ def test_a_broken_client_registry_is_a_server_error_that_names_nothing(token_pla
     log = (token_plane.settings.logs_dir / f"token-endpoint-{port}.log").read_text()
     assert f"ALARM: cannot issue tokens: {path} is not a readable client registry" in log
     assert httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data=GRANT).status_code == 200
+
+
+def test_secrets_are_checked_off_the_event_loop(token_plane, watcher_secret, monkeypatch):
+    """scrypt takes ~0.1 s: on the event loop, every request waited for every wrong secret before it."""
+    import asyncio
+
+    from starlette.testclient import TestClient
+
+    import edge_insights.token_endpoint as endpoint
+
+    on_loop = []
+
+    def checked(*args):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:  # no loop in this thread: a worker thread
+            on_loop.append(False)
+        return real(*args)
+
+    real = endpoint.authenticate
+    monkeypatch.setattr(endpoint, "authenticate", checked)
+    settings = token_plane.settings
+    config = endpoint.EndpointConfig(tokens_dir=settings.tokens_dir, audit_dir=settings.audit_dir)
+    with TestClient(endpoint.create_token_app(config)) as client:
+        good = client.post("/oauth/token", auth=("watcher", watcher_secret), data=GRANT)
+        wrong = client.post("/oauth/token", auth=("watcher", "not-the-secret"), data=GRANT)
+    assert (good.status_code, wrong.status_code) == (200, 401) and on_loop == [False, False]

@@ -104,7 +104,15 @@ def forged_tokens(key, other) -> dict[str, tuple[str, str]]:
                               algorithm="EdDSA", headers={"kid": key.kid}), "token_missing_claim"),
         "no scope": (jwt.encode({k: v for k, v in claims().items() if k != "scope"}, key.private_key,
                                 algorithm="EdDSA", headers={"kid": key.kid}), "token_missing_claim"),
+        # Signed by a trusted key, so only a mis-minting issuer makes these; PyJWT takes both.
+        "exp as a string": (signed(key, claims(exp=str(int(time.time()) + 300))), "token_malformed"),
+        "lives ten days": (signed(key, claims(exp=int(time.time()) + 10 * 86400)), "token_lifetime"),
+        "lives for ever": (signed(key, claims(exp=10**30)), "token_lifetime"),
     }
+
+
+def signed(key, payload: dict) -> str:
+    return jwt.encode(payload, key.private_key, algorithm="EdDSA", headers={"kid": key.kid})
 
 
 @pytest.fixture
@@ -116,7 +124,8 @@ def other(tmp_path):
 @pytest.mark.parametrize("case", [
     "malformed token", "malformed header (two tokens)", "bad signature (other key, trusted kid)",
     "tampered payload", "alg none", "HS256 with the public key", "unknown kid", "no kid", "expired",
-    "not yet valid (nbf)", "issued in the future (iat)", "another issuer", "no jti", "no scope"])
+    "not yet valid (nbf)", "issued in the future (iat)", "another issuer", "no jti", "no scope", "exp as a string",
+    "lives ten days", "lives for ever"])
 def test_every_invalid_token_is_401_invalid_token(verifier, key, other, case):
     forged, reason = forged_tokens(key, other)[case]
     err = refusal(verifier, f"Bearer {forged}")

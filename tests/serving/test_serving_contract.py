@@ -56,6 +56,9 @@ def test_unknown_missing_mistyped_and_oversized_fields_are_each_listed(client):
     (b'{"records": [{"review_text": "awful", "review_text": "great"}]}', "malformed JSON"),
     (b'{"records": [{"review_text": "ok"}], "records": []}', "malformed JSON"),
     (b'\xff\xfe', "malformed JSON"),
+    # UTF-16 (with and without its BOM): json.loads of bytes would guess the encoding and decide it.
+    ('{"records": [{"review_text": "ok"}]}'.encode("utf-16"), "malformed JSON"),
+    ('{"records": [{"review_text": "ok"}]}'.encode("utf-16-le"), "malformed JSON"),
     (b'[{"review_text": "ok"}]', "invalid batch"),
     (b'{"records": []}', "invalid batch"),
     (b'{"records": {"review_text": "ok"}}', "invalid batch"),
@@ -67,6 +70,12 @@ def test_malformed_or_badly_shaped_bodies_are_422(client, body, expected):
     assert response.status_code == 422
     assert response.json()["error"] == expected
     assert response.json()["errors"]
+
+
+def test_a_utf8_body_with_a_byte_order_mark_is_read(client):
+    response = client.post(URL, content=b"\xef\xbb\xbf" + b'{"records": [{"review_text": "ok"}]}',
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 200 and len(response.json()["decisions"]) == 1
 
 
 def test_oversized_batch_names_the_limit(client):
