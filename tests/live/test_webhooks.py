@@ -44,6 +44,7 @@ from training.decisions import DECISIONS
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 KINDS = {"price_spike": "price", "urgent_inventory": "stock", "negative_review": "review"}
 BOUND_S = 30.0  # the longest any wait below may take before the test fails
+STARTUP_S = 180.0  # the longest a watcher process may take to start
 
 
 def make_insight(n: int, decision: str = "price_spike", alert: bool = False) -> dict:
@@ -171,8 +172,8 @@ def delivering(store: LiveStore, specs: list[str], **kwargs) -> Iterator[Webhook
         assert not thread.is_alive()
 
 
-def until(predicate: Callable[[], bool]) -> bool:
-    deadline = time.monotonic() + BOUND_S
+def until(predicate: Callable[[], bool], bound_s: float = BOUND_S) -> bool:
+    deadline = time.monotonic() + bound_s
     while not predicate():
         if time.monotonic() > deadline:
             return False
@@ -386,7 +387,9 @@ def test_watch_delivers_what_is_published_while_it_runs_and_drains_at_stop(tmp_p
     try:
         store = LiveStore(store_path(tmp_path / "state"))
         # Published once the watcher has registered its subscribers, as its decider would publish.
-        assert until(lambda: len(store.query("SELECT * FROM webhook_cursors")) == 2 or watch.poll() is not None)
+        # A watcher process loads the PII engine first: beside other test workers that took over 30 s.
+        assert until(lambda: len(store.query("SELECT * FROM webhook_cursors")) == 2 or watch.poll() is not None,
+                     bound_s=STARTUP_S)
         published = [make_insight(n, alert=n == 1) for n in range(3)]
         store.publish(published, [])
         out, err = watch.communicate(timeout=120)
