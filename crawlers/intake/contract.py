@@ -68,9 +68,9 @@ OPTIONAL_FIELDS = ("title", "price", "currency", "stock_count", "rating", "revie
                    "author", "feedback")
 PUSH_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 FUTURE_TOLERANCE = timedelta(days=1)
-# The sitemaps.org protocol's bound on a page URL ("must be less than 2,048 characters").
-MAX_URL_CHARS = 2048
 """How far ``crawled_at`` may lie ahead of the intake's clock (partners' clocks drift)."""
+MAX_URL_CHARS = 2048
+"""A page URL is shorter than this: the sitemaps.org protocol's bound ("less than 2,048 characters")."""
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
