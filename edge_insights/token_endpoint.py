@@ -16,7 +16,11 @@ Answers (§5.1, §5.2), always with ``Cache-Control: no-store``:
 - 500 ``server_error`` when the client registry or the signing key cannot be read (the reason is
   logged, not answered);
 - 413 / 408 ``invalid_request`` for a body over 8 KiB or one that does not arrive whole within
-  :data:`commons.http.BODY_TIMEOUT_S`.
+  :data:`commons.http.BODY_TIMEOUT_S`;
+- 429 ``temporarily_unavailable`` with ``Retry-After`` (RFC 6585 §4) once a client id has had
+  :data:`FAILED_AUTH_LIMIT` failed authentications in the last minute (a moving window, the
+  ``limits`` package): its secret is not checked again until the oldest failure leaves the window,
+  so guessing a secret costs a minute per ten tries; other clients are not held back.
 
 Tokens are signed with the newest key of ``<state>/tokens`` (read per request, so ``token keygen``
 takes effect at once) and each one issued is recorded in the control audit log (``token_issue``:
@@ -29,6 +33,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,9 @@ from urllib.parse import parse_qs, unquote_plus
 
 import jwt
 import uvicorn
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -53,6 +62,9 @@ TOKEN_PATH = "/oauth/token"
 DEFAULT_TTL_S = 300
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MAX_FORM_BYTES = 8192
+# Ten tries a minute lets a person who mistyped a secret retry at once; a scripted guesser, who
+# got ~10 tries a second per worker thread before, gets ten a minute.
+FAILED_AUTH_LIMIT = 10
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +72,10 @@ logger = logging.getLogger(__name__)
 class OAuthError(EdgeInsightsError):
     """A token request refused with an RFC 6749 §5.2 error code (``code``) and HTTP status."""
 
-    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
+    def __init__(self, code: str, message: str, http_status: int = 400, retry_after_s: int | None = None) -> None:
         super().__init__(message, http_status)
         self.code = code
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)
@@ -74,12 +87,14 @@ class EndpointConfig:
         audit_dir: the control audit log (``Settings.audit_dir``).
         ttl_s: lifetime of every token issued, seconds.
         issuer: the ``iss`` claim.
+        failed_auth_limit: failed authentications per client id per minute before it gets 429.
     """
 
     tokens_dir: Path
     audit_dir: Path
     ttl_s: int = DEFAULT_TTL_S
     issuer: str = DEFAULT_ISSUER
+    failed_auth_limit: int = FAILED_AUTH_LIMIT
 
 
 def _form(raw: bytes) -> dict[str, str]:
@@ -119,23 +134,33 @@ def create_token_app(config: EndpointConfig) -> Starlette:
     """The endpoint's ASGI app (see the module docstring for what it answers)."""
     audit = ControlAudit(config.audit_dir)
     counts: Counter[str] = Counter()
+    failures = MovingWindowRateLimiter(MemoryStorage())
+    failure_limit = RateLimitItemPerMinute(config.failed_auth_limit)
 
     async def grant(authorization: str | None, raw: bytes) -> dict[str, object]:
         form = _form(raw)
         client_id, secret = _client_credential(authorization, form)
+        if not failures.test(failure_limit, client_id):
+            reset_at = failures.get_window_stats(failure_limit, client_id).reset_time
+            raise OAuthError("temporarily_unavailable", f"too many failed authentications for {client_id!r}; "
+                                                        "retry later", 429, max(1, math.ceil(reset_at - time.time())))
         # scrypt (~0.1 s) off the event loop: on it, wrong-secret requests ran one at a time and
         # held /healthz and every genuine client behind them (adversarial pass, 2026-12-02).
         client = await run_in_threadpool(authenticate, config.tokens_dir, client_id, secret)
         if client is None:
+            failures.hit(failure_limit, client_id)
             raise OAuthError("invalid_client", "unknown client or wrong secret", 401)
-        if form.get("grant_type") != "client_credentials":
+        if "grant_type" not in form:
+            raise OAuthError("invalid_request", "name the grant: grant_type=client_credentials")
+        if form["grant_type"] != "client_credentials":
             raise OAuthError("unsupported_grant_type", "only grant_type=client_credentials is served")
         audience = form.get("audience", "").strip()
         if not audience:
             raise OAuthError("invalid_request", "name the audience (the decision or pod id) the token is for")
         if audience not in client.audiences:
             raise OAuthError("invalid_target", f"client {client_id!r} may not get tokens for {audience!r}")
-        scopes = form["scope"].split() if form.get("scope", "").strip() else list(client.scopes)
+        # A scope named twice is granted once (§3.3: the scope is a set of space-delimited strings).
+        scopes = list(dict.fromkeys(form["scope"].split())) if form.get("scope", "").strip() else list(client.scopes)
         if set(scopes) - set(client.scopes):
             raise OAuthError("invalid_scope", f"client {client_id!r} may have scopes {' '.join(client.scopes)}, "
                                               f"not {' '.join(scopes)}")
@@ -162,6 +187,8 @@ def create_token_app(config: EndpointConfig) -> Starlette:
             headers = dict(_NO_STORE)
             if err.http_status == 401:
                 headers["WWW-Authenticate"] = 'Basic realm="edge-insights-token"'
+            if err.retry_after_s is not None:
+                headers["Retry-After"] = str(err.retry_after_s)
             return JSONResponse({"error": err.code, "error_description": str(err)}, err.http_status,
                                 headers=headers)
         except EdgeInsightsError as err:

@@ -66,10 +66,39 @@ def test_a_wrong_secret_or_unknown_client_is_401_invalid_client(token_plane, wat
     ({**GRANT, "scope": "decide admin"}, 400, "invalid_scope"),
     ({**GRANT, "grant_type": "password"}, 400, "unsupported_grant_type"),
     ({"grant_type": "client_credentials"}, 400, "invalid_request"),
+    # A form without the grant is a missing parameter (§5.2), not another grant.
+    ({"audience": "price_spike"}, 400, "invalid_request"),
+    ({}, 400, "invalid_request"),
 ])
 def test_what_the_client_may_not_have_is_refused_with_its_oauth_error(token_plane, watcher_secret, data, status, error):
     reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data=data)
     assert (reply.status_code, reply.json()["error"]) == (status, error)
+
+
+def test_a_scope_named_twice_is_granted_once(token_plane, watcher_secret):
+    reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data={**GRANT, "scope": "decide decide"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["scope"] == "decide"
+    auth = PodAuth(jwks_path(token_plane.settings.tokens_dir))
+    assert TokenVerifier(auth).verify(f"Bearer {reply.json()['access_token']}", audience="price_spike",
+                                      scope="decide")["scope"] == "decide"
+
+
+def test_guessing_a_secret_is_held_to_ten_tries_a_minute_per_client(token_plane, watcher_secret):
+    from edge_insights.token_endpoint import FAILED_AUTH_LIMIT
+
+    secret = token_plane.register("guessed", ["price_spike"], ("decide",))
+    wrong = [httpx.post(token_plane.token_url, auth=("guessed", f"guess-{i}"), data=GRANT).status_code
+             for i in range(FAILED_AUTH_LIMIT)]
+    assert wrong == [401] * FAILED_AUTH_LIMIT
+    # Now even the right secret waits: answering 200 to it would tell the guesser which try was right.
+    held = httpx.post(token_plane.token_url, auth=("guessed", secret), data=GRANT)
+    assert (held.status_code, held.json()["error"]) == (429, "temporarily_unavailable")
+    assert 1 <= int(held.headers["retry-after"]) <= 60 and "access_token" not in held.json()
+    # Another client is not held back by the guesser.
+    assert httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data=GRANT).status_code == 200
+    health = httpx.get(token_plane.token_url.replace("/oauth/token", "/healthz")).json()
+    assert health["refused"]["temporarily_unavailable"] == 1
 
 
 def test_two_credentials_at_once_are_an_invalid_request(token_plane, watcher_secret):
