@@ -73,19 +73,30 @@ _FILE_SUFFIXES = frozenset(
     "json xml html htm css js mp3 mp4 wav avi mkv gz tar".split())
 # user:password@ in a URL, and profile URLs whose path is a person's account.
 _URL_USER_RE = re.compile(
-    r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/@:]+(?::[^\s/@]*)?@"
+    r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^\s/@:]+(?::[^\s/@]*)?|:[^\s/@]+)@"
     r"|\b(?:https?://)?(?:www\.)?(?:twitter|x|instagram|facebook|tiktok|github|linkedin)\.com/"
     r"(?:in/)?@?[A-Za-z0-9_.-]+"
 )
 _HANDLE_RE = re.compile(r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{1,29}\b")
 _SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
+# Beside the dashed form (also a residual-PII regex below), right after the word SSN / social
+# security: another separator kind throughout ("536 22 1234", "536.22.1234") or nine bare digits.
+# Uncued, "lot 536 22 1234" is as likely a product code.
+_SSN_CUED_RE = re.compile(r"(?i:\b(?:ssn|social security(?: number| no\.?)?))\W{0,4}"
+                          r"(?P<ssn>\d{3}(?P<sep>[ .])\d{2}(?P=sep)\d{4}|\d{9})(?![\d-]|\.\d)")
 _IPV4_RE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?!\w)")
 _IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 # Country code + check digits, then groups possibly separated by a space or dash. Greedy, so the
 # match may run into a following word: :func:`_ibans` backs off to the longest valid prefix.
 _IBAN_RE = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}")
-# A digit run of card length with single space/dash separators.
-_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,18}(?!\w)")
+# A digit run of card length or longer with single separators: a space or dash, or one dot or
+# slash kind throughout ("4111.1111.1111.1111"). No upper bound: a run holding a card and a number
+# beside it ("Order 2024 4111 1111 1111 1111") is cut into windows by :func:`_cards`; a bound made
+# the regex back off to the first 19 digits and lose the card's last group.
+_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,}(?!\w)"
+                      r"|(?<![\w./])\d{4}(?P<sep>[./])\d{4,6}(?:(?P=sep)\d{1,5}){1,3}(?!\w|[./]\d)")
+# Card numbers are 12 to 19 digits long (ISO/IEC 7812); other windows are not tried.
+_CARD_MIN_DIGITS, _CARD_MAX_DIGITS = 12, 19
 # Issuer prefixes (IIN) of the schemes in circulation: Visa 4, Mastercard 51-55 and the
 # 2-series 2221-2720, Amex/Diners/JCB 3x, Discover/Maestro/UnionPay 5x/6x, old JCB 1800/2131.
 # Without it one random digit run in ten passes Luhn.
@@ -107,6 +118,12 @@ RESIDUAL_PII_REGEXES: dict[str, str] = {
     "IP": _IPV4_RE.pattern,
     "HANDLE": _HANDLE_RE.pattern,
 }
+
+
+def _cued_ssns(text: str) -> Iterator[Span]:
+    for match in _SSN_CUED_RE.finditer(text):
+        if stdnum_ssn.is_valid(re.sub(r"\D", "", match.group("ssn"))):
+            yield Span(*match.span("ssn"), "SSN")
 
 
 def _is_email(candidate: str) -> bool:
@@ -152,15 +169,20 @@ def _group_ends(text: str, start: int, end: int, separators: str) -> list[int]:
 
 
 def _ibans(text: str) -> Iterator[Span]:
-    for match in _IBAN_RE.finditer(text):
+    """The longest valid IBAN at each candidate start; the search goes on after it, since the
+    greedy pattern swallows a second IBAN after a space or "and"."""
+    position = 0
+    while match := _IBAN_RE.search(text, position):
+        position = match.start() + 1
         for end in reversed(_group_ends(text, match.start(), match.end(), " -")):
             if stdnum_iban.is_valid(text[match.start():end]):
                 yield Span(match.start(), end, "IBAN")
+                position = end
                 break
 
 
 def _is_card_number(digits: str, cued: bool) -> bool:
-    if not 12 <= len(digits) <= 19 or not luhn.is_valid(digits):
+    if not _CARD_MIN_DIGITS <= len(digits) <= _CARD_MAX_DIGITS or not luhn.is_valid(digits):
         return False
     if cued:
         return True
@@ -177,24 +199,55 @@ def _card_grouping_ok(groups: list[str]) -> bool:
     return all(size == 4 for size in sizes[:-1]) and 1 <= sizes[-1] <= 4
 
 
-def _cards(text: str) -> Iterator[Span]:
-    """Card numbers: the longest valid window of whole digit groups inside each digit run.
+def _cut_from_fours(text: str, run: tuple[int, int], window: tuple[int, int]) -> bool:
+    """Whether ``window`` is a short piece of a longer run printed in groups of four.
 
-    A window may only be cut at a space (a card followed by "12 25" expiry digits); a dash
-    binds its groups into one identifier.
+    "serial 1234 5678 9012 3456" holds a Luhn-valid 12-digit Maestro-shaped tail; a card printed
+    in fours among other four-digit groups is the 16-digit one, so shorter pieces are refused.
+    """
+    start, end = window
+    if sum(map(str.isdigit, text[start:end])) >= 16:
+        return False
+    # Windows are cut at spaces; seven characters either side show a whole group of up to six digits.
+    before = re.search(r"(\d+) $", text[max(run[0], start - 7):start])
+    after = re.match(r" (\d+)", text[end:min(run[1], end + 7)])
+    return any(group is not None and len(group.group(1)) == 4 for group in (before, after))
+
+
+def _windows(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of whole space-separated groups in ``text[start:end]`` with a card's
+    count of digits; linear in the run's length, however long the run."""
+    groups = [(m.start(), m.end(), sum(map(str.isdigit, m.group()))) for m in re.finditer(r"[^ ]+", text[start:end])]
+    for first, (group_start, _, _) in enumerate(groups):
+        digits = 0
+        for _, group_end, size in groups[first:]:
+            digits += size
+            if digits > _CARD_MAX_DIGITS:
+                break
+            if digits >= _CARD_MIN_DIGITS:
+                yield start + group_start, start + group_end
+
+
+def _cards(text: str) -> Iterator[Span]:
+    """Card numbers: valid windows of whole digit groups inside each digit run, longest first,
+    none overlapping another (two cards may stand in one run, separated by a space).
+
+    A window may only be cut at a space (a card followed by "12 25" expiry digits, or after an
+    order year); a dash, dot or slash binds its groups into one identifier.
     """
     for match in _CARD_RE.finditer(text):
         cued = bool(_CARD_CUE_RE.search(text[max(0, match.start() - 30):match.start()]))
-        starts = [match.start()] + [i + 1 for i in range(match.start(), match.end())
-                                    if text[i] == " "]
-        ends = _group_ends(text, match.start(), match.end(), " ")
-        windows = sorted(((s, e) for s in starts for e in ends if e > s),
-                         key=lambda w: w[0] - w[1])
+        separators = "[ -]" if match.group("sep") is None else re.escape(match.group("sep"))
+        windows = sorted(_windows(text, match.start(), match.end()), key=lambda w: w[0] - w[1])
+        taken: list[tuple[int, int]] = []
         for start, end in windows:
-            groups = re.split(r"[ -]", text[start:end])
-            if _card_grouping_ok(groups) and _is_card_number("".join(groups), cued):
+            if any(start < taken_end and taken_start < end for taken_start, taken_end in taken):
+                continue
+            groups = re.split(separators, text[start:end])
+            if (_card_grouping_ok(groups) and _is_card_number("".join(groups), cued)
+                    and not _cut_from_fours(text, (match.start(), match.end()), (start, end))):
+                taken.append((start, end))
                 yield Span(start, end, "CARD")
-                break
 
 
 def _phones(text: str) -> Iterator[Span]:
@@ -303,7 +356,7 @@ DETECTORS: dict[str, Detector] = {
     "URL_USER": lambda text: _regex_spans(_URL_USER_RE, "URL_USER", text),
     "EMAIL": lambda text: _regex_spans(_EMAIL_RE, "EMAIL", text, _is_email),
     "IBAN": _ibans,
-    "SSN": lambda text: _regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid),
+    "SSN": lambda text: [*_regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid), *_cued_ssns(text)],
     "IP": lambda text: [*_ipv4s(text), *_regex_spans(_IPV6_RE, "IP", text, _is_ipv6)],
     "CARD": _with_enough_digits(_cards),
     "PHONE": _with_enough_digits(_phones),

@@ -161,7 +161,11 @@ class PiiEngine:
                 out.append((text, spans))
                 continue
             results = [RecognizerResult(s.kind, s.start, s.end, 1.0) for s in spans]
-            scrubbed = self.anonymizer.anonymize(text, results, operators=self._operators).text
+            # Presidio merges same-kind spans with only white space between ("a@b.com c@d.com" became one
+            # <EMAIL>); the spans are already resolved, and each one keeps its placeholder so the text
+            # tells as many identifiers as the counts do.
+            scrubbed = self.anonymizer.anonymize(text, results, operators=self._operators,
+                                                 merge_entities_with_spaces=False).text
             out.append((scrubbed, spans))
         return out
 

@@ -70,3 +70,75 @@ def test_invisible_and_look_alike_characters_do_not_hide_an_identifier(text, exp
 def test_text_with_joiners_and_no_pii_is_kept():
     text = "Great for the family \U0001F468\u200d\U0001F469\u200d\U0001F467 soft\u00adware works"
     assert scrub_text(text) == (text, {})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # A four-digit number before the card made the run longer than any card; the old 19-digit
+    # bound read the year and three groups, failed Luhn and left the whole card in place.
+    ("Order 2024 4111 1111 1111 1111 thanks", "Order 2024 <CARD> thanks"),
+    ("card 4111 1111 1111 1111 2025 expiry", "card <CARD> 2025 expiry"),
+    ("paid with 4111.1111.1111.1111 yesterday", "paid with <CARD> yesterday"),
+    ("paid with 4111/1111/1111/1111 yesterday", "paid with <CARD> yesterday"),
+    ("amex 3782.822463.10005 ok", "amex <CARD> ok"),
+])
+def test_card_beside_other_numbers_or_grouped_by_dots_or_slashes_is_caught(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", [
+    # Sixteen digits in fours fail Luhn; their last twelve pass it and look like a Maestro number.
+    "serial 1234 5678 9012 3456 ok",
+    "ids 1234 5678 9012 3456 7890 1234",
+    "price 1.234.567.890.123 ok",
+    "shipped 2024/03/14 12:00",
+])
+def test_a_piece_of_a_longer_number_is_not_a_card(text):
+    assert scrub_text(text) == (text, {})
+
+
+def test_a_long_digit_run_is_read_in_linear_windows():
+    from data_quality.pii import _windows
+
+    run = " ".join(["1234"] * 2000)
+    # Each start holds at most the windows of 12 to 19 digits: three or four groups of four.
+    assert len(list(_windows(run, 0, len(run)))) == 2 * 1998 - 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Presidio's anonymizer merged same-kind spans with white space between into one placeholder.
+    ("cc ann@example.com bob@example.org", "cc <EMAIL> <EMAIL>"),
+    ("call 212-555-0187 212-555-0188 now", "call <PHONE> <PHONE> now"),
+])
+def test_each_identifier_keeps_its_own_placeholder(text, expected):
+    scrubbed, counts = scrub_text(text)
+    assert scrubbed == expected
+    assert sum(counts.values()) == scrubbed.count("<") == 2
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # Found by a third bad-input pass (2026-12-03): each left the identifier readable.
+    ("4111 1111 1111 1111 5500 0000 0000 0004", "<CARD> <CARD>"),
+    ("GB82 WEST 1234 5698 7654 32 and DE89 3704 0044 0532 0130 00 ok", "<IBAN> and <IBAN> ok"),
+    ("card 4111\u20131111\u20131111\u20131111", "card <CARD>"),
+    ("card \u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661",
+     "card <CARD>"),
+    ("card \U0001d7d2" + "\U0001d7cf" * 15, "card <CARD>"),
+    ("ip 192\u3002168\u30021\u300210 here", "ip <IP> here"),
+    ("mail jane\ufe6bexample.com", "mail <EMAIL>"),
+    ("SSN 536 22 1234 ok", "SSN <SSN> ok"),
+    ("ssn: 536.22.1234", "ssn: <SSN>"),
+    ("SSN# 536221234", "SSN# <SSN>"),
+    ("REDIS_URL=redis://:s3cr3tpass@cache.internal:6379/0", "REDIS_URL=<URL_USER>cache.internal:6379/0"),
+])
+def test_identifiers_after_one_another_or_in_other_scripts_are_caught(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", [
+    # Uncued, a 3-2-4 group with spaces is as likely a lot or product code.
+    "lot 536 22 1234 arrived",
+    "From 2023\u20132024 it worked",
+    "\u4f60\u597d\u3002\u8c22\u8c22",
+])
+def test_look_alike_folding_leaves_ordinary_text(text):
+    assert scrub_text(text) == (text, {})

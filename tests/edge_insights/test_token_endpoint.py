@@ -76,7 +76,8 @@ def test_what_the_client_may_not_have_is_refused_with_its_oauth_error(token_plan
 
 
 def test_a_scope_named_twice_is_granted_once(token_plane, watcher_secret):
-    reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret), data={**GRANT, "scope": "decide decide"})
+    reply = httpx.post(token_plane.token_url, auth=("watcher", watcher_secret),
+                       data={**GRANT, "scope": "decide decide"})
     assert reply.status_code == 200, reply.text
     assert reply.json()["scope"] == "decide"
     auth = PodAuth(jwks_path(token_plane.settings.tokens_dir))
