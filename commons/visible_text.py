@@ -7,8 +7,7 @@ that the replacement in the original text covers the invisible characters too.
 
 Look-alikes of ASCII hide an identifier the same way: a card grouped by no-break spaces (HTML's
 ``&nbsp;``) or tabs, a phone joined by non-breaking hyphens, an address typed in fullwidth forms
-(``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ``), a card in Arabic-Indic or mathematical bold digits, a card
-grouped by en dashes. The view folds them to their ASCII forms, one character for
+(``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ``), a card in Arabic-Indic or mathematical bold digits. The view folds them to their ASCII forms, one character for
 one, as Unicode's NFKC compatibility mapping does for these characters (and tab to space). Full
 NFKC is not applied: it changes lengths ("ﬁ" → "fi", "½" → "1⁄2") where no identifier gains.
 
@@ -30,13 +29,14 @@ _INVISIBLE = "[\u00ad\u200b\u200c\u200d\u2060\ufeff]"
 _HIDDEN = re.compile(rf"(?P<invisible>{_INVISIBLE})"
                      r"|(?P<at> ?[\[({](?i:at)[\])}] ?|&#0*64;|(?i:&#x0*40;|&commat;|%40))"
                      r"|(?P<dot> ?[\[({](?i:dot)[\])}] ?)")
-# Spaces (no-break, en/em and other fixed widths, narrow no-break, ideographic; tab), hyphens and
-# dashes (hyphen, non-breaking hyphen, figure, en and em dash, minus sign), fullwidth ASCII
+# Spaces (no-break, en/em and other fixed widths, narrow no-break, ideographic; tab), hyphens
+# (hyphen, non-breaking hyphen, figure dash, minus sign; not en or em dashes, which separate words
+# and ranges and would read as a minus in "dongle – 99 ₪"), fullwidth ASCII
 # (U+FF01–U+FF5E), the ideographic full stop and small commercial at, and the decimal digits of
 # every script ("٤١١١", mathematical bold "𝟒𝟏𝟏𝟏": Unicode category Nd) to ASCII digits.
 _FOLD = {**dict.fromkeys(map(ord, "\t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
                                   "\u2009\u200a\u202f\u205f\u3000"), " "),
-         **dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2212"), "-"),
+         **dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2212"), "-"),
          **{code: chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)},
          ord("\u3002"): ".", ord("\ufe6b"): "@",
          **{code: str(unicodedata.decimal(chr(code))) for code in range(0x80, sys.maxunicode + 1)
