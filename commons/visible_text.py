@@ -9,7 +9,8 @@ Look-alikes of ASCII hide an identifier the same way: a card grouped by no-break
 ``&nbsp;``) or tabs, a phone joined by non-breaking hyphens, an address typed in fullwidth forms
 (``ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ``), a card in Arabic-Indic or mathematical bold digits. The
 view folds them to their ASCII forms, one character for one, as Unicode's NFKC compatibility
-mapping does for these characters (and tab to space). Full NFKC is not applied: it changes lengths ("ﬁ" → "fi", "½" → "1⁄2") where no identifier gains.
+mapping does for these characters (and tab to space). Full NFKC is not applied: it changes
+lengths ("ﬁ" → "fi", "½" → "1⁄2") where no identifier gains.
 
 An address written to dodge harvesters or escaped on its way ("jane.doe [at] example [dot] com",
 ``jane.doe&#64;example.com``, ``jane.doe%40example.com``) shows a reader its ``@`` all the same:
