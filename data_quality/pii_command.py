@@ -26,28 +26,37 @@ def scrub_result(text: str, scrubbed: str, spans: Iterable[Any]) -> dict[str, An
             "spans": [{"start": s.start, "end": s.end, "type": s.kind} for s in spans]}
 
 
-def scrub_lines(lines: Iterable[str], engine: PiiEngine | None = None) -> Iterator[str]:
-    """One JSON line (no trailing newline) per input line, in order; lines are scrubbed in
-    batches of :data:`~data_quality.pii_engine.BATCH_SIZE` so a stream stays fast.
+def scrub_lines(lines: Iterable[str], engine: PiiEngine | None = None) -> Iterator[dict[str, Any]]:
+    """One JSON-ready result per input line, in order; lines are scrubbed in batches of
+    :data:`~data_quality.pii_engine.BATCH_SIZE` so a stream stays fast.
 
-    Raises:
-        ValueError: a line is longer than :data:`MAX_LINE_CHARS`.
+    A line longer than :data:`MAX_LINE_CHARS` is not scrubbed: its result is ``{"line": n,
+    "error": reason}`` (``n`` counts from 1), and the lines around it are scrubbed as usual.
     """
     engine = engine or default_engine()
-    lines = iter(lines)
-    while batch := [line.rstrip("\n") for line in islice(lines, BATCH_SIZE)]:
-        if too_long := next((line for line in batch if len(line) > MAX_LINE_CHARS), None):
-            raise ValueError(f"a line of {len(too_long):,} characters is over the limit of {MAX_LINE_CHARS:,}")
-        for text, (scrubbed, spans) in zip(batch, engine.scrub_batch(batch)):
-            yield json.dumps(scrub_result(text, scrubbed, spans), ensure_ascii=False)
+    numbered = enumerate(lines, start=1)
+    while batch := [(number, line.rstrip("\n")) for number, line in islice(numbered, BATCH_SIZE)]:
+        fitting = [text for _, text in batch if len(text) <= MAX_LINE_CHARS]
+        scrubbed = iter(engine.scrub_batch(fitting))
+        for number, text in batch:
+            if len(text) > MAX_LINE_CHARS:
+                yield {"line": number,
+                       "error": f"a line of {len(text):,} characters is over the limit of {MAX_LINE_CHARS:,}"}
+            else:
+                yield scrub_result(text, *next(scrubbed))
 
 
 def scrub_command(text: str, stdin: TextIO, stdout: TextIO,
-                  engine: PiiEngine | None = None) -> int:
+                  engine: PiiEngine | None = None) -> tuple[int, int]:
     """Run ``scrub TEXT``: scrub ``text``, or every line of ``stdin`` when ``text`` is ``"-"``,
-    writing one JSON line per input to ``stdout``. Returns the number of inputs scrubbed."""
-    count = 0
-    for line in scrub_lines(stdin if text == "-" else [text], engine):
-        stdout.write(line + "\n")
-        count += 1
-    return count
+    writing one JSON line per input to ``stdout`` (an ``{"line", "error"}`` object for a refused
+    one, see :func:`scrub_lines`).
+
+    Returns:
+        ``(scrubbed, refused)``: inputs scrubbed and inputs refused as too long.
+    """
+    counts = [0, 0]
+    for result in scrub_lines(stdin if text == "-" else [text], engine):
+        stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        counts["error" in result] += 1
+    return counts[0], counts[1]

@@ -466,10 +466,11 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
 def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub every line of standard input')
           ) -> None:
     """Scrub PII from TEXT: one JSON line per input, ``{"text": scrubbed, "spans": [{"start", "end",
-    "type"}]}`` with offsets into the input (never the removed values)."""
+    "type"}]}`` with offsets into the input (never the removed values). A line too long to scrub gets
+    ``{"line": n, "error": reason}`` instead, the others are scrubbed, and the exit status is 1."""
     import io
 
-    from data_quality.pii_command import scrub_command
+    from data_quality.pii_command import MAX_LINE_CHARS, scrub_command
     from data_quality.pii_engine import default_engine
     from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
 
@@ -479,9 +480,12 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     # The name tagger the pipeline built in the state folder, as the scrub asset and the watcher use.
     tagger_dir = _settings().pii_tagger_dir
     try:
-        scrub_command(text, stdin, sys.stdout, default_engine(tagger_dir))
-    except (ValueError, TaggerMissingError, TaggerUnreadableError) as err:
+        _, refused = scrub_command(text, stdin, sys.stdout, default_engine(tagger_dir))
+    except (TaggerMissingError, TaggerUnreadableError) as err:
         raise _fail(str(err)) from None
+    if refused:
+        raise _fail(f"{refused:,} input line(s) over {MAX_LINE_CHARS:,} characters were not scrubbed "
+                    "(their output lines hold the error)", 1)
 
 
 @token_app.command("keygen")

@@ -7,6 +7,7 @@ import shutil
 
 from typer.testing import CliRunner
 
+from data_quality.pii_command import MAX_LINE_CHARS
 from data_quality.pii_tagger import INT8_FILE, TOKENIZER_FILE
 from data_quality.pii_tagger_training import base_model_path
 from edge_insights.cli import app
@@ -23,6 +24,20 @@ def test_scrub_text_and_stdin_lines():
     many = runner.invoke(app, ["scrub", "-"], input="The banner@2x.png looks blurry\nref212-555-0187\n")
     assert [json.loads(x)["text"] for x in many.output.splitlines()] == ["The banner@2x.png looks blurry",
                                                                           "ref<PHONE>"]
+
+
+def test_a_line_too_long_is_refused_alone_and_the_run_exits_1():
+    long_line = "Call 020 7946 0321 " + "x" * (MAX_LINE_CHARS + 1)
+    done = CliRunner().invoke(app, ["scrub", "-"], input=f"mail jane@example.org\n{long_line}\nfax 020 7946 0999\n")
+    assert done.exit_code == 1
+    results = [json.loads(x) for x in done.stdout.splitlines()]
+    assert results == [
+        {"text": "mail <EMAIL>", "spans": [{"start": 5, "end": 21, "type": "EMAIL"}]},
+        {"line": 2, "error": f"a line of {len(long_line):,} characters is over the limit of {MAX_LINE_CHARS:,}"},
+        {"text": "fax <PHONE>", "spans": [{"start": 4, "end": 17, "type": "PHONE"}]},
+    ]
+    assert "1 input line(s) over 100,000 characters were not scrubbed" in done.stderr
+    assert "7946 0321" not in done.stdout
 
 
 def test_a_damaged_name_tagger_stops_the_scrub_with_the_way_to_rebuild_it(tmp_path, monkeypatch):
