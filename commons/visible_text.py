@@ -24,12 +24,19 @@ import re
 import sys
 import unicodedata
 
-_INVISIBLE = "[\u00ad\u200b\u200c\u200d\u2060\ufeff]"
-# "@" as harvest-dodging words in brackets, an HTML character reference or a percent-encoding; "."
-# as a bracketed word. Bare " at " / " dot " stay words: they are English.
+# Soft hyphen, zero-width space and joiners, left-to-right and right-to-left marks, Mongolian vowel
+# separator, word joiner and invisible operators, byte-order mark.
+_INVISIBLE = "[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]"
+# "@" as harvest-dodging words in brackets, an HTML character reference (with or without its ";", as
+# browsers read it, or escaped once more as "&amp;#64;") or a percent-encoding (also encoded twice,
+# "%2540"); "." as a bracketed word; a no-break space written as its HTML entity. Bare " at " / " dot "
+# stay words: they are English.
 _HIDDEN = re.compile(rf"(?P<invisible>{_INVISIBLE})"
-                     r"|(?P<at> ?[\[({](?i:at)[\])}] ?|&#0*64;|(?i:&#x0*40;|&commat;|%40))"
-                     r"|(?P<dot> ?[\[({](?i:dot)[\])}] ?)")
+                     r"|(?P<at> ?[\[({](?i:at)[\])}] ?"
+                     r"|(?i:&(?:amp;)?#0*64(?:;|(?!\d))|&(?:amp;)?#x0*40(?:;|(?![\da-f]))|&commat;|%(?:25)?40))"
+                     r"|(?P<dot> ?[\[({](?i:dot)[\])}] ?)"
+                     r"|(?P<space>(?i:&nbsp;|&#0*160;|&#x0*a0;))")
+_READ_AS = {"at": "@", "dot": ".", "space": " "}
 # Spaces (no-break, en/em and other fixed widths, narrow no-break, ideographic; tab), hyphens
 # (hyphen, non-breaking hyphen, figure dash, minus sign; not en or em dashes, which separate words
 # and ranges and would read as a minus in "dongle – 99 ₪"), fullwidth ASCII
@@ -67,7 +74,7 @@ class VisibleText:
             starts += range(done, match.start())
             ends += range(done + 1, match.start() + 1)
             if match.lastgroup != "invisible":
-                chars.append("@" if match.lastgroup == "at" else ".")
+                chars.append(_READ_AS[match.lastgroup])
                 starts.append(match.start())
                 ends.append(match.end())
             done = match.end()

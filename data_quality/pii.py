@@ -34,6 +34,7 @@ from stdnum.us import ssn as stdnum_ssn
 from commons.record import content_digest
 from commons.visible_text import VisibleText
 from data_quality.pii_phones import MIN_PHONE_DIGITS, phone_spans
+from data_quality.pii_product_codes import product_code_spans
 
 # Kinds whose span, when it overlaps one of higher priority, is cut to what lies outside it
 # (:func:`resolve_overlaps`): words, not digits, so the rest is still the name or the place.
@@ -66,6 +67,9 @@ class Span:
 # ``\w`` and ``[^\W\d_]`` are Unicode-aware: internationalised addresses (RFC 6531 local parts,
 # IDNA domains such as ``jörg.weiß@bücher-laden.de``) are addresses too.
 _EMAIL_RE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# Spaces around the "@" to dodge harvesters ("jane.doe @ gmail.com") when the local part is in
+# parts joined by dots or underscores, as personal addresses are: "deals @ shop.com" stays a phrase.
+_SPACED_EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w%+-]+(?:[._][\w%+-]+)+ @ [\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 # Suffixes of file names that are not delegated top-level domains (unlike .zip or .mov): in
 # ``banner@2x.png`` the "@2x" is an asset-scale suffix, and the text names a file, not a mailbox.
 _FILE_SUFFIXES = frozenset(
@@ -77,7 +81,11 @@ _URL_USER_RE = re.compile(
     r"|\b(?:https?://)?(?:www\.)?(?:twitter|x|instagram|facebook|tiktok|github|linkedin)\.com/"
     r"(?:in/)?@?[A-Za-z0-9_.-]+"
 )
-_HANDLE_RE = re.compile(r"(?<![\w@.])@[A-Za-z_][A-Za-z0-9_]{1,29}\b")
+# Social handles: letters of any script, digits, "_", and dots or hyphens inside ("@jane.doe", as
+# Instagram and TikTok allow), with a letter somewhere. Not after a word ("banner@2x.png", an e-mail),
+# and not a number with a short unit, which is a scale, a rate or a resolution ("@2x", "@60Hz", "@4k").
+_HANDLE_RE = re.compile(r"(?<![\w@.])@(?=[\w.-]*[^\W\d_])(?!\d+[^\W\d_]{0,3}(?!\w|[.-]\w))"
+                        r"\w(?:\w|[.-](?=\w)){1,29}(?![\w@])")
 _SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
 # Beside the dashed form (also a residual-PII regex below), right after the word SSN / social
 # security: another separator kind throughout ("536 22 1234", "536.22.1234") or nine bare digits.
@@ -89,11 +97,11 @@ _IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![
 # Country code + check digits, then groups possibly separated by a space or dash. Greedy, so the
 # match may run into a following word: :func:`_ibans` backs off to the longest valid prefix.
 _IBAN_RE = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}")
-# A digit run of card length or longer with single separators: a space or dash, or one dot or
-# slash kind throughout ("4111.1111.1111.1111"). No upper bound: a run holding a card and a number
+# A digit run of card length or longer with separators: a space or two, a dash with or without
+# spaces, or one dot or slash kind throughout ("4111.1111.1111.1111"). No upper bound: a run holding a card and a number
 # beside it ("Order 2024 4111 1111 1111 1111") is cut into windows by :func:`_cards`; a bound made
 # the regex back off to the first 19 digits and lose the card's last group.
-_CARD_RE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){11,}(?!\w)"
+_CARD_RE = re.compile(r"(?<![\w-])\d(?:(?:  ?| ?- ?)?\d){11,}(?!\w)"
                       r"|(?<![\w./])\d{4}(?P<sep>[./])\d{4,6}(?:(?P=sep)\d{1,5}){1,3}(?!\w|[./]\d)")
 # Card numbers are 12 to 19 digits long (ISO/IEC 7812); other windows are not tried.
 _CARD_MIN_DIGITS, _CARD_MAX_DIGITS = 12, 19
@@ -137,15 +145,23 @@ def _regex_spans(pattern: re.Pattern[str], kind: str, text: str,
             yield Span(match.start(), match.end(), kind)
 
 
-# "firmware 5.3.1.1" is a dotted quad that ipaddress accepts but no one's address.
-_VERSION_CUE_RE = re.compile(r"(?i)\b(?:v|ver|version|firmware|build|release|update)\.?[ \t]*$")
+# "firmware 5.3.1.1" is a dotted quad that ipaddress accepts but no one's address: a version after
+# a word for one, right before it ("v4.2.1.0") or a few words back ("Firmware update to 1.0.2.7").
+_VERSION_CUE_RE = re.compile(r"(?i)\b(?:v|ver|version|firmware|fw|build|release|update|updated|upgrade|"
+                             r"upgraded|rev|revision|kernel|plugin|driver|patch|bios)(?:\.?[ \t]*|\b[^\n\d]{0,20})$")
 
 
 def _ipv4s(text: str) -> Iterator[Span]:
     for match in _IPV4_RE.finditer(text):
-        if (not _VERSION_CUE_RE.search(text[max(0, match.start() - 12):match.start()])
-                and _is_ip(match.group(0))):
+        if (not _VERSION_CUE_RE.search(text[max(0, match.start() - 40):match.start()])
+                and _is_ipv4(match.group(0))):
             yield Span(match.start(), match.end(), "IP")
+
+
+def _is_ipv4(candidate: str) -> bool:
+    """A dotted quad of octets 0-255; leading zeros ("192.168.001.010") are read as decimal, as
+    people write them, though ``ipaddress`` refuses them as ambiguous."""
+    return _is_ip(".".join(str(int(octet)) for octet in candidate.split(".")))
 
 
 def _is_ip(candidate: str) -> bool:
@@ -237,7 +253,7 @@ def _cards(text: str) -> Iterator[Span]:
     """
     for match in _CARD_RE.finditer(text):
         cued = bool(_CARD_CUE_RE.search(text[max(0, match.start() - 30):match.start()]))
-        separators = "[ -]" if match.group("sep") is None else re.escape(match.group("sep"))
+        separators = "[ -]+" if match.group("sep") is None else re.escape(match.group("sep"))
         windows = sorted(_windows(text, match.start(), match.end()), key=lambda w: w[0] - w[1])
         taken: list[tuple[int, int]] = []
         for start, end in windows:
@@ -252,6 +268,16 @@ def _cards(text: str) -> Iterator[Span]:
 
 def _phones(text: str) -> Iterator[Span]:
     return (Span(start, end, "PHONE") for start, end in phone_spans(text))
+
+
+def _outside_product_codes(detector: Callable[[str], Iterable[Span]]) -> Callable[[str], Iterator[Span]]:
+    """``detector`` less the spans that overlap a named, checksum-valid product code
+    (:mod:`data_quality.pii_product_codes`): "ISBN 0-306-40615-2" is no phone number."""
+    def detect(text: str) -> Iterator[Span]:
+        codes = list(product_code_spans(text))
+        return (span for span in detector(text)
+                if not any(span.start < end and start < span.end for start, end in codes))
+    return detect
 
 
 # --- person names -----------------------------------------------------------------------------
@@ -354,12 +380,13 @@ def _with_enough_digits(detector: Detector) -> Detector:
 # as a Presidio recognizer, :func:`find_pii` runs them all without an NLP model.
 DETECTORS: dict[str, Detector] = {
     "URL_USER": lambda text: _regex_spans(_URL_USER_RE, "URL_USER", text),
-    "EMAIL": lambda text: _regex_spans(_EMAIL_RE, "EMAIL", text, _is_email),
+    "EMAIL": lambda text: [*_regex_spans(_EMAIL_RE, "EMAIL", text, _is_email),
+                           *_regex_spans(_SPACED_EMAIL_RE, "EMAIL", text, _is_email)],
     "IBAN": _ibans,
     "SSN": lambda text: [*_regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid), *_cued_ssns(text)],
     "IP": lambda text: [*_ipv4s(text), *_regex_spans(_IPV6_RE, "IP", text, _is_ipv6)],
-    "CARD": _with_enough_digits(_cards),
-    "PHONE": _with_enough_digits(_phones),
+    "CARD": _with_enough_digits(_outside_product_codes(_cards)),
+    "PHONE": _with_enough_digits(_outside_product_codes(_phones)),
     "HANDLE": lambda text: _regex_spans(_HANDLE_RE, "HANDLE", text),
     "PERSON": _persons,
 }

@@ -141,3 +141,48 @@ def test_identifiers_after_one_another_or_in_other_scripts_are_caught(text, expe
 ])
 def test_look_alike_folding_leaves_ordinary_text(text):
     assert scrub_text(text) == (text, {})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # A fourth bad-input pass: spellings that kept an identifier readable.
+    ("Card: 4111&nbsp;1111&nbsp;1111&nbsp;1111 ok", "Card: <CARD> ok"),
+    ("paid with 4111  1111  1111  1111 yesterday", "paid with <CARD> yesterday"),
+    ("paid with 4111 - 1111 - 1111 - 1111 yesterday", "paid with <CARD> yesterday"),
+    ("write to jane.doe @ gmail.com today", "write to <EMAIL> today"),
+    ("write to jane.doe&#64example.com today", "write to <EMAIL> today"),
+    ("write to jane.doe&amp;#64;example.com today", "write to <EMAIL> today"),
+    ("write to jane.doe%2540example.com today", "write to <EMAIL> today"),
+    ("write to jane\u180edoe@example.com today", "write to <EMAIL> today"),
+    ("follow @jane.doe and @jane-doe for more", "follow <HANDLE> and <HANDLE> for more"),
+    ("thanks @2pac_fan and @müller_shop", "thanks <HANDLE> and <HANDLE>"),
+    ("server at 192.168.001.010 is down", "server at <IP> is down"),
+    ("ring me on 07700900123 please", "ring me on <PHONE> please"),
+    ("Handy 015112345678 bitte", "Handy <PHONE> bitte"),
+    ("téléphone 0612345678 merci", "téléphone <PHONE> merci"),
+    ("questions? (+1 212 555 0187) anytime", "questions? (<PHONE>) anytime"),
+])
+def test_spellings_of_the_fourth_pass_are_caught(text, expected):
+    assert scrub_text(text)[0] == expected
+
+
+@pytest.mark.parametrize("text", [
+    # Product text that read as phones, IPs or handles: ranges, counts, lists, dates, codes, versions.
+    "height range 28.3 - 47.6 inches and adjusts 120 - 160 cm",
+    "each cell 18650 3000 mAh, hotspot speeds 1200 - 1500 Mbps",
+    "trusted by 1 200 000 home cooks, sold 2 500 000 office chairs",
+    "sizes 36 38 40 42 44 available, fits phones 12 13 14 15 16",
+    "ISBN 0-306-40615-2 and ISBN 0 306 40615 2, UPC 0 36000 29145 2",
+    "delivered 05 03 2024, shipped Mar 05 2024 10:30:45, rented 05-03-2024 - 07-03-2024",
+    "firmware update to 1.0.2.7, app version: 4.2.1.0, kernel 5.15.0.91",
+    "pages 1 - 2 - 3 - 4 - 5 - 6 - 7 - 8 - 9 - 0 - 1 - 2 are missing",
+    "looks sharp @2x and smooth @120fps",
+])
+def test_product_text_of_the_fourth_pass_is_kept(text):
+    assert scrub_text(text) == (text, {})
+
+
+def test_a_product_code_is_kept_only_with_its_name_and_a_valid_check_digit():
+    # Same digits: after "ISBN" and valid, a code; after "call", a phone; a failing check digit, a phone.
+    assert scrub_text("ISBN 0-306-40615-2")[0] == "ISBN 0-306-40615-2"
+    assert scrub_text("call 0-306-40615-2")[0] == "call <PHONE>"
+    assert scrub_text("ISBN 0-306-40615-3 call")[0] == "ISBN <PHONE> call"
