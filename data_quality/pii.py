@@ -11,8 +11,8 @@ Validation is delegated to libraries where one exists: ``phonenumbers`` for phon
 rules), the stdlib ``ipaddress`` for IPv4/IPv6. This module's own name detector only follows
 explicit cues ("my name is", "Mr.", a sign-off).
 
-Two layers use these detectors: :func:`find_pii` runs them alone (no NLP model; the GX residual
-check and the row rules), while :func:`scrub_text` and :func:`scrub_record` go through the
+Two layers use these detectors: :func:`find_pii` runs them alone (no NLP model; the GX residual-PII
+expectation and the row rules), while :func:`scrub_text` and :func:`scrub_record` go through the
 Presidio engine of :mod:`data_quality.pii_engine`, which plugs every detector in as a recognizer
 and adds NER-backed names, street addresses and personal places. Measured recall, precision and
 false-positive rate: ``benchmarks/pii_recall.py``.
@@ -87,7 +87,7 @@ _URL_USER_RE = re.compile(
 _HANDLE_RE = re.compile(r"(?<![\w@.])@(?=[\w.-]*[^\W\d_])(?!\d+[^\W\d_]{0,3}(?!\w|[.-]\w))"
                         r"\w(?:\w|[.-](?=\w)){1,29}(?![\w@])")
 _SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
-# Beside the dashed form (also a residual-PII regex below), right after the word SSN / social
+# Beside the dashed form, right after the word SSN / social
 # security: another separator kind throughout ("536 22 1234", "536.22.1234") or nine bare digits.
 # Uncued, "lot 536 22 1234" is as likely a product code.
 _SSN_CUED_RE = re.compile(r"(?i:\b(?:ssn|social security(?: number| no\.?)?))\W{0,4}"
@@ -114,18 +114,6 @@ _CARD12_IIN_RE = re.compile(r"^(?:50|5[6-9]|6)")
 # Right after the word "card" a Luhn-valid run is a card whatever its prefix (issuer ranges
 # change; the Presidio samples hold e.g. a Maestro number "0604…").
 _CARD_CUE_RE = re.compile(r"(?i)\b(?:card|visa|mastercard|amex|maestro|discover)\b[^\n\d]{0,20}$")
-
-
-# Regexes that need no checksum or numbering-plan lookup, for engines that can only match
-# patterns (the GX residual-PII expectation). Cards, IBANs, phones and names need the validating
-# detectors of :func:`find_pii`.
-RESIDUAL_PII_REGEXES: dict[str, str] = {
-    "EMAIL": _EMAIL_RE.pattern,
-    "URL_USER": _URL_USER_RE.pattern,
-    "SSN": _SSN_RE.pattern,
-    "IP": _IPV4_RE.pattern,
-    "HANDLE": _HANDLE_RE.pattern,
-}
 
 
 def _cued_ssns(text: str) -> Iterator[Span]:
