@@ -66,7 +66,8 @@ class Span:
 
 # ``\w`` and ``[^\W\d_]`` are Unicode-aware: internationalised addresses (RFC 6531 local parts,
 # IDNA domains such as ``jörg.weiß@bücher-laden.de``) are addresses too.
-_EMAIL_RE = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# An apostrophe inside the local part is RFC 5322 atext ("o'brien@example.ie"); at its ends it quotes.
+_EMAIL_RE = re.compile(r"[\w.%+-]+(?:'[\w.%+-]+)*@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 # Spaces around the "@" to dodge harvesters ("jane.doe @ gmail.com") when the local part is in
 # parts joined by dots or underscores, as personal addresses are: "deals @ shop.com" stays a phrase.
 _SPACED_EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w%+-]+(?:[._][\w%+-]+)+ @ [\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
@@ -92,16 +93,18 @@ _SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
 # Uncued, "lot 536 22 1234" is as likely a product code.
 _SSN_CUED_RE = re.compile(r"(?i:\b(?:ssn|social security(?: number| no\.?)?))\W{0,4}"
                           r"(?P<ssn>\d{3}(?P<sep>[ .])\d{2}(?P=sep)\d{4}|\d{9})(?![\d-]|\.\d)")
-_IPV4_RE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?!\w)")
+# Not inside a longer dotted number; ".." as in "203.0.113.1..203.0.113.9" separates two addresses.
+_IPV4_RE = re.compile(r"(?:(?<![\w.])|(?<=\.\.))(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?!\w)")
 _IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 # Country code + check digits, then groups possibly separated by a space or dash. Greedy, so the
 # match may run into a following word: :func:`_ibans` backs off to the longest valid prefix.
 _IBAN_RE = re.compile(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}")
 # A digit run of card length or longer with separators: a space or two, a dash with or without
-# spaces, or one dot or slash kind throughout ("4111.1111.1111.1111"). No upper bound: a run holding a card and a number
+# spaces, or one dot or slash kind throughout ("4111.1111.1111.1111"). Not after "+", which begins
+# a phone number in international form. No upper bound: a run holding a card and a number
 # beside it ("Order 2024 4111 1111 1111 1111") is cut into windows by :func:`_cards`; a bound made
 # the regex back off to the first 19 digits and lose the card's last group.
-_CARD_RE = re.compile(r"(?<![\w-])\d(?:(?:  ?| ?- ?)?\d){11,}(?!\w)"
+_CARD_RE = re.compile(r"(?<![\w+-])\d(?:(?:  ?| ?- ?)?\d){11,}(?!\w)"
                       r"|(?<![\w./])\d{4}(?P<sep>[./])\d{4,6}(?:(?P=sep)\d{1,5}){1,3}(?!\w|[./]\d)")
 # Card numbers are 12 to 19 digits long (ISO/IEC 7812); other windows are not tried.
 _CARD_MIN_DIGITS, _CARD_MAX_DIGITS = 12, 19

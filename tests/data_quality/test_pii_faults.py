@@ -160,6 +160,9 @@ def test_look_alike_folding_leaves_ordinary_text(text):
     ("Handy 015112345678 bitte", "Handy <PHONE> bitte"),
     ("téléphone 0612345678 merci", "téléphone <PHONE> merci"),
     ("questions? (+1 212 555 0187) anytime", "questions? (<PHONE>) anytime"),
+    ("phone:+4915112345678 abends", "phone:<PHONE> abends"),
+    ("mail o'brien@example.ie or 'jane@example.org'", "mail <EMAIL> or '<EMAIL>'"),
+    ("blocked 203.0.113.1..203.0.113.9 today", "blocked <IP>..<IP> today"),
 ])
 def test_spellings_of_the_fourth_pass_are_caught(text, expected):
     assert scrub_text(text)[0] == expected
