@@ -68,9 +68,12 @@ class Span:
 # IDNA domains such as ``jörg.weiß@bücher-laden.de``) are addresses too.
 # An apostrophe inside the local part is RFC 5322 atext ("o'brien@example.ie"); at its ends it quotes.
 _EMAIL_RE = re.compile(r"[\w.%+-]+(?:'[\w.%+-]+)*@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
-# Spaces around the "@" to dodge harvesters ("jane.doe @ gmail.com") when the local part is in
-# parts joined by dots or underscores, as personal addresses are: "deals @ shop.com" stays a phrase.
-_SPACED_EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w%+-]+(?:[._][\w%+-]+)+ @ [\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# Spaces around the "@" to dodge harvesters ("jane.doe @ gmail.com", "john.smith @gmail.com") when
+# the local part is in parts joined by dots or underscores, as personal addresses are, none of them
+# capitalised after the first and a lower-case top-level domain: "deals @ shop.com" stays a phrase,
+# and "great.Ordered @ bestbuy.com" or "office.Perfect @ home.Easy" are sentences missing a space.
+_SPACED_EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w%+-]+(?:[._](?![A-Z])[\w%+-]+)+(?: @ ?| ?@ )"
+                              r"[\w-]+(?:\.[\w-]+)*\.(?-i:[a-z]{2,})(?!\w)")
 # Suffixes of file names that are not delegated top-level domains (unlike .zip or .mov): in
 # ``banner@2x.png`` the "@2x" is an asset-scale suffix, and the text names a file, not a mailbox.
 _FILE_SUFFIXES = frozenset(
@@ -83,10 +86,9 @@ _URL_USER_RE = re.compile(
     r"(?:in/)?@?[A-Za-z0-9_.-]+"
 )
 # Social handles: letters of any script, digits, "_", and dots or hyphens inside ("@jane.doe", as
-# Instagram and TikTok allow), with a letter somewhere. Not after a word ("banner@2x.png", an e-mail),
-# and not a number with a short unit, which is a scale, a rate or a resolution ("@2x", "@60Hz", "@4k").
-_HANDLE_RE = re.compile(r"(?<![\w@.])@(?=[\w.-]*[^\W\d_])(?!\d+[^\W\d_]{0,3}(?!\w|[.-]\w))"
-                        r"\w(?:\w|[.-](?=\w)){1,29}(?![\w@])")
+# Instagram and TikTok allow). Not after a word ("banner@2x.png", an e-mail). One that begins with a
+# digit needs an underscore ("@2pac_fan"): "@1.8GHz", "@2560x1440", "@10.30am" are specs and times.
+_HANDLE_RE = re.compile(r"(?<![\w@.])@(?:[^\W\d]|(?=\d[\w.-]*_))(?:\w|[.-](?=\w)){1,29}(?![\w@])")
 _SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
 # Beside the dashed form, right after the word SSN / social
 # security: another separator kind throughout ("536 22 1234", "536.22.1234") or nine bare digits.
@@ -137,15 +139,26 @@ def _regex_spans(pattern: re.Pattern[str], kind: str, text: str,
 
 
 # "firmware 5.3.1.1" is a dotted quad that ipaddress accepts but no one's address: a version after
-# a word for one, right before it ("v4.2.1.0") or a few words back ("Firmware update to 1.0.2.7").
-_VERSION_CUE_RE = re.compile(r"(?i)\b(?:v|ver|version|firmware|fw|build|release|update|updated|upgrade|"
-                             r"upgraded|rev|revision|kernel|plugin|driver|patch|bios)(?:\.?[ \t]*|\b[^\n\d]{0,20})$")
+# a word for one, right before it ("v4.2.1.0") or a few words back ("Firmware update to 1.0.2.7")...
+_VERSION_CUE_RE = re.compile(r"(?i)\b(?:v|version|firmware|build|release|update|updated|upgrade|upgraded|rev|"
+                             r"revision|kernel|plugin|driver|patch|bios)(?:\.?[ \t]*|\b(?P<between>[^\n\d]{0,20}))$")
+# ...unless a word between them speaks of an address or a connection ("The driver logged in from
+# 81.2.69.160", "Update gemacht, meine IP 81.2.69.160"). These words also admit an address written
+# with leading zeros ("server 192.168.001.010"), which otherwise reads as a part number.
+_ADDRESS_WORDS_RE = re.compile(r"(?i)\b(?:ip|address|addr|from|login|log(?:ged)? in|sign(?:ed)?[ -]?in|server|"
+                               r"router|gateway|host|dns|proxy|vpn|connect\w*)\b")
 
 
 def _ipv4s(text: str) -> Iterator[Span]:
     for match in _IPV4_RE.finditer(text):
-        if (not _VERSION_CUE_RE.search(text[max(0, match.start() - 40):match.start()])
-                and _is_ipv4(match.group(0))):
+        before = text[max(0, match.start() - 40):match.start()]
+        version = _VERSION_CUE_RE.search(before)
+        if version and not (version["between"] and _ADDRESS_WORDS_RE.search(version["between"])):
+            continue
+        padded = any(len(octet) > 1 and octet.startswith("0") for octet in match.group(0).split("."))
+        if padded and not _ADDRESS_WORDS_RE.search(before[-25:]):
+            continue
+        if _is_ipv4(match.group(0)):
             yield Span(match.start(), match.end(), "IP")
 
 
@@ -203,7 +216,11 @@ def _card_grouping_ok(groups: list[str]) -> bool:
     sizes = [len(group) for group in groups]
     if len(sizes) == 1 or sizes[1:2] == [6] and len(sizes) == 3 and sizes[0] == 4:
         return True
-    return all(size == 4 for size in sizes[:-1]) and 1 <= sizes[-1] <= 4
+    if not (all(size == 4 for size in sizes[:-1]) and 1 <= sizes[-1] <= 4):
+        return False
+    # Groups rising by one step are a list of models ("4030 4040 4050 4060"), not a card.
+    steps = {int(b) - int(a) for a, b in zip(groups, groups[1:])}
+    return not (len(steps) == 1 and steps.pop() > 0)
 
 
 def _cut_from_fours(text: str, run: tuple[int, int], window: tuple[int, int]) -> bool:
@@ -262,12 +279,13 @@ def _phones(text: str) -> Iterator[Span]:
 
 
 def _outside_product_codes(detector: Callable[[str], Iterable[Span]]) -> Callable[[str], Iterator[Span]]:
-    """``detector`` less the spans that overlap a named, checksum-valid product code
-    (:mod:`data_quality.pii_product_codes`): "ISBN 0-306-40615-2" is no phone number."""
+    """``detector`` less the spans inside a named, checksum-valid product code
+    (:mod:`data_quality.pii_product_codes`): "ISBN 0-306-40615-2" is no phone number. A span that
+    runs past the code is kept: a card's first 12 digits may pass a UPC check."""
     def detect(text: str) -> Iterator[Span]:
         codes = list(product_code_spans(text))
         return (span for span in detector(text)
-                if not any(span.start < end and start < span.end for start, end in codes))
+                if not any(start <= span.start and span.end <= end for start, end in codes))
     return detect
 
 

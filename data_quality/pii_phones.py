@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 from phonenumbers import Leniency, PhoneNumberMatcher
 
+from data_quality.pii_quantities import reads_as_quantity
+
 # Regions whose numbering plans are tried for phone numbers written without a country code;
 # numbers with an explicit "+CC" are parsed whatever the region.
 PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "JP")
@@ -29,17 +31,20 @@ _PHONE_SHAPE_RE = re.compile(
 )
 # Words that announce a number before it (up to 25 non-digit characters away) or label it after.
 # "ph" is the phone's abbreviation on forms and signatures; a pH value has too few digits to follow it.
-# The German, French, Spanish and Italian words for phone and mobile are read as well, as are
-# "mob" and "ring me", because reviews and seller blurbs are written in those languages too.
+# The German, French, Spanish and Italian words for phone are read as well, as are "mob" and "ring
+# me", because reviews and seller blurbs are written in those languages too; not the words for a
+# mobile that are also adjectives ("Handy little tool", "Portable charger for iPhone 13 14 15").
 _CUES_BEFORE = ("phone", "ph", "tel", "telephone", "call", "called", "calling", "mobile", "cell", "fax", "desk",
                 "whatsapp", "sms", "text me", "reach me", "reach us", "answering at", "dial", "mob", "ring me",
-                "ring us", "my number", "handy", "telefon", "téléphone", "tél", "portable", "teléfono",
-                "telefono", "móvil", "cellulare")
+                "ring us", "my number", "telefon", "telefonnummer", "handynummer", "rufnummer", "mobilnummer",
+                "téléphone", "tél", "teléfono", "telefono", "cellulare")
 _CUES_AFTER = ("office", "fax", "mobile", "cell", "home", "work", "desk")
 _PHONE_CUE_BEFORE_RE = re.compile(rf"(?i)\b(?:{'|'.join(_CUES_BEFORE)})\b[^\n\d]{{0,25}}$")
-# A label after the number ends its line or clause ("655 437 108 office", "(home)"); followed by a
-# word it is a noun's modifier ("1 200 000 home cooks").
-_PHONE_CUE_AFTER_RE = re.compile(rf"(?i)^\s?[-–]?\s?\(?(?:{'|'.join(_CUES_AFTER)})\b(?![ \t]*[^\W\d_])")
+# A label after the number ends its line or clause ("655 437 108 office", "(home)") or names the
+# line ("home phone", "mobile number"); followed by another word it is a noun's modifier ("1 200 000
+# home cooks").
+_PHONE_CUE_AFTER_RE = re.compile(rf"(?i)^\s?[-–]?\s?\(?(?:{'|'.join(_CUES_AFTER)})\b"
+                                 r"(?:[ \t]+(?:phone|number|no\b|line|fax)|(?![ \t]*[^\W\d_]))")
 
 
 # Letters glued to the front of a number ("ref212-555-0187") hide it from both matchers, which
@@ -49,62 +54,9 @@ _GLUED_LETTERS_RE = re.compile(r"[^\W\d_]+(?=[+(]?\d)")
 _AREA_CODE_RE = re.compile(r"\(\d{2,5}\)[ ]?\d")
 # A trailing group that is glued to a date or time separator begins the next token.
 _NEXT_TOKEN_AFTER_RE = re.compile(r"[/:]\d")
-# A calendar date in digits ("05.03.2024", "12-03-2024", "2024.03.05"): German and French plans
-# accept some as numbers, but a four-digit year between separators of one kind is a date.
-_DATE_RE = re.compile(r"(\d{1,2})([ ./-])(\d{1,2})\2((?:19|20)\d\d)|((?:19|20)\d\d)([ ./-])(\d{1,2})\6(\d{1,2})")
-# A day and a year after a month name ("Mar 05 2024").
-_MONTH_DAY_YEAR_RE = re.compile(r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? $")
-# Two numbers joined by a spaced hyphen or an en dash are a range ("28.3 - 47.6 inches", "2023–2024"):
-# numbers are grouped by unspaced hyphens ("0151-12345678").
-_RANGE_RE = re.compile(r"[\d.,]+ [-–] [\d.,]+|[\d.,]+–[\d.,]+")
-# Thousands grouped by spaces (SI style: "1 200 000 home cooks"); a quantity only when no phone cue
-# stands by, since some plans are grouped in threes too (after "call", "73 448 266" is a number).
-_THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}(?: \d{3})+")
-# A unit after the number makes it a measured quantity ("18650 3000 mAh", "1200 1500 Mbps").
-_UNIT_AFTER_RE = re.compile(r"(?i) ?(?:mah|wh|kwh|mbps|gbps|kbps|[kmgt]b|[kmg]?hz|rpm|fps|dpi|ppi|mm|cm|km|in|inch|"
-                            r"inches|ft|kg|g|lbs?|oz|ml|l|w|kw|v|pcs|pieces|pack|units|x)\b")
-
-
 def _phone_digit_count_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate.split("x")[0].split("ext")[0])
     return MIN_PHONE_DIGITS <= len(digits) <= 15
-
-
-def _is_date(candidate: str) -> bool:
-    """Whether ``candidate`` is one calendar date (day first, month first or year first)."""
-    match = _DATE_RE.fullmatch(candidate)
-    if match is None:
-        return False
-    first, second = (int(match[1]), int(match[3])) if match[1] else (int(match[7]), int(match[8]))
-    if not match[1]:
-        return 1 <= first <= 12 and 1 <= second <= 31
-    return 1 <= min(first, second) <= 12 and max(first, second) <= 31
-
-
-def _is_progression(candidate: str) -> bool:
-    """Four or more space-separated numbers of one to three digits, the first without a leading
-    zero, rising by one step ("36 38 40 42 44", "12 13 14 15 16"): a list of sizes or models.
-    Plans grouped in twos begin with 0 or come after "+CC" ("06 12 34 56 78")."""
-    groups = candidate.split(" ")
-    if len(groups) < 4 or not all(g.isdigit() and len(g) <= 3 for g in groups) or groups[0].startswith("0"):
-        return False
-    steps = {int(b) - int(a) for a, b in zip(groups, groups[1:])}
-    return len(steps) == 1 and steps.pop() > 0
-
-
-def _reads_as_quantity(text: str, start: int, end: int) -> bool:
-    """Whether the phone-shaped ``text[start:end]`` reads as something else: a calendar date
-    (also inside a range of dates, or a day and year after a month name), a range of two numbers,
-    thousands grouped by spaces, a rising list of sizes, or a number with a unit after it."""
-    candidate = text[start:end]
-    if text[max(0, start - 1):start] == "+":
-        return False
-    return bool(_is_date(candidate) or any(_is_date(m.group(0)) for m in _DATE_RE.finditer(candidate))
-                or (re.fullmatch(r"\d{1,2} (?:19|20)\d\d", candidate)
-                    and _MONTH_DAY_YEAR_RE.search(text[max(0, start - 12):start]))
-                or _RANGE_RE.fullmatch(candidate)
-                or (_THOUSANDS_RE.fullmatch(candidate) and not _has_phone_cue(text, start, end))
-                or _is_progression(candidate) or _UNIT_AFTER_RE.match(text, end))
 
 
 def _without_open_bracket(text: str, start: int, end: int) -> tuple[int, int]:
@@ -119,7 +71,7 @@ def _without_open_bracket(text: str, start: int, end: int) -> tuple[int, int]:
 
 def _has_phone_cue(text: str, start: int, end: int) -> bool:
     return bool(_PHONE_CUE_BEFORE_RE.search(text[max(0, start - 40):start])
-                or _PHONE_CUE_AFTER_RE.match(text[end:end + 12])
+                or _PHONE_CUE_AFTER_RE.match(text[end:end + 24])
                 or _AREA_CODE_RE.match(text, start))
 
 
@@ -143,8 +95,9 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) character offsets of phone numbers in ``text``.
 
     A number is one that libphonenumber finds VALID in one of :data:`PHONE_REGIONS` (a bare digit
-    run also needs a cue word), or a phone-shaped run next to a cue word, and never a calendar
-    date; a span ends where the number ends (:func:`_number_end`).
+    run also needs a cue word), or a phone-shaped run next to a cue word, and never one that reads
+    as a date, range or count (:mod:`data_quality.pii_quantities`); a span ends where the number
+    ends (:func:`_number_end`).
     """
     seen: set[tuple[int, int]] = set()
     unglued = _GLUED_LETTERS_RE.sub(lambda m: " " * len(m.group(0)), text)
@@ -154,7 +107,8 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
         for match in PhoneNumberMatcher(unglued, region, leniency=Leniency.VALID):
             key = _without_open_bracket(text, match.start, _number_end(text, match.start, match.end))
             # Cutting the next token's groups off may leave too few digits ("3 - 4 - 5 …" loses all but "3").
-            if key in seen or not _phone_digit_count_ok(text[key[0]:key[1]]) or _reads_as_quantity(text, *key):
+            if (key in seen or not _phone_digit_count_ok(text[key[0]:key[1]])
+                    or reads_as_quantity(text, *key, _has_phone_cue(text, *key))):
                 continue
             seen.add(key)
             # A bare digit run is as often a UPC or an order number as a phone: want a cue.
@@ -164,5 +118,5 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
         end = _number_end(text, match.start(), match.start() + len(match.group(0).rstrip(" .")))
         candidate = text[match.start():end]
         if ((match.start(), end) not in seen and _phone_digit_count_ok(candidate)
-                and not _reads_as_quantity(text, match.start(), end) and _has_phone_cue(text, match.start(), end)):
+                and not reads_as_quantity(text, match.start(), end, True) and _has_phone_cue(text, match.start(), end)):
             yield match.start(), end

@@ -16,8 +16,9 @@ from stdnum import ean, isbn
 
 # The code's name, then digit groups separated by single spaces or hyphens; an ISBN-10 may end
 # in X. Greedy: it can run into a number after the code, so :func:`product_code_spans` backs off.
-_CODE_RE = re.compile(r"(?i)\b(?:isbn(?:-1[03])?|upc(?:-a)?|ean(?:-8|-13)?|gtin(?:-8|-1[234])?|jan|barcode)"
-                      r"\b\W{0,3}(?P<code>\d(?:[ -]?\d){6,17}(?:[ -]?x)?)(?!\w)")
+# "JAN" only in capitals: "Jan" is a first name and a month ("Ask Jan 212-555-0105").
+_CODE_RE = re.compile(r"\b(?:(?i:isbn(?:-1[03])?|upc(?:-a)?|ean(?:-8|-13)?|gtin(?:-8|-1[234])?|barcode)|JAN)"
+                      r"\b[: ]{0,3}(?P<code>\d(?:[ -]?\d){6,17}(?:[ -]?[xX])?)(?!\w)")
 
 
 def _valid_code(printed: str) -> bool:

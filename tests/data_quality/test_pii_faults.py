@@ -157,7 +157,7 @@ def test_look_alike_folding_leaves_ordinary_text(text):
     ("thanks @2pac_fan and @müller_shop", "thanks <HANDLE> and <HANDLE>"),
     ("server at 192.168.001.010 is down", "server at <IP> is down"),
     ("ring me on 07700900123 please", "ring me on <PHONE> please"),
-    ("Handy 015112345678 bitte", "Handy <PHONE> bitte"),
+    ("ruf an, telefon 015112345678 bitte", "ruf an, telefon <PHONE> bitte"),
     ("téléphone 0612345678 merci", "téléphone <PHONE> merci"),
     ("questions? (+1 212 555 0187) anytime", "questions? (<PHONE>) anytime"),
     ("phone:+4915112345678 abends", "phone:<PHONE> abends"),
@@ -189,3 +189,36 @@ def test_a_product_code_is_kept_only_with_its_name_and_a_valid_check_digit():
     assert scrub_text("ISBN 0-306-40615-2")[0] == "ISBN 0-306-40615-2"
     assert scrub_text("call 0-306-40615-2")[0] == "call <PHONE>"
     assert scrub_text("ISBN 0-306-40615-3 call")[0] == "ISBN <PHONE> call"
+
+
+@pytest.mark.parametrize(("text", "value", "kind"), [
+    # A fifth pass, on the fourth's own rules: exclusions that must give way to a phone or address.
+    ("Call me on 0151 2345678 in the evening.", "2345678", "PHONE"),
+    ("Call 555-123-4567 w/ any questions", "555-123-4567", "PHONE"),
+    ("appelez-moi au 06 12 34 56 78 l'après-midi", "06 12 34 56 78", "PHONE"),
+    ("Ruf mich an unter 030 - 1234567", "1234567", "PHONE"),
+    ("Tel. 089 12 12 2010", "089 12 12 2010", "PHONE"),
+    ("Questions? Ask Jan 212-555-0105 after 5pm.", "212-555-0105", "PHONE"),
+    ("Paid Jan 4532 0151 0005 0001 and never got the item", "4532 0151 0005 0001", "CARD"),
+    ("The driver logged in from 81.2.69.160 yesterday", "81.2.69.160", "IP"),
+    ("Ich habe das Update gemacht, meine IP 81.2.69.160 ist gesperrt", "81.2.69.160", "IP"),
+    ("2125550187 home phone, after 6", "2125550187", "PHONE"),
+    ("07700900123 mobile number, text only", "07700900123", "PHONE"),
+    ("contact: john.smith @gmail.com", "john.smith", "EMAIL"),
+    ("meine handynummer: 015112345678", "015112345678", "PHONE"),
+])
+def test_identifiers_the_fourth_pass_rules_must_not_hide(text, value, kind):
+    scrubbed, counts = scrub_text(text)
+    assert value not in scrubbed and counts.get(kind) == 1, scrubbed
+
+
+@pytest.mark.parametrize("text", [
+    "Intel Core i7-8550U @1.8GHz, monitor @2560x1440, playback @1.5x, open @10.30am",
+    "Portable charger for iPhone 13 14 15 Pro",
+    "La funda del teléfono Samsung S22 S23 S24",
+    "Handy little tool, edition 1998-2001, speaker 1200 1500 watts",
+    "Great for the office.Perfect @ home.Easy to set up",
+    "Part no. 010.020.030.040 fits models 4030 - 4040 - 4050 - 4060",
+])
+def test_product_text_the_fourth_pass_rules_must_keep(text):
+    assert scrub_text(text) == (text, {})
