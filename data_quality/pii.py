@@ -68,12 +68,12 @@ class Span:
 # IDNA domains such as ``jörg.weiß@bücher-laden.de``) are addresses too.
 # An apostrophe inside the local part is RFC 5322 atext ("o'brien@example.ie"); at its ends it quotes.
 _EMAIL_RE = re.compile(r"[\w.%+-]+(?:'[\w.%+-]+)*@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
-# Spaces around the "@" to dodge harvesters ("jane.doe @ gmail.com", "john.smith @gmail.com") when
-# the local part is in parts joined by dots or underscores, as personal addresses are, none of them
-# capitalised after the first and a lower-case top-level domain: "deals @ shop.com" stays a phrase,
-# and "great.Ordered @ bestbuy.com" or "office.Perfect @ home.Easy" are sentences missing a space.
-_SPACED_EMAIL_RE = re.compile(r"(?<![\w.%+-])[\w%+-]+(?:[._](?![A-Z])[\w%+-]+)+(?: @ ?| ?@ )"
-                              r"[\w-]+(?:\.[\w-]+)*\.(?-i:[a-z]{2,})(?!\w)")
+# Spaces around the "@" to dodge harvesters ("mail: jane.doe @ gmail.com", "contact john.smith
+# @gmail.com"), after a word for mail or contact: without one, "sale.only @ amazon.com" is a
+# sentence missing a space.
+_SPACED_EMAIL_RE = re.compile(r"(?i:\b(?:e-?mail|mail|courriel|correo|contact|write|schreib\w*|reach)\b)[^\n@]{0,25}?"
+                              r"(?<![\w.%+-])(?P<email>[\w%+-]+(?:[._][\w%+-]+)*(?: @ ?| ?@ )"
+                              r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})(?!\w)")
 # Suffixes of file names that are not delegated top-level domains (unlike .zip or .mov): in
 # ``banner@2x.png`` the "@2x" is an asset-scale suffix, and the text names a file, not a mailbox.
 _FILE_SUFFIXES = frozenset(
@@ -86,9 +86,10 @@ _URL_USER_RE = re.compile(
     r"(?:in/)?@?[A-Za-z0-9_.-]+"
 )
 # Social handles: letters of any script, digits, "_", and dots or hyphens inside ("@jane.doe", as
-# Instagram and TikTok allow). Not after a word ("banner@2x.png", an e-mail). One that begins with a
+# Instagram and TikTok allow; a dot before a capital ends a sentence, "@Target.Definitely"). Not
+# after a word ("banner@2x.png", an e-mail). One that begins with a
 # digit needs an underscore ("@2pac_fan"): "@1.8GHz", "@2560x1440", "@10.30am" are specs and times.
-_HANDLE_RE = re.compile(r"(?<![\w@.])@(?:[^\W\d]|(?=\d[\w.-]*_))(?:\w|[.-](?=\w)){1,29}(?![\w@])")
+_HANDLE_RE = re.compile(r"(?<![\w@.])@(?:[^\W\d]|(?=\d[\w.-]*_))(?:\w|-(?=\w)|\.(?=[^\W_A-Z])){1,29}(?![\w@])")
 _SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
 # Beside the dashed form, right after the word SSN / social
 # security: another separator kind throughout ("536 22 1234", "536.22.1234") or nine bare digits.
@@ -127,6 +128,12 @@ def _cued_ssns(text: str) -> Iterator[Span]:
             yield Span(*match.span("ssn"), "SSN")
 
 
+def _spaced_emails(text: str) -> Iterator[Span]:
+    for match in _SPACED_EMAIL_RE.finditer(text):
+        if _is_email(match["email"]):
+            yield Span(*match.span("email"), "EMAIL")
+
+
 def _is_email(candidate: str) -> bool:
     return candidate.rsplit(".", 1)[1].lower() not in _FILE_SUFFIXES
 
@@ -138,25 +145,25 @@ def _regex_spans(pattern: re.Pattern[str], kind: str, text: str,
             yield Span(match.start(), match.end(), kind)
 
 
-# "firmware 5.3.1.1" is a dotted quad that ipaddress accepts but no one's address: a version after
-# a word for one, right before it ("v4.2.1.0") or a few words back ("Firmware update to 1.0.2.7")...
+# "firmware 5.3.1.1" is a dotted quad that ipaddress accepts but no one's address: a version right
+# after a word for one, or after a colon, bracket or one small word ("Firmware update to 1.0.2.7",
+# "App version: 4.2.1.0"). Further back the word speaks of something else ("release the ban on
+# 81.2.69.160", "the plugin blocked 81.2.69.160").
 _VERSION_CUE_RE = re.compile(r"(?i)\b(?:v|version|firmware|build|release|update|updated|upgrade|upgraded|rev|"
-                             r"revision|kernel|plugin|driver|patch|bios)(?:\.?[ \t]*|\b(?P<between>[^\n\d]{0,20}))$")
-# ...unless a word between them speaks of an address or a connection ("The driver logged in from
-# 81.2.69.160", "Update gemacht, meine IP 81.2.69.160"). These words also admit an address written
-# with leading zeros ("server 192.168.001.010"), which otherwise reads as a part number.
-_ADDRESS_WORDS_RE = re.compile(r"(?i)\b(?:ip|address|addr|from|login|log(?:ged)? in|sign(?:ed)?[ -]?in|server|"
-                               r"router|gateway|host|dns|proxy|vpn|connect\w*)\b")
+                             r"revision|kernel|plugin|driver|patch|bios)\.?[ \t]*[:(#]?[ \t]*"
+                             r"(?:(?:to|is|of|now)[ \t]+)?$")
+# A dotted quad with leading zeros ("192.168.001.010") is an address only after a word for one:
+# alone it reads as a part number or serial ("item 001.002.003.004").
+_ADDRESS_WORDS_RE = re.compile(r"(?i)\b(?:ip|ips|address|addr|adresse|router|gateway|dns|proxy|vpn)\b[^\n\d]{0,15}$")
 
 
 def _ipv4s(text: str) -> Iterator[Span]:
     for match in _IPV4_RE.finditer(text):
         before = text[max(0, match.start() - 40):match.start()]
-        version = _VERSION_CUE_RE.search(before)
-        if version and not (version["between"] and _ADDRESS_WORDS_RE.search(version["between"])):
+        if _VERSION_CUE_RE.search(before):
             continue
         padded = any(len(octet) > 1 and octet.startswith("0") for octet in match.group(0).split("."))
-        if padded and not _ADDRESS_WORDS_RE.search(before[-25:]):
+        if padded and not _ADDRESS_WORDS_RE.search(before):
             continue
         if _is_ipv4(match.group(0)):
             yield Span(match.start(), match.end(), "IP")
@@ -389,8 +396,7 @@ def _with_enough_digits(detector: Detector) -> Detector:
 # as a Presidio recognizer, :func:`find_pii` runs them all without an NLP model.
 DETECTORS: dict[str, Detector] = {
     "URL_USER": lambda text: _regex_spans(_URL_USER_RE, "URL_USER", text),
-    "EMAIL": lambda text: [*_regex_spans(_EMAIL_RE, "EMAIL", text, _is_email),
-                           *_regex_spans(_SPACED_EMAIL_RE, "EMAIL", text, _is_email)],
+    "EMAIL": lambda text: [*_regex_spans(_EMAIL_RE, "EMAIL", text, _is_email), *_spaced_emails(text)],
     "IBAN": _ibans,
     "SSN": lambda text: [*_regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid), *_cued_ssns(text)],
     "IP": lambda text: [*_ipv4s(text), *_regex_spans(_IPV6_RE, "IP", text, _is_ipv6)],

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-from data_quality.pii_quantities import reads_as_quantity
+from data_quality.pii_quantities import phone_end
 
 # Regions whose numbering plans are tried for phone numbers written without a country code;
 # numbers with an explicit "+CC" are parsed whatever the region.
@@ -31,13 +31,14 @@ _PHONE_SHAPE_RE = re.compile(
 )
 # Words that announce a number before it (up to 25 non-digit characters away) or label it after.
 # "ph" is the phone's abbreviation on forms and signatures; a pH value has too few digits to follow it.
-# The German, French, Spanish and Italian words for phone are read as well, as are "mob" and "ring
-# me", because reviews and seller blurbs are written in those languages too; not the words for a
-# mobile that are also adjectives ("Handy little tool", "Portable charger for iPhone 13 14 15").
+# The German, French, Spanish and Italian words for phone are read as well, as are "Mob:" and "ring",
+# because reviews and seller blurbs are written in those languages too; the words for a mobile that
+# are also adjectives only after "my" ("mein Handy", "mi móvil"; not "Handy little tool",
+# "Portable charger for iPhone 13 14 15").
 _CUES_BEFORE = ("phone", "ph", "tel", "telephone", "call", "called", "calling", "mobile", "cell", "fax", "desk",
-                "whatsapp", "sms", "text me", "reach me", "reach us", "answering at", "dial", "mob", "ring me",
-                "ring us", "my number", "telefon", "telefonnummer", "handynummer", "rufnummer", "mobilnummer",
-                "téléphone", "tél", "teléfono", "telefono", "cellulare")
+                "whatsapp", "sms", "text", "reach me", "reach us", "answering at", "dial", "mob(?=[.:])", "ring",
+                "contact", "my number", "telefon", "telefonnummer", "handynummer", "rufnummer", "mobilnummer",
+                "mein handy", "téléphone", "tél", "teléfono", "telefono", "mi móvil", "mi celular", "cellulare")
 _CUES_AFTER = ("office", "fax", "mobile", "cell", "home", "work", "desk")
 _PHONE_CUE_BEFORE_RE = re.compile(rf"(?i)\b(?:{'|'.join(_CUES_BEFORE)})\b[^\n\d]{{0,25}}$")
 # A label after the number ends its line or clause ("655 437 108 office", "(home)") or names the
@@ -105,18 +106,20 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
         # VALID (not POSSIBLE): the number must be assigned in the region's plan, which keeps
         # years, prices and quantities out.
         for match in PhoneNumberMatcher(unglued, region, leniency=Leniency.VALID):
-            key = _without_open_bracket(text, match.start, _number_end(text, match.start, match.end))
+            start, end = _without_open_bracket(text, match.start, _number_end(text, match.start, match.end))
+            end = phone_end(text, start, end, _has_phone_cue(text, start, end))
+            key = (start, end or start)
             # Cutting the next token's groups off may leave too few digits ("3 - 4 - 5 …" loses all but "3").
-            if (key in seen or not _phone_digit_count_ok(text[key[0]:key[1]])
-                    or reads_as_quantity(text, *key, _has_phone_cue(text, *key))):
+            if end is None or key in seen or not _phone_digit_count_ok(text[start:end]):
                 continue
             seen.add(key)
             # A bare digit run is as often a UPC or an order number as a phone: want a cue.
             if not match.raw_string.isdigit() or _has_phone_cue(text, *key):
                 yield key
     for match in _PHONE_SHAPE_RE.finditer(unglued):
-        end = _number_end(text, match.start(), match.start() + len(match.group(0).rstrip(" .")))
-        candidate = text[match.start():end]
-        if ((match.start(), end) not in seen and _phone_digit_count_ok(candidate)
-                and not reads_as_quantity(text, match.start(), end, True) and _has_phone_cue(text, match.start(), end)):
-            yield match.start(), end
+        start = match.start()
+        end = _number_end(text, start, start + len(match.group(0).rstrip(" .")))
+        if not _has_phone_cue(text, start, end) or (end := phone_end(text, start, end, True)) is None:
+            continue
+        if (start, end) not in seen and _phone_digit_count_ok(text[start:end]):
+            yield start, end

@@ -16,8 +16,8 @@ from stdnum import ean, isbn
 
 # The code's name, then digit groups separated by single spaces or hyphens; an ISBN-10 may end
 # in X. Greedy: it can run into a number after the code, so :func:`product_code_spans` backs off.
-# "JAN" only in capitals: "Jan" is a first name and a month ("Ask Jan 212-555-0105").
-_CODE_RE = re.compile(r"\b(?:(?i:isbn(?:-1[03])?|upc(?:-a)?|ean(?:-8|-13)?|gtin(?:-8|-1[234])?|barcode)|JAN)"
+# "EAN" and "JAN" only in capitals: "Ean" and "Jan" are first names ("Ask Jan 212-555-0105").
+_CODE_RE = re.compile(r"\b(?:(?i:isbn(?:-1[03])?|upc(?:-a)?|gtin(?:-8|-1[234])?|barcode)|EAN(?:-8|-13)?|JAN)"
                       r"\b[: ]{0,3}(?P<code>\d(?:[ -]?\d){6,17}(?:[ -]?[xX])?)(?!\w)")
 
 

@@ -7,7 +7,8 @@ asks :func:`reads_as_quantity` before it reports a span.
 
 Some of these shapes are also how people write phone numbers (German "030 - 1234567", Norwegian
 "73 448 266"), so the weaker readings give way to a phone signal: a cue word, a parenthesised
-area code or a leading "+".
+area code or a leading "+". After a phone signal a count with its unit is cut off the run
+("Call 555-123-4567 55 inch TV") rather than taken for the whole of it.
 """
 
 from __future__ import annotations
@@ -23,16 +24,18 @@ _DAY_YEAR_RE = re.compile(r"\d{1,2} (?:19|20)\d\d")
 # Two dates or two years joined by a dash ("05-03-2024 - 07-03-2024", "edition 1998-2001").
 _RANGE_SEPARATOR_RE = re.compile(r" ?[-–] ?")
 _YEAR_RE = re.compile(r"(?:19|20)\d\d")
-# Two numbers joined by a spaced hyphen or an en dash ("28.3 - 47.6 inches", "120 – 160"); neither
+# Two numbers joined by a spaced hyphen or an en dash ("28.3 - 47.6 inches", "120 – 180"); neither
 # begins with 0, as German and Austrian numbers written "030 - 1234567" do.
-_RANGE_RE = re.compile(r"[1-9][\d.,]* [-–] [1-9][\d.,]*|[1-9][\d.,]*–[1-9][\d.,]*")
+_RANGE_RE = re.compile(r"(?P<low>[1-9][\d.,]*)(?: [-–] |–)(?P<high>[1-9][\d.,]*)")
 # Thousands grouped by spaces (SI style: "1 200 000").
 _THOUSANDS_RE = re.compile(r"[1-9]\d{0,2}(?: \d{3})+")
-# A unit of measure right after the number ("18650 3000 mAh", "1200 1500 Mbps", "120 160 cm").
-# Only units no sentence uses as a word: "in", "x", "w", "l" begin clauses after phone numbers too
-# ("call 0151 2345678 in the evening", "w/ questions", "l'après-midi").
-_UNIT_AFTER_RE = re.compile(r"(?i) ?(?:mah|wh|kwh|mbps|gbps|kbps|[kmgt]b|[kmg]?hz|rpm|fps|dpi|ppi|mm|cm|km|kg|lbs|oz|"
-                            r"ml|inch|inches|watts?|kw|btu|mins)\b")
+# A unit of measure right after the number ("18650 3000 mAh", "1200 1500 Mbps"). Strong units are
+# no word of any sentence; weak ones are also labels and words after phone numbers ("020 7946 0958
+# GB", "… 345 678 MB if busy"). "in", "x", "w", "l", "pcs" are not read at all: they begin clauses
+# after phone numbers ("call 0151 2345678 in the evening", "w/ questions", "l'après-midi").
+_STRONG_UNIT_AFTER_RE = re.compile(r"(?i) ?(?:mah|wh|kwh|mbps|gbps|kbps|[kmg]?hz|rpm|fps|dpi|ppi|kg|lbs|inch|"
+                                   r"inches|watts?|btu|mins?)\b")
+_WEAK_UNIT_AFTER_RE = re.compile(r"(?i) ?(?:[kmgt]b|mm|cm|km|oz|ml|kw)\b")
 
 
 def _is_date(candidate: str) -> bool:
@@ -69,19 +72,50 @@ def _is_progression(candidate: str) -> bool:
     return len(steps) == 1 and steps.pop() > 0
 
 
-def reads_as_quantity(text: str, start: int, end: int, phone_signal: bool) -> bool:
-    """Whether the phone-shaped ``text[start:end]`` reads as something other than a phone number.
+def _similar_range(match: re.Match[str]) -> bool:
+    """Both ends of a range have integer parts of about one length ("120 - 180", "28.3 - 47.6")."""
+    low, high = (len(re.split(r"[.,]", match[name])[0]) for name in ("low", "high"))
+    return abs(low - high) <= 1
 
-    Always: a calendar date, a range of dates or years, a day and year after a month name, a
-    rising list of sizes or models, or a number with a unit of measure after it. Only without a
-    ``phone_signal`` (a cue word, an area code in brackets or a leading "+"): a range of two
-    numbers or thousands grouped by spaces.
+
+def phone_end(text: str, start: int, end: int, phone_signal: bool) -> int | None:
+    """Where the phone number in the phone-shaped run ``text[start:end]`` ends, or None when the
+    run reads as something other than a phone number.
+
+    Always something else: a calendar date, a range of dates or years, a day and year after a
+    month name, a rising list of sizes or models, a range of two numbers of about one length, or
+    thousands grouped by spaces after a one-digit lead ("1 500 000"). Without a ``phone_signal``
+    (a cue word, an area code in brackets or a leading "+") also: any range, any thousands, and a
+    number with any unit after it. With one, a strong unit after the run cuts its last group off
+    when that is a count of up to four digits, and the rest is the number (:func:`_before_count`).
     """
     candidate = text[start:end]
     if candidate.startswith(("+", "(")) or text[max(0, start - 1):start] == "+":
-        return False
+        return end
     if (_is_date(candidate) or _is_date_or_year_range(candidate) or _is_progression(candidate)
-            or (_DAY_YEAR_RE.fullmatch(candidate) and _MONTH_BEFORE_RE.search(text[max(0, start - 12):start]))
-            or _UNIT_AFTER_RE.match(text, end)):
-        return True
-    return not phone_signal and bool(_RANGE_RE.fullmatch(candidate) or _THOUSANDS_RE.fullmatch(candidate))
+            or (_DAY_YEAR_RE.fullmatch(candidate) and _MONTH_BEFORE_RE.search(text[max(0, start - 12):start]))):
+        return None
+    if _STRONG_UNIT_AFTER_RE.match(text, end):
+        return _before_count(text, start, end, phone_signal)
+    if _WEAK_UNIT_AFTER_RE.match(text, end):
+        return end if phone_signal else None
+    if (range_match := _RANGE_RE.fullmatch(candidate)) and (not phone_signal or _similar_range(range_match)):
+        return None
+    if _THOUSANDS_RE.fullmatch(candidate) and (not phone_signal or candidate[1] == " "):
+        return None
+    return end
+
+
+def _before_count(text: str, start: int, end: int, phone_signal: bool) -> int | None:
+    """The run ``text[start:end]`` has a unit right after it. Its last group of up to four digits is
+    the count the unit measures ("Call 555-123-4567 55 inch TV"): after a phone signal, the rest is
+    the number. A longer last group is no count ("call 0151 2345678 mins"): the whole run is the
+    number after a signal, and without one the run is a measurement. (A weak unit cuts nothing:
+    "020 7946 0958 GB" is a whole number.)"""
+    cut = text.rfind(" ", start, end)
+    count = text[cut + 1:end]
+    if len(re.sub(r"\D", "", count)) > 4:
+        return end if phone_signal else None
+    if not phone_signal or cut <= start:
+        return None
+    return start + len(text[start:cut].rstrip(" -–"))
