@@ -149,9 +149,9 @@ def _regex_spans(pattern: re.Pattern[str], kind: str, text: str,
 # after a word for one, or after a colon, bracket or one small word ("Firmware update to 1.0.2.7",
 # "App version: 4.2.1.0"). Further back the word speaks of something else ("release the ban on
 # 81.2.69.160", "the plugin blocked 81.2.69.160").
-_VERSION_CUE_RE = re.compile(r"(?i)\b(?:v|version|firmware|build|release|update|updated|upgrade|upgraded|rev|"
-                             r"revision|kernel|plugin|driver|patch|bios)\.?[ \t]*[:(#]?[ \t]*"
-                             r"(?:(?:to|is|of|now)[ \t]+)?$")
+_VERSION_CUE_RE = re.compile(r"(?i)\b(?:v|version|firmware|build|release(?: notes)?|update|updated|upgrade|upgraded|"
+                             r"rev|revision|kernel|plugin|driver|patch|bios)\.?[ \t]*[:(#]?[ \t]*"
+                             r"(?:(?:to|is|of|for|now)[ \t]+)?$")
 # A dotted quad with leading zeros ("192.168.001.010") is an address only after a word for one:
 # alone it reads as a part number or serial ("item 001.002.003.004").
 _ADDRESS_WORDS_RE = re.compile(r"(?i)\b(?:ip|ips|address|addr|adresse|router|gateway|dns|proxy|vpn)\b[^\n\d]{0,15}$")

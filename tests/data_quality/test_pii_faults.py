@@ -176,7 +176,7 @@ def test_spellings_of_the_fourth_pass_are_caught(text, expected):
     "sizes 36 38 40 42 44 available, fits phones 12 13 14 15 16",
     "ISBN 0-306-40615-2 and ISBN 0 306 40615 2, UPC 0 36000 29145 2",
     "delivered 05 03 2024, shipped Mar 05 2024 10:30:45, rented 05-03-2024 - 07-03-2024",
-    "firmware update to 1.0.2.7, app version: 4.2.1.0, kernel 5.15.0.91",
+    "firmware update to 1.0.2.7, app version: 4.2.1.0, kernel 5.15.0.91, release notes for 3.1.4.1",
     "pages 1 - 2 - 3 - 4 - 5 - 6 - 7 - 8 - 9 - 0 - 1 - 2 are missing",
     "looks sharp @2x and smooth @120fps",
 ])
