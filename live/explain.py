@@ -56,7 +56,8 @@ def rebuild_features(settings: Settings, decision: str, signal: dict[str, Any]) 
             "SELECT review_text FROM signal_history WHERE content_digest = ? LIMIT 1", [signal["content_digest"]])
         if rows.is_empty():
             raise ExplainError(f"the warehouse holds no review row with digest {signal['content_digest']}")
-        return {"review_text": review_text_of({"review_text": rows["review_text"][0]})}
+        # A row as Python values: the list column reads as a list of str, not a polars Series.
+        return {"review_text": review_text_of(rows.row(0, named=True))}
     windows = product_windows(settings.warehouse_path, until=signal["crawled_at"], product_id=signal["product_id"])
     if signal["product_id"] not in windows:
         raise ExplainError(f"the warehouse holds no observation of product {signal['product_id']!r}; "

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from commons.contracts import PRICE_WINDOW, STOCK_WINDOW
+from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from commons.net import free_port
 from commons.record import content_digest
 from commons.settings import Settings
@@ -21,12 +21,14 @@ from commons.warehouse import Warehouse, flatten
 from crawlers.live_market import LiveMarket
 from crawlers.parsing import parse_book_detail
 from crawlers.replay import MarketReplay
+from data_quality.pii_eval import load_review_texts
 from live.capture import ChangeCapture
 from live.decide import Decider
 from live.explain import rebuild_features
 from live.history import product_windows
 from live.store import LiveStore
 from live.watcher import flush_to_warehouse
+from serving.contract import signal_digest
 
 ATTIC = "catalogue/a-light-in-the-attic_1000/index.html"
 
@@ -256,3 +258,17 @@ def test_a_stock_window_after_a_price_only_move_is_the_one_the_warehouse_rebuild
     flush_to_warehouse(store, warehouse, "live")
     rebuilt = rebuild_features(settings, "urgent_inventory", stock["signal"])
     assert rebuilt["stock_counts"] == stock["record"]["stock_counts"]
+
+
+def test_a_review_insight_is_rebuilt_from_its_warehouse_row(market, data_dir, tmp_path):
+    """``explain`` on a pushed review: the warehouse's list column must read as texts (it once
+    reached ``review_text_of`` as a polars Series and crashed every negative_review explain)."""
+    texts = [text for text in next(iter(load_review_texts(data_dir).values())) if text.strip()][:2]
+    base = observed(market, LiveMarket(market, seconds_per_tick=1.0, clock=Clock()), Clock(), ATTIC)
+    record = {**base, "review_text": texts, "rating": 2.0}
+    record["content_digest"] = content_digest(record)
+    settings = Settings(state_dir=tmp_path / "state", data_dir=tmp_path / "data")
+    Warehouse(settings.warehouse_path).append_rows_to_history("push", [flatten(record, "push", "reviews")])
+    rebuilt = rebuild_features(settings, "negative_review", record)
+    assert rebuilt == {"review_text": "\n".join(texts)}
+    assert signal_digest(rebuilt) == signal_digest({"review_text": review_text_of(record)})
