@@ -245,6 +245,13 @@ def _is_chained(folder: Path, files: list[Path]) -> bool:
     return isinstance(line, dict) and {"prev", "hash"} <= line.keys()
 
 
+def is_chain_file(path: Path) -> bool:
+    """Whether the file ``path`` is part of a chained log: its folder holds a ``chain-head.json``,
+    or its first line has ``prev`` and ``hash``. A log whose lines were all rewritten still has its
+    head; a file of other text (a summary, plain JSON lines) is not verified as a log."""
+    return _is_chained(Path(path).parent, [Path(path)])
+
+
 def chained_logs(root: Path) -> list[Path]:
     """Folders at or under ``root`` holding a chained log (a ``chain-head.json``, or a first line
     with ``prev`` and ``hash``), sorted; folders of plain JSON lines are left out."""

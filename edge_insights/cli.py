@@ -607,12 +607,15 @@ def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder
     kind: edited, deleted, inserted, reordered, truncated, untrusted_key, bad_signature, unsigned).
     Exit 0 when every log is intact, 1 when one is tampered with, 2 when there is nothing to check."""
     from commons.chain_retention import recorded_anchors
-    from commons.chain_verify import chained_logs, verify_file, verify_folder
+    from commons.chain_verify import chained_logs, is_chain_file, verify_file, verify_folder
     from commons.control_audit import CONTROL_LOG, read_events
     from commons.token_keys import TokenKeyError, jwks_path, trusted_keys
 
     if not path.exists():
         raise _fail(f"{path} does not exist")
+    if path.is_file() and not is_chain_file(path):
+        # A mistyped path is no tampering: a file that never was a chained log is refused as such.
+        raise _fail(f"no hash-chained log in {path}")
     if not jwks:
         default = jwks_path(_settings().audit_dir)
         jwks = [default] if default.is_file() else []

@@ -76,10 +76,13 @@ def test_checkpoints_signed_by_a_key_outside_the_given_jwks_are_untrusted(audite
 @pytest.mark.parametrize("args, message", [
     (("nowhere",), "does not exist"),
     ((".",), "no hash-chained log"),
+    (("items.jsonl",), "no hash-chained log in items.jsonl"),
+    (("summary.json",), "no hash-chained log in summary.json"),
 ])
 def test_unusable_arguments_exit_2(state, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "items.jsonl").write_text(json.dumps({"url": "x"}) + "\n")
+    (tmp_path / "summary.json").write_text(json.dumps({"run": "x"}, indent=1))
     done = invoke("audit", "verify", *args)
     assert done.exit_code == 2 and message in done.output
 
