@@ -406,6 +406,10 @@ def parse_price(text: str = typer.Argument(..., help='price as shown, e.g. "1.23
 
     from crawlers.extraction.price import parse_price as parse
 
+    # A hint the parser cannot read would be dropped without a word: refuse it instead.
+    if currency_hint and parse("0", currency_hint=currency_hint).currency is None:
+        raise typer.BadParameter(f"{currency_hint!r} names no currency the parser knows (an ISO 4217 code such as "
+                                 "EUR, or an unambiguous symbol such as €)", param_hint="'--currency-hint'")
     parsed = parse(text, currency_hint=currency_hint or None)
     amount = None if parsed.amount is None else format(parsed.amount, "f")
     print(json.dumps({"amount": amount, "currency": parsed.currency}, ensure_ascii=False))

@@ -73,6 +73,15 @@ def test_parse_price_with_hint_and_without_price():
     assert json.loads(empty.stdout) == {"amount": None, "currency": None}
 
 
+@pytest.mark.parametrize("hint", ["XYZ", "kr"])
+def test_a_currency_hint_the_parser_cannot_read_is_refused(hint):
+    # "XYZ" is no ISO 4217 code; "kr" is Swedish, Norwegian, Danish or Icelandic: both were dropped silently.
+    refused = runner.invoke(app, ["parse-price", "12.50", "--currency-hint", hint])
+    assert refused.exit_code == 2 and refused.stdout == ""
+    # The message is wrapped in a box: compare its words.
+    assert "names no currency the parser knows" in " ".join(refused.output.replace("│", " ").split())
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     # A minus glued to the symbol or the number is kept (a refund/discount line).
     ("-$5.00", {"amount": "-5.00", "currency": "USD"}),
