@@ -234,13 +234,14 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
         where.append("alert = 1")
     rows = LiveStore(path).query(f"SELECT * FROM insights WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
                                  (*params, limit))[::-1]
-    table = Table("insight", "published", "decision", "label", "score", "route", "alert", "product", "change",
+    table = Table("insight", "published (UTC)", "decision", "label", "score", "route", "alert", "product", "change",
                   "latency ms")
     table.columns[0].no_wrap = True  # the id `explain` takes, whole
     for r in rows:
         change = f"{json.loads(r['before'])} → {json.loads(r['after'])}" if r["kind"] != "review" else "new review"
-        table.add_row(r["insight_id"], r["published_at"][11:23], r["decision"], r["label"], f"{r['score']:.2f}",
-                      r["route"], "yes" if r["alert"] else "", r["product_id"] or "", f"{r['kind']}: {change}",
+        published = r["published_at"][:19].replace("T", " ")
+        table.add_row(r["insight_id"], published, r["decision"], r["label"], f"{r['score']:.2f}", r["route"],
+                      "yes" if r["alert"] else "", r["product_id"] or "", f"{r['kind']}: {change}",
                       f"{(r['published'] - r['received_at']) * 1000:.0f}")
     console.print(table)
     console.print(f"{len(rows)} insight(s) shown")
