@@ -484,7 +484,12 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     # The name tagger the pipeline built in the state folder, as the scrub asset and the watcher use.
     tagger_dir = _settings().pii_tagger_dir
     try:
-        _, refused = scrub_command(text, stdin, sys.stdout, default_engine(tagger_dir))
+        engine = default_engine(tagger_dir)
+        if engine.tagger is None:
+            # Fewer names are found without it: say so where the JSON output is not disturbed.
+            typer.echo(f"note: no name tagger in {tagger_dir} (the main job builds it): names by the rules alone",
+                       err=True)
+        _, refused = scrub_command(text, stdin, sys.stdout, engine)
     except (TaggerMissingError, TaggerUnreadableError) as err:
         raise _fail(str(err)) from None
     if refused:

@@ -17,13 +17,21 @@ def test_scrub_text_and_stdin_lines():
     runner = CliRunner()
     one = runner.invoke(app, ["scrub", "Mail: jörg.weiß@bücher-laden.de or call (212)555-0187 03/14/2024"])
     assert one.exit_code == 0, one.output
-    [line] = one.output.splitlines()
+    [line] = one.stdout.splitlines()
     assert json.loads(line) == {"text": "Mail: <EMAIL> or call <PHONE> 03/14/2024",
                                 "spans": [{"start": 6, "end": 31, "type": "EMAIL"},
                                           {"start": 40, "end": 53, "type": "PHONE"}]}
     many = runner.invoke(app, ["scrub", "-"], input="The banner@2x.png looks blurry\nref212-555-0187\n")
-    assert [json.loads(x)["text"] for x in many.output.splitlines()] == ["The banner@2x.png looks blurry",
+    assert [json.loads(x)["text"] for x in many.stdout.splitlines()] == ["The banner@2x.png looks blurry",
                                                                           "ref<PHONE>"]
+
+
+def test_without_a_name_tagger_the_scrub_says_it_runs_on_the_rules_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
+    done = CliRunner().invoke(app, ["scrub", "mail jane@example.org"])
+    assert done.exit_code == 0
+    assert json.loads(done.stdout)["text"] == "mail <EMAIL>"
+    assert "names by the rules alone" in done.stderr and str(tmp_path / "state" / "pii_tagger") in done.stderr
 
 
 def test_a_line_too_long_is_refused_alone_and_the_run_exits_1():
