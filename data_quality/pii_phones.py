@@ -55,6 +55,8 @@ _GLUED_LETTERS_RE = re.compile(r"[^\W\d_]+(?=[+(]?\d)")
 _AREA_CODE_RE = re.compile(r"\(\d{2,5}\)[ ]?\d")
 # A trailing group that is glued to a date or time separator begins the next token.
 _NEXT_TOKEN_AFTER_RE = re.compile(r"[/:]\d")
+
+
 def _phone_digit_count_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate.split("x")[0].split("ext")[0])
     return MIN_PHONE_DIGITS <= len(digits) <= 15
@@ -107,14 +109,16 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
         # years, prices and quantities out.
         for match in PhoneNumberMatcher(unglued, region, leniency=Leniency.VALID):
             start, end = _without_open_bracket(text, match.start, _number_end(text, match.start, match.end))
-            end = phone_end(text, start, end, _has_phone_cue(text, start, end))
+            cued = _has_phone_cue(text, start, end)
+            end = phone_end(text, start, end, cued)
             key = (start, end or start)
             # Cutting the next token's groups off may leave too few digits ("3 - 4 - 5 …" loses all but "3").
             if end is None or key in seen or not _phone_digit_count_ok(text[start:end]):
                 continue
             seen.add(key)
-            # A bare digit run is as often a UPC or an order number as a phone: want a cue.
-            if not match.raw_string.isdigit() or _has_phone_cue(text, *key):
+            # A bare digit run is as often a UPC or an order number as a phone: want a cue. (It holds
+            # no space, so phone_end never shortened it and the cue found above still applies.)
+            if not match.raw_string.isdigit() or cued:
                 yield key
     for match in _PHONE_SHAPE_RE.finditer(unglued):
         start = match.start()

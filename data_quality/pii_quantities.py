@@ -3,7 +3,7 @@
 A libphonenumber match or a phone-shaped run next to a cue word is still no phone number when it
 reads as a date, a range, a count with its unit, thousands grouped by spaces or a list of sizes
 ("Sizes 36 38 40 42 44", "18650 3000 mAh", "1 200 000 home cooks"). :mod:`data_quality.pii_phones`
-asks :func:`reads_as_quantity` before it reports a span.
+asks :func:`phone_end` before it reports a span.
 
 Some of these shapes are also how people write phone numbers (German "030 - 1234567", Norwegian
 "73 448 266"), so the weaker readings give way to a phone signal: a cue word, a parenthesised
