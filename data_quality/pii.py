@@ -87,13 +87,13 @@ _URL_USER_RE = re.compile(
 )
 # Social handles: letters of any script, digits, "_", and dots or hyphens inside ("@jane.doe", as
 # Instagram and TikTok allow; a dot before a capital ends a sentence, "@Target.Definitely"). Not
-# after a word ("banner@2x.png", an e-mail). One that begins with a
-# digit needs an underscore ("@2pac_fan"): "@1.8GHz", "@2560x1440", "@10.30am" are specs and times.
+# after a word ("banner@2x.png", an e-mail). One that begins with a digit needs an underscore
+# ("@2pac_fan"): "@1.8GHz", "@2560x1440", "@10.30am" are specs and times.
 _HANDLE_RE = re.compile(r"(?<![\w@.])@(?:[^\W\d]|(?=\d[\w.-]*_))(?:\w|-(?=\w)|\.(?=[^\W_A-Z])){1,29}(?![\w@])")
 _SSN_RE = re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])")
-# Beside the dashed form, right after the word SSN / social
-# security: another separator kind throughout ("536 22 1234", "536.22.1234") or nine bare digits.
-# Uncued, "lot 536 22 1234" is as likely a product code.
+# Beside the dashed form, right after the word SSN / social security: another separator kind
+# throughout ("536 22 1234", "536.22.1234") or nine bare digits. Uncued, "lot 536 22 1234" is as
+# likely a product code.
 _SSN_CUED_RE = re.compile(r"(?i:\b(?:ssn|social security(?: number| no\.?)?))\W{0,4}"
                           r"(?P<ssn>\d{3}(?P<sep>[ .])\d{2}(?P=sep)\d{4}|\d{9})(?![\d-]|\.\d)")
 # Not inside a longer dotted number; ".." as in "203.0.113.1..203.0.113.9" separates two addresses.
