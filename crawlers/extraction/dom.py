@@ -1,5 +1,6 @@
 """Fallbacks that read a product page's DOM when its structured data is missing or partial:
-title, loose ``itemprop`` values, availability and identifiers (prices: :mod:`.candidates`).
+title, loose ``itemprop`` values, availability, stock count and identifiers (prices:
+:mod:`.candidates`).
 
 No rule names a shop: they use what product pages share across sites — ``itemprop`` attributes
 outside an ``itemscope``, a class or id naming the stock state, the title ``<h1>``, the
@@ -14,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from parsel import Selector
 
 from crawlers.extraction import availability as avail
+from crawlers.extraction import stock
 from crawlers.extraction.vocabulary import CUES
 
 # Labels shops print before an identifier ("SKU:", "Art.-Nr.", "Код:", "Šifra:" — sl/hr "code").
@@ -27,6 +29,8 @@ _LABEL_AT_END = re.compile(_ID_LABEL_WORDS + r"\s*[:#]\s*$", re.I)
 # A URL path segment or query value that looks like an id: letters and at least 5 digits, or an
 # ASIN-style 10-character code; words, slugs and file names do not qualify.
 _URL_ID = re.compile(r"^(?=(?:\D*\d){5})[A-Za-z0-9_-]{5,30}$|^[A-Z0-9]{10}$")
+# Elements whose text a page does not show as such.
+_UNSHOWN = "ancestor-or-self::*[self::script or self::style or self::noscript or self::template]"
 
 
 def title(sel: Selector) -> str | None:
@@ -103,6 +107,26 @@ def availability(sel: Selector) -> str:
     if any("disabled" not in el.attrib for el in carts):
         return "in_stock"
     return "unknown"
+
+
+def stock_count(sel: Selector) -> int | None:
+    """Units left of the product: the one count the page's visible short texts state.
+
+    Each text node under 160 characters is read by :func:`crawlers.extraction.stock.from_text`;
+    texts in scripts, hidden elements (a quantity validator's "There are 169 items available")
+    or sections about other products are skipped.
+
+    Returns:
+        The count (int ≥ 0), or None when no visible text states one, when only bounds are
+        stated ("More than 10 available"), or when texts state different counts (variants).
+    """
+    counts: set[int] = set()
+    for el in sel.xpath("//body//*[text()[string-length(normalize-space()) < 160]"
+                        "[translate(., '0123456789', '') != .]]"):
+        found = {stock.from_text(text) for text in el.xpath("text()").getall()} - {None}
+        if found and not el.xpath(_UNSHOWN) and not _off_product(el):
+            counts |= found
+    return counts.pop() if len(counts) == 1 else None
 
 
 def product_id(sel: Selector, url: str) -> str | None:

@@ -32,7 +32,7 @@ from commons.record import Provenance, SignalRecord, utcnow
 
 SOURCE = "generic"
 # Bump when extraction changes what a page turns into.
-VERSION = "1.3.0"
+VERSION = "1.4.0"
 SPIDER_VERSION = f"{SOURCE}@{VERSION}"
 
 
@@ -48,6 +48,7 @@ class PageEvidence:
         shown_title: the visible title.
         candidates: price candidates, markup ones first (:func:`page_candidates`).
         availability: the record's availability enum.
+        stock_count: units left as the page states them, or None.
         product_id: SKU/GTIN/MPN, or the canonical URL.
     """
 
@@ -58,6 +59,7 @@ class PageEvidence:
     shown_title: str | None
     candidates: list[Candidate]
     availability: str
+    stock_count: int | None
     product_id: str
 
 
@@ -116,7 +118,7 @@ def read_page(html: str | bytes, url: str) -> PageEvidence:
         url=url, digest=hashlib.sha256(body).hexdigest(), hints=hints, found=found,
         shown_title=shown_title,
         candidates=page_candidates(sel, hints, found.currency_text, marked),
-        availability=availability,
+        availability=availability, stock_count=dom.stock_count(sel),
         product_id=found.product_id or dom.product_id(sel, url) or canonicalize_url(url))
 
 
@@ -136,7 +138,7 @@ def record_from(evidence: PageEvidence, ranker: price_ranker.Ranker, *, crawl_id
         title=evidence.found.title or evidence.shown_title,
         price=price.amount if price else None,
         currency=page_currency(price, evidence) if price else None,
-        availability=evidence.availability, stock_count=None, rating=evidence.found.rating,
+        availability=evidence.availability, stock_count=evidence.stock_count, rating=evidence.found.rating,
         review_text=None, crawled_at=crawled_at or utcnow(),
         provenance=Provenance(crawl_id=crawl_id, spider_version=spider_version,
                               http_status=http_status, response_digest=evidence.digest))
