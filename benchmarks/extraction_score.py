@@ -124,9 +124,14 @@ def leave_one_domain_out(pages: dict[str, PageEvidence],
 
 def our_predictions(pages: dict[str, PageEvidence],
                     rankers: dict[str, price_ranker.Ranker]) -> dict[str, dict[str, str | None]]:
-    """Each page's record with its ranker, in the scorer's shape."""
+    """Each page's record with its ranker, in the scorer's shape; a page read as a listing
+    (:attr:`PageEvidence.listed_prices`) gives no record, as :func:`extract_record` does."""
     predictions = {}
     for page_id, evidence in pages.items():
+        if evidence.listed_prices:
+            predictions[page_id] = {"price": None, "currency": None, "availability": "InStock",
+                                    "sku": None}
+            continue
         record = record_from(evidence, rankers[page_id]).to_dict()
         product_id = record["product_id"]
         predictions[page_id] = {
@@ -212,7 +217,9 @@ def score_all(data_dir: Path, refit: bool = False) -> dict[str, dict[str, Any]]:
                OURS_LOSO: our_predictions(pages, leave_one_domain_out(pages, ground_truth,
                                                                       shop_of))}
     systems.update({name: baseline_predictions(data_dir, name) for name in BASELINES})
-    return {name: score(ground_truth, predictions) for name, predictions in systems.items()}
+    scores = {name: score(ground_truth, predictions) for name, predictions in systems.items()}
+    scores[OURS]["listing_pages"] = sorted(p for p, e in pages.items() if e.listed_prices)
+    return scores
 
 
 def print_table(scores: dict[str, dict[str, Any]]) -> None:
@@ -236,6 +243,9 @@ def print_table(scores: dict[str, dict[str, Any]]) -> None:
                 table.add_row(name, *(f"{scores[name][m]:.3f}" for m in METRICS),
                               str(scores[name]["n"]))
         console.print(table)
+    if "listing_pages" in scores.get(OURS, {}):
+        console.print(f"product pages read as a listing (no record): "
+                      f"{len(scores[OURS]['listing_pages'])}")
     if OURS_LODO in scores:
         for metric, target in TARGETS.items():
             value = scores[OURS_LODO][metric]

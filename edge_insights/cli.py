@@ -366,11 +366,12 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
                                              "omitted: each page's canonical/og:url, else file://")
             ) -> None:
     """Extract a signal record from saved product pages (one JSON line per page); exit status 1
-    when a page holds no product (neither title nor price)."""
+    when a page holds no product (neither title nor price) or lists many (its line is then
+    {"page": …, "error": …})."""
     import gzip
     import json
 
-    from crawlers.extraction.page import declared_url, extract_product
+    from crawlers.extraction.page import ListingPage, declared_url, extract_product
 
     if len(pages) == 1 and not url:
         console.print("[red]--url is required for a single page[/]")
@@ -386,7 +387,14 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
             except (OSError, EOFError) as err:
                 raise _fail(f"{page}: not a valid gzip file ({err})") from None
         page_url = url or declared_url(html) or page.resolve().as_uri()
-        record = extract_product(html, page_url)
+        try:
+            record = extract_product(html, page_url)
+        except ListingPage as listing:
+            print(json.dumps({"page": str(page), "error": str(listing)}, ensure_ascii=False))
+            typer.echo(f"{page}: a listing page ({listing.prices} prices), not one product",
+                       err=True)
+            empty += 1
+            continue
         print(json.dumps(record, ensure_ascii=False))
         if record.get("title") is None and record.get("price") is None:
             typer.echo(f"{page}: no product found (no title, no price)", err=True)

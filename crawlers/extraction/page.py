@@ -23,7 +23,7 @@ from w3lib.url import canonicalize_url
 from crawlers.extraction import availability as avail
 from crawlers.extraction import dom
 from crawlers.extraction import ranker as price_ranker
-from crawlers.extraction.candidates import Candidate, page_candidates
+from crawlers.extraction.candidates import FEATURES, Candidate, page_candidates
 from crawlers.extraction.currencies import COUNTRY_CURRENCY
 from crawlers.extraction.hints import PageHints, page_hints
 from crawlers.extraction.price import ParsedPrice, parse_price
@@ -62,9 +62,38 @@ class PageEvidence:
     stock_count: int | None
     product_id: str
 
+    @property
+    def listed_prices(self) -> int:
+        """The number of different amounts when every price the page shows sits in a grid of
+        look-alike items (feature ``in_list``) and its markup gives none: a listing or category
+        page, many products and none of them the page's own. 0 for a product page.
+
+        On the 97 benchmark shop pages the chosen price is never in such a grid and every page
+        has a price outside one; on the books sandbox's 49 listing pages every price is.
+        """
+        slot = FEATURES.index("in_list")
+        if not self.candidates or not all(c.features[slot] for c in self.candidates):
+            return 0
+        return len({c.price.amount for c in self.candidates})
+
+
+class ListingPage(ValueError):
+    """A page that lists many products (:attr:`PageEvidence.listed_prices`) where one product's
+    page was expected.
+
+    Attributes:
+        prices: how many different amounts its grid of items shows.
+    """
+
+    def __init__(self, url: str, prices: int) -> None:
+        super().__init__(f"{url} is a listing page: its {prices} different prices all sit in a "
+                         "grid of look-alike items, none is the page's own product")
+        self.prices = prices
+
 
 def extract_product(html: str | bytes, url: str, **provenance: Any) -> dict[str, Any]:
-    """:func:`extract_record` as a plain dict (:meth:`SignalRecord.to_dict`: price as a string)."""
+    """:func:`extract_record` as a plain dict (:meth:`SignalRecord.to_dict`: price as a string);
+    raises :class:`ListingPage` as it does."""
     return extract_record(html, url, **provenance).to_dict()
 
 
@@ -86,8 +115,15 @@ def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
         ``price``/``currency``/``title`` None when the page shows none, ``availability``
         ``unknown`` when nothing says, ``product_id`` the SKU/GTIN/MPN or else the canonical URL.
         Never raises on malformed markup.
+
+    Raises:
+        ListingPage: the page lists many products (a category or search page), so no record
+            would be one product's.
     """
-    return record_from(read_page(html, url), price_ranker.load(), crawl_id=crawl_id,
+    evidence = read_page(html, url)
+    if evidence.listed_prices:
+        raise ListingPage(url, evidence.listed_prices)
+    return record_from(evidence, price_ranker.load(), crawl_id=crawl_id,
                        http_status=http_status, crawled_at=crawled_at,
                        spider_version=spider_version)
 

@@ -2,7 +2,8 @@
 
 No per-shop code: every page goes through :func:`crawlers.extraction.page.extract_record`.
 Each start URL ends as exactly one output: a :class:`~commons.record.SignalRecord` or a
-quarantine row (non-200 status, download failure, a page showing neither title nor price).
+quarantine row (non-200 status, download failure, a page showing neither title nor price, a
+listing page).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from commons.record import SignalRecord
-from crawlers.extraction.page import VERSION, extract_record
+from crawlers.extraction.page import VERSION, ListingPage, extract_record
 from crawlers.items import Quarantined
 from crawlers.spiders.base import SignalSpider
 
@@ -54,8 +55,13 @@ class ProductSpider(SignalSpider):
         if not isinstance(response, TextResponse):
             yield self._quarantine(link, "parse_error: not a text page", status)
             return
-        record = extract_record(response.body, response.url, crawl_id=self.crawl_id,
-                                http_status=status, spider_version=self.version)
+        try:
+            record = extract_record(response.body, response.url, crawl_id=self.crawl_id,
+                                    http_status=status, spider_version=self.version)
+        except ListingPage as listing:
+            yield self._quarantine(link, f"parse_error: listing page ({listing.prices} prices)",
+                                   status)
+            return
         if record.title is None and record.price is None:
             yield self._quarantine(link, "parse_error: no product", status)
             return

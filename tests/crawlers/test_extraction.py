@@ -158,6 +158,8 @@ def test_scorer_table(scores):
                            "Zyte", "Diffbot", "extruct"}
     assert all(r["n"] == 97 for r in result.values())
     ours = result["ours"]
+    # No product page is taken for a listing (which would give no record).
+    assert ours["listing_pages"] == []
     others = [r for name, r in result.items() if not name.startswith("ours")]
     # Whole set, measured: price 0.948 (92/97; the 5 misses are pages whose ground truth
     # reads CLP/ARS thousands dots as decimals), currency 1.000, availability 0.969, sku 0.856.
@@ -194,3 +196,23 @@ def test_product_spider_yields_one_outcome_per_page(data_dir):
     assert record.provenance.crawl_id == "c7" and record.provenance.http_status == 200
     [gone] = spider.parse(respond("https://example.com/gone", 404, b"<html></html>"))
     assert isinstance(gone, Quarantined) and gone.row["reason"] == "http_404"
+    listing_url = "http://books.toscrape.com/index.html"
+    listing_html = (data_dir / "books_toscrape" / "site" / "index.html").read_bytes()
+    [listing] = spider.parse(respond(listing_url, 200, listing_html))
+    assert isinstance(listing, Quarantined)
+    assert listing.row["reason"] == "parse_error: listing page (20 prices)"
+
+
+def test_every_books_listing_page_is_refused_as_a_listing(data_dir):
+    from crawlers.extraction.page import ListingPage
+
+    site = data_dir / "books_toscrape" / "site"
+    listings = [site / "index.html", *sorted((site / "catalogue").glob("page-*.html"))]
+    refused = []
+    for page in listings:
+        with pytest.raises(ListingPage) as caught:
+            extract_product(page.read_bytes(), f"http://books.toscrape.com/{page.name}")
+        refused.append(caught.value.prices)
+    # 20 books a page, the last page's fewer; some pages repeat a price.
+    assert len(refused) == len(listings) >= 40
+    assert all(10 <= n <= 20 for n in refused)

@@ -55,6 +55,21 @@ def test_extract_falls_back_to_a_file_url(data_dir, tmp_path):
     assert {r["price"] for r in records} == {"119.99"}
 
 
+def test_a_listing_page_is_refused_beside_a_product_page(data_dir):
+    site = data_dir / "books_toscrape" / "site"
+    detail = site / "catalogue" / "a-light-in-the-attic_1000" / "index.html"
+    result = runner.invoke(app, ["extract", str(site / "index.html"), str(detail), "--url",
+                                 "http://books.toscrape.com/index.html"])
+    assert result.exit_code == 1
+    refused, record = (json.loads(line) for line in result.stdout.splitlines())
+    # The home page lists 20 books at 20 different prices; before, it gave a record titled
+    # "All products" at the first book's price.
+    assert refused["page"] == str(site / "index.html")
+    assert "listing page: its 20 different prices" in refused["error"]
+    assert (record["title"], record["price"], record["stock_count"]) == ("A Light in the Attic",
+                                                                         "51.77", 22)
+
+
 def test_extract_one_page_needs_a_url(data_dir):
     result = runner.invoke(app, ["extract", str(_page(data_dir, "0666abeb"))])
     assert result.exit_code == 2
