@@ -41,7 +41,8 @@ def _row(settings: Settings, code: Path, decisions: tuple[str, ...], seconds: fl
     """One live-loop run with every child process on ``code``; the table's figures."""
     os.environ["PYTHONPATH"] = str(code)
     run = run_live_loop(settings, duration_s=seconds, seconds_per_tick=10.0, start_tick=30, rate=rate,
-                        policy="learned", decisions=decisions, products=1_000)
+                        policy="learned", decisions=decisions, products=1_000,
+                        alert_webhook=False)  # as the rows before it: no webhook subscriber
     return {"insights_per_s": run["received_on_stream"] / seconds, "load": os.getloadavg()[0],
             "latency_ms": _pooled(run, "harvest_to_insight_ms"), "insights": run["received_on_stream"]}
 

@@ -85,6 +85,25 @@ def _signing_keys() -> str | None:
     return value
 
 
+# Third-party switches set in every process of ours (unless the user set them) before a library
+# reads them: no calls home (there is no network here) and nothing written under $HOME.
+LIBRARY_OPT_OUTS = (
+    ("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("GX_ANALYTICS_ENABLED", "false"),
+    ("DAGSTER_DISABLE_TELEMETRY", "1"), ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"),
+    # MLflow 3 otherwise writes an installation id to ~/.config/mlflow/telemetry.json.
+    ("MLFLOW_DISABLE_TELEMETRY", "true"),
+    # onnxruntime's Linux build otherwise keeps a device id and an event database under
+    # ~/.cache/Microsoft/DeveloperTools/.onnxruntime, in every process that opens a session.
+    ("ORT_DISABLE_TELEMETRY", "1"),
+)
+
+
+def apply_library_opt_outs() -> None:
+    """Set :data:`LIBRARY_OPT_OUTS` in ``os.environ`` where unset; children inherit them."""
+    for name, value in LIBRARY_OPT_OUTS:
+        os.environ.setdefault(name, value)
+
+
 def live_store_file(state_dir: Path) -> Path:
     """The live loop's store under a state folder: ``<state>/live/live.sqlite``."""
     return Path(state_dir) / "live" / "live.sqlite"
@@ -312,9 +331,5 @@ class Settings:
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         os.environ["TLDEXTRACT_CACHE"] = str(self.cache_dir / "tldextract")
         os.environ[PII_TAGGER_ENV] = str(self.pii_tagger_dir)
-        for name, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"),
-                            ("GX_ANALYTICS_ENABLED", "false"), ("MLFLOW_ENABLE_TELEMETRY", "false"),
-                            ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"),
-                            ("DAGSTER_DISABLE_TELEMETRY", "1")):
-            os.environ.setdefault(name, value)
+        apply_library_opt_outs()
         return self

@@ -8,17 +8,19 @@ import typer
 
 from commons.privacy_policy import load_policy
 from commons.residency import ResidencyViolation, ensure_central_residency
-from commons.settings import Settings, SettingsError
+from commons.settings import Settings, SettingsError, apply_library_opt_outs
 
 
 def settings_from_env(*, ensure: bool = False, **overrides) -> Settings:
     """The settings from the environment (plus command-line ``overrides``), the state folder's
     region checked against the privacy policy (every command: one that only reads a store still
     serves it from a region the policy may forbid); with ``ensure`` its tree is also created.
+    Libraries' telemetry is switched off either way (a pod writes nothing under ``$HOME``).
 
     Raises:
         typer.Exit: code 2, after one ``error: …`` line, when a value cannot be used.
     """
+    apply_library_opt_outs()
     try:
         settings = Settings.from_env(**overrides)
         if ensure:

@@ -4,8 +4,8 @@
 the wall clock), a central and an edge pod per served decision, and ``edge-insights watch`` as a
 child process (Twisted's reactor needs its own process); a subscriber reads the watcher's SSE
 stream and stamps each insight's arrival; with negative_review, the intake webhook runs too and real reviews
-are pushed through it. It returns, per decision, the insights, alerts and
-routes, and two latencies:
+are pushed through it; a webhook subscriber (:mod:`edge_insights.alert_receiver`) takes the alerts, signed.
+It returns, per decision, the insights, alerts and routes, and two latencies:
 
 - **harvest → insight**: page response received by the watcher → insight read off the SSE stream;
   for negative_review, whose reviews are pushed through the intake webhook (real held-out
@@ -17,6 +17,7 @@ routes, and two latencies:
 
 from __future__ import annotations
 
+import base64
 import bisect
 import json
 import os
@@ -40,6 +41,7 @@ from commons.net import free_port
 from commons.settings import Settings
 from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
+from edge_insights.alert_receiver import alert_receiver
 from edge_insights.drift_drill import review_phases
 from edge_insights.pods import TokenPlane, answers_healthz, running_pod, running_process, running_token_plane
 from live.store import LiveStore, store_path
@@ -119,7 +121,7 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_tick: float = 1.0,
                   start_tick: int = 30, rate: float = 40.0, policy: str = "learned",
                   decisions: tuple[str, ...] = DECISIONS, products: int | None = None,
-                  tokens: TokenPlane | None = None) -> dict[str, Any]:
+                  tokens: TokenPlane | None = None, alert_webhook: bool = True) -> dict[str, Any]:
     """Run the live loop for ``duration_s`` against the accelerated replay; returns its table.
 
     Args:
@@ -133,6 +135,8 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         products: products in the market (clones beyond the mirror's books; default the books).
         tokens: the running token endpoint the pods and the watcher (client ``watcher``) get their
             tokens from (None: one is started for the loop).
+        alert_webhook: subscribe a loopback receiver to the alerts (``--webhook alerts=URL``, signed
+            with a fresh ``whsec_`` secret); the result's ``webhook`` says what it took.
 
     Raises:
         OrchestrationError: the watcher exited non-zero (its log is in the message).
@@ -162,6 +166,12 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
             # Real reviews the demo's model never saw (past the drift drill's rows).
             texts = [r["review_text"] for r in review_phases(settings.data_dir, skip=400, per_file=12)["in_distribution"]]
             push = ["--inbox", str(inbox)]
+        hooks: list[str] = []
+        hook_env: dict[str, str] = {}
+        if alert_webhook:
+            secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+            received = stack.enter_context(alert_receiver(secret))
+            hooks, hook_env = ["--webhook", f"alerts={received.url}"], {"EDGE_INSIGHTS_WEBHOOK_SECRET": secret}
         feed_port = free_port()
         feed_url = f"http://127.0.0.1:{feed_port}"
         if push:
@@ -171,11 +181,11 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         subscriber.start()
         command = [sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{base}sitemap.txt", *pods,
                    "--rate", str(rate), "--policy", policy, "--duration", str(duration_s),
-                   "--day-seconds", str(seconds_per_tick), *push,
+                   "--day-seconds", str(seconds_per_tick), *push, *hooks,
                    "--feed-port", str(feed_port)]
         with open(log_path, "w") as log:
             watcher = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
-                                       env={**os.environ, **settings.environment(),
+                                       env={**os.environ, **settings.environment(), **hook_env,
                                             **plane.client_env("watcher", list(decisions))})
             peak_kb = 0
             deadline = time.monotonic() + duration_s + 300
@@ -188,10 +198,12 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         if watcher.returncode != 0:
             raise OrchestrationError(f"watch exited {watcher.returncode}:\n{log_path.read_text()[-3000:]}")
         counts = json.loads(stdout.strip().splitlines()[-1])
+        webhook = received.summary() if alert_webhook else None
     decided = summarise_insights(market, seen, counts["revisits_from"], counts["revisits_until"])
     return {"counts": counts, "decisions": decided, "rate": rate, "policy": policy, "market": base,
             "duration_s": duration_s, "seconds_per_tick": seconds_per_tick, "products": len(market.products),
             "received_on_stream": sum(d["insights"] for d in decided.values()),
+            "alerts_on_stream": sum(d["alerts"] for d in decided.values()), "webhook": webhook,
             "watcher_peak_rss_mb": round(peak_kb / 1024, 1) if peak_kb else None}
 
 

@@ -100,6 +100,13 @@ def live_table(live: dict[str, Any]) -> Table:
         table.add_row(name, d["source"], str(d["insights"]), str(d["alerts"]), f'{r["edge"]}/{r["central"]}/{r["fallback"]}',
                       f'{h["p50"]:.0f} / {h["p99"]:.0f}',
                       f'{c["mean"]:.2f} / {c["p90"]:.2f}' if c["mean"] is not None else "-")
+    hook = live.get("webhook")
+    if hook:
+        table.caption = (f'webhook subscriber (alerts, {hook["url"]}): {hook["alerts"]} of '
+                         f'{live["alerts_on_stream"]} alerts received once each, signatures verified; '
+                         f'{hook["requests"]} requests, {hook["refused"]} refused; '
+                         f'{live["counts"].get("undelivered_at_stop", 0)} undelivered at stop')
+        table.caption_justify = "left"
     return table
 
 

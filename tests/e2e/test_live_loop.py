@@ -59,6 +59,22 @@ def test_every_change_becomes_one_insight_on_the_stream(live_run):
         assert r["label"] in DECISIONS[r["decision"]].labels and r["route"] in ("edge", "central", "fallback")
 
 
+def test_every_alert_reaches_the_signed_webhook_subscriber_once(live_run):
+    settings, out = live_run
+    hook, counts = out["webhook"], out["counts"]
+    assert hook["refused"] == 0 and counts["undelivered_at_stop"] == 0
+    # Every alert read off the stream was POSTed, signed, and taken once (deduplicated on webhook-id).
+    assert hook["alerts"] == out["alerts_on_stream"]
+    assert hook["by_decision"] == {d: v["alerts"] for d, v in out["decisions"].items() if v["alerts"]}
+    store = LiveStore(store_path(settings.state_dir))
+    delivered = store.query("SELECT insight_id FROM deliveries WHERE subscriber = ? AND state = 'delivered'",
+                            (hook["url"],))
+    assert len(delivered) == hook["alerts"]
+    # Only alerts were sent: the subscriber filters for them.
+    assert store.query("SELECT COUNT(*) AS n FROM deliveries d JOIN insights i USING (insight_id) "
+                       "WHERE d.subscriber = ? AND i.alert = 0", (hook["url"],))[0]["n"] == 0
+
+
 def test_price_insights_carry_the_price_the_market_showed(live_run, data_dir):
     settings, out = live_run
     store = LiveStore(store_path(settings.state_dir))

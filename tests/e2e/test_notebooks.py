@@ -4,6 +4,7 @@ drift drill) and render to HTML; their plots and printed figures come from that 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -26,14 +27,30 @@ def _outputs(notebook) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def executed(job_run, drill, slice_data):
+def executed(job_run, drill, slice_data, tmp_path_factory):
     settings, _ = job_run
     out = settings.state_dir / "report"
-    return settings, {name: run_notebook(name, settings.state_dir, slice_data, out) for name in NOTEBOOKS}
+    # An empty home for this process and the kernels: nothing may be written there.
+    home, previous = tmp_path_factory.mktemp("home"), os.environ["HOME"]
+    os.environ["HOME"] = str(home)
+    try:
+        notebooks = {name: run_notebook(name, settings.state_dir, slice_data, out) for name in NOTEBOOKS}
+    finally:
+        os.environ["HOME"] = previous
+    return settings, notebooks, home
+
+
+def test_the_kernels_write_under_the_state_folder_only(executed):
+    settings, _, home = executed
+    assert list(home.iterdir()) == []  # no ~/.ipython, no ~/.local/share/jupyter
+    cache = settings.state_dir / "cache"
+    assert (cache / "ipython" / "profile_default").is_dir()
+    # Each kernel's connection file and IPC sockets are removed when it stops.
+    assert list((cache / "jupyter").iterdir()) == []
 
 
 def test_every_notebook_renders_html_with_its_plots(executed):
-    settings, notebooks = executed
+    settings, notebooks, _ = executed
     expected_plots = {"signals_explorer": 2, "model_report": 3, "edge_in_production": 4}
     for name, notebook in notebooks.items():
         images, _ = _outputs(notebook)
@@ -45,14 +62,14 @@ def test_every_notebook_renders_html_with_its_plots(executed):
 
 
 def test_signals_explorer_counts_the_warehouse(executed):
-    settings, notebooks = executed
+    settings, notebooks, _ = executed
     _, text = _outputs(notebooks["signals_explorer"])
     prices = Warehouse(settings.warehouse_path).history("prices")
     assert f"price history: {prices.height} changes of {prices['product_id'].n_unique()} products" in text
 
 
 def test_model_report_scores_the_shipped_bundles(executed):
-    settings, notebooks = executed
+    settings, notebooks, _ = executed
     _, text = _outputs(notebooks["model_report"])
     for name in DECISIONS:
         state = json.loads((settings.models_dir / name / "state.json").read_text())
@@ -66,7 +83,7 @@ def test_model_report_scores_the_shipped_bundles(executed):
 
 
 def test_edge_in_production_reports_the_drill_trigger(executed, drill):
-    _, notebooks = executed
+    _, notebooks, _ = executed
     _, text = _outputs(notebooks["edge_in_production"])
     shifted = drill["phases"]["shifted"]
     assert f"negative_review · shifted: {shifted['decisions']} decisions, retrain requested after " \
