@@ -13,6 +13,7 @@ from rich.console import Console
 from commons.settings import Settings
 from edge_insights.drill_cli import register as register_drill
 from edge_insights.environment import settings_from_env as _settings
+from edge_insights.help_text import reflow_commands
 from edge_insights.live_cli import register as register_live
 from edge_insights.privacy import erase, privacy_app
 from edge_insights.revoke import release_keys, revoke, revoke_key, revoke_refresh
@@ -696,6 +697,8 @@ def intake_serve(inbox: Path = typer.Option(None, help="folder accepted batches 
         raise typer.BadParameter(f"{inbox} is a file, not a folder", param_hint="'--inbox'")
     run_intake(inbox, tokens, host=host, port=port, limits=limits)
 
+
+reflow_commands(app)
 
 if __name__ == "__main__":
     app()
