@@ -33,3 +33,16 @@ def test_reflow_joins_prose_and_keeps_lists():
     """
     assert reflow(doc) == ("First line of the summary.\n\nA second paragraph wrapped at the source's width.\n\n"
                            "- one item\n- another item")
+
+
+def test_the_root_help_groups_commands_by_what_they_are_for():
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200", "TERMINAL_WIDTH": "200"})
+    assert result.exit_code == 0, result.output
+    text = result.output
+    panels = ["Run the pipeline", "Serve and evaluate", "Live loop", "Try the parts", "Privacy", "Security"]
+    assert [text.index(f"─ {p} ─") for p in panels] == sorted(text.index(f"─ {p} ─") for p in panels)
+    # Each command under its panel: demo before serve, scrub under "Try the parts", token under "Security".
+    assert text.index("─ Run the pipeline ─") < text.index(" demo ") < text.index("─ Serve and evaluate ─")
+    assert text.index("─ Try the parts ─") < text.index(" scrub ") < text.index("─ Privacy ─")
+    assert text.index("─ Security ─") < text.index(" token ")
+    assert "─ Commands ─" not in text  # every root command has a panel
