@@ -29,6 +29,9 @@ _LABEL_AT_END = re.compile(_ID_LABEL_WORDS + r"\s*[:#]\s*$", re.I)
 # A URL path segment or query value that looks like an id: letters and at least 5 digits, or an
 # ASIN-style 10-character code; words, slugs and file names do not qualify.
 _URL_ID = re.compile(r"^(?=(?:\D*\d){5})[A-Za-z0-9_-]{5,30}$|^[A-Z0-9]{10}$")
+# Class/id words of an element that states a stock count: the stock words, or a quantity
+# ("qtySubTxt", "product-quantities").
+_STOCK_COUNT_ATTR = re.compile(CUES["stock_attr"].pattern + r"|qty|quantit", re.I)
 # Elements whose text a page does not show as such.
 _UNSHOWN = "ancestor-or-self::*[self::script or self::style or self::noscript or self::template]"
 
@@ -110,22 +113,28 @@ def availability(sel: Selector) -> str:
 
 
 def stock_count(sel: Selector) -> int | None:
-    """Units left of the product: the one count the page's visible short texts state.
+    """Units left of the product: the one count the page's stock elements state.
 
-    Each text node under 160 characters is read by :func:`crawlers.extraction.stock.from_text`;
-    texts in scripts, hidden elements (a quantity validator's "There are 169 items available")
-    or sections about other products are skipped.
+    As for :func:`availability`, each visible element whose class or id names stock,
+    availability, inventory or a quantity, outside sections about other products, is read whole
+    (its inline parts joined: Magento's ``Only <strong>3</strong> left``) by
+    :func:`crawlers.extraction.stock.from_text`; a description, a review or a banner that
+    mentions a number "available" is not such an element.
 
     Returns:
-        The count (int ≥ 0), or None when no visible text states one, when only bounds are
-        stated ("More than 10 available"), or when texts state different counts (variants).
+        The count (int ≥ 0), or None when no stock element states one, when only bounds are
+        stated ("More than 10 available"), or when they state different counts (variants).
     """
     counts: set[int] = set()
-    for el in sel.xpath("//body//*[text()[string-length(normalize-space()) < 160]"
-                        "[translate(., '0123456789', '') != .]]"):
-        found = {stock.from_text(text) for text in el.xpath("text()").getall()} - {None}
-        if found and not el.xpath(_UNSHOWN) and not _off_product(el):
-            counts |= found
+    for el in sel.xpath("//body//*[@class or @id]"):
+        if not _STOCK_COUNT_ATTR.search(_attrs(el)):
+            continue
+        text = " ".join(" ".join(el.css("::text").getall()).split())
+        if not text or len(text) > 200:
+            continue
+        count = stock.from_text(text)
+        if count is not None and not el.xpath(_UNSHOWN) and not _off_product(el):
+            counts.add(count)
     return counts.pop() if len(counts) == 1 else None
 
 

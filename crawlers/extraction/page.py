@@ -34,6 +34,10 @@ SOURCE = "generic"
 # Bump when extraction changes what a page turns into.
 VERSION = "1.4.0"
 SPIDER_VERSION = f"{SOURCE}@{VERSION}"
+# A product page can show its only prices as a few look-alike rows (net/VAT/gross, sizes, packs,
+# ticket types, quantity tiers: 3 to 5 in a bad-input pass); a listing page shows a page of
+# products (10 to 20 different amounts on the books sandbox's).
+LISTING_MIN_PRICES = 6
 
 
 @dataclass
@@ -65,8 +69,9 @@ class PageEvidence:
     @property
     def listed_prices(self) -> int:
         """The number of different amounts when every price the page shows sits in a grid of
-        look-alike items (feature ``in_list``) and its markup gives none: a listing or category
-        page, many products and none of them the page's own. 0 for a product page.
+        look-alike items (feature ``in_list``), its markup gives none, and the grid shows at
+        least :data:`LISTING_MIN_PRICES` different amounts: a listing or category page, many
+        products and none of them the page's own. 0 for a product page.
 
         On the 97 benchmark shop pages the chosen price is never in such a grid and every page
         has a price outside one; on the books sandbox's 49 listing pages every price is.
@@ -74,7 +79,8 @@ class PageEvidence:
         slot = FEATURES.index("in_list")
         if not self.candidates or not all(c.features[slot] for c in self.candidates):
             return 0
-        return len({c.price.amount for c in self.candidates})
+        amounts = len({c.price.amount for c in self.candidates})
+        return amounts if amounts >= LISTING_MIN_PRICES else 0
 
 
 class ListingPage(ValueError):

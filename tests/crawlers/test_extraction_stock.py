@@ -40,6 +40,24 @@ from crawlers.parsing import parse_book_detail
     ("5 left-handed scissors", None),
     # Two different counts in one phrase: no single answer.
     ("Size S: 2 left, size M: 5 left", None),
+    # From a bad-input pass (2026-12-03): thousands grouped by spaces, bounds in many languages,
+    # one store's stock, an edition, an amount, a range, a size; labels and words it missed.
+    ("1 250 en stock", 1250),
+    ("Plus de 10 000 articles en stock", None),
+    ("Less than 5 left", None),
+    ("Weniger als 5 auf Lager", None),
+    ("+ de 10 en stock", None),
+    ("Up to 10 available", None),
+    ("4 in stock at Downtown store", None),
+    ("Only 250 available worldwide", None),
+    ("Only $3 left for free shipping", None),
+    ("5 - 10 available", None),
+    ("Größe 42 verfügbar", None),
+    ("Stock: 22", 22),
+    ("Lagerbestand: 5", 5),
+    ("Only one left", 1),
+    ("¡Solo quedan 3!", 3),
+    ("Restam apenas 2 unidades", 2),
 ])
 def test_a_phrase_gives_its_count(text, count):
     assert from_text(text) == count
@@ -85,3 +103,27 @@ def test_no_count_from_another_product_a_bound_or_hidden_text(data_dir, prefix):
     record = _zyte(data_dir, prefix)
     assert record["availability"] == "in_stock"
     assert record["stock_count"] is None
+
+
+def _product_page(snippet: str) -> str:
+    return (f"<html><body><h1>Blue Widget</h1><div class='price'>$24.99</div>{snippet}"
+            "<button class='add-to-cart'>Add to cart</button></body></html>")
+
+
+@pytest.mark.parametrize(("snippet", "count"), [
+    # Magento 2's and Shopify's templates set the number in its own inline element; React's server
+    # rendering puts comments around it.
+    ('<div class="availability only">Only <strong>3</strong> left</div>', 3),
+    ('<p class="product__inventory">only <strong>10</strong> items left</p>', 10),
+    ('<p class="stock">Only <!-- -->3<!-- --> left</p>', 3),
+    # A bound in its own element is still a bound.
+    ('<div class="qty"><strong>More than</strong> 10 available</div>', None),
+    # Counts outside a stock element: a description's edition, a review.
+    ('<p class="stock">In stock</p><div class="description"><p>Limited edition print, only 250 '
+     'available worldwide.</p></div>', None),
+    ('<p class="stock">Only 8 left in stock</p><div class="reviews"><p>Grabbed one when there were only '
+     '3 left in stock.</p></div>', 8),
+])
+def test_a_page_states_its_count_in_its_stock_element(snippet, count):
+    record = extract_product(_product_page(snippet), "https://shop.example.com/p/widget-123")
+    assert record["stock_count"] == count
