@@ -187,7 +187,7 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             continue  # HTML: <del>/<s> content "is no longer accurate" — never the price to pay
         if "=" in text:
             continue  # a rate or conversion ("1 point = 1 元")
-        if any(CUES["elsewhere_attr"].search(_attrs(a)) for a in el.iterancestors()):
+        if any(CUES["elsewhere_attr"].search(_attrs(a)) for a in _sections(el)):
             continue  # a section about other products or page chrome (related, carousel, menu)
         price = _read(el, text, hints, currency_hint, texts)
         if price is None or not (price.currency_raw or _classed(el)):
@@ -344,7 +344,7 @@ def _is_cart(el: Any) -> bool:
         return False
     label = " ".join([_attrs(el), el.get("value", ""), el.get("name", ""), *el.itertext()])
     return bool(CUES["cart"].search(label)) and not any(CUES["elsewhere_attr"].search(_attrs(a))
-                                                for a in el.iterancestors())
+                                                for a in _sections(el))
 
 
 def _attrs(el: Any) -> str:
@@ -383,8 +383,14 @@ def _in_lists(priced: list[Any]) -> set[Any]:
             if any(len(slots[key]) >= LIST_SIBLINGS for key in keys.get(el, []))}
 
 
+def _sections(el: Any) -> list[Any]:
+    """The element's ancestors below ``<body>``: classes on ``<html>`` and ``<body>`` describe the
+    page's state (Modernizr's "cookies", a closed "hidden-menu"), not a section of it."""
+    return [a for a in el.iterancestors() if a.tag not in ("html", "body")]
+
+
 def _hidden(el: Any) -> bool:
-    for node in [el, *el.iterancestors()]:
+    for node in [el, *_sections(el)]:
         if (CUES["hidden_attr"].search(_attrs(node)) or node.get("hidden") is not None
                 or node.get("aria-hidden") == "true"
                 or "display:none" in (node.get("style") or "").replace(" ", "")):

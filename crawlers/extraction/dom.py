@@ -72,7 +72,8 @@ def _attrs(el: Selector) -> str:
 
 def _off_product(el: Selector) -> bool:
     """True for an element that is hidden or sits in a section about other things."""
-    for node in [el, *el.xpath("ancestor::*")]:
+    # Classes on <html> and <body> describe the page's state, not a section of it.
+    for node in [el, *el.xpath("ancestor::*[not(self::html or self::body)]")]:
         attrs = _attrs(node)
         if (CUES["hidden_attr"].search(attrs) or "hidden" in node.attrib
                 or node.attrib.get("aria-hidden") == "true"

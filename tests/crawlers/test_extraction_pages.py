@@ -135,3 +135,15 @@ def test_large_price_in_a_label_value_table_beats_fees_and_promotions_nearer_the
         <tr><td><div class="buyBtn"><a href="/buy">購物車</a></div></td></tr>
       </table></td></tr></table></body></html>"""
     assert _price(html, "https://shop.example.com.tw/goods/1") == ("294", "TWD")
+
+
+def test_classes_on_html_and_body_describe_the_page_not_a_section():
+    # Zara's product pages carry "hidden-menu" on <body>, Modernizr puts "cookies" on <html>: seven
+    # of the benchmark's pages. Read as sections, they hid every price, stock line and cart button.
+    html = """<html class="js cookies"><body class="hidden-menu product-page">
+      <main><h1>Linen shirt</h1><p class="price">€39.95</p>
+        <p class="stock">Only 2 left in stock</p>
+        <button class="add-to-cart">Add to bag</button></main></body></html>"""
+    record = extract_product(html, "https://shop.example.com/ie/linen-shirt-p123.html")
+    assert (record["price"], record["currency"], record["availability"], record["stock_count"]) == \
+        ("39.95", "EUR", "in_stock", 2)
