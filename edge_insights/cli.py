@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from commons.settings import Settings
+from commons.settings import Settings, apply_library_opt_outs
 from edge_insights.drill_cli import register as register_drill
 from edge_insights.environment import settings_from_env as _settings
 from edge_insights.help_text import reflow_commands
@@ -18,6 +18,9 @@ from edge_insights.live_cli import register as register_live
 from edge_insights.privacy import erase, privacy_app
 from edge_insights.revoke import release_keys, revoke, revoke_key, revoke_refresh
 from edge_insights.progress import Stages
+
+# Before any command imports a library that reads them (``scrub`` loads onnxruntime on import).
+apply_library_opt_outs()
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvested market signals → distilled micro-models → decisions at the edge.")

@@ -161,7 +161,9 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
             pods += ["--pod", f"{decision}={edge}"]
         push: list[str] = []
         if "negative_review" in decisions:
-            inbox, token = settings.state_dir / "live" / "inbox", secrets.token_urlsafe(24)
+            # The state folder's inbox, so the pushed batches fall under the privacy policy's inbox
+            # store (retention, erasure, the privacy report) as the batch path's do.
+            inbox, token = settings.inbox_dir, secrets.token_urlsafe(24)
             intake_url = stack.enter_context(_intake(settings, inbox, token))
             # Real reviews the demo's model never saw (past the drift drill's rows).
             texts = [r["review_text"] for r in review_phases(settings.data_dir, skip=400, per_file=12)["in_distribution"]]

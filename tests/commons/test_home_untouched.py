@@ -11,6 +11,8 @@ import textwrap
 
 import pytest
 
+from commons.settings import LIBRARY_OPT_OUTS
+
 # The variables MLflow 3 reads as "a test or CI run" (mlflow.telemetry.utils), telemetry off.
 CI_MARKERS = ("PYTEST_CURRENT_TEST", "GITHUB_ACTIONS", "CI", "CIRCLECI", "GITLAB_CI", "JENKINS_URL",
               "TRAVIS", "TF_BUILD", "BITBUCKET_BUILD_NUMBER", "CODEBUILD_BUILD_ARN", "BUILDKITE",
@@ -65,3 +67,14 @@ def test_the_opt_outs_keep_home_empty_where_the_libraries_would_write(tmp_path):
     assert ".config/mlflow/telemetry.json" in without
     setup = "from commons.settings import apply_library_opt_outs; apply_library_opt_outs()"
     assert _home_after(tmp_path, setup) == []
+
+
+def test_the_command_line_switches_them_off_before_any_command_runs():
+    # `scrub` imports the name tagger's onnxruntime before it reads any setting: the opt-outs are
+    # set when the command line is imported, before a command runs.
+    env = {k: v for k, v in os.environ.items() if k not in dict(LIBRARY_OPT_OUTS)}
+    done = subprocess.run([sys.executable, "-c", "import os, edge_insights.cli; "
+                           "print(os.environ['ORT_DISABLE_TELEMETRY'], os.environ['MLFLOW_DISABLE_TELEMETRY'])"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "true"]
