@@ -366,8 +366,9 @@ def ui(dagster_port: int = typer.Option(3000, min=1, max=65535),
 @app.command()
 def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
                                                help="saved product pages (.html or .html.gz)"),
-            url: str = typer.Option("", help="the page's URL; with several files it may be "
-                                             "omitted: each page's canonical/og:url, else file://")
+            url: str = typer.Option("", help="the page's URL, for a single page (required then); "
+                                             "several pages each take their canonical/og:url, "
+                                             "else file://")
             ) -> None:
     """Extract a signal record from saved product pages (one JSON line per page); exit status 1
     when a page holds no product (neither title nor price) or lists many (its line is then
@@ -379,6 +380,10 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
 
     if len(pages) == 1 and not url:
         console.print("[red]--url is required for a single page[/]")
+        raise typer.Exit(2)
+    if len(pages) > 1 and url:
+        # One URL for several pages would give them one product_id.
+        console.print("[red]--url names one page; with several, each page's canonical/og:url is used[/]")
         raise typer.Exit(2)
     if url and (not url.isprintable() or not url.lower().startswith(("http://", "https://"))):
         raise typer.BadParameter(f"{url!r} is not an http(s) URL", param_hint="'--url'")
@@ -411,7 +416,8 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
 @app.command("parse-price", context_settings={"ignore_unknown_options": True})
 def parse_price(text: str = typer.Argument(..., help='price as shown, e.g. "1.234,56 €"'),
                 currency_hint: str = typer.Option("", help="currency to assume when the text "
-                                                           "names none (symbol or ISO code)")
+                                                           "names none or an ambiguous symbol such "
+                                                           "as $ (symbol or ISO code)")
                 ) -> None:
     """Parse a price string: prints {"amount": "1234.56", "currency": "EUR"} (nulls if absent)."""
     import json

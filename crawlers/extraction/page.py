@@ -156,11 +156,16 @@ def read_page(html: str | bytes, url: str) -> PageEvidence:
     availability = avail.from_schema(found.availability)
     if availability == "unknown":
         availability = dom.availability(sel)
+    stock_count = dom.stock_count(sel)
+    # A stated count settles what the wording left open ("3 left"), and none left is out of stock
+    # whatever else the page says ("0 in stock").
+    if stock_count == 0 or (stock_count and availability == "unknown"):
+        availability = "in_stock" if stock_count else "out_of_stock"
     return PageEvidence(
         url=url, digest=hashlib.sha256(body).hexdigest(), hints=hints, found=found,
         shown_title=shown_title,
         candidates=page_candidates(sel, hints, found.currency_text, marked),
-        availability=availability, stock_count=dom.stock_count(sel),
+        availability=availability, stock_count=stock_count,
         product_id=found.product_id or dom.product_id(sel, url) or canonicalize_url(url))
 
 

@@ -61,7 +61,8 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     Args:
         text: the price as shown, e.g. ``"£51.77"``, ``"1.234,56 €"``, ``"CHF 1'234.50"``.
         currency_hint: a second string from the page naming the currency (a currency element,
-            an ISO code from structured data), used when ``text`` names none.
+            an ISO code from structured data), used when ``text`` names none or names an
+            ambiguous symbol the hint's currency can be written with (``"$"`` and CAD).
         decimal_separator: ``"."`` or ``","`` when the page's locale is known, else None (then
             price-parser guesses from the digits).
         country: ISO-3166 alpha-2 country of the page, resolving ambiguous symbols.
@@ -91,7 +92,13 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     amount = price.amount
     if amount is not None and chosen and is_negative(text, chosen):
         amount = -amount
-    return ParsedPrice(amount, to_iso(raw, country), raw)
+    code = to_iso(raw, country)
+    if raw and currency_hint and len(currency_candidates(raw)) > 1:
+        # An ambiguous symbol ("$", "kr") takes the currency the hint names, if it can be that one
+        # ("10 $" with CAD, "kr 99" with NOK; a page's priceCurrency CLP beside "$3.340").
+        hinted = to_iso(currency_hint, country)
+        code = hinted if hinted in currency_candidates(raw) else code
+    return ParsedPrice(amount, code, raw)
 
 
 def _normalised(text: str) -> str:

@@ -127,3 +127,16 @@ def _product_page(snippet: str) -> str:
 def test_a_page_states_its_count_in_its_stock_element(snippet, count):
     record = extract_product(_product_page(snippet), "https://shop.example.com/p/widget-123")
     assert record["stock_count"] == count
+
+
+@pytest.mark.parametrize(("snippet", "availability", "count"), [
+    # A count the wording leaves without a state: units left are in stock.
+    ('<div class="stock">Hurry, only 1 left!</div>', "in_stock", 1),
+    ('<div class="stock">Stock: 7</div>', "in_stock", 7),
+    # None left is out of stock, though the phrase says "in stock".
+    ('<div class="stock">0 in stock</div>', "out_of_stock", 0),
+])
+def test_a_stated_count_settles_the_availability(snippet, availability, count):
+    html = f"<html><body><h1>Mug</h1><p class='price'>$14.50</p>{snippet}</body></html>"
+    record = extract_product(html, "https://shop.example.com/p/mug-123")
+    assert (record["availability"], record["stock_count"]) == (availability, count)

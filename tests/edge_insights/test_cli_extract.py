@@ -58,8 +58,7 @@ def test_extract_falls_back_to_a_file_url(data_dir, tmp_path):
 def test_a_listing_page_is_refused_beside_a_product_page(data_dir):
     site = data_dir / "books_toscrape" / "site"
     detail = site / "catalogue" / "a-light-in-the-attic_1000" / "index.html"
-    result = runner.invoke(app, ["extract", str(site / "index.html"), str(detail), "--url",
-                                 "http://books.toscrape.com/index.html"])
+    result = runner.invoke(app, ["extract", str(site / "index.html"), str(detail)])
     assert result.exit_code == 1
     refused, record = (json.loads(line) for line in result.stdout.splitlines())
     # The home page lists 20 books at 20 different prices; before, it gave a record titled
@@ -75,6 +74,13 @@ def test_extract_one_page_needs_a_url(data_dir):
     assert result.exit_code == 2
 
 
+def test_one_url_for_several_pages_is_refused(data_dir):
+    # It gave every page that URL and so one product_id (a new user's pass, 2026-12-03).
+    result = runner.invoke(app, ["extract", str(_page(data_dir, "0666abeb")), str(_page(data_dir, "0094967f")),
+                                 "--url", "https://example.com/x"])
+    assert result.exit_code == 2 and result.stdout.count("{") == 0
+
+
 def test_parse_price():
     result = runner.invoke(app, ["parse-price", "1.234,56 €"])
     assert result.exit_code == 0, result.output
@@ -86,6 +92,18 @@ def test_parse_price_with_hint_and_without_price():
     assert json.loads(hinted.stdout) == {"amount": "12.50", "currency": "GBP"}
     empty = runner.invoke(app, ["parse-price", "no price here"])
     assert json.loads(empty.stdout) == {"amount": None, "currency": None}
+
+
+@pytest.mark.parametrize(("text", "hint", "currency"), [
+    # An ambiguous symbol takes the hinted currency it can stand for...
+    ("10 $", "CAD", "CAD"), ("kr 99", "NOK", "NOK"),
+    # ...and keeps its own reading when the hint cannot be written with it.
+    ("10 $", "NOK", "USD"), ("£10", "USD", "GBP"),
+])
+def test_a_hint_settles_an_ambiguous_symbol(text, hint, currency):
+    result = runner.invoke(app, ["parse-price", text, "--currency-hint", hint])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["currency"] == currency
 
 
 @pytest.mark.parametrize("hint", ["XYZ", "kr"])
