@@ -388,9 +388,11 @@ class LiveStore:
                                  (subscriber,)).fetchone()["cursor"]
             head = con.execute("SELECT COALESCE(MAX(seq), 0) AS head FROM insights").fetchone()["head"]
             before = con.total_changes
-            con.execute(f"INSERT OR IGNORE INTO deliveries(subscriber, insight_id) SELECT ?, insight_id "
+            # next_try starts at the moment the delivery is owed: due at once, and the time the
+            # privacy policy ages the row by (a 0 there made retention delete every delivered row).
+            con.execute(f"INSERT OR IGNORE INTO deliveries(subscriber, insight_id, next_try) SELECT ?, insight_id, ? "
                         f"FROM insights WHERE seq > ? AND seq <= ?{filters} ORDER BY seq",
-                        (subscriber, cursor, head, *sorted(decisions)))
+                        (subscriber, time.time(), cursor, head, *sorted(decisions)))
             added = con.total_changes - before
             con.execute("UPDATE webhook_cursors SET cursor = ? WHERE subscriber = ?", (head, subscriber))
         return added
@@ -436,9 +438,9 @@ class LiveStore:
         ``webhook-id`` are unchanged, so a receiver that did get one deduplicates it."""
         where, params = ("AND subscriber = ?", (subscriber,)) if subscriber else ("", ())
         with self.transaction() as con:
-            return con.execute("UPDATE deliveries SET state = 'pending', tries = 0, next_try = 0, "
+            return con.execute("UPDATE deliveries SET state = 'pending', tries = 0, next_try = ?, "
                                "last_error = 'redelivery asked; was: ' || COALESCE(last_error, '') "
-                               f"WHERE state = 'dead' {where}", params).rowcount
+                               f"WHERE state = 'dead' {where}", (time.time(), *params)).rowcount
 
     def deliveries(self, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """The newest ``limit`` deliveries (of ``state`` if given), oldest first, with their insight's

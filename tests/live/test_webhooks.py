@@ -32,6 +32,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from typer.testing import CliRunner
 
 from commons.net import free_port
+from commons.privacy_policy import load_policy
 from edge_insights.cli import app
 from live.capture import change_id
 from live.decide import ALERT_LABELS, insight_id
@@ -210,6 +211,11 @@ def test_every_insight_reaches_a_healthy_subscriber_once_signed_with_its_id(stor
     assert [(r["state"], r["tries"]) for r in rows(store, url)] == [("delivered", 1)] * len(ids)
     assert outcome(metrics, "delivered") == len(ids) and outcome(metrics, "retried") == 0
     assert metrics.registry.get_sample_value("live_insight_to_delivery_seconds_count") == len(ids)
+    # The column the privacy policy ages deliveries by holds when each was owed: retention keeps
+    # them for the policy's period (a 0 there made the demo's retention run delete all 274).
+    policy = load_policy().stores["live_deliveries"]
+    aged_by = [r[policy.time] for r in rows(store, url)]
+    assert all(time.time() - 60 < t <= time.time() for t in aged_by)
 
 
 @pytest.mark.slow
