@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from typing import Any, NamedTuple
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 from w3lib.url import canonicalize_url
@@ -35,10 +35,14 @@ class Listing(NamedTuple):
     Attributes:
         product_urls: absolute URLs of the product detail pages, in page order.
         next_url: absolute URL of the next listing page, or None on the last page.
+        bad_links: ``(href as written, why it cannot be fetched)`` for each product or next-page
+            link that is no http(s) URL (``javascript:void(0)``, ``mailto:``, a broken host or
+            port), in page order.
     """
 
     product_urls: list[str]
     next_url: str | None
+    bad_links: tuple[tuple[str, str], ...] = ()
 
 
 def parse_price(text: str | None, currency_hint: str | None = None
@@ -142,10 +146,27 @@ def parse_listing(page: Any, url: str) -> Listing:
         :class:`Listing` with absolute URLs; an empty list when the page shows no products.
     """
     sel = _selector(page)
-    products = [urljoin(url, href.strip())
-                for href in sel.css("article.product_pod h3 a::attr(href)").getall()]
+    products, bad = [], []
+    for href in sel.css("article.product_pod h3 a::attr(href)").getall():
+        absolute, why = _fetchable(url, href)
+        products += [absolute] if absolute else []
+        bad += [(href, why)] if why else []
     next_href = sel.css("ul.pager li.next a::attr(href)").get()
-    return Listing(products, urljoin(url, next_href.strip()) if next_href else None)
+    next_url, why = _fetchable(url, next_href) if next_href else (None, None)
+    return Listing(products, next_url, tuple(bad + ([(next_href, why)] if why else [])))
+
+
+def _fetchable(base: str, href: str) -> tuple[str | None, str | None]:
+    """``(absolute URL, None)`` for a link a crawler can fetch, ``(None, why)`` otherwise."""
+    try:
+        absolute = urljoin(base, href.strip())
+        parts = urlsplit(absolute)
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError as exc:
+        return None, str(exc)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None, f"not an http(s) URL ({parts.scheme or 'no scheme'})"
+    return absolute, None
 
 
 def _selector(page: Any) -> Selector:

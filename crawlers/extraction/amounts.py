@@ -92,7 +92,27 @@ def priced_numbers(text: str, is_currency) -> list[Amount]:
         text: any short text.
         is_currency: predicate on a short string (``"$"``, ``"EUR"``): a known currency.
     """
-    return [a for a in numbers(text) if _glued_currency(text, a, is_currency)]
+    found = numbers(text)
+    return [a for a, priced in zip(found, _currency_beside(text, found, is_currency)) if priced]
+
+
+def _currency_beside(text: str, found: list[Amount], is_currency) -> list[bool]:
+    """Whether each number has a currency glued to it. A symbol between two numbers belongs to
+    the one it touches when a space parts it from the other: "Pack of 3 $12.99" prices 12.99,
+    "12.99$ 3 pcs" prices 12.99; with spaces on both sides ("10 € 20 €") it stays with both."""
+    glued = [_glued_currency(text, a, is_currency) for a in found]
+    for i in range(len(found) - 1):
+        between = text[found[i].end:found[i + 1].start]
+        symbol = between.strip()
+        if not symbol or not is_currency(symbol) or between[0].isspace() == between[-1].isspace():
+            continue
+        if between[0].isspace():
+            glued[i] = _glued_currency(text[:found[i].end], found[i]._replace(
+                window=(found[i].window[0], found[i].end)), is_currency)
+        else:
+            glued[i + 1] = _glued_currency(text, found[i + 1]._replace(
+                window=(found[i + 1].start, found[i + 1].window[1])), is_currency)
+    return glued
 
 
 def current_amount(text: str, is_currency) -> Amount | None:
@@ -109,7 +129,7 @@ def current_amount(text: str, is_currency) -> Amount | None:
     if len(found) <= 1:
         return found[0] if found else None
 
-    has_currency = [_glued_currency(text, a, is_currency) for a in found]
+    has_currency = _currency_beside(text, found, is_currency)
     for i in range(len(found) - 2, -1, -1):
         joint = _RANGE.match(text[found[i].end:found[i + 1].start])
         if joint and (not joint.group(1) or is_currency(joint.group(1))):

@@ -42,7 +42,7 @@ import math
 import re
 from collections import Counter
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from parsel import Selector
 
@@ -69,6 +69,10 @@ NEAR_PROMINENT = 2 * NEAR
 LIST_SIBLINGS = 3
 # How far up a list item may sit above a price (tile → body → price box → price).
 LIST_REACH = 6
+# How far up a product tile may sit above its price when the page is checked for being a
+# listing: Shopify Dawn's tile is 9 levels above its price, Magento 2 Luma's 6 (their default
+# themes' category templates). Wider than LIST_REACH, which the ranker's weights were fitted with.
+GRID_REACH = 12
 # How many ancestors up a price word in a class still describes the element ("<div
 # class=price><span><b>12</b>…").
 CLASS_REACH = 3
@@ -117,11 +121,14 @@ class Candidate(NamedTuple):
         price: the parsed price (amount > 0).
         features: values in :data:`FEATURES` order, each in [0, 1].
         current_bid: a DOM price shown as an auction's current bid (see the module docstring).
+        in_grid: a DOM price in a tile of a product grid as the listing check sees one
+            (:func:`_in_grids`); not a feature, the ranker never sees it.
     """
 
     price: ParsedPrice
     features: tuple[float, ...]
     current_bid: bool = False
+    in_grid: bool = False
 
 
 def page_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
@@ -200,6 +207,7 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             continue  # a former price ("was", "RRP", "建議售價"), a part ("4 x $12.25", "/mo")
         picked.append((el, price, context, _is_current_bid(el, f"{own} {text}", texts)))
     listed = _in_lists([el for el, *_ in picked])
+    gridded = _in_grids([el for el, *_ in picked])
     # Bids in a list of look-alikes are other lots'.
     picked = [(el, price, context, bid and el not in listed)
               for el, price, context, bid in picked]
@@ -248,7 +256,8 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
             "first_markup": 0.0,
             "markup_shown": 0.0,
         }
-        found.append(Candidate(price, tuple(values[name] for name in FEATURES), bid))
+        found.append(Candidate(price, tuple(values[name] for name in FEATURES), bid,
+                               el in gridded or el in listed))
     return found
 
 
@@ -366,15 +375,32 @@ def _in_lists(priced: list[Any]) -> set[Any]:
     (tags and classes from the sibling down to the price). Tiles of a grid repeat their price
     slot; the rows of a label/value table ("list price", "sale price", "shipping") are alike in
     tag but hold their amounts in different cells."""
+    return _look_alikes(priced, LIST_REACH, lambda node: (node.tag, node.get("class")))
+
+
+def _in_grids(priced: list[Any]) -> set[Any]:
+    """The price elements in a grid of product tiles, as :func:`_in_lists` finds lists but
+    within GRID_REACH levels up, tiles and path elements compared by tag and first class only.
+    Platforms add per-tile classes after the first: WooCommerce's ``product post-{ID}
+    first|last instock|outofstock product_cat-…``, Dawn's ``price price--on-sale``/
+    ``price--sold-out``, a featured or sold-out tile."""
+    return _look_alikes(priced, GRID_REACH,
+                        lambda node: (node.tag, *(node.get("class") or "").split()[:1]))
+
+
+def _look_alikes(priced: list[Any], reach: int, shape: Callable[[Any], tuple[Any, ...]]
+                 ) -> set[Any]:
+    """The elements with LIST_SIBLINGS or more siblings within ``reach`` levels up that hold a
+    price at the same path, elements compared by ``shape``."""
     slots: dict[tuple[Any, ...], set[Any]] = {}
     keys: dict[Any, list[tuple[Any, ...]]] = {}
     for el in priced:
         node, path = el, ()
-        for _ in range(LIST_REACH):
+        for _ in range(reach):
             parent = node.getparent()
             if parent is None:
                 break
-            path = ((node.tag, node.get("class")), *path)
+            path = (shape(node), *path)
             key = (parent, path)
             slots.setdefault(key, set()).add(node)
             keys.setdefault(el, []).append(key)

@@ -85,6 +85,9 @@ COUNTRY_CURRENCY: dict[str, str] = dict(pair.split("=") for pair in (
 ).split())
 
 # Punctuation pages put around a symbol that is not part of it ("원~", "(€)", "€:").
+# Currencies whose minor unit is a thousandth (ISO 4217 list one, "minor unit" 3): their shops
+# write every price with three decimals ("12.500 KD" is twelve and a half dinars).
+THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 _EDGE_NOISE = " \t\r\n~:()[]*+/|-–"
 
 

@@ -32,12 +32,13 @@ from commons.record import Provenance, SignalRecord, utcnow
 
 SOURCE = "generic"
 # Bump when extraction changes what a page turns into.
-VERSION = "1.4.0"
+VERSION = "1.5.0"
 SPIDER_VERSION = f"{SOURCE}@{VERSION}"
 # A product page can show its only prices as a few look-alike rows (net/VAT/gross, sizes, packs,
 # ticket types, quantity tiers: 3 to 5 in a bad-input pass); a listing page shows a page of
 # products (10 to 20 different amounts on the books sandbox's).
 LISTING_MIN_PRICES = 6
+_DOM = FEATURES.index("bias_dom")
 
 
 @dataclass
@@ -68,16 +69,21 @@ class PageEvidence:
 
     @property
     def listed_prices(self) -> int:
-        """The number of different amounts when every price the page shows sits in a grid of
-        look-alike items (feature ``in_list``), its markup gives none, and the grid shows at
-        least :data:`LISTING_MIN_PRICES` different amounts: a listing or category page, many
-        products and none of them the page's own. 0 for a product page.
+        """The number of different amounts a listing or category page shows (many products and
+        none of them the page's own), 0 for a product page. A listing is a page whose every
+        price sits in a grid of product tiles (:attr:`Candidate.in_grid`) and whose markup gives
+        none; or whose markup lists products (:attr:`StructuredProduct.listed`) as an
+        ``ItemList``, or as products none named as the page's title with every shown price in a
+        grid. Either way with at least :data:`LISTING_MIN_PRICES` different amounts.
 
         On the 97 benchmark shop pages the chosen price is never in such a grid and every page
         has a price outside one; on the books sandbox's 49 listing pages every price is.
         """
-        slot = FEATURES.index("in_list")
-        if not self.candidates or not all(c.features[slot] for c in self.candidates):
+        shown = [c for c in self.candidates if c.features[_DOM]]
+        if self.found.listed >= LISTING_MIN_PRICES and (
+                self.found.in_item_list or all(c.in_grid for c in shown)):
+            return self.found.listed
+        if not self.candidates or not all(c.in_grid for c in self.candidates):
             return 0
         amounts = len({c.price.amount for c in self.candidates})
         return amounts if amounts >= LISTING_MIN_PRICES else 0

@@ -30,7 +30,7 @@ from price_parser import Price
 
 from commons.visible_text import VisibleText
 from crawlers.extraction.amounts import current_amount, is_negative
-from crawlers.extraction.currencies import EXTRA_SYMBOLS, currency_candidates, to_iso
+from crawlers.extraction.currencies import EXTRA_SYMBOLS, THREE_DECIMALS, currency_candidates, to_iso
 
 # A symbol counts only where it is not glued to letters on either side ("R" in "Rabatt" is no rand).
 _BOUNDARY = r"(?<![^\W\d_]){}(?![^\W\d_])"
@@ -38,6 +38,13 @@ _NUMBER = re.compile(r"\d[\d\s.,'’]*")
 # Shops never write prices as 1e5; price-parser would read such a string as 5 or 1.5.
 _EXPONENT = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*[eE][+-]?\d+(?!\w)")
 _ARABIC_SEPARATORS = str.maketrans({"\u066c": ",", "\u066b": "."})
+# A group of thousands never starts with 0, so "0.999" and "0,500" hold a decimal separator;
+# price-parser reads any separator before three digits as grouping (999, 500).
+_LEADING_ZERO = re.compile(r"(?<![\d.,'’])0([.,])\d{3}(?![\d.,'’])")
+# A number whose last separator, before three digits, is its only one or differs from those
+# before it ("12.500", "1,250.500"): where the currency has thousandths, that is the decimal mark.
+_THOUSANDTHS = re.compile(r"(?<![\d.,'’])\d{1,3}(?:([,'’ ])\d{3})*(\.)\d{3}(?![\d.,'’])"
+                          r"|(?<![\d.,'’])\d{1,3}(?:([.'’ ])\d{3})*(,)\d{3}(?![\d.,'’])")
 
 
 class ParsedPrice(NamedTuple):
@@ -78,6 +85,8 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     # The chosen number's own stretch of text, so price-parser reads that number and the
     # currency beside it; the whole text still names the currency when that stretch does not.
     own = text[chosen.window[0]:chosen.window[1]] if chosen else text
+    if decimal_separator is None and (zero := _LEADING_ZERO.search(own)):
+        decimal_separator = zero.group(1)
     price = Price.fromstring(own, currency_hint=currency_hint,
                              decimal_separator=decimal_separator)
     raw = _widen_symbol(own, price.currency) if price.currency else None
@@ -98,6 +107,12 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         # ("10 $" with CAD, "kr 99" with NOK; a page's priceCurrency CLP beside "$3.340").
         hinted = to_iso(currency_hint, country)
         code = hinted if hinted in currency_candidates(raw) else code
+    if (code or to_iso(currency_hint, country)) in THREE_DECIMALS and decimal_separator is None \
+            and (mark := _THOUSANDTHS.search(own)):
+        # One separator before three digits is the decimal mark where the currency has
+        # thousandths ("12.500 KD" is 12.5); price-parser reads it as grouping (12500).
+        amount = Price.fromstring(own, decimal_separator=mark.group(2) or mark.group(4)).amount
+        amount = -amount if amount is not None and chosen and is_negative(text, chosen) else amount
     return ParsedPrice(amount, code, raw)
 
 

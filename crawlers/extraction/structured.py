@@ -49,6 +49,11 @@ class StructuredProduct:
         availability: raw availability value (``"http://schema.org/InStock"``).
         product_id: first of :data:`ID_PROPERTIES` present.
         rating: ``aggregateRating.ratingValue`` scaled to 0–5 by ``bestRating`` (default 5).
+        listed: how many different prices the markup's products show when it describes a list
+            of products rather than one: every product inside an ``ItemList``
+            (``in_item_list``), or several products none of them named as the page's title is
+            (a category page's microdata tiles); 0 otherwise.
+        in_item_list: every product the markup describes is an item of an ``ItemList``.
     """
 
     title: str | None = None
@@ -58,6 +63,8 @@ class StructuredProduct:
     availability: Any = None
     product_id: str | None = None
     rating: float | None = None
+    listed: int = 0
+    in_item_list: bool = False
 
 
 def read_structured(html: str, url: str, page_title: str | None) -> StructuredProduct:
@@ -81,6 +88,7 @@ def read_structured(html: str, url: str, page_title: str | None) -> StructuredPr
     data["json-ld"] = json_ld(Selector(text=html))
     product = _main_product(data, page_title)
     result = _from_product(product) if product else StructuredProduct()
+    result.listed, result.in_item_list = _listed(data, page_title)
     _fill_from_opengraph(result, data.get("opengraph") or [])
     return result
 
@@ -108,18 +116,41 @@ def _local_name(value: Any) -> str:
     return str(value).strip().rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
 
 
+def _products(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node for syntax in ("json-ld", "microdata", "rdfa")
+            for node in _nodes(data.get(syntax) or [])
+            if any(t in PRODUCT_TYPES for t in _types(node))]
+
+
+def _named_as(node: dict[str, Any], page_title: str | None) -> bool:
+    shown, named = (page_title or "").lower(), (_text(node.get("name")) or "").lower()
+    return bool(shown and named and (named in shown or shown in named))
+
+
+def _listed(data: dict[str, Any], page_title: str | None) -> tuple[int, bool]:
+    """(:attr:`StructuredProduct.listed`, :attr:`StructuredProduct.in_item_list`)."""
+    products = _products(data)
+    if len(products) < 2:
+        return 0, False
+    listed = {id(node) for syntax in ("json-ld", "microdata", "rdfa")
+              for item_list in _nodes(data.get(syntax) or []) if "itemlist" in _types(item_list)
+              for node in _nodes(item_list.get("itemListElement") or [])}
+    in_item_list = all(id(node) in listed for node in products)
+    if not in_item_list and any(_named_as(node, page_title) for node in products):
+        return 0, False
+    prices = {price for node in products for offer in _offers(node)
+              if (price := _offer_price(offer)) is not None}
+    return len(prices), in_item_list
+
+
 def _main_product(data: dict[str, Any], page_title: str | None) -> dict[str, Any] | None:
-    candidates = [node for syntax in ("json-ld", "microdata", "rdfa")
-                  for node in _nodes(data.get(syntax) or [])
-                  if any(t in PRODUCT_TYPES for t in _types(node))]
+    candidates = _products(data)
     if not candidates:
         return None
 
     def score(node: dict[str, Any]) -> tuple[int, int, int]:
         has_price = any(_offer_price(offer) is not None for offer in _offers(node))
-        name = _text(node.get("name")) or ""
-        shown, named = (page_title or "").lower(), name.lower()
-        title_match = bool(shown and named and (named in shown or shown in named))
+        title_match = _named_as(node, page_title)
         return (title_match, has_price, any(node.get(p) for p in ID_PROPERTIES))
 
     # max() keeps the first of equals: the earliest node in the page wins ties.

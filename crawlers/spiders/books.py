@@ -13,6 +13,9 @@ was accepted):
 ``empty_page``              200 with an empty body
 ``encoding_error: …``       the body's bytes are not valid in the charset the page declares
 ``parse_error: …``          no title, no price, not a text page, no product links on a listing
+``bad_link: …``             a listing's link no crawler can fetch (``javascript:``, ``mailto:``,
+                            a broken host or port); ``url`` is the href as written (of a
+                            ``mailto:``/``tel:``/… link only its scheme)
 ``robots_disallowed``       robots.txt forbids the URL
 ``redirect_loop``           more than ``REDIRECT_MAX_TIMES`` redirects
 ``too_large``               body over ``DOWNLOAD_MAXSIZE`` (announced or streamed)
@@ -91,8 +94,13 @@ class BooksSpider(SignalSpider):
             self.logger.exception("listing parse failed: %s", response.url)
             yield self._quarantine(link, f"parse_error: {type(exc).__name__}", 200)
             return
-        if not listing.product_urls:
+        if not listing.product_urls and not listing.bad_links:
             yield self._quarantine(link, "parse_error: no product links", 200)
+        for href, why in listing.bad_links:
+            # A link no crawler can fetch is its own outcome; the page's other links still are.
+            if href not in self._requested:
+                self._requested.add(href)
+                yield self._quarantine(_recorded(href), f"bad_link: {why}", None)
         for url in listing.product_urls:
             request = self._request(url, self.parse_book, product=True)
             if request is not None:
@@ -146,6 +154,15 @@ class BooksSpider(SignalSpider):
     def _count_response(self, response: Response) -> None:
         self.crawler.stats.inc_value(STATS_PREFIX + "pages")
 
+
+
+def _recorded(href: str) -> str:
+    """A bad link as the quarantine keeps it: a ``mailto:``/``tel:`` link's address is personal
+    data, so links of other schemes keep only their scheme."""
+    scheme, colon, _ = href.strip().partition(":")
+    if colon and scheme.isalpha() and scheme.lower() not in ("http", "https"):
+        return f"{scheme.lower()}:…"
+    return href
 
 
 def with_fallback_encoding(response: Response) -> Response:

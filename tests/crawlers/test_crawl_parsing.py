@@ -121,3 +121,16 @@ def test_parse_listing_first_and_last_pages(site):
 def test_parse_listing_without_pager_has_no_next():
     listing = parse_listing("<html><body><p>empty</p></body></html>", BASE)
     assert listing.product_urls == [] and listing.next_url is None
+
+
+def test_links_no_crawler_can_fetch_are_named_and_the_rest_kept(site):
+    html = (site / "index.html").read_text("utf-8")
+    first = 'href="catalogue/a-light-in-the-attic_1000/index.html"'
+    html = html.replace(first, 'href="tel:+44 20 7946 0321"')  # the image's link and the title's
+    html = html.replace('href="catalogue/page-2.html"', 'href="http://127.0.0.1:99999/page-2.html"')
+    listing = parse_listing(html, f"{BASE}index.html")
+    assert len(listing.product_urls) == 19
+    assert listing.product_urls[0] == f"{BASE}catalogue/tipping-the-velvet_999/index.html"
+    assert listing.next_url is None
+    assert listing.bad_links == (("tel:+44 20 7946 0321", "not an http(s) URL (tel)"),
+                                 ("http://127.0.0.1:99999/page-2.html", "Port out of range 0-65535"))

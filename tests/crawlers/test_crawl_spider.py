@@ -104,7 +104,8 @@ def test_slice_quarantines_missing_page_as_404(slice_crawl, site):
 
 
 def test_broken_pages_and_robots_become_quarantine_rows(site, tmp_path):
-    """A page without a price, a non-HTML page, a robots.txt refusal and a 404: one row each."""
+    """A page without a price, a non-HTML page, a robots.txt refusal, a 404 and links no crawler
+    can fetch: one row each, and a bad link stops nothing after it."""
     root = tmp_path / "site"
     good = root / "catalogue" / "a-light-in-the-attic_1000" / "index.html"
     good.parent.mkdir(parents=True)
@@ -116,7 +117,8 @@ def test_broken_pages_and_robots_become_quarantine_rows(site, tmp_path):
     (root / "catalogue" / "binary_2").mkdir()
     (root / "catalogue" / "binary_2" / "data.bin").write_bytes(bytes(range(256)))
     (root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
-    links = ["catalogue/a-light-in-the-attic_1000/index.html", "catalogue/no-price_1/index.html",
+    links = ["javascript:void(0)", "catalogue/a-light-in-the-attic_1000/index.html",
+             "mailto:orders@shop.example", "catalogue/no-price_1/index.html", "http://[::1/broken",
              "catalogue/binary_2/data.bin", "private/secret_3/index.html",
              "catalogue/gone_4/index.html"]
     pods = "".join(f'<article class="product_pod"><h3><a href="{h}">b</a></h3></article>'
@@ -135,10 +137,13 @@ def test_broken_pages_and_robots_become_quarantine_rows(site, tmp_path):
         "catalogue/binary_2/data.bin": "parse_error: not a text page",
         "private/secret_3/index.html": "robots_disallowed",
         "catalogue/gone_4/index.html": "http_404",
+        "javascript:…": "bad_link: not an http(s) URL (javascript)",
+        "mailto:…": "bad_link: not an http(s) URL (mailto)",  # no address kept
+        "http://[::1/broken": "bad_link: Invalid IPv6 URL",
     }
     assert stats["invariant_ok"] is True and stats["product_links"] == 5
     counts = (stats["items"], stats["quarantined"], stats["http_404"], stats["errors"])
-    assert counts == (1, 4, 1, 3)
+    assert counts == (1, 7, 1, 6)
 
 
 def test_dagster_pipes_reports_stats_to_the_run(site, tmp_path):

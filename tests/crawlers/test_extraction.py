@@ -216,3 +216,64 @@ def test_every_books_listing_page_is_refused_as_a_listing(data_dir):
     # 20 books a page, the last page's fewer; some pages repeat a price.
     assert len(refused) == len(listings) >= 40
     assert all(10 <= n <= 20 for n in refused)
+
+
+_PRICES = ("19.99", "24.50", "9.95", "31.00", "12.49", "45.00")
+
+
+def _dawn_tile(i: int, price: str) -> str:
+    # Shopify Dawn's card-product/price snippets: the tile is 9 levels above its price.
+    state = " price--on-sale" if i == 0 else ""
+    return (f'<li class="grid__item"><div class="card-wrapper"><div class="card"><div class="card__content">'
+            f'<div class="card__information"><h3><a href="/products/p{i}">Mug {i}</a></h3>'
+            f'<div class="card-information"><div class="price{state}"><div class="price__container">'
+            f'<div class="price__regular"><span class="price-item">${price} USD</span></div>'
+            f'</div></div></div></div></div></div></div></li>')
+
+
+def _woo_tile(i: int, price: str) -> str:
+    # wc_product_class(): a class per post id, row position and stock state on every tile.
+    place = "first" if i % 3 == 0 else "last" if i % 3 == 2 else ""
+    return (f'<li class="product type-product post-{100 + i} status-publish {place} '
+            f'{"outofstock" if i == 4 else "instock"} product_cat-mugs"><a href="/p/{i}">'
+            f'<h2 class="woocommerce-loop-product__title">Mug {i}</h2>\n<span class="price">'
+            f'<span class="woocommerce-Price-amount amount"><bdi>${price}</bdi></span></span></a></li>')
+
+
+def _item_list(prices: tuple[str, ...]) -> str:
+    items = ",".join(f'{{"@type":"ListItem","position":{i + 1},"item":{{"@type":"Product","name":"Mug {i}",'
+                     f'"offers":{{"@type":"Offer","price":"{p}","priceCurrency":"USD"}}}}}}'
+                     for i, p in enumerate(prices))
+    return ('<script type="application/ld+json">{"@context":"https://schema.org","@type":"ItemList",'
+            f'"itemListElement":[{items}]}}</script>')
+
+
+@pytest.mark.parametrize("body", [
+    '<ul class="product-grid">' + "".join(_dawn_tile(i, p) for i, p in enumerate(_PRICES)) + "</ul>",
+    '<ul class="products columns-3">' + "".join(_woo_tile(i, p) for i, p in enumerate(_PRICES)) + "</ul>",
+    # An ItemList of products is a listing, whatever else the page shows.
+    _item_list(_PRICES) + '<div class="promo">Free shipping over $50</div><ul>'
+    + "".join(f'<li><a href="/p/{i}">Mug {i}</a> ${p}</li>' for i, p in enumerate(_PRICES)) + "</ul>",
+    # Microdata tiles, none of them the page's title.
+    '<div class="products">' + "".join(
+        f'<article class="product-miniature" itemscope itemtype="http://schema.org/Product"><h2 itemprop="name">'
+        f'Mug {i}</h2><div itemprop="offers" itemscope itemtype="http://schema.org/Offer"><span class="price" '
+        f'itemprop="price" content="{p}">{p} €</span><meta itemprop="priceCurrency" content="EUR"></div></article>'
+        for i, p in enumerate(_PRICES)) + "</div>",
+])
+def test_platform_category_pages_are_refused_as_listings(body):
+    from crawlers.extraction.page import ListingPage
+
+    html = f"<html><body><h1>Mugs</h1>{body}</body></html>"
+    with pytest.raises(ListingPage) as caught:
+        extract_product(html, "https://shop.example.com/collections/mugs")
+    assert caught.value.prices == len(_PRICES)
+
+
+def test_a_product_page_with_related_products_in_an_item_list_is_a_product():
+    related = _item_list(_PRICES)
+    main = ('<script type="application/ld+json">{"@context":"https://schema.org","@type":"Product",'
+            '"name":"Blue Mug","offers":{"@type":"Offer","price":"14.00","priceCurrency":"USD"}}</script>')
+    html = f"<html><body>{main}{related}<h1>Blue Mug</h1><p class='price'>$14.00</p></body></html>"
+    record = extract_product(html, "https://shop.example.com/p/blue-mug")
+    assert (record["title"], record["price"]) == ("Blue Mug", "14.00")

@@ -24,6 +24,9 @@ from crawlers.extraction.price import parse_price
     # the amount beside the currency, not a count or a discount rate
     ("3 issues for only 14,85 EUR", "14.85", "EUR"), ("2-pack 9.99 $", "9.99", "USD"),
     ("-20% 15,99 €", "15.99", "EUR"),
+    # a symbol between two numbers goes with the one it touches: a count or a name before it
+    ("Pack of 3 $12.99", "12.99", "USD"), ("Mug 7\n$24.50", "24.50", "USD"),
+    ("12.99$ 3 pcs", "12.99", "USD"),
     # one price in pieces stays one price
     ("35€ 99", "35.99", "EUR"), ("1 299 Kč", "1299", "CZK"),
     # a range: its low end, with the currency written at the other end

@@ -140,3 +140,18 @@ def test_a_stated_count_settles_the_availability(snippet, availability, count):
     html = f"<html><body><h1>Mug</h1><p class='price'>$14.50</p>{snippet}</body></html>"
     record = extract_product(html, "https://shop.example.com/p/mug-123")
     assert (record["availability"], record["stock_count"]) == (availability, count)
+
+
+@pytest.mark.parametrize(("wrapper", "count"), [
+    # Utility classes that only end in "hidden" hide nothing.
+    ('<div class="overflow-hidden rounded">{}</div>', 4),
+    ('<div class="product__inventory no-js-hidden">{}</div>', 4),
+    # Classes that do hide.
+    ('<div class="hidden">{}</div>', None),
+    ('<div class="visually-hidden">{}</div>', None),
+    ('<div class="stock d-none">{}</div>', None),
+])
+def test_only_classes_that_hide_hide_the_stock_line(wrapper, count):
+    snippet = wrapper.format('<p class="stock">Only 4 left in stock</p>')
+    record = extract_product(_product_page(snippet), "https://shop.example.com/p/widget-123")
+    assert record["stock_count"] == count

@@ -120,3 +120,27 @@ def test_yen_without_decimals_round_trips(units):
     parsed = parse_price(f"¥{_group(str(units), ',')}")
     assert parsed.amount == Decimal(units)
     assert parsed.currency == "JPY"
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("0.999", "0.999"),  # price-parser alone reads 999
+    ("0,500 €", "0.500"),
+    ("$0.129 per kWh", "0.129"),
+    ("10.000", "10000"),  # no leading zero: grouping, as before
+    ("1.000,50 €", "1000.50"),
+])
+def test_a_leading_zero_makes_the_separator_decimal(text, amount):
+    assert parse_price(text).amount == Decimal(amount)
+
+
+@pytest.mark.parametrize(("text", "hint", "amount", "currency"), [
+    # ISO 4217 minor unit 3: the dinars' shops write thousandths
+    ("KWD 12.500", None, "12.500", "KWD"), ("12.500 KD", None, "12.500", "KWD"),
+    ("KWD 1,250.500", None, "1250.500", "KWD"), ("TND 12,500", None, "12.500", "TND"),
+    ("12.500", "KWD", "12.500", "KWD"),
+    # two decimals elsewhere: a group of thousands, as before
+    ("EUR 12.500", None, "12500", "EUR"),
+])
+def test_three_decimal_currencies_read_thousandths(text, hint, amount, currency):
+    parsed = parse_price(text, hint)
+    assert (parsed.amount, parsed.currency) == (Decimal(amount), currency)
