@@ -20,6 +20,9 @@ AVAILABILITY = ("in_stock", "out_of_stock", "preorder", "unknown")
 #: (DECIMAL(18, 4) keeps 14 integer digits) and a count up to BIGINT's maximum. A row past them can
 #: never be written, so the intake contract and the row rules refuse it before it reaches a flush.
 MAX_PRICE = Decimal(10) ** 14
+#: The smallest step of a stored price (DECIMAL(18, 4)): an amount with more decimals is refused,
+#: not rounded.
+PRICE_QUANTUM = Decimal("0.0001")
 MAX_STOCK = 2**63 - 1
 
 # Fields that identify *what was observed*; provenance, crawl time and the fetch URL (a mirror or

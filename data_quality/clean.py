@@ -34,14 +34,17 @@ class Scrubbed:
 
 def scrub_records(records: list[dict[str, Any]]) -> Scrubbed:
     """PII-scrub every record (one batched NER pass, :mod:`data_quality.pii_batch`); a record whose
-    texts are not text is quarantined, not stored.
+    texts are not text, or whose price or stock count the warehouse cannot store as written (the
+    ``storable`` rules of :data:`data_quality.rules.RULES`), is quarantined, not stored.
 
     Raises:
         ConservationError: rows were lost (a bug, never data).
     """
     out = Scrubbed()
     scrubbable = []
-    for record in records:
+    storable = split_valid(records, "storable", stage="scrub")
+    out.quarantined += storable.quarantined
+    for record in storable.kept:
         try:
             check_review_text(record.get("review_text"))
         except TypeError as err:

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from commons.errors import assert_conserved
-from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK
+from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK, PRICE_QUANTUM
 from data_quality.currencies import ISO_4217
 from data_quality.pii import find_pii
 from data_quality.quarantine import Split, quarantine_record
@@ -77,6 +77,15 @@ def _price_storable(record: dict[str, Any]) -> bool:
     return not amount.is_finite() or amount < MAX_PRICE
 
 
+def _price_scale(record: dict[str, Any]) -> bool:
+    # DECIMAL(18, 4) would round "12.34567" and turn "0.00001" into 0 without a word.
+    try:
+        amount = Decimal(str(record.get("price")))
+    except InvalidOperation:
+        return True
+    return not amount.is_finite() or amount == amount.quantize(PRICE_QUANTUM)
+
+
 def _stock_storable(record: dict[str, Any]) -> bool:
     stock = record.get("stock_count")
     return not isinstance(stock, int) or stock <= MAX_STOCK
@@ -111,9 +120,14 @@ RULES: dict[str, dict[str, Rule]] = {
         "currency_not_iso4217": lambda r: r.get("currency") in ISO_4217,
         "availability_not_in_enum": lambda r: r.get("availability") in AVAILABILITY,
         "stock_count_negative": _stock_non_negative,
-        "price_over_storable": _price_storable,
-        "stock_count_over_storable": _stock_storable,
         "rating_outside_0_5": _rating_between(0, 5),
+    },
+    # What the warehouse cannot store as written: checked before the first write (the scrub
+    # stage), as a row past them would fail the partition's whole write, or be rounded in it.
+    "storable": {
+        "price_over_storable": _price_storable,
+        "price_over_4_decimals": _price_scale,
+        "stock_count_over_storable": _stock_storable,
     },
     "review": {
         "url_missing": lambda r: _present(r.get("url")),

@@ -55,7 +55,7 @@ from urllib.parse import urlsplit
 
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
-from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK, SignalRecord, content_digest
+from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK, PRICE_QUANTUM, SignalRecord, content_digest
 
 VERSION = "1.0.0"
 SPIDER_VERSION = f"push_intake@{VERSION}"
@@ -292,6 +292,8 @@ def _price(value: Any) -> tuple[str | None, Any]:
         amount = Decimal(value)
         if amount >= MAX_PRICE:
             return f"over the largest storable amount {MAX_PRICE - 1} ({_show(value)})", value
+        if amount != amount.quantize(PRICE_QUANTUM):
+            return f"more decimals than the {PRICE_QUANTUM} the warehouse keeps ({_show(value)})", value
         if amount > 0:
             return None, amount
     return f"not a decimal string > 0 ({_show(value)})", value

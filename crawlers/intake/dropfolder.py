@@ -14,8 +14,10 @@ answered with); partners dropping files by hand name them uniquely (``<partner>-
 Once-only: a file leaves the inbox root as soon as it has been read, so a later load never reads
 it again. A second call with the *same* ``crawl_id`` (a retried step of the same run) reads the
 files that id already took once more and returns the same records, so a retry loses nothing;
-the warehouse dedupes by content digest. A load that failed for good leaves its files under
-``processed/<crawl_id>/``: moving them back to the inbox root replays them. Loads are serialised
+the warehouse dedupes by content digest. A load whose run failed before its rows were stored
+leaves its files under ``processed/<crawl_id>/``; the next load that names it in ``unfinished``
+reads them again (the ``raw_pushed`` asset does so for its partition), and moving them back to
+the inbox root replays them too. Loads are serialised
 by an exclusive lock on ``inbox/.read_inbox.lock``, so two loads never take the same file.
 Files whose names collide with one already taken get a ``~<n>`` suffix before they are read.
 """
@@ -83,13 +85,16 @@ class InboxLoad(Load):
         return sum(f.rows for f in self.files)
 
 
-def read_inbox(inbox_dir: str | Path, crawl_id: str, *, limits: Limits = Limits()) -> InboxLoad:
+def read_inbox(inbox_dir: str | Path, crawl_id: str, *, limits: Limits = Limits(),
+               unfinished: Iterable[str] = ()) -> InboxLoad:
     """Read every ``*.jsonl`` / ``*.csv`` batch in ``inbox_dir`` and move it out of the way.
 
     Args:
         inbox_dir: the inbox folder (created with its subfolders if absent).
         crawl_id: id of this load; a folder name, so no ``/``.
         limits: size limits per batch file.
+        unfinished: ids of earlier loads whose rows never reached the warehouse (their run
+            failed after the load): the files they took are read again, as this load's.
 
     Returns:
         The :class:`InboxLoad` (files already taken by ``crawl_id`` included, see the module
@@ -100,16 +105,19 @@ def read_inbox(inbox_dir: str | Path, crawl_id: str, *, limits: Limits = Limits(
         ConservationError: rows were lost (a bug, never data).
         OSError: the inbox cannot be read or written.
     """
-    if not crawl_id or crawl_id in (".", "..") or "/" in crawl_id or os.sep in crawl_id:
-        raise ValueError(f"crawl_id {crawl_id!r} cannot name a folder")
+    for load_id in (crawl_id, *unfinished):
+        if not load_id or load_id in (".", "..") or "/" in load_id or os.sep in load_id:
+            raise ValueError(f"crawl_id {load_id!r} cannot name a folder")
     inbox = Path(inbox_dir)
     done = {PROCESSED: inbox / PROCESSED / crawl_id, REFUSED: inbox / REFUSED / crawl_id}
     for folder in done.values():
         folder.mkdir(parents=True, exist_ok=True)
     load = InboxLoad(crawl_id=crawl_id)
+    earlier = [inbox / kind / load_id for load_id in dict.fromkeys(unfinished) if load_id != crawl_id
+               for kind in (PROCESSED, REFUSED)]
     with open(inbox / LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        for folder in done.values():
+        for folder in [*done.values(), *earlier]:
             for path in _batch_files(folder):
                 _add(load, path, path.name, _read(path, path.name, limits))
         for path in _batch_files(inbox):

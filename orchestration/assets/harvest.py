@@ -15,6 +15,8 @@ from orchestration.partitions import CRAWL_PARTITIONS
 from orchestration.resources import CrawlResource, StagingResource
 
 HARVEST_GROUP = "harvest"
+# The inbox loads a raw_pushed staging folder holds, one {"crawl_id": …} per line.
+LOADS = "loads.jsonl"
 
 
 def _fresh(staging: StagingResource, asset: str, partition_key: str):
@@ -68,10 +70,16 @@ def raw_reviews(context: dg.AssetExecutionContext, crawl: CrawlResource,
                       "webhook intake also writes accepted batches; each file is ingested once.")
 def raw_pushed(context: dg.AssetExecutionContext, crawl: CrawlResource,
                staging: StagingResource) -> dg.MaterializeResult:
+    # A staging folder still here belongs to a run whose scrub never finished: its loads' files
+    # are taken again, or their rows would be in no table (the inbox gave them up already).
+    unfinished = read_jsonl(staging.folder("raw_pushed", context.partition_key) / LOADS)
     out = _fresh(staging, "raw_pushed", context.partition_key)
-    load = read_inbox(crawl.inbox_dir, context.run_id)
+    load = read_inbox(crawl.inbox_dir, context.run_id, unfinished=[u["crawl_id"] for u in unfinished])
     write_jsonl(out / RECORDS, load.records)
     write_jsonl(out / QUARANTINE, load.quarantine)
+    write_jsonl(out / LOADS, [{"crawl_id": c} for c in dict.fromkeys(
+        [*(u["crawl_id"] for u in unfinished), context.run_id])])
     return dg.MaterializeResult(metadata={
         "records": len(load.records), "quarantined": len(load.quarantine), "files": len(load.files),
-        "refused_files": sum(1 for f in load.files if f.status == "refused")})
+        "refused_files": sum(1 for f in load.files if f.status == "refused"),
+        "unfinished_loads_retaken": len({u["crawl_id"] for u in unfinished} - {context.run_id})})

@@ -60,11 +60,28 @@ def test_book_rules_name_every_failure(books):
     assert failed_rules({**books[1], "price": None, "product_id": " "}, "offer") == [
         "product_id_missing", "price_not_positive"]
     assert failed_rules({**books[2], "price": "NaN"}, "offer") == ["price_not_positive"]
-    # What a page can show but the warehouse cannot store (DECIMAL(18, 4), BIGINT): refused here,
-    # where a flush would fail on it again and again.
+    # What a page can show but the warehouse cannot store as written (DECIMAL(18, 4), BIGINT):
+    # refused before the first write, where one such row would fail the partition's flush.
     huge = {**books[3], "price": "99999999999999999999.99", "stock_count": 99999999999999999999999}
-    assert failed_rules(huge, "offer") == ["price_over_storable", "stock_count_over_storable"]
-    assert failed_rules({**books[3], "price": "99999999999999.9999", "stock_count": 2**63 - 1}, "offer") == []
+    assert failed_rules(huge, "storable") == ["price_over_storable", "stock_count_over_storable"]
+    assert failed_rules({**books[3], "price": "99999999999999.99999"}, "storable") == ["price_over_4_decimals"]
+    assert failed_rules({**books[3], "price": "0.00001"}, "storable") == ["price_over_4_decimals"]
+    fits = {**books[3], "price": "99999999999999.9999", "stock_count": 2**63 - 1}
+    assert failed_rules(fits, "storable") == failed_rules(fits, "offer") == []
+    assert failed_rules({**books[3], "price": "12.34500"}, "storable") == []
+
+
+def test_a_row_the_warehouse_cannot_store_is_quarantined_and_the_rest_stored(books, tmp_path):
+    from commons.warehouse import Warehouse, flatten
+    from data_quality.clean import scrub_records
+
+    rows = [{**books[0], "price": "99999999999999.99999"}, {**books[1], "stock_count": 10**23}, *books[2:5]]
+    scrubbed = scrub_records(rows)
+    assert [(q["stage"], q["reason"]) for q in scrubbed.quarantined] == [
+        ("scrub", "price_over_4_decimals"), ("scrub", "stock_count_over_storable")]
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    stored = wh.write_signals("scrubbed_signals", "p", [flatten(r, "run", "books", "p") for r in scrubbed.kept])
+    assert stored == 3
 
 
 def test_review_rules_name_every_failure(reviews):
