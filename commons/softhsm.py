@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from asn1crypto.keys import ECDomainParameters
 
 from .errors import EdgeInsightsError
 from .pkcs11_module import PKCS11_LOCK
-from .pkcs11_uri import open_session
+from .pkcs11_uri import open_session, parse_uri
 
 SOFTHSM_MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 """Where Debian's ``softhsm2`` installs its PKCS#11 module."""
@@ -56,6 +57,26 @@ def store_uri(signing_dir: Path) -> str:
 def _query(signing_dir: Path) -> str:
     pin = quote(str((signing_dir / "pin").resolve()), safe="/")
     return f"module-path={SOFTHSM_MODULE}&pin-source=file:{pin}"
+
+
+def rehomed(uri: str, signing_dir: Path) -> str:
+    """``uri`` naming a key of the SoftHSM token under ``signing_dir`` when it names the token of
+    another folder laid out the same way: a state folder copied or moved with its ``signing/``
+    keeps key files whose ``pin-source`` is the old folder's absolute path, and would sign with
+    that folder's token (or fail where SoftHSM already uses this one). Any other URI is returned
+    unchanged: a token of another module, or a PIN file with no ``softhsm2.conf`` beside it.
+
+    Raises:
+        commons.pkcs11_uri.Pkcs11Error: ``uri`` is no PKCS#11 URI.
+    """
+    parsed = parse_uri(uri)
+    own_pin = signing_dir / "pin"
+    if (parsed.module_path != str(SOFTHSM_MODULE) or parsed.pin_source is None or parsed.object_id is None
+            or parsed.pin_source.name != "pin" or not (parsed.pin_source.parent / "softhsm2.conf").is_file()
+            or not (signing_dir / "softhsm2.conf").is_file() or not own_pin.is_file()
+            or parsed.pin_source.resolve() == own_pin.resolve()):
+        return uri
+    return replace(parsed, pin_source=own_pin.resolve()).with_object(parsed.object_id)
 
 
 def use_config_beside(pin_file: Path) -> None:

@@ -146,13 +146,27 @@ def _pem_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def _token_key(path: Path) -> Pkcs11PrivateKey:
+def _key_uri(path: Path) -> str:
+    """The PKCS#11 URI a ``.p11`` file names, re-homed to its own state folder's SoftHSM token
+    (``<state>/<keys folder>/keys/…`` → ``<state>/signing``) when the folder was copied or moved
+    (:func:`commons.softhsm.rehomed`).
+
+    Raises:
+        OSError: the file cannot be read.
+        commons.pkcs11_uri.Pkcs11Error: it holds no PKCS#11 URI.
+    """
     # Imported here: a pod that only verifies tokens never loads a PKCS#11 module.
+    from .softhsm import rehomed
+
+    return rehomed(path.read_text(encoding="utf-8").strip(), path.resolve().parents[2] / "signing")
+
+
+def _token_key(path: Path) -> Pkcs11PrivateKey:
     from .pkcs11_keys import load_key
     from .pkcs11_uri import Pkcs11Error
 
     try:
-        return load_key(path.read_text(encoding="utf-8").strip())
+        return load_key(_key_uri(path))
     except (OSError, Pkcs11Error) as err:
         raise TokenKeyError(f"{path}: the token key it names cannot be opened: {err}") from None
 
@@ -236,7 +250,7 @@ def _retire(key: SigningKey) -> None:
         from .pkcs11_uri import Pkcs11Error
 
         try:
-            destroy_key(key.path.read_text(encoding="utf-8").strip())
+            destroy_key(_key_uri(key.path))
         except Pkcs11Error as err:
             raise TokenKeyError(f"{key.path}: the retired key could not be destroyed: {err}") from None
     key.path.unlink()
@@ -269,7 +283,13 @@ def rotate_keys(tokens_dir: Path, keep: int = 2, store: str = PEM_STORE) -> Sign
     folder = Path(tokens_dir) / KEYS_FOLDER
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     new = _new_key(folder, store)
-    keys = signing_keys(tokens_dir)
+    try:
+        keys = signing_keys(tokens_dir)
+    except TokenKeyError:
+        # A rotation that cannot read the keys it would publish leaves none of its own behind:
+        # a key file outside the JWKS would be "current" and sign tokens no pod accepts.
+        _retire(new)
+        raise
     document = json.dumps(jwks_document(keys[:keep]), indent=2) + "\n"
     _write_atomically(jwks_path(tokens_dir), document.encode("ascii"), 0o644)
     for retired in keys[keep:]:

@@ -146,6 +146,11 @@ def test_a_key_file_naming_a_key_the_token_lacks_is_a_clear_error(tmp_path, stor
     (tmp_path / "keys" / "99999999999999999999_gone.p11").write_text(uri.replace("id=%", "id=%00%", 1))
     with pytest.raises(TokenKeyError, match="the token key it names cannot be opened"):
         current_key(tmp_path)
+    # A rotation that cannot read the keys it would publish leaves no key of its own behind.
+    before = sorted(p.name for p in (tmp_path / "keys").iterdir())
+    with pytest.raises(TokenKeyError, match="the token key it names cannot be opened"):
+        rotate_keys(tmp_path, store=store)
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == before
 
 
 @needs_softhsm
@@ -214,3 +219,35 @@ def test_a_setting_that_is_neither_a_token_nor_pem_is_refused(monkeypatch):
     monkeypatch.setenv(SIGNING_KEYS_ENV, "/keys/token.pem")
     with pytest.raises(SettingsError, match="PKCS#11 URI of a token"):
         Settings.from_env()
+
+
+@needs_softhsm
+def test_a_copied_state_folder_signs_with_its_own_token_and_rotates(tmp_path):
+    """Key files name their token by its PIN file's absolute path; a copy (``cp -a``, as the README
+    advises for drills) uses the copy's token, rotates there, and leaves the original alone."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    def cli(state, *args):
+        env = {**os.environ, "EDGE_INSIGHTS_STATE_DIR": str(state)}
+        # The state folder's own token, as outside the tests (conftest pins the session's token).
+        for name in ("SOFTHSM2_CONF", SIGNING_KEYS_ENV, "EDGE_INSIGHTS_RELEASE_TRUST"):
+            env.pop(name, None)
+        return subprocess.run([sys.executable, "-m", "edge_insights", *args], env=env, capture_output=True,
+                              text=True, timeout=300)
+
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    assert cli(original, "token", "keygen").returncode == 0
+    shutil.copytree(original, copy, symlinks=True)
+    made = cli(copy, "token", "keygen")
+    assert made.returncode == 0, made.stderr[-2000:]
+    issued = cli(copy, "token", "issue", "--decision", "price_spike")
+    assert issued.returncode == 0, issued.stderr[-2000:]
+    kid = jwt.get_unverified_header(issued.stdout.strip())["kid"]
+    copy_kids = [k["kid"] for k in json.loads(jwks_path(copy / "tokens").read_text())["keys"]]
+    original_kids = [k["kid"] for k in json.loads(jwks_path(original / "tokens").read_text())["keys"]]
+    assert kid == copy_kids[0] and len(copy_kids) == 2 and original_kids == copy_kids[1:]
+    assert len(list((copy / "tokens" / "keys").glob("*.p11"))) == 2
+    assert len(list((original / "tokens" / "keys").glob("*.p11"))) == 1
