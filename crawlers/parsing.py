@@ -15,14 +15,14 @@ from parsel import Selector
 from w3lib.url import canonicalize_url
 
 from commons.errors import HarvestError
+from crawlers.extraction import availability, stock
 from crawlers.extraction import price as extraction_price
 
 STAR_WORDS = {"zero": 0.0, "one": 1.0, "two": 2.0, "three": 3.0, "four": 4.0, "five": 5.0}
 
-# The sign is kept: "-3 available" is a broken page for the rules to quarantine, not 3 units.
-_COUNT = re.compile(r"((?<![\w-])[-−]?\d+)\s*(?:available|left|in stock)")
-_OUT_OF_STOCK = ("out of stock", "not in stock", "sold out", "unavailable")
-_PREORDER = ("pre-order", "preorder", "pre order")
+# A negative count is a broken page for the rules to quarantine ("stock_count_negative"), not
+# units: read here with its sign, as the shared stock reader refuses it.
+_SIGNED_COUNT = re.compile(r"((?<![\w-])[-−]\d+)\s*(?:available|left|in stock)")
 
 
 class ParseError(HarvestError, ValueError):
@@ -73,17 +73,26 @@ def parse_availability(text: str | None) -> tuple[str, int | None]:
     Returns:
         ``(availability, stock_count)``: availability is one of ``in_stock``, ``out_of_stock``,
         ``preorder``, ``unknown``; stock_count is the number of units when the text states one,
-        else None (an out-of-stock phrase states no number, so it is None, not 0).
+        else None (an out-of-stock phrase states no number, so it is None, not 0). The wording
+        and the count are read as the generic extractor reads them
+        (:func:`crawlers.extraction.availability.from_text`,
+        :func:`crawlers.extraction.stock.from_text`): "not available" is out of stock, "1,000
+        available" is 1000, a bound ("More than 10") is no count, and 0 available is out of
+        stock. A negative count is kept with its sign for the rules to quarantine.
     """
     phrase = " ".join((text or "").lower().split())
-    if any(p in phrase for p in _PREORDER):
-        return "preorder", None
-    if any(p in phrase for p in _OUT_OF_STOCK):
+    state = availability.from_text(phrase)
+    if state == "unknown" and "unavailable" in phrase:
+        # The page's own availability row, not a stray label beside an image.
         return "out_of_stock", None
-    if "in stock" in phrase or "available" in phrase:
-        match = _COUNT.search(phrase)
-        return "in_stock", int(match.group(1).replace("−", "-")) if match else None
-    return "unknown", None
+    if state != "in_stock":
+        return state, None
+    signed = _SIGNED_COUNT.search(phrase)
+    if signed:
+        return state, int(signed.group(1).replace("−", "-"))
+    count = stock.from_text(phrase)
+    # None left is out of stock, whatever the wording says ("In stock (0 available)").
+    return ("out_of_stock" if count == 0 else state), count
 
 
 def parse_star_rating(class_attr: str | None) -> float | None:

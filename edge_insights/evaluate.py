@@ -25,8 +25,10 @@ import httpx
 import numpy as np
 import polars as pl
 
-from commons.bundle_signature import verify_bundle
+from commons.bundle_signature import BundleRefused, verify_bundle
+from commons.revocation_list import RevocationListError, default_list_path, read_published
 from commons.settings import Settings
+from commons.token_keys import jwks_path
 from commons.token_client import BearerAuth, TokenSource
 from edge_insights.not_deployed import not_deployed
 from training.decisions import DECISIONS
@@ -117,6 +119,31 @@ def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
             "model_version": str(version), "pod": pod_url}
 
 
+class BundleRevoked(BundleRefused):
+    """The deployed champion is withdrawn by the state folder's published revocation list (its
+    bundle, or the release key that signed it): no pod answers with it any more."""
+
+    reason = "revoked"
+
+
+def check_not_revoked(manifest: dict[str, Any], settings: Settings) -> None:
+    """Refuse a verified bundle (``manifest`` as :func:`verify_bundle` returns it) that the state
+    folder's published revocation list withdraws, as a pod would.
+
+    Raises:
+        BundleRevoked: the list withdraws its bundle or its release key, or the list does not
+            verify (a pod obeys no such list, but nothing then says the champion still stands).
+    """
+    try:
+        published = read_published(default_list_path(settings.state_dir), jwks_path(settings.tokens_dir))
+    except RevocationListError as err:
+        raise BundleRevoked(f"the revocation list cannot be checked: {err}") from None
+    withdrawn = published.withdrawal(manifest["bundle_sha256"], manifest.get("signed_by")) if published else None
+    if withdrawn:
+        raise BundleRevoked(f"{withdrawn} (revocation list serial {published.serial}); pods no longer answer "
+                            "with it")
+
+
 def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1, pod_url: str | None = None,
              tokens: TokenSource | None = None) -> dict[str, Any]:
     """P/R/F1 (:func:`alert_scores`) and edge coverage of the deployed champion of ``decision`` on ``data_dir`` (or, given
@@ -127,7 +154,8 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
         FileNotFoundError: nothing deployed, or the folder lacks the expected files.
         ValueError: a file of the folder is not in its expected format (a header, not UTF-8).
         OSError: a file cannot be read (e.g. ``observations.csv.gz`` is not gzip).
-        BundleRefused: the deployed champion's release signature or file hashes do not verify.
+        BundleRefused: the deployed champion's release signature or file hashes do not verify,
+            or the published revocation list withdraws it (:class:`BundleRevoked`).
         BundleError: its ``release.json`` is missing, not JSON or names another model.
         httpx.HTTPError: with ``pod_url``, as :func:`evaluate_on_pod`.
     """
@@ -139,8 +167,11 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     if pod_url is None:
         if not (bundle / "manifest.json").is_file():
             raise FileNotFoundError(not_deployed(settings, decision, bundle))
-        # Checked before the data is read: the champion scored is one the release process signed.
-        release = load_release(bundle, verify_bundle(bundle, settings.trust_dir))
+        # Checked before the data is read: the champion scored is one the release process signed
+        # and nobody withdrew since.
+        manifest = verify_bundle(bundle, settings.trust_dir)
+        check_not_revoked(manifest, settings)
+        release = load_release(bundle, manifest)
     # Absolute: book pages are parsed with their file:// URI, which a relative path has none of.
     examples, _ = spec.examples(LOADERS[decision](Path(data_dir).resolve()))
     if not examples:

@@ -25,7 +25,8 @@ SCHEMA_AVAILABILITY: dict[str, str] = {
 # Phrases a shop prints when an item cannot be bought now. Matched on lower-cased, whitespace-
 # collapsed text, on word boundaries (CJK phrases as substrings).
 OUT_OF_STOCK_PHRASES = (
-    "out of stock", "sold out", "currently unavailable", "no longer available",
+    "out of stock", "sold out", "currently unavailable", "no longer available", "not available",
+    "not in stock", "available soon", "coming soon", "back soon",
     "temporarily unavailable", "product unavailable", "item unavailable",
     "notify me when available", "email when available",
     "ausverkauft", "nicht verfügbar", "nicht lieferbar", "nicht vorrätig", "vergriffen",

@@ -10,6 +10,8 @@ innermost), and an element showing several prices is left to its parts. Never ca
 * a price after a former-price cue (:func:`crawlers.extraction.amounts.last_cue`: "was",
   "statt", "RRP", "建議售價");
 * a text with "=" (a rate or conversion: "1 point = 1 元");
+* the product's title (the anchor of the distance features) and what it holds: a number there
+  is a model ("Nikon D3500", "iPhone 15"), and a price beside it in the page still counts;
 * an instalment ("4 x $12.25", "$29/mo", "每期 $98":
   ``instalment`` in :data:`crawlers.extraction.vocabulary.CUES`), a part of the price, not the price;
 * anything inside a section about other products or page chrome (related, recommended,
@@ -184,10 +186,13 @@ def dom_candidates(sel: Selector, hints: PageHints, currency_hint: str | None,
     texts = _short_texts(elements, raw_length)
     picked: list[tuple[Any, ParsedPrice, str, bool]] = []  # element, price, text before it,
     # whether it is an auction's current bid
+    title = elements[title_at] if title_at is not None else None
     for el in elements:
         text = texts.get(el)
         if text is None or any(texts.get(child) == text for child in el):
             continue  # no short price text, or a child element holds the same text
+        if title is not None and (el is title or title in el.iterancestors()):
+            continue  # the product's name: its numbers are a model ("Nikon D3500", "iPhone 15")
         if len(priced_numbers(text, _is_currency)) > 1:
             continue  # a box of several prices ("49 890 тг. 44 890 тг."): its parts count
         if is_struck(el):

@@ -49,6 +49,13 @@ def test_parse_price(text, hint, expected):
     ("SOLD OUT", ("out_of_stock", None)),
     ("Pre-order", ("preorder", None)),
     ("Available for preorder", ("preorder", None)),
+    # Read as the generic extractor reads them: a negation, grouped thousands, a bound, none left.
+    ("Currently not available", ("out_of_stock", None)),
+    ("Available soon", ("out_of_stock", None)),
+    ("Unavailable", ("out_of_stock", None)),
+    ("In stock (1,000 available)", ("in_stock", 1000)),
+    ("More than 10 available", ("in_stock", None)),
+    ("In stock (0 available)", ("out_of_stock", 0)),
     ("", ("unknown", None)),
     ("call us", ("unknown", None)),
 ])

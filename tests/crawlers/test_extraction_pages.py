@@ -147,3 +147,12 @@ def test_classes_on_html_and_body_describe_the_page_not_a_section():
     record = extract_product(html, "https://shop.example.com/ie/linen-shirt-p123.html")
     assert (record["price"], record["currency"], record["availability"], record["stock_count"]) == \
         ("39.95", "EUR", "in_stock", 2)
+
+
+@pytest.mark.parametrize("title", ["Nikon D-3500", "iPhone 15", "Dyson V15", "Canon EOS R-5"])
+def test_a_model_number_in_the_title_is_no_price(title):
+    # No whitespace between the title and the price element, as templates often write them.
+    html = (f'<html><body><div class="product_main"><h1>{title}</h1><p class="price_color">£449.00</p>'
+            '<p class="availability">In stock</p></div></body></html>')
+    record = extract_product(html, "https://shop.example/p/1")
+    assert (record["title"], record["price"], record["currency"]) == (title, "449.00", "GBP")

@@ -23,7 +23,7 @@ from commons.settings import Settings
 from commons.token_keys import current_key, jwks_path, rotate_keys
 from edge_insights.cli import app
 from serving.jwks_file import JwksFile
-from training.registry import CHAMPION, aliases
+from training.registry import CHAMPION, aliases, deploy_champion
 
 pytestmark = pytest.mark.slow  # an MLflow registry
 
@@ -86,6 +86,19 @@ def test_revoking_the_last_good_version_leaves_no_champion(state, registry):
     assert CHAMPION not in aliases(client, MODEL)
     published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
     assert published.revoked_bundles == {shas["1"], shas["2"]}
+
+
+def test_a_revoked_bundle_left_deployed_is_not_scored_as_the_champion(state, tmp_path):
+    client, shas = registered_versions(Settings.from_env().ensure(), MODEL, {"1": "promoted: gate passed"},
+                                       tmp_path, sign={"1"})
+    client.set_registered_model_alias(MODEL, CHAMPION, "1")
+    assert deploy_champion(client, MODEL, state / "deploy")["deployed"]
+    assert invoke("revoke", "1", "--decision", MODEL, "--reason", "leaked labels").exit_code == 0
+    # No champion is left to deploy, so the folder still holds the signed, now revoked, bundle.
+    assert load_manifest(state / "deploy" / MODEL / CHAMPION)["bundle_sha256"] == shas["1"]
+    scored = invoke("evaluate", MODEL, "--data-dir", str(state))
+    assert scored.exit_code == 2
+    assert f"is refused (revoked): bundle {shas['1'][:12]} is revoked (revocation list serial 1)" in scored.output
 
 
 def test_champion_never_falls_back_to_a_version_the_list_withdraws(state, registry):
