@@ -95,6 +95,18 @@ def _apply_files(root: Path, cutoff: datetime) -> dict[str, int]:
     return {"removed": removed}
 
 
+def reference_now(as_of: str) -> datetime:
+    """``as_of`` as an aware UTC time, or the clock when empty.
+
+    Raises:
+        ValueError: ``as_of`` is not ISO 8601.
+    """
+    if not as_of:
+        return datetime.now(timezone.utc)
+    when = datetime.fromisoformat(as_of)
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 def apply_retention(policy: Policy, warehouse: Warehouse, folders: StoreFolders, now: datetime,
                     audit: ControlAudit | None) -> dict[str, Any]:
     """Remove (or fold) everything past policy as of ``now``; returns per store ``{"removed": rows

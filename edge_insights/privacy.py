@@ -93,6 +93,35 @@ def privacy_report(as_json: bool = typer.Option(
         raise typer.Exit(1)
 
 
+@privacy_app.command("retention")
+def privacy_retention(as_of: str = typer.Option(
+        "", "--as-of", help="apply the policy as of this ISO 8601 time (UTC when no zone is given; default: now)")
+) -> None:
+    """Apply the privacy policy's retention now, as the Dagster `retention` asset does: delete (or
+    fold into price_monthly) every row, file and decision-log day past its period; print what went
+    per store; record the run in the control audit log."""
+    from commons.retention import apply_retention, reference_now
+    from edge_insights.cli import _control_audit, _settings, console
+
+    try:
+        now = reference_now(as_of)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 time: {as_of!r}", param_hint="'--as-of'") from None
+    settings = _settings()
+    policy, warehouse, folders = _stores(settings)
+    audit = _control_audit(settings)
+    result = apply_retention(policy, warehouse, folders, now, audit)
+    table = Table(title=f"Retention as of {now.isoformat(timespec='seconds')}")
+    for column in ("store", "removed", "aggregated"):
+        table.add_column(column, justify="left" if column == "store" else "right")
+    for name, outcome in result.items():
+        table.add_row(name, f"{outcome['removed']:,}", f"{outcome.get('aggregated', 0):,}")
+    console.print(table)
+    removed = sum(r["removed"] for r in result.values())
+    console.print(f"{removed:,} item(s) past policy removed" + (f"; recorded in {audit.path}" if removed else ""),
+                  highlight=False, soft_wrap=True)
+
+
 def erase(product: str = typer.Option(None, "--product", help="a product_id: every row, file line and "
                                                                 "decision about it"),
           source: str = typer.Option(None, "--source", help="a source: everything harvested from it")) -> None:
@@ -102,6 +131,7 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     Reviewers have no key to erase by: their names are replaced with <USER> before storage.
     Decision logs are rebuilt without the subject's lines (a new chain from the first file that
     held one, recorded in the control audit log), so `audit verify` still passes."""
+    from commons.control_audit import read_events
     from commons.erasure import erase as erase_subject
     from commons.token_keys import signing_keys
     from edge_insights.cli import _control_audit, _required_text, _settings, console
@@ -128,6 +158,12 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     removed = sum(counts.values())
     if removed:
         console.print(f"{removed:,} item(s) removed; recorded in {audit.path}", highlight=False, soft_wrap=True)
+        retrain = read_events(audit.path)[-1]["details"]["retrain"]
+        if retrain:
+            # The models still hold what they learned from the subject until they are retrained.
+            console.print(f"models that learned from it: {', '.join(retrain)}; the Dagster erasure_sensor "
+                          "retrains each (stopped by default: switch it on in the UI, or launch retrain_job "
+                          "for them)", highlight=False, soft_wrap=True)
     else:
         # Still recorded: the register answers for every request, including one about a subject never held.
         console.print(f"nothing held for {key} = {value} (keys match exactly, case included): 0 items removed; "

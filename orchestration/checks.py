@@ -10,7 +10,8 @@ from commons.privacy_policy import load_policy
 from commons.retention import overdue
 from data_quality.expectations import validate_frame
 from data_quality.rules import INTAKE_OF_RULE_SET
-from orchestration.assets.retention import reference_now, store_folders
+from commons.retention import reference_now
+from orchestration.assets.retention import store_folders
 from orchestration.resources import (
     CrawlResource,
     DecisionLogResource,

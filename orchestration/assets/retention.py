@@ -6,13 +6,12 @@ data, so it runs when an operator turns it on, never as a side effect of a train
 """
 
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 
 from commons.privacy_policy import load_policy
-from commons.retention import StoreFolders, apply_retention
+from commons.retention import StoreFolders, apply_retention, reference_now
 from orchestration.resources import (
     CrawlResource,
     DecisionLogResource,
@@ -30,18 +29,6 @@ class RetentionConfig(dg.Config):
     run's start. A drill on historical data sets it."""
 
     as_of: str = ""
-
-
-def reference_now(as_of: str) -> datetime:
-    """``as_of`` as an aware UTC time, or the clock when empty.
-
-    Raises:
-        ValueError: ``as_of`` is not ISO 8601.
-    """
-    if not as_of:
-        return datetime.now(timezone.utc)
-    when = datetime.fromisoformat(as_of)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def store_folders(staging: StagingResource, crawl: CrawlResource, decision_log: DecisionLogResource,

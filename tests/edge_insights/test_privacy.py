@@ -169,6 +169,21 @@ def test_retention_removes_what_is_past_policy_and_audit_verify_still_passes(sta
     assert "starts after expired lines" in done.output
 
 
+def test_the_retention_command_applies_the_policy_and_prints_what_went(state):
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    due = overdue(policy, wh, folders, NOW)
+    done = CliRunner().invoke(app, ["privacy", "retention", "--as-of", NOW.isoformat()])
+    assert done.exit_code == 0, done.output
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip()
+            for line in done.output.splitlines() if line.count("│") == 4}
+    assert rows["signal_history"] == str(due["signal_history"]) == "6" and rows["crawl_logs"] == "1"
+    assert not any(overdue(policy, wh, folders, NOW).values())
+    assert read_events(state.audit_dir / "control.jsonl")[-1]["action"] == "retention"
+    assert _verify(state).exit_code == 0
+    bad = CliRunner().invoke(app, ["privacy", "retention", "--as-of", "next tuesday"])
+    assert bad.exit_code == 2 and "not an ISO 8601 time" in bad.output
+
+
 def test_a_day_file_deleted_without_the_retention_record_is_caught(state):
     folder = state.decision_log_dir / "negative_review"
     sorted(folder.glob("*.jsonl"))[0].unlink()
@@ -199,8 +214,11 @@ def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
     assert (state.crawls_dir / "replay-old" / "crawl.log").read_text().endswith(f"/{GONE}-2\n")
     event = read_events(state.audit_dir / "control.jsonl")[-1]
     assert event["action"] == "erasure" and event["details"]["value"] == GONE
-    # The example snapshot held the subject for negative_review: that model is to be retrained.
+    # The example snapshot held the subject for negative_review: that model is to be retrained,
+    # and the command says so.
     assert event["details"]["retrain"] == ["negative_review"]
+    assert "models that learned from it: negative_review; the Dagster erasure_sensor retrains each" in " ".join(
+        done.output.split())
     assert event["details"]["removed"]["decision_log"] == 2 and event["details"]["removed"]["signal_history"] == 2
     verified = _verify(state)
     assert verified.exit_code == 0, verified.output
