@@ -116,7 +116,7 @@ def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
     predicted = np.array([int(a["label"] == spec.labels[1]) for a in answers])
     return {"decision": decision, "n": len(examples), **alert_scores(truth, predicted),
             "edge_coverage": float(np.mean([a["route"] == "edge" for a in answers])),
-            "model_version": str(version), "pod": pod_url}
+            "model_version": None if version is None else str(version), "pod": pod_url}
 
 
 class BundleRevoked(BundleRefused):

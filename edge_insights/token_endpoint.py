@@ -41,7 +41,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote_plus
 
 import jwt
-import uvicorn
 from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -57,6 +56,7 @@ from commons.errors import EdgeInsightsError
 from commons.http import BodyTimeout, BodyTooLarge, read_body
 from commons.token_keys import current_key
 from commons.tokens import DEFAULT_ISSUER, issue_token
+from serving.listen import serve_app
 
 TOKEN_PATH = "/oauth/token"
 DEFAULT_TTL_S = 300
@@ -216,4 +216,4 @@ def run_token_endpoint(config: EndpointConfig, *, host: str = "127.0.0.1", port:
         TokenKeyError: there is no signing key yet (checked before binding the port).
     """
     current_key(config.tokens_dir)
-    uvicorn.run(create_token_app(config), host=host, port=port, log_level="warning", access_log=False)
+    serve_app(create_token_app(config), host=host, port=port, name="token endpoint")

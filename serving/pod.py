@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import uvicorn
-
 from commons.interpreter import freeze_startup_heap
 from commons.manifest import BundleError
 from commons.privacy_policy import PolicyError
@@ -20,6 +18,7 @@ from commons.token_keys import SigningKey
 
 from .app import DEFAULT_MAX_BODY_BYTES, create_app
 from .auth import PodAuth
+from .listen import serve_app
 from .revocation import WatchSettings
 
 START_REFUSALS = (BundleError, ValueError, PolicyError)
@@ -69,4 +68,4 @@ def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port:
                      central_tokens=central_tokens)
     # The bundle, tokenizer and app stay loaded until exit: full collections need not walk them.
     freeze_startup_heap()
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    serve_app(app, host=host, port=port, name=f"pod {Path(deploy_dir).parent.name}/{Path(deploy_dir).name}")

@@ -141,7 +141,7 @@ def pods(edge_bundle, central_deploy, tmp_path_factory):
         with running_pod(edge_bundle.path, edge_dir, "--central-url", central.url,
                          "--shadow-rate", "0.5", "--max-body-bytes", "65536") as edge:
             yield {"edge": edge.url, "edge_log": edge.log_dir, "central": central.url,
-                   "central_log": central.log_dir}
+                   "central_log": central.log_dir, "edge_stderr": edge_dir / "pod.err"}
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +151,11 @@ def answered(pods, edge_bundle):
     response = httpx.post(pods["edge"] + URL, json={"records": records}, timeout=10.0)
     assert response.status_code == 200, response.text
     return response.json()["decisions"]
+
+
+def test_a_started_pod_says_where_it_listens(pods, edge_bundle):
+    said = pods["edge_stderr"].read_text().splitlines()
+    assert f"pod {edge_bundle.path.parent.name}/{edge_bundle.path.name} listening on {pods['edge']}" in said
 
 
 def test_healthz_names_the_deployed_release(pods, edge_bundle, central_deploy):
