@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -89,6 +90,12 @@ class SignalRecord:
     content_digest: str = field(default="")
 
     def __post_init__(self) -> None:
+        # Control characters are no text a shop shows; kept, an ESC sequence in a title would
+        # drive the terminal of whoever prints it (tables, `insights`, logs).
+        self.title = printable(self.title)
+        self.author = printable(self.author)
+        if self.review_text is not None:
+            self.review_text = [printable(t) if isinstance(t, str) else t for t in self.review_text]
         if not self.content_digest:
             self.content_digest = content_digest(self.to_dict())
 
@@ -98,6 +105,18 @@ class SignalRecord:
         data["price"] = None if self.price is None else format(self.price, "f")
         data["crawled_at"] = self.crawled_at.astimezone(timezone.utc).isoformat()
         return data
+
+
+# An ANSI escape sequence whole (CSI … final byte; OSC … BEL or ST, as a window title; ESC and one
+# character), then any other C0/C1 control but tab and newline, and DEL.
+_CONTROLS = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?"
+                       r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]", re.DOTALL)
+
+
+def printable(text: str | None) -> str | None:
+    """``text`` without control characters: ANSI escape sequences whole, other C0/C1 controls and
+    DEL; tab and newline stay. None stays None."""
+    return None if text is None else _CONTROLS.sub("", text)
 
 
 def canonical_json(obj: Any) -> str:

@@ -38,6 +38,14 @@ def test_normalise_builds_a_digested_record():
     assert again.content_digest == record.content_digest  # provenance is not in the digest
 
 
+def test_control_characters_never_reach_a_record():
+    # An ESC sequence stored in a title would recolour (or worse) the terminal that prints it.
+    record = normalise(page(title="Ctrl\x1b[31mRed\x07 Book\x1b]0;pwned\x07"), source="books_toscrape",
+                       crawl_id="c1", spider_version="v")
+    assert record.title == "CtrlRed Book"
+    assert record.content_digest == content_digest(record.to_dict())
+
+
 @pytest.mark.parametrize(("override", "reason"), [
     ({"title": "  "}, "no title"),
     ({"price": Decimal("-1")}, "bad price"),
