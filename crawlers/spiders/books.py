@@ -13,6 +13,8 @@ was accepted):
 ``empty_page``              200 with an empty body
 ``encoding_error: …``       the body's bytes are not valid in the charset the page declares
 ``parse_error: …``          no title, no price, not a text page, no product links on a listing
+``offsite: <host>``         a link (or a redirect, ``offsite: redirected to <host>``) to
+                            another host than the start URL's: another shop's page
 ``bad_link: …``             a listing's link no crawler can fetch (``javascript:``, ``mailto:``,
                             a broken host or port); ``url`` is the href as written (of a
                             ``mailto:``/``tel:``/… link only its scheme)
@@ -30,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
@@ -102,10 +105,18 @@ class BooksSpider(SignalSpider):
                 self._requested.add(href)
                 yield self._quarantine(_recorded(href), f"bad_link: {why}", None)
         for url in listing.product_urls:
+            if not self._on_site(url):
+                # Another shop's page (a marketplace or affiliate tile) is no record of this source.
+                if url not in self._requested:
+                    self._requested.add(url)
+                    yield self._quarantine(url, f"offsite: {urlsplit(url).hostname}", None)
+                continue
             request = self._request(url, self.parse_book, product=True)
             if request is not None:
                 yield request
-        if listing.next_url:
+        if listing.next_url and not self._on_site(listing.next_url):
+            yield self._quarantine(listing.next_url, f"offsite: {urlsplit(listing.next_url).hostname}", None)
+        elif listing.next_url:
             request = self._request(listing.next_url, self.parse_listing_page, product=False)
             if request is not None:
                 yield request
@@ -114,6 +125,9 @@ class BooksSpider(SignalSpider):
         """Product page → exactly one :class:`BookPage` or one quarantine row."""
         self._count_response(response)
         link, status = response.meta["link"], response.status
+        if not self._on_site(response.url):
+            yield self._quarantine(link, f"offsite: redirected to {urlsplit(response.url).hostname}", status)
+            return
         response = with_fallback_encoding(response)
         defect = response_defect(response)
         if defect is not None:
@@ -150,6 +164,10 @@ class BooksSpider(SignalSpider):
         # redirected duplicate silently and leave a link without an outcome.
         return scrapy.Request(url, callback=callback, errback=self.on_error, dont_filter=True,
                               meta={"link": url})
+
+    def _on_site(self, url: str) -> bool:
+        """Whether ``url`` is on the start URL's host (any port or scheme)."""
+        return urlsplit(url).hostname == urlsplit(self.start_url).hostname
 
     def _count_response(self, response: Response) -> None:
         self.crawler.stats.inc_value(STATS_PREFIX + "pages")

@@ -120,7 +120,7 @@ def test_broken_pages_and_robots_become_quarantine_rows(site, tmp_path):
     links = ["javascript:void(0)", "catalogue/a-light-in-the-attic_1000/index.html",
              "mailto:orders@shop.example", "catalogue/no-price_1/index.html", "http://[::1/broken",
              "catalogue/binary_2/data.bin", "private/secret_3/index.html",
-             "catalogue/gone_4/index.html"]
+             "catalogue/gone_4/index.html", "http://shop.elsewhere.example/catalogue/theirs_5/index.html"]
     pods = "".join(f'<article class="product_pod"><h3><a href="{h}">b</a></h3></article>'
                    for h in links)
     (root / "index.html").write_text(f"<html><body>{pods}</body></html>", "utf-8")
@@ -140,10 +140,12 @@ def test_broken_pages_and_robots_become_quarantine_rows(site, tmp_path):
         "javascript:…": "bad_link: not an http(s) URL (javascript)",
         "mailto:…": "bad_link: not an http(s) URL (mailto)",  # no address kept
         "http://[::1/broken": "bad_link: Invalid IPv6 URL",
+        # Another shop's page is no record of this source.
+        "http://shop.elsewhere.example/catalogue/theirs_5/index.html": "offsite: shop.elsewhere.example",
     }
     assert stats["invariant_ok"] is True and stats["product_links"] == 5
     counts = (stats["items"], stats["quarantined"], stats["http_404"], stats["errors"])
-    assert counts == (1, 7, 1, 6)
+    assert counts == (1, 8, 1, 7)
 
 
 def test_dagster_pipes_reports_stats_to_the_run(site, tmp_path):
