@@ -28,7 +28,7 @@ from great_expectations.data_context.types.base import ProgressBarsConfig  # noq
 
 from commons.contracts import review_text_of  # noqa: E402
 from commons.record import AVAILABILITY  # noqa: E402
-from data_quality.currencies import ISO_4217  # noqa: E402
+from commons.currencies import ISO_4217  # noqa: E402
 from data_quality.pii import find_pii  # noqa: E402
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from commons.errors import assert_conserved
 from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK, PRICE_QUANTUM
-from data_quality.currencies import ISO_4217
+from commons.currencies import ISO_4217
 from data_quality.pii import find_pii
 from data_quality.quarantine import Split, quarantine_record
 

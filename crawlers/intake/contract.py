@@ -16,10 +16,11 @@ field                 required  rule
                                 at most :data:`FUTURE_TOLERANCE` ahead of the intake's clock;
                                 stored in UTC
 ``title``             no        string or null
-``price``             no        decimal *string* > 0 (``"51.77"``; no sign, exponent, NaN or
+``price``             offers    decimal *string* > 0 (``"51.77"``; no sign, exponent, NaN or
                                 thousands separator: JSON numbers are refused so no float ever
-                                touches money); needs ``currency``
-``currency``          no        three upper-case letters (see below)
+                                touches money), at most 4 decimals; needs ``currency``; required
+                                on a row without ``review_text`` (an offer)
+``currency``          no        an ISO 4217 code (:data:`commons.currencies.ISO_4217`)
 ``stock_count``       no        integer ≥ 0 or null (booleans and 3.0 are refused)
 ``rating``            no        number in 0–5 or null
 ``review_text``       no        list of strings or null
@@ -27,11 +28,9 @@ field                 required  rule
 ``feedback``          no        boolean or null
 ====================  ========  ===============================================================
 
-Currency choice: ``crawlers/`` may import nothing of ours outside ``crawlers``, so the ISO 4217
-list in ``data_quality.currencies`` is out of reach and copying it would give two lists to keep
-in step. This contract checks the *shape* (three upper-case letters) and leaves membership in
-ISO 4217 to the validation stage (``data_quality.rules`` rule ``currency_not_iso4217`` and the GX
-suite), which quarantines an unknown code later with its own reason.
+The contract refuses at intake what the validation stage's row rules would quarantine later
+(``price_not_positive``, ``currency_not_iso4217``): the webhook's answer is the only feedback a
+partner gets, so a row it counts as accepted must be one the warehouse keeps.
 
 A row breaking any rule raises :class:`RowInvalid` naming *every* failing field, so one
 quarantine row says all there is to fix (reason ``"price: …; rating: …"``). One exception: a row
@@ -53,6 +52,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from commons.currencies import ISO_4217
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
 from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK, PRICE_QUANTUM, SignalRecord, content_digest
@@ -74,7 +74,6 @@ MAX_URL_CHARS = 2048
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(SignalRecord))
 _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class RowInvalid(HarvestError, ValueError):
@@ -123,6 +122,8 @@ def check_row(row: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = value
     if out["price"] is not None and row.get("currency") is None:
         reasons.append("currency: missing (required with a price)")
+    if row.get("price") is None and not row.get("review_text"):
+        reasons.append("price: missing (required on a row without review_text, an offer)")
     if reasons:
         product_id = row.get("product_id")
         raise RowInvalid(reasons, product_id if _is_text(product_id) else None)
@@ -300,9 +301,9 @@ def _price(value: Any) -> tuple[str | None, Any]:
 
 
 def _currency(value: Any) -> tuple[str | None, Any]:
-    if isinstance(value, str) and _CURRENCY.fullmatch(value):
+    if isinstance(value, str) and value in ISO_4217:
         return None, value
-    return f"not a 3-letter upper-case code ({_show(value)})", value
+    return f"not an ISO 4217 code ({_show(value)})", value
 
 
 def _stock_count(value: Any) -> tuple[str | None, Any]:

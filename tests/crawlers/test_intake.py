@@ -65,7 +65,11 @@ BROKEN = [
     ({"price": 5490}, "price: not a decimal string > 0 (5490)"),
     ({"price": "-3"}, "price: not a decimal string > 0 ('-3')"),
     ({"price": "1e3"}, "price: not a decimal string > 0 ('1e3')"),
-    ({"currency": "jpy"}, "currency: not a 3-letter upper-case code ('jpy')"),
+    ({"currency": "jpy"}, "currency: not an ISO 4217 code ('jpy')"),
+    # What the validation stage would quarantine later is refused here, where the partner hears of it.
+    ({"currency": "ZZZ"}, "currency: not an ISO 4217 code ('ZZZ')"),
+    ({"price": None, "currency": None, "review_text": None, "rating": None},
+     "price: missing (required on a row without review_text, an offer)"),
     ({"currency": None}, "currency: missing (required with a price)"),
     ({"url": None}, "url: missing"),
     ({"url": "ftp://example.com/x"}, "url: not an absolute http(s) URL ('ftp://example.com/x')"),
@@ -350,8 +354,8 @@ def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_row
     assert (inbox / f"{accepted['batch_id']}.jsonl").read_bytes() == mixed
 
     r = real_rows[11]
-    csv_body = ("source,url,product_id,availability,crawled_at\r\n"
-                f"{r['source']},{r['url']},{r['product_id']},unknown,{r['crawled_at']}\r\n")
+    csv_body = ("source,url,product_id,availability,crawled_at,price,currency\r\n"
+                f"{r['source']},{r['url']},{r['product_id']},unknown,{r['crawled_at']},{r['price']},JPY\r\n")
     csv_answer = post(csv_body.encode(), "text/csv", token="tok-partner-a")
     assert csv_answer.status_code == 202 and csv_answer.json()["accepted"] == 1
 
@@ -413,7 +417,8 @@ def test_hostile_rows_are_quarantined_with_a_reason(real_rows):
 
 
 def test_crawled_at_up_to_a_day_ahead_is_accepted():
-    row = {"source": "s", "url": "https://shop.example/p/1", "product_id": "p1", "availability": "unknown"}
+    row = {"source": "s", "url": "https://shop.example/p/1", "product_id": "p1", "availability": "unknown",
+           "price": "1.00", "currency": "EUR"}
     soon = datetime.now(timezone.utc) + timedelta(hours=23)
     assert check_row({**row, "crawled_at": soon.isoformat()})["crawled_at"] == soon
     with pytest.raises(RowInvalid, match=r"crawled_at: out of range \('9999-12-31T23:00:00-05:00'\)"):
@@ -459,12 +464,12 @@ def test_values_the_warehouse_cannot_store_or_read_are_quarantined():
     """A count past BIGINT, a price past DECIMAL(18, 4) and keys made only of invisible
     characters would fail or hide at the warehouse: each is a row-level reason."""
     base = {"source": "partner-a", "url": "https://shop.example/p/1", "product_id": "p1",
-            "availability": "in_stock", "crawled_at": "2026-11-01T00:00:00+00:00"}
+            "availability": "in_stock", "crawled_at": "2026-11-01T00:00:00+00:00", "price": "1.00", "currency": "EUR"}
     reasons = {}
     for field, value in (("stock_count", 10**23), ("price", "9" * 20), ("source", "\u200b\u200b"),
                          ("product_id", "\u00ad")):
         with pytest.raises(RowInvalid) as refused:
-            check_row({**base, "currency": "EUR", field: value})
+            check_row({**base, field: value})
         reasons[field] = refused.value.reasons
     assert reasons == {
         "stock_count": ["stock_count: over the largest storable count 9223372036854775807 (100000000000000000000000)"],

@@ -117,7 +117,7 @@ def test_broken_rows_are_quarantined_in_their_partition(real_lines, tmp_path):
         "2": "price: not a whole yen amount ('54.90')",
         "3": "asin: not a 10-character ASIN ('b0chvxw6fv')",
         "4": "crawled_at: not ISO-8601 with a UTC offset ('2024-02-17T25:00:00+0000')",
-        "5": "currency: not a 3-letter upper-case code ('yen')",
+        "5": "currency: not an ISO 4217 code ('yen')",
         "6": "row: 2 cells, expected 8"}
     assert all(q["url"].startswith(f"file://{path}#") and q["stage"] == "intake"
                for q in quarantine)
