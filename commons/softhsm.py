@@ -60,21 +60,25 @@ def _query(signing_dir: Path) -> str:
 
 
 def rehomed(uri: str, signing_dir: Path) -> str:
-    """``uri`` naming a key of the SoftHSM token under ``signing_dir`` when it names the token of
-    another folder laid out the same way: a state folder copied or moved with its ``signing/``
-    keeps key files whose ``pin-source`` is the old folder's absolute path, and would sign with
-    that folder's token (or fail where SoftHSM already uses this one). Any other URI is returned
-    unchanged: a token of another module, or a PIN file with no ``softhsm2.conf`` beside it.
+    """``uri`` naming a key of the SoftHSM token under ``signing_dir`` when it names that token's
+    original: a state folder copied or moved with its ``signing/`` keeps key files whose
+    ``pin-source`` is the old folder's absolute path, and would sign with that folder's token (or
+    fail where SoftHSM already uses this one). The token beside is the original's copy when both
+    token folders hold a token of the same id (SoftHSM names each after its serial UUID), or when
+    the old folder is gone (a move). Any other URI is returned unchanged: a token of another
+    module, or another folder's own token that a setting chose (``EDGE_INSIGHTS_SIGNING_KEYS``).
 
     Raises:
         commons.pkcs11_uri.Pkcs11Error: ``uri`` is no PKCS#11 URI.
     """
     parsed = parse_uri(uri)
-    own_pin = signing_dir / "pin"
+    own_pin, own_tokens = signing_dir / "pin", signing_dir / "tokens"
     if (parsed.module_path != str(SOFTHSM_MODULE) or parsed.pin_source is None or parsed.object_id is None
-            or parsed.pin_source.name != "pin" or not (parsed.pin_source.parent / "softhsm2.conf").is_file()
-            or not (signing_dir / "softhsm2.conf").is_file() or not own_pin.is_file()
+            or parsed.pin_source.name != "pin" or not own_pin.is_file() or not own_tokens.is_dir()
             or parsed.pin_source.resolve() == own_pin.resolve()):
+        return uri
+    named_tokens = parsed.pin_source.parent / "tokens"
+    if named_tokens.is_dir() and not {p.name for p in named_tokens.iterdir()} & {p.name for p in own_tokens.iterdir()}:
         return uri
     return replace(parsed, pin_source=own_pin.resolve()).with_object(parsed.object_id)
 
