@@ -96,11 +96,23 @@ def parse_availability(text: str | None) -> tuple[str, int | None]:
 
 
 def parse_star_rating(class_attr: str | None) -> float | None:
-    """Stars from an oscar rating class: ``"star-rating Three"`` → ``3.0``; None if absent."""
-    for token in (class_attr or "").split():
-        if token.lower() in STAR_WORDS:
-            return STAR_WORDS[token.lower()]
-    return None
+    """Stars from an oscar rating class: ``"star-rating Three"`` → ``3.0``.
+
+    None when the page shows no rating element or a bare ``"star-rating"`` (django-oscar's
+    ``as_stars`` filter renders an unrated product so).
+
+    Raises:
+        ParseError: the class holds a word that is no star count (``"star-rating Six"``) or two
+            counts (``"star-rating Five One"``): the rating is unreadable, not absent.
+    """
+    tokens = (class_attr or "").split()
+    others = [token for token in tokens if token != "star-rating"]
+    stars = [STAR_WORDS[token.lower()] for token in others if token.lower() in STAR_WORDS]
+    if len(stars) == 1 and len(others) == 1:
+        return stars[0]
+    if not others:
+        return None
+    raise ParseError(f"unreadable rating ({' '.join(tokens)[:80]})")
 
 
 def parse_book_detail(page: Any, url: str) -> dict[str, Any]:
@@ -117,7 +129,8 @@ def parse_book_detail(page: Any, url: str) -> dict[str, Any]:
         headline price; the description is not read.
 
     Raises:
-        ParseError: no title (``"no title"``) or no readable price (``"no price"``).
+        ParseError: no title (``"no title"``), no readable price (``"no price"``) or a rating
+            class naming no single star count (``"unreadable rating (…)"``).
     """
     sel = _selector(page)
     main = sel.css(".product_main")

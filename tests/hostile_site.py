@@ -12,6 +12,7 @@ below :data:`SLOW_S` (the tests set both with ``run_crawl --set``).
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from collections import Counter
@@ -44,6 +45,9 @@ CASES = {
     "catalogue/malformed_13/index.html": "tag soup without a product",
     "catalogue/slow-once_14/index.html": "sleeps SLOW_S once, then sapiens-…_996",
     "catalogue/cut-body_15/index.html": "announces 50,000 bytes, sends 1,000 and hangs up",
+    "catalogue/gzip-bomb_16/index.html": "a gzip body of ~1 KB that inflates to 4 × MAXSIZE",
+    "catalogue/json_17/index.html": "the mirror page of a-light-in-the-attic_1000 as application/json",
+    "catalogue/bad-rating_18/index.html": "that mirror page with its rating class 'star-rating Six'",
 }
 
 BOOKS = {
@@ -177,6 +181,14 @@ class _HostileHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "50000")
             self.end_headers()
             self.wfile.write(b"<html>" + b"z" * 994)
+        elif path == "catalogue/gzip-bomb_16/index.html":
+            body = gzip.compress(b"<html>" + b" " * (4 * MAXSIZE) + b"</html>")
+            self._send(200, body, "text/html", {"Content-Encoding": "gzip"})
+        elif path == "catalogue/json_17/index.html":
+            self._send(200, self.page("good").encode("utf-8"), "application/json")
+        elif path == "catalogue/bad-rating_18/index.html":
+            html = self.page("good").replace("star-rating Three", "star-rating Six", 1)
+            self._send(200, html.encode("utf-8"), "text/html")
         else:
             self._send(404, b"<html>not found</html>", "text/html")
 

@@ -12,7 +12,8 @@ was accepted):
 ``http_<status>``           a non-200 response (after retries for 5xx, 408, 429)
 ``empty_page``              200 with an empty body
 ``encoding_error: …``       the body's bytes are not valid in the charset the page declares
-``parse_error: …``          no title, no price, not a text page, no product links on a listing
+``parse_error: …``          no title, no price, an unreadable rating, not a text page, a JSON
+                            page, no product links on a listing; an unforeseen failure gives ``<Exception>: <message>``
 ``offsite: <host>``         a link (or a redirect, ``offsite: redirected to <host>``) to
                             another host than the start URL's: another shop's page
 ``bad_link: …``             a listing's link no crawler can fetch (``javascript:``, ``mailto:``,
@@ -20,7 +21,7 @@ was accepted):
                             ``mailto:``/``tel:``/… link only its scheme)
 ``robots_disallowed``       robots.txt forbids the URL
 ``redirect_loop``           more than ``REDIRECT_MAX_TIMES`` redirects
-``too_large``               body over ``DOWNLOAD_MAXSIZE`` (announced or streamed)
+``too_large``               body over ``DOWNLOAD_MAXSIZE`` (announced, streamed or decompressed)
 ``timeout``                 no complete answer within ``DOWNLOAD_TIMEOUT``, every attempt
 ``truncated_body``          connection closed before the announced Content-Length, every attempt
 ``download_error: <Name>``  any other download failure (refused connection, DNS, …)
@@ -36,7 +37,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
-from scrapy.http import Response, TextResponse
+from scrapy.http import JsonResponse, Response, TextResponse
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
@@ -48,7 +49,7 @@ from crawlers.pipelines import STATS_PREFIX
 from crawlers.spiders.base import SignalSpider
 
 # Bump when parsing or normalisation changes what a page turns into.
-VERSION = "1.1.0"
+VERSION = "1.2.0"
 
 
 class BooksSpider(SignalSpider):
@@ -95,7 +96,7 @@ class BooksSpider(SignalSpider):
             listing = parse_listing(response, response.url)
         except Exception as exc:  # a broken page must not stop the crawl
             self.logger.exception("listing parse failed: %s", response.url)
-            yield self._quarantine(link, f"parse_error: {type(exc).__name__}", 200)
+            yield self._quarantine(link, unexpected(exc), 200)
             return
         if not listing.product_urls and not listing.bad_links:
             yield self._quarantine(link, "parse_error: no product links", 200)
@@ -140,7 +141,7 @@ class BooksSpider(SignalSpider):
             return
         except Exception as exc:  # a broken page must not stop the crawl
             self.logger.exception("detail parse failed: %s", response.url)
-            yield self._quarantine(link, f"parse_error: {type(exc).__name__}", status)
+            yield self._quarantine(link, unexpected(exc), status)
             return
         yield BookPage(url=link, http_status=status,
                        response_digest=hashlib.sha256(response.body).hexdigest(),
@@ -183,6 +184,13 @@ def _recorded(href: str) -> str:
     return href
 
 
+def unexpected(exc: Exception) -> str:
+    """Quarantine reason for a parser that failed unforeseen: the exception's type and message
+    (parsel's "Cannot use css on a Selector of type 'json'" says a page came as JSON), cut to
+    200 characters."""
+    return f"parse_error: {type(exc).__name__}: {exc}"[:200]
+
+
 def with_fallback_encoding(response: Response) -> Response:
     """The response, read as windows-1252 when it declares no charset and is not UTF-8.
 
@@ -211,7 +219,8 @@ def response_defect(response: Response) -> str | None:
     """Why a response cannot be parsed as a shop page, or None when it can be tried.
 
     Checks, in order: status other than 200 (``http_<status>``), empty body (``empty_page``),
-    non-text body (``parse_error: not a text page``) and bytes invalid in the page's charset
+    non-text body (``parse_error: not a text page``), a body served as JSON (``parse_error: a
+    JSON page, not HTML``) and bytes invalid in the page's charset
     (``encoding_error: not valid <charset>``). The charset is the response's: declared by the
     page, else as :func:`with_fallback_encoding` settles it. A page whose declared charset its
     bytes break would otherwise be read with replacement characters: its "£" lost, a price
@@ -223,6 +232,8 @@ def response_defect(response: Response) -> str | None:
         return "empty_page"
     if not isinstance(response, TextResponse):
         return "parse_error: not a text page"
+    if isinstance(response, JsonResponse):  # parsel refuses CSS on it; say why, not "ValueError"
+        return "parse_error: a JSON page, not HTML"
     try:
         response.body.decode(response.encoding)
     except UnicodeDecodeError:
@@ -238,6 +249,8 @@ def failure_reason(failure: Failure) -> str:
             return "robots_disallowed"
         if "max redirections" in message:
             return "redirect_loop"
+        if "download_maxsize" in message:  # a compressed body that inflates past the limit
+            return "too_large"
     # The size limit is the only cause of a cancelled download in a crawl: Scrapy raises
     # DownloadCancelledError when Content-Length announces too much and cancels the transfer
     # (Twisted's CancelledError) when a body without a length streams past the limit.

@@ -71,6 +71,12 @@ def test_parse_star_rating(cls, expected):
     assert parse_star_rating(cls) == expected
 
 
+@pytest.mark.parametrize("cls", ["star-rating Six", "star-rating Five One", "star-rating five-ish"])
+def test_an_unreadable_rating_is_an_error_not_an_absent_rating(cls):
+    with pytest.raises(ParseError, match=r"unreadable rating \(star-rating "):
+        parse_star_rating(cls)
+
+
 # Values read by hand from the saved HTML (h1, "Price (incl. tax)", UPC, Availability rows, the
 # product_main star-rating class).
 KNOWN_PAGES = [

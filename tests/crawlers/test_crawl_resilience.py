@@ -45,6 +45,9 @@ QUARANTINED = {
     "catalogue/truncated_12/index.html": (200, "parse_error: no price"),
     "catalogue/malformed_13/index.html": (200, "parse_error: no title"),
     "catalogue/cut-body_15/index.html": (None, "truncated_body"),
+    "catalogue/gzip-bomb_16/index.html": (None, "too_large"),
+    "catalogue/json_17/index.html": (200, "parse_error: a JSON page, not HTML"),
+    "catalogue/bad-rating_18/index.html": (200, "parse_error: unreadable rating (star-rating Six)"),
 }
 # product link → (title, price, currency, stock_count, product_id) of its record, as the mirror
 # page shows them
@@ -115,11 +118,11 @@ def test_surviving_pages_give_the_mirror_records(crawls):
 
 def test_invariant_and_counts(crawls):
     stats = crawls["first"]["stats"]
-    assert len(CASES) == len(QUARANTINED) + len(RECORDS) == 15
+    assert len(CASES) == len(QUARANTINED) + len(RECORDS) == 18
     assert (stats["product_links"], stats["product_outcomes"], stats["invariant_ok"]) == (
-        15, 15, True)
+        18, 18, True)
     assert (stats["items"], stats["quarantined"], stats["http_404"], stats["errors"]) == (
-        4, 11, 1, 10)
+        4, 14, 1, 13)
     assert stats["finish_reason"] == "finished"
 
 
@@ -156,7 +159,7 @@ def test_crawl_stats_record_the_throttle_delay(crawls):
 def test_recrawl_is_served_from_the_http_cache(crawls):
     first, second = crawls["first"], crawls["second"]
     assert set(crawls["hits_second"]) == UNCACHED
-    assert (second["stats"]["cache_hits"], second["stats"]["cache_misses"]) == (17, 8)
+    assert (second["stats"]["cache_hits"], second["stats"]["cache_misses"]) == (20, 8)
     assert second["stats"]["retries"] == 4  # only the 500 and the cut body are retried again
     digests = [{(it["url"], it["content_digest"], it["provenance"]["response_digest"])
                 for it in crawl["items"]} for crawl in (first, second)]
@@ -170,6 +173,9 @@ def test_recrawl_is_served_from_the_http_cache(crawls):
     (DownloadTimeoutError("took longer than 20 seconds"), "timeout"),
     (IgnoreRequest("Forbidden by robots.txt"), "robots_disallowed"),
     (IgnoreRequest("max redirections reached"), "redirect_loop"),
+    (IgnoreRequest("Ignored response <200 http://x/> because its body (1037 B compressed, 262150 B "
+                   "decompressed so far) exceeded DOWNLOAD_MAXSIZE (262144 B) during decompression."),
+     "too_large"),
     (ConnectionRefusedError(), "download_error: ConnectionRefusedError"),
 ])
 def test_failure_reasons(error, reason):
