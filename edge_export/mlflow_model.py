@@ -26,8 +26,10 @@ _COLUMN_TYPES = {"string": DataType.string, "number": DataType.double, "integer"
 
 
 class EdgeBundleModel(mlflow.pyfunc.PythonModel):
-    """pyfunc over one bundle folder; ``predict`` takes a frame of contract records and returns
-    ``label`` (str) and ``score`` (the calibrated probability of that label, float) per row."""
+    """pyfunc over one bundle folder; ``predict`` takes a frame of contract records and returns per
+    row ``label`` (str), ``score`` (the calibrated probability of that label, float) and
+    ``abstain`` (bool): the score is below the bundle's ``thresholds.abstain``, where a pod with a
+    central model would ask it (route ``central``, :mod:`serving.router`) instead of answering."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         """Open the bundle artifact once its release signature verifies.
@@ -42,6 +44,7 @@ class EdgeBundleModel(mlflow.pyfunc.PythonModel):
         bundle = Path(context.artifacts[BUNDLE_ARTIFACT])
         verify_bundle(bundle, Settings.from_env().trust_dir)
         self.model = EdgeModel(bundle)
+        self.abstain = float(self.model.manifest["thresholds"]["abstain"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         inputs = self.model.inputs
@@ -49,7 +52,8 @@ class EdgeBundleModel(mlflow.pyfunc.PythonModel):
                 for record in model_input.to_dict("records")]
         numeric = np.array([inputs.numeric_row(r) for r in rows], dtype=np.float32) if inputs.numeric_width else None
         labels, probs = self.model.predict([inputs.text(r) for r in rows], numeric)
-        return pd.DataFrame({"label": labels, "score": probs.max(axis=1).astype(float)})
+        scores = probs.max(axis=1).astype(float)
+        return pd.DataFrame({"label": labels, "score": scores, "abstain": scores < self.abstain})
 
 
 def _present(value: Any) -> bool:
@@ -58,11 +62,13 @@ def _present(value: Any) -> bool:
 
 
 def signature(contract: dict[str, Any]) -> ModelSignature:
-    """The contract's fields as input columns (optional ones may be absent); label and score out."""
+    """The contract's fields as input columns (optional ones may be absent); label, score and
+    abstain out."""
     columns = [ColSpec(_COLUMN_TYPES[spec["type"]], name, required=bool(spec["required"]))
                for name, spec in contract["fields"].items()]
     return ModelSignature(inputs=Schema(columns),
-                          outputs=Schema([ColSpec(DataType.string, "label"), ColSpec(DataType.double, "score")]))
+                          outputs=Schema([ColSpec(DataType.string, "label"), ColSpec(DataType.double, "score"),
+                                          ColSpec(DataType.boolean, "abstain")]))
 
 
 def log_bundle_model(tracking_uri: str, run_id: str, bundle_dir: Path, contract: dict[str, Any],

@@ -120,13 +120,16 @@ def test_a_version_is_an_mlflow_model_that_decides_like_the_pod(client_and_run, 
     uri = f"models:/decision_x/{version}"
     info = mlflow.models.get_model_info(uri)
     assert info.signature.inputs.input_names() == ["product_id", "review_text"]
-    assert [c.name for c in info.signature.outputs.inputs] == ["label", "score"]
+    assert [c.name for c in info.signature.outputs.inputs] == ["label", "score", "abstain"]
     assert info.saved_input_example_info is not None
     model = mlflow.pyfunc.load_model(uri)
     answers = model.predict(pd.DataFrame({"review_text": edge_bundle.sentences}))
     labels, probs = EdgeModel(bundle_dir).predict(list(edge_bundle.sentences))
     assert answers["label"].tolist() == labels
     assert answers["score"].tolist() == pytest.approx(probs.max(axis=1).tolist(), abs=1e-6)
+    # Abstaining rows are those a pod with a central model would send to it.
+    abstain = float(load_manifest(bundle_dir)["thresholds"]["abstain"])
+    assert answers["abstain"].tolist() == (probs.max(axis=1) < abstain).tolist()
 
 
 def test_a_registered_bundle_whose_files_were_changed_does_not_load(client_and_run, bundle_dir, tmp_path):
