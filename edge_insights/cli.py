@@ -345,7 +345,8 @@ def report() -> None:
 @app.command()
 def ui(dagster_port: int = typer.Option(3000, min=1, max=65535),
        mlflow_port: int = typer.Option(5000, min=1, max=65535)) -> None:
-    """Dagster UI and MLflow UI on loopback over the state folder; Ctrl-C (or SIGTERM) stops both."""
+    """Dagster UI and MLflow UI on loopback over the state folder; Ctrl-C (or SIGTERM) stops both.
+    Prints the pages worth opening, then "… UI ready on URL" on stderr once each answers."""
     from edge_insights.links import Links
     from edge_insights.ui import run_ui
 

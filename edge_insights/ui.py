@@ -3,7 +3,9 @@
 Both run in their own process groups with ``TMPDIR`` inside the state folder, so on Ctrl-C or
 SIGTERM every process they started (Dagster's webserver, daemon and code servers; MLflow's
 workers) is stopped — politely first, then killed after a grace period — and the temporary files
-they leave go with the folder, not into the machine's ``/tmp``.
+they leave go with the folder, not into the machine's ``/tmp``. Each UI is announced on stderr once
+it answers HTTP (Dagster loads the code location first, which takes tens of seconds on 2 cores), and
+a UI that exits by itself is named with its log.
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ from commons.settings import Settings
 
 STOP_GRACE_S = 6.0
 """Seconds children get to stop on SIGTERM before the group is killed (the whole stop stays < 10 s)."""
+PROBE_EVERY_S = 1.0
+"""Seconds between readiness probes of a UI that has not answered yet."""
+
+
+def _answers(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=PROBE_EVERY_S).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
@@ -41,6 +54,10 @@ def _stop(processes: list[subprocess.Popen]) -> None:
         process.wait()
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def run_ui(settings: Settings, *, dagster_port: int, mlflow_port: int) -> int:
     """Serve both UIs until interrupted (SIGINT or SIGTERM); returns the exit status (0, or the
     status of a UI that stopped by itself)."""
@@ -55,8 +72,12 @@ def run_ui(settings: Settings, *, dagster_port: int, mlflow_port: int) -> int:
         "mlflow": [str(bin_dir / "mlflow"), "ui", "--backend-store-uri", settings.tracking_uri,
                    "--host", "127.0.0.1", "--port", str(mlflow_port)],
     }
-    processes = []
+    # Dagster's webserver answers /server_info and MLflow's /health only once they serve pages.
+    probes = {"dagster": f"http://127.0.0.1:{dagster_port}/server_info",
+              "mlflow": f"http://127.0.0.1:{mlflow_port}/health"}
+    processes: list[subprocess.Popen] = []
     stop_requested = False
+    started, next_probe = time.monotonic(), 0.0
 
     def request_stop(signum, frame) -> None:
         nonlocal stop_requested
@@ -69,8 +90,18 @@ def run_ui(settings: Settings, *, dagster_port: int, mlflow_port: int) -> int:
                 processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                                   start_new_session=True))
         while not stop_requested and all(p.poll() is None for p in processes):
+            if probes and time.monotonic() >= next_probe:
+                for name in [name for name, url in probes.items() if _answers(url)]:
+                    base = probes.pop(name).rsplit("/", 1)[0]
+                    _say(f"{name} UI ready on {base} ({time.monotonic() - started:.0f} s)")
+                next_probe = time.monotonic() + PROBE_EVERY_S
             time.sleep(0.2)
-        status = next((p.returncode for p in processes if p.poll() is not None and not stop_requested), 0)
+        status = 0
+        for name, process in zip(commands, processes):
+            if process.poll() is not None and not stop_requested:
+                status = status or process.returncode
+                _say(f"{name} UI stopped by itself (exit {process.returncode}); its log: "
+                     f"{log_dir / f'ui-{name}.log'}")
     finally:
         _stop(processes)
         for sig, handler in previous.items():

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -164,7 +165,8 @@ def test_pod_decides_over_http(job_run):
 def test_ui_shows_the_runs_and_models_and_stops_cleanly(job_run):
     """`edge-insights ui` on the job's state: Dagster shows the run on its job page with the code
     location; MLflow shows FINISHED runs with a duration and versions that are MLflow models with
-    the model card; SIGTERM stops every child within 10 s and leaves no temporary files."""
+    the model card; the command says when each UI answers; SIGTERM stops every child and leaves no
+    temporary files."""
     import psutil
 
     settings, outcome = job_run
@@ -173,19 +175,32 @@ def test_ui_shows_the_runs_and_models_and_stops_cleanly(job_run):
                            "--mlflow-port", str(mlflow_port)], env={**os.environ, **settings.environment()},
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     dagster, mlflow = f"http://127.0.0.1:{dagster_port}", f"http://127.0.0.1:{mlflow_port}"
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in ui.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     query = ('{ runsOrError(filter: {pipelineName: "edge_insights_job"}) { ... on Runs { results { runId status '
              'repositoryOrigin { repositoryLocationName repositoryName } } } } assetNodes { assetKey { path } } }')
+    announced = {f"dagster UI ready on {dagster} (", f"mlflow UI ready on {mlflow} ("}
     try:
-        deadline, data = time.monotonic() + 180, None
-        while time.monotonic() < deadline and data is None:
-            try:
-                reply = httpx.post(f"{dagster}/graphql", timeout=5, json={"query": query})
-                ready = httpx.get(f"{mlflow}/health", timeout=5).status_code == 200
-                if reply.status_code == 200 and "data" in reply.json() and ready:
-                    data = reply.json()["data"]
-            except httpx.TransportError:
+        # The command says when each UI answers; the pages are queried only after that.
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not all(any(a in line for line in lines) for a in announced):
+            assert ui.poll() is None, "".join(lines)[-2000:]
+            time.sleep(0.5)
+        assert all(any(a in line for line in lines) for a in announced), "the UIs did not answer within 180 s"
+        data = None
+        while time.monotonic() < deadline and data is None:  # the code location may still be loading
+            reply = httpx.post(f"{dagster}/graphql", timeout=60, json={"query": query}).json()
+            if "data" in reply and reply["data"]["runsOrError"].get("results"):
+                data = reply["data"]
+            else:
                 time.sleep(1)
-        assert data is not None, "the UIs did not answer within 180 s"
+        assert data is not None, reply
         [run] = [r for r in data["runsOrError"]["results"] if r["runId"] == outcome.run_id]
         assert run["status"] == "SUCCESS"
         assert run["repositoryOrigin"] == {"repositoryLocationName": "orchestration.definitions",
@@ -195,27 +210,32 @@ def test_ui_shows_the_runs_and_models_and_stops_cleanly(job_run):
             assert {f"{name}/{stage}" for stage in ("signal_features", "teacher_model", "student_model",
                                                      "edge_bundle", "central_bundle", "registered_model",
                                                      "deployed_bundle")} <= keys
-        api = f"{mlflow}/ajax-api/2.0/mlflow"
-        [experiment] = [e for e in httpx.get(f"{api}/experiments/search", params={"max_results": 10}).json()[
-            "experiments"] if e["name"] == "edge-insights"]
-        assert {"key": "mlflow.experimentKind", "value": "custom_model_development"} in experiment["tags"]
-        runs = httpx.post(f"{api}/runs/search", json={"experiment_ids": [experiment["experiment_id"]]}).json()["runs"]
-        assert len(runs) == 3
-        assert all(r["info"]["status"] == "FINISHED" and r["info"]["end_time"] > r["info"]["start_time"] for r in runs)
-        version = httpx.get(f"{api}/registered-models/alias", params={"name": "negative_review",
-                                                                       "alias": "champion"}).json()["model_version"]
-        assert version["description"].startswith("# negative_review — edge micro-model")
-        # The version's source is the logged model (models:/<model id>), linked to its run.
-        assert version["run_id"] in {r["info"]["run_id"] for r in runs} and version["source"].startswith("models:/m-")
-        model_id = version["source"].removeprefix("models:/")
-        mlmodel = httpx.get(f"{api}/logged-models/{model_id}/artifacts/files",
-                            params={"artifact_file_path": "MLmodel"})
-        assert mlmodel.status_code == 200 and "signature:" in mlmodel.text and "python_function" in mlmodel.text
+        # MLflow's first search on a loaded CI machine took over httpx's 5 s default (CI of 7577fb0).
+        with httpx.Client(base_url=f"{mlflow}/ajax-api/2.0/mlflow", timeout=60) as api:
+            [experiment] = [e for e in api.get("/experiments/search", params={"max_results": 10}).json()[
+                "experiments"] if e["name"] == "edge-insights"]
+            assert {"key": "mlflow.experimentKind", "value": "custom_model_development"} in experiment["tags"]
+            runs = api.post("/runs/search", json={"experiment_ids": [experiment["experiment_id"]]}).json()["runs"]
+            assert len(runs) == 3
+            assert all(r["info"]["status"] == "FINISHED" and r["info"]["end_time"] > r["info"]["start_time"]
+                       for r in runs)
+            version = api.get("/registered-models/alias", params={"name": "negative_review",
+                                                                     "alias": "champion"}).json()["model_version"]
+            assert version["description"].startswith("# negative_review — edge micro-model")
+            # The version's source is the logged model (models:/<model id>), linked to its run.
+            assert version["run_id"] in {r["info"]["run_id"] for r in runs}
+            assert version["source"].startswith("models:/m-")
+            model_id = version["source"].removeprefix("models:/")
+            mlmodel = api.get(f"/logged-models/{model_id}/artifacts/files",
+                              params={"artifact_file_path": "MLmodel"})
+            assert mlmodel.status_code == 200 and "signature:" in mlmodel.text and "python_function" in mlmodel.text
         children = psutil.Process(ui.pid).children(recursive=True)
         assert len(children) >= 2 and any((settings.state_dir / "tmp").iterdir())
     finally:
         ui.send_signal(signal.SIGTERM)
-        output, _ = ui.communicate(timeout=30)
+        ui.wait(timeout=30)
+        reader.join(timeout=10)
+    output = "".join(lines)
     assert ui.returncode == 0, output[-2000:]
     assert f"{dagster}/runs/" not in output and f"{dagster}/asset-groups" in output
     # A clean stop is exit 0 with every child gone, within communicate's 30 s; a wall-clock bound of
