@@ -24,6 +24,7 @@ stale list but keep obeying the last list they accepted. The default location is
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,6 +55,13 @@ REQUIRED = ("iss", "serial", "iat", "exp", "bundles", "kids")
 MAX_REASON_CHARS = 500
 """Longest reason an entry keeps: entries stay on the list for good, and a pod takes a pushed list
 of at most 1 MiB, so a few pasted logs must not outgrow every push from then on."""
+MAX_LIST_BYTES = 1024 * 1024
+"""Largest list a pod takes, pushed, fetched or read from a file (thousands of entries fit); the
+publisher refuses to write a larger one, which every pod would ignore."""
+KID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+"""A key id an entry may withdraw: a token key's JWK thumbprint (RFC 7638, 43 base64url characters)
+or a release key's id (64 hex digits), with room for other schemes; anything longer or with other
+characters is a typo or an attempt to grow the list."""
 
 
 class RevocationListError(EdgeInsightsError):
@@ -62,7 +70,7 @@ class RevocationListError(EdgeInsightsError):
     Attributes:
         reason: a short fixed code for counters: ``unsigned``, ``bad_algorithm``, ``unknown_kid``,
             ``bad_signature``, ``stale``, ``malformed``, ``revoked_signer``, ``rolled_back``,
-            ``serial_reused``, ``unreadable``.
+            ``serial_reused``, ``unreadable``, ``too_large``.
     """
 
     http_status = 422
@@ -231,6 +239,19 @@ def check_reason(reason: str) -> str:
     return reason
 
 
+def check_kid(kid: str) -> str:
+    """``kid`` when a list entry may withdraw it (:data:`KID_PATTERN`).
+
+    Raises:
+        RevocationListError: ``malformed``: empty, over 128 characters, or characters outside
+            letters, digits and ``._:-``.
+    """
+    if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
+        shown = kid[:40] + "…" if isinstance(kid, str) and len(kid) > 40 else kid
+        raise RevocationListError(f"{shown!r} is no key id: 1 to 128 letters, digits or . _ : -", "malformed")
+    return kid
+
+
 def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[dict[str, Any]] = (),
                  kids: Iterable[dict[str, Any]] = (), max_age_s: int = DEFAULT_MAX_AGE_S,
                  now: float | None = None) -> RevocationList:
@@ -252,8 +273,10 @@ def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[d
         The list published.
 
     Raises:
-        RevocationListError: the previous list does not verify (``unreadable``), ``max_age_s`` < 1 or
-            a new entry's reason is longer than :data:`MAX_REASON_CHARS` (``malformed``).
+        RevocationListError: the previous list does not verify (``unreadable``), ``max_age_s`` < 1, a
+            new entry's reason is longer than :data:`MAX_REASON_CHARS` or its kid fails
+            :func:`check_kid` (``malformed``), or the list would outgrow :data:`MAX_LIST_BYTES`
+            (``too_large``; the published list is left as it was).
         OSError: the folder cannot be written.
     """
     if max_age_s < 1:
@@ -261,6 +284,8 @@ def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[d
     bundles, kids = list(bundles), list(kids)
     for entry in bundles + kids:
         check_reason(entry.get("reason", ""))
+    for entry in kids:
+        check_kid(entry["kid"])
     path = Path(path)
     # Locked from read to rename: a concurrent publish (revoke beside revoke-refresh) would otherwise
     # drop the other's entries and reuse its serial.
@@ -280,10 +305,65 @@ def publish_next(path: Path, key: SigningKey, jwks: Path, *, bundles: Iterable[d
             merged_kids.setdefault(entry["kid"], {"revoked_at": stamp, **entry})
         published = RevocationList((previous.serial if previous else 0) + 1, issued, issued + max_age_s,
                                    tuple(merged_bundles.values()), tuple(merged_kids.values()), key.kid)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_text(sign_list(published, key) + "\n", encoding="ascii")
-        os.replace(partial, path)
+        _write(path, published, key)
     return published
+
+
+def _write(path: Path, published: RevocationList, key: SigningKey) -> None:
+    """Sign and replace the list atomically (written beside it, then renamed); the caller holds the lock.
+
+    Raises:
+        RevocationListError: ``too_large``: the signed list is over :data:`MAX_LIST_BYTES`.
+    """
+    document = sign_list(published, key) + "\n"
+    if len(document) > MAX_LIST_BYTES:
+        raise RevocationListError(f"the next list would be {len(document):,} bytes, over the {MAX_LIST_BYTES:,} "
+                                  "a pod reads; not published", "too_large")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(document, encoding="ascii")
+    os.replace(partial, path)
+
+
+def rotate_with_list(path: Path, tokens_dir: Path, rotate: Callable[[], SigningKey]
+                     ) -> tuple[SigningKey, RevocationList | None]:
+    """Rotate the token-issuing keys and carry the published list over to the new key.
+
+    The list is read and verified against the JWKS before ``rotate`` runs, then re-published with
+    the next serial, the same entries and the same lifetime, signed by the new key. A rotation that
+    drops the list's signer from the JWKS (``keep`` 1, or a second rotation with ``keep`` 2) would
+    otherwise leave a list that neither pods nor the next publisher can verify: every later
+    ``revoke`` and refresh would fail.
+
+    Args:
+        path: the published list (:func:`default_list_path`).
+        tokens_dir: the token keys folder (its ``jwks.json`` verifies the list).
+        rotate: makes the new key and rewrites the JWKS (e.g. :func:`commons.token_keys.rotate_keys`
+            with its arguments bound); returns the new key.
+
+    Returns:
+        The new key and the list re-published (None when none was published).
+
+    Raises:
+        RevocationListError: the published list does not verify before the rotation (``unreadable``;
+            nothing is rotated: a list replaced by someone else is no list to re-sign).
+        TokenKeyError, OSError: as ``rotate``, or the list cannot be written.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return rotate(), None
+    with exclusive_lock(path.with_name(f"{path.name}.lock")):
+        try:
+            previous = read_published(path, jwks_path(tokens_dir))
+        except RevocationListError as err:
+            raise RevocationListError(f"the published list {path} does not verify ({err}); no key rotated",
+                                      "unreadable") from None
+        key = rotate()
+        issued = int(time.time())
+        lifetime = max(1, int(previous.next_update - previous.issued_at))
+        published = RevocationList(previous.serial + 1, issued, issued + lifetime, previous.bundles, previous.kids,
+                                   key.kid)
+        _write(path, published, key)
+    return key, published
 
 
 def refresh_list(path: Path, tokens_dir: Path, *, max_age_s: int = DEFAULT_MAX_AGE_S,

@@ -522,7 +522,9 @@ def token_keygen(keep: int = typer.Option(2, min=1, help="signing keys kept in t
                  ) -> None:
     """Make a new token signing key (Ed25519; in the PKCS#11 token EDGE_INSIGHTS_SIGNING_KEYS names,
     by default the SoftHSM token under <state>/signing, else a PEM file under <state>/tokens/keys),
-    sign with it from now on, and rewrite the JWKS pods read (<state>/tokens/jwks.json): running pods pick it up without a restart."""
+    sign with it from now on, and rewrite the JWKS pods read (<state>/tokens/jwks.json): running pods pick it
+    up without a restart. A published revocation list is re-signed with the new key (next serial, same
+    entries), so it stays verifiable when the key that signed it leaves the JWKS."""
     _rotate_and_record("tokens", keep, "new signing key", "JWKS for pods")
 
 
@@ -533,16 +535,33 @@ def _rotate_and_record(key_set: str, keep: int, made: str, jwks_for: str) -> Non
     from commons.softhsm import TokenError
     from commons.token_keys import TokenKeyError, jwks_path, rotate_keys
 
+    from datetime import datetime, timezone
+
+    from commons.revocation_list import RevocationListError, default_list_path, rotate_with_list
+
     settings = _settings(ensure=True)
     folder = settings.tokens_dir if key_set == "tokens" else settings.audit_dir
+    resigned = None
     try:
-        key = rotate_keys(folder, keep=keep, store=key_store(settings))
-    except (TokenKeyError, TokenError) as err:
+        if key_set == "tokens":  # the token keys also sign the revocation list
+            key, resigned = rotate_with_list(
+                default_list_path(settings.state_dir), folder,
+                lambda: rotate_keys(folder, keep=keep, store=key_store(settings)))
+        else:
+            key = rotate_keys(folder, keep=keep, store=key_store(settings))
+    except (TokenKeyError, TokenError, RevocationListError) as err:
         raise _fail(str(err)) from None
     # Opened after the rotation: a new audit key signs the checkpoint of its own rotation.
-    _control_audit(settings).record("key_rotation", key_set=key_set, kid=key.kid, keep=keep)
+    audit = _control_audit(settings)
+    audit.record("key_rotation", key_set=key_set, kid=key.kid, keep=keep)
     typer.echo(f"{made} {key.kid} ({key.path})")
     typer.echo(f"{jwks_for}: {jwks_path(folder)}")
+    if resigned is not None:
+        next_update = datetime.fromtimestamp(resigned.next_update, timezone.utc).isoformat(timespec="seconds")
+        audit.record("revocation_refresh", serial=resigned.serial, bundles=len(resigned.bundles),
+                     kids=len(resigned.kids), signer=key.kid, next_update=next_update)
+        typer.echo(f"revocation list re-signed with it: serial {resigned.serial} "
+                   f"({default_list_path(settings.state_dir)})")
 
 
 @token_app.command("issue")
@@ -620,7 +639,8 @@ def audit_keygen(keep: int = typer.Option(100, min=1, help="audit keys kept in <
                                                           "one included: a key that left it no longer verifies "
                                                           "the checkpoints it signed")) -> None:
     """Make a new audit signing key (Ed25519; in the PKCS#11 token as `token keygen` does, else a PEM
-    file under <state>/audit/keys): pods started from now on and the control plane sign log checkpoints with it; verifiers trust <state>/audit/jwks.json."""
+    file under <state>/audit/keys): pods started from now on and the control plane sign log checkpoints with it;
+    verifiers trust <state>/audit/jwks.json."""
     _rotate_and_record("audit", keep, "new audit key", "JWKS for verifiers")
 
 

@@ -2,22 +2,25 @@
 version or a signing key everywhere, keep the published list from going stale, and find the key
 id to withdraw.
 
-``revoke VERSION --decision D --reason R`` tags the MLflow version (``revoked``, ``revoked_reason``,
-``revoked_at``), publishes the next revocation list (:mod:`commons.revocation_list`) with its
-bundle's sha256 — running pods leave the bundle within a poll or two (:mod:`serving.hot_swap`) —
-moves ``champion`` back to the newest earlier version that passed the gate and that neither a tag
-nor the list revokes (and deploys it, so a pod started later serves it too), or removes the alias
-when there is none, and records a ``revoke`` event in the control audit log.
+``revoke VERSION --decision D --reason R`` publishes the next revocation list
+(:mod:`commons.revocation_list`) with the version's bundle sha256 — running pods leave the bundle
+within a poll or two (:mod:`serving.hot_swap`) — then tags the MLflow version (``revoked``,
+``revoked_reason``, ``revoked_at``), moves ``champion`` back to the newest earlier version that
+passed the gate and that neither a tag nor the list revokes (and deploys it, so a pod started later
+serves it too), or removes the alias when there is none, and records a ``revoke`` event in the
+control audit log. Revoking a version the list already withdraws publishes nothing new.
 
 ``revoke-key KID`` withdraws a token-issuing key (pods refuse the tokens it signed) or a release
-key (pods leave, and refuse, every bundle it signed; a champion it signed moves back as above). A release key's id is the sha256 of its
-public key (:func:`commons.bundle_signature.key_id`): ``release-keys`` lists the trusted ones and
-the deployed bundles each signed; a pod's ``/healthz`` and a version's ``release_signed_by`` tag
-name it too.
+key (pods leave, and refuse, every bundle it signed; a champion it signed moves back as above). A
+release key's id is the sha256 of its public key (:func:`commons.bundle_signature.key_id`):
+``release-keys`` lists the trusted ones and the deployed bundles each signed; a pod's ``/healthz``
+and a version's ``release_signed_by`` tag name it too. A key id is at most 128 letters, digits or
+``._:-`` (:func:`commons.revocation_list.check_kid`).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -29,6 +32,7 @@ from commons.errors import BundleError, EdgeInsightsError
 from commons.revocation_list import (
     RevocationList,
     RevocationListError,
+    check_kid,
     check_reason,
     default_list_path,
     publish_next,
@@ -39,6 +43,10 @@ from commons.settings import Settings
 from commons.token_keys import TokenKeyError, current_key, jwks_path
 from commons.token_keys import trusted_keys as token_keys
 from commons.tokens import parse_ttl
+
+
+VERSION_PATTERN = re.compile(r"[1-9][0-9]*")
+"""A registered model version as MLflow numbers them."""
 
 
 class RevokeError(EdgeInsightsError):
@@ -59,17 +67,24 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
         max_age_s: seconds until the published list is stale.
 
     Returns:
-        ``{"model", "version", "bundle_sha256", "serial", "champion"}``: the champion's version
-        afterwards (None when none is left).
+        ``{"model", "version", "bundle_sha256", "serial", "champion", "already"}``: the champion's
+        version afterwards (None when none is left); ``already`` when the published list withdrew
+        the bundle before (no new serial; the first revocation's reason and time are kept, and a
+        champion still on the version moves back all the same).
 
     Raises:
-        RevokeError: the version does not exist or has no ``bundle_sha256`` tag.
-        RevocationListError: the published list does not verify; TokenKeyError: no token signing key.
+        RevokeError: ``version`` is not written as MLflow numbers versions, does not exist, or has
+            no ``bundle_sha256`` tag.
+        RevocationListError: the published list does not verify or cannot grow (nothing changed);
+            TokenKeyError: no token signing key.
     """
     from mlflow.exceptions import MlflowException
 
     from training.registry import CHAMPION, champion_version
 
+    if not VERSION_PATTERN.fullmatch(version):
+        # MLflow reads "01", "+1" or "١" as version 1; compared as text they would miss the champion.
+        raise RevokeError(f"{version!r} is no version number: write it as MLflow shows it (1, 2, …)")
     try:
         found = client.get_model_version(model_name, version)
     except MlflowException:
@@ -77,23 +92,33 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
     sha = found.tags.get("bundle_sha256")
     if not sha:
         raise RevokeError(f"{model_name} version {version} has no bundle_sha256 tag: nothing to revoke on pods")
+    list_path, jwks = default_list_path(settings.state_dir), jwks_path(settings.tokens_dir)
+    try:
+        published = read_published(list_path, jwks)
+    except RevocationListError as err:
+        raise RevocationListError(f"the published list {list_path} does not verify ({err}); nothing revoked",
+                                  "unreadable") from None
+    already = published is not None and sha in published.revoked_bundles
     now = datetime.now(timezone.utc)
-    for tag, value in (("revoked", "true"), ("revoked_reason", reason), ("revoked_at", now.isoformat())):
-        client.set_model_version_tag(model_name, version, tag, value)
-    # Published before the alias moves: pods leave the bundle without waiting for a redeploy.
-    published = publish_next(default_list_path(settings.state_dir), current_key(settings.tokens_dir),
-                             jwks_path(settings.tokens_dir), max_age_s=max_age_s, bundles=[{
-                                 "sha256": sha, "reason": reason, "model": model_name, "version": str(version)}])
+    if not already:
+        # Published first: a list that cannot be continued leaves the registry untouched, and pods
+        # leave the bundle without waiting for the alias to move or a redeploy.
+        published = publish_next(list_path, current_key(settings.tokens_dir), jwks, max_age_s=max_age_s, bundles=[{
+            "sha256": sha, "reason": reason, "model": model_name, "version": version}])
+    if found.tags.get("revoked") != "true":  # a second revoke keeps the first one's reason and time
+        for tag, value in (("revoked", "true"), ("revoked_reason", reason), ("revoked_at", now.isoformat())):
+            client.set_model_version_tag(model_name, version, tag, value)
     champion = champion_version(client, model_name)
     alias = None
-    if champion is not None and str(champion.version) == str(version):
+    if champion is not None and str(champion.version) == version:
         alias = CHAMPION
-        fallback = fall_back(client, settings, model_name, str(version), published, audit=audit)
+        fallback = fall_back(client, settings, model_name, version, published, audit=audit)
         champion = client.get_model_version(model_name, fallback) if fallback else None
-    audit.record("revoke", model=model_name, version=str(version), alias=alias, bundle_sha256=sha, now=now,
-                 reason=reason, serial=published.serial, champion=str(champion.version) if champion else None)
-    return {"model": model_name, "version": str(version), "bundle_sha256": sha, "serial": published.serial,
-            "champion": str(champion.version) if champion else None}
+    if not already or alias is not None:
+        audit.record("revoke", model=model_name, version=version, alias=alias, bundle_sha256=sha, now=now,
+                     reason=reason, serial=published.serial, champion=str(champion.version) if champion else None)
+    return {"model": model_name, "version": version, "bundle_sha256": sha, "serial": published.serial,
+            "champion": str(champion.version) if champion else None, "already": already}
 
 
 def fall_back(client, settings: Settings, model_name: str, version: str, revocations: RevocationList, *,
@@ -156,6 +181,10 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
                               max_age_s=max_age_s)
     except (RevokeError, RevocationListError, TokenKeyError) as err:
         raise _fail(str(err)) from None
+    if done["already"]:
+        typer.echo(f"{done['model']} version {done['version']} was already revoked (bundle {done['bundle_sha256']}; "
+                   f"revocation list serial {done['serial']}); champion now {done['champion'] or 'none'}")
+        return
     typer.echo(f"revoked {done['model']} version {done['version']} (bundle {done['bundle_sha256']}); "
                f"revocation list serial {done['serial']}; champion now {done['champion'] or 'none'}")
 
@@ -189,6 +218,10 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
     from edge_insights.cli import _control_audit, _fail, _required_text, _settings
 
     kid, reason = _required_text(kid, "'KID'"), _reason(reason)
+    try:
+        check_kid(kid)
+    except RevocationListError as err:
+        raise typer.BadParameter(str(err), param_hint="'KID'") from None
     settings = _settings(ensure=True)
     try:
         if current_key(settings.tokens_dir).kid == kid:

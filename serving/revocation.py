@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from commons.revocation_list import RevocationList, RevocationListError, verify_list
+from commons.revocation_list import MAX_LIST_BYTES, RevocationList, RevocationListError, verify_list
 
 from .jwks_file import JwksFile
 
@@ -58,10 +58,6 @@ class WatchSettings:
         if self.poll_s <= 0 or self.keep_bundles < 1:
             raise ValueError(f"poll_s must be positive and keep_bundles at least 1, got {self.poll_s} and "
                              f"{self.keep_bundles}")
-
-
-MAX_LIST_BYTES = 1024 * 1024
-"""Largest revocation list a pod takes, pushed, fetched or read from a file (thousands of entries fit)."""
 
 
 class RevocationWatch:

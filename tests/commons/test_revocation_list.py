@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 from commons.revocation_list import (
+    MAX_LIST_BYTES,
     MAX_REASON_CHARS,
     RevocationList,
     RevocationListError,
@@ -124,3 +125,17 @@ def test_concurrent_publishers_lose_no_revocation_and_reuse_no_serial(tmp_path, 
     published = read_published(path, jwks_path(tmp_path / "tokens"))
     assert sorted(serials) == list(range(1, 11))
     assert (published.serial, sorted(b["sha256"] for b in published.bundles)) == (10, sorted(shas))
+
+
+def test_a_list_pods_would_not_read_is_not_published(tmp_path):
+    # Entries of the longest reason: about 1,200 of them outgrow the 1 MiB a pod reads.
+    key = rotate_keys(tmp_path / "tokens")
+    path, jwks = tmp_path / "list.jwt", jwks_path(tmp_path / "tokens")
+    publish_next(path, key, jwks, kids=[{"kid": "first", "reason": "r"}])
+    before = path.read_bytes()
+    many = [{"kid": f"k{i:05d}", "reason": "x" * MAX_REASON_CHARS} for i in range(1500)]
+    with pytest.raises(RevocationListError, match="over the 1,048,576 a pod reads; not published") as refused:
+        publish_next(path, key, jwks, kids=many)
+    assert refused.value.reason == "too_large" and path.read_bytes() == before
+    assert len(publish_next(path, key, jwks, kids=many[:1000]).kids) == 1001
+    assert len(path.read_bytes()) <= MAX_LIST_BYTES

@@ -204,3 +204,72 @@ def test_revoking_the_release_key_of_the_champion_moves_it_back(state, registry)
     event = read_events(state / "audit" / "control.jsonl")[-1]
     assert (event["action"], event["details"]["key_kind"], event["details"]["champions"]) == (
         "revoke", "release", {MODEL: "1"})
+
+
+@pytest.mark.parametrize("written", ["01", "+1", " 2", "\u0662"])
+def test_a_version_not_written_as_mlflow_numbers_it_is_refused(state, registry, written):
+    # MLflow reads each as a version; compared as text with the champion's "2" it kept champion on it.
+    client, _ = registry
+    result = invoke("revoke", written, "--decision", MODEL, "--reason", "x")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"error: {written!r} is no version number: write it as MLflow shows it (1, 2, …)"
+    assert str(aliases(client, MODEL)[CHAMPION]) == "2" and not default_list_path(state).exists()
+
+
+def test_revoking_twice_keeps_the_first_revocation_and_publishes_nothing_new(state, registry):
+    client, shas = registry
+    assert invoke("revoke", "3", "--decision", MODEL, "--reason", "first").exit_code == 0
+    first = client.get_model_version(MODEL, "3").tags
+    again = invoke("revoke", "3", "--decision", MODEL, "--reason", "second")
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == (f"{MODEL} version 3 was already revoked (bundle {shas['3']}; revocation list "
+                                    "serial 1); champion now 2")
+    tags = client.get_model_version(MODEL, "3").tags
+    assert (tags["revoked_reason"], tags["revoked_at"]) == ("first", first["revoked_at"])
+    published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
+    assert published.serial == 1 and published.bundles[0]["reason"] == "first"
+    assert [e["action"] for e in read_events(state / "audit" / "control.jsonl")][-1:] == ["revoke"]
+    assert sum(e["action"] == "revoke" for e in read_events(state / "audit" / "control.jsonl")) == 1
+
+
+def test_a_revoke_whose_list_cannot_be_continued_leaves_the_registry_untouched(state, registry, tmp_path):
+    client, _ = registry
+    outsider = rotate_keys(tmp_path / "outsider")
+    publish_next(default_list_path(state), outsider, jwks_path(tmp_path / "outsider"))
+    result = invoke("revoke", "2", "--decision", MODEL, "--reason", "x")
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: the published list {default_list_path(state)} does not verify "
+                                    "(revocation list key id ")
+    assert result.output.strip().endswith("is not trusted); nothing revoked")
+    assert "revoked" not in client.get_model_version(MODEL, "2").tags
+    assert str(aliases(client, MODEL)[CHAMPION]) == "2"
+
+
+@pytest.mark.parametrize("keep", ["1", "2"])
+def test_rotating_the_token_key_re_signs_the_list_so_revocation_goes_on(state, registry, keep):
+    # The list's signer leaves the JWKS on the first rotation with --keep 1, on the second with 2.
+    client, shas = registry
+    assert invoke("revoke", "3", "--decision", MODEL, "--reason", "a").exit_code == 0
+    for turn in (1, 2):
+        rotated = invoke("token", "keygen", "--keep", keep)
+        assert rotated.exit_code == 0, rotated.output
+        assert f"revocation list re-signed with it: serial {1 + turn}" in rotated.output
+    published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
+    assert (published.serial, published.revoked_bundles) == (3, {shas["3"]})
+    assert published.signer == current_key(state / "tokens").kid
+    done = invoke("revoke", "2", "--decision", MODEL, "--reason", "b")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().endswith("revocation list serial 4; champion now 1")
+    events = [(e["action"], e["details"].get("serial")) for e in read_events(state / "audit" / "control.jsonl")
+              if e["action"] != "deploy"]  # the fallback champion's deployment
+    assert events[-6:] == [("revoke", 1), ("key_rotation", None), ("revocation_refresh", 2), ("key_rotation", None),
+                           ("revocation_refresh", 3), ("revoke", 4)]
+
+
+@pytest.mark.parametrize("kid", ["k" * 129, "a kid with spaces", "ключ"])
+def test_revoke_key_refuses_what_is_no_key_id(state, kid):
+    # Entries stay for good: 9 ids of 120 KB made a list over the 1 MiB every pod ignores.
+    result = invoke("revoke-key", "--reason", "x", "--", kid)
+    assert result.exit_code == 2, result.output
+    assert "is no key id: 1 to 128 letters, digits or . _ : -" in " ".join(result.output.replace("│", " ").split())
+    assert not default_list_path(state).exists()

@@ -13,7 +13,7 @@ import dagster as dg
 import httpx
 import pytest
 from benchmark_module import load_benchmark
-from registry_factory import register_version, registered_versions, registry_of
+from registry_factory import register_version, registered_versions, registry_of, sealed_bundle
 from release_keys import session_signer, trust_dir
 
 from commons.chain_verify import verify_folder
@@ -25,7 +25,7 @@ from commons.token_keys import current_key, jwks_path, rotate_keys
 from edge_insights.pods import running_pod
 from orchestration.alias_sensor import champion_alias_sensor
 from orchestration.definitions import build_definitions
-from training.registry import CHAMPION
+from training.registry import CHAMPION, experiment_id
 
 pytestmark = pytest.mark.slow  # an MLflow registry
 
@@ -118,6 +118,45 @@ def test_an_alias_on_a_revoked_unsigned_or_revoked_key_version_is_refused(world)
             f"{session_signer().key_id[:16]} is revoked") in revoked_key.skip_reason.skip_message
     assert deployed(settings) == ("2", shas["2"])
     assert [version for version, _, _ in deploys(settings)] == ["2", "2"]
+
+
+def test_an_alias_put_back_on_the_deployed_version_after_its_revocation_is_refused(world):
+    # The alias already names the deployed version, so no download is due; the tag and the list are.
+    defs, settings, client, shas = world
+    tokens = settings.tokens_dir
+    with dg.instance_for_test() as instance:
+        client.set_registered_model_alias(MODEL, CHAMPION, "2")
+        evaluate(defs, instance)
+        publish_next(default_list_path(settings.state_dir), current_key(tokens), jwks_path(tokens),
+                     bundles=[{"sha256": shas["2"], "reason": "trained on leaked labels"}])
+        listed = evaluate(defs, instance)
+        client.set_model_version_tag(MODEL, "2", "revoked", "true")
+        client.set_model_version_tag(MODEL, "2", "revoked_reason", "trained on leaked labels")
+        tagged = evaluate(defs, instance)
+    assert (f"{MODEL}: {CHAMPION} is version 2, deployed but withdrawn: revocation list serial 1: bundle "
+            f"{shas['2'][:12]} is revoked") in listed.skip_reason.skip_message
+    assert (f"{MODEL}: {CHAMPION} is version 2, deployed but withdrawn: version 2 is tagged revoked (trained on "
+            "leaked labels)") in tagged.skip_reason.skip_message
+    assert [r.asset_events for r in (listed, tagged)] == [[], []]
+
+
+def test_a_version_of_another_decision_is_never_deployed_in_this_ones_slot(world, tmp_path):
+    # MLflow's "Register model" lets anyone file a run under any model name.
+    defs, settings, client, shas = world
+    stranger = sealed_bundle(tmp_path / "stranger-edge", "price_spike", "edge of price_spike", sign=True)
+    sealed_bundle(tmp_path / "stranger-central", "price_spike", "central of price_spike", sign=True)
+    experiment = experiment_id(client, f"{MODEL}-test", settings.artifact_root)
+    version = register_version(client, experiment, MODEL, tmp_path / "stranger-edge", tmp_path / "stranger-central",
+                               {"bundle_sha256": stranger, "promotion": PROMOTED})
+    with dg.instance_for_test() as instance:
+        client.set_registered_model_alias(MODEL, CHAMPION, "2")
+        evaluate(defs, instance)
+        client.set_registered_model_alias(MODEL, CHAMPION, version)
+        refused = evaluate(defs, instance)
+    assert refused.asset_events == []
+    assert (f"{MODEL}: {CHAMPION} moved to version {version}, NOT deployed: version {version}'s bundle decides "
+            f"'price_spike', not '{MODEL}'") in refused.skip_reason.skip_message
+    assert deployed(settings) == ("2", shas["2"])
 
 
 def test_a_pod_follows_the_alias_the_sensor_deploys(edge_bundle, tmp_path, data_dir):
