@@ -62,6 +62,12 @@ def deployed(settings: Settings) -> tuple[str, str]:
         load_manifest(folder)["bundle_sha256"]
 
 
+def withdraw(settings: Settings, **entries) -> None:
+    """Publish the next revocation list with ``entries`` (``bundles=[…]`` or ``kids=[…]``)."""
+    tokens = settings.tokens_dir
+    publish_next(default_list_path(settings.state_dir), current_key(tokens), jwks_path(tokens), **entries)
+
+
 def deploys(settings: Settings) -> list[tuple[str, str, str]]:
     return [(e["version"], e["alias"], e["bundle_sha256"]) for e in read_events(settings.audit_dir / "control.jsonl")
             if e["action"] == "deploy"]
@@ -94,18 +100,15 @@ def test_moving_the_alias_deploys_that_version_once(world):
 
 def test_an_alias_on_a_revoked_unsigned_or_revoked_key_version_is_refused(world):
     defs, settings, client, shas = world
-    tokens = settings.tokens_dir
     with dg.instance_for_test() as instance:
         client.set_registered_model_alias(MODEL, CHAMPION, "2")
         evaluate(defs, instance)
-        publish_next(default_list_path(settings.state_dir), current_key(tokens), jwks_path(tokens),
-                     bundles=[{"sha256": shas["3"], "reason": "trained on leaked labels"}])
+        withdraw(settings, bundles=[{"sha256": shas["3"], "reason": "trained on leaked labels"}])
         client.set_registered_model_alias(MODEL, CHAMPION, "3")
         revoked = evaluate(defs, instance)
         client.set_registered_model_alias(MODEL, CHAMPION, "4")
         unsigned = evaluate(defs, instance)
-        publish_next(default_list_path(settings.state_dir), current_key(tokens), jwks_path(tokens),
-                     kids=[{"kid": session_signer().key_id, "reason": "release key leaked"}])
+        withdraw(settings, kids=[{"kid": session_signer().key_id, "reason": "release key leaked"}])
         client.set_registered_model_alias(MODEL, CHAMPION, "1")
         revoked_key = evaluate(defs, instance)
     assert [r.asset_events for r in (revoked, unsigned, revoked_key)] == [[], [], []]
@@ -123,12 +126,10 @@ def test_an_alias_on_a_revoked_unsigned_or_revoked_key_version_is_refused(world)
 def test_an_alias_put_back_on_the_deployed_version_after_its_revocation_is_refused(world):
     # The alias already names the deployed version, so no download is due; the tag and the list are.
     defs, settings, client, shas = world
-    tokens = settings.tokens_dir
     with dg.instance_for_test() as instance:
         client.set_registered_model_alias(MODEL, CHAMPION, "2")
         evaluate(defs, instance)
-        publish_next(default_list_path(settings.state_dir), current_key(tokens), jwks_path(tokens),
-                     bundles=[{"sha256": shas["2"], "reason": "trained on leaked labels"}])
+        withdraw(settings, bundles=[{"sha256": shas["2"], "reason": "trained on leaked labels"}])
         listed = evaluate(defs, instance)
         client.set_model_version_tag(MODEL, "2", "revoked", "true")
         client.set_model_version_tag(MODEL, "2", "revoked_reason", "trained on leaked labels")
