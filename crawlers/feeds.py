@@ -186,7 +186,9 @@ def _record(source: str, url: str, fields: dict[str, Any], raw: bytes, crawl_id:
 
 def _delimited_rows(path: Path, delimiter: str) -> Iterator[_Row]:
     """Rows of a CSV/TSV with a header, each with the raw text it was parsed from."""
-    with open(path, encoding="utf-8", newline="") as handle:
+    # utf-8-sig: a feed saved by Excel starts with a BOM, which would otherwise become part of the
+    # first header name and quarantine every row (as the pushed-batch reader already does).
+    with open(path, encoding="utf-8-sig", newline="") as handle:
         rows = csv_rows(handle, delimiter=delimiter)
         first = next(rows, None)
         if first is None:  # an empty file: no header, no rows

@@ -17,9 +17,10 @@ edge coverage is then the share the pod decided at the edge.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 import numpy as np
@@ -36,45 +37,85 @@ from training.examples import Example
 from training.metrics import prf
 
 
-def _frame_reviews(folder: Path) -> pl.DataFrame:
+Loaded = tuple[pl.DataFrame, Counter[str]]
+"""What a loader gives: the decision's history rows and the quarantine reasons of the rows it dropped
+(reason → count), so that a folder with no usable row can say why."""
+
+
+def _frame_reviews(folder: Path) -> Loaded:
     from crawlers.feeds import read_review_feed
 
-    records, _ = read_review_feed(folder, "evaluate")
-    return pl.DataFrame([{k: r.get(k) for k in ("product_id", "source", "review_text", "rating", "feedback")}
-                         for r in records], infer_schema_length=None)
+    records, quarantine = read_review_feed(folder, "evaluate")
+    return (pl.DataFrame([{k: r.get(k) for k in ("product_id", "source", "review_text", "rating", "feedback")}
+                          for r in records], infer_schema_length=None),
+            Counter(q["reason"] for q in quarantine))
+
+
+# The columns price_changes gives, also when every row of the file is quarantined (an empty frame).
+PRICE_SCHEMA = {"product_id": pl.String, "title": pl.String, "price": pl.Float64,
+                "crawled_at": pl.Datetime("us", "UTC")}
+
+
+def _price_frame(folder: Path) -> Loaded:
+    from crawlers.intake.price_history import price_history_batches
+
+    products = folder / "products.csv"
+    rows, reasons = [], Counter()
+    for _, records, quarantine in price_history_batches(folder / "observations.csv.gz",
+                                                        products if products.is_file() else None):
+        rows += [{"product_id": r["product_id"], "title": r.get("title"), "price": float(r["price"]),
+                  "crawled_at": datetime.fromisoformat(r["crawled_at"])} for r in records]
+        reasons.update(q["reason"] for q in quarantine)
+    frame = pl.DataFrame(rows, schema=PRICE_SCHEMA).sort(["product_id", "crawled_at"], maintain_order=True)
+    # History keeps changes only; evaluate on the same unit the models were trained on.
+    return frame.filter(pl.col("price").diff().over("product_id").fill_null(1.0) != 0), reasons
 
 
 def price_changes(folder: Path) -> pl.DataFrame:
     """Every price change of a folder laid out like ``shared/data/price_history_amazon_jp``, read
-    through the backfill's own reader: ``product_id, title, price, crawled_at`` sorted by product
-    and time (unchanged re-observations dropped, as signal history keeps them).
+    through the backfill's own reader: ``product_id, title, price, crawled_at`` (:data:`PRICE_SCHEMA`)
+    sorted by product and time (unchanged re-observations dropped, as signal history keeps them);
+    empty, with those columns, when every row is quarantined.
+
+    Raises:
+        ValueError, OSError: as :func:`crawlers.intake.price_history.price_history_batches`.
     """
-    from crawlers.intake.price_history import price_history_batches
-
-    products = folder / "products.csv"
-    rows = [{"product_id": r["product_id"], "title": r.get("title"), "price": float(r["price"]),
-             "crawled_at": datetime.fromisoformat(r["crawled_at"])}
-            for _, records, _ in price_history_batches(folder / "observations.csv.gz",
-                                                       products if products.is_file() else None)
-            for r in records]
-    frame = pl.DataFrame(rows, infer_schema_length=None).sort(["product_id", "crawled_at"], maintain_order=True)
-    # History keeps changes only; evaluate on the same unit the models were trained on.
-    return frame.filter(pl.col("price").diff().over("product_id").fill_null(1.0) != 0)
+    return _price_frame(folder)[0]
 
 
-def _frame_books(folder: Path) -> pl.DataFrame:
-    from crawlers.parsing import parse_book_detail
+def _frame_books(folder: Path) -> Loaded:
+    from crawlers.parsing import ParseError, parse_book_detail
 
     now = datetime.now(timezone.utc)
     pages = sorted((folder / "site").glob("catalogue/*/index.html"))
     if not pages:
         raise FileNotFoundError(f"no book pages (site/catalogue/*/index.html) in {folder}")
-    rows = [{**{k: fields.get(k) for k in ("product_id", "title", "stock_count", "availability")}, "crawled_at": now}
-            for page in pages for fields in [parse_book_detail(page.read_text("utf-8"), page.as_uri())]]
-    return pl.DataFrame(rows, infer_schema_length=None)
+    rows = []
+    for page in pages:
+        try:
+            fields = parse_book_detail(page.read_text("utf-8"), page.as_uri())
+        except ParseError as err:
+            # One snapshot, one example per page: a page that is not a book page is named rather than
+            # dropped, so the folder can be fixed instead of scored on fewer books than it holds.
+            raise ParseError(f"{page.relative_to(folder)}: {err}") from None
+        rows.append({**{k: fields.get(k) for k in ("product_id", "title", "stock_count", "availability")},
+                     "crawled_at": now})
+    return pl.DataFrame(rows, infer_schema_length=None), Counter()
 
 
-LOADERS = {"negative_review": _frame_reviews, "price_spike": price_changes, "urgent_inventory": _frame_books}
+LOADERS: dict[str, Callable[[Path], Loaded]] = {
+    "negative_review": _frame_reviews, "price_spike": _price_frame, "urgent_inventory": _frame_books}
+
+
+def no_examples(decision: str, data_dir: Path, quarantined: Counter[str]) -> str:
+    """The one-line error for a folder without a labelled example of ``decision``; it says how many
+    rows were quarantined and the most common reason, when any were."""
+    message = f"no labelled {decision} examples found in {data_dir}"
+    if quarantined:
+        reason, count = quarantined.most_common(1)[0]
+        message += (f" ({quarantined.total()} row(s) quarantined; most common reason, {count} row(s): "
+                    f"{reason})")
+    return message
 
 
 def alert_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
@@ -94,8 +135,8 @@ def alert_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
 
 def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
                     tokens: TokenSource | None = None) -> dict[str, Any]:
-    """P/R/F1 (:func:`alert_scores`) and edge coverage of the pod at ``pod_url`` on ``examples``, sent 64 per request with
-    ``tokens``' token for ``decision``.
+    """P/R/F1 (:func:`alert_scores`) and edge coverage of the pod at ``pod_url`` on ``examples``, sent 64 per
+    request with ``tokens``' token for ``decision``.
 
     Raises:
         httpx.HTTPStatusError: the pod refused a request (401/403: no or a wrong token).
@@ -146,13 +187,15 @@ def check_not_revoked(manifest: dict[str, Any], settings: Settings) -> None:
 
 def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1, pod_url: str | None = None,
              tokens: TokenSource | None = None) -> dict[str, Any]:
-    """P/R/F1 (:func:`alert_scores`) and edge coverage of the deployed champion of ``decision`` on ``data_dir`` (or, given
-    ``pod_url``, of that pod, asked with ``tokens``' tokens: :func:`evaluate_on_pod`).
+    """P/R/F1 (:func:`alert_scores`) and edge coverage of the deployed champion of ``decision`` on ``data_dir``
+    (or, given ``pod_url``, of that pod, asked with ``tokens``' tokens: :func:`evaluate_on_pod`).
 
     Raises:
         KeyError: unknown decision.
-        FileNotFoundError: nothing deployed, or the folder lacks the expected files.
-        ValueError: a file of the folder is not in its expected format (a header, not UTF-8).
+        FileNotFoundError: nothing deployed, the folder lacks the expected files, or none of its rows
+            gives a labelled example (the message counts the quarantined rows: :func:`no_examples`).
+        ValueError: a file of the folder is not in its expected format (a header, not UTF-8), or a
+            book page cannot be parsed (the message names the page).
         OSError: a file cannot be read (e.g. ``observations.csv.gz`` is not gzip).
         BundleRefused: the deployed champion's release signature or file hashes do not verify,
             or the published revocation list withdraws it (:class:`BundleRevoked`).
@@ -173,9 +216,10 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
         check_not_revoked(manifest, settings)
         release = load_release(bundle, manifest)
     # Absolute: book pages are parsed with their file:// URI, which a relative path has none of.
-    examples, _ = spec.examples(LOADERS[decision](Path(data_dir).resolve()))
+    frame, quarantined = LOADERS[decision](Path(data_dir).resolve())
+    examples, _ = spec.examples(frame)
     if not examples:
-        raise FileNotFoundError(f"no labelled {decision} examples found in {data_dir}")
+        raise FileNotFoundError(no_examples(decision, data_dir, quarantined))
     if pod_url is not None:
         return evaluate_on_pod(decision, examples, pod_url, tokens)
     model = EdgeModel(bundle, threads=threads)

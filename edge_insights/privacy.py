@@ -95,11 +95,21 @@ def privacy_report(as_json: bool = typer.Option(
 
 @privacy_app.command("retention")
 def privacy_retention(as_of: str = typer.Option(
-        "", "--as-of", help="apply the policy as of this ISO 8601 time (UTC when no zone is given; default: now)")
+        "", "--as-of", help="apply the policy as of this ISO 8601 time (UTC when no zone is given; default: now); "
+                            "a time later than now is refused without --allow-future"),
+        allow_future: bool = typer.Option(
+            False, "--allow-future", help="accept an --as-of later than now (removes what will be past policy "
+                                          "by then, which is more than is past it today)")
 ) -> None:
     """Apply the privacy policy's retention now, as the Dagster `retention` asset does: delete (or
     fold into price_monthly) every row, file and decision-log day past its period; print what went
-    per store; record the run in the control audit log."""
+    per store; record the run in the control audit log.
+
+    Exit 2, nothing changed: ``--as-of`` is not ISO 8601, lies in the future without
+    ``--allow-future``, or is so early that a store's cutoff falls before year 1.
+    """
+    from datetime import datetime, timezone
+
     from commons.retention import apply_retention, reference_now
     from edge_insights.cli import _control_audit, _settings, console
 
@@ -107,8 +117,28 @@ def privacy_retention(as_of: str = typer.Option(
         now = reference_now(as_of)
     except ValueError:
         raise typer.BadParameter(f"not an ISO 8601 time: {as_of!r}", param_hint="'--as-of'") from None
+    try:
+        now.astimezone(timezone.utc)  # stores compare in UTC: 9999-12-31T23:00-05:00 has no UTC time
+    except OverflowError:
+        typer.echo(f"error: --as-of {as_of} has no UTC time (past year 9999 or before year 1)", err=True)
+        raise typer.Exit(2) from None
+    clock = datetime.now(timezone.utc)
+    # A typo (2207 for 2027) would otherwise empty every store on the spot; drills age data against
+    # past or present times, so only a deliberate flag reaches ahead of the clock.
+    if now > clock and not allow_future:
+        typer.echo(f"error: --as-of {now.isoformat(timespec='seconds')} is later than now "
+                   f"({clock.isoformat(timespec='seconds')}): retention would remove everything that will be past "
+                   "policy by then; pass --allow-future to do so", err=True)
+        raise typer.Exit(2)
     settings = _settings()
     policy, warehouse, folders = _stores(settings)
+    for store in policy.stores.values():
+        try:
+            store.cutoff(now)
+        except OverflowError:  # checked before anything is removed: no store is left half-applied
+            typer.echo(f"error: --as-of {now.isoformat(timespec='seconds')} is too early: the cutoff of store "
+                       f"{store.name!r} ({store.retention_days} days before it) falls before year 1", err=True)
+            raise typer.Exit(2) from None
     audit = _control_audit(settings)
     result = apply_retention(policy, warehouse, folders, now, audit)
     table = Table(title=f"Retention as of {now.isoformat(timespec='seconds')}")

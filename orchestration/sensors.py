@@ -3,6 +3,7 @@ baseline (:mod:`training.drift`) and requests a retrain of that decision when dr
 
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 import dagster as dg
 
@@ -17,6 +18,35 @@ STAGES = ("signal_features", "teacher_model", "student_model", "edge_bundle", "c
           "deployed_bundle")
 
 
+def read_ledger(cursor: str | None) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The drift ledger in a sensor cursor: ``({decision: entry}, None)``, or, when the cursor or an
+    entry is not what :func:`training.drift.decide` wrote (not JSON, not an object, an entry that is
+    not an object or has a field of the wrong type), the usable entries and a note naming what was
+    dropped. A dropped entry starts afresh: a new evidence window and the base cooldown."""
+    if not cursor:
+        return {}, None
+    try:
+        raw = json.loads(cursor)
+    except ValueError as err:
+        return {}, f"not JSON: {err}"
+    if not isinstance(raw, dict):
+        return {}, f"JSON {type(raw).__name__}, not an object"
+    usable = {name: entry for name, entry in raw.items() if _usable_entry(entry)}
+    dropped = sorted(set(raw) - set(usable))
+    return usable, f"entries of {', '.join(map(repr, dropped))} dropped" if dropped else None
+
+
+def _usable_entry(entry: Any) -> bool:
+    """Whether ``entry`` has the fields and types :func:`training.drift.decide` reads."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("bundle_sha256"), str):
+        return False
+    cooldown, refused = entry.get("cooldown_s"), entry.get("refused", [])
+    return (all(entry.get(key) is None or isinstance(entry[key], str)
+                for key in ("since", "requested_at", "cooled_until"))
+            and isinstance(cooldown, (int, float)) and not isinstance(cooldown, bool) and cooldown > 0
+            and isinstance(refused, list) and all(isinstance(r, dict) for r in refused))
+
+
 @dg.sensor(job=retrain_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
            description=f"Per decision: requests a retrain when the shadow sample's edge-vs-central disagreement "
                        f"exceeds the deployed bundle's release baseline (one-sided Fisher exact test, α = {ALPHA}, "
@@ -27,9 +57,13 @@ def drift_sensor(context: dg.SensorEvaluationContext, decision_log: DecisionLogR
                  training: TrainingResource) -> dg.SensorResult:
     # The cursor is the ledger of training.drift.decide: per decision, its evidence window,
     # last request, cooldown and the retrains the gate refused.
-    ledger = json.loads(context.cursor) if context.cursor else {}
+    ledger, dropped = read_ledger(context.cursor)
     now = datetime.now(timezone.utc)
     requests, notes = [], []
+    if dropped:
+        # Anyone can set a cursor in the UI: an unusable one would otherwise fail every tick until reset.
+        notes.append(f"unusable drift ledger in the cursor ({dropped}): started afresh")
+        context.log.warning(f"drift_sensor: unusable drift ledger in the cursor ({dropped}); started afresh")
     for name in DECISIONS:
         manifest_path = training.deploy_dir_path / name / CHAMPION / "manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}

@@ -9,12 +9,13 @@ fails, and the asset turns red in the UI, when no insight was published for
 :data:`STALL_AFTER` — the live loop has stalled (watcher down, pods refusing, market quiet).
 """
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import dagster as dg
 
 from live.digest import insight_digest as digest_of
-from live.store import LiveStore
 from orchestration.resources import DecisionLogResource, LiveStoreResource, WarehouseResource
 
 LIVE_GROUP = "live"
@@ -35,16 +36,38 @@ insights_freshness_sensor = dg.build_sensor_for_freshness_checks(
 @dg.sensor(name="insights_observer", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED,
            description="Observes the live store: insight count and the newest insight's publication time.")
 def insights_observer(context: dg.SensorEvaluationContext, live_store: LiveStoreResource) -> dg.SensorResult:
+    """One observation of ``insights`` (newest publication time, insight count, head seq) per tick;
+    a skip when the live store is missing, empty (0 bytes), not an SQLite file or holds no insight.
+    Reads only: the store is the live loop's, so an observer never creates or repairs it."""
     path = live_store.file
     if not path.exists():
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no live store at {path}: the live loop never ran"))
-    store = LiveStore(path)
-    newest = store.query("SELECT MAX(published) AS at, COUNT(*) AS n FROM insights")[0]
+    if path.stat().st_size == 0:
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"the live store at {path} is empty (0 bytes): the live "
+                                                         "loop has not written it yet"))
+    try:
+        newest = _read_only_query(path, "SELECT MAX(published) AS at, COUNT(*) AS n, COALESCE(MAX(seq), 0) AS head "
+                                        "FROM insights")
+    except sqlite3.DatabaseError as err:  # not a database, no insights table, locked past the timeout
+        context.log.warning(f"insights_observer: the live store at {path} cannot be read: {err}")
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"the live store at {path} cannot be read ({err}): "
+                                                         "nothing observed"))
     if newest["at"] is None:
         return dg.SensorResult(skip_reason=dg.SkipReason("the live store holds no insight yet"))
     return dg.SensorResult(asset_events=[dg.AssetObservation(asset_key=insights.key, metadata={
         "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(newest["at"]),
-        "insights": newest["n"], "head_seq": store.head()})])
+        "insights": newest["n"], "head_seq": newest["head"]})])
+
+
+def _read_only_query(path: Path, sql: str) -> dict:
+    """The one row of ``sql`` on the SQLite file at ``path``, opened read-only (``mode=ro``: no schema, no
+    journal-mode change, no file created). Raises sqlite3.DatabaseError when the file cannot be read."""
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+    try:
+        con.row_factory = sqlite3.Row
+        return dict(con.execute(sql).fetchone())
+    finally:
+        con.close()
 
 
 @dg.asset(group_name=LIVE_GROUP, deps=[insights], kinds={"duckdb"},

@@ -136,3 +136,18 @@ def test_an_empty_file_is_zero_rows_in_and_out(tmp_path):
 def test_folder_without_feeds_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_review_feed(tmp_path, "none")
+
+
+def test_a_feed_saved_with_a_bom_reads_as_without(reviews, tmp_path):
+    # Excel writes UTF-8 with a BOM; it must not become part of the first header name ("\ufeffrating").
+    source = reviews / "amazon_alexa_reviews.tsv"
+    head = b"".join(source.read_bytes().splitlines(keepends=True)[:51])
+    plain, bom = tmp_path / "plain" / source.name, tmp_path / "bom" / source.name
+    for path, data in ((plain, head), (bom, b"\xef\xbb\xbf" + head)):
+        path.parent.mkdir()
+        path.write_bytes(data)
+    expected, with_bom = read_feed_file(plain, "bom"), read_feed_file(bom, "bom")
+    assert with_bom.rows_in == expected.rows_in == 50
+    assert len(with_bom.records) == len(expected.records) == 50 and with_bom.quarantine == []
+    assert [r["rating"] for r in with_bom.records] == [r["rating"] for r in expected.records]
+    assert with_bom.records[0]["rating"] == 5 and with_bom.records[0]["review_text"] == ["Love my Echo!"]

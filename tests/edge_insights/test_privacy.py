@@ -184,6 +184,34 @@ def test_the_retention_command_applies_the_policy_and_prints_what_went(state):
     assert bad.exit_code == 2 and "not an ISO 8601 time" in bad.output
 
 
+def test_the_retention_command_refuses_an_as_of_out_of_range_or_in_the_future(state):
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    later = datetime.now(timezone.utc) + timedelta(days=3650)  # a typo's year: every time-bound row is past it
+    due = overdue(policy, wh, folders, later)
+    # decision_log: its 4 day files (8 lines, which the command counts as removed)
+    assert (due["signal_history"], due["decision_log"], due["live_products"]) == (10, 4, 4)
+    control = state.audit_dir / "control.jsonl"
+    audit_before = control.read_bytes() if control.exists() else None
+    for as_of, message in [
+            ("0001-01-01T00:00:00Z", "error: --as-of 0001-01-01T00:00:00+00:00 is too early: the cutoff of store '"),
+            ("9999-12-31T23:00:00-05:00", "error: --as-of 9999-12-31T23:00:00-05:00 has no UTC time"),
+            (later.isoformat(), f"error: --as-of {later.isoformat(timespec='seconds')} is later than now (")]:
+        refused = CliRunner().invoke(app, ["privacy", "retention", "--as-of", as_of])
+        assert refused.exit_code == 2, refused.output
+        assert len(refused.stderr.splitlines()) == 1 and refused.stderr.startswith(message), refused.stderr
+    assert "falls before year 1" in CliRunner().invoke(app, ["privacy", "retention", "--as-of", "0001-01-01"]).stderr
+    # Refused before anything was touched: the same rows are due, and no retention was recorded.
+    assert overdue(policy, wh, folders, later) == due
+    assert (control.read_bytes() if control.exists() else None) == audit_before
+
+    forced = CliRunner().invoke(app, ["privacy", "retention", "--as-of", later.isoformat(), "--allow-future"])
+    assert forced.exit_code == 0, forced.output
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip()
+            for line in forced.output.splitlines() if line.count("│") == 4}
+    assert (rows["signal_history"], rows["decision_log"], rows["live_products"]) == ("10", "8", "4")
+    assert not any(overdue(policy, wh, folders, later).values())
+
+
 def test_a_day_file_deleted_without_the_retention_record_is_caught(state):
     folder = state.decision_log_dir / "negative_review"
     sorted(folder.glob("*.jsonl"))[0].unlink()
