@@ -77,6 +77,9 @@ _ADDRESS_TAIL_RE = re.compile(
     r"(?:[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}\b|\d{4,6}(?:-\d{4})?\b|[A-Z][\w'’.-]*)"
 )
 _MAX_TAIL_PARTS = 8
+_ABBREVIATION_CHARS = 4
+"""A tail part this short that ends in "." is an abbreviation ("St.", "Mt.", "Ft.", "Apt."), not a
+sentence's end."""
 # A line given as an address ("his address: 450 Præstevænget 15, København V", "my address is
 # 12 Oak Row"): from the house number after "address:" or "address is" to the end of the line or
 # sentence, 80 characters at most (so a text of many "address" words stays linear), when it holds
@@ -112,6 +115,11 @@ def _address_end(text: str, end: int) -> int:
         match = _ADDRESS_TAIL_RE.match(text, end)
         if match is None:
             break
+        part = match.group().strip(" \t,\n")
+        if part.endswith(".") and len(part) > _ABBREVIATION_CHARS and text[match.end():match.end() + 1].isspace():
+            # "London. Price was fine": a place word and a full stop end the sentence and the address
+            # ("St. Louis" goes on: a short abbreviation).
+            return match.end() - 1
         end = match.end()
     return end
 

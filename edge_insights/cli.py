@@ -163,7 +163,7 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
             with stages.stage(f"live loop: accelerated replay → watcher → pods → insight feed "
                               f"({live_seconds:g} s)"):
                 live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
-                                     decisions=live_decisions, tokens=plane)
+                                     decisions=live_decisions, tokens=plane, shadow_rate=shadow_rate)
         revocation = None
         if served:
             from edge_insights.revocation_drill import run_revocation_drill

@@ -45,6 +45,7 @@ from edge_insights.alert_receiver import alert_receiver
 from edge_insights.drift_drill import review_phases
 from edge_insights.pods import TokenPlane, answers_healthz, running_pod, running_process, running_token_plane
 from live.store import LiveStore, store_path
+from training.divergence import divergence, read_decisions
 
 DECISIONS = ("price_spike", "urgent_inventory", "negative_review")
 PUSH_EVERY_S = 0.5
@@ -121,7 +122,8 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_tick: float = 1.0,
                   start_tick: int = 30, rate: float = 40.0, policy: str = "learned",
                   decisions: tuple[str, ...] = DECISIONS, products: int | None = None,
-                  tokens: TokenPlane | None = None, alert_webhook: bool = True) -> dict[str, Any]:
+                  tokens: TokenPlane | None = None, alert_webhook: bool = True,
+                  shadow_rate: float = 0.0) -> dict[str, Any]:
     """Run the live loop for ``duration_s`` against the accelerated replay; returns its table.
 
     Args:
@@ -137,6 +139,9 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
             tokens from (None: one is started for the loop).
         alert_webhook: subscribe a loopback receiver to the alerts (``--webhook alerts=URL``, signed
             with a fresh ``whsec_`` secret); the result's ``webhook`` says what it took.
+        shadow_rate: share of the edge pods' own answers also scored by their central pod (the
+            uniform sample ``drift_sensor`` tests); each decision's ``shadow`` in the result is the
+            edge-vs-central divergence over this loop's sample (:func:`training.divergence.divergence`).
 
     Raises:
         OrchestrationError: the watcher exited non-zero (its log is in the message).
@@ -145,6 +150,7 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
                         n_products=products)
     # The feed is read from the store's head at start: a state folder watched before keeps its insights.
     store_file = store_path(settings.state_dir)
+    started_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # the decision log's ts format
     seen: list[tuple[dict[str, Any], float]] = []
     first_seq = LiveStore(store_file).head() if store_file.exists() else 0
     stop = threading.Event()
@@ -157,7 +163,8 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         for decision in decisions:
             deploy = settings.deploy_dir / decision
             central = stack.enter_context(running_pod(deploy / "central", settings, tokens=plane))
-            edge = stack.enter_context(running_pod(deploy / "champion", settings, central_url=central, tokens=plane))
+            edge = stack.enter_context(running_pod(deploy / "champion", settings, central_url=central, tokens=plane,
+                                                   shadow_rate=shadow_rate))
             pods += ["--pod", f"{decision}={edge}"]
         push: list[str] = []
         if "negative_review" in decisions:
@@ -202,7 +209,12 @@ def run_live_loop(settings: Settings, *, duration_s: float = 60.0, seconds_per_t
         counts = json.loads(stdout.strip().splitlines()[-1])
         webhook = received.summary() if alert_webhook else None
     decided = summarise_insights(market, seen, counts["revisits_from"], counts["revisits_until"])
+    for name, row in decided.items():
+        if name in decisions:
+            logged = read_decisions(settings.decision_log_dir, name, since_ts=started_at)
+            row["shadow"] = divergence(r for r in logged if r.get("shadow")).to_dict()
     return {"counts": counts, "decisions": decided, "rate": rate, "policy": policy, "market": base,
+            "started_at": started_at, "shadow_rate": shadow_rate,
             "duration_s": duration_s, "seconds_per_tick": seconds_per_tick, "products": len(market.products),
             "received_on_stream": sum(d["insights"] for d in decided.values()),
             "alerts_on_stream": sum(d["alerts"] for d in decided.values()), "webhook": webhook,

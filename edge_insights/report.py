@@ -93,13 +93,16 @@ def live_table(live: dict[str, Any]) -> Table:
              f"{live['seconds_per_tick']:g} s, {live['rate']:g} requests/s, {live['policy']} revisits)")
     table = Table(title=title, title_justify="left")
     for col in ("decision", "signals", "insights", "alerts", "edge/central/fallback", "received→insight p50/p99 ms",
-                "change→insight mean/p90 s"):
+                "change→insight mean/p90 s", "shadow disagreement"):
         table.add_column(col)
     for name, d in live["decisions"].items():
         r, h, c = d["routes"], d["harvest_to_insight_ms"], d["change_to_insight_s"]
+        shadow = d.get("shadow") or {}
         table.add_row(name, d["source"], str(d["insights"]), str(d["alerts"]), f'{r["edge"]}/{r["central"]}/{r["fallback"]}',
                       f'{h["p50"]:.0f} / {h["p99"]:.0f}',
-                      f'{c["mean"]:.2f} / {c["p90"]:.2f}' if c["mean"] is not None else "-")
+                      f'{c["mean"]:.2f} / {c["p90"]:.2f}' if c["mean"] is not None else "-",
+                      # The uniform sample of edge answers central also scored: what drift_sensor tests.
+                      f'{shadow["disagreements"]} of {shadow["compared"]}' if shadow.get("compared") else "-")
     hook = live.get("webhook")
     if hook:
         table.caption = (f'webhook subscriber (alerts, {hook["url"]}): {hook["alerts"]} of '

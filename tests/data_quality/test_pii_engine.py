@@ -24,6 +24,10 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("Envoyez-le au 12 rue de la Paix, 75002 Paris svp", "Envoyez-le au <ADDRESS> svp"),
     ("Vivo en Calle Mayor 5, Madrid desde 2019", "Vivo en <ADDRESS> desde 2019"),
     ("Ship to Via Roma 10, Milano", "Ship to <ADDRESS>"),
+    # A full stop after the city ends the address, not the next sentence's first word (a new user's
+    # pass); a short abbreviation ("St.") does not.
+    ("12 Baker Street, London. Price was fine.", "<ADDRESS>. Price was fine."),
+    ("Ship to 12 Main St, St. Louis, MO 63101 please", "Ship to <ADDRESS> please"),
     ("Send it to 28245 Puruntie 82\n Apt. 595\n LAPPEENRANTA", "Send it to <ADDRESS>"),
     ("his address: 450 Præstevænget 15, København V", "his address: <ADDRESS>"),
     # A name the model's entity ran into the address with keeps its own placeholder.

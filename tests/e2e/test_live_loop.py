@@ -29,6 +29,7 @@ from training.decisions import DECISIONS
 pytestmark = pytest.mark.timeout(1500)
 
 START_TICK = 12  # the slice's market_replay loaded ticks 0-11
+SHADOW_RATE = 0.5
 
 
 def _deployed(job_run) -> tuple[str, ...]:
@@ -43,7 +44,7 @@ def _deployed(job_run) -> tuple[str, ...]:
 def live_run(job_run):
     settings, _ = job_run
     return settings, run_live_loop(settings, duration_s=12, seconds_per_tick=0.5, start_tick=START_TICK,
-                                   rate=40.0, decisions=_deployed(job_run))
+                                   rate=40.0, decisions=_deployed(job_run), shadow_rate=SHADOW_RATE)
 
 
 def test_every_change_becomes_one_insight_on_the_stream(live_run):
@@ -57,6 +58,21 @@ def test_every_change_becomes_one_insight_on_the_stream(live_run):
     assert sum(d["insights"] for d in out["decisions"].values()) == out["received_on_stream"] > 0
     for r in rows:
         assert r["label"] in DECISIONS[r["decision"]].labels and r["route"] in ("edge", "central", "fallback")
+
+
+def test_the_loop_reports_edge_vs_central_on_its_own_shadow_sample(live_run):
+    """Each decision's ``shadow``: the edge answers of this loop that central also scored (a
+    SHADOW_RATE sample of those the edge kept), and how many it disagreed with, as the decision log
+    holds them; a shadow score never changes the answer served."""
+    settings, out = live_run
+    for name, row in out["decisions"].items():
+        logged = [json.loads(line) for path in sorted((settings.decision_log_dir / name).glob("*.jsonl"))
+                  for line in path.read_text().splitlines() if line.strip()]
+        lines = [x for x in logged if x.get("shadow") and x.get("central_label") is not None
+                 and x["ts"] > out["started_at"]]
+        assert row["shadow"]["compared"] == len(lines) > 0
+        assert row["shadow"]["disagreements"] == sum(x["edge_label"] != x["central_label"] for x in lines)
+        assert all(x["route"] == "edge" and x["label"] == x["edge_label"] for x in lines)
 
 
 def test_every_alert_reaches_the_signed_webhook_subscriber_once(live_run):

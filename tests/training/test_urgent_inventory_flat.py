@@ -28,7 +28,7 @@ from edge_insights.broker_load import deploy_rule_pod
 from edge_insights.pods import running_pod
 from serving.inference import EdgeModel
 from training.config import preset
-from training.decisions.urgent_inventory import FIRST_SIGHT, SPEC
+from training.decisions.urgent_inventory import FIRST_SIGHT, SOURCE, SPARSE, SPEC, examples_from_history
 from training.features import build_features
 from training.model_store import ModelStore
 from training.student import train_student
@@ -99,7 +99,28 @@ def test_first_sight_examples_hold_the_series_levels_flat(shipped):
     assert stored.filter(stored["split"] != "train")["n"].sum() > 100
     # nor in the shipped bundle's input-drift reference
     reference_n = load_manifest(edge)["drift_baseline"]["reference_n"]
-    assert reference_n == stored.filter(stored["source"] != FIRST_SIGHT)["n"].sum()
+    assert reference_n == stored.filter(~stored["source"].is_in(SPEC.train_only_sources))["n"].sum()
+
+
+def test_sparse_examples_are_what_a_watcher_revisiting_every_few_ticks_sees(shipped):
+    """The sparse view (``benchmarks/sparse_stock.py``; not in the pipeline's snapshot): a window
+    starts at the observation's own count, holds only levels that changed from one visit to the
+    next and is labelled by the rule; among them are stock-outs right after a well-stocked visit,
+    which daily windows never show."""
+    _, wh, _ = shipped
+    examples, _ = examples_from_history(wh.history(SPEC.history), sparse=True)
+    full = {(e.product_id, e.window[0]) for e in examples if e.source == SOURCE}
+    sparse = [e for e in examples if e.source == SPARSE]
+    assert len(sparse) > len(full) // 2
+    assert all((e.product_id, e.window[0]) in full for e in sparse)
+    assert [e.label for e in sparse] == [int(rule(np.array(e.window))) for e in sparse]
+    for e in sparse:
+        seen = list(e.window)
+        while len(seen) > 1 and seen[-1] == seen[-2]:
+            seen.pop()  # the padding
+        assert all(a != b for a, b in zip(seen, seen[1:])), e.window
+    assert any(e.window[0] == 0 and max(e.window[1:3]) > 2 * LOW_STOCK for e in sparse)
+    assert wh.frame("SELECT count(*) AS n FROM features WHERE source = ?", [SPARSE])["n"][0] == 0
 
 
 def test_the_shipped_edge_answers_urgent_on_flat_low_stock(shipped):
