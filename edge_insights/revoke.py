@@ -7,8 +7,9 @@ id to withdraw.
 within a poll or two (:mod:`serving.hot_swap`) — then tags the MLflow version (``revoked``,
 ``revoked_reason``, ``revoked_at``), moves ``champion`` back to the newest earlier version that
 passed the gate and that neither a tag nor the list revokes (and deploys it, so a pod started later
-serves it too), or removes the alias when there is none, and records a ``revoke`` event in the
-control audit log. Revoking a version the list already withdraws publishes nothing new.
+serves it too), or removes the alias when there is none, removes ``challenger`` from the version,
+and records a ``revoke`` event in the control audit log. Revoking a version the list already
+withdraws publishes nothing new.
 
 ``revoke-key KID`` withdraws a token-issuing key (pods refuse the tokens it signed) or a release
 key (pods leave, and refuse, every bundle it signed; a champion it signed moves back as above). A
@@ -67,10 +68,11 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
         max_age_s: seconds until the published list is stale.
 
     Returns:
-        ``{"model", "version", "bundle_sha256", "serial", "champion", "already"}``: the champion's
-        version afterwards (None when none is left); ``already`` when the published list withdrew
-        the bundle before (no new serial; the first revocation's reason and time are kept, and a
-        champion still on the version moves back all the same).
+        ``{"model", "version", "bundle_sha256", "serial", "champion", "already", "challenger_removed"}``:
+        the champion's version afterwards (None when none is left); ``already`` when the published
+        list withdrew the bundle before (no new serial; the first revocation's reason and time are
+        kept, and a champion still on the version moves back all the same); ``challenger_removed``
+        when the ``challenger`` alias was on the version and is gone (no other version takes it).
 
     Raises:
         RevokeError: ``version`` is not written as MLflow numbers versions, does not exist, or has
@@ -80,7 +82,7 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
     """
     from mlflow.exceptions import MlflowException
 
-    from training.registry import CHAMPION, champion_version
+    from training.registry import CHALLENGER, CHAMPION, aliases, champion_version
 
     if not VERSION_PATTERN.fullmatch(version):
         # MLflow reads "01", "+1" or "١" as version 1; compared as text they would miss the champion.
@@ -114,11 +116,17 @@ def revoke_version(client, settings: Settings, model_name: str, version: str, re
         alias = CHAMPION
         fallback = fall_back(client, settings, model_name, version, published, audit=audit)
         champion = client.get_model_version(model_name, fallback) if fallback else None
-    if not already or alias is not None:
+    # A revoked challenger is nothing to promote: left aliased, the registry UI would offer it.
+    challenger_removed = str(aliases(client, model_name).get(CHALLENGER)) == version
+    if challenger_removed:
+        client.delete_registered_model_alias(model_name, CHALLENGER)
+    if not already or alias is not None or challenger_removed:
         audit.record("revoke", model=model_name, version=version, alias=alias, bundle_sha256=sha, now=now,
-                     reason=reason, serial=published.serial, champion=str(champion.version) if champion else None)
+                     reason=reason, serial=published.serial, champion=str(champion.version) if champion else None,
+                     **({"challenger_removed": True} if challenger_removed else {}))
     return {"model": model_name, "version": version, "bundle_sha256": sha, "serial": published.serial,
-            "champion": str(champion.version) if champion else None, "already": already}
+            "champion": str(champion.version) if champion else None, "already": already,
+            "challenger_removed": challenger_removed}
 
 
 def fall_back(client, settings: Settings, model_name: str, version: str, revocations: RevocationList, *,
@@ -181,12 +189,13 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
                               max_age_s=max_age_s)
     except (RevokeError, RevocationListError, TokenKeyError) as err:
         raise _fail(str(err)) from None
+    challenger = "; challenger alias removed" if done["challenger_removed"] else ""
     if done["already"]:
         typer.echo(f"{done['model']} version {done['version']} was already revoked (bundle {done['bundle_sha256']}; "
-                   f"revocation list serial {done['serial']}); champion now {done['champion'] or 'none'}")
+                   f"revocation list serial {done['serial']}); champion now {done['champion'] or 'none'}{challenger}")
         return
     typer.echo(f"revoked {done['model']} version {done['version']} (bundle {done['bundle_sha256']}); "
-               f"revocation list serial {done['serial']}; champion now {done['champion'] or 'none'}")
+               f"revocation list serial {done['serial']}; champion now {done['champion'] or 'none'}{challenger}")
 
 
 def key_kind(settings: Settings, kid: str) -> str:

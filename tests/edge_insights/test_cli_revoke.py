@@ -23,7 +23,7 @@ from commons.settings import Settings
 from commons.token_keys import current_key, jwks_path, rotate_keys
 from edge_insights.cli import app
 from serving.jwks_file import JwksFile
-from training.registry import CHAMPION, aliases, deploy_champion
+from training.registry import CHALLENGER, CHAMPION, aliases, deploy_champion
 
 pytestmark = pytest.mark.slow  # an MLflow registry
 
@@ -273,3 +273,18 @@ def test_revoke_key_refuses_what_is_no_key_id(state, kid):
     assert result.exit_code == 2, result.output
     assert "is no key id: 1 to 128 letters, digits or . _ : -" in " ".join(result.output.replace("│", " ").split())
     assert not default_list_path(state).exists()
+
+
+def test_a_revoked_challenger_loses_its_alias_and_the_audit_log_says_so(state, registry):
+    client, shas = registry
+    client.set_registered_model_alias(MODEL, CHALLENGER, "3")  # as registering the newest version does
+    done = invoke("revoke", "3", "--decision", MODEL, "--reason", "scored on the wrong split")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == (f"revoked {MODEL} version 3 (bundle {shas['3']}); revocation list serial 1; "
+                                   "champion now 2; challenger alias removed")
+    assert {alias: str(v) for alias, v in aliases(client, MODEL).items()} == {CHAMPION: "2"}
+    revoked = read_events(state / "audit" / "control.jsonl")[-1]
+    assert (revoked["action"], revoked["version"], revoked["alias"]) == ("revoke", "3", None)
+    assert revoked["details"]["challenger_removed"] is True
+    again = invoke("revoke", "3", "--decision", MODEL, "--reason", "again")
+    assert again.output.strip().endswith("champion now 2")
