@@ -6,7 +6,8 @@ Run on the state a demo run leaves (its warehouse's stock history)::
 
 Two students of the preset on the pipeline's split (:func:`training.examples.split_examples`):
 *before* from the full-history windows only, as the decision built its examples before
-first-sight windows (:mod:`training.decisions.urgent_inventory`), *after* from both kinds. Their
+first-sight windows (:mod:`training.decisions.urgent_inventory`), *after* from both kinds (neither
+with the sparse windows added later, which ``sparse_stock.py`` measures). Their
 calibration and eval examples are the same (checked), and so is the set of full-history windows
 they train on; *after* adds first-sight ones. Both are measured on the same held-out products: F1
 of ``urgent`` on their full-history windows, and on flat windows (the count repeated 8 times) at 0–3 units (the rule
@@ -27,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 from stock_students import flat, prepared, split_args, train_variant
 
-from training.decisions.urgent_inventory import SOURCE, SPEC
+from training.decisions.urgent_inventory import SOURCE, SPARSE, SPEC
 from training.encoder import load_tokenizer
 from training.examples import split_examples
 from training.loop import predict_logits
@@ -41,6 +42,7 @@ def main() -> None:
     parser.add_argument("--preset", default="tiny")
     args = parser.parse_args()
     settings, cfg, work, wh, examples = prepared("flat_stock", args.preset)
+    examples = [e for e in examples if e.source != SPARSE]  # as before the sparse view (sparse_stock.py)
     splits = {"before": split_examples([e for e in examples if e.source == SOURCE], 0, **split_args(cfg)),
               "after": split_examples(examples, 0, train_only_sources=SPEC.train_only_sources, **split_args(cfg))}
     if any(splits["before"].__dict__[side] != splits["after"].__dict__[side] for side in ("calibration", "eval")):

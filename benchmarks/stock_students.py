@@ -41,13 +41,11 @@ class Student:
     seconds: float
 
 
-def prepared(name: str, preset_name: str, *, sparse: bool = False
-             ) -> tuple[Settings, TrainConfig, Path, Warehouse, list[Example]]:
+def prepared(name: str, preset_name: str) -> tuple[Settings, TrainConfig, Path, Warehouse, list[Example]]:
     """The state folder's settings, the preset, the benchmark's work folder ``<state>/benchmarks/<name>``
     holding a copy of the warehouse (so the state's own is never written), and every urgent_inventory
     example of its stock history as the demo's job saw it: without the observations the live loop
-    appended after it (partition ``live``), which are already windows of a budgeted watcher; with
-    ``sparse``, the sparse view's examples too (:func:`training.decisions.urgent_inventory.sparse_window`)."""
+    appended after it (partition ``live``), which are already windows of a budgeted watcher."""
     settings = Settings.from_env().ensure()
     work = settings.state_dir / "benchmarks" / name
     work.mkdir(parents=True, exist_ok=True)
@@ -55,7 +53,7 @@ def prepared(name: str, preset_name: str, *, sparse: bool = False
     wh = Warehouse(work / "warehouse.duckdb")
     with wh.connect() as con:
         con.execute("DELETE FROM signal_history WHERE partition_key = 'live'")
-    examples, _ = examples_from_history(wh.history(SPEC.history), sparse=sparse)
+    examples, _ = examples_from_history(wh.history(SPEC.history))
     return settings, preset(preset_name), work, wh, examples
 
 
@@ -88,7 +86,7 @@ def train_variant(wh: Warehouse, split: Split, variant: str, work: Path, cfg: Tr
     train_teacher(wh, SPEC, cfg, store, preset_name)
     report = train_student(wh, SPEC, cfg, store)
     model = load_classifier(store.student_dir)
-    calibration, _ = examples_of(wh, SPEC.name, "calibration")
+    calibration, _ = examples_of(wh, SPEC.name, "calibration", text=SPEC.student_reads_text)
     abstain = abstain_threshold(softmax(predict_logits(model, tokenizer, calibration, max_length=cfg.max_length),
                                         report["temperature"]), cfg.edge_coverage)
     return Student(model, report, report["baseline"]["f1"], report["temperature"], abstain,

@@ -188,7 +188,11 @@ def check_not_revoked(manifest: dict[str, Any], settings: Settings) -> None:
 def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1, pod_url: str | None = None,
              tokens: TokenSource | None = None) -> dict[str, Any]:
     """P/R/F1 (:func:`alert_scores`) and edge coverage of the deployed champion of ``decision`` on ``data_dir``
-    (or, given ``pod_url``, of that pod, asked with ``tokens``' tokens: :func:`evaluate_on_pod`).
+    (or, given ``pod_url``, of that pod, asked with ``tokens``' tokens: :func:`evaluate_on_pod`), on
+    the traffic's mix of examples (a decision's train-only views are not scored), with the rows not
+    scored: ``quarantined`` (rows set aside by the loader, with a reason) and ``no_example`` (the
+    decision's own count of what gives no example: reviews without a label, products with too few
+    price changes, stock observations without a known count).
 
     Raises:
         KeyError: unknown decision.
@@ -217,11 +221,14 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
         release = load_release(bundle, manifest)
     # Absolute: book pages are parsed with their file:// URI, which a relative path has none of.
     frame, quarantined = LOADERS[decision](Path(data_dir).resolve())
-    examples, _ = spec.examples(frame)
+    examples, unused = spec.examples(frame)
+    # The traffic's mix, as the gate scores it: train-only views are not what pods are sent.
+    examples = [e for e in examples if e.source not in spec.train_only_sources]
     if not examples:
         raise FileNotFoundError(no_examples(decision, data_dir, quarantined))
+    counts = {"quarantined": quarantined.total(), "no_example": unused}
     if pod_url is not None:
-        return evaluate_on_pod(decision, examples, pod_url, tokens)
+        return {**evaluate_on_pod(decision, examples, pod_url, tokens), **counts}
     model = EdgeModel(bundle, threads=threads)
     labels, probs = [], []
     for start in range(0, len(examples), 64):
@@ -236,4 +243,4 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     abstain = model.manifest["thresholds"]["abstain"]
     return {"decision": decision, "n": len(examples), **alert_scores(truth, predicted),
             "edge_coverage": float((probs.max(axis=1) >= abstain).mean()),
-            "model_version": str(release["model_version"])}
+            "model_version": str(release["model_version"]), **counts}

@@ -16,6 +16,8 @@ from commons.settings import Settings
 from commons.token_client import CLIENT_ID_ENV, CLIENT_SECRET_ENV, TOKEN_URL_ENV
 from edge_insights.broker_load import deploy_rule_pod
 from edge_insights.cli import app
+from edge_insights.evaluate import LOADERS
+from training.decisions import DECISIONS
 from edge_insights.pods import running_pod, running_token_plane
 from release_keys import session_signer
 
@@ -39,6 +41,13 @@ def prices(data_dir, tmp_path):
 
 
 def test_evaluate_scores_a_pod_with_its_own_token(prices, tmp_path, monkeypatch):
+    _, set_aside = LOADERS["price_spike"](prices)
+    # The first three real rows with a mistyped ASIN: scored without them, and the JSON counts them.
+    with gzip.open(prices / "observations.csv.gz", "rt", encoding="utf-8") as handle:
+        lines = handle.readlines()
+    mistyped = [",".join([cells[0], cells[1][:4], *cells[2:]]) for cells in (row.split(",") for row in lines[1:4])]
+    with gzip.open(prices / "observations.csv.gz", "wt", encoding="utf-8") as handle:
+        handle.writelines(lines[:1] + mistyped + lines[4:])
     settings = Settings.from_env(state_dir=tmp_path / "state").ensure()
     monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(settings.state_dir))
     with running_token_plane(settings) as plane, \
@@ -52,6 +61,10 @@ def test_evaluate_scores_a_pod_with_its_own_token(prices, tmp_path, monkeypatch)
     assert scored.exit_code == 0, scored.output
     result = json.loads(scored.output.strip().splitlines()[-1])
     assert result["n"] > 100 and result["pod"] == url and result["model_version"] == "1"
+    frame, _ = LOADERS["price_spike"](prices)
+    assert (result["quarantined"], result["no_example"]) == (set_aside.total() + 3,
+                                                             DECISIONS["price_spike"].examples(frame)[1])
+    assert result["no_example"] > 0  # products with too few changes for the long window
     # The rule pod answers with the label rule: every example right, all at the "edge" (no central).
     assert (result["precision"], result["recall"], result["f1"], result["edge_coverage"]) == (1.0, 1.0, 1.0, 1.0)
     for name in (TOKEN_URL_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV):
@@ -74,4 +87,4 @@ def test_evaluate_reads_book_pages_from_a_relative_folder(data_dir, tmp_path, mo
                                           "--pod", url])
     assert scored.exit_code == 0, scored.output
     result = json.loads(scored.output.strip().splitlines()[-1])
-    assert (result["n"], result["edge_coverage"]) == (pages, 1.0)
+    assert (result["n"], result["edge_coverage"], result["quarantined"], result["no_example"]) == (pages, 1.0, 0, 0)

@@ -63,7 +63,7 @@ def shipped(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("urgent_flat")
     wh = Warehouse(root / "warehouse.duckdb")
     assert replay_history(data_dir, wh) > BOOKS * TICKS // 2
-    cfg = preset("tiny")
+    cfg = preset("tiny", max_train_examples=320)  # half the traffic is sparse windows: 160 leave flat 3 units unsure
     build_features(wh, SPEC, cfg, "run")
     store = ModelStore(root / "models", SPEC.name)
     train_teacher(wh, SPEC, cfg, store, "tiny")
@@ -103,12 +103,12 @@ def test_first_sight_examples_hold_the_series_levels_flat(shipped):
 
 
 def test_sparse_examples_are_what_a_watcher_revisiting_every_few_ticks_sees(shipped):
-    """The sparse view (``benchmarks/sparse_stock.py``; not in the pipeline's snapshot): a window
-    starts at the observation's own count, holds only levels that changed from one visit to the
-    next and is labelled by the rule; among them are stock-outs right after a well-stocked visit,
-    which daily windows never show."""
-    _, wh, _ = shipped
-    examples, _ = examples_from_history(wh.history(SPEC.history), sparse=True)
+    """Sparse windows: a window starts at the observation's own count, holds only levels that
+    changed from one visit to the next and is labelled by the rule; among them are stock-outs right
+    after a well-stocked visit, which daily windows never show. They are traffic (the live loop's),
+    so every split holds them, and so does the drift reference."""
+    edge, wh, _ = shipped
+    examples, _ = examples_from_history(wh.history(SPEC.history))
     full = {(e.product_id, e.window[0]) for e in examples if e.source == SOURCE}
     sparse = [e for e in examples if e.source == SPARSE]
     assert len(sparse) > len(full) // 2
@@ -120,7 +120,11 @@ def test_sparse_examples_are_what_a_watcher_revisiting_every_few_ticks_sees(ship
             seen.pop()  # the padding
         assert all(a != b for a, b in zip(seen, seen[1:])), e.window
     assert any(e.window[0] == 0 and max(e.window[1:3]) > 2 * LOW_STOCK for e in sparse)
-    assert wh.frame("SELECT count(*) AS n FROM features WHERE source = ?", [SPARSE])["n"][0] == 0
+    stored = wh.frame("SELECT split, count(*) AS n, sum(label) AS alerts FROM features "
+                      "WHERE decision = ? AND source = ? GROUP BY ALL ORDER BY split", [SPEC.name, SPARSE])
+    assert stored["split"].to_list() == ["calibration", "eval", "train"]
+    assert all(0 < alerts < n for n, alerts in zip(stored["n"], stored["alerts"]))
+    assert SPARSE not in SPEC.train_only_sources
 
 
 def test_the_shipped_edge_answers_urgent_on_flat_low_stock(shipped):
