@@ -165,9 +165,27 @@ def failed_rules(record: dict[str, Any], rule_set: str) -> list[str]:
     return [name for name, rule in RULES[rule_set].items() if not rule(record)]
 
 
+AMBIGUOUS_PRODUCT = "product_id_ambiguous"
+"""An ``offer`` rule across records: one crawl found the same product id on two web pages (two
+books sharing a UPC). Kept, the two prices would read as a price change seconds apart in signal
+history; which page is the product cannot be told, so every page of that id is quarantined."""
+
+
+def ambiguous_products(records: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(crawl_id, product_id) pairs that one crawl saw at more than one http(s) URL. Feed rows
+    (``file://…#line``) are left out: a feed may carry one product on many lines."""
+    urls: dict[tuple[str, str], set[str]] = {}
+    for record in records:
+        url = str(record.get("url") or "")
+        if url.startswith(("http://", "https://")) and _present(record.get("product_id")):
+            urls.setdefault((str(record.get("crawl_id")), str(record["product_id"])), set()).add(url)
+    return {key for key, seen in urls.items() if len(seen) > 1}
+
+
 def split_valid(records: Iterable[dict[str, Any]], rule_set: str,
                 stage: str = "validate") -> Split:
-    """Keep the records that pass every rule of ``rule_set``; quarantine the rest.
+    """Keep the records that pass every rule of ``rule_set``; quarantine the rest. ``offer``
+    records also answer to :data:`AMBIGUOUS_PRODUCT` across the batch (:func:`ambiguous_products`).
 
     Each quarantine row's ``reason`` is ``"; "``-joined failed rule names, e.g.
     ``"price_not_positive; currency_not_iso4217"``.
@@ -176,11 +194,15 @@ def split_valid(records: Iterable[dict[str, Any]], rule_set: str,
         ValueError: unknown ``rule_set``.
         ConservationError: rows were lost (a bug, never expected).
     """
+    records = list(records)
+    ambiguous = ambiguous_products(records) if rule_set == "offer" else set()
     split = Split()
     n_in = 0
     for record in records:
         n_in += 1
         failures = failed_rules(record, rule_set)
+        if (str(record.get("crawl_id")), str(record.get("product_id"))) in ambiguous:
+            failures.append(AMBIGUOUS_PRODUCT)
         if failures:
             split.quarantined.append(quarantine_record(record, stage, "; ".join(failures)))
         else:

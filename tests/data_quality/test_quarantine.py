@@ -129,3 +129,20 @@ def test_conservation_raises_on_a_lost_row(books):
 def test_unknown_rule_set_is_refused(books):
     with pytest.raises(ValueError, match="unknown rule set 'shoes'"):
         split_valid(books, "shoes")
+
+
+def test_two_pages_of_one_crawl_with_one_product_id_are_both_quarantined(books):
+    """Two real book pages given the same UPC (a shop's data error) in one crawl: kept, their
+    prices would be a price change seconds apart; both go to quarantine. The same id on feed lines,
+    or in another crawl, is no conflict."""
+    twin = {**books[1], "product_id": books[0]["product_id"]}
+    assert twin["url"] != books[0]["url"] and twin["price"] != books[0]["price"]
+    split = split_valid([books[0], twin, *books[2:5]], "offer")
+    assert split.kept == books[2:5]
+    assert [(q["url"], q["reason"]) for q in split.quarantined] == [
+        (books[0]["url"], "product_id_ambiguous"), (twin["url"], "product_id_ambiguous")]
+    other_crawl = {**twin, "crawl_id": "crawl-8"}
+    assert len(split_valid([books[0], other_crawl], "offer").kept) == 2
+    feed_lines = [{**books[0], "url": f"file:///feeds/offers.csv#{line}"} for line in (2, 3)]
+    assert len(split_valid(feed_lines, "offer").kept) == 2
+    assert len(split_valid([books[0], twin], "storable").kept) == 2
