@@ -18,6 +18,14 @@ stock or availability ``urgent_inventory``          title + the last :data:`STOC
 review text          ``negative_review``           the review texts joined (``review_text_of``)
 ===================  ============================  ===================================================
 
+One product id at two web pages in one watcher run (two books sharing a UPC) is the batch path's
+``product_id_ambiguous`` (:data:`data_quality.rules.AMBIGUOUS_PRODUCT`): the first page keeps
+the id, and every later observation of either page is quarantined with that reason, since the two
+pages' prices would otherwise interleave in one product's history as moves seconds apart. Feed
+and pushed records without an http(s) URL, and other runs (a shop that moved a product), are
+no conflict. A capture sees only its own process's pages: with the Redis broker each watcher
+checks its share.
+
 A review is an event: a record whose review text differs from the last one seen under its URL
 (the first one included) feeds negative_review. Otherwise the first sight of a page is its
 baseline and feeds nothing, unless a backfilled history seeded
@@ -35,7 +43,8 @@ from typing import Any
 
 from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from data_quality.clean import scrub_and_validate
-from data_quality.rules import rule_set_of
+from data_quality.quarantine import quarantine_record
+from data_quality.rules import AMBIGUOUS_PRODUCT, rule_set_of
 from live.broker import Broker
 from live.history import window
 
@@ -73,6 +82,8 @@ class ChangeCapture:
         self.decisions = decisions
         #: Records quarantined so far by this capture (the watcher's page outcome reads it).
         self.quarantined = 0
+        #: Product id → the http(s) pages it was seen at in this run (:data:`AMBIGUOUS_PRODUCT`).
+        self._pages_of: dict[str, set[str]] = {}
 
     def observe(self, url: str, record: dict[str, Any], etag: str | None, received_at: float) -> list[dict[str, Any]]:
         """Scrub, check and compare one observed record; store the outcome; returns the changes captured.
@@ -81,6 +92,8 @@ class ChangeCapture:
         ``validate``, the rule's reason) and its visit counted.
         """
         split = scrub_and_validate([record], rule_set_of(record))
+        if not split.quarantined and self._ambiguous(url, split.kept[0]):
+            split.quarantined.append(quarantine_record(split.kept.pop(), "validate", AMBIGUOUS_PRODUCT))
         if split.quarantined:
             row = split.quarantined[0]
             self.store.quarantine(row.get("stage", "validate"), url, row["reason"], row)
@@ -122,6 +135,15 @@ class ChangeCapture:
         self.store.capture(url, product_id=product_id, etag=etag, record=signal, prices=prices, stocks=stocks,
                            changes=changes, visited_at=received_at)
         return changes
+
+    def _ambiguous(self, url: str, signal: dict[str, Any]) -> bool:
+        """Whether ``signal``'s product id was seen at another web page in this run (it is noted now)."""
+        product_id = signal.get("product_id")
+        if product_id is None or rule_set_of(signal) != "offer" or not url.startswith(("http://", "https://")):
+            return False
+        pages = self._pages_of.setdefault(str(product_id), set())
+        pages.add(url)
+        return len(pages) > 1
 
     def _changes(self, url: str, signal: dict[str, Any], moved: list[tuple[str, Any, Any]], prices: list[float],
                  stocks: list[float], number: int, received_at: float) -> list[dict[str, Any]]:

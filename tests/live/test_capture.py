@@ -272,3 +272,33 @@ def test_a_review_insight_is_rebuilt_from_its_warehouse_row(market, data_dir, tm
     rebuilt = rebuild_features(settings, "negative_review", record)
     assert rebuilt == {"review_text": "\n".join(texts)}
     assert signal_digest(rebuilt) == signal_digest({"review_text": review_text_of(record)})
+
+
+def test_one_product_id_at_two_pages_in_a_run_is_quarantined_as_the_batch_path_does(market, tmp_path):
+    clock = Clock()
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=clock)
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store)
+    other_path = next(p.path for p in live.products if p.path != ATTIC)
+    attic, other = f"http://shop.test/{ATTIC}", f"http://shop.test/{other_path}"
+    store.add_products([attic, other])
+    first = observed(market, live, clock, ATTIC)
+    assert capture.observe(attic, first, None, clock.now) == []  # the id's first page: its baseline
+    # A second book showing the first one's UPC: its price would read as that product's move.
+    twin = {**observed(market, live, clock, other_path), "product_id": first["product_id"]}
+    assert twin["price"] != first["price"]
+    assert capture.observe(other, twin, None, clock.now) == []
+    clock.now = live.wall_of(5)
+    assert capture.observe(attic, {**first, "price": "99.00"}, None, clock.now) == []  # now ambiguous too
+    rows = store.query("SELECT url, reason FROM quarantine ORDER BY seq")
+    assert [(r["url"], r["reason"]) for r in rows] == [(other, "product_id_ambiguous"), (attic, "product_id_ambiguous")]
+    assert store.query("SELECT COUNT(*) AS n FROM changes")[0]["n"] == 0
+    assert store.product(attic)["prices"] == [float(first["price"])]
+    # Another run (a fresh capture) and feed lines with one product on many lines are no conflict.
+    again = ChangeCapture(store)
+    (change,) = again.observe(attic, {**first, "price": "99.00"}, None, clock.now)
+    assert (change["decision"], change["after"]) == ("price_spike", 99.0)
+    lines = [{**first, "url": f"file:///feed.jsonl#{n}", "price": price} for n, price in ((1, "10.00"), (2, "12.00"))]
+    assert again.observe(lines[0]["url"], lines[0], None, clock.now) == []
+    assert again.observe(lines[1]["url"], lines[1], None, clock.now) == []
+    assert len(store.query("SELECT url FROM quarantine")) == 2
