@@ -227,6 +227,25 @@ class MarketReplay:
         """Product id (UPC) → price in GBP of every book at ``tick``."""
         return {book.product_id: self.quote(path, tick).price for path, book in self.books.items()}
 
+    def listings(self) -> dict[str, list[str]]:
+        """Listing pages → the mirror books each shows with a price and an in/out-of-stock flag.
+
+        Returns:
+            ``{listing path: [book path, …]}`` in page order, for every mirror page that is not a
+            book's and shows at least one mirror book (``index.html``, ``catalogue/page-N.html``).
+        """
+        shown: dict[str, list[str]] = {}
+        for path, html in self.files.items():
+            if path in self.books:
+                continue
+            folder = posixpath.dirname(path)
+            links = (_POD_LINK.search(match.group(0)) for match in _POD.finditer(html))
+            books = [target for link in links if link
+                     for target in [posixpath.normpath(posixpath.join(folder, link.group(1)))] if target in self.books]
+            if books:
+                shown[path] = books
+        return shown
+
     def render(self, tick: int, path: str, main: Quote | None = None) -> bytes | None:
         """The page at mirror ``path`` as the shop shows it at ``tick`` (UTF-8), None if absent.
 

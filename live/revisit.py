@@ -248,7 +248,8 @@ class LearnedRevisitPolicy:
         return self.ids[i]
 
     def observe(self, product_id: str, visited_at: float, changed: bool) -> None:
-        """Record what a fetch of ``product_id`` at ``visited_at`` (seconds) found.
+        """Record what a fetch of ``product_id`` at ``visited_at`` (seconds) found; a fetch
+        :meth:`next` did not hand out restarts the product's priority from ``visited_at`` as one it did.
 
         Raises:
             KeyError: the product is not watched.
@@ -259,6 +260,8 @@ class LearnedRevisitPolicy:
         if visited_at < previous:
             raise ValueError(f"visit at {visited_at} precedes the previous one at {previous}")
         self._observed[i] = visited_at
+        # A visit not handed out by next() (a listing's tip fetched at once) refreshes the copy too.
+        self._fetched[i] = max(self._fetched[i], visited_at)
         if math.isinf(previous) or visited_at == previous:
             return  # a baseline, or a zero-length interval that says nothing about the rate
         step = (1.0, float(changed), visited_at - previous)

@@ -148,7 +148,7 @@ def test_learned_policy_visits_a_changing_product_more_than_a_static_one(bench, 
 
 
 def test_simulation_counts_staleness_as_documented(bench):
-    product = bench.Product("p", np.array([1.0, 3.0, 5.0]))
+    product = bench.Product("p", np.array([1.0, 3.0, 5.0]), np.zeros(7, dtype=np.int64))
     every_two_days = bench.simulate(RoundRobinPolicy(0.0), [product], 0, 6, budget_per_day=0.5)
     assert (every_two_days["mean_days"], every_two_days["detected"], every_two_days["visits"]) == (1.0, 3, 3)
     # one visit at day 4 sees the changes of days 1 and 3; day 5's counts until the end, day 6
@@ -178,3 +178,26 @@ def test_clones_are_distinct_products(bench, data_dir, price_products):
     assert differ > books // 2
     with pytest.raises(ValueError):
         bench.load_products(data_dir, 10**6, 2)
+
+
+def test_every_listing_page_shows_mirror_books_and_every_book_is_on_one(bench, data_dir, price_products):
+    listings = bench.listing_members(data_dir, price_products)
+    assert len(listings) == 11  # index.html and catalogue/page-2 … page-11 of the partial mirror
+    shown = [i for members in listings for i in members]
+    assert sorted(shown) == list(range(len(price_products)))  # each book on exactly one listing
+
+
+def test_listing_tips_fetch_only_products_that_moved_and_cut_price_staleness(bench, data_dir, price_products):
+    listings = bench.listing_members(data_dir, price_products)
+    plain = bench.simulate(LearnedRevisitPolicy(1.0), price_products, 30, 30, 71.5, backfill_ticks=30)
+    tipped = bench.simulate(LearnedRevisitPolicy(1.0), price_products, 30, 30, 71.5, backfill_ticks=30,
+                            listings=listings, listing_share=0.2)
+    assert tipped["listing_views"] == math.floor(0.2 * tipped["budget"] + 1e-9)
+    assert tipped["visits"] + tipped["listing_views"] == tipped["budget"] == plain["visits"]
+    # Every tip answers a moved price or in/out-of-stock flag: at most one per move a listing showed.
+    moves = sum(int(np.count_nonzero(p.shown[31:61] != p.shown[30:60])) for p in price_products)
+    assert 0 < tipped["tips"] <= moves
+    assert tipped["changes"] == plain["changes"] > 200
+    assert tipped["mean_days"] < 0.8 * plain["mean_days"]
+    with pytest.raises(ValueError):
+        bench.simulate(LearnedRevisitPolicy(1.0), price_products, 30, 30, 71.5, listing_share=0.2)
