@@ -48,6 +48,8 @@ CASES = {
     "catalogue/gzip-bomb_16/index.html": "a gzip body of ~1 KB that inflates to 4 × MAXSIZE",
     "catalogue/json_17/index.html": "the mirror page of a-light-in-the-attic_1000 as application/json",
     "catalogue/bad-rating_18/index.html": "that mirror page with its rating class 'star-rating Six'",
+    "catalogue/utf8-as-cp1251_19/index.html":
+        "hollow-city-…_813 (a ’ in its title) in UTF-8 bytes under 'charset=windows-1251', its <meta> removed",
 }
 
 BOOKS = {
@@ -56,6 +58,7 @@ BOOKS = {
     "latin1": "soumission_998",
     "mislabelled": "the-requiem-red_995",
     "slow": "sapiens-a-brief-history-of-humankind_996",
+    "peculiar": "hollow-city-miss-peregrines-peculiar-children-2_813",
 }
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
@@ -189,6 +192,9 @@ class _HostileHandler(BaseHTTPRequestHandler):
         elif path == "catalogue/bad-rating_18/index.html":
             html = self.page("good").replace("star-rating Three", "star-rating Six", 1)
             self._send(200, html.encode("utf-8"), "text/html")
+        elif path == "catalogue/utf8-as-cp1251_19/index.html":
+            html = self.page("peculiar").replace(_META_CHARSET, "")
+            self._send(200, html.encode("utf-8"), "text/html; charset=windows-1251")
         else:
             self._send(404, b"<html>not found</html>", "text/html")
 

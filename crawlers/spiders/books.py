@@ -30,6 +30,7 @@ was accepted):
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -49,7 +50,7 @@ from crawlers.pipelines import STATS_PREFIX
 from crawlers.spiders.base import SignalSpider
 
 # Bump when parsing or normalisation changes what a page turns into.
-VERSION = "1.2.0"
+VERSION = "1.3.0"
 
 
 class BooksSpider(SignalSpider):
@@ -192,27 +193,46 @@ def unexpected(exc: Exception) -> str:
 
 
 def with_fallback_encoding(response: Response) -> Response:
-    """The response, read as windows-1252 when it declares no charset and is not UTF-8.
+    """The response, read as UTF-8 where its declared legacy charset is wrong, or as windows-1252
+    when it declares no charset and is not UTF-8.
 
     "Declares" means a charset in the Content-Type header, a ``<meta>`` declaration or a byte-order
-    mark. Without one, Scrapy asks charset-normalizer, which reads a mostly-ASCII page with a few
-    latin-1 "£" bytes as cp850 ("ú50.10": the currency lost). Browsers fall back to windows-1252
-    for such pages (WHATWG HTML, "determining the character encoding": the implementation-defined
-    default for Western locales), so the harvest does the same. Other responses are returned
-    unchanged, non-200 ones too: :func:`response_defect` quarantines them on their status alone,
-    so their charset is never looked at (most responses of a crawl are 404s).
+    mark. Two fallbacks, each only where the page's own bytes settle it:
+
+    - A page declaring a legacy (non-UTF) charset whose body is valid UTF-8 holding non-ASCII bytes
+      is UTF-8: text in a legacy charset is almost never valid UTF-8 by chance (M. Dürst, "The
+      Properties and Promises of UTF-8", 11th International Unicode Conference, 1997), while a
+      server's default ``charset=ISO-8859-1`` on UTF-8 pages is common. Read as declared, "café"
+      became "cafÃ©" and a windows-1251 "£" lost the currency. A byte-order mark is never overruled.
+    - Without a declaration, Scrapy asks charset-normalizer, which reads a mostly-ASCII page with
+      a few latin-1 "£" bytes as cp850 ("ú50.10": the currency lost). Browsers fall back to
+      windows-1252 for such pages (WHATWG HTML, "determining the character encoding": the
+      implementation-defined default for Western locales), so the harvest does the same.
+
+    Other responses are returned unchanged, non-200 ones too: :func:`response_defect` quarantines
+    them on their status alone, so their charset is never looked at (most responses of a crawl are
+    404s).
     """
-    if response.status != 200 or not isinstance(response, TextResponse):
+    if response.status != 200 or not isinstance(response, TextResponse) or read_bom(response.body)[0]:
         return response
     content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-    if (http_content_type_encoding(content_type) or html_body_declared_encoding(response.body)
-            or read_bom(response.body)[0]):
-        return response
+    declared = http_content_type_encoding(content_type) or html_body_declared_encoding(response.body)
     try:
         response.body.decode("utf-8")
     except UnicodeDecodeError:
-        return response.replace(encoding="cp1252")
+        return response if declared else response.replace(encoding="cp1252")
+    if declared and not _is_utf(declared) and not response.body.isascii():
+        return response.replace(encoding="utf-8")
     return response
+
+
+def _is_utf(encoding: str) -> bool:
+    """Whether ``encoding`` (a label w3lib resolved) is a UTF encoding; an unknown one counts as UTF,
+    so it is left to :func:`response_defect`."""
+    try:
+        return codecs.lookup(encoding).name.startswith("utf")
+    except LookupError:
+        return True
 
 
 def response_defect(response: Response) -> str | None:

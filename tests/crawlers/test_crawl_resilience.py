@@ -58,6 +58,9 @@ RECORDS = {
     "catalogue/latin1_10/index.html": ("Soumission", "50.10", "GBP", 20, "6957f44c3847a760"),
     "catalogue/slow-once_14/index.html": ("Sapiens: A Brief History of Humankind", "54.23",
                                           "GBP", 20, "4165285e1663650f"),
+    # Read as declared, the title was "PeregrineвЂ™s" and "£" lost its currency (quarantined).
+    "catalogue/utf8-as-cp1251_19/index.html": ("Hollow City (Miss Peregrine’s Peculiar Children #2)", "42.98",
+                                               "GBP", 15, "4ce91d31c1e57c33"),
 }
 # Paths the HTTP cache cannot answer: transient statuses are not stored, failed downloads
 # leave nothing to store.
@@ -108,8 +111,8 @@ def test_every_bad_case_is_one_quarantine_row(crawls):
 
 
 def test_surviving_pages_give_the_mirror_records(crawls):
-    """The recovered 503, the slow page retried after its timeout and the latin-1 page without a
-    charset each give the record their mirror page gives."""
+    """The recovered 503, the slow page retried after its timeout, the latin-1 page without a
+    charset and the UTF-8 page declared windows-1251 each give the record their mirror page gives."""
     items = by_path(crawls["first"]["items"], crawls["base"])
     assert {path: (it["title"], it["price"], it["currency"], it["stock_count"], it["product_id"])
             for path, it in items.items()} == RECORDS
@@ -118,11 +121,11 @@ def test_surviving_pages_give_the_mirror_records(crawls):
 
 def test_invariant_and_counts(crawls):
     stats = crawls["first"]["stats"]
-    assert len(CASES) == len(QUARANTINED) + len(RECORDS) == 18
+    assert len(CASES) == len(QUARANTINED) + len(RECORDS) == 19
     assert (stats["product_links"], stats["product_outcomes"], stats["invariant_ok"]) == (
-        18, 18, True)
+        19, 19, True)
     assert (stats["items"], stats["quarantined"], stats["http_404"], stats["errors"]) == (
-        4, 14, 1, 13)
+        5, 14, 1, 13)
     assert stats["finish_reason"] == "finished"
 
 
@@ -159,11 +162,11 @@ def test_crawl_stats_record_the_throttle_delay(crawls):
 def test_recrawl_is_served_from_the_http_cache(crawls):
     first, second = crawls["first"], crawls["second"]
     assert set(crawls["hits_second"]) == UNCACHED
-    assert (second["stats"]["cache_hits"], second["stats"]["cache_misses"]) == (20, 8)
+    assert (second["stats"]["cache_hits"], second["stats"]["cache_misses"]) == (21, 8)
     assert second["stats"]["retries"] == 4  # only the 500 and the cut body are retried again
     digests = [{(it["url"], it["content_digest"], it["provenance"]["response_digest"])
                 for it in crawl["items"]} for crawl in (first, second)]
-    assert digests[0] == digests[1] and len(digests[0]) == 4
+    assert digests[0] == digests[1] and len(digests[0]) == 5
     outcomes = [{(q["url"], q["http_status"], q["reason"]) for q in crawl["quarantine"]}
                 for crawl in (first, second)]
     assert outcomes[0] == outcomes[1]

@@ -74,7 +74,7 @@ def test_slice_items_of_known_pages(slice_crawl, site, slug, price, stock, upc, 
             item["rating"], item["availability"]) == (price, "GBP", stock, upc, rating, "in_stock")
     body = (site / "catalogue" / slug / "index.html").read_bytes()
     assert item["provenance"] == {
-        "crawl_id": "test-slice", "spider_version": "books_toscrape@1.2.0", "http_status": 200,
+        "crawl_id": "test-slice", "spider_version": "books_toscrape@1.3.0", "http_status": 200,
         "response_digest": hashlib.sha256(body).hexdigest()}
     assert len(item["content_digest"]) == 64
 
