@@ -11,13 +11,17 @@ their batch file landed (its modification time): push → insight latency starts
 Crash safety: a take's id is written to the store before the files move and cleared once every
 record was captured; a watcher that finds a take still open at start reads that take again (the
 reader returns the files an id already took), capture is idempotent and quarantine rows are keyed
-by take and line, so nothing is lost and nothing is kept twice.
+by take and line, so nothing is lost and nothing is kept twice. A take that fails while the
+watcher runs (the inbox folder unwritable, a disk full) is logged and tried again after
+:data:`RETRY_S`, before any new batch; the poller thread never dies of it, and the failures are
+counted (:attr:`InboxPoller.failures`, ``live_inbox_failures_total`` on ``/metrics``).
 While a watcher takes the inbox, the harvest's ``raw_pushed`` finds it empty; the records reach
 ``signal_history`` through the watcher's warehouse flush instead.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable
@@ -33,7 +37,11 @@ from live.store import LiveStore
 # observer (inotify) delivered the webhook's rename into the folder 0.59 s late (its inotify buffer
 # holds move events up to 0.5 s to pair their two halves).
 POLL_S = 0.01
+#: Seconds between tries of a take that failed: a fault of the folder lasts, so no busy retry.
+RETRY_S = 1.0
 OPEN_TAKE = "inbox_take"
+
+log = logging.getLogger(__name__)
 
 
 class InboxPoller:
@@ -45,17 +53,31 @@ class InboxPoller:
         observe: the change capture's entry point.
     """
 
-    def __init__(self, inbox: Path, store: LiveStore, observe: Callable[[str, dict[str, Any], float], None]) -> None:
+    def __init__(self, inbox: Path, store: LiveStore, observe: Callable[[str, dict[str, Any], float], None],
+                 on_failure: Callable[[], None] | None = None) -> None:
         self.inbox, self.store, self.observe = Path(inbox), store, observe
         self.inbox.mkdir(parents=True, exist_ok=True)
         self.records = 0
+        #: Takes that raised (each logged with its error and tried again).
+        self.failures = 0
+        self._on_failure = on_failure
         self._stop = threading.Event()
 
     def run(self) -> None:
-        """Finish a take a killed watcher left open, then poll until :meth:`stop`."""
-        self.resume()
-        while not self._stop.wait(POLL_S):
-            self.poll()
+        """Finish a take a killed watcher left open, then poll until :meth:`stop`; a take that
+        raises is logged, counted and tried again after :data:`RETRY_S`."""
+        wait = 0.0
+        while not self._stop.wait(wait):
+            try:
+                self.resume()
+                self.poll()
+                wait = POLL_S
+            except Exception as exc:  # a folder fault must not end the thread: batches would pile up unread
+                self.failures += 1
+                if self._on_failure is not None:
+                    self._on_failure()
+                log.error("inbox take failed (retried in %.0f s): %s: %s", RETRY_S, type(exc).__name__, exc)
+                wait = RETRY_S
 
     def resume(self) -> int:
         """Read again the take a killed watcher left open, if any; returns the records observed."""

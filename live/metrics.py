@@ -39,6 +39,8 @@ class LiveMetrics:
         self.pages = Counter("live_pages", "Revisits by outcome.", ["outcome"], registry=self.registry)
         self.pushed = Counter("live_pushed", "Pushed records taken from the inbox.", ["outcome"],
                               registry=self.registry)
+        self.inbox_failures = Counter("live_inbox_failures", "Inbox takes that raised (logged, tried again).",
+                                      registry=self.registry)
         self.changes = Counter("live_changes", "Changes captured per decision fed.", ["decision"],
                                registry=self.registry)
         self.insights = Counter("live_insights", "Insights published.", ["decision", "route", "alert"],

@@ -224,8 +224,10 @@ class Watcher:
         self.policy.observe(url, received_at, bool(changes))
 
     def _on_push(self, url: str, record: dict[str, Any], received_at: float) -> None:
+        before = self.capture.quarantined
         changes = self.capture.observe(url, record, None, received_at)
-        self.metrics.pushed.labels("changed" if changes else "unchanged").inc()
+        outcome = "quarantined" if self.capture.quarantined > before else "unchanged"
+        self.metrics.pushed.labels("changed" if changes else outcome).inc()
         if changes:
             if self.decider is not None:
                 self.decider.wake.set()
@@ -281,7 +283,8 @@ class Watcher:
             self.decider.warm_up()
             decider = threading.Thread(target=self.decider.run, name="decider", daemon=True)
             decider.start()
-        poller = InboxPoller(self.config.inbox, self.store, self._on_push) if self.config.inbox else None
+        poller = (InboxPoller(self.config.inbox, self.store, self._on_push, self.metrics.inbox_failures.inc)
+                  if self.config.inbox else None)
         if poller is not None:
             threading.Thread(target=poller.run, name="inbox", daemon=True).start()
         webhooks = None

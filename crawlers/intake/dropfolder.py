@@ -20,11 +20,16 @@ reads them again (the ``raw_pushed`` asset does so for its partition), and movin
 the inbox root replays them too. Loads are serialised
 by an exclusive lock on ``inbox/.read_inbox.lock``, so two loads never take the same file.
 Files whose names collide with one already taken get a ``~<n>`` suffix before they are read.
+A name that is not printable UTF-8 (bytes a partner's system wrote in another charset, control
+characters) or longer than :data:`MAX_NAME_BYTES` is renamed as it is taken, to its readable part
+cut short plus 8 hex digits of its SHA-256: the batch id becomes every record's ``crawl_id``, which
+the warehouse stores as UTF-8 text, and the refused file's reason file must fit a file name.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +43,9 @@ PROCESSED = "processed"
 REFUSED = "refused"
 LOCK_FILE = ".read_inbox.lock"
 REASON_SUFFIX = ".reason.txt"
+#: Longest batch file name kept as it is, in bytes: with a ``~<n>`` and :data:`REASON_SUFFIX` it
+#: stays under the 255 bytes most file systems allow a name.
+MAX_NAME_BYTES = 200
 
 
 @dataclass
@@ -121,7 +129,7 @@ def read_inbox(inbox_dir: str | Path, crawl_id: str, *, limits: Limits = Limits(
             for path in _batch_files(folder):
                 _add(load, path, path.name, _read(path, path.name, limits))
         for path in _batch_files(inbox):
-            name = _free_name(path.name, done.values())
+            name = _free_name(_safe_name(path.name), done.values())
             result = _read(path, name, limits)
             target = done[PROCESSED if isinstance(result, Batch) else REFUSED] / name
             os.replace(path, target)
@@ -165,6 +173,19 @@ def _batch_files(folder: Path) -> list[Path]:
     # A dotfile is a batch still being written (".part.jsonl"), or no batch at all.
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file()
                   and not p.name.startswith("."))
+
+
+def _safe_name(name: str) -> str:
+    """``name`` where it is printable UTF-8 of at most :data:`MAX_NAME_BYTES` bytes, else its
+    readable part (others as ``_``), cut, ``-`` and 8 hex digits of the raw name's SHA-256."""
+    raw = os.fsencode(name)
+    if len(raw) <= MAX_NAME_BYTES and name.isprintable() and raw.decode("utf-8", "replace") == name:
+        return name
+    stem, _, suffix = name.rpartition(".")
+    readable = "".join(c if c.isprintable() and c != "\ufffd" else "_"
+                       for c in os.fsencode(stem).decode("utf-8", "replace"))
+    cut = readable.encode("utf-8")[:MAX_NAME_BYTES - 32].decode("utf-8", "ignore")
+    return f"{cut}-{hashlib.sha256(raw).hexdigest()[:8]}.{os.fsencode(suffix).decode('ascii', 'replace').lower()}"
 
 
 def _free_name(name: str, folders: Iterable[Path]) -> str:

@@ -476,3 +476,20 @@ def test_values_the_warehouse_cannot_store_or_read_are_quarantined():
         "price": ["price: over the largest storable amount 99999999999999 ('99999999999999999999')"],
         "source": ["source: not a non-blank string"], "product_id": ["product_id: not a non-blank string"]}
     assert check_row({**base, "stock_count": 2**63 - 1})["stock_count"] == 2**63 - 1
+
+
+def test_a_batch_named_in_bytes_that_are_not_utf8_or_too_long_is_taken_under_a_safe_name(real_rows, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    # A partner's system wrote "é" in latin-1; another name fills the file system's 255 bytes.
+    (inbox / os.fsdecode(b"partner2-caf\xe9.jsonl")).write_bytes(jsonl(real_rows[:2]))
+    (inbox / ("p" * 249 + ".jsonl")).write_bytes(b"this is not json\n")
+    load = read_inbox(inbox, "run-1")
+    (kept, refused) = sorted(load.files, key=lambda f: f.status)
+    assert kept.name.startswith("partner2-caf_-") and kept.name.endswith(".jsonl") and kept.name.isprintable()
+    assert {r["provenance"]["crawl_id"] for r in load.records} == {kept.batch_id}
+    assert len(load.records) == 2
+    kept.batch_id.encode("utf-8")  # the warehouse stores it as UTF-8 text
+    assert refused.status == "refused" and len(refused.name.encode()) <= 200
+    assert refused.path.with_name(refused.name + ".reason.txt").read_text().strip() == refused.reason
+    assert sorted(p.name for p in inbox.iterdir()) == [".read_inbox.lock", "processed", "refused"]

@@ -128,3 +128,38 @@ def test_a_running_poller_takes_a_batch_within_a_few_polls_of_its_landing(review
     assert [url for url, _ in seen] == ["https://reviews.test/now"]
     assert taken_s < 20 * live.inbox.POLL_S, taken_s  # the poll, plus capture's scrub on a shared core
     assert not thread.is_alive()
+
+
+def test_a_take_that_fails_while_running_is_logged_and_read_again_and_the_poller_lives_on(
+        reviews, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(live.inbox, "RETRY_S", 0.05)
+    store = LiveStore(tmp_path / "live.sqlite")
+    write_batches(tmp_path / "inbox", reviews)
+    seen: list[tuple[str, float]] = []
+    failing = capture_into(store, seen, kill_after=2)  # a fault in the middle of the first take
+    working = capture_into(store, seen)
+    calls: list[str] = []
+
+    def observe(url: str, record: dict, received_at: float) -> None:
+        calls.append(url)
+        (failing if len(calls) <= 3 else working)(url, record, received_at)
+
+    failures: list[int] = []
+    poller = InboxPoller(tmp_path / "inbox", store, observe, on_failure=lambda: failures.append(1))
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (store.meta(OPEN_TAKE) or len({url for url, _ in seen}) < 6) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert thread.is_alive()
+    finally:
+        poller.stop()
+        thread.join(timeout=10)
+    assert poller.failures == len(failures) == 1
+    assert "inbox take failed" in caplog.text
+    assert store.meta(OPEN_TAKE) is None
+    # The retried take lost nothing: each review is one change, the bad row one quarantine row.
+    assert sorted(c["url"] for c in store.query("SELECT url FROM changes")) == [
+        f"https://reviews.test/{i}" for i in range(6)]
+    assert store.query("SELECT COUNT(*) AS n FROM quarantine")[0]["n"] == 2
