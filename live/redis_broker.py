@@ -15,6 +15,8 @@ key                            type    holds
 ``N:changes``                  stream  the change stream: entry ``{seq}-0``, field ``change`` (JSON:
                                        :class:`Change` fields but ``seq``, plus ``padded``);
                                        groups ``deciders`` and ``warehouse``
+``N:observations``             stream  field ``signal``: JSON of a stored record that fed no change (a
+                                       page's first sight); group ``warehouse``, deleted once copied
 ``N:changes:seq``              string  the last change ``seq`` handed out
 ``N:change:{change_id}``       string  set once a change is on the stream: a re-detected change is
                                        not appended twice
@@ -96,20 +98,25 @@ CHANGE_KEYS = ("change_id", "url", "product_id", "decision", "kind", "before", "
 PRODUCT_DEFAULTS: dict[str, Any] = {"product_id": None, "etag": None, "record": None, "prices": [], "stocks": [],
                                     "visits": 0, "changes": 0, "last_visit": None, "seeded": 0}
 
-# KEYS: product hash, products set, changes stream, changes counter, counts hash, one dedupe key a change.
-# ARGV: url, 1 if the change counter moves, k, k field/value pairs of the product hash, one JSON a change.
+# KEYS: product hash, products set, changes stream, changes counter, counts hash, observations stream,
+#       one dedupe key a change.
+# ARGV: url, 1 if the change counter moves, k, the record as JSON when it feeds no change (else ''),
+#       k field/value pairs of the product hash, one JSON a change.
 CAPTURE_LUA = """
-local url, bump, k = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local url, bump, k, observed = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 redis.call('SADD', KEYS[2], url)
-redis.call('HSET', KEYS[1], unpack(ARGV, 4, 3 + 2 * k))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + 2 * k))
 redis.call('HINCRBY', KEYS[1], 'visits', 1)
 redis.call('HINCRBY', KEYS[1], 'changes', bump)
 redis.call('HINCRBY', KEYS[5], 'visits', 1)
+if observed ~= '' then
+  redis.call('XADD', KEYS[6], '*', 'signal', observed)
+end
 local added = 0
-for i = 6, #KEYS do
+for i = 7, #KEYS do
   if redis.call('SET', KEYS[i], '1', 'NX', 'EX', DEDUPE_TTL_S) then
     local seq = redis.call('INCR', KEYS[4])
-    redis.call('XADD', KEYS[3], seq .. '-0', 'change', ARGV[3 + 2 * k + i - 5])
+    redis.call('XADD', KEYS[3], seq .. '-0', 'change', ARGV[4 + 2 * k + i - 6])
     added = added + 1
   end
 end
@@ -179,6 +186,7 @@ class RedisBroker:
         self.visibility_ms = int(visibility_s * 1000)
         self.ns = namespace
         self.changes, self.insights = f"{namespace}:changes", f"{namespace}:insights"
+        self.observations = f"{namespace}:observations"
         self.retry, self.counters = f"{namespace}:retry", f"{namespace}:counts"
         self._capture = self.redis.register_script(CAPTURE_LUA.replace("DEDUPE_TTL_S", str(DEDUPE_TTL_S)))
         self._publish = self.redis.register_script(PUBLISH_LUA.replace("DEDUPE_TTL_S", str(DEDUPE_TTL_S)))
@@ -189,7 +197,8 @@ class RedisBroker:
         #: Notified after each publish of this instance: the feed's streams in this process wake on it.
         self.published = PublishSignal()
         self._cursors: dict[tuple[str, str], str] = {}
-        for stream, group in ((self.changes, DECIDERS), (self.changes, WAREHOUSE), (self.insights, WAREHOUSE)):
+        for stream, group in ((self.changes, DECIDERS), (self.changes, WAREHOUSE), (self.insights, WAREHOUSE),
+                              (self.observations, WAREHOUSE)):
             try:
                 self.redis.xgroup_create(stream, group, id="0", mkstream=True)
             except redis.ResponseError as exc:
@@ -235,15 +244,16 @@ class RedisBroker:
         """Move a page's known state forward and append its changes to the stream, atomically (one script).
 
         ``changes`` as for :meth:`LiveStore.capture`; a change whose ``change_id`` is already on the
-        stream is not appended again.
+        stream is not appended again. A record that feeds no change goes to ``N:observations``.
         """
         state = {"product_id": product_id, "etag": etag, "record": record, "prices": prices, "stocks": stocks,
                  "last_visit": visited_at}
         pairs = [part for name, value in state.items() for part in (name, json.dumps(value))]
         entries = [json.dumps({**c, "url": url, "product_id": product_id, "tries": 0}) for c in changes]
         self._capture(keys=[self._key("product", url), f"{self.ns}:products", self.changes, f"{self.changes}:seq",
-                            self.counters, *(self._key("change", c["change_id"]) for c in changes)],
-                      args=[url, 1 if changes else 0, len(state), *pairs, *entries])
+                            self.counters, self.observations, *(self._key("change", c["change_id"]) for c in changes)],
+                      args=[url, 1 if changes else 0, len(state), "" if changes else json.dumps(record), *pairs,
+                            *entries])
 
     def quarantine(self, stage: str, url: str | None, reason: str, row: dict[str, Any] | None) -> None:
         """Keep a page or change the loop could not use, with the reason."""
@@ -432,12 +442,14 @@ class RedisBroker:
         while True:
             insights = self._take(self.insights, WAREHOUSE, FLUSH_BATCH)
             changes = self._take(self.changes, WAREHOUSE, FLUSH_BATCH)
-            if not insights and not changes:
+            observed = self._take(self.observations, WAREHOUSE, FLUSH_BATCH)
+            if not insights and not changes and not observed:
                 return added, history_added
             rows = [json.loads(fields["insight"]) for _, fields in insights]
             added += warehouse.append_insights([{**r, "alert": bool(r["alert"])} for r in rows])
-            signals = [flatten(signal, run_id, INTAKE_OF_RULE_SET[rule_set_of(signal)], "live")
-                       for signal in (json.loads(fields["change"])["signal"] for _, fields in changes)]
+            records = [*(json.loads(fields["change"])["signal"] for _, fields in changes),
+                       *(json.loads(fields["signal"]) for _, fields in observed)]
+            signals = [flatten(signal, run_id, INTAKE_OF_RULE_SET[rule_set_of(signal)], "live") for signal in records]
             if signals:
                 history_added += warehouse.append_rows_to_history(run_id, signals)[0]
             pipe = self.redis.pipeline(transaction=False)
@@ -445,6 +457,9 @@ class RedisBroker:
                 pipe.xack(self.insights, WAREHOUSE, *(entry_id for entry_id, _ in insights))
             if changes:
                 pipe.xack(self.changes, WAREHOUSE, *(entry_id for entry_id, _ in changes))
+            if observed:  # the warehouse is their only reader: copied, they are done with
+                pipe.xack(self.observations, WAREHOUSE, *(entry_id for entry_id, _ in observed))
+                pipe.xdel(self.observations, *(entry_id for entry_id, _ in observed))
             pipe.execute()
-            if len(insights) < FLUSH_BATCH and len(changes) < FLUSH_BATCH:
+            if max(len(insights), len(changes), len(observed)) < FLUSH_BATCH:
                 return added, history_added

@@ -64,6 +64,10 @@ CREATE INDEX IF NOT EXISTS insights_unwarehoused ON insights(warehoused);
 CREATE TABLE IF NOT EXISTS quarantine (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, stage TEXT NOT NULL, url TEXT, reason TEXT NOT NULL,
     row TEXT, at REAL NOT NULL, key TEXT);
+CREATE TABLE IF NOT EXISTS observations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, signal TEXT NOT NULL, received_at REAL NOT NULL,
+    warehoused INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS observations_unwarehoused ON observations(warehoused);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
     product_key TEXT NOT NULL, decision TEXT NOT NULL, alerted_at REAL NOT NULL, value REAL,
@@ -241,7 +245,9 @@ class LiveStore:
         """Move a page's known state forward and append its changes to the stream, atomically.
 
         ``changes`` are dicts with the :class:`Change` fields except ``seq`` and ``tries``, plus
-        ``padded``: the decision's window was padded (a short known history).
+        ``padded``: the decision's window was padded (a short known history). A record that feeds
+        no change (a page's first sight, a move no decision reads) goes to ``observations``
+        instead, so the warehouse flush copies every stored record, not only the changed ones.
         """
         with self.transaction() as con:
             # A pushed record may be of a page no sitemap listed: it is known from now on (as the
@@ -257,6 +263,9 @@ class LiveStore:
                 [(c["change_id"], url, product_id, c["decision"], c["kind"], json.dumps(c["before"]),
                   json.dumps(c["after"]), json.dumps(c["record"]), json.dumps(c["signal"]), c["received_at"],
                   c["changed_at"], int(c["padded"])) for c in changes])
+            if not changes:
+                con.execute("INSERT INTO observations(url, signal, received_at) VALUES (?, ?, ?)",
+                            (url, json.dumps(record), visited_at))
 
     # ---- the change stream -----------------------------------------------------------------
     def pending(self, now: float, limit: int = 64) -> list[Change]:

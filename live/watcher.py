@@ -129,18 +129,21 @@ class WatchConfig:
 
 
 def flush_to_warehouse(store: LiveStore, warehouse: Warehouse, run_id: str) -> tuple[int, int]:
-    """Copy insights and captured signals not yet in the warehouse; returns (insights, signal rows) added."""
+    """Copy insights and stored records (those of changes and the observations that fed none) not
+    yet in the warehouse; returns (insights, signal rows) added."""
     insights = store.query("SELECT * FROM insights WHERE warehoused = 0 ORDER BY seq")
     changes = store.query("SELECT seq, signal FROM changes WHERE warehoused = 0 ORDER BY seq")
-    if not insights and not changes:
+    observed = store.query("SELECT seq, signal FROM observations WHERE warehoused = 0 ORDER BY seq")
+    if not insights and not changes and not observed:
         return 0, 0
     added = warehouse.append_insights([{**i, "alert": bool(i["alert"])} for i in insights])
-    signals = {row["seq"]: json.loads(row["signal"]) for row in changes}
-    rows = [flatten(s, run_id, INTAKE_OF_RULE_SET[rule_set_of(s)], "live") for s in signals.values()]
+    signals = [json.loads(row["signal"]) for row in (*changes, *observed)]
+    rows = [flatten(s, run_id, INTAKE_OF_RULE_SET[rule_set_of(s)], "live") for s in signals]
     history_added = warehouse.append_rows_to_history(run_id, rows)[0] if rows else 0
     with store.transaction() as con:
         con.executemany("UPDATE insights SET warehoused = 1 WHERE seq = ?", [(i["seq"],) for i in insights])
-        con.executemany("UPDATE changes SET warehoused = 1 WHERE seq = ?", [(s,) for s in signals])
+        con.executemany("UPDATE changes SET warehoused = 1 WHERE seq = ?", [(c["seq"],) for c in changes])
+        con.executemany("UPDATE observations SET warehoused = 1 WHERE seq = ?", [(o["seq"],) for o in observed])
     return added, history_added
 
 

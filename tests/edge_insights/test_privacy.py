@@ -46,7 +46,7 @@ def _decision(product: str, at: datetime) -> dict:
 
 
 def _live_rows(path: Path) -> None:
-    """The live loop's store: per product one page, change, insight, alert and quarantine row seen
+    """The live loop's store: per product one page, change, insight, alert, quarantine and observation row seen
     500 days ago and one seen 2 days ago (as the watcher writes them: records as JSON)."""
     store = LiveStore(path)
     with store.transaction() as con:
@@ -68,6 +68,7 @@ def _live_rows(path: Path) -> None:
                             (url, "price_spike", at))
                 con.execute("INSERT INTO quarantine(stage, url, reason, row, at) VALUES (?,?,?,?,?)",
                             ("push", None, "bad", record, at))
+                con.execute("INSERT INTO observations(url, signal, received_at) VALUES (?,?,?)", (url, record, at))
 
 
 def _age(path: Path, at: datetime) -> None:
@@ -125,7 +126,8 @@ def test_the_policy_names_every_store_with_a_reason():
     policy = load_policy()
     assert {"scrubbed_signals", "validated_signals", "signal_history", "quarantine", "features", "price_monthly",
             "staging", "inbox", "crawl_logs", "run_logs", "decision_log", "live_products", "live_changes",
-            "live_insights", "live_deliveries", "live_alerts", "live_quarantine"} <= set(policy.stores)
+            "live_insights", "live_deliveries", "live_alerts", "live_quarantine", "live_observations"
+            } <= set(policy.stores)
     assert all(s.purpose and s.why and s.regions for s in policy.stores.values())
     # The demo trains on price histories from 2024-02-17: as of this session they are inside policy.
     assert policy.store("signal_history").cutoff(NOW) < datetime(2024, 2, 17, tzinfo=timezone.utc)
@@ -154,7 +156,7 @@ def test_retention_removes_what_is_past_policy_and_audit_verify_still_passes(sta
     assert result["run_logs"]["removed"] == 0 and (state.logs_dir / "pod.log").exists()
     assert {name: result[name]["removed"] for name in result if name.startswith("live_")} == {
         "live_products": 2, "live_changes": 2, "live_insights": 2, "live_deliveries": 0, "live_alerts": 2,
-        "live_quarantine": 2}
+        "live_quarantine": 2, "live_observations": 2}
     assert LiveStore(state.live_store_path).query("SELECT insight_id FROM insights ORDER BY 1") == [
         {"insight_id": f"i-{GONE}-2"}, {"insight_id": f"i-{KEPT}-2"}]
     assert not any(overdue(policy, wh, folders, NOW).values())
@@ -235,7 +237,8 @@ def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
     assert not [p.name for p in state.live_store_path.parent.iterdir() if GONE.encode() in p.read_bytes()]
     assert all(traces(policy, wh, folders, KEPT)[s] for s in ("signal_history", "price_monthly", "features",
                                                               "inbox", "decision_log", "live_products",
-                                                              "live_changes", "live_insights", "live_quarantine"))
+                                                              "live_changes", "live_insights", "live_quarantine",
+                                                              "live_observations"))
     assert [r["product_id"] for r in read_decisions(state.decision_log_dir, "negative_review")] == [KEPT, KEPT]
     # The crawl log keeps its other lines; the line that named the product's page is gone
     # (another product whose id only starts with this one's keeps its line).

@@ -302,3 +302,32 @@ def test_one_product_id_at_two_pages_in_a_run_is_quarantined_as_the_batch_path_d
     assert again.observe(lines[0]["url"], lines[0], None, clock.now) == []
     assert again.observe(lines[1]["url"], lines[1], None, clock.now) == []
     assert len(store.query("SELECT url FROM quarantine")) == 2
+
+
+def test_a_first_sight_reaches_the_warehouse_so_the_first_move_after_it_is_rebuilt(market, tmp_path):
+    """A pushed product seen at 10.00 and then at 30.00: the baseline fed no change, yet the pod's
+    window holds it, so the warehouse must too (explain once rebuilt [30.0 × 32] and failed)."""
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=Clock())
+    base = observed(market, live, Clock(), ATTIC)
+
+    def offer(price: str, at: str, rating: float | None = None) -> dict:
+        record = {**base, "url": "https://partner.test/qa-a", "product_id": "QA-A", "price": price,
+                  "crawled_at": at, "rating": rating}
+        return {**record, "content_digest": content_digest(record)}
+
+    settings = Settings(state_dir=tmp_path / "state", data_dir=tmp_path / "data")
+    warehouse = Warehouse(settings.warehouse_path)
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store)
+    first = offer("10.00", "2026-11-30T00:00:00+00:00")
+    assert capture.observe(first["url"], first, None, 1.0) == []
+    # A move no decision reads (the rating) is stored as well: the warehouse keeps every observation.
+    rated = offer("10.00", "2026-11-30T00:30:00+00:00", rating=4.0)
+    assert capture.observe(rated["url"], rated, None, 1.5) == []
+    [spike] = [c for c in capture.observe(first["url"], offer("30.00", "2026-11-30T01:00:00+00:00"), None, 2.0)
+               if c["decision"] == "price_spike"]
+    assert spike["record"]["prices"][:2] == [30.0, 10.0]
+    assert flush_to_warehouse(store, warehouse, "live")[1] == 3
+    assert flush_to_warehouse(store, warehouse, "live") == (0, 0)  # each observation copied once
+    rebuilt = rebuild_features(settings, "price_spike", spike["signal"])
+    assert rebuilt["prices"] == spike["record"]["prices"]

@@ -28,11 +28,13 @@ from starlette.testclient import TestClient
 from commons.net import free_port
 from commons.settings import Settings
 from commons.warehouse import Warehouse
+from crawlers.intake.batch import parse_batch
 from crawlers.live_market import LiveMarket, serve_live_market
 from crawlers.replay import MarketReplay
 from edge_insights.broker_load import append_price_change, deploy_rule_pod, running_redis
 from edge_insights.pods import running_pod, running_token_plane
 from release_keys import session_signer
+from live.capture import ChangeCapture
 from live.decide import Decider
 from live.feed import feed_app
 from live.redis_broker import RedisBroker
@@ -217,6 +219,24 @@ def test_capture_moves_the_state_and_appends_the_change_together(redis_url, ns):
     # A change seen again (a watcher restarted before its state moved on) is not appended twice.
     append_price_change(writer, 299, products=1, tag=ns)
     assert writer.redis.xlen(f"{ns}:changes") == 300
+
+
+def test_a_record_that_fed_no_change_reaches_the_warehouse_once(redis_url, ns, tmp_path):
+    """A pushed product's first sight feeds no change, yet its price is in the window the next
+    change is decided on: the warehouse copies it too (``N:observations``), then forgets it."""
+    rows = [{"source": "partner", "url": f"https://partner.test/{ns}/a", "product_id": f"{ns}-A", "title": "Kettle",
+             "price": price, "currency": "EUR", "availability": "in_stock", "stock_count": 5,
+             "crawled_at": f"2026-11-30T0{hour}:00:00+00:00"} for hour, price in ((0, "10.00"), (1, "30.00"))]
+    first, second = parse_batch("".join(json.dumps(r) + "\n" for r in rows).encode(), "jsonl", "b1").records
+    broker = RedisBroker(redis_url, namespace=ns, consumer="w")
+    capture = ChangeCapture(broker)
+    assert capture.observe(first["url"], first, None, 1.0) == []
+    assert [c["decision"] for c in capture.observe(second["url"], second, None, 2.0)] == ["price_spike"]
+    assert broker.redis.xlen(f"{ns}:observations") == 1
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    assert broker.flush_to_warehouse(warehouse, "run-1") == (0, 2)
+    assert broker.redis.xlen(f"{ns}:observations") == 0
+    assert broker.flush_to_warehouse(warehouse, "run-1") == (0, 0)
 
 
 def test_two_deciders_turn_every_change_into_exactly_one_insight(redis_url, ns, plane, pod_url):
