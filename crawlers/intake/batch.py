@@ -21,7 +21,8 @@ in the contract. Blank lines are not rows.
 CSV (``text/csv``, ``.csv``): a header row of contract field names (the required ones at least),
 one record per row. Cells are text, so they are converted before the contract sees them: an
 empty cell is null; ``stock_count`` is read as an integer and ``rating`` as a number when they
-parse (otherwise the text reaches the contract, which names the field); ``feedback`` ``true`` /
+are ASCII digits in plain decimal notation (otherwise the text reaches the contract, which names
+the field: ``1_000``, ``٣`` and ``inf`` are refused); ``feedback`` ``true`` /
 ``false`` (any case) is a boolean. ``review_text`` is one column: a cell holding a JSON array of
 strings (``["Great.", "Broke."]``) is that list, any other non-empty cell is a single review
 (``["<cell>"]``); a cell that parses as a JSON array of anything but strings is quarantined.
@@ -37,6 +38,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -275,11 +277,14 @@ def _from_cells(cells: dict[str, str]) -> dict[str, Any]:
     return row
 
 
+# What a CSV number cell may hold: ASCII digits in plain decimal notation. Python's int() and
+# float() also read "1_000", other scripts' digits ("٣") and "inf", which no partner's export means.
+_CSV_NUMBER = {int: re.compile(r"[+-]?[0-9]+"), float: re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)")}
+
+
 def _convert(value: str, kind: type) -> Any:
-    try:
-        return kind(value.strip())
-    except ValueError:
-        return value
+    text = value.strip()
+    return kind(text) if _CSV_NUMBER[kind].fullmatch(text) else value
 
 
 def _review_cell(value: str) -> Any:

@@ -10,12 +10,14 @@ field                 required  rule
 ====================  ========  ===============================================================
 ``source``            yes       non-blank string (partner or feed name)
 ``url``               yes       absolute ``http``/``https`` URL with a host
-``product_id``        yes       non-blank string (SKU/UPC/GTIN/ASIN or canonical URL)
+``product_id``        yes       non-blank string (SKU/UPC/GTIN/ASIN or canonical URL), no white
+                                space or control character at its ends, at most the decision
+                                contracts' ``max_length`` (256) characters
 ``availability``      yes       one of :data:`commons.record.AVAILABILITY`
 ``crawled_at``        yes       ISO-8601 string *with* a UTC offset (``Z`` or ``±HH:MM``),
                                 at most :data:`FUTURE_TOLERANCE` ahead of the intake's clock;
                                 stored in UTC
-``title``             no        string or null
+``title``             no        string or null, at most the contracts' ``max_length`` (500)
 ``price``             offers    decimal *string* > 0 (``"51.77"``; no sign, exponent, NaN or
                                 thousands separator: JSON numbers are refused so no float ever
                                 touches money), at most 4 decimals; needs ``currency``; required
@@ -23,14 +25,17 @@ field                 required  rule
 ``currency``          no        an ISO 4217 code (:data:`commons.currencies.ISO_4217`)
 ``stock_count``       no        integer ≥ 0 or null (booleans and 3.0 are refused)
 ``rating``            no        number in 0–5 or null
-``review_text``       no        list of strings or null
+``review_text``       no        list of strings or null; joined (``review_text_of``) at most
+                                the negative_review contract's ``max_length`` (5,000)
 ``author``            no        string or null (PII: scrubbed downstream)
 ``feedback``          no        boolean or null
 ====================  ========  ===============================================================
 
 The contract refuses at intake what the validation stage's row rules would quarantine later
 (``price_not_positive``, ``currency_not_iso4217``): the webhook's answer is the only feedback a
-partner gets, so a row it counts as accepted must be one the warehouse keeps.
+partner gets, so a row it counts as accepted must be one the warehouse keeps; and the
+lengths a pod's contract caps (:data:`commons.contracts.CONTRACTS`), so an accepted row is one
+the live loop can decide on.
 
 A row breaking any rule raises :class:`RowInvalid` naming *every* failing field, so one
 quarantine row says all there is to fix (reason ``"price: …; rating: …"``). One exception: a row
@@ -52,6 +57,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from commons.contracts import NEGATIVE_REVIEW, PRICE_SPIKE, review_text_of
 from commons.currencies import ISO_4217
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
@@ -124,6 +130,8 @@ def check_row(row: Mapping[str, Any]) -> dict[str, Any]:
         reasons.append("currency: missing (required with a price)")
     if row.get("price") is None and not row.get("review_text"):
         reasons.append("price: missing (required on a row without review_text, an offer)")
+    if row.get("review_text") and isinstance(out["rating"], float) and not 1 <= out["rating"] <= 5:
+        reasons.append(f"rating: {out['rating']:g} on a review (reviews are rated 1-5)")
     if reasons:
         product_id = row.get("product_id")
         raise RowInvalid(reasons, product_id if _is_text(product_id) else None)
@@ -230,11 +238,35 @@ def _optional_text(value: Any) -> tuple[str | None, Any]:
     return (None, value) if isinstance(value, str) else ("not a string", value)
 
 
+MAX_PRODUCT_ID = PRICE_SPIKE["fields"]["product_id"]["max_length"]
+MAX_TITLE = PRICE_SPIKE["fields"]["title"]["max_length"]
+MAX_REVIEW = NEGATIVE_REVIEW["fields"]["review_text"]["max_length"]
+
+
+def _product_id(value: Any) -> tuple[str | None, Any]:
+    """A key: erasure and the pods take it as written, so its ends carry no white space."""
+    problem, value = _text(value)
+    if problem:
+        return problem, value
+    if not (value[0].isprintable() and value[-1].isprintable()) or value != value.strip():
+        return f"white space or a control character at its ends ({_show(value)})", value
+    if len(value) > MAX_PRODUCT_ID:
+        return f"{len(value):,} characters; the decisions take at most {MAX_PRODUCT_ID}", value
+    return None, value
+
+
+def _title(value: Any) -> tuple[str | None, Any]:
+    problem, value = _optional_text(value)
+    if not problem and len(value) > MAX_TITLE:
+        problem = f"{len(value):,} characters; the decisions take at most {MAX_TITLE}"
+    return problem, value
+
+
 def url_problem(value: Any) -> str | None:
     """Why ``value`` is not a page URL a signal may carry, or None when it is one.
 
     A page URL is an absolute http(s) URL shorter than :data:`MAX_URL_CHARS`, with a host, a port
-    in 0-65535, no control character, no white space in the host and no credentials
+    in 1-65535 (0 names no port a server listens on), no control character, no white space in the host and no credentials
     (``user:password@`` would be stored with every signal; the reason never echoes them).
     """
     problem = f"not an absolute http(s) URL ({_show(value)})"
@@ -247,9 +279,11 @@ def url_problem(value: Any) -> str | None:
     try:
         # .port and .hostname raise ValueError too: a port out of 0-65535, an unclosed "[".
         parts = urlsplit(value)
-        host, _ = parts.hostname, parts.port
+        host, port = parts.hostname, parts.port
     except ValueError as exc:
         return f"{problem}: {exc}"
+    if port == 0:
+        return f"{problem}: port 0"
     if parts.scheme not in ("http", "https") or not host:
         return problem
     if any(c.isspace() for c in parts.netloc):
@@ -323,9 +357,15 @@ def _rating(value: Any) -> tuple[str | None, Any]:
 
 
 def _review_text(value: Any) -> tuple[str | None, Any]:
-    if isinstance(value, list) and all(isinstance(text, str) for text in value):
-        return None, value
-    return "not a list of strings", value
+    if not (isinstance(value, list) and all(isinstance(text, str) for text in value)):
+        return "not a list of strings", value
+    if value and not any(text.strip() for text in value):
+        # A list makes the row a review, and a review without text is quarantined downstream.
+        return "no text in the list (null when the row carries no review)", value
+    joined = review_text_of({"review_text": value}) or ""
+    if len(joined) > MAX_REVIEW:
+        return f"{len(joined):,} characters joined; negative_review takes at most {MAX_REVIEW:,}", value
+    return None, value
 
 
 def _feedback(value: Any) -> tuple[str | None, Any]:
@@ -346,8 +386,8 @@ def _show(value: Any) -> str:
 
 
 _CHECKS = {
-    "source": _text, "url": _url, "product_id": _text, "availability": _availability,
-    "crawled_at": _crawled_at, "title": _optional_text, "price": _price, "currency": _currency,
+    "source": _text, "url": _url, "product_id": _product_id, "availability": _availability,
+    "crawled_at": _crawled_at, "title": _title, "price": _price, "currency": _currency,
     "stock_count": _stock_count, "rating": _rating, "review_text": _review_text,
     "author": _optional_text, "feedback": _feedback,
 }

@@ -77,6 +77,7 @@ BROKEN = [
     ({"url": "https://a.example:99999/p"},
      "url: not an absolute http(s) URL ('https://a.example:99999/p'): Port out of range 0-65535"),
     ({"url": "http://shop example/p"}, "url: white space in the host ('http://shop example/p')"),
+    ({"url": "https://a.example:0/p"}, "url: not an absolute http(s) URL ('https://a.example:0/p'): port 0"),
     ({"url": "https://jane:s3cret@a.example/p"},
      "url: carries credentials (user:password@): they would be stored with every signal"),
     ({"url": "https://a.example/p\r\nX-Injected: 1"},
@@ -430,9 +431,12 @@ def test_a_lone_surrogate_in_a_csv_review_cell_is_quarantined():
             'p,https://shop.example/p/1,p1,in_stock,2024-02-17T18:21:45+00:00,"[""\\ud800""]"\r\n'
             'p,https://shop.example/p/1,p1,in_stock,2024-02-17T18:21:45+00:00,"' + "[" * 50_000 + '"\r\n')
     batch = parse_batch(data.encode("utf-8"), CSV, "b-csv-hostile")
-    assert [q["reason"] for q in batch.quarantine] == ["review_text: invalid unicode (lone surrogate)"]
-    # A cell that is not JSON to Python is one review, as any other non-JSON cell.
-    assert batch.records[0]["review_text"] == ["[" * 50_000]
+    # A cell too deep for Python's JSON parser is one review, as any other non-JSON cell: here one
+    # longer than negative_review takes.
+    assert [q["reason"] for q in batch.quarantine] == [
+        "review_text: invalid unicode (lone surrogate)",
+        "review_text: 50,000 characters joined; negative_review takes at most 5,000"]
+    assert batch.records == []
 
 
 def test_webhook_quarantines_hostile_rows_and_refuses_a_batch_with_none_left(webhook, real_rows):
@@ -493,3 +497,38 @@ def test_a_batch_named_in_bytes_that_are_not_utf8_or_too_long_is_taken_under_a_s
     assert refused.status == "refused" and len(refused.name.encode()) <= 200
     assert refused.path.with_name(refused.name + ".reason.txt").read_text().strip() == refused.reason
     assert sorted(p.name for p in inbox.iterdir()) == [".read_inbox.lock", "processed", "refused"]
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"product_id": "  QA-WS  "}, "product_id: white space or a control character at its ends ('  QA-WS  ')"),
+    ({"product_id": "QA\t"}, "product_id: white space or a control character at its ends ('QA\\t')"),
+    ({"product_id": "p" * 300}, "product_id: 300 characters; the decisions take at most 256"),
+    ({"title": "t" * 1000}, "title: 1,000 characters; the decisions take at most 500"),
+    ({"review_text": ["r" * 4000, "s" * 3200]},
+     "review_text: 7,201 characters joined; negative_review takes at most 5,000"),
+    ({"review_text": ["", "   "]}, "review_text: no text in the list (null when the row carries no review)"),
+    ({"review_text": ["Fine."], "rating": 0}, "rating: 0 on a review (reviews are rated 1-5)"),
+])
+def test_rows_a_decision_or_erasure_could_not_take_are_refused_at_intake(real_rows, change, reason):
+    """What a pod's contract, the review rules or `erase` would refuse later is refused where the
+    partner hears of it (each once counted accepted, then quarantined or unerasable downstream)."""
+    with pytest.raises(RowInvalid) as refused:
+        check_row({**real_rows[0], **change})
+    assert refused.value.reasons == [reason]
+    check_row({**real_rows[0], "product_id": "QA WS", "title": "t" * 500, "review_text": ["r" * 5000]})
+
+
+@pytest.mark.parametrize(("stock", "rating", "reason"), [
+    ("1_000", "", "stock_count: not an integer >= 0 ('1_000')"),
+    ("٣", "", "stock_count: not an integer >= 0 ('٣')"),
+    ("3", "٤", "rating: not a number in 0-5 ('٤')"),
+    ("3", "nan", "rating: not a number in 0-5 ('nan')"),
+])
+def test_csv_numbers_are_ascii_decimals_as_a_partners_export_writes_them(real_rows, stock, rating, reason):
+    a = real_rows[0]
+    header = "source,url,product_id,price,currency,availability,stock_count,rating,crawled_at\r\n"
+    row = f"{a['source']},{a['url']},{a['product_id']},{a['price']},JPY,in_stock,{stock},{rating},{a['crawled_at']}\r\n"
+    batch = parse_batch((header + row).encode("utf-8"), CSV, "b-csv-digits")
+    assert [q["reason"] for q in batch.quarantine] == [reason]
+    kept = parse_batch((header + row.replace(f",{stock},{rating},", ",12,-0.5,")).encode("utf-8"), CSV, "b-ok")
+    assert [q["reason"] for q in kept.quarantine] == ["rating: not a number in 0-5 (-0.5)"]
