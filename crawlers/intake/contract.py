@@ -266,8 +266,9 @@ def url_problem(value: Any) -> str | None:
     """Why ``value`` is not a page URL a signal may carry, or None when it is one.
 
     A page URL is an absolute http(s) URL shorter than :data:`MAX_URL_CHARS`, with a host, a port
-    in 1-65535 (0 names no port a server listens on), no control character, no white space in the host and no credentials
-    (``user:password@`` would be stored with every signal; the reason never echoes them).
+    in 1-65535 (0 names no port a server listens on), no control character, no white space in the
+    host and no credentials (``user:password@`` would be stored with every signal; the reason never
+    echoes them).
     """
     problem = f"not an absolute http(s) URL ({_show(value)})"
     if not isinstance(value, str):
