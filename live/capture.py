@@ -26,6 +26,9 @@ and pushed records without an http(s) URL, and other runs (a shop that moved a p
 no conflict. A capture sees only its own process's pages: with the Redis broker each watcher
 checks its share.
 
+A record that cannot follow the page's last one is quarantined (:func:`out_of_line`): one crawled
+before it (a late push) or priced in another currency.
+
 A review is an event: a record whose review text differs from the last one seen under its URL
 (the first one included) feeds negative_review. Otherwise the first sight of a page is its
 baseline and feeds nothing, unless a backfilled history seeded
@@ -55,6 +58,25 @@ def stock_level(record: dict[str, Any]) -> float | None:
         return 0.0
     stock = record.get("stock_count")
     return None if stock is None else float(stock)
+
+
+def out_of_line(before: dict[str, Any] | None, signal: dict[str, Any]) -> str | None:
+    """Why ``signal`` cannot follow ``before``, the page's last stored record, or None.
+
+    - ``observed_before_last``: its ``crawled_at`` precedes ``before``'s (a pushed row arriving
+      late). Taken as the page's present, an old price would read as a move, and the warehouse,
+      which orders a product's history by ``crawled_at``, would rebuild another window.
+    - ``currency_changed``: its price is in another currency than ``before``'s; a price window
+      holds one currency, so 10.00 EUR then 1500 JPY is no spike.
+    """
+    if before is None:
+        return None
+    if datetime.fromisoformat(signal["crawled_at"]) < datetime.fromisoformat(before["crawled_at"]):
+        return f"observed_before_last: crawled_at {signal['crawled_at']} precedes {before['crawled_at']}"
+    old, new = before.get("currency"), signal.get("currency")
+    if signal.get("price") is not None and old and new and old != new:
+        return f"currency_changed: {old} -> {new}"
+    return None
 
 
 def change_id(url: str, decision: str, number: int) -> str:
@@ -95,16 +117,15 @@ class ChangeCapture:
         if not split.quarantined and self._ambiguous(url, split.kept[0]):
             split.quarantined.append(quarantine_record(split.kept.pop(), "validate", AMBIGUOUS_PRODUCT))
         if split.quarantined:
-            row = split.quarantined[0]
-            self.store.quarantine(row.get("stage", "validate"), url, row["reason"], row)
-            self.store.record_visit(url, received_at)
-            self.quarantined += 1
-            return []
+            return self._quarantine(url, split.quarantined[0], received_at)
         signal = split.kept[0]
         known = self.store.product(url) or {"record": None, "prices": [], "stocks": [], "changes": 0, "seeded": 0}
+        before = known["record"]
+        problem = out_of_line(before, signal)
+        if problem:
+            return self._quarantine(url, quarantine_record(signal, "validate", problem), received_at)
         product_id = signal.get("product_id")
         prices, stocks = list(known["prices"]), list(known["stocks"])
-        before = known["record"]
         if before is None and not known["seeded"] and product_id in self.history:
             past_prices, past_stocks = self.history[product_id]
             prices, stocks = past_prices[::-1][:PRICE_WINDOW], past_stocks[::-1][:STOCK_WINDOW]
@@ -135,6 +156,12 @@ class ChangeCapture:
         self.store.capture(url, product_id=product_id, etag=etag, record=signal, prices=prices, stocks=stocks,
                            changes=changes, visited_at=received_at)
         return changes
+
+    def _quarantine(self, url: str, row: dict[str, Any], received_at: float) -> list[dict[str, Any]]:
+        self.store.quarantine(row.get("stage", "validate"), url, row["reason"], row)
+        self.store.record_visit(url, received_at)
+        self.quarantined += 1
+        return []
 
     def _ambiguous(self, url: str, signal: dict[str, Any]) -> bool:
         """Whether ``signal``'s product id was seen at another web page in this run (it is noted now)."""

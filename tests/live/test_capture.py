@@ -331,3 +331,26 @@ def test_a_first_sight_reaches_the_warehouse_so_the_first_move_after_it_is_rebui
     assert flush_to_warehouse(store, warehouse, "live") == (0, 0)  # each observation copied once
     rebuilt = rebuild_features(settings, "price_spike", spike["signal"])
     assert rebuilt["prices"] == spike["record"]["prices"]
+
+
+def test_a_late_observation_or_another_currency_is_quarantined_not_taken_for_a_move(market, tmp_path):
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=Clock())
+    base = {**observed(market, live, Clock(), ATTIC), "url": "https://partner.test/qa-m", "product_id": "QA-M"}
+
+    def offer(price: str, currency: str, at: str) -> dict:
+        record = {**base, "price": price, "currency": currency, "crawled_at": at}
+        return {**record, "content_digest": content_digest(record)}
+
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store)
+    url = base["url"]
+    assert capture.observe(url, offer("10.00", "EUR", "2026-11-30T12:00:00+00:00"), None, 1.0) == []
+    assert capture.observe(url, offer("50.00", "EUR", "2026-11-30T08:00:00+00:00"), None, 2.0) == []
+    assert capture.observe(url, offer("1500", "JPY", "2026-11-30T13:00:00+00:00"), None, 3.0) == []
+    rows = [r["reason"] for r in store.query("SELECT reason FROM quarantine ORDER BY seq")]
+    assert rows == ["observed_before_last: crawled_at 2026-11-30T08:00:00+00:00 precedes 2026-11-30T12:00:00+00:00",
+                    "currency_changed: EUR -> JPY"]
+    assert store.query("SELECT COUNT(*) AS n FROM changes")[0]["n"] == 0
+    (change,) = [c for c in capture.observe(url, offer("30.00", "EUR", "2026-11-30T14:00:00+00:00"), None, 4.0)
+                 if c["decision"] == "price_spike"]
+    assert (change["before"], change["after"]) == (10.0, 30.0)
