@@ -96,6 +96,10 @@ class WatchSpider(SignalSpider):
         """Register the listed URLs and start the revisit clock."""
         if response.status != 200:
             raise scrapy.exceptions.CloseSpider(f"sitemap answered {response.status}")
+        kind = response.headers.get(b"Content-Type", b"text/plain").decode("latin-1").split(";")[0].strip().lower()
+        if kind and kind != "text/plain":
+            # A JSON health answer or an HTML page would be read as one "URL" a line and revisited for ever.
+            raise scrapy.exceptions.CloseSpider(f"sitemap is {kind}, not a text sitemap (text/plain, one URL a line)")
         urls, refused = [], 0
         for line in filter(None, (line.strip() for line in response.text.splitlines())):
             # A relative line is resolved against the sitemap, as a browser would; anything that is

@@ -19,6 +19,8 @@ from edge_insights.environment import settings_from_env as _settings
 console = Console() if sys.stdout.isatty() else Console(width=150)
 WEBHOOK_SECRET_ENV = "EDGE_INSIGHTS_WEBHOOK_SECRET"
 DELIVERY_STATES = ("pending", "delivered", "dead")
+# The market builds every product's page path and id up front (~2 s per million on 2 cores).
+MAX_MARKET_PRODUCTS = 1_000_000
 
 
 def _embedded_only(settings: Settings, command: str) -> None:
@@ -31,15 +33,32 @@ def _embedded_only(settings: Settings, command: str) -> None:
 
 def _pods(values: list[str]) -> dict[str, str]:
     from commons.contracts import CONTRACTS
+    from crawlers.intake.contract import url_problem
 
-    pods = {}
+    pods: dict[str, str] = {}
     for value in values:
         decision, _, url = value.partition("=")
         if decision not in CONTRACTS or not url.startswith(("http://", "https://")):
             raise typer.BadParameter(f"expected DECISION=URL with DECISION one of {', '.join(CONTRACTS)}, "
                                      f"got {value!r}", param_hint="'--pod'")
+        if problem := url_problem(url):
+            raise typer.BadParameter(f"{decision}: {problem}", param_hint="'--pod'")
+        if decision in pods:
+            raise typer.BadParameter(f"{decision} is given twice", param_hint="'--pod'")
         pods[decision] = url.rstrip("/")
     return pods
+
+
+def _port_free(port: int) -> None:
+    """Refuse a feed port another process listens on (the feed would fail in its thread while the
+    watcher went on printing that port's URL)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as err:
+            raise typer.BadParameter(f"127.0.0.1:{port} is taken ({err.strerror})", param_hint="'--feed-port'") from None
 
 
 def pod_tokens(settings: Settings):
@@ -97,8 +116,14 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     from live.watcher import POLICIES, Watcher, WatchConfig, WatcherLockError
     from live.webhooks import parse_subscriber, signer
 
+    from crawlers.intake.contract import url_problem
+
     if policy not in POLICIES:
         raise typer.BadParameter(f"choose one of {', '.join(POLICIES)}", param_hint="'--policy'")
+    if problem := url_problem(sitemap):
+        raise typer.BadParameter(problem, param_hint="'--sitemap'")
+    if feed_port:
+        _port_free(feed_port)
     if decider and not pod:
         raise typer.BadParameter("name at least one DECISION=URL, or watch with --no-decider", param_hint="'--pod'")
     secret = os.environ.get(WEBHOOK_SECRET_ENV)
@@ -173,7 +198,8 @@ def decide(pod: list[str] = typer.Option(..., help="DECISION=URL of an edge pod 
 
 def market(seconds_per_tick: float = typer.Option(2.0, min=0.001, help="wall seconds per replay day"),
            start_tick: int = typer.Option(0, min=0, help="replay day the clock starts at"),
-           products: int = typer.Option(None, min=1, help="products (clones beyond the mirror's books)"),
+           products: int = typer.Option(None, min=1, max=MAX_MARKET_PRODUCTS,
+                                        help="products (clones beyond the mirror's books)"),
            duration: float = typer.Option(None, min=0.1, help="stop after this many seconds"),
            ) -> None:
     """Serve the live market replay: stable product URLs whose pages move with real price series."""
@@ -181,8 +207,14 @@ def market(seconds_per_tick: float = typer.Option(2.0, min=0.001, help="wall sec
     from crawlers.replay import MarketReplay
 
     settings = _settings()
-    live = LiveMarket(MarketReplay(settings.data_dir), seconds_per_tick=seconds_per_tick, start_tick=start_tick,
-                      n_products=products)
+    try:
+        live = LiveMarket(MarketReplay(settings.data_dir), seconds_per_tick=seconds_per_tick, start_tick=start_tick,
+                          n_products=products)
+    except FileNotFoundError as err:
+        typer.echo(f"error: {err} (EDGE_INSIGHTS_DATA_DIR={settings.data_dir})", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
     with serve_live_market(live) as base:
         typer.echo(f"live market: {base}sitemap.txt", err=True)
         deadline = None if duration is None else time.monotonic() + duration

@@ -52,3 +52,15 @@ def test_a_value_no_insight_can_match_is_refused(state, command):
     done = CliRunner().invoke(app, command)
     assert done.exit_code == 2 and "Invalid value" in done.output, done.output
     assert "a" * 1000 not in done.output
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--seconds-per-tick", "inf"], {}, "seconds_per_tick must be a positive number, got inf"),
+    (["--products", "100000000"], {}, "Invalid value for '--products'"),
+    ([], {"EDGE_INSIGHTS_DATA_DIR": "/nonexistent"}, "books mirror not found: /nonexistent"),
+])
+def test_market_refuses_what_it_cannot_serve(state, monkeypatch, args, env, message):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    done = CliRunner().invoke(app, ["market", *args, "--duration", "0.1"], terminal_width=200)
+    assert done.exit_code == 2 and message in " ".join(done.output.split()), done.output

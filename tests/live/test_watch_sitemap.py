@@ -72,10 +72,12 @@ def test_sitemap_lines_that_are_no_http_url_are_quarantined_and_the_rest_watched
     assert outcome["finish_reason"] == "shutdown"
 
 
-@pytest.mark.parametrize("sitemap", ["missing.txt", "only_bad.txt", "unreachable"])
+@pytest.mark.parametrize("sitemap", ["missing.txt", "only_bad.txt", "unreachable", "health.json"])
 def test_a_sitemap_that_gives_nothing_to_watch_is_an_error(tmp_path, site, sitemap):
     folder, base = site
     (folder / "only_bad.txt").write_text("javascript:alert(1)\n")
+    # A pod's health answer given as the sitemap: its line once became a product URL, revisited for ever.
+    (folder / "health.json").write_text('{"status": "ok"}\n')
     url = f"http://127.0.0.1:{free_port()}/sitemap.txt" if sitemap == "unreachable" else f"{base}/{sitemap}"
     done = _watch(tmp_path, url)
     assert done.returncode == 2 and "error: nothing watched: sitemap" in done.stderr, done.stderr
@@ -137,3 +139,28 @@ def test_a_damaged_name_tagger_stops_the_watcher_before_it_scrubs_anything(tmp_p
     assert done.returncode == 2
     assert "cannot be loaded" in done.stderr and "pii_name_tagger" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sitemap", "notaurl", "--no-decider"], "Invalid value for '--sitemap': not an absolute http(s) URL"),
+    (["--sitemap", "http://127.0.0.1:9/s.txt", "--pod", "price_spike=http://"], "price_spike: not an absolute"),
+    (["--sitemap", "http://127.0.0.1:9/s.txt", "--pod", "price_spike=http://a.test:1",
+      "--pod", "price_spike=http://b.test:2"], "price_spike is given twice"),
+])
+def test_bad_watch_options_are_refused_before_anything_starts(tmp_path, args, message):
+    done = subprocess.run([sys.executable, "-m", "edge_insights", "watch", *args], capture_output=True, text=True,
+                          env={**_env(tmp_path), "COLUMNS": "200"}, timeout=120)
+    assert done.returncode == 2 and message in " ".join(done.stderr.split()), done.stderr
+
+
+def test_a_feed_port_another_process_holds_is_refused(tmp_path, site):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{site[1]}/s.txt",
+                               "--no-decider", "--feed-port", str(port)], capture_output=True, text=True,
+                              env={**_env(tmp_path), "COLUMNS": "200"}, timeout=120)
+    assert done.returncode == 2 and f"127.0.0.1:{port} is taken" in done.stderr, done.stderr
