@@ -301,6 +301,7 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
                                                 "EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET, or "
                                                 "EDGE_INSIGHTS_POD_TOKEN)")) -> None:
     """Score the deployed champion (or a running pod) on your own data; prints one JSON line."""
+    import csv
     import json
 
     import httpx
@@ -325,8 +326,13 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         raise _fail(f"the deployed champion of {decision} is refused ({err.reason}): {err}") from None
     except BundleError as err:
         raise _fail(f"the deployed champion of {decision} cannot be scored: {err}") from None
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, csv.Error) as err:
         raise _fail(f"{data_dir} cannot be read as {decision} data: {err}") from None
+    except httpx.HTTPStatusError as err:
+        hint = (" (set EDGE_INSIGHTS_TOKEN_URL, EDGE_INSIGHTS_CLIENT_ID and EDGE_INSIGHTS_CLIENT_SECRET, or "
+                "EDGE_INSIGHTS_POD_TOKEN, to a token the pod accepts)" if err.response.status_code in (401, 403)
+                else "")
+        raise _fail(f"pod {pod} answered {err.response.status_code} {err.response.reason_phrase}{hint}") from None
     except httpx.HTTPError as err:
         raise _fail(f"pod {pod}: {err}") from None
     typer.echo(json.dumps(result))

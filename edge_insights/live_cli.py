@@ -58,7 +58,8 @@ def _port_free(port: int) -> None:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as err:
-            raise typer.BadParameter(f"127.0.0.1:{port} is taken ({err.strerror})", param_hint="'--feed-port'") from None
+            raise typer.BadParameter(f"127.0.0.1:{port} is taken ({err.strerror})",
+                                     param_hint="'--feed-port'") from None
 
 
 def pod_tokens(settings: Settings):

@@ -85,10 +85,18 @@ def _or(value: str | None, default: str) -> str:
     return default if value is None else value
 
 
+#: Every query parameter the feed reads: a misspelt one (``decsion=``) would filter nothing.
+QUERY_PARAMETERS = frozenset({"decision", "label", "product_id", "alerts_only", "since", "limit"})
+
+
 def _filters(request: Request) -> dict[str, Any]:
-    """The ``decision``, ``label`` and ``product_id`` filters. A decision no contract names, or a
-    label that decision (or, without one, any decision) never gives, is refused (ValueError), not
-    left to match nothing forever."""
+    """The ``decision``, ``label`` and ``product_id`` filters. An unknown query parameter, a
+    decision no contract names, or a label that decision (or, without one, any decision) never
+    gives, is refused (ValueError), not left to match everything or nothing forever."""
+    unknown = sorted(set(request.query_params) - QUERY_PARAMETERS)
+    if unknown:
+        raise ValueError(f"unknown query parameter {unknown[0][:40]!r}; the feed reads "
+                         f"{', '.join(sorted(QUERY_PARAMETERS))}")
     decision, label = _single(request, "decision"), _single(request, "label")
     if decision is not None and decision not in CONTRACTS:
         raise ValueError(f"decision must be one of {', '.join(sorted(CONTRACTS))}, got {decision[:40]!r}")

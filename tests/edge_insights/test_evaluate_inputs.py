@@ -85,3 +85,17 @@ def test_an_unparseable_book_page_is_named(books, state):
     assert result.exit_code == 2, result.output
     assert " ".join(result.stderr.split()) == (
         f"error: {books} cannot be read as urgent_inventory data: site/catalogue/zz_9/index.html: no title")
+
+
+def test_a_csv_field_past_the_csv_modules_limit_is_a_clear_error(data_dir, state, tmp_path):
+    source = data_dir / "reviews" / "datafiniti_amazon_reviews.csv"
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    header = source.read_text(encoding="utf-8").splitlines()[0]
+    columns = header.split(",")
+    cells = ["" for _ in columns]
+    cells[columns.index("reviews.rating")], cells[columns.index("reviews.text")] = "1", "x" * 200_000
+    (folder / source.name).write_text(header + "\n" + ",".join(cells) + "\n", encoding="utf-8")
+    result = evaluate("negative_review", folder)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "field larger than field limit" in " ".join(result.output.split())

@@ -34,6 +34,8 @@ def client(tmp_path):
     ("/v1/insights", {"since": "+5"}, {}, "since must be an integer"),
     ("/v1/insights", {"since": "\u0665"}, {}, "since must be an integer"),
     ("/v1/insights", {"since": ""}, {}, "since must be an integer"),
+    ("/v1/insights", {"decsion": "price_spike"}, {}, "unknown query parameter 'decsion'; the feed reads"),
+    ("/v1/insights/stream", {"bogus": "1"}, {}, "unknown query parameter 'bogus'"),
 ])
 def test_a_value_the_feed_cannot_honour_is_refused_naming_it(client, path, params, headers, message):
     response = client.get(path, params=params, headers=headers)
