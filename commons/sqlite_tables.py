@@ -21,6 +21,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 
+#: Column of a row that names the subject → the columns of other tables' rows that go with it.
+LINKS: dict[str, tuple[str, ...]] = {"url": ("url", "product_key"), "insight_id": ("insight_id",)}
+
+
 class SqliteTables:
     """Counts, ages and deletions by table of one SQLite file.
 
@@ -80,22 +84,25 @@ class SqliteTables:
 
     def erase(self, tables: list[str], key: str, value: str) -> dict[str, int]:
         """Delete every row of ``tables`` naming ``key = value`` (module docstring), and every row
-        keyed by the URL of a page such a row names (an alert cooldown is keyed by page alone);
-        returns rows removed per table, in one transaction."""
+        linked to such a row (:data:`LINKS`: an alert cooldown keyed by the page's URL alone, a
+        webhook delivery naming only its insight); returns rows removed per table, in one transaction."""
         if not self.path.exists():
             return {table: 0 for table in tables}
         with self._connect() as con:
             columns = {table: self._columns(con, table) for table in tables}
             matches = {table: self._matching(cols, key, value) for table, cols in columns.items()}
             con.execute("BEGIN IMMEDIATE")
-            urls = sorted({url for table, (where, params) in matches.items() if "url" in columns[table]
-                           for (url,) in con.execute(f"SELECT url FROM {table} WHERE {where}", params)} - {None})
+            linked = {source: sorted({found for table, (where, params) in matches.items() if source in columns[table]
+                                      for (found,) in con.execute(f"SELECT {source} FROM {table} WHERE {where}",
+                                                                  params)} - {None})
+                      for source in LINKS}
             removed = {}
             for table, (where, params) in matches.items():
-                for page in ("url", "product_key"):
-                    if page in columns[table] and urls:
-                        where = f"{where} OR {page} IN ({', '.join('?' * len(urls))})"
-                        params = [*params, *urls]
+                for source, targets in LINKS.items():
+                    for column in targets:
+                        if column in columns[table] and linked[source]:
+                            where = f"{where} OR {column} IN ({', '.join('?' * len(linked[source]))})"
+                            params = [*params, *linked[source]]
                 removed[table] = con.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount
             con.execute("COMMIT")
         return removed

@@ -46,7 +46,7 @@ def _decision(product: str, at: datetime) -> dict:
 
 
 def _live_rows(path: Path) -> None:
-    """The live loop's store: per product one page, change, insight, alert, quarantine and observation row seen
+    """The live loop's store: per product one page, change, insight, delivery, alert, quarantine and observation row seen
     500 days ago and one seen 2 days ago (as the watcher writes them: records as JSON)."""
     store = LiveStore(path)
     with store.transaction() as con:
@@ -69,6 +69,9 @@ def _live_rows(path: Path) -> None:
                 con.execute("INSERT INTO quarantine(stage, url, reason, row, at) VALUES (?,?,?,?,?)",
                             ("push", None, "bad", record, at))
                 con.execute("INSERT INTO observations(url, signal, received_at) VALUES (?,?,?)", (url, record, at))
+                # A delivery names only its insight: erasure must follow the insight to it.
+                con.execute("INSERT INTO deliveries(subscriber, insight_id, state, next_try) VALUES (?,?,?,?)",
+                            ("https://hooks.example/in", f"i-{product}-{days}", "pending", at))
 
 
 def _age(path: Path, at: datetime) -> None:
@@ -155,7 +158,7 @@ def test_retention_removes_what_is_past_policy_and_audit_verify_still_passes(sta
     assert result["crawl_logs"]["removed"] == 1 and not (state.crawls_dir / "replay-old" / "crawl.log").exists()
     assert result["run_logs"]["removed"] == 0 and (state.logs_dir / "pod.log").exists()
     assert {name: result[name]["removed"] for name in result if name.startswith("live_")} == {
-        "live_products": 2, "live_changes": 2, "live_insights": 2, "live_deliveries": 0, "live_alerts": 2,
+        "live_products": 2, "live_changes": 2, "live_insights": 2, "live_deliveries": 2, "live_alerts": 2,
         "live_quarantine": 2, "live_observations": 2}
     assert LiveStore(state.live_store_path).query("SELECT insight_id FROM insights ORDER BY 1") == [
         {"insight_id": f"i-{GONE}-2"}, {"insight_id": f"i-{KEPT}-2"}]
