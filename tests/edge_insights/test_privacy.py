@@ -46,8 +46,9 @@ def _decision(product: str, at: datetime) -> dict:
 
 
 def _live_rows(path: Path) -> None:
-    """The live loop's store: per product one page, change, insight, delivery, alert, quarantine and observation row seen
-    500 days ago and one seen 2 days ago (as the watcher writes them: records as JSON)."""
+    """The live loop's store: per product one page, change, insight, delivery, alert, quarantine and
+    observation row seen 500 days ago and one seen 2 days ago (as the watcher writes them: records
+    as JSON)."""
     store = LiveStore(path)
     with store.transaction() as con:
         for product in (GONE, KEPT):
