@@ -109,8 +109,9 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     Each --webhook subscriber gets every new insight it filters for as a signed POST (Standard
     Webhooks), retried until delivered or dead; the signing secret (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
     summary at the end: the store's counts (products, visits, changes, insights, deliveries: the
-    whole state folder's, earlier runs included), then this run's own figures (pending_at_stop,
-    undelivered_at_stop, watched_s, finish_reason, run_id); `insights --since` lists this run's.
+    whole state folder's, earlier runs included), then this run's own: `this_run` (its counters:
+    pages by outcome, pushed, changes and insights by decision, webhook attempts), pending_at_stop,
+    undelivered_at_stop, watched_s, finish_reason, run_id; `insights --since` lists this run's.
     """
     from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
     from live.broker import BrokerError

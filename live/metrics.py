@@ -4,8 +4,9 @@ Series:
     ``live_pages_total{outcome}``                     revisits by outcome: ``changed``, ``unchanged``
                                                       (200, same content), ``not_modified`` (304),
                                                       ``failed`` (download/parse), ``quarantined`` (rules)
-    ``live_pushed_total{outcome}``                    pushed records taken from the inbox: ``changed``
-                                                      or ``unchanged``
+    ``live_pushed_total{outcome}``                    pushed records taken from the inbox: ``changed``,
+                                                      ``unchanged`` or ``quarantined``
+    ``live_inbox_failures_total``                     inbox takes that raised (logged, read again)
     ``live_changes_total{decision}``                  changes captured per decision fed
     ``live_insights_total{decision,route,alert}``     insights published
     ``live_decide_total{outcome,decision}``           decision attempts ``retried`` or ``failed``
@@ -72,6 +73,18 @@ class LiveMetrics:
         self.webhook_deliveries.labels(outcome).inc()
         if published is not None:
             self.delivery_latency.observe(max(0.0, time.time() - published))
+
+    def totals(self) -> dict[str, dict[str, float]]:
+        """This process's counters by series (``live_`` and ``_total`` dropped), each as label values
+        (joined by ``,``; ``all`` without labels) → count, zero counts left out."""
+        out: dict[str, dict[str, float]] = {}
+        for family in self.registry.collect():
+            if family.type != "counter":
+                continue
+            counts = {",".join(sample.labels.values()) or "all": sample.value for sample in family.samples
+                      if sample.name.endswith("_total") and sample.value}
+            out[family.name.removeprefix("live_")] = counts
+        return out
 
     def render(self) -> bytes:
         """Prometheus text exposition of the registry."""

@@ -262,7 +262,8 @@ class Watcher:
             log.warning("warehouse flush deferred: %s", exc)
 
     def run(self, on_ready: Callable[[str], None] | None = None) -> dict[str, Any]:
-        """Watch until ``duration_s`` or a signal; returns the broker's counts plus the run's facts.
+        """Watch until ``duration_s`` or a signal; returns the broker's counts (the whole store's,
+        earlier runs included) plus the run's facts, its own counters under ``this_run``.
 
         ``on_ready`` is called with the feed's base URL once its port accepts connections (at
         most :data:`FEED_READY_TIMEOUT_S` after the start; on a timeout it is called anyway, so a
@@ -341,7 +342,8 @@ class Watcher:
         feed.join(timeout=10)
         if self._lock is not None:
             self._lock.close()
-        return {**self.store.counts(), "pending_at_stop": pending, "undelivered_at_stop": undelivered,
+        return {**self.store.counts(), "this_run": self.metrics.totals(),
+                "pending_at_stop": pending, "undelivered_at_stop": undelivered,
                 "watched_s": round(watched_s, 1), "finish_reason": finish_reason,
                 "revisits_from": started, "revisits_until": started + watched_s,
                 "run_id": self.run_id,

@@ -70,6 +70,9 @@ def test_sitemap_lines_that_are_no_http_url_are_quarantined_and_the_rest_watched
     outcome = json.loads(done.stdout.splitlines()[-1])
     assert outcome["quarantined"]["sitemap_line_not_http"] == 4 and outcome["products"] == 1
     assert outcome["finish_reason"] == "shutdown"
+    # This run's own counters beside the store's totals: the one page, fetched and failed (no product in it).
+    assert set(outcome["this_run"]["pages"]) == {"failed"} and outcome["this_run"]["pages"]["failed"] >= 1
+    assert outcome["this_run"]["insights"] == {}
 
 
 @pytest.mark.parametrize("sitemap", ["missing.txt", "only_bad.txt", "unreachable", "health.json"])
