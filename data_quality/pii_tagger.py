@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+from commons.onnxruntime_quiet import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from commons.errors import DataQualityError

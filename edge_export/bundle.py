@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime
+from commons.onnxruntime_quiet import onnxruntime
 from torch import nn
 from transformers import PreTrainedTokenizerFast
 

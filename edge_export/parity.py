@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
+from commons.onnxruntime_quiet import onnxruntime as ort
 import torch
 from torch import nn
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
+from commons.onnxruntime_quiet import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from commons.manifest import BundleError, load_manifest

@@ -67,6 +67,9 @@ def test_the_opt_outs_keep_home_empty_where_the_libraries_would_write(tmp_path):
     assert ".config/mlflow/telemetry.json" in without
     setup = "from commons.settings import apply_library_opt_outs; apply_library_opt_outs()"
     assert _home_after(tmp_path, setup) == []
+    # A process that never ran the command line (an MLflow pyfunc load of a registered model, a
+    # Dagster run worker) loads onnxruntime through the pod's inference module: that is enough.
+    assert _home_after(tmp_path, "import serving.inference") == []
 
 
 def test_the_command_line_switches_them_off_before_any_command_runs():
