@@ -191,8 +191,9 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
     (or, given ``pod_url``, of that pod, asked with ``tokens``' tokens: :func:`evaluate_on_pod`), on
     the traffic's mix of examples (a decision's train-only views are not scored), with the rows not
     scored: ``quarantined`` (rows set aside by the loader, with a reason) and ``no_example`` (the
-    decision's own count of what gives no example: reviews without a label, products with too few
-    price changes, stock observations without a known count).
+    decision's own count of what gives no example: reviews without a label, the price changes
+    before a product's first full window (all of a product with too few), stock observations
+    without a known count).
 
     Raises:
         KeyError: unknown decision.

@@ -65,7 +65,8 @@ def test_evaluate_scores_a_pod_with_its_own_token(prices, tmp_path, monkeypatch)
     frame, _ = LOADERS["price_spike"](prices)
     assert (result["quarantined"], result["no_example"]) == (set_aside.total() + 3,
                                                              DECISIONS["price_spike"].examples(frame)[1])
-    assert result["no_example"] > 0  # products with too few changes for the long window
+    assert result["no_example"] > 0  # each product's first window's past, and products with too few changes
+    assert result["n"] + result["no_example"] == frame.height  # every price change scored or counted
     # The rule pod answers with the label rule: every example right, all at the "edge" (no central).
     assert (result["precision"], result["recall"], result["f1"], result["edge_coverage"]) == (1.0, 1.0, 1.0, 1.0)
     for name in (TOKEN_URL_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV):

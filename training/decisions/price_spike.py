@@ -65,7 +65,9 @@ def examples_from_history(rows: pl.DataFrame) -> tuple[list[Example], int]:
 
     History stores a product's observations as changes (unchanged re-observations add no row), so
     each example is one price change: "is this move abnormal for this product?" — the moment a
-    decision is needed. Products with too few changes for the long window are counted, not used.
+    decision is needed. The price changes no example stands for are counted, not used: every one
+    of a product with too few changes for the long window, and the first ``LONG_WINDOW + 1`` of
+    every other product (its first window's past), so examples + that count = rows.
     """
     examples: list[Example] = []
     skipped = 0
@@ -76,6 +78,7 @@ def examples_from_history(rows: pl.DataFrame) -> tuple[list[Example], int]:
         if windows is None:
             skipped += len(prices)
             continue
+        skipped += len(prices) - len(windows.labels)
         titles = group["title"].drop_nulls()
         title = str(titles[-1]) if len(titles) else ""
         examples += [Example(text=title, label=int(label), product_id=str(product_id), source="prices",
