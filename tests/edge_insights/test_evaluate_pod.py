@@ -58,7 +58,7 @@ def test_evaluate_scores_a_pod_with_its_own_token(prices, tmp_path, monkeypatch)
             monkeypatch.setenv(name, value)
         scored = CliRunner().invoke(app, args)
     assert refused.exit_code == 2 and "401 Unauthorized" in refused.output
-    assert "EDGE_INSIGHTS_CLIENT_SECRET" in " ".join(refused.output.split())  # what to set, not an HTTP library's advice
+    assert "EDGE_INSIGHTS_CLIENT_SECRET" in " ".join(refused.output.split())
     assert scored.exit_code == 0, scored.output
     result = json.loads(scored.output.strip().splitlines()[-1])
     assert result["n"] > 100 and result["pod"] == url and result["model_version"] == "1"
