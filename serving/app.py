@@ -5,7 +5,8 @@ Endpoints:
         200 ``{"decisions": [{"decision", "label", "score", "route", "model_version",
         "bundle_sha256", "signal_digest", "latency_ms"}, ...]}`` in record order;
         404 ``{"error": str}`` for a decision this pod does not serve;
-        415 ``{"error": str}`` unless ``Content-Type`` is ``application/json`` (UTF-8);
+        415 ``{"error": str}`` unless ``Content-Type`` is ``application/json`` (UTF-8) and the body
+        is sent as is (a ``Content-Encoding`` other than ``identity`` is not decoded here);
         413 ``{"error": str}`` for a body over ``max_body_bytes`` (by its ``Content-Length``, or
         counted as it streams, so an oversize body is never held whole);
         451 ``{"error": str, "errors": [...]}`` on a pod started with a region, for records holding
@@ -167,6 +168,14 @@ def _media_type_error(content_type: str) -> str | None:
         if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
             return f"{JSON_MEDIA_TYPE} must be UTF-8, got charset {charset!r}"
     return None
+
+
+def _encoding_error(content_encoding: str) -> str | None:
+    """Why a ``Content-Encoding`` is one the pod does not decode (it reads bodies as sent), or None."""
+    coding = content_encoding.strip().lower()
+    if coding in ("", "identity"):
+        return None
+    return f"Content-Encoding {coding[:40]!r} is not accepted; send the JSON body uncompressed"
 
 
 def _refuse_constant(name: str) -> Any:
@@ -341,7 +350,8 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             metrics.rejected.labels("unknown_decision").inc()
             return error_response(NotServed(f"this pod serves {decision!r} only"))
         start = time.perf_counter()
-        media_error = _media_type_error(request.headers.get("content-type", ""))
+        media_error = (_media_type_error(request.headers.get("content-type", ""))
+                       or _encoding_error(request.headers.get("content-encoding", "")))
         if media_error:
             metrics.rejected.labels("media_type").inc()
             return error_response(UnsupportedMediaType(media_error))
@@ -361,7 +371,9 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             body = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=refuse_duplicate_keys)
         except ValueError as err:
             metrics.rejected.labels("malformed_json").inc()
-            return _unprocessable("malformed JSON", [FieldError(None, None, str(err))])
+            # Python's own message for a huge integer advises a client to change the server's limit.
+            message = str(err).split("; use sys.set_int_max_str_digits()")[0]
+            return _unprocessable("malformed JSON", [FieldError(None, None, message)])
         except RecursionError:
             # The C parser recurses once per nesting level; a valid body nests four at most.
             metrics.rejected.labels("malformed_json").inc()

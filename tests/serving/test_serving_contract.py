@@ -189,6 +189,19 @@ def test_a_body_that_is_not_json_by_content_type_is_415(client, content_type):
     assert "application/json" in response.json()["error"]
 
 
+@pytest.mark.parametrize("coding", ["gzip", "br", "deflate, gzip"])
+def test_a_compressed_body_is_415_not_a_misleading_422(client, coding):
+    import gzip
+
+    body = gzip.compress(b'{"records": [{"review_text": "ok"}]}')
+    response = client.post(URL, content=body, headers={"content-type": "application/json",
+                                                        "content-encoding": coding})
+    assert response.status_code == 415 and "send the JSON body uncompressed" in response.json()["error"]
+    plain = client.post(URL, content=b'{"records": [{"review_text": "ok"}]}',
+                        headers={"content-type": "application/json", "content-encoding": "identity"})
+    assert plain.status_code == 200, plain.text
+
+
 def test_json_with_a_utf8_charset_is_accepted(client):
     response = client.post(URL, content=b'{"records": [{"review_text": "ok"}]}',
                            headers={"content-type": "Application/JSON; charset=UTF-8"})
@@ -224,3 +237,12 @@ def test_a_stock_window_holds_whole_counts():
     assert check_record({"title": "A book", "stock_counts": window}, URGENT_INVENTORY, 0) == []
     assert check_record({"title": "A book", "stock_counts": [2.5] + window[1:]}, URGENT_INVENTORY, 3) == [
         FieldError(3, "stock_counts", "element 0: expected a whole number, got 2.5")]
+
+
+def test_a_number_too_long_for_python_is_malformed_json_without_server_advice(client):
+    body = b'{"records": [{"review_text": "ok", "n": ' + b"1" * 5000 + b"}]}"
+    response = client.post(URL, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    message = response.json()["errors"][0]["message"]
+    assert message.startswith("Exceeds the limit (4300 digits) for integer string conversion")
+    assert "set_int_max_str_digits" not in message
