@@ -495,16 +495,16 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
 def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub every line of standard input')
           ) -> None:
     """Scrub PII from TEXT: one JSON line per input, ``{"text": scrubbed, "spans": [{"start", "end",
-    "type"}]}`` with offsets into the input (never the removed values). A line too long to scrub gets
-    ``{"line": n, "error": reason}`` instead, the others are scrubbed, and the exit status is 1."""
-    import io
-
+    "type"}]}`` with offsets into the input (never the removed values). A line too long to scrub, or
+    not UTF-8, gets ``{"line": n, "error": reason}`` instead, the others are scrubbed, and the exit
+    status is 1."""
     from data_quality.pii_command import MAX_LINE_CHARS, scrub_command
     from data_quality.pii_engine import default_engine
     from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
 
-    # Bytes that are not UTF-8 become U+FFFD, so the output is always valid UTF-8 JSON.
-    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if text == "-" else sys.stdin
+    # Standard input is read as bytes, each line decoded on its own: one that is not UTF-8 is
+    # refused by number, not guessed at. TEXT's undecodable bytes (argv) become U+FFFD.
+    stdin = sys.stdin.buffer if text == "-" else sys.stdin
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     # The name tagger the pipeline built in the state folder, as the scrub asset and the watcher use.
     tagger_dir = _settings().pii_tagger_dir
@@ -518,8 +518,8 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     except (TaggerMissingError, TaggerUnreadableError) as err:
         raise _fail(str(err)) from None
     if refused:
-        raise _fail(f"{refused:,} input line(s) over {MAX_LINE_CHARS:,} characters were not scrubbed "
-                    "(their output lines hold the error)", 1)
+        raise _fail(f"{refused:,} input line(s) over {MAX_LINE_CHARS:,} characters or not UTF-8 were not "
+                    "scrubbed (their output lines hold the error)", 1)
 
 
 @token_app.command("keygen")

@@ -44,8 +44,21 @@ def test_a_line_too_long_is_refused_alone_and_the_run_exits_1():
         {"line": 2, "error": f"a line of {len(long_line):,} characters is over the limit of {MAX_LINE_CHARS:,}"},
         {"text": "fax <PHONE>", "spans": [{"start": 4, "end": 17, "type": "PHONE"}]},
     ]
-    assert "1 input line(s) over 100,000 characters were not scrubbed" in done.stderr
+    assert "1 input line(s) over 100,000 characters or not UTF-8 were not scrubbed" in done.stderr
     assert "7946 0321" not in done.stdout
+
+
+def test_a_line_that_is_not_utf8_is_refused_alone_not_guessed_at():
+    # Latin-1 bytes of "Jörg" and a phone: replaced by U+FFFD they were once scrubbed and exit 0.
+    data = b"mail jane@example.org\r\n\xff\xfe J\xf6rg 020 7946 0321\nfax 020 7946 0999\n"
+    done = CliRunner().invoke(app, ["scrub", "-"], input=data)
+    assert done.exit_code == 1
+    results = [json.loads(x) for x in done.stdout.splitlines()]
+    assert results == [
+        {"text": "mail <EMAIL>", "spans": [{"start": 5, "end": 21, "type": "EMAIL"}]},
+        {"line": 2, "error": "not UTF-8: byte 0xff at offset 0"},
+        {"text": "fax <PHONE>", "spans": [{"start": 4, "end": 17, "type": "PHONE"}]},
+    ]
 
 
 def test_a_damaged_name_tagger_stops_the_scrub_with_the_way_to_rebuild_it(tmp_path, monkeypatch):
