@@ -178,8 +178,12 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
     revocation list, move champion back to the previous good version (deployed) and record it."""
     from mlflow import MlflowClient
 
+    from commons.contracts import CONTRACTS
     from edge_insights.cli import _control_audit, _fail, _settings
 
+    if decision not in CONTRACTS:
+        raise typer.BadParameter(f"unknown decision {decision[:40]!r}; choose one of {', '.join(CONTRACTS)}",
+                                 param_hint="'--decision'")
     _reason(reason)
     max_age_s = _lifetime(max_age)
     settings = _settings(ensure=True)

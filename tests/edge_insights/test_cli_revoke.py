@@ -126,6 +126,9 @@ def test_an_unknown_version_is_a_clean_error(state, registry):
     assert result.exit_code == 2
     assert result.output.strip() == f"error: {MODEL} has no version '9'"
     assert not default_list_path(state).exists()
+    unknown = invoke("revoke", "1", "--decision", "bogus", "--reason", "x")
+    assert unknown.exit_code == 2 and "unknown decision 'bogus'; choose one of" in " ".join(unknown.output.split())
+    assert not default_list_path(state).exists()
 
 
 def test_a_key_revocation_and_a_refresh_continue_the_serial(state):
