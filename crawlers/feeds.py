@@ -138,13 +138,15 @@ def read_feed_file(path: str | Path, crawl_id: str, max_rows: int | None = None)
     they are neither records nor quarantine rows.
 
     Raises:
-        ValueError: the file is not one of the known feeds.
+        ValueError: the file is not one of the known feeds, or its header lacks the review text's
+            column (``reviews.text``, ``verified_reviews``): every row would be quarantined as
+            ``empty_text``, which names no cause.
     """
     path = Path(path).resolve()
     if path.name == DATAFINITI_FILE:
-        rows, to_fields = _delimited_rows(path, ","), _datafiniti_fields
+        rows, to_fields = _delimited_rows(path, ",", ("reviews.text",)), _datafiniti_fields
     elif path.name == ALEXA_FILE:
-        rows, to_fields = _delimited_rows(path, "\t"), _alexa_fields
+        rows, to_fields = _delimited_rows(path, "\t", ("verified_reviews",)), _alexa_fields
     elif path.name.endswith("_labelled.txt"):
         rows, to_fields = _uci_rows(path), _uci_fields(path.stem)
     else:
@@ -184,8 +186,9 @@ def _record(source: str, url: str, fields: dict[str, Any], raw: bytes, crawl_id:
     ).to_dict()
 
 
-def _delimited_rows(path: Path, delimiter: str) -> Iterator[_Row]:
-    """Rows of a CSV/TSV with a header, each with the raw text it was parsed from."""
+def _delimited_rows(path: Path, delimiter: str, required: tuple[str, ...]) -> Iterator[_Row]:
+    """Rows of a CSV/TSV with a header holding ``required`` columns (else ValueError), each with
+    the raw text it was parsed from."""
     # utf-8-sig: a feed saved by Excel starts with a BOM, which would otherwise become part of the
     # first header name and quarantine every row (as the pushed-batch reader already does).
     with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -194,6 +197,10 @@ def _delimited_rows(path: Path, delimiter: str) -> Iterator[_Row]:
         if first is None:  # an empty file: no header, no rows
             return
         header = first.cells
+        missing = [name for name in required if name not in header]
+        if missing:
+            raise ValueError(f"{path.name}: the header has no {', '.join(missing)} column "
+                             f"(it has {', '.join(header)[:200]})")
         for row in rows:
             if len(row.cells) != len(header):
                 fields = {"_error": f"bad_row: {len(row.cells)} fields, expected {len(header)}",

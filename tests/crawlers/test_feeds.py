@@ -151,3 +151,15 @@ def test_a_feed_saved_with_a_bom_reads_as_without(reviews, tmp_path):
     assert len(with_bom.records) == len(expected.records) == 50 and with_bom.quarantine == []
     assert [r["rating"] for r in with_bom.records] == [r["rating"] for r in expected.records]
     assert with_bom.records[0]["rating"] == 5 and with_bom.records[0]["review_text"] == ["Love my Echo!"]
+
+
+@pytest.mark.parametrize(("name", "header", "named"), [
+    ("datafiniti_amazon_reviews.csv", "id,asins,reviews.rating,review_text\n", "no reviews.text column"),
+    ("amazon_alexa_reviews.tsv", "rating\tdate\tvariation\treview\tfeedback\n", "no verified_reviews column"),
+])
+def test_a_feed_without_its_text_column_is_an_error_naming_it(reviews, tmp_path, name, header, named):
+    # The real file's first rows under a header whose text column is misnamed: not 3 "empty_text" rows.
+    body = (reviews / name).read_text(encoding="utf-8").splitlines(keepends=True)[1:4]
+    (tmp_path / name).write_text(header + "".join(body), encoding="utf-8")
+    with pytest.raises(ValueError, match=named):
+        read_feed_file(tmp_path / name, "bad-header")
