@@ -167,3 +167,24 @@ def test_a_feed_port_another_process_holds_is_refused(tmp_path, site):
                                "--no-decider", "--feed-port", str(port)], capture_output=True, text=True,
                               env={**_env(tmp_path), "COLUMNS": "200"}, timeout=120)
     assert done.returncode == 2 and f"127.0.0.1:{port} is taken" in done.stderr, done.stderr
+
+
+def test_a_feed_port_whose_last_owner_died_with_connections_open_is_free(tmp_path, site):
+    """A watcher restarted after SIGKILL takes its feed port back: the dead one's closed
+    connections (TIME_WAIT) do not hold it, as they do not for uvicorn's own bind."""
+    import socket
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: its end of the connection waits in TIME_WAIT
+    client.close()
+    listener.close()
+    done = subprocess.run([sys.executable, "-m", "edge_insights", "watch", "--sitemap", f"{site[1]}/missing.txt",
+                           "--no-decider", "--feed-port", str(port), "--duration", "3"], capture_output=True,
+                          text=True, env={**_env(tmp_path), "COLUMNS": "200"}, timeout=180)
+    assert "is taken" not in done.stderr and "error: nothing watched: sitemap" in done.stderr, done.stderr
