@@ -66,10 +66,12 @@ class InboxPoller:
     def run(self) -> None:
         """Finish a take a killed watcher left open, then poll until :meth:`stop`; a take that
         raises is logged, counted and tried again after :data:`RETRY_S`."""
-        wait = 0.0
+        wait, left_open = 0.0, True  # at start, and after a failure, a take may be open
         while not self._stop.wait(wait):
             try:
-                self.resume()
+                if left_open:  # only then: the store is not read every 10 ms on the push path
+                    self.resume()
+                    left_open = False
                 self.poll()
                 wait = POLL_S
             except Exception as exc:  # a folder fault must not end the thread: batches would pile up unread
@@ -77,7 +79,7 @@ class InboxPoller:
                 if self._on_failure is not None:
                     self._on_failure()
                 log.error("inbox take failed (retried in %.0f s): %s: %s", RETRY_S, type(exc).__name__, exc)
-                wait = RETRY_S
+                wait, left_open = RETRY_S, True
 
     def resume(self) -> int:
         """Read again the take a killed watcher left open, if any; returns the records observed."""
