@@ -217,11 +217,13 @@ def with_fallback_encoding(response: Response) -> Response:
         return response
     content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
     declared = http_content_type_encoding(content_type) or html_body_declared_encoding(response.body)
+    if declared and _is_utf(declared):  # most pages: nothing to settle, no second decode
+        return response
     try:
         response.body.decode("utf-8")
     except UnicodeDecodeError:
         return response if declared else response.replace(encoding="cp1252")
-    if declared and not _is_utf(declared) and not response.body.isascii():
+    if declared and not response.body.isascii():
         return response.replace(encoding="utf-8")
     return response
 
