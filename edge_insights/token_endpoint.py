@@ -56,7 +56,7 @@ from commons.errors import EdgeInsightsError
 from commons.http import BodyTimeout, BodyTooLarge, read_body
 from commons.token_keys import current_key
 from commons.tokens import DEFAULT_ISSUER, issue_token
-from serving.listen import serve_app
+from commons.listen import serve_app
 
 TOKEN_PATH = "/oauth/token"
 DEFAULT_TTL_S = 300

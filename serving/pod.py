@@ -18,7 +18,7 @@ from commons.token_keys import SigningKey
 
 from .app import DEFAULT_MAX_BODY_BYTES, create_app
 from .auth import PodAuth
-from .listen import serve_app
+from commons.listen import serve_app
 from .revocation import WatchSettings
 
 START_REFUSALS = (BundleError, ValueError, PolicyError)

@@ -146,7 +146,12 @@ def tokens_from_env(name: str = DEFAULT_TOKEN_ENV) -> list[str]:
 
 def run_intake(inbox_dir: Path, tokens: list[str], *, host: str = "127.0.0.1", port: int = 8090,
                limits: Limits = Limits()) -> None:
-    """Serve the intake with uvicorn until interrupted (``edge-insights intake serve``)."""
-    import uvicorn  # only the runner needs the server
+    """Serve the intake with uvicorn until interrupted (``edge-insights intake serve``), saying
+    ``"intake listening on http://host:port"`` on stderr once bound, as pods do.
 
-    uvicorn.run(create_intake_app(inbox_dir, tokens, limits=limits), host=host, port=port, log_level="info")
+    Raises:
+        SystemExit: uvicorn exits 1 when the port cannot be bound.
+    """
+    from commons.listen import serve_app  # only the runner needs the server
+
+    serve_app(create_intake_app(inbox_dir, tokens, limits=limits), host=host, port=port, name="intake")

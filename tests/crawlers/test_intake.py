@@ -315,6 +315,7 @@ def webhook(tmp_path_factory):
             proc.kill()
             pytest.fail(f"intake server did not start: {log.read_text()[-2000:]}")
         time.sleep(0.1)
+    assert f"intake listening on http://127.0.0.1:{port}" in log.read_text()
     yield client, inbox
     client.close()
     proc.terminate()
