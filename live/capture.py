@@ -27,7 +27,8 @@ no conflict. A capture sees only its own process's pages: with the Redis broker 
 checks its share.
 
 A record that cannot follow the page's last one is quarantined (:func:`out_of_line`): one crawled
-before it (a late push) or priced in another currency.
+before it (a late push) or priced in another currency. An offer pushed without a title takes the
+page's last known one (:func:`carried_title`).
 
 A review is an event: a record whose review text differs from the last one seen under its URL
 (the first one included) feeds negative_review. Otherwise the first sight of a page is its
@@ -45,6 +46,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
+from commons.record import content_digest
 from data_quality.clean import scrub_and_validate
 from data_quality.quarantine import quarantine_record
 from data_quality.rules import AMBIGUOUS_PRODUCT, rule_set_of
@@ -77,6 +79,22 @@ def out_of_line(before: dict[str, Any] | None, signal: dict[str, Any]) -> str | 
     if signal.get("price") is not None and old and new and old != new:
         return f"currency_changed: {old} -> {new}"
     return None
+
+
+def carried_title(before: dict[str, Any] | None, signal: dict[str, Any]) -> dict[str, Any]:
+    """``signal`` with the title of ``before`` (the page's last stored record) when it has none.
+
+    Partner price feeds often send an offer as id, price and stock only; the price_spike and
+    urgent_inventory contracts require the product's title, so without it every such move would be
+    refused by the pod (quarantined ``pod_422``). The carried title is stored with the record, and its
+    ``content_digest`` is recomputed as scrubbing recomputes it, so the warehouse row, the pod's
+    input and ``explain``'s rebuild agree. A record with its own title, a review, or a page seen
+    with no title yet is returned unchanged.
+    """
+    if signal.get("title") or not (before and before.get("title")) or rule_set_of(signal) != "offer":
+        return signal
+    carried = {**signal, "title": before["title"]}
+    return {**carried, "content_digest": content_digest(carried)}
 
 
 def change_id(url: str, decision: str, number: int) -> str:
@@ -124,6 +142,7 @@ class ChangeCapture:
         problem = out_of_line(before, signal)
         if problem:
             return self._quarantine(url, quarantine_record(signal, "validate", problem), received_at)
+        signal = carried_title(before, signal)
         product_id = signal.get("product_id")
         prices, stocks = list(known["prices"]), list(known["stocks"])
         if before is None and not known["seeded"] and product_id in self.history:

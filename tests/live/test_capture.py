@@ -354,3 +354,36 @@ def test_a_late_observation_or_another_currency_is_quarantined_not_taken_for_a_m
     (change,) = [c for c in capture.observe(url, offer("30.00", "EUR", "2026-11-30T14:00:00+00:00"), None, 4.0)
                  if c["decision"] == "price_spike"]
     assert (change["before"], change["after"]) == (10.0, 30.0)
+
+
+def test_an_offer_pushed_without_a_title_is_decided_under_the_pages_last_title(market, tmp_path):
+    """Partner feeds send id, price and stock only: the move is decided with the title last seen
+    at that page (both windowed contracts require one), and explain's rebuild still matches."""
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=Clock())
+    base = {**observed(market, live, Clock(), ATTIC), "url": "https://partner.test/qa-t", "product_id": "QA-T"}
+
+    def offer(price: str, at: str, title: str | None) -> dict:
+        record = {**base, "price": price, "crawled_at": at, "title": title}
+        return {**record, "content_digest": content_digest(record)}
+
+    settings = Settings(state_dir=tmp_path / "state", data_dir=tmp_path / "data")
+    store = LiveStore(tmp_path / "live.sqlite")
+    capture = ChangeCapture(store)
+    url = base["url"]
+    assert capture.observe(url, offer("10.00", "2026-11-30T00:00:00+00:00", None), None, 1.0) == []
+    # Seen with no title yet: nothing to carry, and a move then has no title (the pod refuses it).
+    [untitled] = [c for c in capture.observe(url, offer("11.00", "2026-11-30T00:30:00+00:00", None), None, 1.5)
+                  if c["decision"] == "price_spike"]
+    assert untitled["record"]["title"] is None
+    titled = offer("12.00", "2026-11-30T01:00:00+00:00", base["title"])
+    capture.observe(url, titled, None, 2.0)
+    bare = offer("36.00", "2026-11-30T02:00:00+00:00", None)
+    [spike] = [c for c in capture.observe(url, bare, None, 3.0) if c["decision"] == "price_spike"]
+    assert spike["record"]["title"] == spike["signal"]["title"] == "A Light in the Attic"
+    assert spike["signal"]["content_digest"] == content_digest(spike["signal"]) != bare["content_digest"]
+    # The same bare offer again is no change: its carried digest equals the stored one.
+    assert capture.observe(url, {**bare, "crawled_at": "2026-11-30T03:00:00+00:00"}, None, 4.0) == []
+    flush_to_warehouse(store, Warehouse(settings.warehouse_path), "live")
+    rebuilt = rebuild_features(settings, "price_spike", spike["signal"])
+    assert rebuilt == {"title": "A Light in the Attic", "prices": spike["record"]["prices"]}
+    assert spike["record"]["prices"][:4] == [36.0, 12.0, 11.0, 10.0]
