@@ -2,15 +2,16 @@
 
 A fault names the file, the line number in that file (1-based) and its kind:
 
-    ``edited``         the line's content does not hash to its ``hash`` (or it is no chain line)
+    ``edited``         the line's content does not hash to its ``hash``, its bytes are not the
+                       canonical form (:func:`commons.hash_chain.canonical`), or it is no chain line
     ``deleted``        the line's ``prev`` is the hash of no line present: lines are missing
                        before it (or the line before it was rewritten with a fresh hash)
     ``inserted``       the line is not part of the chain: the next lines link past it, or it
                        repeats an earlier line, or it links to a line further back
     ``reordered``      the line links to a line that comes after it
     ``truncated``      the last line is torn (no newline, not JSON), or the log ends before the
-                       checkpoint recorded in ``chain-head.json``, or that file is missing although
-                       the log holds checkpoints
+                       checkpoint recorded in ``chain-head.json`` (its files emptied or deleted
+                       included), or that file is missing although the log holds checkpoints
     ``untrusted_key``  a checkpoint is signed by a key the trusted JWKS does not hold
     ``bad_signature``  a checkpoint's signature does not verify, or its count or head is wrong
     ``unsigned``       a checkpoint carries no signature (a fault only when signatures are required)
@@ -27,7 +28,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .chain_checkpoint import CHECKPOINT, UNSIGNED, is_checkpoint, signature_fault
 from .chain_writer import HEAD_FILE, log_files
-from .hash_chain import GENESIS, line_hash
+from .hash_chain import GENESIS, canonical, line_hash
+
+NOT_CANONICAL = "not canonical"
+"""The ``computed`` hash of a line whose bytes are not its canonical form: it matches no hash."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,10 @@ def _parse(path: Path, number: int, chunk: bytes) -> _Line:
         if not (isinstance(parsed, dict) and isinstance(parsed.get("hash"), str)
                 and isinstance(parsed.get("prev"), str) and isinstance(parsed.get("seq"), int)):
             raise ValueError
-        return _Line(path, number, parsed, line_hash(parsed), chunk)
+        # The bytes on disk must be the canonical form the hash covers: a duplicate key, a space or
+        # an escape the canonical form lacks would let one reader see what the hash never covered.
+        computed = line_hash(parsed) if canonical(parsed) == chunk else NOT_CANONICAL
+        return _Line(path, number, parsed, computed, chunk)
     except (ValueError, UnicodeDecodeError, TypeError):
         return _Line(path, number, None, None, chunk)
 
@@ -123,6 +130,9 @@ def _classify(lines: list[_Line], i: int, expected: str, first_at: dict[str, int
             return at(i, "inserted", f"{k - i} line(s) here are not in the chain: the line after them "
                                      "links to the line before them")
     if not whole:
+        if line.computed == NOT_CANONICAL:
+            return at(i, "edited", "its bytes are not the canonical JSON its hash covers (a duplicate key, "
+                                   "spacing, key order or escapes changed)")
         return at(i, "edited", "its content does not match its hash" if line.parsed is not None
                   else "not a chain line (JSON object with seq, prev, hash)")
     if first_at.get(line.parsed["hash"], i) < i:
@@ -209,8 +219,15 @@ def verify_log(files: list[Path], trusted: dict[str, Ed25519PublicKey] | None = 
 def _check_head(report: Report, lines: list[_Line], offset: int, head_file: Path | None,
                 trusted: dict[str, Ed25519PublicKey] | None, require_signed: bool) -> Fault | None:
     """The log must reach the checkpoint its ``chain-head.json`` recorded, with that very line."""
-    if head_file is None or not lines:
+    if head_file is None:
         return None
+    if not lines:
+        if not head_file.is_file():
+            return None
+        head = _parse(head_file, 1, head_file.read_bytes().rstrip(b"\n"))
+        seq = head.parsed["seq"] if head.parsed is not None else "?"
+        return Fault(report.files[0] if report.files else head_file, 1, "truncated",
+                     f"the log holds no line, yet its last checkpoint ({head_file.name}) was written as line {seq}")
     last = lines[-1]
     if not head_file.is_file():
         if report.checkpoints:
@@ -255,8 +272,10 @@ def is_chain_file(path: Path) -> bool:
 def chained_logs(root: Path) -> list[Path]:
     """Folders at or under ``root`` holding a chained log (a ``chain-head.json``, or a first line
     with ``prev`` and ``hash``), sorted; folders of plain JSON lines are left out."""
-    folders = sorted({p.parent for p in Path(root).rglob("*.jsonl")} | {Path(root)})
-    return [f for f in folders if (files := log_files(f)) and _is_chained(f, files)]
+    found = Path(root).rglob("*.jsonl"), Path(root).rglob(HEAD_FILE)
+    folders = sorted({p.parent for paths in found for p in paths} | {Path(root)})
+    # A head whose log files are all gone is a log cut to nothing, not a folder to pass over.
+    return [f for f in folders if (f / HEAD_FILE).is_file() or ((files := log_files(f)) and _is_chained(f, files))]
 
 
 def _anchor_of(files: list[Path], anchors: dict[str, int] | None) -> tuple[str, str | None]:

@@ -181,6 +181,9 @@ def verify_list(document: str, key_for: Callable[[str], PyJWK | None], *, issuer
         raise RevocationListError("revocation list signature does not verify", "bad_signature") from None
     except PyJWTError as err:
         raise RevocationListError(f"revocation list claims are not valid: {err}", "malformed") from None
+    times = {name: claims[name] for name in ("iat", "exp")}
+    if not all(_is_number(value) for value in times.values()):
+        raise RevocationListError(f"revocation list times are not JSON numbers: {times}", "malformed")
     if claims["exp"] <= checked_at:
         raise RevocationListError(f"revocation list serial {claims['serial']} is stale: its next update was due "
                                   f"{_iso(claims['exp'])}", "stale")
@@ -194,9 +197,15 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
+def _is_number(value: Any) -> bool:
+    """A JSON number within ±10¹⁵ s of the epoch (``true`` is no number, though Python's bool is an
+    int; NaN, infinities and 400-digit integers are no instant either)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -1e15 < value < 1e15
+
+
 def _parsed(claims: dict[str, Any], signer: str) -> RevocationList:
     bundles, kids, serial = claims["bundles"], claims["kids"], claims["serial"]
-    shaped = (isinstance(serial, int) and serial >= 1 and isinstance(bundles, list) and isinstance(kids, list)
+    shaped = (isinstance(serial, int) and not isinstance(serial, bool) and serial >= 1 and isinstance(bundles, list) and isinstance(kids, list)
               and all(isinstance(b, dict) and isinstance(b.get("sha256"), str) for b in bundles)
               and all(isinstance(k, dict) and isinstance(k.get("kid"), str) for k in kids))
     if not shaped:

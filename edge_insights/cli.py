@@ -651,8 +651,8 @@ def audit_keygen(keep: int = typer.Option(100, min=1, help="audit keys kept in <
 
 
 @audit_app.command("verify")
-def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder, or a folder holding logs "
-                                                       "(e.g. the state folder)"),
+def audit_verify(path: str = typer.Argument(..., help="a log file, a log folder, or a folder holding logs "
+                                                      "(e.g. the state folder)"),
                  jwks: list[Path] = typer.Option(None, help="JWKS whose keys checkpoints must be signed with "
                                                             "(repeatable; default <state>/audit/jwks.json when "
                                                             "it exists)"),
@@ -665,8 +665,15 @@ def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder
     from commons.control_audit import CONTROL_LOG, read_events
     from commons.token_keys import TokenKeyError, jwks_path, trusted_keys
 
-    if not path.exists():
-        raise _fail(f"{path} does not exist")
+    if not path.strip():
+        # Path("") is ".": an empty argument (an unset shell variable) must not verify the working directory.
+        raise _fail("the path is empty")
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise _fail(f"{path} does not exist")
+    except OSError as err:  # a name past the file system's limit, say
+        raise _fail(f"cannot read {str(path)[:80]}…: {err.strerror}") from None
     if path.is_file() and not is_chain_file(path):
         # A mistyped path is no tampering: a file that never was a chained log is refused as such.
         raise _fail(f"no hash-chained log in {path}")
@@ -681,6 +688,9 @@ def audit_verify(path: Path = typer.Argument(..., help="a log file, a log folder
                 trusted.update(trusted_keys(document))
             except TokenKeyError as err:
                 raise _fail(str(err)) from None
+        if not trusted:
+            # Every checkpoint would read as signed by an untrusted key: the key file is at fault, not the log.
+            raise _fail(f"no usable Ed25519 key (OKP, crv Ed25519, kid, x) in {', '.join(map(str, jwks))}")
     try:
         # Expired day files are recorded, with the hash the rest of their log starts after, in
         # the control audit log, which is itself verified here when the path holds it.

@@ -311,7 +311,10 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         if verifier is None:
             return None
         try:
-            verifier.verify(request.headers.get("authorization"), audience=decision, scope=scope)
+            # Authorization is no list-valued header (RFC 9110 §5.3): two of them are joined, and
+            # the joined value is refused as malformed, rather than whichever came first obeyed.
+            given = request.headers.getlist("authorization")
+            verifier.verify(", ".join(given) if given else None, audience=decision, scope=scope)
         except BearerRefusal as err:
             metrics.rejected.labels(err.reason or "token").inc()
             return error_response(err, reason=err.reason)

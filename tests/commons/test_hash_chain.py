@@ -154,6 +154,31 @@ def rehash_edit(log):
     (log / HEAD_FILE).write_text(canonical(lines[-1]).decode() + "\n")
 
 
+def empty_every_file(log):
+    for day in DAYS:
+        (log / day).write_bytes(b"")
+
+
+def drop_every_file(log):
+    for day in DAYS:
+        (log / day).unlink()
+
+
+def duplicate_key(log):
+    # Python's reader keeps the last "i", the hash covers it; a first-value reader would see 99.
+    path = log / DAYS[0]
+    lines = lines_of(path)
+    lines[2] = lines[2].replace('{', '{"i":99,', 1)
+    rewrite(path, lines)
+
+
+def respace(log):
+    path = log / DAYS[0]
+    lines = lines_of(path)
+    lines[2] = lines[2].replace('","', '", "', 1)
+    rewrite(path, lines)
+
+
 @pytest.mark.parametrize("tamper, day, line, kind", [
     (edit, 0, 3, "edited"),
     (delete, 0, 3, "deleted"),
@@ -167,6 +192,9 @@ def rehash_edit(log):
     (drop_last_file, 0, 8, "truncated"),
     (drop_head_file, 1, 6, "truncated"),
     (rehash_edit, 1, 4, "bad_signature"),
+    (empty_every_file, 0, 1, "truncated"),
+    (duplicate_key, 0, 3, "edited"),
+    (respace, 0, 3, "edited"),
 ], ids=lambda v: v.__name__ if callable(v) else None)
 def test_each_kind_of_tampering_is_named_at_its_first_bad_line(keys, tmp_path, tamper, day, line, kind):
     key, trusted, _ = keys
@@ -175,6 +203,17 @@ def test_each_kind_of_tampering_is_named_at_its_first_bad_line(keys, tmp_path, t
     fault = verify_folder(log, trusted).fault
     assert fault is not None
     assert (fault.path.name, fault.line, fault.kind) == (DAYS[day], line, kind), str(fault)
+
+
+def test_a_log_whose_files_are_all_deleted_is_found_and_truncated(keys, tmp_path):
+    """Its chain-head.json remains: a log cut to nothing, not a folder to pass over."""
+    key, trusted, _ = keys
+    log = write_log(tmp_path / "state" / "log", key)
+    drop_every_file(log)
+    assert chained_logs(tmp_path / "state") == [log]
+    fault = verify_folder(log, trusted).fault
+    assert (fault.path.name, fault.kind) == (HEAD_FILE, "truncated")
+    assert "written as line 15" in fault.message
 
 
 def test_a_checkpoint_signed_by_a_key_the_jwks_does_not_hold_is_untrusted(keys, tmp_path):

@@ -83,6 +83,19 @@ def test_stale_unsigned_forged_and_unknown_lists_are_refused(keys):
     assert reason_of(sign_list(self_revoking, key), jwks) == "revoked_signer"
 
 
+@pytest.mark.parametrize("claim", [{"exp": "tomorrow"}, {"iat": "x"}, {"exp": True}, {"exp": 10**400},
+                                   {"iat": None}, {"serial": True}])
+def test_a_trusted_list_with_times_or_serial_of_the_wrong_type_is_malformed(keys, claim):
+    """Signed by the trusted key, yet no list: PyJWT leaves ``exp`` unchecked when told to, and
+    ``true`` is an int to Python (serial 1 once answered 409 serial_reused, not malformed)."""
+    key, _, jwks = keys
+    now = time.time()
+    claims = {**RevocationList(2, now, now + 60).claims(), **claim}
+    document = jwt.encode(claims, key.private_key, algorithm="EdDSA",
+                          headers={"kid": key.kid, "typ": "revocation-list+jwt"})
+    assert reason_of(document, jwks) == "malformed"
+
+
 def test_a_tampered_published_list_is_not_continued(tmp_path, keys):
     key, outsider, jwks = keys
     path = default_list_path(tmp_path)

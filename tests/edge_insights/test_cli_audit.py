@@ -78,6 +78,8 @@ def test_checkpoints_signed_by_a_key_outside_the_given_jwks_are_untrusted(audite
     ((".",), "no hash-chained log"),
     (("items.jsonl",), "no hash-chained log in items.jsonl"),
     (("summary.json",), "no hash-chained log in summary.json"),
+    (("",), "the path is empty"),
+    (("a" * 5000,), "File name too long"),
 ])
 def test_unusable_arguments_exit_2(state, tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
@@ -91,3 +93,18 @@ def test_a_jwks_that_is_not_one_exits_2(audited, tmp_path):
     (tmp_path / "bad.json").write_text("[]")
     done = invoke("audit", "verify", str(audited), "--jwks", str(tmp_path / "bad.json"))
     assert done.exit_code == 2 and "is not a readable JWK Set" in done.output
+
+
+def test_a_jwks_without_a_usable_key_exits_2_rather_than_blaming_the_log(audited, tmp_path):
+    (tmp_path / "keyless.json").write_text(json.dumps({"keys": [{"kty": "OKP"}]}))
+    done = invoke("audit", "verify", str(audited), "--jwks", str(tmp_path / "keyless.json"))
+    assert done.exit_code == 2 and "no usable Ed25519 key" in done.output
+
+
+def test_a_log_emptied_to_nothing_is_truncated_not_ok(audited):
+    log = audited / "audit" / "control.jsonl"
+    log.write_bytes(b"")
+    done = invoke("audit", "verify", str(audited))
+    assert done.exit_code == 1
+    assert done.output.strip() == (f"TAMPERED {log}:1: truncated: the log holds no line, yet its last checkpoint "
+                                   "(chain-head.json) was written as line 6")

@@ -60,6 +60,15 @@ def test_no_token_is_401_with_a_bearer_challenge(guarded, edge_bundle):
         'Bearer realm="edge-insights", error="invalid_token", error_description="token is not a JWS')
 
 
+def test_two_authorization_headers_are_refused_whichever_comes_first(guarded, edge_bundle):
+    pod, tokens_dir = guarded
+    good = bearer(current_key(tokens_dir))["Authorization"]
+    for pair in ((good, "Bearer garbage"), ("Bearer garbage", good)):
+        reply = httpx.post(pod.url + URL, json=records(edge_bundle), timeout=10.0,
+                           headers=[("Authorization", pair[0]), ("Authorization", pair[1])])
+        assert (reply.status_code, reply.json()["reason"]) == (401, "token_malformed")
+
+
 def test_wrong_scope_or_audience_is_403_insufficient_scope(guarded, edge_bundle):
     pod, tokens_dir = guarded
     key = current_key(tokens_dir)
