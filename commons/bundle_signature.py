@@ -136,13 +136,14 @@ def _changes(bundle_dir: Path, signature: Path) -> str:
     statement's ``predicate.resources``: name and sha256), e.g. ``model.onnx changed; x added``."""
     statement = json.loads(base64.b64decode(json.loads(signature.read_text())["dsseEnvelope"]["payload"]))
     signed = {r["name"]: r["digest"] for r in statement["predicate"]["resources"]}
+    # Only the top folder's model.sig and release.json are outside the signature: a sub/release.json is not.
     present = {p.relative_to(bundle_dir).as_posix(): p for p in sorted(bundle_dir.rglob("*"))
-               if p.is_file() and p.name not in UNSIGNED_NAMES}
+               if p.is_file() and p.relative_to(bundle_dir).as_posix() not in UNSIGNED_NAMES}
     changes = [f"{name} changed" for name in signed.keys() & present.keys()
                if file_sha256(present[name]) != signed[name]]
     changes += [f"{name} added" for name in present.keys() - signed.keys()]
     changes += [f"{name} removed" for name in signed.keys() - present.keys()]
-    return "; ".join(sorted(changes))
+    return "; ".join(sorted(changes)) or "the files differ from the signed list"
 
 
 def _not_after(manifest: dict[str, Any], bundle_dir: Path, now: datetime) -> None:

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
@@ -102,6 +103,8 @@ from .revocation import MAX_LIST_BYTES, RevocationWatch, WatchSettings
 from .router import EDGE, FALLBACK, ROLES, Routed, Router
 
 RELEASE_FILE = "release.json"
+RELEASE_VERSION = re.compile(r"[1-9][0-9]{0,11}")
+RELEASE_ALIAS = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 """Largest request body a pod reads: a full batch of long reviews fits with room to spare."""
 JSON_MEDIA_TYPE = "application/json"
@@ -121,7 +124,7 @@ def load_release(deploy_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
 
     Raises:
         BundleError: the file is missing, not JSON, lacks ``model_name``, ``model_version`` or
-            ``alias``, or names a model other than the bundle's (its ``model_name`` must be the
+            ``alias``, holds a version or alias the registry could not have written, or names a model other than the bundle's (its ``model_name`` must be the
             manifest's ``model_name`` or ``decision``: the registry names models after their
             decision), so a release pushed beside the wrong bundle never serves.
     """
@@ -132,6 +135,16 @@ def load_release(deploy_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
         raise BundleError(f"no readable {RELEASE_FILE} in {deploy_dir}: {err}") from None
     if not isinstance(release, dict) or not {"model_name", "model_version", "alias"} <= release.keys():
         raise BundleError(f"{RELEASE_FILE} in {deploy_dir} lacks model_name, model_version or alias")
+    version, alias = release["model_version"], release["alias"]
+    # Outside the bundle's signature, yet echoed in every answer and decision log line: only what the
+    # registry can write passes (MLflow versions are whole numbers from 1, aliases ``[\w-]+``).
+    if not (isinstance(version, int) and not isinstance(version, bool) and 1 <= version < 10**12
+            or isinstance(version, str) and RELEASE_VERSION.fullmatch(version)):
+        raise BundleError(f"{RELEASE_FILE} in {deploy_dir}: model_version {str(version)[:40]!r} is not a "
+                          "registry version (a whole number from 1)")
+    if not (isinstance(alias, str) and RELEASE_ALIAS.fullmatch(alias)):
+        raise BundleError(f"{RELEASE_FILE} in {deploy_dir}: alias {str(alias)[:40]!r} is not a registry alias "
+                          "(letters, digits, _ and -, at most 64)")
     bundle_names = {manifest.get("model_name"), manifest["decision"]}
     if release["model_name"] not in bundle_names:
         raise BundleError(f"{RELEASE_FILE} in {deploy_dir} releases model {release['model_name']!r}, "

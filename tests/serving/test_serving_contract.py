@@ -230,6 +230,28 @@ def test_a_release_naming_another_model_is_refused(edge_bundle, tmp_path):
     create_app(deploy, trust_dir=trust_dir(), decision_log_dir=tmp_path / "log")
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("model_version", {"a": [1, 2]}, "is not a registry version"),
+    ("model_version", "9" * 100_000, "is not a registry version"),
+    ("model_version", 0, "is not a registry version"),
+    ("model_version", True, "is not a registry version"),
+    ("model_version", "01", "is not a registry version"),
+    ("alias", "x" * 65, "is not a registry alias"),
+    ("alias", "champion\n", "is not a registry alias"),
+    ("alias", None, "is not a registry alias"),
+])
+def test_a_release_with_what_no_registry_writes_is_refused(edge_bundle, tmp_path, field, value, message):
+    """release.json lies outside the signature, yet its version and alias are echoed in every answer
+    and decision log line: a relabelled version must not serve."""
+    deploy = shutil.copytree(edge_bundle.path, tmp_path / "deploy")
+    (deploy / "release.json").write_text(json.dumps({**edge_bundle.release, field: value}))
+    with pytest.raises(BundleError, match=message):
+        create_app(deploy, trust_dir=trust_dir(), decision_log_dir=tmp_path / "log")
+    for good in ({"model_version": "12", "alias": "challenger"}, {"model_version": 7, "alias": "champion"}):
+        (deploy / "release.json").write_text(json.dumps({**edge_bundle.release, **good}))
+        create_app(deploy, trust_dir=trust_dir(), decision_log_dir=tmp_path / "log")
+
+
 def test_a_stock_window_holds_whole_counts():
     from commons.contracts import URGENT_INVENTORY
 

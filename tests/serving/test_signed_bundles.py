@@ -119,6 +119,13 @@ def test_an_added_file_is_refused(bundle):
         open_bundle(bundle, trust_dir=trust_dir())
 
 
+def test_a_release_json_below_the_top_folder_is_named_as_added(bundle):
+    (bundle / "sub").mkdir()
+    (bundle / "sub" / "release.json").write_text("{}")
+    with pytest.raises(BundleTampered, match="changed after signing: sub/release.json added$"):
+        open_bundle(bundle, trust_dir=trust_dir())
+
+
 def test_a_removed_file_is_refused(bundle):
     (bundle / "tokenizer.json").unlink()
     with pytest.raises(BundleTampered, match="changed after signing: tokenizer.json removed$"):
