@@ -78,6 +78,7 @@ class RevocationWatch:
         self._refused_document: str | None = None
         self._stale_alarmed = False
         self._too_large_alarmed = False
+        self._absent_noted = False
         self.refused = Counter("revocation_lists_refused", "Revocation lists refused, never obeyed.",
                                ["reason"], registry=registry)
         self.serial = Gauge("revocation_list_serial", "Serial of the revocation list obeyed (0: none yet).",
@@ -198,6 +199,11 @@ class RevocationWatch:
                 return self._too_large(source)
             return Path(source).read_text(encoding="ascii")
         except FileNotFoundError:
+            if not self._absent_noted:
+                # Normal before the first revocation, but a mistyped --revocation-list looks the same.
+                self._absent_noted = True
+                logger.warning("no revocation list at %s yet%s: nothing is revoked until one is published there",
+                               source, "" if Path(source).parent.is_dir() else " (nor its folder)")
             return None
         except (OSError, UnicodeDecodeError) as err:
             logger.error("revocation list %s unreadable: %s", source, err)

@@ -46,6 +46,18 @@ def test_nothing_published_is_no_alarm_then_a_list_is_obeyed(state):
     assert registry.get_sample_value("revocation_list_serial") == 1
 
 
+def test_a_list_path_that_does_not_exist_is_said_once_naming_a_missing_folder(state, caplog):
+    """Normal before the first revocation, but a mistyped --revocation-list must not pass unseen."""
+    watch, registry = watch_of(state, str(state / "revocaton" / "list.jwt"))
+    with caplog.at_level("WARNING", logger="serving.revocation"):
+        watch.poll()
+        watch.poll()
+    said = [r.getMessage() for r in caplog.records if "no revocation list" in r.getMessage()]
+    assert said == [f"no revocation list at {state / 'revocaton' / 'list.jwt'} yet (nor its folder): "
+                    "nothing is revoked until one is published there"]
+    assert refused(registry, "malformed") == 0
+
+
 def test_a_rollback_or_a_reused_serial_is_refused_and_the_accepted_list_stands(state):
     watch, registry = watch_of(state)
     key = rotate_keys(state / "tokens")
