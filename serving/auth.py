@@ -95,6 +95,15 @@ _DECODE_REFUSALS = (
 )
 
 
+def _check_time_types(claims: dict[str, Any]) -> None:
+    """Refuse (401 ``token_malformed``) a present time claim that is no JSON number: PyJWT reads
+    ``"123"`` and ``true`` with ``int()``, so ``exp: true`` would otherwise read as expired."""
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+            raise _refused(f"token claim {name!r} is not a number (RFC 7519 §2 NumericDate)", "token_malformed")
+
+
 def _check_times(claims: dict[str, Any]) -> None:
     """Refuse time claims PyJWT lets through: a numeric string (it converts with ``int()``), and a
     lifetime past :data:`commons.tokens.MAX_TTL_S` (the issuer's own bound; a longer-lived token
@@ -103,10 +112,7 @@ def _check_times(claims: dict[str, Any]) -> None:
     Raises:
         Unauthorised: 401 ``invalid_token`` (reasons ``token_malformed``, ``token_lifetime``).
     """
-    for name in ("exp", "nbf", "iat"):
-        value = claims[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-            raise _refused(f"token claim {name!r} is not a number (RFC 7519 §2 NumericDate)", "token_malformed")
+    _check_time_types(claims)
     if claims["exp"] - claims["iat"] > MAX_TTL_S:
         raise _refused(f"token lives {claims['exp'] - claims['iat']:.0f} s from iat to exp; at most {MAX_TTL_S} s "
                        "are accepted", "token_lifetime")
@@ -166,6 +172,9 @@ class TokenVerifier:
             raise Forbidden(f"token is not for {audience!r}", realm=REALM, scope=scope,
                             reason="token_wrong_audience") from None
         except PyJWTError as err:
+            if isinstance(err, (ExpiredSignatureError, ImmatureSignatureError)):
+                # PyJWT checks times after the signature: these claims are the issuer's own.
+                _check_time_types(jwt.decode(token, options={"verify_signature": False}))
             reason, message = next((r, m) for kind, r, m in _DECODE_REFUSALS if isinstance(err, kind))
             raise _refused(f"{message}: {err}", reason) from None
         _check_times(claims)

@@ -106,6 +106,8 @@ def forged_tokens(key, other) -> dict[str, tuple[str, str]]:
                                 algorithm="EdDSA", headers={"kid": key.kid}), "token_missing_claim"),
         # Signed by a trusted key, so only a mis-minting issuer makes these; PyJWT takes both.
         "exp as a string": (signed(key, claims(exp=str(int(time.time()) + 300))), "token_malformed"),
+        "exp as a boolean": (signed(key, claims(exp=True)), "token_malformed"),
+        "nbf as a boolean": (signed(key, claims(nbf=True)), "token_malformed"),
         "lives ten days": (signed(key, claims(exp=int(time.time()) + 10 * 86400)), "token_lifetime"),
         "lives for ever": (signed(key, claims(exp=10**30)), "token_lifetime"),
     }
@@ -124,7 +126,7 @@ def other(tmp_path):
 @pytest.mark.parametrize("case", [
     "malformed token", "malformed header (two tokens)", "bad signature (other key, trusted kid)",
     "tampered payload", "alg none", "HS256 with the public key", "unknown kid", "no kid", "expired",
-    "not yet valid (nbf)", "issued in the future (iat)", "another issuer", "no jti", "no scope", "exp as a string",
+    "not yet valid (nbf)", "issued in the future (iat)", "another issuer", "no jti", "no scope", "exp as a string", "exp as a boolean", "nbf as a boolean",
     "lives ten days", "lives for ever"])
 def test_every_invalid_token_is_401_invalid_token(verifier, key, other, case):
     forged, reason = forged_tokens(key, other)[case]
