@@ -17,7 +17,10 @@ subject, as an erasure register must, and the decisions whose models learned fro
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import logging
 import os
 import re
 from pathlib import Path
@@ -34,10 +37,17 @@ from .warehouse import TABLE_COLUMNS, PrivacyTables, Warehouse
 KEYS = ("product_id", "source")
 
 
+LOG_LEVELS = frozenset(logging.getLevelNamesMapping())
+"""Words every log line carries as its level: a subject keyed ``INFO`` is named in a log line only
+in a URL, a ``key=value`` pair or quotes, or its erasure would strip every log of its INFO lines."""
+
+
 def _names(raw: str, value: str) -> bool:
     """``value`` stands in ``raw`` as a whole token: a URL's ``/p-1/`` names ``p-1``, ``p-10``
-    does not (a log line is text, not a record with a key)."""
-    return re.search(rf"(?<![\w-]){re.escape(value)}(?![\w-])", raw) is not None
+    does not (a log line is text, not a record with a key); a :data:`LOG_LEVELS` word only after
+    ``/``, ``=`` or a quote."""
+    before = r"(?<=[/=\"'])" if value.upper() in LOG_LEVELS else r"(?<![\w-])"
+    return re.search(rf"{before}{re.escape(value)}(?![\w-])", raw) is not None
 
 
 def names_subject(raw: str, key: str, value: str, *, unkeyed: bool) -> bool:
@@ -57,27 +67,75 @@ def names_subject(raw: str, key: str, value: str, *, unkeyed: bool) -> bool:
     return isinstance(row, dict) and (row.get(key) == value or json.dumps(value) in json.dumps(row))
 
 
+def _newline_lines(text: str) -> list[str]:
+    """``text`` cut after each ``\n`` only: JSON strings may hold U+2028 or U+0085 raw, which
+    ``str.splitlines`` would take for line ends and leave half a record behind."""
+    pieces = text.split("\n")
+    return [piece + "\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+
+
+def _csv_records(text: str) -> list[str] | None:
+    """A CSV batch's header, then each record as its own text (quoted line breaks kept inside
+    it); None when the text is not CSV the csv module can read."""
+    lines = _newline_lines(text)
+    records, start = [], 0
+    for end in range(1, len(lines) + 1):
+        chunk = "".join(lines[start:end])
+        try:
+            whole = len(list(csv.reader(io.StringIO(chunk), strict=True))) == 1
+        except csv.Error:  # a quoted field still open: the record goes on on the next line
+            continue
+        if whole:
+            records.append(chunk)
+            start = end
+    return records if start == len(lines) else None
+
+
+def _csv_names(record: str, header: list[str], key: str, value: str, *, unkeyed: bool) -> bool:
+    """Whether one CSV record is the subject's: its ``key`` column holds ``value``, or (``unkeyed``)
+    a field names it as a whole token."""
+    [fields] = list(csv.reader(io.StringIO(record)))
+    row = dict(zip(header, fields))
+    return row.get(key) == value or (unkeyed and any(_names(field, value) for field in fields))
+
+
 def _erase_file(path: Path, key: str, value: str, *, unkeyed: bool) -> int:
-    """Rewrite one JSON-lines or log file without the subject's lines (:func:`names_subject`, through
-    a rename); returns how many lines went. With ``unkeyed``, a file that is not UTF-8 text and
-    names the subject is deleted whole."""
+    """Rewrite one JSON-lines, CSV or log file without the subject's records (:func:`names_subject`;
+    for a ``.csv`` pushed batch, :func:`_csv_names` on whole CSV records, its header kept), through a
+    rename; returns how many records went. With ``unkeyed``, a file that is not UTF-8 text (or a
+    ``.csv`` that is not CSV) and names the subject is deleted whole."""
     raw = path.read_bytes()
     if value.encode("utf-8") not in raw:
         return 0
     try:
-        lines = raw.decode("utf-8").splitlines(keepends=True)
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
+        text = None
+    if path.suffix == ".csv" and text is not None:
+        records = _csv_records(text)
+        if records:
+            header = next(csv.reader(io.StringIO(records[0].lstrip("\ufeff"))))
+            body = [r for r in records[1:] if not (r.strip() and _csv_names(r, header, key, value, unkeyed=unkeyed))]
+            return _rewrite(path, records[:1] + body, len(records))
+        text = None
+    if text is None:
         if not unkeyed:
             return 0
         path.unlink()
         return 1
+    lines = _newline_lines(text)
     kept = [line for line in lines if not (line.strip() and names_subject(line, key, value, unkeyed=unkeyed))]
-    if len(kept) == len(lines):
+    return _rewrite(path, kept, len(lines))
+
+
+def _rewrite(path: Path, kept: list[str], total: int) -> int:
+    """Replace ``path`` with ``kept`` (through a rename) when records went; returns how many."""
+    if len(kept) == total:
         return 0
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.write_text("".join(kept), encoding="utf-8")
     os.replace(partial, path)
-    return len(lines) - len(kept)
+    return total - len(kept)
 
 
 def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str, value: str,
@@ -96,18 +154,22 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
         raise ValueError(f"erase by one of {', '.join(KEYS)} with a value holding a letter or digit")
     tables, counts, chains = PrivacyTables(warehouse), {}, []
     retrain = tables.decisions_trained_on(key, value) if key in TABLE_COLUMNS["features"] else []
+    reported = _reported_products(policy, tables, folders, key, value)
     for store in policy.stores.values():
         if store.kind == "table":
-            counts[store.name] = (tables.erase(store.name, key, value,
-                                               lambda raw: names_subject(raw, key, value, unkeyed=False))
-                                  if key in TABLE_COLUMNS[store.name] else 0)
+            if key in TABLE_COLUMNS[store.name]:
+                counts[store.name] = tables.erase(store.name, key, value,
+                                                  lambda raw: names_subject(raw, key, value, unkeyed=False))
+            else:  # rows derived from the source's records name only their product (insights)
+                counts[store.name] = (tables.erase_in(store.name, "product_id", reported)
+                                      if "product_id" in TABLE_COLUMNS[store.name] else 0)
         elif store.kind == "sqlite":
             continue  # per database, below
         elif store.kind == "files":
             counts[store.name] = sum(_erase_file(p, key, value, unkeyed=False)
                                      for p in plain_files(folders.files[store.name]))
         else:
-            done = [erase_lines(f, lambda r: r.get(key) == value, signing_key)
+            done = [erase_lines(f, lambda r: r.get(key) == value or r.get("product_id") in reported, signing_key)
                     for f in chain_folders(folders.chains[store.name])]
             chains += [{"folder": str(d.folder), "removed": d.removed, "old_head": d.old_head,
                         "new_head": d.new_head} for d in done if d.lines]
@@ -132,6 +194,21 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     if audit is not None:
         audit.record("erasure", key=key, value=value, removed=counts, chains=chains, retrain=retrain)
     return counts
+
+
+def _reported_products(policy: Policy, tables: PrivacyTables, folders: StoreFolders, key: str,
+                       value: str) -> set[str]:
+    """For ``source = value``, the product ids its records named (warehouse and live store), read
+    before anything goes: insights and decision-log lines carry a product id but no source, and are
+    derived from those records (a product another source reported too loses them as well). Empty
+    for ``product_id``, which those rows carry themselves."""
+    if key != "source":
+        return set()
+    found = tables.product_ids(key, value)
+    for database in {s.database for s in policy.stores.values() if s.kind == "sqlite"}:
+        names = [s.table for s in policy.stores.values() if s.kind == "sqlite" and s.database == database]
+        found |= SqliteTables(folders.databases[database]).product_ids(names, key, value)
+    return found
 
 
 def traces(policy: Policy, warehouse: Warehouse, folders: StoreFolders, value: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 The policy's ``sqlite`` stores name a database of the state folder and one of its tables; their
 time columns hold epoch seconds (REAL). Table and column names reach SQL as text, so each is
 checked against the database's own schema (``PRAGMA table_info``) first. A missing database file
-holds nothing and is never created here.
+holds nothing and is never created here; nor does a table the file lacks (a store written before
+the table was added: erasure, retention and the report must not stop halfway on it).
 
 Erasure matches a row when its ``product_id``/``source`` column is the value, or when any text
 column holds the value as a JSON string (the records the live loop keeps as JSON): the same rule
@@ -44,10 +45,8 @@ class SqliteTables:
             con.close()
 
     def _columns(self, con: sqlite3.Connection, table: str) -> dict[str, str]:
-        columns = {row[1]: row[2].upper() for row in con.execute("SELECT * FROM pragma_table_info(?)", (table,))}
-        if not columns:
-            raise KeyError(f"no table {table!r} in {self.path}")
-        return columns
+        """The table's columns and their declared types; none when the file lacks the table."""
+        return {row[1]: row[2].upper() for row in con.execute("SELECT * FROM pragma_table_info(?)", (table,))}
 
     def _checked(self, con: sqlite3.Connection, table: str, column: str) -> None:
         if column not in self._columns(con, table):
@@ -58,8 +57,9 @@ class SqliteTables:
         if not self.path.exists():
             return 0, None
         with self._connect() as con:
+            if not self._columns(con, table):
+                return 0, None
             if column is None:
-                self._columns(con, table)
                 return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0], None
             self._checked(con, table, column)
             rows, oldest = con.execute(f"SELECT count(*), min({column}) FROM {table}").fetchone()
@@ -70,6 +70,8 @@ class SqliteTables:
         if not self.path.exists():
             return 0
         with self._connect() as con:
+            if not self._columns(con, table):
+                return 0
             self._checked(con, table, column)
             return con.execute(f"SELECT count(*) FROM {table} WHERE {column} < ?",
                                (cutoff.timestamp(),)).fetchone()[0]
@@ -79,6 +81,8 @@ class SqliteTables:
         if not self.path.exists():
             return 0
         with self._connect() as con:
+            if not self._columns(con, table):
+                return 0
             self._checked(con, table, column)
             return con.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff.timestamp(),)).rowcount
 
@@ -90,7 +94,7 @@ class SqliteTables:
             return {table: 0 for table in tables}
         with self._connect() as con:
             columns = {table: self._columns(con, table) for table in tables}
-            matches = {table: self._matching(cols, key, value) for table, cols in columns.items()}
+            matches = {table: self._matching(cols, key, value) for table, cols in columns.items() if cols}
             con.execute("BEGIN IMMEDIATE")
             linked = {source: sorted({found for table, (where, params) in matches.items() if source in columns[table]
                                       for (found,) in con.execute(f"SELECT {source} FROM {table} WHERE {where}",
@@ -105,7 +109,21 @@ class SqliteTables:
                             params = [*params, *linked[source]]
                 removed[table] = con.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount
             con.execute("COMMIT")
-        return removed
+        return {table: removed.get(table, 0) for table in tables}
+
+    def product_ids(self, tables: list[str], key: str, value: str) -> set[str]:
+        """The ``product_id`` of every row of ``tables`` naming ``key = value`` (the rule of
+        :meth:`erase`): the products a source reported."""
+        if not self.path.exists():
+            return set()
+        found: set[str] = set()
+        with self._connect() as con:
+            for table in tables:
+                columns = self._columns(con, table)
+                if "product_id" in columns:
+                    where, params = self._matching(columns, key, value)
+                    found |= {pid for (pid,) in con.execute(f"SELECT product_id FROM {table} WHERE {where}", params)}
+        return found - {None}
 
     @staticmethod
     def _matching(columns: dict[str, str], key: str, value: str) -> tuple[str, list[str]]:
@@ -137,5 +155,7 @@ class SqliteTables:
             return 0
         with self._connect() as con:
             columns = self._columns(con, table)
+            if not columns:
+                return 0
             where = " OR ".join(f"instr(CAST({c} AS TEXT), ?) > 0" for c in columns)
             return con.execute(f"SELECT count(*) FROM {table} WHERE {where}", [value] * len(columns)).fetchone()[0]

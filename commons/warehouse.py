@@ -441,6 +441,31 @@ class PrivacyTables:
                 con.execute("CHECKPOINT")
         return len(doomed)
 
+    def erase_in(self, table: str, column: str, values: set[str]) -> int:
+        """Delete every row of ``table`` whose ``column`` is one of ``values``; returns how many."""
+        _column(table, column)
+        if not values:
+            return 0
+        with self.warehouse.connect() as con:
+            doomed = con.execute(f"SELECT count(*) FROM {table} WHERE {column} IN (SELECT unnest(?))",
+                                 [sorted(values)]).fetchone()[0]
+            if doomed:
+                con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))", [sorted(values)])
+                con.execute("CHECKPOINT")
+        return doomed
+
+    def product_ids(self, column: str, value: str) -> set[str]:
+        """The product ids of every row, in any table holding both ``column`` and ``product_id``,
+        whose ``column`` is ``value``: the products a source reported."""
+        found: set[str] = set()
+        with self.warehouse.connect() as con:
+            present = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            for table, columns in TABLE_COLUMNS.items():
+                if table in present and column in columns and "product_id" in columns:
+                    found |= {pid for (pid,) in con.execute(
+                        f"SELECT DISTINCT product_id FROM {table} WHERE {column} = ?", [value]).fetchall()}
+        return found - {None}
+
     def decisions_trained_on(self, column: str, value: str) -> list[str]:
         """Decisions whose example snapshot (``features``) holds a row with ``column = value``:
         their models may have learned from that subject. Sorted."""

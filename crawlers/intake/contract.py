@@ -8,9 +8,9 @@ the intake sets them):
 ====================  ========  ===============================================================
 field                 required  rule
 ====================  ========  ===============================================================
-``source``            yes       non-blank string (partner or feed name)
+``source``            yes       non-blank string (partner or feed name) holding a letter or digit
 ``url``               yes       absolute ``http``/``https`` URL with a host
-``product_id``        yes       non-blank string (SKU/UPC/GTIN/ASIN or canonical URL), no white
+``product_id``        yes       string with a letter or digit (SKU/UPC/GTIN/ASIN or canonical URL), no white
                                 space or control character at its ends, at most the decision
                                 contracts' ``max_length`` (256) characters
 ``availability``      yes       one of :data:`commons.record.AVAILABILITY`
@@ -243,9 +243,18 @@ MAX_TITLE = PRICE_SPIKE["fields"]["title"]["max_length"]
 MAX_REVIEW = NEGATIVE_REVIEW["fields"]["review_text"]["max_length"]
 
 
-def _product_id(value: Any) -> tuple[str | None, Any]:
-    """A key: erasure and the pods take it as written, so its ends carry no white space."""
+def _key(value: Any) -> tuple[str | None, Any]:
+    """A subject's key (``source``, ``product_id``): ``erase`` takes one only with a letter or digit
+    in it, so a key of punctuation or symbols alone (``%``, ``★★``) would be unerasable."""
     problem, value = _text(value)
+    if not problem and not any(ch.isalnum() for ch in value):
+        problem = f"no letter or digit in it ({_show(value)}): a key erasure could not name"
+    return problem, value
+
+
+def _product_id(value: Any) -> tuple[str | None, Any]:
+    """A key (:func:`_key`): erasure and the pods take it as written, so its ends carry no white space."""
+    problem, value = _key(value)
     if problem:
         return problem, value
     if not (value[0].isprintable() and value[-1].isprintable()) or value != value.strip():
@@ -387,7 +396,7 @@ def _show(value: Any) -> str:
 
 
 _CHECKS = {
-    "source": _text, "url": _url, "product_id": _product_id, "availability": _availability,
+    "source": _key, "url": _url, "product_id": _product_id, "availability": _availability,
     "crawled_at": _crawled_at, "title": _title, "price": _price, "currency": _currency,
     "stock_count": _stock_count, "rating": _rating, "review_text": _review_text,
     "author": _optional_text, "feedback": _feedback,

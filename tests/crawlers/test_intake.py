@@ -504,6 +504,8 @@ def test_a_batch_named_in_bytes_that_are_not_utf8_or_too_long_is_taken_under_a_s
     ({"product_id": "  QA-WS  "}, "product_id: white space or a control character at its ends ('  QA-WS  ')"),
     ({"product_id": "QA\t"}, "product_id: white space or a control character at its ends ('QA\\t')"),
     ({"product_id": "p" * 300}, "product_id: 300 characters; the decisions take at most 256"),
+    ({"product_id": "★★"}, "product_id: no letter or digit in it ('★★'): a key erasure could not name"),
+    ({"source": "%"}, "source: no letter or digit in it ('%'): a key erasure could not name"),
     ({"title": "t" * 1000}, "title: 1,000 characters; the decisions take at most 500"),
     ({"review_text": ["r" * 4000, "s" * 3200]},
      "review_text: 7,201 characters joined; negative_review takes at most 5,000"),

@@ -291,9 +291,15 @@ def test_the_erasure_sensor_requests_a_retrain_of_each_model_that_learned_from_t
 
 def test_erasure_of_a_whole_log_and_by_source(state):
     policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    wh.append_insights([{"insight_id": f"w-{p}", "decision": "price_spike", "product_id": p, "url": f"u/{p}",
+                         "changed_at": NOW.isoformat()} for p in (GONE, KEPT, "p-other-source")])
     counts = erase(policy, wh, folders, "source", "shop", None, None)
     assert counts["signal_history"] == 10 and counts["features"] == 2
     assert wh.frame("SELECT count(*) AS n FROM signal_history")["n"][0] == 0
+    # Insights and decision-log lines carry no source: they go with the products the source reported.
+    assert (counts["insights"], counts["decision_log"]) == (2, 8)
+    assert wh.frame("SELECT product_id FROM insights")["product_id"].to_list() == ["p-other-source"]
+    assert read_decisions(state.decision_log_dir, "negative_review") == []
     with pytest.raises(ValueError, match="erase by one of"):
         erase(policy, wh, folders, "author", "Jane", None, None)
     assert CliRunner().invoke(app, ["erase"]).exit_code == 2
@@ -324,10 +330,12 @@ def test_the_privacy_report_says_what_is_held_and_until_when(state):
 def test_the_privacy_report_names_what_holds_no_subject_key_and_fails_on_an_unaccounted_entry(state):
     (state.state_dir / LIST_FOLDER).mkdir()  # what the first `revoke` writes
     (state.state_dir / LIST_FOLDER / "list.jwt").write_text("eyJ.e30.sig")
+    (state.state_dir / "benchmarks").mkdir()  # what `make bench` writes
+    (state.state_dir / "benchmarks" / "live_staleness.json").write_text("{}")
     done = CliRunner().invoke(app, ["privacy", "report", "--json"])
     assert done.exit_code == 0, done.output
     entries = {line["entry"]: line for line in map(json.loads, done.output.splitlines()) if "entry" in line}
-    assert {"dagster", "mlflow", "models", "audit", LIST_FOLDER} <= set(entries)
+    assert {"dagster", "mlflow", "models", "audit", LIST_FOLDER, "benchmarks"} <= set(entries)
     assert all(e.get("unkeyed") for e in entries.values())
     (state.state_dir / "exports").mkdir()
     (state.state_dir / "notes.csv").write_text("product_id\np-gone\n")
@@ -369,6 +377,53 @@ def test_a_value_that_names_no_subject_leaves_the_logs_that_use_it_as_a_word(sta
 
     assert done.exit_code == 0 and "nothing held for source = INFO" in " ".join(done.output.split()), done.output
     assert (crawl_log.read_text(), run_log.read_text()) == before
+
+
+def test_a_pushed_batch_is_erased_record_by_record_whatever_its_text_holds(state):
+    """A JSON string may hold U+2028 or U+0085 raw, and a CSV field a quoted line break: each record
+    goes whole (once only the text before the break went, and the rest stayed in clear)."""
+    inbox = state.inbox_dir / "processed" / "b1"
+    inbox.mkdir(parents=True)
+    lines = inbox / "wh-1.jsonl"
+    lines.write_text(json.dumps({"product_id": "LS3", "review_text": ["Great.\u2028Mail mary.private@example.com"]},
+                                ensure_ascii=False) + "\n" + json.dumps({"product_id": KEPT}) + "\n", encoding="utf-8")
+    table = inbox / "wh-2.csv"
+    table.write_text('source,url,product_id,title\np,https://s.example/zz9,ZZ9,"Gift for\nJane Secretperson"\n'
+                     "p,https://s.example/yy8,YY8,plain\n", encoding="utf-8")
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+
+    assert erase(policy, wh, folders, "product_id", "LS3", None, None)["inbox"] == 1
+    assert erase(policy, wh, folders, "product_id", "ZZ9", None, None)["inbox"] == 1
+
+    assert lines.read_text(encoding="utf-8") == json.dumps({"product_id": KEPT}) + "\n"
+    assert table.read_text(encoding="utf-8") == "source,url,product_id,title\np,https://s.example/yy8,YY8,plain\n"
+    assert erase(policy, wh, folders, "source", "p", None, None)["inbox"] == 1
+    assert table.read_text(encoding="utf-8") == "source,url,product_id,title\n"
+
+
+def test_a_live_store_older_than_a_policy_table_is_erased_and_reported_not_crashed_on(state):
+    import sqlite3
+
+    with sqlite3.connect(state.live_store_path) as con:
+        con.execute("DROP TABLE observations")  # as a store written before the table existed
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    counts = erase(policy, wh, folders, "product_id", GONE, None, None)
+    assert counts["live_observations"] == 0 and counts["live_products"] == 2
+    rows = {r.store: r for r in holdings(policy, wh, folders)}
+    assert rows["live_observations"].count == 0 and rows["live_products"].count == 2
+
+
+def test_a_subject_keyed_by_a_log_level_leaves_the_level_words_of_every_log(state):
+    """A partner's product "INFO" in the inbox makes it a held subject: its erasure still takes from
+    the logs only lines naming it in a URL, a pair or quotes, not every line at level INFO."""
+    (state.inbox_dir / "drop.jsonl").write_text(json.dumps({"source": "p7", "product_id": "INFO"}) + "\n")
+    crawl_log = state.crawls_dir / "replay-old" / "crawl.log"
+    crawl_log.write_text(crawl_log.read_text() + "2026-05-01 10:00:03 [edge_insights] WARNING: no price on "
+                         "https://shop.example/INFO\n")
+    counts = erase(load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state), "product_id", "INFO",
+                   None, None)
+    assert counts["inbox"] == 1 and counts["crawl_logs"] == 1 and counts["run_logs"] == 0
+    assert "INFO: Spider opened" in crawl_log.read_text() and "/INFO" not in crawl_log.read_text()
 
 
 def test_quarantined_records_that_did_not_parse_are_erased_with_their_subject(state):
