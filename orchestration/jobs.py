@@ -14,8 +14,9 @@ ERASURE_TRIGGER = "erasure"
 
 main_job = dg.define_asset_job(
     "edge_insights_job",
+    # insight_digest digests the live loop, which runs after the job: built in it, it would read no insight.
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets("divergence_report", "price_history", "replay_harvest",
-                                                                         "retention"),
+                                                                         "retention", "insight_digest"),
     description="Harvest → scrub → validate → history → features → teacher → student → bundle → "
                 "registry → deploy.")
 

@@ -27,7 +27,9 @@ insights = dg.AssetSpec(
                 "as it happens and copied to the warehouse's insights table every few seconds. Observed, not "
                 "materialized, by Dagster.")
 
-insights_fresh = dg.build_last_update_freshness_checks(assets=[insights.key], lower_bound_delta=STALL_AFTER)
+# ERROR, not the default WARN: a stalled live loop is an outage, drawn red in the UI (WARN draws amber).
+insights_fresh = dg.build_last_update_freshness_checks(assets=[insights.key], lower_bound_delta=STALL_AFTER,
+                                                       severity=dg.AssetCheckSeverity.ERROR)
 insights_freshness_sensor = dg.build_sensor_for_freshness_checks(
     freshness_checks=insights_fresh, name="insights_freshness_sensor", minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED)
@@ -54,9 +56,14 @@ def insights_observer(context: dg.SensorEvaluationContext, live_store: LiveStore
                                                          "nothing observed"))
     if newest["at"] is None:
         return dg.SensorResult(skip_reason=dg.SkipReason("the live store holds no insight yet"))
-    return dg.SensorResult(asset_events=[dg.AssetObservation(asset_key=insights.key, metadata={
-        "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(newest["at"]),
-        "insights": newest["n"], "head_seq": newest["head"]})])
+    newest_at = datetime.fromtimestamp(newest["at"], timezone.utc).isoformat(timespec="seconds")
+    # A tick that requests no run reads as skipped in the UI whatever it reported: its reason says what it saw.
+    return dg.SensorResult(
+        skip_reason=dg.SkipReason(f"observed insights: {newest['n']} held, newest published {newest_at} "
+                                  "(no run to request)"),
+        asset_events=[dg.AssetObservation(asset_key=insights.key, metadata={
+            "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(newest["at"]),
+            "insights": newest["n"], "head_seq": newest["head"]})])
 
 
 def _read_only_query(path: Path, sql: str) -> dict:

@@ -193,6 +193,7 @@ def test_dagster_observes_the_insights_and_digests_the_day(live_run):
             instance=instance, resources={"live_store": LiveStoreResource(path=str(store.path))}) as context:
         result = insights_observer(context)
     (observation,) = result.asset_events
+    assert result.skip_reason.skip_message.startswith(f"observed insights: {newest['n']} held, newest published ")
     assert observation.metadata["dagster/last_updated_timestamp"].value == pytest.approx(newest["at"])
     assert observation.metadata["insights"].value == newest["n"]
     done = dg.materialize([insight_digest], resources={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -58,8 +59,9 @@ def test_the_asset_graph_is_what_the_docs_name(tmp_path, data_dir):
     assert checks == {"books_expectations", "reviews_expectations", "rows_conserved", "no_rows_past_retention",
                       "freshness_check"}
     # Retention deletes data: its own job and a schedule that is off until an operator turns it on.
-    assert "retention" not in {k.to_user_string() for k in defs.resolve_job_def("edge_insights_job").asset_layer
-                               .executable_asset_keys}
+    main = {k.to_user_string() for k in defs.resolve_job_def("edge_insights_job").asset_layer.executable_asset_keys}
+    # Nor does the main job digest the live loop, which only runs after it.
+    assert "retention" not in main and "insight_digest" not in main
     schedule = defs.resolve_schedule_def("retention_schedule")
     assert schedule.job_name == "retention_job" and schedule.default_status == dg.DefaultScheduleStatus.STOPPED
     # The live loop is observed, not run, by Dagster: insights is an external asset fed by a sensor,
@@ -81,3 +83,17 @@ def test_only_the_roots_read_the_environment():
                      if re.search(r"Settings\.from_env\(", path.read_text(encoding="utf-8"))
                      and path.name != "settings.py")
     assert callers == ["edge_export/mlflow_model.py", "edge_insights/environment.py", "orchestration/definitions.py"]
+
+
+def test_a_live_loop_silent_past_the_stall_bound_fails_its_freshness_check_red():
+    """An observation of ``insights`` last updated an hour ago: the check fails with ERROR severity
+    (drawn red in the UI; Dagster's default, WARN, is amber)."""
+    from orchestration.assets.live import insights, insights_fresh
+
+    with dg.instance_for_test() as instance:
+        for age_s in (3600, 60):
+            instance.report_runless_asset_event(dg.AssetObservation(asset_key=insights.key, metadata={
+                "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(time.time() - age_s)}))
+            job = dg.Definitions(assets=[insights], asset_checks=insights_fresh).resolve_implicit_global_asset_job_def()
+            [evaluation] = job.execute_in_process(instance=instance).get_asset_check_evaluations()
+            assert (evaluation.passed, evaluation.severity) == (age_s < 600, dg.AssetCheckSeverity.ERROR)
