@@ -126,8 +126,10 @@ for name, drill in drills.items():
         if outcome["request_after"] is not None:
             for ax in (left_ax, right_ax):
                 ax.axvline(outcome["request_after"], color="tab:red", linewidth=1)
-        print(f"{name} · {phase}: {outcome['decisions']} decisions, retrain requested after "
-              f"{outcome['request_after']}; last reasons: {outcome['report']['reasons']}")
+        requested = (f"retrain requested after {outcome['request_after']}" if outcome["request_after"] is not None
+                     else "no retrain requested")
+        print(f"{name} · {phase}: {outcome['decisions']} decisions, {requested}; "
+              f"last reasons: {outcome['report']['reasons']}")
     left_ax.axhline(ALPHA, color="gray", linestyle="--", label=f"α = {ALPHA}")
     left_ax.set_yscale("log")
     left_ax.set_xlabel("decisions logged (count)")

@@ -26,7 +26,12 @@
 # %%
 import json
 import os
+import warnings
 from pathlib import Path
+
+# tqdm.auto, imported on the way to the bundle code, warns in a kernel without ipywidgets; the report
+# draws no progress bar, so the warning would only be a stderr cell in the HTML.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 import matplotlib.pyplot as plt
 import numpy as np
