@@ -95,7 +95,7 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
     if preset not in PRESETS:
         raise typer.BadParameter(f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESETS))}",
                                  param_hint="'--preset'")
-    from edge_insights.demo import run_job, serve_and_decide, summarise, write_summary
+    from edge_insights.demo import drift_now, run_job, serve_and_decide, summarise, write_summary
     from edge_insights.drift_drill import DRILL_DECISION, drift_drill, review_phases
     from edge_insights.links import Links
     from edge_insights.report import print_summary
@@ -149,8 +149,6 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
                 continue
             with stages.stage(f"serving {name}: central + edge pods, held-out examples over HTTP"):
                 served[name] = serve_and_decide(settings, name, shadow_rate, tokens=plane)
-        with stages.stage("feedback_job: edge-vs-central divergence"):
-            feedback = run_job("feedback_job", settings)
         drill = None
         if DRILL_DECISION in served:
             with stages.stage(f"drift drill: {DRILL_DECISION}, in-distribution then shifted reviews"):
@@ -164,6 +162,11 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
                               f"({live_seconds:g} s)"):
                 live = run_live_loop(settings, duration_s=live_seconds, start_tick=len(replay_keys),
                                      decisions=live_decisions, tokens=plane, shadow_rate=shadow_rate)
+        # After the live loop, whose pods log to the same decision logs: the divergence report and the
+        # drift test then read what the drift sensor will read when someone switches it on.
+        with stages.stage("feedback_job: edge-vs-central divergence"):
+            feedback = run_job("feedback_job", settings)
+        drift = drift_now(settings, list(served))
         revocation = None
         if served:
             from edge_insights.revocation_drill import run_revocation_drill
@@ -182,7 +185,8 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         from edge_insights.pii_scorecard import pii_scorecard
 
         pii_scores = pii_scorecard(settings.data_dir)
-    summary = summarise(settings, history, job, served, feedback, retention, drill, live, security, pii_scores)
+    summary = summarise(settings, history, job, served, feedback, retention, drill, live, security, pii_scores,
+                        drift)
     write_summary(settings, summary)
     print_summary(console, summary)
     console.print("Where to look (`make ui`):", highlight=False)

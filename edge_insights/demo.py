@@ -233,16 +233,36 @@ def privacy_summary(settings: Settings, retention: JobOutcome | None) -> dict[st
     }
 
 
+def drift_now(settings: Settings, decisions: list[str]) -> dict[str, dict[str, Any]]:
+    """What ``drift_sensor``'s first tick would find if switched on now: per decision with a deployed
+    champion, :func:`training.drift.assess` of its whole decision log (the serving, the live loop)
+    against that bundle's release baseline, as :meth:`training.drift.DriftReport.to_dict`
+    (``drifted`` true: the sensor would request a retrain, for ``reasons``)."""
+    from training.divergence import read_decisions
+    from training.drift import assess
+    from training.registry import CHAMPION
+
+    found = {}
+    for name in decisions:
+        path = settings.deploy_dir / name / CHAMPION / "manifest.json"
+        manifest = json.loads(path.read_text()) if path.is_file() else {}
+        if "drift_baseline" in manifest:
+            found[name] = assess(read_decisions(settings.decision_log_dir, name), manifest["drift_baseline"],
+                                 manifest["bundle_sha256"]).to_dict()
+    return found
+
+
 def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcome, served: dict[str, dict],
               feedback: JobOutcome, retention: JobOutcome | None = None,
               drill: dict[str, Any] | None = None, live: dict[str, Any] | None = None,
-              security: dict[str, Any] | None = None, pii_scores: dict[str, Any] | None = None) -> dict[str, Any]:
+              security: dict[str, Any] | None = None, pii_scores: dict[str, Any] | None = None,
+              drift: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The numbers a user wants after a demo, gathered from asset metadata and the pod runs (and,
     given the retention run, the privacy report's totals and that run's result; given the drift
     drill, :func:`edge_insights.drift_drill.drift_drill`, its outcome per phase; given the live loop,
     :func:`edge_insights.live_run.run_live_loop`'s table; given the security summary,
     :func:`edge_insights.security_summary.security_summary`, that; given the PII scorecard,
-    :func:`edge_insights.pii_scorecard.pii_scorecard`, that)."""
+    :func:`edge_insights.pii_scorecard.pii_scorecard`, that; given :func:`drift_now`, that)."""
     from commons.warehouse import Warehouse
 
     wh = Warehouse(settings.warehouse_path)
@@ -288,6 +308,7 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
         "checks": job.checks,
         "decisions": decisions,
         "divergence": feedback.assets.get("divergence_report", {}),
+        "drift_now": drift,
         "privacy": privacy_summary(settings, retention),
         "drift_drill": None if drill is None else {
             "decision": drill["decision"], "shadow_rate": drill["shadow_rate"],

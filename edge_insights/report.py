@@ -192,6 +192,12 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         console.print(_table("Edge vs central disagreement (decision logs)",
                              [(k.replace("_disagreement_rate", ""), v) for k, v in div.items()
                               if k.endswith("_disagreement_rate")]))
+    if s.get("drift_now"):
+        console.print(_table("Drift sensor's test now, over every decision logged (what its first tick would find)", [
+            (name, f'shadow {d["shadow_disagreements"]}/{d["shadow_compared"]} ({d["shadow_rate"]:.3f}) vs '
+                   f'{d["baseline_rate"]:.3f} over {d["baseline_n"]} at release, p = {d["p_value"]:.2g}: '
+                   + (f'would request a retrain ({"; ".join(d["reasons"])})' if d["drifted"] else "no drift"))
+            for name, d in s["drift_now"].items()]))
     drill = s.get("drift_drill")
     if drill:
         console.print(_table(f"Drift drill ({drill['decision']}, shadow rate {drill['shadow_rate']:g}, rule checked "

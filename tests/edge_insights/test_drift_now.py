@@ -1,0 +1,55 @@
+"""The demo's "drift sensor's test now" table: the drift sensor's own test over the real decision log
+of a deployed champion, agreeing with what the sensor's first tick does (real files, a real sensor
+evaluation)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from commons.settings import Settings
+from edge_insights.demo import drift_now
+from orchestration.resources import DecisionLogResource, TrainingResource
+from orchestration.sensors import drift_sensor
+from serving.decision_log import DecisionLog
+
+SHA = "a" * 64
+
+
+def _state(tmp_path, disagreements: int) -> Settings:
+    settings = Settings(state_dir=tmp_path / "state", data_dir=tmp_path / "data")
+    champion = settings.deploy_dir / "urgent_inventory" / "champion"
+    champion.mkdir(parents=True)
+    # The demo's urgent_inventory release baseline: 6 of 1,064 shadow-eligible eval examples disagreed.
+    (champion / "manifest.json").write_text(json.dumps({"bundle_sha256": SHA, "drift_baseline": {
+        "disagreement": 6 / 1064, "disagreements": 6, "n": 1064, "reference": {}}}))
+    log = DecisionLog(settings.decision_log_dir, None, checkpoint_every=1000)
+    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    log.append([{"ts": at, "decision": "urgent_inventory", "product_id": f"p{i}", "signal_digest": f"d{i}",
+                 "route": "edge", "label": "urgent", "shadow": True, "edge_bundle_sha256": SHA,
+                 "edge_label": "urgent", "central_label": "calm" if i < disagreements else "urgent"}
+                for i in range(600)])
+    log.close()
+    return settings
+
+
+def _first_tick(settings: Settings) -> dg.SensorResult:
+    resources = {"decision_log": DecisionLogResource(root=str(settings.decision_log_dir)),
+                 "training": TrainingResource(models_dir=str(settings.models_dir), bundles_dir=str(settings.bundles_dir),
+                                              deploy_dir=str(settings.deploy_dir), signing_dir=str(settings.signing_dir),
+                                              trust_dir=str(settings.state_dir / "trusted"))}
+    with dg.build_sensor_context(cursor=None, resources=resources) as context:
+        return drift_sensor(context)
+
+
+def test_the_demos_drift_view_is_what_the_sensors_first_tick_finds(tmp_path):
+    for disagreements, drifted in ((12, True), (3, False)):
+        settings = _state(tmp_path / str(disagreements), disagreements)
+        [(name, found)] = drift_now(settings, ["urgent_inventory", "price_spike"]).items()
+        assert (name, found["shadow_compared"], found["shadow_disagreements"]) == ("urgent_inventory", 600,
+                                                                                  disagreements)
+        assert found["drifted"] is drifted
+        requests = _first_tick(settings).run_requests
+        assert [r.tags["decision"] for r in requests] == (["urgent_inventory"] if drifted else [])
