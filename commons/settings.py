@@ -301,6 +301,12 @@ class Settings:
             env[SIGNING_KEYS_ENV] = self.signing_keys
         return env
 
+    def point_torch_cache(self) -> None:
+        """Point torch's compiler cache into ``<state>/cache/torchinductor``: importing torch (spaCy's
+        thinc does, for the scrubber) makes ``$TMPDIR/torchinductor_<user>`` otherwise, outside the
+        state folder."""
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(self.cache_dir / "torchinductor")
+
     def ensure(self) -> "Settings":
         """Check the state folder's region against the privacy policy, then create the state
         folder tree and point third-party caches into it.
@@ -327,6 +333,7 @@ class Settings:
         # Paths derived from the state folder follow it (a test may switch state folders).
         os.environ["HF_HOME"] = str(self.cache_dir / "huggingface")
         os.environ["MPLCONFIGDIR"] = str(self.cache_dir / "matplotlib")
+        self.point_torch_cache()
         os.environ["DAGSTER_HOME"] = str(self.dagster_home)
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         os.environ["TLDEXTRACT_CACHE"] = str(self.cache_dir / "tldextract")

@@ -67,7 +67,10 @@ class Span:
 # ``\w`` and ``[^\W\d_]`` are Unicode-aware: internationalised addresses (RFC 6531 local parts,
 # IDNA domains such as ``jörg.weiß@bücher-laden.de``) are addresses too.
 # An apostrophe inside the local part is RFC 5322 atext ("o'brien@example.ie"); at its ends it quotes.
-_EMAIL_RE = re.compile(r"[\w.%+-]+(?:'[\w.%+-]+)*@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+# Tried only where a local part can begin (the lookbehinds: not inside a run of its characters, nor
+# right after an apostrophe within one, "o'|brien"): from there the match could be no other, and
+# each such start would rescan the run, quadratic in its length. A quoted 'jane@x.com' still starts.
+_EMAIL_RE = re.compile(r"(?<![\w.%+-])(?<![\w.%+-]')[\w.%+-]+(?:'[\w.%+-]+)*@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
 # Spaces around the "@" to dodge harvesters ("mail: jane.doe @ gmail.com", "contact john.smith
 # @gmail.com"), after a word for mail or contact: without one, "sale.only @ amazon.com" is a
 # sentence missing a space.
@@ -81,7 +84,7 @@ _FILE_SUFFIXES = frozenset(
     "json xml html htm css js mp3 mp4 wav avi mkv gz tar".split())
 # user:password@ in a URL, and profile URLs whose path is a person's account.
 _URL_USER_RE = re.compile(
-    r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^\s/@:]+(?::[^\s/@]*)?|:[^\s/@]+)@"
+    r"(?i)(?<![a-z0-9+.-])\b[a-z][a-z0-9+.-]*://(?:[^\s/@:]+(?::[^\s/@]*)?|:[^\s/@]+)@"
     r"|\b(?:https?://)?(?:www\.)?(?:twitter|x|instagram|facebook|tiktok|github|linkedin)\.com/"
     r"(?:in/)?@?[A-Za-z0-9_.-]+"
 )
@@ -202,7 +205,9 @@ def _ibans(text: str) -> Iterator[Span]:
     while match := _IBAN_RE.search(text, position):
         position = match.start() + 1
         for end in reversed(_group_ends(text, match.start(), match.end(), " -")):
-            if stdnum_iban.is_valid(text[match.start():end]):
+            # The country's BBAN format and the mod-97 check, not its bank registry: stdnum's lists
+            # lag the banks ("BE68 5390 0754 7034", the textbook Belgian IBAN, names no listed bank).
+            if stdnum_iban.is_valid(text[match.start():end], check_country=False):
                 yield Span(match.start(), end, "IBAN")
                 position = end
                 break

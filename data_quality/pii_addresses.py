@@ -58,7 +58,8 @@ def _address_re(cased: bool) -> re.Pattern[str]:
         # language, the line opened by a house number or the unit on the next line:
         # "28245 Puruntie 82 Apt. 595", "Allika 46\n Suite 501" ("Pixel 8, Unit 2" is no address).
         rf"|(?:\b\d{{1,6}}[ \t]+(?:{word}[ \t]+){{1,3}}\d{{1,5}}[A-Za-z]?{_LINE_GAP}"
-        rf"|(?:{word}[ \t]+){{1,3}}\d{{1,5}}[A-Za-z]?,?[ \t]*\n[ \t>]*){_UNIT_WORD}"
+        # (At a word's start only: tried inside a word, each start would rescan it, quadratic.)
+        rf"|(?<![\w'’.-])(?:{word}[ \t]+){{1,3}}\d{{1,5}}[A-Za-z]?,?[ \t]*\n[ \t>]*){_UNIT_WORD}"
         # Alone, only ahead of the address's next line, or of a postcode and a place
         # ("Apt. 675 62314 Mellemvej"): "Suite 16, the last track", "Unit 1, Unit 2" stay.
         rf"|\b{_UNIT_WORD}(?=[ \t,]*\n|[ \t,]+\d{{3,6}}[ \t]+[^\W\d_a-z])"

@@ -90,9 +90,18 @@ def encode_words(tokenizer: Tokenizer, word_lists: Sequence[Sequence[str]]
 
 def built_tagger(folder: Path) -> Path | None:
     """The int8 tagger in ``folder`` (``tagger.int8.onnx`` with ``tokenizer.json`` beside it),
-    or None when none has been built there."""
-    model = Path(folder) / INT8_FILE
-    return model if model.is_file() and (model.parent / TOKENIZER_FILE).is_file() else None
+    or None when neither has been built there.
+
+    Raises:
+        TaggerMissingError: one of the two is there without the other: a damaged tagger, which
+            must stop the scrubber rather than let it find names by the rules alone unnoticed.
+    """
+    model, tokenizer = Path(folder) / INT8_FILE, Path(folder) / TOKENIZER_FILE
+    if model.is_file() != tokenizer.is_file():
+        present, missing = (model, tokenizer) if model.is_file() else (tokenizer, model)
+        raise TaggerMissingError(f"name tagger in {folder} is incomplete: {present.name} without {missing.name}; "
+                                 "rebuild it by materialising the pii_name_tagger asset (make demo does)")
+    return model if model.is_file() else None
 
 
 class NameTagger:

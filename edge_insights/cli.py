@@ -12,6 +12,7 @@ from rich.console import Console
 
 from commons.settings import Settings, apply_library_opt_outs
 from edge_insights.drill_cli import register as register_drill
+from edge_insights.environment import point_torch_cache_from_env
 from edge_insights.environment import settings_from_env as _settings
 from edge_insights.help_text import reflow_commands
 from edge_insights.live_cli import register as register_live
@@ -19,8 +20,10 @@ from edge_insights.privacy import erase, privacy_app
 from edge_insights.revoke import release_keys, revoke, revoke_key, revoke_refresh
 from edge_insights.progress import Stages
 
-# Before any command imports a library that reads them (``scrub`` loads onnxruntime on import).
+# Before any command imports a library that reads them (``scrub`` loads onnxruntime on import, and
+# torch through spaCy).
 apply_library_opt_outs()
+point_torch_cache_from_env()
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Harvested market signals → distilled micro-models → decisions at the edge.")

@@ -23,6 +23,7 @@ def settings_from_env(*, ensure: bool = False, **overrides) -> Settings:
     apply_library_opt_outs()
     try:
         settings = Settings.from_env(**overrides)
+        settings.point_torch_cache()
         if ensure:
             return settings.ensure()
         ensure_central_residency(load_policy(), settings.region)
@@ -30,3 +31,13 @@ def settings_from_env(*, ensure: bool = False, **overrides) -> Settings:
     except (SettingsError, ResidencyViolation, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+
+
+def point_torch_cache_from_env() -> None:
+    """Point torch's compiler cache into the environment's state folder before any command imports
+    torch (:meth:`Settings.point_torch_cache`); a value that cannot be used is left for the command
+    to report (exit 2)."""
+    try:
+        Settings.from_env().point_torch_cache()
+    except SettingsError:
+        pass

@@ -47,6 +47,11 @@ _THOUSANDTHS = re.compile(r"(?<![\d.,'’])\d{1,3}(?:([,'’ ])\d{3})*(\.)\d{3}(
                           r"|(?<![\d.,'’])\d{1,3}(?:([.'’ ])\d{3})*(,)\d{3}(?![\d.,'’])")
 
 
+MAX_NUMBER_CHARS = 40
+"""A run of digits and separators longer than this is no price (a list of numbers, a code, a
+table flattened to text: "1 1 1 …"); price-parser's scan of one is quadratic in its length."""
+
+
 class ParsedPrice(NamedTuple):
     """A parsed price string.
 
@@ -75,13 +80,16 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         country: ISO-3166 alpha-2 country of the page, resolving ambiguous symbols.
 
     Returns:
-        :class:`ParsedPrice`; all fields None for empty text; a negative amount for a price
+        :class:`ParsedPrice`; all fields None for empty text or a number longer than
+        :data:`MAX_NUMBER_CHARS` characters; a negative amount for a price
         written with a minus (``"-$5.00"``, a refund or discount line). Never raises on odd input.
     """
     text = _normalised(text or "")
     if _EXPONENT.search(text):
         return ParsedPrice(None, None, None)
     chosen = current_amount(text, lambda s: bool(currency_candidates(s)))
+    if chosen and chosen.end - chosen.start > MAX_NUMBER_CHARS:
+        return ParsedPrice(None, None, None)
     # The chosen number's own stretch of text, so price-parser reads that number and the
     # currency beside it; the whole text still names the currency when that stretch does not.
     own = text[chosen.window[0]:chosen.window[1]] if chosen else text

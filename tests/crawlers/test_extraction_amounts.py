@@ -59,3 +59,14 @@ def test_exponent_notation_is_no_price(text):
 
 def test_a_model_code_with_e_keeps_the_price():
     assert parse_price("Galaxy S10e $499").amount == Decimal("499")
+
+
+@pytest.mark.parametrize("text", ["1 " * 5000 + "€", "1" * 41 + " €", "1," * 30 + " €"])
+def test_a_number_longer_than_any_price_is_none(text):
+    """A flattened table or list of numbers: no price (price-parser's scan of one is quadratic)."""
+    assert parse_price(text) == (None, None, None)
+
+
+def test_a_long_price_with_every_separator_is_still_read():
+    assert parse_price("1.234.567.890,12 €") == (Decimal("1234567890.12"), "EUR", "€")
+    assert parse_price("12.99" + " " * 60 + "€").amount == Decimal("12.99")

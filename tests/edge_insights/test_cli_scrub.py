@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from data_quality.pii_command import MAX_LINE_CHARS
@@ -32,6 +33,17 @@ def test_without_a_name_tagger_the_scrub_says_it_runs_on_the_rules_alone(tmp_pat
     assert done.exit_code == 0
     assert json.loads(done.stdout)["text"] == "mail <EMAIL>"
     assert "names by the rules alone" in done.stderr and str(tmp_path / "state" / "pii_tagger") in done.stderr
+
+
+@pytest.mark.parametrize("present", ["tagger.int8.onnx", "tokenizer.json"])
+def test_a_tagger_folder_with_one_file_of_two_stops_the_scrub(tmp_path, monkeypatch, present):
+    """Damaged, not absent: finding names by the rules alone would pass unnoticed."""
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "state" / "pii_tagger").mkdir(parents=True)
+    (tmp_path / "state" / "pii_tagger" / present).write_bytes(b"x")
+    done = CliRunner().invoke(app, ["scrub", "Got it from Oluwaseun last week"])
+    assert done.exit_code == 2 and done.stdout == ""
+    assert f"is incomplete: {present} without" in done.stderr and "pii_name_tagger" in done.stderr
 
 
 def test_a_line_too_long_is_refused_alone_and_the_run_exits_1():
@@ -71,3 +83,21 @@ def test_a_damaged_name_tagger_stops_the_scrub_with_the_way_to_rebuild_it(tmp_pa
     assert done.exit_code == 2 and done.stdout == ""
     assert "cannot be loaded" in done.stderr and "pii_name_tagger" in done.stderr
     assert "Traceback" not in done.output
+
+
+def test_the_scrub_writes_nothing_to_the_temp_folder(tmp_path):
+    """torch, which spaCy imports, makes $TMPDIR/torchinductor_<user> unless pointed elsewhere:
+    everything a run writes goes under the state folder."""
+    import os
+    import subprocess
+    import sys
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "EDGE_INSIGHTS_STATE_DIR": str(tmp_path / "state")}
+    env.pop("TORCHINDUCTOR_CACHE_DIR", None)
+    done = subprocess.run([sys.executable, "-m", "edge_insights", "scrub", "mail jane@example.org"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["text"] == "mail <EMAIL>"
+    assert list(temp.iterdir()) == []
