@@ -61,6 +61,9 @@ def _say(line: str) -> None:
 def run_ui(settings: Settings, *, dagster_port: int, mlflow_port: int) -> int:
     """Serve both UIs until interrupted (SIGINT or SIGTERM); returns the exit status (0, or the
     status of a UI that stopped by itself)."""
+    from training.registry import create_tracking_store
+
+    create_tracking_store(settings.tracking_uri, settings.artifact_root)  # before `mlflow ui` would, in ./mlruns
     bin_dir = Path(sys.executable).parent
     tmp = settings.state_dir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -69,7 +72,9 @@ def run_ui(settings: Settings, *, dagster_port: int, mlflow_port: int) -> int:
     commands = {
         "dagster": [str(bin_dir / "dagster"), "dev", "-m", "orchestration.definitions", "-h", "127.0.0.1",
                     "-p", str(dagster_port)],
+        # Artifacts someone logs through this server land under the state folder, not ./mlartifacts.
         "mlflow": [str(bin_dir / "mlflow"), "ui", "--backend-store-uri", settings.tracking_uri,
+                   "--artifacts-destination", settings.artifact_root.as_uri(),
                    "--host", "127.0.0.1", "--port", str(mlflow_port)],
     }
     # Dagster's webserver answers /server_info and MLflow's /health only once they serve pages.

@@ -20,7 +20,7 @@ from commons.warehouse import Warehouse
 from edge_export.signer import ReleaseSigner, local_signer
 from training.config import TrainConfig, preset
 from training.model_store import ModelStore
-from training.registry import experiment_id
+from training.registry import create_tracking_store, experiment_id
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -40,6 +40,7 @@ class MlflowResource(dg.ConfigurableResource):
     experiment: str = "edge-insights"
 
     def client(self) -> MlflowClient:
+        create_tracking_store(self.tracking_uri, Path(self.artifact_root))
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def run_for(self, dagster_run_id: str, decision: str) -> str:

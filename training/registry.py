@@ -32,6 +32,18 @@ REGISTERED_MODEL_DESCRIPTION = (
     "serve; `challenger` is the newest version. Each version's description is its model card.")
 
 
+def create_tracking_store(tracking_uri: str, artifact_root: Path) -> None:
+    """Create the SQLite tracking store at ``tracking_uri`` unless it exists, its ``Default``
+    experiment's artifacts under ``artifact_root``: MLflow creates the store on first use with that
+    experiment in ``./mlruns`` of the working directory, the source tree under ``make``."""
+    db = Path(tracking_uri.removeprefix("sqlite:///"))
+    if tracking_uri.startswith("sqlite:///") and not db.exists():
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        db.parent.mkdir(parents=True, exist_ok=True)
+        SqlAlchemyStore(tracking_uri, artifact_root.as_uri()).engine.dispose()
+
+
 def experiment_id(client: MlflowClient, name: str, artifact_root: Path) -> str:
     """Get or create an experiment whose artifacts live under the state folder (not ./mlruns),
     tagged so the MLflow UI opens it in the model-training view."""

@@ -21,6 +21,7 @@ from training.registry import (
     CHALLENGER,
     CHAMPION,
     aliases,
+    create_tracking_store,
     deploy,
     deploy_champion,
     experiment_id,
@@ -42,6 +43,18 @@ def client_and_run(tmp_path):
         return client.create_run(exp).info.run_id
 
     return client, new_run
+
+
+def test_a_new_tracking_store_keeps_even_the_default_experiments_artifacts_in_the_state_folder(tmp_path,
+                                                                                               monkeypatch):
+    """MLflow would put Default's artifacts in ./mlruns of the working directory (the source tree)."""
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'state' / 'mlflow' / 'mlflow.db'}"
+    create_tracking_store(uri, tmp_path / "state" / "artifacts")
+    create_tracking_store(uri, tmp_path / "elsewhere")  # an existing store is left as it is
+    default = MlflowClient(tracking_uri=uri).get_experiment("0")
+    assert default.name == "Default" and default.artifact_location == (tmp_path / "state" / "artifacts" / "0").as_uri()
+    assert not (tmp_path / "mlruns").exists()
 
 
 @pytest.fixture()
