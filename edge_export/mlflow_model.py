@@ -8,6 +8,7 @@ release signature and file hashes against the trusted release keys of the loader
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -83,5 +84,6 @@ def log_bundle_model(tracking_uri: str, run_id: str, bundle_dir: Path, contract:
         return mlflow.pyfunc.log_model(
             name=MODEL_NAME, python_model=EdgeBundleModel(), artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
             signature=signature(contract), input_example=pd.DataFrame(input_example["records"]),
-            # Stated, not inferred: inference would import and run the model in a fresh env.
-            pip_requirements=["edge-insights[serving]"])
+            # Stated, not inferred (inference would import and run the model in a fresh env), and pinned
+            # to the version that logged it: its inference code is what decided at registration.
+            pip_requirements=[f"edge-insights[serving]=={version('edge-insights')}"])

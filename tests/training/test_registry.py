@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -135,6 +136,11 @@ def test_a_version_is_an_mlflow_model_that_decides_like_the_pod(client_and_run, 
     assert info.signature.inputs.input_names() == ["product_id", "review_text"]
     assert [c.name for c in info.signature.outputs.inputs] == ["label", "score", "abstain"]
     assert info.saved_input_example_info is not None
+    # The environment to rebuild it in pins the package version whose inference code logged it.
+    from importlib.metadata import version as installed
+
+    requirements = Path(mlflow.artifacts.download_artifacts(f"{uri}/requirements.txt")).read_text().split()
+    assert f"edge-insights[serving]=={installed('edge-insights')}" in requirements
     model = mlflow.pyfunc.load_model(uri)
     answers = model.predict(pd.DataFrame({"review_text": edge_bundle.sentences}))
     labels, probs = EdgeModel(bundle_dir).predict(list(edge_bundle.sentences))
