@@ -201,6 +201,9 @@ def _delimited_rows(path: Path, delimiter: str, required: tuple[str, ...]) -> It
         if missing:
             raise ValueError(f"{path.name}: the header has no {', '.join(missing)} column "
                              f"(it has {', '.join(header)[:200]})")
+        twice = sorted({name for name in header if header.count(name) > 1})
+        if twice:  # which of the two would be read is a guess; the pushed-batch reader refuses them too
+            raise ValueError(f"{path.name}: the header names {', '.join(twice)[:200]} more than once")
         for row in rows:
             if len(row.cells) != len(header):
                 fields = {"_error": f"bad_row: {len(row.cells)} fields, expected {len(header)}",

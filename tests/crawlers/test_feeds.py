@@ -156,8 +156,10 @@ def test_a_feed_saved_with_a_bom_reads_as_without(reviews, tmp_path):
 @pytest.mark.parametrize(("name", "header", "named"), [
     ("datafiniti_amazon_reviews.csv", "id,asins,reviews.rating,review_text\n", "no reviews.text column"),
     ("amazon_alexa_reviews.tsv", "rating\tdate\tvariation\treview\tfeedback\n", "no verified_reviews column"),
+    ("amazon_alexa_reviews.tsv", "rating\tdate\tverified_reviews\tverified_reviews\tfeedback\n",
+     "names verified_reviews more than once"),
 ])
-def test_a_feed_without_its_text_column_is_an_error_naming_it(reviews, tmp_path, name, header, named):
+def test_a_feed_whose_text_column_is_missing_or_doubled_is_an_error_naming_it(reviews, tmp_path, name, header, named):
     # The real file's first rows under a header whose text column is misnamed: not 3 "empty_text" rows.
     body = (reviews / name).read_text(encoding="utf-8").splitlines(keepends=True)[1:4]
     (tmp_path / name).write_text(header + "".join(body), encoding="utf-8")
