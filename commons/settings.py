@@ -56,7 +56,8 @@ def _text(name: str, default: str) -> str:
     if value is None:
         return default
     if not value.strip():
-        raise SettingsError(f"{name} is set but empty; unset it for the default ({default})")
+        raise SettingsError(f"{name} is set but empty; unset it for the default "
+                            f"({default or 'none: the policy decides'})")
     return value
 
 
