@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from commons.settings import Settings, apply_library_opt_outs
 from edge_insights.drill_cli import register as register_drill
-from edge_insights.environment import point_torch_cache_from_env
+from edge_insights.environment import point_torch_cache_from_env, stdout_console
 from edge_insights.environment import settings_from_env as _settings
 from edge_insights.help_text import reflow_commands
 from edge_insights.live_cli import register as register_live
@@ -44,7 +43,7 @@ app.command("release-keys")(release_keys)
 register_live(app)
 register_drill(app)
 # Piped output (CI logs, `make demo > log`) gets a wide fixed width so the summary tables stay readable.
-console = Console() if sys.stdout.isatty() else Console(width=150)
+console = stdout_console()
 SLOTS = ("champion", "challenger", "central")
 
 

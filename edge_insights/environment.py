@@ -4,7 +4,11 @@ add commands to it, gets its settings here."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
+from rich.console import Console
 
 from commons.privacy_policy import load_policy
 from commons.residency import ResidencyViolation, ensure_central_residency
@@ -41,3 +45,13 @@ def point_torch_cache_from_env() -> None:
         Settings.from_env().point_torch_cache()
     except SettingsError:
         pass
+
+
+def stdout_console() -> Console:
+    """The console commands print tables on: a terminal's width; into a pipe or file, 150 columns,
+    or ``COLUMNS`` where that is wider (widened on purpose; a narrower exported value would wrap
+    lines that scripts read whole)."""
+    if sys.stdout.isatty():
+        return Console()
+    wanted = os.environ.get("COLUMNS", "")
+    return Console(width=max(150, int(wanted) if wanted.isdigit() else 0))

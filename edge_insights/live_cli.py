@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from commons.settings import Settings
 from edge_insights.environment import settings_from_env as _settings
+from edge_insights.environment import stdout_console
 
-console = Console() if sys.stdout.isatty() else Console(width=150)
+console = stdout_console()
 WEBHOOK_SECRET_ENV = "EDGE_INSIGHTS_WEBHOOK_SECRET"
 DELIVERY_STATES = ("pending", "delivered", "dead")
 # The market builds every product's page path and id up front (~2 s per million on 2 cores).
