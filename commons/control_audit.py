@@ -6,7 +6,8 @@ unsigned, with a warning, while there is none). Each event is followed by a sign
 events are few and each one should be provable on its own. A line's record::
 
     {"ts": UTC ISO 8601, "actor": who acted, "action": "promote" | "promotion_refused" | "deploy" |
-     "token_issue" | "key_rotation" | "retention" | "erasure" | "revoke" | "revocation_refresh",
+     "token_issue" | "key_rotation" | "retention" | "erasure" | "erasure_incomplete" | "revoke" |
+     "revocation_refresh",
      "model": registered model name or null, "version": str or null,
      "alias": "champion" | "central" | ... or null, "bundle_sha256": str or null, "details": {...}}
 
@@ -32,7 +33,7 @@ from .token_keys import signing_keys
 CONTROL_LOG = "control.jsonl"
 ACTOR_ENV = "EDGE_INSIGHTS_ACTOR"
 ACTIONS = ("promote", "promotion_refused", "deploy", "token_issue", "key_rotation", "retention", "erasure",
-           "revoke", "revocation_refresh")
+           "erasure_incomplete", "revoke", "revocation_refresh")
 
 logger = logging.getLogger(__name__)
 

@@ -23,11 +23,15 @@ import json
 import logging
 import os
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from .chain_retention import erase_lines
 from .control_audit import ControlAudit
+from .errors import EdgeInsightsError
 from .privacy_policy import Policy
 from .retention import StoreFolders, chain_folders, plain_files
 from .sqlite_tables import SqliteTables
@@ -35,6 +39,8 @@ from .token_keys import SigningKey
 from .warehouse import TABLE_COLUMNS, PrivacyTables, Warehouse
 
 KEYS = ("product_id", "source")
+RETRAIN_SNAPSHOT = "features"
+"""The warehouse table whose rows say which models learned from a subject (erased last)."""
 
 
 LOG_LEVELS = frozenset(logging.getLevelNamesMapping())
@@ -138,6 +144,11 @@ def _rewrite(path: Path, kept: list[str], total: int) -> int:
     return total - len(kept)
 
 
+class ErasureIncomplete(EdgeInsightsError):
+    """A store could not be read or written midway; what went before is recorded (``erasure_incomplete``
+    in the control audit log), and the same request run again finishes it."""
+
+
 def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str, value: str,
           audit: ControlAudit | None, signing_key: SigningKey | None) -> dict[str, int]:
     """Remove every trace of ``key = value`` (``key`` one of :data:`KEYS`); returns rows, lines or
@@ -145,55 +156,85 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     the decisions whose example snapshot held the subject (read before it goes), for the Dagster
     ``erasure_sensor`` to retrain.
 
+    Stores go in an order that lets a failed run be finished by running it again: what is derived
+    from the subject's rows (insights, decision logs) before them, and the example snapshot, from
+    which ``retrain`` is read, last.
+
     Raises:
         ValueError: ``key`` is not one of :data:`KEYS` or ``value`` holds no letter or digit (a
             key is never punctuation alone, and log lines are matched on the value as a token).
-        OSError: a file cannot be read or written; duckdb.Error: the warehouse cannot be written.
+        ErasureIncomplete: a file, the warehouse or the live store could not be read or written
+            midway (recorded with the counts so far).
     """
     if key not in KEYS or not any(ch.isalnum() for ch in value):
         raise ValueError(f"erase by one of {', '.join(KEYS)} with a value holding a letter or digit")
     tables, counts, chains = PrivacyTables(warehouse), {}, []
-    retrain = tables.decisions_trained_on(key, value) if key in TABLE_COLUMNS["features"] else []
-    reported = _reported_products(policy, tables, folders, key, value)
-    for store in policy.stores.values():
-        if store.kind == "table":
-            if key in TABLE_COLUMNS[store.name]:
-                counts[store.name] = tables.erase(store.name, key, value,
-                                                  lambda raw: names_subject(raw, key, value, unkeyed=False))
-            else:  # rows derived from the source's records name only their product (insights)
-                counts[store.name] = (tables.erase_in(store.name, "product_id", reported)
-                                      if "product_id" in TABLE_COLUMNS[store.name] else 0)
-        elif store.kind == "sqlite":
-            continue  # per database, below
-        elif store.kind == "files":
-            counts[store.name] = sum(_erase_file(p, key, value, unkeyed=False)
-                                     for p in plain_files(folders.files[store.name]))
-        else:
-            done = [erase_lines(f, lambda r: r.get(key) == value or r.get("product_id") in reported, signing_key)
-                    for f in chain_folders(folders.chains[store.name])]
-            chains += [{"folder": str(d.folder), "removed": d.removed, "old_head": d.old_head,
-                        "new_head": d.new_head} for d in done if d.lines]
-            counts[store.name] = sum(d.lines for d in done)
-    # A database's tables go together: a page's rows link them (an alert names only the page).
-    for database in sorted({s.database for s in policy.stores.values() if s.kind == "sqlite"}):
-        stores = {s.table: s.name for s in policy.stores.values() if s.kind == "sqlite" and s.database == database}
-        sqlite = SqliteTables(folders.databases[database])
-        counts |= {stores[table]: n for table, n in sqlite.erase(list(stores), key, value).items()}
-        if any(counts[name] for name in stores.values()):
-            sqlite.compact()
-    if any(counts.values()):  # held under its key: now the text that names it without one
-        for store in policy.stores.values():
-            if store.kind == "files":
-                counts[store.name] += sum(_erase_file(p, key, value, unkeyed=True)
-                                          for p in plain_files(folders.files[store.name]))
-            elif store.kind == "table" and store.name == "quarantine" and key in TABLE_COLUMNS[store.name]:
-                counts[store.name] += tables.erase(store.name, key, value,
-                                                   lambda raw: names_subject(raw, key, value, unkeyed=True))
-    if any(counts.get(s.name) for s in policy.stores.values() if s.kind == "table"):
-        warehouse.compact()  # deleted rows' bytes must leave the file too
+    retrain = tables.decisions_trained_on(key, value) if key in TABLE_COLUMNS[RETRAIN_SNAPSHOT] else []
+    try:
+        _erase_stores(policy, tables, folders, key, value, signing_key, counts, chains)
+    except (OSError, sqlite3.Error, duckdb.Error) as err:
+        if audit is not None:
+            audit.record("erasure_incomplete", key=key, value=value, removed=counts, chains=chains,
+                         retrain=retrain, error=f"{type(err).__name__}: {err}")
+        raise ErasureIncomplete(f"erasure of {key} = {value} stopped midway ({type(err).__name__}: {err}); "
+                                "what was removed is recorded; run the same erase again to finish it") from err
     if audit is not None:
         audit.record("erasure", key=key, value=value, removed=counts, chains=chains, retrain=retrain)
     return counts
+
+
+def _erase_stores(policy: Policy, tables: PrivacyTables, folders: StoreFolders, key: str, value: str,
+                  signing_key: SigningKey | None, counts: dict[str, int], chains: list[dict[str, Any]]) -> None:
+    """:func:`erase`'s work, store by store in its order, filling ``counts`` and ``chains`` as it goes."""
+    reported = _reported_products(policy, tables, folders, key, value)
+    stores = list(policy.stores.values())
+    derived = [s for s in stores if s.kind == "table" and key not in TABLE_COLUMNS[s.name]]
+    for store in derived:  # rows derived from the source's records name only their product (insights)
+        counts[store.name] = (tables.erase_in(store.name, "product_id", reported)
+                              if "product_id" in TABLE_COLUMNS[store.name] else 0)
+    for store in (s for s in stores if s.kind == "chain"):
+        done = [erase_lines(f, lambda r: r.get(key) == value or r.get("product_id") in reported, signing_key)
+                for f in chain_folders(folders.chains[store.name])]
+        chains += [{"folder": str(d.folder), "removed": d.removed, "old_head": d.old_head,
+                    "new_head": d.new_head} for d in done if d.lines]
+        counts[store.name] = sum(d.lines for d in done)
+    for store in (s for s in stores if s.kind == "files"):
+        counts[store.name] = sum(_erase_file(p, key, value, unkeyed=False)
+                                 for p in plain_files(folders.files[store.name]))
+    # A database's tables go together: a page's rows link them (an alert names only the page).
+    for database in sorted({s.database for s in stores if s.kind == "sqlite"}):
+        names = {s.table: s.name for s in stores if s.kind == "sqlite" and s.database == database}
+        sqlite = SqliteTables(folders.databases[database])
+        counts |= {names[table]: n for table, n in sqlite.erase(list(names), key, value).items()}
+        if any(counts[name] for name in names.values()):
+            sqlite.compact()
+    keyed = [s.name for s in stores if s.kind == "table" and s not in derived]
+
+    def erase_keyed(table: str) -> None:
+        counts[table] = tables.erase(table, key, value, lambda raw: names_subject(raw, key, value, unkeyed=False))
+
+    for table in keyed:
+        if table != RETRAIN_SNAPSHOT:
+            erase_keyed(table)
+    if any(counts.values()):  # held under its key: now the text that names it without one
+        _erase_unkeyed(stores, tables, folders, key, value, counts)
+    if RETRAIN_SNAPSHOT in keyed:  # what retrain is read from goes last
+        erase_keyed(RETRAIN_SNAPSHOT)
+    if any(counts.get(s.name) for s in stores if s.kind == "table"):
+        tables.warehouse.compact()  # deleted rows' bytes must leave the file too
+
+
+def _erase_unkeyed(stores: list, tables: PrivacyTables, folders: StoreFolders, key: str, value: str,
+                   counts: dict[str, int]) -> None:
+    """Once a keyed store held the subject: the text that names it without a key (log lines, a
+    quarantined record that did not parse)."""
+    for store in stores:
+        if store.kind == "files":
+            counts[store.name] += sum(_erase_file(p, key, value, unkeyed=True)
+                                      for p in plain_files(folders.files[store.name]))
+        elif store.kind == "table" and store.name == "quarantine" and key in TABLE_COLUMNS[store.name]:
+            counts[store.name] += tables.erase(store.name, key, value,
+                                               lambda raw: names_subject(raw, key, value, unkeyed=True))
 
 
 def _reported_products(policy: Policy, tables: PrivacyTables, folders: StoreFolders, key: str,

@@ -162,6 +162,7 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     Decision logs are rebuilt without the subject's lines (a new chain from the first file that
     held one, recorded in the control audit log), so `audit verify` still passes."""
     from commons.control_audit import read_events
+    from commons.erasure import ErasureIncomplete
     from commons.erasure import erase as erase_subject
     from commons.token_keys import signing_keys
     from edge_insights.cli import _control_audit, _required_text, _settings, console
@@ -178,7 +179,11 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     policy, warehouse, folders = _stores(settings)
     audit = _control_audit(settings)
     keys = signing_keys(settings.audit_dir)
-    counts = erase_subject(policy, warehouse, folders, key, value, audit, keys[0] if keys else None)
+    try:
+        counts = erase_subject(policy, warehouse, folders, key, value, audit, keys[0] if keys else None)
+    except ErasureIncomplete as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
     table = Table(title=f"Erased {key} = {value}")
     table.add_column("store")
     table.add_column("removed", justify="right")

@@ -259,6 +259,35 @@ def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
     assert verified.exit_code == 0, verified.output
 
 
+def test_an_erasure_stopped_midway_is_recorded_and_finished_by_running_it_again(state):
+    live = state.live_store_path
+    kept = {p: p.read_bytes() for p in live.parent.glob(f"{live.name}*")}  # with its -wal and -shm
+    for path in kept:
+        path.unlink()
+    live.mkdir()  # the live store cannot be opened: the erasure stops there
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+
+    stopped = CliRunner().invoke(app, ["erase", "--product", GONE])
+
+    assert stopped.exit_code == 1 and "run the same erase again to finish it" in stopped.output, stopped.output
+    event = read_events(state.audit_dir / "control.jsonl")[-1]
+    assert event["action"] == "erasure_incomplete" and event["details"]["removed"]["decision_log"] == 4
+    assert event["details"]["error"].startswith("OperationalError: unable to open database file")
+    # The rows a second run reads what to retrain from are still there: the derived ones went first.
+    assert wh.frame("SELECT count(*) AS n FROM features WHERE product_id = ?", [GONE])["n"][0] == 1
+    assert [r["product_id"] for r in read_decisions(state.decision_log_dir, "negative_review")] == [KEPT] * 4
+    live.rmdir()
+    for path, data in kept.items():
+        path.write_bytes(data)
+
+    finished = CliRunner().invoke(app, ["erase", "--product", GONE])
+
+    assert finished.exit_code == 0, finished.output
+    event = read_events(state.audit_dir / "control.jsonl")[-1]
+    assert event["action"] == "erasure" and event["details"]["retrain"] == ["negative_review"]
+    assert not any(traces(policy, wh, folders, GONE).values())
+
+
 def test_the_erasure_sensor_requests_a_retrain_of_each_model_that_learned_from_the_subject(state, data_dir):
     import dagster as dg
 
