@@ -89,4 +89,4 @@ def test_edge_in_production_reports_the_drill_trigger(executed, drill):
     assert f"negative_review · shifted: {shifted['decisions']} decisions, retrain requested after " \
            f"{shifted['request_after']}" in text
     records = drill["phases"]["in_distribution"]["records"]
-    assert f"negative_review · in_distribution: {records} decisions, retrain requested after None" in text
+    assert f"negative_review · in_distribution: {records} decisions, no retrain requested" in text
