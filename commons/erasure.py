@@ -84,16 +84,15 @@ def _csv_records(text: str) -> list[str] | None:
     """A CSV batch's header, then each record as its own text (quoted line breaks kept inside
     it); None when the text is not CSV the csv module can read."""
     lines = _newline_lines(text)
+    # One pass: the reader's line_num says which physical lines each record took.
+    reader = csv.reader(iter(lines), strict=True)
     records, start = [], 0
-    for end in range(1, len(lines) + 1):
-        chunk = "".join(lines[start:end])
-        try:
-            whole = len(list(csv.reader(io.StringIO(chunk), strict=True))) == 1
-        except csv.Error:  # a quoted field still open: the record goes on on the next line
-            continue
-        if whole:
-            records.append(chunk)
-            start = end
+    try:
+        for _ in reader:
+            records.append("".join(lines[start:reader.line_num]))
+            start = reader.line_num
+    except csv.Error:  # a quote left open at the end, say
+        return None
     return records if start == len(lines) else None
 
 
