@@ -7,6 +7,7 @@ with a region (:mod:`commons.residency`) all take a :class:`Policy`, so a test c
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,41 +71,81 @@ class Policy:
         return tuple(sorted(found | {r for rs in self.fields.values() for r in rs}))
 
 
-def _store(name: str, raw: dict[str, Any]) -> StorePolicy:
+STORE_KEYS = frozenset({"kind", "time", "retention_days", "action", "purpose", "why", "regions",
+                        "aggregate_into", "database", "table"})
+REGION = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def _regions(where: str, value: Any) -> tuple[str, ...]:
+    """A non-empty list of region names; a bare string is refused (``"eu"`` would read as e, u)."""
+    if not isinstance(value, list) or not value or not all(isinstance(r, str) and REGION.fullmatch(r)
+                                                            for r in value):
+        raise PolicyError(f"{where}: regions must be a non-empty list of region names such as [\"eu\"], "
+                          f"got {value!r}")
+    return tuple(value)
+
+
+def _text(name: str, raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not (isinstance(value, str) and value.strip()):
+        raise PolicyError(f"store {name!r}: {key} must be text, got {value!r}")
+    return value
+
+
+def _store(name: str, raw: Any) -> StorePolicy:
+    if not isinstance(raw, dict):
+        raise PolicyError(f"store {name!r}: expected a table of keys, got {raw!r}")
+    unknown = sorted(set(raw) - STORE_KEYS)
+    if unknown:
+        raise PolicyError(f"store {name!r}: unknown key(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(STORE_KEYS))}")
     kind, action, time = raw.get("kind"), raw.get("action", "delete"), raw.get("time", "")
     days = raw.get("retention_days")
     if kind not in KINDS or action not in ACTIONS:
         raise PolicyError(f"store {name!r}: kind must be one of {KINDS} and action one of {ACTIONS}")
-    if bool(time) != (days is not None) or (days is not None and (not isinstance(days, int) or days < 1)):
-        raise PolicyError(f"store {name!r}: a time-bound store needs `time` and retention_days ≥ 1, "
-                          "a store without `time` no retention_days")
+    # bool is an int in Python: `retention_days = true` must not read as one day.
+    whole_days = isinstance(days, int) and not isinstance(days, bool) and days >= 1
+    if not isinstance(time, str) or bool(time) != (days is not None) or (days is not None and not whole_days):
+        raise PolicyError(f"store {name!r}: a time-bound store needs `time` and retention_days ≥ 1 (a whole "
+                          "number of days), a store without `time` no retention_days")
     if action == "aggregate" and not raw.get("aggregate_into"):
         raise PolicyError(f"store {name!r}: action aggregate needs aggregate_into")
     if kind == "sqlite" and not (raw.get("database") and raw.get("table")):
         raise PolicyError(f"store {name!r}: a sqlite store needs `database` and `table`")
     if not raw.get("purpose") or not raw.get("why") or not raw.get("regions"):
         raise PolicyError(f"store {name!r}: purpose, why and regions are required")
+    text = {key: _text(name, raw, key) for key in ("purpose", "why", "aggregate_into", "database", "table")}
     return StorePolicy(name=name, kind=kind, time=time, retention_days=days, action=action,
-                       purpose=raw["purpose"], why=raw["why"], regions=tuple(raw["regions"]),
-                       aggregate_into=raw.get("aggregate_into"), database=raw.get("database"),
-                       table=raw.get("table"))
+                       regions=_regions(f"store {name!r}", raw["regions"]), **text)
 
 
 def load_policy(path: Path = POLICY_PATH) -> Policy:
     """Read and check a policy file (default: the repository's).
 
     Raises:
-        PolicyError: the file is missing, not TOML, a store's rule is incomplete, or an unkeyed
-            entry gives no reason.
+        PolicyError: the file is missing, not TOML, a store's rule is incomplete, has a key the
+            pipeline does not know or a value of the wrong type (``retention_days = true``,
+            ``regions = "eu"``), or an unkeyed entry gives no reason.
     """
     try:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise PolicyError(f"cannot read privacy policy {path}: {err}") from None
-    stores = {name: _store(name, body) for name, body in raw.get("stores", {}).items()}
-    fields = {name: tuple(regions) for name, regions in raw.get("fields", {}).items()}
-    unkeyed = raw.get("unkeyed", {})
+    stores = {name: _store(name, body) for name, body in _table(raw, "stores").items()}
+    fields = {name: _regions(f"field {name!r}", regions) for name, regions in _table(raw, "fields").items()}
+    unkeyed = _table(raw, "unkeyed")
     if not all(isinstance(why, str) and why.strip() for why in unkeyed.values()):
         raise PolicyError("every [unkeyed] entry of the state folder needs its reason as text")
-    return Policy(version=int(raw.get("version", 1)), central_region=str(raw.get("central_region", "")),
-                  stores=stores, fields=fields, unkeyed=dict(unkeyed))
+    version, central = raw.get("version", 1), raw.get("central_region")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise PolicyError(f"the policy's version must be a whole number from 1, got {version!r}")
+    if not isinstance(central, str) or not REGION.fullmatch(central):
+        raise PolicyError(f"the policy needs central_region, a region name such as \"eu\", got {central!r}")
+    return Policy(version=version, central_region=central, stores=stores, fields=fields, unkeyed=dict(unkeyed))
+
+
+def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise PolicyError(f"[{key}] must be a table, got {value!r}")
+    return value

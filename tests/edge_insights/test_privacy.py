@@ -486,6 +486,43 @@ def test_an_unkeyed_entry_without_a_reason_is_refused(tmp_path):
         load_policy(bad)
 
 
+GOOD_STORE = {"kind": '"table"', "time": '"crawled_at"', "retention_days": "30", "purpose": '"p"', "why": '"w"',
+              "regions": '["eu"]'}
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("retention_days", "true", "whole number of days"),     # a bool is an int in Python
+    ("retention_days", "1.5", "whole number of days"),
+    ("regions", '"eu"', "non-empty list of region names"),  # would read as regions e and u
+    ("regions", '["EU west"]', "non-empty list of region names"),
+    ("purpose", "7", "purpose must be text"),
+    ("time", "3", "a time-bound store needs"),
+    ("retension_days", "30", "unknown key"),                 # a typo must not leave the store unbounded
+])
+def test_a_policy_value_of_the_wrong_type_is_refused(tmp_path, key, value, message):
+    body = {**GOOD_STORE, key: value}
+    bad = tmp_path / "policy.toml"
+    bad.write_text('central_region = "eu"\n[stores.x]\n' + "".join(f"{k} = {v}\n" for k, v in body.items()))
+    with pytest.raises(PolicyError, match=message):
+        load_policy(bad)
+    good = tmp_path / "good.toml"
+    good.write_text('central_region = "eu"\n[stores.x]\n' + "".join(f"{k} = {v}\n" for k, v in GOOD_STORE.items()))
+    assert load_policy(good).store("x").retention_days == 30
+
+
+@pytest.mark.parametrize("head, message", [
+    ('central_region = "eu"\nversion = true\n', "version must be a whole number"),
+    ("", "needs central_region"),
+    ('central_region = "eu"\nfields = 3\n', r"\[fields\] must be a table"),
+    ('central_region = "eu"\n[fields]\ntitle = "eu"\n', "field 'title': regions must be"),
+])
+def test_a_policy_header_of_the_wrong_type_is_refused(tmp_path, head, message):
+    bad = tmp_path / "policy.toml"
+    bad.write_text(head)
+    with pytest.raises(PolicyError, match=message):
+        load_policy(bad)
+
+
 def test_the_demo_summary_prints_the_privacy_totals_and_the_retention_result(state):
     from rich.console import Console
 
