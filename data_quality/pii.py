@@ -1,4 +1,4 @@
-"""PII scrubbing of free text and author fields before a signal record is stored.
+"""PII scrubbing of free text, product titles and author fields before a signal record is stored.
 
 Design: every detector returns candidate :class:`Span` objects over the *original* text; the
 candidates are resolved once (higher priority first, then longer first, then leftmost) so that no
@@ -498,6 +498,25 @@ def scrub_author(name: str | None) -> str | None:
     return "<USER>"
 
 
+# What is scrubbed out of a product title: the identifiers. A title names a product, and the
+# names in it are an author's or a character's ("Louisa: The Extraordinary Life of Mrs. Adams",
+# "Miss Peregrine's Home for Peculiar Children"), so the name and address detectors do not run on
+# it; a phone number or e-mail a partner pushed in one ("Call Jane +44 20 7946 0958") is removed.
+TITLE_KINDS = frozenset({"URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE"})
+
+
+def scrub_title(title: str | None) -> tuple[str | None, list[Span]]:
+    """``(title, spans)`` with every identifier of :data:`TITLE_KINDS` in ``title`` replaced by its
+    placeholder (pattern and checksum detectors, :func:`find_pii`); None and non-text titles are
+    returned as they are, for the contract rules to judge."""
+    if not isinstance(title, str):
+        return title, []
+    spans = [span for span in find_pii(title) if span.kind in TITLE_KINDS]
+    for span in reversed(spans):
+        title = title[:span.start] + span.placeholder + title[span.end:]
+    return title, spans
+
+
 def check_review_text(texts: Any) -> None:
     """Raise ``TypeError`` unless ``texts`` is None or a list/tuple of strings."""
     if texts is not None and (not isinstance(texts, (list, tuple))
@@ -508,10 +527,14 @@ def check_review_text(texts: Any) -> None:
 def apply_scrubbed(record: dict[str, Any], scrubbed_texts: list[tuple[str, list[Span]]] | None
                    ) -> tuple[dict[str, Any], dict[str, int]]:
     """A new record with ``review_text`` replaced by ``scrubbed_texts`` (``(text, spans)`` per
-    item, None when the record has no review text), the author scrubbed and the digest
-    recomputed; the counts are replacements per kind, ``USER`` counting a scrubbed author."""
+    item, None when the record has no review text), the title's identifiers and the author
+    scrubbed and the digest recomputed; the counts are replacements per kind, ``USER`` counting a
+    scrubbed author."""
     scrubbed = dict(record)
     counts: Counter[str] = Counter()
+    if "title" in record:
+        scrubbed["title"], title_spans = scrub_title(record["title"])
+        counts.update(span.kind for span in title_spans)
     if scrubbed_texts is not None:
         scrubbed["review_text"] = [text for text, _ in scrubbed_texts]
         counts.update(span.kind for _, spans in scrubbed_texts for span in spans)
@@ -527,7 +550,7 @@ def scrub_record(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]
     """Scrub a signal record (plain-dict form, see :mod:`commons.record`).
 
     ``review_text`` items go through the engine of :func:`scrub_text`, ``author`` through
-    :func:`scrub_author`; ``title`` is a product name and is kept. ``content_digest`` is
+    :func:`scrub_author`; ``title`` loses its identifiers only (:func:`scrub_title`). ``content_digest`` is
     recomputed over the scrubbed fields so that stored digests describe stored content. For many
     records use :func:`data_quality.pii_batch.scrub_records` (same result, batched NER).
 

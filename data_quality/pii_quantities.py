@@ -59,17 +59,18 @@ def _is_date_or_year_range(candidate: str) -> bool:
 
 def _is_progression(candidate: str) -> bool:
     """Three or more numbers of one or two digits (four or more of up to three), the first without
-    a leading zero, rising by one step ("36 38 40 42 44", "iPhone 13 14 15"): sizes or models.
-    Letters glued to a group are set aside ("S22 S23 S24"). Plans grouped in twos begin with 0 or
-    come after "+CC" ("06 12 34 56 78")."""
-    groups = re.sub(r"[^\W\d_]+", " ", candidate).split()
+    a leading zero, rising or falling by one step ("36 38 40 42 44", "iPhone 13 14 15", "iPhone
+    17 / 16 / 15 / 14"): sizes or models. Letters glued to a group and slashes between groups are
+    set aside ("S22 S23 S24"). Plans grouped in twos begin with 0 or come after "+CC" ("06 12 34
+    56 78")."""
+    groups = re.sub(r"[^\W\d_]+|/", " ", candidate).split()
     if not all(g.isdigit() for g in groups) or not groups or groups[0].startswith("0"):
         return False
     shortest = 3 if all(len(g) <= 2 for g in groups) else 4
     if len(groups) < shortest or any(len(g) > 3 for g in groups):
         return False
     steps = {int(b) - int(a) for a, b in zip(groups, groups[1:])}
-    return len(steps) == 1 and steps.pop() > 0
+    return len(steps) == 1 and steps.pop() != 0
 
 
 def _similar_range(match: re.Match[str]) -> bool:
@@ -83,7 +84,7 @@ def phone_end(text: str, start: int, end: int, phone_signal: bool) -> int | None
     run reads as something other than a phone number.
 
     Always something else: a calendar date, a range of dates or years, a day and year after a
-    month name, a rising list of sizes or models, a range of two numbers of about one length, or
+    month name, a rising or falling list of sizes or models, a range of two numbers of about one length, or
     thousands grouped by spaces after a one-digit lead ("1 500 000"). Without a ``phone_signal``
     (a cue word, an area code in brackets or a leading "+") also: any range, any thousands, and a
     number with any unit after it. With one, a strong unit after the run cuts its last group off

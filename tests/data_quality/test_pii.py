@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from commons.record import Provenance, SignalRecord, content_digest
-from data_quality.pii import Span, find_pii, resolve_overlaps, scrub_author, scrub_record, scrub_text
+from data_quality.pii import Span, find_pii, resolve_overlaps, scrub_author, scrub_record, scrub_text, scrub_title
 from data_quality.pii_eval import altered, load_presidio, load_review_texts, recall_by_type
 
 
@@ -124,6 +124,18 @@ def test_scrub_record_recomputes_digest_and_keeps_input():
     assert scrubbed["content_digest"] == content_digest(scrubbed)
     assert scrubbed["content_digest"] != record["content_digest"]
     assert record["author"] == "Charmi"
+
+
+def test_a_title_loses_its_identifiers_and_keeps_its_names():
+    record = {"title": "Louisa: The Life of Mrs. Adams. Call Jane +44 20 7946 0958 or jane@example.com",
+              "review_text": None, "author": None}
+    scrubbed, counts = scrub_record(record)
+    assert scrubbed["title"] == "Louisa: The Life of Mrs. Adams. Call Jane <PHONE> or <EMAIL>"
+    assert counts == {"PHONE": 1, "EMAIL": 1}
+    assert scrubbed["content_digest"] == content_digest(scrubbed)
+    # A book's title is product text: a list of models and a year range survive.
+    for title in ("iPhone 17 / 16 / 15 / 14 Case", "The Best Science Fiction Stories 1998-2001", None, 7):
+        assert scrub_title(title) == (title, [])
 
 
 def test_scrub_record_rejects_malformed_review_text():

@@ -223,6 +223,7 @@ def test_identifiers_the_fourth_pass_rules_must_not_hide(text, value, kind):
 @pytest.mark.parametrize("text", [
     "Intel Core i7-8550U @1.8GHz, monitor @2560x1440, playback @1.5x, open @10.30am",
     "Portable charger for iPhone 13 14 15 Pro",
+    "MagSafe battery for iPhone 17 / 16 / 15 / 14 / 13 / 12, sizes 44 42 40 38",
     "La funda del teléfono Samsung S22 S23 S24",
     "Handy little tool, edition 1998-2001, speaker 1200 1500 watts",
     "Great for the office.Perfect @ home.Easy to set up",
