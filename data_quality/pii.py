@@ -74,9 +74,26 @@ _EMAIL_RE = re.compile(r"(?<![\w.%+-])(?<![\w.%+-]')[\w.%+-]+(?:'[\w.%+-]+)*@[\w
 # Spaces around the "@" to dodge harvesters ("mail: jane.doe @ gmail.com", "contact john.smith
 # @gmail.com"), after a word for mail or contact: without one, "sale.only @ amazon.com" is a
 # sentence missing a space.
-_SPACED_EMAIL_RE = re.compile(r"(?i:\b(?:e-?mail|mail|courriel|correo|contact|write|schreib\w*|reach)\b)[^\n@]{0,25}?"
+_MAIL_WORDS = r"e-?mail|mail|courriel|correo|contact|write|schreib\w*|reach"
+_SPACED_EMAIL_RE = re.compile(rf"(?i:\b(?:{_MAIL_WORDS})\b)[^\n@]{{0,25}}?"
                               r"(?<![\w.%+-])(?P<email>[\w%+-]+(?:[._][\w%+-]+)*(?: @ ?| ?@ )"
                               r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})(?!\w)")
+# An address spelled out to dodge harvesters: "jane.doe (at) gmail (dot) com", "j_doe at web.de",
+# "john at gmail dot com". A bracketed "at" is never prose. A bare " at " is ("bought it at amazon
+# dot com"), so it needs a local part that no word is (a dot or underscore inside, "j.doe"), a word
+# for mail or contact before it, or a webmail domain that no shop or place is.
+_AT = r"(?:\s*[([{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
+_DOT = r"(?:\s*[([{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
+_SPELLED_EMAIL_RE = re.compile(
+    rf"(?i)(?<![\w.%+-])(?P<local>[\w%+-]+(?:[._][\w%+-]+)*)(?P<at>{_AT})"
+    rf"(?P<domain>[^\W_][\w-]*)(?:{_DOT}[^\W_][\w-]*)*?{_DOT}(?P<tld>[^\W\d_]{{2,6}})(?![\w@])")
+_MAIL_CUE_BEFORE_RE = re.compile(rf"(?i)\b(?:{_MAIL_WORDS})\b[^\n@]{{0,25}}$")
+# After a bare " at ", the top-level domains people give mail under: country codes and the first
+# generic ones, written in one case. Newer ones are words ("love", "shop"): in "works.great at
+# night.Love it" a missing space, not an address.
+_MAIL_TLD_RE = re.compile(r"[a-z]{2}|[A-Z]{2}|(?i:com|net|org|edu|gov|info|biz)")
+_WEBMAIL = frozenset("gmail googlemail yahoo hotmail outlook aol icloud gmx protonmail proton yandex msn comcast "
+                     "qq".split())
 # Suffixes of file names that are not delegated top-level domains (unlike .zip or .mov): in
 # ``banner@2x.png`` the "@2x" is an asset-scale suffix, and the text names a file, not a mailbox.
 _FILE_SUFFIXES = frozenset(
@@ -135,6 +152,19 @@ def _spaced_emails(text: str) -> Iterator[Span]:
     for match in _SPACED_EMAIL_RE.finditer(text):
         if _is_email(match["email"]):
             yield Span(*match.span("email"), "EMAIL")
+
+
+def _spelled_emails(text: str) -> Iterator[Span]:
+    for match in _SPELLED_EMAIL_RE.finditer(text):
+        local, tld = match["local"], match["tld"].lower()
+        if tld in _FILE_SUFFIXES:
+            continue
+        if match["at"].strip().lower() != "at":  # bracketed
+            yield Span(*match.span(), "EMAIL")
+        elif _MAIL_TLD_RE.fullmatch(match["tld"]) and (
+                (local[0].isalpha() and re.search(r"[._]", local)) or match["domain"].lower() in _WEBMAIL
+                or _MAIL_CUE_BEFORE_RE.search(text, max(0, match.start() - 40), match.start())):
+            yield Span(*match.span(), "EMAIL")
 
 
 def _is_email(candidate: str) -> bool:
@@ -401,7 +431,8 @@ def _with_enough_digits(detector: Detector) -> Detector:
 # as a Presidio recognizer, :func:`find_pii` runs them all without an NLP model.
 DETECTORS: dict[str, Detector] = {
     "URL_USER": lambda text: _regex_spans(_URL_USER_RE, "URL_USER", text),
-    "EMAIL": lambda text: [*_regex_spans(_EMAIL_RE, "EMAIL", text, _is_email), *_spaced_emails(text)],
+    "EMAIL": lambda text: [*_regex_spans(_EMAIL_RE, "EMAIL", text, _is_email), *_spaced_emails(text),
+                           *_spelled_emails(text)],
     "IBAN": _ibans,
     "SSN": lambda text: [*_regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid), *_cued_ssns(text)],
     "IP": lambda text: [*_ipv4s(text), *_regex_spans(_IPV6_RE, "IP", text, _is_ipv6)],

@@ -237,6 +237,22 @@ def test_product_text_the_fourth_pass_rules_must_keep(text):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
+    ("write to j.doe at gmail dot com please", "write to <EMAIL> please"),
+    ("john at gmail dot com", "<EMAIL>"),
+    ("jane.doe (at) web (dot) de", "<EMAIL>"),
+    ("J_SMITH[AT]YAHOO[DOT]CO[DOT]UK!", "<EMAIL>!"),
+    ("mail me: bob at example.org", "mail me: <EMAIL>"),
+    # Prose: a bare "at" with a word before it, a shop, a price, a missing space after a full stop.
+    ("bought it at amazon dot com", None),
+    ("paid 5.99 at walmart.com", None),
+    ("works.great at night.Love it, the kids at school.they love it", None),
+    ("avatar (at) 2x.png", None),
+])
+def test_addresses_spelled_out_to_dodge_harvesters(text, expected):
+    assert scrub_text(text)[0] == (text if expected is None else expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
     # The textbook Belgian IBAN passes mod 97 and the BBAN format, yet stdnum's bank list lacks it.
     ("IBAN BE68539007547034", "IBAN <IBAN>"),
     ("Konto BE68 5390 0754 7034 bitte", "Konto <IBAN> bitte"),
