@@ -41,6 +41,12 @@ NAME_CUE_RE = re.compile(
     r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)")
 # Words before a brand or a title, never before a person's name ("the Pokemon craze", "the Kasa app").
 DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
+# Tiers that follow a model's number or name ("iPhone 15 Pro Max", "Galaxy S24 Ultra", "Echo Dot
+# Plus"): a word right after one continues the model's name ("Max" is a given name elsewhere).
+MODEL_TIERS = frozenset("pro plus ultra lite mini max air".split())
+# Labels of a contact line ("Tel: 555 0100", "Fax:"): a label before its colon is no name.
+CONTACT_LABELS = frozenset("tel tél fax mob ph phone mobile cell email e-mail mail web".split())
+_MODEL_TIER_BEFORE_RE = re.compile(r"(?P<before>\S+) (?P<tier>[A-Z][a-z]*) $")
 # Words whose pre-filter verdict is kept (about 20 MB at most).
 _CANDIDATE_CACHE_SIZE = 200_000
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
@@ -120,6 +126,21 @@ class NameEvidence:
                 return False
             end = word.end()
         return False
+
+    def continues_model(self, text: str, start: int) -> bool:
+        """Whether the word at ``text[start:]`` continues a model's name: right after a
+        capitalised :data:`MODEL_TIERS` word that itself follows a number or product vocabulary
+        ("iPhone 15 Pro Max", "Echo Dot Plus Max"), not after a tier word alone ("ask Max")."""
+        match = _MODEL_TIER_BEFORE_RE.search(text, max(0, start - 40), start)
+        if match is None or match["tier"].lower() not in MODEL_TIERS:
+            return False
+        before = match["before"].strip("(,")
+        return any(ch.isdigit() for ch in before) or is_product(before.lower(), self.allow)
+
+    @staticmethod
+    def labels_contact(text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` is a contact line's label before its colon ("Tel:")."""
+        return text[start:end].lower() in CONTACT_LABELS and text[end:end + 2].lstrip(" ").startswith(":")
 
     def _census_name(self, lower: str, ranks: dict[str, int], common: int) -> bool:
         if lower not in ranks:

@@ -64,3 +64,18 @@ def test_real_reviews_keep_the_brand_and_lose_no_person(data_dir):
     found = engine.analyze_batch([kasa, echo, actress])
     assert not any(s.kind in ("PERSON", "LOCATION") for s in found[0] + found[1])
     assert [actress[s.start:s.end] for s in found[2] if s.kind == "PERSON"] == ["Judith Light"]
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    # a tier after a model's number or a product word continues the model's name
+    ("I kept the iPhone 15 Pro Max, my son Max loves it.", ["Max"]),
+    ("Returned the Galaxy S24 Ultra Max for the Echo Plus Max", []),
+    # a contact line's label before its colon is no name; the name after it still is
+    ("Tel: ask for Max at the desk", ["Max"]),
+    # a tier word alone, or a label without its colon, says nothing
+    ("Pro tip: ask Max.", ["Max"]),
+    ("Tel Smith called me back.", ["Tel Smith"]),
+])
+def test_a_model_tier_and_a_contact_label_are_no_names(text, kept):
+    spans = rules_engine().analyze_batch([text])[0]
+    assert [text[s.start:s.end] for s in spans if s.kind == "PERSON"] == kept
