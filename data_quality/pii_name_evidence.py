@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from data_quality.pii_vocabulary import (
     COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK, COMMON_SURNAME_RANK, DEVICE_MODIFIERS, DEVICE_NOUNS,
-    EnglishWords, is_product)
+    WAKE_WORD, EnglishWords, is_product, misspelt_product)
 
 # A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
 # UTF-8 quotes and dashes read as Mac Roman ("‚Äô", "‚Äú"), frequent in one review file.
@@ -88,13 +88,31 @@ class NameEvidence:
     _candidates: dict[str, bool] = field(default_factory=dict, init=False, repr=False,
                                          compare=False)
 
-    def name_shaped(self, word: str) -> bool:
+    def name_shaped(self, word: str, among_names: bool = False) -> bool:
         """Capitalised, not all capitals ("AI", "LOVE") nor camel case ("SoundTouch"; but
-        "McDonald", "DeRose"), at least two letters, no contraction ("I'm"), no product."""
+        "McDonald", "DeRose"), at least two letters, no contraction ("I'm"), no product.
+        ``among_names`` (a word listed with found names): a common census name that merely
+        resembles a product word counts (:meth:`lookalike_product`)."""
+        lower = word.lower()
         return (len(word) >= 2 and word[0].isupper() and not word.isupper()
                 and not _CAMEL_CASE_RE.search(word)
                 and not _CONTRACTION_RE.search(word) and not _MOJIBAKE_RE.match(word)
-                and not is_product(word.lower(), self.allow))
+                and not (self.lookalike_product(lower) if among_names else is_product(lower, self.allow)))
+
+    def lookalike_product(self, lower: str) -> bool:
+        """Product vocabulary (:func:`~data_quality.pii_vocabulary.is_product`) except a common
+        census name (given-name rank up to :data:`COMMON_GIVEN_RANK`, surname rank up to
+        :data:`COMMON_SURNAME_RANK`) that merely resembles a product word: "Phillips" near philips.
+        Reviews misspell the brand so ("Phillips Hue"), so this reading is kept for a word listed
+        with found names ("Kovalev, Lee and Phillips"); the wake word's misspellings ("Alexis")
+        stay products even there."""
+        if lower in self.allow:
+            return True
+        resembled = misspelt_product(lower)
+        if resembled is None or resembled == WAKE_WORD:
+            return resembled is not None
+        return not (self.given.get(lower, COMMON_GIVEN_RANK + 1) <= COMMON_GIVEN_RANK
+                    or self.surnames.get(lower, COMMON_SURNAME_RANK + 1) <= COMMON_SURNAME_RANK)
 
     def names_device(self, text: str, start: int) -> bool:
         """Whether the word at ``text[start:]`` is a brand: up to two device modifiers and a

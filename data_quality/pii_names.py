@@ -26,7 +26,7 @@ from data_quality.pii import TITLES, with_honorifics
 from data_quality.pii_name_evidence import (
     DETERMINERS, NAME_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
 from data_quality.pii_ner import NerArtifacts, NerEntity
-from data_quality.pii_vocabulary import CALENDAR_WORDS
+from data_quality.pii_vocabulary import CALENDAR_WORDS, COMPANY_FORMS, is_product
 
 # NER labels under which the small model files names it is unsure of ("Irena Bílá" as ORG).
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART",
@@ -95,7 +95,7 @@ class NameRecognizer(EntityRecognizer):
         spans |= set(self._gazetteer_names(cased, spans))
         spans |= set(self._speaker_names(cased))
         spans |= set(self._introduced_names(cased))
-        spans |= set(self._coordinated_names(cased, spans))
+        spans |= set(self._coordinated_names(cased, spans, caseless=not any(map(str.isupper, text))))
         spans |= set(self._repeated_names(cased, spans))
         return [RecognizerResult("PERSON", start, end, 0.85)
                 for start, end in sorted(with_honorifics(cased, spans))]
@@ -210,12 +210,15 @@ class NameRecognizer(EntityRecognizer):
                    for word in words):
                 yield match.start("name"), match.end("name")
 
-    def _coordinated_names(self, text: str, found: set[tuple[int, int]]
+    def _coordinated_names(self, text: str, found: set[tuple[int, int]], caseless: bool
                            ) -> Iterable[tuple[int, int]]:
         """Items that look like names of a list that holds a found name, or of a list made only
         of name words one of which the census lists ("Alonso and Lee", "Kovalev, Lee and
         Phillips"): people are listed with people. A list with a plain English word ("Crate and
-        Barrel") or a product word is no list of names."""
+        Barrel") or a product word is no list of names. Beside a found name, a common census
+        name that resembles a product word is a name ("Phillips", not philips), and in a
+        ``caseless`` text (no capital at all; ``text`` is its truecased form) so is a lower-case
+        word that is neither English nor product vocabulary ("chaussée, blair and parks")."""
         evidence = self.evidence
         for match in _LIST_RE.finditer(text):
             items = [_without_lead_word(item)
@@ -229,12 +232,18 @@ class NameRecognizer(EntityRecognizer):
                             for word in words)):
                 continue
             for start, end, item in items:
-                # Beside a name, any census name counts ("Bowman and Hill").
-                if all(evidence.name_shaped(word) and (
-                        word.lower() in evidence.given or word.lower() in evidence.surnames
-                        or not evidence.english.contains(word.lower()))
-                       for word in item.split()):
+                if all(self._listed_name_word(word, anchored, caseless) for word in item.split()):
                     yield start, end
+
+    def _listed_name_word(self, word: str, anchored: bool, caseless: bool) -> bool:
+        """Whether ``word`` of a list item is a name word (:meth:`_coordinated_names`)."""
+        evidence, lower = self.evidence, word.lower()
+        if anchored and caseless and word.islower():
+            return (len(word) >= 2 and lower not in COMPANY_FORMS and not evidence.english.contains(lower)
+                    and not is_product(lower, evidence.allow))
+        # Beside a name, any census name counts ("Bowman and Hill").
+        return evidence.name_shaped(word, among_names=anchored) and (
+            lower in evidence.given or lower in evidence.surnames or not evidence.english.contains(lower))
 
     @staticmethod
     def _repeated_names(text: str, found: set[tuple[int, int]]) -> Iterable[tuple[int, int]]:

@@ -48,6 +48,8 @@ DEVICE_MODIFIERS = frozenset("""
 smart wifi wi-fi wireless bluetooth video security outdoor indoor mini led dimmable color colour
 motion plug-in
 """.split())
+# Legal forms of companies ("Frost LLC", "Smith Ltd."): no word of a person's name.
+COMPANY_FORMS = frozenset("llc ltd inc plc corp co gmbh ag sa sarl srl bv nv oy ab as kg".split())
 # Capitalised nouns that are also census given names but name a date ("June", "August").
 CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december
@@ -183,9 +185,20 @@ def _edit_distance(a: str, b: str) -> int:
 _FUZZY_PRODUCT_WORDS = tuple(word for word in BASE_PRODUCT_WORDS if len(word) >= 5)
 
 
+# The wake word: reviewers talk to the device by name and misspell it as given names ("Alexis",
+# "Alexia"). Other product words a name merely resembles do not make it one ("Philip", "Sonia").
+WAKE_WORD = "alexa"
+
+
+def misspelt_product(word: str) -> str | None:
+    """The base product word of five letters or more that lower-case ``word`` misspells (same
+    first three letters, at most two edits: "Alexis" for alexa, "Amazin" for amazon), or None."""
+    return next((known for known in _FUZZY_PRODUCT_WORDS
+                 if word[:3] == known[:3] and _edit_distance(word, known) <= 2), None)
+
+
 def is_product(word: str, allow: frozenset[str]) -> bool:
     """Whether lower-case ``word`` is product vocabulary: in ``allow``, or a misspelling of a
-    base product word of five letters or more (same first three letters, at most two edits:
-    reviewers write "Alexis" or "Alexia" for the wake word, while "Alana" stays a name)."""
-    return word in allow or any(word[:3] == known[:3] and _edit_distance(word, known) <= 2
-                                for known in _FUZZY_PRODUCT_WORDS)
+    base product word (:func:`misspelt_product`: reviewers write "Alexis" or "Alexia" for the
+    wake word, while "Alana" stays a name)."""
+    return word in allow or misspelt_product(word) is not None

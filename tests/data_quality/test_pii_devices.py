@@ -79,3 +79,19 @@ def test_real_reviews_keep_the_brand_and_lose_no_person(data_dir):
 def test_a_model_tier_and_a_contact_label_are_no_names(text, kept):
     spans = rules_engine().analyze_batch([text])[0]
     assert [text[s.start:s.end] for s in spans if s.kind == "PERSON"] == kept
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    # listed with found names, a common surname that resembles a brand ("philips") is a name
+    ("The shop was started by Morozova, Khan and Phillips in 2019.", ["Morozova", "Khan", "Phillips"]),
+    # and in text without capitals, so is a word that is neither English nor a product
+    ("the shop was started by wójcikowa, blair and parks in 2019.", ["wójcikowa", "blair", "parks"]),
+    # not a company's legal form, an English word, or the wake word misspelt
+    ("the shop was started by frost llc, blair and parks in 2019.", ["blair", "parks"]),
+    ("Ask Alexis, Mary and Tom.", ["Mary", "Tom"]),
+    # outside a list of names the brand misspelt stays a brand
+    ("Works great with Phillips Hue and the Echo.", []),
+])
+def test_names_listed_with_names_may_resemble_products(text, names):
+    spans = rules_engine().analyze_batch([text])[0]
+    assert [text[s.start:s.end] for s in spans if s.kind == "PERSON"] == names
