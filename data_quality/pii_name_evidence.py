@@ -167,11 +167,6 @@ class NameEvidence:
             return True
         return ranks[lower] <= common and lower not in self.english.not_nouns
 
-    def census_name(self, word: str) -> bool:
-        """Whether ``word`` is on the census lists at all, given name or surname, common word or not."""
-        lower = word.lower()
-        return lower in self.given or lower in self.surnames
-
     def is_given(self, word: str) -> bool:
         """A census given name that is no English word, or a common one that is only a noun."""
         return self._census_name(word.lower(), self.given, COMMON_GIVEN_RANK)

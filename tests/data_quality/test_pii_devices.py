@@ -95,16 +95,3 @@ def test_a_model_tier_and_a_contact_label_are_no_names(text, kept):
 def test_names_listed_with_names_may_resemble_products(text, names):
     spans = rules_engine().analyze_batch([text])[0]
     assert [text[s.start:s.end] for s in spans if s.kind == "PERSON"] == names
-
-
-@pytest.mark.parametrize(("text", "names"), [
-    # two census names paired are people, although each alone is also an English word (the
-    # pair sends the sentence to the model, which the pre-filter had skipped)
-    ("Best song of the year? Alonso and Lee wrote it in a week.", ["Alonso", "Lee"]),
-    ("Bought it at Crate and Barrel last week.", []),
-])
-def test_a_pair_of_census_names_reaches_the_model(text, names):
-    engine = rules_engine()
-    assert engine.needs_ner(text) is bool(names)
-    spans = engine.analyze_batch([text])[0]
-    assert [text[s.start:s.end] for s in spans if s.kind == "PERSON"] == names
