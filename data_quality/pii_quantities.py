@@ -24,6 +24,10 @@ _DAY_YEAR_RE = re.compile(r"\d{1,2} (?:19|20)\d\d")
 # Two dates or two years joined by a dash ("05-03-2024 - 07-03-2024", "edition 1998-2001").
 _RANGE_SEPARATOR_RE = re.compile(r" ?[-–] ?")
 _YEAR_RE = re.compile(r"(?:19|20)\d\d")
+# Without a phone signal, a period of up to a century in years from 1000 ("Stories 1800-1849",
+# "the 1914-1918 war"); after one, only the decade of _YEAR_RE ranges ("call 2012-2018" may dial).
+_PERIOD_RE = re.compile(r"(?P<low>1\d{3}|20\d\d)-(?P<high>1\d{3}|20\d\d)")
+PERIOD_MAX_YEARS = 100
 # Two numbers joined by a spaced hyphen or an en dash ("28.3 - 47.6 inches", "120 – 180"); neither
 # begins with 0, as German and Austrian numbers written "030 - 1234567" do.
 _RANGE_RE = re.compile(r"(?P<low>[1-9][\d.,]*)(?: [-–] |–)(?P<high>[1-9][\d.,]*)")
@@ -87,12 +91,15 @@ def phone_end(text: str, start: int, end: int, phone_signal: bool) -> int | None
     month name, a rising or falling list of sizes or models, a range of two numbers of about one length, or
     thousands grouped by spaces after a one-digit lead ("1 500 000"). Without a ``phone_signal``
     (a cue word, an area code in brackets or a leading "+") also: any range, any thousands, and a
-    number with any unit after it. With one, a strong unit after the run cuts its last group off
+    number with any unit after it, or a period of years ("1800-1849"). With one, a strong unit after the run cuts its last group off
     when that is a count of up to four digits, and the rest is the number (:func:`_before_count`).
     """
     candidate = text[start:end]
     if candidate.startswith(("+", "(")) or text[max(0, start - 1):start] == "+":
         return end
+    if not phone_signal and (period := _PERIOD_RE.fullmatch(candidate)) and (
+            0 < int(period["high"]) - int(period["low"]) <= PERIOD_MAX_YEARS):
+        return None
     if (_is_date(candidate) or _is_date_or_year_range(candidate) or _is_progression(candidate)
             or (_DAY_YEAR_RE.fullmatch(candidate) and _MONTH_BEFORE_RE.search(text[max(0, start - 12):start]))):
         return None

@@ -226,6 +226,7 @@ def test_identifiers_the_fourth_pass_rules_must_not_hide(text, value, kind):
     "MagSafe battery for iPhone 17 / 16 / 15 / 14 / 13 / 12, sizes 44 42 40 38",
     "La funda del teléfono Samsung S22 S23 S24",
     "Handy little tool, edition 1998-2001, speaker 1200 1500 watts",
+    "Science fiction stories 1800-1849, the 1914-1918 war in letters",
     "Great for the office.Perfect @ home.Easy to set up",
     "Part no. 010.020.030.040 fits models 4030 - 4040 - 4050 - 4060",
     "Bought it on sale.only @ amazon.com for 20 bucks",
