@@ -33,7 +33,7 @@ from stdnum.us import ssn as stdnum_ssn
 
 from commons.record import content_digest
 from commons.visible_text import VisibleText
-from data_quality.pii_phones import MIN_PHONE_DIGITS, phone_spans
+from data_quality.pii_phones import MIN_PHONE_DIGITS, phone_signal, phone_spans
 from data_quality.pii_product_codes import product_code_spans
 
 # Kinds whose span, when it overlaps one of higher priority, is cut to what lies outside it
@@ -76,24 +76,32 @@ _EMAIL_RE = re.compile(r"(?<![\w.%+-])(?<![\w.%+-]')[\w.%+-]+(?:'[\w.%+-]+)*@[\w
 # sentence missing a space.
 _MAIL_WORDS = r"e-?mail|mail|courriel|correo|contact|write|schreib\w*|reach"
 _SPACED_EMAIL_RE = re.compile(rf"(?i:\b(?:{_MAIL_WORDS})\b)[^\n@]{{0,25}}?"
-                              r"(?<![\w.%+-])(?P<email>[\w%+-]+(?:[._][\w%+-]+)*(?: @ ?| ?@ )"
+                              r"(?<![\w.%+-])(?P<email>[\w%+-]+(?:\.[\w%+-]+)*(?: @ ?| ?@ )"
                               r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})(?!\w)")
-# An address spelled out to dodge harvesters: "jane.doe (at) gmail (dot) com", "j_doe at web.de",
-# "john at gmail dot com". A bracketed "at" is never prose. A bare " at " is ("bought it at amazon
-# dot com"), so it needs a local part that no word is (a dot or underscore inside, "j.doe"), a word
-# for mail or contact before it, or a webmail domain that no shop or place is.
-_AT = r"(?:\s*[([{<]\s*at\s*[)\]}>]\s*|\s+at\s+)"
-_DOT = r"(?:\s*[([{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
+# An address spelled out to dodge harvesters: "jane.doe (at) gmail (dot) com", "jdoe@gmail dot com",
+# "john at gmail dot com", "jane dot doe at web dot de", "j.doe at gmail.com". A bracketed "at" is
+# never prose; a bare "@" is an address once its dot is spelled. A bare " at " is prose ("bought it
+# at amazon dot com", "Great value.Bought at target.com", "contact the seller at ebay.com"), so:
+# with its dot spelled it needs a local part no word is (a separator inside, "j.doe"), a webmail
+# domain or a word for mail before it; with a plain dot, a lower-case local part with a separator
+# ("j.doe", not "No.1", "Dr.Oetker" or "value.Bought"). The local part's separators are "." and
+# " dot " only: "_" is a word character already, and a second way to read it backtracks
+# exponentially on a run of underscores. No match starts right after " dot " (one white-space
+# character either side, as the separator has): from there the match could be no other, and
+# each such start would rescan a "a dot a dot …" run, quadratic in its length.
+_AT = r"(?:\s*[([{<]\s*(?:at|@)\s*[)\]}>]\s*|\s+at\s+|\s*@\s*)"
+_DOT = r"(?:\s*[([{<]\s*(?:dot|\.)\s*[)\]}>]\s*|\s+dot\s+|\.)"
 _SPELLED_EMAIL_RE = re.compile(
-    rf"(?i)(?<![\w.%+-])(?P<local>[\w%+-]+(?:[._][\w%+-]+)*)(?P<at>{_AT})"
-    rf"(?P<domain>[^\W_][\w-]*)(?:{_DOT}[^\W_][\w-]*)*?{_DOT}(?P<tld>[^\W\d_]{{2,6}})(?![\w@])")
-_MAIL_CUE_BEFORE_RE = re.compile(rf"(?i)\b(?:{_MAIL_WORDS})\b[^\n@]{{0,25}}$")
+    rf"(?i)(?<![\w.%+-])(?<!\sdot\s)(?P<local>[\w%+-]+(?:(?:\.|\sdot\s)[\w%+-]+)*)(?P<at>{_AT})"
+    rf"(?P<domain>[^\W_][\w-]*)(?P<rest>(?:{_DOT}[^\W_][\w-]*)*{_DOT}(?P<tld>[^\W\d_]{{2,6}}))(?![\w@])")
+_LOWER_DOTTED_LOCAL_RE = re.compile(r"[a-z][a-z0-9%+-]*(?:[._][a-z][a-z0-9%+-]*)+")
+_MAIL_CUE_BEFORE_RE = re.compile(rf"(?i)\b(?:{_MAIL_WORDS}|address|send)\b[^\n@]{{0,25}}$")
 # After a bare " at ", the top-level domains people give mail under: country codes and the first
 # generic ones, written in one case. Newer ones are words ("love", "shop"): in "works.great at
 # night.Love it" a missing space, not an address.
 _MAIL_TLD_RE = re.compile(r"[a-z]{2}|[A-Z]{2}|(?i:com|net|org|edu|gov|info|biz)")
-_WEBMAIL = frozenset("gmail googlemail yahoo hotmail outlook aol icloud gmx protonmail proton yandex msn comcast "
-                     "qq".split())
+_WEBMAIL = frozenset("gmail googlemail yahoo hotmail outlook live aol icloud gmx web posteo mailbox fastmail zoho "
+                     "protonmail proton yandex mail msn comcast t-online orange qq".split())
 # Suffixes of file names that are not delegated top-level domains (unlike .zip or .mov): in
 # ``banner@2x.png`` the "@2x" is an asset-scale suffix, and the text names a file, not a mailbox.
 _FILE_SUFFIXES = frozenset(
@@ -156,14 +164,23 @@ def _spaced_emails(text: str) -> Iterator[Span]:
 
 def _spelled_emails(text: str) -> Iterator[Span]:
     for match in _SPELLED_EMAIL_RE.finditer(text):
-        local, tld = match["local"], match["tld"].lower()
-        if tld in _FILE_SUFFIXES:
+        at, local, tld = match["at"].strip().lower(), match["local"], match["tld"]
+        spelled_dot = not re.fullmatch(r"[\w.-]+", match["rest"])
+        if tld.lower() in _FILE_SUFFIXES:
             continue
-        if match["at"].strip().lower() != "at":  # bracketed
-            yield Span(*match.span(), "EMAIL")
-        elif _MAIL_TLD_RE.fullmatch(match["tld"]) and (
-                (local[0].isalpha() and re.search(r"[._]", local)) or match["domain"].lower() in _WEBMAIL
-                or _MAIL_CUE_BEFORE_RE.search(text, max(0, match.start() - 40), match.start())):
+        if at == "@":
+            taken = spelled_dot  # with a plain dot it is an ordinary address (or "sale.only @ amazon.com")
+        elif at != "at":
+            taken = True  # bracketed
+        elif not _MAIL_TLD_RE.fullmatch(tld):
+            taken = False
+        elif spelled_dot:
+            taken = bool((local[0].isalpha() and re.search(r"\.|\sdot\s", local, re.IGNORECASE))
+                         or match["domain"].lower() in _WEBMAIL
+                         or _MAIL_CUE_BEFORE_RE.search(text, max(0, match.start() - 40), match.start()))
+        else:
+            taken = bool(_LOWER_DOTTED_LOCAL_RE.fullmatch(local))
+        if taken:
             yield Span(*match.span(), "EMAIL")
 
 
@@ -532,17 +549,23 @@ def scrub_author(name: str | None) -> str | None:
 # What is scrubbed out of a product title: the identifiers. A title names a product, and the
 # names in it are an author's or a character's ("Louisa: The Extraordinary Life of Mrs. Adams",
 # "Miss Peregrine's Home for Peculiar Children"), so the name and address detectors do not run on
-# it; a phone number or e-mail a partner pushed in one ("Call Jane +44 20 7946 0958") is removed.
-TITLE_KINDS = frozenset({"URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "IP", "PHONE"})
+# it; a phone number, e-mail or handle a partner pushed in one ("Call Jane +44 20 7946 0958") is
+# removed. IPs are left: in a title they are versions and router guides ("NUC 13 Pro 1.5.0.0",
+# "Router 192.168.1.1 Setup Guide").
+TITLE_KINDS = frozenset({"URL_USER", "EMAIL", "IBAN", "CARD", "SSN", "PHONE", "HANDLE"})
 
 
 def scrub_title(title: str | None) -> tuple[str | None, list[Span]]:
     """``(title, spans)`` with every identifier of :data:`TITLE_KINDS` in ``title`` replaced by its
-    placeholder (pattern and checksum detectors, :func:`find_pii`); None and non-text titles are
-    returned as they are, for the contract rules to judge."""
+    placeholder (pattern and checksum detectors, :func:`find_pii`); a phone number only where it
+    is announced as one (:func:`~data_quality.pii_phones.phone_signal`: "call", "Tel", "+44"),
+    since titles are full of part and model numbers that numbering plans accept ("Bosch 0 986 494
+    521", "E90 2005-2011"). None and non-text titles are returned as they are, for the contract
+    rules to judge."""
     if not isinstance(title, str):
         return title, []
-    spans = [span for span in find_pii(title) if span.kind in TITLE_KINDS]
+    spans = [span for span in find_pii(title) if span.kind in TITLE_KINDS
+             and (span.kind != "PHONE" or phone_signal(title, span.start, span.end))]
     for span in reversed(spans):
         title = title[:span.start] + span.placeholder + title[span.end:]
     return title, spans

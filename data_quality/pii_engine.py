@@ -148,7 +148,8 @@ class PiiEngine:
         place follows it after a comma ("in Echo, Oregon"). Applied after the tagger, which
         knows neither list."""
         if span.kind == "PERSON":
-            return (self.evidence.names_device(text, span.start) or self.evidence.continues_model(text, span.start)
+            return (self.evidence.names_device(text, span.start)
+                    or self.evidence.continues_model(text, span.start, span.end)
                     or self.evidence.labels_contact(text, span.start, span.end))
         return (span.kind == "LOCATION"
                 and all(is_product(word.group(0).lower(), self.evidence.allow)

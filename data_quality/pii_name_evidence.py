@@ -46,7 +46,6 @@ DETERMINERS = frozenset("the a an my your our their his her its this that these 
 MODEL_TIERS = frozenset("pro plus ultra lite mini max air".split())
 # Labels of a contact line ("Tel: 555 0100", "Fax:"): a label before its colon is no name.
 CONTACT_LABELS = frozenset("tel tél fax mob ph phone mobile cell email e-mail mail web".split())
-_MODEL_TIER_BEFORE_RE = re.compile(r"(?P<before>\S+) (?P<tier>[A-Z][a-z]*) $")
 # Words whose pre-filter verdict is kept (about 20 MB at most).
 _CANDIDATE_CACHE_SIZE = 200_000
 WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
@@ -145,15 +144,20 @@ class NameEvidence:
             end = word.end()
         return False
 
-    def continues_model(self, text: str, start: int) -> bool:
-        """Whether the word at ``text[start:]`` continues a model's name: right after a
-        capitalised :data:`MODEL_TIERS` word that itself follows a number or product vocabulary
-        ("iPhone 15 Pro Max", "Echo Dot Plus Max"), not after a tier word alone ("ask Max")."""
-        match = _MODEL_TIER_BEFORE_RE.search(text, max(0, start - 40), start)
-        if match is None or match["tier"].lower() not in MODEL_TIERS:
+    def continues_model(self, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` is made of :data:`MODEL_TIERS` words only and continues a
+        model's name: right after a number, product vocabulary or another capitalised tier
+        ("iPhone 15 Pro Max", "Echo Dot Plus", "Air Max 90"). Another word after a tier is no part
+        of it ("Size 10 Ultra Amelia says"), nor is a tier word opening a sentence ("Max said")."""
+        words = text[start:end].split()
+        if not words or any(word.lower() not in MODEL_TIERS for word in words):
             return False
-        before = match["before"].strip("(,")
-        return any(ch.isdigit() for ch in before) or is_product(before.lower(), self.allow)
+        before = text[max(0, start - 40):start]
+        if not before.endswith(" "):
+            return False
+        last = before.split()[-1].strip("(,") if before.split() else ""
+        return (any(ch.isdigit() for ch in last) or last.lower() in self.allow
+                or last[:1].isupper() and last.lower() in MODEL_TIERS)
 
     @staticmethod
     def labels_contact(text: str, start: int, end: int) -> bool:

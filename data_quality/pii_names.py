@@ -26,7 +26,7 @@ from data_quality.pii import TITLES, with_honorifics
 from data_quality.pii_name_evidence import (
     DETERMINERS, NAME_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
 from data_quality.pii_ner import NerArtifacts, NerEntity
-from data_quality.pii_vocabulary import CALENDAR_WORDS, COMPANY_FORMS, is_product
+from data_quality.pii_vocabulary import CALENDAR_WORDS
 
 # NER labels under which the small model files names it is unsure of ("Irena Bílá" as ORG).
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART",
@@ -95,7 +95,7 @@ class NameRecognizer(EntityRecognizer):
         spans |= set(self._gazetteer_names(cased, spans))
         spans |= set(self._speaker_names(cased))
         spans |= set(self._introduced_names(cased))
-        spans |= set(self._coordinated_names(cased, spans, caseless=not any(map(str.isupper, text))))
+        spans |= set(self._coordinated_names(cased, spans))
         spans |= set(self._repeated_names(cased, spans))
         return [RecognizerResult("PERSON", start, end, 0.85)
                 for start, end in sorted(with_honorifics(cased, spans))]
@@ -210,15 +210,13 @@ class NameRecognizer(EntityRecognizer):
                    for word in words):
                 yield match.start("name"), match.end("name")
 
-    def _coordinated_names(self, text: str, found: set[tuple[int, int]], caseless: bool
-                           ) -> Iterable[tuple[int, int]]:
+    def _coordinated_names(self, text: str, found: set[tuple[int, int]]) -> Iterable[tuple[int, int]]:
         """Items that look like names of a list that holds a found name, or of a list made only
         of name words one of which the census lists ("Alonso and Lee", "Kovalev, Lee and
         Phillips"): people are listed with people. A list with a plain English word ("Crate and
-        Barrel") or a product word is no list of names. Beside a found name, a common census
-        name that resembles a product word is a name ("Phillips", not philips), and in a
-        ``caseless`` text (no capital at all; ``text`` is its truecased form) so is a lower-case
-        word that is neither English nor product vocabulary ("chaussée, blair and parks")."""
+        Barrel") or a product word is no list of names. Beside a found name, a common census name
+        that resembles a product word is a name ("Phillips", not philips), unless a noun follows
+        the list ("Ikea, Lidl and Phillips bulbs": brands)."""
         evidence = self.evidence
         for match in _LIST_RE.finditer(text):
             items = [_without_lead_word(item)
@@ -231,19 +229,23 @@ class NameRecognizer(EntityRecognizer):
                     and any(word.lower() in evidence.given or word.lower() in evidence.surnames
                             for word in words)):
                 continue
+            among_names = anchored and not self._noun_after(text, match.end())
             for start, end, item in items:
-                if all(self._listed_name_word(word, anchored, caseless) for word in item.split()):
+                # Beside a name, any census name counts ("Bowman and Hill").
+                if all(evidence.name_shaped(word, among_names=among_names) and (
+                        word.lower() in evidence.given or word.lower() in evidence.surnames
+                        or not evidence.english.contains(word.lower()))
+                       for word in item.split()):
                     yield start, end
 
-    def _listed_name_word(self, word: str, anchored: bool, caseless: bool) -> bool:
-        """Whether ``word`` of a list item is a name word (:meth:`_coordinated_names`)."""
-        evidence, lower = self.evidence, word.lower()
-        if anchored and caseless and word.islower():
-            return (len(word) >= 2 and lower not in COMPANY_FORMS and not evidence.english.contains(lower)
-                    and not is_product(lower, evidence.allow))
-        # Beside a name, any census name counts ("Bowman and Hill").
-        return evidence.name_shaped(word, among_names=anchored) and (
-            lower in evidence.given or lower in evidence.surnames or not evidence.english.contains(lower))
+    def _noun_after(self, text: str, end: int) -> bool:
+        """Whether a lower-case English noun (no verb, adjective or function word) follows
+        ``text[:end]`` after one space: the words before it name kinds of product."""
+        after = WORD_RE.match(text, end + 1)
+        if text[end:end + 1] != " " or after is None or not after.group(0).islower():
+            return False
+        noun = after.group(0)
+        return self.evidence.english.contains(noun) and noun not in self.evidence.english.not_nouns
 
     @staticmethod
     def _repeated_names(text: str, found: set[tuple[int, int]]) -> Iterable[tuple[int, int]]:

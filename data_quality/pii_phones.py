@@ -78,6 +78,13 @@ def _has_phone_cue(text: str, start: int, end: int) -> bool:
                 or _AREA_CODE_RE.match(text, start))
 
 
+def phone_signal(text: str, start: int, end: int) -> bool:
+    """Whether the phone span ``text[start:end]`` is announced as one: a cue word before or a label
+    after it, a parenthesised area code, or a leading "+" (the signals of
+    :func:`data_quality.pii_quantities.phone_end`)."""
+    return text[start] == "+" or text[max(0, start - 1):start] == "+" or _has_phone_cue(text, start, end)
+
+
 def _number_end(text: str, start: int, end: int) -> int:
     """Where the number inside the phone-shaped run ``text[start:end]`` ends.
 

@@ -88,11 +88,12 @@ def phone_end(text: str, start: int, end: int, phone_signal: bool) -> int | None
     run reads as something other than a phone number.
 
     Always something else: a calendar date, a range of dates or years, a day and year after a
-    month name, a rising or falling list of sizes or models, a range of two numbers of about one length, or
-    thousands grouped by spaces after a one-digit lead ("1 500 000"). Without a ``phone_signal``
-    (a cue word, an area code in brackets or a leading "+") also: any range, any thousands, and a
-    number with any unit after it, or a period of years ("1800-1849"). With one, a strong unit after the run cuts its last group off
-    when that is a count of up to four digits, and the rest is the number (:func:`_before_count`).
+    month name, a rising or falling list of sizes or models, a range of two numbers of about one
+    length, or thousands grouped by spaces after a one-digit lead ("1 500 000"). Without a
+    ``phone_signal`` (a cue word, an area code in brackets or a leading "+") also: any range, any
+    thousands, a number with any unit after it, and a period of years ("1800-1849"). With one, a
+    strong unit after the run cuts its last group off when that is a count of up to four digits,
+    and the rest is the number (:func:`_before_count`).
     """
     candidate = text[start:end]
     if candidate.startswith(("+", "(")) or text[max(0, start - 1):start] == "+":

@@ -48,8 +48,6 @@ DEVICE_MODIFIERS = frozenset("""
 smart wifi wi-fi wireless bluetooth video security outdoor indoor mini led dimmable color colour
 motion plug-in
 """.split())
-# Legal forms of companies ("Frost LLC", "Smith Ltd."): no word of a person's name.
-COMPANY_FORMS = frozenset("llc ltd inc plc corp co gmbh ag sa sarl srl bv nv oy ab as kg".split())
 # Capitalised nouns that are also census given names but name a date ("June", "August").
 CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december

@@ -134,10 +134,14 @@ def test_a_title_loses_its_identifiers_and_keeps_its_names():
     assert counts == {"PHONE": 1, "EMAIL": 1}
     assert scrubbed["content_digest"] == content_digest(scrubbed)
     # A book's title is product text: a list of models and a year range survive.
-    for title in ("iPhone 17 / 16 / 15 / 14 Case", "The Best Science Fiction Stories 1800-1849", None, 7):
+    for title in ("iPhone 17 / 16 / 15 / 14 Case", "The Best Science Fiction Stories 1800-1849", None, 7,
+                  # part and model numbers that numbering plans accept, and versions shaped like IPs
+                  "BMW 3 Series E90 2005-2011 Brake Pads", "Bosch 0 986 494 521 Brake Pad Set",
+                  "Intel NUC 13 Pro 1.5.0.0", "Router 192.168.1.1 Setup Guide"):
         assert scrub_title(title) == (title, [])
     # After a phone word the same digits may dial (an Indian toll-free number).
     assert scrub_title("Stories, call 1800-1849")[0] == "Stories, call <PHONE>"
+    assert scrub_title("Sofa (212) 555-0187, ask @janedoe")[0] == "Sofa <PHONE>, ask <HANDLE>"
 
 
 def test_scrub_record_rejects_malformed_review_text():

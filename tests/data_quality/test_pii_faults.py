@@ -242,12 +242,23 @@ def test_product_text_the_fourth_pass_rules_must_keep(text):
     ("john at gmail dot com", "<EMAIL>"),
     ("jane.doe (at) web (dot) de", "<EMAIL>"),
     ("J_SMITH[AT]YAHOO[DOT]CO[DOT]UK!", "<EMAIL>!"),
-    ("mail me: bob at example.org", "mail me: <EMAIL>"),
-    # Prose: a bare "at" with a word before it, a shop, a price, a missing space after a full stop.
+    ("jdoe at posteo dot de, jdoe@gmail dot com", "<EMAIL>, <EMAIL>"),
+    ("jane dot doe at example dot org", "<EMAIL>"),
+    ("my address is jdoe at company dot com", "my address is <EMAIL>"),
+    ("jdoe at gmail dot co dot uk", "<EMAIL>"),                 # the whole country domain
+    ("j.doe at gmail.com, jane.doe (@) gmail (.) com", "<EMAIL>, <EMAIL>"),
+    # Prose: a bare "at" with a word before it, a shop, a price, a missing space after a full stop,
+    # a dotted abbreviation, a mail word before a shop's site.
     ("bought it at amazon dot com", None),
     ("paid 5.99 at walmart.com", None),
     ("works.great at night.Love it, the kids at school.they love it", None),
     ("avatar (at) 2x.png", None),
+    ("Great value.Bought at target.com, Rated No.1 at Amazon.com, Dr.Oetker at rewe.de", None),
+    ("Write a review at amazon.com, contact the seller at ebay.com, signed in at icloud.com", None),
+    ("sale.only @ amazon.com", None),
+    # Runs that backtracked exponentially (underscores) or rescanned quadratically (" dot ").
+    ("Great charger.\n" + "_" * 60 + "\nWould buy again.", None),
+    ("a dot " * 3000 + "is it", None),
 ])
 def test_addresses_spelled_out_to_dodge_harvesters(text, expected):
     assert scrub_text(text)[0] == (text if expected is None else expected)
