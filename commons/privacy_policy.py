@@ -73,15 +73,21 @@ class Policy:
 
 STORE_KEYS = frozenset({"kind", "time", "retention_days", "action", "purpose", "why", "regions",
                         "aggregate_into", "database", "table"})
+TOP_KEYS = frozenset({"version", "central_region", "stores", "fields", "unkeyed"})
+# What a file or chain store's age is measured on (the policy header): a file's modification time,
+# a chained log file's UTC day.
+FIXED_TIME = {"files": "mtime", "chain": "day"}
+# A century: a longer period is a typo, and past about 2.9 million days a cutoff leaves the calendar.
+MAX_RETENTION_DAYS = 36_500
 REGION = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 def _regions(where: str, value: Any) -> tuple[str, ...]:
     """A non-empty list of region names; a bare string is refused (``"eu"`` would read as e, u)."""
     if not isinstance(value, list) or not value or not all(isinstance(r, str) and REGION.fullmatch(r)
-                                                            for r in value):
-        raise PolicyError(f"{where}: regions must be a non-empty list of region names such as [\"eu\"], "
-                          f"got {value!r}")
+                                                            for r in value) or len(set(value)) < len(value):
+        raise PolicyError(f"{where}: regions must be a non-empty list of distinct region names such as "
+                          f"[\"eu\"], got {value!r}")
     return tuple(value)
 
 
@@ -93,6 +99,8 @@ def _text(name: str, raw: dict[str, Any], key: str) -> str | None:
 
 
 def _store(name: str, raw: Any) -> StorePolicy:
+    if not name.strip():
+        raise PolicyError("a store needs a name ([stores.<name>])")
     if not isinstance(raw, dict):
         raise PolicyError(f"store {name!r}: expected a table of keys, got {raw!r}")
     unknown = sorted(set(raw) - STORE_KEYS)
@@ -104,14 +112,19 @@ def _store(name: str, raw: Any) -> StorePolicy:
     if kind not in KINDS or action not in ACTIONS:
         raise PolicyError(f"store {name!r}: kind must be one of {KINDS} and action one of {ACTIONS}")
     # bool is an int in Python: `retention_days = true` must not read as one day.
-    whole_days = isinstance(days, int) and not isinstance(days, bool) and days >= 1
-    if not isinstance(time, str) or bool(time) != (days is not None) or (days is not None and not whole_days):
-        raise PolicyError(f"store {name!r}: a time-bound store needs `time` and retention_days ≥ 1 (a whole "
-                          "number of days), a store without `time` no retention_days")
-    if action == "aggregate" and not raw.get("aggregate_into"):
-        raise PolicyError(f"store {name!r}: action aggregate needs aggregate_into")
-    if kind == "sqlite" and not (raw.get("database") and raw.get("table")):
-        raise PolicyError(f"store {name!r}: a sqlite store needs `database` and `table`")
+    whole_days = isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= MAX_RETENTION_DAYS
+    if (not isinstance(time, str) or time != time.strip() or bool(time) != (days is not None)
+            or (days is not None and not whole_days)):
+        raise PolicyError(f"store {name!r}: a time-bound store needs `time` and retention_days from 1 to "
+                          f"{MAX_RETENTION_DAYS} (a whole number of days), a store without `time` no retention_days")
+    if time and kind in FIXED_TIME and time != FIXED_TIME[kind]:
+        raise PolicyError(f"store {name!r}: a {kind} store is aged on time = \"{FIXED_TIME[kind]}\", not {time!r}")
+    if (action == "aggregate") != bool(raw.get("aggregate_into")) or (action == "aggregate" and kind != "table"):
+        raise PolicyError(f"store {name!r}: action aggregate (warehouse tables only) needs aggregate_into, "
+                          "and only it takes one")
+    if (kind == "sqlite") != bool(raw.get("database") and raw.get("table")) or (
+            kind != "sqlite" and ("database" in raw or "table" in raw)):
+        raise PolicyError(f"store {name!r}: a sqlite store needs `database` and `table`, and only it takes them")
     if not raw.get("purpose") or not raw.get("why") or not raw.get("regions"):
         raise PolicyError(f"store {name!r}: purpose, why and regions are required")
     text = {key: _text(name, raw, key) for key in ("purpose", "why", "aggregate_into", "database", "table")}
@@ -128,10 +141,19 @@ def load_policy(path: Path = POLICY_PATH) -> Policy:
             ``regions = "eu"``), or an unkeyed entry gives no reason.
     """
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as err:
+        # utf-8-sig: an editor's byte-order mark is no TOML error.
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError) as err:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         raise PolicyError(f"cannot read privacy policy {path}: {err}") from None
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise PolicyError(f"unknown key(s) {', '.join(unknown)} in the privacy policy; "
+                          f"known: {', '.join(sorted(TOP_KEYS))}")
     stores = {name: _store(name, body) for name, body in _table(raw, "stores").items()}
+    for store in stores.values():
+        if store.aggregate_into is not None and store.aggregate_into not in stores:
+            raise PolicyError(f"store {store.name!r}: aggregate_into names no store of the policy "
+                              f"({store.aggregate_into!r})")
     fields = {name: _regions(f"field {name!r}", regions) for name, regions in _table(raw, "fields").items()}
     unkeyed = _table(raw, "unkeyed")
     if not all(isinstance(why, str) and why.strip() for why in unkeyed.values()):

@@ -493,11 +493,16 @@ GOOD_STORE = {"kind": '"table"', "time": '"crawled_at"', "retention_days": "30",
 @pytest.mark.parametrize("key, value, message", [
     ("retention_days", "true", "whole number of days"),     # a bool is an int in Python
     ("retention_days", "1.5", "whole number of days"),
-    ("regions", '"eu"', "non-empty list of region names"),  # would read as regions e and u
-    ("regions", '["EU west"]', "non-empty list of region names"),
+    ("regions", '"eu"', "non-empty list of distinct region names"),  # would read as regions e and u
+    ("regions", '["EU west"]', "non-empty list of distinct region names"),
     ("purpose", "7", "purpose must be text"),
     ("time", "3", "a time-bound store needs"),
     ("retension_days", "30", "unknown key"),                 # a typo must not leave the store unbounded
+    ("retention_days", "1000000", "from 1 to 36500"),        # its cutoff would leave the calendar
+    ("time", '"   "', "a time-bound store needs"),
+    ("regions", '["eu", "eu"]', "distinct region names"),
+    ("aggregate_into", '"price_monthly"', "only it takes one"),  # on a delete store
+    ("database", '"live"', "only it takes them"),                # on a warehouse table
 ])
 def test_a_policy_value_of_the_wrong_type_is_refused(tmp_path, key, value, message):
     body = {**GOOD_STORE, key: value}
@@ -515,11 +520,25 @@ def test_a_policy_value_of_the_wrong_type_is_refused(tmp_path, key, value, messa
     ("", "needs central_region"),
     ('central_region = "eu"\nfields = 3\n', r"\[fields\] must be a table"),
     ('central_region = "eu"\n[fields]\ntitle = "eu"\n', "field 'title': regions must be"),
+    ('central_region = "eu"\nversoin = 2\n', "unknown key"),
+    ('central_region = "eu"\n[store.x]\nkind = "table"\n', "unknown key"),  # [store], not [stores]
+    ('\ufeffcentral_region = "eu"\n[stores.x]\nkind = "files"\ntime = "crawled_at"\nretention_days = 3\n'
+     'purpose = "p"\nwhy = "w"\nregions = ["eu"]\n', 'aged on time = "mtime"'),  # a BOM is read past
+    ('central_region = "eu"\n[stores.x]\nkind = "table"\naction = "aggregate"\naggregate_into = "y"\n'
+     'time = "t"\nretention_days = 3\npurpose = "p"\nwhy = "w"\nregions = ["eu"]\n', "names no store"),
+    ("x = " + "[" * 3000 + "]" * 3000 + "\n", "cannot read privacy policy"),
 ])
 def test_a_policy_header_of_the_wrong_type_is_refused(tmp_path, head, message):
     bad = tmp_path / "policy.toml"
-    bad.write_text(head)
+    bad.write_text(head, encoding="utf-8")
     with pytest.raises(PolicyError, match=message):
+        load_policy(bad)
+
+
+def test_a_policy_file_that_is_not_utf8_is_refused(tmp_path):
+    bad = tmp_path / "policy.toml"
+    bad.write_bytes('central_region = "eu"\n# café\n'.encode("latin-1"))
+    with pytest.raises(PolicyError, match="cannot read privacy policy"):
         load_policy(bad)
 
 
