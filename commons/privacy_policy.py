@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from commons.contracts import CONTRACTS
 from commons.errors import EdgeInsightsError
 
 POLICY_PATH = Path(__file__).with_name("privacy_policy.toml")
@@ -138,7 +139,8 @@ def load_policy(path: Path = POLICY_PATH) -> Policy:
     Raises:
         PolicyError: the file is missing, not TOML, a store's rule is incomplete, has a key the
             pipeline does not know or a value of the wrong type (``retention_days = true``,
-            ``regions = "eu"``), or an unkeyed entry gives no reason.
+            ``regions = "eu"``), ``[fields]`` names a field no decision's contract has
+            (:data:`commons.contracts.CONTRACTS`), or an unkeyed entry gives no reason.
     """
     try:
         # utf-8-sig: an editor's byte-order mark is no TOML error.
@@ -155,6 +157,11 @@ def load_policy(path: Path = POLICY_PATH) -> Policy:
             raise PolicyError(f"store {store.name!r}: aggregate_into names no store of the policy "
                               f"({store.aggregate_into!r})")
     fields = {name: _regions(f"field {name!r}", regions) for name, regions in _table(raw, "fields").items()}
+    contract_fields = {name for contract in CONTRACTS.values() for name in contract["fields"]}
+    unknown_fields = sorted(set(fields) - contract_fields)
+    if unknown_fields:  # a misspelt field leaves the real one refused in every region
+        raise PolicyError(f"[fields] names {', '.join(unknown_fields)}, which no decision's contract has; "
+                          f"contract fields: {', '.join(sorted(contract_fields))}")
     unkeyed = _table(raw, "unkeyed")
     if not all(isinstance(why, str) and why.strip() for why in unkeyed.values()):
         raise PolicyError("every [unkeyed] entry of the state folder needs its reason as text")

@@ -142,14 +142,15 @@ class PiiEngine:
     def _names_product(self, text: str, span: Span, spans: Sequence[Span]) -> bool:
         """A PERSON span that opens a device's name ("Kasa smart plugs",
         :meth:`~data_quality.pii_name_evidence.NameEvidence.names_device`), continues a model's
-        ("iPhone 15 Pro Max", :meth:`~data_quality.pii_name_evidence.NameEvidence.continues_model`)
-        or labels a contact line ("Tel:"), or a LOCATION span of
+        ("iPhone 15 Pro Max", :meth:`~data_quality.pii_name_evidence.NameEvidence.continues_model`),
+        modifies a noun ("Max volume") or labels a contact line ("Tel:"), or a LOCATION span of
         product words only ("without the Echo": towns share names with devices) unless another
         place follows it after a comma ("in Echo, Oregon"). Applied after the tagger, which
         knows neither list."""
         if span.kind == "PERSON":
             return (self.evidence.names_device(text, span.start)
                     or self.evidence.continues_model(text, span.start, span.end)
+                    or self.evidence.modifies_noun(text, span.start, span.end)
                     or self.evidence.labels_contact(text, span.start, span.end))
         return (span.kind == "LOCATION"
                 and all(is_product(word.group(0).lower(), self.evidence.allow)

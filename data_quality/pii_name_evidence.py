@@ -159,6 +159,19 @@ class NameEvidence:
         return (any(ch.isdigit() for ch in last) or last.lower() in self.allow
                 or last[:1].isupper() and last.lower() in MODEL_TIERS)
 
+    def modifies_noun(self, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` is one :data:`MODEL_TIERS` word right before a lower-case noun
+        that is no verb or adjective form ("Max volume is too low", "Pro tip"): a modifier, while
+        a name goes before a verb ("Max loves it")."""
+        word, after = text[start:end], WORD_RE.match(text, end + 1)
+        if word.lower() not in MODEL_TIERS or text[end:end + 1] != " " or after is None:
+            return False
+        noun = after.group(0)
+        forms = {noun, noun[:-1] if noun.endswith("s") else noun, noun[:-2] if noun.endswith("es") else noun,
+                 noun[:-3] + "y" if noun.endswith("ies") else noun}
+        return (noun.islower() and self.english.contains(noun)
+                and not any(form in self.english.not_nouns for form in forms))
+
     @staticmethod
     def labels_contact(text: str, start: int, end: int) -> bool:
         """Whether ``text[start:end]`` is a contact line's label before its colon ("Tel:")."""

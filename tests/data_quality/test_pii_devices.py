@@ -97,3 +97,13 @@ def test_a_model_tier_and_a_contact_label_are_no_names(text, kept):
 def test_names_listed_with_names_may_resemble_products(text, names):
     spans = rules_engine().analyze_batch([text])[0]
     assert [text[s.start:s.end] for s in spans if s.kind == "PERSON"] == names
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("Max volume is too low and Max brightness hurts.", []),   # a tier word before a noun modifies it
+    ("Max loves it.", ["Max"]),                                 # before a verb it is a name
+    ("My son Max plays with it daily.", ["Max"]),
+])
+def test_a_tier_word_before_a_noun_is_no_name(text, names):
+    spans = rules_engine().analyze_batch([text])[0]
+    assert [text[s.start:s.end] for s in spans if s.kind == "PERSON"] == names

@@ -521,6 +521,7 @@ def test_a_policy_value_of_the_wrong_type_is_refused(tmp_path, key, value, messa
     ('central_region = "eu"\nfields = 3\n', r"\[fields\] must be a table"),
     ('central_region = "eu"\n[fields]\ntitle = "eu"\n', "field 'title': regions must be"),
     ('central_region = "eu"\nversoin = 2\n', "unknown key"),
+    ('central_region = "eu"\n[fields]\ntitel = ["eu"]\n', "titel, which no decision's contract has"),
     ('central_region = "eu"\n[store.x]\nkind = "table"\n', "unknown key"),  # [store], not [stores]
     ('\ufeffcentral_region = "eu"\n[stores.x]\nkind = "files"\ntime = "crawled_at"\nretention_days = 3\n'
      'purpose = "p"\nwhy = "w"\nregions = ["eu"]\n', 'aged on time = "mtime"'),  # a BOM is read past
