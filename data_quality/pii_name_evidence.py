@@ -42,7 +42,7 @@ NAME_CUE_RE = re.compile(
 # Words before a brand or a title, never before a person's name ("the Pokemon craze", "the Kasa app").
 DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
 # Tiers that follow a model's number or name ("iPhone 15 Pro Max", "Galaxy S24 Ultra", "Echo Dot
-# Plus"): a word right after one continues the model's name ("Max" is a given name elsewhere).
+# Plus"): there they are the model's name, though "Max" is a given name elsewhere.
 MODEL_TIERS = frozenset("pro plus ultra lite mini max air".split())
 # Labels of a contact line ("Tel: 555 0100", "Fax:"): a label before its colon is no name.
 CONTACT_LABELS = frozenset("tel tél fax mob ph phone mobile cell email e-mail mail web".split())

@@ -184,7 +184,8 @@ _FUZZY_PRODUCT_WORDS = tuple(word for word in BASE_PRODUCT_WORDS if len(word) >=
 
 
 # The wake word: reviewers talk to the device by name and misspell it as given names ("Alexis",
-# "Alexia"). Other product words a name merely resembles do not make it one ("Philip", "Sonia").
+# "Alexia"), so its misspellings stay products even among names, where other product words a
+# common name merely resembles do not make it one ("Philip", "Sonia"; NameEvidence.lookalike_product).
 WAKE_WORD = "alexa"
 
 
