@@ -400,10 +400,14 @@ july august september october november december christmas
 """.split())
 
 
+# A contraction's tail ("I'll", "We've", "Don't"): no name is written with one.
+CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
+
+
 def _name_tokens_ok(name: str) -> bool:
     tokens = name.split()
     return (bool(tokens) and tokens[0].lower().rstrip(".") not in _NOT_NAMES
-            and all(token[0].isupper() for token in tokens))
+            and all(token[0].isupper() and not CONTRACTION_RE.search(token) for token in tokens))
 
 
 def _trim_name(text: str, start: int, end: int) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from data_quality.pii import CONTRACTION_RE
 from data_quality.pii_vocabulary import (
     COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK, COMMON_SURNAME_RANK, DEVICE_MODIFIERS, DEVICE_NOUNS,
     WAKE_WORD, EnglishWords, is_product, misspelt_product)
@@ -23,8 +24,9 @@ from data_quality.pii_vocabulary import (
 # A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
 # UTF-8 quotes and dashes read as Mac Roman ("‚Äô", "‚Äú"), frequent in one review file.
 _MOJIBAKE_RE = re.compile(r"Ä[ôúùîì¶]")
-_CAMEL_CASE_RE = re.compile(r"^(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von)[A-Z])\w*[a-z][A-Z]")
-_CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
+# Camel case ("SoundTouch", but "McDonald") and a capitalised prefix letter or acronym before a
+# word ("EBook", "IPad", "TVs"): no census or world name is written so.
+_CAMEL_CASE_RE = re.compile(r"^(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von)[A-Z])\w*[a-z][A-Z]|^[A-Z]{2,}[a-z]")
 # Surname endings of languages whose surnames the census and given-name lists lack: East Slavic
 # (-ov/-ova, -ev/-eva, -in/-ina not: English has too many), patronymics (-vich/-vna), Ukrainian
 # (-enko, -chuk), Polish (-ski/-ska, -wicz), Finnish (-nen), Georgian (-shvili, -dze), Armenian
@@ -88,14 +90,14 @@ class NameEvidence:
                                          compare=False)
 
     def name_shaped(self, word: str, among_names: bool = False) -> bool:
-        """Capitalised, not all capitals ("AI", "LOVE") nor camel case ("SoundTouch"; but
+        """Capitalised, not all capitals ("AI", "LOVE") nor camel case ("SoundTouch", "EBook"; but
         "McDonald", "DeRose"), at least two letters, no contraction ("I'm"), no product.
         ``among_names`` (a word listed with found names): a common census name that merely
         resembles a product word counts (:meth:`lookalike_product`)."""
         lower = word.lower()
         return (len(word) >= 2 and word[0].isupper() and not word.isupper()
                 and not _CAMEL_CASE_RE.search(word)
-                and not _CONTRACTION_RE.search(word) and not _MOJIBAKE_RE.match(word)
+                and not CONTRACTION_RE.search(word) and not _MOJIBAKE_RE.match(word)
                 and not (self.lookalike_product(lower) if among_names else is_product(lower, self.allow)))
 
     def lookalike_product(self, lower: str) -> bool:

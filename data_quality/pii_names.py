@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from data_quality.pii import TITLES, with_honorifics
+from data_quality.pii import CONTRACTION_RE, TITLES, with_honorifics
 from data_quality.pii_name_evidence import (
     DETERMINERS, NAME_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
 from data_quality.pii_ner import NerArtifacts, NerEntity
@@ -184,13 +184,14 @@ class NameRecognizer(EntityRecognizer):
 
     def _introduced_names(self, text: str) -> Iterable[tuple[int, int]]:
         """The words after a :data:`NAME_CUE_RE` cue, up to the first that is an English word
-        no one is called or a function word ("call me owen", "call me philipp"; "call me crazy",
-        "said my wife" hold no name)."""
+        no one is called, a function word or a contraction ("call me owen", "call me philipp";
+        "call me crazy", "said my wife", "call me I'll tell them" hold no name)."""
         for match in NAME_CUE_RE.finditer(text):
             end = None
             for word in WORD_RE.finditer(text, match.start("name"), match.end("name")):
                 lower = word.group(0).lower()
-                if self._plain_word(lower) or lower in self.evidence.english.not_nouns:
+                if (self._plain_word(lower) or lower in self.evidence.english.not_nouns
+                        or CONTRACTION_RE.search(lower)):
                     break
                 end = word.end()
             if end is not None:

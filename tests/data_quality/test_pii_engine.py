@@ -44,6 +44,8 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     # A name introduced as one, in any case, or a quote's speaker.
     ("sometimes people call me philipp", "sometimes people call me <PERSON>"),
     ("I am called Ngozi Okafor here", "I am called <PERSON> here"),
+    ("Call me Owen, I'll explain", "Call me <PERSON>, I'll explain"),
+    ("Ya know, Heather fixed it", "Ya know, <PERSON> fixed it"),
     ('"It works," says björklund.', '"It works," says <PERSON>.'),
     ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),
     ("Mail jörg.weiß@bücher-laden.de or ring Anna on +44 20 7946 0958",
@@ -74,6 +76,11 @@ def test_names_and_addresses_are_replaced(text, expected):
     "MAC address: 00 1A 2B, easy setup.",
     "I loved Suite 16, the last track",
     "call me crazy but I love it",  # a cue followed by an English word or a function word
+    "I hope they won't call me I'll tell em to send it back",  # nor by a contraction
+    "call me i'll tell em",
+    "Ya, turning on the lights by voice is good",  # interjections, which WordNet lacks
+    "all it took was a brief chat and Voila, a new one is on the way",
+    "Is an excellent EBook Reader, better than 3 TVs",  # a capitalised prefix letter or acronym
     '"Great," said my wife.',
     "my name is on the box",
     "Smirnoff and Stolichnaya are vodkas",  # endings that are no surname endings
