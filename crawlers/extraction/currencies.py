@@ -18,6 +18,9 @@ from functools import lru_cache
 
 from price_parser._currencies import CURRENCIES
 
+# ISO-4217 codes that name no money a shop prices in: XXX "no currency", XTS "for testing",
+# precious metals, bond-market units, the IMF's SDR and two regional accounting units.
+NOT_MONEY = frozenset("XXX XTS XAU XAG XPD XPT XBA XBB XBC XBD XDR XSU XUA".split())
 # Spellings missing from price-parser's table; values are ISO-4217 codes.
 EXTRA_SYMBOLS: dict[str, tuple[str, ...]] = {
     "US$": ("USD",), "US $": ("USD",), "U$S": ("USD",), "USD$": ("USD",),
@@ -95,6 +98,8 @@ _EDGE_NOISE = " \t\r\n~:()[]*+/|-–"
 def _symbol_table() -> dict[str, frozenset[str]]:
     table: dict[str, set[str]] = {}
     for code, info in CURRENCIES.items():
+        if code in NOT_MONEY:
+            continue
         for symbol in (code, info["s"], info["sn"], *info.get("sn2", [])):
             symbol = symbol.strip()
             if symbol and symbol != "-":
@@ -112,7 +117,7 @@ def currency_candidates(raw: str | None) -> frozenset[str]:
 
     Returns:
         The set of codes (``{"USD", "CAD", "AUD", …}`` for ``"$"``); ISO codes match in any
-        case (``"pln"``); empty when the text is no known currency.
+        case (``"pln"``); empty when the text is no known currency or one of :data:`NOT_MONEY`.
     """
     if not raw:
         return frozenset()
@@ -120,7 +125,7 @@ def currency_candidates(raw: str | None) -> frozenset[str]:
     for form in (raw.strip(), raw.strip(_EDGE_NOISE)):
         if form in table:
             return table[form]
-        if form.upper() in CURRENCIES:
+        if form.upper() in CURRENCIES and form.upper() not in NOT_MONEY:
             return frozenset({form.upper()})
         if form.lower() in table:
             return table[form.lower()]

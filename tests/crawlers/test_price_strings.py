@@ -144,3 +144,22 @@ def test_a_leading_zero_makes_the_separator_decimal(text, amount):
 def test_three_decimal_currencies_read_thousandths(text, hint, amount, currency):
     parsed = parse_price(text, hint)
     assert (parsed.amount, parsed.currency) == (Decimal(amount), currency)
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("Free shipping", None),  # what else comes free: no price of 0
+    ("FREE DELIVERY", None),
+    ("Free gift with purchase", None),
+    ("Free!", "0"),  # the product itself is free (price-parser's own case)
+    ("£5.00 Free shipping", "5.00"),
+])
+def test_free_extras_are_no_price(text, amount):
+    parsed = parse_price(text)
+    assert parsed.amount == (None if amount is None else Decimal(amount))
+
+
+@pytest.mark.parametrize("text", ["XXX", "10 XXX", "XTS 5", "XAU 1,900"])
+def test_codes_that_name_no_money_give_no_currency(text):
+    # ISO 4217 assigns XXX to "no currency", XTS to testing, XAU to gold: no shop's price.
+    assert parse_price(text).currency is None
+    assert to_iso("XXX") is None
