@@ -79,7 +79,7 @@ _SPACED_EMAIL_RE = re.compile(rf"(?i:\b(?:{_MAIL_WORDS})\b)[^\n@]{{0,25}}?"
                               r"(?<![\w.%+-])(?P<email>[\w%+-]+(?:\.[\w%+-]+)*(?: @ ?| ?@ )"
                               r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})(?!\w)")
 # An address spelled out to dodge harvesters: "jane.doe (at) gmail (dot) com", "jdoe@gmail dot com",
-# "john at gmail dot com", "jane dot doe at web dot de", "j.doe at gmail.com". A bracketed "at" is
+# "john at gmail dot com", "jane dot doe at web dot de", "j.doe at gmail.com", "jdoe at gmail . com". A bracketed "at" is
 # never prose; a bare "@" is an address once its dot is spelled. A bare " at " is prose ("bought it
 # at amazon dot com", "Great value.Bought at target.com", "contact the seller at ebay.com"), so:
 # with its dot spelled it needs a local part no word is (a separator inside, "j.doe"), a webmail
@@ -90,10 +90,15 @@ _SPACED_EMAIL_RE = re.compile(rf"(?i:\b(?:{_MAIL_WORDS})\b)[^\n@]{{0,25}}?"
 # character either side, as the separator has): from there the match could be no other, and
 # each such start would rescan a "a dot a dot …" run, quadratic in its length.
 _AT = r"(?:\s*[([{<]\s*(?:at|@)\s*[)\]}>]\s*|\s+at\s+|\s*@\s*)"
-_DOT = r"(?:\s*[([{<]\s*(?:dot|\.)\s*[)\]}>]\s*|\s+dot\s+|\.)"
+_DOT = r"(?:\s*[([{<]\s*(?:dot|\.)\s*[)\]}>]\s*|\s+dot\s+|\s+\.\s+|\.)"
 _SPELLED_EMAIL_RE = re.compile(
     rf"(?i)(?<![\w.%+-])(?<!\sdot\s)(?P<local>[\w%+-]+(?:(?:\.|\sdot\s)[\w%+-]+)*)(?P<at>{_AT})"
     rf"(?P<domain>[^\W_][\w-]*)(?P<rest>(?:{_DOT}[^\W_][\w-]*)*{_DOT}(?P<tld>[^\W\d_]{{2,6}}))(?![\w@])")
+# The same spelled out with "-" or "_" for spaces ("jdoe-at-gmail-dot-com", "j.doe_at_web_dot_de"):
+# never prose. The local part and labels hold neither separator, so each is read one way only.
+_GLUED_SPELLED_EMAIL_RE = re.compile(
+    r"(?i)(?<![\w.%+-])[a-z0-9][a-z0-9.%+]*(?P<sep>[-_])at(?P=sep)[a-z0-9]+"
+    r"(?:(?P=sep)dot(?P=sep)[a-z0-9]+)*(?P=sep)dot(?P=sep)(?P<tld>[a-z]{2,6})(?![\w@])")
 _LOWER_DOTTED_LOCAL_RE = re.compile(r"[a-z][a-z0-9%+-]*(?:[._][a-z][a-z0-9%+-]*)+")
 _MAIL_CUE_BEFORE_RE = re.compile(rf"(?i)\b(?:{_MAIL_WORDS}|address|send)\b[^\n@]{{0,25}}$")
 # After a bare " at ", the top-level domains people give mail under: country codes and the first
@@ -181,6 +186,12 @@ def _spelled_emails(text: str) -> Iterator[Span]:
         else:
             taken = bool(_LOWER_DOTTED_LOCAL_RE.fullmatch(local))
         if taken:
+            yield Span(*match.span(), "EMAIL")
+
+
+def _glued_spelled_emails(text: str) -> Iterator[Span]:
+    for match in _GLUED_SPELLED_EMAIL_RE.finditer(text):
+        if _MAIL_TLD_RE.fullmatch(match["tld"]) and match["tld"].lower() not in _FILE_SUFFIXES:
             yield Span(*match.span(), "EMAIL")
 
 
@@ -453,7 +464,7 @@ def _with_enough_digits(detector: Detector) -> Detector:
 DETECTORS: dict[str, Detector] = {
     "URL_USER": lambda text: _regex_spans(_URL_USER_RE, "URL_USER", text),
     "EMAIL": lambda text: [*_regex_spans(_EMAIL_RE, "EMAIL", text, _is_email), *_spaced_emails(text),
-                           *_spelled_emails(text)],
+                           *_spelled_emails(text), *_glued_spelled_emails(text)],
     "IBAN": _ibans,
     "SSN": lambda text: [*_regex_spans(_SSN_RE, "SSN", text, stdnum_ssn.is_valid), *_cued_ssns(text)],
     "IP": lambda text: [*_ipv4s(text), *_regex_spans(_IPV6_RE, "IP", text, _is_ipv6)],

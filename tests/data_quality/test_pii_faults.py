@@ -247,6 +247,8 @@ def test_product_text_the_fourth_pass_rules_must_keep(text):
     ("my address is jdoe at company dot com", "my address is <EMAIL>"),
     ("jdoe at gmail dot co dot uk", "<EMAIL>"),                 # the whole country domain
     ("j.doe at gmail.com, jane.doe (@) gmail (.) com", "<EMAIL>, <EMAIL>"),
+    ("contact j.doe at gmail . com", "contact <EMAIL>"),      # a spaced plain dot
+    ("mail jdoe-at-gmail-dot-com or J.DOE_AT_WEB_DOT_DE", "mail <EMAIL> or <EMAIL>"),
     # Prose: a bare "at" with a word before it, a shop, a price, a missing space after a full stop,
     # a dotted abbreviation, a mail word before a shop's site.
     ("bought it at amazon dot com", None),
@@ -256,9 +258,13 @@ def test_product_text_the_fourth_pass_rules_must_keep(text):
     ("Great value.Bought at target.com, Rated No.1 at Amazon.com, Dr.Oetker at rewe.de", None),
     ("Write a review at amazon.com, contact the seller at ebay.com, signed in at icloud.com", None),
     ("sale.only @ amazon.com", None),
+    ("I got it at Target . Com was down", None),
+    ("state-of-the-art-dot-matrix, what-at-night-dot-png", None),
     # Runs that backtracked exponentially (underscores) or rescanned quadratically (" dot ").
     ("Great charger.\n" + "_" * 60 + "\nWould buy again.", None),
     ("a dot " * 3000 + "is it", None),
+    ("a" + "-at-dot" * 5000, None),
+    ("a-at-" + "b-dot-" * 20000 + "x", None),
 ])
 def test_addresses_spelled_out_to_dodge_harvesters(text, expected):
     assert scrub_text(text)[0] == (text if expected is None else expected)
