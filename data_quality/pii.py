@@ -79,8 +79,8 @@ _SPACED_EMAIL_RE = re.compile(rf"(?i:\b(?:{_MAIL_WORDS})\b)[^\n@]{{0,25}}?"
                               r"(?<![\w.%+-])(?P<email>[\w%+-]+(?:\.[\w%+-]+)*(?: @ ?| ?@ )"
                               r"[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,})(?!\w)")
 # An address spelled out to dodge harvesters: "jane.doe (at) gmail (dot) com", "jdoe@gmail dot com",
-# "john at gmail dot com", "jane dot doe at web dot de", "j.doe at gmail.com", "jdoe at gmail . com". A bracketed "at" is
-# never prose; a bare "@" is an address once its dot is spelled. A bare " at " is prose ("bought it
+# "john at gmail dot com", "jane dot doe at web dot de", "j.doe at gmail.com", "jdoe at gmail . com".
+# A bracketed "at" is never prose; a bare "@" is an address once its dot is spelled. A bare " at " is prose ("bought it
 # at amazon dot com", "Great value.Bought at target.com", "contact the seller at ebay.com"), so:
 # with its dot spelled it needs a local part no word is (a separator inside, "j.doe"), a webmail
 # domain or a word for mail before it; with a plain dot, a lower-case local part with a separator
