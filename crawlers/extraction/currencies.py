@@ -14,6 +14,7 @@ a symbol with no dominant reading stays unresolved (None) rather than guessed.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from price_parser._currencies import CURRENCIES
@@ -21,6 +22,11 @@ from price_parser._currencies import CURRENCIES
 # ISO-4217 codes that name no money a shop prices in: XXX "no currency", XTS "for testing",
 # precious metals, bond-market units, the IMF's SDR and two regional accounting units.
 NOT_MONEY = frozenset("XXX XTS XAU XAG XPD XPT XBA XBB XBC XBD XDR XSU XUA".split())
+# Their spellings in price-parser's table ("Sucre" for XSU is also French for sugar), upper case.
+_NOT_MONEY_SPELLINGS = frozenset(symbol.strip().upper() for code in NOT_MONEY
+                                 for symbol in (code, CURRENCIES[code]["s"], CURRENCIES[code]["sn"]))
+_NOT_MONEY_RE = re.compile(r"(?i)(?<![^\W\d_])(?:{})(?![^\W\d_])".format(
+    "|".join(sorted(map(re.escape, _NOT_MONEY_SPELLINGS), key=len, reverse=True))))
 # Spellings missing from price-parser's table; values are ISO-4217 codes.
 EXTRA_SYMBOLS: dict[str, tuple[str, ...]] = {
     "US$": ("USD",), "US $": ("USD",), "U$S": ("USD",), "USD$": ("USD",),
@@ -107,6 +113,17 @@ def _symbol_table() -> dict[str, frozenset[str]]:
     for symbol, codes in EXTRA_SYMBOLS.items():
         table.setdefault(symbol, set()).update(codes)
     return {symbol: frozenset(codes) for symbol, codes in table.items()}
+
+
+def names_no_money(raw: str) -> bool:
+    """Whether ``raw`` (as price-parser found it) spells a code of :data:`NOT_MONEY`."""
+    return raw.strip().upper() in _NOT_MONEY_SPELLINGS
+
+
+def without_no_money(text: str) -> str:
+    """``text`` with every word that spells a code of :data:`NOT_MONEY` blanked ("XAU/USD 2,350"
+    → " /USD 2,350"), so that a currency written after one can be found."""
+    return _NOT_MONEY_RE.sub(" ", text)
 
 
 def currency_candidates(raw: str | None) -> frozenset[str]:

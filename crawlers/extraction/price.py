@@ -31,7 +31,8 @@ from price_parser import Price
 from commons.visible_text import VisibleText
 from crawlers.extraction.amounts import current_amount, is_negative
 from crawlers.extraction.currencies import (
-    EXTRA_SYMBOLS, NOT_MONEY, THREE_DECIMALS, currency_candidates, to_iso)
+    EXTRA_SYMBOLS, THREE_DECIMALS, currency_candidates, names_no_money, to_iso, without_no_money)
+from crawlers.extraction.free_extras import without_free_extras
 
 # A symbol counts only where it is not glued to letters on either side ("R" in "Rabatt" is no rand).
 _BOUNDARY = r"(?<![^\W\d_]){}(?![^\W\d_])"
@@ -47,10 +48,6 @@ _LEADING_ZERO = re.compile(r"(?<![\d.,'’])0([.,])\d{3}(?![\d.,'’])")
 _THOUSANDTHS = re.compile(r"(?<![\d.,'’])\d{1,3}(?:([,'’ ])\d{3})*(\.)\d{3}(?![\d.,'’])"
                           r"|(?<![\d.,'’])\d{1,3}(?:([.'’ ])\d{3})*(,)\d{3}(?![\d.,'’])")
 
-# "Free" is a price of 0 to price-parser ("Free!" on an e-book), but "Free shipping" or "Free
-# gift" on its own tells what else comes free, not the product's price (helper report, 2026-12-04).
-_FREE_SERVICE = re.compile(r"(?i)\bfree\s+(?:shipping|delivery|postage|returns?|gifts?|trial|"
-                           r"installation|samples?)\b")
 
 MAX_NUMBER_CHARS = 40
 """A run of digits and separators longer than this is no price (a list of numbers, a code, a
@@ -85,16 +82,17 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         country: ISO-3166 alpha-2 country of the page, resolving ambiguous symbols.
 
     Returns:
-        :class:`ParsedPrice`; all fields None for empty text, a number longer than
-        :data:`MAX_NUMBER_CHARS` characters or a note without digits of what else comes free
-        ("Free shipping"); no currency for a code in
+        :class:`ParsedPrice`; all fields None for empty text or a number longer than
+        :data:`MAX_NUMBER_CHARS` characters; no amount for a note of what else comes free
+        (:mod:`.free_extras`: "Free shipping"); no currency from a code of
         :data:`~crawlers.extraction.currencies.NOT_MONEY` ("XXX"); a negative amount for a price
         written with a minus (``"-$5.00"``, a refund or discount line). Never raises on odd input.
     """
-    text = _normalised(text or "")
-    if _EXPONENT.search(text) or _FREE_SERVICE.search(text) and not any(map(str.isdigit, text)):
+    text = without_free_extras(_normalised(text or "")) or ""
+    if _EXPONENT.search(text):
         return ParsedPrice(None, None, None)
-    chosen = current_amount(text, lambda s: bool(currency_candidates(s)))
+    # A code of no money still marks the number beside it as the one priced ("gold XAU 2,350").
+    chosen = current_amount(text, lambda s: bool(currency_candidates(s)) or names_no_money(s))
     if chosen and chosen.end - chosen.start > MAX_NUMBER_CHARS:
         return ParsedPrice(None, None, None)
     # The chosen number's own stretch of text, so price-parser reads that number and the
@@ -104,8 +102,8 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         decimal_separator = zero.group(1)
     price = Price.fromstring(own, currency_hint=currency_hint,
                              decimal_separator=decimal_separator)
-    raw = (_widen_symbol(own, price.currency)
-           if price.currency and price.currency.upper() not in NOT_MONEY else None)
+    found = _money_symbol(own, price.currency)
+    raw = _widen_symbol(own, found) if found else None
     if raw and raw.isascii() and raw.isalpha() and raw in own \
             and not re.search(_BOUNDARY.format(re.escape(raw)), own):
         # price-parser matches codes inside words ("DA" in "EVERYDAY"); stems of a currency word
@@ -146,8 +144,16 @@ def _whole_text_currency(text: str, own: str) -> str | None:
     (``"EUR 10 – 20"``: the second number's stretch is "– 20")."""
     if own == text:
         return None
-    found = Price.fromstring(text).currency
+    found = _money_symbol(text, Price.fromstring(text).currency)
     return (_widen_symbol(text, found) if found else None) or _extra_symbol(text)
+
+
+def _money_symbol(text: str, found: str | None) -> str | None:
+    """price-parser's currency ``found`` in ``text``, or when that spells a code of no money
+    ("XAG 25.00 USD"), the one it finds past such codes (None if none)."""
+    if found and names_no_money(found):
+        found = Price.fromstring(without_no_money(text)).currency
+    return None if not found or names_no_money(found) else found
 
 
 def _widen_symbol(text: str, found: str) -> str:

@@ -146,20 +146,45 @@ def test_three_decimal_currencies_read_thousandths(text, hint, amount, currency)
     assert (parsed.amount, parsed.currency) == (Decimal(amount), currency)
 
 
-@pytest.mark.parametrize(("text", "amount"), [
-    ("Free shipping", None),  # what else comes free: no price of 0
-    ("FREE DELIVERY", None),
-    ("Free gift with purchase", None),
-    ("Free!", "0"),  # the product itself is free (price-parser's own case)
-    ("£5.00 Free shipping", "5.00"),
+
+@pytest.mark.parametrize(("text", "amount", "currency"), [
+    ("Free shipping", None, None),  # what else comes free: no price of 0
+    ("FREE DELIVERY", None, None),
+    ("Free gift with purchase", None, None),
+    ("Free express shipping", None, None),
+    ("Shipping: Free", None, None),
+    ("FreeShipping", None, None),
+    ("Free 30-day trial", None, None),  # a number inside the note is no price
+    ("free returns within 30 days", None, None),
+    ("Free shipping over $50", None, None),
+    ("Free shipping ①", None, None),  # no decimal digit left
+    ("Free!", "0", None),  # the product itself is free (price-parser's own case)
+    ("Free! Free shipping", "0", None),
+    ("FREE\nFree delivery", "0", None),
+    ("£5.00 Free shipping", "5.00", "GBP"),
+    ("$19.99 Free 2-day shipping", "19.99", "USD"),
 ])
-def test_free_extras_are_no_price(text, amount):
+def test_free_extras_are_no_price(text, amount, currency):
     parsed = parse_price(text)
     assert parsed.amount == (None if amount is None else Decimal(amount))
+    assert parsed.currency == currency
 
 
-@pytest.mark.parametrize("text", ["XXX", "10 XXX", "XTS 5", "XAU 1,900"])
-def test_codes_that_name_no_money_give_no_currency(text):
-    # ISO 4217 assigns XXX to "no currency", XTS to testing, XAU to gold: no shop's price.
-    assert parse_price(text).currency is None
+def test_a_free_extra_keeps_the_hinted_currency():
+    assert parse_price("Free shipping", "USD") == (None, "USD", "USD")
+
+
+@pytest.mark.parametrize(("text", "amount", "currency"), [
+    ("XXX", None, None),  # ISO 4217: "no currency"
+    ("10 XXX", "10", None),
+    ("XTS 5", "5", None),  # reserved for testing
+    ("1 oz gold XAU 2,350.00", "2350.00", None),  # the metal still marks the priced number
+    ("XAG 25.00 USD", "25.00", "USD"),  # a real currency past a metal's code
+    ("XAU/USD 2,350.00", "2350.00", "USD"),
+    ("Sucre 2,50 CAD", "2.50", "CAD"),  # XSU's symbol, and French for sugar
+])
+def test_codes_that_name_no_money_give_no_currency(text, amount, currency):
+    parsed = parse_price(text)
+    assert parsed.amount == (None if amount is None else Decimal(amount))
+    assert parsed.currency == currency
     assert to_iso("XXX") is None

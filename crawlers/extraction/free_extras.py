@@ -1,0 +1,42 @@
+"""Notes of what else comes free with a product ("Free shipping", "Free 30-day trial").
+
+price-parser reads the word "free" as a price of 0, which is right for a free product ("Free!"
+on an e-book) and wrong for a note about shipping, returns or a gift: the note tells nothing of
+the product's price, and a number inside it ("Free 2-day shipping", "free returns within 30
+days", "Free shipping over $50") is no price either. :func:`without_free_extras` cuts such notes
+out of a price string so the parser reads only what is left.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Things a shop gives away beside the product.
+_EXTRAS = (r"(?:shipping|delivery|postage|p\s*&\s*p|returns?|gifts?|trials?|installation|samples?|"
+           r"pick-?up|collection|click\s*&\s*collect)")
+# A threshold or a period qualifying the extra ("over $50", "with purchase over €100", "within 30
+# days", "in 24h"): part of the note, not the product's price.
+_QUALIFIER = (r"(?:\s+(?:(?:with\s+\w+|on(?:\s+all)?(?:\s+orders?|\s+purchases?)?)\s+)?(?:over|above|from)"
+              r"\s+[^\s\d]{0,4}\s?\d[\d.,]*\+?"
+              r"|\s+(?:within|in)\s+\d+\s*(?:days?|hours?|h)\b)?")
+# "Free" and up to two words before the extra ("Free express shipping", "Free 30-day trial",
+# "FreeShipping"; not a second "free": "FREE Free delivery" is a free product), or the extra
+# labelled free ("Shipping: Free").
+_FREE_EXTRA = re.compile(rf"(?i)\bfree(?:[\s-]+(?!free\b)[\w'-]+){{0,2}}?[\s-]*{_EXTRAS}\b{_QUALIFIER}"
+                         rf"|\b{_EXTRAS}\s*[:-]?\s*free\b")
+_FREE = re.compile(r"(?i)\bfree\b")
+_DIGIT = re.compile(r"[0-9]")
+
+
+def without_free_extras(text: str) -> str | None:
+    """``text`` with its notes of free extras cut out, or None when nothing that can be a price is
+    left (no ASCII digit and no word "free" of its own: "Free shipping", "Free 30-day trial").
+
+    ``text`` should hold ASCII digits only (other scripts' digits converted first, as
+    :func:`crawlers.extraction.price.parse_price` does). "Free! Free shipping" keeps "Free!";
+    "$19.99 Free 2-day shipping" keeps "$19.99".
+    """
+    rest = _FREE_EXTRA.sub(" ", text)
+    if rest == text or _DIGIT.search(rest) or _FREE.search(rest):
+        return rest
+    return None
