@@ -411,8 +411,11 @@ july august september october november december christmas
 """.split())
 
 
-# A contraction's tail ("I'll", "We've", "Don't"): no name is written with one.
-CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
+# An English contraction ("I'll", "We've", "Don't", "Y'all", "Ma'am"), no name; a name may hold
+# an apostrophe before the same letters ("Sa'd", "Sha're", "Ja'Ve"), so the word before it counts.
+CONTRACTION_RE = re.compile(
+    r"(?i)^(?:[a-z]+n['’]t|(?:i|you|he|she|it|we|they|that|there|here|who|what|where|when|how|let|y)"
+    r"['’](?:m|re|ve|ll|d|all)|ma['’]am|y['’]know|i['’]ma)$")
 
 
 def _name_tokens_ok(name: str) -> bool:

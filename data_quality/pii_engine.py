@@ -143,7 +143,8 @@ class PiiEngine:
         """A PERSON span that opens a device's name ("Kasa smart plugs",
         :meth:`~data_quality.pii_name_evidence.NameEvidence.names_device`), continues a model's
         ("iPhone 15 Pro Max", :meth:`~data_quality.pii_name_evidence.NameEvidence.continues_model`),
-        modifies a noun ("Max volume") or labels a contact line ("Tel:"), or a LOCATION span of
+        modifies a noun ("Max volume"), labels a contact line ("Tel:") or is an interjection
+        ("Ya, …"), or a LOCATION span of
         product words only ("without the Echo": towns share names with devices) unless another
         place follows it after a comma ("in Echo, Oregon"). Applied after the tagger, which
         knows neither list."""
@@ -151,7 +152,8 @@ class PiiEngine:
             return (self.evidence.names_device(text, span.start)
                     or self.evidence.continues_model(text, span.start, span.end)
                     or self.evidence.modifies_noun(text, span.start, span.end)
-                    or self.evidence.labels_contact(text, span.start, span.end))
+                    or self.evidence.labels_contact(text, span.start, span.end)
+                    or self.evidence.exclaims(text, span.start, span.end))
         return (span.kind == "LOCATION"
                 and all(is_product(word.group(0).lower(), self.evidence.allow)
                         for word in WORD_RE.finditer(text, span.start, span.end))

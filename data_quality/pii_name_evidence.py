@@ -19,14 +19,17 @@ from dataclasses import dataclass, field
 from data_quality.pii import CONTRACTION_RE
 from data_quality.pii_vocabulary import (
     COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK, COMMON_SURNAME_RANK, DEVICE_MODIFIERS, DEVICE_NOUNS,
-    WAKE_WORD, EnglishWords, is_product, misspelt_product)
+    INTERJECTIONS, WAKE_WORD, EnglishWords, is_product, misspelt_product)
 
 # A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
 # UTF-8 quotes and dashes read as Mac Roman ("‚Äô", "‚Äú"), frequent in one review file.
 _MOJIBAKE_RE = re.compile(r"Ä[ôúùîì¶]")
-# Camel case ("SoundTouch", but "McDonald") and a capitalised prefix letter or acronym before a
-# word ("EBook", "IPad", "TVs"): no census or world name is written so.
-_CAMEL_CASE_RE = re.compile(r"^(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von)[A-Z])\w*[a-z][A-Z]|^[A-Z]{2,}[a-z]")
+_CAMEL_CASE_RE = re.compile(r"^(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von)[A-Z])\w*[a-z][A-Z]")
+# Two capitals or more, then lower case: a letter or an acronym glued before a word ("EBook",
+# "IPad", "TVs"), but also a name whose apostrophe was dropped ("OConnor", "DSouza"), a Dutch
+# "IJ" ("IJzerman") or a typed name ("STeve"); NameEvidence.glued_prefix tells them apart.
+_CAPITAL_PREFIX_RE = re.compile(r"^[A-Z]{2,}[a-z]")
+_ACRONYM_PLURAL_RE = re.compile(r"^[A-Z]{2,}e?s$")
 # Surname endings of languages whose surnames the census and given-name lists lack: East Slavic
 # (-ov/-ova, -ev/-eva, -in/-ina not: English has too many), patronymics (-vich/-vna), Ukrainian
 # (-enko, -chuk), Polish (-ski/-ska, -wicz), Finnish (-nen), Georgian (-shvili, -dze), Armenian
@@ -90,15 +93,37 @@ class NameEvidence:
                                          compare=False)
 
     def name_shaped(self, word: str, among_names: bool = False) -> bool:
-        """Capitalised, not all capitals ("AI", "LOVE") nor camel case ("SoundTouch", "EBook"; but
-        "McDonald", "DeRose"), at least two letters, no contraction ("I'm"), no product.
+        """Capitalised, not all capitals ("AI", "LOVE") nor camel case ("SoundTouch"; but
+        "McDonald", "DeRose") nor a word with a prefix glued on (:meth:`glued_prefix`: "EBook"),
+        at least two letters, no contraction ("I'm"), no product.
         ``among_names`` (a word listed with found names): a common census name that merely
         resembles a product word counts (:meth:`lookalike_product`)."""
         lower = word.lower()
         return (len(word) >= 2 and word[0].isupper() and not word.isupper()
-                and not _CAMEL_CASE_RE.search(word)
+                and not _CAMEL_CASE_RE.search(word) and not self.glued_prefix(word)
                 and not CONTRACTION_RE.search(word) and not _MOJIBAKE_RE.match(word)
                 and not (self.lookalike_product(lower) if among_names else is_product(lower, self.allow)))
+
+    def glued_prefix(self, word: str) -> bool:
+        """Whether ``word`` is a letter or an acronym glued before a word: two capitals or more,
+        then lower case, and either an acronym's plural ("TVs", "PCs") or an English or product
+        word after its first letter ("EBook", "IPad", "QLed"), unless the word or that tail is a
+        census name ("MArk", "DCosta"). "OConnor", "DSouza", "IJzerman" and "STeve" are names."""
+        if not _CAPITAL_PREFIX_RE.match(word) or self.is_given(word) or word.lower() in self.surnames:
+            return False
+        tail = word[1:].lower()
+        if self.is_given(tail) or self.is_surname(tail, alone=False):
+            return False  # "DCosta", "DAngelo", "ONeil"
+        return bool(_ACRONYM_PLURAL_RE.match(word)) or self.english.contains(tail) or is_product(tail, self.allow)
+
+    def exclaims(self, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` is one interjection (:data:`~data_quality.pii_vocabulary.
+        INTERJECTIONS`) before a comma, a closing mark, a lower-case word or the text's end ("Ya,
+        turning on lights", "and Voila, a new one", "Meh.", "Ya know"): an exclamation, not a
+        name. Before a capitalised word it may be part of one ("Ya Ting", "Ah Kow")."""
+        after = text[end:].lstrip(" ")
+        return (text[start:end].lower() in INTERJECTIONS
+                and (not after or after[0] in ",.!?…;:" or after[0].islower()))
 
     def lookalike_product(self, lower: str) -> bool:
         """Product vocabulary (:func:`~data_quality.pii_vocabulary.is_product`) except a common

@@ -53,13 +53,14 @@ CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday christmas easter
 """.split())
-# Interjections, a closed class WordNet leaves out ("Ya, turning on lights is good", "and Voila, a
-# new one"): a capital at a sentence's start or after a comma makes them look like names to the
-# NER model. Those a census list ranks in its top 5,000 surnames ("Oh", "Bravo") are left out.
+# Interjections, a closed class WordNet leaves out. Alone before a comma or a closing mark they
+# are no names, though the NER model takes them for ones ("Ya, turning on lights is good", "and
+# Voila, a new one"; NameEvidence.exclaims). Elsewhere some are parts of names ("Ya Ting", "Ah
+# Kow"), and those a census list ranks among its top 5,000 surnames ("Oh", "Bravo") are left out.
 INTERJECTIONS = frozenset("""
 ya yah yeah yep yup nope nah voila voilà wow whoa woah ugh meh duh oops yay hmm lol omg haha hehe
-okay alas hooray huh ah aha eh hey hi hello bye ouch phew yikes gosh geez jeez darn shucks kudos
-cheers
+okay alas hooray huh ah aha eh hey hi hello bye ouch phew yikes gosh geez jeez darn dang shucks
+kudos cheers
 """.split())
 # Frequency ranks up to which a census name that WordNet also lists as a noun is still taken
 # for a name: the top 1,000 given names per sex ("anna" 33, "heather" 53; "florida" is 1,628,
@@ -137,7 +138,7 @@ def surnames() -> dict[str, int]:
 @dataclass(frozen=True)
 class EnglishWords:
     """Lower-case English words: ``all`` of them, and ``not_nouns`` (verbs, adjectives,
-    adverbs, stop words, calendar words and interjections: the words a name is never mistaken for)."""
+    adverbs, stop words and calendar words: the words a name is never mistaken for)."""
 
     all: frozenset[str]
     not_nouns: frozenset[str]
@@ -166,7 +167,7 @@ def english_words(nlp: Language) -> EnglishWords:
     by_pos = {pos: {word for word in [*index[pos], *irregular[pos]] if "_" not in word}
               for pos in ("noun", "verb", "adj", "adv")}
     stop = set(nlp.Defaults.stop_words)
-    not_nouns = by_pos["verb"] | by_pos["adj"] | by_pos["adv"] | stop | CALENDAR_WORDS | INTERJECTIONS
+    not_nouns = by_pos["verb"] | by_pos["adj"] | by_pos["adv"] | stop | CALENDAR_WORDS
     return EnglishWords(frozenset(by_pos["noun"] | not_nouns), frozenset(not_nouns))
 
 

@@ -46,6 +46,12 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("I am called Ngozi Okafor here", "I am called <PERSON> here"),
     ("Call me Owen, I'll explain", "Call me <PERSON>, I'll explain"),
     ("Ya know, Heather fixed it", "Ya know, <PERSON> fixed it"),
+    # Interjections that are parts of names, names with a glued or typed capital, and names with
+    # an apostrophe before a contraction's letters.
+    ("I gave it to Ya Ling. Ah Kow bought two", "I gave it to <PERSON>. <PERSON> bought two"),
+    ("My friend OConnor set it up, ask DCosta or IJzerman", "My friend <PERSON> set it up, ask <PERSON> or <PERSON>"),
+    ("My husband STeve loves it", "My husband <PERSON> loves it"),
+    ("call me Sa'd", "call me <PERSON>"),
     ('"It works," says björklund.', '"It works," says <PERSON>.'),
     ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),
     ("Mail jörg.weiß@bücher-laden.de or ring Anna on +44 20 7946 0958",
@@ -78,6 +84,8 @@ def test_names_and_addresses_are_replaced(text, expected):
     "call me crazy but I love it",  # a cue followed by an English word or a function word
     "I hope they won't call me I'll tell em to send it back",  # nor by a contraction
     "call me i'll tell em",
+    "call me Y'all, call me Ma'am",
+    "Dang, it's loud. Meh.",
     "Ya, turning on the lights by voice is good",  # interjections, which WordNet lacks
     "all it took was a brief chat and Voila, a new one is on the way",
     "Is an excellent EBook Reader, better than 3 TVs",  # a capitalised prefix letter or acronym
