@@ -1,10 +1,16 @@
 """CSV/TSV rows with the exact text each was parsed from (a row may span several lines when a
-quoted cell holds a newline), so a bad row can be quarantined as it arrived."""
+quoted cell holds a newline), so a bad row can be quarantined as it arrived.
+
+A quote left open in one row makes the reader take the rows after it, up to the next quote, into
+that cell: CSV cannot tell this from a cell that holds line breaks, and a whole row would vanish
+into another's text. :func:`swallowed_line` finds the tell-tale: a line inside a row that reads as
+a whole row of its own.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -47,3 +53,20 @@ def csv_rows(lines: Iterable[str], *, delimiter: str = ",", strict: bool = False
             start = reader.line_num + 1
     except csv.Error as exc:
         raise csv.Error(f"at line {reader.line_num}: {exc}") from None
+
+
+def swallowed_line(row: CsvRow, width: int, *, delimiter: str = ",",
+                   looks_whole: Callable[[list[str]], bool] = lambda cells: True) -> int | None:
+    """The line number of the first line after ``row``'s first that, read alone, has ``width``
+    cells and passes ``looks_whole`` (e.g. a URL where the header has one): a row a quote left
+    open took in. None for a row on one line, or whose lines read as no row.
+
+    A cell's own text may hold such a line only if it holds ``width - 1`` delimiters on one line
+    (and passes ``looks_whole``); the caller quarantines the row whole, so nothing is lost either way.
+    """
+    lines = row.raw.decode("utf-8").split("\n")
+    for offset, line in enumerate(lines[1:], start=1):
+        cells = next(csv.reader([line.rstrip("\r")], delimiter=delimiter), [])
+        if len(cells) == width and looks_whole(cells):
+            return row.line + offset
+    return None

@@ -43,7 +43,7 @@ from typing import Any
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
 from commons.record import Provenance, SignalRecord, utcnow
-from crawlers.csv_rows import csv_rows
+from crawlers.csv_rows import csv_rows, swallowed_line
 from crawlers.loads import Load
 
 VERSION = "1.0.0"
@@ -208,6 +208,9 @@ def _delimited_rows(path: Path, delimiter: str, required: tuple[str, ...]) -> It
             if len(row.cells) != len(header):
                 fields = {"_error": f"bad_row: {len(row.cells)} fields, expected {len(header)}",
                           "_raw": row.raw.decode("utf-8")}
+            elif (line := swallowed_line(row, len(header), delimiter=delimiter)) is not None:
+                fields = {"_error": f"bad_row: line {line} inside a quoted cell reads as a whole row "
+                                    "(a quote left open?)", "_raw": row.raw.decode("utf-8")}
             else:
                 fields = dict(zip(header, row.cells))
             yield _Row(line=row.line, raw=row.raw, fields=fields)

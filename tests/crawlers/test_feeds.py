@@ -126,6 +126,18 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path):
         "bad_row: no tab", "empty_text", "bad_label: 'maybe'"]
 
 
+def test_a_row_swallowed_by_an_open_quote_is_quarantined(tmp_path):
+    alexa = tmp_path / "amazon_alexa_reviews.tsv"
+    alexa.write_text("rating\tdate\tvariation\tverified_reviews\tfeedback\n"
+                     '5\t1-Jul-18\tBlack  Dot\t"Great\t1\n'
+                     '4\t1-Jul-18\tBlack\tFine"\t1\n'
+                     '4\t1-Jul-18\tBlack\t"Two lines,\nas reviews have"\t1\n', "utf-8")
+    load = read_feed_file(alexa, "open-quote")
+    assert load.rows_in == 2 and [r["review_text"] for r in load.records] == [["Two lines, as reviews have"]]
+    [held] = load.quarantine
+    assert held["reason"] == "bad_row: line 3 inside a quoted cell reads as a whole row (a quote left open?)"
+
+
 def test_an_empty_file_is_zero_rows_in_and_out(tmp_path):
     empty = tmp_path / "amazon_alexa_reviews.tsv"
     empty.write_bytes(b"")

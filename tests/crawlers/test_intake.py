@@ -230,6 +230,26 @@ def test_size_and_row_limits_refuse_the_batch(real_rows):
     assert parse_batch(data, JSONL, "b", limits=Limits(max_bytes=len(data), max_rows=12)).rows == 12
 
 
+def test_a_row_swallowed_by_an_open_quote_is_quarantined_with_it(real_rows):
+    # Row 2's review opens a quote that row 3 closes: CSV reads one row with row 3 in its text.
+    a, b, c = real_rows[0], real_rows[1], real_rows[2]
+    lines = ["source,url,product_id,availability,crawled_at,review_text",
+             f'{a["source"]},{a["url"]},{a["product_id"]},in_stock,{a["crawled_at"]},"Great, ok product',
+             f'{b["source"]},{b["url"]},{b["product_id"]},in_stock,{b["crawled_at"]},fine"',
+             f'{c["source"]},{c["url"]},{c["product_id"]},in_stock,{c["crawled_at"]},Fine']
+    batch = parse_batch("\n".join(lines).encode("utf-8") + b"\n", CSV, "b-open-quote")
+    assert (batch.rows, len(batch.records), len(batch.quarantine)) == (2, 1, 1)
+    assert batch.records[0]["product_id"] == c["product_id"]
+    [held] = batch.quarantine
+    assert held["url"] == "push://b-open-quote#2"
+    assert held["reason"].startswith("row: line 3 inside a quoted cell reads as a whole row")
+    assert b["url"] in held["record_json"]  # the swallowed row is kept, not lost
+    # A review whose lines do not read as rows (no URL where the header has one) stays a record.
+    legit = lines[:2] + ["and a second line, with, four, more, commas\""]
+    kept = parse_batch("\n".join(legit).encode("utf-8") + b"\n", CSV, "b-multiline")
+    assert (kept.rows, len(kept.records), len(kept.quarantine)) == (1, 1, 0)
+
+
 def test_csv_tokeniser_errors_refuse_the_batch():
     with pytest.raises(BatchRefused, match="malformed CSV at line 2"):
         parse_batch(b'source,url,product_id,availability,crawled_at\r\n"a"b,c,d,e,f\r\n', CSV,
