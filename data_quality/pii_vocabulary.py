@@ -53,13 +53,14 @@ CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday christmas easter
 """.split())
-# Interjections, a closed class WordNet leaves out. Alone before a comma or a closing mark they
-# are no names, though the NER model takes them for ones ("Ya, turning on lights is good", "and
-# Voila, a new one"; NameEvidence.exclaims). Elsewhere some are parts of names ("Ya Ting", "Ah
-# Kow"), and those a census list ranks among its top 5,000 surnames ("Oh", "Bravo") are left out.
+# Interjections, a closed class WordNet leaves out. Alone before a comma, a closing mark or a
+# lower-case word they are no names, though the NER model takes them for ones ("Ya, turning on
+# lights is good", "and Voila, a new one"; NameEvidence.exclaims). Elsewhere some are parts of
+# names ("Ya Ting", "Ah Kow"). Those a census list ranks among its top 5,000 surnames ("Oh",
+# "Bravo", "Dang") are left out.
 INTERJECTIONS = frozenset("""
 ya yah yeah yep yup nope nah voila voilà wow whoa woah ugh meh duh oops yay hmm lol omg haha hehe
-okay alas hooray huh ah aha eh hey hi hello bye ouch phew yikes gosh geez jeez darn dang shucks
+okay alas hooray huh ah aha eh hey hi hello bye ouch phew yikes gosh geez jeez darn shucks
 kudos cheers
 """.split())
 # Frequency ranks up to which a census name that WordNet also lists as a noun is still taken
