@@ -189,8 +189,7 @@ def demo(preset: str = typer.Option("demo", help="training preset: tiny | demo |
         pii_scores = pii_scorecard(settings.data_dir)
     summary = summarise(settings, history, job, served, feedback, retention, drill, live, security, pii_scores,
                         drift)
-    write_summary(settings, summary)
-    print_summary(console, summary)
+    print_summary(console, summary, write_summary(settings, summary))
     console.print("Where to look (`make ui`):", highlight=False)
     for line in [f"Dagster run of edge_insights_job  {Links().dagster_run(job.run_id)}", *Links().for_state(settings)]:
         console.print(f"  {line}", highlight=False, soft_wrap=True)
@@ -435,12 +434,16 @@ def parse_price(text: str = typer.Argument(..., help='price as shown, e.g. "1.23
     """Parse a price string: prints {"amount": "1234.56", "currency": "EUR"} (nulls if absent)."""
     import json
 
+    from crawlers.extraction.currencies import currency_candidates
     from crawlers.extraction.price import parse_price as parse
 
     # A hint the parser cannot read would be dropped without a word: refuse it instead.
     if currency_hint and parse("0", currency_hint=currency_hint).currency is None:
-        raise typer.BadParameter(f"{currency_hint!r} names no currency the parser knows (an ISO 4217 code such as "
-                                 "EUR, or an unambiguous symbol such as €)", param_hint="'--currency-hint'")
+        candidates = sorted(currency_candidates(currency_hint))
+        why = (f"is ambiguous (it may be {', '.join(candidates)})" if len(candidates) > 1
+               else "names no currency the parser knows")
+        raise typer.BadParameter(f"{currency_hint!r} {why}: give an ISO 4217 code such as EUR, or an "
+                                 "unambiguous symbol such as €", param_hint="'--currency-hint'")
     parsed = parse(text, currency_hint=currency_hint or None)
     amount = None if parsed.amount is None else format(parsed.amount, "f")
     print(json.dumps({"amount": amount, "currency": parsed.currency}, ensure_ascii=False))

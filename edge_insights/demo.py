@@ -319,5 +319,8 @@ def summarise(settings: Settings, history: dict[str, JobOutcome], job: JobOutcom
     }
 
 
-def write_summary(settings: Settings, summary: dict[str, Any]) -> None:
-    (settings.state_dir / "demo_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+def write_summary(settings: Settings, summary: dict[str, Any]) -> Path:
+    """Write ``summary`` as ``<state>/demo_summary.json``; returns that path."""
+    path = settings.state_dir / "demo_summary.json"
+    path.write_text(json.dumps(summary, indent=2, default=str))
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -150,8 +151,8 @@ def _revocation(drill: dict[str, Any] | None) -> str:
             f'{drill["failed"]} of {drill["requests"]} requests failed')
 
 
-def print_summary(console: Console, s: dict[str, Any]) -> None:
-    """Print the summary as a few small tables."""
+def print_summary(console: Console, s: dict[str, Any], written_to: Path) -> None:
+    """Print the summary as a few small tables, ending with where it was written (``written_to``)."""
     crawl = s["crawl"]
     console.rule("Edge Insights demo")
     loads = s["history_loads"]
@@ -210,4 +211,4 @@ def print_summary(console: Console, s: dict[str, Any]) -> None:
         console.print(privacy_table(s["privacy"]))
     if s.get("security"):
         console.print(security_table(s["security"], s["decisions"]))
-    console.print(f"summary written to demo_summary.json · Dagster run {s['dagster_run_id']}")
+    console.print(f"summary written to {written_to} · Dagster run {s['dagster_run_id']}", highlight=False)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -30,6 +31,7 @@ import typer
 from commons.bundle_signature import SIGNATURE_NAME, BundleRefused, signature_key_id, trusted_keys
 from commons.control_audit import ControlAudit
 from commons.errors import BundleError, EdgeInsightsError
+from commons.manifest import load_manifest
 from commons.revocation_list import (
     RevocationList,
     RevocationListError,
@@ -200,6 +202,10 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
         return
     typer.echo(f"revoked {done['model']} version {done['version']} (bundle {done['bundle_sha256']}); "
                f"revocation list serial {done['serial']}; champion now {done['champion'] or 'none'}{challenger}")
+    if done["champion"] is None:
+        typer.echo(f"no good version is left: {settings.deploy_dir / decision / 'champion'} keeps the revoked bundle, "
+                   "which pods refuse, so they route every request to the central model (503 without one) "
+                   "until a version is promoted")
 
 
 def key_kind(settings: Settings, kid: str) -> str:
@@ -287,13 +293,17 @@ def release_keys() -> None:
     except RevocationListError as err:
         raise _fail(str(err)) from None
     revoked = published.revoked_kids if published else frozenset()
+    withdrawn = published.revoked_bundles if published else frozenset()
     signed: dict[str, list[str]] = {}
     for signature in sorted(settings.deploy_dir.glob(f"*/*/{SIGNATURE_NAME}")):
         try:
             named = signature_key_id(signature)
         except BundleRefused:
             continue  # an unreadable signature names no key; the pod refuses that bundle anyway
-        signed.setdefault(named, []).append(signature.parent.relative_to(settings.deploy_dir).as_posix())
+        where = signature.parent.relative_to(settings.deploy_dir).as_posix()
+        # A revoked bundle stays on disk (the pods refuse it and route to the central model).
+        signed.setdefault(named, []).append(f"{where} (bundle revoked)" if _bundle_sha256(signature.parent)
+                                            in withdrawn else where)
     try:
         keys = trusted_keys(settings.trust_dir)
     except BundleError as err:
@@ -303,6 +313,14 @@ def release_keys() -> None:
     for kid, path in keys.items():
         typer.echo(f"{kid}  {path.name}{'  REVOKED' if kid in revoked else ''}  "
                    f"deployed: {', '.join(signed.get(kid, [])) or 'none'}")
+
+
+def _bundle_sha256(bundle_dir: Path) -> str | None:
+    """The sealed manifest's ``bundle_sha256`` of ``bundle_dir``, or None when it cannot be read."""
+    try:
+        return load_manifest(bundle_dir).get("bundle_sha256")
+    except BundleError:
+        return None
 
 
 def _reason(text: str) -> str:

@@ -82,7 +82,9 @@ def test_revoking_the_last_good_version_leaves_no_champion(state, registry):
     assert invoke("revoke", "2", "--decision", MODEL, "--reason", "a").exit_code == 0
     done = invoke("revoke", "1", "--decision", MODEL, "--reason", "b")
     assert done.exit_code == 0, done.output
-    assert done.output.strip().endswith("revocation list serial 2; champion now none")
+    first, left = done.output.strip().splitlines()
+    assert first.endswith("revocation list serial 2; champion now none")
+    assert left.startswith("no good version is left: ") and "route every request to the central model" in left
     assert CHAMPION not in aliases(client, MODEL)
     published = verify_list(default_list_path(state).read_text(), JwksFile(jwks_path(state / "tokens")).key)
     assert published.revoked_bundles == {shas["1"], shas["2"]}
@@ -96,6 +98,7 @@ def test_a_revoked_bundle_left_deployed_is_not_scored_as_the_champion(state, tmp
     assert invoke("revoke", "1", "--decision", MODEL, "--reason", "leaked labels").exit_code == 0
     # No champion is left to deploy, so the folder still holds the signed, now revoked, bundle.
     assert load_manifest(state / "deploy" / MODEL / CHAMPION)["bundle_sha256"] == shas["1"]
+    assert f"{MODEL}/{CHAMPION} (bundle revoked)" in invoke("release-keys").output
     scored = invoke("evaluate", MODEL, "--data-dir", str(state))
     assert scored.exit_code == 2
     assert f"is refused (revoked): bundle {shas['1'][:12]} is revoked (revocation list serial 1)" in scored.output
@@ -108,7 +111,7 @@ def test_champion_never_falls_back_to_a_version_the_list_withdraws(state, regist
                  bundles=[{"sha256": shas["1"], "reason": "withdrawn before the champion"}])
     done = invoke("revoke", "2", "--decision", MODEL, "--reason", "b")
     assert done.exit_code == 0, done.output
-    assert done.output.strip().endswith("revocation list serial 2; champion now none")
+    assert done.output.strip().splitlines()[0].endswith("revocation list serial 2; champion now none")
     assert CHAMPION not in aliases(client, MODEL)
 
 
