@@ -37,6 +37,12 @@ def without_free_extras(text: str) -> str | None:
     "$19.99 Free 2-day shipping" keeps "$19.99".
     """
     rest = _FREE_EXTRA.sub(" ", text)
-    if rest == text or _DIGIT.search(rest) or _FREE.search(rest):
+    if rest == text or _DIGIT.search(rest) or says_free(rest):
         return rest
     return None
+
+
+def says_free(text: str) -> bool:
+    """Whether ``text`` holds the word "free" (any case) on its own, as a free product's price
+    does ("Free (was $9.99)")."""
+    return _FREE.search(text) is not None

@@ -29,10 +29,10 @@ from typing import NamedTuple
 from price_parser import Price
 
 from commons.visible_text import VisibleText
-from crawlers.extraction.amounts import current_amount, is_negative
+from crawlers.extraction.amounts import current_amount, is_negative, last_cue
 from crawlers.extraction.currencies import (
     EXTRA_SYMBOLS, THREE_DECIMALS, currency_candidates, names_no_money, to_iso, without_no_money)
-from crawlers.extraction.free_extras import without_free_extras
+from crawlers.extraction.free_extras import says_free, without_free_extras
 
 # A symbol counts only where it is not glued to letters on either side ("R" in "Rabatt" is no rand).
 _BOUNDARY = r"(?<![^\W\d_]){}(?![^\W\d_])"
@@ -84,7 +84,8 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     Returns:
         :class:`ParsedPrice`; all fields None for empty text or a number longer than
         :data:`MAX_NUMBER_CHARS` characters; no amount for a note of what else comes free
-        (:mod:`.free_extras`: "Free shipping"); no currency from a code of
+        (:mod:`.free_extras`: "Free shipping"); 0 for "free" beside only a former price ("Free (was
+        $9.99)"); no currency from a code of
         :data:`~crawlers.extraction.currencies.NOT_MONEY` ("XXX"); a negative amount for a price
         written with a minus (``"-$5.00"``, a refund or discount line). Never raises on odd input.
     """
@@ -115,6 +116,8 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     amount = price.amount
     if amount is not None and chosen and is_negative(text, chosen):
         amount = -amount
+    if chosen and says_free(text) and last_cue(text[chosen.window[0]:chosen.start].lower()) == "former":
+        amount = Decimal(0)  # "Free (was $9.99)": the only number is the price it had
     code = to_iso(raw, country)
     if raw and currency_hint and len(currency_candidates(raw)) > 1:
         # An ambiguous symbol ("$", "kr") takes the currency the hint names, if it can be that one

@@ -163,6 +163,8 @@ def test_three_decimal_currencies_read_thousandths(text, hint, amount, currency)
     ("FREE\nFree delivery", "0", None),
     ("£5.00 Free shipping", "5.00", "GBP"),
     ("$19.99 Free 2-day shipping", "19.99", "USD"),
+    ("Free (was $9.99)", "0", "USD"),  # a free product beside the price it had
+    ("was £9.99 now FREE", "0", "GBP"),
 ])
 def test_free_extras_are_no_price(text, amount, currency):
     parsed = parse_price(text)
