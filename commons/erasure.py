@@ -162,11 +162,13 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     Raises:
         ValueError: ``key`` is not one of :data:`KEYS` or ``value`` holds no letter or digit (a
             key is never punctuation alone, and log lines are matched on the value as a token).
+        PolicyError: the policy names a store ``folders`` has no place for; nothing is removed.
         ErasureIncomplete: a file, the warehouse or the live store could not be read or written
             midway (recorded with the counts so far).
     """
     if key not in KEYS or not any(ch.isalnum() for ch in value):
         raise ValueError(f"erase by one of {', '.join(KEYS)} with a value holding a letter or digit")
+    folders.check(policy)
     tables, counts, chains = PrivacyTables(warehouse), {}, []
     retrain = tables.decisions_trained_on(key, value) if key in TABLE_COLUMNS[RETRAIN_SNAPSHOT] else []
     try:
@@ -253,7 +255,12 @@ def _reported_products(policy: Policy, tables: PrivacyTables, folders: StoreFold
 
 def traces(policy: Policy, warehouse: Warehouse, folders: StoreFolders, value: str) -> dict[str, Any]:
     """Where ``value`` still appears: rows per table (any column, as text), and the files of the
-    file and chain stores whose text holds it as a whole token. Empty lists and zeros after a complete erasure."""
+    file and chain stores whose text holds it as a whole token. Empty lists and zeros after a complete erasure.
+
+    Raises:
+        PolicyError: the policy names a store ``folders`` has no place for.
+    """
+    folders.check(policy)
     tables = PrivacyTables(warehouse)
     found: dict[str, Any] = {}
     for store in policy.stores.values():

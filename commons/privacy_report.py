@@ -55,7 +55,12 @@ def _retention(store: StorePolicy) -> str:
 
 
 def holdings(policy: Policy, warehouse: Warehouse, folders: StoreFolders) -> list[Holding]:
-    """The privacy report's rows, in policy order."""
+    """The privacy report's rows, in policy order.
+
+    Raises:
+        PolicyError: the policy names a store ``folders`` has no place for.
+    """
+    folders.check(policy)
     tables, rows = PrivacyTables(warehouse), []
     for store in policy.stores.values():
         lines, oldest = None, None

@@ -18,10 +18,10 @@ from typing import Any
 from .chain_retention import expire_days, file_day
 from .chain_writer import log_files
 from .control_audit import ControlAudit
-from .privacy_policy import Policy, StorePolicy
+from .privacy_policy import Policy, PolicyError, StorePolicy
 from .settings import Settings
 from .sqlite_tables import SqliteTables
-from .warehouse import PrivacyTables, Warehouse
+from .warehouse import TABLE_COLUMNS, PrivacyTables, Warehouse
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,24 @@ class StoreFolders:
                           "crawl_logs": settings.crawls_dir, "run_logs": settings.logs_dir},
                    chains={"decision_log": settings.decision_log_dir},
                    databases={"live": settings.live_store_path})
+
+    def check(self, policy: Policy) -> None:
+        """Refuse a policy naming a store this state folder has no place for, before anything is
+        read or removed (a misspelt files store would otherwise fail half-way through a run).
+
+        Raises:
+            PolicyError: a table store that is no warehouse table, a files or chain store with
+                no folder, or a sqlite store whose database the state folder lacks.
+        """
+        known = {"table": TABLE_COLUMNS, "files": self.files, "chain": self.chains}
+        unbound = [f"{store.name} ({store.kind})" for store in policy.stores.values()
+                   if (store.database not in self.databases if store.kind == "sqlite"
+                       else store.name not in known[store.kind])]
+        if unbound:
+            raise PolicyError(
+                f"the privacy policy names store(s) this state folder has no place for: {', '.join(unbound)}; "
+                f"tables: {', '.join(TABLE_COLUMNS)}; files: {', '.join(self.files)}; chains: "
+                f"{', '.join(self.chains)}; sqlite databases: {', '.join(self.databases)}")
 
     def sqlite(self, store: StorePolicy) -> SqliteTables:
         """The tables of a ``sqlite`` store's database."""
@@ -63,7 +81,12 @@ def _mtime(path: Path) -> datetime:
 
 
 def overdue(policy: Policy, warehouse: Warehouse, folders: StoreFolders, now: datetime) -> dict[str, int]:
-    """Rows (tables), files (folders) or day files (chains) older than their policy, per store."""
+    """Rows (tables), files (folders) or day files (chains) older than their policy, per store.
+
+    Raises:
+        PolicyError: the policy names a store ``folders`` has no place for (:meth:`StoreFolders.check`).
+    """
+    folders.check(policy)
     tables, found = PrivacyTables(warehouse), {}
     for store in policy.stores.values():
         cutoff = store.cutoff(now)
@@ -115,8 +138,10 @@ def apply_retention(policy: Policy, warehouse: Warehouse, folders: StoreFolders,
     is given and anything went.
 
     Raises:
+        PolicyError: the policy names a store ``folders`` has no place for; nothing is removed.
         OSError: a file cannot be read or removed; duckdb.Error: the warehouse cannot be written.
     """
+    folders.check(policy)
     tables, result, chains = PrivacyTables(warehouse), {}, []
     for store in policy.stores.values():
         cutoff = store.cutoff(now)

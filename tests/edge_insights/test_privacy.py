@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from commons.control_audit import ControlAudit, read_events
 from commons.erasure import erase, traces
-from commons.privacy_policy import PolicyError, load_policy
+from commons.privacy_policy import PolicyError, StorePolicy, load_policy
 from commons.privacy_report import holdings
 from commons.retention import StoreFolders, apply_retention, overdue
 from commons.revocation_list import LIST_FOLDER
@@ -173,6 +173,26 @@ def test_retention_removes_what_is_past_policy_and_audit_verify_still_passes(sta
     done = _verify(state)
     assert done.exit_code == 0, done.output
     assert "starts after expired lines" in done.output
+
+
+@pytest.mark.parametrize("extra", [
+    {"name": "uploads", "kind": "files", "time": "mtime"},         # a folder the state folder has not
+    {"name": "signal_hist", "kind": "table", "time": "crawled_at"},  # a misspelt warehouse table
+    {"name": "live_x", "kind": "sqlite", "time": "at", "database": "lve", "table": "quarantine"},
+])
+def test_a_store_the_state_folder_has_no_place_for_is_refused_before_anything_goes(state, extra):
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    fields = {"retention_days": 1, "action": "delete", "purpose": "p", "why": "w", "regions": ("eu",),
+              "aggregate_into": None, "database": None, "table": None, **extra}
+    bad = dataclasses.replace(policy, stores={**policy.stores, extra["name"]: StorePolicy(**fields)})
+    due = overdue(policy, wh, folders, NOW)
+    for use in (lambda: apply_retention(bad, wh, folders, NOW, ControlAudit(state.audit_dir)),
+                lambda: overdue(bad, wh, folders, NOW), lambda: holdings(bad, wh, folders),
+                lambda: erase(bad, wh, folders, "product_id", GONE, None, None),
+                lambda: traces(bad, wh, folders, GONE)):
+        with pytest.raises(PolicyError, match=rf"no place for: {extra['name']} \({extra['kind']}\)"):
+            use()
+    assert overdue(policy, wh, folders, NOW) == due and due["staging"] == 1  # nothing removed
 
 
 def test_the_retention_command_applies_the_policy_and_prints_what_went(state):
