@@ -14,11 +14,17 @@ import re
 # Things a shop gives away beside the product.
 _EXTRAS = (r"(?:shipping|delivery|postage|p\s*&\s*p|returns?|gifts?|trials?|installation|samples?|"
            r"pick-?up|collection|click\s*&\s*collect)")
-# A threshold or a period qualifying the extra ("over $50", "with purchase over €100", "within 30
-# days", "in 24h"): part of the note, not the product's price.
+# A threshold, a period or an area qualifying the extra ("over $50", "with purchase over €100",
+# "on orders of 2+ items", "within 30 days", "in 24h", "to the lower 48 states"): part of the
+# note, not the product's price.
+_NUMBER = r"[^\s\d]{0,4}\s?\d[\d.,]*\+?"
 _QUALIFIER = (r"(?:\s+(?:(?:with\s+\w+|on(?:\s+all)?(?:\s+orders?|\s+purchases?)?)\s+)?(?:over|above|from)"
-              r"\s+[^\s\d]{0,4}\s?\d[\d.,]*\+?"
-              r"|\s+(?:within|in)\s+\d+\s*(?:days?|hours?|h)\b)?")
+              rf"\s+{_NUMBER}"
+              rf"|\s+(?:on|with|for)(?:\s+all)?\s+(?:orders?|purchases?)\s+of\s+{_NUMBER}"
+              r"(?:\s+or\s+more)?(?:\s+items?)?"
+              r"|\s+(?:within|in)\s+\d+\s*(?:days?|hours?|h)\b"
+              r"|\s+to\s+(?:the\s+|all\s+)?(?:[a-z]+\s+)?\d+"
+              r"(?:\s+(?:states|countries|provinces|regions|zones|cities|areas|locations))?\b)?")
 # "Free" and up to two words before the extra ("Free express shipping", "Free 30-day trial",
 # "FreeShipping"; not a second "free": "FREE Free delivery" is a free product), or the extra
 # labelled free ("Shipping: Free").

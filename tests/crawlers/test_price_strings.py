@@ -158,6 +158,9 @@ def test_three_decimal_currencies_read_thousandths(text, hint, amount, currency)
     ("free returns within 30 days", None, None),
     ("Free shipping over $50", None, None),
     ("Free shipping ①", None, None),  # no decimal digit left
+    ("Free shipping to the lower 48 states", None, None),  # an area is no price
+    ("Free shipping on orders of 2+ items", None, None),
+    ("$12.99 Free shipping on orders of $35 or more", "12.99", "USD"),
     ("Free!", "0", None),  # the product itself is free (price-parser's own case)
     ("Free! Free shipping", "0", None),
     ("FREE\nFree delivery", "0", None),
