@@ -411,11 +411,14 @@ july august september october november december christmas
 """.split())
 
 
-# An English contraction ("I'll", "We've", "Don't", "Y'all", "Ma'am"), no name; a name may hold
-# an apostrophe before the same letters ("Sa'd", "Sha're", "Ja'Ve"), so the word before it counts.
+# An English contraction ("I'll", "We've", "Don't", "Y'all", "Ma'am") or informal reduction
+# ("gonna", "dunno", "ol'"; WordNet lacks them), no name; a name may hold an apostrophe before the
+# same letters ("Sa'd", "Sha're", "Ja'Ve"), so the word before it counts. Reductions that are
+# also given names stay off ("Lotta", "Imma", "Finna").
 CONTRACTION_RE = re.compile(
     r"(?i)^(?:[a-z]+n['’]t|(?:i|you|he|she|it|we|they|that|there|here|who|what|where|when|how|let|y)"
-    r"['’](?:m|re|ve|ll|d|all)|ma['’]am|y['’]know|i['’]ma)$")
+    r"['’](?:m|re|ve|ll|d|all)|ma['’]am|y['’]know|i['’]ma"
+    r"|gonna|wanna|gotta|hafta|kinda|sorta|lemme|gimme|dunno|outta|tryna|ol['’]?)$")
 
 
 def _name_tokens_ok(name: str) -> bool:

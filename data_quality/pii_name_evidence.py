@@ -44,6 +44,22 @@ NAME_CUE_RE = re.compile(
     r"(?i)(?:\b(?:call(?:s|ed)?[ \t]+me|my[ \t]+name(?:[ \t]+is|['’]s)|i[ \t]+am[ \t]+called)"
     r"|[\"”'’],?[ \t]+(?:says|said|writes|wrote|adds|added))[ \t]+"
     r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)")
+# People whom reviews thank, ask for or give a role ("ask for Lee at the counter", "thanks to
+# Rose", "our server, Mark,", "Grace was our waitress"). There a capitalised census given name is a
+# person even when it is an English word ("Lee", "Rose", "Mark", "Grace", which alone are too often
+# words to count). The cue words take any case; the name must be capitalised. No role whose
+# "name" is often a product ("my driver Realtek", "my tech Apple").
+_ROLES = (r"(?:server|waiter|waitress|bartender|host|hostess|sales(?:man|woman|person|[ \t]+rep)|"
+          r"rep|representative|agent|associate|technician|installer|courier|stylist|"
+          r"barber|nurse|doctor|dentist|manager|cashier|clerk|trainer|instructor|teacher|coach|"
+          r"realtor|mechanic|guide|therapist|plumber|electrician|contractor|pharmacist|receptionist)")
+_PERSON_NAME = r"(?P<{}>[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?)"
+PERSON_CUE_RE = re.compile(
+    r"(?i:\b(?:ask(?:ed|ing)?[ \t]+for|thanks?(?:[ \t]+you)?[ \t]+to|shout[ \t-]?outs?[ \t]+to"
+    r"|kudos[ \t]+to|props[ \t]+to|(?:talk|talked|speak|spoke|chat|chatted)[ \t]+(?:to|with)"
+    r"|(?:helped|served|assisted)[ \t]+by"
+    rf"|(?:our|my|your)[ \t]+{_ROLES}[ \t]*,?))[ \t]+{_PERSON_NAME.format('name')}"
+    rf"|{_PERSON_NAME.format('subject')}[ \t]+(?i:(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+)?{_ROLES})\b")
 # Words before a brand or a title, never before a person's name ("the Pokemon craze", "the Kasa app").
 DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
 # Tiers that follow a model's number or name ("iPhone 15 Pro Max", "Galaxy S24 Ultra", "Echo Dot

@@ -1,4 +1,4 @@
-"""Person names: NER entities the words back, plus the gazetteer and three text rules.
+"""Person names: NER entities the words back, plus the gazetteer and four text rules.
 
 A model entity becomes PERSON when its words back a name (see
 :mod:`data_quality.pii_name_evidence`): any entity on a census given name; a PERSON entity also on
@@ -9,6 +9,7 @@ called ("Del Taco") are not names. Then, over the text:
 
 - a census given name the model left untagged, with the surname-like words that follow it;
 - a speaker turn or signature line ("Heather: I'm ...", ">Fletcher Hill");
+- a given name someone thanks, asks for or gives a role, English word or not ("ask for Lee");
 - the other items of a list that holds a found name ("Mazzi, Bowman and Hill"), and the items
   of a list of name words only ("Alonso and Lee");
 - every other occurrence of a found name.
@@ -24,7 +25,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from data_quality.pii import CONTRACTION_RE, TITLES, with_honorifics
 from data_quality.pii_name_evidence import (
-    DETERMINERS, NAME_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
+    DETERMINERS, NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
 from data_quality.pii_ner import NerArtifacts, NerEntity
 from data_quality.pii_vocabulary import CALENDAR_WORDS
 
@@ -95,6 +96,7 @@ class NameRecognizer(EntityRecognizer):
         spans |= set(self._gazetteer_names(cased, spans))
         spans |= set(self._speaker_names(cased))
         spans |= set(self._introduced_names(cased))
+        spans |= set(self._credited_names(cased))
         spans |= set(self._coordinated_names(cased, spans))
         spans |= set(self._repeated_names(cased, spans))
         return [RecognizerResult("PERSON", start, end, 0.85)
@@ -196,6 +198,26 @@ class NameRecognizer(EntityRecognizer):
                 end = word.end()
             if end is not None:
                 yield match.start("name"), end
+
+    def _credited_names(self, text: str) -> Iterable[tuple[int, int]]:
+        """A census given name, English word or not, that a :data:`PERSON_CUE_RE` cue thanks, asks
+        for or gives a role ("ask for Lee", "thanks to Mark Hill", "Grace was our waitress"), with
+        a census surname or a surname-like word after it; "thanks to Prime", "talk to Alexa" and
+        "thanks to Grace period" name no one."""
+        evidence = self.evidence
+        for match in PERSON_CUE_RE.finditer(text):
+            group = "name" if match.start("name") >= 0 else "subject"
+            words = list(WORD_RE.finditer(text, match.start(group), match.end(group)))
+            first = words[0].group(0)
+            if first.lower() not in evidence.given or not evidence.name_shaped(first):
+                continue
+            end = words[0].end()
+            if len(words) > 1 and evidence.name_shaped(last := words[1].group(0)) and (
+                    last.lower() in evidence.surnames
+                    or evidence.weak(last, sentence_start=False, alone=False)):
+                end = words[1].end()
+            if not self._noun_after(text, end):  # "thanks to Grace period", "Rose Gold color"
+                yield words[0].start(), end
 
     def _speaker_names(self, text: str) -> Iterable[tuple[int, int]]:
         """Speaker turns ("Vsevolod: ...") take any non-English name-shaped words; a bare

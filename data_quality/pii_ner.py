@@ -3,8 +3,9 @@
 The model's cost grows with the tokens it reads, and a name decision looks a few tokens around
 the word (the small English pipeline's CNN sees four tokens each side). So each text is cut into
 sentences, and only the sentences holding a candidate word
-(:meth:`~data_quality.pii_name_evidence.NameEvidence.is_candidate`), a personal-place cue or a
-name cue (:data:`~data_quality.pii_name_evidence.NAME_CUE_RE`: "call me philipp") go
+(:meth:`~data_quality.pii_name_evidence.NameEvidence.is_candidate`), a personal-place cue, a
+name cue (:data:`~data_quality.pii_name_evidence.NAME_CUE_RE`: "call me philipp") or a person
+cue (:data:`~data_quality.pii_name_evidence.PERSON_CUE_RE`: "ask for Lee") go
 through ``nlp.pipe``, in batches across all texts; entity offsets are mapped back onto the text.
 Texts with no such sentence never reach the model (the pre-filter).
 """
@@ -19,7 +20,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 from spacy.language import Language
 
 from data_quality.pii_addresses import PERSONAL_PLACE_CUE_RE
-from data_quality.pii_name_evidence import NAME_CUE_RE, WORD_RE, NameEvidence
+from data_quality.pii_name_evidence import NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence
 
 # Sentence ends: terminal punctuation followed by space, or a line break.
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -52,7 +53,8 @@ def ner_windows(text: str, evidence: NameEvidence) -> list[tuple[int, int]]:
     for start, end in _sentences(text):
         sentence = text[start:end]
         if (any(evidence.is_candidate(m.group(0)) for m in WORD_RE.finditer(sentence))
-                or PERSONAL_PLACE_CUE_RE.search(sentence) or NAME_CUE_RE.search(sentence)):
+                or PERSONAL_PLACE_CUE_RE.search(sentence) or NAME_CUE_RE.search(sentence)
+                or PERSON_CUE_RE.search(sentence)):
             if windows and not text[windows[-1][1]:start].strip():
                 windows[-1] = (windows[-1][0], end)
             else:

@@ -52,6 +52,12 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("My friend OConnor set it up, ask DCosta or IJzerman", "My friend <PERSON> set it up, ask <PERSON> or <PERSON>"),
     ("My husband STeve loves it", "My husband <PERSON> loves it"),
     ("call me Sa'd", "call me <PERSON>"),
+    ("call me Lotta, or call me Imma", "call me <PERSON>, or call me <PERSON>"),  # reductions that are names
+    # A given name that is an English word, where someone is thanked, asked for or given a role.
+    ("Ask for Lee at the counter", "Ask for <PERSON> at the counter"),
+    ("Lee was our server and Grace our host", "<PERSON> was our server and Grace our host"),
+    ("Our waitress, Rose, was lovely. Thanks to Mark Hill too",
+     "Our waitress, <PERSON>, was lovely. Thanks to <PERSON> too"),
     ('"It works," says björklund.', '"It works," says <PERSON>.'),
     ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),
     ("Mail jörg.weiß@bücher-laden.de or ring Anna on +44 20 7946 0958",
@@ -85,6 +91,10 @@ def test_names_and_addresses_are_replaced(text, expected):
     "I hope they won't call me I'll tell em to send it back",  # nor by a contraction
     "call me i'll tell em",
     "call me Y'all, call me Ma'am",
+    "call me ol' faithful, they call me gonna be late",  # informal reductions
+    # A person cue before a word that names no one, or a given name modifying a noun.
+    "Thanks to Prime I got it fast; talk to Alexa or ask for Best Buy pricing",
+    "Thanks to Grace period rules I could return it",
     "Meh. Darn, it is loud",
     "Ya, turning on the lights by voice is good",  # interjections, which WordNet lacks
     "all it took was a brief chat and Voila, a new one is on the way",
