@@ -14,6 +14,7 @@ first:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from data_quality.pii import CONTRACTION_RE
@@ -21,7 +22,23 @@ from data_quality.pii_vocabulary import (
     COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK, COMMON_SURNAME_RANK, DEVICE_MODIFIERS, DEVICE_NOUNS,
     INTERJECTIONS, WAKE_WORD, EnglishWords, is_product, misspelt_product)
 
-# A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
+
+def _combining_marks() -> str:
+    """A regex class body of the Basic Multilingual Plane's combining marks (Unicode categories
+    Mn, Mc, Me): Indic vowel signs, Arabic harakat, decomposed accents. Python's ``\\w`` leaves
+    them out, so "राहुल" would end a word at its first vowel sign and a name be scrubbed one
+    letter long."""
+    marks = [cp for cp in range(0x300, 0x10000) if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me")]
+    runs, start = [], marks[0]
+    for prev, cp in zip(marks, marks[1:] + [None]):
+        if cp != prev + 1:
+            runs.append(f"\\u{start:04x}-\\u{prev:04x}")
+            start = cp
+    return "".join(runs)
+
+
+MARKS = _combining_marks()
+"""The combining marks of :func:`_combining_marks`, as a regex class body."""
 # UTF-8 quotes and dashes read as Mac Roman ("‚Äô", "‚Äú"), frequent in one review file.
 _MOJIBAKE_RE = re.compile(r"Ä[ôúùîì¶]")
 _CAMEL_CASE_RE = re.compile(r"^(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von)[A-Z])\w*[a-z][A-Z]")
@@ -43,7 +60,7 @@ _SURNAME_ENDING_RE = re.compile(
 NAME_CUE_RE = re.compile(
     r"(?i)(?:\b(?:call(?:s|ed)?[ \t]+me|my[ \t]+name(?:[ \t]+is|['’]s)|i[ \t]+am[ \t]+called)"
     r"|[\"”'’],?[ \t]+(?:says|said|writes|wrote|adds|added))[ \t]+"
-    r"(?P<name>[^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)")
+    rf"(?P<name>[^\W\d_][\w'’{MARKS}-]*(?:[ \t]+[^\W\d_][\w'’{MARKS}-]*)?)")
 # People whom reviews thank, ask for or give a role ("ask for Lee at the counter", "thanks to
 # Rose", "our server, Mark,", "Grace was our waitress"). There a capitalised census given name is a
 # person even when it is an English word ("Lee", "Rose", "Mark", "Grace", which alone are too often
@@ -53,13 +70,23 @@ _ROLES = (r"(?:server|waiter|waitress|bartender|host|hostess|sales(?:man|woman|p
           r"rep|representative|agent|associate|technician|installer|courier|stylist|"
           r"barber|nurse|doctor|dentist|manager|cashier|clerk|trainer|instructor|teacher|coach|"
           r"realtor|mechanic|guide|therapist|plumber|electrician|contractor|pharmacist|receptionist)")
+_CUES = (r"ask(?:ed|ing)?[ \t]+for|thanks?(?:[ \t]+you)?[ \t]+to|shout[ \t-]?outs?[ \t]+to|kudos[ \t]+to"
+         r"|props[ \t]+to|(?:talk|talked|speak|spoke|chat|chatted)[ \t]+(?:to|with)"
+         rf"|(?:helped|served|assisted)[ \t]+by|(?:our|my|your)[ \t]+{_ROLES}[ \t]*,?")
 _PERSON_NAME = r"(?P<{}>[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?)"
 PERSON_CUE_RE = re.compile(
-    r"(?i:\b(?:ask(?:ed|ing)?[ \t]+for|thanks?(?:[ \t]+you)?[ \t]+to|shout[ \t-]?outs?[ \t]+to"
-    r"|kudos[ \t]+to|props[ \t]+to|(?:talk|talked|speak|spoke|chat|chatted)[ \t]+(?:to|with)"
-    r"|(?:helped|served|assisted)[ \t]+by"
-    rf"|(?:our|my|your)[ \t]+{_ROLES}[ \t]*,?))[ \t]+{_PERSON_NAME.format('name')}"
+    rf"(?i:\b(?:{_CUES}))[ \t]+{_PERSON_NAME.format('name')}"
     rf"|{_PERSON_NAME.format('subject')}[ \t]+(?i:(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+)?{_ROLES})\b")
+# Kin and friends named after a possessive ("my friend 田中太郎", "our son Ishaan").
+_KIN = (r"(?:friend|wife|husband|son|daughter|mom|mum|mother|dad|father|brother|sister|boss|neighbou?r"
+        r"|colleague|co-?worker|cousin|uncle|aunt|grand(?:ma|pa|mother|father|son|daughter)|nephew|niece"
+        r"|boyfriend|girlfriend|partner|fianc[ée]e?|roommate)")
+# A name in a script without capitals ("田中太郎", "محمد", "राहुल") cannot be told by its case, and
+# the census lists none, so after a person cue, a kin word or a title such a word is taken (the
+# words are checked caseless in :meth:`NameEvidence.caseless`; an ASCII letter starts none).
+CASELESS_CUE_RE = re.compile(
+    rf"(?i:\b(?:{_CUES}|(?:my|our|his|her|their|your)[ \t]+{_KIN}[ \t]*,?|(?:mr|mrs|ms|dr)\.?))[ \t]+"
+    rf"(?P<name>[^\W\d_A-Za-z][\w{MARKS}]*(?:[ \t]+[^\W\d_A-Za-z][\w{MARKS}]*)?)")
 # Words before a brand or a title, never before a person's name ("the Pokemon craze", "the Kasa app").
 DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
 # Tiers that follow a model's number or name ("iPhone 15 Pro Max", "Galaxy S24 Ultra", "Echo Dot
@@ -69,7 +96,12 @@ MODEL_TIERS = frozenset("pro plus ultra lite mini max air".split())
 CONTACT_LABELS = frozenset("tel tél fax mob ph phone mobile cell email e-mail mail web".split())
 # Words whose pre-filter verdict is kept (about 20 MB at most).
 _CANDIDATE_CACHE_SIZE = 200_000
-WORD_RE = re.compile(r"[^\W\d_]+(?:['’-](?!s\b)[^\W\d_]+)*")
+
+
+# A letter with the combining marks that follow it.
+LETTER = rf"[^\W\d_][{MARKS}]*"
+# A word, with inner apostrophes and hyphens ("O'Neil") but not a possessive "'s".
+WORD_RE = re.compile(rf"(?:{LETTER})+(?:['’-](?!s\b)(?:{LETTER})+)*")
 
 
 def _lower_word_after(text: str, end: int) -> bool:
@@ -140,6 +172,12 @@ class NameEvidence:
         after = text[end:].lstrip(" ")
         return (text[start:end].lower() in INTERJECTIONS
                 and (not after or after[0] in ",.!?…;:" or after[0].islower()))
+
+    @staticmethod
+    def caseless(word: str) -> bool:
+        """Whether ``word``'s letters are all of a script without capitals (Han, Arabic,
+        Devanagari...), where case tells nothing of a name."""
+        return not any(ch.isupper() or ch.islower() for ch in word)
 
     def lookalike_product(self, lower: str) -> bool:
         """Product vocabulary (:func:`~data_quality.pii_vocabulary.is_product`) except a common

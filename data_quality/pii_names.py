@@ -1,4 +1,4 @@
-"""Person names: NER entities the words back, plus the gazetteer and four text rules.
+"""Person names: NER entities the words back, plus the gazetteer and five text rules.
 
 A model entity becomes PERSON when its words back a name (see
 :mod:`data_quality.pii_name_evidence`): any entity on a census given name; a PERSON entity also on
@@ -10,6 +10,7 @@ called ("Del Taco") are not names. Then, over the text:
 - a census given name the model left untagged, with the surname-like words that follow it;
 - a speaker turn or signature line ("Heather: I'm ...", ">Fletcher Hill");
 - a given name someone thanks, asks for or gives a role, English word or not ("ask for Lee");
+- a word of a script without capitals after such a cue, a kin word or a title ("my friend 田中太郎");
 - the other items of a list that holds a found name ("Mazzi, Bowman and Hill"), and the items
   of a list of name words only ("Alonso and Lee");
 - every other occurrence of a found name.
@@ -25,7 +26,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from data_quality.pii import CONTRACTION_RE, TITLES, with_honorifics
 from data_quality.pii_name_evidence import (
-    DETERMINERS, NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
+    CASELESS_CUE_RE, DETERMINERS, NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
 from data_quality.pii_ner import NerArtifacts, NerEntity
 from data_quality.pii_vocabulary import CALENDAR_WORDS
 
@@ -97,6 +98,7 @@ class NameRecognizer(EntityRecognizer):
         spans |= set(self._speaker_names(cased))
         spans |= set(self._introduced_names(cased))
         spans |= set(self._credited_names(cased))
+        spans |= set(self._caseless_names(cased))
         spans |= set(self._coordinated_names(cased, spans))
         spans |= set(self._repeated_names(cased, spans))
         return [RecognizerResult("PERSON", start, end, 0.85)
@@ -218,6 +220,18 @@ class NameRecognizer(EntityRecognizer):
                 end = words[1].end()
             if not self._noun_after(text, end):  # "thanks to Grace period", "Rose Gold color"
                 yield words[0].start(), end
+
+    def _caseless_names(self, text: str) -> Iterable[tuple[int, int]]:
+        """One or two words of a script without capitals after a :data:`CASELESS_CUE_RE` cue ("my
+        friend 田中太郎", "thanks to محمد أحمد", "Dr. राहुल"), up to the first word with case."""
+        for match in CASELESS_CUE_RE.finditer(text):
+            end = None
+            for word in WORD_RE.finditer(text, match.start("name"), match.end("name")):
+                if not self.evidence.caseless(word.group(0)):
+                    break
+                end = word.end()
+            if end is not None:
+                yield match.start("name"), end
 
     def _speaker_names(self, text: str) -> Iterable[tuple[int, int]]:
         """Speaker turns ("Vsevolod: ...") take any non-English name-shaped words; a bare

@@ -5,7 +5,8 @@ the word (the small English pipeline's CNN sees four tokens each side). So each 
 sentences, and only the sentences holding a candidate word
 (:meth:`~data_quality.pii_name_evidence.NameEvidence.is_candidate`), a personal-place cue, a
 name cue (:data:`~data_quality.pii_name_evidence.NAME_CUE_RE`: "call me philipp") or a person
-cue (:data:`~data_quality.pii_name_evidence.PERSON_CUE_RE`: "ask for Lee") go
+cue (:data:`~data_quality.pii_name_evidence.PERSON_CUE_RE`: "ask for Lee",
+:data:`~data_quality.pii_name_evidence.CASELESS_CUE_RE`: "my friend 田中太郎") go
 through ``nlp.pipe``, in batches across all texts; entity offsets are mapped back onto the text.
 Texts with no such sentence never reach the model (the pre-filter).
 """
@@ -20,7 +21,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 from spacy.language import Language
 
 from data_quality.pii_addresses import PERSONAL_PLACE_CUE_RE
-from data_quality.pii_name_evidence import NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence
+from data_quality.pii_name_evidence import CASELESS_CUE_RE, NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence
 
 # Sentence ends: terminal punctuation followed by space, or a line break.
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -54,7 +55,7 @@ def ner_windows(text: str, evidence: NameEvidence) -> list[tuple[int, int]]:
         sentence = text[start:end]
         if (any(evidence.is_candidate(m.group(0)) for m in WORD_RE.finditer(sentence))
                 or PERSONAL_PLACE_CUE_RE.search(sentence) or NAME_CUE_RE.search(sentence)
-                or PERSON_CUE_RE.search(sentence)):
+                or PERSON_CUE_RE.search(sentence) or CASELESS_CUE_RE.search(sentence)):
             if windows and not text[windows[-1][1]:start].strip():
                 windows[-1] = (windows[-1][0], end)
             else:

@@ -53,6 +53,12 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("My husband STeve loves it", "My husband <PERSON> loves it"),
     ("call me Sa'd", "call me <PERSON>"),
     ("call me Lotta, or call me Imma", "call me <PERSON>, or call me <PERSON>"),  # reductions that are names
+    # Names in scripts without capitals, after a cue; a vowel sign or a decomposed accent ends no word.
+    ("my name is राहुल शर्मा", "my name is <PERSON>"),
+    ("My friend 田中太郎 recommended it. Thanks to محمد أحمد too",
+     "My friend <PERSON> recommended it. Thanks to <PERSON> too"),
+    ("Ask for राहुल at the desk, or Dr. 王伟", "Ask for <PERSON> at the desk, or <PERSON>"),
+    ("call me Jose\u0301, i am called Ngozi", "call me <PERSON>, i am called <PERSON>"),
     # A given name that is an English word, where someone is thanked, asked for or given a role.
     ("Ask for Lee at the counter", "Ask for <PERSON> at the counter"),
     ("Lee was our server and Grace our host", "<PERSON> was our server and Grace our host"),
@@ -95,6 +101,7 @@ def test_names_and_addresses_are_replaced(text, expected):
     # A person cue before a word that names no one, or a given name modifying a noun.
     "Thanks to Prime I got it fast; talk to Alexa or ask for Best Buy pricing",
     "Thanks to Grace period rules I could return it",
+    "Great product, 無料 shipping, my son 8 years old loves the 小米 band",  # no cue before the word
     "Meh. Darn, it is loud",
     "Ya, turning on the lights by voice is good",  # interjections, which WordNet lacks
     "all it took was a brief chat and Voila, a new one is on the way",
