@@ -73,7 +73,8 @@ _ROLES = (r"(?:server|waiter|waitress|bartender|host|hostess|sales(?:man|woman|p
 _CUES = (r"ask(?:ed|ing)?[ \t]+for|thanks?(?:[ \t]+you)?[ \t]+to|shout[ \t-]?outs?[ \t]+to|kudos[ \t]+to"
          r"|props[ \t]+to|(?:talk|talked|speak|spoke|chat|chatted)[ \t]+(?:to|with)"
          rf"|(?:helped|served|assisted)[ \t]+by|(?:our|my|your)[ \t]+{_ROLES}[ \t]*,?")
-_PERSON_NAME = r"(?P<{}>[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?)"
+# A word start, so that a search is linear on a long run of letters ("AbAbAb…").
+_PERSON_NAME = r"(?<![\w'’-])(?P<{}>[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?)"
 PERSON_CUE_RE = re.compile(
     rf"(?i:\b(?:{_CUES}))[ \t]+{_PERSON_NAME.format('name')}"
     rf"|{_PERSON_NAME.format('subject')}[ \t]+(?i:(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+)?{_ROLES})\b")
@@ -87,6 +88,11 @@ _KIN = (r"(?:friend|wife|husband|son|daughter|mom|mum|mother|dad|father|brother|
 CASELESS_CUE_RE = re.compile(
     rf"(?i:\b(?:{_CUES}|(?:my|our|his|her|their|your)[ \t]+{_KIN}[ \t]*,?|(?:mr|mrs|ms|dr)\.?))[ \t]+"
     rf"(?P<name>[^\W\d_A-Za-z][\w{MARKS}]*(?:[ \t]+[^\W\d_A-Za-z][\w{MARKS}]*)?)")
+# The other member of a pair of capitalised names, after or before a member: "… and Gamble", "Procter and …".
+_MEMBER = r"[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
+_PAIR_AFTER_RE = re.compile(rf"[ \t]+(?:and|&)[ \t]+{_MEMBER}(?=[ \t])")
+_PAIR_WINDOW = 100
+_PAIR_BEFORE_RE = re.compile(rf"(?<![\w'’-]){_MEMBER}[ \t]+(?:and|&)[ \t]+$")
 # Words before a brand or a title, never before a person's name ("the Pokemon craze", "the Kasa app").
 DETERMINERS = frozenset("the a an my your our their his her its this that these those".split())
 # Tiers that follow a model's number or name ("iPhone 15 Pro Max", "Galaxy S24 Ultra", "Echo Dot
@@ -244,8 +250,24 @@ class NameEvidence:
         """Whether ``text[start:end]`` is one :data:`MODEL_TIERS` word right before a lower-case noun
         that is no verb or adjective form ("Max volume is too low", "Pro tip"): a modifier, while
         a name goes before a verb ("Max loves it")."""
-        word, after = text[start:end], WORD_RE.match(text, end + 1)
-        if word.lower() not in MODEL_TIERS or text[end:end + 1] != " " or after is None:
+        return text[start:end].lower() in MODEL_TIERS and self._noun_at(text, end)
+
+    def pair_modifies_noun(self, text: str, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` is one member of a pair ("A and B", "A & B") right before a
+        lower-case noun that is no verb or adjective form ("Procter and Gamble products", "Bang
+        and Olufsen speakers"): a firm's name used as a modifier, while people's names go before
+        a verb or a possessive ("Alonso and Lee were engineers", "Sarah and Tom's house")."""
+        if (after := _PAIR_AFTER_RE.match(text, end)) is not None:
+            return self._noun_at(text, after.end())
+        # A member is two words at most: the window keeps the search linear on long texts.
+        return (_PAIR_BEFORE_RE.search(text, max(0, start - _PAIR_WINDOW), start) is not None
+                and self._noun_at(text, end))
+
+    def _noun_at(self, text: str, end: int) -> bool:
+        """Whether one space and a lower-case English noun that is no verb or adjective form
+        (plurals read as their singular) follow ``text[:end]``."""
+        after = WORD_RE.match(text, end + 1)
+        if text[end:end + 1] != " " or after is None:
             return False
         noun = after.group(0)
         forms = {noun, noun[:-1] if noun.endswith("s") else noun, noun[:-2] if noun.endswith("es") else noun,

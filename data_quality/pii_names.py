@@ -42,6 +42,7 @@ _SPEAKER_RE = re.compile(r"(?m)^[ \t>]*"
 _ITEM = r"(?<![\w'’-])(?!(?:and|or)\b)[^\W\d_][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
 _LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|&|or)[ \t]+{_ITEM}")
 _LIST_ITEM_RE = re.compile(_ITEM)
+_POSSESSIVE_RE = re.compile(r"['’]s$")
 # First words of place names ("St. Louis", "Fort Steele", "San Luis").
 _PLACE_PREFIXES = frozenset("st saint san santa fort mount mt lake port new".split())
 # A house number earlier on the same line: what follows is a street or a town ("77 Příční").
@@ -273,7 +274,7 @@ class NameRecognizer(EntityRecognizer):
                         word.lower() in evidence.given or word.lower() in evidence.surnames
                         or not evidence.english.contains(word.lower()))
                        for word in item.split()):
-                    yield start, end
+                    yield start, end - 2 if _POSSESSIVE_RE.search(item) else end  # "Jonas's house"
 
     def _noun_after(self, text: str, end: int) -> bool:
         """Whether a lower-case English noun (no verb, adjective or function word) follows

@@ -53,6 +53,9 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("My husband STeve loves it", "My husband <PERSON> loves it"),
     ("call me Sa'd", "call me <PERSON>"),
     ("call me Lotta, or call me Imma", "call me <PERSON>, or call me <PERSON>"),  # reductions that are names
+    # A pair of names before a verb or a possessive is people; the possessive stays.
+    ("Ewa and Jonas's house is warm. Mette and Nikolaj love it",
+     "<PERSON> and <PERSON>'s house is warm. <PERSON> and <PERSON> love it"),
     # Names in scripts without capitals, after a cue; a vowel sign or a decomposed accent ends no word.
     ("my name is राहुल शर्मा", "my name is <PERSON>"),
     ("My friend 田中太郎 recommended it. Thanks to محمد أحمد too",
@@ -101,6 +104,7 @@ def test_names_and_addresses_are_replaced(text, expected):
     # A person cue before a word that names no one, or a given name modifying a noun.
     "Thanks to Prime I got it fast; talk to Alexa or ask for Best Buy pricing",
     "Thanks to Grace period rules I could return it",
+    "Procter and Gamble products, Bang & Olufsen speakers and Harper and Row editions",  # firms as modifiers
     "Great product, 無料 shipping, my son 8 years old loves the 小米 band",  # no cue before the word
     "Meh. Darn, it is loud",
     "Ya, turning on the lights by voice is good",  # interjections, which WordNet lacks
