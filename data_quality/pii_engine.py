@@ -144,9 +144,9 @@ class PiiEngine:
         :meth:`~data_quality.pii_name_evidence.NameEvidence.names_device`), continues a model's
         ("iPhone 15 Pro Max", :meth:`~data_quality.pii_name_evidence.NameEvidence.continues_model`),
         modifies a noun ("Max volume", "Procter and Gamble products"), labels a contact line
-        ("Tel:") or is an interjection ("Ya, …"), or a LOCATION span of product words only ("without the Echo": towns share names with devices) unless another
-        place follows it after a comma ("in Echo, Oregon"). Applied after the tagger, which
-        knows neither list."""
+        ("Tel:") or is an interjection ("Ya, …"), or a LOCATION span of product words only
+        ("without the Echo": towns share names with devices) unless another place follows it
+        after a comma ("in Echo, Oregon"). Applied after the tagger, which knows neither list."""
         if span.kind == "PERSON":
             return (self.evidence.names_device(text, span.start)
                     or self.evidence.continues_model(text, span.start, span.end)
