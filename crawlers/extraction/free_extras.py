@@ -15,21 +15,27 @@ import re
 _EXTRAS = (r"(?:shipping|delivery|postage|p\s*&\s*p|returns?|gifts?|trials?|installation|samples?|"
            r"pick-?up|collection|click\s*&\s*collect)")
 # A threshold, a period or an area qualifying the extra ("over $50", "with purchase over €100",
-# "on orders of 2+ items", "within 30 days", "in 24h", "to the lower 48 states"): part of the
-# note, not the product's price.
+# "on orders of 2+ items", "within 30 days", "in 24h", "to the lower 48 states"), one or more:
+# part of the note, not the product's price. An area needs its noun ("to 48 states"), so that a
+# price after a place stays whole ("Free shipping to Canada 19.99 CAD").
 _NUMBER = r"[^\s\d]{0,4}\s?\d[\d.,]*\+?"
 _QUALIFIER = (r"(?:\s+(?:(?:with\s+\w+|on(?:\s+all)?(?:\s+orders?|\s+purchases?)?)\s+)?(?:over|above|from)"
               rf"\s+{_NUMBER}"
-              rf"|\s+(?:on|with|for)(?:\s+all)?\s+(?:orders?|purchases?)\s+of\s+{_NUMBER}"
-              r"(?:\s+or\s+more)?(?:\s+items?)?"
+              r"|\s+(?:on|with|for)(?:\s+all)?\s+(?:orders?|purchases?)\s+of\s+(?:at\s+least\s+)?"
+              rf"{_NUMBER}(?:\s+or\s+more)?(?:\s+items?)?"
               r"|\s+(?:within|in)\s+\d+\s*(?:days?|hours?|h)\b"
-              r"|\s+to\s+(?:the\s+|all\s+)?(?:[a-z]+\s+)?\d+"
-              r"(?:\s+(?:states|countries|provinces|regions|zones|cities|areas|locations))?\b)?")
-# "Free" and up to two words before the extra ("Free express shipping", "Free 30-day trial",
-# "FreeShipping"; not a second "free": "FREE Free delivery" is a free product), or the extra
-# labelled free ("Shipping: Free").
-_FREE_EXTRA = re.compile(rf"(?i)\bfree(?:[\s-]+(?!free\b)[\w'-]+){{0,2}}?[\s-]*{_EXTRAS}\b{_QUALIFIER}"
-                         rf"|\b{_EXTRAS}\s*[:-]?\s*free\b")
+              r"|\s+to\s+(?:the\s+|all\s+)?(?:[a-z]+\s+)?\d+\s+"
+              r"(?:states|countries|provinces|regions|zones|cities|areas|locations)\b"
+              r"|\s+to\s+the\s+(?:lower|contiguous)\s+48\b(?![.,]\d))*")
+# "Free" and up to three words before the extra ("Free express shipping", "Free 2-day express
+# shipping", "FreeShipping"; not a second "free": "FREE Free delivery" is a free product), or the
+# extra labelled free ("Shipping: Free"). Words hold no hyphen and separators no letter, so a
+# long run of either is read once (no backtracking over where one word ends).
+# A dash or bar after the note, between spaces, only separates it from the price ("Free
+# delivery to all 48 states - $24.99"); "-$5" stays a minus.
+_SEPARATOR = r"(?:\s+[-–—|](?=\s))?"
+_FREE_EXTRA = re.compile(rf"(?i)\bfree(?:(?:\s+|-)(?!free\b)[\w']+){{0,3}}?(?:\s+|-)?{_EXTRAS}\b{_QUALIFIER}{_SEPARATOR}"
+                         rf"|\b{_EXTRAS}\s*(?:[:-]\s*)?free\b{_QUALIFIER}{_SEPARATOR}")
 _FREE = re.compile(r"(?i)\bfree\b")
 _DIGIT = re.compile(r"[0-9]")
 

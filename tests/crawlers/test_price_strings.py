@@ -161,6 +161,13 @@ def test_three_decimal_currencies_read_thousandths(text, hint, amount, currency)
     ("Free shipping to the lower 48 states", None, None),  # an area is no price
     ("Free shipping on orders of 2+ items", None, None),
     ("$12.99 Free shipping on orders of $35 or more", "12.99", "USD"),
+    ("Free shipping on orders of $35 or more to the lower 48 states", None, None),  # qualifiers in a row
+    ("Shipping: Free to the lower 48 states", None, None),
+    ("Free 2-day express shipping", None, None),
+    ("Free delivery to all 48 states - $24.99", "24.99", "USD"),  # a separating dash is no minus
+    ("Free shipping to Canada 19.99 CAD", "19.99", "CAD"),  # a place is no area: the price stays whole
+    ("Free delivery to Germany 24,50 €", "24.50", "EUR"),
+    ("Free shipping to USA 1,299.00", "1299.00", None),
     ("Free!", "0", None),  # the product itself is free (price-parser's own case)
     ("Free! Free shipping", "0", None),
     ("FREE\nFree delivery", "0", None),
@@ -173,6 +180,15 @@ def test_free_extras_are_no_price(text, amount, currency):
     parsed = parse_price(text)
     assert parsed.amount == (None if amount is None else Decimal(amount))
     assert parsed.currency == currency
+
+
+@pytest.mark.parametrize(("text", "amount"), [
+    ("free" + "-" * 20_000 + "x", 0), ("Free\n" + "-" * 20_000 + "\nSee details", 0),
+    ("free-" + "ab-" * 7_000, 0), ("shipping" + " " * 20_000 + "x", None), ("free " * 5_000, 0),
+])
+def test_a_long_run_of_separators_or_words_is_read_in_one_pass(text, amount):
+    # Each was quadratic or worse (20,000 dashes ran for minutes); now a pass over the text.
+    assert parse_price(text).amount == amount
 
 
 def test_a_free_extra_keeps_the_hinted_currency():
