@@ -10,6 +10,7 @@ in the control audit log with the anchor ``audit verify`` then accepts.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,22 +42,43 @@ class StoreFolders:
                    databases={"live": settings.live_store_path})
 
     def check(self, policy: Policy) -> None:
-        """Refuse a policy naming a store this state folder has no place for, before anything is
-        read or removed (a misspelt files store would otherwise fail half-way through a run).
+        """Refuse a policy naming a store, a time column or a database this state folder has no
+        place for, before anything is read or removed (a misspelt one would otherwise fail half-way
+        through a run, after other stores lost their rows).
 
         Raises:
-            PolicyError: a table store that is no warehouse table, a files or chain store with
-                no folder, or a sqlite store whose database the state folder lacks.
+            PolicyError: a table store that is no warehouse table or whose ``time`` is none of its
+                columns, a files or chain store with no folder, a sqlite store whose database the
+                state folder lacks or whose table (when present) has no such column, or an
+                unknown kind.
         """
-        known = {"table": TABLE_COLUMNS, "files": self.files, "chain": self.chains}
-        unbound = [f"{store.name} ({store.kind})" for store in policy.stores.values()
-                   if (store.database not in self.databases if store.kind == "sqlite"
-                       else store.name not in known[store.kind])]
+        folders = {"files": self.files, "chain": self.chains}
+        unbound = []
+        for store in policy.stores.values():
+            if store.kind == "table":
+                columns = TABLE_COLUMNS.get(store.name)
+                if columns is None:
+                    unbound.append(f"{store.name} (table)")
+                elif store.time and store.time not in columns:
+                    unbound.append(f"{store.name} (table without column {store.time!r})")
+            elif store.kind == "sqlite":
+                if store.database not in self.databases:
+                    unbound.append(f"{store.name} (sqlite database {store.database!r})")
+                elif store.time and store.time not in (columns := self._sqlite_columns(store)) and columns:
+                    unbound.append(f"{store.name} (sqlite table {store.table!r} without column {store.time!r})")
+            elif store.name not in folders.get(store.kind, {}):
+                unbound.append(f"{store.name} ({store.kind})")
         if unbound:
             raise PolicyError(
-                f"the privacy policy names store(s) this state folder has no place for: {', '.join(unbound)}; "
+                f"the privacy policy names what this state folder has no place for: {'; '.join(unbound)}; "
                 f"tables: {', '.join(TABLE_COLUMNS)}; files: {', '.join(self.files)}; chains: "
                 f"{', '.join(self.chains)}; sqlite databases: {', '.join(self.databases)}")
+
+    def _sqlite_columns(self, store: StorePolicy) -> set[str]:
+        try:
+            return self.sqlite(store).columns(store.table)
+        except sqlite3.Error:
+            return set()  # a database that cannot be opened is the run's error, reported where it is used
 
     def sqlite(self, store: StorePolicy) -> SqliteTables:
         """The tables of a ``sqlite`` store's database."""

@@ -48,6 +48,13 @@ class SqliteTables:
         """The table's columns and their declared types; none when the file lacks the table."""
         return {row[1]: row[2].upper() for row in con.execute("SELECT * FROM pragma_table_info(?)", (table,))}
 
+    def columns(self, table: str) -> set[str]:
+        """The column names of ``table``; none when the file or the table does not exist."""
+        if not self.path.exists():
+            return set()
+        with self._connect() as con:
+            return set(self._columns(con, table))
+
     def _checked(self, con: sqlite3.Connection, table: str, column: str) -> None:
         if column not in self._columns(con, table):
             raise KeyError(f"no column {column!r} in table {table!r} of {self.path}")

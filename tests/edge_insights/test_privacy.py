@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -175,12 +176,17 @@ def test_retention_removes_what_is_past_policy_and_audit_verify_still_passes(sta
     assert "starts after expired lines" in done.output
 
 
-@pytest.mark.parametrize("extra", [
-    {"name": "uploads", "kind": "files", "time": "mtime"},         # a folder the state folder has not
-    {"name": "signal_hist", "kind": "table", "time": "crawled_at"},  # a misspelt warehouse table
-    {"name": "live_x", "kind": "sqlite", "time": "at", "database": "lve", "table": "quarantine"},
+@pytest.mark.parametrize(("extra", "reason"), [
+    ({"name": "uploads", "kind": "files", "time": "mtime"}, "uploads (files)"),  # no such folder
+    ({"name": "signal_hist", "kind": "table", "time": "crawled_at"}, "signal_hist (table)"),  # misspelt
+    ({"name": "insights", "kind": "table", "time": "publishd_at"}, "insights (table without column 'publishd_at')"),
+    ({"name": "live_x", "kind": "sqlite", "time": "at", "database": "lve", "table": "quarantine"},
+     "live_x (sqlite database 'lve')"),
+    ({"name": "live_x", "kind": "sqlite", "time": "last_vist", "database": "live", "table": "products"},
+     "live_x (sqlite table 'products' without column 'last_vist')"),
+    ({"name": "odd", "kind": "bogus", "time": "mtime"}, "odd (bogus)"),
 ])
-def test_a_store_the_state_folder_has_no_place_for_is_refused_before_anything_goes(state, extra):
+def test_a_store_the_state_folder_has_no_place_for_is_refused_before_anything_goes(state, extra, reason):
     policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
     fields = {"retention_days": 1, "action": "delete", "purpose": "p", "why": "w", "regions": ("eu",),
               "aggregate_into": None, "database": None, "table": None, **extra}
@@ -190,7 +196,7 @@ def test_a_store_the_state_folder_has_no_place_for_is_refused_before_anything_go
                 lambda: overdue(bad, wh, folders, NOW), lambda: holdings(bad, wh, folders),
                 lambda: erase(bad, wh, folders, "product_id", GONE, None, None),
                 lambda: traces(bad, wh, folders, GONE)):
-        with pytest.raises(PolicyError, match=rf"no place for: {extra['name']} \({extra['kind']}\)"):
+        with pytest.raises(PolicyError, match=re.escape(f"no place for: {reason}")):
             use()
     assert overdue(policy, wh, folders, NOW) == due and due["staging"] == 1  # nothing removed
 
