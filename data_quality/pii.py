@@ -412,14 +412,15 @@ july august september october november december christmas
 """.split())
 
 
-# An English contraction ("I'll", "We've", "Don't", "Y'all", "Ma'am") or informal reduction
-# ("gonna", "dunno", "ol'"; WordNet lacks them), no name; a name may hold an apostrophe before the
-# same letters ("Sa'd", "Sha're", "Ja'Ve"), so the word before it counts. Reductions that are
-# also given names stay off ("Lotta", "Imma", "Finna").
+# An English contraction ("I'll", "We've", "Don't", "Y'all", "Ma'am") or a lower-case informal
+# reduction ("gonna", "dunno", "wanna-be", "ol'"; WordNet lacks them), no name. A name may hold an
+# apostrophe before the same letters ("Sa'd", "Sha're", "Ja'Ve"), so the word before it counts; a
+# capitalised reduction may be a name ("call me Kinda": the name lists hold Kinda, Lemme, Gotta),
+# and reductions that are common given names stay off ("Lotta", "Imma", "Finna").
 CONTRACTION_RE = re.compile(
-    r"(?i)^(?:[a-z]+n['’]t|(?:i|you|he|she|it|we|they|that|there|here|who|what|where|when|how|let|y)"
-    r"['’](?:m|re|ve|ll|d|all)|ma['’]am|y['’]know|i['’]ma"
-    r"|gonna|wanna|gotta|hafta|kinda|sorta|lemme|gimme|dunno|outta|tryna|ol['’]?)$")
+    r"^(?:(?i:[a-z]+n['’]t|(?:i|you|he|she|it|we|they|that|there|here|who|what|where|when|how|let|y)"
+    r"['’](?:m|re|ve|ll|d|all)|ma['’]am|y['’]know|i['’]ma)"
+    r"|(?:gonna|wanna|gotta|hafta|kinda|sorta|lemme|gimme|dunno|outta|tryna|ol['’]?)(?:-[a-z]+)*)$")
 
 
 def _name_tokens_ok(name: str) -> bool:

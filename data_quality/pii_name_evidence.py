@@ -72,22 +72,33 @@ _ROLES = (r"(?:server|waiter|waitress|bartender|host|hostess|sales(?:man|woman|p
           r"realtor|mechanic|guide|therapist|plumber|electrician|contractor|pharmacist|receptionist)")
 _CUES = (r"ask(?:ed|ing)?[ \t]+for|thanks?(?:[ \t]+you)?[ \t]+to|shout[ \t-]?outs?[ \t]+to|kudos[ \t]+to"
          r"|props[ \t]+to|(?:talk|talked|speak|spoke|chat|chatted)[ \t]+(?:to|with)"
-         rf"|(?:helped|served|assisted)[ \t]+by|(?:our|my|your)[ \t]+{_ROLES}[ \t]*,?")
+         rf"|(?:helped|served|assisted)[ \t]+by|(?:our|my|your)[ \t]+{_ROLES}(?:[ \t]*,)?")
 # A word start, so that a search is linear on a long run of letters ("AbAbAb…").
 _PERSON_NAME = r"(?<![\w'’-])(?P<{}>[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?)"
 PERSON_CUE_RE = re.compile(
     rf"(?i:\b(?:{_CUES}))[ \t]+{_PERSON_NAME.format('name')}"
-    rf"|{_PERSON_NAME.format('subject')}[ \t]+(?i:(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+)?{_ROLES})\b")
-# Kin and friends named after a possessive ("my friend 田中太郎", "our son Ishaan").
+    rf"|{_PERSON_NAME.format('subject')}[ \t]+"
+    rf"(?i:(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+){{0,2}}{_ROLES})\b")
+# Words by which a name is addressed ("Coach Will", "Uncle Bill"): part of the cue, not the name.
+ADDRESS_WORDS = frozenset("uncle aunt auntie coach grandma grandpa granny nana pastor father sister "
+                          "brother officer nurse doctor chef captain cousin".split())
+# Kin and friends named after a possessive ("my friend 田中太郎", "our son Ishaan"); not "partner",
+# which is as often a firm ("my partner 楽天").
 _KIN = (r"(?:friend|wife|husband|son|daughter|mom|mum|mother|dad|father|brother|sister|boss|neighbou?r"
         r"|colleague|co-?worker|cousin|uncle|aunt|grand(?:ma|pa|mother|father|son|daughter)|nephew|niece"
-        r"|boyfriend|girlfriend|partner|fianc[ée]e?|roommate)")
-# A name in a script without capitals ("田中太郎", "محمد", "राहुल") cannot be told by its case, and
-# the census lists none, so after a person cue, a kin word or a title such a word is taken (the
-# words are checked caseless in :meth:`NameEvidence.caseless`; an ASCII letter starts none).
+        r"|boyfriend|girlfriend|fianc[ée]e?|roommate)")
+# Inner marks of names in scripts without capitals: the katakana middle dot ("ジョン・スミス"), the
+# Chinese interpunct of transliterated names, the Hebrew geresh ("ג'ורג'").
+_CASELESS_INNER = "・·'’׳ʼ"
+# A name in a script without capitals ("田中太郎", "محمد بن سلمان", "राहुल") cannot be told by its
+# case and the census lists none, so only after a kin or role word or a title is it taken (one to
+# three words, checked caseless in :meth:`NameEvidence.caseless`; an ASCII letter starts none).
+# "ask for" and "thanks to" are left out: there such a word is as often a thing ("ask for 收据").
 CASELESS_CUE_RE = re.compile(
-    rf"(?i:\b(?:{_CUES}|(?:my|our|his|her|their|your)[ \t]+{_KIN}[ \t]*,?|(?:mr|mrs|ms|dr)\.?))[ \t]+"
-    rf"(?P<name>[^\W\d_A-Za-z][\w{MARKS}]*(?:[ \t]+[^\W\d_A-Za-z][\w{MARKS}]*)?)")
+    rf"(?i:\b(?:(?:my|our|his|her|their|your)[ \t]+(?:{_KIN}|{_ROLES})|(?:mr|mrs|ms|dr)\.?))"
+    r"(?:[ \t]*[(:：「『“\"][ \t]*|[ \t]+|(?<=\.))"
+    rf"(?P<name>[^\W\d_A-Za-z][\w{MARKS}{_CASELESS_INNER}]*"
+    rf"(?:[ \t]+[^\W\d_A-Za-z][\w{MARKS}{_CASELESS_INNER}]*){{0,2}})")
 # The other member of a pair of capitalised names, after or before a member: "… and Gamble", "Procter and …".
 _MEMBER = r"[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
 _PAIR_AFTER_RE = re.compile(rf"[ \t]+(?:and|&)[ \t]+{_MEMBER}(?=[ \t])")
@@ -262,6 +273,20 @@ class NameEvidence:
         # A member is two words at most: the window keeps the search linear on long texts.
         return (_PAIR_BEFORE_RE.search(text, max(0, start - _PAIR_WINDOW), start) is not None
                 and self._noun_at(text, end))
+
+    def thing_after(self, text: str, end: int) -> bool:
+        """Whether one space and a lower-case noun that is no adverb or stop word follow
+        ``text[:end]`` (:attr:`~data_quality.pii_vocabulary.EnglishWords.things`, plurals read as
+        their singular): "Grace period", "Rose gold color", "Dell support"; not "Lee today"."""
+        after = WORD_RE.match(text, end + 1)
+        if text[end:end + 1] != " " or after is None or not after.group(0).islower():
+            return False
+        noun = after.group(0)
+        if noun in self.english.not_nouns and noun not in self.english.things:
+            return False  # a verb or function word whose stem is a noun: "was" is no plural of "wa"
+        return any(form in self.english.things for form in (
+            noun, noun.removesuffix("s"), noun.removesuffix("es"),
+            noun[:-3] + "y" if noun.endswith("ies") else noun))
 
     def _noun_at(self, text: str, end: int) -> bool:
         """Whether one space and a lower-case English noun that is no verb or adjective form

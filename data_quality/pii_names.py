@@ -26,9 +26,10 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from data_quality.pii import CONTRACTION_RE, TITLES, with_honorifics
 from data_quality.pii_name_evidence import (
-    CASELESS_CUE_RE, DETERMINERS, NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
+    ADDRESS_WORDS, CASELESS_CUE_RE, DETERMINERS, NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence,
+    opens_sentence)
 from data_quality.pii_ner import NerArtifacts, NerEntity
-from data_quality.pii_vocabulary import CALENDAR_WORDS
+from data_quality.pii_vocabulary import CALENDAR_WORDS, COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK
 
 # NER labels under which the small model files names it is unsure of ("Irena Bílá" as ORG).
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "PRODUCT", "WORK_OF_ART",
@@ -51,6 +52,8 @@ _ADDRESS_LINE_RE = re.compile(r"\d[^\n]*$")
 _INITIAL_RE = re.compile(r"[A-Z]")
 _WORD_CHAR = re.compile(r"\w").match
 _PLACE_PREPOSITION_RE = re.compile(r"(?i)\b(?:in|from|at|to|near|of|via|visit|visited)\s+$")
+# A capitalised word right after a name: the name may begin a thing's name ("Rose Gold").
+_CAPITALISED_NEXT_RE = re.compile(r"[ \t]+[A-Z]")
 _CONJUNCTION_RE = re.compile(r"\s*[,:;\"“”()!?]\s*|\s+(?:and|&|or)\s+")
 
 
@@ -196,43 +199,69 @@ class NameRecognizer(EntityRecognizer):
             for word in WORD_RE.finditer(text, match.start("name"), match.end("name")):
                 lower = word.group(0).lower()
                 if (self._plain_word(lower) or lower in self.evidence.english.not_nouns
-                        or CONTRACTION_RE.search(lower)):
+                        or CONTRACTION_RE.search(word.group(0))):
                     break
                 end = word.end()
             if end is not None:
                 yield match.start("name"), end
 
     def _credited_names(self, text: str) -> Iterable[tuple[int, int]]:
-        """A census given name, English word or not, that a :data:`PERSON_CUE_RE` cue thanks, asks
-        for or gives a role ("ask for Lee", "thanks to Mark Hill", "Grace was our waitress"), with
-        a census surname or a surname-like word after it; "thanks to Prime", "talk to Alexa" and
-        "thanks to Grace period" name no one."""
+        """A common census given name, English word or not, that a :data:`PERSON_CUE_RE` cue
+        thanks, asks for or gives a role ("ask for Lee", "Friday Mark was our server", "thanks to
+        Uncle Bill"), with a very common or surname-like surname after it ("thanks to Mark Hill").
+        Not in title-case text ("Our Server Will Be With You"), nor before a noun or another
+        capitalised word, where the name begins a thing's name ("thanks to Grace period", "ask for
+        Rose Gold", "Chase Bank"): the NER model and the tagger judge those."""
         evidence = self.evidence
         for match in PERSON_CUE_RE.finditer(text):
-            group = "name" if match.start("name") >= 0 else "subject"
+            subject = match.start("name") < 0
+            group = "subject" if subject else "name"
             words = list(WORD_RE.finditer(text, match.start(group), match.end(group)))
-            first = words[0].group(0)
-            if first.lower() not in evidence.given or not evidence.name_shaped(first):
+            cue = text[match.end(group):match.end()] if subject else text[match.start():match.start(group)]
+            if any(word[0].isupper() for word in cue.split()[1 - subject:]):
+                continue  # title case: every word is capitalised
+            if subject and len(words) > 1 and not self._given(words[0].group(0)):
+                words = words[1:]  # "Friday Mark was our server"
+            while len(words) > 1 and words[0].group(0).lower() in ADDRESS_WORDS:
+                words = words[1:]  # "Coach Will", "Uncle Bill"
+            if not words or not self._given(first := words[0].group(0)) or not evidence.name_shaped(first):
                 continue
             end = words[0].end()
-            if len(words) > 1 and evidence.name_shaped(last := words[1].group(0)) and (
-                    last.lower() in evidence.surnames
-                    or evidence.weak(last, sentence_start=False, alone=False)):
+            if len(words) > 1:
+                last = words[1].group(0)
+                if not evidence.name_shaped(last) or not (
+                        evidence.surnames.get(last.lower(), COMMON_LONE_SURNAME_RANK + 1) <= COMMON_LONE_SURNAME_RANK
+                        or evidence.weak(last, sentence_start=False, alone=False)):
+                    continue
                 end = words[1].end()
-            if not self._noun_after(text, end):  # "thanks to Grace period", "Rose Gold color"
+            if not evidence.thing_after(text, end) and not _CAPITALISED_NEXT_RE.match(text, end):
                 yield words[0].start(), end
 
+    def _given(self, word: str) -> bool:
+        """A census given name no English word spells, or a common one (rank up to
+        :data:`~data_quality.pii_vocabulary.COMMON_GIVEN_RANK`) that is ("Lee", "Rose")."""
+        return (self.evidence.is_given(word)
+                or self.evidence.given.get(word.lower(), COMMON_GIVEN_RANK + 1) <= COMMON_GIVEN_RANK)
+
     def _caseless_names(self, text: str) -> Iterable[tuple[int, int]]:
-        """One or two words of a script without capitals after a :data:`CASELESS_CUE_RE` cue ("my
-        friend 田中太郎", "thanks to محمد أحمد", "Dr. राहुल"), up to the first word with case."""
+        """One to three words of a script without capitals after a :data:`CASELESS_CUE_RE` kin or
+        role word or title ("my friend 田中太郎", "Dr. राहुल कुमार शर्मा", "my friend ジョン・スミス"),
+        up to the first word with case, plus a capitalised name word right after them ("my friend
+        田中 Taro")."""
+        evidence = self.evidence
         for match in CASELESS_CUE_RE.finditer(text):
             end = None
-            for word in WORD_RE.finditer(text, match.start("name"), match.end("name")):
-                if not self.evidence.caseless(word.group(0)):
+            for word in re.finditer(r"\S+", text[match.start("name"):match.end("name")]):
+                if not evidence.caseless(word.group(0)):
                     break
-                end = word.end()
-            if end is not None:
-                yield match.start("name"), end
+                end = match.start("name") + word.end()
+            if end is None:
+                continue
+            after = WORD_RE.match(text, end + 1)
+            if (text[end:end + 1] == " " and after is not None and evidence.name_shaped(after.group(0))
+                    and (evidence.strong(after.group(0)) or evidence.weak(after.group(0), False, alone=False))):
+                end = after.end()
+            yield match.start("name"), end
 
     def _speaker_names(self, text: str) -> Iterable[tuple[int, int]]:
         """Speaker turns ("Vsevolod: ...") take any non-English name-shaped words; a bare

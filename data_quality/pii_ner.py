@@ -25,6 +25,8 @@ from data_quality.pii_name_evidence import CASELESS_CUE_RE, NAME_CUE_RE, PERSON_
 
 # Sentence ends: terminal punctuation followed by space, or a line break.
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+# The longest title with its full stop and a space ("Mrs. ").
+_TITLE_REACH = 5
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ def ner_windows(text: str, evidence: NameEvidence) -> list[tuple[int, int]]:
         sentence = text[start:end]
         if (any(evidence.is_candidate(m.group(0)) for m in WORD_RE.finditer(sentence))
                 or PERSONAL_PLACE_CUE_RE.search(sentence) or NAME_CUE_RE.search(sentence)
-                or PERSON_CUE_RE.search(sentence) or CASELESS_CUE_RE.search(sentence)):
+                or PERSON_CUE_RE.search(sentence)
+                # From a few characters before: a title's full stop ends a "sentence" ("Mrs. 王秀英").
+                or CASELESS_CUE_RE.search(text, max(0, start - _TITLE_REACH), end)):
             if windows and not text[windows[-1][1]:start].strip():
                 windows[-1] = (windows[-1][0], end)
             else:

@@ -138,11 +138,14 @@ def surnames() -> dict[str, int]:
 
 @dataclass(frozen=True)
 class EnglishWords:
-    """Lower-case English words: ``all`` of them, and ``not_nouns`` (verbs, adjectives,
-    adverbs, stop words and calendar words: the words a name is never mistaken for)."""
+    """Lower-case English words: ``all`` of them, ``not_nouns`` (verbs, adjectives,
+    adverbs, stop words and calendar words: the words a name is never mistaken for), and
+    ``things``: nouns that are no adverb, stop word or calendar word ("color", "support",
+    "period"; not "today" or "upstairs"), which after a name make it a modifier."""
 
     all: frozenset[str]
     not_nouns: frozenset[str]
+    things: frozenset[str] = frozenset()
 
     def contains(self, word: str) -> bool:
         """Whether lower-case ``word``, its accent-free spelling ("café"), or its singular or
@@ -169,7 +172,8 @@ def english_words(nlp: Language) -> EnglishWords:
               for pos in ("noun", "verb", "adj", "adv")}
     stop = set(nlp.Defaults.stop_words)
     not_nouns = by_pos["verb"] | by_pos["adj"] | by_pos["adv"] | stop | CALENDAR_WORDS
-    return EnglishWords(frozenset(by_pos["noun"] | not_nouns), frozenset(not_nouns))
+    things = by_pos["noun"] - by_pos["adv"] - stop - CALENDAR_WORDS
+    return EnglishWords(frozenset(by_pos["noun"] | not_nouns), frozenset(not_nouns), frozenset(things))
 
 
 def catalogue_words(texts: Iterable[str]) -> frozenset[str]:

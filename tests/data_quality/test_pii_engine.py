@@ -58,15 +58,24 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
      "<PERSON> and <PERSON>'s house is warm. <PERSON> and <PERSON> love it"),
     # Names in scripts without capitals, after a cue; a vowel sign or a decomposed accent ends no word.
     ("my name is राहुल शर्मा", "my name is <PERSON>"),
-    ("My friend 田中太郎 recommended it. Thanks to محمد أحمد too",
-     "My friend <PERSON> recommended it. Thanks to <PERSON> too"),
-    ("Ask for राहुल at the desk, or Dr. 王伟", "Ask for <PERSON> at the desk, or <PERSON>"),
+    ("My friend 田中太郎 recommended it. Our waiter محمد أحمد too",
+     "My friend <PERSON> recommended it. Our waiter <PERSON> too"),
+    ("Ask our server राहुल, or Dr. 王伟", "Ask our server <PERSON>, or <PERSON>"),
+    ("Dr. राहुल कुमार शर्मा and my friend ジョン・スミス", "<PERSON> and my friend <PERSON>"),
+    ("my friend ג'ורג' כהן, my son 田中 Kenji", "my friend <PERSON>, my son <PERSON>"),
+    ("Mrs. 王秀英 bought two, Ms.王秀英 too; my friend (田中太郎) said so",
+     "<PERSON> bought two, Ms.<PERSON> too; my friend (<PERSON>) said so"),
+    ("Call me Kinda, it's my name", "Call me <PERSON>, it's my name"),  # a capitalised reduction may be a name
     ("call me Jose\u0301, i am called Ngozi", "call me <PERSON>, i am called <PERSON>"),
     # A given name that is an English word, where someone is thanked, asked for or given a role.
     ("Ask for Lee at the counter", "Ask for <PERSON> at the counter"),
     ("Lee was our server and Grace our host", "<PERSON> was our server and Grace our host"),
     ("Our waitress, Rose, was lovely. Thanks to Mark Hill too",
      "Our waitress, <PERSON>, was lovely. Thanks to <PERSON> too"),
+    ("Friday Mark was our server. Shout out to Coach Will! Thanks to Uncle Bill",
+     "Friday <PERSON> was our server. Shout out to Coach <PERSON>! Thanks to Uncle <PERSON>"),
+    ("Grace was our very best waitress. Ask for Lee today",
+     "<PERSON> was our very best waitress. Ask for <PERSON> today"),
     ('"It works," says björklund.', '"It works," says <PERSON>.'),
     ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),
     ("Mail jörg.weiß@bücher-laden.de or ring Anna on +44 20 7946 0958",
@@ -100,12 +109,18 @@ def test_names_and_addresses_are_replaced(text, expected):
     "I hope they won't call me I'll tell em to send it back",  # nor by a contraction
     "call me i'll tell em",
     "call me Y'all, call me Ma'am",
-    "call me ol' faithful, they call me gonna be late",  # informal reductions
+    "call me ol' faithful, they call me gotta-have-it girl",  # informal reductions
     # A person cue before a word that names no one, or a given name modifying a noun.
     "Thanks to Prime I got it fast; talk to Alexa or ask for Best Buy pricing",
     "Thanks to Grace period rules I could return it",
     "Procter and Gamble products, Bang & Olufsen speakers and Harper and Row editions",  # firms as modifiers
     "Great product, 無料 shipping, my son 8 years old loves the 小米 band",  # no cue before the word
+    "ask for 收据 at checkout, I talked to 客服, thanks to 小米, my partner 楽天 offers points",
+    # Title case, or a given name that begins a thing's name.
+    "Our Server Will Be With You Shortly. Your Rep Will Contact You.",
+    "Ask for Rose Gold color. Ask for Will Call at the counter. Thanks to Chase Bank for the refund.",
+    "Talked to Dell support. Thanks to Harmony, the remote works.",
+    "call me gonna be late, call me wanna-be chef",
     "Meh. Darn, it is loud",
     "Ya, turning on the lights by voice is good",  # interjections, which WordNet lacks
     "all it took was a brief chat and Voila, a new one is on the way",
