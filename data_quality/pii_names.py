@@ -218,8 +218,9 @@ class NameRecognizer(EntityRecognizer):
             group = "subject" if subject else "name"
             words = list(WORD_RE.finditer(text, match.start(group), match.end(group)))
             cue = text[match.end(group):match.end()] if subject else text[match.start():match.start(group)]
-            if any(word[0].isupper() for word in cue.split()[1 - subject:]):
-                continue  # title case: every word is capitalised
+            # Title case: a cue word past the sentence's first is capitalised ("Our Server Will …").
+            if any(word[0].isupper() for word in cue.split()[0 if subject else 1:]):
+                continue
             if subject and len(words) > 1 and not self._given(words[0].group(0)):
                 words = words[1:]  # "Friday Mark was our server"
             while len(words) > 1 and words[0].group(0).lower() in ADDRESS_WORDS:
@@ -246,8 +247,8 @@ class NameRecognizer(EntityRecognizer):
     def _caseless_names(self, text: str) -> Iterable[tuple[int, int]]:
         """One to three words of a script without capitals after a :data:`CASELESS_CUE_RE` kin or
         role word or title ("my friend 田中太郎", "Dr. राहुल कुमार शर्मा", "my friend ジョン・スミス"),
-        up to the first word with case, plus a capitalised name word right after them ("my friend
-        田中 Taro")."""
+        up to the first word with case, plus a capitalised surname-like or given name right after
+        them ("my friend 田中 Kenji")."""
         evidence = self.evidence
         for match in CASELESS_CUE_RE.finditer(text):
             end = None
