@@ -126,6 +126,18 @@ def _lower_word_after(text: str, end: int) -> bool:
     return text[end:end + 1] == " " and text[end + 1:end + 2].islower()
 
 
+def _word_after(text: str, end: int) -> str | None:
+    """The :data:`WORD_RE` word after one space past ``text[:end]``, or None."""
+    after = WORD_RE.match(text, end + 1) if text[end:end + 1] == " " else None
+    return None if after is None else after.group(0)
+
+
+def _singular_forms(noun: str) -> tuple[str, ...]:
+    """``noun`` and the singulars it may be a plural of ("cases" → "case", "cas"; "ponies" → "pony")."""
+    return (noun, noun.removesuffix("s"), noun.removesuffix("es"),
+            noun[:-3] + "y" if noun.endswith("ies") else noun)
+
+
 def _after_determiner(text: str, start: int) -> bool:
     """Whether a :data:`DETERMINERS` word or a number stands right before ``text[start:]``."""
     before = text[:start].rsplit(maxsplit=1)
@@ -278,27 +290,19 @@ class NameEvidence:
         """Whether one space and a lower-case noun that is no adverb or stop word follow
         ``text[:end]`` (:attr:`~data_quality.pii_vocabulary.EnglishWords.things`, plurals read as
         their singular): "Grace period", "Rose gold color", "Dell support"; not "Lee today"."""
-        after = WORD_RE.match(text, end + 1)
-        if text[end:end + 1] != " " or after is None or not after.group(0).islower():
+        noun = _word_after(text, end)
+        if noun is None or not noun.islower():
             return False
-        noun = after.group(0)
         if noun in self.english.not_nouns and noun not in self.english.things:
             return False  # a verb or function word whose stem is a noun: "was" is no plural of "wa"
-        return any(form in self.english.things for form in (
-            noun, noun.removesuffix("s"), noun.removesuffix("es"),
-            noun[:-3] + "y" if noun.endswith("ies") else noun))
+        return any(form in self.english.things for form in _singular_forms(noun))
 
     def _noun_at(self, text: str, end: int) -> bool:
         """Whether one space and a lower-case English noun that is no verb or adjective form
         (plurals read as their singular) follow ``text[:end]``."""
-        after = WORD_RE.match(text, end + 1)
-        if text[end:end + 1] != " " or after is None:
-            return False
-        noun = after.group(0)
-        forms = {noun, noun[:-1] if noun.endswith("s") else noun, noun[:-2] if noun.endswith("es") else noun,
-                 noun[:-3] + "y" if noun.endswith("ies") else noun}
-        return (noun.islower() and self.english.contains(noun)
-                and not any(form in self.english.not_nouns for form in forms))
+        noun = _word_after(text, end)
+        return (noun is not None and noun.islower() and self.english.contains(noun)
+                and not any(form in self.english.not_nouns for form in _singular_forms(noun)))
 
     @staticmethod
     def labels_contact(text: str, start: int, end: int) -> bool:
