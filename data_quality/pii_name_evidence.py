@@ -94,11 +94,17 @@ _CASELESS_INNER = "・·'’׳ʼ"
 # case and the census lists none, so only after a kin or role word or a title is it taken (one to
 # three words, checked caseless in :meth:`NameEvidence.caseless`; an ASCII letter starts none).
 # "ask for" and "thanks to" are left out: there such a word is as often a thing ("ask for 收据").
+_CASELESS_NAME = (rf"(?P<name>[^\W\d_A-Za-z][\w{MARKS}{_CASELESS_INNER}]*"
+                  rf"(?:[ \t]+[^\W\d_A-Za-z][\w{MARKS}{_CASELESS_INNER}]*){{0,2}})")
 CASELESS_CUE_RE = re.compile(
-    rf"(?i:\b(?:(?:my|our|his|her|their|your)[ \t]+(?:{_KIN}|{_ROLES})|(?:mr|mrs|ms|dr)\.?))"
-    r"(?:[ \t]*[(:：「『“\"][ \t]*|[ \t]+|(?<=\.))"
-    rf"(?P<name>[^\W\d_A-Za-z][\w{MARKS}{_CASELESS_INNER}]*"
-    rf"(?:[ \t]+[^\W\d_A-Za-z][\w{MARKS}{_CASELESS_INNER}]*){{0,2}})")
+    rf"(?i:\b(?:(?:my|our|his|her|their|your)[ \t]+(?:{_KIN}|{_ROLES}|kid|child)(?P<plural>e?s|ren)?"
+    r"|(?:mr|mrs|ms|dr)\.?))"
+    r"(?:[ \t]*[(:：「『“\"][ \t]*|[ \t]+|(?<=\.))" + _CASELESS_NAME)
+# The next name of a list after a caseless one: after the ideographic comma ("田中太郎、山田花子"),
+# or after a plural cue ("my sons 李明 and 王伟", "my kids 小明, 小红"), an English comma or "and"
+# (not the full-width comma, which NFKC makes ASCII and which as often opens a clause: "王小明，他说…").
+CASELESS_NEXT_RE = re.compile(r"[ \t]*、[ \t]*" + _CASELESS_NAME)
+CASELESS_NEXT_PLURAL_RE = re.compile(r"(?:[ \t]*、[ \t]*|,[ \t]+|[ \t]+(?:and|&)[ \t]+)" + _CASELESS_NAME)
 # The other member of a pair of capitalised names, after or before a member: "… and Gamble", "Procter and …".
 _MEMBER = r"[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
 _PAIR_AFTER_RE = re.compile(rf"[ \t]+(?:and|&)[ \t]+{_MEMBER}(?=[ \t])")
@@ -291,7 +297,10 @@ class NameEvidence:
         """Whether ``text[start:end]`` is one member of a pair whose members are the same name
         ("Johnson and Johnson makes", "Smith & Smith did my taxes"): a firm's name, as two people
         who share one are written "the Johnsons". A member with more words is no repeat ("Anna and
-        Anna Smith")."""
+        Anna Smith"). Only names with capitals: a caseless one is taken only where a cue points at it.
+        """
+        if not text[start:start + 1].isupper():
+            return False
         name = re.escape(text[start:end])
         after = re.compile(rf"[ \t]+(?:and|&)[ \t]+{name}(?![\w'’-]|[ \t]+[A-Z])").match(text, end)
         before = re.compile(rf"(?<![\w'’-]){name}[ \t]+(?:and|&)[ \t]+$").search(

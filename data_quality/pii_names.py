@@ -26,8 +26,8 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from data_quality.pii import CONTRACTION_RE, TITLES, with_honorifics
 from data_quality.pii_name_evidence import (
-    ADDRESS_WORDS, CASELESS_CUE_RE, DETERMINERS, NAME_CUE_RE, PERSON_CUE_RE, WORD_RE, NameEvidence,
-    opens_sentence)
+    ADDRESS_WORDS, CASELESS_CUE_RE, CASELESS_NEXT_PLURAL_RE, CASELESS_NEXT_RE, DETERMINERS, NAME_CUE_RE,
+    PERSON_CUE_RE, WORD_RE, NameEvidence, opens_sentence)
 from data_quality.pii_ner import NerArtifacts, NerEntity
 from data_quality.pii_vocabulary import CALENDAR_WORDS, COMMON_GIVEN_RANK, COMMON_LONE_SURNAME_RANK
 
@@ -41,7 +41,10 @@ _SPEAKER_RE = re.compile(r"(?m)^[ \t>]*"
                          r"[ \t]*(?::|$)")
 # A coordinated list of capitalised items: "Mazzi, Bowman and Hill", "Jon, Neil and Tony".
 _ITEM = r"(?<![\w'’-])(?!(?:and|or)\b)[^\W\d_][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?"
-_LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM})*,?[ \t]+(?:and|&|or)[ \t]+{_ITEM}")
+# At most _LIST_ITEMS items before the last: an unbounded run ("A, B, C, …" with no "and") was
+# scanned to its end from every item, quadratic in its length; a longer list is read by its tail.
+_LIST_ITEMS = 30
+_LIST_RE = re.compile(rf"{_ITEM}(?:,[ \t]*{_ITEM}){{0,{_LIST_ITEMS}}},?[ \t]+(?:and|&|or)[ \t]+{_ITEM}")
 _LIST_ITEM_RE = re.compile(_ITEM)
 _POSSESSIVE_RE = re.compile(r"['’]s$")
 # First words of place names ("St. Louis", "Fort Steele", "San Luis").
@@ -248,14 +251,12 @@ class NameRecognizer(EntityRecognizer):
         """One to three words of a script without capitals after a :data:`CASELESS_CUE_RE` kin or
         role word or title ("my friend 田中太郎", "Dr. राहुल कुमार शर्मा", "my friend ジョン・スミス"),
         up to the first word with case, plus a capitalised surname-like or given name right after
-        them ("my friend 田中 Kenji")."""
+        them ("my friend 田中 Kenji"), and the caseless names listed after it
+        (:data:`CASELESS_NEXT_RE`: "my friend 田中太郎、山田花子"; after a plural cue
+        :data:`CASELESS_NEXT_PLURAL_RE`: "my sons 李明 and 王伟")."""
         evidence = self.evidence
         for match in CASELESS_CUE_RE.finditer(text):
-            end = None
-            for word in re.finditer(r"\S+", text[match.start("name"):match.end("name")]):
-                if not evidence.caseless(word.group(0)):
-                    break
-                end = match.start("name") + word.end()
+            end = self._caseless_end(match)
             if end is None:
                 continue
             after = WORD_RE.match(text, end + 1)
@@ -263,6 +264,18 @@ class NameRecognizer(EntityRecognizer):
                     and (evidence.strong(after.group(0)) or evidence.weak(after.group(0), False, alone=False))):
                 end = after.end()
             yield match.start("name"), end
+            listing = CASELESS_NEXT_PLURAL_RE if match.group("plural") else CASELESS_NEXT_RE
+            while (listed := listing.match(text, end)) and (end := self._caseless_end(listed)):
+                yield listed.start("name"), end
+
+    def _caseless_end(self, match: re.Match[str]) -> int | None:
+        """End of the caseless words that open ``match``'s ``name`` group; None when none does."""
+        end = None
+        for word in re.finditer(r"\S+", match.group("name")):
+            if not self.evidence.caseless(word.group(0)):
+                break
+            end = match.start("name") + word.end()
+        return end
 
     def _speaker_names(self, text: str) -> Iterable[tuple[int, int]]:
         """Speaker turns ("Vsevolod: ...") take any non-English name-shaped words; a bare
