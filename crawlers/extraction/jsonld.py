@@ -71,7 +71,7 @@ def parse_block(text: str) -> list[Any] | None:
     for candidate in (stripped, uncommented, unescaped, _TRAILING_COMMA.sub(r"\1", unescaped)):
         try:
             return [json.loads(candidate, strict=False)]
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the decoder's depth
             pass
         values = _leading_values(candidate)
         if values:
@@ -88,7 +88,7 @@ def _leading_values(text: str) -> list[Any]:
     while pos is not None:
         try:
             value, end = decoder.raw_decode(text, pos)
-        except ValueError:
+        except (ValueError, RecursionError):
             break
         values.append(value)
         pos = _next_start(text, end)

@@ -64,6 +64,13 @@ def test_unrecoverable_block_is_none():
     assert parse_block('{"@type": "Product", "name": "x" "offers"') is None
 
 
+def test_a_block_nested_past_the_decoders_depth_is_skipped_not_raised():
+    # json raises RecursionError, no ValueError, on 5,000 nested arrays: it stopped the page.
+    deep = "[" * 5000 + "]" * 5000
+    assert parse_block(deep) is None
+    assert _fields(_page(deep, json.dumps(PRODUCT))) == ("49.00", "GBP", "in_stock")
+
+
 def test_price_and_availability_come_from_the_same_offer_in_stock_first():
     offers = [{"@type": "Offer", "price": price, "priceCurrency": "EUR",
                "availability": f"http://schema.org/{state}"}
