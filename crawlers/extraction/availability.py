@@ -28,7 +28,8 @@ OUT_OF_STOCK_PHRASES = (
     "out of stock", "sold out", "currently unavailable", "no longer available", "not available",
     "not in stock", "available soon", "coming soon", "back soon",
     "temporarily unavailable", "product unavailable", "item unavailable",
-    "notify me when available", "email when available",
+    "notify me when available", "email when available", "when back in stock", "back in stock soon",
+    "sem estoque", "plus disponible", "no hay stock",
     "ausverkauft", "nicht verfügbar", "nicht lieferbar", "nicht vorrätig", "vergriffen",
     "derzeit nicht verfügbar", "rupture de stock", "épuisé", "indisponible", "momentanément",
     "agotado", "sin stock", "no disponible", "sin existencias", "esaurito", "non disponibile",
@@ -38,14 +39,15 @@ OUT_OF_STOCK_PHRASES = (
     "není skladem", "vyprodáno", "ni na zalogi", "razprodano", "laost otsas", "otsas",
     "stoc epuizat", "indisponibil", "stokta yok", "tükendi", "slutsåld", "ej i lager",
     "udsolgt", "ikke på lager", "utsolgt", "loppu", "ei varastossa", "nincs készleten",
-    "elfogyott", "εξαντλήθηκε", "在庫切れ", "売り切れ", "品切れ", "缺貨", "缺货", "售完",
+    "elfogyott", "εξαντλήθηκε", "在庫切れ", "在庫なし", "売り切れ", "品切れ", "缺貨", "缺货", "售完",
     "已售完", "已售罄", "품절", "일시품절", "재고 없음", "نفدت الكمية", "غير متوفر", "אזל מהמלאי",
 )
 IN_STOCK_PHRASES = (
     "in stock", "add to cart", "add to basket", "add to bag", "buy now", "available",
     "auf lager", "lieferbar", "vorrätig", "in den warenkorb", "sofort lieferbar", "en stock",
     "ajouter au panier", "disponible", "in magazzino", "aggiungi al carrello", "disponibile",
-    "añadir al carrito", "comprar", "em stock", "adicionar ao carrinho", "op voorraad",
+    "añadir al carrito", "comprar", "em stock", "em estoque", "disponível", "adicionar ao carrinho",
+    "op voorraad", "verfügbar",
     "in winkelwagen", "na stanie", "dostępny", "do koszyka", "в наличии", "в корзину",
     "купить", "skladom", "skladem", "do košíka", "do košíku", "na zalogi", "v košarico",
     "laos", "ostukorvi", "în stoc", "adaugă în coş", "adauga in cos", "stokta", "sepete ekle",
@@ -53,6 +55,14 @@ IN_STOCK_PHRASES = (
     "有現貨", "加入購物車", "加入购物车", "立即購買", "立即购买", "장바구니", "구매하기", "재고 있음",
     "أضف إلى السلة", "متوفر", "הוסף לסל",
 )
+# Negations that turn an in-stock phrase around when they stand right before it, or one auxiliary
+# word before it ("Nicht auf Lager", "Non disponible", "Не в наличии", "Zero in stock", "not
+# currently available", "no está disponible"). The auxiliaries are a closed list: with any word
+# between, "No reviews available" would read as out of stock.
+NEGATIONS = ("not", "no", "zero", "none", "nicht", "kein", "keine", "non", "pas", "sin", "não", "nao",
+             "niet", "geen", "nie", "не", "нет", "ni", "nu", "ikke", "ej", "inte", "ei", "nem", "δεν")
+AUXILIARIES = ("currently", "yet", "now", "is", "are", "mehr", "derzeit", "momentan", "está", "esta",
+               "è", "est", "jest", "je", "er", "är", "momentaneamente", "actualmente", "actuellement")
 PREORDER_PHRASES = ("pre-order", "preorder", "pre order", "vorbestellen", "vorbestellung",
                     "précommande", "pré-commande", "preventa", "reserva ya", "prenota",
                     "pré-venda", "voorbestellen", "przedsprzedaż", "предзаказ", "予約",
@@ -93,12 +103,13 @@ def from_text(text: str | None) -> str:
     Returns:
         ``out_of_stock`` if an out-of-stock phrase occurs, else ``preorder`` for a pre-order
         phrase, else ``in_stock`` for an in-stock or buy phrase, else ``unknown``.
-        A negated phrase ("not available") is checked before its positive part ("available").
+        A negated phrase ("not available", or an in-stock phrase after one of :data:`NEGATIONS`:
+        "Nicht auf Lager") is checked before its positive part ("available").
     """
     phrase = " ".join((text or "").lower().split())
     if not phrase:
         return "unknown"
-    if _OUT_OF_STOCK.search(phrase):
+    if _OUT_OF_STOCK.search(phrase) or _NEGATED_IN_STOCK.search(phrase):
         return "out_of_stock"
     if _PREORDER.search(phrase):
         return "preorder"
@@ -121,3 +132,6 @@ def _compile(phrases: tuple[str, ...]) -> re.Pattern[str]:
 _OUT_OF_STOCK = _compile(OUT_OF_STOCK_PHRASES)
 _IN_STOCK = _compile(IN_STOCK_PHRASES)
 _PREORDER = _compile(PREORDER_PHRASES)
+_NEGATED_IN_STOCK = re.compile(
+    rf"(?<!\w)(?:{'|'.join(map(re.escape, NEGATIONS))})\s+(?:(?:{'|'.join(map(re.escape, AUXILIARIES))})\s+)?"
+    rf"(?:{'|'.join(re.escape(p) for p in IN_STOCK_PHRASES if not _is_cjk(p))})(?!\w)")

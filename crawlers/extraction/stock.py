@@ -57,6 +57,9 @@ _BOUND = re.compile(r"(?:more|less|fewer)\s+than|over|under|up\s+to|at\s+least|m
 _BOUND_BEFORE = re.compile(rf"(?:^|[\s(])(?:{_BOUND.pattern})\s*$")
 
 
+_SPACES_AND_MINUS = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2212": "-", "\uff0d": "-"})
+
+
 def from_text(text: str | None) -> int | None:
     """Read a stock count from one text.
 
@@ -67,7 +70,9 @@ def from_text(text: str | None) -> int | None:
         The units (an int ≥ 0) when the text states exactly one number of units, else None
         (no count, only a bound such as "More than 10 available", or two different counts).
     """
-    phrase = " ".join((text or "").lower().replace("\u00a0", " ").replace("\u202f", " ").split())
+    # The minus sign (U+2212) and the full-width hyphen-minus read as "-", so a negative count is
+    # no count ("Only −3 left" was read as 3).
+    phrase = " ".join((text or "").lower().translate(_SPACES_AND_MINUS).split())
     counts = set()
     for match in _COUNT.finditer(phrase):
         if match.group("one"):

@@ -56,6 +56,19 @@ def test_parse_price(text, hint, expected):
     ("In stock (1,000 available)", ("in_stock", 1000)),
     ("More than 10 available", ("in_stock", None)),
     ("In stock (0 available)", ("out_of_stock", 0)),
+    # An in-stock phrase after a negation, in the shops' languages; "No reviews available" is no
+    # negation of the stock (only a closed list of words may stand between).
+    ("Nicht auf Lager", ("out_of_stock", None)),
+    ("Non disponible", ("out_of_stock", None)),
+    ("Не в наличии", ("out_of_stock", None)),
+    ("Nie dostępny", ("out_of_stock", None)),
+    ("Não está disponível", ("out_of_stock", None)),
+    ("Zero in stock", ("out_of_stock", None)),
+    ("Notify me when back in stock", ("out_of_stock", None)),
+    ("在庫なし", ("out_of_stock", None)),
+    ("Em estoque", ("in_stock", None)),
+    ("Back in stock!", ("in_stock", None)),
+    ("No reviews available", ("in_stock", None)),
     ("", ("unknown", None)),
     ("call us", ("unknown", None)),
 ])

@@ -58,6 +58,10 @@ from crawlers.parsing import parse_book_detail
     ("Only one left", 1),
     ("¡Solo quedan 3!", 3),
     ("Restam apenas 2 unidades", 2),
+    # A negative count is no count, whichever minus the page writes.
+    ("Only -3 left", None),
+    ("Only \u22123 left", None),
+    ("\uff0d3 in stock", None),
 ])
 def test_a_phrase_gives_its_count(text, count):
     assert from_text(text) == count
