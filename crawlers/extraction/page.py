@@ -10,10 +10,11 @@ are apart so the benchmark can score held-out weights on the same evidence.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from parsel import Selector
@@ -26,19 +27,21 @@ from crawlers.extraction import ranker as price_ranker
 from crawlers.extraction.candidates import FEATURES, Candidate, page_candidates
 from crawlers.extraction.currencies import COUNTRY_CURRENCY
 from crawlers.extraction.hints import PageHints, page_hints
-from crawlers.extraction.price import ParsedPrice, parse_price
+from crawlers.extraction.price import MAX_NUMBER_CHARS, ParsedPrice, parse_price
 from crawlers.extraction.structured import StructuredProduct, read_structured
 from commons.record import Provenance, SignalRecord, utcnow
 
 SOURCE = "generic"
 # Bump when extraction changes what a page turns into.
-VERSION = "1.5.0"
+VERSION = "1.6.0"
 SPIDER_VERSION = f"{SOURCE}@{VERSION}"
 # A product page can show its only prices as a few look-alike rows (net/VAT/gross, sizes, packs,
 # ticket types, quantity tiers: 3 to 5 in a bad-input pass); a listing page shows a page of
 # products (10 to 20 different amounts on the books sandbox's).
 LISTING_MIN_PRICES = 6
 _DOM = FEATURES.index("bias_dom")
+# A machine number as schema.org writes ``price``: digits and a dot, no sign, exponent or grouping.
+_MACHINE_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 @dataclass
@@ -231,15 +234,16 @@ def declared_url(html: str | bytes) -> str | None:
 
 def _structured_price(price_text: str | None, currency_text: str | None, hints: PageHints
                       ) -> ParsedPrice | None:
-    """A markup price: a machine number ("1199.00", schema.org's rule for ``price``) is taken as
-    is; anything else ("1.199,00 €") is parsed like shown text."""
+    """A markup price: a machine number ("1199.00", schema.org's rule for ``price``) of at most
+    :data:`~crawlers.extraction.price.MAX_NUMBER_CHARS` characters is taken as is; anything else
+    ("1.199,00 €") is parsed like shown text, so exponents ("1e308", which :class:`Decimal` takes)
+    and overlong numbers give no amount there."""
     if not price_text:
         return None
-    try:
-        amount = Decimal(price_text)
-    except InvalidOperation:
+    if len(price_text) > MAX_NUMBER_CHARS or not _MACHINE_NUMBER.fullmatch(price_text):
         return parse_price(price_text, currency_text, hints.separator_for(price_text),
                            hints.country)
+    amount = Decimal(price_text)
     currency = parse_price(currency_text or "", None, None, hints.country) if currency_text \
         else None
     return ParsedPrice(amount if amount.is_finite() and amount > 0 else None,

@@ -82,3 +82,11 @@ def test_price_and_availability_come_from_the_same_offer_in_stock_first():
     sold_out = [dict(o, availability="OutOfStock") for o in offers]
     assert _fields(_page(json.dumps(dict(block, offers=sold_out)))) == (
         "18.00", "EUR", "out_of_stock")
+
+
+@pytest.mark.parametrize("price", ['"1e308"', "1e308", '"Infinity"', '"' + "9" * 60 + '"'])
+def test_a_markup_price_in_exponent_form_or_too_long_is_no_amount(price):
+    # Decimal takes "1e308" as a number: the record once held a 309-digit price.
+    block = json.dumps(PRODUCT).replace('"49.00"', price)
+    assert _fields(_page(block))[0] is None
+    assert _fields(_page(json.dumps(PRODUCT).replace('"49.00"', '"1199.50"')))[0] == "1199.50"
