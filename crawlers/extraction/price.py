@@ -103,8 +103,9 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         return ParsedPrice(None, None, None)
     # The chosen number's own stretch of text, so price-parser reads that number and the
     # currency beside it; the whole text still names the currency when that stretch does not.
-    own = text[max(chosen.window[0], chosen.start - WINDOW_REACH):
-               min(chosen.window[1], chosen.end + WINDOW_REACH)] if chosen else text
+    own = text[slice(*_currency_side(text, chosen.start, chosen.end,
+                                     max(chosen.window[0], chosen.start - WINDOW_REACH),
+                                     min(chosen.window[1], chosen.end + WINDOW_REACH)))] if chosen else text
     if decimal_separator is None and (zero := _LEADING_ZERO.search(own)):
         decimal_separator = zero.group(1)
     price = Price.fromstring(own, currency_hint=currency_hint,
@@ -146,6 +147,19 @@ def _normalised(text: str) -> str:
         return text
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
                    for ch in text.translate(_ARABIC_SEPARATORS))
+
+
+def _currency_side(text: str, start: int, end: int, lo: int, hi: int) -> tuple[int, int]:
+    """``(lo, hi)``, the stretch around the number ``text[start:end]``, cut to the side whose
+    currency stands nearer the number when the sides name different ones: "USD 10 / EUR 9" is 10 USD and
+    "10 € (12 $)" is 12 USD (price-parser takes the first symbol of the stretch, EUR and €)."""
+    before, after = text[lo:start], text[end:hi]
+    left = _money_symbol(before, Price.fromstring(before).currency)
+    right = _money_symbol(after, Price.fromstring(after).currency) if left else None
+    if not left or not right or currency_candidates(left) & currency_candidates(right):
+        return lo, hi  # one currency, or one side narrows the other ("$1,190.00 AUD")
+    gap_before = len(before) - before.rfind(left) - len(left)
+    return (start, hi) if after.find(right) < gap_before else (lo, end)
 
 
 def _whole_text_currency(text: str, own: str) -> str | None:

@@ -213,3 +213,13 @@ def test_codes_that_name_no_money_give_no_currency(text, amount, currency):
     assert parsed.amount == (None if amount is None else Decimal(amount))
     assert parsed.currency == currency
     assert to_iso("XXX") is None
+
+
+@pytest.mark.parametrize(("text", "amount", "currency"), [
+    ("USD 10 / EUR 9", "10", "USD"), ("10 € (12 $)", "12", "USD"),  # price-parser took the first symbol
+    ("$1,190.00 AUD", "1190.00", "AUD"), ("€10 ($12)", "10", "EUR"),
+])
+def test_the_currency_nearer_the_chosen_number_is_its_currency(text, amount, currency):
+    parsed = parse_price(text)
+    assert (parsed.amount, parsed.currency) == (Decimal(amount), currency)
+
