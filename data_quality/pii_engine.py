@@ -143,8 +143,7 @@ class PiiEngine:
         """A PERSON span that opens a device's name ("Kasa smart plugs",
         :meth:`~data_quality.pii_name_evidence.NameEvidence.names_device`), continues a model's
         ("iPhone 15 Pro Max", :meth:`~data_quality.pii_name_evidence.NameEvidence.continues_model`),
-        modifies a noun ("Max volume", "Procter and Gamble products"), is a pair of one name
-        ("Johnson & Johnson"), labels a contact line
+        modifies a noun ("Max volume", "Procter and Gamble products"), labels a contact line
         ("Tel:") or is an interjection ("Ya, …"), or a LOCATION span of product words only
         ("without the Echo": towns share names with devices) unless another place follows it
         after a comma ("in Echo, Oregon"). Applied after the tagger, which knows neither list."""
@@ -153,7 +152,6 @@ class PiiEngine:
                     or self.evidence.continues_model(text, span.start, span.end)
                     or self.evidence.modifies_noun(text, span.start, span.end)
                     or self.evidence.pair_modifies_noun(text, span.start, span.end)
-                    or self.evidence.repeats_in_pair(text, span.start, span.end)
                     or self.evidence.labels_contact(text, span.start, span.end)
                     or self.evidence.exclaims(text, span.start, span.end))
         return (span.kind == "LOCATION"

@@ -292,25 +292,6 @@ class NameEvidence:
         return (_PAIR_BEFORE_RE.search(text, max(0, start - _PAIR_WINDOW), start) is not None
                 and self._noun_at(text, end))
 
-    @staticmethod
-    def repeats_in_pair(text: str, start: int, end: int) -> bool:
-        """Whether ``text[start:end]`` is one member of a pair whose members are the same name
-        ("Johnson and Johnson makes", "Smith & Smith did my taxes"): a firm's name, as two people
-        who share one are written "the Johnsons". A member with more words is no repeat ("Anna and
-        Anna Smith"). Only names with capitals: a caseless one is taken only where a cue points at it.
-        """
-        if not text[start:start + 1].isupper():
-            return False
-        name = re.escape(text[start:end])
-        after = re.compile(rf"[ \t]+(?:and|&)[ \t]+{name}(?![\w'’-]|[ \t]+[A-Z])").match(text, end)
-        before = re.compile(rf"(?<![\w'’-]){name}[ \t]+(?:and|&)[ \t]+$").search(
-            text, max(0, start - _PAIR_WINDOW), start)
-        if before is not None:
-            ahead = text[:before.start()].rstrip(" \t")
-            before = None if ahead[-1:].isalpha() and ahead.split()[-1][:1].isupper() else before
-        lone = text[end:end + 1] not in ("'", "’") and not re.match(r"[ \t]+[A-Z]", text[end:])
-        return after is not None or (before is not None and lone)
-
     def thing_after(self, text: str, end: int) -> bool:
         """Whether one space and a lower-case noun that is no adverb or stop word follow
         ``text[:end]`` (:attr:`~data_quality.pii_vocabulary.EnglishWords.things`, plurals read as

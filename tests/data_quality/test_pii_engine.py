@@ -72,9 +72,6 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
      "our kids <PERSON>, <PERSON> & <PERSON> and my friend <PERSON>，他说很好. <PERSON> and 客服 helped"),
     ("Call me Kinda, it's my name", "Call me <PERSON>, it's my name"),  # a capitalised reduction may be a name
     ("call me Jose\u0301, i am called Ngozi", "call me <PERSON>, i am called <PERSON>"),
-    # A pair of one name is a firm, unless a member has more words or a possessive.
-    ("Anna and Anna Smith came; Mary Anna and Anna too. Anna and Anna's mother",
-     "<PERSON> and <PERSON> came; <PERSON> and <PERSON> too. <PERSON> and <PERSON>'s mother"),
     # A given name that is an English word, where someone is thanked, asked for or given a role.
     ("Ask for Lee at the counter", "Ask for <PERSON> at the counter"),
     ("Lee was our server and Grace our host", "<PERSON> was our server and Grace our host"),
@@ -122,7 +119,6 @@ def test_names_and_addresses_are_replaced(text, expected):
     "Thanks to Prime I got it fast; talk to Alexa or ask for Best Buy pricing",
     "Thanks to Grace period rules I could return it",
     "Procter and Gamble products, Bang & Olufsen speakers and Harper and Row editions",  # firms as modifiers
-    "Johnson and Johnson makes it; I love Johnson & Johnson. Smith and Smith did my taxes",  # a pair of one name
     "Great product, 無料 shipping, my son 8 years old loves the 小米 band",  # no cue before the word
     "ask for 收据 at checkout, I talked to 客服, thanks to 小米, my partner 楽天 offers points",
     # Title case, or a given name that begins a thing's name.
