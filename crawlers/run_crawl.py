@@ -6,7 +6,8 @@ alias). An HTTP cache stores every response (transient 5xx/408/429 excepted) and
 crawls from it, so a re-crawl reproduces the first one without touching the site; give a folder
 under the state folder or the crawl's output folder, never the source tree. ``--set`` overrides
 one Scrapy setting of :mod:`crawlers.settings` (repeatable), e.g. ``AUTOTHROTTLE_START_DELAY=0``
-for a loopback test.
+for a loopback test; a value its setting's type refuses is refused before the crawl
+(:func:`check_overrides`).
 
 Writes ``DIR/items.jsonl`` (one signal record per line), ``DIR/quarantine.jsonl`` (one
 quarantine row per line) and ``DIR/stats.json``::
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.settings import BaseSettings, Settings
 
 from commons.staging import QUARANTINE, RECORDS, STATS_FILE
 from crawlers.pipelines import OUT_DIR_SETTING, STATS_PREFIX
@@ -119,6 +120,40 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
     }
     (out_dir / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     return stats
+
+
+# What a default's type asks of an override given as text, read with Scrapy's own converters (an int default
+# such as DOWNLOAD_TIMEOUT's 180 takes fractions too, so numbers are read as floats).
+_READERS = {bool: ("a boolean (True, False, 1 or 0)", BaseSettings.getbool),
+            int: ("a number", BaseSettings.getfloat), float: ("a number", BaseSettings.getfloat),
+            dict: ("a JSON object", BaseSettings.getdict), BaseSettings: ("a JSON object", BaseSettings.getdict)}
+
+
+def check_overrides(overrides: dict[str, str]) -> None:
+    """Refuse an override Scrapy could not read as its setting's type, before any crawl starts.
+
+    Each value is read as Scrapy reads the setting whose default (Scrapy's, or
+    :mod:`crawlers.settings`') is a bool, a number or a dict; a setting without such a default is
+    taken as given. Without this check a bad value failed inside the running crawl: a traceback, and
+    no output files.
+
+    Args:
+        overrides: setting name → value as text (``--set NAME=VALUE``).
+
+    Raises:
+        ValueError: ``"<NAME>: not a number ('abc')"`` (or not a boolean, not a JSON object), for
+            the first override that cannot be read.
+    """
+    defaults = Settings()
+    defaults.setmodule("crawlers.settings")
+    for name, value in overrides.items():
+        kind, reader = _READERS.get(type(defaults.get(name)), (None, None))
+        if reader is None:
+            continue
+        try:
+            reader(BaseSettings({name: value}), name)
+        except (ValueError, TypeError):
+            raise ValueError(f"{name}: not {kind} ({value!r})") from None
 
 
 def _trim_runtime_overhead(settings: Settings) -> None:

@@ -477,7 +477,13 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
         overrides[name.strip()] = value
     from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
+    from crawlers.run_crawl import check_overrides
     from crawlers.run_crawl import crawl as run
+
+    try:
+        check_overrides(overrides)
+    except ValueError as err:
+        raise _fail(f"--set {err}") from None
 
     arguments = dict(start_url=start_url, out_dir=out, crawl_id=crawl_id, max_pages=max_pages, log_file=log_file,
                      http_cache=http_cache, overrides=overrides)
@@ -492,7 +498,7 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
         else:
             stats = run(**arguments)
     except (OSError, ValueError, TypeError) as err:
-        # A setting of the wrong type (--set) stops Scrapy before the spider writes anything.
+        # A setting Scrapy refuses that check_overrides cannot type (no typed default) stops the crawl early.
         raise _fail(f"crawl did not run: {err}", 1) from None
     if stats["pages"] == 0:
         raise _fail(f"nothing was fetched from {start_url} ({stats['finish_reason']}, {stats['errors']} errors; "

@@ -1,0 +1,89 @@
+"""``edge-insights crawl`` against a small loopback shop: what each kind of product link ends as
+(one request per page, one outcome per link), and the command's errors and exit statuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawlers.static_site import KeepAliveHandler, serve_in_thread
+
+pytestmark = pytest.mark.slow  # crawls in a subprocess
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def product(name: str) -> bytes:
+    """A product page the books spider reads: title ``Book <name>``, UPC ``upc-<name>``."""
+    return (f'<html><body><div class="product_main"><h1>Book {name}</h1><p class="price_color">£10.00</p>'
+            f'<p class="instock availability">In stock (5 available)</p></div><table>'
+            f"<tr><th>UPC</th><td>upc-{name}</td></tr></table></body></html>").encode()
+
+
+def listing(*hrefs: str) -> bytes:
+    tiles = "".join(f'<article class="product_pod"><h3><a href="{href}">t</a></h3></article>' for href in hrefs)
+    return f"<html><body>{tiles}</body></html>".encode()
+
+
+class Shop(KeepAliveHandler):
+    """Listing pages by name (``LISTINGS``), products at ``/p/<name>``, redirects at
+    ``/r/<name>`` (to ``/p/<name>``) and ``/away/<name>`` (to ``localhost``, another host name of
+    this server); the paths requested are counted in ``hits``."""
+
+    LISTINGS: dict[str, bytes] = {}
+    hits: Counter[str] = Counter()
+
+    def do_GET(self) -> None:
+        self.hits[self.path] += 1
+        port = self.server.server_address[1]
+        kind, _, name = self.path.lstrip("/").partition("/")
+        if self.path == "/robots.txt":
+            self.send_not_found()
+        elif self.path.lstrip("/") in self.LISTINGS:
+            self.send_body(200, self.LISTINGS[self.path.lstrip("/")])
+        elif kind == "p":
+            self.send_body(200, product(name))
+        elif kind == "r":
+            self.send_body(301, b"", headers=[("Location", f"/p/{name}")])
+        elif kind == "away":
+            self.send_body(302, b"", headers=[("Location", f"http://localhost:{port}/p/{name}")])
+        else:
+            self.send_not_found()
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[str]:
+    with serve_in_thread(Shop, "shop") as base:
+        yield base
+
+
+def run_crawl(start_url: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "edge_insights", "crawl", "--start-url", start_url, "--out", str(out),
+           "--crawl-id", out.name, "--set", "AUTOTHROTTLE_START_DELAY=0", *extra]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def outcomes(out: Path) -> dict[str, str]:
+    """Link (as the rows keep it) → ``title`` of its record or ``reason`` of its quarantine row."""
+    rows = {}
+    for name, field in (("items.jsonl", "title"), ("quarantine.jsonl", "reason")):
+        for line in (out / name).read_text("utf-8").splitlines():
+            row = json.loads(line)
+            assert row["url"] not in rows, f"two outcomes for {row['url']}"
+            rows[row["url"]] = row[field]
+    return rows
+
+
+def test_a_setting_scrapy_cannot_read_is_refused_in_one_line_before_the_crawl(shop, tmp_path):
+    done = run_crawl(shop + "index.html", tmp_path / "out", "--set", "DOWNLOAD_TIMEOUT=abc")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["error: --set DOWNLOAD_TIMEOUT: not a number ('abc')"]
+    assert not (tmp_path / "out").exists() and not Shop.hits
