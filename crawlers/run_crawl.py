@@ -14,6 +14,7 @@ quarantine row per line) and ``DIR/stats.json``::
 
     {"crawl_id": str, "start_url": str, "max_pages": int | None,
      "pages": int,            # responses received by the spider (robots.txt excluded)
+     "listing_pages": int,    # listing pages that showed product links (0: the start page is no listing)
      "items": int, "quarantined": int,
      "http_404": int,         # quarantine rows for 404 responses
      "errors": int,           # all other quarantine rows (statuses, download/parse failures)
@@ -29,8 +30,9 @@ quarantine row per line) and ``DIR/stats.json``::
      "response_bytes": int}   # bytes of all responses, headers included (cached ones too)
 
 Twisted's reactor cannot be restarted, so a crawl needs its own process: callers run the command
-as a subprocess (under Dagster Pipes, :mod:`orchestration.crawl`). Exit status: 0, or 1 when the
-invariant fails.
+as a subprocess (under Dagster Pipes, :mod:`orchestration.crawl`). Exit status: 0; 1 when nothing
+was fetched, when the start page is no listing (``listing_pages`` 0: a 404, a product page, an
+image; its quarantine row says why) or when the invariant fails; 2 for a bad argument.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
         "start_url": start_url,
         "max_pages": max_pages,
         **{key: int(scrapy_stats.get(STATS_PREFIX + key, 0))
-           for key in ("pages", "items", "quarantined", "http_404", "errors")},
+           for key in ("pages", "listing_pages", "items", "quarantined", "http_404", "errors")},
         "product_links": len(crawler.spider.product_links),
         "product_outcomes": sum(outcomes.values()),
         "invariant_ok": all(outcomes[link] == 1 for link in crawler.spider.product_links),

@@ -63,7 +63,8 @@ class BooksSpider(SignalSpider):
             links beyond the cap are never requested, so the one-outcome-per-link invariant
             still holds on a capped slice.
 
-    Stats written: ``edge_insights/pages`` (responses received, robots.txt excluded).
+    Stats written: ``edge_insights/pages`` (responses received, robots.txt excluded) and
+    ``edge_insights/listing_pages`` (listing pages that showed product links).
     """
 
     name = "books"  # `scrapy crawl books`
@@ -101,6 +102,8 @@ class BooksSpider(SignalSpider):
             return
         if not listing.product_urls and not listing.bad_links:
             yield self._quarantine(link, "parse_error: no product links", 200)
+        else:
+            self.crawler.stats.inc_value(STATS_PREFIX + "listing_pages")
         for href, why in listing.bad_links:
             # A link no crawler can fetch is its own outcome; the page's other links still are.
             if href not in self._requested:

@@ -87,3 +87,16 @@ def test_a_setting_scrapy_cannot_read_is_refused_in_one_line_before_the_crawl(sh
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["error: --set DOWNLOAD_TIMEOUT: not a number ('abc')"]
     assert not (tmp_path / "out").exists() and not Shop.hits
+
+
+@pytest.mark.parametrize(("start", "reason"), [("missing.html", "http_404"),
+                                               ("p/a", "parse_error: no product links")])
+def test_a_start_page_that_is_no_listing_fails_the_crawl_and_keeps_its_row(shop, tmp_path, start, reason):
+    out = tmp_path / "out"
+    done = run_crawl(shop + start, out)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (f"error: {shop}{start} is no listing page ({reason}): no product was "
+                                            f"crawled; its quarantine row is in {out}")
+    assert outcomes(out) == {shop + start: reason}
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["pages"], stats["listing_pages"], stats["invariant_ok"]) == (1, 0, True)
