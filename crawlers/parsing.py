@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from typing import Any, NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from parsel import Selector
 from w3lib.url import canonicalize_url
@@ -37,7 +37,7 @@ class Listing(NamedTuple):
         next_url: absolute URL of the next listing page, or None on the last page.
         bad_links: ``(href as written, why it cannot be fetched)`` for each product or next-page
             link that is no http(s) URL (``javascript:void(0)``, ``mailto:``, a broken host or
-            port), in page order.
+            port) or that leads back to the listing page itself (``""``, ``"#"``), in page order.
     """
 
     product_urls: list[str]
@@ -188,6 +188,9 @@ def _fetchable(base: str, href: str) -> tuple[str | None, str | None]:
         return None, str(exc)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None, f"not an http(s) URL ({parts.scheme or 'no scheme'})"
+    if urldefrag(absolute).url == urldefrag(base).url:
+        # An empty or "#" href: a tile that names no page of its own (the crawl has this one already).
+        return None, "links to the listing page itself"
     return absolute, None
 
 

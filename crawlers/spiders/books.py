@@ -17,7 +17,8 @@ was accepted):
 ``offsite: <host>``         a link (or a redirect, ``offsite: redirected to <host>``) to
                             another host than the start URL's: another shop's page
 ``bad_link: …``             a listing's link no crawler can fetch (``javascript:``, ``mailto:``,
-                            a broken host or port); ``url`` is the href as written (of a
+                            a broken host or port) or one back to the listing page itself (``""``,
+                            ``"#"``); ``url`` is the href as written (of a
                             ``mailto:``/``tel:``/… link only its scheme)
 ``robots_disallowed``       robots.txt forbids the URL
 ``redirect_loop``           more than ``REDIRECT_MAX_TIMES`` redirects

@@ -100,3 +100,13 @@ def test_a_start_page_that_is_no_listing_fails_the_crawl_and_keeps_its_row(shop,
     assert outcomes(out) == {shop + start: reason}
     stats = json.loads((out / "stats.json").read_text())
     assert (stats["pages"], stats["listing_pages"], stats["invariant_ok"]) == (1, 0, True)
+
+
+def test_a_tile_linking_back_to_its_listing_is_a_bad_link(shop, tmp_path):
+    """An empty href and "#" resolve to the listing itself: each is a row, not a link lost to deduplication."""
+    Shop.LISTINGS["self.html"] = listing("", "#", "p/self-a")
+    out = tmp_path / "out"
+    done = run_crawl(shop + "self.html", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert outcomes(out) == {"": "bad_link: links to the listing page itself",
+                             "#": "bad_link: links to the listing page itself", shop + "p/self-a": "Book self-a"}
