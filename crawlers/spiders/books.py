@@ -15,7 +15,8 @@ was accepted):
 ``parse_error: …``          no title, no price, an unreadable rating, not a text page, a JSON
                             page, no product links on a listing; an unforeseen failure gives ``<Exception>: <message>``
 ``offsite: <host>``         a link (or a redirect, ``offsite: redirected to <host>``) to
-                            another host than the start URL's: another shop's page
+                            another host than the start URL's: another shop's page; a redirect
+                            is refused before that host is contacted
 ``bad_link: …``             a listing's link no crawler can fetch (``javascript:``, ``mailto:``,
                             a broken host or port) or one back to the listing page itself (``""``,
                             ``"#"``); ``url`` is the href as written (of a
@@ -46,6 +47,7 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 
 from commons.record import utcnow
 from crawlers.items import BookPage, Quarantined
+from crawlers.middlewares import RedirectRefused
 from crawlers.parsing import ParseError, parse_book_detail, parse_listing
 from crawlers.pipelines import STATS_PREFIX
 from crawlers.spiders.base import SignalSpider
@@ -131,9 +133,6 @@ class BooksSpider(SignalSpider):
         """Product page → exactly one :class:`BookPage` or one quarantine row."""
         self._count_response(response)
         link, status = response.meta["link"], response.status
-        if not self._on_site(response.url):
-            yield self._quarantine(link, f"offsite: redirected to {urlsplit(response.url).hostname}", status)
-            return
         response = with_fallback_encoding(response)
         defect = response_defect(response)
         if defect is not None:
@@ -155,6 +154,13 @@ class BooksSpider(SignalSpider):
     def on_error(self, failure: Failure) -> Iterator[Quarantined]:
         """Download failure (robots.txt, redirect loop, size limit, timeout…) → one row."""
         yield self._quarantine(failure.request.meta["link"], failure_reason(failure), None)
+
+    def redirect_refusal(self, request: scrapy.Request) -> str | None:
+        """Why a redirect to ``request`` must not be fetched (its quarantine reason), or None to follow
+        it; :class:`crawlers.middlewares.RedirectGuard` asks before each redirect's download."""
+        if not self._on_site(request.url):
+            return f"offsite: redirected to {urlsplit(request.url).hostname}"
+        return None
 
     def _request(self, url: str, callback: Callable[..., Any], *, product: bool
                  ) -> scrapy.Request | None:
@@ -269,6 +275,8 @@ def response_defect(response: Response) -> str | None:
 
 def failure_reason(failure: Failure) -> str:
     """Quarantine reason for a request that ended without a response (see the module table)."""
+    if failure.check(RedirectRefused):
+        return str(failure.value)
     if failure.check(IgnoreRequest):
         message = str(failure.value).lower()
         if "robots" in message:

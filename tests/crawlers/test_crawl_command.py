@@ -58,8 +58,9 @@ class Shop(KeepAliveHandler):
             self.send_not_found()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def shop() -> Iterator[str]:
+    Shop.hits.clear()
     with serve_in_thread(Shop, "shop") as base:
         yield base
 
@@ -110,3 +111,13 @@ def test_a_tile_linking_back_to_its_listing_is_a_bad_link(shop, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert outcomes(out) == {"": "bad_link: links to the listing page itself",
                              "#": "bad_link: links to the listing page itself", shop + "p/self-a": "Book self-a"}
+
+
+def test_an_offsite_redirect_is_refused_before_the_other_host_is_contacted(shop, tmp_path):
+    Shop.LISTINGS["away.html"] = listing("away/away-a", "p/away-b")
+    out = tmp_path / "out"
+    done = run_crawl(shop + "away.html", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert outcomes(out) == {shop + "away/away-a": "offsite: redirected to localhost", shop + "p/away-b": "Book away-b"}
+    # localhost is this server under another name: neither its robots.txt nor the page was asked for
+    assert (Shop.hits["/robots.txt"], Shop.hits["/p/away-a"]) == (1, 0)
