@@ -19,6 +19,7 @@ quarantine row per line) and ``DIR/stats.json``::
      "http_404": int,         # quarantine rows for 404 responses
      "errors": int,           # all other quarantine rows (statuses, download/parse failures)
      "product_links": int,    # distinct product links requested
+     "duplicate_links": int,  # product links met again (fragment aside): not requested twice
      "product_outcomes": int, # rows in the two files that belong to a product link
      "invariant_ok": bool,    # every product link ended as exactly one item or quarantine row
      "finish_reason": str, "duration_s": float,
@@ -105,6 +106,7 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
         **{key: int(scrapy_stats.get(STATS_PREFIX + key, 0))
            for key in ("pages", "listing_pages", "items", "quarantined", "http_404", "errors")},
         "product_links": len(crawler.spider.product_links),
+        "duplicate_links": int(scrapy_stats.get(STATS_PREFIX + "duplicate_links", 0)),
         "product_outcomes": sum(outcomes.values()),
         "invariant_ok": all(outcomes[link] == 1 for link in crawler.spider.product_links),
         "finish_reason": str(scrapy_stats.get("finish_reason", "unknown")),

@@ -23,6 +23,8 @@ was accepted):
                             ``mailto:``/``tel:``/… link only its scheme)
 ``robots_disallowed``       robots.txt forbids the URL
 ``redirect_loop``           more than ``REDIRECT_MAX_TIMES`` redirects
+``duplicate: redirected…``  ``duplicate: redirected to <url>``: a redirect to a page the crawl
+                            has requested already (another link's); it is not fetched again
 ``too_large``               body over ``DOWNLOAD_MAXSIZE`` (announced, streamed or decompressed)
 ``timeout``                 no complete answer within ``DOWNLOAD_TIMEOUT``, every attempt
 ``truncated_body``          connection closed before the announced Content-Length, every attempt
@@ -36,7 +38,7 @@ import codecs
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
@@ -66,8 +68,10 @@ class BooksSpider(SignalSpider):
             links beyond the cap are never requested, so the one-outcome-per-link invariant
             still holds on a capped slice.
 
-    Stats written: ``edge_insights/pages`` (responses received, robots.txt excluded) and
-    ``edge_insights/listing_pages`` (listing pages that showed product links).
+    Stats written: ``edge_insights/pages`` (responses received, robots.txt excluded),
+    ``edge_insights/listing_pages`` (listing pages that showed product links) and
+    ``edge_insights/duplicate_links`` (product links met again: the same URL, fragment aside, on
+    another tile or listing page; each page is requested once and has one outcome).
     """
 
     name = "books"  # `scrapy crawl books`
@@ -109,14 +113,12 @@ class BooksSpider(SignalSpider):
             self.crawler.stats.inc_value(STATS_PREFIX + "listing_pages")
         for href, why in listing.bad_links:
             # A link no crawler can fetch is its own outcome; the page's other links still are.
-            if href not in self._requested:
-                self._requested.add(href)
+            if self._first_sight(href):
                 yield self._quarantine(_recorded(href), f"bad_link: {why}", None)
         for url in listing.product_urls:
             if not self._on_site(url):
                 # Another shop's page (a marketplace or affiliate tile) is no record of this source.
-                if url not in self._requested:
-                    self._requested.add(url)
+                if self._first_sight(url):
                     yield self._quarantine(url, f"offsite: {urlsplit(url).hostname}", None)
                 continue
             request = self._request(url, self.parse_book, product=True)
@@ -156,16 +158,28 @@ class BooksSpider(SignalSpider):
         yield self._quarantine(failure.request.meta["link"], failure_reason(failure), None)
 
     def redirect_refusal(self, request: scrapy.Request) -> str | None:
-        """Why a redirect to ``request`` must not be fetched (its quarantine reason), or None to follow
-        it; :class:`crawlers.middlewares.RedirectGuard` asks before each redirect's download."""
+        """Why a redirect to ``request`` must not be fetched (its quarantine reason: another host, or a
+        page already requested), or None to follow it, the target then noted as requested;
+        :class:`crawlers.middlewares.RedirectGuard` asks before each redirect's download."""
         if not self._on_site(request.url):
             return f"offsite: redirected to {urlsplit(request.url).hostname}"
+        target = urldefrag(request.url).url
+        if target in {request.meta["link"], *request.meta["redirect_urls"]}:
+            return None  # a loop: Scrapy's REDIRECT_MAX_TIMES ends it ("redirect_loop")
+        if target in self._requested:
+            # Another link's page: fetched once, under that link; this link ends as this row.
+            return f"duplicate: redirected to {target}"
+        # Noted as requested, so a link to the target met later is a duplicate, not a second fetch.
+        self._requested.add(target)
         return None
 
     def _request(self, url: str, callback: Callable[..., Any], *, product: bool
                  ) -> scrapy.Request | None:
-        """A request for ``url`` unless already requested or over the request cap."""
+        """A request for ``url`` unless already requested (a product link counts as a duplicate
+        link) or over the request cap."""
         if url in self._requested:
+            if product:
+                self.crawler.stats.inc_value(STATS_PREFIX + "duplicate_links")
             return None
         if self.max_requests is not None and len(self._requested) >= self.max_requests:
             return None
@@ -176,6 +190,15 @@ class BooksSpider(SignalSpider):
         # redirected duplicate silently and leave a link without an outcome.
         return scrapy.Request(url, callback=callback, errback=self.on_error, dont_filter=True,
                               meta={"link": url})
+
+    def _first_sight(self, url: str) -> bool:
+        """Whether a listing's link that is requested never (a bad or offsite link) is met for the
+        first time: it is noted now; one met again is counted as a duplicate link."""
+        if url in self._requested:
+            self.crawler.stats.inc_value(STATS_PREFIX + "duplicate_links")
+            return False
+        self._requested.add(url)
+        return True
 
     def _on_site(self, url: str) -> bool:
         """Whether ``url`` is on the start URL's host (any port or scheme)."""

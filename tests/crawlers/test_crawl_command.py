@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from crawlers.static_site import KeepAliveHandler, serve_in_thread
+from data_quality.rules import split_valid
 
 pytestmark = pytest.mark.slow  # crawls in a subprocess
 
@@ -48,8 +49,8 @@ class Shop(KeepAliveHandler):
             self.send_not_found()
         elif self.path.lstrip("/") in self.LISTINGS:
             self.send_body(200, self.LISTINGS[self.path.lstrip("/")])
-        elif kind == "p":
-            self.send_body(200, product(name))
+        elif kind == "p":  # "p/a/" is the page "p/a" under a second URL, as many shops serve it
+            self.send_body(200, product(name.rstrip("/")))
         elif kind == "r":
             self.send_body(301, b"", headers=[("Location", f"/p/{name}")])
         elif kind == "away":
@@ -121,3 +122,21 @@ def test_an_offsite_redirect_is_refused_before_the_other_host_is_contacted(shop,
     assert outcomes(out) == {shop + "away/away-a": "offsite: redirected to localhost", shop + "p/away-b": "Book away-b"}
     # localhost is this server under another name: neither its robots.txt nor the page was asked for
     assert (Shop.hits["/robots.txt"], Shop.hits["/p/away-a"]) == (1, 0)
+
+
+def test_a_page_linked_twice_is_fetched_once_and_gives_one_kept_record(shop, tmp_path):
+    """A fragment is a place in a page; a redirect to a page linked elsewhere is that page. Each is fetched
+    once, the repeated link counted, and validation keeps one record per product."""
+    Shop.LISTINGS["dups.html"] = listing("p/dup", "p/dup#reviews", "r/dup2", "p/dup2")
+    out = tmp_path / "out"
+    done = run_crawl(shop + "dups.html", out)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert outcomes(out) == {shop + "p/dup": "Book dup", shop + "p/dup2": "Book dup2",
+                             shop + "r/dup2": f"duplicate: redirected to {shop}p/dup2"}
+    assert (Shop.hits["/p/dup"], Shop.hits["/p/dup2"]) == (1, 1)
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["product_links"], stats["duplicate_links"], stats["invariant_ok"]) == (3, 1, True)
+    records = [json.loads(line) for line in (out / "items.jsonl").read_text("utf-8").splitlines()]
+    split = split_valid(records, "offer")
+    assert (sorted(r["product_id"] for r in split.kept), split.quarantined) == (["upc-dup", "upc-dup2"], [])
+
