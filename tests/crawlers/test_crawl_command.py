@@ -140,3 +140,16 @@ def test_a_page_linked_twice_is_fetched_once_and_gives_one_kept_record(shop, tmp
     split = split_valid(records, "offer")
     assert (sorted(r["product_id"] for r in split.kept), split.quarantined) == (["upc-dup", "upc-dup2"], [])
 
+
+def test_a_page_under_two_urls_is_quarantined_downstream_naming_the_other_url(shop, tmp_path):
+    """"p/a" and "p/a/" are two URLs (the crawl fetches both); validation cannot tell which is the product,
+    and each row's reason names the URL its product id collided with."""
+    Shop.LISTINGS["slash.html"] = listing("p/slash", "p/slash/")
+    out = tmp_path / "out"
+    assert run_crawl(shop + "slash.html", out).returncode == 0
+    records = [json.loads(line) for line in (out / "items.jsonl").read_text("utf-8").splitlines()]
+    split = split_valid(records, "offer")
+    assert split.kept == []
+    assert {row["url"]: row["reason"] for row in split.quarantined} == {
+        shop + "p/slash": f"product_id_ambiguous: also at {shop}p/slash/",
+        shop + "p/slash/": f"product_id_ambiguous: also at {shop}p/slash"}
