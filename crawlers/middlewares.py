@@ -1,4 +1,4 @@
-"""Retry with exponential backoff, and the crawl-stat extension of the harvest.
+"""Retry with exponential backoff, a spider's say over redirects, and the crawl-stat extension of the harvest.
 
 Scrapy 2.19's ``RetryMiddleware`` re-schedules a failed request at once: it has no backoff
 setting (its settings are ``RETRY_ENABLED``, ``RETRY_TIMES``, ``RETRY_HTTP_CODES``,
@@ -26,6 +26,7 @@ from typing import Any
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.asyncio import sleep
 
@@ -100,6 +101,38 @@ def retry_after_s(response: Response) -> float | None:
     if when.tzinfo is None:  # RFC 9110 HTTP-dates are GMT
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+class RedirectRefused(IgnoreRequest):
+    """A redirect the spider would not follow; ``str(err)`` is its quarantine reason."""
+
+
+class RedirectGuard:
+    """Downloader middleware that lets the spider refuse a redirect before its target is contacted.
+
+    Scrapy's redirect middlewares (HTTP 3xx and meta refresh) send the target back through the
+    scheduler as a new request carrying ``redirect_urls``; this middleware sees it first (order 50,
+    before robots.txt, which would fetch a new host's robots.txt) and asks the spider's
+    ``redirect_refusal(request) -> str | None``. A reason fails the request with
+    :class:`RedirectRefused`, which reaches the request's errback. Scrapy's own OffsiteMiddleware
+    cannot serve here: it lets through every request with ``dont_filter``, and the harvest spider
+    sets it on all of its requests. A spider without ``redirect_refusal`` follows every redirect.
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> "RedirectGuard":
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        """Raises :class:`RedirectRefused` for a redirect target the spider refuses."""
+        refusal = getattr(self.crawler.spider, "redirect_refusal", None)
+        if refusal is not None and request.meta.get("redirect_urls"):
+            reason = refusal(request)
+            if reason is not None:
+                raise RedirectRefused(reason)
 
 
 class ThrottleStats:

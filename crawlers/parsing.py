@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from typing import Any, NamedTuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from parsel import Selector
 from w3lib.url import canonicalize_url
@@ -37,7 +37,7 @@ class Listing(NamedTuple):
         next_url: absolute URL of the next listing page, or None on the last page.
         bad_links: ``(href as written, why it cannot be fetched)`` for each product or next-page
             link that is no http(s) URL (``javascript:void(0)``, ``mailto:``, a broken host or
-            port), in page order.
+            port) or that leads back to the listing page itself (``""``, ``"#"``), in page order.
     """
 
     product_urls: list[str]
@@ -165,7 +165,8 @@ def parse_listing(page: Any, url: str) -> Listing:
         url: the page's URL, against which relative links are resolved.
 
     Returns:
-        :class:`Listing` with absolute URLs; an empty list when the page shows no products.
+        :class:`Listing` with absolute URLs without their fragment (``p/1#reviews`` is the page
+        ``p/1``); an empty list when the page shows no products.
     """
     sel = _selector(page)
     products, bad = [], []
@@ -179,7 +180,7 @@ def parse_listing(page: Any, url: str) -> Listing:
 
 
 def _fetchable(base: str, href: str) -> tuple[str | None, str | None]:
-    """``(absolute URL, None)`` for a link a crawler can fetch, ``(None, why)`` otherwise."""
+    """``(absolute URL without fragment, None)`` for a link a crawler can fetch, ``(None, why)`` otherwise."""
     try:
         absolute = urljoin(base, href.strip())
         parts = urlsplit(absolute)
@@ -188,7 +189,11 @@ def _fetchable(base: str, href: str) -> tuple[str | None, str | None]:
         return None, str(exc)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None, f"not an http(s) URL ({parts.scheme or 'no scheme'})"
-    return absolute, None
+    page = urldefrag(absolute).url  # a fragment is a place in a page: the server never sees it
+    if page == urldefrag(base).url:
+        # An empty or "#" href: a tile that names no page of its own (the crawl has this one already).
+        return None, "links to the listing page itself"
+    return page, None
 
 
 def _selector(page: Any) -> Selector:

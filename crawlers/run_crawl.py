@@ -6,17 +6,20 @@ alias). An HTTP cache stores every response (transient 5xx/408/429 excepted) and
 crawls from it, so a re-crawl reproduces the first one without touching the site; give a folder
 under the state folder or the crawl's output folder, never the source tree. ``--set`` overrides
 one Scrapy setting of :mod:`crawlers.settings` (repeatable), e.g. ``AUTOTHROTTLE_START_DELAY=0``
-for a loopback test.
+for a loopback test; a value its setting's type refuses is refused before the crawl
+(:func:`check_overrides`).
 
 Writes ``DIR/items.jsonl`` (one signal record per line), ``DIR/quarantine.jsonl`` (one
 quarantine row per line) and ``DIR/stats.json``::
 
     {"crawl_id": str, "start_url": str, "max_pages": int | None,
      "pages": int,            # responses received by the spider (robots.txt excluded)
+     "listing_pages": int,    # listing pages that showed product links (0: the start page is no listing)
      "items": int, "quarantined": int,
      "http_404": int,         # quarantine rows for 404 responses
      "errors": int,           # all other quarantine rows (statuses, download/parse failures)
      "product_links": int,    # distinct product links requested
+     "duplicate_links": int,  # product links met again (fragment aside): not requested twice
      "product_outcomes": int, # rows in the two files that belong to a product link
      "invariant_ok": bool,    # every product link ended as exactly one item or quarantine row
      "finish_reason": str, "duration_s": float,
@@ -28,8 +31,9 @@ quarantine row per line) and ``DIR/stats.json``::
      "response_bytes": int}   # bytes of all responses, headers included (cached ones too)
 
 Twisted's reactor cannot be restarted, so a crawl needs its own process: callers run the command
-as a subprocess (under Dagster Pipes, :mod:`orchestration.crawl`). Exit status: 0, or 1 when the
-invariant fails.
+as a subprocess (under Dagster Pipes, :mod:`orchestration.crawl`). Exit status: 0; 1 when nothing
+was fetched, when the start page is no listing (``listing_pages`` 0: a 404, a product page, an
+image; its quarantine row says why) or when the invariant fails; 2 for a bad argument.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
+from scrapy.settings import BaseSettings, Settings
 
 from commons.staging import QUARANTINE, RECORDS, STATS_FILE
 from crawlers.pipelines import OUT_DIR_SETTING, STATS_PREFIX
@@ -100,8 +104,9 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
         "start_url": start_url,
         "max_pages": max_pages,
         **{key: int(scrapy_stats.get(STATS_PREFIX + key, 0))
-           for key in ("pages", "items", "quarantined", "http_404", "errors")},
+           for key in ("pages", "listing_pages", "items", "quarantined", "http_404", "errors")},
         "product_links": len(crawler.spider.product_links),
+        "duplicate_links": int(scrapy_stats.get(STATS_PREFIX + "duplicate_links", 0)),
         "product_outcomes": sum(outcomes.values()),
         "invariant_ok": all(outcomes[link] == 1 for link in crawler.spider.product_links),
         "finish_reason": str(scrapy_stats.get("finish_reason", "unknown")),
@@ -119,6 +124,40 @@ def crawl(start_url: str, out_dir: Path, crawl_id: str, max_pages: int | None = 
     }
     (out_dir / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     return stats
+
+
+# What a default's type asks of an override given as text, read with Scrapy's own converters (an int default
+# such as DOWNLOAD_TIMEOUT's 180 takes fractions too, so numbers are read as floats).
+_READERS = {bool: ("a boolean (True, False, 1 or 0)", BaseSettings.getbool),
+            int: ("a number", BaseSettings.getfloat), float: ("a number", BaseSettings.getfloat),
+            dict: ("a JSON object", BaseSettings.getdict), BaseSettings: ("a JSON object", BaseSettings.getdict)}
+
+
+def check_overrides(overrides: dict[str, str]) -> None:
+    """Refuse an override Scrapy could not read as its setting's type, before any crawl starts.
+
+    Each value is read as Scrapy reads the setting whose default (Scrapy's, or
+    :mod:`crawlers.settings`') is a bool, a number or a dict; a setting without such a default is
+    taken as given. Without this check a bad value failed inside the running crawl: a traceback, and
+    no output files.
+
+    Args:
+        overrides: setting name → value as text (``--set NAME=VALUE``).
+
+    Raises:
+        ValueError: ``"<NAME>: not a number ('abc')"`` (or not a boolean, not a JSON object), for
+            the first override that cannot be read.
+    """
+    defaults = Settings()
+    defaults.setmodule("crawlers.settings")
+    for name, value in overrides.items():
+        kind, reader = _READERS.get(type(defaults.get(name)), (None, None))
+        if reader is None:
+            continue
+        try:
+            reader(BaseSettings({name: value}), name)
+        except (ValueError, TypeError):
+            raise ValueError(f"{name}: not {kind} ({value!r})") from None
 
 
 def _trim_runtime_overhead(settings: Settings) -> None:

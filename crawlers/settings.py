@@ -57,6 +57,8 @@ HTTPERROR_ALLOW_ALL = True
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.BackoffRetryMiddleware": 550,
+    # Before robots.txt (100), so an offsite redirect target is refused before its host is contacted.
+    "crawlers.middlewares.RedirectGuard": 50,
     # Every enabled middleware costs every request a coroutine hop. These two do nothing for
     # BooksSpider: it sets no ``allowed_domains`` (offsite) and no ``http_user`` (auth).
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,

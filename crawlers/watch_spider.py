@@ -1,9 +1,11 @@
 """WatchSpider: revisits product pages for ever, as a revisit policy chooses, with conditional GETs.
 
 The batch crawl walks a shop once; the live loop watches it. The spider reads the shop's
-``sitemap.txt`` (one product URL a line), registers every URL with its ``policy``, then asks the
-policy for the next URL at ``rate`` requests per second and fetches it with ``If-None-Match`` set
-to the page's last ETag. Each outcome goes to one of the owner's callbacks, in the reactor thread:
+``sitemap.txt`` (one product URL a line), registers every URL with its ``policy`` (a fragment
+dropped: ``p/1#reviews`` is the page ``p/1``, and a line naming a listed page again is quarantined
+as ``sitemap_line_duplicate``), then asks the policy for the next URL at ``rate`` requests per
+second and fetches it with ``If-None-Match`` set to the page's last ETag. Each outcome goes to one
+of the owner's callbacks, in the reactor thread:
 
 - ``on_page(url, record, etag, received_at)``: a 200 parsed and normalised exactly as the batch
   crawl does it (:func:`crawlers.parsing.parse_book_detail`, :func:`crawlers.pipelines.normalise`);
@@ -24,6 +26,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Protocol
+from urllib.parse import urldefrag
 
 import scrapy
 from scrapy import signals
@@ -100,7 +103,8 @@ class WatchSpider(SignalSpider):
         if kind and kind != "text/plain":
             # A JSON health answer or an HTML page would be read as one "URL" a line and revisited for ever.
             raise scrapy.exceptions.CloseSpider(f"sitemap is {kind}, not a text sitemap (text/plain, one URL a line)")
-        urls, refused = [], 0
+        urls: dict[str, None] = {}  # ordered, and a quick test of a line naming a page already listed
+        refused = 0
         for line in filter(None, (line.strip() for line in response.text.splitlines())):
             # A relative line is resolved against the sitemap, as a browser would; anything that is
             # not then an http(s) URL is quarantined, not requested (it would stop the revisit clock).
@@ -108,15 +112,19 @@ class WatchSpider(SignalSpider):
                 url = response.urljoin(line)
             except ValueError:  # e.g. an unclosed "[" in the host
                 url = line
-            if url_problem(url) is None:
-                urls.append(url)
-            else:
+            if url_problem(url) is not None:
                 self.on_failure(line[:2000], "sitemap_line_not_http", None)
                 refused += 1
+            elif urldefrag(url).url in urls:
+                # "p/1#reviews" beside "p/1" is one page: watched twice, it was one product id at two
+                # URLs, quarantined as ambiguous at every visit.
+                self.on_failure(line[:2000], "sitemap_line_duplicate", None)
+            else:
+                urls[urldefrag(url).url] = None
         # An empty sitemap is a watcher for pushed rows only; one whose every line was refused is a mistake.
         if refused and not urls:
             raise scrapy.exceptions.CloseSpider("sitemap lists no http(s) URL")
-        self.on_urls(urls)
+        self.on_urls(list(urls))
         for url in urls:
             self.policy.add(url, response.urljoin(url).split("/")[2])
         self._loop = task.LoopingCall(self._revisit)

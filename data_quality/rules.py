@@ -167,19 +167,33 @@ def failed_rules(record: dict[str, Any], rule_set: str) -> list[str]:
 
 AMBIGUOUS_PRODUCT = "product_id_ambiguous"
 """An ``offer`` rule across records: one crawl found the same product id on two web pages (two
-books sharing a UPC). Kept, the two prices would read as a price change seconds apart in signal
-history; which page is the product cannot be told, so every page of that id is quarantined."""
+books sharing a UPC, or one page under two URLs such as ``p/1`` and ``p/1/``). Kept, the two prices
+would read as a price change seconds apart in signal history; which page is the product cannot be
+told, so every page of that id is quarantined, its reason naming the other pages
+(``product_id_ambiguous: also at <url>, …``)."""
+
+# URLs a product_id_ambiguous reason names at most; the rows of the id name the rest.
+_AMBIGUOUS_URLS_SHOWN = 3
 
 
-def ambiguous_products(records: list[dict[str, Any]]) -> set[tuple[str, str]]:
-    """(crawl_id, product_id) pairs that one crawl saw at more than one http(s) URL. Feed rows
-    (``file://…#line``) are left out: a feed may carry one product on many lines."""
+def ambiguous_products(records: list[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
+    """(crawl_id, product_id) → its http(s) URLs, for the pairs one crawl saw at more than one
+    http(s) URL. Feed rows (``file://…#line``) are left out: a feed may carry one product on many
+    lines."""
     urls: dict[tuple[str, str], set[str]] = {}
     for record in records:
         url = str(record.get("url") or "")
         if url.startswith(("http://", "https://")) and _present(record.get("product_id")):
             urls.setdefault((str(record.get("crawl_id")), str(record["product_id"])), set()).add(url)
-    return {key for key, seen in urls.items() if len(seen) > 1}
+    return {key: seen for key, seen in urls.items() if len(seen) > 1}
+
+
+def _ambiguous_reason(others: set[str]) -> str:
+    """The product_id_ambiguous reason of a page whose product id is also at ``others``: it says
+    what collided (two books sharing a UPC, or the same page at ``p/1`` and ``p/1/``)."""
+    shown = sorted(others)[:_AMBIGUOUS_URLS_SHOWN]
+    more = f" and {len(others) - len(shown)} more" if len(others) > len(shown) else ""
+    return f"{AMBIGUOUS_PRODUCT}: also at {', '.join(shown)}{more}"
 
 
 def split_valid(records: Iterable[dict[str, Any]], rule_set: str,
@@ -188,7 +202,8 @@ def split_valid(records: Iterable[dict[str, Any]], rule_set: str,
     records also answer to :data:`AMBIGUOUS_PRODUCT` across the batch (:func:`ambiguous_products`).
 
     Each quarantine row's ``reason`` is ``"; "``-joined failed rule names, e.g.
-    ``"price_not_positive; currency_not_iso4217"``.
+    ``"price_not_positive; currency_not_iso4217"``; an ambiguous product id's names the other URLs
+    (``"product_id_ambiguous: also at http://shop/p/1/"``).
 
     Raises:
         ValueError: unknown ``rule_set``.
@@ -201,8 +216,9 @@ def split_valid(records: Iterable[dict[str, Any]], rule_set: str,
     for record in records:
         n_in += 1
         failures = failed_rules(record, rule_set)
-        if (str(record.get("crawl_id")), str(record.get("product_id"))) in ambiguous:
-            failures.append(AMBIGUOUS_PRODUCT)
+        pages = ambiguous.get((str(record.get("crawl_id")), str(record.get("product_id"))))
+        if pages:
+            failures.append(_ambiguous_reason(pages - {str(record.get("url"))}))
         if failures:
             split.quarantined.append(quarantine_record(record, stage, "; ".join(failures)))
         else:

@@ -459,8 +459,9 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
           set_: list[str] = typer.Option([], "--set", help="override a Scrapy setting: NAME=VALUE (repeatable)")
           ) -> None:
     """Crawl the books shop from START_URL in this process (one crawl per process: Twisted's
-    reactor cannot restart). Exit 1 when a product link did not end as exactly one record or
-    quarantine row. Under Dagster Pipes the stats also go to the run's event log."""
+    reactor cannot restart). Exit 1 when nothing was fetched, when the start page is no listing (a 404, a
+    product page, an image: its quarantine row says why), or when a product link did not end as exactly one
+    record or quarantine row. Under Dagster Pipes the stats also go to the run's event log."""
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} is a file, not a folder", param_hint="'--out'")
     if log_file is not None and log_file.is_dir():
@@ -477,7 +478,13 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
         overrides[name.strip()] = value
     from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
+    from crawlers.run_crawl import check_overrides
     from crawlers.run_crawl import crawl as run
+
+    try:
+        check_overrides(overrides)
+    except ValueError as err:
+        raise _fail(f"--set {err}") from None
 
     arguments = dict(start_url=start_url, out_dir=out, crawl_id=crawl_id, max_pages=max_pages, log_file=log_file,
                      http_cache=http_cache, overrides=overrides)
@@ -492,12 +499,26 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
         else:
             stats = run(**arguments)
     except (OSError, ValueError, TypeError) as err:
-        # A setting of the wrong type (--set) stops Scrapy before the spider writes anything.
+        # A setting Scrapy refuses that check_overrides cannot type (no typed default) stops the crawl early.
         raise _fail(f"crawl did not run: {err}", 1) from None
     if stats["pages"] == 0:
         raise _fail(f"nothing was fetched from {start_url} ({stats['finish_reason']}, {stats['errors']} errors; "
                     f"see the quarantine rows in {out})", 1)
+    if stats["listing_pages"] == 0:
+        raise _fail(f"{start_url} is no listing page ({_quarantine_reason(out, start_url)}): no product was "
+                    f"crawled; its quarantine row is in {out}", 1)
     raise typer.Exit(0 if stats["invariant_ok"] else 1)
+
+
+def _quarantine_reason(out: Path, url: str) -> str:
+    """The reason of ``url``'s row in the crawl output ``out``'s quarantine file, or ``"no quarantine row"``."""
+    import json
+
+    from commons.staging import QUARANTINE
+
+    with open(out / QUARANTINE, encoding="utf-8") as rows:
+        reasons = [row["reason"] for row in map(json.loads, rows) if row["url"] == url]
+    return reasons[0] if reasons else "no quarantine row"
 
 
 @app.command()

@@ -15,12 +15,16 @@ was accepted):
 ``parse_error: …``          no title, no price, an unreadable rating, not a text page, a JSON
                             page, no product links on a listing; an unforeseen failure gives ``<Exception>: <message>``
 ``offsite: <host>``         a link (or a redirect, ``offsite: redirected to <host>``) to
-                            another host than the start URL's: another shop's page
+                            another host than the start URL's: another shop's page; a redirect
+                            is refused before that host is contacted
 ``bad_link: …``             a listing's link no crawler can fetch (``javascript:``, ``mailto:``,
-                            a broken host or port); ``url`` is the href as written (of a
+                            a broken host or port) or one back to the listing page itself (``""``,
+                            ``"#"``); ``url`` is the href as written (of a
                             ``mailto:``/``tel:``/… link only its scheme)
 ``robots_disallowed``       robots.txt forbids the URL
 ``redirect_loop``           more than ``REDIRECT_MAX_TIMES`` redirects
+``duplicate: redirected…``  ``duplicate: redirected to <url>``: a redirect to a page the crawl
+                            has requested already (another link's); it is not fetched again
 ``too_large``               body over ``DOWNLOAD_MAXSIZE`` (announced, streamed or decompressed)
 ``timeout``                 no complete answer within ``DOWNLOAD_TIMEOUT``, every attempt
 ``truncated_body``          connection closed before the announced Content-Length, every attempt
@@ -34,7 +38,7 @@ import codecs
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
@@ -45,6 +49,7 @@ from w3lib.encoding import html_body_declared_encoding, http_content_type_encodi
 
 from commons.record import utcnow
 from crawlers.items import BookPage, Quarantined
+from crawlers.middlewares import RedirectRefused
 from crawlers.parsing import ParseError, parse_book_detail, parse_listing
 from crawlers.pipelines import STATS_PREFIX
 from crawlers.spiders.base import SignalSpider
@@ -63,7 +68,10 @@ class BooksSpider(SignalSpider):
             links beyond the cap are never requested, so the one-outcome-per-link invariant
             still holds on a capped slice.
 
-    Stats written: ``edge_insights/pages`` (responses received, robots.txt excluded).
+    Stats written: ``edge_insights/pages`` (responses received, robots.txt excluded),
+    ``edge_insights/listing_pages`` (listing pages that showed product links) and
+    ``edge_insights/duplicate_links`` (product links met again: the same URL, fragment aside, on
+    another tile or listing page; each page is requested once and has one outcome).
     """
 
     name = "books"  # `scrapy crawl books`
@@ -101,16 +109,16 @@ class BooksSpider(SignalSpider):
             return
         if not listing.product_urls and not listing.bad_links:
             yield self._quarantine(link, "parse_error: no product links", 200)
+        else:
+            self.crawler.stats.inc_value(STATS_PREFIX + "listing_pages")
         for href, why in listing.bad_links:
             # A link no crawler can fetch is its own outcome; the page's other links still are.
-            if href not in self._requested:
-                self._requested.add(href)
+            if self._first_sight(href):
                 yield self._quarantine(_recorded(href), f"bad_link: {why}", None)
         for url in listing.product_urls:
             if not self._on_site(url):
                 # Another shop's page (a marketplace or affiliate tile) is no record of this source.
-                if url not in self._requested:
-                    self._requested.add(url)
+                if self._first_sight(url):
                     yield self._quarantine(url, f"offsite: {urlsplit(url).hostname}", None)
                 continue
             request = self._request(url, self.parse_book, product=True)
@@ -127,9 +135,6 @@ class BooksSpider(SignalSpider):
         """Product page → exactly one :class:`BookPage` or one quarantine row."""
         self._count_response(response)
         link, status = response.meta["link"], response.status
-        if not self._on_site(response.url):
-            yield self._quarantine(link, f"offsite: redirected to {urlsplit(response.url).hostname}", status)
-            return
         response = with_fallback_encoding(response)
         defect = response_defect(response)
         if defect is not None:
@@ -152,10 +157,29 @@ class BooksSpider(SignalSpider):
         """Download failure (robots.txt, redirect loop, size limit, timeout…) → one row."""
         yield self._quarantine(failure.request.meta["link"], failure_reason(failure), None)
 
+    def redirect_refusal(self, request: scrapy.Request) -> str | None:
+        """Why a redirect to ``request`` must not be fetched (its quarantine reason: another host, or a
+        page already requested), or None to follow it, the target then noted as requested;
+        :class:`crawlers.middlewares.RedirectGuard` asks before each redirect's download."""
+        if not self._on_site(request.url):
+            return f"offsite: redirected to {urlsplit(request.url).hostname}"
+        target = urldefrag(request.url).url
+        if target in {request.meta["link"], *request.meta["redirect_urls"]}:
+            return None  # a loop: Scrapy's REDIRECT_MAX_TIMES ends it ("redirect_loop")
+        if target in self._requested:
+            # Another link's page: fetched once, under that link; this link ends as this row.
+            return f"duplicate: redirected to {target}"
+        # Noted as requested, so a link to the target met later is a duplicate, not a second fetch.
+        self._requested.add(target)
+        return None
+
     def _request(self, url: str, callback: Callable[..., Any], *, product: bool
                  ) -> scrapy.Request | None:
-        """A request for ``url`` unless already requested or over the request cap."""
+        """A request for ``url`` unless already requested (a product link counts as a duplicate
+        link) or over the request cap."""
         if url in self._requested:
+            if product:
+                self.crawler.stats.inc_value(STATS_PREFIX + "duplicate_links")
             return None
         if self.max_requests is not None and len(self._requested) >= self.max_requests:
             return None
@@ -166,6 +190,15 @@ class BooksSpider(SignalSpider):
         # redirected duplicate silently and leave a link without an outcome.
         return scrapy.Request(url, callback=callback, errback=self.on_error, dont_filter=True,
                               meta={"link": url})
+
+    def _first_sight(self, url: str) -> bool:
+        """Whether a listing's link that is requested never (a bad or offsite link) is met for the
+        first time: it is noted now; one met again is counted as a duplicate link."""
+        if url in self._requested:
+            self.crawler.stats.inc_value(STATS_PREFIX + "duplicate_links")
+            return False
+        self._requested.add(url)
+        return True
 
     def _on_site(self, url: str) -> bool:
         """Whether ``url`` is on the start URL's host (any port or scheme)."""
@@ -265,6 +298,8 @@ def response_defect(response: Response) -> str | None:
 
 def failure_reason(failure: Failure) -> str:
     """Quarantine reason for a request that ended without a response (see the module table)."""
+    if failure.check(RedirectRefused):
+        return str(failure.value)
     if failure.check(IgnoreRequest):
         message = str(failure.value).lower()
         if "robots" in message:

@@ -140,7 +140,8 @@ def test_two_pages_of_one_crawl_with_one_product_id_are_both_quarantined(books):
     split = split_valid([books[0], twin, *books[2:5]], "offer")
     assert split.kept == books[2:5]
     assert [(q["url"], q["reason"]) for q in split.quarantined] == [
-        (books[0]["url"], "product_id_ambiguous"), (twin["url"], "product_id_ambiguous")]
+        (books[0]["url"], f"product_id_ambiguous: also at {twin['url']}"),
+        (twin["url"], f"product_id_ambiguous: also at {books[0]['url']}")]
     other_crawl = {**twin, "crawl_id": "crawl-8"}
     assert len(split_valid([books[0], other_crawl], "offer").kept) == 2
     feed_lines = [{**books[0], "url": f"file:///feeds/offers.csv#{line}"} for line in (2, 3)]

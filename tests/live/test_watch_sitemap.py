@@ -75,6 +75,17 @@ def test_sitemap_lines_that_are_no_http_url_are_quarantined_and_the_rest_watched
     assert outcome["this_run"]["insights"] == {}
 
 
+def test_a_sitemap_line_naming_a_listed_page_again_is_quarantined_not_watched_twice(tmp_path, site):
+    """"page.html#reviews" is the page "page.html": watched twice, one product id had two URLs (ambiguous)."""
+    folder, base = site
+    (folder / "page.html").write_text("<html><body><h1>A page</h1></body></html>")
+    (folder / "sitemap.txt").write_text(f"page.html\npage.html#reviews\n{base}/page.html\n")
+    done = _watch(tmp_path, f"{base}/sitemap.txt")
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.splitlines()[-1])
+    assert outcome["quarantined"]["sitemap_line_duplicate"] == 2 and outcome["products"] == 1
+
+
 @pytest.mark.parametrize("sitemap", ["missing.txt", "only_bad.txt", "unreachable", "health.json"])
 def test_a_sitemap_that_gives_nothing_to_watch_is_an_error(tmp_path, site, sitemap):
     folder, base = site
