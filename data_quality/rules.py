@@ -210,7 +210,7 @@ def split_valid(records: Iterable[dict[str, Any]], rule_set: str,
         ConservationError: rows were lost (a bug, never expected).
     """
     records = list(records)
-    ambiguous = ambiguous_products(records) if rule_set == "offer" else set()
+    ambiguous = ambiguous_products(records) if rule_set == "offer" else {}
     split = Split()
     n_in = 0
     for record in records:
