@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -322,15 +323,25 @@ def test_drop_folder_moves_files_and_never_ingests_twice(real_rows, tmp_path):
 @pytest.fixture(scope="module")
 def webhook(tmp_path_factory):
     """A real intake server (uvicorn subprocess on loopback), 64 KiB and 50-row limits."""
-    folder = tmp_path_factory.mktemp("webhook")
+    yield from _intake_server(tmp_path_factory.mktemp("webhook"), "--max-bytes", "65536", "--max-rows", "50")
+
+
+@pytest.fixture(scope="module")
+def default_webhook(tmp_path_factory):
+    """A real intake server with the default limits (8 MiB, 20,000 rows)."""
+    yield from _intake_server(tmp_path_factory.mktemp("default_webhook"))
+
+
+def _intake_server(folder: Path, *limits: str) -> Iterator[tuple[httpx.Client, Path]]:
+    """``edge-insights intake serve`` with ``limits`` options, inbox under ``folder``: (client, inbox)."""
     inbox, log = folder / "inbox", folder / "server.log"
     port = free_port()
     env = {**os.environ, "TEST_INTAKE_TOKENS": "tok-partner-a, tok-partner-b"}
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge_insights", "intake", "serve", "--inbox", str(inbox), "--port",
-             str(port), "--token-env", "TEST_INTAKE_TOKENS", "--max-bytes", "65536",
-             "--max-rows", "50"], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+             str(port), "--token-env", "TEST_INTAKE_TOKENS", *limits],
+            cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     # trust_env=False: a proxy set in the environment must not carry loopback requests.
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10)
     deadline = time.monotonic() + 20
@@ -431,6 +442,25 @@ def test_webhook_quarantines_a_csv_row_with_a_nul_in_its_title(webhook, real_row
     assert accepted["quarantine"] == [{"url": f"push://{accepted['batch_id']}#3",
                                        "reason": "title: holds a control character U+0000 ('A\\x00B')"}]
     (inbox / f"{accepted['batch_id']}.csv").unlink()  # the inbox test counts what the others leave
+
+
+def test_a_csv_cell_over_the_cell_limit_quarantines_its_row_not_the_batch(default_webhook, real_rows):
+    client, inbox = default_webhook
+    reviews = ["Love my Echo!", "Long. " * 33_334, "Fine."]
+    body = "source,url,product_id,availability,crawled_at,price,currency,review_text\r\n" + "".join(
+        f'{r["source"]},{r["url"]},{r["product_id"]},in_stock,{r["crawled_at"]},{r["price"]},JPY,"{review}"\r\n'
+        for r, review in zip(real_rows, reviews))
+    answer = client.post("/v1/signals", content=body.encode("utf-8"),
+                         headers={"Authorization": "Bearer tok-partner-a", "Content-Type": "text/csv"})
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert (accepted["rows"], accepted["accepted"], accepted["quarantined"]) == (3, 2, 1)
+    assert accepted["quarantine"] == [{
+        "url": f"push://{accepted['batch_id']}#3",
+        "reason": "review_text: a cell of 200,004 characters; a CSV cell holds at most 131,072"}]
+    load = read_inbox(inbox, "harvest-long-cell")
+    assert [r["review_text"] for r in load.records] == [["Love my Echo!"], ["Fine."]]
+    assert len(load.quarantine[0]["record_json"]) > 200_000  # the row is kept whole for a fix
 
 
 def hostile_lines(row: dict) -> list[tuple[str, str]]:
