@@ -5,6 +5,9 @@ A quote left open in one row makes the reader take the rows after it, up to the 
 that cell: CSV cannot tell this from a cell that holds line breaks, and a whole row would vanish
 into another's text. :func:`swallowed_line` finds the tell-tale: a line inside a row that reads as
 a whole row of its own.
+
+A cell longer than :data:`MAX_CELL_CHARS` is the reader's to quarantine (with its row): the csv
+module's own field limit would instead end the reading mid-file.
 """
 
 from __future__ import annotations
@@ -12,6 +15,15 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+
+MAX_CELL_CHARS = 131_072
+"""Longest cell a row may hold, in characters: the csv module's default field limit, so a cell that
+passed before still passes, and 26 times the longest field a contract takes (a review's 5,000)."""
+# The csv module's field limit is process-wide, and a cell past it raises csv.Error, which ends
+# the reader mid-row: every row after it is lost. Raised so that only a quote left open over
+# megabytes reaches it: 16 Mi characters, twice the intake's default 8 MiB batch (whose bytes
+# bound a pushed cell anyway), and one cell's worth of memory (16-64 MB) for a feed file on disk.
+csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
 
 
 @dataclass(frozen=True)

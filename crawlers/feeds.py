@@ -43,7 +43,7 @@ from typing import Any
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
 from commons.record import Provenance, SignalRecord, utcnow
-from crawlers.csv_rows import csv_rows, swallowed_line
+from crawlers.csv_rows import MAX_CELL_CHARS, csv_rows, swallowed_line
 from crawlers.loads import Load
 
 VERSION = "1.0.0"
@@ -208,6 +208,9 @@ def _delimited_rows(path: Path, delimiter: str, required: tuple[str, ...]) -> It
             if len(row.cells) != len(header):
                 fields = {"_error": f"bad_row: {len(row.cells)} fields, expected {len(header)}",
                           "_raw": row.raw.decode("utf-8")}
+            elif (longest := max(map(len, row.cells))) > MAX_CELL_CHARS:
+                fields = {"_error": f"bad_row: a cell of {longest:,} characters; a cell holds at most "
+                                    f"{MAX_CELL_CHARS:,}", "_raw": row.raw.decode("utf-8")}
             elif (line := swallowed_line(row, len(header), delimiter=delimiter)) is not None:
                 fields = {"_error": f"bad_row: line {line} inside a quoted cell reads as a whole row "
                                     "(a quote left open?)", "_raw": row.raw.decode("utf-8")}

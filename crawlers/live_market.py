@@ -11,6 +11,8 @@ Rules (all deterministic for a given replay, seed, start and rate):
   ``wall_of(t) = t0 + (t − start_tick) × seconds_per_tick``; the current tick at wall instant
   ``w`` is ``tick_at(w) = start_tick + floor((w − t0) / seconds_per_tick)``, the last tick begun
   by then. Ticks are the replay's (tick 0 is :data:`crawlers.replay.SERIES_START`, one day each).
+  The clock stops at :data:`crawlers.replay.LAST_TICK` (9999-12-31): from ``wall_of(LAST_TICK)``
+  on, ``tick_at`` is ``LAST_TICK`` and the pages no longer change.
 - **Products**: products ``0 … n_books − 1`` are the mirror's books sorted by path, each priced
   as the replay prices it (:meth:`MarketReplay.quote`). Product ``k ≥ n_books`` clones book
   ``k mod n_books``: its page is the book's page at ``catalogue/<slug>-clone-<k>/index.html``
@@ -55,7 +57,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from crawlers.replay import DEFAULT_SEED, RESTOCK_DAYS, Book, MarketReplay, Quote
+from crawlers.replay import DEFAULT_SEED, LAST_TICK, RESTOCK_DAYS, Book, MarketReplay, Quote
 from crawlers.static_site import KeepAliveHandler, serve_in_thread
 
 SITEMAP = "sitemap.txt"
@@ -136,15 +138,15 @@ class LiveMarket:
     Args:
         replay: the replay whose books, series and rules price the products.
         seconds_per_tick: wall seconds per replay day (> 0).
-        start_tick: the replay tick current at ``t0`` (>= 0).
+        start_tick: the replay tick current at ``t0`` (0 … :data:`crawlers.replay.LAST_TICK`).
         n_products: how many products (>= 1); default one per mirror book.
         seed: seed of the clones' ids and series.
         clock: wall clock in epoch seconds; tests pass one they advance by hand.
         started_at: ``t0``; default ``clock()`` at construction.
 
     Raises:
-        ValueError: ``seconds_per_tick`` not a positive finite number, ``start_tick`` negative,
-            or ``n_products`` below 1.
+        ValueError: ``seconds_per_tick`` not a positive finite number, ``start_tick`` negative or
+            past :data:`crawlers.replay.LAST_TICK`, or ``n_products`` below 1.
     """
 
     def __init__(self, replay: MarketReplay, *, seconds_per_tick: float = 2.0, start_tick: int = 0,
@@ -154,6 +156,8 @@ class LiveMarket:
             raise ValueError(f"seconds_per_tick must be a positive number, got {seconds_per_tick}")
         if start_tick < 0:
             raise ValueError(f"start_tick must be >= 0, got {start_tick}")
+        if start_tick > LAST_TICK:
+            raise ValueError(f"start_tick must be <= {LAST_TICK} (9999-12-31, the replay's last day), got {start_tick}")
         books = [replay.books[path] for path in sorted(replay.books)]
         n_products = len(books) if n_products is None else n_products
         if n_products < 1:
@@ -194,9 +198,10 @@ class LiveMarket:
         return self.started_at + (tick - self.start_tick) * self.seconds_per_tick
 
     def tick_at(self, wall: float) -> int:
-        """The tick current at wall instant ``wall`` (epoch seconds): the last one begun by then.
+        """The tick current at wall instant ``wall`` (epoch seconds): the last one begun by then,
+        at most :data:`crawlers.replay.LAST_TICK` (the clock stops there).
 
-        Agrees with :meth:`wall_of` at the boundaries: ``tick_at(wall_of(t)) == t``.
+        Agrees with :meth:`wall_of` at the boundaries: ``tick_at(wall_of(t)) == t`` up to ``LAST_TICK``.
 
         Raises:
             ValueError: ``wall`` before the market's start ``t0``.
@@ -209,7 +214,7 @@ class LiveMarket:
             tick += 1
         while tick > self.start_tick and self.wall_of(tick) > wall:
             tick -= 1
-        return tick
+        return min(tick, LAST_TICK)
 
     def current_tick(self) -> int:
         """The tick current on :attr:`clock` now."""
@@ -235,7 +240,7 @@ class LiveMarket:
 
         Raises:
             KeyError: no such product.
-            ValueError: ``tick`` before ``start_tick``.
+            ValueError: ``tick`` before ``start_tick`` or past :data:`crawlers.replay.LAST_TICK`.
         """
         return self._history(self.product(key), tick).quote(tick - self.start_tick)
 
@@ -244,7 +249,7 @@ class LiveMarket:
 
         Raises:
             KeyError: no such product.
-            ValueError: ``tick`` before ``start_tick``.
+            ValueError: ``tick`` before ``start_tick`` or past :data:`crawlers.replay.LAST_TICK`.
         """
         history, index = self._history(self.product(key), tick), tick - self.start_tick
         while index > 0 and not history.changed(index):
@@ -256,6 +261,7 @@ class LiveMarket:
 
         Raises:
             KeyError: no such product.
+            ValueError: ``until_tick`` past :data:`crawlers.replay.LAST_TICK`.
         """
         if until_tick <= self.start_tick:
             return []
@@ -296,6 +302,8 @@ class LiveMarket:
         a series share one history."""
         if tick < self.start_tick:
             raise ValueError(f"tick {tick} precedes start_tick {self.start_tick}")
+        if tick > LAST_TICK:
+            raise ValueError(f"tick {tick} is past the replay's last day, tick {LAST_TICK}")
         key = (product.source.path, product.asin)
         with self._lock:  # server threads extend histories; two at once would append twice
             history = self._histories.setdefault(key, _History())
@@ -303,7 +311,7 @@ class LiveMarket:
             if have <= tick:
                 # Through the end of tick's restock cycle: the next extension then starts on a
                 # restock, where the replay's pass starts anyway, so no tick is computed twice.
-                stop = tick - tick % RESTOCK_DAYS + RESTOCK_DAYS
+                stop = min(tick - tick % RESTOCK_DAYS + RESTOCK_DAYS, LAST_TICK + 1)
                 for quote in self.replay.quotes(product.source, product.asin, have, stop):
                     history.pennies.append(int(quote.price.scaleb(2)))
                     history.units.append(quote.stock or 0)

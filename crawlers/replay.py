@@ -14,7 +14,8 @@ Rules (all deterministic for a given seed and data folder):
 - **Mapping**: the sorted ASINs are shuffled by ``random.Random(seed).sample``; book ``i`` of the
   sorted books gets ASIN ``i mod n_asins`` of the shuffled list (more books than series, so some
   series drive several books).
-- **Time**: tick ``t`` (0, 1, 2, …) is the instant ``SERIES_START + t × TICK`` (daily steps).
+- **Time**: tick ``t`` (0, 1, 2, … :data:`LAST_TICK`) is the instant ``SERIES_START + t × TICK``
+  (daily steps); the last is 9999-12-31, the last day a ``datetime`` holds.
 - **Price**: ``price_t = base_price × series_t / series_0``, rounded half-up to pennies (£).
 - **Stock**: sells down and is restocked. Every :data:`RESTOCK_DAYS` ticks (tick 0 included, so
   tick 0 is the snapshot) the book is restocked to its base stock; each day k after that sells
@@ -28,7 +29,8 @@ URLs: ``/tick/<t>/<mirror path>``, e.g. ``http://127.0.0.1:PORT/tick/3/index.htm
 of tick 3; the mirror's relative links keep the crawl inside the tick. Detail pages have their
 headline price, price table rows and availability rewritten; listing pages and the "recently
 viewed" boxes have each product's price and in/out-of-stock text rewritten. Paths missing from the
-mirror, and anything outside ``/tick/<t>/``, are 404 (there is no robots.txt).
+mirror, ticks past :data:`LAST_TICK`, and anything outside ``/tick/<t>/``, are 404 (there is no
+robots.txt).
 :mod:`crawlers.live_market` serves the same market on a wall clock at stable URLs.
 """
 
@@ -53,6 +55,8 @@ from crawlers.static_site import KeepAliveHandler, serve_in_thread
 
 SERIES_START = datetime(2024, 6, 1, tzinfo=timezone.utc)  # tick 0
 TICK = timedelta(days=1)
+# The last tick a datetime can hold (9999-12-31): past it every page would fail with OverflowError.
+LAST_TICK = (datetime.max.replace(tzinfo=timezone.utc) - SERIES_START) // TICK
 DEFAULT_SEED = 20240601
 RESTOCK_DAYS = 10
 DAYS_OF_SUPPLY = Decimal(8)
@@ -170,10 +174,10 @@ class MarketReplay:
         """The real instant tick ``tick`` replays (UTC).
 
         Raises:
-            ValueError: negative tick.
+            ValueError: negative tick, or one past :data:`LAST_TICK`.
         """
-        if tick < 0:
-            raise ValueError(f"tick must be >= 0, got {tick}")
+        if not 0 <= tick <= LAST_TICK:
+            raise ValueError(f"tick must be in 0..{LAST_TICK}, got {tick}")
         return SERIES_START + tick * TICK
 
     def ratio(self, asin: str, tick: int) -> Decimal:
@@ -181,7 +185,7 @@ class MarketReplay:
 
         Raises:
             KeyError: ``asin`` is not an eligible series (:attr:`asins`).
-            ValueError: negative tick.
+            ValueError: negative tick, or one past :data:`LAST_TICK`.
         """
         key = (asin, tick)
         if key not in self._ratios:
@@ -196,7 +200,7 @@ class MarketReplay:
 
         Raises:
             KeyError: ``path`` is not a book of the mirror.
-            ValueError: negative tick.
+            ValueError: negative tick, or one past :data:`LAST_TICK`.
         """
         return next(self.quotes(self.books[path], self.mapping[path], tick, tick + 1))
 
@@ -209,7 +213,7 @@ class MarketReplay:
 
         Raises:
             KeyError: ``asin`` is not an eligible series (:attr:`asins`).
-            ValueError: negative ``start``.
+            ValueError: negative ``start``, or ``stop`` past ``LAST_TICK + 1``.
         """
         if start < 0:
             raise ValueError(f"tick must be >= 0, got {start}")
@@ -311,7 +315,8 @@ class _ReplayHandler(KeepAliveHandler):
         if self.latency_s:
             time.sleep(self.latency_s)
         match = _TICK_URL.match(self.path)
-        body = self.replay.render(int(match.group(1)), match.group(2)) if match else None
+        tick = int(match.group(1)) if match else LAST_TICK + 1
+        body = self.replay.render(tick, match.group(2)) if tick <= LAST_TICK else None
         if body is None:
             self.send_not_found()
         else:

@@ -383,12 +383,13 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
                                              "else file://")
             ) -> None:
     """Extract a signal record from saved product pages (one JSON line per page); exit status 1
-    when a page holds no product (neither title nor price) or lists many (its line is then
-    {"page": …, "error": …})."""
-    import gzip
+    when a page holds no product (neither title nor price), lists many, or cannot be read (not
+    gzip where named .gz, or over the crawl's 5 MiB page limit, inflated); the line of a page
+    listing many or unreadable is {"page": …, "error": …}, and the other pages are still read."""
     import json
 
-    from crawlers.extraction.page import ListingPage, declared_url, extract_product
+    from crawlers.extraction.page import (ListingPage, PageUnreadable, declared_url, extract_product,
+                                          read_saved_page)
 
     if len(pages) == 1 and not url:
         console.print("[red]--url is required for a single page[/]")
@@ -399,14 +400,15 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
         raise typer.Exit(2)
     if url and (not url.isprintable() or not url.lower().startswith(("http://", "https://"))):
         raise typer.BadParameter(f"{url!r} is not an http(s) URL", param_hint="'--url'")
-    empty = 0
+    failed = 0
     for page in pages:
-        html = page.read_bytes()
-        if page.suffix == ".gz":
-            try:
-                html = gzip.decompress(html)
-            except (OSError, EOFError) as err:
-                raise _fail(f"{page}: not a valid gzip file ({err})") from None
+        try:
+            html = read_saved_page(page)
+        except PageUnreadable as err:
+            print(json.dumps({"page": str(page), "error": str(err)}, ensure_ascii=False))
+            typer.echo(f"{page}: {err}", err=True)
+            failed += 1
+            continue
         page_url = url or declared_url(html) or page.resolve().as_uri()
         try:
             record = extract_product(html, page_url)
@@ -414,13 +416,13 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
             print(json.dumps({"page": str(page), "error": str(listing)}, ensure_ascii=False))
             typer.echo(f"{page}: a listing page ({listing.prices} prices), not one product",
                        err=True)
-            empty += 1
+            failed += 1
             continue
         print(json.dumps(record, ensure_ascii=False))
         if record.get("title") is None and record.get("price") is None:
             typer.echo(f"{page}: no product found (no title, no price)", err=True)
-            empty += 1
-    if empty:
+            failed += 1
+    if failed:
         raise typer.Exit(1)
 
 

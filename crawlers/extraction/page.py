@@ -9,12 +9,15 @@ are apart so the benchmark can score held-out weights on the same evidence.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from parsel import Selector
@@ -29,6 +32,7 @@ from crawlers.extraction.currencies import COUNTRY_CURRENCY
 from crawlers.extraction.hints import PageHints, page_hints
 from crawlers.extraction.price import MAX_NUMBER_CHARS, ParsedPrice, parse_price
 from crawlers.extraction.structured import StructuredProduct, read_structured
+from crawlers.settings import DOWNLOAD_MAXSIZE
 from commons.record import Provenance, SignalRecord, utcnow
 
 SOURCE = "generic"
@@ -218,6 +222,35 @@ def page_currency(price: ParsedPrice, evidence: PageEvidence) -> str | None:
     if shown:
         return shown.most_common(1)[0][0]
     return COUNTRY_CURRENCY.get(evidence.hints.country or "")
+
+
+class PageUnreadable(ValueError):
+    """A saved page that cannot be read: not gzip where named ``.gz``, or over the size limit."""
+
+
+def read_saved_page(path: Path, limit: int = DOWNLOAD_MAXSIZE) -> bytes:
+    """The HTML bytes of a saved page, ``.gz`` inflated, at most ``limit`` bytes.
+
+    The limit is the crawl's (``DOWNLOAD_MAXSIZE``, 5 MiB; over it a fetched page is
+    ``too_large``), and a ``.gz`` is inflated only that far: a 48 KB file can hold 50 MB of spaces.
+
+    Raises:
+        PageUnreadable: the page is over ``limit`` bytes (inflated), or a ``.gz`` is not valid gzip.
+        OSError: the file cannot be opened or read.
+    """
+    if path.suffix != ".gz":
+        if (size := path.stat().st_size) > limit:
+            raise PageUnreadable(f"{size:,} bytes; a page may hold at most {limit:,} (the crawl's too_large)")
+        return path.read_bytes()
+    try:
+        with gzip.open(path) as inflating:
+            html = inflating.read(limit + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
+        raise PageUnreadable(f"not a valid gzip file ({err})") from None
+    if len(html) > limit:
+        raise PageUnreadable(f"over {limit:,} bytes inflated; a page may hold at most {limit:,} "
+                             "(the crawl's too_large)")
+    return html
 
 
 def declared_url(html: str | bytes) -> str | None:

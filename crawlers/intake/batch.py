@@ -11,7 +11,8 @@ Two levels of failure:
 - A **row** that breaks the contract (:mod:`crawlers.intake.contract`) — or a later JSON line
   that does not parse, a JSON line (first or not) nested deeper than the parser goes or holding
   an integer longer than Python converts (``sys.get_int_max_str_digits()``), or a CSV row with
-  the wrong number of cells — becomes one quarantine row (stage ``intake``, ``url``
+  the wrong number of cells or a cell longer than :data:`crawlers.csv_rows.MAX_CELL_CHARS` —
+  becomes one quarantine row (stage ``intake``, ``url``
   ``push://<batch_id>#<line>``, reason naming the field); the other rows still become records.
   ``rows == len(records) + len(quarantine)`` is checked.
 
@@ -46,7 +47,7 @@ from typing import Any
 
 from commons.errors import HarvestError, assert_conserved
 from commons.json_keys import DuplicateKeyError, refuse_duplicate_keys
-from crawlers.csv_rows import csv_rows, swallowed_line
+from crawlers.csv_rows import MAX_CELL_CHARS, csv_rows, swallowed_line
 from crawlers.intake.contract import PUSH_FIELDS, REQUIRED_FIELDS, RowInvalid, quarantine_invalid, to_record
 from crawlers.loads import Load
 
@@ -240,6 +241,11 @@ def _csv_rows(text: str) -> Iterator[_Row]:
                 continue
             if len(row.cells) != len(header):
                 yield row.line, row.raw, None, f"row: {len(row.cells)} cells, header has {len(header)}"
+                continue
+            if long := [(name, len(cell)) for name, cell in zip(header, row.cells) if len(cell) > MAX_CELL_CHARS]:
+                yield row.line, row.raw, None, "; ".join(
+                    f"{name}: a cell of {size:,} characters; a CSV cell holds at most {MAX_CELL_CHARS:,}"
+                    for name, size in long)
                 continue
             if (line := swallowed_line(row, len(header), looks_whole=lambda cells: _URL_RE.match(
                     cells[header.index("url")].strip()) is not None)) is not None:

@@ -8,16 +8,19 @@ the intake sets them):
 ====================  ========  ===============================================================
 field                 required  rule
 ====================  ========  ===============================================================
-``source``            yes       non-blank string (partner or feed name) holding a letter or digit
-``url``               yes       absolute ``http``/``https`` URL with a host
+``source``            yes       non-blank string (partner or feed name) holding a letter or digit, no
+                                control or format character (Unicode Cc/Cf) anywhere
+``url``               yes       absolute ``http``/``https`` URL with a host of no empty label
+                                (``a..b``), no control or format character
 ``product_id``        yes       string with a letter or digit (SKU/UPC/GTIN/ASIN or canonical URL), no white
-                                space or control character at its ends, at most the decision
-                                contracts' ``max_length`` (256) characters
+                                space at its ends, no control or format character anywhere, at
+                                most the decision contracts' ``max_length`` (256) characters
 ``availability``      yes       one of :data:`commons.record.AVAILABILITY`
 ``crawled_at``        yes       ISO-8601 string *with* a UTC offset (``Z`` or ``±HH:MM``),
                                 at most :data:`FUTURE_TOLERANCE` ahead of the intake's clock;
                                 stored in UTC
-``title``             no        string or null, at most the contracts' ``max_length`` (500)
+``title``             no        string or null, at most the contracts' ``max_length`` (500), no
+                                control or format character but tab, line breaks, ZWJ and ZWNJ
 ``price``             offers    decimal *string* > 0 (``"51.77"``; no sign, exponent, NaN or
                                 thousands separator: JSON numbers are refused so no float ever
                                 touches money), at most 4 decimals; needs ``currency``; required
@@ -243,6 +246,24 @@ MAX_TITLE = PRICE_SPIKE["fields"]["title"]["max_length"]
 MAX_REVIEW = NEGATIVE_REVIEW["fields"]["review_text"]["max_length"]
 
 
+# Format characters a title may hold: ZWNJ and ZWJ shape Persian and Indic words and join emoji.
+_TITLE_FORMAT = "\u200c\u200d"
+
+
+def _hidden_character(text: str, allowed: str = "") -> str | None:
+    """Why ``text`` holds a control or format character (Unicode Cc, Cf) not in ``allowed``, or None.
+
+    Such a character is invisible where the text is shown: a NUL cannot be named on ``erase``'s
+    command line, and a bidi override (U+202E) shows one id, title or URL as another.
+    """
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cf") and ch not in allowed:
+            kind = "control" if category == "Cc" else "format"
+            return f"holds a {kind} character U+{ord(ch):04X} ({_show(text)})"
+    return None
+
+
 def _key(value: Any) -> tuple[str | None, Any]:
     """A subject's key (``source``, ``product_id``): ``erase`` takes one only with a letter or digit
     in it, so a key of punctuation or symbols alone (``%``, ``★★``) would be unerasable."""
@@ -252,6 +273,12 @@ def _key(value: Any) -> tuple[str | None, Any]:
     return problem, value
 
 
+def _source(value: Any) -> tuple[str | None, Any]:
+    """A key (:func:`_key`) that ``erase --source`` can be given: no hidden character in it."""
+    problem, value = _key(value)
+    return problem or _hidden_character(value), value
+
+
 def _product_id(value: Any) -> tuple[str | None, Any]:
     """A key (:func:`_key`): erasure and the pods take it as written, so its ends carry no white space."""
     problem, value = _key(value)
@@ -259,6 +286,8 @@ def _product_id(value: Any) -> tuple[str | None, Any]:
         return problem, value
     if not (value[0].isprintable() and value[-1].isprintable()) or value != value.strip():
         return f"white space or a control character at its ends ({_show(value)})", value
+    if hidden := _hidden_character(value):
+        return hidden, value
     if len(value) > MAX_PRODUCT_ID:
         return f"{len(value):,} characters; the decisions take at most {MAX_PRODUCT_ID}", value
     return None, value
@@ -268,24 +297,25 @@ def _title(value: Any) -> tuple[str | None, Any]:
     problem, value = _optional_text(value)
     if not problem and len(value) > MAX_TITLE:
         problem = f"{len(value):,} characters; the decisions take at most {MAX_TITLE}"
-    return problem, value
+    return problem or _hidden_character(value, allowed="\t\n\r" + _TITLE_FORMAT), value
 
 
 def url_problem(value: Any) -> str | None:
     """Why ``value`` is not a page URL a signal may carry, or None when it is one.
 
-    A page URL is an absolute http(s) URL shorter than :data:`MAX_URL_CHARS`, with a host, a port
-    in 1-65535 (0 names no port a server listens on), no control character, no white space in the
-    host and no credentials (``user:password@`` would be stored with every signal; the reason never
-    echoes them).
+    A page URL is an absolute http(s) URL shorter than :data:`MAX_URL_CHARS`, with a host of no
+    empty label (``a..b``; one trailing dot, the DNS root, is allowed), a port in 1-65535 (0 names
+    no port a server listens on), no control or format character (Unicode Cc, Cf), no white space
+    in the host and no credentials (``user:password@`` would be stored with every signal; the
+    reason never echoes them).
     """
     problem = f"not an absolute http(s) URL ({_show(value)})"
     if not isinstance(value, str):
         return problem
     if len(value) >= MAX_URL_CHARS:
         return f"{len(value):,} characters; a URL must be shorter than {MAX_URL_CHARS:,}"
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        return f"holds a control character ({_show(value)})"
+    if hidden := _hidden_character(value):
+        return hidden
     try:
         # .port and .hostname raise ValueError too: a port out of 0-65535, an unclosed "[".
         parts = urlsplit(value)
@@ -296,6 +326,8 @@ def url_problem(value: Any) -> str | None:
         return f"{problem}: port 0"
     if parts.scheme not in ("http", "https") or not host:
         return problem
+    if "" in host.removesuffix(".").split("."):
+        return f"{problem}: an empty label in the host"
     if any(c.isspace() for c in parts.netloc):
         return f"white space in the host ({_show(value)})"
     if "@" in parts.netloc:
@@ -396,7 +428,7 @@ def _show(value: Any) -> str:
 
 
 _CHECKS = {
-    "source": _key, "url": _url, "product_id": _product_id, "availability": _availability,
+    "source": _source, "url": _url, "product_id": _product_id, "availability": _availability,
     "crawled_at": _crawled_at, "title": _title, "price": _price, "currency": _currency,
     "stock_count": _stock_count, "rating": _rating, "review_text": _review_text,
     "author": _optional_text, "feedback": _feedback,

@@ -126,6 +126,18 @@ def test_bad_rows_are_quarantined_with_reasons(tmp_path):
         "bad_row: no tab", "empty_text", "bad_label: 'maybe'"]
 
 
+def test_a_cell_over_the_cell_limit_quarantines_its_row_not_the_feed(tmp_path):
+    alexa = tmp_path / "amazon_alexa_reviews.tsv"
+    alexa.write_text("rating\tdate\tvariation\tverified_reviews\tfeedback\n"
+                     "5\t1-Jul-18\tBlack  Dot\tGreat\t1\n"
+                     f"4\t1-Jul-18\tBlack\t\"{'Long. ' * 25_000}\nStill long.\"\t1\n"
+                     "4\t1-Jul-18\tBlack\tFine\t1\n", "utf-8")
+    load = read_feed_file(alexa, "long-cell")
+    assert load.rows_in == 3 and [r["review_text"] for r in load.records] == [["Great"], ["Fine"]]
+    [held] = load.quarantine
+    assert held["reason"] == "bad_row: a cell of 150,012 characters; a cell holds at most 131,072"
+
+
 def test_a_row_swallowed_by_an_open_quote_is_quarantined(tmp_path):
     alexa = tmp_path / "amazon_alexa_reviews.tsv"
     alexa.write_text("rating\tdate\tvariation\tverified_reviews\tfeedback\n"

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -81,7 +82,16 @@ BROKEN = [
     ({"url": "https://jane:s3cret@a.example/p"},
      "url: carries credentials (user:password@): they would be stored with every signal"),
     ({"url": "https://a.example/p\r\nX-Injected: 1"},
-     "url: holds a control character ('https://a.example/p\\r\\nX-Injected: 1')"),
+     "url: holds a control character U+000D ('https://a.example/p\\r\\nX-Injected: 1')"),
+    ({"url": "http://example.com/\u202ep"}, "url: holds a format character U+202E ('http://example.com/\\u202ep')"),
+    ({"url": "http://a..b/p"}, "url: not an absolute http(s) URL ('http://a..b/p'): an empty label in the host"),
+    ({"url": "http://.a.example/p"},
+     "url: not an absolute http(s) URL ('http://.a.example/p'): an empty label in the host"),
+    # Hidden characters: a NUL cannot be named on `erase`'s command line, a bidi override shows another text.
+    ({"product_id": "SKU\u0000-1"}, "product_id: holds a control character U+0000 ('SKU\\x00-1')"),
+    ({"source": "partner\u200bjp"}, "source: holds a format character U+200B ('partner\\u200bjp')"),
+    ({"title": "A\u0000B"}, "title: holds a control character U+0000 ('A\\x00B')"),
+    ({"title": "Echo \u202eGNIRAPS"}, "title: holds a format character U+202E ('Echo \\u202eGNIRAPS')"),
     ({"url": "https://a.example/" + "p" * 2100}, "url: 2,118 characters; a URL must be shorter than 2,048"),
     ({"merchant_name": "AnkerDirect"}, "merchant_name: unknown field"),
     ({"content_digest": "0" * 64}, "content_digest: unknown field"),
@@ -313,15 +323,25 @@ def test_drop_folder_moves_files_and_never_ingests_twice(real_rows, tmp_path):
 @pytest.fixture(scope="module")
 def webhook(tmp_path_factory):
     """A real intake server (uvicorn subprocess on loopback), 64 KiB and 50-row limits."""
-    folder = tmp_path_factory.mktemp("webhook")
+    yield from _intake_server(tmp_path_factory.mktemp("webhook"), "--max-bytes", "65536", "--max-rows", "50")
+
+
+@pytest.fixture(scope="module")
+def default_webhook(tmp_path_factory):
+    """A real intake server with the default limits (8 MiB, 20,000 rows)."""
+    yield from _intake_server(tmp_path_factory.mktemp("default_webhook"))
+
+
+def _intake_server(folder: Path, *limits: str) -> Iterator[tuple[httpx.Client, Path]]:
+    """``edge-insights intake serve`` with ``limits`` options, inbox under ``folder``: (client, inbox)."""
     inbox, log = folder / "inbox", folder / "server.log"
     port = free_port()
     env = {**os.environ, "TEST_INTAKE_TOKENS": "tok-partner-a, tok-partner-b"}
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(
             [sys.executable, "-m", "edge_insights", "intake", "serve", "--inbox", str(inbox), "--port",
-             str(port), "--token-env", "TEST_INTAKE_TOKENS", "--max-bytes", "65536",
-             "--max-rows", "50"], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+             str(port), "--token-env", "TEST_INTAKE_TOKENS", *limits],
+            cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     # trust_env=False: a proxy set in the environment must not carry loopback requests.
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10)
     deadline = time.monotonic() + 20
@@ -406,6 +426,41 @@ def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_row
     from_webhook = [x for x in load.records if x["provenance"]["crawl_id"] == accepted["batch_id"]]
     assert [x["product_id"] for x in from_webhook] == [x["product_id"] for x in real_rows[:10]]
     assert load.quarantine[0]["url"] == f"push://{accepted['batch_id']}#11"
+
+
+def test_webhook_quarantines_a_csv_row_with_a_nul_in_its_title(webhook, real_rows):
+    client, inbox = webhook
+    titles = [real_rows[0]["title"], "A\x00B", real_rows[2]["title"]]
+    body = "source,url,product_id,availability,crawled_at,price,currency,title\r\n" + "".join(
+        f'{r["source"]},{r["url"]},{r["product_id"]},in_stock,{r["crawled_at"]},{r["price"]},JPY,"{title}"\r\n'
+        for r, title in zip(real_rows, titles))
+    answer = client.post("/v1/signals", content=body.encode("utf-8"),
+                         headers={"Authorization": "Bearer tok-partner-a", "Content-Type": "text/csv"})
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert (accepted["rows"], accepted["accepted"], accepted["quarantined"]) == (3, 2, 1)
+    assert accepted["quarantine"] == [{"url": f"push://{accepted['batch_id']}#3",
+                                       "reason": "title: holds a control character U+0000 ('A\\x00B')"}]
+    (inbox / f"{accepted['batch_id']}.csv").unlink()  # the inbox test counts what the others leave
+
+
+def test_a_csv_cell_over_the_cell_limit_quarantines_its_row_not_the_batch(default_webhook, real_rows):
+    client, inbox = default_webhook
+    reviews = ["Love my Echo!", "Long. " * 33_334, "Fine."]
+    body = "source,url,product_id,availability,crawled_at,price,currency,review_text\r\n" + "".join(
+        f'{r["source"]},{r["url"]},{r["product_id"]},in_stock,{r["crawled_at"]},{r["price"]},JPY,"{review}"\r\n'
+        for r, review in zip(real_rows, reviews))
+    answer = client.post("/v1/signals", content=body.encode("utf-8"),
+                         headers={"Authorization": "Bearer tok-partner-a", "Content-Type": "text/csv"})
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert (accepted["rows"], accepted["accepted"], accepted["quarantined"]) == (3, 2, 1)
+    assert accepted["quarantine"] == [{
+        "url": f"push://{accepted['batch_id']}#3",
+        "reason": "review_text: a cell of 200,004 characters; a CSV cell holds at most 131,072"}]
+    load = read_inbox(inbox, "harvest-long-cell")
+    assert [r["review_text"] for r in load.records] == [["Love my Echo!"], ["Fine."]]
+    assert len(load.quarantine[0]["record_json"]) > 200_000  # the row is kept whole for a fix
 
 
 def hostile_lines(row: dict) -> list[tuple[str, str]]:
@@ -539,6 +594,14 @@ def test_rows_a_decision_or_erasure_could_not_take_are_refused_at_intake(real_ro
         check_row({**real_rows[0], **change})
     assert refused.value.reasons == [reason]
     check_row({**real_rows[0], "product_id": "QA WS", "title": "t" * 500, "review_text": ["r" * 5000]})
+
+
+def test_free_text_keeps_line_breaks_and_joiners_and_a_host_its_root_dot(real_rows):
+    """A title may hold tabs, line breaks, ZWNJ (Persian) and ZWJ (emoji); a review any text."""
+    title = "Echo Dot\t(5th gen)\r\nمی\u200cخواهم 👩\u200d💻"
+    row = check_row({**real_rows[0], "url": "https://www.amazon.co.jp./dp/B0BXSKY533", "title": title,
+                     "review_text": ["Fine\u200b.\x0bBroke."]})
+    assert (row["title"], row["url"]) == (title, "https://www.amazon.co.jp./dp/B0BXSKY533")
 
 
 @pytest.mark.parametrize(("stock", "rating", "reason"), [

@@ -12,6 +12,7 @@ import http.client
 import random
 import time
 import urllib.parse
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ SEED = 11
 T0 = 1_700_000_000.25  # a fraction of a second past a whole second: HTTP-dates truncate it
 SECONDS_PER_TICK = 2.0
 ATTIC = "catalogue/a-light-in-the-attic_1000/index.html"
+LAST_DAY = (date(9999, 12, 31) - date(2024, 6, 1)).days  # the last tick a datetime can hold
 
 
 class HandClock:
@@ -293,11 +295,29 @@ def test_sitemap_and_404s(replay, books, clock, connect):
     assert few.page("/" + books[5], "http://shop/") is None
 
 
+def test_the_clock_stops_on_the_last_day(replay, clock, connect):
+    """A market started near 9999-12-31 serves every page past it, frozen at the last day."""
+    market = make_market(replay, clock, start_tick=LAST_DAY - 3)
+    with serve_live_market(market) as base:
+        connection = connect(base)
+        paths = [urllib.parse.urlsplit(url).path for url in get(connection, "/sitemap.txt")[2].decode().split()]
+        for ticks in (2, 3, 50):
+            clock.now = at_tick(ticks)
+            assert market.current_tick() == min(LAST_DAY - 3 + ticks, LAST_DAY)
+            statuses = [get(connection, path)[0] for path in paths]
+            assert statuses == [200] * len(paths)
+    assert market.quote(0, LAST_DAY) == replay.quote(market.products[0].path, LAST_DAY)
+    with pytest.raises(ValueError, match=f"past the replay's last day, tick {LAST_DAY}"):
+        market.quote(0, LAST_DAY + 1)
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"seconds_per_tick": 0}, "seconds_per_tick must be a positive number"),
     ({"seconds_per_tick": -1.5}, "seconds_per_tick must be a positive number"),
     ({"seconds_per_tick": float("nan")}, "seconds_per_tick must be a positive number"),
     ({"start_tick": -1}, "start_tick must be >= 0"),
+    ({"start_tick": LAST_DAY + 1}, f"start_tick must be <= {LAST_DAY}"),
+    ({"start_tick": 999_999_999}, f"start_tick must be <= {LAST_DAY}"),
     ({"n_products": 0}, "n_products must be >= 1"),
 ])
 def test_bad_arguments_are_refused(replay, kwargs, message):

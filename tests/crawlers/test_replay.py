@@ -157,18 +157,19 @@ def test_missing_pages_stay_404(two_ticks):
 
 
 def test_one_connection_serves_pages_and_404s(replay):
-    """HTTP/1.1 keep-alive: a page, a missing page and a page again ride one TCP connection."""
+    """HTTP/1.1 keep-alive: pages, a missing page and a tick past 9999-12-31 ride one TCP connection."""
     with serve_replay(replay, latency_s=0.001) as base:
         parts = urllib.parse.urlsplit(base)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
         answers = []
-        for path in ("tick/0/" + ATTIC, "tick/0/catalogue/no-such-book/index.html", "tick/1/" + ATTIC):
+        for path in ("tick/0/" + ATTIC, "tick/0/catalogue/no-such-book/index.html", "tick/1/" + ATTIC,
+                     "tick/2913021/" + ATTIC, "tick/2913022/" + ATTIC):
             connection.request("GET", "/" + path)
             response = connection.getresponse()
             answers.append((response.status, response.getheader("Connection"),
                             len(response.read()), connection.sock.getsockname()))
         connection.close()
-    assert [status for status, *_ in answers] == [200, 404, 200]
+    assert [status for status, *_ in answers] == [200, 404, 200, 200, 404]
     assert all(header != "close" for _, header, *_ in answers)
     assert len({local for *_, local in answers}) == 1  # the same client socket throughout
     assert answers[0][2] == len(replay.render(0, ATTIC))

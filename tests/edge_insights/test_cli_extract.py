@@ -69,6 +69,26 @@ def test_a_listing_page_is_refused_beside_a_product_page(data_dir):
                                                                          "51.77", 22)
 
 
+def test_a_page_over_the_crawls_size_limit_or_not_gzip_is_refused_and_the_run_goes_on(data_dir, tmp_path):
+    bomb = tmp_path / "bomb.html.gz"  # 6 MB of spaces in a file of a few KB: it is never inflated past 5 MiB
+    bomb.write_bytes(gzip.compress(b'<html><body><h1>Bomb</h1><p class="price">$5</p>' + b" " * 6_000_000
+                                   + b"</body></html>"))
+    big = tmp_path / "big.html"
+    big.write_bytes(b"<html><body><h1>Big</h1>" + b" " * (5 * 1024 * 1024) + b"</body></html>")
+    not_gzip = tmp_path / "page.html.gz"
+    not_gzip.write_bytes(b"<html><body><h1>Plain</h1></body></html>")
+    pages = [bomb, not_gzip, big, _page(data_dir, "0666abeb")]
+    result = runner.invoke(app, ["extract", *map(str, pages)])
+    assert result.exit_code == 1, result.output
+    *refused, record = (json.loads(line) for line in result.stdout.splitlines())
+    assert refused == [
+        {"page": str(bomb), "error": "over 5,242,880 bytes inflated; a page may hold at most 5,242,880 "
+                                     "(the crawl's too_large)"},
+        {"page": str(not_gzip), "error": "not a valid gzip file (Not a gzipped file (b'<h'))"},
+        {"page": str(big), "error": "5,242,918 bytes; a page may hold at most 5,242,880 (the crawl's too_large)"}]
+    assert (record["price"], record["currency"]) == ("450", "GBP")
+
+
 def test_extract_one_page_needs_a_url(data_dir):
     result = runner.invoke(app, ["extract", str(_page(data_dir, "0666abeb"))])
     assert result.exit_code == 2

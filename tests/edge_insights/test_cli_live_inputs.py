@@ -57,6 +57,7 @@ def test_a_value_no_insight_can_match_is_refused(state, command):
 @pytest.mark.parametrize(("args", "env", "message"), [
     (["--seconds-per-tick", "inf"], {}, "seconds_per_tick must be a positive number, got inf"),
     (["--products", "100000000"], {}, "Invalid value for '--products'"),
+    (["--start-tick", "999999999"], {}, "start_tick must be <= 2913021 (9999-12-31, the"),
     ([], {"EDGE_INSIGHTS_DATA_DIR": "/nonexistent"}, "books mirror not found: /nonexistent"),
 ])
 def test_market_refuses_what_it_cannot_serve(state, monkeypatch, args, env, message):

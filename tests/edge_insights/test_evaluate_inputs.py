@@ -87,7 +87,7 @@ def test_an_unparseable_book_page_is_named(books, state):
         f"error: {books} cannot be read as urgent_inventory data: site/catalogue/zz_9/index.html: no title")
 
 
-def test_a_csv_field_past_the_csv_modules_limit_is_a_clear_error(data_dir, state, tmp_path):
+def test_a_csv_cell_past_the_cell_limit_quarantines_its_row_with_a_clear_reason(data_dir, state, tmp_path):
     source = data_dir / "reviews" / "datafiniti_amazon_reviews.csv"
     folder = tmp_path / "reviews"
     folder.mkdir()
@@ -98,4 +98,5 @@ def test_a_csv_field_past_the_csv_modules_limit_is_a_clear_error(data_dir, state
     (folder / source.name).write_text(header + "\n" + ",".join(cells) + "\n", encoding="utf-8")
     result = evaluate("negative_review", folder)
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "field larger than field limit" in " ".join(result.output.split())
+    assert "1 row(s): bad_row: a cell of 200,000 characters; a cell holds at most 131,072" in " ".join(
+        result.output.split())
