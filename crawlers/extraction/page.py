@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from parsel import Selector
-from w3lib.encoding import html_to_unicode
 from w3lib.url import canonicalize_url
 
 from crawlers.extraction import availability as avail
@@ -29,6 +28,7 @@ from crawlers.extraction import dom
 from crawlers.extraction import ranker as price_ranker
 from crawlers.extraction.candidates import FEATURES, Candidate, page_candidates
 from crawlers.extraction.currencies import COUNTRY_CURRENCY
+from crawlers.extraction.encoding import decode_page
 from crawlers.extraction.hints import PageHints, page_hints
 from crawlers.extraction.price import MAX_NUMBER_CHARS, ParsedPrice, parse_price
 from crawlers.extraction.structured import StructuredProduct, read_structured
@@ -118,16 +118,19 @@ def extract_product(html: str | bytes, url: str, **provenance: Any) -> dict[str,
 
 def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
                    http_status: int | None = None, crawled_at: datetime | None = None,
-                   spider_version: str = SPIDER_VERSION) -> SignalRecord:
+                   spider_version: str = SPIDER_VERSION, content_type: str = "") -> SignalRecord:
     """Extract the product a page shows as a signal record.
 
     Args:
-        html: page HTML; bytes are decoded by their BOM / ``<meta charset>``, else as UTF-8.
+        html: page HTML; bytes are decoded by :func:`~crawlers.extraction.encoding.decode_page`
+            (BOM, ``content_type``'s or ``<meta>`` charset; UTF-8, or windows-1252 when they
+            declare none and the bytes are not UTF-8).
         url: the page's URL: base for relative links, country hint (ccTLD), last-resort id.
         crawl_id: provenance crawl id.
         http_status: provenance HTTP status (None for a saved file).
         crawled_at: observation time (UTC); defaults to now.
         spider_version: provenance ``name@version`` of the caller.
+        content_type: the HTTP ``Content-Type`` header the bytes came with ("" for a saved file).
 
     Returns:
         A :class:`~commons.record.SignalRecord` with ``source="generic"``;
@@ -139,7 +142,7 @@ def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
         ListingPage: the page lists many products (a category or search page), so no record
             would be one product's.
     """
-    evidence = read_page(html, url)
+    evidence = read_page(html, url, content_type)
     if evidence.listed_prices:
         raise ListingPage(url, evidence.listed_prices)
     return record_from(evidence, price_ranker.load(), crawl_id=crawl_id,
@@ -147,10 +150,11 @@ def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
                        spider_version=spider_version)
 
 
-def read_page(html: str | bytes, url: str) -> PageEvidence:
-    """Gather a page's evidence (see :class:`PageEvidence`); never raises on bad markup."""
+def read_page(html: str | bytes, url: str, content_type: str = "") -> PageEvidence:
+    """Gather a page's evidence (see :class:`PageEvidence`); never raises on bad markup. Bytes
+    are read as :func:`~crawlers.extraction.encoding.decode_page` reads them with ``content_type``."""
     body = html if isinstance(html, bytes) else html.encode("utf-8")
-    text = html if isinstance(html, str) else html_to_unicode(None, html)[1]
+    text = html if isinstance(html, str) else decode_page(html, content_type)
     sel = Selector(text=text)
     hints = page_hints(sel, url)
     shown_title = dom.title(sel)
@@ -255,7 +259,7 @@ def read_saved_page(path: Path, limit: int = DOWNLOAD_MAXSIZE) -> bytes:
 
 def declared_url(html: str | bytes) -> str | None:
     """The URL a saved page declares for itself: ``<link rel=canonical>``, else ``og:url``."""
-    text = html if isinstance(html, str) else html_to_unicode(None, html)[1]
+    text = html if isinstance(html, str) else decode_page(html)
     sel = Selector(text=text)
     for value in (sel.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '),"
                             " ' canonical ')]/@href").get(),

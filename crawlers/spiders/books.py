@@ -34,7 +34,6 @@ was accepted):
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -45,9 +44,9 @@ from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, Igno
 from scrapy.http import JsonResponse, Response, TextResponse
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
-from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 from commons.record import utcnow
+from crawlers.extraction.encoding import fallback_encoding
 from crawlers.items import BookPage, Quarantined
 from crawlers.middlewares import RedirectRefused
 from crawlers.parsing import ParseError, parse_book_detail, parse_listing
@@ -226,48 +225,18 @@ def unexpected(exc: Exception) -> str:
 
 
 def with_fallback_encoding(response: Response) -> Response:
-    """The response, read as UTF-8 where its declared legacy charset is wrong, or as windows-1252
-    when it declares no charset and is not UTF-8.
-
-    "Declares" means a charset in the Content-Type header, a ``<meta>`` declaration or a byte-order
-    mark. Two fallbacks, each only where the page's own bytes settle it:
-
-    - A page declaring a legacy (non-UTF) charset whose body is valid UTF-8 holding non-ASCII bytes
-      is UTF-8: text in a legacy charset is almost never valid UTF-8 by chance (M. Dürst, "The
-      Properties and Promises of UTF-8", 11th International Unicode Conference, 1997), while a
-      server's default ``charset=ISO-8859-1`` on UTF-8 pages is common. Read as declared, "café"
-      became "cafÃ©" and a windows-1251 "£" lost the currency. A byte-order mark is never overruled.
-    - Without a declaration, Scrapy asks charset-normalizer, which reads a mostly-ASCII page with
-      a few latin-1 "£" bytes as cp850 ("ú50.10": the currency lost). Browsers fall back to
-      windows-1252 for such pages (WHATWG HTML, "determining the character encoding": the
-      implementation-defined default for Western locales), so the harvest does the same.
+    """The response, read in :func:`crawlers.extraction.encoding.fallback_encoding` where its
+    declared charset is wrong or it declares none and is not UTF-8.
 
     Other responses are returned unchanged, non-200 ones too: :func:`response_defect` quarantines
     them on their status alone, so their charset is never looked at (most responses of a crawl are
     404s).
     """
-    if response.status != 200 or not isinstance(response, TextResponse) or read_bom(response.body)[0]:
+    if response.status != 200 or not isinstance(response, TextResponse):
         return response
     content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
-    declared = http_content_type_encoding(content_type) or html_body_declared_encoding(response.body)
-    if declared and _is_utf(declared):  # most pages: nothing to settle, no second decode
-        return response
-    try:
-        response.body.decode("utf-8")
-    except UnicodeDecodeError:
-        return response if declared else response.replace(encoding="cp1252")
-    if declared and not response.body.isascii():
-        return response.replace(encoding="utf-8")
-    return response
-
-
-def _is_utf(encoding: str) -> bool:
-    """Whether ``encoding`` (a label w3lib resolved) is a UTF encoding; an unknown one counts as UTF,
-    so it is left to :func:`response_defect`."""
-    try:
-        return codecs.lookup(encoding).name.startswith("utf")
-    except LookupError:
-        return True
+    encoding = fallback_encoding(response.body, content_type)
+    return response.replace(encoding=encoding) if encoding else response
 
 
 def response_defect(response: Response) -> str | None:

@@ -57,7 +57,8 @@ class ProductSpider(SignalSpider):
             return
         try:
             record = extract_record(response.body, response.url, crawl_id=self.crawl_id,
-                                    http_status=status, spider_version=self.version)
+                                    http_status=status, spider_version=self.version,
+                                    content_type=response.headers.get(b"Content-Type", b"").decode("latin-1"))
         except ListingPage as listing:
             yield self._quarantine(link, f"parse_error: listing page ({listing.prices} prices)",
                                    status)
