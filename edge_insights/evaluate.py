@@ -60,6 +60,8 @@ def _price_frame(folder: Path) -> Loaded:
     from crawlers.intake.price_history import price_history_batches
 
     products = folder / "products.csv"
+    if not (folder / "observations.csv.gz").is_file():
+        raise FileNotFoundError(f"no price history (observations.csv.gz) in {folder}")
     rows, reasons = [], Counter()
     for _, records, quarantine in price_history_batches(folder / "observations.csv.gz",
                                                         products if products.is_file() else None):

@@ -76,11 +76,14 @@ def test_serve_refuses_an_unservable_pod_in_one_line(edge_bundle, state, spoil, 
     assert result.stderr.splitlines() == [f"refusing to start: {reason.format(deploy=deploy)}"]
 
 
-def test_evaluate_data_without_book_pages_is_a_clear_error(tmp_path):
+def test_evaluate_data_without_book_pages_or_price_history_is_a_clear_error(tmp_path):
     from edge_insights.evaluate import LOADERS
 
     with pytest.raises(FileNotFoundError, match="no book pages"):
         LOADERS["urgent_inventory"](tmp_path)
+    # It was the bare "[Errno 2] No such file or directory: '…/observations.csv.gz'".
+    with pytest.raises(FileNotFoundError, match=r"no price history \(observations.csv.gz\) in "):
+        LOADERS["price_spike"](tmp_path)
 
 
 @pytest.mark.parametrize("decision, name, content, message", [
