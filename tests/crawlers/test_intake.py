@@ -428,16 +428,21 @@ def test_webhook_accepts_batches_into_the_inbox_for_the_reader(webhook, real_row
     assert load.quarantine[0]["url"] == f"push://{accepted['batch_id']}#11"
 
 
-def test_webhook_quarantines_a_csv_row_with_a_nul_in_its_title(webhook, real_rows):
-    client, inbox = webhook
-    titles = [real_rows[0]["title"], "A\x00B", real_rows[2]["title"]]
-    body = "source,url,product_id,availability,crawled_at,price,currency,title\r\n" + "".join(
-        f'{r["source"]},{r["url"]},{r["product_id"]},in_stock,{r["crawled_at"]},{r["price"]},JPY,"{title}"\r\n'
-        for r, title in zip(real_rows, titles))
+def _post_offers_csv(client, rows: list[dict], column: str, values: list[str]) -> dict:
+    """POST ``rows`` as an in-stock JPY offer CSV with one extra quoted ``column`` of ``values``;
+    the 202 answer's JSON."""
+    body = f"source,url,product_id,availability,crawled_at,price,currency,{column}\r\n" + "".join(
+        f'{r["source"]},{r["url"]},{r["product_id"]},in_stock,{r["crawled_at"]},{r["price"]},JPY,"{value}"\r\n'
+        for r, value in zip(rows, values))
     answer = client.post("/v1/signals", content=body.encode("utf-8"),
                          headers={"Authorization": "Bearer tok-partner-a", "Content-Type": "text/csv"})
     assert answer.status_code == 202, answer.text
-    accepted = answer.json()
+    return answer.json()
+
+
+def test_webhook_quarantines_a_csv_row_with_a_nul_in_its_title(webhook, real_rows):
+    client, inbox = webhook
+    accepted = _post_offers_csv(client, real_rows, "title", [real_rows[0]["title"], "A\x00B", real_rows[2]["title"]])
     assert (accepted["rows"], accepted["accepted"], accepted["quarantined"]) == (3, 2, 1)
     assert accepted["quarantine"] == [{"url": f"push://{accepted['batch_id']}#3",
                                        "reason": "title: holds a control character U+0000 ('A\\x00B')"}]
@@ -446,14 +451,7 @@ def test_webhook_quarantines_a_csv_row_with_a_nul_in_its_title(webhook, real_row
 
 def test_a_csv_cell_over_the_cell_limit_quarantines_its_row_not_the_batch(default_webhook, real_rows):
     client, inbox = default_webhook
-    reviews = ["Love my Echo!", "Long. " * 33_334, "Fine."]
-    body = "source,url,product_id,availability,crawled_at,price,currency,review_text\r\n" + "".join(
-        f'{r["source"]},{r["url"]},{r["product_id"]},in_stock,{r["crawled_at"]},{r["price"]},JPY,"{review}"\r\n'
-        for r, review in zip(real_rows, reviews))
-    answer = client.post("/v1/signals", content=body.encode("utf-8"),
-                         headers={"Authorization": "Bearer tok-partner-a", "Content-Type": "text/csv"})
-    assert answer.status_code == 202, answer.text
-    accepted = answer.json()
+    accepted = _post_offers_csv(client, real_rows, "review_text", ["Love my Echo!", "Long. " * 33_334, "Fine."])
     assert (accepted["rows"], accepted["accepted"], accepted["quarantined"]) == (3, 2, 1)
     assert accepted["quarantine"] == [{
         "url": f"push://{accepted['batch_id']}#3",
