@@ -476,7 +476,8 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
     for item in set_:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise typer.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="'--set'")
+            # One line, as check_overrides' refusals below: a usage box buries which --set was wrong.
+            raise _fail(f"--set {item[:200]!r}: expected NAME=VALUE")
         overrides[name.strip()] = value
     from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 

@@ -84,10 +84,15 @@ def outcomes(out: Path) -> dict[str, str]:
     return rows
 
 
-def test_a_setting_scrapy_cannot_read_is_refused_in_one_line_before_the_crawl(shop, tmp_path):
-    done = run_crawl(shop + "index.html", tmp_path / "out", "--set", "DOWNLOAD_TIMEOUT=abc")
+@pytest.mark.parametrize(("setting", "message"), [
+    ("DOWNLOAD_TIMEOUT=abc", "error: --set DOWNLOAD_TIMEOUT: not a number ('abc')"),
+    # Malformed, not only mistyped: the same one line, not Typer's usage box.
+    ("foo", "error: --set 'foo': expected NAME=VALUE"),
+    ("=1", "error: --set '=1': expected NAME=VALUE")])
+def test_a_setting_scrapy_cannot_read_is_refused_in_one_line_before_the_crawl(shop, tmp_path, setting, message):
+    done = run_crawl(shop + "index.html", tmp_path / "out", "--set", setting)
     assert done.returncode == 2
-    assert done.stderr.splitlines() == ["error: --set DOWNLOAD_TIMEOUT: not a number ('abc')"]
+    assert done.stderr.splitlines() == [message]
     assert not (tmp_path / "out").exists() and not Shop.hits
 
 
