@@ -495,9 +495,7 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
         if PipesEnvVarParamsLoader().is_dagster_pipes_process():
             with open_dagster_pipes() as pipes:
                 stats = run(**arguments)
-                pipes.log.info(f"crawl {crawl_id}: {stats['pages']} pages, {stats['items']} records, "
-                               f"{stats['quarantined']} quarantined, "
-                               f"invariant {'ok' if stats['invariant_ok'] else 'FAILED'}")
+                pipes.log.info(_crawl_summary(crawl_id, stats))
                 pipes.report_custom_message(stats)
         else:
             stats = run(**arguments)
@@ -510,7 +508,14 @@ def crawl(start_url: str = typer.Option(..., help="first listing page"),
     if stats["listing_pages"] == 0:
         raise _fail(f"{start_url} is no listing page ({_quarantine_reason(out, start_url)}): no product was "
                     f"crawled; its quarantine row is in {out}", 1)
+    typer.echo(f"{_crawl_summary(crawl_id, stats)}; output in {out}")
     raise typer.Exit(0 if stats["invariant_ok"] else 1)
+
+
+def _crawl_summary(crawl_id: str, stats: dict) -> str:
+    """One line of a finished crawl's figures, as the terminal and Dagster's event log show them."""
+    return (f"crawl {crawl_id}: {stats['pages']} pages, {stats['items']} records, {stats['quarantined']} quarantined, "
+            f"invariant {'ok' if stats['invariant_ok'] else 'FAILED'}")
 
 
 def _quarantine_reason(out: Path, url: str) -> str:

@@ -115,6 +115,8 @@ def test_a_tile_linking_back_to_its_listing_is_a_bad_link(shop, tmp_path):
     out = tmp_path / "out"
     done = run_crawl(shop + "self.html", out)
     assert done.returncode == 0, done.stderr[-3000:]
+    # The listing and one product page fetched; the two self links quarantined.
+    assert done.stdout.splitlines() == [f"crawl out: 2 pages, 1 records, 2 quarantined, invariant ok; output in {out}"]
     assert outcomes(out) == {"": "bad_link: links to the listing page itself",
                              "#": "bad_link: links to the listing page itself", shop + "p/self-a": "Book self-a"}
 
