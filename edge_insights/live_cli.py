@@ -242,6 +242,14 @@ def _instant(value: str, param_hint: str) -> float:
     return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def _shown(kind: str, value):
+    """A change's value as the table shows it: stock levels are counted in units, so a level the
+    store holds as a float (the pod's input is floats) shows as the integer it is; prices as stored."""
+    if kind == "stock" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def insights(decision: str = typer.Option(None, help="only this decision"),
              since: str = typer.Option(None, help="only insights published at or after this ISO-8601 instant"),
              alerts: bool = typer.Option(False, help="only alerts"),
@@ -275,7 +283,8 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
                   "latency ms")
     table.columns[0].no_wrap = True  # the id `explain` takes, whole
     for r in rows:
-        change = f"{json.loads(r['before'])} → {json.loads(r['after'])}" if r["kind"] != "review" else "new review"
+        change = (f"{_shown(r['kind'], json.loads(r['before']))} → {_shown(r['kind'], json.loads(r['after']))}"
+                  if r["kind"] != "review" else "new review")
         published = r["published_at"][:19].replace("T", " ")
         table.add_row(r["insight_id"], published, r["decision"], r["label"], f"{r['score']:.2f}", r["route"],
                       "yes" if r["alert"] else "", r["product_id"] or "", f"{r['kind']}: {change}",

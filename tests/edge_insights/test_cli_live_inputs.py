@@ -65,3 +65,21 @@ def test_market_refuses_what_it_cannot_serve(state, monkeypatch, args, env, mess
         monkeypatch.setenv(name, value)
     done = CliRunner().invoke(app, ["market", *args, "--duration", "0.1"], terminal_width=200)
     assert done.exit_code == 2 and message in " ".join(done.output.split()), done.output
+
+
+def test_insights_show_stock_levels_as_units_and_prices_with_their_decimals(state):
+    """The store keeps a change's values as the capture made them, floats (the pods' inputs): the
+    table shows a stock level as the count it is and a price as it was."""
+    store = LiveStore(state / "live" / "live.sqlite")
+    base = {"label": "urgent", "score": 0.9, "route": "edge", "alert": False, "product_id": "p2",
+            "url": "http://shop.test/p2", "changed_at": "t", "decided_at": "t", "model_version": "1",
+            "bundle_sha256": None, "received_at": NOON}
+    store.publish([{**base, "insight_id": "s1", "change_id": "cs1", "decision": "urgent_inventory", "kind": "stock",
+                    "before": 0.0, "after": 12.0, "signal_digest": "d1"},
+                   {**base, "insight_id": "s2", "change_id": "cs2", "decision": "price_spike", "kind": "price",
+                    "before": 10.0, "after": 51.77, "signal_digest": "d2"}], [])
+    done = CliRunner().invoke(app, ["insights"])
+    assert done.exit_code == 0, done.output
+    changes = {line.split("│")[1].strip(): line.split("│")[9].strip() for line in done.output.splitlines()
+               if line.startswith("│ s")}
+    assert changes == {"s1": "stock: 0 → 12", "s2": "price: 10.0 → 51.77"}
