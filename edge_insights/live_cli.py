@@ -343,7 +343,10 @@ MAX_KEY_CHARS = 128
 
 def explain(key: str = typer.Argument(..., help="an insight id or a signal digest")) -> None:
     """Show the exact input the model saw for an insight, rebuilt from the warehouse and digest-checked,
-    with the bundle, the route and the edge and central answers from the decision log."""
+    with the bundle, the route and the edge and central answers from the decision log.
+
+    Exit 1 when the rebuilt input does not match: `mismatch_reason` says why (e.g. the watcher has not
+    flushed the change to the warehouse yet), in the report and in one line on stderr."""
     from edge_insights.cli import _required_text
     from live.explain import ExplainError, explain_insight
 
@@ -360,6 +363,8 @@ def explain(key: str = typer.Argument(..., help="an insight id or a signal diges
         raise typer.Exit(2) from None
     console.print_json(json.dumps(report, default=str))
     if not report["digest_matches"]:
+        typer.echo(f"error: the rebuilt input does not match the insight's digest: {report['mismatch_reason']}",
+                   err=True)
         raise typer.Exit(1)
 
 

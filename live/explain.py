@@ -10,6 +10,12 @@ on. The decision log line with that digest adds the bundle, the route and both t
 central answers (the central one where the case was routed or shadow-scored); of several lines
 with that digest, one written by the insight's answering bundle. A review insight's
 text is read from the warehouse row only for the digest; the report shows its length, not the text.
+
+On a mismatch ``mismatch_reason`` says why as far as the live store and the warehouse can tell:
+the watcher has not flushed the change yet (the store's flag), the store marks it flushed but this
+warehouse holds no observation of the product from then on, or the history up to the observation
+now gives a different window than the input the store recorded with the change (the first
+difference named).
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ def _find(settings: Settings, key: str) -> tuple[dict[str, Any], dict[str, Any]]
     if not path.exists():
         raise ExplainError(f"no live store at {path}: nothing has been watched in this state folder")
     store = LiveStore(path)
-    rows = store.query("SELECT i.*, c.signal FROM insights i JOIN changes c USING (change_id) "
+    rows = store.query("SELECT i.*, c.signal, c.record AS change_record, c.warehoused AS change_warehoused "
+                       "FROM insights i JOIN changes c USING (change_id) "
                        "WHERE i.insight_id = ? OR i.signal_digest = ? ORDER BY i.seq DESC LIMIT 1", (key, key))
     if not rows:
         raise ExplainError(f"no insight with id or signal digest {key!r}")
@@ -68,17 +75,59 @@ def rebuild_features(settings: Settings, decision: str, signal: dict[str, Any]) 
     return {"title": signal["title"], "stock_counts": window(stocks[::-1], STOCK_WINDOW)}
 
 
+def _features(decision: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The contract's ``feature`` fields of ``record``: what the pod digests."""
+    return {k: v for k, v in record.items() if CONTRACTS[decision]["fields"][k]["role"] == "feature"}
+
+
+def _observed_since(settings: Settings, product_id: str, instant: str) -> bool:
+    """Whether the warehouse's shop history holds an observation of the product at or after ``instant``."""
+    frame = Warehouse(settings.warehouse_path).frame(
+        "SELECT count(*) AS n FROM signal_history WHERE intake <> 'reviews' AND product_id = ? "
+        "AND crawled_at >= CAST(? AS TIMESTAMPTZ)", [product_id, instant])
+    return frame["n"][0] > 0
+
+
+def _mismatch_reason(settings: Settings, insight: dict[str, Any], signal: dict[str, Any],
+                     rebuilt: dict[str, Any]) -> str:
+    """Why ``rebuilt`` does not digest to the insight's signal digest, as far as the live store (the
+    input recorded with the change, and whether the watcher flushed it) and the warehouse tell."""
+    decision = insight["decision"]
+    recorded = _features(decision, json.loads(insight["change_record"]))
+    if signal_digest(recorded) != insight["signal_digest"]:
+        return ("the input the live store recorded with the change does not digest to the insight's signal "
+                "digest either: the pod digested another input than the watcher sent")
+    product_id, observed_at = signal.get("product_id"), signal["crawled_at"]
+    # A flush copies every observation not yet copied, in one go: the change's own flag says whether
+    # the warehouse can hold its window yet.
+    if not insight["change_warehoused"]:
+        return (f"the watcher has not yet flushed this change's observation (at {observed_at}) to the warehouse: "
+                "it flushes every few seconds; try again after its next flush or after it stops")
+    if decision != "negative_review" and not _observed_since(settings, product_id, observed_at):
+        return (f"the live store marks the change flushed, but the warehouse at {settings.warehouse_path} holds no "
+                f"observation of product {product_id!r} at or after {observed_at}")
+    # The digests differ, so some feature does; a review's text is named, never shown.
+    field = next(k for k in sorted(recorded.keys() | rebuilt.keys()) if recorded.get(k) != rebuilt.get(k))
+    was, now = recorded.get(field), rebuilt.get(field)
+    at = (next((n for n, (a, b) in enumerate(zip(was, now)) if a != b), None)
+          if isinstance(was, list) and isinstance(now, list) else None)
+    where = "" if at is None else f" (position {at}: decided on {was[at]}, now {now[at]})"
+    return (f"the change's observation (at {observed_at}) is in the warehouse, but the history up to it gives "
+            f"different {field} than the pod was given{where}: that history changed after the decision")
+
+
 def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
-    """Everything known about one insight (module docstring); ``digest_matches`` says if the rebuild holds.
+    """Everything known about one insight (module docstring); ``digest_matches`` says if the rebuild holds,
+    and ``mismatch_reason`` (None on a match) why not.
 
     Raises:
         ExplainError: unknown key, or nothing to rebuild from.
     """
     insight, signal = _find(settings, key)
     decision = insight["decision"]
-    features = rebuild_features(settings, decision, signal)
-    features = {k: v for k, v in features.items() if CONTRACTS[decision]["fields"][k]["role"] == "feature"}
+    features = _features(decision, rebuild_features(settings, decision, signal))
     digest = signal_digest(features)
+    matches = digest == insight["signal_digest"]
     # The same window can be decided again later (a restarted watcher, a redeployed champion):
     # the log line of *this* insight is the one its answering bundle wrote.
     logged = [row for row in read_decisions(settings.decision_log_dir, decision)
@@ -93,7 +142,8 @@ def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
         "score": insight["score"], "route": insight["route"], "product_id": insight["product_id"],
         "url": insight["url"], "changed_at": insight["changed_at"], "model_version": insight["model_version"],
         "bundle_sha256": insight["bundle_sha256"], "features": shown, "signal_digest": insight["signal_digest"],
-        "rebuilt_digest": digest, "digest_matches": digest == insight["signal_digest"],
+        "rebuilt_digest": digest, "digest_matches": matches,
+        "mismatch_reason": None if matches else _mismatch_reason(settings, insight, signal, features),
         "edge": {"label": answer.get("edge_label"), "score": answer.get("edge_score"),
                  "bundle_sha256": answer.get("edge_bundle_sha256")} if answer else None,
         "central": {"label": answer.get("central_label"), "score": answer.get("central_score"),

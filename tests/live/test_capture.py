@@ -1,6 +1,7 @@
 """Change capture and the decider's failure paths, on pages the live market really serves and a
 real loopback HTTP server standing in for a pod that fails (real pods need trained bundles; the
-live loop with real pods is tests/e2e/test_live_loop.py)."""
+live loop with real pods is tests/e2e/test_live_loop.py); explain's mismatch reasons on the answer
+of a real rule pod (its label rule as the model)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from typer.testing import CliRunner
 
 from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from commons.net import free_port
@@ -22,12 +24,16 @@ from crawlers.live_market import LiveMarket
 from crawlers.parsing import parse_book_detail
 from crawlers.replay import MarketReplay
 from data_quality.pii_eval import load_review_texts
+from edge_insights.broker_load import deploy_rule_pod
+from edge_insights.cli import app
+from edge_insights.pods import running_pod
 from live.capture import ChangeCapture
 from live.decide import Decider
-from live.explain import rebuild_features
+from live.explain import explain_insight, rebuild_features
 from live.history import product_windows
-from live.store import LiveStore
+from live.store import LiveStore, store_path
 from live.watcher import flush_to_warehouse
+from release_keys import session_signer
 from serving.contract import signal_digest
 
 ATTIC = "catalogue/a-light-in-the-attic_1000/index.html"
@@ -387,3 +393,52 @@ def test_an_offer_pushed_without_a_title_is_decided_under_the_pages_last_title(m
     rebuilt = rebuild_features(settings, "price_spike", spike["signal"])
     assert rebuilt == {"title": "A Light in the Attic", "prices": spike["record"]["prices"]}
     assert spike["record"]["prices"][:4] == [36.0, 12.0, 11.0, 10.0]
+
+
+@pytest.mark.slow  # starts a pod
+def test_explain_says_why_a_rebuild_does_not_match(market, tmp_path, monkeypatch):
+    """A real rule pod decides a price move; explain before the watcher's flush, after it, and after
+    the history before the move changed: each mismatch names its cause, and the command says it in a line."""
+    live = LiveMarket(market, seconds_per_tick=1.0, clock=Clock())
+    base = {**observed(market, live, Clock(), ATTIC), "url": "https://partner.test/qa-x", "product_id": "QA-X"}
+
+    def offer(price: str, at: str) -> dict:
+        record = {**base, "price": price, "crawled_at": at}
+        return {**record, "content_digest": content_digest(record)}
+
+    settings = Settings.from_env(state_dir=tmp_path / "state").ensure()
+    warehouse = Warehouse(settings.warehouse_path)
+    store = LiveStore(store_path(settings.state_dir))
+    capture = ChangeCapture(store)
+    assert capture.observe(base["url"], offer("10.00", "2026-11-30T00:00:00+00:00"), None, 1.0) == []
+    flush_to_warehouse(store, warehouse, "live")  # the product is known to the warehouse, its move not yet
+    capture.observe(base["url"], offer("30.00", "2026-11-30T01:00:00+00:00"), None, 2.0)
+    with running_pod(deploy_rule_pod(tmp_path / "pod", session_signer()), settings, auth_off=True) as url:
+        assert Decider(store, {"price_spike": url}).drain(60) == 0
+    [insight] = store.query("SELECT insight_id FROM insights")
+    report = explain_insight(settings, insight["insight_id"])
+    assert report["digest_matches"] is False and report["features"]["prices"][:2] == [10.0, 10.0]
+    assert report["mismatch_reason"] == (
+        "the watcher has not yet flushed this change's observation (at 2026-11-30T01:00:00+00:00) to the warehouse: "
+        "it flushes every few seconds; try again after its next flush or after it stops")
+    flush_to_warehouse(store, warehouse, "live")
+    report = explain_insight(settings, insight["insight_id"])
+    assert (report["digest_matches"], report["mismatch_reason"]) == (True, None)
+    assert report["features"]["prices"][:2] == [30.0, 10.0]
+    # A backfill lands a price between the two observations the pod's window was built from.
+    warehouse.append_rows_to_history("backfill", [flatten(offer("20.00", "2026-11-30T00:30:00+00:00"), "backfill",
+                                                          "books")])
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(settings.state_dir))
+    done = CliRunner().invoke(app, ["explain", insight["insight_id"]])
+    reason = ("the change's observation (at 2026-11-30T01:00:00+00:00) is in the warehouse, but the history up to "
+              "it gives different prices than the pod was given (position 1: decided on 10.0, now 20.0): that "
+              "history changed after the decision")
+    assert done.exit_code == 1, done.output
+    assert done.stderr.splitlines() == [f"error: the rebuilt input does not match the insight's digest: {reason}"]
+    assert json.loads(done.stdout)["mismatch_reason"] == reason
+    # Flushed, then removed from the warehouse (as an erasure removes rows): the store's flag is no proof.
+    with warehouse.connect() as con:
+        con.execute("DELETE FROM signal_history WHERE crawled_at >= TIMESTAMPTZ '2026-11-30 01:00:00+00'")
+    assert explain_insight(settings, insight["insight_id"])["mismatch_reason"] == (
+        f"the live store marks the change flushed, but the warehouse at {settings.warehouse_path} holds no "
+        "observation of product 'QA-X' at or after 2026-11-30T01:00:00+00:00")
