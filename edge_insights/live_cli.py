@@ -108,7 +108,8 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     before they expire), or one fixed token from EDGE_INSIGHTS_POD_TOKEN; the change and insight
     streams are the embedded SQLite store, or Redis when EDGE_INSIGHTS_BROKER=redis://… is set.
     Each --webhook subscriber gets every new insight it filters for as a signed POST (Standard
-    Webhooks), retried until delivered or dead; the signing secret (whsec_ + base64) comes from EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
+    Webhooks), retried until delivered or dead; the signing secret (whsec_ + base64) comes from
+    EDGE_INSIGHTS_WEBHOOK_SECRET. Prints a JSON
     summary at the end: the store's counts (products, visits, changes, insights, deliveries: the
     whole state folder's, earlier runs included), then this run's own: `this_run` (its counters:
     pages by outcome, pushed, changes and insights by decision, webhook attempts), pending_at_stop,
