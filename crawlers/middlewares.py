@@ -23,6 +23,7 @@ import random
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urldefrag
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -133,6 +134,25 @@ class RedirectGuard:
             reason = refusal(request)
             if reason is not None:
                 raise RedirectRefused(reason)
+
+
+def duplicate_redirect(request: Request, claims: dict[str, str]) -> str | None:
+    """``duplicate: redirected to <url>`` when ``request``, a redirect's target, is a page another link
+    claims, else None: the page is then claimed by the request's link (``meta["link"]``).
+
+    ``claims`` maps a page (URL without fragment) to the link whose outcome it is: a page requested
+    directly claims itself, a redirect target the first link redirected to it. One page then ends
+    as one outcome under one link, however many links lead to it. The claiming link's own request
+    passes again (a retry of a redirected request is checked anew on its way to the downloader), as
+    does a target already in its chain: Scrapy's ``REDIRECT_MAX_TIMES`` ends a loop
+    (``redirect_loop``).
+    """
+    link, target = request.meta["link"], urldefrag(request.url).url
+    if target in {link, *request.meta["redirect_urls"]}:
+        return None
+    if claims.setdefault(target, link) != link:
+        return f"duplicate: redirected to {target}"
+    return None
 
 
 class ThrottleStats:

@@ -188,9 +188,10 @@ def ambiguous_products(records: list[dict[str, Any]]) -> dict[tuple[str, str], s
     return {key: seen for key, seen in urls.items() if len(seen) > 1}
 
 
-def _ambiguous_reason(others: set[str]) -> str:
+def ambiguous_reason(others: set[str]) -> str:
     """The product_id_ambiguous reason of a page whose product id is also at ``others``: it says
-    what collided (two books sharing a UPC, or the same page at ``p/1`` and ``p/1/``)."""
+    what collided (two books sharing a UPC, or the same page at ``p/1`` and ``p/1/``). The batch
+    split and the live capture (:mod:`live.capture`) both word it here, so their rows read alike."""
     shown = sorted(others)[:_AMBIGUOUS_URLS_SHOWN]
     more = f" and {len(others) - len(shown)} more" if len(others) > len(shown) else ""
     return f"{AMBIGUOUS_PRODUCT}: also at {', '.join(shown)}{more}"
@@ -218,7 +219,7 @@ def split_valid(records: Iterable[dict[str, Any]], rule_set: str,
         failures = failed_rules(record, rule_set)
         pages = ambiguous.get((str(record.get("crawl_id")), str(record.get("product_id"))))
         if pages:
-            failures.append(_ambiguous_reason(pages - {str(record.get("url"))}))
+            failures.append(ambiguous_reason(pages - {str(record.get("url"))}))
         if failures:
             split.quarantined.append(quarantine_record(record, stage, "; ".join(failures)))
         else:

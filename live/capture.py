@@ -20,7 +20,8 @@ review text          ``negative_review``           the review texts joined (``re
 
 One product id at two web pages in one watcher run (two books sharing a UPC) is the batch path's
 ``product_id_ambiguous`` (:data:`data_quality.rules.AMBIGUOUS_PRODUCT`): the first page keeps
-the id, and every later observation of either page is quarantined with that reason, since the two
+the id, and every later observation of either page is quarantined with that reason, naming the
+other page(s) as the batch path does (``product_id_ambiguous: also at <url>``), since the two
 pages' prices would otherwise interleave in one product's history as moves seconds apart. Feed
 and pushed records without an http(s) URL, and other runs (a shop that moved a product), are
 no conflict. A capture sees only its own process's pages: with the Redis broker each watcher
@@ -49,7 +50,7 @@ from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from commons.record import content_digest
 from data_quality.clean import scrub_and_validate
 from data_quality.quarantine import quarantine_record
-from data_quality.rules import AMBIGUOUS_PRODUCT, rule_set_of
+from data_quality.rules import ambiguous_reason, rule_set_of
 from live.broker import Broker
 from live.history import window
 
@@ -122,7 +123,7 @@ class ChangeCapture:
         self.decisions = decisions
         #: Records quarantined so far by this capture (the watcher's page outcome reads it).
         self.quarantined = 0
-        #: Product id → the http(s) pages it was seen at in this run (:data:`AMBIGUOUS_PRODUCT`).
+        #: Product id → the http(s) pages it was seen at in this run (:data:`data_quality.rules.AMBIGUOUS_PRODUCT`).
         self._pages_of: dict[str, set[str]] = {}
 
     def observe(self, url: str, record: dict[str, Any], etag: str | None, received_at: float) -> list[dict[str, Any]]:
@@ -132,8 +133,9 @@ class ChangeCapture:
         ``validate``, the rule's reason) and its visit counted.
         """
         split = scrub_and_validate([record], rule_set_of(record))
-        if not split.quarantined and self._ambiguous(url, split.kept[0]):
-            split.quarantined.append(quarantine_record(split.kept.pop(), "validate", AMBIGUOUS_PRODUCT))
+        others = self._other_pages(url, split.kept[0]) if not split.quarantined else set()
+        if others:
+            split.quarantined.append(quarantine_record(split.kept.pop(), "validate", ambiguous_reason(others)))
         if split.quarantined:
             return self._quarantine(url, split.quarantined[0], received_at)
         signal = split.kept[0]
@@ -182,14 +184,14 @@ class ChangeCapture:
         self.quarantined += 1
         return []
 
-    def _ambiguous(self, url: str, signal: dict[str, Any]) -> bool:
-        """Whether ``signal``'s product id was seen at another web page in this run (it is noted now)."""
+    def _other_pages(self, url: str, signal: dict[str, Any]) -> set[str]:
+        """The other web pages ``signal``'s product id was seen at in this run (``url`` is noted now)."""
         product_id = signal.get("product_id")
         if product_id is None or rule_set_of(signal) != "offer" or not url.startswith(("http://", "https://")):
-            return False
+            return set()
         pages = self._pages_of.setdefault(str(product_id), set())
         pages.add(url)
-        return len(pages) > 1
+        return pages - {url}
 
     def _changes(self, url: str, signal: dict[str, Any], moved: list[tuple[str, Any, Any]], prices: list[float],
                  stocks: list[float], number: int, received_at: float) -> list[dict[str, Any]]:

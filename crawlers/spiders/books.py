@@ -37,7 +37,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
@@ -48,7 +48,7 @@ from twisted.python.failure import Failure
 from commons.record import utcnow
 from crawlers.extraction.encoding import fallback_encoding
 from crawlers.items import BookPage, Quarantined
-from crawlers.middlewares import RedirectRefused
+from crawlers.middlewares import RedirectRefused, duplicate_redirect
 from crawlers.parsing import ParseError, parse_book_detail, parse_listing
 from crawlers.pipelines import STATS_PREFIX
 from crawlers.spiders.base import SignalSpider
@@ -84,7 +84,9 @@ class BooksSpider(SignalSpider):
         self.crawl_id = crawl_id
         self.max_requests = int(max_requests) if max_requests not in (None, "") else None
         self.product_links: set[str] = set()
-        self._requested: set[str] = set()
+        # URL requested (or refused at sight) → the link whose outcome it is: itself, or for a redirect
+        # target the link redirected to it (crawlers.middlewares.duplicate_redirect).
+        self._requested: dict[str, str] = {}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         request = self._request(self.start_url, self.parse_listing_page, product=False)
@@ -162,15 +164,8 @@ class BooksSpider(SignalSpider):
         :class:`crawlers.middlewares.RedirectGuard` asks before each redirect's download."""
         if not self._on_site(request.url):
             return f"offsite: redirected to {urlsplit(request.url).hostname}"
-        target = urldefrag(request.url).url
-        if target in {request.meta["link"], *request.meta["redirect_urls"]}:
-            return None  # a loop: Scrapy's REDIRECT_MAX_TIMES ends it ("redirect_loop")
-        if target in self._requested:
-            # Another link's page: fetched once, under that link; this link ends as this row.
-            return f"duplicate: redirected to {target}"
-        # Noted as requested, so a link to the target met later is a duplicate, not a second fetch.
-        self._requested.add(target)
-        return None
+        # A target followed is noted as requested, so a link to it met later is a duplicate, not a second fetch.
+        return duplicate_redirect(request, self._requested)
 
     def _request(self, url: str, callback: Callable[..., Any], *, product: bool
                  ) -> scrapy.Request | None:
@@ -182,7 +177,7 @@ class BooksSpider(SignalSpider):
             return None
         if self.max_requests is not None and len(self._requested) >= self.max_requests:
             return None
-        self._requested.add(url)
+        self._requested[url] = url
         if product:
             self.product_links.add(url)
         # The spider deduplicates itself (above); the scheduler's filter would drop a
@@ -196,7 +191,7 @@ class BooksSpider(SignalSpider):
         if url in self._requested:
             self.crawler.stats.inc_value(STATS_PREFIX + "duplicate_links")
             return False
-        self._requested.add(url)
+        self._requested[url] = url
         return True
 
     def _on_site(self, url: str) -> bool:

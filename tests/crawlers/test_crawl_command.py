@@ -34,7 +34,7 @@ def listing(*hrefs: str) -> bytes:
 
 
 class Shop(KeepAliveHandler):
-    """Listing pages by name (``LISTINGS``), products at ``/p/<name>``, redirects at
+    """Listing pages by name (``LISTINGS``), products at ``/p/<name>`` (``/p/busy…`` answers 503 once), redirects at
     ``/r/<name>`` (to ``/p/<name>``) and ``/away/<name>`` (to ``localhost``, another host name of
     this server); the paths requested are counted in ``hits``."""
 
@@ -49,6 +49,8 @@ class Shop(KeepAliveHandler):
             self.send_not_found()
         elif self.path.lstrip("/") in self.LISTINGS:
             self.send_body(200, self.LISTINGS[self.path.lstrip("/")])
+        elif kind == "p" and name.startswith("busy") and self.hits[self.path] == 1:
+            self.send_body(503, b"busy")  # once: the retry gets the page
         elif kind == "p":  # "p/a/" is the page "p/a" under a second URL, as many shops serve it
             self.send_body(200, product(name.rstrip("/")))
         elif kind == "r":
@@ -146,6 +148,16 @@ def test_a_page_linked_twice_is_fetched_once_and_gives_one_kept_record(shop, tmp
     records = [json.loads(line) for line in (out / "items.jsonl").read_text("utf-8").splitlines()]
     split = split_valid(records, "offer")
     assert (sorted(r["product_id"] for r in split.kept), split.quarantined) == (["upc-dup", "upc-dup2"], [])
+
+
+def test_a_redirect_target_that_fails_once_is_retried_not_taken_for_a_duplicate(shop, tmp_path):
+    """The retry of a redirected request passes the redirect check again: it is the same link's page."""
+    Shop.LISTINGS["busy.html"] = listing("r/busy")
+    out = tmp_path / "out"
+    done = run_crawl(shop + "busy.html", out, "--set", "RETRY_BACKOFF_BASE=0.1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert outcomes(out) == {shop + "r/busy": "Book busy"}
+    assert Shop.hits["/p/busy"] == 2
 
 
 def test_a_page_under_two_urls_is_quarantined_downstream_naming_the_other_url(shop, tmp_path):

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
-from scrapy.http import Response
+from scrapy.http import Request, Response
 from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
-from crawlers.middlewares import BackoffRetryMiddleware, retry_after_s
+from crawlers.middlewares import BackoffRetryMiddleware, duplicate_redirect, retry_after_s
 from crawlers.spiders.books import failure_reason
 from hostile_site import CASES, MAXSIZE, SLOW_S, serve_hostile_site
 
@@ -183,6 +183,21 @@ def test_recrawl_is_served_from_the_http_cache(crawls):
 ])
 def test_failure_reasons(error, reason):
     assert failure_reason(Failure(error)) == reason
+
+
+def test_a_redirect_target_is_the_page_of_one_link():
+    """A page requested directly is its own link's; the first link redirected to another page claims it, and
+    its retry passes again; a target in the link's own chain is left to the loop limit (redirect_loop)."""
+    claims = {"http://s/p/1": "http://s/p/1"}
+
+    def redirect(link: str, target: str, *chain: str) -> str | None:
+        return duplicate_redirect(Request(target, meta={"link": link, "redirect_urls": [link, *chain]}), claims)
+
+    assert redirect("http://s/a", "http://s/p/1#top") == "duplicate: redirected to http://s/p/1"
+    assert redirect("http://s/a", "http://s/x") is None and redirect("http://s/a", "http://s/x") is None
+    assert redirect("http://s/b", "http://s/x") == "duplicate: redirected to http://s/x"
+    assert redirect("http://s/b", "http://s/b", "http://s/c") is None
+    assert claims == {"http://s/p/1": "http://s/p/1", "http://s/x": "http://s/a"}
 
 
 def test_backoff_doubles_to_the_cap_and_honours_retry_after():

@@ -24,6 +24,7 @@ from crawlers.live_market import LiveMarket
 from crawlers.parsing import parse_book_detail
 from crawlers.replay import MarketReplay
 from data_quality.pii_eval import load_review_texts
+from data_quality.rules import split_valid
 from edge_insights.broker_load import deploy_rule_pod
 from edge_insights.cli import app
 from edge_insights.pods import running_pod
@@ -297,7 +298,11 @@ def test_one_product_id_at_two_pages_in_a_run_is_quarantined_as_the_batch_path_d
     clock.now = live.wall_of(5)
     assert capture.observe(attic, {**first, "price": "99.00"}, None, clock.now) == []  # now ambiguous too
     rows = store.query("SELECT url, reason FROM quarantine ORDER BY seq")
-    assert [(r["url"], r["reason"]) for r in rows] == [(other, "product_id_ambiguous"), (attic, "product_id_ambiguous")]
+    # Each row names the page its id collided with, worded as the batch split words it.
+    assert [(r["url"], r["reason"]) for r in rows] == [(other, f"product_id_ambiguous: also at {attic}"),
+                                                       (attic, f"product_id_ambiguous: also at {other}")]
+    assert {r["reason"] for r in rows} == {row["reason"] for row in split_valid([
+        {**first, "url": attic, "crawl_id": "c"}, {**twin, "url": other, "crawl_id": "c"}], "offer").quarantined}
     assert store.query("SELECT COUNT(*) AS n FROM changes")[0]["n"] == 0
     assert store.product(attic)["prices"] == [float(first["price"])]
     # Another run (a fresh capture) and feed lines with one product on many lines are no conflict.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -84,6 +85,28 @@ def test_a_sitemap_line_naming_a_listed_page_again_is_quarantined_not_watched_tw
     assert done.returncode == 0, done.stderr
     outcome = json.loads(done.stdout.splitlines()[-1])
     assert outcome["quarantined"]["sitemap_line_duplicate"] == 2 and outcome["products"] == 1
+
+
+def test_a_listed_url_redirected_to_another_listed_page_is_quarantined_and_the_page_watched_once(tmp_path, site):
+    """"book" redirects to "book/" (the server adds a folder's slash), which the sitemap lists too: watched
+    under both, the page's product id was at two URLs, and every visit of either was quarantined as ambiguous."""
+    folder, base = site
+    (folder / "book").mkdir()
+    (folder / "book" / "index.html").write_text(
+        '<html><body><div class="product_main"><h1>A book</h1><p class="price_color">£10.00</p>'
+        '<p class="instock availability">In stock (5 available)</p></div>'
+        "<table><tr><th>UPC</th><td>upc-book</td></tr></table></body></html>", "utf-8")
+    (folder / "sitemap.txt").write_text("book\nbook/\n")
+    done = _watch(tmp_path, f"{base}/sitemap.txt")
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.splitlines()[-1])
+    refused = outcome["quarantined"].pop(f"duplicate: redirected to {base}/book/")
+    # Each visit of "book" is one row, nothing else is quarantined, and the page is observed under "book/" alone.
+    assert outcome["quarantined"] == {} and outcome["this_run"]["pages"].pop("failed") == refused
+    assert set(outcome["this_run"]["pages"]) <= {"changed", "unchanged"} and outcome["this_run"]["pages"]
+    with sqlite3.connect(tmp_path / "state" / "live" / "live.sqlite") as con:
+        known = dict(con.execute("SELECT url, product_id FROM products").fetchall())
+    assert known == {f"{base}/book": None, f"{base}/book/": "upc-book"}
 
 
 @pytest.mark.parametrize("sitemap", ["missing.txt", "only_bad.txt", "unreachable", "health.json"])
