@@ -62,10 +62,10 @@ def scrub_lines(lines: Iterable[str | bytes], engine: PiiEngine | None = None) -
             yield {"line": number, "error": refusal} if refusal else scrub_result(text, *next(scrubbed))
 
 
-def scrub_command(text: str, stdin: TextIO | BinaryIO, stdout: TextIO,
+def scrub_command(text: str | bytes, stdin: TextIO | BinaryIO, stdout: TextIO,
                   engine: PiiEngine | None = None) -> tuple[int, int]:
-    """Run ``scrub TEXT``: scrub ``text``, or every line of ``stdin`` (text, or bytes read as
-    UTF-8) when ``text`` is ``"-"``, writing one JSON line per input to ``stdout`` (an
+    """Run ``scrub TEXT``: scrub ``text`` (a str, or bytes read as UTF-8), or every line of
+    ``stdin`` (text, or bytes read as UTF-8) when ``text`` is ``"-"``, writing one JSON line per input to ``stdout`` (an
     ``{"line", "error"}`` object for a refused one, see :func:`scrub_lines`).
 
     Returns:

@@ -540,10 +540,11 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     from data_quality.pii_engine import default_engine
     from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
 
-    # Standard input is read as bytes, each line decoded on its own: one that is not UTF-8 is
-    # refused by number, not guessed at. TEXT's undecodable bytes (argv) become U+FFFD.
+    # Input is read as bytes, each line decoded on its own: one that is not UTF-8 is refused by
+    # number, not guessed at (U+FFFD in place of "J\xf6rg" would pass a name through mangled).
+    # Python hands argv's undecodable bytes over as lone surrogates: surrogateescape gives them back.
     stdin = sys.stdin.buffer if text == "-" else sys.stdin
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    given = text if text == "-" else text.encode("utf-8", "surrogateescape")
     # The name tagger the pipeline built in the state folder, as the scrub asset and the watcher use.
     tagger_dir = _settings().pii_tagger_dir
     try:
@@ -552,7 +553,7 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
             # Fewer names are found without it: say so where the JSON output is not disturbed.
             typer.echo(f"note: no name tagger in {tagger_dir} (the main job builds it): names by the rules alone",
                        err=True)
-        _, refused = scrub_command(text, stdin, sys.stdout, engine)
+        _, refused = scrub_command(given, stdin, sys.stdout, engine)
     except (TaggerMissingError, TaggerUnreadableError) as err:
         raise _fail(str(err)) from None
     if refused:

@@ -73,6 +73,17 @@ def test_a_line_that_is_not_utf8_is_refused_alone_not_guessed_at():
     ]
 
 
+def test_text_whose_bytes_are_not_utf8_is_refused_as_a_stdin_line_is():
+    """Python hands argv's undecodable bytes (here Latin-1 "J\xf6rg") over as lone surrogates: once
+    they became U+FFFD, "J\ufffdrg" was scrubbed and the run exited 0."""
+    argv_text = b"J\xf6rg jane@example.org".decode("utf-8", "surrogateescape")
+    done = CliRunner().invoke(app, ["scrub", argv_text])
+    assert done.exit_code == 1
+    assert [json.loads(x) for x in done.stdout.splitlines()] == [
+        {"line": 1, "error": "not UTF-8: byte 0xf6 at offset 1"}]
+    assert "jane@example.org" not in done.stdout
+
+
 def test_a_damaged_name_tagger_stops_the_scrub_with_the_way_to_rebuild_it(tmp_path, monkeypatch):
     folder = tmp_path / "state" / "pii_tagger"
     folder.mkdir(parents=True)
