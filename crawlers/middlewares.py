@@ -20,10 +20,11 @@ setting                   default  meaning
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urldefrag
+from urllib.parse import urldefrag, urlsplit
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -134,6 +135,19 @@ class RedirectGuard:
             reason = refusal(request)
             if reason is not None:
                 raise RedirectRefused(reason)
+
+
+def site_host(url: str) -> str | None:
+    """The host that tells ``url``'s site: its host name, lower-cased; another scheme or port is the same site."""
+    return urlsplit(url).hostname
+
+
+def offsite_redirect(request: Request, hosts: Collection[str | None]) -> str | None:
+    """``offsite: redirected to <host>`` when ``request``, a redirect's target, is on none of ``hosts``
+    (each a :func:`site_host`), else None: another host's page is no record of this shop, and it is
+    refused before that host is contacted."""
+    host = site_host(request.url)
+    return None if host in hosts else f"offsite: redirected to {host}"
 
 
 def duplicate_redirect(request: Request, claims: dict[str, str]) -> str | None:

@@ -14,11 +14,14 @@ of the owner's callbacks, in the reactor thread:
 - ``on_failure(url, reason, http_status)``: anything else, with the batch crawl's quarantine
   reasons (``http_<status>``, ``parse_error: …``, ``timeout``, …).
 
-A redirect is followed unless its target is another watched page: a listed one (``p/1`` redirected
-to a listed ``p/1/``) or one another listed URL was redirected to first. That visit ends as
-``on_failure(url, "duplicate: redirected to <target>", None)``, as the batch crawl's link does
-(:func:`crawlers.middlewares.duplicate_redirect`), and the target is fetched under one URL only:
-under two, its product id was at two URLs, quarantined as ambiguous at every visit of either.
+A revisit's redirect is followed unless its target is on a host none of the sitemap's URLs is on
+(another shop's page is no record of this one) or is another watched page: a listed one (``p/1``
+redirected to a listed ``p/1/``) or one another listed URL was redirected to first. That visit ends
+as ``on_failure(url, "offsite: redirected to <host>", None)`` or ``on_failure(url, "duplicate:
+redirected to <target>", None)``, as the batch crawl's link does
+(:func:`crawlers.middlewares.offsite_redirect`, :func:`crawlers.middlewares.duplicate_redirect`),
+before the target is contacted. A watched page is thus fetched under one URL only: under two, its
+product id was at two URLs, quarantined as ambiguous at every visit of either.
 
 ``received_at`` is epoch seconds when the response reached the spider: where harvest → insight
 latency starts. The spider never closes on idle; its owner stops the crawler. It lives outside
@@ -44,7 +47,7 @@ from twisted.python.failure import Failure
 from commons.record import utcnow
 from crawlers.intake.contract import url_problem
 from crawlers.items import BookPage
-from crawlers.middlewares import duplicate_redirect
+from crawlers.middlewares import duplicate_redirect, offsite_redirect, site_host
 from crawlers.parsing import ParseError, parse_book_detail
 from crawlers.pipelines import normalise
 from crawlers.spiders.base import SignalSpider
@@ -92,6 +95,8 @@ class WatchSpider(SignalSpider):
         self._loop: task.LoopingCall | None = None
         #: Watched page → the listed URL it is watched under (itself, or the first URL redirected to it).
         self._claims: dict[str, str] = {}
+        #: The hosts the sitemap's URLs are on (site_host): a redirect elsewhere is refused.
+        self._hosts: set[str | None] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "WatchSpider":
@@ -135,6 +140,7 @@ class WatchSpider(SignalSpider):
             raise scrapy.exceptions.CloseSpider("sitemap lists no http(s) URL")
         self.on_urls(list(urls))
         self._claims.update((url, url) for url in urls)
+        self._hosts.update(site_host(url) for url in urls)
         for url in urls:
             self.policy.add(url, response.urljoin(url).split("/")[2])
         self._loop = task.LoopingCall(self._revisit)
@@ -142,12 +148,14 @@ class WatchSpider(SignalSpider):
         return iter(())
 
     def redirect_refusal(self, request: scrapy.Request) -> str | None:
-        """Why a revisit's redirect to ``request`` must not be followed (the target is watched under
-        another URL: ``duplicate: redirected to <url>``), or None to follow it;
+        """Why a revisit's redirect to ``request`` must not be followed (the target is on a host the
+        sitemap lists nothing on: ``offsite: redirected to <host>``; it is watched under another URL:
+        ``duplicate: redirected to <url>``), or None to follow it;
         :class:`crawlers.middlewares.RedirectGuard` asks before each redirect's download."""
         if "link" not in request.meta:
             return None  # the sitemap's own redirect: no page is watched under it
-        return duplicate_redirect(request, self._claims)
+        # Offsite first, as in the batch crawl: the reason names what is wrong, and no page is claimed for it.
+        return offsite_redirect(request, self._hosts) or duplicate_redirect(request, self._claims)
 
     def _sitemap_failed(self, failure: Failure) -> None:
         raise scrapy.exceptions.CloseSpider(f"sitemap failed: {failure_reason(failure)}")

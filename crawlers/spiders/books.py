@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest, ResponseDataLossError
@@ -48,7 +47,7 @@ from twisted.python.failure import Failure
 from commons.record import utcnow
 from crawlers.extraction.encoding import fallback_encoding
 from crawlers.items import BookPage, Quarantined
-from crawlers.middlewares import RedirectRefused, duplicate_redirect
+from crawlers.middlewares import RedirectRefused, duplicate_redirect, offsite_redirect, site_host
 from crawlers.parsing import ParseError, parse_book_detail, parse_listing
 from crawlers.pipelines import STATS_PREFIX
 from crawlers.spiders.base import SignalSpider
@@ -120,13 +119,13 @@ class BooksSpider(SignalSpider):
             if not self._on_site(url):
                 # Another shop's page (a marketplace or affiliate tile) is no record of this source.
                 if self._first_sight(url):
-                    yield self._quarantine(url, f"offsite: {urlsplit(url).hostname}", None)
+                    yield self._quarantine(url, f"offsite: {site_host(url)}", None)
                 continue
             request = self._request(url, self.parse_book, product=True)
             if request is not None:
                 yield request
         if listing.next_url and not self._on_site(listing.next_url):
-            yield self._quarantine(listing.next_url, f"offsite: {urlsplit(listing.next_url).hostname}", None)
+            yield self._quarantine(listing.next_url, f"offsite: {site_host(listing.next_url)}", None)
         elif listing.next_url:
             request = self._request(listing.next_url, self.parse_listing_page, product=False)
             if request is not None:
@@ -162,8 +161,9 @@ class BooksSpider(SignalSpider):
         """Why a redirect to ``request`` must not be fetched (its quarantine reason: another host, or a
         page already requested), or None to follow it, the target then noted as requested;
         :class:`crawlers.middlewares.RedirectGuard` asks before each redirect's download."""
-        if not self._on_site(request.url):
-            return f"offsite: redirected to {urlsplit(request.url).hostname}"
+        offsite = offsite_redirect(request, {site_host(self.start_url)})
+        if offsite is not None:
+            return offsite
         # A target followed is noted as requested, so a link to it met later is a duplicate, not a second fetch.
         return duplicate_redirect(request, self._requested)
 
@@ -196,7 +196,7 @@ class BooksSpider(SignalSpider):
 
     def _on_site(self, url: str) -> bool:
         """Whether ``url`` is on the start URL's host (any port or scheme)."""
-        return urlsplit(url).hostname == urlsplit(self.start_url).hostname
+        return site_host(url) == site_host(self.start_url)
 
     def _count_response(self, response: Response) -> None:
         self.crawler.stats.inc_value(STATS_PREFIX + "pages")

@@ -26,6 +26,21 @@ pytestmark = pytest.mark.slow
 
 
 class _Quiet(SimpleHTTPRequestHandler):
+    """Serves the folder; ``/away/<path>`` redirects to ``<path>`` on ``localhost``, another host name of this
+    server. ``hosts`` collects the Host header of every request."""
+
+    hosts: list[str] = []
+
+    def do_GET(self) -> None:
+        self.hosts.append(self.headers["Host"])
+        if self.path.startswith("/away/"):
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{self.server.server_port}/{self.path[len('/away/'):]}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            super().do_GET()
+
     def log_message(self, *args) -> None:
         pass
 
@@ -35,6 +50,7 @@ def site(tmp_path):
     """A folder served on a loopback port: (folder, base URL)."""
     folder = tmp_path / "site"
     folder.mkdir()
+    _Quiet.hosts.clear()
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), partial(_Quiet, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield folder, f"http://127.0.0.1:{server.server_port}"
@@ -107,6 +123,37 @@ def test_a_listed_url_redirected_to_another_listed_page_is_quarantined_and_the_p
     with sqlite3.connect(tmp_path / "state" / "live" / "live.sqlite") as con:
         known = dict(con.execute("SELECT url, product_id FROM products").fetchall())
     assert known == {f"{base}/book": None, f"{base}/book/": "upc-book"}
+
+
+@pytest.mark.parametrize("listed_elsewhere", [False, True])
+def test_a_revisit_redirected_to_a_host_the_sitemap_lists_nothing_on_is_quarantined_before_it_is_contacted(
+        tmp_path, site, listed_elsewhere):
+    """"away/book.html" redirects to localhost, this server under another name: a third party's page is no record of
+    this shop. A sitemap that lists a page on localhost too watches that host, and the redirect is followed."""
+    folder, base = site
+    port = base.rsplit(":", 1)[1]
+    (folder / "book.html").write_text(
+        '<html><body><div class="product_main"><h1>A book</h1><p class="price_color">£10.00</p>'
+        '<p class="instock availability">In stock (5 available)</p></div>'
+        "<table><tr><th>UPC</th><td>upc-book</td></tr></table></body></html>", "utf-8")
+    (folder / "other.html").write_text("<html><body><h1>Another page</h1></body></html>")
+    (folder / "sitemap.txt").write_text("away/book.html\n" + (f"http://localhost:{port}/other.html\n"
+                                                             if listed_elsewhere else ""))
+    done = _watch(tmp_path, f"{base}/sitemap.txt")
+    assert done.returncode == 0, done.stderr
+    outcome = json.loads(done.stdout.splitlines()[-1])
+    with sqlite3.connect(tmp_path / "state" / "live" / "live.sqlite") as con:
+        known = dict(con.execute("SELECT url, product_id FROM products").fetchall())
+    if listed_elsewhere:
+        assert "offsite: redirected to localhost" not in outcome["quarantined"]
+        assert known[f"{base}/away/book.html"] == "upc-book"
+        return
+    # Each visit is one row, nothing else is quarantined, no product is taken from the redirect's target,
+    # and the other host name was never asked for anything.
+    refused = outcome["quarantined"].pop("offsite: redirected to localhost")
+    assert outcome["quarantined"] == {} and outcome["this_run"]["pages"] == {"failed": refused}
+    assert known == {f"{base}/away/book.html": None}
+    assert not [host for host in _Quiet.hosts if host.startswith("localhost")], _Quiet.hosts
 
 
 @pytest.mark.parametrize("sitemap", ["missing.txt", "only_bad.txt", "unreachable", "health.json"])
