@@ -119,6 +119,25 @@ class Erasure:
         return sum(self.removed.values())
 
 
+def holds(folder: Path, matches: Callable[[dict[str, Any]], bool]) -> bool:
+    """Whether a record line of the log in ``folder`` is one ``matches`` picks: the log
+    :func:`erase_lines` would rebuild. A line that is no JSON object is passed over (what it is,
+    :func:`commons.chain_verify.verify_folder` says).
+
+    Raises:
+        OSError: a file cannot be read.
+    """
+    for path in log_files(folder):
+        for raw in path.read_bytes().splitlines():
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(line, dict) and not is_checkpoint(line) and matches(record_of(line)):
+                return True
+    return False
+
+
 def erase_lines(folder: Path, matches: Callable[[dict[str, Any]], bool], key: SigningKey | None) -> Erasure:
     """Rebuild the log in ``folder`` without the records ``matches`` picks (see the module
     docstring); ``key`` signs the closing ``erasure`` checkpoint (None: unsigned).

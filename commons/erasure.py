@@ -25,17 +25,18 @@ import os
 import re
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import duckdb
 
-from .chain_retention import erase_lines
-from .control_audit import ControlAudit
+from .chain_retention import erase_lines, holds, recorded_anchors
+from .chain_verify import Fault, verify_folder
+from .control_audit import ControlAudit, read_events
 from .errors import EdgeInsightsError
 from .privacy_policy import Policy
 from .retention import StoreFolders, chain_folders, plain_files
 from .sqlite_tables import SqliteTables
-from .token_keys import SigningKey
+from .token_keys import SigningKey, jwks_path, trusted_keys
 from .warehouse import TABLE_COLUMNS, PrivacyTables, Warehouse
 
 KEYS = ("product_id", "source")
@@ -148,6 +149,25 @@ class ErasureIncomplete(EdgeInsightsError):
     in the control audit log), and the same request run again finishes it."""
 
 
+class ChainTampered(EdgeInsightsError):
+    """A decision log the erasure would rebuild does not verify: ``fault`` is the verifier's first bad line."""
+
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(str(fault))
+        self.fault = fault
+
+
+def _chain_check(audit: ControlAudit | None) -> Callable[[Path], Fault | None]:
+    """The first bad line of a log folder as ``audit verify`` finds it by default: the audit JWKS
+    (when there is one) for checkpoint signatures, and the expiries the control audit log recorded."""
+    if audit is None:
+        return lambda folder: verify_folder(folder).fault
+    jwks = jwks_path(audit.audit_dir)
+    trusted = trusted_keys(jwks) if jwks.is_file() else None
+    anchors = recorded_anchors(read_events(audit.path))
+    return lambda folder: verify_folder(folder, trusted, anchors=anchors).fault
+
+
 def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str, value: str,
           audit: ControlAudit | None, signing_key: SigningKey | None) -> dict[str, int]:
     """Remove every trace of ``key = value`` (``key`` one of :data:`KEYS`); returns rows, lines or
@@ -159,25 +179,44 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
     from the subject's rows (insights, decision logs) before them, and the example snapshot, from
     which ``retrain`` is read, last.
 
+    Every decision log that holds the subject is verified first (as ``audit verify`` does, with
+    the audit JWKS and the recorded expiries of ``audit``): the rebuild re-hashes every line after
+    the first one it takes and signs the result, so it would vouch for a forged line. When one does
+    not verify, nothing is erased from any store (a ``--source`` erasure run again once the log is
+    restored still finds, in the warehouse, the products whose lines it must take).
+
     Raises:
         ValueError: ``key`` is not one of :data:`KEYS` or ``value`` holds no letter or digit (a
             key is never punctuation alone, and log lines are matched on the value as a token).
         PolicyError: the policy names a store ``folders`` has no place for; nothing is removed.
         ErasureIncomplete: a file, the warehouse or the live store could not be read or written
-            midway (recorded with the counts so far).
+            midway (recorded with the counts so far), or a decision log holding the subject does
+            not verify (recorded; nothing removed, that log left as it is for ``audit verify``).
+        TokenKeyError: the audit JWKS cannot be read.
     """
     if key not in KEYS or not any(ch.isalnum() for ch in value):
         raise ValueError(f"erase by one of {', '.join(KEYS)} with a value holding a letter or digit")
     folders.check(policy)
-    tables, counts, chains = PrivacyTables(warehouse), {}, []
-    retrain = tables.decisions_trained_on(key, value) if key in TABLE_COLUMNS[RETRAIN_SNAPSHOT] else []
+    tables, counts, chains, retrain = PrivacyTables(warehouse), {}, [], []
+    check = _chain_check(audit)
     try:
-        _erase_stores(policy, tables, folders, key, value, signing_key, counts, chains)
-    except (OSError, sqlite3.Error, duckdb.Error) as err:
+        if key in TABLE_COLUMNS[RETRAIN_SNAPSHOT]:
+            retrain = tables.decisions_trained_on(key, value)
+        _erase_stores(policy, tables, folders, key, value, signing_key, counts, chains, check)
+    except ChainTampered as err:
         if audit is not None:
             audit.record("erasure_incomplete", key=key, value=value, removed=counts, chains=chains,
-                         retrain=retrain, error=f"{type(err).__name__}: {err}")
-        raise ErasureIncomplete(f"erasure of {key} = {value} stopped midway ({type(err).__name__}: {err}); "
+                         retrain=retrain, error=f"chain does not verify: {err}")
+        raise ErasureIncomplete(f"erasure of {key} = {value} refused: the decision log {err.fault.path.parent} "
+                                f"does not verify (TAMPERED {err}); rebuilding it would sign over that line, so "
+                                "nothing was erased; restore the log, then run the same erase again") from None
+    except (OSError, sqlite3.Error, duckdb.Error) as err:
+        # One line: DuckDB's messages run over several.
+        why = f"{type(err).__name__}: {' '.join(str(err).split())}"
+        if audit is not None:
+            audit.record("erasure_incomplete", key=key, value=value, removed=counts, chains=chains,
+                         retrain=retrain, error=why)
+        raise ErasureIncomplete(f"erasure of {key} = {value} stopped midway ({why}); "
                                 "what was removed is recorded; run the same erase again to finish it") from err
     if audit is not None:
         audit.record("erasure", key=key, value=value, removed=counts, chains=chains, retrain=retrain)
@@ -185,17 +224,26 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
 
 
 def _erase_stores(policy: Policy, tables: PrivacyTables, folders: StoreFolders, key: str, value: str,
-                  signing_key: SigningKey | None, counts: dict[str, int], chains: list[dict[str, Any]]) -> None:
-    """:func:`erase`'s work, store by store in its order, filling ``counts`` and ``chains`` as it goes."""
+                  signing_key: SigningKey | None, counts: dict[str, int], chains: list[dict[str, Any]],
+                  check: Callable[[Path], Fault | None]) -> None:
+    """:func:`erase`'s work, store by store in its order, filling ``counts`` and ``chains`` as it
+    goes; first, before anything goes, ``check`` on every decision log to rebuild (ChainTampered)."""
     reported = _reported_products(policy, tables, folders, key, value)
     stores = list(policy.stores.values())
+    logs = [f for s in stores if s.kind == "chain" for f in chain_folders(folders.chains[s.name])]
+
+    def subjects(record: dict[str, Any]) -> bool:
+        return record.get(key) == value or record.get("product_id") in reported
+
+    for folder in logs:
+        if holds(folder, subjects) and (fault := check(folder)) is not None:
+            raise ChainTampered(fault)
     derived = [s for s in stores if s.kind == "table" and key not in TABLE_COLUMNS[s.name]]
     for store in derived:  # rows derived from the source's records name only their product (insights)
         counts[store.name] = (tables.erase_in(store.name, "product_id", reported)
                               if "product_id" in TABLE_COLUMNS[store.name] else 0)
     for store in (s for s in stores if s.kind == "chain"):
-        done = [erase_lines(f, lambda r: r.get(key) == value or r.get("product_id") in reported, signing_key)
-                for f in chain_folders(folders.chains[store.name])]
+        done = [erase_lines(f, subjects, signing_key) for f in chain_folders(folders.chains[store.name])]
         chains += [{"folder": str(d.folder), "removed": d.removed, "old_head": d.old_head,
                     "new_head": d.new_head} for d in done if d.lines]
         counts[store.name] = sum(d.lines for d in done)

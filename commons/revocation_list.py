@@ -36,6 +36,7 @@ import jwt
 from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import InvalidSignatureError, PyJWTError
 
+from .bundle_signature import BundleRefused
 from .errors import EdgeInsightsError
 from .file_lock import exclusive_lock
 from .jws import encode
@@ -44,6 +45,7 @@ from .tokens import DEFAULT_ISSUER
 
 if TYPE_CHECKING:
     from .control_audit import ControlAudit
+    from .settings import Settings
 
 LIST_FOLDER = "revocation"
 LIST_NAME = "list.jwt"
@@ -394,3 +396,28 @@ def refresh_list(path: Path, tokens_dir: Path, *, max_age_s: int = DEFAULT_MAX_A
         audit.record("revocation_refresh", serial=published.serial, bundles=len(published.bundles),
                      kids=len(published.kids), next_update=_iso(published.next_update))
     return published
+
+
+class BundleRevoked(BundleRefused):
+    """A verified bundle the state folder's published revocation list withdraws (its bundle, or the
+    release key that signed it): no pod answers with it any more."""
+
+    reason = "revoked"
+
+
+def check_not_revoked(manifest: dict[str, Any], settings: Settings) -> None:
+    """Refuse a verified bundle (``manifest`` as :func:`commons.bundle_signature.verify_bundle`
+    returns it) that the state folder's published revocation list withdraws, as a pod would.
+
+    Raises:
+        BundleRevoked: the list withdraws its bundle or its release key, or the list does not
+            verify (a pod obeys no such list, but nothing then says the bundle still stands).
+    """
+    try:
+        published = read_published(default_list_path(settings.state_dir), jwks_path(settings.tokens_dir))
+    except RevocationListError as err:
+        raise BundleRevoked(f"the revocation list cannot be checked: {err}") from None
+    withdrawn = published.withdrawal(manifest["bundle_sha256"], manifest.get("signed_by")) if published else None
+    if withdrawn:
+        raise BundleRevoked(f"{withdrawn} (revocation list serial {published.serial}); pods no longer answer "
+                            "with it")

@@ -3,7 +3,8 @@ code (:class:`serving.inference.EdgeModel`), so ``mlflow.pyfunc.load_model("mode
 decides exactly as a pod does. The registry version carries its signature (the feature contract
 as columns), an input example and the model card as its description. Loading verifies the bundle's
 release signature and file hashes against the trusted release keys of the loader's settings
-(``EDGE_INSIGHTS_RELEASE_TRUST``, else the state folder's ``signing/trusted``), as a pod does.
+(``EDGE_INSIGHTS_RELEASE_TRUST``, else the state folder's ``signing/trusted``), and refuses a
+bundle the state folder's published revocation list withdraws, as a pod does.
 """
 
 from __future__ import annotations
@@ -33,17 +34,21 @@ class EdgeBundleModel(mlflow.pyfunc.PythonModel):
     central model would ask it (route ``central``, :mod:`serving.router`) instead of answering."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        """Open the bundle artifact once its release signature verifies.
+        """Open the bundle artifact once its release signature verifies and the state folder's
+        published revocation list spares it, as a pod checks before it answers.
 
         Raises:
-            commons.bundle_signature.BundleRefused: unsigned, unknown key, tampered or expired.
+            commons.bundle_signature.BundleRefused: unsigned, unknown key, tampered or expired;
+                :class:`commons.revocation_list.BundleRevoked` (reason ``revoked``) when the list
+                withdraws the bundle or its release key, or does not verify.
         """
         from commons.bundle_signature import verify_bundle
+        from commons.revocation_list import check_not_revoked
         from commons.settings import Settings
         from serving.inference import EdgeModel
 
-        bundle = Path(context.artifacts[BUNDLE_ARTIFACT])
-        verify_bundle(bundle, Settings.from_env().trust_dir)
+        bundle, settings = Path(context.artifacts[BUNDLE_ARTIFACT]), Settings.from_env()
+        check_not_revoked(verify_bundle(bundle, settings.trust_dir), settings)
         self.model = EdgeModel(bundle)
         self.abstain = float(self.model.manifest["thresholds"]["abstain"])
 

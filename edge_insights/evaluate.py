@@ -26,10 +26,9 @@ import httpx
 import numpy as np
 import polars as pl
 
-from commons.bundle_signature import BundleRefused, verify_bundle
-from commons.revocation_list import RevocationListError, default_list_path, read_published
+from commons.bundle_signature import verify_bundle
+from commons.revocation_list import check_not_revoked
 from commons.settings import Settings
-from commons.token_keys import jwks_path
 from commons.token_client import BearerAuth, TokenSource
 from edge_insights.not_deployed import not_deployed
 from training.decisions import DECISIONS
@@ -162,31 +161,6 @@ def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
             "model_version": None if version is None else str(version), "pod": pod_url}
 
 
-class BundleRevoked(BundleRefused):
-    """The deployed champion is withdrawn by the state folder's published revocation list (its
-    bundle, or the release key that signed it): no pod answers with it any more."""
-
-    reason = "revoked"
-
-
-def check_not_revoked(manifest: dict[str, Any], settings: Settings) -> None:
-    """Refuse a verified bundle (``manifest`` as :func:`verify_bundle` returns it) that the state
-    folder's published revocation list withdraws, as a pod would.
-
-    Raises:
-        BundleRevoked: the list withdraws its bundle or its release key, or the list does not
-            verify (a pod obeys no such list, but nothing then says the champion still stands).
-    """
-    try:
-        published = read_published(default_list_path(settings.state_dir), jwks_path(settings.tokens_dir))
-    except RevocationListError as err:
-        raise BundleRevoked(f"the revocation list cannot be checked: {err}") from None
-    withdrawn = published.withdrawal(manifest["bundle_sha256"], manifest.get("signed_by")) if published else None
-    if withdrawn:
-        raise BundleRevoked(f"{withdrawn} (revocation list serial {published.serial}); pods no longer answer "
-                            "with it")
-
-
 def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1, pod_url: str | None = None,
              tokens: TokenSource | None = None) -> dict[str, Any]:
     """P/R/F1 (:func:`alert_scores`) and edge coverage of the deployed champion of ``decision`` on ``data_dir``
@@ -205,7 +179,8 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
             book page cannot be parsed (the message names the page).
         OSError: a file cannot be read (e.g. ``observations.csv.gz`` is not gzip).
         BundleRefused: the deployed champion's release signature or file hashes do not verify,
-            or the published revocation list withdraws it (:class:`BundleRevoked`).
+            or the published revocation list withdraws it
+            (:class:`commons.revocation_list.BundleRevoked`).
         BundleError: its ``release.json`` is missing, not JSON or names another model.
         httpx.HTTPError: with ``pod_url``, as :func:`evaluate_on_pod`.
     """

@@ -27,6 +27,12 @@ def holdings_table(rows) -> Table:
 
 
 def _stores(settings):
+    """The policy, warehouse and store folders of ``settings``' state folder.
+
+    Raises:
+        typer.Exit: code 2 after one ``error:`` line: no state folder, a policy that cannot be
+            read, or no warehouse where another store holds data (:func:`_holding`).
+    """
     from commons.privacy_policy import PolicyError, load_policy
     from commons.retention import StoreFolders
     from commons.warehouse import Warehouse
@@ -42,7 +48,37 @@ def _stores(settings):
     except PolicyError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    return policy, Warehouse(settings.warehouse_path), StoreFolders.of(settings)
+    folders = StoreFolders.of(settings)
+    # Opening it would create it empty: a removed warehouse would read as "nothing held" and an
+    # erasure as done. A fresh state folder (nothing stored yet) has none and is no error.
+    if not settings.warehouse_path.exists() and (held := _holding(policy, folders)):
+        typer.echo(f"error: no warehouse at {settings.warehouse_path}, yet this state folder holds data in "
+                   f"{', '.join(held)}: the warehouse was removed or moved; restore it (nothing was read or "
+                   "changed)", err=True)
+        raise typer.Exit(2)
+    return policy, Warehouse(settings.warehouse_path), folders
+
+
+def _holding(policy, folders) -> list[str]:
+    """The stores of ``policy`` other than the warehouse's tables that hold a file (every writer
+    of those, but pods, writes the warehouse too)."""
+    from commons.retention import chain_folders, plain_files
+
+    held = []
+    for store in policy.stores.values():
+        if store.kind == "files" and plain_files(folders.files[store.name]):
+            held.append(store.name)
+        elif store.kind == "chain" and chain_folders(folders.chains[store.name]):
+            held.append(store.name)
+        elif store.kind == "sqlite" and folders.databases[store.database].exists() and store.database not in held:
+            held.append(store.database)
+    return held
+
+
+def _unreadable(err: Exception) -> typer.Exit:
+    """A store that cannot be read: one ``error:`` line (DuckDB's messages run over several), exit 1."""
+    typer.echo(f"error: a store cannot be read: {type(err).__name__}: {' '.join(str(err).split())}", err=True)
+    return typer.Exit(1)
 
 
 @privacy_app.command("report")
@@ -52,16 +88,24 @@ def privacy_report(as_json: bool = typer.Option(
     """Print, per store of the privacy policy: where it is held (state folder, region), how many
     rows or files, the oldest row, and until when that row may be kept by policy; then the
     state-folder entries that hold no subject key, with why. Exit 1 when an entry of the state
-    folder is in no store and not named as unkeyed (nobody decided its retention or erasure)."""
+    folder is in no store and not named as unkeyed (nobody decided its retention or erasure), or a
+    store cannot be read; exit 2 when the state folder, or its warehouse while another store holds
+    data, is missing (nothing is created)."""
     import json
+    import sqlite3
+
+    import duckdb
 
     from commons.privacy_report import holdings, unaccounted
     from edge_insights.cli import _settings, console
 
     settings = _settings()
     policy, warehouse, folders = _stores(settings)
-    rows = holdings(policy, warehouse, folders)
-    stray = unaccounted(policy, warehouse, folders, settings.state_dir)
+    try:
+        rows = holdings(policy, warehouse, folders)
+        stray = unaccounted(policy, warehouse, folders, settings.state_dir)
+    except (OSError, sqlite3.Error, duckdb.Error) as err:
+        raise _unreadable(err) from None
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row.to_dict()))
@@ -160,7 +204,11 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
 
     Reviewers have no key to erase by: their names are replaced with <USER> before storage.
     Decision logs are rebuilt without the subject's lines (a new chain from the first file that
-    held one, recorded in the control audit log), so `audit verify` still passes."""
+    held one, recorded in the control audit log), so `audit verify` still passes.
+
+    Exit 1, recorded as erasure_incomplete: a decision log holding the subject does not verify
+    (nothing is erased; the log is left for `audit verify`), or a store cannot be read or written
+    midway. Exit 2: no state folder, or no warehouse while another store holds data."""
     from commons.control_audit import read_events
     from commons.erasure import ErasureIncomplete
     from commons.erasure import erase as erase_subject

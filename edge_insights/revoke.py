@@ -188,6 +188,12 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
                                  param_hint="'--decision'")
     _reason(reason)
     max_age_s = _lifetime(max_age)
+    # Opening a missing registry would create it empty and answer "no version": checked before the
+    # state folder's tree is made, so a mistyped or emptied state folder gets nothing written.
+    registry = _settings().tracking_db
+    if not registry.is_file():
+        raise _fail(f"no MLflow registry at {registry}: no version to revoke (was it removed, or does "
+                    "EDGE_INSIGHTS_STATE_DIR name another folder?); nothing was created")
     settings = _settings(ensure=True)
     client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
     try:
@@ -195,6 +201,8 @@ def revoke(version: str = typer.Argument(..., help="the registered model version
                               max_age_s=max_age_s)
     except (RevokeError, RevocationListError, TokenKeyError) as err:
         raise _fail(str(err)) from None
+    except OSError as err:  # published first: the registry is untouched
+        raise _fail(f"{_unwritable(err)}; nothing revoked") from None
     challenger = "; challenger alias removed" if done["challenger_removed"] else ""
     if done["already"]:
         typer.echo(f"{done['model']} version {done['version']} was already revoked (bundle {done['bundle_sha256']}; "
@@ -252,6 +260,8 @@ def revoke_key(kid: str = typer.Argument(..., help="the key id to withdraw: a to
                                  max_age_s=_lifetime(max_age))
     except (RevocationListError, TokenKeyError, BundleError) as err:
         raise _fail(str(err)) from None
+    except OSError as err:
+        raise _fail(f"{_unwritable(err)}; nothing revoked") from None
     audit = _control_audit(settings)
     moved = {}
     # A state folder with no registry yet has no champion to move (and gets no empty one).
@@ -278,6 +288,8 @@ def revoke_refresh(max_age: str = typer.Option("1d", help="how long the re-publi
                                  max_age_s=_lifetime(max_age), audit=_control_audit(settings))
     except (RevocationListError, TokenKeyError) as err:
         raise _fail(str(err)) from None
+    except OSError as err:
+        raise _fail(_unwritable(err)) from None
     typer.echo(f"revocation list serial {published.serial} re-published: {len(published.bundles)} bundle(s), "
                f"{len(published.kids)} key(s) revoked")
 
@@ -321,6 +333,11 @@ def _bundle_sha256(bundle_dir: Path) -> str | None:
         return load_manifest(bundle_dir).get("bundle_sha256")
     except BundleError:
         return None
+
+
+def _unwritable(err: OSError) -> str:
+    """One line for a revocation list that could not be read or written (its folder a file, say)."""
+    return f"the revocation list cannot be published: {err.filename or ''}: {err.strerror or err}"
 
 
 def _reason(text: str) -> str:

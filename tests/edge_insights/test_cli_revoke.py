@@ -134,6 +134,28 @@ def test_an_unknown_version_is_a_clean_error(state, registry):
     assert not default_list_path(state).exists()
 
 
+def test_a_missing_registry_is_refused_and_not_created_empty(state):
+    # Opened, MLflow would make an empty registry here and answer that it has no version 1.
+    result = invoke("revoke", "1", "--decision", MODEL, "--reason", "x")
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: no MLflow registry at {state / 'mlflow' / 'mlflow.db'}: no version to "
+                                     "revoke (was it removed, or does EDGE_INSIGHTS_STATE_DIR name another "
+                                     "folder?); nothing was created")
+    assert sorted(p.name for p in state.iterdir()) == ["tokens"]
+
+
+def test_a_revocation_folder_that_is_a_file_is_one_error_line(state, registry):
+    client, _ = registry
+    (state / "revocation").write_text("not a folder\n")
+    revoked = invoke("revoke", "2", "--decision", MODEL, "--reason", "x")
+    refreshed = invoke("revoke-refresh")
+    assert (revoked.exit_code, refreshed.exit_code) == (2, 2)
+    unwritable = f"error: the revocation list cannot be published: {state / 'revocation'}: File exists"
+    assert revoked.output.strip() == f"{unwritable}; nothing revoked"
+    assert refreshed.output.strip() == unwritable
+    assert "revoked" not in client.get_model_version(MODEL, "2").tags
+
+
 def test_a_key_revocation_and_a_refresh_continue_the_serial(state):
     tokens = state / "tokens"
     old = rotate_keys(tokens)  # the fixture's key is older still; this one is current until the next line

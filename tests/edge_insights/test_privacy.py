@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from commons.control_audit import ControlAudit, read_events
 from commons.erasure import erase, traces
+from commons.hash_chain import canonical
 from commons.privacy_policy import PolicyError, StorePolicy, load_policy
 from commons.privacy_report import holdings
 from commons.retention import StoreFolders, apply_retention, overdue
@@ -312,6 +313,67 @@ def test_an_erasure_stopped_midway_is_recorded_and_finished_by_running_it_again(
     event = read_events(state.audit_dir / "control.jsonl")[-1]
     assert event["action"] == "erasure" and event["details"]["retrain"] == ["negative_review"]
     assert not any(traces(policy, wh, folders, GONE).values())
+
+
+def test_an_erasure_refuses_to_rebuild_a_decision_log_that_does_not_verify(state):
+    folder = state.decision_log_dir / "negative_review"
+    first = sorted(folder.glob("*.jsonl"))[0]
+    lines = first.read_bytes().splitlines(keepends=True)
+    # The kept product's line after the erased one's first: a rebuild would re-hash it and sign it.
+    forged = json.loads(lines[1])
+    assert (forged["product_id"], forged["label"]) == (KEPT, 1)
+    lines[1] = canonical({**forged, "label": 0}) + b"\n"
+    first.write_bytes(b"".join(lines))
+    fault = f"{first}:2: edited: its content does not match its hash"
+    assert f"TAMPERED {fault}" in _verify(state).output
+    held = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    done = CliRunner().invoke(app, ["erase", "--product", GONE])
+
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit)
+    assert done.output == (f"error: erasure of product_id = {GONE} refused: the decision log {folder} does not "
+                           f"verify (TAMPERED {fault}); rebuilding it would sign over that line, so nothing was "
+                           "erased; restore the log, then run the same erase again\n")
+    event = read_events(state.audit_dir / "control.jsonl")[-1]
+    assert event["action"] == "erasure_incomplete" and event["details"]["removed"] == {}
+    assert event["details"]["error"] == f"chain does not verify: {fault}"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == held
+    verified = _verify(state)
+    assert verified.exit_code == 1 and f"TAMPERED {fault}" in verified.output
+    # Nothing went elsewhere either: a --source erasure run again finds its products in the warehouse.
+    policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
+    assert traces(policy, wh, folders, GONE)["signal_history"] == 5
+
+
+def test_a_missing_warehouse_is_refused_where_other_stores_hold_data(state, tmp_path, monkeypatch):
+    state.warehouse_path.unlink()
+    for command in (["erase", "--product", GONE], ["privacy", "report"]):
+        done = CliRunner().invoke(app, command)
+        assert done.exit_code == 2, done.output
+        assert done.output == (f"error: no warehouse at {state.warehouse_path}, yet this state folder holds data in "
+                               "staging, inbox, crawl_logs, run_logs, live, decision_log: the warehouse was removed or "
+                               "moved; restore it (nothing was read or changed)\n")
+    assert not state.warehouse_path.exists()
+    assert not [e for e in read_events(state.audit_dir / "control.jsonl") if e["action"].startswith("erasure")]
+    # A state folder nothing was stored in yet has no warehouse either, and that is no error.
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "fresh"))
+    (tmp_path / "fresh").mkdir()
+    assert CliRunner().invoke(app, ["privacy", "report", "--json"]).exit_code == 0
+
+
+def test_a_warehouse_that_cannot_be_read_is_one_error_line_and_the_erasure_is_recorded(state):
+    state.warehouse_path.write_text("garbage\n")
+    erased = CliRunner().invoke(app, ["erase", "--product", GONE])
+    reported = CliRunner().invoke(app, ["privacy", "report"])
+    unreadable = (f'IOException: IO Error: The file "{state.warehouse_path}" exists, but it is not a valid DuckDB '
+                  "database file!")
+    assert (erased.exit_code, reported.exit_code) == (1, 1)
+    assert isinstance(erased.exception, SystemExit) and isinstance(reported.exception, SystemExit)
+    assert erased.output == (f"error: erasure of product_id = {GONE} stopped midway ({unreadable}); what was removed "
+                             "is recorded; run the same erase again to finish it\n")
+    assert reported.output == f"error: a store cannot be read: {unreadable}\n"
+    event = read_events(state.audit_dir / "control.jsonl")[-1]
+    assert event["action"] == "erasure_incomplete" and event["details"]["error"] == unreadable
 
 
 def test_the_erasure_sensor_requests_a_retrain_of_each_model_that_learned_from_the_subject(state, data_dir):

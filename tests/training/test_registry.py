@@ -166,3 +166,35 @@ def test_a_registered_bundle_whose_files_were_changed_does_not_load(client_and_r
     with pytest.raises(BundleRefused) as refused:
         mlflow.pyfunc.load_model(f"models:/decision_x/{version}")
     assert refused.value.reason == "tampered"
+
+
+def test_a_revoked_version_does_not_load(client_and_run, bundle_dir, tmp_path, monkeypatch):
+    """``load_model`` verifies as a pod does, and a pod never answers with a bundle the state
+    folder's published revocation list withdraws."""
+    import mlflow
+
+    from commons.revocation_list import BundleRevoked
+    from commons.settings import Settings
+    from commons.token_keys import rotate_keys
+    from edge_insights.revoke import revoke_version
+
+    client, new_run = client_and_run
+    sha = load_manifest(bundle_dir)["bundle_sha256"]
+    version = register(client, new_run(), bundle_dir, tags={"bundle_sha256": sha})
+    # A state folder of its own: the session's is shared by every test and must publish no list.
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(tmp_path / "state"))
+    settings = Settings.from_env()
+    rotate_keys(settings.tokens_dir)
+    mlflow.set_tracking_uri(client.tracking_uri)
+    uri = f"models:/decision_x/{version}"
+    mlflow.pyfunc.load_model(uri)  # nothing published yet: it loads
+
+    done = revoke_version(client, settings, "decision_x", str(version), "trained on leaked labels",
+                          audit=ControlAudit(settings.audit_dir), max_age_s=3600)
+
+    assert done["serial"] == 1
+    with pytest.raises(BundleRevoked) as refused:
+        mlflow.pyfunc.load_model(uri)
+    assert refused.value.reason == "revoked"
+    assert str(refused.value) == (f"bundle {sha[:12]} is revoked (revocation list serial 1); pods no longer "
+                                  "answer with it")
