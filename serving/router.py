@@ -15,6 +15,14 @@ bundle's labels, a finite score in [0, 1], a string ``model_version`` of at most
 digest pass; any other answer sends that record alone to the fallback route (NaN or a 5 MB
 string in an answer must never reach the client or the signed decision log).
 
+Out-of-range guard: an edge bundle whose manifest holds ``trained_range`` (``{field: {"min", "max"}}``,
+written at release from the training examples, :func:`edge_export.release.trained_range`) sends a
+record holding any value of those numeric inputs outside that range to central as if the edge had
+abstained, whatever its confidence: a student extrapolating past its training data can be
+confidently wrong (the standard "defer to the oracle on inputs unlike the training data"). Such a
+record is flagged ``out_of_range`` (counted by the pod per decision); without a central its edge
+answer stands. A bundle without the key (older releases) routes on confidence alone.
+
 Before an edge pod serves, :meth:`Router.check_central` asks the central URL's ``/healthz``: a
 pod that answers as anything but a ``central`` pod of the same decision stops the edge pod from
 starting (it would route unsure records to the wrong model), while a central that cannot be
@@ -40,12 +48,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 
 from commons.errors import ServingError
-from commons.manifest import BundleError
+from commons.manifest import TRAINED_RANGE, BundleError
 from commons.token_client import BearerAuth, TokenFetchError, TokenSource
 
-from .contract import signal_digest
+from .contract import ModelInputs, signal_digest
 from .bundle_model import BundleModel
 from .input_profile import input_profile
 
@@ -88,6 +97,8 @@ class Routed:
         central_error: why consulting central failed, None otherwise.
         inputs: the record's input profile (:func:`serving.input_profile.input_profile`), the
             decision log's raw material for input drift.
+        out_of_range: a numeric input value lies outside the bundle's ``trained_range``, so the
+            record was sent to central whatever the edge's confidence.
     """
 
     label: str
@@ -106,6 +117,7 @@ class Routed:
     shadow: bool = False
     central_error: str | None = None
     inputs: dict[str, float] | None = None
+    out_of_range: bool = False
 
     def response(self, decision: str) -> dict[str, Any]:
         """The public decision response for this record."""
@@ -169,6 +181,53 @@ def check_central_answer(answer: Any, digest: str, labels: list[str] | tuple[str
     return CentralAnswer(label=answer["label"], score=float(score), model_version=version, bundle_sha256=sha)
 
 
+def read_trained_range(manifest: dict[str, Any], inputs: ModelInputs) -> dict[str, tuple[float, float]]:
+    """The manifest's ``trained_range``: per numeric input field, the (min, max) of the values the
+    edge model was trained on.
+
+    Returns:
+        ``{field: (min, max)}``, empty when the manifest has no ``trained_range`` (bundles released
+        before it: no out-of-range routing) or lists no field.
+
+    Raises:
+        BundleError: the entry is not ``{field: {"min": number, "max": number}}`` with finite
+            min ≤ max over fields the model reads as numbers.
+    """
+    entry = manifest.get(TRAINED_RANGE)
+    if entry is None:
+        return {}
+    numeric = {spec.field for spec in inputs.numeric_inputs}
+    if not isinstance(entry, dict):
+        raise BundleError(f"manifest {TRAINED_RANGE} must map numeric input fields to {{'min', 'max'}}")
+    ranges = {}
+    for field, bounds in entry.items():
+        lo, hi = (bounds.get("min"), bounds.get("max")) if isinstance(bounds, dict) else (None, None)
+        if field not in numeric or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           and math.isfinite(v) for v in (lo, hi)) or lo > hi:
+            raise BundleError(f"manifest {TRAINED_RANGE} entry {str(field)[:40]!r} must be a numeric input "
+                              "field mapped to finite {'min', 'max'} with min ≤ max")
+        ranges[field] = (float(lo), float(hi))
+    return ranges
+
+
+def outside_range(features: dict[str, Any], ranges: dict[str, tuple[float, float]]) -> bool:
+    """Whether any value of a record's ranged numeric fields lies outside its (min, max), both ends
+    included.
+
+    Args:
+        features: ``ModelInputs.features(record)`` of a contract-conforming record (a number or a
+            list of numbers per numeric field).
+        ranges: :func:`read_trained_range` of the bundle.
+    """
+    for field, (lo, hi) in ranges.items():
+        # Compared as the graph reads them, float32, like the bounds taken from the training windows:
+        # a book's 92.02 is then inside a range whose max is that same price.
+        values = np.asarray(features[field], dtype=np.float32)
+        if not ((values >= np.float32(lo)) & (values <= np.float32(hi))).all():
+            return True
+    return False
+
+
 class CentralMismatch(ServingError, ValueError):
     """The central URL answers, but not as a central pod of this pod's decision."""
 
@@ -204,7 +263,8 @@ class Router:
             decision, scope ``decide``); None sends none (a central pod without ``--jwks``).
 
     Raises:
-        BundleError: the manifest has no ``thresholds.abstain``.
+        BundleError: the manifest has no ``thresholds.abstain``, or a malformed ``trained_range``
+            (:func:`read_trained_range`).
         ValueError: ``shadow_rate`` is outside [0, 1], or positive without a central URL, or the
             central URL is not an http(s) URL.
     """
@@ -216,6 +276,7 @@ class Router:
             self.abstain = float(model.manifest["thresholds"]["abstain"])
         except (KeyError, TypeError):
             raise BundleError("manifest lacks thresholds.abstain") from None
+        self.ranges = read_trained_range(model.manifest, model.inputs)
         if not 0.0 <= shadow_rate <= 1.0:
             raise ValueError(f"shadow_rate must lie in [0, 1], got {shadow_rate}")
         if shadow_rate > 0 and not central_url:
@@ -302,7 +363,8 @@ class Router:
         routed, unsure = [], []
         for i, (digest, label, row) in enumerate(zip(digests, labels, probs)):
             score = float(row.max())
-            ask = self._central is not None and score < self.abstain
+            unseen = outside_range(features[i], self.ranges)
+            ask = self._central is not None and (score < self.abstain or unseen)
             if ask:
                 unsure.append(i)
             routed.append(Routed(
@@ -311,7 +373,7 @@ class Router:
                 latency_ms=round(edge_ms, 3), edge_label=label, edge_score=score,
                 edge_bundle_sha256=self.model.bundle_sha256,
                 shadow=self._central is not None and not ask and shadow_selected(digest, self.shadow_rate),
-                inputs=input_profile(self.model.tokenizer, inputs, features[i])))
+                inputs=input_profile(self.model.tokenizer, inputs, features[i]), out_of_range=unseen))
         if unsure:
             self._ask_central(records, routed, unsure, start)
         return routed

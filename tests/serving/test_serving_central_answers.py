@@ -1,4 +1,4 @@
-"""What an edge pod does with central's answers.
+"""What an edge pod does with central's answers and with records unlike its training data.
 
 Central here is a stand-in pod served on loopback (``ThreadingHTTPServer``, as the revocation tests
 serve their lists): it answers ``/healthz`` as a central pod of the decision and each record with
@@ -17,15 +17,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
+from commons.manifest import BundleError
 from release_keys import trust_dir
 from serving.app import create_app
 from serving.contract import model_inputs, signal_digest
 from serving.inference import EdgeModel
 from serving.router import CentralError, Router
-from test_serving_pod import read_log, samples
+from test_serving_pod import read_log, resealed, samples
 
 pytestmark = pytest.mark.slow  # builds models
 
@@ -175,3 +177,78 @@ def test_central_only_routing_refuses_a_batch_with_a_nonsense_answer(edge_bundle
         with pytest.raises(CentralError, match="bundle_sha256 that is not 64 hex digits"):
             router.decide_centrally(records)
         router.close()
+
+
+# ---- the out-of-range guard -----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ranged(hybrid_bundle, tmp_path_factory):
+    """The hybrid (price_spike kind) bundle resealed with ``trained_range`` over the prices of the
+    windows it was trained on (``bundle_factory.training_windows``, seed 31 as the fixture's),
+    the way the release step records it; and a confident reference window inside that range."""
+    from bundle_factory import training_windows
+
+    prices = np.array([w.prices for w in training_windows(31)], dtype=np.float32)
+    lo, hi = float(prices.min()), float(prices.max())
+    bundle = resealed(hybrid_bundle, tmp_path_factory.mktemp("ranged") / "edge",
+                      trained_range={"prices": {"min": lo, "max": hi}})
+    abstain = hybrid_bundle.manifest["thresholds"]["abstain"]
+    inside = next(i for i, (w, c) in enumerate(zip(hybrid_bundle.windows, hybrid_bundle.confidences))
+                  if c >= abstain and lo <= min(w.prices) and max(w.prices) <= hi)
+    return bundle, (lo, hi), inside
+
+
+def _probes(bundle, bounds, inside) -> list[dict[str, Any]]:
+    """The confident in-range window and the same moves scaled past the top and under the bottom of
+    the range (the graph reads log ratios: scaling leaves its answer as it was)."""
+    lo, hi = bounds
+    record = bundle.records[inside]
+    prices = record["prices"]
+    above = [p * 10 * hi / min(prices) for p in prices]
+    below = [p * lo / 2 / max(prices) for p in prices]
+    return [record, {**record, "prices": above}, {**record, "prices": below}]
+
+
+def test_a_record_outside_the_trained_range_goes_to_central_however_sure_the_edge_is(ranged, tmp_path):
+    bundle, bounds, inside = ranged
+    records = _probes(bundle, bounds, inside)
+    model = EdgeModel(bundle.path)
+    _, probs = model.predict([r["title"] for r in records], [r["prices"] for r in records])
+    assert (probs.max(1) >= bundle.manifest["thresholds"]["abstain"]).all()  # abstention alone keeps all
+    with stand_in_central(bundle.manifest) as central, \
+            edge_pod(bundle.path, tmp_path / "log", central_url=central.url) as client:
+        answers = client.post("/v1/decisions/price_spike", json={"records": records}).json()["decisions"]
+        counted = samples(client.get("/metrics").text, "out_of_range_total")
+    assert [a["route"] for a in answers] == ["edge", "central", "central"]
+    assert central.asked == records[1:]
+    assert counted == {(("decision", "price_spike"),): 2.0}
+
+
+def test_without_central_an_out_of_range_record_keeps_the_edge_answer_and_is_counted(ranged, tmp_path):
+    bundle, bounds, inside = ranged
+    records = _probes(bundle, bounds, inside)
+    with edge_pod(bundle.path, tmp_path / "log") as client:
+        answers = client.post("/v1/decisions/price_spike", json={"records": records}).json()["decisions"]
+        counted = samples(client.get("/metrics").text, "out_of_range_total")
+    assert [a["route"] for a in answers] == ["edge"] * 3
+    assert counted == {(("decision", "price_spike"),): 2.0}
+
+
+def test_a_bundle_without_a_trained_range_routes_on_confidence_alone(ranged, hybrid_bundle, tmp_path):
+    bundle, bounds, inside = ranged
+    records = _probes(bundle, bounds, inside)
+    with stand_in_central(hybrid_bundle.manifest) as central, \
+            edge_pod(hybrid_bundle.path, tmp_path / "log", central_url=central.url) as client:
+        answers = client.post("/v1/decisions/price_spike", json={"records": records}).json()["decisions"]
+        assert "out_of_range_total{" not in client.get("/metrics").text
+    assert [a["route"] for a in answers] == ["edge"] * 3 and central.asked == []
+
+
+@pytest.mark.parametrize("entry", [
+    [0, 1], {"title": {"min": 0, "max": 1}}, {"prices": {"min": 5, "max": 1}}, {"prices": [1, 2]},
+    {"prices": {"min": 0}}, {"prices": {"min": 0, "max": True}},
+])
+def test_a_malformed_trained_range_stops_the_bundle(hybrid_bundle, tmp_path, entry):
+    bundle = resealed(hybrid_bundle, tmp_path / "edge", trained_range=entry)
+    with pytest.raises(BundleError, match="trained_range"):
+        Router(EdgeModel(bundle.path), model_version="4")
