@@ -29,6 +29,11 @@ REVOCATION_LIST = "deploy/revocations.json"
 """Where pods read the signed revocation list, relative to the state folder (manifest
 ``revocation.list``)."""
 SCHEMA_VERSION = 1
+TRAINED_RANGE = "trained_range"
+"""Manifest key of an edge bundle: ``{field: {"min": float, "max": float}}``, the range of the
+values of each numeric input its student was trained on (written by
+:func:`edge_export.release.trained_range`); a pod sends a record outside it to central
+(:mod:`serving.router`). Absent in bundles released before it."""
 ORACLE_MODEL, ORACLE_RULE = "model", "rule"
 """Kinds of central oracle (manifest ``oracle.kind``): a neural ``model`` (an ONNX graph like the
 edge's), or the decision's own label ``rule`` (:mod:`commons.label_rules`) on the contract window."""

@@ -16,7 +16,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from commons import __version__
-from commons.manifest import ORACLE_RULE, REVOCATION_LIST, write_manifest
+from commons.manifest import ORACLE_RULE, REVOCATION_LIST, TRAINED_RANGE, write_manifest
 from commons.privacy_policy import load_policy
 from commons.warehouse import Warehouse
 from edge_export.bundle import ExportReport, build_bundle, onnx_logits
@@ -137,6 +137,26 @@ def drift_baseline(spec: DecisionSpec, out_dir: Path, manifest: dict[str, Any], 
                           if key not in unseen}}
 
 
+def trained_range(spec: DecisionSpec, train: Inputs) -> dict[str, dict[str, float]]:
+    """The manifest's ``trained_range``: the smallest and largest value of the decision's numeric
+    window over the student's training examples, which a pod guards (:mod:`serving.router`).
+
+    Args:
+        train: the train split as the student read it (train-only views included: it learned
+            from them), ``numeric`` float32 [n, window] or None.
+
+    Returns:
+        ``{window_field: {"min": float, "max": float}}`` (float32 values, as the graph reads them);
+        ``{}`` for a text-only decision and for a window read through a scale-free transform
+        (:data:`training.numeric.SCALE_FREE`): such a student never sees the level, so a price in
+        another currency or magnitude is no input unlike its training data (the demo's price_spike
+        student learned on yen from 590, while the live watcher sends book prices in pounds).
+    """
+    if spec.window_field is None or spec.transform in SCALE_FREE or train.numeric is None:
+        return {}
+    return {spec.window_field: {"min": float(train.numeric.min()), "max": float(train.numeric.max())}}
+
+
 def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store: ModelStore, out_dir: Path,
                       *, run_id: str, preset: str) -> dict[str, Any]:
     """Export the student into ``out_dir`` over a pruned vocabulary; record the bundle in the store.
@@ -148,8 +168,8 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
     Returns:
         The ``bundle`` entry of the model store (sha256, shipped metrics, parity, int8 agreement,
         quantisation, latency p50/p99 ms, model bytes, abstain threshold, coverage, vocabulary size,
-        input example, the manifest's ``drift_baseline`` without its reference bins) plus
-        ``quantization_reason`` and ``fp32_model_bytes``.
+        input example, the manifest's ``drift_baseline`` without its reference bins, its
+        ``trained_range``) plus ``quantization_reason`` and ``fp32_model_bytes``.
     """
     name = spec.name
     text = spec.student_reads_text
@@ -183,10 +203,12 @@ def build_edge_bundle(wh: Warehouse, spec: DecisionSpec, cfg: TrainConfig, store
     baseline = drift_baseline(spec, out_dir, sealed, shipped["logits"], central_logits,
                               [reference, calibration, evaluation])
     unsealed = {k: v for k, v in sealed.items() if k not in ("files", "bundle_sha256", "schema_version")}
-    manifest = write_manifest(out_dir, {**unsealed, "drift_baseline": baseline})
+    ranges = trained_range(spec, train)
+    manifest = write_manifest(out_dir, {**unsealed, "drift_baseline": baseline, TRAINED_RANGE: ranges})
     entry = {
         "edge_sha256": manifest["bundle_sha256"],
-        "drift_baseline": {k: v for k, v in baseline.items() if k != "reference"}, "shipped": shipped["metrics"],
+        "drift_baseline": {k: v for k, v in baseline.items() if k != "reference"}, "trained_range": ranges,
+        "shipped": shipped["metrics"],
         "shipped_f1": shipped["metrics"]["f1"], "parity": report.parity_max_abs_delta,
         "int8_agreement": report.int8_agreement, "quantization": report.quantization,
         "latency_p50_ms": report.latency_p50_ms, "latency_p99_ms": report.latency_p99_ms,

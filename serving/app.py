@@ -420,6 +420,9 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             return error_response(err)
         if any(r.route == FALLBACK for r in routed):
             metrics.central_errors.labels(decision).inc()
+        unseen = sum(r.out_of_range for r in routed)
+        if unseen:
+            metrics.out_of_range.labels(decision).inc(unseen)
         # Shadow decisions are logged once central has scored them, after the answer is sent,
         # so shadow sampling never adds latency to the hot path.
         shadow = [i for i, r in enumerate(routed) if r.shadow]

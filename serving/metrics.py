@@ -14,6 +14,9 @@ Series:
                                                    ``token_missing``, ``token_expired``, … as
                                                    :mod:`serving.auth` names them)
     ``shadow_comparisons_total{decision,agree}``   shadow pairs scored, by edge/central agreement
+    ``out_of_range_total{decision}``               records holding a numeric value outside the
+                                                   bundle's ``trained_range`` (sent to central
+                                                   when the pod has one, see :mod:`serving.router`)
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class PodMetrics:
                                 ["reason"], registry=self.registry)
         self.shadow = Counter("shadow_comparisons", "Shadow pairs scored by central.",
                               ["decision", "agree"], registry=self.registry)
+        self.out_of_range = Counter("out_of_range", "Records with a numeric value outside the trained range.",
+                                    ["decision"], registry=self.registry)
 
     def render(self) -> bytes:
         """Prometheus text exposition of the registry."""

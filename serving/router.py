@@ -9,6 +9,20 @@ records, numbers included — and the central answer is returned with route
 ``"central"``. When central is unreachable, slow or answers nonsense, the edge answer stands
 with route ``"fallback"``. A pod without a central URL answers everything at the edge.
 
+Central's answers are checked one by one (:func:`check_central_answer`): only a label among the
+bundle's labels, a finite score in [0, 1], a string ``model_version`` of at most
+:data:`MAX_MODEL_VERSION_CHARS` characters, a 64-hex ``bundle_sha256`` and the record's own signal
+digest pass; any other answer sends that record alone to the fallback route (NaN or a 5 MB
+string in an answer must never reach the client or the signed decision log).
+
+Out-of-range guard: an edge bundle whose manifest holds ``trained_range`` (``{field: {"min", "max"}}``,
+written at release from the training examples, :func:`edge_export.release.trained_range`) sends a
+record holding any value of those numeric inputs outside that range to central as if the edge had
+abstained, whatever its confidence: a student extrapolating past its training data can be
+confidently wrong (the standard "defer to the oracle on inputs unlike the training data"). Such a
+record is flagged ``out_of_range`` (counted by the pod per decision); without a central its edge
+answer stands. A bundle without the key (older releases) routes on confidence alone.
+
 Before an edge pod serves, :meth:`Router.check_central` asks the central URL's ``/healthz``: a
 pod that answers as anything but a ``central`` pod of the same decision stops the edge pod from
 starting (it would route unsure records to the wrong model), while a central that cannot be
@@ -26,18 +40,21 @@ logged to measure divergence and never changes the answer.
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 
 from commons.errors import ServingError
-from commons.manifest import BundleError
+from commons.manifest import TRAINED_RANGE, BundleError
 from commons.token_client import BearerAuth, TokenFetchError, TokenSource
 
-from .contract import signal_digest
+from .contract import ModelInputs, signal_digest
 from .bundle_model import BundleModel
 from .input_profile import input_profile
 
@@ -45,6 +62,9 @@ EDGE, CENTRAL, FALLBACK = "edge", "central", "fallback"
 ROLES = (EDGE, CENTRAL)
 """A pod's role (manifest key ``role``): an ``edge`` pod may consult a ``central`` one."""
 _DIGEST_SPACE = float(16 ** 16)
+MAX_MODEL_VERSION_CHARS = 128
+"""Longest ``model_version`` accepted from central: it is echoed to the client and logged."""
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def shadow_selected(digest: str, rate: float) -> bool:
@@ -77,6 +97,8 @@ class Routed:
         central_error: why consulting central failed, None otherwise.
         inputs: the record's input profile (:func:`serving.input_profile.input_profile`), the
             decision log's raw material for input drift.
+        out_of_range: a numeric input value lies outside the bundle's ``trained_range``, so the
+            record was sent to central whatever the edge's confidence.
     """
 
     label: str
@@ -95,6 +117,7 @@ class Routed:
     shadow: bool = False
     central_error: str | None = None
     inputs: dict[str, float] | None = None
+    out_of_range: bool = False
 
     def response(self, decision: str) -> dict[str, Any]:
         """The public decision response for this record."""
@@ -105,6 +128,104 @@ class Routed:
 
 class CentralError(ServingError):
     """The central model could not be reached or gave an unusable answer."""
+
+
+@dataclass(frozen=True)
+class CentralAnswer:
+    """Central's answer for one record once checked: the answer, or why it was refused.
+
+    Attributes:
+        label, score, model_version, bundle_sha256: the accepted answer (None when refused).
+        error: why the answer was refused (that record takes the fallback route), None when accepted.
+    """
+
+    label: str | None = None
+    score: float | None = None
+    model_version: str | None = None
+    bundle_sha256: str | None = None
+    error: str | None = None
+
+
+def check_central_answer(answer: Any, digest: str, labels: list[str] | tuple[str, ...]) -> CentralAnswer:
+    """Accept one decision of central's reply only if it is fit to answer a client and be logged.
+
+    Args:
+        answer: one element of the reply's ``decisions`` (any JSON value; Python's parser also
+            lets NaN and Infinity through).
+        digest: the signal digest of the record it answers (sha256 hex): a different one means
+            central saw other features.
+        labels: the bundle's labels.
+
+    Returns:
+        A :class:`CentralAnswer`: accepted when ``label`` is one of ``labels``, ``score`` a finite
+        JSON number in [0, 1], ``model_version`` a string of 1 to :data:`MAX_MODEL_VERSION_CHARS`
+        characters and ``bundle_sha256`` 64 lowercase hex digits; else refused with a reason that
+        names the field but never echoes the value (it may be megabytes).
+    """
+    if not isinstance(answer, dict):
+        return CentralAnswer(error="central answer is not an object")
+    score, version, sha = answer.get("score"), answer.get("model_version"), answer.get("bundle_sha256")
+    if answer.get("signal_digest") != digest:
+        return CentralAnswer(error="central answer is for other features (signal digest differs)")
+    if not isinstance(answer.get("label"), str) or answer["label"] not in labels:
+        return CentralAnswer(error="central answer has a label the bundle does not know")
+    # bool is an int to Python, and json.loads turns NaN/Infinity into floats.
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) \
+            or not 0.0 <= score <= 1.0:
+        return CentralAnswer(error="central answer has a score that is not a number in [0, 1]")
+    if not isinstance(version, str) or not 0 < len(version) <= MAX_MODEL_VERSION_CHARS:
+        return CentralAnswer(error=f"central answer has a model_version that is not a string of 1 to "
+                                   f"{MAX_MODEL_VERSION_CHARS} characters")
+    if not isinstance(sha, str) or not _SHA256_HEX.fullmatch(sha):
+        return CentralAnswer(error="central answer has a bundle_sha256 that is not 64 hex digits")
+    return CentralAnswer(label=answer["label"], score=float(score), model_version=version, bundle_sha256=sha)
+
+
+def read_trained_range(manifest: dict[str, Any], inputs: ModelInputs) -> dict[str, tuple[float, float]]:
+    """The manifest's ``trained_range``: per numeric input field, the (min, max) of the values the
+    edge model was trained on.
+
+    Returns:
+        ``{field: (min, max)}``, empty when the manifest has no ``trained_range`` (bundles released
+        before it: no out-of-range routing) or lists no field.
+
+    Raises:
+        BundleError: the entry is not ``{field: {"min": number, "max": number}}`` with finite
+            min ≤ max over fields the model reads as numbers.
+    """
+    entry = manifest.get(TRAINED_RANGE)
+    if entry is None:
+        return {}
+    numeric = {spec.field for spec in inputs.numeric_inputs}
+    if not isinstance(entry, dict):
+        raise BundleError(f"manifest {TRAINED_RANGE} must map numeric input fields to {{'min', 'max'}}")
+    ranges = {}
+    for field, bounds in entry.items():
+        lo, hi = (bounds.get("min"), bounds.get("max")) if isinstance(bounds, dict) else (None, None)
+        if field not in numeric or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           and math.isfinite(v) for v in (lo, hi)) or lo > hi:
+            raise BundleError(f"manifest {TRAINED_RANGE} entry {str(field)[:40]!r} must be a numeric input "
+                              "field mapped to finite {'min', 'max'} with min ≤ max")
+        ranges[field] = (float(lo), float(hi))
+    return ranges
+
+
+def outside_range(features: dict[str, Any], ranges: dict[str, tuple[float, float]]) -> bool:
+    """Whether any value of a record's ranged numeric fields lies outside its (min, max), both ends
+    included.
+
+    Args:
+        features: ``ModelInputs.features(record)`` of a contract-conforming record (a number or a
+            list of numbers per numeric field).
+        ranges: :func:`read_trained_range` of the bundle.
+    """
+    for field, (lo, hi) in ranges.items():
+        # Compared as the graph reads them, float32, like the bounds taken from the training windows:
+        # a book's 92.02 is then inside a range whose max is that same price.
+        values = np.asarray(features[field], dtype=np.float32)
+        if not ((values >= np.float32(lo)) & (values <= np.float32(hi))).all():
+            return True
+    return False
 
 
 class CentralMismatch(ServingError, ValueError):
@@ -142,7 +263,8 @@ class Router:
             decision, scope ``decide``); None sends none (a central pod without ``--jwks``).
 
     Raises:
-        BundleError: the manifest has no ``thresholds.abstain``.
+        BundleError: the manifest has no ``thresholds.abstain``, or a malformed ``trained_range``
+            (:func:`read_trained_range`).
         ValueError: ``shadow_rate`` is outside [0, 1], or positive without a central URL, or the
             central URL is not an http(s) URL.
     """
@@ -154,6 +276,7 @@ class Router:
             self.abstain = float(model.manifest["thresholds"]["abstain"])
         except (KeyError, TypeError):
             raise BundleError("manifest lacks thresholds.abstain") from None
+        self.ranges = read_trained_range(model.manifest, model.inputs)
         if not 0.0 <= shadow_rate <= 1.0:
             raise ValueError(f"shadow_rate must lie in [0, 1], got {shadow_rate}")
         if shadow_rate > 0 and not central_url:
@@ -240,7 +363,8 @@ class Router:
         routed, unsure = [], []
         for i, (digest, label, row) in enumerate(zip(digests, labels, probs)):
             score = float(row.max())
-            ask = self._central is not None and score < self.abstain
+            unseen = outside_range(features[i], self.ranges)
+            ask = self._central is not None and (score < self.abstain or unseen)
             if ask:
                 unsure.append(i)
             routed.append(Routed(
@@ -249,7 +373,7 @@ class Router:
                 latency_ms=round(edge_ms, 3), edge_label=label, edge_score=score,
                 edge_bundle_sha256=self.model.bundle_sha256,
                 shadow=self._central is not None and not ask and shadow_selected(digest, self.shadow_rate),
-                inputs=input_profile(self.model.tokenizer, inputs, features[i])))
+                inputs=input_profile(self.model.tokenizer, inputs, features[i]), out_of_range=unseen))
         if unsure:
             self._ask_central(records, routed, unsure, start)
         return routed
@@ -263,7 +387,8 @@ class Router:
             One :class:`Routed` per record with route ``"central"`` and no edge answer.
 
         Raises:
-            CentralError: the pod has no central, or central failed (nothing to fall back on).
+            CentralError: the pod has no central, or central failed or refused an answer to any
+                record (nothing to fall back on).
         """
         if self._central is None:
             raise CentralError("no central pod to route to")
@@ -272,9 +397,12 @@ class Router:
         features = [inputs.features(r) for r in records]
         digests = [signal_digest(f) for f in features]
         answers = self._central_decisions(records, digests)
+        refused = next((a.error for a in answers if a.error), None)
+        if refused:
+            raise CentralError(refused)
         settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
-        return [Routed(label=a["label"], score=a["score"], route=CENTRAL, model_version=a["model_version"],
-                       bundle_sha256=a["bundle_sha256"], signal_digest=digest, latency_ms=settled_ms,
+        return [Routed(label=a.label, score=a.score, route=CENTRAL, model_version=a.model_version,
+                       bundle_sha256=a.bundle_sha256, signal_digest=digest, latency_ms=settled_ms,
                        edge_label=None, edge_score=None, edge_bundle_sha256=None,
                        inputs=input_profile(self.model.tokenizer, inputs, f))
                 for a, digest, f in zip(answers, digests, features)]
@@ -291,12 +419,13 @@ class Router:
                                     central_error=str(err))
             return
         settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
-        for i, answer in zip(indices, answers):
-            routed[i] = replace(
-                routed[i], route=CENTRAL, label=answer["label"], score=answer["score"],
-                model_version=answer["model_version"], bundle_sha256=answer["bundle_sha256"],
-                latency_ms=settled_ms, central_label=answer["label"],
-                central_score=answer["score"], central_bundle_sha256=answer["bundle_sha256"])
+        for i, a in zip(indices, answers):
+            routed[i] = (replace(routed[i], route=FALLBACK, latency_ms=settled_ms, central_error=a.error)
+                         if a.error else
+                         replace(routed[i], route=CENTRAL, label=a.label, score=a.score,
+                                 model_version=a.model_version, bundle_sha256=a.bundle_sha256,
+                                 latency_ms=settled_ms, central_label=a.label, central_score=a.score,
+                                 central_bundle_sha256=a.bundle_sha256))
 
     def score_shadow(self, records: list[dict[str, Any]], routed: list[Routed]) -> list[Routed]:
         """Have central score shadow-sampled records; the answers themselves do not change.
@@ -307,7 +436,8 @@ class Router:
 
         Returns:
             The same decisions with ``central_label``/``central_score``/``central_bundle_sha256``
-            filled, or ``central_error`` set when central failed.
+            filled, or ``central_error`` set when central failed or its answer for that record
+            was refused.
         """
         if not records:
             return []
@@ -315,16 +445,19 @@ class Router:
             answers = self._central_decisions(records, [r.signal_digest for r in routed])
         except CentralError as err:
             return [replace(r, central_error=str(err)) for r in routed]
-        return [replace(r, central_label=a["label"], central_score=a["score"],
-                        central_bundle_sha256=a["bundle_sha256"]) for r, a in zip(routed, answers)]
+        return [replace(r, central_error=a.error) if a.error else
+                replace(r, central_label=a.label, central_score=a.score, central_bundle_sha256=a.bundle_sha256)
+                for r, a in zip(routed, answers)]
 
-    def _central_decisions(self, records: list[dict[str, Any]],
-                           digests: list[str]) -> list[dict[str, Any]]:
-        """POST records to the central pod and return its checked decisions.
+    def _central_decisions(self, records: list[dict[str, Any]], digests: list[str]) -> list[CentralAnswer]:
+        """POST records to the central pod and check its answer for each (:func:`check_central_answer`).
+
+        Returns:
+            One :class:`CentralAnswer` per record, in order; a refused one carries its ``error``.
 
         Raises:
-            CentralError: transport failure or timeout, a non-200 status, or an answer that is not
-                one decision per record over the same features with a known label.
+            CentralError: transport failure or timeout, no token, a non-200 status, or a reply that
+                is not ``{"decisions": [...]}`` with one decision per record.
         """
         try:
             reply = self._central.post(f"/v1/decisions/{self.model.decision}", json={"records": records})
@@ -336,12 +469,8 @@ class Router:
             raise CentralError(f"central answered HTTP {reply.status_code}")
         try:
             answers = reply.json()["decisions"]
-            ok = (len(answers) == len(records)
-                  and all(a["signal_digest"] == d and a["label"] in self.model.labels
-                          and isinstance(a["score"], float) for a, d in zip(answers, digests)))
-        except (ValueError, KeyError, TypeError) as err:
+        except (ValueError, KeyError, TypeError, RecursionError) as err:
             raise CentralError("central answer is malformed") from err
-        if not ok:
-            # A digest mismatch means central saw different features than the edge did.
+        if not isinstance(answers, list) or len(answers) != len(records):
             raise CentralError("central answer does not match the records sent")
-        return answers
+        return [check_central_answer(a, d, self.model.labels) for a, d in zip(answers, digests)]

@@ -139,9 +139,20 @@ def test_the_shipped_edge_answers_urgent_on_flat_low_stock(shipped):
         assert set(labels) == {expected}, (level, probs[:, 1].round(3).tolist())
 
 
+def test_the_manifest_records_the_stock_counts_the_student_was_trained_on(shipped):
+    """``trained_range``: min and max of every stock count in the train split's windows (first-sight
+    views included: the student learned from them), the range a pod guards."""
+    edge, wh, _ = shipped
+    train = np.stack(wh.features(SPEC.name, "train")["numbers"].to_list())
+    ranges = load_manifest(edge)["trained_range"]
+    assert ranges == {"stock_counts": {"min": float(train.min()), "max": float(train.max())}}
+    assert ranges["stock_counts"]["max"] < FLAT_OK  # the replay's books hold at most a few dozen
+
+
 def test_the_served_answer_on_flat_low_stock_is_urgent(shipped, token_plane, tmp_path):
     """Edge pod + central rule pod over loopback, auth on: every flat-low window is answered
-    urgent (at the edge, or by central where the edge is unsure), flat at 40 ok."""
+    urgent (at the edge, or by central where the edge is unsure), flat at 40 ok — by central, since
+    40 units lie above every count the student was trained on (the out-of-range guard)."""
     edge, _, titles = shipped
     central_dir = deploy_rule_pod(tmp_path / "central", session_signer(), SPEC.name)
     client = token_plane.client("tester", [SPEC.name])
@@ -155,4 +166,4 @@ def test_the_served_answer_on_flat_low_stock_is_urgent(shipped, token_plane, tmp
             answers[level] = {(d["label"], d["route"]) for d in reply.json()["decisions"]}
     for level in FLAT_URGENT:
         assert {label for label, _ in answers[level]} == {"urgent"}, answers[level]
-    assert answers[FLAT_OK] == {("ok", "edge")}
+    assert answers[FLAT_OK] == {("ok", "central")}
