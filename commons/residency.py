@@ -4,7 +4,8 @@ store's region may keep.
 A pod started with a region (``edge-insights serve --region eu``) refuses any record that holds a
 field the policy (:mod:`commons.privacy_policy`, ``[fields]``) does not allow in that region;
 nothing refused is decided or logged. A field the policy does not name is allowed nowhere a
-region is set: residency fails closed.
+region is set: residency fails closed. A region that may not hold a field the decision *requires*
+is refused at start (:func:`check_contract_region`): there, no valid record could be answered.
 
 The central store (a state folder: warehouse, staging, inbox, logs, the live store) is kept in one
 region (``EDGE_INSIGHTS_REGION``, else the policy's ``central_region``). Every store of the policy
@@ -59,6 +60,29 @@ def forbidden_fields(record: Any, region: str, policy: Policy) -> list[str]:
         return []
     return [name for name, value in record.items()
             if value is not None and region not in policy.fields.get(name, ())]
+
+
+def check_contract_region(contract: dict[str, Any], region: str, policy: Policy) -> None:
+    """Refuse a region that may not hold a field the contract requires: a pod there would start,
+    report ready and answer every valid record 451. An optional field it may not hold is fine (the
+    records without it are answered).
+
+    Args:
+        contract: a feature contract (:mod:`commons.contracts` shape).
+        region: a region the policy names (see :func:`check_region`).
+        policy: the privacy policy.
+
+    Raises:
+        ValueError: a required field is one ``region`` may not hold (each named, with the regions
+            that may hold them all).
+    """
+    required = [name for name, spec in contract["fields"].items() if spec.get("required", False)]
+    held = [name for name in required if region not in policy.fields.get(name, ())]
+    if held:
+        allowed = sorted(set(policy.regions).intersection(*(policy.fields.get(name, ()) for name in held)))
+        raise ValueError(f"region {region!r} may not hold {', '.join(held)}, which every record of "
+                         f"{contract.get('decision', 'this decision')!r} must carry, so each would be refused "
+                         f"(451); serve it in region {' or '.join(allowed) or '(none allows it)'} or without --region")
 
 
 def check_region(region: str, policy: Policy) -> None:

@@ -238,7 +238,8 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
 
     A pod that must not start (bundle or release refused, bad port, threads, body limit or shadow
     rate, a central URL that is not a central pod of this decision, a JWKS without usable keys, an
-    unreadable audit key) prints one line ``refusing to start: <reason>`` and exits with status 2.
+    unreadable audit key, a region unknown or one that may not hold a field the decision requires)
+    prints one line ``refusing to start: <reason>`` and exits with status 2.
     """
     import os
 

@@ -212,6 +212,7 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     from commons.control_audit import read_events
     from commons.erasure import ErasureIncomplete
     from commons.erasure import erase as erase_subject
+    from commons.text_rules import unerasable
     from commons.token_keys import signing_keys
     from edge_insights.cli import _control_audit, _required_text, _settings, console
 
@@ -220,7 +221,7 @@ def erase(product: str = typer.Option(None, "--product", help="a product_id: eve
     key, value = ("product_id", product) if product is not None else ("source", source)
     hint = f"'--{key.removesuffix('_id')}'"
     _required_text(value, hint)
-    if value != value.strip() or not any(ch.isalnum() for ch in value):
+    if unerasable(value):
         raise typer.BadParameter("must hold a letter or digit and not start or end with white space (no key "
                                  "does)", param_hint=hint)
     settings = _settings()

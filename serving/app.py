@@ -87,7 +87,7 @@ from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY
 from commons.json_keys import refuse_duplicate_keys
 from commons.manifest import MANIFEST_NAME, BundleError, oracle_kind
 from commons.privacy_policy import Policy, load_policy
-from commons.residency import ResidencyRefused, check_region, forbidden_fields
+from commons.residency import ResidencyRefused, check_contract_region, check_region, forbidden_fields
 from commons.token_client import TokenSource
 from commons.token_keys import SigningKey
 from commons.revocation_list import RevocationListError
@@ -245,7 +245,8 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             (logged as a warning).
         region: the pod's storage region (``eu``, ``us``); a record holding a field the privacy
             policy does not allow there is refused (451, counted as ``residency``) before it is
-            decided or logged. None: no residency check.
+            decided or logged; a bundle whose contract requires such a field is refused like a
+            broken one. None: no residency check.
         policy: the privacy policy for ``region`` (default the repository's).
         watch: where the revocation list is and how often the list and ``deploy_dir`` are
             polled (:mod:`serving.hot_swap`); None serves the starting bundle only, with no list.
@@ -262,7 +263,8 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             answers but is not a central pod of this decision
             (:class:`serving.router.CentralMismatch`), or ``auth`` names a JWKS that cannot be
             read or holds no key, or a blank issuer (see :class:`serving.auth.TokenVerifier`),
-            or ``region`` is one the privacy policy does not name.
+            or ``region`` is one the privacy policy does not name or may not hold a field the
+            contract requires (see :func:`commons.residency.check_contract_region`).
         PolicyError: the privacy policy cannot be read.
     """
     if threads < 1 or max_body_bytes < 1:
@@ -284,6 +286,8 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         role = model.manifest.get("role", EDGE)
         if role not in ROLES:
             raise BundleError(f"manifest role must be one of {', '.join(ROLES)}, got {role!r}")
+        if region is not None:  # at start and at a live swap alike
+            check_contract_region(model.manifest["feature_contract"], region, policy)
         release = load_release(folder, model.manifest)
         return Served(model, Router(model, model_version=str(release["model_version"]), central_url=central_url,
                                     shadow_rate=shadow_rate, timeout_s=central_timeout_s,

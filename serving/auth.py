@@ -22,7 +22,8 @@ change: its key must still be the one the JWKS holds now (a rotation that drops 
 Refusals are :class:`commons.http.Unauthorised` (401, ``invalid_token``; no error code when no
 token was sent, RFC 6750 §3.1) or :class:`commons.http.Forbidden` (403, ``insufficient_scope``:
 an authentic token for another audience or without the scope), each with a ``reason`` code for
-the pod's ``rejected_requests_total`` counter.
+the pod's ``rejected_requests_total`` counter. A value the token supplies (``kid``, ``alg``, a claim,
+PyJWT's message about it) is repeated in the refusal cut to :data:`SHOWN_CHARS` characters.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ LEEWAY_S = 30.0
 INVALID_TOKEN = "invalid_token"
 VERIFIED_CACHE = 1024
 """Most verified tokens a pod remembers (oldest forgotten first): a few hundred bytes each."""
+SHOWN_CHARS = 64
+"""Most characters of a token-supplied value (``kid``, ``alg``, a PyJWT message) a refusal repeats."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,15 @@ class PodAuth:
     issuer: str = DEFAULT_ISSUER
     replay_protection: bool = False
     leeway_s: float = LEEWAY_S
+
+
+def _cut(text: str) -> str:
+    """``text`` cut to :data:`SHOWN_CHARS`, ending in ``...`` when cut.
+
+    Whoever sends a token chooses how long its values are, and a refusal repeats its message in both
+    the ``WWW-Authenticate`` header and the body: uncut, a 60,000-character ``kid`` came back twice.
+    """
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
 
 
 def _refused(message: str, reason: str) -> Unauthorised:
@@ -114,7 +126,8 @@ def _check_times(claims: dict[str, Any]) -> None:
     """
     _check_time_types(claims)
     if claims["exp"] - claims["iat"] > MAX_TTL_S:
-        raise _refused(f"token lives {claims['exp'] - claims['iat']:.0f} s from iat to exp; at most {MAX_TTL_S} s "
+        lifetime = _cut(f"{claims['exp'] - claims['iat']:.0f}")  # 1e308 writes 309 digits
+        raise _refused(f"token lives {lifetime} s from iat to exp; at most {MAX_TTL_S} s "
                        "are accepted", "token_lifetime")
 
 
@@ -176,11 +189,11 @@ class TokenVerifier:
                 # PyJWT checks times after the signature: these claims are the issuer's own.
                 _check_time_types(jwt.decode(token, options={"verify_signature": False}))
             reason, message = next((r, m) for kind, r, m in _DECODE_REFUSALS if isinstance(err, kind))
-            raise _refused(f"{message}: {err}", reason) from None
+            raise _refused(f"{message}: {_cut(str(err))}", reason) from None
         _check_times(claims)
         granted = str(claims["scope"]).split()
         if scope not in granted:
-            raise Forbidden(f"token grants {' '.join(granted) or 'no scope'}; this endpoint needs {scope!r}",
+            raise Forbidden(f"token grants {_cut(' '.join(granted)) or 'no scope'}; this endpoint needs {scope!r}",
                             realm=REALM, scope=scope, reason="token_wrong_scope")
         # Recorded only once everything else passed: a refused token was never used.
         if self.seen is not None and not self.seen.first_use(str(claims["jti"]), float(claims["exp"])):
@@ -228,19 +241,19 @@ class TokenVerifier:
         try:
             header = jwt.get_unverified_header(token)
         except InvalidTokenError as err:
-            raise _refused(f"token is not a JWS: {err}", "token_malformed") from None
+            raise _refused(f"token is not a JWS: {_cut(str(err))}", "token_malformed") from None
         # Refused here, before any key is touched: 'none' and HS256-with-the-public-key forgeries.
         if header.get("alg") != ALGORITHM:
-            raise _refused(f"token algorithm {header.get('alg')!r} is not accepted; only {ALGORITHM}",
+            raise _refused(f"token algorithm {_cut(repr(header.get('alg')))} is not accepted; only {ALGORITHM}",
                            "token_bad_algorithm")
         kid = header.get("kid")
         key = self.keys.key(kid) if isinstance(kid, str) else None
         if key is None:
-            raise _refused(f"token key id {kid!r} is not in the pod's JWKS", "token_unknown_kid")
+            raise _refused(f"token key id {_cut(repr(kid))} is not in the pod's JWKS", "token_unknown_kid")
         if self.revoked_kids is not None and kid in self.revoked_kids():
-            raise _refused(f"token key id {kid!r} is revoked", "token_key_revoked")
+            raise _refused(f"token key id {_cut(repr(kid))} is revoked", "token_key_revoked")
         # A JWKS may list other kinds of key (an HMAC secret, RSA); none of them verifies EdDSA.
         if key.algorithm_name != ALGORITHM:
-            raise _refused(f"key {kid!r} of the pod's JWKS is a {key.algorithm_name} key, not {ALGORITHM}",
+            raise _refused(f"key {_cut(repr(kid))} of the pod's JWKS is a {key.algorithm_name} key, not {ALGORITHM}",
                            "token_bad_algorithm")
         return key

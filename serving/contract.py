@@ -8,7 +8,10 @@ rather than silently drops). A ``null`` optional field counts as absent. A strin
 Unicode (no lone surrogate, which JSON's ``\\ud800`` escapes can smuggle in), and a *required*
 string feature must hold some visible text — not only whitespace, nor only the invisible
 control/format characters (``\u200b``, soft hyphen ``\u00ad``, NUL) that render as nothing: the
-pipeline quarantines empty texts, so the model never learned what one means.
+pipeline quarantines empty texts, so the model never learned what one means. A ``key`` field (the
+decision log keeps it) must be one ``erase`` can name: a letter or digit, no white space at its ends,
+no control or format character (:func:`commons.text_rules.key_problem`, the push intake's rule); a
+``title`` may hold no control character but tab and line breaks.
 
 Three optional manifest keys say how feature fields become model input (:func:`model_inputs`):
 
@@ -38,6 +41,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from commons.manifest import BundleError
+from commons.text_rules import LINE_CONTROLS, hidden_character, key_problem
 
 TYPES = ("string", "number", "integer", "number_list")
 ROLES = ("feature", "key")
@@ -292,6 +296,17 @@ def _type_error(spec: dict[str, Any], value: Any) -> str | None:
     return _number_error(spec, value, integer=kind == "integer")
 
 
+def _text_error(name: str, spec: dict[str, Any], value: str) -> str | None:
+    """The text rules of :mod:`commons.text_rules`: a key, which the decision log keeps, must be one
+    ``erase`` can name; a title holds no control character but tab and line breaks, as at push
+    intake. Its format characters stay: titles of crawled pages reach a pod too (soft hyphens)."""
+    if spec["role"] == "key":
+        return key_problem(value)
+    if name == "title":
+        return hidden_character(value, LINE_CONTROLS, controls_only=True)
+    return None
+
+
 def check_record(record: Any, contract: dict[str, Any], index: int) -> list[FieldError]:
     """Every contract violation of one record (empty list when it conforms).
 
@@ -314,6 +329,8 @@ def check_record(record: Any, contract: dict[str, Any], index: int) -> list[Fiel
                 errors.append(FieldError(index, name, "required field is missing"))
             continue
         reason = _type_error(spec, value)
+        if not reason and isinstance(value, str):
+            reason = _text_error(name, spec, value)
         if reason:
             errors.append(FieldError(index, name, reason))
     return errors

@@ -2,8 +2,9 @@
 
 A bundle that fails verification or cannot be read, a release of another model, a central URL
 that answers as something other than a central pod of the same decision, or an invalid setting
-(port, threads, body limit, shadow rate, central URL, a JWKS without usable keys) stops the pod
-before it binds the port: one line ``refusing to start: <reason>`` on stderr, exit status 2.
+(port, threads, body limit, shadow rate, central URL, a JWKS without usable keys, a region unknown or
+one that may not hold a field the decision requires) stops the pod before it binds the port: one
+line ``refusing to start: <reason>`` on stderr, exit status 2.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ the intake sets them):
 ====================  ========  ===============================================================
 field                 required  rule
 ====================  ========  ===============================================================
-``source``            yes       non-blank string (partner or feed name) holding a letter or digit, no
-                                control or format character (Unicode Cc/Cf) anywhere
+``source``            yes       string (partner or feed name) holding a letter or digit, no white space
+                                at its ends, no control or format character (Unicode Cc/Cf) anywhere
+                                (the key rule of :mod:`commons.text_rules`, as ``product_id``)
 ``url``               yes       absolute ``http``/``https`` URL with a host of no empty label
                                 (``a..b``), no control or format character
 ``product_id``        yes       string with a letter or digit (SKU/UPC/GTIN/ASIN or canonical URL), no white
@@ -65,6 +66,7 @@ from commons.currencies import ISO_4217
 from commons.errors import HarvestError
 from commons.quarantine import quarantine_row
 from commons.record import AVAILABILITY, MAX_PRICE, MAX_STOCK, PRICE_QUANTUM, SignalRecord, content_digest
+from commons.text_rules import LINE_CONTROLS, hidden_character, key_problem
 
 VERSION = "1.0.0"
 SPIDER_VERSION = f"push_intake@{VERSION}"
@@ -247,57 +249,37 @@ MAX_REVIEW = NEGATIVE_REVIEW["fields"]["review_text"]["max_length"]
 
 
 # Format characters a title may hold: ZWNJ and ZWJ shape Persian and Indic words and join emoji.
-_TITLE_FORMAT = "\u200c\u200d"
+_TITLE_ALLOWED = LINE_CONTROLS + "\u200c\u200d"
 
 
 def _hidden_character(text: str, allowed: str = "") -> str | None:
-    """Why ``text`` holds a control or format character (Unicode Cc, Cf) not in ``allowed``, or None.
-
-    Such a character is invisible where the text is shown: a NUL cannot be named on ``erase``'s
-    command line, and a bidi override (U+202E) shows one id, title or URL as another.
-    """
-    for ch in text:
-        category = unicodedata.category(ch)
-        if category in ("Cc", "Cf") and ch not in allowed:
-            kind = "control" if category == "Cc" else "format"
-            return f"holds a {kind} character U+{ord(ch):04X} ({_show(text)})"
-    return None
+    """:func:`commons.text_rules.hidden_character`, naming the text: such a character is invisible
+    where the text is shown (a bidi override shows one id, title or URL as another)."""
+    hidden = hidden_character(text, allowed)
+    return hidden and f"{hidden} ({_show(text)})"
 
 
 def _key(value: Any) -> tuple[str | None, Any]:
-    """A subject's key (``source``, ``product_id``): ``erase`` takes one only with a letter or digit
-    in it, so a key of punctuation or symbols alone (``%``, ``★★``) would be unerasable."""
+    """A subject's key (``source``, ``product_id``): one ``erase`` can name and the pods take
+    (:func:`commons.text_rules.key_problem`), as written."""
     problem, value = _text(value)
-    if not problem and not any(ch.isalnum() for ch in value):
-        problem = f"no letter or digit in it ({_show(value)}): a key erasure could not name"
+    if not problem and (problem := key_problem(value)):
+        problem = f"{problem} ({_show(value)})"
     return problem, value
 
 
-def _source(value: Any) -> tuple[str | None, Any]:
-    """A key (:func:`_key`) that ``erase --source`` can be given: no hidden character in it."""
-    problem, value = _key(value)
-    return problem or _hidden_character(value), value
-
-
 def _product_id(value: Any) -> tuple[str | None, Any]:
-    """A key (:func:`_key`): erasure and the pods take it as written, so its ends carry no white space."""
     problem, value = _key(value)
-    if problem:
-        return problem, value
-    if not (value[0].isprintable() and value[-1].isprintable()) or value != value.strip():
-        return f"white space or a control character at its ends ({_show(value)})", value
-    if hidden := _hidden_character(value):
-        return hidden, value
-    if len(value) > MAX_PRODUCT_ID:
-        return f"{len(value):,} characters; the decisions take at most {MAX_PRODUCT_ID}", value
-    return None, value
+    if not problem and len(value) > MAX_PRODUCT_ID:
+        problem = f"{len(value):,} characters; the decisions take at most {MAX_PRODUCT_ID}"
+    return problem, value
 
 
 def _title(value: Any) -> tuple[str | None, Any]:
     problem, value = _optional_text(value)
     if not problem and len(value) > MAX_TITLE:
         problem = f"{len(value):,} characters; the decisions take at most {MAX_TITLE}"
-    return problem or _hidden_character(value, allowed="\t\n\r" + _TITLE_FORMAT), value
+    return problem or _hidden_character(value, allowed=_TITLE_ALLOWED), value
 
 
 def url_problem(value: Any) -> str | None:
@@ -428,7 +410,7 @@ def _show(value: Any) -> str:
 
 
 _CHECKS = {
-    "source": _source, "url": _url, "product_id": _product_id, "availability": _availability,
+    "source": _key, "url": _url, "product_id": _product_id, "availability": _availability,
     "crawled_at": _crawled_at, "title": _title, "price": _price, "currency": _currency,
     "stock_count": _stock_count, "rating": _rating, "review_text": _review_text,
     "author": _optional_text, "feedback": _feedback,

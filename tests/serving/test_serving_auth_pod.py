@@ -4,6 +4,8 @@ real HTTP. A good token decides, no token or the wrong one is refused before the
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +60,23 @@ def test_no_token_is_401_with_a_bearer_challenge(guarded, edge_bundle):
     assert forged.status_code == 401
     assert forged.headers["www-authenticate"].startswith(
         'Bearer realm="edge-insights", error="invalid_token", error_description="token is not a JWS')
+
+
+def test_a_huge_kid_or_alg_is_echoed_cut_to_64_characters(guarded, edge_bundle):
+    pod, _ = guarded
+
+    def b64(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    for header, field in (({"alg": "EdDSA", "kid": "k" * 60_000}, "key id"),
+                          ({"alg": "A" * 60_000, "kid": "k"}, "algorithm")):
+        token = f"{b64(header)}.{b64({'sub': 'x'})}.{'A' * 86}"
+        reply = httpx.post(pod.url + URL, json=records(edge_bundle), timeout=10.0,
+                           headers={"Authorization": f"Bearer {token}"})
+        assert reply.status_code == 401
+        shown = "'" + header["kid" if field == "key id" else "alg"][:60] + "..."  # 64 characters
+        assert reply.json()["error"].startswith(f"token {field} {shown} is ")
+        assert len(reply.json()["error"]) < 150 and len(reply.headers["www-authenticate"]) < 250
 
 
 def test_two_authorization_headers_are_refused_whichever_comes_first(guarded, edge_bundle):

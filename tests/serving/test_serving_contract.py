@@ -7,8 +7,10 @@ import hashlib
 import json
 import shutil
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
+from test_serving_pod import read_log, running_pod
 
 from commons.manifest import BundleError
 from release_keys import trust_dir
@@ -268,3 +270,30 @@ def test_a_number_too_long_for_python_is_malformed_json_without_server_advice(cl
     message = response.json()["errors"][0]["message"]
     assert message.startswith("Exceeds the limit (4300 digits) for integer string conversion")
     assert "set_int_max_str_digits" not in message
+
+
+@pytest.fixture(scope="module")
+def pod(edge_bundle, tmp_path_factory):
+    with running_pod(edge_bundle.path, tmp_path_factory.mktemp("keys")) as real_pod:
+        yield real_pod
+
+
+ENDS = "white space or a control character at its ends"
+NO_LETTER = "no letter or digit in it: erasure could not name it"
+
+
+def test_a_product_id_erase_could_not_name_is_422_and_never_logged(pod, edge_bundle):
+    """The decision log keeps product_id, so a pod takes only keys `erase --product` can name, with
+    no hidden character in them: the push intake's rule (commons.text_rules)."""
+    refused = {" p-1 ": ENDS, "": NO_LETTER, " ": NO_LETTER, "---": NO_LETTER, "\u0000": NO_LETTER,
+               "p\n1": "holds a control character U+000A", "\u202ep-1": ENDS,
+               "p\u200b1": "holds a format character U+200B", "p-1\t": ENDS}
+    review = edge_bundle.sentences[0]
+    for product_id, message in refused.items():
+        reply = httpx.post(pod.url + URL, json={"records": [{"review_text": review, "product_id": product_id}]},
+                           timeout=10.0)
+        assert errors_of(reply) == [(0, "product_id", message)], repr(product_id)
+    assert read_log(pod.log_dir, 1, timeout_s=0.5) == []
+    kept = httpx.post(pod.url + URL, json={"records": [{"review_text": review, "product_id": "p-1"}]}, timeout=10.0)
+    assert kept.status_code == 200, kept.text
+    assert [line["product_id"] for line in read_log(pod.log_dir, 1)] == ["p-1"]

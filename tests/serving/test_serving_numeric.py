@@ -201,6 +201,23 @@ def test_nan_in_a_price_list_is_refused(client, hybrid_bundle):
         FieldError(3, "prices", "element 2: expected a finite number")]
 
 
+def test_a_title_with_a_control_character_is_422_and_one_with_tabs_line_breaks_and_joiners_is_decided(
+        hybrid_bundle, tmp_path):
+    window = hybrid_bundle.windows[0]
+    with running_pod(hybrid_bundle.path, tmp_path) as pod:
+        for title, code in (("A\u0000B", "U+0000"), ("Echo\u001b[31m Dot", "U+001B"), ("Echo\u0085Dot", "U+0085")):
+            reply = httpx.post(pod.url + URL, json={"records": [{"title": title, "prices": window.prices}]},
+                               timeout=10.0)
+            assert reply.status_code == 422, reply.text
+            assert reply.json()["errors"] == [{"record": 0, "field": "title",
+                                               "message": f"holds a control character {code}"}]
+        # What push intake lets into a title (tab, line breaks, ZWJ) a pod decides on.
+        title = f"{window.title}\t(5th gen)\r\n\U0001f469\u200d\U0001f4bb"
+        reply = httpx.post(pod.url + URL, json={"records": [{"title": title, "prices": window.prices}]}, timeout=10.0)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["decisions"][0]["signal_digest"] == digest_of(title, window.prices)
+
+
 def test_default_text_fields_are_the_string_features_in_contract_order():
     contract = {"decision": "d", "fields": {
         "title": {"type": "string", "role": "feature"}, "sku": {"type": "string", "role": "key"},
