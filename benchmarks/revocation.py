@@ -35,6 +35,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -104,11 +105,11 @@ class SteadyLoad:
         return [a for a in self.answers if a.status != 200]
 
 
-def variant(bundle_dir: Path, folder: Path, marker: str, signer) -> str:
-    """A copy of ``bundle_dir`` (release file included) whose manifest carries ``variant: marker``,
-    resealed and signed again by ``signer`` (an :class:`edge_export.signer.ReleaseSigner`): the same
-    model under another sha256, which it returns. Files are hard-linked, but the manifest and the
-    signature, which are written anew."""
+def variant(bundle_dir: Path, folder: Path, marker: str, signer, **manifest: Any) -> str:
+    """A copy of ``bundle_dir`` (release file included) whose manifest carries ``variant: marker``
+    (and ``manifest``'s keys in place of its own), resealed and signed again by ``signer`` (an
+    :class:`edge_export.signer.ReleaseSigner`): the same model under another sha256, which it
+    returns. Files are hard-linked, but the manifest and the signature, which are written anew."""
     folder.mkdir(parents=True)
     for item in bundle_dir.iterdir():
         if item.name not in (MANIFEST_NAME, SIGNATURE_NAME):
@@ -117,7 +118,7 @@ def variant(bundle_dir: Path, folder: Path, marker: str, signer) -> str:
     # release.json is not a bundle file: moved aside while the manifest is sealed, as the pipeline does.
     release = (folder / RELEASE_FILE).read_bytes()
     (folder / RELEASE_FILE).unlink()
-    sealed = write_manifest(folder, {**kept, "variant": marker})
+    sealed = write_manifest(folder, {**kept, "variant": marker, **manifest})
     (folder / RELEASE_FILE).write_bytes(release)
     signer.sign(folder)
     return sealed["bundle_sha256"]

@@ -18,6 +18,7 @@ subject, as an erasure register must, and the decisions whose models learned fro
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -36,7 +37,7 @@ from .errors import EdgeInsightsError
 from .privacy_policy import Policy
 from .retention import StoreFolders, chain_folders, plain_files
 from .sqlite_tables import SqliteTables
-from .token_keys import SigningKey, jwks_path, trusted_keys
+from .token_keys import SigningKey, TokenKeyError, jwks_path, trusted_keys
 from .warehouse import TABLE_COLUMNS, PrivacyTables, Warehouse
 
 KEYS = ("product_id", "source")
@@ -159,13 +160,16 @@ class ChainTampered(EdgeInsightsError):
 
 def _chain_check(audit: ControlAudit | None) -> Callable[[Path], Fault | None]:
     """The first bad line of a log folder as ``audit verify`` finds it by default: the audit JWKS
-    (when there is one) for checkpoint signatures, and the expiries the control audit log recorded."""
+    (when there is one) for checkpoint signatures, and the expiries the control audit log recorded.
+
+    The check raises TokenKeyError when the audit JWKS cannot be read."""
     if audit is None:
         return lambda folder: verify_folder(folder).fault
     jwks = jwks_path(audit.audit_dir)
-    trusted = trusted_keys(jwks) if jwks.is_file() else None
+    # Read on the first log to check: a subject in no decision log is erased whatever the JWKS holds.
+    trusted = functools.cache(lambda: trusted_keys(jwks) if jwks.is_file() else None)
     anchors = recorded_anchors(read_events(audit.path))
-    return lambda folder: verify_folder(folder, trusted, anchors=anchors).fault
+    return lambda folder: verify_folder(folder, trusted(), anchors=anchors).fault
 
 
 def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str, value: str,
@@ -191,8 +195,8 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
         PolicyError: the policy names a store ``folders`` has no place for; nothing is removed.
         ErasureIncomplete: a file, the warehouse or the live store could not be read or written
             midway (recorded with the counts so far), or a decision log holding the subject does
-            not verify (recorded; nothing removed, that log left as it is for ``audit verify``).
-        TokenKeyError: the audit JWKS cannot be read.
+            not verify, or the audit JWKS to verify it with cannot be read (either recorded;
+            nothing removed, that log left as it is for ``audit verify``).
     """
     if key not in KEYS or not any(ch.isalnum() for ch in value):
         raise ValueError(f"erase by one of {', '.join(KEYS)} with a value holding a letter or digit")
@@ -203,13 +207,19 @@ def erase(policy: Policy, warehouse: Warehouse, folders: StoreFolders, key: str,
         if key in TABLE_COLUMNS[RETRAIN_SNAPSHOT]:
             retrain = tables.decisions_trained_on(key, value)
         _erase_stores(policy, tables, folders, key, value, signing_key, counts, chains, check)
-    except ChainTampered as err:
+    except (ChainTampered, TokenKeyError) as err:
+        if isinstance(err, ChainTampered):
+            finding = f"chain does not verify: {err}"
+            why = (f"the decision log {err.fault.path.parent} does not verify (TAMPERED {err}); rebuilding it "
+                   "would sign over that line, so nothing was erased; restore the log")
+        else:
+            finding = f"chain cannot be verified: {err}"
+            why = (f"the decision logs holding it cannot be verified ({err}); nothing was erased; restore the "
+                   "audit JWKS")
         if audit is not None:
             audit.record("erasure_incomplete", key=key, value=value, removed=counts, chains=chains,
-                         retrain=retrain, error=f"chain does not verify: {err}")
-        raise ErasureIncomplete(f"erasure of {key} = {value} refused: the decision log {err.fault.path.parent} "
-                                f"does not verify (TAMPERED {err}); rebuilding it would sign over that line, so "
-                                "nothing was erased; restore the log, then run the same erase again") from None
+                         retrain=retrain, error=finding)
+        raise ErasureIncomplete(f"erasure of {key} = {value} refused: {why}, then run the same erase again") from None
     except (OSError, sqlite3.Error, duckdb.Error) as err:
         # One line: DuckDB's messages run over several.
         why = f"{type(err).__name__}: {' '.join(str(err).split())}"

@@ -28,6 +28,11 @@ class ResidencyRefused(EdgeInsightsError):
     http_status = 451
 
 
+class RegionCannotServe(ValueError):
+    """A pod's region may not hold a field its bundle's contract requires (:func:`check_contract_region`):
+    a ValueError, as every other bad start argument is."""
+
+
 class ResidencyViolation(EdgeInsightsError):
     """The central store's region is one that a store of the policy may not be kept in."""
 
@@ -73,14 +78,14 @@ def check_contract_region(contract: dict[str, Any], region: str, policy: Policy)
         policy: the privacy policy.
 
     Raises:
-        ValueError: a required field is one ``region`` may not hold (each named, with the regions
-            that may hold them all).
+        RegionCannotServe: a required field is one ``region`` may not hold (each named, with the
+            regions that may hold them all).
     """
     required = [name for name, spec in contract["fields"].items() if spec.get("required", False)]
     held = [name for name in required if region not in policy.fields.get(name, ())]
     if held:
         allowed = sorted(set(policy.regions).intersection(*(policy.fields.get(name, ()) for name in held)))
-        raise ValueError(f"region {region!r} may not hold {', '.join(held)}, which every record of "
+        raise RegionCannotServe(f"region {region!r} may not hold {', '.join(held)}, which every record of "
                          f"{contract.get('decision', 'this decision')!r} must carry, so each would be refused "
                          f"(451); serve it in region {' or '.join(allowed) or '(none allows it)'} or without --region")
 

@@ -75,9 +75,10 @@ def _holding(policy, folders) -> list[str]:
     return held
 
 
-def _unreadable(err: Exception) -> typer.Exit:
-    """A store that cannot be read: one ``error:`` line (DuckDB's messages run over several), exit 1."""
-    typer.echo(f"error: a store cannot be read: {type(err).__name__}: {' '.join(str(err).split())}", err=True)
+def _unreadable(err: Exception, what: str = "read") -> typer.Exit:
+    """A store that cannot be ``what`` (read, or read or written): one ``error:`` line (DuckDB's
+    messages run over several), exit 1."""
+    typer.echo(f"error: a store cannot be {what}: {type(err).__name__}: {' '.join(str(err).split())}", err=True)
     return typer.Exit(1)
 
 
@@ -150,9 +151,14 @@ def privacy_retention(as_of: str = typer.Option(
     per store; record the run in the control audit log.
 
     Exit 2, nothing changed: ``--as-of`` is not ISO 8601, lies in the future without
-    ``--allow-future``, or is so early that a store's cutoff falls before year 1.
+    ``--allow-future``, or is so early that a store's cutoff falls before year 1; or no state
+    folder, or no warehouse while another store holds data. Exit 1 after one ``error:`` line: a
+    store cannot be read or written (a warehouse that is no DuckDB file, say).
     """
+    import sqlite3
     from datetime import datetime, timezone
+
+    import duckdb
 
     from commons.retention import apply_retention, reference_now
     from edge_insights.cli import _control_audit, _settings, console
@@ -184,7 +190,12 @@ def privacy_retention(as_of: str = typer.Option(
                        f"{store.name!r} ({store.retention_days} days before it) falls before year 1", err=True)
             raise typer.Exit(2) from None
     audit = _control_audit(settings)
-    result = apply_retention(policy, warehouse, folders, now, audit)
+    try:
+        result = apply_retention(policy, warehouse, folders, now, audit)
+    except (OSError, sqlite3.Error, duckdb.Error) as err:
+        # Not recorded, as a failed run of the Dagster asset is not: apply_retention records a run once
+        # every store is done, and an unreadable warehouse, whose tables go first, fails before anything goes.
+        raise _unreadable(err, "read or written") from None
     table = Table(title=f"Retention as of {now.isoformat(timespec='seconds')}")
     for column in ("store", "removed", "aggregated"):
         table.add_column(column, justify="left" if column == "store" else "right")

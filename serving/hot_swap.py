@@ -13,7 +13,8 @@ Two things move ``current``, both checked every poll by :class:`Poller`:
   through :func:`serving.app.load_model` (:func:`serving.bundle_model.open_bundle`: every file
   hash, and whatever else that verifies) and must be a bundle of the same decision and role that
   the revocation list does not withdraw; then it is held and served. A bundle that fails is
-  refused (``bundle_swaps_refused_total{reason}``) and the pod keeps what it serves.
+  refused (``bundle_swaps_refused_total{reason}``: ``unverified``, ``revoked``, or ``residency`` when its
+  contract requires a field the pod's region may not hold) and the pod keeps what it serves.
 - **a revocation**: when the accepted list withdraws the served bundle — its sha256 is listed, or
   the release key its signature verified under is among the list's ``kids`` — the pod moves to
   the newest held bundle the list spares, or, holding none, to central-only routing (every
@@ -40,6 +41,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from commons.errors import ServingError
 from commons.manifest import MANIFEST_NAME, BundleError
+from commons.residency import RegionCannotServe
 
 from .bundle_model import BundleModel
 from .revocation import RevocationWatch
@@ -160,7 +162,8 @@ class LiveBundle:
             served = self._open(self.deploy_dir)
             self._check_fits(served)
         except (BundleError, ValueError) as err:
-            self.refused.labels("unverified").inc()
+            # A sound bundle this pod's region cannot serve is no forgery: an alarm on unverified stays about those.
+            self.refused.labels("residency" if isinstance(err, RegionCannotServe) else "unverified").inc()
             logger.error("ALARM: newly deployed bundle in %s refused: %s; still serving %s", self.deploy_dir, err,
                          self.current.bundle_sha256)
             return

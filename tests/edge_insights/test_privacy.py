@@ -328,21 +328,35 @@ def test_an_erasure_refuses_to_rebuild_a_decision_log_that_does_not_verify(state
     assert f"TAMPERED {fault}" in _verify(state).output
     held = {p.name: p.read_bytes() for p in folder.iterdir()}
 
-    done = CliRunner().invoke(app, ["erase", "--product", GONE])
-
-    assert done.exit_code == 1 and isinstance(done.exception, SystemExit)
-    assert done.output == (f"error: erasure of product_id = {GONE} refused: the decision log {folder} does not "
-                           f"verify (TAMPERED {fault}); rebuilding it would sign over that line, so nothing was "
-                           "erased; restore the log, then run the same erase again\n")
-    event = read_events(state.audit_dir / "control.jsonl")[-1]
-    assert event["action"] == "erasure_incomplete" and event["details"]["removed"] == {}
-    assert event["details"]["error"] == f"chain does not verify: {fault}"
+    _assert_erasure_refused(state, f"the decision log {folder} does not verify (TAMPERED {fault}); rebuilding it "
+                            "would sign over that line, so nothing was erased; restore the log",
+                            f"chain does not verify: {fault}")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == held
     verified = _verify(state)
     assert verified.exit_code == 1 and f"TAMPERED {fault}" in verified.output
+
+
+def _assert_erasure_refused(state: Settings, why: str, finding: str) -> None:
+    """Erasing GONE exits 1 with one line saying ``why``, records ``finding`` and removes nothing."""
+    done = CliRunner().invoke(app, ["erase", "--product", GONE])
+    assert done.exit_code == 1 and isinstance(done.exception, SystemExit)
+    assert done.output == f"error: erasure of product_id = {GONE} refused: {why}, then run the same erase again\n"
+    event = read_events(state.audit_dir / "control.jsonl")[-1]
+    assert event["action"] == "erasure_incomplete" and event["details"]["removed"] == {}
+    assert event["details"]["error"] == finding
     # Nothing went elsewhere either: a --source erasure run again finds its products in the warehouse.
     policy, wh, folders = load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state)
     assert traces(policy, wh, folders, GONE)["signal_history"] == 5
+
+
+def test_an_erasure_refuses_a_decision_log_it_cannot_verify_for_an_unreadable_audit_jwks(state):
+    jwks = state.audit_dir / "jwks.json"
+    jwks.write_text("garbage\n")
+    unreadable = f"{jwks} is not a readable JWK Set: Expecting value: line 1 column 1 (char 0)"
+    _assert_erasure_refused(state, f"the decision logs holding it cannot be verified ({unreadable}); nothing was "
+                            "erased; restore the audit JWKS", f"chain cannot be verified: {unreadable}")
+    # No decision log holds this source: nothing there to verify, so the JWKS is not needed.
+    assert CliRunner().invoke(app, ["erase", "--source", "elsewhere"]).exit_code == 0
 
 
 def test_a_missing_warehouse_is_refused_where_other_stores_hold_data(state, tmp_path, monkeypatch):
@@ -365,13 +379,17 @@ def test_a_warehouse_that_cannot_be_read_is_one_error_line_and_the_erasure_is_re
     state.warehouse_path.write_text("garbage\n")
     erased = CliRunner().invoke(app, ["erase", "--product", GONE])
     reported = CliRunner().invoke(app, ["privacy", "report"])
+    retained = CliRunner().invoke(app, ["privacy", "retention", "--as-of", NOW.isoformat()])
     unreadable = (f'IOException: IO Error: The file "{state.warehouse_path}" exists, but it is not a valid DuckDB '
                   "database file!")
-    assert (erased.exit_code, reported.exit_code) == (1, 1)
-    assert isinstance(erased.exception, SystemExit) and isinstance(reported.exception, SystemExit)
+    assert (erased.exit_code, reported.exit_code, retained.exit_code) == (1, 1, 1)
+    assert all(isinstance(done.exception, SystemExit) for done in (erased, reported, retained))
     assert erased.output == (f"error: erasure of product_id = {GONE} stopped midway ({unreadable}); what was removed "
                              "is recorded; run the same erase again to finish it\n")
     assert reported.output == f"error: a store cannot be read: {unreadable}\n"
+    assert retained.output == f"error: a store cannot be read or written: {unreadable}\n"
+    # Retention failed at the warehouse, its first stores: nothing went, so no run is recorded.
+    assert state.staging_dir.joinpath("raw_reviews", "k-old", "items.jsonl").exists()
     event = read_events(state.audit_dir / "control.jsonl")[-1]
     assert event["action"] == "erasure_incomplete" and event["details"]["error"] == unreadable
 

@@ -123,6 +123,28 @@ def test_a_tampered_deployment_is_refused_and_the_pod_keeps_its_bundle(swapping,
     assert decide(pod.url, edge_bundle).status_code == 200
 
 
+def test_a_deployment_its_region_may_not_hold_is_refused_and_the_pod_keeps_its_bundle(edge_bundle, tmp_path):
+    # The policy names no field shop_ref, so no region may hold it (residency fails closed): a pod of
+    # any region could answer no valid record of a bundle that requires it.
+    contract = edge_bundle.manifest["feature_contract"]
+    requiring = {**contract, "fields": {**contract["fields"], "shop_ref": {
+        "type": "string", "role": "key", "required": True, "max_length": 64}}}
+    variant = tmp_path / "shop-ref"
+    bench.variant(edge_bundle.path, variant, "shop-ref", session_signer(), feature_contract=requiring)
+    deploy_dir = tmp_path / "deploy" / "champion"
+    bench.deploy(edge_bundle.path, deploy_dir)
+    with running_pod(deploy_dir, tmp_path, "--region", "eu", *POLL) as pod:
+        bench.deploy(variant, deploy_dir)
+        until(lambda: metric(pod.url, "bundle_swaps_refused_total", reason="residency") >= 1)
+        time.sleep(0.6)  # three more polls: still counted once
+        assert metric(pod.url, "bundle_swaps_refused_total", reason="residency") == 1
+        assert metric(pod.url, "bundle_swaps_refused_total", reason="unverified") == 0
+        assert httpx.get(pod.url + "/healthz").json()["bundle_sha256"] == edge_bundle.manifest["bundle_sha256"]
+        assert decide(pod.url, edge_bundle).status_code == 200
+    assert ("refused: region 'eu' may not hold shop_ref, which every record of 'negative_review' must carry"
+            in (tmp_path / "pod.err").read_text())
+
+
 def test_stale_unsigned_forged_and_rolled_back_lists_are_refused_counted_and_never_obeyed(swapping, edge_bundle):
     pod, workdir, _, _, _ = swapping
     state, sha_a = workdir / "state", edge_bundle.manifest["bundle_sha256"]
