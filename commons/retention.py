@@ -157,7 +157,9 @@ def apply_retention(policy: Policy, warehouse: Warehouse, folders: StoreFolders,
     """Remove (or fold) everything past policy as of ``now``; returns per store ``{"removed": rows
     or files, "aggregated": rows folded}`` (chains: also ``lines`` and ``files``), and records the
     run in the control audit log (``retention``, with each expired chain's anchor) when ``audit``
-    is given and anything went.
+    is given and anything went. A run that fails part-way records what went before the failure
+    (with ``incomplete``: the error), then raises: a chain whose first days were cut verifies only
+    from the anchor that event holds.
 
     Raises:
         PolicyError: the policy names a store ``folders`` has no place for; nothing is removed.
@@ -165,24 +167,37 @@ def apply_retention(policy: Policy, warehouse: Warehouse, folders: StoreFolders,
     """
     folders.check(policy)
     tables, result, chains = PrivacyTables(warehouse), {}, []
-    for store in policy.stores.values():
-        cutoff = store.cutoff(now)
-        if cutoff is None:
-            continue
-        if store.kind == "table":
-            result[store.name] = _apply_table(store, tables, cutoff, now)
-        elif store.kind == "sqlite":
-            result[store.name] = {"removed": folders.sqlite(store).expire(store.table, store.time, cutoff)}
-        elif store.kind == "files":
-            result[store.name] = _apply_files(folders.files[store.name], cutoff)
-        else:
-            expiries = [expire_days(f, cutoff.date()) for f in chain_folders(folders.chains[store.name])]
-            expiries = [e for e in expiries if e.files]
-            chains += [{"store": store.name, "folder": str(e.folder), "files": e.files, "lines": e.lines,
-                        "anchor": e.anchor, "anchor_seq": e.anchor_seq} for e in expiries]
-            result[store.name] = {"removed": sum(e.lines for e in expiries),
-                                  "files": sum(len(e.files) for e in expiries)}
+    try:
+        for store in policy.stores.values():
+            cutoff = store.cutoff(now)
+            if cutoff is None:
+                continue
+            if store.kind == "table":
+                result[store.name] = _apply_table(store, tables, cutoff, now)
+            elif store.kind == "sqlite":
+                result[store.name] = {"removed": folders.sqlite(store).expire(store.table, store.time, cutoff)}
+            elif store.kind == "files":
+                result[store.name] = _apply_files(folders.files[store.name], cutoff)
+            else:
+                result[store.name] = {"removed": 0, "files": 0}
+                for folder in chain_folders(folders.chains[store.name]):
+                    expiry = expire_days(folder, cutoff.date())
+                    if expiry.files:
+                        chains.append({"store": store.name, "folder": str(expiry.folder), "files": expiry.files,
+                                       "lines": expiry.lines, "anchor": expiry.anchor,
+                                       "anchor_seq": expiry.anchor_seq})
+                        result[store.name]["removed"] += expiry.lines
+                        result[store.name]["files"] += len(expiry.files)
+    except Exception as err:
+        _record_retention(audit, policy, now, result, chains, incomplete=f"{type(err).__name__}: {err}")
+        raise
+    _record_retention(audit, policy, now, result, chains)
+    return result
+
+
+def _record_retention(audit: ControlAudit | None, policy: Policy, now: datetime, result: dict[str, Any],
+                      chains: list[dict[str, Any]], **incomplete: str) -> None:
+    """The ``retention`` event of a run that removed anything (with ``incomplete`` when it failed after)."""
     if audit is not None and (chains or any(r["removed"] for r in result.values())):
         audit.record("retention", now=None, as_of=now.isoformat(), policy_version=policy.version,
-                     removed={name: r["removed"] for name, r in result.items()}, chains=chains)
-    return result
+                     removed={name: r["removed"] for name, r in result.items()}, chains=chains, **incomplete)

@@ -23,7 +23,7 @@ from commons.privacy_report import holdings
 from commons.retention import StoreFolders, apply_retention, overdue
 from commons.revocation_list import LIST_FOLDER
 from commons.settings import Settings
-from commons.token_keys import rotate_keys
+from commons.token_keys import current_key, rotate_keys
 from commons.warehouse import Warehouse, flatten
 from edge_insights.cli import app
 from live.store import LiveStore
@@ -243,6 +243,31 @@ def test_the_retention_command_refuses_an_as_of_out_of_range_or_in_the_future(st
             for line in forced.output.splitlines() if line.count("│") == 4}
     assert (rows["signal_history"], rows["decision_log"], rows["live_products"]) == ("10", "8", "4")
     assert not any(overdue(policy, wh, folders, later).values())
+
+
+def test_a_retention_run_that_fails_part_way_records_the_chains_it_already_cut(state):
+    """negative_review's old days go, then urgent_inventory's oldest day file cannot be read (here a
+    folder where the file was: a disk fault): the run fails, but the anchor of the chain it cut is
+    recorded, so that chain still verifies (unrecorded, its deleted days read as tampering)."""
+    log = DecisionLog(state.decision_log_dir, current_key(state.audit_dir), checkpoint_every=3)
+    for days in (500, 20):
+        log.append([{**_decision(p, NOW - timedelta(days=days)), "decision": "urgent_inventory"} for p in (GONE, KEPT)])
+    log.close()
+    oldest = sorted((state.decision_log_dir / "urgent_inventory").glob("*.jsonl"))[0]
+    oldest.unlink()
+    oldest.mkdir()
+
+    with pytest.raises(IsADirectoryError):
+        apply_retention(load_policy(), Warehouse(state.warehouse_path), StoreFolders.of(state), NOW,
+                        ControlAudit(state.audit_dir))
+
+    event = read_events(state.audit_dir / "control.jsonl")[-1]
+    assert event["action"] == "retention" and event["details"]["incomplete"].startswith("IsADirectoryError: ")
+    assert [c["folder"] for c in event["details"]["chains"]] == [str(state.decision_log_dir / "negative_review")]
+    assert event["details"]["removed"]["signal_history"] == 6
+    done = CliRunner().invoke(app, ["audit", "verify", str(state.decision_log_dir / "negative_review")])
+    assert done.exit_code == 0, done.output
+    assert "starts after expired lines" in done.output
 
 
 def test_a_day_file_deleted_without_the_retention_record_is_caught(state):
