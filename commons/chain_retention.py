@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .chain_checkpoint import checkpoint_entry, is_checkpoint
-from .chain_writer import HEAD_FILE, LOCK_FILE, log_files
+from .chain_writer import HEAD_FILE, LOCK_FILE, log_files, read_lines
 from .hash_chain import GENESIS, canonical, record_of, seal
 from .token_keys import SigningKey
 
@@ -43,10 +43,6 @@ def _locked(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(raw) for raw in path.read_text(encoding="utf-8").splitlines() if raw.strip()]
 
 
 def file_day(path: Path) -> date | None:
@@ -91,7 +87,7 @@ def expire_days(folder: Path, before: date) -> Expiry:
         return result
     with _locked(folder):
         for path in old:
-            lines = _lines(path)
+            lines = read_lines(path)
             result.lines += sum(not is_checkpoint(line) for line in lines)
             if lines:
                 result.anchor, result.anchor_seq = lines[-1]["hash"], lines[-1]["seq"]
@@ -148,7 +144,7 @@ def erase_lines(folder: Path, matches: Callable[[dict[str, Any]], bool], key: Si
     result = Erasure(Path(folder))
     files = log_files(folder)
     with _locked(folder):
-        parsed = [(path, _lines(path)) for path in files]
+        parsed = [(path, read_lines(path)) for path in files]
         first = next((i for i, (_, lines) in enumerate(parsed)
                       if any(not is_checkpoint(line) and matches(record_of(line)) for line in lines)), None)
         if first is None:

@@ -61,6 +61,37 @@ def _last_line(path: Path) -> dict[str, Any] | None:
     return json.loads(lines[-1]) if lines else None
 
 
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of one log file, parsed, in order, for readers of its records.
+
+    A last line without its newline is still being written (or was cut short by a crash): it is
+    left out. A complete line that is no JSON object is a torn line a crash left and a restarted
+    writer chained past: it is skipped with a warning naming it, never taken for a record, and
+    ``audit verify`` (:mod:`commons.chain_verify`) keeps reporting it as ``truncated``.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    raw = Path(path).read_bytes()
+    lines, torn = [], []
+    # Split on "\n" only: a record's strings may hold U+2028 raw, which str.splitlines cuts at.
+    for number, chunk in enumerate(raw[:raw.rfind(b"\n") + 1].split(b"\n")[:-1], 1):
+        if not chunk.strip():
+            continue
+        try:
+            line = json.loads(chunk)
+        except ValueError:  # a torn line: no JSON (UnicodeDecodeError is a ValueError)
+            line = None
+        if isinstance(line, dict):
+            lines.append(line)
+        else:
+            torn.append(number)
+    if torn:
+        logger.warning("%s: skipped %d torn line(s) (line %s); `edge-insights audit verify` reports them",
+                       path, len(torn), ", ".join(map(str, torn)))
+    return lines
+
+
 def _torn(path: Path) -> bool:
     with open(path, "rb") as fh:
         if fh.seek(0, os.SEEK_END) == 0:

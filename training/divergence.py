@@ -13,7 +13,6 @@ describe drift of the edge model away from the central one:
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
@@ -21,6 +20,7 @@ from typing import Iterable
 import numpy as np
 
 from commons.chain_checkpoint import is_checkpoint
+from commons.chain_writer import read_lines
 from commons.hash_chain import record_of
 
 
@@ -44,19 +44,18 @@ def read_decisions(log_dir: Path, decision: str, since_ts: str | None = None) ->
 
     The log is hash-chained (:mod:`serving.decision_log`): checkpoint lines are skipped and the
     chain members (``seq``, ``prev``, ``hash``) dropped, so a row is the decision as logged. A line
-    being written (no newline yet) is left for the next read."""
+    being written (no newline yet) is left for the next read; a torn line a crash left is skipped
+    with a warning (:func:`commons.chain_writer.read_lines`), the lines around it still read.
+
+    Raises:
+        OSError: a file of the log cannot be read."""
     rows = []
     for path in sorted((log_dir / decision).glob("*.jsonl")):
-        text = path.read_text()
-        # A pod may be appending while this reads: a last line without its newline is still being
-        # written, and is read on the next call.
-        for line in text[:text.rfind("\n") + 1].splitlines():
-            if line.strip():
-                row = json.loads(line)
-                if is_checkpoint(row):
-                    continue
-                if since_ts is None or row.get("ts", "") > since_ts:
-                    rows.append(record_of(row))
+        for row in read_lines(path):
+            if is_checkpoint(row):
+                continue
+            if since_ts is None or row.get("ts", "") > since_ts:
+                rows.append(record_of(row))
     return rows
 
 

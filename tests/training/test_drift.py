@@ -13,6 +13,7 @@ import pytest
 from scipy.stats import hypergeom
 from tokenizers import Tokenizer
 
+from commons.chain_verify import verify_folder
 from crawlers.feeds import read_feed_file
 from serving.contract import ModelInputs, NumericInput
 from serving.decision_log import DecisionLog, log_entry
@@ -151,6 +152,26 @@ def test_the_chained_log_reads_back_as_the_decisions_logged(tmp_path):
     assert len(raw) > 30 and sum('"checkpoint"' in line for line in raw) == 5
     assert read_decisions(tmp_path, "negative_review") == lines
     assert read_decisions(tmp_path, "negative_review", since_ts=lines[19]["ts"]) == lines[20:]
+
+
+def test_a_torn_line_left_by_a_crash_is_skipped_and_the_lines_around_it_are_read(tmp_path, caplog):
+    """A pod that crashed mid-write leaves a torn line; the restarted pod chains past it. Readers
+    (explain, the drift sensor, erasure, the digest) skip it with a warning; `audit verify` reports it."""
+    sha, start = "e" * 64, datetime(2026, 11, 30, 12, 0, 0, tzinfo=timezone.utc)
+    lines = _lines(6, 0, sha, start, {"text_words": 22.0})
+    log = DecisionLog(tmp_path, checkpoint_every=100)
+    log.append(lines[:3])
+    (path,) = (tmp_path / "negative_review").glob("*.jsonl")
+    with open(path, "ab") as fh:
+        fh.write(b'{"bundle_sha256":"c77d')  # the crash
+    restarted = DecisionLog(tmp_path, checkpoint_every=100)
+    restarted.append(lines[3:])
+    restarted.close()
+    assert read_decisions(tmp_path, "negative_review") == lines
+    assert read_decisions(tmp_path, "negative_review", since_ts=lines[3]["ts"]) == lines[4:]
+    assert f"{path}: skipped 1 torn line(s) (line 4)" in caplog.text
+    fault = verify_folder(tmp_path / "negative_review").fault
+    assert (fault.line, fault.kind) == (4, "truncated")
 
 
 def test_a_line_the_pod_is_still_writing_is_left_for_the_next_read(tmp_path):
