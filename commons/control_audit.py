@@ -18,7 +18,6 @@ champion, and which bundle was deployed, at time T" (:func:`state_at`).
 from __future__ import annotations
 
 import getpass
-import json
 import logging
 import os
 from datetime import datetime, timezone
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .chain_checkpoint import is_checkpoint
-from .chain_writer import ChainWriter
+from .chain_writer import ChainWriter, read_lines
 from .hash_chain import record_of
 from .token_keys import signing_keys
 
@@ -86,11 +85,16 @@ class ControlAudit:
 
 def read_events(path: Path) -> list[dict[str, Any]]:
     """The event records of a control audit log, in order (checkpoints and chain members dropped;
-    check the log with :func:`commons.chain_verify.verify_folder` first when it matters)."""
+    check the log with :func:`commons.chain_verify.verify_folder` first when it matters). A torn
+    line a crash left is skipped with a warning (:func:`commons.chain_writer.read_lines`): it is
+    no event, so a torn retention or erasure gives no expiry anchor.
+
+    Raises:
+        OSError: the log exists but cannot be read.
+    """
     if not Path(path).is_file():
         return []
-    lines = (json.loads(raw) for raw in Path(path).read_text(encoding="utf-8").splitlines() if raw.strip())
-    return [record_of(line) for line in lines if not is_checkpoint(line)]
+    return [record_of(line) for line in read_lines(path) if not is_checkpoint(line)]
 
 
 def state_at(events: list[dict[str, Any]], model: str, when: datetime) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from commons.chain_retention import recorded_anchors
 from commons.chain_verify import verify_folder
 from commons.control_audit import ControlAudit, read_events, state_at
 from commons.token_keys import jwks_path, rotate_keys, trusted_keys
@@ -46,3 +47,24 @@ def test_champion_and_deployment_at_time_t(tmp_path, monkeypatch):
 def test_an_unknown_action_is_refused(tmp_path):
     with pytest.raises(ValueError, match="action must be one of"):
         ControlAudit(tmp_path).record("rename")
+
+
+def test_a_torn_event_left_by_a_crash_is_no_event_and_the_log_reads_on(tmp_path, caplog):
+    """A crash mid-write tears an event; the next writer chains past it. read_events (expiry anchors,
+    erasure, the security summary) skips it: a torn retention event gives no anchor to start after."""
+    elsewhere = ControlAudit(tmp_path / "elsewhere")
+    elsewhere.record("retention", now=T0, chains=[{"folder": "decision_log/x", "anchor": "a" * 64, "anchor_seq": 9}])
+    retention = elsewhere.path.read_bytes().split(b"\n")[0]
+    assert recorded_anchors(read_events(elsewhere.path)) == {"a" * 64: 9}
+    audit = ControlAudit(tmp_path / "audit")
+    audit.record("promote", model="negative_review", version="1", alias="champion", now=T0)
+    with open(audit.path, "ab") as fh:
+        fh.write(retention[:-20])  # the crash, after the anchor was written but before the line ended
+    ControlAudit(tmp_path / "audit").record("deploy", model="negative_review", version="1", now=T0)
+    with open(audit.path, "ab") as fh:
+        fh.write(b'{"action":"promo')  # and another at the end
+    events = read_events(audit.path)
+    assert [e["action"] for e in events] == ["promote", "deploy"] and recorded_anchors(events) == {}
+    assert "skipped 1 torn line(s) (line 3)" in caplog.text
+    fault = verify_folder(tmp_path / "audit").fault
+    assert (fault.line, fault.kind) == (3, "truncated")

@@ -108,3 +108,15 @@ def test_a_log_emptied_to_nothing_is_truncated_not_ok(audited):
     assert done.exit_code == 1
     assert done.output.strip() == (f"TAMPERED {log}:1: truncated: the log holds no line, yet its last checkpoint "
                                    "(chain-head.json) was written as line 6")
+
+
+@pytest.mark.parametrize("where", ["audit", "."])
+def test_a_torn_last_event_is_reported_as_truncated_not_a_crash(audited, where):
+    """A crash mid-write of control.jsonl: verifying it, or any log (its events give the expiry
+    anchors), reports the torn line and exits 1."""
+    log = audited / "audit" / "control.jsonl"
+    with open(log, "ab") as fh:
+        fh.write(b'{"action":"promo')
+    done = invoke("audit", "verify", str(audited / where))
+    assert done.exit_code == 1, done.output
+    assert done.output.strip() == f"TAMPERED {log}:7: truncated: the last line is torn (no newline)"
