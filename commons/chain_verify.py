@@ -125,8 +125,10 @@ def _classify(lines: list[_Line], i: int, expected: str, first_at: dict[str, int
         return at(i, "reordered", "it links to a line that comes after it")
     for k in range(i + 1, len(lines)):
         if lines[k].parsed is not None and lines[k].parsed["prev"] == expected:
-            if k == i + 1 and line.parsed is None and _torn_json(line.raw):
-                return at(i, "truncated", "a torn line (a write cut short); the chain goes on after it")
+            # Two crashes in a row (a write cut short, then the restarted writer's) leave two torn lines.
+            if all(lines[j].parsed is None and _torn_json(lines[j].raw) for j in range(i, k)):
+                torn = "a torn line" if k == i + 1 else f"{k - i} torn lines"
+                return at(i, "truncated", f"{torn} (a write cut short); the chain goes on after it")
             return at(i, "inserted", f"{k - i} line(s) here are not in the chain: the line after them "
                                      "links to the line before them")
     if not whole:

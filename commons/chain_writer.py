@@ -44,21 +44,39 @@ def log_files(folder: Path) -> list[Path]:
 
 
 def _last_line(path: Path) -> dict[str, Any] | None:
-    """The last complete line of ``path`` parsed, None when the file holds none."""
+    """The last whole line of ``path`` parsed, None when the file holds none.
+
+    A crash mid-write leaves a torn line (no JSON object), and a crash of the writer that chained on
+    past it can leave one *before* a newline, as the file's last complete line: either stays (the
+    verifier reports it) and the chain goes on from the last whole line before it.
+    """
     with open(path, "rb") as fh:
         size = fh.seek(0, os.SEEK_END)
         fh.seek(max(0, size - _TAIL_BYTES))
         tail = fh.read()
-        if size > _TAIL_BYTES and tail.count(b"\n") < 2:
+        last = _last_object(tail, whole=size <= _TAIL_BYTES)
+        if last is None and size > _TAIL_BYTES:
             fh.seek(0)
-            tail = fh.read()
-    complete = tail[:tail.rfind(b"\n") + 1] if not tail.endswith(b"\n") else tail
-    if complete is not tail:
-        # A crash mid-write left a torn line: it stays (the verifier reports it); the chain goes
-        # on from the last whole line.
+            last = _last_object(fh.read(), whole=True)
+    if not tail.endswith(b"\n") and size:
         logger.warning("%s ends in a torn line; chaining on from the last complete line", path)
-    lines = complete.splitlines()
-    return json.loads(lines[-1]) if lines else None
+    return last
+
+
+def _last_object(data: bytes, whole: bool) -> dict[str, Any] | None:
+    """The last complete line of ``data`` that is a JSON object; a ``data`` read from a file's middle
+    (not ``whole``) may start inside a line, so its first piece is never taken."""
+    pieces = data[:data.rfind(b"\n") + 1].split(b"\n")[:-1]
+    for number, piece in reversed(list(enumerate(pieces))):
+        if number == 0 and not whole:
+            break
+        try:
+            line = json.loads(piece)
+        except ValueError:  # a torn line
+            continue
+        if isinstance(line, dict):
+            return line
+    return None
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:

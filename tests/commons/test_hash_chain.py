@@ -281,6 +281,22 @@ def test_a_torn_line_left_by_a_crash_is_reported_and_writing_goes_on_after_it(tm
     assert (fault.line, fault.kind) == (3, "truncated")
 
 
+@pytest.mark.parametrize("cut", [b"", b'{"hash":"cd'])
+def test_a_writer_that_crashed_chaining_past_a_torn_line_can_write_again(tmp_path, cut):
+    """The restarted writer's ``"\n" + records`` was cut after its newline (``cut``: nothing, or part
+    of a record), so the file's last complete line is the torn one: the next writer chains on from
+    the last whole line before it."""
+    log = tmp_path / "log"
+    ChainWriter(log, None).append([{"i": 1}, {"i": 2}], DAYS[0])
+    path = log / DAYS[0]
+    path.write_bytes(path.read_bytes() + b'{"hash":"ab' + b"\n" + cut)  # two crashes
+    ChainWriter(log, None).append([{"i": 3}], DAYS[0])
+    last = json.loads(lines_of(path)[-1])
+    assert (last["i"], last["seq"]) == (3, 3)
+    fault = verify_folder(log).fault
+    assert (fault.line, fault.kind) == (3, "truncated")
+
+
 def test_writes_never_go_back_to_an_earlier_file(tmp_path):
     writer = ChainWriter(tmp_path / "log", None)
     writer.append([{"i": 1}], DAYS[1])
