@@ -48,6 +48,13 @@ def tick(state: Path, cursor: str | None) -> dg.SensorResult:
     ('{"negative_review": {"bundle_sha256": "%s", "since": 7, "cooldown_s": 21600.0}}' % SHA,
      "entries of 'negative_review' dropped"),
     ('{"negative_review": {"bundle_sha256": "%s", "cooldown_s": "6h"}}' % SHA, "entries of 'negative_review' dropped"),
+    # Right types, unusable values: each would hold the decision (cooling down or without evidence) for ever,
+    # or overflow the time arithmetic on every tick.
+    *[(json.dumps({"negative_review": {"bundle_sha256": SHA, "cooldown_s": 21600.0, **bad}}),
+       "entries of 'negative_review' dropped")
+      for bad in ({"cooled_until": "garbage"}, {"since": "zzz"}, {"cooldown_s": 1e300}, {"cooldown_s": float("nan")},
+                  {"cooled_until": "9999-12-31T00:00:00+00:00"}, {"since": "2026-01-01T00:00:00"},
+                  {"requested_at": "2026-01-01T00:00:00+02:00"})],
 ])
 def test_an_unusable_drift_ledger_starts_afresh_with_a_note(deployed, cursor, dropped):
     assert read_ledger(cursor) == ({}, dropped)
