@@ -3,6 +3,7 @@ baseline (:mod:`training.drift`) and requests a retrain of that decision when dr
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -67,6 +68,34 @@ def _utc_time(value: Any, latest: datetime) -> bool:
     return when.utcoffset() == timedelta(0) and when <= latest
 
 
+def deployed_baseline(manifest_path: Path) -> tuple[str, dict[str, Any]] | None:
+    """The deployed champion's ``(bundle_sha256, drift_baseline)`` from its manifest; None when there
+    is no manifest or it has no drift baseline (a bundle released before baselines).
+
+    Only the fields the sensor reads are checked, not the bundle's signature and file hashes
+    (``evaluate``'s :func:`commons.bundle_signature.verify_bundle`): that would hash every model
+    file on every tick, and the pods verify the bundle before serving it.
+
+    Raises:
+        ValueError: the manifest cannot be read, is no JSON object, or has a drift baseline that
+            is no object or no ``bundle_sha256`` string to tie the evidence window to.
+    """
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ValueError(f"the deployed manifest {manifest_path} cannot be read: {err}") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"the deployed manifest {manifest_path} is no JSON object")
+    if "drift_baseline" not in manifest:
+        return None
+    if not isinstance(manifest.get("bundle_sha256"), str) or not isinstance(manifest["drift_baseline"], dict):
+        raise ValueError(f"the deployed manifest {manifest_path} lacks a bundle_sha256 string or a drift_baseline "
+                         "object: redeploy the champion")
+    return manifest["bundle_sha256"], manifest["drift_baseline"]
+
+
 @dg.sensor(job=retrain_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
            description=f"Per decision: requests a retrain when the shadow sample's edge-vs-central disagreement "
                        f"exceeds the deployed bundle's release baseline (one-sided Fisher exact test, α = {ALPHA}, "
@@ -85,15 +114,20 @@ def drift_sensor(context: dg.SensorEvaluationContext, decision_log: DecisionLogR
         notes.append(f"unusable drift ledger in the cursor ({dropped}): started afresh")
         context.log.warning(f"drift_sensor: unusable drift ledger in the cursor ({dropped}); started afresh")
     for name in DECISIONS:
-        manifest_path = training.deploy_dir_path / name / CHAMPION / "manifest.json"
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-        if "drift_baseline" not in manifest:
+        try:
+            deployed = deployed_baseline(training.deploy_dir_path / name / CHAMPION / "manifest.json")
+        except ValueError as err:
+            # One broken deploy folder must not stop the other decisions' assessment.
+            notes.append(f"{name}: skipped: {err}")
+            context.log.warning(f"drift_sensor: {name} skipped: {err}")
+            continue
+        if deployed is None:
             notes.append(f"{name}: no deployed bundle with a drift baseline")
             continue
-        sha, entry = manifest["bundle_sha256"], ledger.get(name)
+        (sha, baseline), entry = deployed, ledger.get(name)
         since = entry.get("since") if entry and entry.get("bundle_sha256") == sha else None
         rows = read_decisions(decision_log.path, name, since_ts=since)
-        report = assess(rows, manifest["drift_baseline"], sha)
+        report = assess(rows, baseline, sha)
         verdict = decide(entry, sha, report, now, max((r["ts"] for r in rows), default=None),
                          training.store(name).state().get("registry"))
         ledger[name] = verdict.ledger

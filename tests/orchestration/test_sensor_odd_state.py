@@ -117,3 +117,21 @@ def test_the_observer_reads_a_store_read_only(tmp_path):
     (observation,) = observe(store.path).asset_events
     assert observation.metadata["dagster/last_updated_timestamp"].value == 1796310323.25
     assert (observation.metadata["insights"].value, observation.metadata["head_seq"].value) == (2, store.head())
+
+
+def test_a_deployed_manifest_without_its_digest_skips_that_decision_only(deployed):
+    # Another decision deployed with a baseline; negative_review's manifest loses bundle_sha256 by hand.
+    other = deployed / "deploy" / "urgent_inventory" / "champion"
+    other.mkdir(parents=True)
+    (other / "manifest.json").write_text((deployed / "deploy" / "negative_review" / "champion" / "manifest.json")
+                                         .read_text())
+    broken = deployed / "deploy" / "negative_review" / "champion" / "manifest.json"
+    manifest = json.loads(broken.read_text())
+    del manifest["bundle_sha256"]
+    broken.write_text(json.dumps(manifest))
+    result = tick(deployed, None)
+    assert not result.run_requests
+    assert (f"negative_review: skipped: the deployed manifest {broken} lacks a bundle_sha256 string"
+            in result.skip_reason.skip_message)
+    assert "urgent_inventory: no drift over 0 decisions" in result.skip_reason.skip_message
+    assert list(json.loads(result.cursor)) == ["urgent_inventory"]
