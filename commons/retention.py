@@ -152,6 +152,51 @@ def reference_now(as_of: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
+class AsOfError(ValueError):
+    """An ``as_of`` retention refuses (:func:`checked_reference_now`); its text is the one-line reason,
+    ``unparsable`` tells a time that is no ISO 8601 from one out of range."""
+
+    def __init__(self, message: str, unparsable: bool = False) -> None:
+        super().__init__(message)
+        self.unparsable = unparsable
+
+
+def checked_reference_now(as_of: str, policy: Policy, allow_future: bool = False,
+                          names: tuple[str, str] = ("as_of", "allow_future")) -> datetime:
+    """``as_of`` as :func:`reference_now` reads it, refused where a retention run must not use it,
+    for the command line and the Dagster asset alike; ``names`` are how the caller spells the time
+    and the override in its messages (``--as-of``, ``--allow-future``).
+
+    Raises:
+        AsOfError: ``as_of`` is not ISO 8601 (``unparsable``), has no UTC time (past
+            year 9999 or before year 1), lies later than now without ``allow_future``, or is so
+            early that a store's cutoff falls before year 1.
+    """
+    name, override = names
+    try:
+        now = reference_now(as_of)
+    except ValueError:
+        raise AsOfError(f"{name} is not an ISO 8601 time: {as_of!r}", unparsable=True) from None
+    try:
+        now.astimezone(timezone.utc)  # stores compare in UTC: 9999-12-31T23:00-05:00 has no UTC time
+    except OverflowError:
+        raise AsOfError(f"{name} {as_of} has no UTC time (past year 9999 or before year 1)") from None
+    clock = datetime.now(timezone.utc)
+    # A typo (2207 for 2027) would otherwise empty every store on the spot; drills age data against
+    # past or present times, so only a deliberate override reaches ahead of the clock.
+    if now > clock and not allow_future:
+        raise AsOfError(f"{name} {now.isoformat(timespec='seconds')} is later than now "
+                        f"({clock.isoformat(timespec='seconds')}): retention would remove everything that will "
+                        f"be past policy by then; pass {override} to do so")
+    for store in policy.stores.values():
+        try:
+            store.cutoff(now)
+        except OverflowError:  # checked before anything is removed: no store is left half-applied
+            raise AsOfError(f"{name} {now.isoformat(timespec='seconds')} is too early: the cutoff of store "
+                            f"{store.name!r} ({store.retention_days} days before it) falls before year 1") from None
+    return now
+
+
 def apply_retention(policy: Policy, warehouse: Warehouse, folders: StoreFolders, now: datetime,
                     audit: ControlAudit | None) -> dict[str, Any]:
     """Remove (or fold) everything past policy as of ``now``; returns per store ``{"removed": rows

@@ -58,10 +58,22 @@ def drift_drill_command(decision: str = typer.Option("price_spike", help=f"the d
                         ) -> None:
     """Replay in-distribution, then shifted, traffic through real pods and report when a retrain is
     requested; for price_spike also retrain on the shifted period and compare on held-out records.
-    The outcome is written under <state>/drift_drill/<decision>/."""
+    The outcome is written under <state>/drift_drill/<decision>/.
+
+    Raises:
+        typer.BadParameter: an unknown ``--decision`` or ``--preset`` (exit 2, nothing run).
+        typer.Exit: code 2 after one ``error:`` line: nothing deployed to drill, or a state folder
+            the price drill cannot use.
+    """
     if decision not in DRILLED:
         raise typer.BadParameter(f"no drill for {decision!r}; choose one of {', '.join(DRILLED)}",
                                  param_hint="'--decision'")
+    from training.config import PRESETS
+
+    # Checked before a code server starts: the drill would otherwise fail only at its training step.
+    if preset not in PRESETS:
+        raise typer.BadParameter(f"unknown preset {preset!r}; choose one of {', '.join(sorted(PRESETS))}",
+                                 param_hint="'--preset'")
     from commons.errors import OrchestrationError
     from edge_insights.drift_drill import drift_drill, review_phases
     from edge_insights.price_drill import price_drill

@@ -156,39 +156,21 @@ def privacy_retention(as_of: str = typer.Option(
     store cannot be read or written (a warehouse that is no DuckDB file, say).
     """
     import sqlite3
-    from datetime import datetime, timezone
 
     import duckdb
 
-    from commons.retention import apply_retention, reference_now
+    from commons.retention import AsOfError, apply_retention, checked_reference_now
     from edge_insights.cli import _control_audit, _settings, console
 
-    try:
-        now = reference_now(as_of)
-    except ValueError:
-        raise typer.BadParameter(f"not an ISO 8601 time: {as_of!r}", param_hint="'--as-of'") from None
-    try:
-        now.astimezone(timezone.utc)  # stores compare in UTC: 9999-12-31T23:00-05:00 has no UTC time
-    except OverflowError:
-        typer.echo(f"error: --as-of {as_of} has no UTC time (past year 9999 or before year 1)", err=True)
-        raise typer.Exit(2) from None
-    clock = datetime.now(timezone.utc)
-    # A typo (2207 for 2027) would otherwise empty every store on the spot; drills age data against
-    # past or present times, so only a deliberate flag reaches ahead of the clock.
-    if now > clock and not allow_future:
-        typer.echo(f"error: --as-of {now.isoformat(timespec='seconds')} is later than now "
-                   f"({clock.isoformat(timespec='seconds')}): retention would remove everything that will be past "
-                   "policy by then; pass --allow-future to do so", err=True)
-        raise typer.Exit(2)
     settings = _settings()
     policy, warehouse, folders = _stores(settings)
-    for store in policy.stores.values():
-        try:
-            store.cutoff(now)
-        except OverflowError:  # checked before anything is removed: no store is left half-applied
-            typer.echo(f"error: --as-of {now.isoformat(timespec='seconds')} is too early: the cutoff of store "
-                       f"{store.name!r} ({store.retention_days} days before it) falls before year 1", err=True)
-            raise typer.Exit(2) from None
+    try:
+        now = checked_reference_now(as_of, policy, allow_future, names=("--as-of", "--allow-future"))
+    except AsOfError as err:
+        if err.unparsable:
+            raise typer.BadParameter(f"not an ISO 8601 time: {as_of!r}", param_hint="'--as-of'") from None
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
     audit = _control_audit(settings)
     try:
         result = apply_retention(policy, warehouse, folders, now, audit)

@@ -2,7 +2,8 @@
 baseline (:mod:`training.drift`) and requests a retrain of that decision when drift is real."""
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -11,18 +12,22 @@ from orchestration.jobs import TRIGGER_TAG, retrain_job
 from orchestration.resources import DecisionLogResource, TrainingResource
 from training.decisions import DECISIONS
 from training.divergence import read_decisions
-from training.drift import ALPHA, COOLDOWN, MIN_INPUTS, MIN_SHADOW, PSI_THRESHOLD, assess, decide
+from training.drift import ALPHA, COOLDOWN, MAX_COOLDOWN, MIN_INPUTS, MIN_SHADOW, PSI_THRESHOLD, assess, decide
 from training.registry import CHAMPION
 
+# Log times come from the pods' clocks: a window edge a little ahead of this one is no hand edit.
+CLOCK_SKEW = timedelta(days=1)
 STAGES = ("signal_features", "teacher_model", "student_model", "edge_bundle", "central_bundle", "registered_model",
           "deployed_bundle")
 
 
-def read_ledger(cursor: str | None) -> tuple[dict[str, dict[str, Any]], str | None]:
+def read_ledger(cursor: str | None, now: datetime | None = None) -> tuple[dict[str, dict[str, Any]], str | None]:
     """The drift ledger in a sensor cursor: ``({decision: entry}, None)``, or, when the cursor or an
     entry is not what :func:`training.drift.decide` wrote (not JSON, not an object, an entry that is
-    not an object or has a field of the wrong type), the usable entries and a note naming what was
-    dropped. A dropped entry starts afresh: a new evidence window and the base cooldown."""
+    not an object, has a field of the wrong type, a time that is no ISO 8601 UTC time or lies
+    further ahead of ``now`` (default: the clock) than it could, or a cooldown outside
+    (0, ``MAX_COOLDOWN``]), the usable entries and a note naming what was dropped. A dropped entry
+    starts afresh: a new evidence window and the base cooldown."""
     if not cursor:
         return {}, None
     try:
@@ -31,20 +36,64 @@ def read_ledger(cursor: str | None) -> tuple[dict[str, dict[str, Any]], str | No
         return {}, f"not JSON: {err}"
     if not isinstance(raw, dict):
         return {}, f"JSON {type(raw).__name__}, not an object"
-    usable = {name: entry for name, entry in raw.items() if _usable_entry(entry)}
+    now = now or datetime.now(timezone.utc)
+    usable = {name: entry for name, entry in raw.items() if _usable_entry(entry, now)}
     dropped = sorted(set(raw) - set(usable))
     return usable, f"entries of {', '.join(map(repr, dropped))} dropped" if dropped else None
 
 
-def _usable_entry(entry: Any) -> bool:
-    """Whether ``entry`` has the fields and types :func:`training.drift.decide` reads."""
+def _usable_entry(entry: Any, now: datetime) -> bool:
+    """Whether ``entry`` has the fields, types and ranges :func:`training.drift.decide` reads."""
     if not isinstance(entry, dict) or not isinstance(entry.get("bundle_sha256"), str):
         return False
     cooldown, refused = entry.get("cooldown_s"), entry.get("refused", [])
-    return (all(entry.get(key) is None or isinstance(entry[key], str)
-                for key in ("since", "requested_at", "cooled_until"))
-            and isinstance(cooldown, (int, float)) and not isinstance(cooldown, bool) and cooldown > 0
+    # NaN fails the comparison too; past the bound, now + cooldown overflows.
+    if not (isinstance(cooldown, (int, float)) and not isinstance(cooldown, bool)
+            and 0 < cooldown <= MAX_COOLDOWN.total_seconds()):
+        return False
+    # decide compares these as strings with now and the logs' UTC times: "garbage" or a far future
+    # would hold the decision in its cooldown, or out of evidence, for ever.
+    latest = {"since": now + CLOCK_SKEW, "requested_at": now + CLOCK_SKEW,
+              "cooled_until": now + MAX_COOLDOWN + CLOCK_SKEW}
+    return (all(entry.get(key) is None or _utc_time(entry[key], bound) for key, bound in latest.items())
             and isinstance(refused, list) and all(isinstance(r, dict) for r in refused))
+
+
+def _utc_time(value: Any, latest: datetime) -> bool:
+    """Whether ``value`` is an ISO 8601 UTC time no later than ``latest``."""
+    try:
+        when = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return when.utcoffset() == timedelta(0) and when <= latest
+
+
+def deployed_baseline(manifest_path: Path) -> tuple[str, dict[str, Any]] | None:
+    """The deployed champion's ``(bundle_sha256, drift_baseline)`` from its manifest; None when there
+    is no manifest or it has no drift baseline (a bundle released before baselines).
+
+    Only the fields the sensor reads are checked, not the bundle's signature and file hashes
+    (``evaluate``'s :func:`commons.bundle_signature.verify_bundle`): that would hash every model
+    file on every tick, and the pods verify the bundle before serving it.
+
+    Raises:
+        ValueError: the manifest cannot be read, is no JSON object, or has a drift baseline that
+            is no object or no ``bundle_sha256`` string to tie the evidence window to.
+    """
+    if not manifest_path.is_file():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ValueError(f"the deployed manifest {manifest_path} cannot be read: {err}") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"the deployed manifest {manifest_path} is no JSON object")
+    if "drift_baseline" not in manifest:
+        return None
+    if not isinstance(manifest.get("bundle_sha256"), str) or not isinstance(manifest["drift_baseline"], dict):
+        raise ValueError(f"the deployed manifest {manifest_path} lacks a bundle_sha256 string or a drift_baseline "
+                         "object: redeploy the champion")
+    return manifest["bundle_sha256"], manifest["drift_baseline"]
 
 
 @dg.sensor(job=retrain_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
@@ -57,23 +106,28 @@ def drift_sensor(context: dg.SensorEvaluationContext, decision_log: DecisionLogR
                  training: TrainingResource) -> dg.SensorResult:
     # The cursor is the ledger of training.drift.decide: per decision, its evidence window,
     # last request, cooldown and the retrains the gate refused.
-    ledger, dropped = read_ledger(context.cursor)
     now = datetime.now(timezone.utc)
+    ledger, dropped = read_ledger(context.cursor, now)
     requests, notes = [], []
     if dropped:
         # Anyone can set a cursor in the UI: an unusable one would otherwise fail every tick until reset.
         notes.append(f"unusable drift ledger in the cursor ({dropped}): started afresh")
         context.log.warning(f"drift_sensor: unusable drift ledger in the cursor ({dropped}); started afresh")
     for name in DECISIONS:
-        manifest_path = training.deploy_dir_path / name / CHAMPION / "manifest.json"
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-        if "drift_baseline" not in manifest:
+        try:
+            deployed = deployed_baseline(training.deploy_dir_path / name / CHAMPION / "manifest.json")
+        except ValueError as err:
+            # One broken deploy folder must not stop the other decisions' assessment.
+            notes.append(f"{name}: skipped: {err}")
+            context.log.warning(f"drift_sensor: {name} skipped: {err}")
+            continue
+        if deployed is None:
             notes.append(f"{name}: no deployed bundle with a drift baseline")
             continue
-        sha, entry = manifest["bundle_sha256"], ledger.get(name)
+        (sha, baseline), entry = deployed, ledger.get(name)
         since = entry.get("since") if entry and entry.get("bundle_sha256") == sha else None
         rows = read_decisions(decision_log.path, name, since_ts=since)
-        report = assess(rows, manifest["drift_baseline"], sha)
+        report = assess(rows, baseline, sha)
         verdict = decide(entry, sha, report, now, max((r["ts"] for r in rows), default=None),
                          training.store(name).state().get("registry"))
         ledger[name] = verdict.ledger

@@ -22,8 +22,8 @@ release (the manifest's ``drift_baseline``, written by :mod:`edge_export.release
 
 A request opens a cooldown (``COOLDOWN``); a retrain whose challenger the promotion gate refused
 (:mod:`training.gates`: it could not beat the champion on the same split) is recorded in the
-ledger, doubles the cooldown and moves the evidence window past the refusal, so the same traffic
-cannot request the same retrain twice.
+ledger, doubles the cooldown (up to ``MAX_COOLDOWN``) and moves the evidence window past the
+refusal, so the same traffic cannot request the same retrain twice.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ MIN_SHADOW = 100
 PSI_THRESHOLD = 0.25
 MIN_INPUTS = 200
 COOLDOWN = timedelta(hours=6)
+# Doubling stops after 8 refusals: a longer wait only silences the sensor, and the sensor refuses
+# a (hand-set) cursor beyond it, whose time arithmetic would otherwise overflow.
+MAX_COOLDOWN = timedelta(days=64)
 BINS = 10
 # Empty bins would make ln(a / e) infinite; 1e-4 is the customary floor for PSI shares.
 _SHARE_FLOOR = 1e-4
@@ -231,7 +234,7 @@ def decide(entry: dict[str, Any] | None, bundle_sha256: str, report: DriftReport
     Returns:
         A :class:`Verdict`. A new deployed bundle resets the ledger (new baseline, fresh window,
         base cooldown). A publication after the last request that was not promoted is recorded
-        as refused, doubles the cooldown and restarts the window at its time.
+        as refused, doubles the cooldown (up to ``MAX_COOLDOWN``) and restarts the window at its time.
     """
     entry = dict(entry or {})
     if entry.get("bundle_sha256") != bundle_sha256:
@@ -240,10 +243,11 @@ def decide(entry: dict[str, Any] | None, bundle_sha256: str, report: DriftReport
     requested = entry.get("requested_at")
     if requested and outcome and outcome.get("published_at", "") > requested and not outcome.get("promoted"):
         entry["refused"] = [*entry["refused"], {"at": outcome["published_at"], "reason": outcome.get("reason", "")}]
-        entry.update(since=outcome["published_at"], requested_at=None, cooldown_s=2 * entry["cooldown_s"],
-                     cooled_until=(now + timedelta(seconds=2 * entry["cooldown_s"])).isoformat())
+        cooldown_s = min(2 * entry["cooldown_s"], MAX_COOLDOWN.total_seconds())
+        entry.update(since=outcome["published_at"], requested_at=None, cooldown_s=cooldown_s,
+                     cooled_until=(now + timedelta(seconds=cooldown_s)).isoformat())
         return Verdict(False, f"retrain refused by the gate ({outcome.get('reason', '')}); "
-                              f"evidence restarts, cooldown {2 * entry['cooldown_s'] / 3600:.0f} h", entry)
+                              f"evidence restarts, cooldown {cooldown_s / 3600:.0f} h", entry)
     cooled_until = entry.get("cooled_until")
     if cooled_until and now.isoformat() < cooled_until:
         return Verdict(False, f"cooling down until {cooled_until}", entry)

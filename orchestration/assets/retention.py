@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from commons.privacy_policy import load_policy
-from commons.retention import StoreFolders, apply_retention, reference_now
+from commons.retention import AsOfError, StoreFolders, apply_retention, checked_reference_now
 from orchestration.resources import (
     CrawlResource,
     DecisionLogResource,
@@ -26,9 +26,11 @@ PRIVACY_GROUP = "privacy"
 
 class RetentionConfig(dg.Config):
     """``as_of``: the reference "now" rows are aged against (ISO 8601, UTC if naive); empty = the
-    run's start. A drill on historical data sets it."""
+    run's start. A drill on historical data sets it. ``allow_future``: accept an ``as_of`` later than
+    now (as the command's ``--allow-future``)."""
 
     as_of: str = ""
+    allow_future: bool = False
 
 
 def store_folders(staging: StagingResource, crawl: CrawlResource, decision_log: DecisionLogResource,
@@ -46,8 +48,17 @@ def store_folders(staging: StagingResource, crawl: CrawlResource, decision_log: 
 def retention(config: RetentionConfig, warehouse: WarehouseResource, staging: StagingResource,
               crawl: CrawlResource, decision_log: DecisionLogResource, live_store: LiveStoreResource,
               training: TrainingResource) -> dg.MaterializeResult:
-    now, start = reference_now(config.as_of), time.perf_counter()
-    result = apply_retention(load_policy(), warehouse.get(), store_folders(staging, crawl, decision_log, live_store), now,
+    """Apply the policy as of ``config.as_of``.
+
+    Raises:
+        dagster.Failure: ``as_of`` is refused (:func:`checked_reference_now`); nothing is removed.
+    """
+    policy, start = load_policy(), time.perf_counter()
+    try:
+        now = checked_reference_now(config.as_of, policy, config.allow_future, names=("as_of", "allow_future: true"))
+    except AsOfError as err:
+        raise dg.Failure(description=f"retention refused: {err}", allow_retries=False) from None
+    result = apply_retention(policy, warehouse.get(), store_folders(staging, crawl, decision_log, live_store), now,
                              training.audit())
     return dg.MaterializeResult(metadata={
         "as_of": now.isoformat(), "seconds": round(time.perf_counter() - start, 3), "removed_total": sum(r["removed"] for r in result.values()),

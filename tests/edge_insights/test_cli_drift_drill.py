@@ -28,6 +28,12 @@ def test_a_decision_without_a_drill_is_a_usage_error(state):
     assert not state.exists()
 
 
+def test_an_unknown_preset_is_a_usage_error_before_anything_runs(state):
+    result = invoke("--decision", "price_spike", "--preset", "bogus")
+    assert result.exit_code == 2 and "unknown preset 'bogus'; choose one of" in " ".join(result.output.split())
+    assert "Traceback" not in result.output and not state.exists()
+
+
 def test_the_review_drill_needs_a_deployed_champion(state):
     result = invoke("--decision", "negative_review")
     assert result.exit_code == 2, result.output

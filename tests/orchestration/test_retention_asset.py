@@ -44,3 +44,28 @@ def test_the_retention_job_removes_what_is_past_policy_and_its_check_passes(tmp_
     assert checks[0].metadata["overdue_total"].value == 0
     assert Warehouse(settings.warehouse_path).frame("SELECT count(*) AS n FROM signal_history")["n"][0] == 1
     Settings.from_env().ensure()  # later tests use the session's own state folder
+
+
+def test_the_retention_job_refuses_an_as_of_the_command_refuses_before_removing_anything(tmp_path, data_dir):
+    settings = Settings(state_dir=tmp_path / "state", data_dir=data_dir, preset="tiny")
+    defs = build_definitions(settings)
+    warehouse = Warehouse(settings.warehouse_path)
+    warehouse.append_rows_to_history("run-1", [_history_row(d) for d in (1500, 30)])
+    later = datetime.now(timezone.utc) + timedelta(days=3650)  # a typo's year: every time-bound row is past it
+
+    def run(config: dict) -> dg.ExecuteInProcessResult:
+        with dg.instance_for_test() as instance:
+            return defs.resolve_job_def("retention_job").execute_in_process(
+                instance=instance, raise_on_error=False, run_config={"ops": {"retention": {"config": config}}})
+
+    for as_of, reason in [(later.isoformat(), "is later than now"), ("not a date", "is not an ISO 8601 time"),
+                          ("0001-01-01T00:00:00Z", "falls before year 1"),
+                          ("9999-12-31T23:00:00-05:00", "has no UTC time")]:
+        result = run({"as_of": as_of})
+        assert not result.success
+        failure = result.failure_data_for_node("retention").error
+        assert "retention refused: as_of" in failure.message and reason in failure.message, failure.message
+        assert warehouse.frame("SELECT count(*) AS n FROM signal_history")["n"][0] == 2
+    assert run({"as_of": later.isoformat(), "allow_future": True}).success
+    assert warehouse.frame("SELECT count(*) AS n FROM signal_history")["n"][0] == 0
+    Settings.from_env().ensure()  # later tests use the session's own state folder

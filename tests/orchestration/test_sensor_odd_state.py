@@ -48,6 +48,13 @@ def tick(state: Path, cursor: str | None) -> dg.SensorResult:
     ('{"negative_review": {"bundle_sha256": "%s", "since": 7, "cooldown_s": 21600.0}}' % SHA,
      "entries of 'negative_review' dropped"),
     ('{"negative_review": {"bundle_sha256": "%s", "cooldown_s": "6h"}}' % SHA, "entries of 'negative_review' dropped"),
+    # Right types, unusable values: each would hold the decision (cooling down or without evidence) for ever,
+    # or overflow the time arithmetic on every tick.
+    *[(json.dumps({"negative_review": {"bundle_sha256": SHA, "cooldown_s": 21600.0, **bad}}),
+       "entries of 'negative_review' dropped")
+      for bad in ({"cooled_until": "garbage"}, {"since": "zzz"}, {"cooldown_s": 1e300}, {"cooldown_s": float("nan")},
+                  {"cooled_until": "9999-12-31T00:00:00+00:00"}, {"since": "2026-01-01T00:00:00"},
+                  {"requested_at": "2026-01-01T00:00:00+02:00"})],
 ])
 def test_an_unusable_drift_ledger_starts_afresh_with_a_note(deployed, cursor, dropped):
     assert read_ledger(cursor) == ({}, dropped)
@@ -110,3 +117,21 @@ def test_the_observer_reads_a_store_read_only(tmp_path):
     (observation,) = observe(store.path).asset_events
     assert observation.metadata["dagster/last_updated_timestamp"].value == 1796310323.25
     assert (observation.metadata["insights"].value, observation.metadata["head_seq"].value) == (2, store.head())
+
+
+def test_a_deployed_manifest_without_its_digest_skips_that_decision_only(deployed):
+    # Another decision deployed with a baseline; negative_review's manifest loses bundle_sha256 by hand.
+    other = deployed / "deploy" / "urgent_inventory" / "champion"
+    other.mkdir(parents=True)
+    (other / "manifest.json").write_text((deployed / "deploy" / "negative_review" / "champion" / "manifest.json")
+                                         .read_text())
+    broken = deployed / "deploy" / "negative_review" / "champion" / "manifest.json"
+    manifest = json.loads(broken.read_text())
+    del manifest["bundle_sha256"]
+    broken.write_text(json.dumps(manifest))
+    result = tick(deployed, None)
+    assert not result.run_requests
+    assert (f"negative_review: skipped: the deployed manifest {broken} lacks a bundle_sha256 string"
+            in result.skip_reason.skip_message)
+    assert "urgent_inventory: no drift over 0 decisions" in result.skip_reason.skip_message
+    assert list(json.loads(result.cursor)) == ["urgent_inventory"]

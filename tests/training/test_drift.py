@@ -20,7 +20,7 @@ from serving.decision_log import DecisionLog, log_entry
 from serving.input_profile import input_profile
 from serving.router import Routed
 from training.divergence import read_decisions
-from training.drift import (ALPHA, COOLDOWN, MIN_SHADOW, assess, decide, disagreement_baseline,
+from training.drift import (ALPHA, COOLDOWN, MAX_COOLDOWN, MIN_SHADOW, assess, decide, disagreement_baseline,
                             disagreement_test, psi, reference_bins)
 from training.encoder import base_model_path
 
@@ -188,3 +188,14 @@ def test_a_line_the_pod_is_still_writing_is_left_for_the_next_read(tmp_path):
     assert read_decisions(tmp_path, "negative_review") == lines[:3]
     path.write_text(whole + tail)
     assert read_decisions(tmp_path, "negative_review") == lines
+
+
+def test_a_refused_retrain_doubles_the_cooldown_no_further_than_its_bound():
+    now, sha = datetime(2026, 11, 30, tzinfo=timezone.utc), "e" * 64
+    quiet = assess([], {"disagreement": 0.05, "disagreements": 10, "n": 200, "reference": {}}, sha)
+    entry = {"bundle_sha256": sha, "since": None, "requested_at": (now - timedelta(hours=1)).isoformat(),
+             "cooldown_s": MAX_COOLDOWN.total_seconds() * 0.75, "refused": []}
+    refused = {"promoted": False, "reason": "r", "published_at": now.isoformat()}
+    after = decide(entry, sha, quiet, now, None, refused)
+    assert after.ledger["cooldown_s"] == MAX_COOLDOWN.total_seconds()
+    assert after.ledger["cooled_until"] == (now + MAX_COOLDOWN).isoformat()
