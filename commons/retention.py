@@ -4,8 +4,9 @@ Each store's rows are aged on their own time (``crawled_at``, ``quarantined_at``
 modification time, a decision-log day file's day) against a reference ``now`` the caller passes
 in, so a drill on historical data can say "as of" any day. Warehouse rows past policy are deleted,
 or folded into a table without personal data first (``action = "aggregate"``); staging and inbox
-files are deleted; rows of the live loop's SQLite store are deleted; decision logs lose whole day files (:mod:`commons.chain_retention`), recorded
-in the control audit log with the anchor ``audit verify`` then accepts.
+files are deleted; rows of the live loop's SQLite store are deleted; decision logs lose whole day
+files (:mod:`commons.chain_retention`), recorded in the control audit log with the anchor
+``audit verify`` then accepts.
 """
 
 from __future__ import annotations
