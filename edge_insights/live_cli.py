@@ -146,6 +146,8 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     pages by outcome, pushed, changes and insights by decision, webhook attempts), pending_at_stop,
     undelivered_at_stop, watched_s, finish_reason, run_id; `insights --since` lists this run's.
     """
+    # Before the imports: they load torch, which makes its cache folder in the state folder.
+    _settings()
     from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
     from live.broker import BrokerError
     from live.watcher import POLICIES, Watcher, WatchConfig, WatcherLockError
