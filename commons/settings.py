@@ -158,7 +158,7 @@ class Settings:
 
         Raises:
             SettingsError: a variable is set but empty, a cap is not an integer ≥ 0, the broker is
-                not a Redis URL, or the state folder exists as a file.
+                not a Redis URL, or the state folder exists as a file or lies under one.
         """
         values = {
             "state_dir": Path(_text(STATE_ENV, "var")).expanduser().resolve(),
@@ -178,8 +178,13 @@ class Settings:
             if key in ("state_dir", "data_dir", "release_trust_dir") and value is not None:
                 value = Path(value).expanduser().resolve()
             values[key] = value
-        if values["state_dir"].exists() and not values["state_dir"].is_dir():
-            raise SettingsError(f"{STATE_ENV} names a file, not a folder: {values['state_dir']}")
+        state_dir = values["state_dir"]
+        # The nearest part of the path that exists must be a folder, or nothing can be kept there;
+        # caught here, before a command imports torch, which makes its cache folder inside it.
+        existing = next(path for path in (state_dir, *state_dir.parents) if path.exists())
+        if not existing.is_dir():
+            where = "names a file" if existing == state_dir else f"lies under a file ({existing})"
+            raise SettingsError(f"{STATE_ENV} {where}, not a folder: {state_dir}")
         return cls(**values)
 
     @property

@@ -537,6 +537,8 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     "type"}]}`` with offsets into the input (never the removed values). A line too long to scrub, or
     not UTF-8, gets ``{"line": n, "error": reason}`` instead, the others are scrubbed, and the exit
     status is 1."""
+    # Before the imports: they load torch, which makes its cache folder in the state folder.
+    settings = _settings()
     from data_quality.pii_command import MAX_LINE_CHARS, scrub_command
     from data_quality.pii_engine import default_engine
     from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
@@ -547,7 +549,7 @@ def scrub(text: str = typer.Argument(..., help='text to scrub, or "-" to scrub e
     stdin = sys.stdin.buffer if text == "-" else sys.stdin
     given = text if text == "-" else text.encode("utf-8", "surrogateescape")
     # The name tagger the pipeline built in the state folder, as the scrub asset and the watcher use.
-    tagger_dir = _settings().pii_tagger_dir
+    tagger_dir = settings.pii_tagger_dir
     try:
         engine = default_engine(tagger_dir)
         if engine.tagger is None:

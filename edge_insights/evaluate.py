@@ -85,6 +85,14 @@ def price_changes(folder: Path) -> pl.DataFrame:
 
 
 def _frame_books(folder: Path) -> Loaded:
+    """One row per book page of a folder laid out like ``books_toscrape``, stamped now.
+
+    Raises:
+        FileNotFoundError: the folder holds no book page.
+        crawlers.parsing.ParseError: a page is not a book page (the message names it).
+        OSError: a page cannot be read.
+    """
+    from crawlers.extraction.encoding import decode_page
     from crawlers.parsing import ParseError, parse_book_detail
 
     now = datetime.now(timezone.utc)
@@ -94,7 +102,8 @@ def _frame_books(folder: Path) -> Loaded:
     rows = []
     for page in pages:
         try:
-            fields = parse_book_detail(page.read_text("utf-8"), page.as_uri())
+            # The crawl's one charset rule, so a page `extract` reads is a page evaluate reads.
+            fields = parse_book_detail(decode_page(page.read_bytes()), page.as_uri())
         except ParseError as err:
             # One snapshot, one example per page: a page that is not a book page is named rather than
             # dropped, so the folder can be fixed instead of scored on fewer books than it holds.

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -14,6 +18,9 @@ from rich.table import Table
 from commons.settings import Settings
 from edge_insights.environment import settings_from_env as _settings
 from edge_insights.environment import stdout_console
+
+if TYPE_CHECKING:
+    from live.store import LiveStore
 
 console = stdout_console()
 WEBHOOK_SECRET_ENV = "EDGE_INSIGHTS_WEBHOOK_SECRET"
@@ -28,6 +35,30 @@ def _embedded_only(settings: Settings, command: str) -> None:
         typer.echo(f"error: `{command}` reads the embedded live store, but EDGE_INSIGHTS_BROKER names a Redis "
                    "broker: read insights from a watcher's feed (GET /v1/insights)", err=True)
         raise typer.Exit(2)
+
+
+@contextmanager
+def _live_store(settings: Settings, missing: str, *, writable: bool = False) -> Iterator[LiveStore]:
+    """The existing live store (:func:`live.store.existing_store`) for the block; a store that is
+    missing, damaged or not the live loop's ends the command with one line instead of a traceback.
+
+    Raises:
+        typer.Exit: 2, with ``missing`` when there is no store, else why it cannot be read.
+    """
+    from live.store import StoreUnreadable, existing_store, store_path
+
+    path = store_path(settings.state_dir)
+    if not path.exists():
+        typer.echo(f"error: no live store at {path}: {missing}", err=True)
+        raise typer.Exit(2)
+    try:
+        yield existing_store(path, writable=writable)
+    except StoreUnreadable as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
+    except sqlite3.DatabaseError as err:  # e.g. a store older than the table asked for, or locked past the wait
+        typer.echo(f"error: the live store at {path} cannot be read: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _pods(values: list[str]) -> dict[str, str]:
@@ -115,6 +146,8 @@ def watch(sitemap: str = typer.Option(..., help="the shop's sitemap.txt (one pro
     pages by outcome, pushed, changes and insights by decision, webhook attempts), pending_at_stop,
     undelivered_at_stop, watched_s, finish_reason, run_id; `insights --since` lists this run's.
     """
+    # Before the imports: they load torch, which makes its cache folder in the state folder.
+    _settings()
     from data_quality.pii_tagger import TaggerMissingError, TaggerUnreadableError
     from live.broker import BrokerError
     from live.watcher import POLICIES, Watcher, WatchConfig, WatcherLockError
@@ -258,17 +291,12 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
              ) -> None:
     """List recent insights of the live loop as a table (newest last), each with the id ``explain`` takes."""
     from commons.contracts import CONTRACTS
-    from live.store import LiveStore, store_path
 
     if decision is not None and decision not in CONTRACTS:
         raise typer.BadParameter(f"choose one of {', '.join(sorted(CONTRACTS))}", param_hint="'--decision'")
     published_from = None if since is None else _instant(since, "'--since'")
     settings = _settings()
     _embedded_only(settings, "insights")
-    path = store_path(settings.state_dir)
-    if not path.exists():
-        typer.echo(f"error: no live store at {path}: run `edge-insights watch` first", err=True)
-        raise typer.Exit(2)
     where, params = ["1 = 1"], []
     if decision:
         where.append("decision = ?")
@@ -278,8 +306,9 @@ def insights(decision: str = typer.Option(None, help="only this decision"),
         params.append(published_from)
     if alerts:
         where.append("alert = 1")
-    rows = LiveStore(path).query(f"SELECT * FROM insights WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
-                                 (*params, limit))[::-1]
+    with _live_store(settings, "run `edge-insights watch` first") as store:
+        rows = store.query(f"SELECT * FROM insights WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+                           (*params, limit))[::-1]
     table = Table("insight", "published (UTC)", "decision", "label", "score", "route", "alert", "product", "change",
                   "latency ms")
     table.columns[0].no_wrap = True  # the id `explain` takes, whole
@@ -299,16 +328,10 @@ def deliveries(state: str = typer.Option(None, help="only this state: pending | 
                ) -> None:
     """List the live loop's webhook deliveries as a table (newest last): subscriber, insight, its
     decision, state, tries and the last error (a dead one's is why it was given up)."""
-    from live.store import LiveStore
-    from live.store import store_path
-
     if state is not None and state not in DELIVERY_STATES:
         raise typer.BadParameter(f"choose one of {', '.join(DELIVERY_STATES)}", param_hint="'--state'")
-    path = store_path(_settings().state_dir)
-    if not path.exists():
-        typer.echo(f"error: no live store at {path}: run `edge-insights watch --webhook URL` first", err=True)
-        raise typer.Exit(2)
-    rows = LiveStore(path).deliveries(state, limit)
+    with _live_store(_settings(), "run `edge-insights watch --webhook URL` first") as store:
+        rows = store.deliveries(state, limit)
     table = Table("subscriber", "insight", "decision", "state", "tries", "delivered", "last error")
     for r in rows:
         delivered = ("" if r["delivered_at"] is None
@@ -323,18 +346,12 @@ def redeliver(subscriber: str = typer.Option(None, help="only this subscriber's 
                                                         "`deliveries` lists it)")) -> None:
     """Put dead webhook deliveries back in the queue: a running watcher with that --webhook sends
     them at once, else the next one does. Each keeps its webhook-id, so a receiver deduplicates."""
-    from live.store import LiveStore, store_path
-
-    path = store_path(_settings().state_dir)
-    if not path.exists():
-        typer.echo(f"error: no live store at {path}: nothing was ever delivered", err=True)
-        raise typer.Exit(2)
-    store = LiveStore(path)
-    known = {row["subscriber"] for row in store.query("SELECT DISTINCT subscriber FROM deliveries")}
-    if subscriber is not None and subscriber not in known:
-        raise typer.BadParameter(f"no delivery to {subscriber[:200]!r} (see `edge-insights deliveries`)",
-                                 param_hint="'--subscriber'")
-    count = store.redeliver(subscriber)
+    with _live_store(_settings(), "nothing was ever delivered", writable=True) as store:
+        known = {row["subscriber"] for row in store.query("SELECT DISTINCT subscriber FROM deliveries")}
+        if subscriber is not None and subscriber not in known:
+            raise typer.BadParameter(f"no delivery to {subscriber[:200]!r} (see `edge-insights deliveries`)",
+                                     param_hint="'--subscriber'")
+        count = store.redeliver(subscriber)
     console.print(f"{count} dead deliver{'y' if count == 1 else 'ies'} queued again", highlight=False)
 
 

@@ -21,14 +21,17 @@ difference named).
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
+
+import duckdb
 
 from commons.contracts import CONTRACTS, PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from commons.errors import EdgeInsightsError
 from commons.settings import Settings
 from commons.warehouse import Warehouse
 from live.history import product_windows, window
-from live.store import LiveStore, store_path
+from live.store import StoreUnreadable, existing_store, store_path
 from serving.contract import signal_digest
 from training.divergence import read_decisions
 
@@ -42,10 +45,15 @@ def _find(settings: Settings, key: str) -> tuple[dict[str, Any], dict[str, Any]]
     path = store_path(settings.state_dir)
     if not path.exists():
         raise ExplainError(f"no live store at {path}: nothing has been watched in this state folder")
-    store = LiveStore(path)
-    rows = store.query("SELECT i.*, c.signal, c.record AS change_record, c.warehoused AS change_warehoused "
-                       "FROM insights i JOIN changes c USING (change_id) "
-                       "WHERE i.insight_id = ? OR i.signal_digest = ? ORDER BY i.seq DESC LIMIT 1", (key, key))
+    try:
+        rows = existing_store(path).query(
+            "SELECT i.*, c.signal, c.record AS change_record, c.warehoused AS change_warehoused "
+            "FROM insights i JOIN changes c USING (change_id) "
+            "WHERE i.insight_id = ? OR i.signal_digest = ? ORDER BY i.seq DESC LIMIT 1", (key, key))
+    except StoreUnreadable as err:
+        raise ExplainError(str(err)) from None
+    except sqlite3.DatabaseError as err:
+        raise ExplainError(f"the live store at {path} cannot be read: {err}") from None
     if not rows:
         raise ExplainError(f"no insight with id or signal digest {key!r}")
     row = rows[0]
@@ -121,13 +129,24 @@ def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
     and ``mismatch_reason`` (None on a match) why not.
 
     Raises:
-        ExplainError: unknown key, or nothing to rebuild from.
+        ExplainError: unknown key, a live store or warehouse that is missing or cannot be read, or
+            nothing to rebuild from.
     """
     insight, signal = _find(settings, key)
     decision = insight["decision"]
-    features = _features(decision, rebuild_features(settings, decision, signal))
-    digest = signal_digest(features)
-    matches = digest == insight["signal_digest"]
+    # Without this the rebuild finds no observation and blames an unflushed watcher (and opening
+    # the warehouse would create an empty one).
+    if not settings.warehouse_path.is_file():
+        raise ExplainError(f"no warehouse at {settings.warehouse_path}: the input of insight "
+                           f"{insight['insight_id']} cannot be rebuilt without it")
+    try:
+        features = _features(decision, rebuild_features(settings, decision, signal))
+        digest = signal_digest(features)
+        matches = digest == insight["signal_digest"]
+        mismatch = None if matches else _mismatch_reason(settings, insight, signal, features)
+    except duckdb.Error as err:  # an empty, damaged or foreign file; one held by another process past the wait
+        raise ExplainError(f"the warehouse at {settings.warehouse_path} cannot be read: "
+                           f"{' '.join(str(err).split())}") from None
     # The same window can be decided again later (a restarted watcher, a redeployed champion):
     # the log line of *this* insight is the one its answering bundle wrote.
     logged = [row for row in read_decisions(settings.decision_log_dir, decision)
@@ -143,7 +162,7 @@ def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
         "url": insight["url"], "changed_at": insight["changed_at"], "model_version": insight["model_version"],
         "bundle_sha256": insight["bundle_sha256"], "features": shown, "signal_digest": insight["signal_digest"],
         "rebuilt_digest": digest, "digest_matches": matches,
-        "mismatch_reason": None if matches else _mismatch_reason(settings, insight, signal, features),
+        "mismatch_reason": mismatch,
         "edge": {"label": answer.get("edge_label"), "score": answer.get("edge_score"),
                  "bundle_sha256": answer.get("edge_bundle_sha256")} if answer else None,
         "central": {"label": answer.get("central_label"), "score": answer.get("central_score"),

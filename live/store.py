@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from commons.errors import EdgeInsightsError
 from commons.settings import live_store_file
 from live.wakeup import PublishSignal
 
@@ -144,19 +145,27 @@ class Delivery:
     tries: int
 
 
+class StoreUnreadable(EdgeInsightsError):
+    """The live store's file is missing, not an SQLite file, or holds none of the live loop's tables."""
+
+
 class LiveStore:
     """The SQLite file of the live loop; safe to share between threads of one process and between processes.
 
     Args:
-        path: the database file (created with its folder).
+        path: the database file (created with its folder, its schema added, unless ``open_mode`` is given).
+        open_mode: ``"ro"`` or ``"rw"``: open the existing file only, as it is (use :func:`existing_store`).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, open_mode: str | None = None) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._open_mode = open_mode
         #: Notified after each publish commits: the feed's streams wake on it (:mod:`live.wakeup`).
         self.published = PublishSignal()
+        if open_mode:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         # executescript commits on its own, so the schema is not wrapped in a transaction.
         con = self._connection()
         con.executescript(SCHEMA)
@@ -167,6 +176,11 @@ class LiveStore:
 
     def _connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
+        if con is None and self._open_mode:
+            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={self._open_mode}", uri=True, timeout=30.0,
+                                  isolation_level=None, check_same_thread=False)
+            con.row_factory = sqlite3.Row
+            self._local.con = con
         if con is None:
             con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             con.row_factory = sqlite3.Row
@@ -474,6 +488,29 @@ class LiveStore:
             "quarantined": {r["reason"]: r["n"] for r in q("SELECT reason, COUNT(*) AS n FROM quarantine "
                                                             "GROUP BY reason")},
         }
+
+
+def existing_store(path: Path, *, writable: bool = False) -> LiveStore:
+    """The live store at ``path`` as the live loop left it, for commands that read it (or, ``writable``,
+    update its rows): opened ``mode=ro`` (or ``rw``), so no file, schema or journal-mode change is made.
+    A listing that created the schema would turn a damaged or foreign file into an empty store.
+
+    Raises:
+        StoreUnreadable: no file at ``path``, not an SQLite file, or no ``insights`` table in it (an
+            empty file included).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StoreUnreadable(f"no live store at {path}: run `edge-insights watch` first")
+    store = LiveStore(path, open_mode="rw" if writable else "ro")
+    try:
+        tables = {row["name"] for row in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as err:  # as the insights_observer sensor: not a database, locked past the wait
+        raise StoreUnreadable(f"the live store at {path} cannot be read: {err}") from None
+    if "insights" not in tables:
+        raise StoreUnreadable(f"the live store at {path} holds none of the live loop's tables"
+                              f"{' (an empty file)' if not path.stat().st_size else ''}")
+    return store
 
 
 def public_insight(row: dict[str, Any]) -> dict[str, Any]:

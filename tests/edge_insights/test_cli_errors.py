@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,3 +124,18 @@ def test_evaluate_a_champion_with_a_broken_release_file_is_refused_before_scorin
     assert result.stderr.strip() == (
         f"error: the deployed champion of negative_review cannot be scored: no readable release.json in {deploy}: "
         "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)")
+
+
+@pytest.mark.parametrize("args", [["scrub", "hi"],
+                                  ["watch", "--sitemap", "http://127.0.0.1:9/sitemap.txt", "--no-decider"]])
+def test_a_state_folder_under_a_file_is_refused_before_torch_is_imported(tmp_path, args):
+    """A real process: torch, imported by these two, makes its compiler cache folder inside the state
+    folder on import (a traceback here once); in this test process torch may be loaded already."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    env = {**os.environ, "EDGE_INSIGHTS_STATE_DIR": str(blocker / "state")}
+    done = subprocess.run([sys.executable, "-m", "edge_insights.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (f"error: EDGE_INSIGHTS_STATE_DIR lies under a file ({blocker}), not a folder: "
+                           f"{blocker / 'state'}\n")

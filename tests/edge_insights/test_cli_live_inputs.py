@@ -3,6 +3,7 @@ and ``insights --since`` compares instants, offsets included, on a real live sto
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -83,3 +84,47 @@ def test_insights_show_stock_levels_as_units_and_prices_with_their_decimals(stat
     changes = {line.split("│")[1].strip(): line.split("│")[9].strip() for line in done.output.splitlines()
                if line.startswith("│ s")}
     assert changes == {"s1": "stock: 0 → 12", "s2": "price: 10.0 → 51.77"}
+
+
+@pytest.mark.parametrize("command", [["insights"], ["deliveries"], ["redeliver"], ["explain", "i0"]])
+@pytest.mark.parametrize(("content", "message"), [
+    (b"garbage\n", "cannot be read: file is not a database"),
+    (b"", "holds none of the live loop's tables (an empty file)"),
+])
+def test_a_store_that_is_not_the_live_loops_is_one_error_line_and_left_as_it_is(state, command, content, message):
+    path = state / "live" / "live.sqlite"
+    # A new file, not the fixture's rewritten: SQLite shares one open file's state within a process.
+    for name in ("live.sqlite", "live.sqlite-wal", "live.sqlite-shm"):
+        (state / "live" / name).unlink(missing_ok=True)
+    path.write_bytes(content)
+    done = CliRunner().invoke(app, command)
+    assert done.exit_code == 2, done.output
+    assert " ".join(done.stderr.split()) == f"error: the live store at {path} {message}"
+    # Reading never repairs: a schema written into an empty file would pass it off as an empty store.
+    assert path.read_bytes() == content
+
+
+def _flushed_change(state) -> None:
+    """The change behind insight ``i0``, marked flushed to the warehouse."""
+    signal = {"product_id": "p1", "title": "t", "crawled_at": "2026-12-01T12:00:00+00:00"}
+    with LiveStore(state / "live" / "live.sqlite").transaction() as con:
+        con.execute("INSERT INTO changes(change_id, url, product_id, decision, kind, record, signal, received_at, "
+                    "changed_at, warehoused) VALUES ('c0', 'http://shop.test/p1', 'p1', 'price_spike', 'price', "
+                    "'{}', ?, ?, 't', 1)", (json.dumps(signal), NOON))
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "error: no warehouse at {path}: the input of insight i0 cannot be rebuilt without it"),
+    (b"", "error: the warehouse at {path} cannot be read: IO Error: The file \"{path}\" exists, but it is not a "
+          "valid DuckDB database file!"),
+])
+def test_explain_names_a_missing_or_damaged_warehouse(state, content, message):
+    _flushed_change(state)
+    path = state / "warehouse.duckdb"
+    if content is not None:
+        path.write_bytes(content)
+    done = CliRunner().invoke(app, ["explain", "i0"])
+    assert done.exit_code == 2, done.output
+    # Not "the watcher has not flushed yet": the store marks the change flushed.
+    assert " ".join(done.stderr.split()) == message.format(path=path)
+    assert path.exists() == (content is not None)

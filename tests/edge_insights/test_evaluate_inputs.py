@@ -87,6 +87,19 @@ def test_an_unparseable_book_page_is_named(books, state):
         f"error: {books} cannot be read as urgent_inventory data: site/catalogue/zz_9/index.html: no title")
 
 
+def test_book_pages_in_windows_1252_without_a_charset_read_as_the_utf_8_ones(books, state):
+    before, _ = LOADERS["urgent_inventory"](books)
+    for page in books.glob("site/catalogue/*/index.html"):
+        text = page.read_text("utf-8").replace('; charset=UTF-8"', '"')
+        page.write_bytes(text.encode("cp1252"))
+    # Not UTF-8 any more ("£" is one byte 0xa3): read as UTF-8, evaluate stopped at the first page.
+    with pytest.raises(UnicodeDecodeError):
+        next(books.glob("site/catalogue/*/index.html")).read_text("utf-8")
+
+    after, _ = LOADERS["urgent_inventory"](books)
+    assert after.drop("crawled_at").equals(before.drop("crawled_at"))
+
+
 def test_a_csv_cell_past_the_cell_limit_quarantines_its_row_with_a_clear_reason(data_dir, state, tmp_path):
     source = data_dir / "reviews" / "datafiniti_amazon_reviews.csv"
     folder = tmp_path / "reviews"
