@@ -12,6 +12,9 @@ Modules, one concept each:
                                fields feed the text and numeric inputs; signal digest.
 - :mod:`serving.router`        hybrid oracle: edge first, central model below the abstain threshold,
                                fallback when central fails, deterministic shadow sampling.
+- :mod:`serving.central_answer` the per-record check of central's answers (a refused one falls back).
+- :mod:`serving.trained_range` the out-of-range guard: the manifest's ``trained_range``, and the
+                               check that sends a record outside it to central.
 - :mod:`serving.input_profile` per-record input profile (word count, out-of-vocabulary share,
                                numeric level/change) logged with each decision for drift checks.
 - :mod:`serving.decision_log`  append-only, hash-chained JSONL log of every decision (no raw text).

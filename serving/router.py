@@ -9,19 +9,9 @@ records, numbers included — and the central answer is returned with route
 ``"central"``. When central is unreachable, slow or answers nonsense, the edge answer stands
 with route ``"fallback"``. A pod without a central URL answers everything at the edge.
 
-Central's answers are checked one by one (:func:`check_central_answer`): only a label among the
-bundle's labels, a finite score in [0, 1], a string ``model_version`` of at most
-:data:`MAX_MODEL_VERSION_CHARS` characters, a 64-hex ``bundle_sha256`` and the record's own signal
-digest pass; any other answer sends that record alone to the fallback route (NaN or a 5 MB
-string in an answer must never reach the client or the signed decision log).
-
-Out-of-range guard: an edge bundle whose manifest holds ``trained_range`` (``{field: {"min", "max"}}``,
-written at release from the training examples, :func:`edge_export.release.trained_range`) sends a
-record holding any value of those numeric inputs outside that range to central as if the edge had
-abstained, whatever its confidence: a student extrapolating past its training data can be
-confidently wrong (the standard "defer to the oracle on inputs unlike the training data"). Such a
-record is flagged ``out_of_range`` (counted by the pod per decision); without a central its edge
-answer stands. A bundle without the key (older releases) routes on confidence alone.
+Central's answers are checked one by one (:mod:`serving.central_answer`); a refused answer sends
+that record alone to the fallback route. Records holding a numeric value outside the bundle's
+``trained_range`` go to central whatever the edge's confidence (:mod:`serving.trained_range`).
 
 Before an edge pod serves, :meth:`Router.check_central` asks the central URL's ``/healthz``: a
 pod that answers as anything but a ``central`` pod of the same decision stops the edge pod from
@@ -40,31 +30,27 @@ logged to measure divergence and never changes the answer.
 
 from __future__ import annotations
 
-import math
-import re
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import numpy as np
 
 from commons.errors import ServingError
-from commons.manifest import TRAINED_RANGE, BundleError
+from commons.manifest import BundleError
 from commons.token_client import BearerAuth, TokenFetchError, TokenSource
 
-from .contract import ModelInputs, signal_digest
 from .bundle_model import BundleModel
+from .central_answer import CentralAnswer, check_central_answer
+from .contract import signal_digest
 from .input_profile import input_profile
+from .trained_range import outside_range, read_trained_range
 
 EDGE, CENTRAL, FALLBACK = "edge", "central", "fallback"
 ROLES = (EDGE, CENTRAL)
 """A pod's role (manifest key ``role``): an ``edge`` pod may consult a ``central`` one."""
 _DIGEST_SPACE = float(16 ** 16)
-MAX_MODEL_VERSION_CHARS = 128
-"""Longest ``model_version`` accepted from central: it is echoed to the client and logged."""
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def shadow_selected(digest: str, rate: float) -> bool:
@@ -130,104 +116,6 @@ class CentralError(ServingError):
     """The central model could not be reached or gave an unusable answer."""
 
 
-@dataclass(frozen=True)
-class CentralAnswer:
-    """Central's answer for one record once checked: the answer, or why it was refused.
-
-    Attributes:
-        label, score, model_version, bundle_sha256: the accepted answer (None when refused).
-        error: why the answer was refused (that record takes the fallback route), None when accepted.
-    """
-
-    label: str | None = None
-    score: float | None = None
-    model_version: str | None = None
-    bundle_sha256: str | None = None
-    error: str | None = None
-
-
-def check_central_answer(answer: Any, digest: str, labels: list[str] | tuple[str, ...]) -> CentralAnswer:
-    """Accept one decision of central's reply only if it is fit to answer a client and be logged.
-
-    Args:
-        answer: one element of the reply's ``decisions`` (any JSON value; Python's parser also
-            lets NaN and Infinity through).
-        digest: the signal digest of the record it answers (sha256 hex): a different one means
-            central saw other features.
-        labels: the bundle's labels.
-
-    Returns:
-        A :class:`CentralAnswer`: accepted when ``label`` is one of ``labels``, ``score`` a finite
-        JSON number in [0, 1], ``model_version`` a string of 1 to :data:`MAX_MODEL_VERSION_CHARS`
-        characters and ``bundle_sha256`` 64 lowercase hex digits; else refused with a reason that
-        names the field but never echoes the value (it may be megabytes).
-    """
-    if not isinstance(answer, dict):
-        return CentralAnswer(error="central answer is not an object")
-    score, version, sha = answer.get("score"), answer.get("model_version"), answer.get("bundle_sha256")
-    if answer.get("signal_digest") != digest:
-        return CentralAnswer(error="central answer is for other features (signal digest differs)")
-    if not isinstance(answer.get("label"), str) or answer["label"] not in labels:
-        return CentralAnswer(error="central answer has a label the bundle does not know")
-    # bool is an int to Python, and json.loads turns NaN/Infinity into floats.
-    if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) \
-            or not 0.0 <= score <= 1.0:
-        return CentralAnswer(error="central answer has a score that is not a number in [0, 1]")
-    if not isinstance(version, str) or not 0 < len(version) <= MAX_MODEL_VERSION_CHARS:
-        return CentralAnswer(error=f"central answer has a model_version that is not a string of 1 to "
-                                   f"{MAX_MODEL_VERSION_CHARS} characters")
-    if not isinstance(sha, str) or not _SHA256_HEX.fullmatch(sha):
-        return CentralAnswer(error="central answer has a bundle_sha256 that is not 64 hex digits")
-    return CentralAnswer(label=answer["label"], score=float(score), model_version=version, bundle_sha256=sha)
-
-
-def read_trained_range(manifest: dict[str, Any], inputs: ModelInputs) -> dict[str, tuple[float, float]]:
-    """The manifest's ``trained_range``: per numeric input field, the (min, max) of the values the
-    edge model was trained on.
-
-    Returns:
-        ``{field: (min, max)}``, empty when the manifest has no ``trained_range`` (bundles released
-        before it: no out-of-range routing) or lists no field.
-
-    Raises:
-        BundleError: the entry is not ``{field: {"min": number, "max": number}}`` with finite
-            min ≤ max over fields the model reads as numbers.
-    """
-    entry = manifest.get(TRAINED_RANGE)
-    if entry is None:
-        return {}
-    numeric = {spec.field for spec in inputs.numeric_inputs}
-    if not isinstance(entry, dict):
-        raise BundleError(f"manifest {TRAINED_RANGE} must map numeric input fields to {{'min', 'max'}}")
-    ranges = {}
-    for field, bounds in entry.items():
-        lo, hi = (bounds.get("min"), bounds.get("max")) if isinstance(bounds, dict) else (None, None)
-        if field not in numeric or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                           and math.isfinite(v) for v in (lo, hi)) or lo > hi:
-            raise BundleError(f"manifest {TRAINED_RANGE} entry {str(field)[:40]!r} must be a numeric input "
-                              "field mapped to finite {'min', 'max'} with min ≤ max")
-        ranges[field] = (float(lo), float(hi))
-    return ranges
-
-
-def outside_range(features: dict[str, Any], ranges: dict[str, tuple[float, float]]) -> bool:
-    """Whether any value of a record's ranged numeric fields lies outside its (min, max), both ends
-    included.
-
-    Args:
-        features: ``ModelInputs.features(record)`` of a contract-conforming record (a number or a
-            list of numbers per numeric field).
-        ranges: :func:`read_trained_range` of the bundle.
-    """
-    for field, (lo, hi) in ranges.items():
-        # Compared as the graph reads them, float32, like the bounds taken from the training windows:
-        # a book's 92.02 is then inside a range whose max is that same price.
-        values = np.asarray(features[field], dtype=np.float32)
-        if not ((values >= np.float32(lo)) & (values <= np.float32(hi))).all():
-            return True
-    return False
-
-
 class CentralMismatch(ServingError, ValueError):
     """The central URL answers, but not as a central pod of this pod's decision."""
 
@@ -264,7 +152,7 @@ class Router:
 
     Raises:
         BundleError: the manifest has no ``thresholds.abstain``, or a malformed ``trained_range``
-            (:func:`read_trained_range`).
+            (:func:`serving.trained_range.read_trained_range`).
         ValueError: ``shadow_rate`` is outside [0, 1], or positive without a central URL, or the
             central URL is not an http(s) URL.
     """
@@ -450,7 +338,8 @@ class Router:
                 for r, a in zip(routed, answers)]
 
     def _central_decisions(self, records: list[dict[str, Any]], digests: list[str]) -> list[CentralAnswer]:
-        """POST records to the central pod and check its answer for each (:func:`check_central_answer`).
+        """POST records to the central pod and check its answer for each
+        (:func:`serving.central_answer.check_central_answer`).
 
         Returns:
             One :class:`CentralAnswer` per record, in order; a refused one carries its ``error``.
