@@ -56,7 +56,8 @@ class PlainLog:
 
 def entry(i: int) -> dict:
     """A realistic 1-record decision line (the pod's own format, an edge answer)."""
-    routed = Routed(label="negative", score=0.91, route="edge", model_version="3", bundle_sha256="e" * 64,
+    routed = Routed(label="negative", score=0.91, route="edge", route_reason="confident",
+                    model_version="3", bundle_sha256="e" * 64,
                     signal_digest=f"{i:064x}", latency_ms=1.2, edge_label="negative", edge_score=0.91,
                     edge_bundle_sha256="e" * 64, central_label=None, central_score=None,
                     central_bundle_sha256=None, shadow=False,

@@ -361,7 +361,8 @@ MAX_KEY_CHARS = 128
 
 def explain(key: str = typer.Argument(..., help="an insight id or a signal digest")) -> None:
     """Show the exact input the model saw for an insight, rebuilt from the warehouse and digest-checked,
-    with the bundle, the route and the edge and central answers from the decision log.
+    with the bundle, the route, why it took that route (route_reason) and the edge and central answers from
+    the decision log.
 
     Exit 1 when the rebuilt input does not match: `mismatch_reason` says why (e.g. the watcher has not
     flushed the change to the warehouse yet), in the report and in one line on stderr."""

@@ -6,9 +6,10 @@ rebuilt from the warehouse alone: the product's observations in ``signal_history
 observed record (:mod:`live.history`), windowed as the change capture windows them, and the
 features (the contract's ``feature`` fields) are digested with the pod's own function
 (:func:`serving.contract.signal_digest`). A match proves the rebuilt input is what was decided
-on. The decision log line with that digest adds the bundle, the route and both the edge and the
-central answers (the central one where the case was routed or shadow-scored); of several lines
-with that digest, one written by the insight's answering bundle. A review insight's
+on. The decision log line with that digest adds the bundle, the route, why it took that route
+(``route_reason``: ``unrecorded`` for a line logged before the field, None without a line) and
+both the edge and the central answers (the central one where the case was routed or
+shadow-scored); of several lines with that digest, one written by the insight's answering bundle. A review insight's
 text is read from the warehouse row only for the digest; the report shows its length, not the text.
 
 On a mismatch ``mismatch_reason`` says why as far as the live store and the warehouse can tell:
@@ -33,7 +34,7 @@ from commons.warehouse import Warehouse
 from live.history import product_windows, window
 from live.store import StoreUnreadable, existing_store, store_path
 from serving.contract import signal_digest
-from training.divergence import read_decisions
+from training.divergence import read_decisions, route_reason_of
 
 
 class ExplainError(EdgeInsightsError):
@@ -158,7 +159,8 @@ def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
         shown["review_text"] = f"<{len(shown['review_text'])} characters, held in the warehouse only>"
     return {
         "insight_id": insight["insight_id"], "decision": decision, "label": insight["label"],
-        "score": insight["score"], "route": insight["route"], "product_id": insight["product_id"],
+        "score": insight["score"], "route": insight["route"],
+        "route_reason": route_reason_of(answer) if answer else None, "product_id": insight["product_id"],
         "url": insight["url"], "changed_at": insight["changed_at"], "model_version": insight["model_version"],
         "bundle_sha256": insight["bundle_sha256"], "features": shown, "signal_digest": insight["signal_digest"],
         "rebuilt_digest": digest, "digest_matches": matches,

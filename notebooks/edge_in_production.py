@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from training.decisions import DECISIONS
-from training.divergence import read_decisions
+from training.divergence import read_decisions, reason_counts
 from training.drift import ALPHA, PSI_THRESHOLD
 
 STATE = Path(os.environ["EDGE_INSIGHTS_STATE_DIR"])
@@ -58,8 +58,12 @@ for source, rows in sources.items():
 # %% [markdown]
 # ## Routes
 #
-# `edge`: decided by the student; `central`: edge confidence below the abstain threshold, answered by
-# the central oracle; `fallback`: central unreachable, edge answer kept.
+# `edge`: decided by the student; `central`: answered by the central oracle; `fallback`: central
+# unreachable or its answer refused, edge answer kept. Below the chart, each route by the reason the
+# log gives (`route_reason`): `confident`, `no_central` (edge unsure or out of range, no central to
+# ask), `abstain` (edge confidence below the abstain threshold), `out_of_range` (a numeric input
+# outside the bundle's trained range), `central_only` (bundle revoked), `central_error`; `unrecorded`
+# for lines logged before the field.
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 0.6 * len(sources) + 1.5))
@@ -74,6 +78,10 @@ ax.legend(fontsize=8)
 ax.set_title("Routes per decision log")
 fig.tight_layout()
 plt.show()
+for source, rows in sources.items():
+    reasons = reason_counts(rows)
+    print(f"{source:<45}" + "; ".join(f"{route}: " + ", ".join(f"{reason} {n}" for reason, n in by_reason.items())
+                                      for route, by_reason in reasons.items()))
 
 # %% [markdown]
 # ## Shadow disagreement over time

@@ -15,6 +15,8 @@ Modules, one concept each:
 - :mod:`serving.central_answer` the per-record check of central's answers (a refused one falls back).
 - :mod:`serving.trained_range` the out-of-range guard: the manifest's ``trained_range``, and the
                                check that sends a record outside it to central.
+- :mod:`serving.route_reason`  why a decision took its route (``confident``, ``abstain``,
+                               ``out_of_range``, ``central_error``, …), logged with it.
 - :mod:`serving.input_profile` per-record input profile (word count, out-of-vocabulary share,
                                numeric level/change) logged with each decision for drift checks.
 - :mod:`serving.decision_log`  append-only, hash-chained JSONL log of every decision (no raw text).

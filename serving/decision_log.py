@@ -4,7 +4,8 @@ Layout: ``<log_dir>/<decision>/decisions-YYYYMMDD.jsonl``. A line never holds ra
 signal digest and the product key are enough to find the signal in the warehouse and replay it.
 
 Line fields: ``ts`` (UTC ISO 8601), ``decision``, ``label``, ``score``, ``route``,
-``model_version``, ``bundle_sha256`` (both of the answering model), ``signal_digest``,
+``route_reason`` (why that route, :mod:`serving.route_reason`; absent from lines logged before it
+existed), ``model_version``, ``bundle_sha256`` (both of the answering model), ``signal_digest``,
 ``latency_ms``, ``product_id`` (null when not given), ``edge_label``, ``edge_score``,
 ``edge_bundle_sha256``, ``central_label``, ``central_score``, ``central_bundle_sha256`` (null when
 central was not consulted or failed), ``central_error``, ``shadow`` (true only for the uniform
@@ -44,7 +45,7 @@ def log_entry(routed: Routed, decision: str, product_id: str | None,
         now: timestamp to record (UTC); defaults to the current time.
     """
     ts = (now or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")
-    return {"ts": ts, **routed.response(decision), "product_id": product_id,
+    return {"ts": ts, **routed.response(decision), "route_reason": routed.route_reason, "product_id": product_id,
             "edge_label": routed.edge_label, "edge_score": routed.edge_score,
             "edge_bundle_sha256": routed.edge_bundle_sha256,
             "central_label": routed.central_label, "central_score": routed.central_score,

@@ -45,6 +45,7 @@ from .bundle_model import BundleModel
 from .central_answer import CentralAnswer, check_central_answer
 from .contract import signal_digest
 from .input_profile import input_profile
+from .route_reason import CENTRAL_ERROR, CENTRAL_ONLY, CONFIDENT, NO_CENTRAL, asking_reason
 from .trained_range import outside_range, read_trained_range
 
 EDGE, CENTRAL, FALLBACK = "edge", "central", "fallback"
@@ -69,6 +70,8 @@ class Routed:
     Attributes:
         label, score: the answer and its probability (0–1) under the answering model.
         route: ``"edge"``, ``"central"`` or ``"fallback"``.
+        route_reason: why it took that route (:mod:`serving.route_reason`: ``confident``,
+            ``no_central``, ``abstain``, ``out_of_range``, ``central_only``, ``central_error``).
         model_version, bundle_sha256: identity of the answering model.
         signal_digest: sha256 hex of the features the models saw.
         latency_ms: milliseconds from the start of the batch's tokenisation until this record's
@@ -90,6 +93,7 @@ class Routed:
     label: str
     score: float
     route: str
+    route_reason: str
     model_version: str
     bundle_sha256: str
     signal_digest: str
@@ -252,12 +256,16 @@ class Router:
         for i, (digest, label, row) in enumerate(zip(digests, labels, probs)):
             score = float(row.max())
             unseen = outside_range(features[i], self.ranges)
-            ask = self._central is not None and (score < self.abstain or unseen)
+            reason = asking_reason(score < self.abstain, unseen)
+            ask = self._central is not None and reason is not None
             if ask:
                 unsure.append(i)
+            elif reason is not None:
+                reason = NO_CENTRAL
+            # An asked record keeps its asking reason: _ask_central settles its route as central or fallback.
             routed.append(Routed(
-                label=label, score=score, route=EDGE, model_version=self.model_version,
-                bundle_sha256=self.model.bundle_sha256, signal_digest=digest,
+                label=label, score=score, route=EDGE, route_reason=reason or CONFIDENT,
+                model_version=self.model_version, bundle_sha256=self.model.bundle_sha256, signal_digest=digest,
                 latency_ms=round(edge_ms, 3), edge_label=label, edge_score=score,
                 edge_bundle_sha256=self.model.bundle_sha256,
                 shadow=self._central is not None and not ask and shadow_selected(digest, self.shadow_rate),
@@ -289,9 +297,9 @@ class Router:
         if refused:
             raise CentralError(refused)
         settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
-        return [Routed(label=a.label, score=a.score, route=CENTRAL, model_version=a.model_version,
-                       bundle_sha256=a.bundle_sha256, signal_digest=digest, latency_ms=settled_ms,
-                       edge_label=None, edge_score=None, edge_bundle_sha256=None,
+        return [Routed(label=a.label, score=a.score, route=CENTRAL, route_reason=CENTRAL_ONLY,
+                       model_version=a.model_version, bundle_sha256=a.bundle_sha256, signal_digest=digest,
+                       latency_ms=settled_ms, edge_label=None, edge_score=None, edge_bundle_sha256=None,
                        inputs=input_profile(self.model.tokenizer, inputs, f))
                 for a, digest, f in zip(answers, digests, features)]
 
@@ -303,12 +311,13 @@ class Router:
         except CentralError as err:
             settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
             for i in indices:
-                routed[i] = replace(routed[i], route=FALLBACK, latency_ms=settled_ms,
-                                    central_error=str(err))
+                routed[i] = replace(routed[i], route=FALLBACK, route_reason=CENTRAL_ERROR,
+                                    latency_ms=settled_ms, central_error=str(err))
             return
         settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
         for i, a in zip(indices, answers):
-            routed[i] = (replace(routed[i], route=FALLBACK, latency_ms=settled_ms, central_error=a.error)
+            routed[i] = (replace(routed[i], route=FALLBACK, route_reason=CENTRAL_ERROR, latency_ms=settled_ms,
+                                 central_error=a.error)
                          if a.error else
                          replace(routed[i], route=CENTRAL, label=a.label, score=a.score,
                                  model_version=a.model_version, bundle_sha256=a.bundle_sha256,

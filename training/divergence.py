@@ -9,6 +9,10 @@ describe drift of the edge model away from the central one:
 * disagreement rate — share of those decisions where the labels differ;
 * Jensen–Shannon divergence (base 2, in [0, 1]) between the edge and central label distributions
   (Lin 1991, "Divergence measures based on the Shannon entropy").
+
+Routed decisions are also reported by ``route_reason`` (``serving.route_reason``): one the
+out-of-range guard sent to central was not chosen for low confidence, unlike one the edge
+abstained on. Lines logged before the field existed count as :data:`UNRECORDED`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import numpy as np
 from commons.chain_checkpoint import is_checkpoint
 from commons.chain_writer import read_lines
 from commons.hash_chain import record_of
+
+UNRECORDED = "unrecorded"
+"""The route reason of a decision-log line written before lines carried ``route_reason``."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,22 @@ def read_decisions(log_dir: Path, decision: str, since_ts: str | None = None) ->
     return rows
 
 
+def route_reason_of(row: dict) -> str:
+    """A decision-log row's ``route_reason``, or :data:`UNRECORDED` for a line logged before the field."""
+    return row.get("route_reason") or UNRECORDED
+
+
+def reason_counts(rows: Iterable[dict]) -> dict[str, dict[str, int]]:
+    """Decision-log rows counted by route, then by route reason (:func:`route_reason_of`), both sorted:
+    ``{"central": {"abstain": 3, "out_of_range": 1}, "edge": {"confident": 9}}``."""
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        by_reason = counts.setdefault(str(row.get("route")), {})
+        reason = route_reason_of(row)
+        by_reason[reason] = by_reason.get(reason, 0) + 1
+    return {route: dict(sorted(counts[route].items())) for route in sorted(counts)}
+
+
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     """Jensen–Shannon divergence in bits between two discrete distributions (any scale)."""
     p = p / p.sum() if p.sum() else p
@@ -86,12 +109,19 @@ def divergence(rows: Iterable[dict]) -> Divergence:
 
 
 def divergence_reports(log_dir: Path, decisions: list[str]) -> dict[str, dict]:
-    """Per decision, :func:`divergence` of its whole log's shadow sample (key ``shadow``, the
-    unbiased measure) and of its routed decisions (key ``routed``, biased towards disagreement),
-    as plain dicts."""
+    """Per decision, as plain dicts: :func:`divergence` of its whole log's shadow sample (key
+    ``shadow``, the unbiased measure), of its routed decisions (key ``routed``, biased towards
+    disagreement) and of those apart per route reason (key ``routed_by_reason``, e.g. ``abstain``,
+    ``out_of_range``, ``unrecorded``), and the log's lines by route and reason (key ``routes``,
+    :func:`reason_counts`)."""
     reports = {}
     for name in decisions:
         rows = read_decisions(log_dir, name)
+        routed = [r for r in rows if r.get("route") == "central"]
+        reasons = sorted({route_reason_of(r) for r in routed})
         reports[name] = {"shadow": divergence(r for r in rows if r.get("shadow")).to_dict(),
-                         "routed": divergence(r for r in rows if r.get("route") == "central").to_dict()}
+                         "routed": divergence(routed).to_dict(),
+                         "routed_by_reason": {reason: divergence(r for r in routed if route_reason_of(r) == reason)
+                                              .to_dict() for reason in reasons},
+                         "routes": reason_counts(rows)}
     return reports

@@ -13,7 +13,8 @@ FEEDBACK_GROUP = "feedback"
           kinds={"python"},
           description="Disagreement rate and JS divergence between edge and central labels on the uniform "
                       "shadow sample of each decision log (the measure drift is judged on), and apart on the "
-                      "low-confidence decisions routed to central.")
+                      "decisions routed to central, in all and per route reason (low confidence, out of the "
+                      "trained range, …); with the log's lines counted by route and reason.")
 def divergence_report(decision_log: DecisionLogResource) -> dg.MaterializeResult:
     reports = divergence_reports(decision_log.path, list(DECISIONS))
     return dg.MaterializeResult(metadata={

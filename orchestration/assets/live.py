@@ -78,7 +78,8 @@ def _read_only_query(path: Path, sql: str) -> dict:
 
 
 @dg.asset(group_name=LIVE_GROUP, deps=[insights], kinds={"duckdb"},
-          description="Insights of the last day per decision and route (alerts included) and, where the pod's "
+          description="Insights of the last day per decision and route (alerts included), why each took its "
+                      "route (the decision log's route reason) and, where the pod's "
                       "decision log holds the central oracle's answer for the same signal (routed or "
                       "shadow-scored), how often edge and central agreed.")
 def insight_digest(warehouse: WarehouseResource, decision_log: DecisionLogResource) -> dg.MaterializeResult:

@@ -311,6 +311,20 @@ def test_erasure_leaves_no_trace_of_the_product_in_any_store(state):
     assert verified.exit_code == 0, verified.output
 
 
+def test_an_erasure_rebuilds_lines_with_and_without_a_route_reason_as_they_were(state):
+    """The fixture's lines predate ``route_reason``; a pod then chains on with it."""
+    log = DecisionLog(state.decision_log_dir, current_key(state.audit_dir), checkpoint_every=3)
+    log.append([{**_decision(p, NOW), "route_reason": reason} for p, reason in ((GONE, "abstain"),
+                                                                                 (KEPT, "out_of_range"))])
+    log.close()
+    done = CliRunner().invoke(app, ["erase", "--product", GONE])
+    assert done.exit_code == 0, done.output
+    rows = read_decisions(state.decision_log_dir, "negative_review")
+    assert [(r["product_id"], r.get("route_reason")) for r in rows] == [(KEPT, None)] * 4 + [(KEPT, "out_of_range")]
+    verified = _verify(state)
+    assert verified.exit_code == 0, verified.output
+
+
 def test_an_erasure_stopped_midway_is_recorded_and_finished_by_running_it_again(state):
     live = state.live_store_path
     kept = {p: p.read_bytes() for p in live.parent.glob(f"{live.name}*")}  # with its -wal and -shm

@@ -6,6 +6,7 @@ of a real rule pod (its label rule as the model)."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from typer.testing import CliRunner
 
+from commons.chain_writer import ChainWriter
 from commons.contracts import PRICE_WINDOW, STOCK_WINDOW, review_text_of
 from commons.net import free_port
 from commons.record import content_digest
@@ -36,6 +38,7 @@ from live.store import LiveStore, store_path
 from live.watcher import flush_to_warehouse
 from release_keys import session_signer
 from serving.contract import signal_digest
+from training.divergence import read_decisions
 
 ATTIC = "catalogue/a-light-in-the-attic_1000/index.html"
 
@@ -429,6 +432,7 @@ def test_explain_says_why_a_rebuild_does_not_match(market, tmp_path, monkeypatch
     flush_to_warehouse(store, warehouse, "live")
     report = explain_insight(settings, insight["insight_id"])
     assert (report["digest_matches"], report["mismatch_reason"]) == (True, None)
+    assert (report["route"], report["route_reason"]) == ("edge", "confident")  # the rule is sure of its answer
     assert report["features"]["prices"][:2] == [30.0, 10.0]
     # A backfill lands a price between the two observations the pod's window was built from.
     warehouse.append_rows_to_history("backfill", [flatten(offer("20.00", "2026-11-30T00:30:00+00:00"), "backfill",
@@ -447,3 +451,11 @@ def test_explain_says_why_a_rebuild_does_not_match(market, tmp_path, monkeypatch
     assert explain_insight(settings, insight["insight_id"])["mismatch_reason"] == (
         f"the live store marks the change flushed, but the warehouse at {settings.warehouse_path} holds no "
         "observation of product 'QA-X' at or after 2026-11-30T01:00:00+00:00")
+    # The same line as a pod logged it before lines carried a route reason.
+    folder = settings.decision_log_dir / "price_spike"
+    rows = read_decisions(settings.decision_log_dir, "price_spike")
+    shutil.rmtree(folder)
+    old = ChainWriter(folder, None)
+    old.append([{k: v for k, v in row.items() if k != "route_reason"} for row in rows], "decisions-20261130.jsonl")
+    old.close()
+    assert explain_insight(settings, insight["insight_id"])["route_reason"] == "unrecorded"

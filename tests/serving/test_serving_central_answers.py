@@ -5,7 +5,8 @@ serve their lists): it answers ``/healthz`` as a central pod of the decision and
 its true signal digest, and can be told to corrupt chosen fields of chosen records the way a
 broken or hostile central would (NaN and Infinity written by Python's ``json.dumps``, scores out
 of [0, 1], objects, nulls, a 5 MB string). The edge pod is the real app over real test bundles
-(``bundle_factory``), with its decision log and metrics.
+(``bundle_factory``), with its decision log and metrics; the route reasons it logs are checked on
+``edge-insights serve`` processes on loopback, beside a real central pod or the stand-in.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import httpx
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
@@ -27,7 +29,7 @@ from serving.app import create_app
 from serving.contract import model_inputs, signal_digest
 from serving.inference import EdgeModel
 from serving.router import CentralError, Router
-from test_serving_pod import read_log, resealed, samples
+from test_serving_pod import URL, as_central, read_log, resealed, running_pod, samples
 
 pytestmark = pytest.mark.slow  # builds models
 
@@ -172,7 +174,8 @@ def test_central_only_routing_refuses_a_batch_with_a_nonsense_answer(edge_bundle
     with stand_in_central(edge_bundle.manifest) as central:
         router = Router(model, model_version="3", central_url=central.url)
         records = [{"review_text": s} for s in edge_bundle.sentences[:2]]
-        assert [r.route for r in router.decide_centrally(records)] == ["central", "central"]
+        decided = router.decide_centrally(records)
+        assert [(r.route, r.route_reason) for r in decided] == [("central", "central_only")] * 2
         central.corrupt = lambda record: {"bundle_sha256": None}
         with pytest.raises(CentralError, match="bundle_sha256 that is not 64 hex digits"):
             router.decide_centrally(records)
@@ -232,6 +235,8 @@ def test_without_central_an_out_of_range_record_keeps_the_edge_answer_and_is_cou
         counted = samples(client.get("/metrics").text, "out_of_range_total")
     assert [a["route"] for a in answers] == ["edge"] * 3
     assert counted == {(("decision", "price_spike"),): 2.0}
+    logged = read_log(tmp_path / "log", 3, decision="price_spike")
+    assert [line["route_reason"] for line in logged] == ["confident", "no_central", "no_central"]
 
 
 def test_a_bundle_without_a_trained_range_routes_on_confidence_alone(ranged, hybrid_bundle, tmp_path):
@@ -252,3 +257,52 @@ def test_a_malformed_trained_range_stops_the_bundle(hybrid_bundle, tmp_path, ent
     bundle = resealed(hybrid_bundle, tmp_path / "edge", trained_range=entry)
     with pytest.raises(BundleError, match="trained_range"):
         Router(EdgeModel(bundle.path), model_version="4")
+
+
+# ---- why each decision took its route, as real pods on loopback log it ----------------------
+
+def _scaled(record: dict[str, Any], into: tuple[float, float]) -> dict[str, Any]:
+    """``record`` with its prices scaled to sit mid-way (geometrically) in ``into``; the graph reads
+    log ratios, so its answer stays as it was."""
+    prices = np.array(record["prices"], dtype=np.float64)
+    factor = np.sqrt(into[0] * into[1] / (prices.min() * prices.max()))
+    return {**record, "prices": [float(p) for p in prices * factor]}
+
+
+def test_the_log_says_whether_central_was_asked_for_abstention_or_for_the_trained_range(
+        ranged, hybrid_bundle, hybrid_central_bundle, tmp_path):
+    bundle, (lo, hi), inside = ranged
+    abstain = bundle.manifest["thresholds"]["abstain"]
+    unsure = next(i for i, c in enumerate(hybrid_bundle.confidences) if c < abstain)
+    sure_in, sure_above, _ = _probes(bundle, (lo, hi), inside)
+    unsure_in = _scaled(bundle.records[unsure], (lo, hi))
+    unsure_above = _scaled(bundle.records[unsure], (10 * hi, 100 * hi))
+    records = [{**r, "product_id": f"asin-{n}"} for n, r in enumerate([sure_in, sure_above, unsure_in, unsure_above])]
+    _, probs = EdgeModel(bundle.path).predict([r["title"] for r in records], [r["prices"] for r in records])
+    assert (probs.max(1) < abstain).tolist() == [False, False, True, True]
+    central_deploy = as_central(hybrid_central_bundle, tmp_path / "central_deploy")
+    with running_pod(central_deploy.path, tmp_path / "central") as central, \
+            running_pod(bundle.path, tmp_path / "edge", "--central-url", central.url) as edge:
+        reply = httpx.post(edge.url + "/v1/decisions/price_spike", json={"records": records}, timeout=10.0)
+        assert reply.status_code == 200, reply.text[:300]
+    logged = {line["product_id"]: line for line in read_log(edge.log_dir, 4, decision="price_spike")}
+    # Outside the range wins over abstention: the guard sends the record whatever the confidence.
+    assert [(logged[f"asin-{n}"]["route"], logged[f"asin-{n}"]["route_reason"]) for n in range(4)] == [
+        ("edge", "confident"), ("central", "out_of_range"), ("central", "abstain"), ("central", "out_of_range")]
+    assert [a["route"] for a in reply.json()["decisions"]] == ["edge", "central", "central", "central"]
+    # The response stays as documented: the reason is the log's.
+    assert all("route_reason" not in a for a in reply.json()["decisions"])
+
+
+def test_the_log_says_a_fallback_came_from_a_central_answering_junk(edge_bundle, sure_and_unsure, tmp_path):
+    unsure, _, sure = sure_and_unsure
+    records = [{"review_text": edge_bundle.sentences[i], "product_id": f"sku-{i}"} for i in (unsure, sure)]
+    with stand_in_central(edge_bundle.manifest) as central, \
+            running_pod(edge_bundle.path, tmp_path / "edge", "--central-url", central.url) as edge:
+        central.corrupt = lambda record: {"score": float("nan"), "label": "maybe"}
+        reply = httpx.post(edge.url + URL, json={"records": records}, timeout=10.0)
+        assert reply.status_code == 200, reply.text[:300]
+    logged = {line["product_id"]: line for line in read_log(edge.log_dir, 2)}
+    assert (logged[f"sku-{unsure}"]["route"], logged[f"sku-{unsure}"]["route_reason"]) == ("fallback", "central_error")
+    assert logged[f"sku-{unsure}"]["central_error"] == "central answer has a label the bundle does not know"
+    assert (logged[f"sku-{sure}"]["route"], logged[f"sku-{sure}"]["route_reason"]) == ("edge", "confident")

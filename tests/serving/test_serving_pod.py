@@ -249,7 +249,9 @@ def test_a_stopped_central_turns_central_routes_into_fallback(edge_bundle, centr
     fallback = [line for line in read_log(edge.log_dir, 2 * len(records)) if line["route"] == "fallback"]
     assert len(fallback) == sum(unsure)
     assert all(line["central_label"] is None and "unreachable" in line["central_error"]
-               for line in fallback)
+               and line["route_reason"] == "central_error" for line in fallback)
+    asked = [line for line in read_log(edge.log_dir, 2 * len(records)) if line["route"] == "central"]
+    assert len(asked) == sum(unsure) and {line["route_reason"] for line in asked} == {"abstain"}
 
 
 def test_a_tampered_bundle_stops_the_pod_before_it_serves(edge_bundle, tmp_path):

@@ -19,7 +19,7 @@ from serving.contract import ModelInputs, NumericInput
 from serving.decision_log import DecisionLog, log_entry
 from serving.input_profile import input_profile
 from serving.router import Routed
-from training.divergence import read_decisions
+from training.divergence import divergence_reports, read_decisions
 from training.drift import (ALPHA, COOLDOWN, MAX_COOLDOWN, MIN_SHADOW, assess, decide, disagreement_baseline,
                             disagreement_test, psi, reference_bins)
 from training.encoder import base_model_path
@@ -96,7 +96,8 @@ def _lines(count: int, disagreeing: int, sha: str, start: datetime, profile: dic
     lines = []
     for i in range(count):
         central = "not_negative" if i < disagreeing else "negative"
-        routed = Routed(label="negative", score=0.9, route="edge", model_version="1", bundle_sha256=sha,
+        routed = Routed(label="negative", score=0.9, route="edge", route_reason="confident",
+                        model_version="1", bundle_sha256=sha,
                         signal_digest=f"{i:064x}", latency_ms=1.0, edge_label="negative", edge_score=0.9,
                         edge_bundle_sha256=sha, central_label=central, central_score=0.8,
                         central_bundle_sha256="c" * 64, shadow=True, inputs=profile)
@@ -136,6 +137,29 @@ def test_assess_and_ledger_request_once_then_record_a_refused_retrain():
     fresh = decide(later.ledger, "f" * 64, quiet, now + timedelta(hours=30), None, refused)
     assert not fresh.request and fresh.ledger["cooldown_s"] == COOLDOWN.total_seconds()
     assert fresh.ledger["since"] is None and len(fresh.ledger["refused"]) == 1
+
+
+def test_lines_logged_before_route_reasons_read_as_they_did_and_count_as_unrecorded(tmp_path):
+    """A log that pods began before ``route_reason`` existed: the sensor's assessment is the same
+    over its old lines as over new ones, and the divergence report counts them apart."""
+    sha, start = "e" * 64, datetime(2026, 11, 30, tzinfo=timezone.utc)
+    baseline = {"disagreement": 0.05, "disagreements": 10, "n": 200, "reference": {}}
+    new = _lines(150, 30, sha, start, {"text_words": 22.0})
+    old = [{k: v for k, v in line.items() if k != "route_reason"} for line in new]
+    assert assess(old, baseline, sha) == assess(new, baseline, sha)
+    assert assess(old, baseline, sha).drifted
+    routed = [{**line, "route": "central", "shadow": False, "central_label": "negative", "route_reason": reason}
+              for line, reason in zip(new[:3], ("abstain", "abstain", "out_of_range"))]
+    log = DecisionLog(tmp_path)
+    log.append(old[:100] + new[100:] + routed)
+    log.close()
+    report = divergence_reports(tmp_path, ["negative_review"])["negative_review"]
+    assert report["routes"] == {"central": {"abstain": 2, "out_of_range": 1}, "edge": {"confident": 50,
+                                                                                      "unrecorded": 100}}
+    # Central answered the three routed lines as the edge did.
+    assert {reason: (d["decisions"], d["disagreements"]) for reason, d in report["routed_by_reason"].items()} == {
+        "abstain": (2, 0), "out_of_range": (1, 0)}
+    assert report["shadow"]["compared"] == 150
 
 
 def test_the_chained_log_reads_back_as_the_decisions_logged(tmp_path):

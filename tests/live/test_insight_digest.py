@@ -1,0 +1,36 @@
+"""The insight digest over a real DuckDB warehouse and a chained decision log holding lines from
+before pods logged ``route_reason`` and after."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from commons.warehouse import Warehouse
+from live.digest import insight_digest
+from serving.decision_log import DecisionLog
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc)
+
+
+def _line(digest: str, route: str, reason: str | None, central: str | None) -> dict:
+    line = {"ts": NOW.isoformat(timespec="milliseconds"), "decision": "price_spike", "label": central or "spike",
+            "score": 0.9, "route": route, "signal_digest": digest, "edge_label": "spike", "edge_score": 0.6,
+            "central_label": central, "shadow": False}
+    return line if reason is None else {**line, "route_reason": reason}
+
+
+def test_the_digest_counts_insights_by_logged_route_reason_old_lines_as_unrecorded(tmp_path):
+    warehouse = Warehouse(tmp_path / "warehouse.duckdb")
+    routes = {"d-old": "central", "d-range": "central", "d-sure": "edge", "d-unlogged": "edge"}
+    warehouse.append_insights([{"insight_id": f"i-{d}", "decision": "price_spike", "route": route, "alert": False,
+                                "signal_digest": d, "published_at": (NOW - timedelta(hours=1)).isoformat()}
+                               for d, route in routes.items()])
+    log = DecisionLog(tmp_path / "log")
+    log.append([_line("d-old", "central", None, "no_spike"), _line("d-range", "central", "out_of_range", "spike"),
+                _line("d-sure", "edge", "confident", None)])
+    log.close()
+    digest = insight_digest(warehouse, tmp_path / "log", NOW - timedelta(days=1), NOW)
+    assert digest["per_decision"]["price_spike"] == {
+        "insights": 4, "alerts": 0, "routes": {"central": 2, "edge": 2},
+        "route_reasons": {"central": {"out_of_range": 1, "unrecorded": 1}, "edge": {"confident": 1}},
+        "compared": 2, "agreement": 0.5}
