@@ -34,7 +34,7 @@ from commons.visible_text import VisibleText
 from crawlers.extraction.amounts import Amount, current_amount, is_negative, last_cue
 from crawlers.extraction.currencies import (
     EXTRA_SYMBOLS, THREE_DECIMALS, currency_candidates, names_no_money, to_iso, without_no_money)
-from crawlers.extraction.free_extras import says_free, without_free_extras
+from crawlers.extraction.free_extras import is_free_price, says_free, without_free_extras
 from crawlers.extraction.magnitudes import Magnitude, magnitude_after
 
 # A symbol counts only where it is not glued to letters on either side ("R" in "Rabatt" is no rand).
@@ -92,12 +92,14 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     Returns:
         :class:`ParsedPrice`; all fields None for empty text or a number longer than
         :data:`MAX_NUMBER_CHARS` characters; no amount for a note of what else comes free
-        (:mod:`.free_extras`: "Free shipping"); 0 for "free" beside only a former price ("Free (was
-        $9.99)"); an amount scaled by a magnitude written after it (``"£1.2k"`` → 1200), none where
-        that magnitude is a letter that may be the currency (``"5K"``: :func:`no_amount_reason` says so);
-        no currency from a code of
-        :data:`~crawlers.extraction.currencies.NOT_MONEY` ("XXX"); a negative amount for a price
-        written with a minus (``"-$5.00"``, a refund or discount line). Never raises on odd input.
+        (:mod:`.free_extras`: "Free shipping", "Versand kostenlos", "送料無料") or for a word that
+        holds "free" ("Freedom", "Gluten free"); 0 for a free product ("Free!", "Gratis", "Preis:
+        kostenlos", "無料") and for a free word beside only a former price ("Free (was $9.99)");
+        an amount scaled by a magnitude written after it (``"£1.2k"`` → 1200), none where that
+        magnitude is a letter that may be the currency (``"5K"``: :func:`no_amount_reason` says so);
+        no currency from a code of :data:`~crawlers.extraction.currencies.NOT_MONEY` ("XXX"); a
+        negative amount for a price written with a minus (``"-$5.00"``, a refund or discount line).
+        Never raises on odd input.
     """
     text = without_free_extras(_normalised(text or "")) or ""
     if _EXPONENT.search(text):
@@ -125,7 +127,9 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     if raw is None:
         raw = _extra_symbol(own) or _whole_text_currency(text, own) or (
             _extra_symbol(currency_hint) if currency_hint else None)
-    amount = price.amount
+    # Without a number, price-parser's 0 for "free" anywhere ("Freedom", "Gluten free") is taken only
+    # for a free product's price, which it does not find in other languages ("Gratis", "無料").
+    amount = price.amount if chosen else (Decimal(0) if is_free_price(text) else None)
     if amount is not None and chosen and is_negative(text, chosen):
         amount = -amount
     if chosen and says_free(text) and last_cue(text[chosen.window[0]:chosen.start].lower()) == "former":
