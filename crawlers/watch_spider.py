@@ -57,7 +57,7 @@ from crawlers.middlewares import RedirectRefused, duplicate_redirect, offsite_re
 from crawlers.parsing import ParseError, parse_book_detail
 from crawlers.pipelines import normalise
 from crawlers.spiders.base import SignalSpider
-from crawlers.spiders.books import VERSION, failure_reason, response_defect, with_fallback_encoding
+from crawlers.spiders.books import VERSION, failure_reason, readable
 
 
 class RevisitPolicy(Protocol):
@@ -187,8 +187,7 @@ class WatchSpider(SignalSpider):
         if response.status == 304:
             self.on_unchanged(link, received_at)
             return iter(())
-        response = with_fallback_encoding(response)
-        defect = response_defect(response)
+        response, defect = readable(response)
         if defect is not None:
             self.on_failure(link, defect, response.status)
             return iter(())
