@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 
+from crawlers.extraction.amounts import CURRENT_CUES
+
 # Things a shop gives away beside the product.
 _EXTRAS = (r"(?:shipping|delivery|postage|p\s*&\s*p|returns?|gifts?|trials?|installation|samples?|"
            r"pick-?up|collection|click\s*&\s*collect)")
@@ -54,9 +56,12 @@ FREE_WORDS = ("free", "gratis", "grátis", "kostenlos", "gratuit", "gratuite", "
               "zdarma", "za darmo", "ücretsiz", "無料", "免费", "免費", "무료")
 _WORD = "(?:{})".format("|".join(map(re.escape, FREE_WORDS)))
 _FREE = re.compile(rf"(?i)(?<![^\W\d_]){_WORD}(?![^\W\d_])")
-# A price label before the word ("Price: Free", "Preis: kostenlos", "価格：無料"), and nothing else.
-_FREE_PRICE = re.compile(r"(?i)^[^\w]*(?:(?:price|preis|prix|precio|prezzo|prijs|cena|цена|価格|价格|價格|가격)"
-                         rf"\s*[:：]\s*)?{_WORD}(?![^\W\d_])")
+# A price label or a current-price cue before the word ("Price: Free", "Preis: kostenlos", "価格：無料", "Now
+# FREE"), and nothing else.
+_LABELS = ("price", "preis", "prix", "precio", "prezzo", "prijs", "cena", "цена", "価格", "价格", "價格", "가격",
+           *CURRENT_CUES)
+_FREE_PRICE = re.compile(r"(?i)^[^\w]*(?:(?:{})(?![^\W\d_])\s*[:：]?\s*)?{}(?![^\W\d_])".format(
+    "|".join(map(re.escape, sorted(_LABELS, key=len, reverse=True))), _WORD))
 _DIGIT = re.compile(r"[0-9]")
 
 
@@ -82,6 +87,7 @@ def says_free(text: str) -> bool:
 
 def is_free_price(text: str) -> bool:
     """Whether ``text``, a price string without digits and without its notes of free extras, is a
-    free product's price: a free word first, after a price label at most ("Free!", "Free download",
-    "Preis: kostenlos", "無料"); not "Gluten free", "Duty free" or "Freedom"."""
+    free product's price: a free word first, after a price label or a current-price cue at most
+    ("Free!", "Free download", "Preis: kostenlos", "無料", "Now FREE"); not "Gluten free", "Duty free"
+    or "Freedom"."""
     return _FREE_PRICE.match(text) is not None

@@ -12,7 +12,7 @@ from crawlers.extraction.price import parse_price
 
 @pytest.mark.parametrize("text", [
     "Free", "FREE!", "Price: Free", "Free download", "Gratis", "Gratis!", "Kostenlos", "Preis: kostenlos",
-    "Gratuit", "Gratuito", "無料", "価格：無料", "免费", "무료", "Бесплатно",
+    "Gratuit", "Gratuito", "無料", "価格：無料", "免费", "무료", "Бесплатно", "Now FREE", "Jetzt gratis", "Today: free",
     "Gratis (statt 9,99 €)",  # beside only the price it had, as "Free (was $9.99)"
 ])
 def test_a_free_product_costs_0(text):
