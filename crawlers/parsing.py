@@ -129,7 +129,8 @@ def parse_book_detail(page: Any, url: str) -> dict[str, Any]:
         headline price; the description is not read.
 
     Raises:
-        ParseError: no title (``"no title"``), no readable price (``"no price"``) or a rating
+        ParseError: no title (``"no title"``), no readable price (``"no price"``, with why where a
+            magnitude letter may be the currency: :func:`crawlers.extraction.price.no_amount_reason`) or a rating
             class naming no single star count (``"unreadable rating (…)"``).
     """
     sel = _selector(page)
@@ -137,10 +138,10 @@ def parse_book_detail(page: Any, url: str) -> dict[str, Any]:
     title = _clean(main.css("h1::text").get())
     if not title:
         raise ParseError("no title")
-    amount, currency = parse_price(_table_value(sel, "Price (incl. tax)")
-                                   or _clean(main.css("p.price_color::text").get()))
+    shown = _table_value(sel, "Price (incl. tax)") or _clean(main.css("p.price_color::text").get())
+    amount, currency = parse_price(shown)
     if amount is None:
-        raise ParseError("no price")
+        raise ParseError(extraction_price.no_amount_reason(shown))
     availability, stock = parse_availability(
         _table_value(sel, "Availability")
         or _clean(" ".join(main.css("p.availability ::text").getall())))

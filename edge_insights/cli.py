@@ -385,10 +385,12 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
             ) -> None:
     """Extract a signal record from saved product pages (one JSON line per page); exit status 1
     when a page holds no product (neither title nor price), lists many, or cannot be read (not
-    gzip where named .gz, or over the crawl's 5 MiB page limit, inflated); the line of a page
+    gzip where named .gz, over the crawl's 5 MiB page limit, inflated, or declaring no charset while
+    no single legacy charset reads it: the crawl's encoding_error); the line of a page
     listing many or unreadable is {"page": …, "error": …}, and the other pages are still read."""
     import json
 
+    from crawlers.extraction.charset_guess import CharsetUndecided
     from crawlers.extraction.page import (ListingPage, PageUnreadable, declared_url, extract_product,
                                           read_saved_page)
 
@@ -405,14 +407,13 @@ def extract(pages: list[Path] = typer.Argument(..., exists=True, dir_okay=False,
     for page in pages:
         try:
             html = read_saved_page(page)
-        except PageUnreadable as err:
+            page_url = url or declared_url(html) or page.resolve().as_uri()
+            record = extract_product(html, page_url)
+        except (PageUnreadable, CharsetUndecided) as err:
             print(json.dumps({"page": str(page), "error": str(err)}, ensure_ascii=False))
             typer.echo(f"{page}: {err}", err=True)
             failed += 1
             continue
-        page_url = url or declared_url(html) or page.resolve().as_uri()
-        try:
-            record = extract_product(html, page_url)
         except ListingPage as listing:
             print(json.dumps({"page": str(page), "error": str(listing)}, ensure_ascii=False))
             typer.echo(f"{page}: a listing page ({listing.prices} prices), not one product",

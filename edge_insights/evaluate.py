@@ -89,9 +89,11 @@ def _frame_books(folder: Path) -> Loaded:
 
     Raises:
         FileNotFoundError: the folder holds no book page.
-        crawlers.parsing.ParseError: a page is not a book page (the message names it).
+        crawlers.parsing.ParseError: a page is not a book page, or declares no charset while no single
+            legacy charset reads it (the message names it).
         OSError: a page cannot be read.
     """
+    from crawlers.extraction.charset_guess import CharsetUndecided
     from crawlers.extraction.encoding import decode_page
     from crawlers.parsing import ParseError, parse_book_detail
 
@@ -104,7 +106,7 @@ def _frame_books(folder: Path) -> Loaded:
         try:
             # The crawl's one charset rule, so a page `extract` reads is a page evaluate reads.
             fields = parse_book_detail(decode_page(page.read_bytes()), page.as_uri())
-        except ParseError as err:
+        except (ParseError, CharsetUndecided) as err:
             # One snapshot, one example per page: a page that is not a book page is named rather than
             # dropped, so the folder can be fixed instead of scored on fewer books than it holds.
             raise ParseError(f"{page.relative_to(folder)}: {err}") from None

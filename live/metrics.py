@@ -3,7 +3,10 @@
 Series:
     ``live_pages_total{outcome}``                     revisits by outcome: ``changed``, ``unchanged``
                                                       (200, same content), ``not_modified`` (304),
-                                                      ``failed`` (download/parse), ``quarantined`` (rules)
+                                                      ``failed`` (download/parse; a quarantine row each),
+                                                      ``quarantined`` (rules), ``still_refused`` (a
+                                                      redirect refused as at the URL's last visit: no
+                                                      new row, the first refusal's row stands for it)
     ``live_pushed_total{outcome}``                    pushed records taken from the inbox: ``changed``,
                                                       ``unchanged`` or ``quarantined``
     ``live_inbox_failures_total``                     inbox takes that raised (logged, read again)

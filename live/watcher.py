@@ -246,6 +246,10 @@ class Watcher:
         self.store.quarantine("harvest", url, reason, {"http_status": status})
         self.metrics.pages.labels("failed").inc()
 
+    def _on_still_refused(self, url: str, reason: str) -> None:
+        # Counted, so revisits = outcomes still holds; the row the refusal first wrote stands for it.
+        self.metrics.pages.labels("still_refused").inc()
+
     # ---- the run --------------------------------------------------------------------------------
     def _flush_loop(self, stop: threading.Event) -> None:
         while not stop.wait(self.config.flush_s):
@@ -309,7 +313,8 @@ class Watcher:
         crawler = process.create_crawler(WatchSpider)
         process.crawl(crawler, sitemap_url=self.config.sitemap_url, crawl_id=self.run_id, policy=self.policy,
                       rate=self.config.rate, etag_of=self._etags.get, on_urls=self._on_urls, on_page=self._on_page,
-                      on_unchanged=self._on_unchanged, on_failure=self._on_failure)
+                      on_unchanged=self._on_unchanged, on_failure=self._on_failure,
+                      on_still_refused=self._on_still_refused)
         if self.config.duration_s is not None:
             # Imported only now: importing the reactor earlier would install Twisted's default one
             # before CrawlerProcess installs the asyncio reactor the settings ask for.

@@ -11,6 +11,9 @@ import codecs
 
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding, read_bom
 
+from crawlers.extraction.charset_guess import undeclared_charset
+
+
 
 def fallback_encoding(body: bytes, content_type: str = "") -> str | None:
     """The charset to read ``body`` in instead of what it declares, or None to read it as declared
@@ -24,10 +27,16 @@ def fallback_encoding(body: bytes, content_type: str = "") -> str | None:
       Properties and Promises of UTF-8", 11th International Unicode Conference, 1997), while a
       server's default ``charset=ISO-8859-1`` on UTF-8 pages is common. Read as declared, "café"
       became "cafÃ©" and a windows-1251 "£" lost the currency. A byte-order mark is never overruled.
-    - A page declaring nothing that is not UTF-8 is windows-1252, as browsers read it (WHATWG HTML,
-      "determining the character encoding": the implementation-defined default for Western
-      locales); charset-normalizer, Scrapy's guess, read a mostly-ASCII page with a few latin-1 "£"
-      bytes as cp850 ("ú50.10": the currency lost), and a plain UTF-8 decode replaced them ("Caf�").
+    - A page declaring nothing that is not UTF-8 is windows-1252 where that reads as clean text, as
+      browsers read it (WHATWG HTML, "determining the character encoding": the implementation-defined
+      default for Western locales); charset-normalizer left to itself, Scrapy's guess, read a
+      mostly-ASCII page with a few latin-1 "£" bytes as cp850 ("ú50.10": the currency lost), and a
+      plain UTF-8 decode replaced them ("Caf�"). Otherwise it is the one legacy charset that reads it
+      (:func:`crawlers.extraction.charset_guess.undeclared_charset`: a Shift-JIS or windows-1251 page
+      was mojibake as windows-1252).
+
+    Raises:
+        CharsetUndecided: the page declares nothing, is not UTF-8, and no single legacy charset reads it.
     """
     if read_bom(body)[0]:
         return None
@@ -37,14 +46,18 @@ def fallback_encoding(body: bytes, content_type: str = "") -> str | None:
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:
-        return None if declared else "cp1252"
+        return None if declared else undeclared_charset(body)
     return "utf-8" if declared and not body.isascii() else None
 
 
 def decode_page(body: bytes, content_type: str = "") -> str:
     """``body`` as text: in its :func:`fallback_encoding` where one applies, else as its BOM,
     ``content_type`` or ``<meta>`` declares (w3lib's ``html_to_unicode``), else as UTF-8; bytes the
-    charset cannot read become U+FFFD."""
+    charset cannot read become U+FFFD.
+
+    Raises:
+        CharsetUndecided: as :func:`fallback_encoding`.
+    """
     encoding = fallback_encoding(body, content_type)
     if encoding:
         return body.decode(encoding, errors="replace")

@@ -141,6 +141,8 @@ def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
     Raises:
         ListingPage: the page lists many products (a category or search page), so no record
             would be one product's.
+        CharsetUndecided: ``html`` is bytes declaring no charset, not UTF-8, that no single legacy
+            charset reads (:func:`~crawlers.extraction.encoding.decode_page`).
     """
     evidence = read_page(html, url, content_type)
     if evidence.listed_prices:
@@ -152,7 +154,8 @@ def extract_record(html: str | bytes, url: str, *, crawl_id: str = "adhoc",
 
 def read_page(html: str | bytes, url: str, content_type: str = "") -> PageEvidence:
     """Gather a page's evidence (see :class:`PageEvidence`); never raises on bad markup. Bytes
-    are read as :func:`~crawlers.extraction.encoding.decode_page` reads them with ``content_type``."""
+    are read as :func:`~crawlers.extraction.encoding.decode_page` reads them with ``content_type``
+    (which raises ``CharsetUndecided`` where no single charset reads undeclared bytes)."""
     body = html if isinstance(html, bytes) else html.encode("utf-8")
     text = html if isinstance(html, str) else decode_page(html, content_type)
     sel = Selector(text=text)
@@ -258,7 +261,11 @@ def read_saved_page(path: Path, limit: int = DOWNLOAD_MAXSIZE) -> bytes:
 
 
 def declared_url(html: str | bytes) -> str | None:
-    """The URL a saved page declares for itself: ``<link rel=canonical>``, else ``og:url``."""
+    """The URL a saved page declares for itself: ``<link rel=canonical>``, else ``og:url``.
+
+    Raises:
+        CharsetUndecided: as :func:`~crawlers.extraction.encoding.decode_page`, for bytes.
+    """
     text = html if isinstance(html, str) else decode_page(html)
     sel = Selector(text=text)
     for value in (sel.xpath("//link[contains(concat(' ', normalize-space(@rel), ' '),"

@@ -8,6 +8,8 @@ only where price-parser found nothing or found less:
 * currency spellings it does not know (:data:`crawlers.extraction.currencies.EXTRA_SYMBOLS`:
   ``"2000 zl"``, ``"22000.00元/台"``, ``"R273.00"``) and longer forms of a symbol it cut short
   (``"US $1.23"`` → ``US $``, not ``$``; ``"CAN$1.23"`` → ``CAN$``, not ``N$``);
+* a magnitude after the number (:mod:`.magnitudes`: ``"£1.2k"`` → 1200, ``"€2,5 Tsd."`` → 2500; ``"5K"``,
+  where K may be the currency, gives no amount);
 * in a string with several numbers, the one to pay now (:mod:`.amounts`: ``"Was $20 Now $15"``
   → 15, ``"3 issues for only 14,85 EUR"`` → 14.85) and a minus sign (``"-$5.00"`` → -5.00);
 * digits of any script read as ASCII digits and the Arabic separators (U+066C thousands, U+066B
@@ -29,10 +31,11 @@ from typing import NamedTuple
 from price_parser import Price
 
 from commons.visible_text import VisibleText
-from crawlers.extraction.amounts import current_amount, is_negative, last_cue
+from crawlers.extraction.amounts import Amount, current_amount, is_negative, last_cue
 from crawlers.extraction.currencies import (
     EXTRA_SYMBOLS, THREE_DECIMALS, currency_candidates, names_no_money, to_iso, without_no_money)
-from crawlers.extraction.free_extras import says_free, without_free_extras
+from crawlers.extraction.free_extras import is_free_price, says_free, without_free_extras
+from crawlers.extraction.magnitudes import Magnitude, magnitude_after
 
 # A symbol counts only where it is not glued to letters on either side ("R" in "Rabatt" is no rand).
 _BOUNDARY = r"(?<![^\W\d_]){}(?![^\W\d_])"
@@ -89,10 +92,14 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     Returns:
         :class:`ParsedPrice`; all fields None for empty text or a number longer than
         :data:`MAX_NUMBER_CHARS` characters; no amount for a note of what else comes free
-        (:mod:`.free_extras`: "Free shipping"); 0 for "free" beside only a former price ("Free (was
-        $9.99)"); no currency from a code of
-        :data:`~crawlers.extraction.currencies.NOT_MONEY` ("XXX"); a negative amount for a price
-        written with a minus (``"-$5.00"``, a refund or discount line). Never raises on odd input.
+        (:mod:`.free_extras`: "Free shipping", "Versand kostenlos", "送料無料") or for a word that
+        holds "free" ("Freedom", "Gluten free"); 0 for a free product ("Free!", "Gratis", "Preis:
+        kostenlos", "無料") and for a free word beside only a former price ("Free (was $9.99)");
+        an amount scaled by a magnitude written after it (``"£1.2k"`` → 1200), none where that
+        magnitude is a letter that may be the currency (``"5K"``: :func:`no_amount_reason` says so);
+        no currency from a code of :data:`~crawlers.extraction.currencies.NOT_MONEY` ("XXX"); a
+        negative amount for a price written with a minus (``"-$5.00"``, a refund or discount line).
+        Never raises on odd input.
     """
     text = without_free_extras(_normalised(text or "")) or ""
     if _EXPONENT.search(text):
@@ -120,7 +127,9 @@ def parse_price(text: str | None, currency_hint: str | None = None,
     if raw is None:
         raw = _extra_symbol(own) or _whole_text_currency(text, own) or (
             _extra_symbol(currency_hint) if currency_hint else None)
-    amount = price.amount
+    # Without a number, price-parser's 0 for "free" anywhere ("Freedom", "Gluten free") is taken only
+    # for a free product's price, which it does not find in other languages ("Gratis", "無料").
+    amount = price.amount if chosen else (Decimal(0) if is_free_price(text) else None)
     if amount is not None and chosen and is_negative(text, chosen):
         amount = -amount
     if chosen and says_free(text) and last_cue(text[chosen.window[0]:chosen.start].lower()) == "former":
@@ -137,7 +146,36 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         # thousandths ("12.500 KD" is 12.5); price-parser reads it as grouping (12500).
         amount = Price.fromstring(own, decimal_separator=mark.group(2) or mark.group(4)).amount
         amount = -amount if amount is not None and chosen and is_negative(text, chosen) else amount
+    magnitude = _magnitude(text, chosen)
+    if amount is not None and magnitude is not None:
+        if magnitude.exponent is None:
+            return ParsedPrice(None, None, None)
+        amount = _scaled(amount, magnitude.exponent)
     return ParsedPrice(amount, code, raw)
+
+
+def no_amount_reason(text: str | None) -> str:
+    """Why :func:`parse_price` reads no amount in ``text``, as a quarantine reason: ``"no price (5K: K may be
+    a currency or a thousand)"`` for a magnitude letter that may be the currency, else ``"no price"``."""
+    text = without_free_extras(_normalised(text or "")) or ""
+    chosen = current_amount(text, lambda s: bool(currency_candidates(s)))
+    magnitude = _magnitude(text, chosen)
+    if chosen and magnitude is not None and magnitude.exponent is None:
+        return f"no price ({magnitude.refusal(text[chosen.start:chosen.end])})"
+    return "no price"
+
+
+def _magnitude(text: str, chosen: Amount | None) -> Magnitude | None:
+    """The magnitude written after the chosen number, if any."""
+    if chosen is None:
+        return None
+    return magnitude_after(text, chosen.start, chosen.end, lambda s: bool(currency_candidates(s)))
+
+
+def _scaled(amount: Decimal, exponent: int) -> Decimal:
+    """``amount`` × 10^``exponent``, written without an exponent ("1200", not "1.2E+3")."""
+    scaled = amount.scaleb(exponent)
+    return scaled.quantize(Decimal(1)) if scaled == scaled.to_integral_value() else scaled.normalize()
 
 
 def _normalised(text: str) -> str:

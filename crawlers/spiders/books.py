@@ -11,7 +11,8 @@ was accepted):
 ==========================  =====================================================================
 ``http_<status>``           a non-200 response (after retries for 5xx, 408, 429)
 ``empty_page``              200 with an empty body
-``encoding_error: …``       the body's bytes are not valid in the charset the page declares
+``encoding_error: …``       the body's bytes are not valid in the charset the page declares, or
+                            it declares none and they read as no single legacy charset
 ``parse_error: …``          no title, no price, an unreadable rating, not a text page, a JSON
                             page, no product links on a listing; an unforeseen failure gives ``<Exception>: <message>``
 ``offsite: <host>``         a link (or a redirect, ``offsite: redirected to <host>``) to
@@ -45,6 +46,7 @@ from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from commons.record import utcnow
+from crawlers.extraction.charset_guess import CharsetUndecided
 from crawlers.extraction.encoding import fallback_encoding
 from crawlers.items import BookPage, Quarantined
 from crawlers.middlewares import RedirectRefused, duplicate_redirect, offsite_redirect, site_host
@@ -96,8 +98,7 @@ class BooksSpider(SignalSpider):
         """Listing page → product requests, the next listing request, or one quarantine row."""
         self._count_response(response)
         link = response.meta["link"]
-        response = with_fallback_encoding(response)
-        defect = response_defect(response)
+        response, defect = readable(response)
         if defect is not None:
             yield self._quarantine(link, defect, response.status)
             return
@@ -135,8 +136,7 @@ class BooksSpider(SignalSpider):
         """Product page → exactly one :class:`BookPage` or one quarantine row."""
         self._count_response(response)
         link, status = response.meta["link"], response.status
-        response = with_fallback_encoding(response)
-        defect = response_defect(response)
+        response, defect = readable(response)
         if defect is not None:
             yield self._quarantine(link, defect, status)
             return
@@ -219,6 +219,17 @@ def unexpected(exc: Exception) -> str:
     return f"parse_error: {type(exc).__name__}: {exc}"[:200]
 
 
+def readable(response: Response) -> tuple[Response, str | None]:
+    """The response read in its charset (:func:`with_fallback_encoding`) and why it cannot be parsed as a shop
+    page (:func:`response_defect`; ``encoding_error: no charset declared, …`` where no single legacy charset
+    reads a page declaring none), or None when it can be tried."""
+    try:
+        response = with_fallback_encoding(response)
+    except CharsetUndecided as undecided:
+        return response, str(undecided)
+    return response, response_defect(response)
+
+
 def with_fallback_encoding(response: Response) -> Response:
     """The response, read in :func:`crawlers.extraction.encoding.fallback_encoding` where its
     declared charset is wrong or it declares none and is not UTF-8.
@@ -226,6 +237,9 @@ def with_fallback_encoding(response: Response) -> Response:
     Other responses are returned unchanged, non-200 ones too: :func:`response_defect` quarantines
     them on their status alone, so their charset is never looked at (most responses of a crawl are
     404s).
+
+    Raises:
+        CharsetUndecided: the page declares no charset, is not UTF-8, and no single legacy charset reads it.
     """
     if response.status != 200 or not isinstance(response, TextResponse):
         return response

@@ -3,7 +3,7 @@
 No per-shop code: every page goes through :func:`crawlers.extraction.page.extract_record`.
 Each start URL ends as exactly one output: a :class:`~commons.record.SignalRecord` or a
 quarantine row (non-200 status, download failure, a page showing neither title nor price, a
-listing page).
+listing page, a page declaring no charset that no single legacy charset reads: ``encoding_error: …``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from commons.record import SignalRecord
+from crawlers.extraction.charset_guess import CharsetUndecided
 from crawlers.extraction.page import VERSION, ListingPage, extract_record
 from crawlers.items import Quarantined
 from crawlers.spiders.base import SignalSpider
@@ -62,6 +63,9 @@ class ProductSpider(SignalSpider):
         except ListingPage as listing:
             yield self._quarantine(link, f"parse_error: listing page ({listing.prices} prices)",
                                    status)
+            return
+        except CharsetUndecided as undecided:
+            yield self._quarantine(link, str(undecided), status)
             return
         if record.title is None and record.price is None:
             yield self._quarantine(link, "parse_error: no product", status)

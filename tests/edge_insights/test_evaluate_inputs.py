@@ -87,6 +87,19 @@ def test_an_unparseable_book_page_is_named(books, state):
         f"error: {books} cannot be read as urgent_inventory data: site/catalogue/zz_9/index.html: no title")
 
 
+def test_a_book_page_no_single_charset_reads_is_named(books, state):
+    bad = books / "site" / "catalogue" / "zz_9" / "index.html"
+    bad.parent.mkdir()
+    # Declares no charset, is not UTF-8, and reads as Shift-JIS or windows-1251 alike: no guess, the page named.
+    bad.write_bytes('<html><body><div class="product_main"><h1>吾輩は猫である</h1><p class="price_color">1,320円（税込）'
+                    "</p></div></body></html>".encode("shift_jis"))
+    result = evaluate("urgent_inventory", books)
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.stderr.split()) == (
+        f"error: {books} cannot be read as urgent_inventory data: site/catalogue/zz_9/index.html: "
+        "encoding_error: no charset declared, and the bytes read as cp932 or cp1251")
+
+
 def test_book_pages_in_windows_1252_without_a_charset_read_as_the_utf_8_ones(books, state):
     before, _ = LOADERS["urgent_inventory"](books)
     for page in books.glob("site/catalogue/*/index.html"):
