@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from data_quality.pii import scrub_text
+from data_quality.pii import find_pii, scrub_text
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -102,6 +102,25 @@ def test_a_long_digit_run_is_read_in_linear_windows():
     run = " ".join(["1234"] * 2000)
     # Each start holds at most the windows of 12 to 19 digits: three or four groups of four.
     assert len(list(_windows(run, 0, len(run)))) == 2 * 1998 - 1
+
+
+@pytest.mark.parametrize(("text", "phone"), [
+    # A digit run longer than any phone number ran the matchers' candidate past the number beside it.
+    ("call 212 555 0187 " + "7" * 20, "212 555 0187"),
+    ("Tel " + "1" * 30 + " 0151 2345678", "0151 2345678"),
+    ("+44 20 7946 0958 " + "9" * 16, "+44 20 7946 0958"),
+    ("call (212) 555-0187 " + "0" * 100_000, "(212) 555-0187"),
+])
+def test_a_phone_beside_an_overlong_digit_run_is_found(text, phone):
+    assert [(text[s.start:s.end], s.kind) for s in find_pii(text)] == [(phone, "PHONE")]
+
+
+def test_a_long_digit_line_is_kept_and_the_identifiers_around_it_found():
+    # 100,000 digits hold no identifier of their own (a card has 19 at most, a phone 15).
+    text = "card 4111 1111 1111 1111, ref " + "7" * 100_000 + " call 212-555-0187"
+    found = [(text[s.start:s.end], s.kind) for s in find_pii(text)]
+    assert found == [("4111 1111 1111 1111", "CARD"), ("212-555-0187", "PHONE")]
+    assert find_pii("7" * 100_000) == []
 
 
 @pytest.mark.parametrize(("text", "expected"), [
