@@ -73,12 +73,23 @@ _ROLES = (r"(?:server|waiter|waitress|bartender|host|hostess|sales(?:man|woman|p
 _CUES = (r"ask(?:ed|ing)?[ \t]+for|thanks?(?:[ \t]+you)?[ \t]+to|shout[ \t-]?outs?[ \t]+to|kudos[ \t]+to"
          r"|props[ \t]+to|(?:talk|talked|speak|spoke|chat|chatted)[ \t]+(?:to|with)"
          rf"|(?:helped|served|assisted)[ \t]+by|(?:our|my|your)[ \t]+{_ROLES}(?:[ \t]*,)?")
-# A word start, so that a search is linear on a long run of letters ("AbAbAb…").
-_PERSON_NAME = r"(?<![\w'’-])(?P<{}>[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?)"
-PERSON_CUE_RE = re.compile(
-    rf"(?i:\b(?:{_CUES}))[ \t]+{_PERSON_NAME.format('name')}"
-    rf"|{_PERSON_NAME.format('subject')}[ \t]+"
-    rf"(?i:(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+){{0,2}}{_ROLES})\b")
+
+
+def _person_cue_re(initial: str) -> re.Pattern[str]:
+    """A cue of :data:`_CUES` and the one or two words after it (group ``name``), or one or two
+    words before "is/was our <role>" (group ``subject``); each word begins with a letter of the
+    class body ``initial``. From a word start only, so that a search is linear on a long run of
+    letters ("AbAbAb…")."""
+    words = r"(?<![\w'’-])(?P<{}>[%s][\w'’-]*(?:[ \t]+[%s][\w'’-]*)?)" % (initial, initial)
+    return re.compile(rf"(?i:\b(?:{_CUES}))[ \t]+{words.format('name')}"
+                      rf"|{words.format('subject')}[ \t]+"
+                      rf"(?i:(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+){{0,2}}{_ROLES})\b")
+
+
+PERSON_CUE_RE = _person_cue_re("A-Z")
+# The same cues before lower-case words ("Great stay, thanks to john at the desk", "ask for maria
+# garcia"): chat style drops the capitals there even in a text that has some elsewhere.
+LOWER_PERSON_CUE_RE = _person_cue_re("a-z")
 # Words by which a name is addressed ("Coach Will", "Uncle Bill"): part of the cue, not the name.
 ADDRESS_WORDS = frozenset("uncle aunt auntie coach grandma grandpa granny nana pastor father sister "
                           "brother officer nurse doctor chef captain cousin".split())
@@ -353,22 +364,43 @@ class NameEvidence:
         return not sentence_start or lower in self.given or lower in self.surnames
 
     def truecase(self, text: str) -> str:
-        """``text`` with census names (and a surname or non-English word after each)
-        capitalised, when the text has no capital at all: the NER model reads case, chat-style
-        text drops it. Same length as ``text``, so offsets carry over to the original."""
+        """``text`` with lower-case person names capitalised, for the NER model, which reads case:
+        in a text with no capital at all, every census name; in one with capitals, a census given
+        name no English word spells (or a common one that is only a noun) right after a person cue
+        (:data:`LOWER_PERSON_CUE_RE`: "Great stay, thanks to john at the desk"; not "thanks to
+        will power" nor "thanks to amazon"). Either takes the surname or non-English word after
+        the name ("ask for maria garcia"). Same length as ``text``, so offsets carry over to the
+        original."""
         if any(ch.isupper() for ch in text):
+            return self._capitalised(text, [words for match in LOWER_PERSON_CUE_RE.finditer(text)
+                                            if (words := self._cued_words(text, match))])
+        words = list(WORD_RE.finditer(text))
+        return self._capitalised(text, [words[i:i + 2] for i, match in enumerate(words)
+                                        if self.is_given(match.group(0)) or self.is_surname(match.group(0))])
+
+    def _cued_words(self, text: str, match: re.Match[str]) -> list[re.Match[str]]:
+        """The words of ``match`` (of :data:`LOWER_PERSON_CUE_RE`) from a given name on, or none
+        when they hold none: before "was our server" the name is the last or only word but one."""
+        subject = match.start("name") < 0
+        group = "subject" if subject else "name"
+        words = list(WORD_RE.finditer(text, match.start(group), match.end(group)))
+        if subject and len(words) > 1 and not self.is_given(words[0].group(0)):
+            words = words[1:]  # "and maria was our server"
+        first = words[0].group(0) if words else ""
+        return words if self.is_given(first) and self.name_shaped(first.capitalize()) else []
+
+    def _capitalised(self, text: str, names: list[list[re.Match[str]]]) -> str:
+        """``text`` with the first word of each of ``names`` capitalised, and the word after it
+        (the second of the list) when one space apart and a surname or no English word."""
+        if not names:
             return text
         chars = list(text)
-        words = list(WORD_RE.finditer(text))
-        for i, match in enumerate(words):
-            word = match.group(0)
-            if self.is_given(word) or self.is_surname(word):
-                chars[match.start()] = chars[match.start()].upper()
-                nxt = words[i + 1] if i + 1 < len(words) else None
-                if (nxt is not None and text[match.end():nxt.start()] == " "
-                        and (self.is_surname(nxt.group(0))
-                             or not self.english.contains(nxt.group(0)))):
-                    chars[nxt.start()] = chars[nxt.start()].upper()
+        for first, *rest in names:
+            chars[first.start()] = chars[first.start()].upper()
+            nxt = rest[0] if rest else None
+            if (nxt is not None and text[first.end():nxt.start()] == " "
+                    and (self.is_surname(nxt.group(0)) or not self.english.contains(nxt.group(0)))):
+                chars[nxt.start()] = chars[nxt.start()].upper()
         return "".join(chars)
 
     def is_candidate(self, word: str) -> bool:
