@@ -73,7 +73,6 @@ _ROLES = (r"(?:server|waiter|waitress|bartender|host|hostess|sales(?:man|woman|p
 _CUES = (r"ask(?:ed|ing)?[ \t]+for|thanks?(?:[ \t]+you)?[ \t]+to|shout[ \t-]?outs?[ \t]+to|kudos[ \t]+to"
          r"|props[ \t]+to|(?:talk|talked|speak|spoke|chat|chatted)[ \t]+(?:to|with)"
          rf"|(?:helped|served|assisted)[ \t]+by|(?:our|my|your)[ \t]+{_ROLES}(?:[ \t]*,)?")
-
 # A word start, so that a search is linear on a long run of letters ("AbAbAb…").
 _PERSON_NAME = r"(?<![\w'’-])(?P<{}>[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)?)"
 PERSON_CUE_RE = re.compile(
