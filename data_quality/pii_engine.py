@@ -38,6 +38,7 @@ from commons.settings import PII_TAGGER_ENV
 from commons.visible_text import VisibleText
 from data_quality.pii import KINDS, Span, resolve_overlaps
 from data_quality.pii_addresses import AddressRecognizer
+from data_quality.pii_firms import in_firm_name
 from data_quality.pii_name_evidence import WORD_RE, NameEvidence
 from data_quality.pii_names import NameRecognizer
 from data_quality.pii_ner import NerArtifacts, find_entities, ner_windows
@@ -143,8 +144,9 @@ class PiiEngine:
         """A PERSON span that opens a device's name ("Kasa smart plugs",
         :meth:`~data_quality.pii_name_evidence.NameEvidence.names_device`), continues a model's
         ("iPhone 15 Pro Max", :meth:`~data_quality.pii_name_evidence.NameEvidence.continues_model`),
-        modifies a noun ("Max volume", "Procter and Gamble products"), labels a contact line
-        ("Tel:") or is an interjection ("Ya, …"), or a LOCATION span of product words only
+        modifies a noun ("Max volume", "Procter and Gamble products"), lies inside a firm's name
+        ("Barnes & Noble", "Smith & Jones LLP": :func:`~data_quality.pii_firms.in_firm_name`),
+        labels a contact line ("Tel:") or is an interjection ("Ya, …"), or a LOCATION span of product words only
         ("without the Echo": towns share names with devices) unless another place follows it
         after a comma ("in Echo, Oregon"). Applied after the tagger, which knows neither list."""
         if span.kind == "PERSON":
@@ -152,6 +154,7 @@ class PiiEngine:
                     or self.evidence.continues_model(text, span.start, span.end)
                     or self.evidence.modifies_noun(text, span.start, span.end)
                     or self.evidence.pair_modifies_noun(text, span.start, span.end)
+                    or in_firm_name(text, span.start, span.end)
                     or self.evidence.labels_contact(text, span.start, span.end)
                     or self.evidence.exclaims(text, span.start, span.end))
         return (span.kind == "LOCATION"

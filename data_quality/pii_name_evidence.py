@@ -79,6 +79,17 @@ PERSON_CUE_RE = re.compile(
     rf"(?i:\b(?:{_CUES}))[ \t]+{_PERSON_NAME.format('name')}"
     rf"|{_PERSON_NAME.format('subject')}[ \t]+"
     rf"(?i:(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+){{0,2}}{_ROLES})\b")
+# The same cues before lower-case words ("Great stay, thanks to john at the desk", "ask for maria
+# garcia", "sarah was our waitress"): chat style drops the capitals there even in a text that has
+# some elsewhere. The cue words are matched ASCII-case-insensitively, and the role phrase is found
+# before the words ahead of it are read: a search for those words from every word start took three
+# times as long over the reviews.
+_LOWER_WORDS = r"(?<![\w'’-])(?P<name>[a-z][\w'’-]*(?:[ \t]+[a-z][\w'’-]*)?)"
+LOWER_PERSON_CUE_RE = re.compile(rf"(?ai:\b(?:{_CUES}))[ \t]+{_LOWER_WORDS}")
+ROLE_PHRASE_RE = re.compile(rf"(?ai:\b(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+){{0,2}}{_ROLES})\b")
+LOWER_SUBJECT_RE = re.compile(rf"{_LOWER_WORDS}[ \t]+\Z")
+# How far before a role phrase its subject's one or two words may begin.
+SUBJECT_REACH = 60
 # Words by which a name is addressed ("Coach Will", "Uncle Bill"): part of the cue, not the name.
 ADDRESS_WORDS = frozenset("uncle aunt auntie coach grandma grandpa granny nana pastor father sister "
                           "brother officer nurse doctor chef captain cousin".split())
@@ -353,22 +364,47 @@ class NameEvidence:
         return not sentence_start or lower in self.given or lower in self.surnames
 
     def truecase(self, text: str) -> str:
-        """``text`` with census names (and a surname or non-English word after each)
-        capitalised, when the text has no capital at all: the NER model reads case, chat-style
-        text drops it. Same length as ``text``, so offsets carry over to the original."""
+        """``text`` with lower-case person names capitalised, for the NER model, which reads case:
+        in a text with no capital at all, every census name; in one with capitals, a census given
+        name no English word spells (or a common one that is only a noun) right after a person cue
+        or before a role phrase (:data:`LOWER_PERSON_CUE_RE`, :data:`ROLE_PHRASE_RE`: "Great stay,
+        thanks to john at the desk", "sarah was our waitress"; not "thanks to will power" nor
+        "thanks to amazon"). Either takes the surname or non-English word after the name ("ask
+        for maria garcia"). Same length as ``text``, so offsets carry over to the original."""
         if any(ch.isupper() for ch in text):
+            cued = [words for match in LOWER_PERSON_CUE_RE.finditer(text)
+                    if (words := self._given_first(text, match, subject=False))]
+            for role in ROLE_PHRASE_RE.finditer(text):
+                subject = LOWER_SUBJECT_RE.search(text, max(0, role.start() - SUBJECT_REACH), role.start())
+                if subject is not None and (words := self._given_first(text, subject, subject=True)):
+                    cued.append(words)
+            return self._capitalised(text, cued)
+        words = list(WORD_RE.finditer(text))
+        return self._capitalised(text, [words[i:i + 2] for i, match in enumerate(words)
+                                        if self.is_given(match.group(0)) or self.is_surname(match.group(0))])
+
+    def _given_first(self, text: str, match: re.Match[str], subject: bool) -> list[re.Match[str]]:
+        """The words of ``match``'s ``name`` group (of :data:`LOWER_PERSON_CUE_RE` or
+        :data:`LOWER_SUBJECT_RE`) when the first is a given name, else none; before a role phrase
+        (``subject``) the name may be the second word ("and maria was our server")."""
+        words = list(WORD_RE.finditer(text, match.start("name"), match.end("name")))
+        if subject and len(words) > 1 and not self.is_given(words[0].group(0)):
+            words = words[1:]
+        first = words[0].group(0) if words else ""
+        return words if self.is_given(first) and self.name_shaped(first.capitalize()) else []
+
+    def _capitalised(self, text: str, names: list[list[re.Match[str]]]) -> str:
+        """``text`` with the first word of each of ``names`` capitalised, and the word after it
+        (the second of the list) when one space apart and a surname or no English word."""
+        if not names:
             return text
         chars = list(text)
-        words = list(WORD_RE.finditer(text))
-        for i, match in enumerate(words):
-            word = match.group(0)
-            if self.is_given(word) or self.is_surname(word):
-                chars[match.start()] = chars[match.start()].upper()
-                nxt = words[i + 1] if i + 1 < len(words) else None
-                if (nxt is not None and text[match.end():nxt.start()] == " "
-                        and (self.is_surname(nxt.group(0))
-                             or not self.english.contains(nxt.group(0)))):
-                    chars[nxt.start()] = chars[nxt.start()].upper()
+        for first, *rest in names:
+            chars[first.start()] = chars[first.start()].upper()
+            nxt = rest[0] if rest else None
+            if (nxt is not None and text[first.end():nxt.start()] == " "
+                    and (self.is_surname(nxt.group(0)) or not self.english.contains(nxt.group(0)))):
+                chars[nxt.start()] = chars[nxt.start()].upper()
         return "".join(chars)
 
     def is_candidate(self, word: str) -> bool:

@@ -20,6 +20,8 @@ PHONE_REGIONS = ("US", "GB", "DE", "FR", "IN", "JP")
 # Fewest digits a cue-confirmed phone may have: 6-digit local numbers exist (e.g. "33 93 31"
 # in the Presidio samples); texts with fewer digits in total skip the phone and card detectors.
 MIN_PHONE_DIGITS = 6
+# Most digits a phone number has (E.164's 15, country code included).
+MAX_PHONE_DIGITS = 15
 
 
 # A phone-shaped run: optional +CC, digit groups with space/dot/dash/parenthesis separators,
@@ -51,6 +53,10 @@ _PHONE_CUE_AFTER_RE = re.compile(rf"(?i)^\s?[-–]?\s?\(?(?:{'|'.join(_CUES_AFTE
 # Letters glued to the front of a number ("ref212-555-0187") hide it from both matchers, which
 # want a word boundary before the first digit. Blanking them (same length) keeps every offset.
 _GLUED_LETTERS_RE = re.compile(r"[^\W\d_]+(?=[+(]?\d)")
+# An unbroken digit run longer than any phone number holds none: a number inside it would be glued
+# to digits on one side. Blanked too, the matchers pass over it at once; libphonenumber otherwise
+# parsed it piece by piece, once per region (a 100,000-digit line took 0.3–2.3 s).
+_OVERLONG_RUN_RE = re.compile(rf"\d{{{MAX_PHONE_DIGITS + 1},}}")
 # A parenthesised area code is how people write phone numbers, not order or model numbers.
 _AREA_CODE_RE = re.compile(r"\(\d{2,5}\)[ ]?\d")
 # A trailing group that is glued to a date or time separator begins the next token.
@@ -59,7 +65,7 @@ _NEXT_TOKEN_AFTER_RE = re.compile(r"[/:]\d")
 
 def _phone_digit_count_ok(candidate: str) -> bool:
     digits = re.sub(r"\D", "", candidate.split("x")[0].split("ext")[0])
-    return MIN_PHONE_DIGITS <= len(digits) <= 15
+    return MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS
 
 
 def _without_open_bracket(text: str, start: int, end: int) -> tuple[int, int]:
@@ -101,6 +107,11 @@ def _number_end(text: str, start: int, end: int) -> int:
     return end
 
 
+def _blank(match: re.Match[str]) -> str:
+    """As many spaces as ``match`` is long (offsets into the text stay valid)."""
+    return " " * len(match.group(0))
+
+
 def phone_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) character offsets of phone numbers in ``text``.
 
@@ -110,7 +121,7 @@ def phone_spans(text: str) -> Iterator[tuple[int, int]]:
     ends (:func:`_number_end`).
     """
     seen: set[tuple[int, int]] = set()
-    unglued = _GLUED_LETTERS_RE.sub(lambda m: " " * len(m.group(0)), text)
+    unglued = _OVERLONG_RUN_RE.sub(_blank, _GLUED_LETTERS_RE.sub(_blank, text))
     for region in PHONE_REGIONS:
         # VALID (not POSSIBLE): the number must be assigned in the region's plan, which keeps
         # years, prices and quantities out.

@@ -81,6 +81,15 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
      "Friday <PERSON> was our server. Shout out to Coach <PERSON>! Thanks to Uncle <PERSON>"),
     ("Grace was our very best waitress. Ask for Lee today",
      "<PERSON> was our very best waitress. Ask for <PERSON> today"),
+    # The same cues before a lower-case given name in a text with capitals elsewhere.
+    ("Great stay. thanks to john at the front desk!", "Great stay. thanks to <PERSON> at the front desk!"),
+    ("Loved it, ask for maria garcia when you call.", "Loved it, ask for <PERSON> when you call."),
+    ("Fast delivery, shout out to tom! And sarah was our waitress",
+     "Fast delivery, shout out to <PERSON>! And <PERSON> was our waitress"),
+    # A firm's name is no pair of people; a pair that is no listed firm and has no legal form is.
+    ("Bought it at Barnes and Noble, like my Johnson & Johnson gauze. John and Mary love it",
+     "Bought it at Barnes and Noble, like my Johnson & Johnson gauze. <PERSON> and <PERSON> love it"),
+    ("I shop at Marks and Spencer. Smith & Jones came by", "I shop at Marks and Spencer. <PERSON> & <PERSON> came by"),
     ('"It works," says björklund.', '"It works," says <PERSON>.'),
     ("my daughter who lives in St. Louis loves it", "my daughter who lives in <LOCATION> loves it"),
     ("Mail jörg.weiß@bücher-laden.de or ring Anna on +44 20 7946 0958",
@@ -119,6 +128,10 @@ def test_names_and_addresses_are_replaced(text, expected):
     "Thanks to Prime I got it fast; talk to Alexa or ask for Best Buy pricing",
     "Thanks to Grace period rules I could return it",
     "Procter and Gamble products, Bang & Olufsen speakers and Harper and Row editions",  # firms as modifiers
+    "Johnson & Johnson makes it, Procter & Gamble sells it, Ben & Jerry's melts; Smith & Jones LLP sued",
+    # A person cue before a lower-case word that names no one: a thing, a shop, a pronoun, a word.
+    "Great seller. thanks to the seller, ask for a refund, thanks to amazon, shout out to everyone",
+    "Nice. thanks to will power, ask for grace period, thanks to bill gates' foundation",
     "Great product, 無料 shipping, my son 8 years old loves the 小米 band",  # no cue before the word
     "ask for 收据 at checkout, I talked to 客服, thanks to 小米, my partner 楽天 offers points",
     # Title case, or a given name that begins a thing's name.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
-from data_quality.pii import scrub_text
+from data_quality.pii import find_pii, scrub_text
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -102,6 +104,56 @@ def test_a_long_digit_run_is_read_in_linear_windows():
     run = " ".join(["1234"] * 2000)
     # Each start holds at most the windows of 12 to 19 digits: three or four groups of four.
     assert len(list(_windows(run, 0, len(run)))) == 2 * 1998 - 1
+
+
+class _CountedSizes(Sequence[int]):
+    """Group sizes that count how many of them are read (a slice reads each size in it)."""
+
+    def __init__(self, sizes: list[int]) -> None:
+        self.sizes, self.reads = sizes, 0
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def __getitem__(self, index):
+        self.reads += len(range(*index.indices(len(self.sizes)))) if isinstance(index, slice) else 1
+        return self.sizes[index]
+
+
+def test_card_windows_read_each_group_a_bounded_number_of_times():
+    from data_quality.pii import _group_windows
+
+    sizes = _CountedSizes([4] * 20_000)
+    assert len(list(_group_windows(sizes))) == 2 * 19_998 - 1
+    # Five groups of four pass a card's 19 digits: each group is read by the five windows starting
+    # at or before it, not by every window before it.
+    assert sizes.reads <= 5 * len(sizes)
+
+
+def test_every_card_of_a_long_line_of_cards_is_found():
+    text = " ".join(["4111 1111 1111 1111"] * 3_000)
+    spans = find_pii(text)
+    assert len(spans) == 3_000 and {text[s.start:s.end] for s in spans} == {"4111 1111 1111 1111"}
+    assert {s.kind for s in spans} == {"CARD"}
+
+
+@pytest.mark.parametrize(("text", "phone"), [
+    # A digit run longer than any phone number ran the matchers' candidate past the number beside it.
+    ("call 212 555 0187 " + "7" * 20, "212 555 0187"),
+    ("Tel " + "1" * 30 + " 0151 2345678", "0151 2345678"),
+    ("+44 20 7946 0958 " + "9" * 16, "+44 20 7946 0958"),
+    ("call (212) 555-0187 " + "0" * 100_000, "(212) 555-0187"),
+])
+def test_a_phone_beside_an_overlong_digit_run_is_found(text, phone):
+    assert [(text[s.start:s.end], s.kind) for s in find_pii(text)] == [(phone, "PHONE")]
+
+
+def test_a_long_digit_line_is_kept_and_the_identifiers_around_it_found():
+    # 100,000 digits hold no identifier of their own (a card has 19 at most, a phone 15).
+    text = "card 4111 1111 1111 1111, ref " + "7" * 100_000 + " call 212-555-0187"
+    found = [(text[s.start:s.end], s.kind) for s in find_pii(text)]
+    assert found == [("4111 1111 1111 1111", "CARD"), ("212-555-0187", "PHONE")]
+    assert find_pii("7" * 100_000) == []
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -69,7 +69,11 @@ def test_evidence_separates_names_from_words():
     assert evidence.strong("Sjöberg") and not evidence.strong("Café")
     assert not evidence.name_shaped("LOVE") and not evidence.name_shaped("I'm")
     assert evidence.truecase("call me owen smith") == "call me Owen Smith"
-    assert evidence.truecase("Call me owen") == "Call me owen"  # cased text is left alone
+    assert evidence.truecase("Call me owen") == "Call me owen"  # cased text is left alone but after a person cue
+    assert evidence.truecase("OK. ask for maria garcia, and owen was our host") == (
+        "OK. ask for Maria Garcia, and Owen was our host")
+    assert evidence.truecase("OK. ask for a refund, thanks to will, thanks to alexa") == (
+        "OK. ask for a refund, thanks to will, thanks to alexa")
 
 
 def test_ner_reads_only_sentences_with_a_candidate_word():
