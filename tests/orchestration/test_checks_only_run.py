@@ -19,7 +19,6 @@ from orchestration.checks import books_expectations, reviews_expectations, rows_
 from orchestration.resources import WarehouseResource
 
 CHECKS = [books_expectations, reviews_expectations, rows_conserved]
-CHECK_KEYS = {key for check in CHECKS for key in check.check_keys}
 PARTITIONS = ("2026-11-30-00:00", "2026-11-30-06:00")
 
 
@@ -36,8 +35,8 @@ def _books(data_dir, rows: int) -> list[dict]:
 
 @pytest.fixture
 def warehouse(tmp_path, data_dir) -> Warehouse:
-    """A warehouse whose two harvest partitions hold scrubbed real rows: 30 and 20 books (the first of
-    each priced 0, so the validate stage quarantines it) and 25 and 15 real UCI review sentences."""
+    """A warehouse whose ``scrubbed_signals`` hold real rows in two harvest partitions: 30 and 20 books (the
+    first of each priced 0, so the validate stage quarantines it) and 25 and 15 real UCI review sentences."""
     wh = Warehouse(tmp_path / "warehouse.duckdb")
     sentences = read_feed_file(data_dir / "reviews/uci_sentiment_sentences/amazon_cells_labelled.txt",
                                "feed-1", max_rows=40).records
