@@ -189,6 +189,14 @@ class LiveStore:
             self._local.con = con
         return con
 
+    def close(self) -> None:
+        """Close the calling thread's connection now; the next call opens a new one. Without it the
+        connection closes only when the garbage collector frees it (it sits in a reference cycle), and
+        until then no writer's clean close can remove the store's ``-wal`` and ``-shm``."""
+        con, self._local.con = getattr(self._local, "con", None), None
+        if con is not None:
+            con.close()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``), committed on exit, rolled back on error."""

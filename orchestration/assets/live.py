@@ -47,14 +47,17 @@ def insights_observer(context: dg.SensorEvaluationContext, live_store: LiveStore
     if path.stat().st_size == 0:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"the live store at {path} is empty (0 bytes): the live "
                                                          "loop has not written it yet"))
+    # Read-only: an observer never adds a schema to, or changes the journal mode of, the live loop's file.
+    store = LiveStore(path, open_mode="ro")
     try:
-        # Read-only: an observer never adds a schema to, or changes the journal mode of, the live loop's file.
-        (newest,) = LiveStore(path, open_mode="ro").query(
-            "SELECT MAX(published) AS at, COUNT(*) AS n, COALESCE(MAX(seq), 0) AS head FROM insights")
+        (newest,) = store.query("SELECT MAX(published) AS at, COUNT(*) AS n, COALESCE(MAX(seq), 0) AS head "
+                                "FROM insights")
     except sqlite3.DatabaseError as err:  # not a database, no insights table, locked past the timeout
         context.log.warning(f"insights_observer: the live store at {path} cannot be read: {err}")
         return dg.SensorResult(skip_reason=dg.SkipReason(f"the live store at {path} cannot be read ({err}): "
                                                          "nothing observed"))
+    finally:
+        store.close()  # a sensor's process lives on: its connection must not wait for the collector
     if newest["at"] is None:
         return dg.SensorResult(skip_reason=dg.SkipReason("the live store holds no insight yet"))
     newest_at = datetime.fromtimestamp(newest["at"], timezone.utc).isoformat(timespec="seconds")

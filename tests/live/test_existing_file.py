@@ -4,7 +4,6 @@ cannot write it still reads every commit, and writes nothing there."""
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
@@ -34,9 +33,9 @@ def _publish(store: LiveStore, published: list[float]) -> None:
 def _write_and_close(path: Path, published: list[float]) -> None:
     """Publish insights at ``published`` into the live store at ``path`` (created if new) and close its
     writer: the file alone stays, as a stopped watcher leaves it."""
-    _publish(LiveStore(path), published)
-    # The connection goes with the store object, which a reference cycle holds until collected.
-    gc.collect()
+    store = LiveStore(path)
+    _publish(store, published)
+    store.close()
     assert sorted(p.name for p in path.parent.iterdir()) == ["live.sqlite"]
 
 
@@ -55,7 +54,9 @@ def _read_from_unwritable_folder(path: Path) -> dict:
 def test_a_read_leaves_an_empty_log_and_index_that_the_next_writer_takes_over(tmp_path):
     path = tmp_path / "live.sqlite"
     _write_and_close(path, [1796310000.5, 1796310323.25])
-    assert existing_store(path).query("SELECT count(*) AS n FROM insights") == [{"n": 2}]
+    reader = existing_store(path)
+    assert reader.query("SELECT count(*) AS n FROM insights") == [{"n": 2}]
+    reader.close()
     assert {p.name: p.stat().st_size for p in tmp_path.iterdir() if p.name != "live.sqlite"} == {
         "live.sqlite-wal": 0, "live.sqlite-shm": 32768}
     _write_and_close(path, [1796310400.0])
