@@ -16,10 +16,11 @@ from pathlib import Path
 
 
 def open_existing(path: Path, mode: str) -> sqlite3.Connection:
-    """A connection to the existing SQLite file at ``path`` that creates no file and changes no schema:
-    ``mode`` ``"ro"`` (read only) or ``"rw"`` (rows may change); autocommit, rows as :class:`sqlite3.Row`,
-    usable from any thread. Read-only, a file no writer has open in a folder this process cannot write is
-    opened immutable: a writer that opens it later is not seen through this connection.
+    """A connection to the existing SQLite file at ``path`` that adds no schema and changes no journal mode
+    (a read may leave the empty log and index the module describes): ``mode`` ``"ro"`` (read only) or
+    ``"rw"`` (rows may change); autocommit, rows as :class:`sqlite3.Row`, usable from any thread. Read-only,
+    a file no writer has open in a folder this process cannot write is opened immutable: a writer that opens
+    it later is not seen through this connection.
 
     Raises:
         sqlite3.DatabaseError: the file is missing, is not a database (``mode`` ``"ro"``: found here, by a
