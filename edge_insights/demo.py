@@ -237,18 +237,24 @@ def drift_now(settings: Settings, decisions: list[str]) -> dict[str, dict[str, A
     """What ``drift_sensor``'s first tick would find if switched on now: per decision with a deployed
     champion, :func:`training.drift.assess` of its whole decision log (the serving, the live loop)
     against that bundle's release baseline, as :meth:`training.drift.DriftReport.to_dict`
-    (``drifted`` true: the sensor would request a retrain, for ``reasons``)."""
+    (``drifted`` true: the sensor would request a retrain, for ``reasons``). A champion whose manifest
+    the sensor would skip (:func:`training.deployed_baseline.deployed_baseline` refuses it) is
+    ``{"skipped": why}``, and the other decisions are still assessed."""
+    from training.deployed_baseline import deployed_baseline
     from training.divergence import read_decisions
     from training.drift import assess
     from training.registry import CHAMPION
 
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for name in decisions:
-        path = settings.deploy_dir / name / CHAMPION / "manifest.json"
-        manifest = json.loads(path.read_text()) if path.is_file() else {}
-        if "drift_baseline" in manifest:
-            found[name] = assess(read_decisions(settings.decision_log_dir, name), manifest["drift_baseline"],
-                                 manifest["bundle_sha256"]).to_dict()
+        try:
+            deployed = deployed_baseline(settings.deploy_dir / name / CHAMPION / "manifest.json")
+        except ValueError as err:
+            found[name] = {"skipped": str(err)}
+            continue
+        if deployed is not None:
+            sha, baseline = deployed
+            found[name] = assess(read_decisions(settings.decision_log_dir, name), baseline, sha).to_dict()
     return found
 
 

@@ -18,6 +18,15 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
     return table
 
 
+def drift_line(d: dict[str, Any]) -> str:
+    """One decision's line of :func:`edge_insights.demo.drift_now`'s table."""
+    if "skipped" in d:
+        return f'skipped: {d["skipped"]}'
+    return (f'shadow {d["shadow_disagreements"]}/{d["shadow_compared"]} ({d["shadow_rate"]:.3f}) vs '
+            f'{d["baseline_rate"]:.3f} over {d["baseline_n"]} at release, p = {d["p_value"]:.2g}: '
+            + (f'would request a retrain ({"; ".join(d["reasons"])})' if d["drifted"] else "no drift"))
+
+
 def _quality_table(decisions: dict[str, Any]) -> Table:
     table = Table(title="Micro-decisions on held-out products (F1 of the alert class)", title_justify="left")
     for col in ("decision", "eval n/alerts", "central oracle", "student fp32", "shipped", "baseline", "ECE raw→cal",
@@ -195,10 +204,7 @@ def print_summary(console: Console, s: dict[str, Any], written_to: Path) -> None
                               if k.endswith("_disagreement_rate")]))
     if s.get("drift_now"):
         console.print(_table("Drift sensor's test now, over every decision logged (what its first tick would find)", [
-            (name, f'shadow {d["shadow_disagreements"]}/{d["shadow_compared"]} ({d["shadow_rate"]:.3f}) vs '
-                   f'{d["baseline_rate"]:.3f} over {d["baseline_n"]} at release, p = {d["p_value"]:.2g}: '
-                   + (f'would request a retrain ({"; ".join(d["reasons"])})' if d["drifted"] else "no drift"))
-            for name, d in s["drift_now"].items()]))
+            (name, drift_line(d)) for name, d in s["drift_now"].items()]))
     drill = s.get("drift_drill")
     if drill:
         console.print(_table(f"Drift drill ({drill['decision']}, shadow rate {drill['shadow_rate']:g}, rule checked "

@@ -40,6 +40,7 @@ from typing import Any
 
 from commons.errors import EdgeInsightsError
 from commons.settings import live_store_file
+from live.existing_file import open_existing
 from live.wakeup import PublishSignal
 
 SCHEMA = """
@@ -177,10 +178,7 @@ class LiveStore:
     def _connection(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None and self._open_mode:
-            con = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode={self._open_mode}", uri=True, timeout=30.0,
-                                  isolation_level=None, check_same_thread=False)
-            con.row_factory = sqlite3.Row
-            self._local.con = con
+            con = self._local.con = open_existing(self.path, self._open_mode)
         if con is None:
             con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             con.row_factory = sqlite3.Row
@@ -190,6 +188,14 @@ class LiveStore:
             con.execute("PRAGMA synchronous=NORMAL")
             self._local.con = con
         return con
+
+    def close(self) -> None:
+        """Close the calling thread's connection now; the next call opens a new one. Without it the
+        connection closes only when the garbage collector frees it (it sits in a reference cycle), and
+        until then no writer's clean close can remove the store's ``-wal`` and ``-shm``."""
+        con, self._local.con = getattr(self._local, "con", None), None
+        if con is not None:
+            con.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -492,7 +498,8 @@ class LiveStore:
 
 def existing_store(path: Path, *, writable: bool = False) -> LiveStore:
     """The live store at ``path`` as the live loop left it, for commands that read it (or, ``writable``,
-    update its rows): opened ``mode=ro`` (or ``rw``), so no file, schema or journal-mode change is made.
+    update its rows): opened ``mode=ro`` (or ``rw``) by :func:`live.existing_file.open_existing`, so no schema or
+    journal-mode change is made (a read may leave an empty ``-wal`` and its ``-shm`` index beside the file).
     A listing that created the schema would turn a damaged or foreign file into an empty store.
 
     Raises:

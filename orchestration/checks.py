@@ -1,7 +1,9 @@
 """Asset checks: GX suites and row conservation, blocking so bad data never reaches training, and
 the retention check (nothing older than its privacy policy).
 
-Data checks run in the run that materialised ``validated_signals`` and look at that run's partition.
+The data checks of ``validated_signals`` look at the rows of the run that last materialised it (for the
+run's partition where the run has one), not at the rows of the run they execute in: a run of the checks
+alone (the UI's "Execute checks") has a run id of its own and wrote no rows.
 """
 
 import dagster as dg
@@ -12,6 +14,7 @@ from data_quality.expectations import validate_frame
 from data_quality.rules import INTAKE_OF_RULE_SET
 from commons.retention import reference_now
 from orchestration.assets.retention import store_folders
+from orchestration.checked_run import checked_run
 from orchestration.resources import (
     CrawlResource,
     DecisionLogResource,
@@ -27,13 +30,16 @@ def _suite_check(rule_set: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset="validated_signals", name=f"{intake}_expectations", blocking=True,
                     description=f"Great Expectations {rule_set} suite on the partition's validated {intake} rows.")
     def check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        frame = warehouse.get().validated(intake, context.run.run_id)
+        checked = checked_run(context)
+        if isinstance(checked, dg.AssetCheckResult):
+            return checked
+        frame = warehouse.get().validated(intake, checked.run_id)
         if frame.is_empty():
-            return dg.AssetCheckResult(passed=False, metadata={"rows": 0},
-                                       description=f"no validated {intake} rows in this run")
+            return dg.AssetCheckResult(passed=False, metadata={**checked.metadata(), "rows": 0},
+                                       description=f"no validated {intake} rows of {checked}")
         # GX 1.x validates pandas frames: the polars frame crosses over here, and only here.
         summary = validate_frame(frame.to_pandas(), rule_set)
-        return dg.AssetCheckResult(passed=summary.success, metadata=summary.to_metadata())
+        return dg.AssetCheckResult(passed=summary.success, metadata={**checked.metadata(), **summary.to_metadata()})
 
     return check
 
@@ -45,10 +51,15 @@ reviews_expectations = _suite_check("review")
 @dg.asset_check(asset="validated_signals", blocking=True,
                 description="count in = count out + count quarantined for the validate stage of the partition.")
 def rows_conserved(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    counts = warehouse.get().validate_counts(context.run.run_id)
+    checked = checked_run(context)
+    if isinstance(checked, dg.AssetCheckResult):
+        return checked
+    counts = warehouse.get().validate_counts(checked.run_id)
     if counts is None:
-        return dg.AssetCheckResult(passed=False, description="validated_signals wrote no rows in this run")
-    return dg.AssetCheckResult(passed=counts["in"] == counts["out"] + counts["quarantined"], metadata=counts)
+        return dg.AssetCheckResult(passed=False, metadata=checked.metadata(),
+                                   description=f"no validated rows of {checked}")
+    return dg.AssetCheckResult(passed=counts["in"] == counts["out"] + counts["quarantined"],
+                               metadata={**checked.metadata(), **counts})
 
 
 @dg.asset_check(asset="retention", description="No row, file or decision-log day older than its privacy "

@@ -3,7 +3,6 @@ baseline (:mod:`training.drift`) and requests a retrain of that decision when dr
 
 import json
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -11,6 +10,7 @@ import dagster as dg
 from orchestration.jobs import TRIGGER_TAG, retrain_job
 from orchestration.resources import DecisionLogResource, TrainingResource
 from training.decisions import DECISIONS
+from training.deployed_baseline import deployed_baseline
 from training.divergence import read_decisions
 from training.drift import ALPHA, COOLDOWN, MAX_COOLDOWN, MIN_INPUTS, MIN_SHADOW, PSI_THRESHOLD, assess, decide
 from training.registry import CHAMPION
@@ -66,34 +66,6 @@ def _utc_time(value: Any, latest: datetime) -> bool:
     except (TypeError, ValueError):
         return False
     return when.utcoffset() == timedelta(0) and when <= latest
-
-
-def deployed_baseline(manifest_path: Path) -> tuple[str, dict[str, Any]] | None:
-    """The deployed champion's ``(bundle_sha256, drift_baseline)`` from its manifest; None when there
-    is no manifest or it has no drift baseline (a bundle released before baselines).
-
-    Only the fields the sensor reads are checked, not the bundle's signature and file hashes
-    (``evaluate``'s :func:`commons.bundle_signature.verify_bundle`): that would hash every model
-    file on every tick, and the pods verify the bundle before serving it.
-
-    Raises:
-        ValueError: the manifest cannot be read, is no JSON object, or has a drift baseline that
-            is no object or no ``bundle_sha256`` string to tie the evidence window to.
-    """
-    if not manifest_path.is_file():
-        return None
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise ValueError(f"the deployed manifest {manifest_path} cannot be read: {err}") from None
-    if not isinstance(manifest, dict):
-        raise ValueError(f"the deployed manifest {manifest_path} is no JSON object")
-    if "drift_baseline" not in manifest:
-        return None
-    if not isinstance(manifest.get("bundle_sha256"), str) or not isinstance(manifest["drift_baseline"], dict):
-        raise ValueError(f"the deployed manifest {manifest_path} lacks a bundle_sha256 string or a drift_baseline "
-                         "object: redeploy the champion")
-    return manifest["bundle_sha256"], manifest["drift_baseline"]
 
 
 @dg.sensor(job=retrain_job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,

@@ -11,11 +11,11 @@ fails, and the asset turns red in the UI, when no insight was published for
 
 import sqlite3
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import dagster as dg
 
 from live.digest import insight_digest as digest_of
+from live.store import LiveStore
 from orchestration.resources import DecisionLogResource, LiveStoreResource, WarehouseResource
 
 LIVE_GROUP = "live"
@@ -47,13 +47,17 @@ def insights_observer(context: dg.SensorEvaluationContext, live_store: LiveStore
     if path.stat().st_size == 0:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"the live store at {path} is empty (0 bytes): the live "
                                                          "loop has not written it yet"))
+    # Read-only: an observer never adds a schema to, or changes the journal mode of, the live loop's file.
+    store = LiveStore(path, open_mode="ro")
     try:
-        newest = _read_only_query(path, "SELECT MAX(published) AS at, COUNT(*) AS n, COALESCE(MAX(seq), 0) AS head "
-                                        "FROM insights")
+        (newest,) = store.query("SELECT MAX(published) AS at, COUNT(*) AS n, COALESCE(MAX(seq), 0) AS head "
+                                "FROM insights")
     except sqlite3.DatabaseError as err:  # not a database, no insights table, locked past the timeout
         context.log.warning(f"insights_observer: the live store at {path} cannot be read: {err}")
         return dg.SensorResult(skip_reason=dg.SkipReason(f"the live store at {path} cannot be read ({err}): "
                                                          "nothing observed"))
+    finally:
+        store.close()  # a sensor's process lives on: its connection must not wait for the collector
     if newest["at"] is None:
         return dg.SensorResult(skip_reason=dg.SkipReason("the live store holds no insight yet"))
     newest_at = datetime.fromtimestamp(newest["at"], timezone.utc).isoformat(timespec="seconds")
@@ -64,17 +68,6 @@ def insights_observer(context: dg.SensorEvaluationContext, live_store: LiveStore
         asset_events=[dg.AssetObservation(asset_key=insights.key, metadata={
             "dagster/last_updated_timestamp": dg.MetadataValue.timestamp(newest["at"]),
             "insights": newest["n"], "head_seq": newest["head"]})])
-
-
-def _read_only_query(path: Path, sql: str) -> dict:
-    """The one row of ``sql`` on the SQLite file at ``path``, opened read-only (``mode=ro``: no schema, no
-    journal-mode change, no file created). Raises sqlite3.DatabaseError when the file cannot be read."""
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
-    try:
-        con.row_factory = sqlite3.Row
-        return dict(con.execute(sql).fetchone())
-    finally:
-        con.close()
 
 
 @dg.asset(group_name=LIVE_GROUP, deps=[insights], kinds={"duckdb"},

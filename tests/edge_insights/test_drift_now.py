@@ -11,6 +11,7 @@ import dagster as dg
 
 from commons.settings import Settings
 from edge_insights.demo import drift_now
+from edge_insights.report import drift_line
 from orchestration.resources import DecisionLogResource, TrainingResource
 from orchestration.sensors import drift_sensor
 from serving.decision_log import DecisionLog
@@ -53,3 +54,22 @@ def test_the_demos_drift_view_is_what_the_sensors_first_tick_finds(tmp_path):
         assert found["drifted"] is drifted
         requests = _first_tick(settings).run_requests
         assert [r.tags["decision"] for r in requests] == (["urgent_inventory"] if drifted else [])
+
+
+def test_a_champion_manifest_the_sensor_skips_is_skipped_by_the_demo_alone(tmp_path):
+    settings = _state(tmp_path, 3)
+    broken = {"price_spike": json.dumps({"drift_baseline": {"disagreement": 0.01, "disagreements": 2, "n": 177}}),
+              "negative_review": "{not json"}
+    for name, text in broken.items():
+        (settings.deploy_dir / name / "champion").mkdir(parents=True)
+        (settings.deploy_dir / name / "champion" / "manifest.json").write_text(text)
+    found = drift_now(settings, ["negative_review", "price_spike", "urgent_inventory"])
+    assert (found["urgent_inventory"]["shadow_compared"], found["urgent_inventory"]["shadow_disagreements"],
+            found["urgent_inventory"]["drifted"]) == (600, 3, False)
+    assert "lacks a bundle_sha256 string" in found["price_spike"]["skipped"]
+    assert "cannot be read" in found["negative_review"]["skipped"]
+    assert drift_line(found["price_spike"]) == f"skipped: {found['price_spike']['skipped']}"
+    assert drift_line(found["urgent_inventory"]).startswith("shadow 3/600 (0.005) vs 0.006 over 1064 at release")
+    # The sensor's first tick skips the same two, for the same reasons, and assesses the third.
+    notes = _first_tick(settings).skip_reason.skip_message.split("; ")
+    assert {n for n in notes if "skipped" in n} == {f"{name}: skipped: {found[name]['skipped']}" for name in broken}

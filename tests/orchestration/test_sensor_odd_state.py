@@ -3,6 +3,7 @@ tick, and an observer never writes to what it observes."""
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -117,6 +118,20 @@ def test_the_observer_reads_a_store_read_only(tmp_path):
     (observation,) = observe(store.path).asset_events
     assert observation.metadata["dagster/last_updated_timestamp"].value == 1796310323.25
     assert (observation.metadata["insights"].value, observation.metadata["head_seq"].value) == (2, store.head())
+
+
+def test_the_observer_closes_its_read_so_the_watchers_clean_close_leaves_the_file_alone(tmp_path):
+    store = LiveStore(tmp_path / "live.sqlite")
+    store.add_products(["https://shop.example/B0BXSKY533"])
+    store.close()
+    gc.disable()  # a connection the observer left open would close only when collected
+    try:
+        assert observe(store.path).skip_reason.skip_message == "the live store holds no insight yet"
+        store.add_products(["https://shop.example/B0C1H2N3"])  # the watcher again, then stopped
+        store.close()
+    finally:
+        gc.enable()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.sqlite"]
 
 
 def test_a_deployed_manifest_without_its_digest_skips_that_decision_only(deployed):
