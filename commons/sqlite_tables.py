@@ -10,16 +10,24 @@ Erasure matches a row when its ``product_id``/``source`` column is the value, or
 column holds the value as a JSON string (the records the live loop keeps as JSON): the same rule
 as the JSON-lines stores (:mod:`commons.erasure`). Deleted rows' bytes leave the file
 (``VACUUM``, then a WAL checkpoint that truncates the log).
+
+Counts and listings read the file as every reader of the live store does
+(:func:`commons.existing_sqlite.open_existing`): also from a folder this process cannot write, so the
+privacy report answers for another user's state folder. Deletions must write there (SQLite keeps its log
+beside the file) and fail naming the folder.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+
+from .existing_sqlite import open_existing
 
 
 #: Column of a row that names the subject → the columns of other tables' rows that go with it.
@@ -37,10 +45,21 @@ class SqliteTables:
         self.path = Path(path)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+    def _connect(self, mode: str = "ro") -> Iterator[sqlite3.Connection]:
+        """A connection to the existing file, ``mode`` ``"ro"`` (reads) or ``"rw"`` (deletions).
+
+        Raises:
+            PermissionError: ``"rw"``, and the file's folder is not writable by this process.
+        """
+        con = open_existing(self.path, mode)
         try:
             yield con
+        except sqlite3.OperationalError as err:
+            if err.sqlite_errorname != "SQLITE_READONLY_DIRECTORY":
+                raise
+            raise PermissionError(errno.EACCES, f"cannot change {self.path.name}: its folder {self.path.parent} is "
+                                  "read-only to this process (SQLite writes its log beside the file); run as a user "
+                                  "who may write that folder") from None
         finally:
             con.close()
 
@@ -84,10 +103,14 @@ class SqliteTables:
                                (cutoff.timestamp(),)).fetchone()[0]
 
     def expire(self, table: str, column: str, cutoff: datetime) -> int:
-        """Delete the rows of ``table`` whose ``column`` is before ``cutoff``; returns how many."""
+        """Delete the rows of ``table`` whose ``column`` is before ``cutoff``; returns how many.
+
+        Raises:
+            PermissionError: the file's folder is not writable by this process (nothing is deleted).
+        """
         if not self.path.exists():
             return 0
-        with self._connect() as con:
+        with self._connect("rw") as con:
             if not self._columns(con, table):
                 return 0
             self._checked(con, table, column)
@@ -96,10 +119,14 @@ class SqliteTables:
     def erase(self, tables: list[str], key: str, value: str) -> dict[str, int]:
         """Delete every row of ``tables`` naming ``key = value`` (module docstring), and every row
         linked to such a row (:data:`LINKS`: an alert cooldown keyed by the page's URL alone, a
-        webhook delivery naming only its insight); returns rows removed per table, in one transaction."""
+        webhook delivery naming only its insight); returns rows removed per table, in one transaction.
+
+        Raises:
+            PermissionError: the file's folder is not writable by this process (nothing is deleted).
+        """
         if not self.path.exists():
             return {table: 0 for table in tables}
-        with self._connect() as con:
+        with self._connect("rw") as con:
             columns = {table: self._columns(con, table) for table in tables}
             matches = {table: self._matching(cols, key, value) for table, cols in columns.items() if cols}
             con.execute("BEGIN IMMEDIATE")
@@ -141,9 +168,13 @@ class SqliteTables:
         return " OR ".join(where), params
 
     def compact(self) -> None:
-        """Rewrite the file without the bytes of deleted rows, and empty the write-ahead log."""
+        """Rewrite the file without the bytes of deleted rows, and empty the write-ahead log.
+
+        Raises:
+            PermissionError: the file's folder is not writable by this process.
+        """
         if self.path.exists():
-            with self._connect() as con:
+            with self._connect("rw") as con:
                 con.execute("VACUUM")
                 con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

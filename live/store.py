@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from commons.errors import EdgeInsightsError
+from commons.existing_sqlite import open_existing
 from commons.settings import live_store_file
-from live.existing_file import open_existing
 from live.wakeup import PublishSignal
 
 SCHEMA = """
@@ -498,8 +498,8 @@ class LiveStore:
 
 def existing_store(path: Path, *, writable: bool = False) -> LiveStore:
     """The live store at ``path`` as the live loop left it, for commands that read it (or, ``writable``,
-    update its rows): opened ``mode=ro`` (or ``rw``) by :func:`live.existing_file.open_existing`, so no schema or
-    journal-mode change is made (a read may leave an empty ``-wal`` and its ``-shm`` index beside the file).
+    update its rows): opened ``mode=ro`` (or ``rw``) by :func:`commons.existing_sqlite.open_existing`, so no schema
+    or journal-mode change is made (a read may leave an empty ``-wal`` and its ``-shm`` index beside the file).
     A listing that created the schema would turn a damaged or foreign file into an empty store.
 
     Raises:

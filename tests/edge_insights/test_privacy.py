@@ -9,6 +9,7 @@ import dataclasses
 import json
 import os
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -29,7 +30,9 @@ from edge_insights.cli import app
 from live.store import LiveStore
 from serving.decision_log import DecisionLog
 from training.divergence import read_decisions
+from unwritable import run_without_write
 
+REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
 GONE, KEPT = "p-gone", "p-kept"
 
@@ -50,7 +53,7 @@ def _decision(product: str, at: datetime) -> dict:
 def _live_rows(path: Path) -> None:
     """The live loop's store: per product one page, change, insight, delivery, alert, quarantine and
     observation row seen 500 days ago and one seen 2 days ago (as the watcher writes them: records
-    as JSON)."""
+    as JSON), its writer closed."""
     store = LiveStore(path)
     with store.transaction() as con:
         for product in (GONE, KEPT):
@@ -75,6 +78,7 @@ def _live_rows(path: Path) -> None:
                 # A delivery names only its insight: erasure must follow the insight to it.
                 con.execute("INSERT INTO deliveries(subscriber, insight_id, state, next_try) VALUES (?,?,?,?)",
                             ("https://hooks.example/in", f"i-{product}-{days}", "pending", at))
+    store.close()  # the file alone, as a stopped watcher leaves it
 
 
 def _age(path: Path, at: datetime) -> None:
@@ -499,6 +503,31 @@ def test_the_privacy_report_says_what_is_held_and_until_when(state):
     done = CliRunner().invoke(app, ["privacy", "report", "--json"])
     assert done.exit_code == 0, done.output
     assert {json.loads(line).get("store") for line in done.output.splitlines()} >= {"signal_history", "decision_log"}
+
+
+def test_the_privacy_report_reads_a_live_store_whose_folder_it_cannot_write(state):
+    # Another user's state folder, as a privacy officer reads it: the report must answer, with the figures the
+    # watcher's own user gets.
+    live = state.live_store_path.parent
+    done = run_without_write(live, [sys.executable, "-m", "edge_insights", "privacy", "report", "--json"], cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {r["store"]: (r["count"], r["oldest"]) for r in rows if r.get("kind") == "sqlite"} == {
+        name: (4, f"{NOW - timedelta(days=500):%Y-%m-%d %H:%M} UTC") for name in (
+            "live_products", "live_changes", "live_observations", "live_insights", "live_deliveries", "live_alerts",
+            "live_quarantine")}
+    assert done.stdout == CliRunner().invoke(app, ["privacy", "report", "--json"]).stdout
+
+
+def test_retention_in_a_live_store_whose_folder_it_cannot_write_fails_naming_the_folder(state):
+    live = state.live_store_path.parent
+    done = run_without_write(live, [sys.executable, "-m", "edge_insights", "privacy", "retention", "--as-of",
+                                    NOW.isoformat()], cwd=REPO)
+    assert done.returncode == 1
+    assert done.stderr == (f"error: a store cannot be read or written: PermissionError: [Errno 13] cannot change "
+                           f"live.sqlite: its folder {live} is read-only to this process (SQLite writes its log "
+                           "beside the file); run as a user who may write that folder\n")
+    assert LiveStore(state.live_store_path).query("SELECT count(*) AS n FROM products") == [{"n": 4}]
 
 
 def test_the_privacy_report_names_what_holds_no_subject_key_and_fails_on_an_unaccounted_entry(state):

@@ -5,18 +5,15 @@ cannot write it still reads every commit, and writes nothing there."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 from live.store import LiveStore, existing_store
+from unwritable import run_without_write
 
 READ = ("import json, sys; from pathlib import Path; from live.store import existing_store; "
         "print(json.dumps(existing_store(Path(sys.argv[1])).query("
         "'SELECT count(*) AS n, max(published) AS newest FROM insights')[0]))")
-# Root reads any folder; without these capabilities it is held to the folder's mode like anyone else.
-AS_READER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
 
 
 def _publish(store: LiveStore, published: list[float]) -> None:
@@ -41,12 +38,7 @@ def _write_and_close(path: Path, published: list[float]) -> None:
 
 def _read_from_unwritable_folder(path: Path) -> dict:
     """``existing_store``'s read of ``path`` by a process that may not write the store's folder."""
-    path.parent.chmod(0o555)
-    try:
-        done = subprocess.run([*AS_READER, sys.executable, "-c", READ, str(path)], capture_output=True, text=True,
-                              cwd=Path(__file__).parents[2], timeout=120)
-    finally:
-        path.parent.chmod(0o755)
+    done = run_without_write(path.parent, [sys.executable, "-c", READ, str(path)], cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

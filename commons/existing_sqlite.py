@@ -1,6 +1,8 @@
-"""Opening the live store's existing SQLite file as it is, also from a folder the reader cannot write.
+"""Opening an existing SQLite file as it is, also from a folder the reader cannot write: the one rule of every
+reader of the live store (``live.store.existing_store``, and :class:`commons.sqlite_tables.SqliteTables`'s
+counts for the privacy report and retention).
 
-The store is a WAL database: it is read through the ``-wal`` log and the ``-shm`` index beside it. A
+The live store is a WAL database: it is read through the ``-wal`` log and the ``-shm`` index beside it. A
 reader opened ``mode=ro`` on a file no connection has open creates both (SQLite 3.22 and later) and
 leaves them: an empty log and an index of no rows, which the next writer takes over and its clean close
 removes. Where the reader may not create files (a read-only state folder, another user's folder),
