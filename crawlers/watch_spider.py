@@ -11,23 +11,27 @@ of the owner's callbacks, in the reactor thread:
   crawl does it (:func:`crawlers.parsing.parse_book_detail`, :func:`crawlers.pipelines.normalise`);
   ``record`` is ``SignalRecord.to_dict()``;
 - ``on_unchanged(url, received_at)``: a 304 (the page is as last seen);
-- ``on_failure(url, reason, http_status)``: anything else, with the batch crawl's quarantine
-  reasons (``http_<status>``, ``parse_error: …``, ``timeout``, …);
+- ``on_failure(url, reason, http_status)``: anything else but a refused redirect, with the batch crawl's
+  quarantine reasons (``http_<status>``, ``parse_error: …``, ``timeout``, …);
+- ``on_refused(url, reason)``: a redirect refused (below), the first visit refused for that reason;
 - ``on_still_refused(url, reason)``: a redirect refused for the reason the URL's previous visit was
-  refused for (below): the redirect persists, and the row its first refusal wrote stands for it.
+  refused for: the redirect persists, and what its first refusal recorded stands for it;
+- ``on_refusal_ended(url)``: a visit of a URL whose refusal was in force ended otherwise (called before
+  that visit's own callback).
 
 A revisit's redirect is followed unless its target is on a host none of the sitemap's URLs is on
 (another shop's page is no record of this one) or is another watched page: a listed one (``p/1``
 redirected to a listed ``p/1/``) or one another listed URL was redirected to first. That visit ends
-as ``on_failure(url, "offsite: redirected to <host>", None)`` or ``on_failure(url, "duplicate:
-redirected to <target>", None)``, as the batch crawl's link does
-(:func:`crawlers.middlewares.offsite_redirect`, :func:`crawlers.middlewares.duplicate_redirect`),
-before the target is contacted. A watched page is thus fetched under one URL only: under two, its
-product id was at two URLs, quarantined as ambiguous at every visit of either. A refusal is reported
-through ``on_failure`` once while it persists: the URL's next visits refused for the same reason go
-to ``on_still_refused`` (a quarantine row at every revisit grew the quarantine for ever), and any
-other outcome of a visit ends it, so a redirect that goes away and comes back is reported again.
-The refusals in force are the process's, as the claims are: a restarted spider reports each once more.
+as ``on_refused(url, "offsite: redirected to <host>")`` or ``on_refused(url, "duplicate: redirected to
+<target>")``, the batch crawl's reasons (:func:`crawlers.middlewares.offsite_redirect`,
+:func:`crawlers.middlewares.duplicate_redirect`), before the target is contacted. A watched page is
+thus fetched under one URL only: under two, its product id was at two URLs, quarantined as ambiguous
+at every visit of either. A refusal is reported through ``on_refused`` once while it persists: the
+URL's next visits refused for the same reason go to ``on_still_refused`` (a quarantine row at every
+revisit grew the quarantine for ever), and any other outcome of a visit ends it (``on_refusal_ended``),
+so a redirect that goes away and comes back is reported again. The owner keeps the refusals in force
+and hands them to its next spider (``refused``): a restarted watcher continues a refusal rather than
+reporting it once more.
 
 ``received_at`` is epoch seconds when the response reached the spider: where harvest → insight
 latency starts. The spider never closes on idle; its owner stops the crawler. It lives outside
@@ -77,7 +81,10 @@ class WatchSpider(SignalSpider):
         policy: chooses the next URL (keys are URLs); see :class:`RevisitPolicy`.
         rate: requests per second spent on revisits (> 0).
         etag_of: the last ETag seen for a URL, or None (sent as ``If-None-Match``).
-        on_urls, on_page, on_unchanged, on_failure, on_still_refused: the owner's callbacks (module docstring).
+        refused: listed URL → the reason its redirect was refused for, of the refusals in force when the
+            owner's previous spider stopped (module docstring).
+        on_urls, on_page, on_unchanged, on_failure, on_refused, on_still_refused, on_refusal_ended: the
+            owner's callbacks (module docstring).
 
     Raises:
         ValueError: ``rate`` is not positive.
@@ -88,24 +95,27 @@ class WatchSpider(SignalSpider):
     version = f"{source}@{VERSION}"
 
     def __init__(self, sitemap_url: str, crawl_id: str, policy: RevisitPolicy, rate: float,
-                 etag_of: Callable[[str], str | None], on_urls: Callable[[list[str]], None],
+                 etag_of: Callable[[str], str | None], refused: dict[str, str],
+                 on_urls: Callable[[list[str]], None],
                  on_page: Callable[[str, dict[str, Any], str | None, float], None],
                  on_unchanged: Callable[[str, float], None],
                  on_failure: Callable[[str, str, int | None], None],
-                 on_still_refused: Callable[[str, str], None], *args: Any, **kwargs: Any) -> None:
+                 on_refused: Callable[[str, str], None], on_still_refused: Callable[[str, str], None],
+                 on_refusal_ended: Callable[[str], None], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not rate > 0:
             raise ValueError(f"rate must be > 0 requests/s, got {rate}")
         self.sitemap_url, self.crawl_id, self.policy, self.rate = sitemap_url, crawl_id, policy, rate
         self.etag_of, self.on_urls, self.on_page = etag_of, on_urls, on_page
-        self.on_unchanged, self.on_failure, self.on_still_refused = on_unchanged, on_failure, on_still_refused
+        self.on_unchanged, self.on_failure, self.on_refused = on_unchanged, on_failure, on_refused
+        self.on_still_refused, self.on_refusal_ended = on_still_refused, on_refusal_ended
         self._loop: task.LoopingCall | None = None
         #: Watched page → the listed URL it is watched under (itself, or the first URL redirected to it).
         self._claims: dict[str, str] = {}
         #: The hosts the sitemap's URLs are on (site_host): a redirect elsewhere is refused.
         self._hosts: set[str | None] = set()
         #: Listed URL → the reason its last visit's redirect was refused for, while that persists.
-        self._refused: dict[str, str] = {}
+        self._refused: dict[str, str] = dict(refused)
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> "WatchSpider":
@@ -183,7 +193,7 @@ class WatchSpider(SignalSpider):
         """A revisit's response → exactly one of the three callbacks."""
         received_at = time.time()
         link = response.meta["link"]
-        self._refused.pop(link, None)
+        self._end_refusal(link)
         if response.status == 304:
             self.on_unchanged(link, received_at)
             return iter(())
@@ -207,13 +217,17 @@ class WatchSpider(SignalSpider):
     def _failed(self, failure: Failure) -> None:
         link, reason = failure.request.meta["link"], failure_reason(failure)
         if not failure.check(RedirectRefused):
-            self._refused.pop(link, None)
+            self._end_refusal(link)
+            self.on_failure(link, reason, None)
         elif self._refused.get(link) == reason:
             self.on_still_refused(link, reason)
-            return
         else:
             self._refused[link] = reason
-        self.on_failure(link, reason, None)
+            self.on_refused(link, reason)
+
+    def _end_refusal(self, link: str) -> None:
+        if self._refused.pop(link, None) is not None:
+            self.on_refusal_ended(link)
 
     def _keep_open(self, spider: Any) -> None:
         if self._loop is not None:

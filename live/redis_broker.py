@@ -96,7 +96,7 @@ DEDUPE_TTL_S = 7 * 86_400
 CHANGE_KEYS = ("change_id", "url", "product_id", "decision", "kind", "before", "after", "record", "signal",
                "received_at", "changed_at", "tries")
 PRODUCT_DEFAULTS: dict[str, Any] = {"product_id": None, "etag": None, "record": None, "prices": [], "stocks": [],
-                                    "visits": 0, "changes": 0, "last_visit": None, "seeded": 0}
+                                    "visits": 0, "changes": 0, "last_visit": None, "seeded": 0, "refused": None}
 
 # KEYS: product hash, products set, changes stream, changes counter, counts hash, observations stream,
 #       one dedupe key a change.
@@ -222,11 +222,31 @@ class RedisBroker:
 
     def etags(self) -> dict[str, str | None]:
         """URL → last ETag (None if none) of every registered page."""
+        return self._product_field("etag")
+
+    def refusals(self) -> dict[str, str]:
+        """URL → the reason its redirect is refused for, of every page whose refusal is in force."""
+        return {url: reason for url, reason in self._product_field("refused").items() if reason is not None}
+
+    def _product_field(self, name: str) -> dict[str, Any]:
+        """URL → the decoded field ``name`` (None if unset) of every registered page's hash."""
         urls = sorted(self.redis.smembers(f"{self.ns}:products"))
         pipe = self.redis.pipeline(transaction=False)
         for url in urls:
-            pipe.hget(self._key("product", url), "etag")
-        return {url: json.loads(etag) if etag else None for url, etag in zip(urls, pipe.execute())}
+            pipe.hget(self._key("product", url), name)
+        return {url: json.loads(value) if value else None for url, value in zip(urls, pipe.execute())}
+
+    def refuse(self, url: str, reason: str) -> None:
+        """Quarantine a refused redirect of a registered page and keep the refusal in force, atomically
+        (:meth:`LiveStore.refuse`)."""
+        pipe = self.redis.pipeline(transaction=True)
+        self._quarantine(pipe, "harvest", url, reason, {"http_status": None})
+        pipe.hset(self._key("product", url), "refused", json.dumps(reason))
+        pipe.execute()
+
+    def end_refusal(self, url: str) -> None:
+        """The refusal of ``url`` no longer holds: its return is recorded again."""
+        self.redis.hdel(self._key("product", url), "refused")
 
     def record_visit(self, url: str, visited_at: float, etag: str | None = None) -> None:
         """Count a visit that saw no change (304, or a 200 whose observed fields are unchanged)."""

@@ -3,7 +3,8 @@
 ``<state>/live/live.sqlite`` (WAL journal, so the feed reads while the watcher writes) holds:
 
 - ``products``: the last known state of every watched page (ETag, the observed record, the price
-  and stock windows the decisions read) and its visit/change counts;
+  and stock windows the decisions read, the reason its redirect is refused for while that persists)
+  and its visit/change counts;
 - ``changes``: the change stream — one row per (observed change, decision it feeds), with the
   contract record the pod will see; ``state`` is ``pending`` → ``done`` | ``failed`` (reason kept);
 - ``insights``: every decision answer, keyed by a stable ``insight_id``, ``seq`` ordering the feed;
@@ -47,7 +48,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
     url TEXT PRIMARY KEY, product_id TEXT, etag TEXT, record TEXT, prices TEXT NOT NULL DEFAULT '[]',
     stocks TEXT NOT NULL DEFAULT '[]', visits INTEGER NOT NULL DEFAULT 0, changes INTEGER NOT NULL DEFAULT 0,
-    last_visit REAL, seeded INTEGER NOT NULL DEFAULT 0);
+    last_visit REAL, seeded INTEGER NOT NULL DEFAULT 0, refused TEXT);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, change_id TEXT UNIQUE NOT NULL, url TEXT NOT NULL,
     product_id TEXT, decision TEXT NOT NULL, kind TEXT NOT NULL, before TEXT, after TEXT,
@@ -170,9 +171,10 @@ class LiveStore:
         # executescript commits on its own, so the schema is not wrapped in a transaction.
         con = self._connection()
         con.executescript(SCHEMA)
-        # A store written before quarantine rows had keys gains the column in place.
-        if "key" not in {row["name"] for row in con.execute("PRAGMA table_info(quarantine)")}:
-            con.execute("ALTER TABLE quarantine ADD COLUMN key TEXT")
+        # A store written before quarantine rows had keys, or before refusals were kept, gains the column in place.
+        for table, column in (("quarantine", "key"), ("products", "refused")):
+            if column not in {row["name"] for row in con.execute(f"PRAGMA table_info({table})")}:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
         con.execute("CREATE UNIQUE INDEX IF NOT EXISTS quarantine_key ON quarantine(key)")
 
     def _connection(self) -> sqlite3.Connection:
@@ -247,6 +249,24 @@ class LiveStore:
     def etags(self) -> dict[str, str | None]:
         """URL → last ETag (None if none) of every registered page."""
         return {row["url"]: row["etag"] for row in self.query("SELECT url, etag FROM products")}
+
+    def refusals(self) -> dict[str, str]:
+        """URL → the reason its redirect is refused for, of every page whose refusal is in force
+        (:mod:`crawlers.watch_spider`)."""
+        return {row["url"]: row["refused"] for row in self.query("SELECT url, refused FROM products "
+                                                                 "WHERE refused IS NOT NULL")}
+
+    def refuse(self, url: str, reason: str) -> None:
+        """Quarantine a refused redirect of a registered page (stage ``harvest``) and keep the refusal in
+        force, atomically: a watcher restarted after either is not left to record it again."""
+        with self.transaction() as con:
+            _quarantine(con, "harvest", url, reason, {"http_status": None})
+            con.execute("UPDATE products SET refused = ? WHERE url = ?", (reason, url))
+
+    def end_refusal(self, url: str) -> None:
+        """The refusal of ``url`` no longer holds (a visit ended otherwise): its return is recorded again."""
+        with self.transaction() as con:
+            con.execute("UPDATE products SET refused = NULL WHERE url = ?", (url,))
 
     def seed_windows(self, url: str, product_id: str, prices: list[float], stocks: list[float]) -> None:
         """Set a page's windows (newest first) from a backfilled history, once (later calls do nothing)."""
@@ -354,9 +374,7 @@ class LiveStore:
         second row with the same key is not added.
         """
         with self.transaction() as con:
-            con.execute("INSERT OR IGNORE INTO quarantine(stage, url, reason, row, at, key) VALUES (?,?,?,?,?,?)",
-                        (stage, url, reason, json.dumps(row, default=str) if row is not None else None, time.time(),
-                         key))
+            _quarantine(con, stage, url, reason, row, key)
 
     # ---- the feed ------------------------------------------------------------------------------
     def insights_after(self, seq: int, *, decision: str | None = None, label: str | None = None,
@@ -494,6 +512,13 @@ class LiveStore:
             "quarantined": {r["reason"]: r["n"] for r in q("SELECT reason, COUNT(*) AS n FROM quarantine "
                                                             "GROUP BY reason")},
         }
+
+
+def _quarantine(con: sqlite3.Connection, stage: str, url: str | None, reason: str, row: dict[str, Any] | None,
+                key: str | None = None) -> None:
+    """The quarantine row of :meth:`LiveStore.quarantine`, inside the caller's transaction."""
+    con.execute("INSERT OR IGNORE INTO quarantine(stage, url, reason, row, at, key) VALUES (?,?,?,?,?,?)",
+                (stage, url, reason, json.dumps(row, default=str) if row is not None else None, time.time(), key))
 
 
 def existing_store(path: Path, *, writable: bool = False) -> LiveStore:

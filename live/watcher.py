@@ -246,6 +246,11 @@ class Watcher:
         self.store.quarantine("harvest", url, reason, {"http_status": status})
         self.metrics.pages.labels("failed").inc()
 
+    def _on_refused(self, url: str, reason: str) -> None:
+        # Kept in the store with its row, so that the next watcher continues the refusal.
+        self.store.refuse(url, reason)
+        self.metrics.pages.labels("failed").inc()
+
     def _on_still_refused(self, url: str, reason: str) -> None:
         # Counted, so revisits = outcomes still holds; the row the refusal first wrote stands for it.
         self.metrics.pages.labels("still_refused").inc()
@@ -312,9 +317,10 @@ class Watcher:
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(WatchSpider)
         process.crawl(crawler, sitemap_url=self.config.sitemap_url, crawl_id=self.run_id, policy=self.policy,
-                      rate=self.config.rate, etag_of=self._etags.get, on_urls=self._on_urls, on_page=self._on_page,
-                      on_unchanged=self._on_unchanged, on_failure=self._on_failure,
-                      on_still_refused=self._on_still_refused)
+                      rate=self.config.rate, etag_of=self._etags.get, refused=self.store.refusals(),
+                      on_urls=self._on_urls, on_page=self._on_page, on_unchanged=self._on_unchanged,
+                      on_failure=self._on_failure, on_refused=self._on_refused,
+                      on_still_refused=self._on_still_refused, on_refusal_ended=self.store.end_refusal)
         if self.config.duration_s is not None:
             # Imported only now: importing the reactor earlier would install Twisted's default one
             # before CrawlerProcess installs the asyncio reactor the settings ask for.

@@ -221,6 +221,21 @@ def test_capture_moves_the_state_and_appends_the_change_together(redis_url, ns):
     assert writer.redis.xlen(f"{ns}:changes") == 300
 
 
+def test_a_refusal_in_force_outlives_the_broker_that_recorded_it_until_it_ends(redis_url, ns):
+    first = RedisBroker(redis_url, namespace=ns, consumer="w")
+    flip, other = f"http://shop.test/{ns}/flip", f"http://shop.test/{ns}/other"
+    first.add_products([flip, other])
+    reason = f"duplicate: redirected to {other}"
+    first.refuse(flip, reason)
+    restarted = RedisBroker(redis_url, namespace=ns, consumer="w")  # the next watcher's
+    assert restarted.refusals() == {flip: reason}
+    assert restarted.counts()["quarantined"] == {reason: 1}
+    restarted.end_refusal(flip)
+    assert restarted.refusals() == {}
+    restarted.refuse(flip, reason)  # it came back: a row of its own
+    assert restarted.counts()["quarantined"] == {reason: 2}
+
+
 def test_a_record_that_fed_no_change_reaches_the_warehouse_once(redis_url, ns, tmp_path):
     """A pushed product's first sight feeds no change, yet its price is in the window the next
     change is decided on: the warehouse copies it too (``N:observations``), then forgets it."""
