@@ -615,7 +615,8 @@ def _rotate_and_record(key_set: str, keep: int, made: str, jwks_for: str) -> Non
 
 @token_app.command("issue")
 def token_issue(decision: str = typer.Option(..., help="the audience: the decision the pod serves (or a pod id)"),
-                scope: list[str] = typer.Option(["decide"], help="scope granted: decide | metrics (repeatable)"),
+                scope: list[str] = typer.Option(["decide"],
+                                                help="scope granted: decide | metrics | admin | replay (repeatable)"),
                 ttl: str = typer.Option("5m", help="lifetime: seconds, or a number with s, m, h or d (at most 1d)"),
                 sub: str = typer.Option("edge-insights-cli", help="the subject: who holds the token"),
                 issuer: str = typer.Option(None, help="the iss claim (default edge-insights)")) -> None:
@@ -648,7 +649,8 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
 @token_app.command("client")
 def token_client(client_id: str = typer.Argument(..., help="the client's id (its tokens' sub), e.g. watcher"),
                  audience: list[str] = typer.Option(..., help="an audience it may get tokens for (repeatable)"),
-                 scope: list[str] = typer.Option(["decide"], help="a scope it may get: decide | metrics (repeatable)")
+                 scope: list[str] = typer.Option(
+                     ["decide"], help="a scope it may get: decide | metrics | admin | replay (repeatable)")
                  ) -> None:
     """Register a client of the token endpoint and print its new secret, this once (only its scrypt
     hash is kept, in <state>/tokens/clients.json); registering an id again replaces its secret."""
