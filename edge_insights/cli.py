@@ -229,9 +229,12 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
     With --jwks every decision request needs a bearer token for this decision with scope
-    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open. An edge pod asks its
-    central pod with its own tokens when EDGE_INSIGHTS_TOKEN_URL, EDGE_INSIGHTS_CLIENT_ID and
-    EDGE_INSIGHTS_CLIENT_SECRET name a client of the token endpoint (`token client`, `token serve`).
+    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open; a request marked
+    ``Edge-Insights-Traffic: replay`` needs scope ``replay`` too (a pod without --jwks refuses the
+    mark). An edge pod asks its central pod with its own tokens when EDGE_INSIGHTS_TOKEN_URL,
+    EDGE_INSIGHTS_CLIENT_ID and EDGE_INSIGHTS_CLIENT_SECRET name a client of the token endpoint
+    (`token client`, `token serve`); a client that may also have scope ``replay`` passes a
+    replayed request's mark on to central.
 
     The decision log is hash-chained; its checkpoints are signed with the newest audit key
     (``edge-insights audit keygen``), or written unsigned with a warning when there is none.
@@ -244,7 +247,7 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     import os
 
     from commons.token_client import credentials_from_env
-    from commons.tokens import DEFAULT_ISSUER
+    from commons.tokens import DEFAULT_ISSUER, SCOPE_DECIDE, SCOPE_REPLAY
     from serving.app import DEFAULT_MAX_BODY_BYTES
     from serving.auth import PodAuth
     from commons.revocation_list import default_list_path
@@ -265,6 +268,9 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
             raise typer.BadParameter(str(err), param_hint="'--central-url'") from None
     try:
         central_tokens = credentials_from_env(os.environ)
+        # The same credential, for marking a replayed request's calls to central: a registration
+        # without scope replay makes only those calls fail (fallback, central_error says why).
+        replay_tokens = credentials_from_env(os.environ, scope=f"{SCOPE_DECIDE} {SCOPE_REPLAY}")
     except ValueError as err:
         raise _fail(str(err)) from None
     from commons.contracts import CONTRACTS
@@ -292,7 +298,7 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
                 audit_key=audit_keys[0] if audit_keys else None, region=region,
                 watch=WatchSettings(revocation_list or str(default_list_path(settings.state_dir)),
                                     revocation_jwks or jwks or jwks_path(settings.tokens_dir), poll_s),
-                central_tokens=central_tokens)
+                central_tokens=central_tokens, replay_tokens=replay_tokens)
     except (*START_REFUSALS, TokenKeyError) as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)

@@ -229,7 +229,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
                audit_key: SigningKey | None = None,
                checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, region: str | None = None,
                policy: Policy | None = None, watch: WatchSettings | None = None,
-               central_tokens: TokenSource | None = None) -> Starlette:
+               central_tokens: TokenSource | None = None, replay_tokens: TokenSource | None = None) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -258,6 +258,8 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         watch: where the revocation list is and how often the list and ``deploy_dir`` are
             polled (:mod:`serving.hot_swap`); None serves the starting bundle only, with no list.
         central_tokens: this pod's own tokens for its central pod (see :class:`serving.router.Router`).
+        replay_tokens: the same credential asking scopes ``decide replay``, to mark a replayed
+            request's calls to central as replay (see :class:`serving.router.Router`); None: unmarked.
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -298,7 +300,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         release = load_release(folder, model.manifest)
         return Served(model, Router(model, model_version=str(release["model_version"]), central_url=central_url,
                                     shadow_rate=shadow_rate, timeout_s=central_timeout_s,
-                                    central_tokens=central_tokens), release)
+                                    central_tokens=central_tokens, replay_tokens=replay_tokens), release)
 
     first = open_served(deploy_dir)
     model, router, role = first.model, first.router, first.model.manifest.get("role", EDGE)
@@ -369,7 +371,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
 
     def settle_shadow(served: Served, records: list[dict[str, Any]], routed: list[Routed], at: datetime,
                       traffic: str) -> None:
-        scored = served.router.score_shadow(records, routed)
+        scored = served.router.score_shadow(records, routed, traffic)
         if any(r.central_error for r in scored):
             metrics.central_errors.labels(decision).inc()
         for r in scored:
@@ -447,7 +449,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
 
         at = datetime.now(timezone.utc)
         try:
-            routed = await run_in_threadpool(served.decide, records)
+            routed = await run_in_threadpool(served.decide, records, traffic)
         except NoBundle as err:
             metrics.central_errors.labels(decision).inc()
             return error_response(err)
