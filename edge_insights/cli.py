@@ -311,7 +311,10 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
                                            help="folder laid out like the matching folder of shared/data"),
              pod: str = typer.Option(None, help="score a running pod at this URL instead (its tokens from "
                                                 "EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET, or "
-                                                "EDGE_INSIGHTS_POD_TOKEN)")) -> None:
+                                                "EDGE_INSIGHTS_POD_TOKEN)"),
+             replay: bool = typer.Option(False, help="with --pod: send the examples as replay traffic, kept "
+                                                     "out of the pod's drift test (the token needs scope "
+                                                     "replay)")) -> None:
     """Score the deployed champion (or a running pod) on your own data; prints one JSON line."""
     import csv
     import json
@@ -320,6 +323,9 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
 
     from commons.bundle_signature import BundleRefused
     from commons.errors import BundleError
+    from commons.token_client import TokenFetchError
+    from commons.tokens import SCOPE_DECIDE, SCOPE_REPLAY
+    from commons.traffic import PRODUCTION, REPLAY
     from edge_insights.evaluate import evaluate as run_evaluation
     from edge_insights.live_cli import pod_tokens
     from training.decisions import DECISIONS
@@ -329,8 +335,10 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         raise typer.Exit(2)
     try:
         settings = _settings()
+        scope = f"{SCOPE_DECIDE} {SCOPE_REPLAY}" if replay else SCOPE_DECIDE
         result = run_evaluation(decision, data_dir, settings, pod_url=pod,
-                                tokens=pod_tokens(settings) if pod else None)
+                                tokens=pod_tokens(settings, scope) if pod else None,
+                                traffic=REPLAY if replay else PRODUCTION)
     except FileNotFoundError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(2) from err
@@ -347,6 +355,8 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         raise _fail(f"pod {pod} answered {err.response.status_code} {err.response.reason_phrase}{hint}") from None
     except httpx.HTTPError as err:
         raise _fail(f"pod {pod}: {err}") from None
+    except TokenFetchError as err:
+        raise _fail(f"no token for pod {pod}: {err}") from None
     typer.echo(json.dumps(result))
 
 
