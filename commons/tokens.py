@@ -6,7 +6,7 @@ A token is a JWT (RFC 7519) signed with EdDSA over Ed25519 (RFC 8037) by a key o
     ``iss``    who issued it (:data:`DEFAULT_ISSUER` unless configured)
     ``aud``    the one resource it is for: the decision a pod serves (or a pod id)
     ``sub``    who holds it (a person, a client, a pod)
-    ``scope``  space-separated scopes (RFC 8693 §4.2): ``decide``, ``metrics``, ``admin``
+    ``scope``  space-separated scopes (RFC 8693 §4.2): ``decide``, ``metrics``, ``admin``, ``replay``
     ``iat``, ``nbf``, ``exp``  NumericDate seconds: issued, valid from, valid until
     ``jti``    a random id, unique per token (replay protection remembers it)
 
@@ -28,9 +28,12 @@ DEFAULT_ISSUER = "edge-insights"
 SCOPE_DECIDE = "decide"
 SCOPE_METRICS = "metrics"
 SCOPE_ADMIN = "admin"
-SCOPES = (SCOPE_DECIDE, SCOPE_METRICS, SCOPE_ADMIN)
+SCOPE_REPLAY = "replay"
+SCOPES = (SCOPE_DECIDE, SCOPE_METRICS, SCOPE_ADMIN, SCOPE_REPLAY)
 """Every scope a token may carry: ``decide`` for decision endpoints, ``metrics`` for ``/metrics``,
-``admin`` for a pod's admin endpoints (``POST /admin/revocation``)."""
+``admin`` for a pod's admin endpoints (``POST /admin/revocation``), ``replay`` to mark a decision
+request's records as replayed evaluation traffic, which the drift test leaves out
+(:mod:`commons.traffic`)."""
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "scope", "exp", "nbf", "iat", "jti")
 MAX_TTL_S = 24 * 3600
 """Longest lifetime issued: tokens are meant to live minutes; a day bounds a mistake."""

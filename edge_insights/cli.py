@@ -229,9 +229,12 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     """Serve a deployed bundle with a pod (onnxruntime only; no torch is imported).
 
     With --jwks every decision request needs a bearer token for this decision with scope
-    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open. An edge pod asks its
-    central pod with its own tokens when EDGE_INSIGHTS_TOKEN_URL, EDGE_INSIGHTS_CLIENT_ID and
-    EDGE_INSIGHTS_CLIENT_SECRET name a client of the token endpoint (`token client`, `token serve`).
+    ``decide``, and /metrics one with scope ``metrics``; /healthz stays open; a request marked
+    ``Edge-Insights-Traffic: replay`` needs scope ``replay`` too (a pod without --jwks refuses the
+    mark). An edge pod asks its central pod with its own tokens when EDGE_INSIGHTS_TOKEN_URL,
+    EDGE_INSIGHTS_CLIENT_ID and EDGE_INSIGHTS_CLIENT_SECRET name a client of the token endpoint
+    (`token client`, `token serve`); a client that may also have scope ``replay`` passes a
+    replayed request's mark on to central.
 
     The decision log is hash-chained; its checkpoints are signed with the newest audit key
     (``edge-insights audit keygen``), or written unsigned with a warning when there is none.
@@ -244,7 +247,7 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
     import os
 
     from commons.token_client import credentials_from_env
-    from commons.tokens import DEFAULT_ISSUER
+    from commons.tokens import DEFAULT_ISSUER, SCOPE_DECIDE, SCOPE_REPLAY
     from serving.app import DEFAULT_MAX_BODY_BYTES
     from serving.auth import PodAuth
     from commons.revocation_list import default_list_path
@@ -265,6 +268,9 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
             raise typer.BadParameter(str(err), param_hint="'--central-url'") from None
     try:
         central_tokens = credentials_from_env(os.environ)
+        # The same credential, for marking a replayed request's calls to central: a registration
+        # without scope replay makes only those calls fail (fallback, central_error says why).
+        replay_tokens = credentials_from_env(os.environ, scope=f"{SCOPE_DECIDE} {SCOPE_REPLAY}")
     except ValueError as err:
         raise _fail(str(err)) from None
     from commons.contracts import CONTRACTS
@@ -292,7 +298,7 @@ def serve(decision: str = typer.Option("negative_review", help="decision the pod
                 audit_key=audit_keys[0] if audit_keys else None, region=region,
                 watch=WatchSettings(revocation_list or str(default_list_path(settings.state_dir)),
                                     revocation_jwks or jwks or jwks_path(settings.tokens_dir), poll_s),
-                central_tokens=central_tokens)
+                central_tokens=central_tokens, replay_tokens=replay_tokens)
     except (*START_REFUSALS, TokenKeyError) as err:
         # Plain echo, not the rich console: a refusal is one line, never wrapped or boxed.
         typer.echo(f"refusing to start: {err}", err=True)
@@ -305,7 +311,10 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
                                            help="folder laid out like the matching folder of shared/data"),
              pod: str = typer.Option(None, help="score a running pod at this URL instead (its tokens from "
                                                 "EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET, or "
-                                                "EDGE_INSIGHTS_POD_TOKEN)")) -> None:
+                                                "EDGE_INSIGHTS_POD_TOKEN)"),
+             replay: bool = typer.Option(False, help="with --pod: send the examples as replay traffic, kept "
+                                                     "out of the pod's drift test (the token needs scope "
+                                                     "replay)")) -> None:
     """Score the deployed champion (or a running pod) on your own data; prints one JSON line."""
     import csv
     import json
@@ -314,6 +323,9 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
 
     from commons.bundle_signature import BundleRefused
     from commons.errors import BundleError
+    from commons.token_client import TokenFetchError
+    from commons.tokens import SCOPE_DECIDE, SCOPE_REPLAY
+    from commons.traffic import PRODUCTION, REPLAY
     from edge_insights.evaluate import evaluate as run_evaluation
     from edge_insights.live_cli import pod_tokens
     from training.decisions import DECISIONS
@@ -323,8 +335,10 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         raise typer.Exit(2)
     try:
         settings = _settings()
+        scope = f"{SCOPE_DECIDE} {SCOPE_REPLAY}" if replay else SCOPE_DECIDE
         result = run_evaluation(decision, data_dir, settings, pod_url=pod,
-                                tokens=pod_tokens(settings) if pod else None)
+                                tokens=pod_tokens(settings, scope) if pod else None,
+                                traffic=REPLAY if replay else PRODUCTION)
     except FileNotFoundError as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(2) from err
@@ -341,6 +355,8 @@ def evaluate(decision: str = typer.Argument(..., help="negative_review | price_s
         raise _fail(f"pod {pod} answered {err.response.status_code} {err.response.reason_phrase}{hint}") from None
     except httpx.HTTPError as err:
         raise _fail(f"pod {pod}: {err}") from None
+    except TokenFetchError as err:
+        raise _fail(f"no token for pod {pod}: {err}") from None
     typer.echo(json.dumps(result))
 
 
@@ -615,7 +631,8 @@ def _rotate_and_record(key_set: str, keep: int, made: str, jwks_for: str) -> Non
 
 @token_app.command("issue")
 def token_issue(decision: str = typer.Option(..., help="the audience: the decision the pod serves (or a pod id)"),
-                scope: list[str] = typer.Option(["decide"], help="scope granted: decide | metrics (repeatable)"),
+                scope: list[str] = typer.Option(["decide"],
+                                                help="scope granted: decide | metrics | admin | replay (repeatable)"),
                 ttl: str = typer.Option("5m", help="lifetime: seconds, or a number with s, m, h or d (at most 1d)"),
                 sub: str = typer.Option("edge-insights-cli", help="the subject: who holds the token"),
                 issuer: str = typer.Option(None, help="the iss claim (default edge-insights)")) -> None:
@@ -648,7 +665,8 @@ def token_issue(decision: str = typer.Option(..., help="the audience: the decisi
 @token_app.command("client")
 def token_client(client_id: str = typer.Argument(..., help="the client's id (its tokens' sub), e.g. watcher"),
                  audience: list[str] = typer.Option(..., help="an audience it may get tokens for (repeatable)"),
-                 scope: list[str] = typer.Option(["decide"], help="a scope it may get: decide | metrics (repeatable)")
+                 scope: list[str] = typer.Option(
+                     ["decide"], help="a scope it may get: decide | metrics | admin | replay (repeatable)")
                  ) -> None:
     """Register a client of the token endpoint and print its new secret, this once (only its scrypt
     hash is kept, in <state>/tokens/clients.json); registering an id again replaces its secret."""

@@ -6,7 +6,8 @@ and checks): (1) ``price_history_backfill`` loads the real price histories as da
 harvests the current window and trains, exports, registers and deploys every decision; (4) per
 decision, a central pod (its oracle: teacher or label rule) and an edge pod (champion student)
 start on loopback with tokens required, the held-out examples go to the edge pod with the demo's own
-token, and bad credentials are probed (:mod:`edge_insights.security_summary`); (5) ``feedback_job`` measures
+token as replay traffic (:mod:`commons.traffic`: logged, kept out of the drift test), and bad
+credentials are probed (:mod:`edge_insights.security_summary`); (5) ``feedback_job`` measures
 edge-vs-central divergence from the decision logs; (6) the drift drill replays in-distribution,
 then shifted reviews through negative_review's pods and notes when a retrain would be requested;
 (7) the live loop runs for a minute: the accelerated market replay, the watcher revisiting its
@@ -36,6 +37,8 @@ import numpy as np
 from commons.errors import OrchestrationError
 from commons.settings import Settings
 from commons.token_client import BearerAuth
+from commons.tokens import SCOPE_DECIDE, SCOPE_REPLAY
+from commons.traffic import PRODUCTION, REPLAY, TRAFFIC_HEADER
 from edge_insights.pods import TokenPlane, running_pod, running_token_plane
 from edge_insights.security_summary import probe_pod, refusals
 
@@ -141,11 +144,12 @@ def held_out_records(settings: Settings, decision: str) -> tuple[list[dict[str, 
 
 
 def send_records(base_url: str, decision: str, records: list[dict], batch_size: int = 16,
-                 auth: httpx.Auth | None = None) -> tuple[list[dict], list[float]]:
-    """POST records to a pod in batches (authenticated with ``auth``); returns the decisions and each
-    request's wall time (ms)."""
+                 auth: httpx.Auth | None = None, traffic: str = PRODUCTION) -> tuple[list[dict], list[float]]:
+    """POST records to a pod in batches (authenticated with ``auth``, as ``traffic``:
+    :mod:`commons.traffic`; ``replay`` needs a token with scope ``replay``); returns the decisions and
+    each request's wall time (ms)."""
     decisions, request_ms = [], []
-    with httpx.Client(base_url=base_url, timeout=30.0, auth=auth) as client:
+    with httpx.Client(base_url=base_url, timeout=30.0, auth=auth, headers={TRAFFIC_HEADER: traffic}) as client:
         for start in range(0, len(records), batch_size):
             began = time.perf_counter()
             response = client.post(f"/v1/decisions/{decision}", json={"records": records[start:start + batch_size]})
@@ -156,10 +160,11 @@ def send_records(base_url: str, decision: str, records: list[dict], batch_size: 
 
 
 def single_decision_latency(base_url: str, decision: str, records: list[dict], n: int = 200,
-                            auth: httpx.Auth | None = None) -> list[float]:
-    """Wall time (ms) of ``n`` one-record requests, as a client on loopback sees it (token included)."""
+                            auth: httpx.Auth | None = None, traffic: str = PRODUCTION) -> list[float]:
+    """Wall time (ms) of ``n`` one-record requests, as a client on loopback sees it (token included),
+    sent as ``traffic`` (see :func:`send_records`)."""
     samples = []
-    with httpx.Client(base_url=base_url, timeout=30.0, auth=auth) as client:
+    with httpx.Client(base_url=base_url, timeout=30.0, auth=auth, headers={TRAFFIC_HEADER: traffic}) as client:
         for record in (records * (n // max(len(records), 1) + 1))[:n]:
             began = time.perf_counter()
             client.post(f"/v1/decisions/{decision}", json={"records": [record]}).raise_for_status()
@@ -172,6 +177,10 @@ def serve_and_decide(settings: Settings, decision: str, shadow_rate: float,
     """Start a decision's central and edge pods (tokens required), send its held-out records with the
     demo's own token, measure, probe bad credentials, read what the pods refused, stop the pods.
 
+    The held-out records and the latency probe go as ``replay`` traffic (the demo's client holds scope
+    ``replay``, :mod:`commons.traffic`): an eval split agrees with central as it did at release by
+    construction, so its lines are kept out of the drift test and the production figures.
+
     ``tokens``: the running token endpoint (None: one is started for these pods).
     """
     from training.decisions import DECISIONS
@@ -182,14 +191,15 @@ def serve_and_decide(settings: Settings, decision: str, shadow_rate: float,
     deploy = settings.deploy_dir / decision
     with ExitStack() as stack:
         plane = tokens or stack.enter_context(running_token_plane(settings))
-        auth = BearerAuth(plane.client(f"demo-{decision}", [decision]), decision)
+        auth = BearerAuth(plane.client(f"demo-{decision}", [decision], scope=f"{SCOPE_DECIDE} {SCOPE_REPLAY}",
+                                       scopes=(SCOPE_DECIDE, SCOPE_REPLAY)), decision)
         scraper = BearerAuth(plane.client(f"demo-metrics-{decision}", [decision], scope="metrics",
                                           scopes=("metrics",)), decision)
         central_url = stack.enter_context(running_pod(deploy / "central", settings, tokens=plane))
         edge_url = stack.enter_context(running_pod(deploy / "champion", settings, central_url=central_url,
                                                    shadow_rate=shadow_rate, tokens=plane))
-        decisions, request_ms = send_records(edge_url, decision, records, auth=auth)
-        single_ms = single_decision_latency(edge_url, decision, records, auth=auth)
+        decisions, request_ms = send_records(edge_url, decision, records, auth=auth, traffic=REPLAY)
+        single_ms = single_decision_latency(edge_url, decision, records, auth=auth, traffic=REPLAY)
         health = httpx.get(f"{edge_url}/healthz").json()
         probes = probe_pod(edge_url, decision, records[0], settings.tokens_dir) if records else {}
         refused = {"edge": refusals(edge_url, scraper), "central": refusals(central_url, scraper)}
@@ -235,8 +245,9 @@ def privacy_summary(settings: Settings, retention: JobOutcome | None) -> dict[st
 
 def drift_now(settings: Settings, decisions: list[str]) -> dict[str, dict[str, Any]]:
     """What ``drift_sensor``'s first tick would find if switched on now: per decision with a deployed
-    champion, :func:`training.drift.assess` of its whole decision log (the serving, the live loop)
-    against that bundle's release baseline, as :meth:`training.drift.DriftReport.to_dict`
+    champion, :func:`training.drift.assess` of its whole decision log (the live loop's production
+    traffic tested, the serve step's replay counted apart) against that bundle's release baseline,
+    as :meth:`training.drift.DriftReport.to_dict`
     (``drifted`` true: the sensor would request a retrain, for ``reasons``). A champion whose manifest
     the sensor would skip (:func:`training.deployed_baseline.deployed_baseline` refuses it) is
     ``{"skipped": why}``, and the other decisions are still assessed."""

@@ -30,6 +30,7 @@ from commons.bundle_signature import verify_bundle
 from commons.revocation_list import check_not_revoked
 from commons.settings import Settings
 from commons.token_client import BearerAuth, TokenSource
+from commons.traffic import PRODUCTION, TRAFFIC_HEADER
 from edge_insights.not_deployed import not_deployed
 from training.decisions import DECISIONS
 from training.examples import Example
@@ -146,18 +147,21 @@ def alert_scores(truth: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
 
 
 def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
-                    tokens: TokenSource | None = None) -> dict[str, Any]:
+                    tokens: TokenSource | None = None, traffic: str = PRODUCTION) -> dict[str, Any]:
     """P/R/F1 (:func:`alert_scores`) and edge coverage of the pod at ``pod_url`` on ``examples``, sent 64 per
-    request with ``tokens``' token for ``decision``.
+    request with ``tokens``' token for ``decision``, as ``traffic`` (:mod:`commons.traffic`: ``replay``
+    keeps the examples out of the pod's drift test, and needs a token with scope ``replay``).
 
     Raises:
-        httpx.HTTPStatusError: the pod refused a request (401/403: no or a wrong token).
+        httpx.HTTPStatusError: the pod refused a request (401/403: no or a wrong token, or
+            ``replay`` without the scope or on a pod without tokens).
         httpx.TransportError: the pod cannot be reached.
     """
     spec = DECISIONS[decision]
     answers = []
     auth = BearerAuth(tokens, decision) if tokens is not None else None
-    with httpx.Client(base_url=pod_url.rstrip("/"), timeout=60.0, auth=auth) as client:
+    with httpx.Client(base_url=pod_url.rstrip("/"), timeout=60.0, auth=auth,
+                      headers={TRAFFIC_HEADER: traffic}) as client:
         for start in range(0, len(examples), 64):
             records = [{spec.text_field: e.text} | ({spec.window_field: list(e.window)} if spec.window_field else {})
                        for e in examples[start:start + 64]]
@@ -173,9 +177,9 @@ def evaluate_on_pod(decision: str, examples: list[Example], pod_url: str,
 
 
 def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1, pod_url: str | None = None,
-             tokens: TokenSource | None = None) -> dict[str, Any]:
+             tokens: TokenSource | None = None, traffic: str = PRODUCTION) -> dict[str, Any]:
     """P/R/F1 (:func:`alert_scores`) and edge coverage of the deployed champion of ``decision`` on ``data_dir``
-    (or, given ``pod_url``, of that pod, asked with ``tokens``' tokens: :func:`evaluate_on_pod`), on
+    (or, given ``pod_url``, of that pod, asked with ``tokens``' tokens as ``traffic``: :func:`evaluate_on_pod`), on
     the traffic's mix of examples (a decision's train-only views are not scored), with the rows not
     scored: ``quarantined`` (rows set aside by the loader, with a reason) and ``no_example`` (the
     decision's own count of what gives no example: reviews without a label, the price changes
@@ -217,7 +221,7 @@ def evaluate(decision: str, data_dir: Path, settings: Settings, threads: int = 1
         raise FileNotFoundError(no_examples(decision, data_dir, quarantined))
     counts = {"quarantined": quarantined.total(), "no_example": unused}
     if pod_url is not None:
-        return {**evaluate_on_pod(decision, examples, pod_url, tokens), **counts}
+        return {**evaluate_on_pod(decision, examples, pod_url, tokens, traffic), **counts}
     model = EdgeModel(bundle, threads=threads)
     labels, probs = [], []
     for start in range(0, len(examples), 64):

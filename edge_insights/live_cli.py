@@ -94,13 +94,14 @@ def _port_free(port: int) -> None:
                                      param_hint="'--feed-port'") from None
 
 
-def pod_tokens(settings: Settings):
+def pod_tokens(settings: Settings, scope: str = "decide"):
     """The live loop's token source: the client credential of EDGE_INSIGHTS_TOKEN_URL, _CLIENT_ID and
-    _CLIENT_SECRET (renewed before expiry), else the fixed EDGE_INSIGHTS_POD_TOKEN, else None."""
+    _CLIENT_SECRET (renewed before expiry, asking ``scope``), else the fixed EDGE_INSIGHTS_POD_TOKEN
+    (whatever scopes it holds), else None."""
     from commons.token_client import StaticToken, credentials_from_env
 
     try:
-        credentials = credentials_from_env(os.environ)
+        credentials = credentials_from_env(os.environ, scope=scope)
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None

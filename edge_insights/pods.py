@@ -27,6 +27,7 @@ from commons.net import free_port
 from commons.settings import Settings
 from commons.token_client import CLIENT_ID_ENV, CLIENT_SECRET_ENV, TOKEN_URL_ENV, ClientCredentials
 from commons.token_keys import jwks_path, rotate_keys, signing_keys
+from commons.tokens import SCOPE_DECIDE, SCOPE_REPLAY
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +58,12 @@ class TokenPlane:
         """Register a client and return its token source asking for ``scope`` (one of ``scopes``)."""
         return ClientCredentials(self.token_url, client_id, self.register(client_id, audiences, scopes), scope=scope)
 
-    def client_env(self, client_id: str, audiences: list[str] | tuple[str, ...]) -> dict[str, str]:
-        """Register a client (scope ``decide``) and return the environment variables a child process
+    def client_env(self, client_id: str, audiences: list[str] | tuple[str, ...],
+                   scopes: tuple[str, ...] = ("decide",)) -> dict[str, str]:
+        """Register a client for ``scopes`` and return the environment variables a child process
         reads it from (:func:`commons.token_client.credentials_from_env`)."""
         return {TOKEN_URL_ENV: self.token_url, CLIENT_ID_ENV: client_id,
-                CLIENT_SECRET_ENV: self.register(client_id, audiences)}
+                CLIENT_SECRET_ENV: self.register(client_id, audiences, scopes)}
 
 
 def ensure_token_key(settings: Settings) -> Path:
@@ -104,7 +106,8 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
     The pod logs its decisions under ``decision_log_dir`` (default: the state folder's
     ``decision_log``; a drill keeps its own). It requires tokens of the state folder's keys
     (``--jwks <state>/tokens/jwks.json``, a key made when there is none); with a central URL it
-    calls its central pod as client ``pod-<decision>-<slot>-<port>`` of ``tokens`` (a token endpoint
+    calls its central pod as client ``pod-<decision>-<slot>-<port>`` of ``tokens`` (scopes ``decide``
+    and ``replay``, so a replayed request reaches central marked as replay; a token endpoint
     is started for the pod's lifetime when ``tokens`` is None), registered for the pod's lifetime and
     removed when it stops. ``auth_off`` serves
     without tokens (a warning says so). ``extra_args``: more ``serve`` options (e.g. a drill's own
@@ -132,7 +135,8 @@ def running_pod(deploy_dir: Path, settings: Settings, *, central_url: str | None
                 decision = json.loads((deploy_dir / "manifest.json").read_text())["decision"]
                 # One client per pod instance: pods of one decision and slot may run side by side.
                 client_id = f"pod-{decision}-{deploy_dir.name}-{port}"
-                env |= plane.client_env(client_id, [decision])
+                # Scope replay too: the pod passes a replayed request's mark on to its central pod.
+                env |= plane.client_env(client_id, [decision], (SCOPE_DECIDE, SCOPE_REPLAY))
                 stack.callback(unregister_client, settings.tokens_dir, client_id)
         command += list(extra_args)
         url = f"http://127.0.0.1:{port}"

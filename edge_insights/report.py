@@ -19,12 +19,18 @@ def _table(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 
 def drift_line(d: dict[str, Any]) -> str:
-    """One decision's line of :func:`edge_insights.demo.drift_now`'s table."""
+    """One decision's line of :func:`edge_insights.demo.drift_now`'s table: the production shadow
+    sample's test, then the replayed traffic it left out (a summary written before replay was
+    counted apart has none)."""
     if "skipped" in d:
         return f'skipped: {d["skipped"]}'
+    replay = d.get("replay") or {}
+    left_out = (f'; replay left out: {replay["shadow_disagreements"]}/{replay["shadow_compared"]} shadow of '
+                f'{replay["decisions"]}' if replay.get("decisions") else "")
     return (f'shadow {d["shadow_disagreements"]}/{d["shadow_compared"]} ({d["shadow_rate"]:.3f}) vs '
             f'{d["baseline_rate"]:.3f} over {d["baseline_n"]} at release, p = {d["p_value"]:.2g}: '
-            + (f'would request a retrain ({"; ".join(d["reasons"])})' if d["drifted"] else "no drift"))
+            + (f'would request a retrain ({"; ".join(d["reasons"])})' if d["drifted"] else "no drift")
+            + left_out)
 
 
 def _quality_table(decisions: dict[str, Any]) -> Table:
@@ -203,7 +209,8 @@ def print_summary(console: Console, s: dict[str, Any], written_to: Path) -> None
                              [(k.replace("_disagreement_rate", ""), v) for k, v in div.items()
                               if k.endswith("_disagreement_rate")]))
     if s.get("drift_now"):
-        console.print(_table("Drift sensor's test now, over every decision logged (what its first tick would find)", [
+        console.print(_table("Drift sensor's test now, over the production traffic logged (what its first tick "
+                                    "would find)", [
             (name, drift_line(d)) for name, d in s["drift_now"].items()]))
     drill = s.get("drift_drill")
     if drill:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from commons.warehouse import Warehouse
-from training.divergence import read_decisions, reason_counts
+from training.divergence import is_production, read_decisions, reason_counts
 
 
 def insight_digest(warehouse: Warehouse, decision_log_dir: Path, since: datetime, until: datetime) -> dict[str, Any]:
@@ -17,9 +17,10 @@ def insight_digest(warehouse: Warehouse, decision_log_dir: Path, since: datetime
 
     Returns ``{"insights": int, "alerts": int, "per_decision": {decision: {"insights", "alerts",
     "routes": {route: n}, "route_reasons": {route: {reason: n}}, "compared": n, "agreement": float | None}}}``;
-    ``route_reasons`` counts insights whose decision-log line (same signal digest, the last one) is
-    found, by that line's route and ``route_reason`` (``unrecorded`` for a line logged before the
-    field, :func:`training.divergence.reason_counts`); ``compared`` counts insights whose line
+    ``route_reasons`` counts insights whose decision-log line (same signal digest, the last one of
+    production traffic: :func:`training.divergence.is_production`) is found, by that line's route
+    and ``route_reason`` (``unrecorded`` for a line logged before the field,
+    :func:`training.divergence.reason_counts`); ``compared`` counts insights whose line
     carries both an edge and a central label, ``agreement`` the share of those where they match
     (None when none).
     """
@@ -28,7 +29,8 @@ def insight_digest(warehouse: Warehouse, decision_log_dir: Path, since: datetime
         [since, until])
     per: dict[str, Any] = {}
     for (decision,), group in frame.group_by("decision", maintain_order=True):
-        rows = read_decisions(decision_log_dir, decision)
+        # A replayed record deciding the same signal again must not stand in for the watcher's line.
+        rows = [row for row in read_decisions(decision_log_dir, decision) if is_production(row)]
         lines = {row["signal_digest"]: row for row in rows}
         logged = {row["signal_digest"]: row for row in rows
                   if row.get("edge_label") is not None and row.get("central_label") is not None}

@@ -34,7 +34,7 @@ from commons.warehouse import Warehouse
 from live.history import product_windows, window
 from live.store import StoreUnreadable, existing_store, store_path
 from serving.contract import signal_digest
-from training.divergence import read_decisions, route_reason_of
+from training.divergence import is_production, read_decisions, route_reason_of
 
 
 class ExplainError(EdgeInsightsError):
@@ -149,9 +149,10 @@ def explain_insight(settings: Settings, key: str) -> dict[str, Any]:
         raise ExplainError(f"the warehouse at {settings.warehouse_path} cannot be read: "
                            f"{' '.join(str(err).split())}") from None
     # The same window can be decided again later (a restarted watcher, a redeployed champion):
-    # the log line of *this* insight is the one its answering bundle wrote.
+    # the log line of *this* insight is the one its answering bundle wrote, for production traffic
+    # (a replayed evaluation record of the same window is not the insight's decision).
     logged = [row for row in read_decisions(settings.decision_log_dir, decision)
-              if row.get("signal_digest") == insight["signal_digest"]
+              if is_production(row) and row.get("signal_digest") == insight["signal_digest"]
               and row.get("bundle_sha256") == insight["bundle_sha256"]]
     answer = logged[-1] if logged else {}
     shown = dict(features)

@@ -30,7 +30,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from training.decisions import DECISIONS
-from training.divergence import read_decisions, reason_counts
+from training.divergence import is_production, read_decisions, reason_counts
 from training.drift import ALPHA, PSI_THRESHOLD
 
 STATE = Path(os.environ["EDGE_INSIGHTS_STATE_DIR"])
@@ -38,12 +38,17 @@ ROUTES = ("edge", "central", "fallback")
 
 
 def logs() -> dict[str, list[dict]]:
-    """Decision-log lines per source: ``<decision>`` (served traffic) and ``<decision> · drill <phase>``."""
+    """Decision-log lines per source: ``<decision>`` (served production traffic), ``<decision> · replay``
+    (the evaluation split the demo replayed, ``traffic: replay``) and ``<decision> · drill <phase>``."""
     found = {}
     for name in DECISIONS:
         rows = read_decisions(STATE / "decision_log", name)
-        if rows:
-            found[name] = rows
+        production = [r for r in rows if is_production(r)]
+        replayed = [r for r in rows if not is_production(r)]
+        if production:
+            found[name] = production
+        if replayed:
+            found[f"{name} · replay"] = replayed
         for phase_dir in sorted((STATE / "drift_drill" / name).glob("*/edge")):
             rows = read_decisions(phase_dir, name)
             if rows:

@@ -28,7 +28,7 @@ Modules, one concept each:
 
 This package imports the standard library, numpy, onnxruntime, tokenizers, the web stack
 (starlette, uvicorn, httpx, prometheus_client) and, of our code, only ``commons``
-(``manifest``, ``bundle_signature``, ``settings``, ``http``, ``tokens``, ``token_keys``,
+(``manifest``, ``bundle_signature``, ``settings``, ``http``, ``tokens``, ``traffic``, ``token_keys``,
 ``token_client`` for the edge pod's own tokens to its central pod; PyJWT and cryptography for
 tokens, OpenSSF model-signing for bundle signatures; PyKCS11, through ``token_keys``, only when
 its audit key lives in a PKCS#11 token),

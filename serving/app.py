@@ -5,6 +5,8 @@ Endpoints:
         200 ``{"decisions": [{"decision", "label", "score", "route", "model_version",
         "bundle_sha256", "signal_digest", "latency_ms"}, ...]}`` in record order;
         404 ``{"error": str}`` for a decision this pod does not serve;
+        403 ``{"error": str}`` for ``Edge-Insights-Traffic: replay`` on a pod without tokens, 422
+        for an unknown or repeated class (the header: below);
         415 ``{"error": str}`` unless ``Content-Type`` is ``application/json`` (UTF-8) and the body
         is sent as is (a ``Content-Encoding`` other than ``identity`` is not decoded here);
         413 ``{"error": str}`` for a body over ``max_body_bytes`` (by its ``Content-Length``, or
@@ -20,6 +22,10 @@ Endpoints:
         ``number``/``integer`` and arrays of exactly ``length`` numbers for ``number_list``
         (e.g. ``{"title": "…", "prices": [1980, 2180, 2180, 1980, 1980, 2480]}``); NaN and
         Infinity are not JSON and are refused as malformed.
+        Optional header ``Edge-Insights-Traffic: production | replay`` (default ``production``): the
+        records' traffic class, logged with each decision (:mod:`commons.traffic`); ``replay``
+        needs a token granting scope ``replay`` beside ``decide`` (403 ``insufficient_scope``
+        otherwise).
     ``GET /healthz``  → ``{"status": "ok", "decision", "model_version", "bundle_sha256", "alias",
         "signed_by", "role", "oracle", "central_only", "revocation_serial"}``; ``signed_by`` is the
         release key id the served bundle's signature verified under (what ``edge-insights
@@ -91,7 +97,8 @@ from commons.residency import ResidencyRefused, check_contract_region, check_reg
 from commons.token_client import TokenSource
 from commons.token_keys import SigningKey
 from commons.revocation_list import RevocationListError
-from commons.tokens import SCOPE_ADMIN, SCOPE_DECIDE, SCOPE_METRICS
+from commons.tokens import SCOPE_ADMIN, SCOPE_DECIDE, SCOPE_METRICS, SCOPE_REPLAY
+from commons.traffic import REPLAY, TRAFFIC_HEADER, ReplayRefused, requested_traffic
 
 from .auth import PodAuth, TokenVerifier
 from .bundle_model import BundleModel, open_bundle
@@ -222,7 +229,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
                audit_key: SigningKey | None = None,
                checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, region: str | None = None,
                policy: Policy | None = None, watch: WatchSettings | None = None,
-               central_tokens: TokenSource | None = None) -> Starlette:
+               central_tokens: TokenSource | None = None, replay_tokens: TokenSource | None = None) -> Starlette:
     """Build the ASGI app for one deployed bundle.
 
     Args:
@@ -251,6 +258,8 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         watch: where the revocation list is and how often the list and ``deploy_dir`` are
             polled (:mod:`serving.hot_swap`); None serves the starting bundle only, with no list.
         central_tokens: this pod's own tokens for its central pod (see :class:`serving.router.Router`).
+        replay_tokens: the same credential asking scopes ``decide replay``, to mark a replayed
+            request's calls to central as replay (see :class:`serving.router.Router`); None: unmarked.
 
     Raises:
         BundleError: the bundle fails verification or cannot be read (see :func:`load_model`),
@@ -291,7 +300,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         release = load_release(folder, model.manifest)
         return Served(model, Router(model, model_version=str(release["model_version"]), central_url=central_url,
                                     shadow_rate=shadow_rate, timeout_s=central_timeout_s,
-                                    central_tokens=central_tokens), release)
+                                    central_tokens=central_tokens, replay_tokens=replay_tokens), release)
 
     first = open_served(deploy_dir)
     model, router, role = first.model, first.router, first.model.manifest.get("role", EDGE)
@@ -337,19 +346,38 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             return error_response(err, reason=err.reason)
         return None
 
-    def record_decisions(records: list[dict[str, Any]], routed: list[Routed], at: datetime) -> None:
-        log.append([log_entry(r, decision, rec.get("product_id"), at) for rec, r in zip(records, routed)])
+    def traffic_class(request: Request) -> str | Response:
+        """The request's traffic class (:mod:`commons.traffic`), or the answer refusing it: 422 for a
+        class the pod does not know, 403 for ``replay`` without a token granting it."""
+        try:
+            traffic = requested_traffic(request.headers.getlist(TRAFFIC_HEADER))
+        except ValueError as err:
+            metrics.rejected.labels("traffic_class").inc()
+            return _unprocessable("invalid traffic class", [FieldError(None, TRAFFIC_HEADER, str(err))])
+        if traffic != REPLAY:
+            return traffic
+        if verifier is None:
+            # Nobody identified: honouring it would let any client hide its traffic from the drift test.
+            metrics.rejected.labels("replay_without_tokens").inc()
+            return error_response(ReplayRefused(f"this pod requires no tokens, so it cannot tell who may mark "
+                                                f"traffic as {REPLAY}; it takes production traffic only"))
+        refused = refusal(request, SCOPE_REPLAY)
+        return traffic if refused is None else refused
+
+    def record_decisions(records: list[dict[str, Any]], routed: list[Routed], at: datetime, traffic: str) -> None:
+        log.append([log_entry(r, decision, rec.get("product_id"), at, traffic) for rec, r in zip(records, routed)])
         for r in routed:
             metrics.decisions.labels(decision, r.route, r.label).inc()
 
-    def settle_shadow(served: Served, records: list[dict[str, Any]], routed: list[Routed], at: datetime) -> None:
-        scored = served.router.score_shadow(records, routed)
+    def settle_shadow(served: Served, records: list[dict[str, Any]], routed: list[Routed], at: datetime,
+                      traffic: str) -> None:
+        scored = served.router.score_shadow(records, routed, traffic)
         if any(r.central_error for r in scored):
             metrics.central_errors.labels(decision).inc()
         for r in scored:
             if r.central_label is not None:
                 metrics.shadow.labels(decision, str(r.central_label == r.edge_label).lower()).inc()
-        record_decisions(records, scored, at)
+        record_decisions(records, scored, at, traffic)
 
     async def body_of(request: Request, limit: int) -> bytes | Response:
         """The request body, or the 413/408 answer when it passes ``limit`` bytes or stalls."""
@@ -364,6 +392,9 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         refused = refusal(request, SCOPE_DECIDE)
         if refused is not None:
             return refused
+        traffic = traffic_class(request)
+        if isinstance(traffic, Response):
+            return traffic
         # The request keeps this bundle to its end, whatever swaps meanwhile.
         served = live.current
         if request.path_params["decision"] != decision:
@@ -418,7 +449,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
 
         at = datetime.now(timezone.utc)
         try:
-            routed = await run_in_threadpool(served.decide, records)
+            routed = await run_in_threadpool(served.decide, records, traffic)
         except NoBundle as err:
             metrics.central_errors.labels(decision).inc()
             return error_response(err)
@@ -432,9 +463,9 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
         shadow = [i for i, r in enumerate(routed) if r.shadow]
         settled = [i for i, r in enumerate(routed) if not r.shadow]
         await run_in_threadpool(record_decisions, [records[i] for i in settled],
-                                [routed[i] for i in settled], at)
+                                [routed[i] for i in settled], at, traffic)
         background = (BackgroundTask(settle_shadow, served, [records[i] for i in shadow],
-                                     [routed[i] for i in shadow], at) if shadow else None)
+                                     [routed[i] for i in shadow], at, traffic) if shadow else None)
         metrics.latency.labels(decision).observe(time.perf_counter() - start)
         return JSONResponse({"decisions": [r.response(decision) for r in routed]}, background=background)
 

@@ -10,6 +10,8 @@ existed), ``model_version``, ``bundle_sha256`` (both of the answering model), ``
 ``edge_bundle_sha256``, ``central_label``, ``central_score``, ``central_bundle_sha256`` (null when
 central was not consulted or failed), ``central_error``, ``shadow`` (true only for the uniform
 shadow sample of edge-decided records: the one unbiased measure of edge-vs-central disagreement),
+``traffic`` (``production`` or ``replay``, the request's traffic class, :mod:`commons.traffic`;
+absent from lines logged before it existed, which read as production),
 ``inputs`` (the record's input profile,
 :mod:`serving.input_profile`: word count, out-of-vocabulary share, log level and change of each
 numeric window).
@@ -31,11 +33,13 @@ from typing import Any
 from commons.chain_writer import DEFAULT_CHECKPOINT_EVERY, ChainWriter
 from commons.token_keys import SigningKey
 
+from commons.traffic import PRODUCTION
+
 from .router import Routed
 
 
 def log_entry(routed: Routed, decision: str, product_id: str | None,
-              now: datetime | None = None) -> dict[str, Any]:
+              now: datetime | None = None, traffic: str = PRODUCTION) -> dict[str, Any]:
     """The log line for one decision (a dict ready for JSON).
 
     Args:
@@ -43,6 +47,7 @@ def log_entry(routed: Routed, decision: str, product_id: str | None,
         decision: decision name.
         product_id: the record's key field, or None.
         now: timestamp to record (UTC); defaults to the current time.
+        traffic: the request's traffic class (:mod:`commons.traffic`: ``production`` or ``replay``).
     """
     ts = (now or datetime.now(timezone.utc)).isoformat(timespec="milliseconds")
     return {"ts": ts, **routed.response(decision), "route_reason": routed.route_reason, "product_id": product_id,
@@ -50,7 +55,7 @@ def log_entry(routed: Routed, decision: str, product_id: str | None,
             "edge_bundle_sha256": routed.edge_bundle_sha256,
             "central_label": routed.central_label, "central_score": routed.central_score,
             "central_bundle_sha256": routed.central_bundle_sha256,
-            "central_error": routed.central_error, "shadow": routed.shadow,
+            "central_error": routed.central_error, "shadow": routed.shadow, "traffic": traffic,
             "inputs": routed.inputs}
 
 

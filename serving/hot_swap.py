@@ -42,6 +42,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from commons.errors import ServingError
 from commons.manifest import MANIFEST_NAME, BundleError
 from commons.residency import RegionCannotServe
+from commons.traffic import PRODUCTION
 
 from .bundle_model import BundleModel
 from .revocation import RevocationWatch
@@ -95,16 +96,17 @@ class Served:
         """The feature contract records are checked against."""
         return self.model.manifest["feature_contract"]
 
-    def decide(self, records: list[dict[str, Any]]) -> list[Routed]:
-        """Decide a checked batch with this bundle, or through central in central-only routing.
+    def decide(self, records: list[dict[str, Any]], traffic: str = PRODUCTION) -> list[Routed]:
+        """Decide a checked batch with this bundle, or through central in central-only routing;
+        ``traffic`` is the request's class (:mod:`commons.traffic`), passed on to central.
 
         Raises:
             NoBundle: central-only routing and central cannot answer.
         """
         if not self.central_only:
-            return self.router.decide(records)
+            return self.router.decide(records, traffic)
         try:
-            return self.router.decide_centrally(records)
+            return self.router.decide_centrally(records, traffic)
         except CentralError as err:
             raise NoBundle(f"this pod's bundle is revoked and it holds no other; {err}") from None
 

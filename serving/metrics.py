@@ -9,8 +9,9 @@ Series:
     ``central_errors_total{decision}``             failed consultations of the central model
     ``rejected_requests_total{reason}``            refused requests (``unknown_decision``,
                                                    ``malformed_json``, ``invalid_batch``,
-                                                   ``contract``; with a region also
-                                                   ``residency``; with tokens required also
+                                                   ``contract``, ``traffic_class``; without
+                                                   tokens ``replay_without_tokens``; with a
+                                                   region also ``residency``; with tokens required also
                                                    ``token_missing``, ``token_expired``, … as
                                                    :mod:`serving.auth` names them)
     ``shadow_comparisons_total{decision,agree}``   shadow pairs scored, by edge/central agreement

@@ -30,7 +30,8 @@ def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port:
             shadow_rate: float = 0.0, decision_log_dir: Path, threads: int = 1,
             max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, auth: PodAuth | None = None,
             audit_key: SigningKey | None = None, region: str | None = None,
-            watch: WatchSettings | None = None, central_tokens: TokenSource | None = None) -> None:
+            watch: WatchSettings | None = None, central_tokens: TokenSource | None = None,
+            replay_tokens: TokenSource | None = None) -> None:
     """Serve ``deploy_dir`` on ``host:port`` until interrupted (SIGINT/SIGTERM).
 
     Args:
@@ -51,6 +52,8 @@ def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port:
         watch: the revocation list to obey and how often it and ``deploy_dir`` are polled for
             revocations and new deployments (:mod:`serving.hot_swap`); None: neither.
         central_tokens: the pod's own tokens for its central pod; None sends none.
+        replay_tokens: the same credential asking scopes ``decide replay``, which marks a replayed
+            request's calls to central as replay; None sends them unmarked.
 
     Raises:
         BundleError: the bundle or its release file fails verification or cannot be read.
@@ -66,7 +69,7 @@ def run_pod(deploy_dir: Path, *, trust_dir: Path, host: str = "127.0.0.1", port:
     app = create_app(deploy_dir, trust_dir=trust_dir, central_url=central_url, shadow_rate=shadow_rate,
                      decision_log_dir=decision_log_dir, threads=threads, max_body_bytes=max_body_bytes,
                      auth=auth, audit_key=audit_key, region=region, watch=watch,
-                     central_tokens=central_tokens)
+                     central_tokens=central_tokens, replay_tokens=replay_tokens)
     # The bundle, tokenizer and app stay loaded until exit: full collections need not walk them.
     freeze_startup_heap()
     serve_app(app, host=host, port=port, name=f"pod {Path(deploy_dir).parent.name}/{Path(deploy_dir).name}")

@@ -23,6 +23,11 @@ scope ``decide``, fetched from the token endpoint and renewed before it expires,
 :mod:`commons.token_client`); a central pod started with ``--jwks`` refuses it otherwise, and the
 record takes the fallback route.
 
+A replayed request's records (:mod:`commons.traffic`) go to central marked replay too, so the
+central pod logs them as replay: with ``replay_tokens`` (the pod's own credential asking scopes
+``decide replay``) only, since a central pod refuses the mark from a caller it cannot identify; a
+pod without them sends the records unmarked, as before the mark existed.
+
 Shadow sampling: a deterministic fraction of edge-decided records (chosen from the signal digest,
 so a replay picks the same ones) is also scored by central after the answer is sent; the pair is
 logged to measure divergence and never changes the answer.
@@ -40,6 +45,7 @@ import httpx
 from commons.errors import ServingError
 from commons.manifest import BundleError
 from commons.token_client import BearerAuth, TokenFetchError, TokenSource
+from commons.traffic import PRODUCTION, REPLAY, TRAFFIC_HEADER
 
 from .bundle_model import BundleModel
 from .central_answer import CentralAnswer, check_central_answer
@@ -153,6 +159,8 @@ class Router:
         timeout_s: seconds allowed for one central round trip (connect, read and write each).
         central_tokens: where this pod's own tokens for its central pod come from (audience: the
             decision, scope ``decide``); None sends none (a central pod without ``--jwks``).
+        replay_tokens: the same credential asking scopes ``decide replay``, used to pass a replayed
+            request's mark on to central; None passes no mark.
 
     Raises:
         BundleError: the manifest has no ``thresholds.abstain``, or a malformed ``trained_range``
@@ -163,7 +171,7 @@ class Router:
 
     def __init__(self, model: BundleModel, *, model_version: str, central_url: str | None = None,
                  shadow_rate: float = 0.0, timeout_s: float = 1.0,
-                 central_tokens: TokenSource | None = None) -> None:
+                 central_tokens: TokenSource | None = None, replay_tokens: TokenSource | None = None) -> None:
         try:
             self.abstain = float(model.manifest["thresholds"]["abstain"])
         except (KeyError, TypeError):
@@ -182,6 +190,7 @@ class Router:
         self._central = (httpx.Client(base_url=central_url.rstrip("/"), timeout=timeout_s, auth=auth)
                          if central_url else None)
         self._central_tokens = central_tokens
+        self._replay_auth = BearerAuth(replay_tokens, model.decision) if replay_tokens is not None else None
 
     def close(self) -> None:
         """Close the connection pool to the central pod."""
@@ -235,11 +244,12 @@ class Router:
                 return f"no token for central pod at {url} yet ({err})"
         return None
 
-    def decide(self, records: list[dict[str, Any]]) -> list[Routed]:
+    def decide(self, records: list[dict[str, Any]], traffic: str = PRODUCTION) -> list[Routed]:
         """Decide a batch of contract-conforming records.
 
         Args:
             records: ``batch`` records that passed :func:`serving.contract.check_record`.
+            traffic: the request's traffic class (:mod:`commons.traffic`), passed on to central.
 
         Returns:
             One :class:`Routed` per record, in order. Shadow-sampled records carry
@@ -271,13 +281,14 @@ class Router:
                 shadow=self._central is not None and not ask and shadow_selected(digest, self.shadow_rate),
                 inputs=input_profile(self.model.tokenizer, inputs, features[i]), out_of_range=unseen))
         if unsure:
-            self._ask_central(records, routed, unsure, start)
+            self._ask_central(records, routed, unsure, start, traffic)
         return routed
 
-    def decide_centrally(self, records: list[dict[str, Any]]) -> list[Routed]:
+    def decide_centrally(self, records: list[dict[str, Any]], traffic: str = PRODUCTION) -> list[Routed]:
         """Send a whole batch to the central pod, without asking the edge model (central-only routing:
         the pod's bundle is revoked and it holds no other). Features and digests still come from the
-        bundle's feature contract, so central checks it saw the same inputs.
+        bundle's feature contract, so central checks it saw the same inputs. ``traffic``: as
+        :meth:`decide`.
 
         Returns:
             One :class:`Routed` per record with route ``"central"`` and no edge answer.
@@ -292,7 +303,7 @@ class Router:
         inputs = self.model.inputs
         features = [inputs.features(r) for r in records]
         digests = [signal_digest(f) for f in features]
-        answers = self._central_decisions(records, digests)
+        answers = self._central_decisions(records, digests, traffic)
         refused = next((a.error for a in answers if a.error), None)
         if refused:
             raise CentralError(refused)
@@ -304,10 +315,10 @@ class Router:
                 for a, digest, f in zip(answers, digests, features)]
 
     def _ask_central(self, records: list[dict[str, Any]], routed: list[Routed],
-                     indices: list[int], start: float) -> None:
+                     indices: list[int], start: float, traffic: str) -> None:
         try:
             answers = self._central_decisions([records[i] for i in indices],
-                                              [routed[i].signal_digest for i in indices])
+                                              [routed[i].signal_digest for i in indices], traffic)
         except CentralError as err:
             settled_ms = round((time.perf_counter() - start) * 1000.0, 3)
             for i in indices:
@@ -324,12 +335,14 @@ class Router:
                                  latency_ms=settled_ms, central_label=a.label, central_score=a.score,
                                  central_bundle_sha256=a.bundle_sha256))
 
-    def score_shadow(self, records: list[dict[str, Any]], routed: list[Routed]) -> list[Routed]:
+    def score_shadow(self, records: list[dict[str, Any]], routed: list[Routed],
+                     traffic: str = PRODUCTION) -> list[Routed]:
         """Have central score shadow-sampled records; the answers themselves do not change.
 
         Args:
             records: the shadow-sampled records (as sent by the client, contract-conforming).
             routed: their :class:`Routed` from :meth:`decide`, same order.
+            traffic: as :meth:`decide`.
 
         Returns:
             The same decisions with ``central_label``/``central_score``/``central_bundle_sha256``
@@ -339,16 +352,17 @@ class Router:
         if not records:
             return []
         try:
-            answers = self._central_decisions(records, [r.signal_digest for r in routed])
+            answers = self._central_decisions(records, [r.signal_digest for r in routed], traffic)
         except CentralError as err:
             return [replace(r, central_error=str(err)) for r in routed]
         return [replace(r, central_error=a.error) if a.error else
                 replace(r, central_label=a.label, central_score=a.score, central_bundle_sha256=a.bundle_sha256)
                 for r, a in zip(routed, answers)]
 
-    def _central_decisions(self, records: list[dict[str, Any]], digests: list[str]) -> list[CentralAnswer]:
-        """POST records to the central pod and check its answer for each
-        (:func:`serving.central_answer.check_central_answer`).
+    def _central_decisions(self, records: list[dict[str, Any]], digests: list[str],
+                           traffic: str) -> list[CentralAnswer]:
+        """POST records to the central pod, as ``traffic`` when this pod can vouch for a replay mark,
+        and check its answer for each (:func:`serving.central_answer.check_central_answer`).
 
         Returns:
             One :class:`CentralAnswer` per record, in order; a refused one carries its ``error``.
@@ -357,8 +371,10 @@ class Router:
             CentralError: transport failure or timeout, no token, a non-200 status, or a reply that
                 is not ``{"decisions": [...]}`` with one decision per record.
         """
+        marked = ({"headers": {TRAFFIC_HEADER: REPLAY}, "auth": self._replay_auth}
+                   if traffic == REPLAY and self._replay_auth is not None else {})
         try:
-            reply = self._central.post(f"/v1/decisions/{self.model.decision}", json={"records": records})
+            reply = self._central.post(f"/v1/decisions/{self.model.decision}", json={"records": records}, **marked)
         except httpx.HTTPError as err:
             raise CentralError(f"central unreachable: {type(err).__name__}") from err
         except TokenFetchError as err:

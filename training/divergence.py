@@ -13,6 +13,11 @@ describe drift of the edge model away from the central one:
 Routed decisions are also reported by ``route_reason`` (``serving.route_reason``): one the
 out-of-range guard sent to central was not chosen for low confidence, unlike one the edge
 abstained on. Lines logged before the field existed count as :data:`UNRECORDED`.
+
+Every figure counts production traffic only (:func:`is_production`): a line of ``traffic: replay``
+(:mod:`commons.traffic`: an evaluation split replayed through the pod) is no evidence about live
+traffic, and is reported apart. Lines logged before lines carried ``traffic`` read as production
+(their :func:`traffic_of` is :data:`UNRECORDED`).
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ import numpy as np
 from commons.chain_checkpoint import is_checkpoint
 from commons.chain_writer import read_lines
 from commons.hash_chain import record_of
+from commons.traffic import REPLAY
 
 UNRECORDED = "unrecorded"
-"""The route reason of a decision-log line written before lines carried ``route_reason``."""
+"""The route reason (or traffic class) of a decision-log line written before lines carried
+``route_reason`` (or ``traffic``)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,18 @@ def read_decisions(log_dir: Path, decision: str, since_ts: str | None = None) ->
             if since_ts is None or row.get("ts", "") > since_ts:
                 rows.append(record_of(row))
     return rows
+
+
+def traffic_of(row: dict) -> str:
+    """A decision-log row's ``traffic`` (``production``, ``replay``), or :data:`UNRECORDED` for a line
+    logged before the field."""
+    return row.get("traffic") or UNRECORDED
+
+
+def is_production(row: dict) -> bool:
+    """Whether a decision-log row counts as production traffic: every line but those marked
+    ``replay`` (a line from before the field was production traffic as far as anyone knew)."""
+    return traffic_of(row) != REPLAY
 
 
 def route_reason_of(row: dict) -> str:
@@ -109,19 +128,24 @@ def divergence(rows: Iterable[dict]) -> Divergence:
 
 
 def divergence_reports(log_dir: Path, decisions: list[str]) -> dict[str, dict]:
-    """Per decision, as plain dicts: :func:`divergence` of its whole log's shadow sample (key
-    ``shadow``, the unbiased measure), of its routed decisions (key ``routed``, biased towards
-    disagreement) and of those apart per route reason (key ``routed_by_reason``, e.g. ``abstain``,
-    ``out_of_range``, ``unrecorded``), and the log's lines by route and reason (key ``routes``,
-    :func:`reason_counts`)."""
+    """Per decision, as plain dicts, over its whole log's production traffic (:func:`is_production`):
+    :func:`divergence` of the shadow sample (key ``shadow``, the unbiased measure), of the routed
+    decisions (key ``routed``, biased towards disagreement) and of those apart per route reason (key
+    ``routed_by_reason``, e.g. ``abstain``, ``out_of_range``, ``unrecorded``), and the lines by route
+    and reason (key ``routes``, :func:`reason_counts`); the replayed traffic apart (key ``replay``:
+    ``{"decisions": n, "shadow": divergence of its shadow sample}``)."""
     reports = {}
     for name in decisions:
-        rows = read_decisions(log_dir, name)
+        logged = read_decisions(log_dir, name)
+        rows = [r for r in logged if is_production(r)]
+        replayed = [r for r in logged if not is_production(r)]
         routed = [r for r in rows if r.get("route") == "central"]
         reasons = sorted({route_reason_of(r) for r in routed})
         reports[name] = {"shadow": divergence(r for r in rows if r.get("shadow")).to_dict(),
                          "routed": divergence(routed).to_dict(),
                          "routed_by_reason": {reason: divergence(r for r in routed if route_reason_of(r) == reason)
                                               .to_dict() for reason in reasons},
-                         "routes": reason_counts(rows)}
+                         "routes": reason_counts(rows),
+                         "replay": {"decisions": len(replayed),
+                                    "shadow": divergence(r for r in replayed if r.get("shadow")).to_dict()}}
     return reports

@@ -20,6 +20,11 @@ release (the manifest's ``drift_baseline``, written by :mod:`edge_export.release
   shift, > 0.25 major shift, so ``PSI_THRESHOLD`` = 0.25 with at least ``MIN_INPUTS`` decisions
   (≥ 20 per decile bin).
 
+Both tests read production traffic only (:func:`training.divergence.is_production`): lines a pod
+logged as ``traffic: replay`` (an evaluation split replayed through it, :mod:`commons.traffic`)
+match the release baseline by construction and would dilute the test; they are counted apart
+(:attr:`DriftReport.replay`).
+
 A request opens a cooldown (``COOLDOWN``); a retrain whose challenger the promotion gate refused
 (:mod:`training.gates`: it could not beat the champion on the same split) is recorded in the
 ledger, doubles the cooldown (up to ``MAX_COOLDOWN``) and moves the evidence window past the
@@ -34,6 +39,8 @@ from typing import Any, Iterable
 
 import numpy as np
 from scipy.stats import fisher_exact
+
+from .divergence import is_production
 
 ALPHA = 0.01
 MIN_SHADOW = 100
@@ -138,13 +145,15 @@ class DriftReport:
     """The evidence for one decision over one window of its decision log.
 
     Attributes:
-        decisions: log lines of the deployed edge bundle in the window.
+        decisions: production log lines of the deployed edge bundle in the window.
         shadow_compared, shadow_disagreements: the shadow sample's size and disagreements.
         shadow_rate: disagreement rate on it (0 when empty).
         baseline_rate, baseline_n: the release baseline's rate and sample size.
         p_value: one-sided Fisher exact p (1.0 below ``MIN_SHADOW``: not tested).
         psi: PSI per input-profile feature (empty below ``MIN_INPUTS``: not tested).
         reasons: why a retrain is due; empty when it is not.
+        replay: the window's replayed lines of the bundle, tested by nothing: ``{"decisions",
+            "shadow_compared", "shadow_disagreements"}``.
     """
 
     decisions: int
@@ -156,6 +165,7 @@ class DriftReport:
     p_value: float
     psi: dict[str, float] = field(default_factory=dict)
     reasons: tuple[str, ...] = ()
+    replay: dict[str, int] = field(default_factory=dict)
 
     @property
     def drifted(self) -> bool:
@@ -169,7 +179,8 @@ def assess(rows: list[dict], baseline: dict[str, Any], bundle_sha256: str) -> Dr
     """Test one window of decision-log lines against a bundle's release baseline.
 
     Args:
-        rows: decision-log lines (:mod:`serving.decision_log`); lines of other edge bundles are ignored.
+        rows: decision-log lines (:mod:`serving.decision_log`); lines of other edge bundles are ignored,
+            and replayed ones (``traffic: replay``) only counted.
         baseline: the manifest's ``drift_baseline`` (``disagreement``, ``disagreements``, ``n``,
             ``reference`` = {feature: :func:`reference_bins`}).
         bundle_sha256: the deployed edge bundle whose traffic is assessed.
@@ -178,7 +189,10 @@ def assess(rows: list[dict], baseline: dict[str, Any], bundle_sha256: str) -> Dr
         A :class:`DriftReport`; ``reasons`` names each significant disagreement increase (p < ``ALPHA``
         with ≥ ``MIN_SHADOW`` compared) and each feature with PSI > ``PSI_THRESHOLD`` (≥ ``MIN_INPUTS``).
     """
-    own = [r for r in rows if r.get("edge_bundle_sha256") == bundle_sha256]
+    bundle = [r for r in rows if r.get("edge_bundle_sha256") == bundle_sha256]
+    own = [r for r in bundle if is_production(r)]
+    replayed = [r for r in bundle if not is_production(r)]
+    replay_pairs = shadow_pairs(replayed, bundle_sha256)
     pairs = shadow_pairs(own, bundle_sha256)
     differ = sum(1 for e, c in pairs if e != c)
     tested = len(pairs) >= MIN_SHADOW
@@ -198,7 +212,9 @@ def assess(rows: list[dict], baseline: dict[str, Any], bundle_sha256: str) -> Dr
                                f"over {len(profiles)} decisions")
     return DriftReport(decisions=len(own), shadow_compared=len(pairs), shadow_disagreements=differ, shadow_rate=rate,
                        baseline_rate=float(baseline["disagreement"]), baseline_n=int(baseline["n"]), p_value=p,
-                       psi=scores, reasons=tuple(reasons))
+                       psi=scores, reasons=tuple(reasons),
+                       replay={"decisions": len(replayed), "shadow_compared": len(replay_pairs),
+                               "shadow_disagreements": sum(1 for e, c in replay_pairs if e != c)})
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from serving.decision_log import DecisionLog
 SHA = "a" * 64
 
 
-def _state(tmp_path, disagreements: int) -> Settings:
+def _state(tmp_path, disagreements: int, replayed: int = 0) -> Settings:
+    """A state folder with urgent_inventory's champion and 600 production shadow lines, ``disagreements``
+    of them disagreeing, then ``replayed`` agreeing shadow lines of the demo's replayed eval split."""
     settings = Settings(state_dir=tmp_path / "state", data_dir=tmp_path / "data")
     champion = settings.deploy_dir / "urgent_inventory" / "champion"
     champion.mkdir(parents=True)
@@ -32,6 +34,9 @@ def _state(tmp_path, disagreements: int) -> Settings:
                  "route": "edge", "label": "urgent", "shadow": True, "edge_bundle_sha256": SHA,
                  "edge_label": "urgent", "central_label": "calm" if i < disagreements else "urgent"}
                 for i in range(600)])
+    log.append([{"ts": at, "decision": "urgent_inventory", "product_id": f"e{i}", "signal_digest": f"e{i}",
+                 "route": "edge", "label": "urgent", "shadow": True, "edge_bundle_sha256": SHA, "traffic": "replay",
+                 "edge_label": "urgent", "central_label": "urgent"} for i in range(replayed)])
     log.close()
     return settings
 
@@ -54,6 +59,17 @@ def test_the_demos_drift_view_is_what_the_sensors_first_tick_finds(tmp_path):
         assert found["drifted"] is drifted
         requests = _first_tick(settings).run_requests
         assert [r.tags["decision"] for r in requests] == (["urgent_inventory"] if drifted else [])
+
+
+def test_the_replayed_eval_split_is_left_out_of_the_demos_view_and_the_sensors_test(tmp_path):
+    """12 of 600 production lines disagree (drift); 1,400 agreeing replayed lines would have made it
+    12 of 2,000 (0.006, the release rate): both leave them out and say how many they were."""
+    settings = _state(tmp_path, 12, replayed=1400)
+    found = drift_now(settings, ["urgent_inventory"])["urgent_inventory"]
+    assert (found["shadow_compared"], found["shadow_disagreements"], found["drifted"]) == (600, 12, True)
+    assert found["replay"] == {"decisions": 1400, "shadow_compared": 1400, "shadow_disagreements": 0}
+    assert drift_line(found).endswith("; replay left out: 0/1400 shadow of 1400")
+    assert [r.tags["decision"] for r in _first_tick(settings).run_requests] == ["urgent_inventory"]
 
 
 def test_a_champion_manifest_the_sensor_skips_is_skipped_by_the_demo_alone(tmp_path):

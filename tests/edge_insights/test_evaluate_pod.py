@@ -18,6 +18,7 @@ from edge_insights.broker_load import deploy_rule_pod
 from edge_insights.cli import app
 from edge_insights.evaluate import LOADERS
 from training.decisions import DECISIONS
+from training.divergence import read_decisions, traffic_of
 from edge_insights.pods import running_pod, running_token_plane
 from release_keys import session_signer
 
@@ -90,3 +91,26 @@ def test_evaluate_reads_book_pages_from_a_relative_folder(data_dir, tmp_path, mo
     assert scored.exit_code == 0, scored.output
     result = json.loads(scored.output.strip().splitlines()[-1])
     assert (result["n"], result["edge_coverage"], result["quarantined"], result["no_example"]) == (pages, 1.0, 0, 0)
+
+
+def test_evaluate_replay_keeps_its_examples_out_of_the_pods_drift_test(prices, tmp_path, monkeypatch):
+    """``--replay`` sends the examples as replay traffic: the pod logs every one of them so, and a client
+    that may not have scope ``replay`` gets no token for it (one clean line, nothing sent)."""
+    settings = Settings.from_env(state_dir=tmp_path / "state").ensure()
+    monkeypatch.setenv("EDGE_INSIGHTS_STATE_DIR", str(settings.state_dir))
+    with running_token_plane(settings) as plane, \
+            running_pod(deploy_rule_pod(tmp_path / "pod", session_signer()), settings, tokens=plane) as url:
+        args = ["evaluate", "price_spike", "--data-dir", str(prices), "--pod", url, "--replay"]
+        for name, value in plane.client_env("evaluate", ["price_spike"]).items():
+            monkeypatch.setenv(name, value)
+        refused = CliRunner().invoke(app, args)
+        for name, value in plane.client_env("evaluator", ["price_spike"], ("decide", "replay")).items():
+            monkeypatch.setenv(name, value)
+        scored = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "invalid_scope" in refused.output
+    assert scored.exit_code == 0, scored.output
+    result = json.loads(scored.output.strip().splitlines()[-1])
+    logged = [traffic_of(row) for row in read_decisions(settings.decision_log_dir, "price_spike")]
+    assert result["n"] > 100 and logged == ["replay"] * result["n"]
+    for name in (TOKEN_URL_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV):
+        monkeypatch.delenv(name)

@@ -38,6 +38,7 @@ from live.store import LiveStore, store_path
 from live.watcher import flush_to_warehouse
 from release_keys import session_signer
 from serving.contract import signal_digest
+from serving.decision_log import DecisionLog
 from training.divergence import read_decisions
 
 ATTIC = "catalogue/a-light-in-the-attic_1000/index.html"
@@ -433,6 +434,12 @@ def test_explain_says_why_a_rebuild_does_not_match(market, tmp_path, monkeypatch
     report = explain_insight(settings, insight["insight_id"])
     assert (report["digest_matches"], report["mismatch_reason"]) == (True, None)
     assert (report["route"], report["route_reason"]) == ("edge", "confident")  # the rule is sure of its answer
+    # An evaluation replay of the same window by the same bundle, logged later, is not this insight's decision.
+    [line] = read_decisions(settings.decision_log_dir, "price_spike")
+    replayed = DecisionLog(settings.decision_log_dir)
+    replayed.append([{**line, "traffic": "replay", "route": "central", "route_reason": "abstain"}])
+    replayed.close()
+    assert explain_insight(settings, insight["insight_id"])["route_reason"] == "confident"
     assert report["features"]["prices"][:2] == [30.0, 10.0]
     # A backfill lands a price between the two observations the pod's window was built from.
     warehouse.append_rows_to_history("backfill", [flatten(offer("20.00", "2026-11-30T00:30:00+00:00"), "backfill",

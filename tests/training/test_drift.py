@@ -14,6 +14,7 @@ from scipy.stats import hypergeom
 from tokenizers import Tokenizer
 
 from commons.chain_verify import verify_folder
+from commons.traffic import PRODUCTION, REPLAY
 from crawlers.feeds import read_feed_file
 from serving.contract import ModelInputs, NumericInput
 from serving.decision_log import DecisionLog, log_entry
@@ -91,7 +92,8 @@ def test_disagreement_baseline_counts_only_kept_examples():
     assert base == {"disagreement": 0.25, "disagreements": 1, "n": 4, "disagreement_all": 0.5, "n_all": 6}
 
 
-def _lines(count: int, disagreeing: int, sha: str, start: datetime, profile: dict[str, float]) -> list[dict]:
+def _lines(count: int, disagreeing: int, sha: str, start: datetime, profile: dict[str, float],
+           traffic: str = PRODUCTION) -> list[dict]:
     """Shadow decision-log lines (the pod's own format) with ``disagreeing`` label mismatches."""
     lines = []
     for i in range(count):
@@ -101,7 +103,7 @@ def _lines(count: int, disagreeing: int, sha: str, start: datetime, profile: dic
                         signal_digest=f"{i:064x}", latency_ms=1.0, edge_label="negative", edge_score=0.9,
                         edge_bundle_sha256=sha, central_label=central, central_score=0.8,
                         central_bundle_sha256="c" * 64, shadow=True, inputs=profile)
-        lines.append(log_entry(routed, "negative_review", None, start + timedelta(seconds=i)))
+        lines.append(log_entry(routed, "negative_review", None, start + timedelta(seconds=i), traffic))
     return lines
 
 
@@ -160,6 +162,33 @@ def test_lines_logged_before_route_reasons_read_as_they_did_and_count_as_unrecor
     assert {reason: (d["decisions"], d["disagreements"]) for reason, d in report["routed_by_reason"].items()} == {
         "abstain": (2, 0), "out_of_range": (1, 0)}
     assert report["shadow"]["compared"] == 150
+
+
+def test_replayed_lines_are_left_out_of_the_drift_test_and_the_report_and_counted_apart(tmp_path):
+    """An eval split replayed through the pod agrees with central as it did at release: 1,000 such
+    lines beside 150 drifted production lines would hide the drift (30 of 1,150 disagree, 2.6 % < the
+    5 % baseline). Only production lines are tested; lines logged before ``traffic`` existed are
+    production."""
+    sha, start = "e" * 64, datetime(2026, 11, 30, tzinfo=timezone.utc)
+    baseline = {"disagreement": 0.05, "disagreements": 10, "n": 200, "reference": {}}
+    live = _lines(150, 30, sha, start, {"text_words": 22.0})
+    replayed = _lines(1000, 0, sha, start + timedelta(minutes=10), {"text_words": 22.0}, REPLAY)
+    mixed = assess(live + replayed, baseline, sha)
+    assert assess(live + [{**line, "traffic": PRODUCTION} for line in replayed], baseline, sha).drifted is False
+    assert mixed.drifted and (mixed.decisions, mixed.shadow_compared, mixed.shadow_disagreements) == (150, 150, 30)
+    assert mixed.p_value == assess(live, baseline, sha).p_value
+    assert mixed.replay == {"decisions": 1000, "shadow_compared": 1000, "shadow_disagreements": 0}
+    old = [{k: v for k, v in line.items() if k != "traffic"} for line in live]
+    assert assess(old + replayed, baseline, sha) == mixed
+
+    log = DecisionLog(tmp_path)
+    log.append(old[:50] + live[50:] + replayed[:40])
+    log.close()
+    report = divergence_reports(tmp_path, ["negative_review"])["negative_review"]
+    assert (report["shadow"]["decisions"], report["shadow"]["disagreements"]) == (150, 30)
+    assert report["routes"] == {"edge": {"confident": 150}}
+    assert report["replay"] == {"decisions": 40, "shadow": {"decisions": 40, "compared": 40, "disagreements": 0,
+                                                            "disagreement_rate": 0.0, "js_divergence": 0.0}}
 
 
 def test_the_chained_log_reads_back_as_the_decisions_logged(tmp_path):
