@@ -27,8 +27,10 @@ import re
 from typing import NamedTuple
 
 # A number: digits with the grouping/decimal marks shops use. Digits apart only by spaces stay
-# one number ("1 299", and "173 34" from "173<sup>34</sup>"): price-parser reads those itself.
-_NUMBER = re.compile(r"\d(?:[\d.,'’]|\s+(?=\d))*")
+# one number ("1 299", and "173 34" from "173<sup>34</sup>"): price-parser reads those itself. Not
+# after a decimal part of one or two digits, which ends a price: "$12.99 5k sold" is 12.99 and a count
+# of 5k, not 12,995 (scaled by the k to 12,995,000).
+_NUMBER = re.compile(r"\d(?:[\d.,'’]|(?<![.,]\d)(?<![.,]\d\d)\s+(?=\d))*")
 # A currency glued to a number: a symbol (no letters, no digits) or a short word ("EUR", "zł",
 # "Kn", "руб.") within one space. Validated against the currency table by the caller.
 _BEFORE_CURRENCY = re.compile(r"(\S{1,5})\s?$")
