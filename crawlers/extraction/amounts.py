@@ -43,11 +43,11 @@ FORMER_CUES = ("was", "before", "previously", "old price", "orig", "original", "
                "prima", "invece di", "risparmi", "van", "było", "zamiast", "oszczędzasz", "bylo",
                "původně", "было", "старая цена", "экономия",
                "原价", "原價", "定価", "정가", "建議售價", "建议售价", "市價", "市价", "參考價",
-               "参考价", "メーカー希望小売価格", "参考価格", "السعر القديم", "מחיר קודם")
+               "参考价", "メーカー希望小売価格", "参考価格", "通常価格", "通常", "السعر القديم", "מחיר קודם")
 CURRENT_CUES = ("now", "only", "sale", "today", "just", "our price", "jetzt", "nur", "nun",
                 "seulement", "maintenant", "ahora", "solo", "sólo", "ora", "nu", "voor", "teraz",
                 "tylko", "сейчас", "только", "现价", "現價", "特价", "特價", "售价", "售價",
-                "優惠價", "优惠价", "販売価格", "税込",
+                "優惠價", "优惠价", "販売価格", "特価", "税込",
                 "판매가", "السعر الآن", "עכשיו", "רק")
 _MINUS = "-−"
 # What joins the two ends of a range ("10-20", "From 26 to 50", "10 bis 20", "10 à 20").
