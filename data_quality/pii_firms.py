@@ -38,7 +38,8 @@ _LISTED = "|".join(rf"{re.escape(first)}{_JOIN}{re.escape(second)}".replace("'s"
 _LEGAL_FORM = r"(?:Co|Company|Sons|Associates|Partners|LLP|LLC|Inc|Ltd|PLC|GmbH|Corp)\b\.?(?![\w'’-])"
 _NAME = r"[A-Z][\w'’-]*"
 FIRM_RE = re.compile(rf"(?<![\w'’-])(?:(?i:{_LISTED})(?:s|['’]s)?(?![\w'’-])"
-                     rf"|{_NAME}(?:[ \t]+{_NAME})?(?:(?:{_JOIN}{_NAME})?,?{_JOIN}|{_JOIN}{_NAME},?[ \t]+){_LEGAL_FORM})")
+                     rf"|{_NAME}(?:[ \t]+{_NAME})?"
+                     rf"(?:(?:{_JOIN}{_NAME})?,?{_JOIN}|{_JOIN}{_NAME},?[ \t]+){_LEGAL_FORM})")
 # Longest firm name the search around a span must see whole (the longest listed pair, a legal form).
 _REACH = 60
 

@@ -344,9 +344,10 @@ class NameEvidence:
         return self._census_name(word.lower(), self.given, COMMON_GIVEN_RANK)
 
     def is_surname(self, word: str, alone: bool = True) -> bool:
-        """A census surname that is no English word, or a common one that is only a noun ("o'neill"
-        looked up as the census spells it, "oneill": :data:`_ELIDED_RE`); standing ``alone`` (no other name word beside it) it must be very common ("Hill",
-        "Bowman"; "Kitchen", rank 2,121, is a room)."""
+        """A census surname that is no English word, or a common one that is only a noun
+        ("o'neill" looked up as the census spells it, "oneill": :data:`_ELIDED_RE`); standing
+        ``alone`` (no other name word beside it) it must be very common ("Hill", "Bowman";
+        "Kitchen", rank 2,121, is a room)."""
         common = COMMON_LONE_SURNAME_RANK if alone else COMMON_SURNAME_RANK
         return self._census_name(_ELIDED_RE.sub(r"\1", word.lower()), self.surnames, common)
 
