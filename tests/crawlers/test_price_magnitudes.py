@@ -60,6 +60,10 @@ def test_a_letter_that_is_no_magnitude_leaves_the_amount(text, amount):
     ("$12.99 5k sold", "12.99"),  # a count after the price: 12,995,000 before (12.99 5 read as one number)
     ("£9.99 2K+ bought in past month", "9.99"),
     ("$12.99 2 k", "12.99"),
+    ("$20 3M tape", "20"),  # 203,000,000 before: "20 3" was read as one number
+    ("£15 2k sold", "15"),
+    ("$20 3 pack", "20"),  # 203 before
+    ("3 100р.", "3100"), ("1 299 k€", "1299000"),  # a group of thousands still joins
 ])
 def test_a_count_with_a_magnitude_after_a_price_leaves_the_price(text, amount):
     assert parse_price(text).amount == Decimal(amount)
