@@ -9,7 +9,8 @@ glued after it) and with a currency written beside the number or the letter. Wit
 the letter may itself be the currency ("5K": five kyat or kina, or five thousand), and the string
 gives no amount. A glued letter followed by a letter, a digit, "²" or "³" is a unit or a word
 ("1,5m²", "2kg"), not a magnitude, and so are a glued "m" before "/" ("5m/s") and a spaced letter
-without a currency sign after it ("5 K-Cups"). "k", "K" and "M" name no unit, so before "/" they
+without a currency sign or, a space apart, a currency after it ("5 K-Cups", "12 m long"; "1.2 K USD"
+is 1200). "k", "K" and "M" name no unit, so before "/" they
 scale: "$1.5k/month" is 1,500 a month.
 """
 
@@ -28,7 +29,7 @@ _LETTERS = {"k": 3, "K": 3, "M": 6, "m": 6}
 _SUFFIX = re.compile(rf"\s?(?P<word>(?i:{'|'.join(sorted(_WORDS, key=len, reverse=True))}))\.?(?![^\W\d_])"
                      rf"|\s?(?P<cjk>[{''.join(_CJK)}])"
                      rf"|(?P<letter>[kKM](?![\w²³])|m(?![\w²³/]))"
-                     rf"|\s(?P<spaced>[{''.join(_LETTERS)}])(?=\S)")
+                     rf"|\s(?P<spaced>[{''.join(_LETTERS)}])(?=\s?\S)")
 _BEFORE = re.compile(r"(\S{1,5})\s?$")
 _AFTER = re.compile(r"^\s?([^\s\d]{1,5})")
 _NAMES = {3: "a thousand", 6: "a million"}
@@ -71,10 +72,11 @@ def magnitude_after(text: str, start: int, end: int, is_currency: Callable[[str]
     if match.group("cjk"):
         return Magnitude(match.group("cjk"), _CJK[match.group("cjk")], match.end())
     letter = match.group("letter") or match.group("spaced")
-    if match.group("spaced") and unicodedata.category(text[match.end()]) != "Sc":
+    after = _AFTER.search(text[match.end():])
+    if match.group("spaced") and unicodedata.category(text[match.end()]) != "Sc" and not (
+            text[match.end()].isspace() and after is not None and is_currency(after.group(1))):
         return None  # "5 K-Cups", "12 m long": a word or a unit after a space
     before = _BEFORE.search(text[:start])
-    after = _AFTER.search(text[match.end():])
     beside = (found.group(1).strip("-−:") for found in (before, after) if found)
     priced = any(symbol != letter and is_currency(symbol) for symbol in beside)
     return Magnitude(letter, _LETTERS[letter] if priced else None, match.end())

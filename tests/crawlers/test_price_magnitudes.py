@@ -32,6 +32,8 @@ from crawlers.parsing import ParseError, parse_book_detail
     ("$5 Mn", "5000000", "USD"),
     ("1.2万元", "12000", "CNY"),  # the currency after the magnitude: lost before
     ("1.5 Tausend Euro", "1500", "EUR"),
+    ("1.2 K USD", "1200", "USD"),  # a spaced letter, a currency a space after it: 1.2 before
+    ("5 M EUR", "5000000", "EUR"),
 ])
 def test_a_magnitude_beside_a_currency_scales_the_amount(text, amount, currency):
     parsed = parse_price(text)
@@ -49,7 +51,7 @@ def test_a_letter_that_may_be_a_currency_or_a_magnitude_gives_no_amount(text):
 
 @pytest.mark.parametrize(("text", "amount"), [
     ("£3.50 per m²", "3.50"), ("£3.50/m", "3.50"), ("€12 Kabel 1,5m", "12"),  # a length, not millions
-    ("€5m/s", "5"), ("$12.50 2kg", "12.50"),
+    ("€5m/s", "5"), ("$12.50 2kg", "12.50"), ("$12 m long", "12"), ("€5 k 2", "5"), ("$5 m 3", "5"),
     ("$5 K-Cups", "5"), ("£10 Kindle edition", "10"), ("€9.99", "9.99"), ("¥1,200", "1200"),
 ])
 def test_a_letter_that_is_no_magnitude_leaves_the_amount(text, amount):
