@@ -4,8 +4,9 @@ A pair of surnames joined by "and" or "&" reads as two people to the NER model, 
 and the list rule alike, and in reviews it is more often a shop or a maker. Nothing in the words
 tells them apart ("Smith & Jones came by" are people; a rule taking any pair of one name twice for
 a firm lost real pairs of people), so the firms are listed, from general knowledge: consumer brands,
-shops and publishers of that shape. Beside the list, a pair or a name followed by a legal form
-("Smith & Jones LLP", "Tiffany & Co.") is a firm whatever its names.
+shops and publishers of that shape. Beside the list, a pair or a name (of one or two words)
+followed by a legal form ("Smith & Jones LLP", "Tiffany & Co.", "John Lewis & Partners") is a firm
+whatever its names.
 
 What is not listed stays a pair of names ("John and Mary", "Smith & Jones"): an unknown firm is
 scrubbed as people, which errs toward privacy.
@@ -37,7 +38,8 @@ _LISTED = "|".join(rf"{re.escape(first)}{_JOIN}{re.escape(second)}".replace("'s"
 _LEGAL_FORM = r"(?:Co|Company|Sons|Associates|Partners|LLP|LLC|Inc|Ltd|PLC|GmbH|Corp)\b\.?(?![\w'’-])"
 _NAME = r"[A-Z][\w'’-]*"
 FIRM_RE = re.compile(rf"(?<![\w'’-])(?:(?i:{_LISTED})(?:s|['’]s)?(?![\w'’-])"
-                     rf"|{_NAME}(?:(?:{_JOIN}{_NAME})?,?{_JOIN}|{_JOIN}{_NAME},?[ \t]+){_LEGAL_FORM})")
+                     rf"|{_NAME}(?:[ \t]+{_NAME})?"
+                     rf"(?:(?:{_JOIN}{_NAME})?,?{_JOIN}|{_JOIN}{_NAME},?[ \t]+){_LEGAL_FORM})")
 # Longest firm name the search around a span must see whole (the longest listed pair, a legal form).
 _REACH = 60
 

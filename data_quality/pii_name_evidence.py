@@ -88,6 +88,12 @@ _LOWER_WORDS = r"(?<![\w'’-])(?P<name>[a-z][\w'’-]*(?:[ \t]+[a-z][\w'’-]*)
 LOWER_PERSON_CUE_RE = re.compile(rf"(?ai:\b(?:{_CUES}))[ \t]+{_LOWER_WORDS}")
 ROLE_PHRASE_RE = re.compile(rf"(?ai:\b(?:is|was)[ \t]+(?:our|my)[ \t]+(?:[a-z]+[ \t]+){{0,2}}{_ROLES})\b")
 LOWER_SUBJECT_RE = re.compile(rf"{_LOWER_WORDS}[ \t]+\Z")
+# A second person joined to a cued one ("thanks to ryan and jessica"): the NER model takes a lower-case
+# name after a capitalised one for a word.
+LOWER_PAIRED_RE = re.compile(rf"[ \t]+(?a:and|&)[ \t]+{_LOWER_WORDS}")
+# An Irish or Italian surname written with its elided article ("o'neill", "d'angelo"): the census
+# lists spell it without the apostrophe.
+_ELIDED_RE = re.compile(r"^([od])['’]")
 # How far before a role phrase its subject's one or two words may begin.
 SUBJECT_REACH = 60
 # Words by which a name is addressed ("Coach Will", "Uncle Bill"): part of the cue, not the name.
@@ -338,11 +344,12 @@ class NameEvidence:
         return self._census_name(word.lower(), self.given, COMMON_GIVEN_RANK)
 
     def is_surname(self, word: str, alone: bool = True) -> bool:
-        """A census surname that is no English word, or a common one that is only a noun;
-        standing ``alone`` (no other name word beside it) it must be very common ("Hill",
-        "Bowman"; "Kitchen", rank 2,121, is a room)."""
+        """A census surname that is no English word, or a common one that is only a noun
+        ("o'neill" looked up as the census spells it, "oneill": :data:`_ELIDED_RE`); standing
+        ``alone`` (no other name word beside it) it must be very common ("Hill", "Bowman";
+        "Kitchen", rank 2,121, is a room)."""
         common = COMMON_LONE_SURNAME_RANK if alone else COMMON_SURNAME_RANK
-        return self._census_name(word.lower(), self.surnames, common)
+        return self._census_name(_ELIDED_RE.sub(r"\1", word.lower()), self.surnames, common)
 
     def strong(self, word: str) -> bool:
         """A name whatever the model says: a given name, a word with non-ASCII letters outside
@@ -369,11 +376,13 @@ class NameEvidence:
         name no English word spells (or a common one that is only a noun) right after a person cue
         or before a role phrase (:data:`LOWER_PERSON_CUE_RE`, :data:`ROLE_PHRASE_RE`: "Great stay,
         thanks to john at the desk", "sarah was our waitress"; not "thanks to will power" nor
-        "thanks to amazon"). Either takes the surname or non-English word after the name ("ask
-        for maria garcia"). Same length as ``text``, so offsets carry over to the original."""
+        "thanks to amazon"), and a given name joined to a cued one by "and" or "&" ("thanks to ryan
+        and jessica"). Either takes the surname or non-English word after the name ("ask for maria
+        garcia", "sean o'neill"). Same length as ``text``, so offsets carry over to the original."""
         if any(ch.isupper() for ch in text):
             cued = [words for match in LOWER_PERSON_CUE_RE.finditer(text)
                     if (words := self._given_first(text, match, subject=False))]
+            cued += [paired for words in cued if (paired := self._paired(text, words))]
             for role in ROLE_PHRASE_RE.finditer(text):
                 subject = LOWER_SUBJECT_RE.search(text, max(0, role.start() - SUBJECT_REACH), role.start())
                 if subject is not None and (words := self._given_first(text, subject, subject=True)):
@@ -392,6 +401,14 @@ class NameEvidence:
             words = words[1:]
         first = words[0].group(0) if words else ""
         return words if self.is_given(first) and self.name_shaped(first.capitalize()) else []
+
+    def _paired(self, text: str, words: list[re.Match[str]]) -> list[re.Match[str]]:
+        """The words of a given name joined by "and" or "&" to the cued name ``words`` ("jessica" in "thanks to
+        ryan and jessica", "thanks to maria garcia & jose"), else none."""
+        for end in (words[-1].end(), words[0].end()):
+            if (joined := LOWER_PAIRED_RE.match(text, end)) is not None:
+                return self._given_first(text, joined, subject=False)
+        return []
 
     def _capitalised(self, text: str, names: list[list[re.Match[str]]]) -> str:
         """``text`` with the first word of each of ``names`` capitalised, and the word after it

@@ -7,6 +7,7 @@ skipped the same way wherever drift is assessed, and only for that decision.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ def deployed_baseline(manifest_path: Path) -> tuple[str, dict[str, Any]] | None:
 
     Raises:
         ValueError: the manifest cannot be read, is no JSON object, or has a drift baseline that
-            is no object or no ``bundle_sha256`` string to tie the evidence window to.
+            is no object or no ``bundle_sha256`` string to tie the evidence window to, or a baseline
+            whose counts :func:`training.drift.assess` cannot read (:func:`_baseline_defect`).
     """
     if not manifest_path.is_file():
         return None
@@ -36,4 +38,20 @@ def deployed_baseline(manifest_path: Path) -> tuple[str, dict[str, Any]] | None:
     if not isinstance(manifest.get("bundle_sha256"), str) or not isinstance(manifest["drift_baseline"], dict):
         raise ValueError(f"the deployed manifest {manifest_path} lacks a bundle_sha256 string or a drift_baseline "
                          "object: redeploy the champion")
+    if defect := _baseline_defect(manifest["drift_baseline"]):
+        raise ValueError(f"the deployed manifest {manifest_path} has a drift_baseline {defect}: redeploy the champion")
     return manifest["bundle_sha256"], manifest["drift_baseline"]
+
+
+def _baseline_defect(baseline: dict[str, Any]) -> str | None:
+    """What makes ``baseline`` unreadable to :func:`training.drift.assess`, or None: an assessment of it
+    would otherwise raise on every tick and stop the other decisions' too."""
+    counts = [baseline.get(key) for key in ("disagreements", "n")]
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts) or counts[0] > counts[1]:
+        return "without counts disagreements ≤ n (integers ≥ 0)"
+    rate = baseline.get("disagreement")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or not 0 <= rate <= 1:
+        return "without a disagreement rate in [0, 1]"
+    if not isinstance(baseline.get("reference", {}), dict):
+        return "whose reference is no object"
+    return None

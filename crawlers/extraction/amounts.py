@@ -27,8 +27,12 @@ import re
 from typing import NamedTuple
 
 # A number: digits with the grouping/decimal marks shops use. Digits apart only by spaces stay
-# one number ("1 299", and "173 34" from "173<sup>34</sup>"): price-parser reads those itself.
-_NUMBER = re.compile(r"\d(?:[\d.,'’]|\s+(?=\d))*")
+# one number ("1 299", and "173 34" from "173<sup>34</sup>"): price-parser reads those itself. Not
+# after a decimal part of one or two digits, which ends a price ("$12.99 5k sold" is 12.99, not
+# 12,995 scaled by the k to 12,995,000), nor a group other than thousands or those cents before a
+# letter, a count with its magnitude or its word ("$20 3M tape" is 20, not 203,000,000; "$20 3 pack").
+_JOINED = r"\d{2,3}(?!\d)|\d+(?![\d.,'’]*\s?[^\W\d_])"
+_NUMBER = re.compile(rf"\d(?:[\d.,'’]|(?<![.,]\d)(?<![.,]\d\d)\s+(?={_JOINED}))*")
 # A currency glued to a number: a symbol (no letters, no digits) or a short word ("EUR", "zł",
 # "Kn", "руб.") within one space. Validated against the currency table by the caller.
 _BEFORE_CURRENCY = re.compile(r"(\S{1,5})\s?$")
@@ -41,11 +45,11 @@ FORMER_CUES = ("was", "before", "previously", "old price", "orig", "original", "
                "prima", "invece di", "risparmi", "van", "było", "zamiast", "oszczędzasz", "bylo",
                "původně", "было", "старая цена", "экономия",
                "原价", "原價", "定価", "정가", "建議售價", "建议售价", "市價", "市价", "參考價",
-               "参考价", "メーカー希望小売価格", "参考価格", "السعر القديم", "מחיר קודם")
+               "参考价", "メーカー希望小売価格", "参考価格", "通常価格", "通常", "السعر القديم", "מחיר קודם")
 CURRENT_CUES = ("now", "only", "sale", "today", "just", "our price", "jetzt", "nur", "nun",
                 "seulement", "maintenant", "ahora", "solo", "sólo", "ora", "nu", "voor", "teraz",
                 "tylko", "сейчас", "только", "现价", "現價", "特价", "特價", "售价", "售價",
-                "優惠價", "优惠价", "販売価格", "税込",
+                "優惠價", "优惠价", "販売価格", "特価", "税込",
                 "판매가", "السعر الآن", "עכשיו", "רק")
 _MINUS = "-−"
 # What joins the two ends of a range ("10-20", "From 26 to 50", "10 bis 20", "10 à 20").

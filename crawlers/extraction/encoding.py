@@ -31,7 +31,8 @@ def fallback_encoding(body: bytes, content_type: str = "") -> str | None:
       browsers read it (WHATWG HTML, "determining the character encoding": the implementation-defined
       default for Western locales); charset-normalizer left to itself, Scrapy's guess, read a
       mostly-ASCII page with a few latin-1 "£" bytes as cp850 ("ú50.10": the currency lost), and a
-      plain UTF-8 decode replaced them ("Caf�"). Otherwise it is the one legacy charset that reads it
+      plain UTF-8 decode replaced them ("Caf�"). UTF-8 with a few broken bytes (a character cut short)
+      stays UTF-8. Otherwise it is the one legacy charset that reads it
       (:func:`crawlers.extraction.charset_guess.undeclared_charset`: a Shift-JIS or windows-1251 page
       was mojibake as windows-1252).
 

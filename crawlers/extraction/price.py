@@ -101,13 +101,29 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         negative amount for a price written with a minus (``"-$5.00"``, a refund or discount line).
         Never raises on odd input.
     """
-    text = without_free_extras(_normalised(text or "")) or ""
+    return _parsed(without_free_extras(_normalised(text or "")) or "", currency_hint, decimal_separator, country,
+                   scale=True)
+
+
+def _parsed(text: str, currency_hint: str | None, decimal_separator: str | None, country: str | None,
+            scale: bool) -> ParsedPrice:
+    """:func:`parse_price` of ``text``, already normalised and without its free extras; a magnitude after the
+    chosen number is cut out and the rest read again unscaled (``scale=False``), then the amount scaled: the
+    currency after a magnitude ("1.2万元", "1.5 Tausend Euro") is then beside the number, as price-parser wants."""
     if _EXPONENT.search(text):
         return ParsedPrice(None, None, None)
     # A code of no money still marks the number beside it as the one priced ("gold XAU 2,350").
     chosen = current_amount(text, lambda s: bool(currency_candidates(s)) or names_no_money(s))
     if chosen and chosen.end - chosen.start > MAX_NUMBER_CHARS:
         return ParsedPrice(None, None, None)
+    if scale and (magnitude := _magnitude(text, chosen)) is not None:
+        if magnitude.exponent is None:
+            return ParsedPrice(None, None, None)
+        unscaled = _parsed(text[:chosen.end] + text[magnitude.end:], currency_hint, decimal_separator, country,
+                           scale=False)
+        if unscaled.amount is None:
+            return unscaled
+        return unscaled._replace(amount=_scaled(unscaled.amount, magnitude.exponent))
     # The chosen number's own stretch of text, so price-parser reads that number and the
     # currency beside it; the whole text still names the currency when that stretch does not.
     own = text[slice(*_currency_side(text, chosen.start, chosen.end,
@@ -146,11 +162,6 @@ def parse_price(text: str | None, currency_hint: str | None = None,
         # thousandths ("12.500 KD" is 12.5); price-parser reads it as grouping (12500).
         amount = Price.fromstring(own, decimal_separator=mark.group(2) or mark.group(4)).amount
         amount = -amount if amount is not None and chosen and is_negative(text, chosen) else amount
-    magnitude = _magnitude(text, chosen)
-    if amount is not None and magnitude is not None:
-        if magnitude.exponent is None:
-            return ParsedPrice(None, None, None)
-        amount = _scaled(amount, magnitude.exponent)
     return ParsedPrice(amount, code, raw)
 
 

@@ -21,6 +21,7 @@ from crawlers.extraction.price import parse_price
     ("Was $20 Now $15", "15", "USD"), ("Now £15 Was £20", "15", "GBP"),
     ("Save $5 now $15", "15", "USD"), ("statt 49,99 € jetzt 39,99 €", "39.99", "EUR"),
     ("van €20 voor €15", "15", "EUR"),
+    ("通常価格 1,000円 特価 800円", "800", "JPY"),  # Japanese regular and sale price: 1000 before
     # the amount beside the currency, not a count or a discount rate
     ("3 issues for only 14,85 EUR", "14.85", "EUR"), ("2-pack 9.99 $", "9.99", "USD"),
     ("-20% 15,99 €", "15.99", "EUR"),

@@ -60,6 +60,22 @@ def test_an_undeclared_page_in_another_legacy_charset_is_read_in_it(text, charse
     assert decode_page(body, "text/html") == text
 
 
+@pytest.mark.parametrize("broken", [
+    lambda body: body[:body.index("Булгакова".encode("utf-8")) + 1],  # cut in the middle of "Б"
+    lambda body: body.replace(b"<h1>", b"<h1>\xff", 1),  # one stray byte
+])
+def test_an_undeclared_utf8_page_with_a_few_broken_bytes_stays_utf8(broken):
+    # Refused before as "the bytes read as no legacy charset" (and mojibake as windows-1252 before that).
+    body = broken(RUSSIAN.encode("utf-8"))
+    assert fallback_encoding(body, "text/html") == "utf-8"
+    assert "<title>Мастер и Маргарита</title>" in decode_page(body, "text/html")
+
+
+@pytest.mark.parametrize(("text", "charset"), [(JAPANESE, "shift_jis"), (JAPANESE, "euc_jp"), (RUSSIAN, "cp1251")])
+def test_legacy_bytes_that_happen_to_hold_utf8_sequences_are_no_utf8(text, charset):
+    assert fallback_encoding(text.encode(charset), "text/html") != "utf-8"
+
+
 def test_an_undeclared_page_whose_bytes_fit_several_charsets_is_refused_not_guessed():
     body = SHORT_JAPANESE.encode("shift_jis")
     with pytest.raises(CharsetUndecided, match=r"^encoding_error: no charset declared, and the bytes read as "):

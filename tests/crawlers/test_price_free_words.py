@@ -14,6 +14,7 @@ from crawlers.extraction.price import parse_price
     "Free", "FREE!", "Price: Free", "Free download", "Gratis", "Gratis!", "Kostenlos", "Preis: kostenlos",
     "Gratuit", "Gratuito", "無料", "価格：無料", "免费", "무료", "Бесплатно", "Now FREE", "Jetzt gratis", "Today: free",
     "Gratis (statt 9,99 €)",  # beside only the price it had, as "Free (was $9.99)"
+    "無料 (通常 1,000円)",  # 1000 before: "通常" (regular price) was no former-price cue
 ])
 def test_a_free_product_costs_0(text):
     assert parse_price(text).amount == Decimal(0)

@@ -86,6 +86,11 @@ from data_quality.pii_engine import OfflineSpacyNlpEngine, default_engine
     ("Loved it, ask for maria garcia when you call.", "Loved it, ask for <PERSON> when you call."),
     ("Fast delivery, shout out to tom! And sarah was our waitress",
      "Fast delivery, shout out to <PERSON>! And <PERSON> was our waitress"),
+    # A second lower-case name joined to a cued one, and a surname with its elided article: left in before.
+    ("Loved it. thanks to ryan and jessica at reception", "Loved it. thanks to <PERSON> and <PERSON> at reception"),
+    ("Good. ask for sean o'neill at the desk", "Good. ask for <PERSON> at the desk"),
+    # A firm of a two-word name and a legal form is no person: "John Lewis" was scrubbed.
+    ("Great. Bought it at John Lewis & Partners last week", "Great. Bought it at John Lewis & Partners last week"),
     # A firm's name is no pair of people; a pair that is no listed firm and has no legal form is.
     ("Bought it at Barnes and Noble, like my Johnson & Johnson gauze. John and Mary love it",
      "Bought it at Barnes and Noble, like my Johnson & Johnson gauze. <PERSON> and <PERSON> love it"),

@@ -15,6 +15,8 @@ from data_quality.pii_firms import FIRM_RE, in_firm_name
     ("two Barnes & Nobles near me", "Barnes & Nobles"),
     ("Smith & Jones LLP sued them", "Smith & Jones LLP"),
     ("a Tiffany & Co. ring", "Tiffany & Co."),
+    ("Bought it at John Lewis & Partners", "John Lewis & Partners"),  # a two-word name before the legal form
+    ("The Peter Jones & Co. shop", "Peter Jones & Co."),
 ])
 def test_a_listed_pair_or_a_legal_form_is_a_firm(text, firm):
     assert [match.group(0) for match in FIRM_RE.finditer(text)] == [firm]

@@ -150,3 +150,22 @@ def test_a_deployed_manifest_without_its_digest_skips_that_decision_only(deploye
             in result.skip_reason.skip_message)
     assert "urgent_inventory: no drift over 0 decisions" in result.skip_reason.skip_message
     assert list(json.loads(result.cursor)) == ["urgent_inventory"]
+
+
+@pytest.mark.parametrize("baseline, defect", [
+    ({}, "without counts disagreements ≤ n (integers ≥ 0)"),  # a KeyError failed every tick before
+    ({"disagreement": 0.1, "disagreements": 40, "n": 30}, "without counts disagreements ≤ n (integers ≥ 0)"),
+    ({"disagreement": "0.1", "disagreements": 3, "n": 30}, "without a disagreement rate in [0, 1]"),
+    ({"disagreement": 0.1, "disagreements": 3, "n": 30, "reference": []}, "whose reference is no object"),
+])
+def test_a_drift_baseline_assess_cannot_read_skips_that_decision_only(deployed, baseline, defect):
+    other = deployed / "deploy" / "urgent_inventory" / "champion"
+    other.mkdir(parents=True)
+    (other / "manifest.json").write_text((deployed / "deploy" / "negative_review" / "champion" / "manifest.json")
+                                         .read_text())
+    broken = deployed / "deploy" / "negative_review" / "champion" / "manifest.json"
+    broken.write_text(json.dumps({"bundle_sha256": SHA, "drift_baseline": baseline}))
+    result = tick(deployed, None)
+    assert (f"negative_review: skipped: the deployed manifest {broken} has a drift_baseline {defect}"
+            in result.skip_reason.skip_message)
+    assert "urgent_inventory: no drift over 0 decisions" in result.skip_reason.skip_message
