@@ -37,7 +37,8 @@ MIN_TEXT_CHARS = 40
 # Keys a decision-log line may carry (serving.decision_log) besides the chain's own.
 LOG_KEYS = {"ts", "decision", "label", "score", "route", "route_reason", "model_version", "bundle_sha256",
             "signal_digest", "latency_ms", "product_id", "edge_label", "edge_score", "edge_bundle_sha256",
-            "central_label", "central_score", "central_bundle_sha256", "central_error", "shadow", "inputs"}
+            "central_label", "central_score", "central_bundle_sha256", "central_error", "shadow", "inputs",
+            "traffic"}
 
 
 def scrubbed_values(reviews_dir: Path) -> tuple[set[str], set[str]]:
