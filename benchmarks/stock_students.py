@@ -30,8 +30,8 @@ from training.teacher import train_teacher
 @dataclass
 class Student:
     """A trained student: the classifier, its training report, the F1 of the gate's logistic baseline
-    fitted on the same split, the temperature and abstain threshold it is served with, and the
-    seconds teacher and student took."""
+    fitted on the same split, the temperature and abstain threshold it is served with, the
+    seconds teacher and student took, and the model store holding them."""
 
     model: Any
     report: dict[str, Any]
@@ -39,6 +39,7 @@ class Student:
     temperature: float
     abstain: float
     seconds: float
+    store: ModelStore
 
 
 def prepared(name: str, preset_name: str) -> tuple[Settings, TrainConfig, Path, Warehouse, list[Example]]:
@@ -90,4 +91,4 @@ def train_variant(wh: Warehouse, split: Split, variant: str, work: Path, cfg: Tr
     abstain = abstain_threshold(softmax(predict_logits(model, tokenizer, calibration, max_length=cfg.max_length),
                                         report["temperature"]), cfg.edge_coverage)
     return Student(model, report, report["baseline"]["f1"], report["temperature"], abstain,
-                   round(time.perf_counter() - started, 1))
+                   round(time.perf_counter() - started, 1), store)

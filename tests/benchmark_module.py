@@ -16,6 +16,8 @@ def load_benchmark(name: str) -> ModuleType:
     Raises:
         FileNotFoundError: no such script.
     """
+    if str(BENCHMARKS) not in sys.path:  # a script run as a file imports its sibling scripts (stock_students)
+        sys.path.append(str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(f"{name}_bench", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve their annotations through sys.modules
