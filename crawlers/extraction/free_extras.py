@@ -60,7 +60,9 @@ _FREE = re.compile(rf"(?i)(?<![^\W\d_]){_WORD}(?![^\W\d_])")
 # FREE"), and nothing else.
 _LABELS = ("price", "preis", "prix", "precio", "prezzo", "prijs", "cena", "цена", "価格", "价格", "價格", "가격",
            *CURRENT_CUES)
-_FREE_PRICE = re.compile(r"(?i)^[^\w]*(?:(?:{})(?![^\W\d_])\s*[:：]?\s*)?{}(?![^\W\d_])".format(
+# The word stands alone: not the head of a compound ("Free-range eggs") or of a name ("Free People").
+_FREE_PRICE = re.compile(r"(?i)^[^\w]*(?:(?:{})(?![^\W\d_])\s*[:：]?\s*)?{}(?![^\W\d_])"
+                         r"(?![-‐]\w|\s+(?-i:[A-Z][a-z]))".format(
     "|".join(map(re.escape, sorted(_LABELS, key=len, reverse=True))), _WORD))
 _DIGIT = re.compile(r"[0-9]")
 
@@ -88,6 +90,6 @@ def says_free(text: str) -> bool:
 def is_free_price(text: str) -> bool:
     """Whether ``text``, a price string without digits and without its notes of free extras, is a
     free product's price: a free word first, after a price label or a current-price cue at most
-    ("Free!", "Free download", "Preis: kostenlos", "無料", "Now FREE"); not "Gluten free", "Duty free"
-    or "Freedom"."""
+    ("Free!", "Free download", "Preis: kostenlos", "無料", "Now FREE"); not "Gluten free", "Duty free",
+    "Freedom", nor a compound or a name it starts ("Free-range eggs", "Free People")."""
     return _FREE_PRICE.match(text) is not None

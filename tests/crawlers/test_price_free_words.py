@@ -25,6 +25,8 @@ def test_a_free_product_costs_0(text):
     "Envío gratis", "Spedizione gratuita", "Gratis verzending", "送料無料", "包邮", "무료배송", "Бесплатная доставка",
     # A word that holds "free", or says what a product is free of, is no price at all.
     "Freedom", "Carefree", "Gluten free", "Sugar-free", "Duty free",
+    # A free word that starts a compound or a name is no price: both were 0 before.
+    "Free-range eggs", "Free People",
 ])
 def test_a_free_extra_or_a_word_holding_free_is_no_price(text):
     assert parse_price(text).amount is None
