@@ -30,8 +30,10 @@ from typing import NamedTuple
 # one number ("1 299", and "173 34" from "173<sup>34</sup>"): price-parser reads those itself. Not
 # after a decimal part of one or two digits, which ends a price ("$12.99 5k sold" is 12.99, not
 # 12,995 scaled by the k to 12,995,000), nor a group other than thousands or those cents before a
-# letter, a count with its magnitude or its word ("$20 3M tape" is 20, not 203,000,000; "$20 3 pack").
-_JOINED = r"\d{2,3}(?!\d)|\d+(?![\d.,'’]*\s?[^\W\d_])"
+# letter, a count with its magnitude or its word ("$20 3M tape" is 20, not 203,000,000; "$20 3 pack"). A group
+# of thousands with a magnitude letter and then a word is a count too ("$20 250k sold" is 20), but not before a
+# currency sign or code ("1 299 k€", "1 299 k EUR").
+_JOINED = r"\d{2,3}(?!\d)(?!\s?[kKmM]\+?\s+(?![A-Z]{3}(?![^\W\d_]))[^\W\d_])|\d+(?![\d.,'’]*\s?[^\W\d_])"
 _NUMBER = re.compile(rf"\d(?:[\d.,'’]|(?<![.,]\d)(?<![.,]\d\d)\s+(?={_JOINED}))*")
 # A currency glued to a number: a symbol (no letters, no digits) or a short word ("EUR", "zł",
 # "Kn", "руб.") within one space. Validated against the currency table by the caller.

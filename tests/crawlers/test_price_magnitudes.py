@@ -65,7 +65,9 @@ def test_a_letter_that_is_no_magnitude_leaves_the_amount(text, amount):
     ("$20 3M tape", "20"),  # 203,000,000 before: "20 3" was read as one number
     ("£15 2k sold", "15"),
     ("$20 3 pack", "20"),  # 203 before
+    ("$20 250k sold", "20"), ("$20 250 k sold", "20"),  # 20,250,000 before: a count of three digits
     ("3 100р.", "3100"), ("1 299 k€", "1299000"),  # a group of thousands still joins
+    ("1 299 k EUR", "1299000"),
 ])
 def test_a_count_with_a_magnitude_after_a_price_leaves_the_price(text, amount):
     assert parse_price(text).amount == Decimal(amount)
