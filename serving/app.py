@@ -367,7 +367,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
     def record_decisions(records: list[dict[str, Any]], routed: list[Routed], at: datetime, traffic: str) -> None:
         log.append([log_entry(r, decision, rec.get("product_id"), at, traffic) for rec, r in zip(records, routed)])
         for r in routed:
-            metrics.decisions.labels(decision, r.route, r.label).inc()
+            metrics.decisions.labels(decision, r.route, r.label, traffic).inc()
 
     def settle_shadow(served: Served, records: list[dict[str, Any]], routed: list[Routed], at: datetime,
                       traffic: str) -> None:
@@ -376,7 +376,7 @@ def create_app(deploy_dir: Path, *, trust_dir: Path, central_url: str | None = N
             metrics.central_errors.labels(decision).inc()
         for r in scored:
             if r.central_label is not None:
-                metrics.shadow.labels(decision, str(r.central_label == r.edge_label).lower()).inc()
+                metrics.shadow.labels(decision, str(r.central_label == r.edge_label).lower(), traffic).inc()
         record_decisions(records, scored, at, traffic)
 
     async def body_of(request: Request, limit: int) -> bytes | Response:

@@ -1,10 +1,13 @@
 """Prometheus metrics of one pod, kept in the pod's own registry.
 
 An own :class:`~prometheus_client.CollectorRegistry` per app means two apps in one process (tests,
-an edge and a central pod side by side) never share or clash on counters.
+an edge and a central pod side by side) never share or clash on counters. Decisions and shadow pairs carry
+their request's traffic class so a dashboard tells replayed evaluation traffic from production; summed
+over ``traffic`` they give the pod's whole load, as they did before the label.
 
 Series:
-    ``decisions_total{decision,route,label}``     decisions answered
+    ``decisions_total{decision,route,label,traffic}``  decisions answered, by traffic class
+                                                   (``production`` or ``replay``, :mod:`commons.traffic`)
     ``request_latency_seconds{decision}``          histogram of whole decision requests
     ``central_errors_total{decision}``             failed consultations of the central model
     ``rejected_requests_total{reason}``            refused requests (``unknown_decision``,
@@ -14,7 +17,8 @@ Series:
                                                    region also ``residency``; with tokens required also
                                                    ``token_missing``, ``token_expired``, … as
                                                    :mod:`serving.auth` names them)
-    ``shadow_comparisons_total{decision,agree}``   shadow pairs scored, by edge/central agreement
+    ``shadow_comparisons_total{decision,agree,traffic}``  shadow pairs scored, by edge/central agreement
+                                                   and traffic class
     ``out_of_range_total{decision}``               records holding a numeric value outside the
                                                    bundle's ``trained_range`` (sent to central
                                                    when the pod has one, see :mod:`serving.router`)
@@ -41,7 +45,7 @@ class PodMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.decisions = Counter("decisions", "Decisions answered.",
-                                 ["decision", "route", "label"], registry=self.registry)
+                                 ["decision", "route", "label", "traffic"], registry=self.registry)
         self.latency = Histogram("request_latency_seconds", "Wall time of a decision request.",
                                  ["decision"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.central_errors = Counter("central_errors", "Failed consultations of the central model.",
@@ -49,7 +53,7 @@ class PodMetrics:
         self.rejected = Counter("rejected_requests", "Requests refused before any decision.",
                                 ["reason"], registry=self.registry)
         self.shadow = Counter("shadow_comparisons", "Shadow pairs scored by central.",
-                              ["decision", "agree"], registry=self.registry)
+                              ["decision", "agree", "traffic"], registry=self.registry)
         self.out_of_range = Counter("out_of_range", "Records with a numeric value outside the trained range.",
                                     ["decision"], registry=self.registry)
 

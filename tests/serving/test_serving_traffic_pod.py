@@ -3,7 +3,8 @@
 included, and left out of the divergence report's production figures; without that scope, or on a
 pod without tokens, the mark is refused and nothing is logged; the field is covered by the chain.
 An edge pod passes the mark on to a central pod that requires tokens, with its own credential, and
-sends an open central pod (which would refuse it) the records unmarked."""
+sends an open central pod (which would refuse it) the records unmarked. The pod's decision and shadow
+counters carry the class as their ``traffic`` label."""
 
 from __future__ import annotations
 
@@ -70,6 +71,31 @@ def test_replay_marked_by_a_replay_token_is_logged_apart_and_kept_out_of_product
     asked = [line for line in lines if line["traffic"] == "replay" and (line["route"] == "central" or line["shadow"])]
     assert asked and all(line["central_label"] is not None for line in asked)
     assert {line["traffic"] for line in read_log(central.log_dir, len(asked))} == {"production"}
+
+
+def by_traffic(pod, tokens_dir, name: str) -> Counter:
+    """The pod's ``name`` series summed by its ``traffic`` label."""
+    text = httpx.get(pod.url + "/metrics", headers=bearer(tokens_dir, ("metrics",)), timeout=5.0).text
+    summed = Counter()
+    for labels, value in samples(text, name).items():
+        summed[dict(labels)["traffic"]] += value
+    return summed
+
+
+def test_decision_and_shadow_counters_tell_replay_from_production(guarded, edge_bundle):
+    pod, tokens_dir, _ = guarded
+    body = {"records": [{"review_text": s} for s in edge_bundle.sentences[:9]]}
+    before = len(read_log(pod.log_dir, 0))
+    decided, shadowed = (by_traffic(pod, tokens_dir, name) for name in ("decisions_total", "shadow_comparisons_total"))
+    assert httpx.post(pod.url + URL, json=body, headers=bearer(tokens_dir, ("decide",)), timeout=10.0).is_success
+    assert httpx.post(pod.url + URL, json=body, timeout=10.0,
+                      headers={**bearer(tokens_dir, ("decide", "replay")), HEADER: "replay"}).is_success
+    # Shadowed decisions are logged after their pair is scored: all 18 lines mean every count is in.
+    lines = read_log(pod.log_dir, before + 18)[before:]
+    shadow = Counter(line["traffic"] for line in lines if line["shadow"])
+    assert by_traffic(pod, tokens_dir, "decisions_total") - decided == {"production": 9, "replay": 9}
+    assert by_traffic(pod, tokens_dir, "shadow_comparisons_total") - shadowed == shadow
+    assert shadow["replay"] == shadow["production"] > 0
 
 
 def test_replay_without_the_replay_scope_or_with_an_unknown_class_is_refused_and_not_logged(guarded, edge_bundle):
